@@ -1,0 +1,79 @@
+/* config.h — the model's hyper-parameters and preprocessing, resolved once from config.json,
+ * preprocessor_config.json and the checkpoint's tensor shapes, then validated.
+ *
+ * Sources, in increasing priority:
+ *   tensor shapes (always authoritative for dim, depth, patch, channels, classes, tokens, mlp size)
+ *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch16_{224,384}),
+ *     `model_args`, `pretrained_cfg` (input_size, crop_pct, interpolation, mean, std),
+ *     `label_names` / `label_descriptions`, `num_classes`
+ *   transformers config.json (hidden_size, num_attention_heads, num_hidden_layers,
+ *     intermediate_size, layer_norm_eps, image_size, patch_size, num_channels, id2label) and
+ *     preprocessor_config.json (size, crop_size, resample, image_mean, image_std, rescale_factor,
+ *     do_resize, do_center_crop, do_normalize, do_rescale)
+ * Heads default to dim / 64 when no config says otherwise. A config that contradicts the tensors is
+ * an error naming both values.
+ */
+#ifndef DEIT_CONFIG_H
+#define DEIT_CONFIG_H
+
+#include <stddef.h>
+
+#include "preprocess.h"
+#include "safetensors.h"
+#include "status.h"
+
+/* Upper bounds that keep every size computation far from overflow; anything larger is refused. */
+#define DEIT_MAX_DIM 8192
+#define DEIT_MAX_DEPTH 256
+#define DEIT_MAX_HEADS 256
+#define DEIT_MAX_MLP 65536
+#define DEIT_MAX_CLASSES 100000
+#define DEIT_MAX_IMAGE_SIDE 4096
+#define DEIT_MAX_PATCH 256
+#define DEIT_MAX_TOKENS 16385
+#define DEIT_MAX_LABEL_BYTES 1024
+
+typedef enum { LAYOUT_TIMM, LAYOUT_TRANSFORMERS } weight_layout;
+
+typedef struct {
+    char name[128];            /* model name: directory (or file stem) basename */
+    char architecture[128];    /* timm architecture or transformers architectures[0]; "" if unknown */
+    weight_layout layout;
+    st_dtype dtype;            /* dtype of the stored weights (F32, F16, BF16) */
+
+    int image_h, image_w;      /* input size the position embedding was trained for */
+    int patch;                 /* square patch side */
+    int in_chans;              /* 1 or 3 */
+    int dim;                   /* embedding width */
+    int depth;                 /* number of blocks */
+    int heads;                 /* attention heads; dim % heads == 0 */
+    int mlp_hidden;            /* fc1 output width */
+    int n_classes;             /* head output width (0 = no head: not supported, refused) */
+    int distilled;             /* 1: class + distillation token and two heads */
+    int n_prefix;              /* tokens before the patches: 1 + distilled */
+    int n_tokens;              /* n_prefix + (image_h/patch) * (image_w/patch) */
+    float ln_eps;              /* 1e-6 timm, config layer_norm_eps (1e-12) transformers */
+    int qkv_bias;              /* timm qkv_bias / transformers qkv_bias (default 1) */
+
+    deit_preproc pre;          /* how to turn an image into the input tensor */
+
+    char **labels;             /* n_classes NUL-terminated strings, owned; never NULL after resolve */
+} deit_config;
+
+/* Resolves and validates the configuration for `weights`. config_json / preproc_json may be NULL
+ * (then everything comes from the tensors, with timm's defaults for a DeiT: bicubic, crop_pct 0.875
+ * unless the architecture says otherwise, ImageNet mean/std). `name` fills cfg->name.
+ * imagenet_labels (1000 strings) is used for 1000-class models without label names.
+ * On failure returns a DEIT_E* status and leaves a message naming the field in err. */
+int deit_config_resolve(const char *config_json, size_t config_len,
+                        const char *preproc_json, size_t preproc_len,
+                        const st_file *weights, const char *name,
+                        deit_config *cfg, char *err, size_t errlen);
+
+/* Frees the labels; deit_config_free on a zeroed config is a no-op. */
+void deit_config_free(deit_config *cfg);
+
+/* The 1000 ImageNet-1k class names in timm's index order (compiled into the binary). */
+extern const char *const deit_imagenet_labels[1000];
+
+#endif

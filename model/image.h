@@ -1,0 +1,55 @@
+/* image.h — decode encoded images (JPEG via libjpeg-turbo; PNG, BMP, GIF, PNM, TGA, PSD, HDR via
+ * stb_image) to 8-bit pixels the way Pillow's Image.open(...).convert('RGB' | 'L') does, and
+ * resample them exactly as Pillow's Image.resize does.
+ *
+ * Every function bounds its reads by `len`, never assumes a NUL, checks the dimensions in the file
+ * header against max_pixels *before* allocating pixel memory, and reports failure with a status
+ * (DEIT_EINVAL malformed/truncated, DEIT_ETOOBIG over the pixel limit, DEIT_EUNSUPPORTED unknown
+ * format) and a message. Thread-safe: no global state.
+ */
+#ifndef DEIT_IMAGE_H
+#define DEIT_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+/* 8-bit interleaved pixels, row-major, `channels` bytes per pixel (1 = L, 3 = RGB). */
+typedef struct {
+    int width, height, channels;
+    uint8_t *pixels;           /* malloc'd, owned by the image; free with image_free */
+} deit_image;
+
+typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, IMAGE_FMT_GIF,
+               IMAGE_FMT_PNM, IMAGE_FMT_OTHER_STB } image_format;
+
+typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;
+
+/* Reads only the header: format and dimensions. */
+int image_probe(const uint8_t *data, size_t len, image_format *fmt, int *width, int *height,
+                char *err, size_t errlen);
+
+/* Decodes `data[len]` into out with `channels` = 3 (Pillow convert('RGB'): grey replicated, alpha
+ * dropped without compositing, palette expanded, CMYK/YCCK JPEG converted as Pillow does) or 1
+ * (Pillow convert('L'): ITU-R 601-2 luma with Pillow's rounding). GIF: first frame. 16-bit PNG:
+ * as Pillow reads it. Images with width*height > max_pixels fail with DEIT_ETOOBIG before any pixel
+ * memory is allocated. On failure *out is zeroed. */
+int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixels, deit_image *out,
+                 char *err, size_t errlen);
+
+/* Pillow Image.resize(size, resample) with its default reducing_gap=None: separable two-pass
+ * convolution (horizontal then vertical, in the order Pillow picks), antialiased support scaled by
+ * the reduction factor, Pillow's fixed-point coefficients and rounding. dst is allocated here. */
+int image_resize(const deit_image *src, int out_width, int out_height, interp_mode mode,
+                 deit_image *dst, char *err, size_t errlen);
+
+/* Copies the rectangle [x, x+w) x [y, y+h) of src into dst (allocated here). The rectangle must lie
+ * inside src. */
+int image_crop(const deit_image *src, int x, int y, int w, int h, deit_image *dst, char *err,
+               size_t errlen);
+
+/* image_free(NULL) and freeing a zeroed image are no-ops. */
+void image_free(deit_image *img);
+
+#endif

@@ -1,0 +1,25 @@
+/* status.h — error codes shared by every engine module, chosen so a server can map them to HTTP. */
+#ifndef DEIT_STATUS_H
+#define DEIT_STATUS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef enum {
+    DEIT_OK = 0,
+    DEIT_EINVAL = -1,      /* malformed input: bad file, bad JSON, undecodable image (HTTP 400) */
+    DEIT_ETOOBIG = -2,     /* input over a configured limit, e.g. pixels (HTTP 413) */
+    DEIT_EUNSUPPORTED = -3,/* well-formed but not something we handle, e.g. TIFF, I64 weights (HTTP 415) */
+    DEIT_ENOMEM = -4,      /* allocation failed (HTTP 500/503) */
+    DEIT_EIO = -5          /* file could not be opened/read/mapped */
+} deit_status;
+
+/* Short constant name of a status ("invalid", "too_large", ...), never NULL. */
+const char *deit_status_name(int status);
+
+/* Formats a message into err[errlen] (if err != NULL && errlen > 0) and returns status.
+ * Lets failure paths read `return deit_fail(err, errlen, DEIT_EINVAL, "...", ...);`. */
+int deit_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

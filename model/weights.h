@@ -1,0 +1,50 @@
+/* weights.h — the model's parameters as float32 arrays in one allocation, read-only after load.
+ *
+ * Whatever the checkpoint's layout (timm or transformers) and dtype (F32/F16/BF16), weights are
+ * upcast once into this single layout, which follows timm's module order. Linear weights keep
+ * PyTorch's [out][in] row-major layout (the forward pass multiplies by the transpose).
+ */
+#ifndef DEIT_WEIGHTS_H
+#define DEIT_WEIGHTS_H
+
+#include "config.h"
+#include "safetensors.h"
+#include "status.h"
+
+typedef struct {
+    float *norm1_w, *norm1_b;  /* [dim] */
+    float *qkv_w;              /* [3*dim][dim]: rows q(0..dim), k, v; heads contiguous inside each */
+    float *qkv_b;              /* [3*dim] (zeros when the checkpoint has no qkv bias) */
+    float *proj_w;             /* [dim][dim] */
+    float *proj_b;             /* [dim] */
+    float *norm2_w, *norm2_b;  /* [dim] */
+    float *fc1_w;              /* [mlp_hidden][dim] */
+    float *fc1_b;              /* [mlp_hidden] */
+    float *fc2_w;              /* [dim][mlp_hidden] */
+    float *fc2_b;              /* [dim] */
+} deit_block_weights;
+
+typedef struct {
+    float *patch_w;            /* [dim][in_chans*patch*patch] (conv weight flattened c,ky,kx) */
+    float *patch_b;            /* [dim] */
+    float *cls_token;          /* [dim] */
+    float *dist_token;         /* [dim] or NULL when not distilled */
+    float *pos_embed;          /* [n_tokens][dim] (prefix tokens first) */
+    deit_block_weights *blocks;/* [depth] */
+    float *norm_w, *norm_b;    /* [dim] final LayerNorm */
+    float *head_w, *head_b;    /* [n_classes][dim], [n_classes] */
+    float *head_dist_w, *head_dist_b; /* same, or NULL when not distilled */
+
+    float *arena;              /* the one allocation every pointer above points into */
+    size_t arena_floats;
+} deit_weights;
+
+/* Copies (upcasting) every tensor the config needs from `st` into w. Fails with a message naming
+ * the missing tensor or the one whose shape differs from the config, or an unexpected extra tensor
+ * that would change the computation (e.g. layer-scale gammas). */
+int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w, char *err,
+                      size_t errlen);
+
+void deit_weights_free(deit_weights *w);
+
+#endif

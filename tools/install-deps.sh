@@ -1,0 +1,25 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian 12 packages the build and tests need, only those missing.
+# Runs apt-get (through sudo when not root). Set DEIT_SKIP_DEPS=1 to skip entirely.
+set -eu
+[ "${DEIT_SKIP_DEPS:-0}" = 1 ] && exit 0
+
+# Build and runtime: compiler, BLAS, HTTP, JSON, JPEG, stb_image; tests: libcurl, curl, nginx,
+# yamllint, clang (libFuzzer), python3 (tools).
+PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
+libjpeg62-turbo-dev libstb-dev libcurl4-openssl-dev curl ca-certificates nginx-light yamllint
+clang libclang-rt-14-dev python3"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
