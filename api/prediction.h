@@ -1,0 +1,21 @@
+/* prediction.h — one image's predictions as JSON, shared by the CLI and the HTTP API so both
+ * print the same numbers. */
+#ifndef DEIT_API_PREDICTION_H
+#define DEIT_API_PREDICTION_H
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* Upper bound on top_k accepted anywhere (clamped further to the number of classes). */
+#define API_MAX_TOP_K 1000
+
+/* Builds {"class_head": [{index, label, score}…], "distill_head": […], "fused": […],
+ * "heads_agree": bool} from one image's logits (dist_logits may equal cls_logits for a
+ * non-distilled model). Scores are probabilities, top_k of each, best first. heads_agree: the two
+ * heads' top-1 classes are equal. With with_logits, adds "class_logits" and "distill_logits" (all
+ * classes). Returns a new reference, or NULL on allocation failure. */
+json_t *api_prediction_json(const deit_config *c, const float *cls_logits, const float *dist_logits,
+                            int top_k, int with_logits);
+
+#endif

@@ -1,0 +1,121 @@
+/* deit_bench.c — engine benchmark: median forward-pass latency and throughput for one batch size. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deit.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: deit-bench --model PATH [--batch B] [--threads T] [--iters N] [--warmup W]\n"
+               "                  [--min-seconds S] [--json]\n"
+               "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
+               "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0;
+    double min_seconds = 2.0;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},  {"batch", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'}, {"iters", required_argument, NULL, 'n'},
+        {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': model_path = optarg; break;
+        case 'b': batch = atoi(optarg); break;
+        case 't': threads = atoi(optarg); break;
+        case 'n': iters = atoi(optarg); break;
+        case 'w': warmup = atoi(optarg); break;
+        case 's': min_seconds = atof(optarg); break;
+        case 'j': as_json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || iters < 1 || warmup < 0) {
+        usage(stderr);
+        return 2;
+    }
+
+    char err[1024];
+    deit_set_blas_threads(threads);
+    double t0 = now_ms();
+    deit_model *m;
+    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-bench: %s\n", err);
+        return 2;
+    }
+    double load_ms = now_ms() - t0;
+    const deit_config *c = deit_model_config(m);
+    size_t nin = deit_input_floats(m);
+    deit_state *s = deit_state_new(m, batch);
+    float *px = malloc((size_t)batch * nin * sizeof(float));
+    float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
+    if (!s || !px || !logits) {
+        fprintf(stderr, "deit-bench: out of memory\n");
+        return 2;
+    }
+    unsigned r = 12345;
+    for (size_t i = 0; i < (size_t)batch * nin; i++) {
+        r = r * 1103515245u + 12345u;
+        px[i] = (float)((r >> 8) & 0xffff) / 65535.0f * 4.0f - 2.0f;
+    }
+    float *dist = logits + (size_t)batch * c->n_classes;
+    for (int i = 0; i < warmup; i++)
+        deit_forward(m, s, px, batch, logits, dist);
+
+    /* at least `iters` timed runs and at least min_seconds of them */
+    size_t cap = 1024, n = 0;
+    double *ms = malloc(cap * sizeof(double)), total = 0;
+    while (ms && (n < (size_t)iters || total < min_seconds * 1e3) && n < 100000) {
+        double a = now_ms();
+        deit_forward(m, s, px, batch, logits, dist);
+        double d = now_ms() - a;
+        if (n == cap) {
+            double *grown = realloc(ms, (cap *= 2) * sizeof(double));
+            if (!grown)
+                break;
+            ms = grown;
+        }
+        ms[n++] = d;
+        total += d;
+    }
+    qsort(ms, n, sizeof(double), cmp_double);
+    double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
+    if (as_json)
+        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
+               "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
+               "\"images_per_s\":%.2f}\n",
+               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+    else
+        printf("model %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
+               "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
+               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+    free(ms);
+    free(px);
+    free(logits);
+    deit_state_free(s);
+    deit_model_free(m);
+    return 0;
+}

@@ -1,0 +1,266 @@
+/* deit.c — opening a model (directory or .safetensors file) and the engine's small public helpers. */
+#include "deit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "model_internal.h"
+#include "preprocess.h"
+#include "safetensors.h"
+#include "weights.h"
+
+/* config.json files are small (a 1000-label config is ~40 KB); anything bigger is not a config. */
+#define MAX_CONFIG_BYTES (16u << 20)
+
+/* Reads a whole small file. Returns DEIT_OK, or DEIT_EIO with *buf NULL when the file does not
+ * exist (optional files), or another error. */
+static int read_small_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return deit_fail(err, errlen, DEIT_EINVAL, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > MAX_CONFIG_BYTES) {
+        fclose(f);
+        return deit_fail(err, errlen, DEIT_EINVAL, "%s: %lld bytes is too large for a config file",
+                         path, (long long)st.st_size);
+    }
+    char *b = malloc((size_t)st.st_size + 1);
+    if (!b) {
+        fclose(f);
+        return deit_fail(err, errlen, DEIT_ENOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(b, 1, (size_t)st.st_size, f);
+    fclose(f);
+    if (n != (size_t)st.st_size) {
+        free(b);
+        return deit_fail(err, errlen, DEIT_EIO, "%s: short read", path);
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return DEIT_OK;
+}
+
+/* Copies src into dst[n], truncating; always NUL-terminates. */
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= n)
+        l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = '\0';
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Fills dir (no trailing slash, "." if none) and the model name from `path`: a directory's basename,
+ * or for a file its directory's basename when the file is the hub's "model.safetensors", else the
+ * file name without ".safetensors". */
+static void split_model_path(const char *path, int is_dir, char *dir, size_t dirlen, char *name,
+                             size_t namelen)
+{
+    char tmp[PATH_MAX];
+    copy_str(tmp, sizeof tmp, path);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/')
+        tmp[--n] = '\0';
+    if (is_dir) {
+        copy_str(dir, dirlen, tmp);
+    } else {
+        char *slash = strrchr(tmp, '/');
+        if (slash) {
+            *slash = '\0';
+            copy_str(dir, dirlen, slash == tmp ? "/" : tmp);
+            *slash = '/';
+        } else {
+            copy_str(dir, dirlen, ".");
+        }
+    }
+    const char *base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+    if (!is_dir && strcmp(base, "model.safetensors") == 0) {
+        char real[PATH_MAX];
+        const char *d = realpath(dir, real) ? real : dir;
+        const char *dbase = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
+        copy_str(name, namelen, *dbase ? dbase : "model");
+        return;
+    }
+    if (is_dir && strcmp(base, ".") == 0) {
+        char real[PATH_MAX];
+        if (realpath(tmp, real))
+            base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+        copy_str(name, namelen, *base ? base : "model");
+        return;
+    }
+    copy_str(name, namelen, base);
+    size_t bl = strlen(name), sl = strlen(".safetensors");
+    if (!is_dir && bl > sl && strcmp(name + bl - sl, ".safetensors") == 0)
+        name[bl - sl] = '\0';
+}
+
+int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen)
+{
+    if (!out)
+        return deit_fail(err, errlen, DEIT_EINVAL, "deit_model_open: no output pointer");
+    *out = NULL;
+    if (!path || !*path)
+        return deit_fail(err, errlen, DEIT_EINVAL, "no model path given");
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
+    int is_dir = S_ISDIR(st.st_mode);
+
+    char dir[PATH_MAX], name[256], wpath[PATH_MAX + 32], cpath[PATH_MAX + 32], ppath[PATH_MAX + 32];
+    split_model_path(path, is_dir, dir, sizeof dir, name, sizeof name);
+    if (is_dir)
+        snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+    else
+        snprintf(wpath, sizeof wpath, "%s", path);
+    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+    snprintf(ppath, sizeof ppath, "%s/preprocessor_config.json", dir);
+
+    char *cjson = NULL, *pjson = NULL;
+    size_t clen = 0, plen = 0;
+    int rc;
+    if (file_exists(cpath) && (rc = read_small_file(cpath, &cjson, &clen, err, errlen)) != DEIT_OK)
+        return rc;
+    if (file_exists(ppath) && (rc = read_small_file(ppath, &pjson, &plen, err, errlen)) != DEIT_OK) {
+        free(cjson);
+        return rc;
+    }
+
+    st_file *sf = NULL;
+    deit_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        rc = deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = st_open(wpath, &sf, err, errlen)) != DEIT_OK)
+        goto done;
+    if ((rc = deit_config_resolve(cjson, clen, pjson, plen, sf, name, &m->cfg, err, errlen)) != DEIT_OK)
+        goto done;
+    if ((rc = deit_weights_load(sf, &m->cfg, &m->w, err, errlen)) != DEIT_OK)
+        goto done;
+    *out = m;
+    m = NULL;
+done:
+    st_close(sf);
+    deit_model_free(m);
+    free(cjson);
+    free(pjson);
+    return rc;
+}
+
+void deit_model_free(deit_model *m)
+{
+    if (!m)
+        return;
+    deit_weights_free(&m->w);
+    deit_config_free(&m->cfg);
+    free(m);
+}
+
+const deit_config *deit_model_config(const deit_model *m)
+{
+    return m ? &m->cfg : NULL;
+}
+
+size_t deit_input_floats(const deit_model *m)
+{
+    return (size_t)m->cfg.in_chans * m->cfg.image_h * m->cfg.image_w;
+}
+
+int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                    float *out, char *err, size_t errlen)
+{
+    return preprocess_encoded(&m->cfg.pre, data, len, max_pixels, out, NULL, err, errlen);
+}
+
+/* Max and sum of exp(x - max) of n logits, in double. */
+static void softmax_stats(const float *x, int n, double *mx, double *sum)
+{
+    double m = x[0], s = 0.0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    for (int i = 0; i < n; i++)
+        s += exp((double)x[i] - m);
+    *mx = m;
+    *sum = s;
+}
+
+void deit_softmax(const float *logits, int n, float *probs)
+{
+    if (n <= 0)
+        return;
+    double mx, sum;
+    softmax_stats(logits, n, &mx, &sum);
+    for (int i = 0; i < n; i++)
+        probs[i] = (float)(exp((double)logits[i] - mx) / sum);
+}
+
+void deit_fuse(const float *cls_logits, const float *dist_logits, int n, int distilled,
+               float *p_cls, float *p_dist, float *p_fused)
+{
+    if (n <= 0)
+        return;
+    if (!distilled || !dist_logits)
+        dist_logits = cls_logits;
+    double mc, sc, md, sd;
+    softmax_stats(cls_logits, n, &mc, &sc);
+    softmax_stats(dist_logits, n, &md, &sd);
+    for (int i = 0; i < n; i++) {
+        double pc = exp((double)cls_logits[i] - mc) / sc;
+        double pd = exp((double)dist_logits[i] - md) / sd;
+        if (p_cls)
+            p_cls[i] = (float)pc;
+        if (p_dist)
+            p_dist[i] = (float)pd;
+        if (p_fused)
+            p_fused[i] = (float)((pc + pd) * 0.5);
+    }
+}
+
+int deit_topk(const float *scores, int n, int k, int *idx)
+{
+    if (k > n)
+        k = n;
+    if (k <= 0)
+        return 0;
+    /* Partial insertion sort: O(n*k), fine for k <= a few dozen over 1000 classes. */
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+        if (len == k && !(scores[i] > scores[idx[k - 1]]))
+            continue;
+        int j = len < k ? len++ : k - 1;
+        while (j > 0 && scores[i] > scores[idx[j - 1]]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    return len;
+}
+
+void deit_set_blas_threads(int n)
+{
+    if (n >= 1)
+        openblas_set_num_threads(n);
+}

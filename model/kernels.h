@@ -1,0 +1,23 @@
+/* kernels.h — the numeric leaf functions of the forward pass (row-major float32, no allocation). */
+#ifndef DEIT_KERNELS_H
+#define DEIT_KERNELS_H
+
+#include <stddef.h>
+
+/* y[n,o] = x[n,i] @ W[o,i]^T + b[o]   (x: [n][in], W: [out][in], y: [n][out]; b may be NULL) */
+void k_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y);
+
+/* y[n,:] = (x[n,:] - mean) / sqrt(var + eps) * g + b   over rows of width d (y may alias x).
+ * Mean and variance are accumulated in double so the result does not depend on row length. */
+void k_layernorm(const float *x, int n, int d, const float *g, const float *b, float eps, float *y);
+
+/* x = 0.5 * x * (1 + erf(x / sqrt(2)))  in place: the exact (erf) GELU, not the tanh one. */
+void k_gelu(float *x, size_t n);
+
+/* Each of n rows of width d: x = softmax(x), max-subtracted. */
+void k_softmax_rows(float *x, int n, int d);
+
+/* y += x, elementwise. */
+void k_add(float *y, const float *x, size_t n);
+
+#endif

@@ -1,0 +1,238 @@
+/* test_parity.c — golden test: every fixture model × image through the real pipeline (decode,
+ * resize, crop, normalise, forward) against the float64 timm/transformers references.
+ *
+ * Small models come from tests/fixtures (always present); the full-size DeiT-tiny and the dropped
+ * reference keys are read from $DEIT_SHARED_FIXTURES (default ../shared/fixtures) when present. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../check.h"
+#include "deit.h"
+#include "model_internal.h"
+#include "preprocess.h"
+#include "safetensors.h"
+
+typedef struct {
+    const char *model;         /* directory name under models/ */
+    const char *crop_key;      /* refs crop/<crop_key>/<image> */
+    double logit_tol;
+    int full_size;             /* lives only in the shared fixtures */
+} model_case;
+
+static const model_case CASES[] = {
+    {"timm-deit-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0},
+    {"timm-deit-reduced-f16", "timm224_crop0.9_bicubic_center", 1e-4, 0},
+    {"timm-deit-reduced-bf16", "timm224_crop0.9_bicubic_center", 1e-4, 0},
+    {"timm-deit-nodist-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0},
+    {"timm-deit-reduced-384", "timm384_crop1.0_bicubic_center", 1e-4, 0},
+    {"hf-deit-reduced", "hf-deit-reduced", 1e-4, 0},
+    {"timm-deit-tiny-distilled", "timm224_crop0.9_bicubic_center", 5e-4, 1},
+};
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
+    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return b;
+}
+
+static int dir_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Compares a float vector with an F64 reference tensor; returns the max abs difference. */
+static double max_diff_f64(const st_tensor *t, const float *v, int n)
+{
+    if (!t || (int)t->numel != n)
+        return 1e30;
+    double *ref = malloc((size_t)n * sizeof(double)), md = 0;
+    st_to_f64(t, ref);
+    for (int i = 0; i < n; i++) {
+        double d = fabs(ref[i] - v[i]);
+        if (d > md || d != d)
+            md = d != d ? 1e30 : d;
+    }
+    free(ref);
+    return md;
+}
+
+/* Top-k indices of a float64 reference tensor, in the same order deit_topk uses. */
+static void ref_topk(const st_tensor *t, int k, int *idx)
+{
+    float *f = malloc(t->numel * sizeof(float));
+    double *d = malloc(t->numel * sizeof(double));
+    st_to_f64(t, d);
+    for (size_t i = 0; i < t->numel; i++)
+        f[i] = (float)d[i];
+    deit_topk(f, (int)t->numel, k, idx);
+    free(f);
+    free(d);
+}
+
+static int n_images_checked;
+
+static void check_trace(const char *model, deit_state *s, const st_file *refs, double tol)
+{
+    char key[512];
+    const char *names[64];
+    char blocks[62][16];
+    int n = 0;
+    names[n++] = "patch_embed";
+    for (int i = 0; i < 62; i++) {
+        snprintf(blocks[i], sizeof blocks[i], "block%d", i);
+        names[n++] = blocks[i];
+    }
+    names[n++] = "final_norm";
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "%s/astronaut.png/trace/%s", model, names[i]);
+        const st_tensor *t = st_find(refs, key);
+        if (!t)
+            continue;
+        int rows, cols;
+        const float *v = deit_state_trace_get(s, names[i], &rows, &cols);
+        CHECK_MSG(v && (size_t)rows * cols == t->numel, "%s: trace shape", key);
+        if (!v || (size_t)rows * cols != t->numel)
+            continue;
+        double md = max_diff_f64(t, v, rows * cols);
+        CHECK_MSG(md <= tol, "%s: max diff %.3g > %.3g", key, md, tol);
+    }
+}
+
+static void run_case(const model_case *mc, const char *models_dir, const char *images_dir,
+                     const st_file *refs)
+{
+    char path[1024], err[1024], key[512];
+    snprintf(path, sizeof path, "%s/%s", models_dir, mc->model);
+    deit_model *m = NULL;
+    int rc = deit_model_open(path, &m, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+    if (rc != DEIT_OK)
+        return;
+    const deit_config *c = deit_model_config(m);
+    int K = c->n_classes;
+    deit_state *s = deit_state_new(m, 1);
+    float *px = malloc(deit_input_floats(m) * sizeof(float));
+    float *cls = malloc((size_t)K * sizeof(float)), *dist = malloc((size_t)K * sizeof(float));
+    float *fused = malloc((size_t)K * sizeof(float));
+    DIR *d = opendir(images_dir);
+    struct dirent *e;
+    int cases = 0;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(key, sizeof key, "%s/%s/cls_logits", mc->model, e->d_name);
+        const st_tensor *rc_cls = st_find(refs, key);
+        if (!rc_cls)
+            continue; /* no reference for this pair (the 384 model has three images) */
+        snprintf(path, sizeof path, "%s/%s", images_dir, e->d_name);
+        size_t len = 0;
+        unsigned char *bytes = slurp(path, &len);
+        deit_image crop = {0};
+        rc = bytes ? preprocess_encoded(&c->pre, bytes, len, 40000000, px, &crop, err, sizeof err)
+                   : DEIT_EIO;
+        free(bytes);
+        CHECK_MSG(rc == DEIT_OK, "%s: preprocess: %s", path, err);
+        if (rc != DEIT_OK)
+            continue;
+
+        /* the crop must be identical to the reference pipeline's */
+        snprintf(key, sizeof key, "crop/%s/%s", mc->crop_key, e->d_name);
+        const st_tensor *rcrop = st_find(refs, key);
+        if (rcrop) {
+            size_t n = (size_t)crop.width * crop.height * crop.channels, differ = 0;
+            int same_shape = rcrop->numel == n && rcrop->dtype == ST_U8;
+            for (size_t i = 0; same_shape && i < n; i++)
+                differ += crop.pixels[i] != rcrop->data[i];
+            CHECK_MSG(same_shape && differ == 0, "%s: %zu crop bytes differ", key, differ);
+        }
+        image_free(&crop);
+
+        int trace = strcmp(e->d_name, "astronaut.png") == 0;
+        deit_state_trace(s, trace);
+        CHECK_INT_EQ(deit_forward(m, s, px, 1, cls, dist), DEIT_OK);
+        if (trace)
+            check_trace(mc->model, s, refs, mc->logit_tol);
+
+        double md = max_diff_f64(rc_cls, cls, K);
+        CHECK_MSG(md <= mc->logit_tol, "%s/%s: cls_logits max diff %.3g", mc->model, e->d_name, md);
+        if (c->distilled) {
+            snprintf(key, sizeof key, "%s/%s/dist_logits", mc->model, e->d_name);
+            md = max_diff_f64(st_find(refs, key), dist, K);
+            CHECK_MSG(md <= mc->logit_tol, "%s/%s: dist_logits max diff %.3g", mc->model, e->d_name, md);
+            snprintf(key, sizeof key, "%s/%s/fused_probs", mc->model, e->d_name);
+            const st_tensor *rf = st_find(refs, key);
+            deit_fuse(cls, dist, K, 1, NULL, NULL, fused);
+            md = max_diff_f64(rf, fused, K);
+            CHECK_MSG(md <= 1e-5, "%s/%s: fused_probs max diff %.3g", mc->model, e->d_name, md);
+            if (rf) {
+                int a[5], b[5], k = K < 5 ? K : 5;
+                ref_topk(rf, k, a);
+                deit_topk(fused, K, k, b);
+                CHECK_MSG(memcmp(a, b, (size_t)k * sizeof(int)) == 0, "%s/%s: fused top-5 order",
+                          mc->model, e->d_name);
+            }
+        } else {
+            int a[5], b[5], k = K < 5 ? K : 5;
+            ref_topk(rc_cls, k, a);
+            deit_topk(cls, K, k, b);
+            CHECK_MSG(memcmp(a, b, (size_t)k * sizeof(int)) == 0, "%s/%s: top-5 order", mc->model,
+                      e->d_name);
+        }
+        cases++;
+        n_images_checked++;
+    }
+    if (d)
+        closedir(d);
+    CHECK_MSG(cases > 0, "%s: no reference images found", mc->model);
+    printf("parity %-26s %2d images\n", mc->model, cases);
+    free(px);
+    free(cls);
+    free(dist);
+    free(fused);
+    deit_state_free(s);
+    deit_model_free(m);
+}
+
+int main(void)
+{
+    char err[1024], path[1024];
+    st_file *small = NULL, *full = NULL;
+    int rc = st_open("tests/fixtures/refs-small.safetensors", &small, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s", err);
+    if (rc != DEIT_OK)
+        return check_summary("test_parity");
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
+        if (!CASES[i].full_size)
+            run_case(&CASES[i], "tests/fixtures/models", "tests/fixtures/images", small);
+
+    const char *shared = getenv("DEIT_SHARED_FIXTURES");
+    if (!shared)
+        shared = "../shared/fixtures";
+    snprintf(path, sizeof path, "%s/refs.safetensors", shared);
+    char models[1024], images[1024];
+    snprintf(models, sizeof models, "%s/models", shared);
+    snprintf(images, sizeof images, "%s/images", shared);
+    if (dir_exists(models) && st_open(path, &full, err, sizeof err) == DEIT_OK) {
+        for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
+            if (CASES[i].full_size)
+                run_case(&CASES[i], models, images, full);
+    } else {
+        printf("parity: full-size fixtures not found at %s: full-size model NOT checked\n", shared);
+    }
+    st_close(small);
+    st_close(full);
+    printf("parity: %d model/image pairs checked\n", n_images_checked);
+    return check_summary("test_parity");
+}

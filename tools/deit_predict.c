@@ -1,0 +1,169 @@
+/* deit_predict.c — offline CLI: classify image files with a DeiT checkpoint, one JSON line each. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "deit.h"
+#include "prediction.h"
+
+/* Image files larger than this are refused before reading (the server's default body limit). */
+#define MAX_IMAGE_FILE_BYTES (64u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: deit-predict --model PATH [options] IMAGE...\n"
+            "  --model PATH        model directory (config.json + model.safetensors) or .safetensors file\n"
+            "  --top-k K           predictions per head (default 5)\n"
+            "  --logits            also print class_logits and distill_logits (all classes)\n"
+            "  --threads N         BLAS threads (default 2)\n"
+            "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
+            "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
+            "and makes the exit status 1; a bad model exits 2.\n");
+}
+
+/* Reads a whole image file (bounded). Returns 0 or -1 with a message in err. */
+static int read_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
+{
+    *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        snprintf(err, errlen, "not a regular file");
+        return -1;
+    }
+    if ((unsigned long long)st.st_size > MAX_IMAGE_FILE_BYTES) {
+        fclose(f);
+        snprintf(err, errlen, "file is %lld bytes; the limit is %u", (long long)st.st_size,
+                 MAX_IMAGE_FILE_BYTES);
+        return -1;
+    }
+    *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    *len = *buf ? fread(*buf, 1, (size_t)st.st_size, f) : 0;
+    fclose(f);
+    if (!*buf || *len != (size_t)st.st_size) {
+        free(*buf);
+        *buf = NULL;
+        snprintf(err, errlen, "read failed");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_json_line(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    int top_k = 5, with_logits = 0, threads = 2;
+    long long max_pixels = 40000000;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
+        {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
+        {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'm': model_path = optarg; break;
+        case 'k':
+            top_k = (int)strtol(optarg, &end, 10);
+            if (*end || top_k < 1 || top_k > API_MAX_TOP_K) {
+                fprintf(stderr, "deit-predict: --top-k must be 1..%d\n", API_MAX_TOP_K);
+                return 2;
+            }
+            break;
+        case 'l': with_logits = 1; break;
+        case 't':
+            threads = (int)strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256) {
+                fprintf(stderr, "deit-predict: --threads must be 1..256\n");
+                return 2;
+            }
+            break;
+        case 'p':
+            max_pixels = strtoll(optarg, &end, 10);
+            if (*end || max_pixels < 1) {
+                fprintf(stderr, "deit-predict: --max-pixels must be a positive integer\n");
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model_path || optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    char err[1024];
+    deit_set_blas_threads(threads);
+    deit_model *m = NULL;
+    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
+        return 2;
+    }
+    const deit_config *c = deit_model_config(m);
+    deit_state *s = deit_state_new(m, 1);
+    float *px = malloc(deit_input_floats(m) * sizeof(float));
+    float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
+    if (!s || !px || !logits) {
+        fprintf(stderr, "deit-predict: out of memory\n");
+        return 2;
+    }
+
+    int failures = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        int rc = read_file(path, &buf, &len, err, sizeof err) == 0
+                     ? deit_preprocess(m, buf, len, (size_t)max_pixels, px, err, sizeof err)
+                     : DEIT_EIO;
+        free(buf);
+        if (rc == DEIT_OK)
+            rc = deit_forward(m, s, px, 1, logits, logits + c->n_classes);
+        json_t *o = NULL;
+        if (rc == DEIT_OK) {
+            json_t *p = api_prediction_json(c, logits, logits + c->n_classes, top_k, with_logits);
+            o = json_object();
+            if (p && o) {
+                json_object_set_new(o, "image", json_string(path));
+                json_object_update(o, p);
+            }
+            json_decref(p);
+        }
+        if (rc != DEIT_OK || !o) {
+            failures++;
+            json_decref(o);
+            o = json_pack("{s:s, s:s}", "image", path, "error", rc == DEIT_OK ? "out of memory" : err);
+        }
+        print_json_line(o);
+    }
+    fflush(stdout);
+    free(px);
+    free(logits);
+    deit_state_free(s);
+    deit_model_free(m);
+    return failures ? 1 : 0;
+}
