@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "deit.h"
+#include "prediction.h"
 
 /* float32 scores round-trip with 9 significant digits; more would only print noise. */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
@@ -35,39 +36,18 @@ int resp_argmax(const float *p, int n)
     return best;
 }
 
-/* [{"index", "label", "score"}…] for the top k of p[n_classes]. */
-static json_t *topk_list(const resp_model *m, const float *p, int k, int *idx)
+char *resp_predict(const deit_config *c, const float *cls_logits, const float *dist_logits, int n_images,
+                   int top_k, const resp_timing *t, size_t *len)
 {
-    json_t *a = json_array();
-    int got = deit_topk(p, m->n_classes, k, idx);
-    for (int i = 0; a && i < got; i++) {
-        json_t *e = json_pack("{s:i, s:s, s:f}", "index", idx[i], "label", m->labels[idx[i]],
-                              "score", (double)p[idx[i]]);
-        if (!e || json_array_append_new(a, e)) { json_decref(a); return NULL; }
-    }
-    return a;
-}
-
-char *resp_predict(const resp_model *m, const float *p_cls, const float *p_dist, const float *p_fused,
-                   int n_images, int top_k, const resp_timing *t, size_t *len)
-{
-    int *idx = malloc((size_t)(top_k > 0 ? top_k : 1) * sizeof *idx);
     json_t *preds = json_array();
-    if (!idx || !preds) { free(idx); json_decref(preds); return NULL; }
-    size_t K = (size_t)m->n_classes;
-    for (int i = 0; i < n_images; i++) {
-        const float *c = p_cls + i * K, *d = p_dist + i * K, *f = p_fused + i * K;
-        json_t *o = json_pack("{s:o, s:o, s:o, s:o}",
-                              "class_head", topk_list(m, c, top_k, idx),
-                              "distill_head", m->distilled ? topk_list(m, d, top_k, idx) : json_null(),
-                              "fused", topk_list(m, f, top_k, idx),
-                              "heads_agree", m->distilled ? json_boolean(resp_argmax(c, m->n_classes) ==
-                                                                         resp_argmax(d, m->n_classes))
-                                                          : json_null());
-        if (!o || json_array_append_new(preds, o)) { free(idx); json_decref(preds); return NULL; }
-    }
-    free(idx);
-    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", m->name, "predictions", preds,
+    size_t K = (size_t)c->n_classes;
+    for (int i = 0; preds && i < n_images; i++)
+        if (json_array_append_new(preds, api_prediction_json(c, cls_logits + i * K, dist_logits + i * K, top_k, 0))) {
+            json_decref(preds);
+            preds = NULL;
+        }
+    if (!preds) return NULL;
+    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", c->name, "predictions", preds,
                              "timing_ms", "decode", t->decode, "queue", t->queue, "inference", t->inference,
                              "total", t->total);
     return finish(root, len);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "v2.h"
 
 /* What the responses say about the served model. Pointers are borrowed. */
@@ -27,9 +28,10 @@ typedef struct {
 } resp_timing;
 
 /* /v1/predict: {"model", "predictions": [{"class_head", "distill_head", "fused", "heads_agree"}…],
- * "timing_ms"}. distill_head and heads_agree are null for a model without distillation head. */
-char *resp_predict(const resp_model *m, const float *p_cls, const float *p_dist, const float *p_fused,
-                   int n_images, int top_k, const resp_timing *t, size_t *len);
+ * "timing_ms"}. Each prediction is api_prediction_json's (prediction.h), exactly what deit-predict
+ * prints for the same logits. cls/dist logits: [n_images][c->n_classes]. */
+char *resp_predict(const deit_config *c, const float *cls_logits, const float *dist_logits, int n_images,
+                   int top_k, const resp_timing *t, size_t *len);
 
 /* TorchServe /predictions/{model}: fused top-k as {label: probability} for one image, an array of
  * such objects for several. */

@@ -64,7 +64,10 @@ void route_match(const char *path, size_t len, route *out)
     n -= ml;
     if (starts(p, n, "/versions/")) {
         size_t vl = seg(p + 10, n - 10);
-        if (vl == 0) return;
+        if (vl == 0) {
+            out->model = NULL;
+            return;
+        }
         out->version = p + 10;
         out->version_len = vl;
         p += 10 + vl;

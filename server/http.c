@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "multipart.h"
+#include "prediction.h"
 #include "query.h"
 #include "response.h"
 #include "route.h"
@@ -251,8 +252,9 @@ static void begin_inference(request *rq)
     if (rq->rt.kind == R_PREDICT) {
         char err[128];
         const char *k = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k");
-        if (query_int(k, k ? strlen(k) : 0, "top_k", DEFAULT_TOP_K < rq->eng->rm.n_classes ? DEFAULT_TOP_K
-                      : rq->eng->rm.n_classes, 1, rq->eng->rm.n_classes, &rq->top_k, err, sizeof err)) {
+        int max_k = rq->eng->rm.n_classes < API_MAX_TOP_K ? rq->eng->rm.n_classes : API_MAX_TOP_K;
+        if (query_int(k, k ? strlen(k) : 0, "top_k", DEFAULT_TOP_K < max_k ? DEFAULT_TOP_K : max_k, 1, max_k,
+                      &rq->top_k, err, sizeof err)) {
             set_error(rq, 400, "%s", err);
             return;
         }
@@ -565,7 +567,7 @@ static void answer_job(request *rq)
     if (rq->rt.kind == R_PREDICT) {
         resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
                          (now_s() - rq->t0) * 1e3};
-        body = resp_predict(&e->rm, pc, pd, pf, (int)n, rq->top_k, &t, &len);
+        body = resp_predict(e->cfg, rq->cls, rq->dist, (int)n, rq->top_k, &t, &len);
     } else if (rq->rt.kind == R_TORCHSERVE) {
         body = resp_torchserve(&e->rm, pf, (int)n, rq->top_k, &len);
     } else {

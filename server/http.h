@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #include "batcher.h"
-#include "config.h"
+#include "server_config.h"
 #include "deit.h"
 #include "metrics.h"
 

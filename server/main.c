@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "batcher.h"
-#include "config.h"
+#include "server_config.h"
 #include "deit.h"
 #include "http.h"
 #include "metrics.h"

@@ -1,4 +1,4 @@
-/* config.h — every server setting in one struct, its defaults in one table (config.c), read from
+/* server_config.h — every server setting in one struct, its defaults in one table (server_config.c), read from
  * flags and DEIT_* environment variables (flag > environment > default). */
 #ifndef DEIT_SERVER_CONFIG_H
 #define DEIT_SERVER_CONFIG_H

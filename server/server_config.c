@@ -1,5 +1,5 @@
-/* config.c — the settings table: flag, environment variable, default, limits and help, in one place. */
-#include "config.h"
+/* server_config.c — the settings table: flag, environment variable, default, limits and help, in one place. */
+#include "server_config.h"
 
 #include <errno.h>
 #include <stddef.h>
