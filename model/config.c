@@ -27,7 +27,7 @@ typedef struct {
     const char *prefix;        /* transformers: "deit." or "vit."; timm: "" */
     int dim, in_chans, patch, tokens, depth, mlp, classes, distilled, qkv_bias;
     st_dtype dtype;
-    const char *cls_name, *pos_name, *patch_name, *head_name; /* for messages */
+    const char *pos_name;      /* position embedding name without the prefix, for messages */
 } tensor_facts;
 
 /* Defaults implied by a timm DeiT architecture name; 0 where the name does not say. */
@@ -203,16 +203,14 @@ static int agree_int(const jsrc *s, const json_t *obj, const char *where, const 
 
 /* ---- tensors ---------------------------------------------------------------------------------- */
 
-/* The tensor `name`, checked to have `ndim` dimensions; NULL (with *rc set) if missing or wrong.
- * When optional, a missing tensor is NULL with *rc = DEIT_OK. */
-static const st_tensor *tensor(const st_file *st, const char *name, int ndim, int optional, int *rc,
-                               char *err, size_t errlen)
+/* The tensor `name`, checked to have `ndim` dimensions; NULL (with *rc set) if missing or wrong. */
+static const st_tensor *tensor(const st_file *st, const char *name, int ndim, int *rc, char *err,
+                               size_t errlen)
 {
     *rc = DEIT_OK;
     const st_tensor *t = st_find(st, name);
     if (!t) {
-        if (!optional)
-            *rc = deit_fail(err, errlen, DEIT_EINVAL, "checkpoint: tensor '%s' is missing", name);
+        *rc = deit_fail(err, errlen, DEIT_EINVAL, "checkpoint: tensor '%s' is missing", name);
         return NULL;
     }
     if (t->ndim != ndim) {
@@ -357,13 +355,13 @@ static int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, siz
         head_dist = "distillation_classifier.weight";
     }
 
-    const st_tensor *t = tensor(st, cls, 3, 0, &rc, err, errlen);
+    const st_tensor *t = tensor(st, cls, 3, &rc, err, errlen);
     if (!t) return rc;
     if ((rc = dim_is(t, 0, 1, "dim 0", err, errlen)) || (rc = dim_is(t, 1, 1, "dim 1", err, errlen)) ||
         (rc = dim_in(t, 2, 1, DEIT_MAX_DIM, "width", &tf->dim, err, errlen)))
         return rc;
 
-    if (!(t = tensor(st, pw, 4, 0, &rc, err, errlen))) return rc;
+    if (!(t = tensor(st, pw, 4, &rc, err, errlen))) return rc;
     if ((rc = dim_is(t, 0, tf->dim, "output channels", err, errlen)) ||
         (rc = dim_in(t, 1, 1, 3, "input channels", &tf->in_chans, err, errlen)) ||
         (rc = dim_in(t, 2, 1, DEIT_MAX_PATCH, "patch height", &tf->patch, err, errlen)))
@@ -380,7 +378,7 @@ static int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, siz
                          "checkpoint: tensor '%s': dtype %s unsupported (F32, F16 or BF16)", pw,
                          st_dtype_name(t->dtype));
 
-    if (!(t = tensor(st, pos, 3, 0, &rc, err, errlen))) return rc;
+    if (!(t = tensor(st, pos, 3, &rc, err, errlen))) return rc;
     if ((rc = dim_is(t, 0, 1, "dim 0", err, errlen)) ||
         (rc = dim_in(t, 1, 1, DEIT_MAX_TOKENS, "tokens", &tf->tokens, err, errlen)) ||
         (rc = dim_is(t, 2, tf->dim, "width", err, errlen)))
@@ -388,7 +386,7 @@ static int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, siz
 
     if ((rc = count_blocks(st, bpre, &tf->depth, err, errlen))) return rc;
 
-    if (!(t = tensor(st, fc1, 2, 0, &rc, err, errlen))) return rc;
+    if (!(t = tensor(st, fc1, 2, &rc, err, errlen))) return rc;
     if ((rc = dim_in(t, 0, 1, DEIT_MAX_MLP, "hidden width", &tf->mlp, err, errlen)) ||
         (rc = dim_is(t, 1, tf->dim, "input width", err, errlen)))
         return rc;
@@ -402,7 +400,7 @@ static int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, siz
                              "checkpoint: both 'cls_classifier.weight' and 'classifier.weight' present");
         head = tf->distilled ? "cls_classifier.weight" : "classifier.weight";
     }
-    if (!(t = tensor(st, head, 2, 0, &rc, err, errlen))) {
+    if (!(t = tensor(st, head, 2, &rc, err, errlen))) {
         if (rc && !st_find(st, head))
             return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
                              "checkpoint: tensor '%s' is missing (models without a %sclassifier head are "
@@ -423,10 +421,7 @@ static int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, siz
                          dist);
     tf->qkv_bias = st_find(st, qb) != NULL;
 
-    tf->cls_name = timm ? "cls_token" : "embeddings.cls_token";
     tf->pos_name = timm ? "pos_embed" : "embeddings.position_embeddings";
-    tf->patch_name = timm ? "patch_embed.proj.weight" : "embeddings.patch_embeddings.projection.weight";
-    tf->head_name = head;
     return DEIT_OK;
 }
 
@@ -594,8 +589,9 @@ static int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *t
                          s->file, mode);
     if (!have_mean) memcpy(pp->mean, imagenet_mean, sizeof pp->mean);
     if (!have_std) memcpy(pp->std, imagenet_std, sizeof pp->std);
-    /* timm's DeiT default is 0.875, except the 384 models which are evaluated uncropped. */
-    if (!have_pct) crop_pct = (a.known ? a.img == 384 : ih == 384) ? 1.0 : 0.875;
+    /* timm's DeiT default is 0.875, except the 384 models which are evaluated uncropped. Without
+     * an architecture that names its size, 0 leaves the choice to the input size (finish_preproc). */
+    if (!have_pct) crop_pct = a.img ? (a.img == 384 ? 1.0 : 0.875) : 0;
     *pcrop_pct = crop_pct;
     pp->rescale = 1.0f / 255.0f;
     pp->do_resize = pp->do_crop = 1;
@@ -774,7 +770,7 @@ static int labels_from(const jsrc *s, const json_t *root, const char *field, int
     if (!v) return 0;
     int k = cfg->n_classes;
     size_t n = json_is_array(v) ? json_array_size(v) : json_is_object(v) ? json_object_size(v) : 0;
-    if (!json_is_array(v) && !json_is_object(v))
+    if (!json_is_object(v) && (by_index || !json_is_array(v)))
         return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: %s: expected %s", s->file, field,
                          by_index ? "an object" : "an array or an object");
     if (n != (size_t)k)
@@ -892,6 +888,7 @@ static int finish_preproc(const jsrc *s, const jsrc *ps, weight_layout layout, d
     pp->channels = cfg->in_chans;
     if (layout == LAYOUT_TIMM) {
         /* timm: floor(size / crop_pct) on the shorter side for a square input, per side otherwise. */
+        if (crop_pct == 0) crop_pct = H == 384 ? 1.0 : 0.875;
         double sh = floor(H / crop_pct), sw = floor(W / crop_pct);
         if (sh > RESIZE_MAX || sw > RESIZE_MAX)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: crop_pct %g makes a resize over %d pixels",
@@ -945,7 +942,7 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     jsrc s = {"config.json", err, errlen}, ps = {"preprocessor_config.json", err, errlen};
     json_t *root = NULL, *proot = NULL;
     tensor_facts tf = {0};
-    double crop_pct = 0.875;
+    double crop_pct = 0; /* timm only; 0 = default chosen from the input size */
     int rc;
     if (!weights) {
         rc = deit_fail(err, errlen, DEIT_EINVAL, "no checkpoint given");
