@@ -545,7 +545,10 @@ static int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *t
     if (have_input < 0) return have_input;
     if (!have_input && (have_input = opt_size(s, root, "", "input_size", 1, tf->in_chans, &ph, &pw)) < 0)
         return have_input;
-    if (!ih && have_input) ih = ph, iw = pw;
+    if (!ih && have_input) {
+        ih = ph;
+        iw = pw;
+    }
     if (!ih && a.img) ih = iw = a.img;
     if (have_input && (ph != ih || pw != iw))
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
@@ -740,7 +743,10 @@ static int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const j
     if (rc && !flag) pp->rescale = 1.0f;
     if ((rc = opt_bool(ps, proot, "", "do_normalize", &flag)) < 0) return rc;
     if (rc && !flag)
-        for (int c = 0; c < 3; c++) pp->mean[c] = 0.0f, pp->std[c] = 1.0f;
+        for (int c = 0; c < 3; c++) {
+            pp->mean[c] = 0.0f;
+            pp->std[c] = 1.0f;
+        }
     return DEIT_OK;
 }
 

@@ -604,6 +604,21 @@ static void test_hostile_json(void)
         CHECK(L.cfg.pre.interp == INTERP_BICUBIC && L.cfg.pre.resize_short == 4 && L.cfg.heads == 2);
     }
     unload(&L);
+    /* Non-square input: timm resizes each side by crop_pct (RESIZE_EXACT), then crops H x W. */
+    {
+        mspec ns;
+        timm_model(&ns, 1, 1);
+        find(&ns, "pos_embed")->shape[1] = 2 + (4 / P) * (8 / P);
+        load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8]}, \"pretrained_cfg\": {\"crop_pct\": 0.5}}",
+                       NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+        CHECK(L.cfg.image_h == 4 && L.cfg.image_w == 8 && L.cfg.n_tokens == 10);
+        CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
+        CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
+        unload(&L);
+        /* Without a config the grid is assumed square, which 8 patches are not. */
+        EXPECT_FAIL(&ns, NULL, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
+    }
     /* Older hub files keep the data config at the top level. */
     load_synthetic(&m, "{\"interpolation\": \"bilinear\", \"crop_pct\": 0.5, \"mean\": [0.1, 0.2, 0.3]}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
