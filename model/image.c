@@ -26,8 +26,9 @@ int image_check_pixels(int width, int height, size_t max_pixels, char *err, size
 }
 
 /* Netpbm header: "P5"/"P6", then width, height, maxval as decimal tokens separated by
- * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval. */
-static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval)
+ * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval and the
+ * offset of the pixel data. */
+static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval, size_t *data_off)
 {
     size_t i = 2;
     int vals[3];
@@ -59,7 +60,80 @@ static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval)
     *w = vals[0];
     *h = vals[1];
     *maxval = vals[2];
+    *data_off = i + 1;  /* one whitespace byte ends the header */
     return DEIT_OK;
+}
+
+/* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
+ * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
+static int gif_first_frame_complete(const uint8_t *d, size_t len)
+{
+    size_t i = 13;
+    if (len < 13)
+        return 0;
+    if (d[10] & 0x80)
+        i += (size_t)3 << ((d[10] & 7) + 1);  /* global colour table */
+    while (i < len) {
+        uint8_t b = d[i++];
+        if (b == 0x21) {                      /* extension: label, sub-blocks */
+            if (i++ >= len)
+                return 0;
+        } else if (b == 0x2C) {               /* image descriptor */
+            if (i + 9 > len)
+                return 0;
+            uint8_t flags = d[i + 8];
+            i += 9;
+            if (flags & 0x80)
+                i += (size_t)3 << ((flags & 7) + 1);
+            i++;                              /* LZW minimum code size */
+        } else {
+            return 0;                         /* trailer or junk before any frame */
+        }
+        for (;;) {                            /* sub-blocks up to the 0 terminator */
+            if (i >= len)
+                return 0;
+            uint8_t n = d[i++];
+            if (n == 0)
+                break;
+            i += n;
+        }
+        if (b == 0x2C)
+            return 1;
+    }
+    return 0;
+}
+
+/* stb_image reads zeros past the end of the data instead of failing, so a truncated BMP, GIF
+ * or PNM would decode with a black tail; Pillow refuses it ("image file is truncated"). Checks
+ * that the pixel data the header promises is present (PNG and JPEG decoders notice by
+ * themselves; TGA is left to stb). */
+static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
+{
+    if (fmt == IMAGE_FMT_BMP) {
+        uint32_t hsz = le32(d + 14), bpp, comp = 0;
+        if (hsz == 12) {
+            bpp = le16(d + 24);
+        } else {
+            if (len < 34)
+                return 0;
+            bpp = le16(d + 28);
+            comp = le32(d + 30);
+        }
+        if (comp != 0 && comp != 3)
+            return 1;                         /* RLE: stb refuses it anyway */
+        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
+        return (uint64_t)le32(d + 10) + row * (uint64_t)h <= len;
+    }
+    if (fmt == IMAGE_FMT_GIF)
+        return gif_first_frame_complete(d, len);
+    if (fmt == IMAGE_FMT_PNM) {
+        int pw, ph, maxval;
+        size_t off;
+        if (pnm_header(d, len, &pw, &ph, &maxval, &off) != DEIT_OK)
+            return 0;
+        return off + (uint64_t)w * h * (d[1] == '6' ? 3 : 1) <= len;
+    }
+    return 1;
 }
 
 /* Identifies the format by its magic bytes and reads the dimensions from the header. For
@@ -122,11 +196,12 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (d[0] == 'P' && d[1] >= '1' && d[1] <= '7') {
         int maxval;
+        size_t off;
         *fmt = IMAGE_FMT_PNM;
         if (d[1] != '5' && d[1] != '6')
             return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
                              "PNM: only binary P5/P6 is supported (got P%c)", d[1]);
-        if (pnm_header(d, len, w, h, &maxval) != DEIT_OK || *w == 0 || *h == 0)
+        if (pnm_header(d, len, w, h, &maxval, &off) != DEIT_OK || *w == 0 || *h == 0)
             return deit_fail(err, errlen, DEIT_EINVAL, "PNM: bad header");
         /* Pillow rescales other maxvals; stb_image does not, so refuse rather than differ. */
         if (maxval != 255)
@@ -169,6 +244,8 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
     rc = image_check_pixels(w, h, max_pixels, err, errlen);
     if (rc != DEIT_OK)
         return rc;
+    if (!body_complete(fmt, data, len, w, h))
+        return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
     else

@@ -1,6 +1,7 @@
 /* preprocess.c — decoded image → resized, centre-cropped, normalised float tensor (timm / HF). */
 #include "preprocess.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,24 +73,38 @@ static int center_crop(const deit_image *src, int cw, int ch, int torchvision, d
     return DEIT_OK;
 }
 
+/* The divisor d = 1 / rescale as a float32 (255.0f for 1/255). float32(1/255) is not exactly
+ * 1/255 and its inverse comes out 254.99998f, so unless the caller gave rescale_inv, an inverse
+ * within 1e-4 of an integer is taken to be that integer (1/255 → 255, 1 → 1). */
+static float rescale_divisor(const deit_preproc *pp)
+{
+    double d;
+    if (pp->rescale_inv > 0.0f)
+        return pp->rescale_inv;
+    d = 1.0 / (double)pp->rescale;
+    if (fabs(d - rint(d)) <= 1e-4 * d)
+        d = rint(d);
+    return (float)d;
+}
+
 /* Writes channels-first floats. Every operation is a single float32 operation in the order the
  * reference performs it (see norm_mode); fast-math would break the bit-exactness. */
 static void normalise(const deit_preproc *pp, const deit_image *img, float *out)
 {
     int nch = img->channels;
     size_t plane = (size_t)img->width * img->height;
+    float d = rescale_divisor(pp);
     for (int c = 0; c < nch; c++) {
         float *o = out + c * plane;
         const uint8_t *p = img->pixels + c;
         if (pp->norm == NORM_HF_FUSED) {
-            float d = pp->rescale_inv > 0.0f ? pp->rescale_inv : (float)(1.0 / (double)pp->rescale);
             float m = pp->mean[c] * d, s = pp->std[c] * d;
             for (size_t i = 0; i < plane; i++)
                 o[i] = ((float)p[i * nch] - m) / s;
         } else {
             float m = pp->mean[c], s = pp->std[c];
             for (size_t i = 0; i < plane; i++)
-                o[i] = ((float)p[i * nch] / 255.0f - m) / s;
+                o[i] = ((float)p[i * nch] / d - m) / s;
         }
     }
 }
@@ -108,8 +123,7 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
     if (img->channels != pp->channels || (pp->channels != 1 && pp->channels != 3))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: image has %d channels, model %d",
                          img->channels, pp->channels);
-    if (pp->crop_w <= 0 || pp->crop_h <= 0 ||
-        (pp->norm == NORM_HF_FUSED && !(pp->rescale > 0.0f) && !(pp->rescale_inv > 0.0f)))
+    if (pp->crop_w <= 0 || pp->crop_h <= 0 || (!(pp->rescale > 0.0f) && !(pp->rescale_inv > 0.0f)))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid parameters");
     resize_target(pp, img->width, img->height, &tw, &th);
     if (tw <= 0 || th <= 0)

@@ -27,13 +27,13 @@ typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT } resize_mode;
 
 /* How the float32 normalisation is rounded; the two differ in the last bit on about half the
  * values, so each reference needs its own.
- *   NORM_TORCHVISION  timm (ToTensor + Normalize): ((float)p / 255.0f - mean[c]) / std[c];
- *                     ToTensor always divides by 255, so rescale is not used.
+ * d is the float32 inverse of the rescale factor: rescale_inv if set, else 1 / rescale snapped
+ * to an integer when within 1e-4 of one (float32(1/255) inverts to 254.99998f, not 255).
+ *   NORM_TORCHVISION  timm (ToTensor + Normalize): ((float)p / d - mean[c]) / std[c], d = 255.
  *   NORM_HF_FUSED     transformers 5 image processors (the default "fast" ones) fold the
- *                     rescale into the normalisation: (p - mean[c] * d) / (std[c] * d) with
- *                     d = rescale_inv and each product rounded to float32 first. Bit-exact
- *                     with the processor's pixel_values (d must be 255.0f for 1/255: 1 / the
- *                     float32 1/255 is 254.99998f, hence the separate field). */
+ *                     rescale into the normalisation: (p - mean[c] * d) / (std[c] * d), each
+ *                     product rounded to float32 first. Bit-exact with the processor's
+ *                     pixel_values. */
 typedef enum { NORM_TORCHVISION = 0, NORM_HF_FUSED } norm_mode;
 
 typedef struct {
@@ -46,8 +46,8 @@ typedef struct {
                                   without a crop the resized image must be crop_w x crop_h */
     interp_mode interp;
     float rescale;             /* 1/255 */
-    float rescale_inv;         /* float32(1 / rescale_factor) computed in double from the config's
-                                  value (255.0f); 0: derived from `rescale`, slightly off */
+    float rescale_inv;         /* float32(1 / rescale_factor), the division done in double on the
+                                  config's value (255.0f); 0: derived from rescale (see above) */
     float mean[3], std[3];
     norm_mode norm;            /* NORM_TORCHVISION for timm, NORM_HF_FUSED for transformers */
 } deit_preproc;
