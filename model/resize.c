@@ -122,6 +122,18 @@ static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, i
             const int32_t *k = a->coef + (size_t)o * a->ksize;
             const uint8_t *p = in + (size_t)a->first[o] * nch;
             int n = a->count[o];
+            if (nch == 3) {  /* the common case, kept to one pass over the taps */
+                int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+                for (int x = 0; x < n; x++) {
+                    r += p[3 * x] * k[x];
+                    g += p[3 * x + 1] * k[x];
+                    b += p[3 * x + 2] * k[x];
+                }
+                out[3 * o] = clip8(r);
+                out[3 * o + 1] = clip8(g);
+                out[3 * o + 2] = clip8(b);
+                continue;
+            }
             for (int c = 0; c < nch; c++) {
                 int32_t acc = 1 << (PRECISION_BITS - 1);
                 for (int x = 0; x < n; x++)
@@ -132,22 +144,28 @@ static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, i
     }
 }
 
-/* dst = vertical convolution of src, whose row 0 is input row `row0` of the coefficients. */
+/* dst = vertical convolution of src, whose row 0 is input row `row0` of the coefficients.
+ * Accumulates whole rows into acc[w * nch] (same sums in the same order as Pillow's per-pixel
+ * loop, integer addition being exact) so the inner loop runs along memory. */
 static void pass_vertical(const uint8_t *src, int w, int row0, int nch, const axis_coeffs *a,
-                          uint8_t *dst, int dst_h)
+                          uint8_t *dst, int dst_h, int32_t *acc)
 {
     size_t stride = (size_t)w * nch;
     for (int o = 0; o < dst_h; o++) {
         const int32_t *k = a->coef + (size_t)o * a->ksize;
-        const uint8_t *col = src + (size_t)(a->first[o] - row0) * stride;
+        const uint8_t *rows = src + (size_t)(a->first[o] - row0) * stride;
         int n = a->count[o];
         uint8_t *out = dst + (size_t)o * stride;
-        for (size_t i = 0; i < stride; i++) {
-            int32_t acc = 1 << (PRECISION_BITS - 1);
-            for (int y = 0; y < n; y++)
-                acc += col[(size_t)y * stride + i] * k[y];
-            out[i] = clip8(acc);
+        for (size_t i = 0; i < stride; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < n; y++) {
+            const uint8_t *in = rows + (size_t)y * stride;
+            int32_t ky = k[y];
+            for (size_t i = 0; i < stride; i++)
+                acc[i] += in[i] * ky;
         }
+        for (size_t i = 0; i < stride; i++)
+            out[i] = clip8(acc[i]);
     }
 }
 
@@ -248,8 +266,14 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
                 vrow0 = y_first;
             }
         }
-        if (rc == DEIT_OK && need_v)
-            pass_vertical(vin, out_width, vrow0, nch, &ay, dst->pixels, out_height);
+        if (rc == DEIT_OK && need_v) {
+            int32_t *acc = malloc((size_t)out_width * nch * sizeof(int32_t));
+            if (acc)
+                pass_vertical(vin, out_width, vrow0, nch, &ay, dst->pixels, out_height, acc);
+            else
+                rc = DEIT_ENOMEM;
+            free(acc);
+        }
     }
     free(tmp);
     axis_free(&ax);
