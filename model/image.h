@@ -1,11 +1,15 @@
-/* image.h — decode encoded images (JPEG via libjpeg-turbo; PNG, BMP, GIF, PNM, TGA, PSD, HDR via
- * stb_image) to 8-bit pixels the way Pillow's Image.open(...).convert('RGB' | 'L') does, and
- * resample them exactly as Pillow's Image.resize does.
+/* image.h — decode encoded images (JPEG via libjpeg-turbo; PNG 1-16 bit, BMP, GIF first frame,
+ * binary PNM with maxval 255, TGA via stb_image) to 8-bit pixels the way Pillow's
+ * Image.open(...).convert('RGB' | 'L') does, and resample them exactly as Pillow's Image.resize
+ * does.
  *
  * Every function bounds its reads by `len`, never assumes a NUL, checks the dimensions in the file
  * header against max_pixels *before* allocating pixel memory, and reports failure with a status
- * (DEIT_EINVAL malformed/truncated, DEIT_ETOOBIG over the pixel limit, DEIT_EUNSUPPORTED unknown
- * format) and a message. Thread-safe: no global state.
+ * (DEIT_EINVAL malformed or truncated — Pillow refuses truncated files too; DEIT_ETOOBIG over the
+ * pixel limit or a JPEG with more than 1000 scans; DEIT_EUNSUPPORTED unknown format, ASCII or
+ * 16-bit PNM, 2-component JPEG) and a message. The format comes from magic bytes; TGA, which has
+ * none, is whatever stb_image's TGA header test accepts. Thread-safe: no shared mutable state
+ * (stb_image's failure reason and our allocation cap are thread-local).
  */
 #ifndef DEIT_IMAGE_H
 #define DEIT_IMAGE_H
@@ -26,15 +30,17 @@ typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, 
 
 typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;
 
-/* Reads only the header: format and dimensions. */
+/* Reads only the header: format and dimensions (0 on failure). Fewer than 2 bytes: DEIT_EINVAL;
+ * no known signature: DEIT_EUNSUPPORTED "unsupported image format". Does not apply a pixel limit. */
 int image_probe(const uint8_t *data, size_t len, image_format *fmt, int *width, int *height,
                 char *err, size_t errlen);
 
 /* Decodes `data[len]` into out with `channels` = 3 (Pillow convert('RGB'): grey replicated, alpha
  * dropped without compositing, palette expanded, CMYK/YCCK JPEG converted as Pillow does) or 1
  * (Pillow convert('L'): ITU-R 601-2 luma with Pillow's rounding). GIF: first frame. 16-bit PNG:
- * as Pillow reads it. Images with width*height > max_pixels fail with DEIT_ETOOBIG before any pixel
- * memory is allocated. On failure *out is zeroed. */
+ * as Pillow reads it (colour: high byte; greyscale: values clipped to 255). Images with
+ * width*height > max_pixels fail with DEIT_ETOOBIG before any pixel memory is allocated
+ * (width*height == max_pixels passes). On failure *out is zeroed. */
 int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixels, deit_image *out,
                  char *err, size_t errlen);
 

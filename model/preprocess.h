@@ -2,9 +2,15 @@
  * transformers' eval transforms bit for bit up to the float32 normalisation.
  *
  * timm:          Resize(shorter side → resize_short, longer side int(short' * long / short)),
- *                CenterCrop(crop_h, crop_w) with torchvision rounding int(round((W - w) / 2)).
- * transformers:  Resize to exactly (resize_h, resize_w), then CenterCrop(crop_h, crop_w).
- * Then x = (pixel * rescale - mean[c]) / std[c] in float32, laid out [channels][crop_h][crop_w].
+ *                CenterCrop(crop_h, crop_w) with torchvision rounding int(round((W - w) / 2))
+ *                (round half to even); a side smaller than the crop is zero-padded first,
+ *                (crop - W) // 2 before and the rest after.
+ * transformers:  Resize to exactly (resize_h, resize_w), then CenterCrop(crop_h, crop_w) as
+ *                image_transforms.center_crop: offset (W - w) // 2; a smaller side is
+ *                zero-padded ceil((crop - W) / 2) before.
+ * Resizing is Pillow's (image_resize); an image already at the target size is not resampled.
+ * Then x = (pixel * rescale - mean[c]) / std[c] in float32, laid out [channels][crop_h][crop_w],
+ * rounded as the reference library does (see norm_mode).
  *
  * Thread-safe: no global state.
  */
@@ -19,21 +25,37 @@
 
 typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT } resize_mode;
 
+/* How the float32 normalisation is rounded; the two differ in the last bit on about half the
+ * values, so each reference needs its own.
+ * d is the float32 inverse of the rescale factor: rescale_inv if set, else 1 / rescale snapped
+ * to an integer when within 1e-4 of one (float32(1/255) inverts to 254.99998f, not 255).
+ *   NORM_TORCHVISION  timm (ToTensor + Normalize): ((float)p / d - mean[c]) / std[c], d = 255.
+ *   NORM_HF_FUSED     transformers 5 image processors (the default "fast" ones) fold the
+ *                     rescale into the normalisation: (p - mean[c] * d) / (std[c] * d), each
+ *                     product rounded to float32 first. Bit-exact with the processor's
+ *                     pixel_values. */
+typedef enum { NORM_TORCHVISION = 0, NORM_HF_FUSED } norm_mode;
+
 typedef struct {
     int channels;              /* 1 or 3: the model's in_chans */
     resize_mode resize;
     int resize_short;          /* RESIZE_SHORTEST_SIDE: target of the shorter side */
     int resize_w, resize_h;    /* RESIZE_EXACT: target size */
     int crop_w, crop_h;        /* centre crop; equals the model's input size */
-    int do_resize, do_crop;    /* transformers' do_resize / do_center_crop (timm: both 1) */
+    int do_resize, do_crop;    /* transformers' do_resize / do_center_crop (timm: both 1);
+                                  without a crop the resized image must be crop_w x crop_h */
     interp_mode interp;
     float rescale;             /* 1/255 */
+    float rescale_inv;         /* float32(1 / rescale_factor), the division done in double on the
+                                  config's value (255.0f); 0: derived from rescale (see above) */
     float mean[3], std[3];
+    norm_mode norm;            /* NORM_TORCHVISION for timm, NORM_HF_FUSED for transformers */
 } deit_preproc;
 
 /* Decodes, converts, resizes and crops `data[len]`. If crop_out is non-NULL, it receives the
- * cropped 8-bit image (the `crop/...` reference); if pixels_out is non-NULL it receives
- * channels*crop_h*crop_w floats. Errors as image_decode. */
+ * cropped 8-bit image (the `crop/...` reference; free with image_free); if pixels_out is
+ * non-NULL it receives channels*crop_h*crop_w floats. Errors as image_decode; DEIT_EINVAL for
+ * an inconsistent deit_preproc. On failure *crop_out is zeroed. */
 int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, size_t max_pixels,
                        float *pixels_out, deit_image *crop_out, char *err, size_t errlen);
 

@@ -1,0 +1,290 @@
+/* image.c — format sniffing, header dimensions, pixel limits and decoder dispatch; crop/free. */
+#include "image.h"
+#include "image_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
+
+int image_check_pixels(int width, int height, size_t max_pixels, char *err, size_t errlen)
+{
+    uint64_t n = (uint64_t)width * (uint64_t)height;
+    if (n > (uint64_t)max_pixels)
+        return deit_fail(err, errlen, DEIT_ETOOBIG,
+                         "image is %dx%d = %llu pixels, over the limit of %llu", width, height,
+                         (unsigned long long)n, (unsigned long long)max_pixels);
+    return DEIT_OK;
+}
+
+/* Netpbm header: "P5"/"P6", then width, height, maxval as decimal tokens separated by
+ * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval and the
+ * offset of the pixel data. */
+static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval, size_t *data_off)
+{
+    size_t i = 2;
+    int vals[3];
+    for (int t = 0; t < 3; t++) {
+        long v = 0;
+        int digits = 0;
+        for (;;) {  /* whitespace and comments */
+            if (i >= len)
+                return DEIT_EINVAL;
+            if (p[i] == '#') {
+                while (i < len && p[i] != '\n' && p[i] != '\r')
+                    i++;
+            } else if (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')) {
+                i++;
+            } else {
+                break;
+            }
+        }
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            v = v * 10 + (p[i++] - '0');
+            if (v > (1L << 24))
+                return DEIT_EINVAL;
+            digits++;
+        }
+        if (!digits)
+            return DEIT_EINVAL;
+        vals[t] = (int)v;
+    }
+    *w = vals[0];
+    *h = vals[1];
+    *maxval = vals[2];
+    *data_off = i + 1;  /* one whitespace byte ends the header */
+    return DEIT_OK;
+}
+
+/* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
+ * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
+static int gif_first_frame_complete(const uint8_t *d, size_t len)
+{
+    size_t i = 13;
+    if (len < 13)
+        return 0;
+    if (d[10] & 0x80)
+        i += (size_t)3 << ((d[10] & 7) + 1);  /* global colour table */
+    while (i < len) {
+        uint8_t b = d[i++];
+        if (b == 0x21) {                      /* extension: label, sub-blocks */
+            if (i++ >= len)
+                return 0;
+        } else if (b == 0x2C) {               /* image descriptor */
+            if (i + 9 > len)
+                return 0;
+            uint8_t flags = d[i + 8];
+            i += 9;
+            if (flags & 0x80)
+                i += (size_t)3 << ((flags & 7) + 1);
+            i++;                              /* LZW minimum code size */
+        } else {
+            return 0;                         /* trailer or junk before any frame */
+        }
+        for (;;) {                            /* sub-blocks up to the 0 terminator */
+            if (i >= len)
+                return 0;
+            uint8_t n = d[i++];
+            if (n == 0)
+                break;
+            i += n;
+        }
+        if (b == 0x2C)
+            return 1;
+    }
+    return 0;
+}
+
+/* stb_image reads zeros past the end of the data instead of failing, so a truncated BMP, GIF
+ * or PNM would decode with a black tail; Pillow refuses it ("image file is truncated"). Checks
+ * that the pixel data the header promises is present (PNG and JPEG decoders notice by
+ * themselves; TGA is left to stb). */
+static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
+{
+    if (fmt == IMAGE_FMT_BMP) {
+        uint32_t hsz = le32(d + 14), bpp, comp = 0;
+        if (hsz == 12) {
+            bpp = le16(d + 24);
+        } else {
+            if (len < 34)
+                return 0;
+            bpp = le16(d + 28);
+            comp = le32(d + 30);
+        }
+        if (comp != 0 && comp != 3)
+            return 1;                         /* RLE: stb refuses it anyway */
+        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
+        return (uint64_t)le32(d + 10) + row * (uint64_t)h <= len;
+    }
+    if (fmt == IMAGE_FMT_GIF)
+        return gif_first_frame_complete(d, len);
+    if (fmt == IMAGE_FMT_PNM) {
+        int pw, ph, maxval;
+        size_t off;
+        if (pnm_header(d, len, &pw, &ph, &maxval, &off) != DEIT_OK)
+            return 0;
+        return off + (uint64_t)w * h * (d[1] == '6' ? 3 : 1) <= len;
+    }
+    return 1;
+}
+
+/* Identifies the format by its magic bytes and reads the dimensions from the header. For
+ * JPEG it asks libjpeg (markers before SOF vary); the others have fixed layouts we read here,
+ * because stb_image refuses to report dimensions it considers too large, and a too-large image
+ * must be told apart (DEIT_ETOOBIG) from a corrupt one (DEIT_EINVAL). */
+static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h, char *err,
+                 size_t errlen)
+{
+    *fmt = IMAGE_FMT_UNKNOWN;
+    *w = *h = 0;
+    if (!d || len < 2)
+        return deit_fail(err, errlen, DEIT_EINVAL, "image data is empty or too short (%zu bytes)",
+                         d ? len : 0);
+    if (len >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) {
+        *fmt = IMAGE_FMT_JPEG;
+        return image_jpeg_info(d, len, w, h, err, errlen);
+    }
+    if (len >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        *fmt = IMAGE_FMT_PNG;
+        if (len < 24 || be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
+            return deit_fail(err, errlen, DEIT_EINVAL, "PNG: missing or bad IHDR chunk");
+        uint32_t pw = be32(d + 16), ph = be32(d + 20);
+        if (pw == 0 || ph == 0 || pw > 0x7FFFFFFFu || ph > 0x7FFFFFFFu)
+            return deit_fail(err, errlen, DEIT_EINVAL, "PNG: invalid dimensions");
+        *w = (int)pw;
+        *h = (int)ph;
+        return DEIT_OK;
+    }
+    if (len >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0)) {
+        *fmt = IMAGE_FMT_GIF;
+        if (len < 10)
+            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated header");
+        *w = (int)le16(d + 6);
+        *h = (int)le16(d + 8);
+        if (*w == 0 || *h == 0)
+            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: invalid dimensions");
+        return DEIT_OK;
+    }
+    if (d[0] == 'B' && d[1] == 'M') {
+        *fmt = IMAGE_FMT_BMP;
+        if (len < 26)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
+        uint32_t hsz = le32(d + 14);
+        int64_t bw, bh;
+        if (hsz == 12) {
+            bw = le16(d + 18);
+            bh = le16(d + 20);
+        } else {
+            bw = (int32_t)le32(d + 18);
+            bh = (int32_t)le32(d + 22);
+            if (bh < 0)
+                bh = -bh;  /* negative height: rows stored top-down */
+        }
+        if (bw <= 0 || bh <= 0 || bw > 0x7FFFFFFF || bh > 0x7FFFFFFF)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid dimensions");
+        *w = (int)bw;
+        *h = (int)bh;
+        return DEIT_OK;
+    }
+    if (d[0] == 'P' && d[1] >= '1' && d[1] <= '7') {
+        int maxval;
+        size_t off;
+        *fmt = IMAGE_FMT_PNM;
+        if (d[1] != '5' && d[1] != '6')
+            return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
+                             "PNM: only binary P5/P6 is supported (got P%c)", d[1]);
+        if (pnm_header(d, len, w, h, &maxval, &off) != DEIT_OK || *w == 0 || *h == 0)
+            return deit_fail(err, errlen, DEIT_EINVAL, "PNM: bad header");
+        /* Pillow rescales other maxvals; stb_image does not, so refuse rather than differ. */
+        if (maxval != 255)
+            return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "PNM: maxval %d (only 255)", maxval);
+        return DEIT_OK;
+    }
+    if (image_stb_info(d, len, w, h) == DEIT_OK) {  /* TGA: no magic number */
+        *fmt = IMAGE_FMT_OTHER_STB;
+        return DEIT_OK;
+    }
+    return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "unsupported image format");
+}
+
+int image_probe(const uint8_t *data, size_t len, image_format *fmt, int *width, int *height,
+                char *err, size_t errlen)
+{
+    image_format f;
+    int w, h;
+    int rc = sniff(data, len, &f, &w, &h, err, errlen);
+    if (fmt)
+        *fmt = f;
+    if (width)
+        *width = rc == DEIT_OK ? w : 0;
+    if (height)
+        *height = rc == DEIT_OK ? h : 0;
+    return rc;
+}
+
+int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixels, deit_image *out,
+                 char *err, size_t errlen)
+{
+    image_format fmt;
+    int w, h, rc;
+    memset(out, 0, sizeof *out);
+    if (channels != 1 && channels != 3)
+        return deit_fail(err, errlen, DEIT_EINVAL, "channels must be 1 or 3 (got %d)", channels);
+    rc = sniff(data, len, &fmt, &w, &h, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
+    rc = image_check_pixels(w, h, max_pixels, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
+    if (!body_complete(fmt, data, len, w, h))
+        return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
+    if (fmt == IMAGE_FMT_JPEG)
+        rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else
+        rc = image_stb_decode(data, len, fmt, channels, w, h, out, err, errlen);
+    if (rc == DEIT_OK && (out->width != w || out->height != h)) {
+        image_free(out);
+        rc = deit_fail(err, errlen, DEIT_EINVAL, "decoded size differs from the header");
+    }
+    if (rc != DEIT_OK)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int image_crop(const deit_image *src, int x, int y, int w, int h, deit_image *dst, char *err,
+               size_t errlen)
+{
+    size_t row;
+    memset(dst, 0, sizeof *dst);
+    if (!src->pixels || w <= 0 || h <= 0 || x < 0 || y < 0 || x > src->width - w ||
+        y > src->height - h)
+        return deit_fail(err, errlen, DEIT_EINVAL, "crop %dx%d+%d+%d outside %dx%d image", w, h, x,
+                         y, src->width, src->height);
+    row = (size_t)w * src->channels;
+    dst->pixels = malloc(row * h);
+    if (!dst->pixels)
+        return deit_fail(err, errlen, DEIT_ENOMEM, "crop: out of memory");
+    for (int r = 0; r < h; r++)
+        memcpy(dst->pixels + r * row,
+               src->pixels + ((size_t)(y + r) * src->width + x) * src->channels, row);
+    dst->width = w;
+    dst->height = h;
+    dst->channels = src->channels;
+    return DEIT_OK;
+}
+
+void image_free(deit_image *img)
+{
+    if (!img)
+        return;
+    free(img->pixels);
+    memset(img, 0, sizeof *img);
+}

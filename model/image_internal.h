@@ -1,0 +1,36 @@
+/* image_internal.h — private interface between image.c and the per-codec decoders (not API). */
+#ifndef DEIT_IMAGE_INTERNAL_H
+#define DEIT_IMAGE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+
+/* Pillow's convert('L') from RGB (Convert.c L24): ITU-R 601-2 luma in 16-bit fixed point with
+ * the weights summing to 65536, so grey stays grey, rounded half up. */
+static inline uint8_t image_luma(unsigned r, unsigned g, unsigned b)
+{
+    return (uint8_t)((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
+}
+
+/* Fails with DEIT_ETOOBIG when width*height > max_pixels (no overflow: 64-bit product). */
+int image_check_pixels(int width, int height, size_t max_pixels, char *err, size_t errlen);
+
+/* JPEG header only (libjpeg-turbo jpeg_read_header). */
+int image_jpeg_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                    size_t errlen);
+
+/* Full JPEG decode to `channels` (1 or 3), checking max_pixels after the header. */
+int image_jpeg_decode(const uint8_t *data, size_t len, int channels, size_t max_pixels,
+                      deit_image *out, char *err, size_t errlen);
+
+/* Whether stb_image recognises data as a format without a magic number (TGA); dimensions out. */
+int image_stb_info(const uint8_t *data, size_t len, int *width, int *height);
+
+/* Decodes an stb_image format whose dimensions (width x height) image.c has already checked
+ * against the pixel limit. */
+int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
+                     int height, deit_image *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,138 @@
+/* image_stb.c — PNG, BMP, GIF, PNM and TGA decoding with stb_image, converted as Pillow does. */
+#include "image.h"
+#include "image_internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* stb_image's allocations are capped per decode: a PNG whose IDAT inflates far past what its
+ * header announces (a zlib bomb) would otherwise grow stb's output buffer by doubling until
+ * malloc fails. The cap is thread-local (each decode sets it for its own thread), the one piece
+ * of mutable state here; 0 means no decode is running and nothing is refused. */
+static _Thread_local size_t stb_alloc_cap;
+
+static void *stb_malloc(size_t n)
+{
+    return (stb_alloc_cap && n > stb_alloc_cap) ? NULL : malloc(n);
+}
+
+static void *stb_realloc(void *p, size_t n)
+{
+    return (stb_alloc_cap && n > stb_alloc_cap) ? NULL : realloc(p, n);
+}
+
+#define STBI_MALLOC(sz) stb_malloc(sz)
+#define STBI_REALLOC(p, sz) stb_realloc(p, sz)
+#define STBI_FREE(p) free(p)
+/* Formats with magic numbers or trivially bounded headers; PSD, HDR (float) and PIC are left
+ * out, JPEG goes to libjpeg-turbo (Pillow's decoder) instead. */
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_ONLY_PNM
+#define STBI_ONLY_TGA
+#define STBI_NO_STDIO
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STBI_MAX_DIMENSIONS (1 << 24)
+/* The failure reason is a global, but C11 makes stb declare it _Thread_local (STBI_THREAD_LOCAL),
+ * so concurrent decodes do not see each other's messages. */
+#define STB_IMAGE_IMPLEMENTATION
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
+#if !defined(STBI_THREAD_LOCAL)
+#error "stb_image failure reasons must be thread-local (compile as C11)"
+#endif
+
+int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
+{
+    int n;
+    if (len > INT_MAX)
+        return DEIT_EINVAL;
+    return stbi_info_from_memory(data, (int)len, width, height, &n) ? DEIT_OK : DEIT_EINVAL;
+}
+
+/* Conversions follow Pillow's convert('RGB') / convert('L') on the mode Pillow opens the file
+ * in:
+ * - channels 3: stb's own req_comp = 3 conversion is already Pillow's (grey replicated, alpha
+ *   dropped without compositing, palette expanded; 16-bit samples keep their high byte, which
+ *   is Pillow's RGB;16B / LA;16B / RGBA;16B unpacking).
+ * - channels 1: grey sources load as one channel; colour ones as RGB, then Pillow's L24 luma
+ *   (stb's own RGB→Y uses other weights).
+ * - 16-bit greyscale PNG: Pillow opens it as mode I;16 and convert('RGB'/'L') *clips* each
+ *   value to 255 (Convert.c I16_RGB / I16L_L) rather than taking the high byte, so a typical
+ *   16-bit grey image comes out almost white. Reproduced, odd as it is.
+ * GIF: stb composes the first frame onto a transparent black canvas, while Pillow keeps the
+ * palette index; they agree unless the first frame is transparent or smaller than the screen. */
+int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
+                     int height, deit_image *out, char *err, size_t errlen)
+{
+    int w = 0, h = 0, n = 0, got = 0;
+    size_t npix = (size_t)width * (size_t)height;
+    uint8_t *pixels = NULL;
+    void *raw = NULL;
+
+    memset(out, 0, sizeof *out);
+    if (len > INT_MAX)
+        return deit_fail(err, errlen, DEIT_ETOOBIG, "image data over 2 GiB");
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &n))
+        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", stbi_failure_reason());
+    if (w != width || h != height)
+        return deit_fail(err, errlen, DEIT_EINVAL, "image header is inconsistent");
+    int grey = n <= 2;
+    int grey16 = fmt == IMAGE_FMT_PNG && n == 1 && stbi_is_16_bit_from_memory(data, (int)len);
+    int req = (channels == 1 && grey) ? 1 : 3;
+
+    /* Largest legitimate allocation: 16-bit RGBA plus PNG filter bytes, doubled by stb's
+     * inflate buffer growth; a little slack for palettes and GIF tables. */
+    stb_alloc_cap = 2 * (npix * 8 + (size_t)height) + ((size_t)1 << 20);
+    if (grey16)
+        raw = stbi_load_16_from_memory(data, (int)len, &w, &h, &got, 1);
+    else
+        raw = stbi_load_from_memory(data, (int)len, &w, &h, &got, req);
+    stb_alloc_cap = 0;
+    if (!raw)
+        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", stbi_failure_reason());
+    if (w != width || h != height) {
+        stbi_image_free(raw);
+        return deit_fail(err, errlen, DEIT_EINVAL, "image header is inconsistent");
+    }
+
+    if (grey16) {
+        const uint16_t *s = raw;
+        pixels = malloc(npix * channels);
+        if (pixels) {
+            for (size_t i = 0; i < npix; i++) {
+                uint8_t v = s[i] > 255 ? 255 : (uint8_t)s[i];
+                for (int c = 0; c < channels; c++)
+                    pixels[i * channels + c] = v;
+            }
+        }
+        stbi_image_free(raw);
+    } else if (req == channels) {
+        pixels = raw;  /* stb allocates with malloc (STBI_MALLOC above), so image_free applies */
+    } else {           /* colour source, one channel wanted */
+        const uint8_t *s = raw;
+        pixels = malloc(npix);
+        if (pixels) {
+            for (size_t i = 0; i < npix; i++)
+                pixels[i] = image_luma(s[3 * i], s[3 * i + 1], s[3 * i + 2]);
+        }
+        stbi_image_free(raw);
+    }
+    if (!pixels)
+        return deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
+    out->width = w;
+    out->height = h;
+    out->channels = channels;
+    out->pixels = pixels;
+    return DEIT_OK;
+}

@@ -1,0 +1,286 @@
+/* resize.c — Pillow's Image.resize for 8-bit L/RGB images, reproduced to the bit. */
+#include "image.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Pillow keeps 8 bits for the result and 2 for overshoot of the signed filter lobes, so the
+ * coefficients get 32 - 8 - 2 bits of fraction and the int32 accumulator cannot overflow. */
+#define PRECISION_BITS (32 - 8 - 2)
+
+typedef struct {
+    double (*fn)(double x);
+    double support;
+} resample_filter;
+
+/* Triangle, support 1. */
+static double filter_bilinear(double x)
+{
+    if (x < 0.0)
+        x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Keys cubic convolution with a = -0.5, support 2 (Pillow's BICUBIC). */
+static double filter_bicubic(double x)
+{
+    const double a = -0.5;
+    if (x < 0.0)
+        x = -x;
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
+/* Per-output-pixel taps along one axis: taps [first, first + count) of the input, with count
+ * fixed-point weights at coef[i * ksize]. */
+typedef struct {
+    int ksize;
+    int *first, *count;        /* [out_size] */
+    int32_t *coef;             /* [out_size][ksize] */
+} axis_coeffs;
+
+static void axis_free(axis_coeffs *a)
+{
+    free(a->first);
+    free(a->count);
+    free(a->coef);
+    memset(a, 0, sizeof *a);
+}
+
+/* Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full box [0, in_size): the filter
+ * is widened by the reduction factor (antialiasing), each pixel's weights are normalised by
+ * their double sum, then rounded half away from zero to PRECISION_BITS fixed point. The
+ * arithmetic (double, the +0.5 truncations) follows Pillow exactly, since a one-ulp change in a
+ * weight can flip a rounded output byte. Returns DEIT_ENOMEM on allocation failure. */
+static int axis_compute(int in_size, int out_size, const resample_filter *f, axis_coeffs *a)
+{
+    double scale = (double)in_size / out_size;   /* Pillow: (double)(in1 - in0) / outSize */
+    double filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = f->support * filterscale;
+    double ss = 1.0 / filterscale;
+    double *w;
+    memset(a, 0, sizeof *a);
+    a->ksize = (int)ceil(support) * 2 + 1;
+    if ((size_t)out_size > SIZE_MAX / sizeof(int32_t) / (size_t)a->ksize)
+        return DEIT_ENOMEM;
+    a->first = malloc((size_t)out_size * sizeof(int));
+    a->count = malloc((size_t)out_size * sizeof(int));
+    a->coef = calloc((size_t)out_size * (size_t)a->ksize, sizeof(int32_t));
+    w = malloc((size_t)a->ksize * sizeof(double));
+    if (!a->first || !a->count || !a->coef || !w) {
+        free(w);
+        axis_free(a);
+        return DEIT_ENOMEM;
+    }
+    for (int o = 0; o < out_size; o++) {
+        double center = (o + 0.5) * scale;
+        double sum = 0.0;
+        int lo = (int)(center - support + 0.5);
+        int hi = (int)(center + support + 0.5);
+        int n;
+        if (lo < 0)
+            lo = 0;
+        if (hi > in_size)
+            hi = in_size;
+        n = hi - lo;
+        for (int x = 0; x < n; x++) {
+            w[x] = f->fn((x + lo - center + 0.5) * ss);
+            sum += w[x];
+        }
+        for (int x = 0; x < n; x++) {
+            double k = sum != 0.0 ? w[x] / sum : w[x];
+            a->coef[(size_t)o * a->ksize + x] =
+                (int32_t)(k < 0 ? -0.5 + k * (1 << PRECISION_BITS) : 0.5 + k * (1 << PRECISION_BITS));
+        }
+        a->first[o] = lo;
+        a->count[o] = n;
+    }
+    free(w);
+    return DEIT_OK;
+}
+
+/* Pillow's clip8: drop the fraction (arithmetic shift) and saturate to a byte. */
+static inline uint8_t clip8(int32_t v)
+{
+    v >>= PRECISION_BITS;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* dst rows [0, rows) = horizontal convolution of src rows [row0, row0 + rows). */
+static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, int nch,
+                            const axis_coeffs *a, uint8_t *dst, int dst_w)
+{
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *in = src + (size_t)(row0 + y) * src_w * nch;
+        uint8_t *out = dst + (size_t)y * dst_w * nch;
+        for (int o = 0; o < dst_w; o++) {
+            const int32_t *k = a->coef + (size_t)o * a->ksize;
+            const uint8_t *p = in + (size_t)a->first[o] * nch;
+            int n = a->count[o];
+            if (nch == 3) {  /* the common case, kept to one pass over the taps */
+                int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+                for (int x = 0; x < n; x++) {
+                    r += p[3 * x] * k[x];
+                    g += p[3 * x + 1] * k[x];
+                    b += p[3 * x + 2] * k[x];
+                }
+                out[3 * o] = clip8(r);
+                out[3 * o + 1] = clip8(g);
+                out[3 * o + 2] = clip8(b);
+                continue;
+            }
+            for (int c = 0; c < nch; c++) {
+                int32_t acc = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < n; x++)
+                    acc += p[x * nch + c] * k[x];
+                out[o * nch + c] = clip8(acc);
+            }
+        }
+    }
+}
+
+/* dst = vertical convolution of src, whose row 0 is input row `row0` of the coefficients.
+ * Accumulates whole rows into acc[w * nch] (same sums in the same order as Pillow's per-pixel
+ * loop, integer addition being exact) so the inner loop runs along memory. */
+static void pass_vertical(const uint8_t *src, int w, int row0, int nch, const axis_coeffs *a,
+                          uint8_t *dst, int dst_h, int32_t *acc)
+{
+    size_t stride = (size_t)w * nch;
+    for (int o = 0; o < dst_h; o++) {
+        const int32_t *k = a->coef + (size_t)o * a->ksize;
+        const uint8_t *rows = src + (size_t)(a->first[o] - row0) * stride;
+        int n = a->count[o];
+        uint8_t *out = dst + (size_t)o * stride;
+        for (size_t i = 0; i < stride; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < n; y++) {
+            const uint8_t *in = rows + (size_t)y * stride;
+            int32_t ky = k[y];
+            for (size_t i = 0; i < stride; i++)
+                acc[i] += in[i] * ky;
+        }
+        for (size_t i = 0; i < stride; i++)
+            out[i] = clip8(acc[i]);
+    }
+}
+
+/* Pillow's NEAREST resize goes through ImagingScaleAffine, not the convolution: source
+ * coordinates start at half a step and are *accumulated* in double (xo += step), then
+ * truncated; we accumulate the same way so that rounding matches on long rows. */
+static int resize_nearest(const deit_image *src, deit_image *dst)
+{
+    int nch = src->channels;
+    double ax = (double)src->width / dst->width, ay = (double)src->height / dst->height;
+    int *xin = malloc((size_t)dst->width * sizeof(int));
+    double xo = ax * 0.5, yo = ay * 0.5;
+    if (!xin)
+        return DEIT_ENOMEM;
+    for (int x = 0; x < dst->width; x++, xo += ax)
+        xin[x] = (xo < 0.0 || (int)xo >= src->width) ? -1 : (int)xo;
+    for (int y = 0; y < dst->height; y++, yo += ay) {
+        uint8_t *out = dst->pixels + (size_t)y * dst->width * nch;
+        int yi = (yo < 0.0 || (int)yo >= src->height) ? -1 : (int)yo;
+        const uint8_t *in = yi >= 0 ? src->pixels + (size_t)yi * src->width * nch : NULL;
+        for (int x = 0; x < dst->width; x++) {
+            for (int c = 0; c < nch; c++)  /* outside the source: Pillow fills with 0 */
+                out[x * nch + c] = (in && xin[x] >= 0) ? in[xin[x] * nch + c] : 0;
+        }
+    }
+    free(xin);
+    return DEIT_OK;
+}
+
+/* Follows ImagingResampleInner: vertical coefficients first, to find the band of input rows the
+ * vertical pass reads ([ybox_first, ybox_last)); the horizontal pass (if the width changes) runs
+ * over that band only; the vertical pass (if the height changes) reads its output. Skipping an
+ * unchanged axis matters: a pass with scale 1 is not the identity for BICUBIC. */
+int image_resize(const deit_image *src, int out_width, int out_height, interp_mode mode,
+                 deit_image *dst, char *err, size_t errlen)
+{
+    static const resample_filter bilinear = {filter_bilinear, 1.0};
+    static const resample_filter bicubic = {filter_bicubic, 2.0};
+    const resample_filter *f;
+    int nch = src->channels;
+    size_t out_bytes;
+    axis_coeffs ax = {0}, ay = {0};
+    uint8_t *tmp = NULL;
+    int rc;
+
+    memset(dst, 0, sizeof *dst);
+    if (!src->pixels || src->width <= 0 || src->height <= 0 || (nch != 1 && nch != 3))
+        return deit_fail(err, errlen, DEIT_EINVAL, "resize: invalid source image");
+    if (out_width <= 0 || out_height <= 0)
+        return deit_fail(err, errlen, DEIT_EINVAL, "resize: invalid size %dx%d", out_width,
+                         out_height);
+    if ((size_t)out_width > SIZE_MAX / (size_t)out_height / (size_t)nch)
+        return deit_fail(err, errlen, DEIT_ETOOBIG, "resize: %dx%d is too large", out_width,
+                         out_height);
+    out_bytes = (size_t)out_width * out_height * nch;
+    dst->pixels = malloc(out_bytes);
+    if (!dst->pixels)
+        return deit_fail(err, errlen, DEIT_ENOMEM, "resize: out of memory");
+    dst->width = out_width;
+    dst->height = out_height;
+    dst->channels = nch;
+
+    /* Same size: Pillow returns a copy whatever the filter. */
+    if (out_width == src->width && out_height == src->height) {
+        memcpy(dst->pixels, src->pixels, out_bytes);
+        return DEIT_OK;
+    }
+    if (mode == INTERP_NEAREST) {
+        if (resize_nearest(src, dst) != DEIT_OK) {
+            image_free(dst);
+            return deit_fail(err, errlen, DEIT_ENOMEM, "resize: out of memory");
+        }
+        return DEIT_OK;
+    }
+    f = mode == INTERP_BILINEAR ? &bilinear : &bicubic;
+
+    rc = axis_compute(src->height, out_height, f, &ay);
+    if (rc == DEIT_OK) {
+        int need_h = out_width != src->width, need_v = out_height != src->height;
+        int y_first = ay.first[0];
+        int y_last = ay.first[out_height - 1] + ay.count[out_height - 1];
+        const uint8_t *vin = src->pixels;
+        int vrow0 = 0;
+        if (need_h) {
+            rc = axis_compute(src->width, out_width, f, &ax);
+            if (rc == DEIT_OK) {
+                /* Without a vertical pass the band is the whole image (scale 1 reaches every row). */
+                uint8_t *hout = need_v ? NULL : dst->pixels;
+                if (!hout)
+                    hout = tmp = malloc((size_t)out_width * (y_last - y_first) * nch);
+                if (!hout)
+                    rc = DEIT_ENOMEM;
+                else
+                    pass_horizontal(src->pixels, src->width, need_v ? y_first : 0,
+                                    need_v ? y_last - y_first : out_height, nch, &ax, hout,
+                                    out_width);
+                vin = tmp;
+                vrow0 = y_first;
+            }
+        }
+        if (rc == DEIT_OK && need_v) {
+            int32_t *acc = malloc((size_t)out_width * nch * sizeof(int32_t));
+            if (acc)
+                pass_vertical(vin, out_width, vrow0, nch, &ay, dst->pixels, out_height, acc);
+            else
+                rc = DEIT_ENOMEM;
+            free(acc);
+        }
+    }
+    free(tmp);
+    axis_free(&ax);
+    axis_free(&ay);
+    if (rc != DEIT_OK) {
+        image_free(dst);
+        return deit_fail(err, errlen, rc, "resize: out of memory");
+    }
+    return DEIT_OK;
+}

@@ -1,0 +1,911 @@
+/* test_config.c — config resolution and weight loading: fixture models, hostile configs, synthetic
+ * checkpoints with missing, misshapen and unexpected tensors. */
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "../check.h"
+#include "config.h"
+#include "safetensors.h"
+#include "weights.h"
+
+#define FIX "tests/fixtures/models/"
+#define FULL "/work/shared/fixtures/models/timm-deit-tiny-distilled"
+
+/* Whole file into a malloc'd NUL-terminated buffer, or NULL if it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, f);
+    b[*len] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* ---- synthetic checkpoints -------------------------------------------------------------------- */
+
+typedef struct {
+    char name[96];
+    char dtype[8];
+    int nd;
+    long long shape[4];
+} tspec;
+
+typedef struct {
+    tspec t[160];
+    int n;
+} mspec;
+
+#define SH(...) ((const long long[]){__VA_ARGS__})
+
+/* Appends a tensor spec; the name is printf-formatted from fmt_name and the arguments after it. */
+static void add(mspec *m, const char *dtype, int nd, const long long *shape, const char *fmt_name, ...)
+{
+    tspec *t = &m->t[m->n++];
+    va_list ap;
+    va_start(ap, fmt_name);
+    vsnprintf(t->name, sizeof t->name, fmt_name, ap);
+    va_end(ap);
+    for (int i = 0; i < nd; i++) t->shape[i] = shape[i];
+    snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
+    t->nd = nd;
+}
+
+/* Removes the tensor `name`; returns 1 if it was there. */
+static int drop(mspec *m, const char *name)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->t[i].name, name) == 0) {
+            m->t[i] = m->t[--m->n];
+            return 1;
+        }
+    return 0;
+}
+
+static tspec *find(mspec *m, const char *name)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->t[i].name, name) == 0) return &m->t[i];
+    return NULL;
+}
+
+/* Value stored at element j of tensor i: distinct per tensor and element, exact in F32. */
+static float val(int i, size_t j)
+{
+    return (float)(i + 1) + (float)j / 4096.0f;
+}
+
+/* Serialises m as a safetensors buffer; F32 tensors hold val(i, j), other dtypes zero bytes. */
+static uint8_t *build(const mspec *m, size_t *len)
+{
+    char *hdr = NULL;
+    size_t hlen = 0;
+    FILE *h = open_memstream(&hdr, &hlen);
+    size_t off = 0, sizes[160];
+    fputc('{', h);
+    for (int i = 0; i < m->n; i++) {
+        const tspec *t = &m->t[i];
+        size_t numel = 1, es = strcmp(t->dtype, "F64") == 0 ? 8 : strstr(t->dtype, "16") ? 2 :
+                              strcmp(t->dtype, "U8") == 0 ? 1 : 4;
+        fprintf(h, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", t->name, t->dtype);
+        for (int d = 0; d < t->nd; d++) {
+            fprintf(h, "%s%lld", d ? "," : "", t->shape[d]);
+            numel *= (size_t)t->shape[d];
+        }
+        sizes[i] = numel * es;
+        fprintf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + sizes[i]);
+        off += sizes[i];
+    }
+    fputc('}', h);
+    fclose(h);
+    *len = 8 + hlen + off;
+    uint8_t *b = calloc(1, *len);
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    memcpy(b + 8, hdr, hlen);
+    free(hdr);
+    uint8_t *p = b + 8 + hlen;
+    for (int i = 0; i < m->n; i++) {
+        if (strcmp(m->t[i].dtype, "F32") == 0)
+            for (size_t j = 0; j < sizes[i] / 4; j++) {
+                float v = val(i, j);
+                memcpy(p + 4 * j, &v, 4); /* little-endian host, as safetensors */
+            }
+        p += sizes[i];
+    }
+    return b;
+}
+
+enum { D = 4, C = 3, P = 2, M = 8, K = 3 }; /* 4x4 image: 4 patches */
+
+/* A tiny timm DeiT: dim 4, patch 2, in_chans 3, mlp 8, 3 classes, `depth` blocks. */
+static void timm_model(mspec *m, int depth, int distilled)
+{
+    m->n = 0;
+    add(m, "F32", 4, SH(D, C, P, P), "patch_embed.proj.weight");
+    add(m, "F32", 1, SH(D), "patch_embed.proj.bias");
+    add(m, "F32", 3, SH(1, 1, D), "cls_token");
+    if (distilled) add(m, "F32", 3, SH(1, 1, D), "dist_token");
+    add(m, "F32", 3, SH(1, 4 + 1 + distilled, D), "pos_embed");
+    for (int b = 0; b < depth; b++) {
+        add(m, "F32", 1, SH(D), "blocks.%d.norm1.weight", b);
+        add(m, "F32", 1, SH(D), "blocks.%d.norm1.bias", b);
+        add(m, "F32", 2, SH(3 * D, D), "blocks.%d.attn.qkv.weight", b);
+        add(m, "F32", 1, SH(3 * D), "blocks.%d.attn.qkv.bias", b);
+        add(m, "F32", 2, SH(D, D), "blocks.%d.attn.proj.weight", b);
+        add(m, "F32", 1, SH(D), "blocks.%d.attn.proj.bias", b);
+        add(m, "F32", 1, SH(D), "blocks.%d.norm2.weight", b);
+        add(m, "F32", 1, SH(D), "blocks.%d.norm2.bias", b);
+        add(m, "F32", 2, SH(M, D), "blocks.%d.mlp.fc1.weight", b);
+        add(m, "F32", 1, SH(M), "blocks.%d.mlp.fc1.bias", b);
+        add(m, "F32", 2, SH(D, M), "blocks.%d.mlp.fc2.weight", b);
+        add(m, "F32", 1, SH(D), "blocks.%d.mlp.fc2.bias", b);
+    }
+    add(m, "F32", 1, SH(D), "norm.weight");
+    add(m, "F32", 1, SH(D), "norm.bias");
+    add(m, "F32", 2, SH(K, D), "head.weight");
+    add(m, "F32", 1, SH(K), "head.bias");
+    if (distilled) {
+        add(m, "F32", 2, SH(K, D), "head_dist.weight");
+        add(m, "F32", 1, SH(K), "head_dist.bias");
+    }
+}
+
+/* The same network with transformers names under `pre` ("deit." or "vit."). */
+static void hf_model(mspec *m, const char *pre, int depth, int distilled)
+{
+    m->n = 0;
+    add(m, "F32", 4, SH(D, C, P, P), "%sembeddings.patch_embeddings.projection.weight", pre);
+    add(m, "F32", 1, SH(D), "%sembeddings.patch_embeddings.projection.bias", pre);
+    add(m, "F32", 3, SH(1, 1, D), "%sembeddings.cls_token", pre);
+    if (distilled) add(m, "F32", 3, SH(1, 1, D), "%sembeddings.distillation_token", pre);
+    add(m, "F32", 3, SH(1, 4 + 1 + distilled, D), "%sembeddings.position_embeddings", pre);
+    static const char *const lin[] = {"attention.attention.query", "attention.attention.key",
+                                      "attention.attention.value", "attention.output.dense"};
+    for (int b = 0; b < depth; b++) {
+        for (int j = 0; j < 4; j++) {
+            add(m, "F32", 2, SH(D, D), "%sencoder.layer.%d.%s.weight", pre, b, lin[j]);
+            add(m, "F32", 1, SH(D), "%sencoder.layer.%d.%s.bias", pre, b, lin[j]);
+        }
+        add(m, "F32", 1, SH(D), "%sencoder.layer.%d.layernorm_before.weight", pre, b);
+        add(m, "F32", 1, SH(D), "%sencoder.layer.%d.layernorm_before.bias", pre, b);
+        add(m, "F32", 1, SH(D), "%sencoder.layer.%d.layernorm_after.weight", pre, b);
+        add(m, "F32", 1, SH(D), "%sencoder.layer.%d.layernorm_after.bias", pre, b);
+        add(m, "F32", 2, SH(M, D), "%sencoder.layer.%d.intermediate.dense.weight", pre, b);
+        add(m, "F32", 1, SH(M), "%sencoder.layer.%d.intermediate.dense.bias", pre, b);
+        add(m, "F32", 2, SH(D, M), "%sencoder.layer.%d.output.dense.weight", pre, b);
+        add(m, "F32", 1, SH(D), "%sencoder.layer.%d.output.dense.bias", pre, b);
+    }
+    add(m, "F32", 1, SH(D), "%slayernorm.weight", pre);
+    add(m, "F32", 1, SH(D), "%slayernorm.bias", pre);
+    const char *head = distilled ? "cls_classifier" : "classifier";
+    add(m, "F32", 2, SH(K, D), "%s.weight", head);
+    add(m, "F32", 1, SH(K), "%s.bias", head);
+    if (distilled) {
+        add(m, "F32", 2, SH(K, D), "distillation_classifier.weight");
+        add(m, "F32", 1, SH(K), "distillation_classifier.bias");
+    }
+}
+
+/* Index of `name` in m (its val() seed), or -1. */
+static int idx_of(const mspec *m, const char *name)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->t[i].name, name) == 0) return i;
+    return -1;
+}
+
+typedef struct {
+    uint8_t *buf;
+    st_file *st;
+    deit_config cfg;
+    deit_weights w;
+    int rc_cfg, rc_w;
+    char err[512];
+} loaded;
+
+/* Builds m, resolves it with the given JSON (may be NULL), and loads the weights if that worked. */
+static void load_synthetic(const mspec *m, const char *config, const char *preproc, loaded *L)
+{
+    memset(L, 0, sizeof *L);
+    size_t len;
+    L->buf = build(m, &len);
+    int rc = st_parse(L->buf, len, "synthetic", &L->st, L->err, sizeof L->err);
+    CHECK_MSG(rc == DEIT_OK, "synthetic checkpoint: %s", L->err);
+    if (rc) { L->rc_cfg = rc; return; }
+    L->rc_cfg = deit_config_resolve(config, config ? strlen(config) : 0, preproc, preproc ? strlen(preproc) : 0,
+                                    L->st, "synthetic", &L->cfg, L->err, sizeof L->err);
+    L->rc_w = L->rc_cfg ? L->rc_cfg : deit_weights_load(L->st, &L->cfg, &L->w, L->err, sizeof L->err);
+}
+
+static void unload(loaded *L)
+{
+    deit_weights_free(&L->w);
+    deit_config_free(&L->cfg);
+    st_close(L->st);
+    free(L->buf);
+}
+
+/* Expects resolve-or-load of m to fail with `status` and a message containing each of want[]. */
+static void expect_fail(const mspec *m, const char *config, const char *preproc, int status,
+                        const char *want1, const char *want2, int line)
+{
+    loaded L;
+    load_synthetic(m, config, preproc, &L);
+    int rc = L.rc_cfg ? L.rc_cfg : L.rc_w;
+    CHECK_MSG(rc == status, "line %d: status %d, expected %d (%s)", line, rc, status, L.err);
+    CHECK_MSG(!want1 || strstr(L.err, want1), "line %d: \"%s\" lacks \"%s\"", line, L.err, want1);
+    CHECK_MSG(!want2 || strstr(L.err, want2), "line %d: \"%s\" lacks \"%s\"", line, L.err, want2);
+    if (L.rc_cfg) CHECK_MSG(L.cfg.labels == NULL && L.cfg.dim == 0, "line %d: config not cleared", line);
+    if (L.rc_w) CHECK_MSG(L.w.arena == NULL && L.w.blocks == NULL, "line %d: weights not cleared", line);
+    unload(&L);
+}
+#define EXPECT_FAIL(m, cfgj, pre, st, w1, w2) expect_fail((m), (cfgj), (pre), (st), (w1), (w2), __LINE__)
+
+static void test_synthetic_timm(void)
+{
+    mspec m;
+    timm_model(&m, 2, 1);
+    loaded L;
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK) {
+        const deit_config *c = &L.cfg;
+        CHECK(c->layout == LAYOUT_TIMM && c->dtype == ST_F32);
+        CHECK_INT_EQ(c->dim, D);
+        CHECK_INT_EQ(c->heads, 1); /* dim / 64 rounds to 0: at least one head */
+        CHECK_INT_EQ(c->depth, 2);
+        CHECK_INT_EQ(c->patch, P);
+        CHECK_INT_EQ(c->in_chans, C);
+        CHECK_INT_EQ(c->mlp_hidden, M);
+        CHECK_INT_EQ(c->n_classes, K);
+        CHECK_INT_EQ(c->distilled, 1);
+        CHECK_INT_EQ(c->n_prefix, 2);
+        CHECK_INT_EQ(c->n_tokens, 6);
+        CHECK_INT_EQ(c->image_h, 4); /* inferred: 4 patches = 2x2 grid of 2-pixel patches */
+        CHECK_INT_EQ(c->image_w, 4);
+        CHECK_INT_EQ(c->qkv_bias, 1);
+        CHECK_NEAR(c->ln_eps, 1e-6, 1e-12);
+        CHECK_STR_EQ(c->name, "synthetic");
+        CHECK_STR_EQ(c->architecture, "");
+        CHECK(c->pre.resize == RESIZE_SHORTEST_SIDE && c->pre.resize_short == 4); /* floor(4 / 0.875) */
+        CHECK(c->pre.crop_h == 4 && c->pre.crop_w == 4 && c->pre.interp == INTERP_BICUBIC);
+        CHECK_STR_EQ(c->labels[0], "class_0");
+        CHECK_STR_EQ(c->labels[2], "class_2");
+
+        const deit_weights *w = &L.w;
+        int qi = idx_of(&m, "blocks.1.attn.qkv.weight");
+        CHECK(w->blocks[1].qkv_w[0] == val(qi, 0) && w->blocks[1].qkv_w[3 * D * D - 1] == val(qi, 3 * D * D - 1));
+        int pi = idx_of(&m, "patch_embed.proj.weight");
+        CHECK(w->patch_w[C * P * P + 1] == val(pi, C * P * P + 1)); /* row 1, (c0, ky0, kx1) */
+        CHECK(w->pos_embed[5 * D + 3] == val(idx_of(&m, "pos_embed"), 5 * D + 3));
+        CHECK(w->dist_token[2] == val(idx_of(&m, "dist_token"), 2));
+        CHECK(w->head_dist_b[2] == val(idx_of(&m, "head_dist.bias"), 2));
+        CHECK(w->blocks[0].fc2_w[D * M - 1] == val(idx_of(&m, "blocks.0.mlp.fc2.weight"), D * M - 1));
+        CHECK(((uintptr_t)w->blocks[1].fc1_w & 63) == 0 && ((uintptr_t)w->head_w & 63) == 0);
+        CHECK(w->arena_floats >= (size_t)(2 * (3 * D * D + 2 * M * D)));
+    }
+    unload(&L);
+
+    /* Without qkv biases: flag off and zeros in qkv_b. */
+    drop(&m, "blocks.0.attn.qkv.bias");
+    drop(&m, "blocks.1.attn.qkv.bias");
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK_INT_EQ(L.cfg.qkv_bias, 0);
+        CHECK(L.w.blocks[1].qkv_b[0] == 0.0f && L.w.blocks[1].qkv_b[3 * D - 1] == 0.0f);
+    }
+    unload(&L);
+    /* qkv bias in block 0 only: block 1's absence is a missing tensor. */
+    timm_model(&m, 2, 1);
+    drop(&m, "blocks.1.attn.qkv.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.1.attn.qkv.bias' is missing", NULL);
+    /* ...and in block 1 only: an unexpected extra tensor. */
+    timm_model(&m, 2, 1);
+    drop(&m, "blocks.0.attn.qkv.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'blocks.1.attn.qkv.bias'", NULL);
+
+    /* Non-distilled. */
+    timm_model(&m, 1, 0);
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.rc_cfg == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 1 && L.cfg.n_tokens == 5 && L.cfg.depth == 1);
+    CHECK(L.w.dist_token == NULL && L.w.head_dist_w == NULL && L.w.head_dist_b == NULL);
+    unload(&L);
+
+    /* Missing / misshapen tensors, each named. */
+    timm_model(&m, 2, 1);
+    drop(&m, "blocks.1.mlp.fc2.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.1.mlp.fc2.bias' is missing", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "blocks.1.attn.proj.weight")->shape[1] = 3;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL,
+                "tensor 'blocks.1.attn.proj.weight': shape [4, 3], expected [4, 4]", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "head.bias")->nd = 2;
+    find(&m, "head.bias")->shape[1] = 1;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "tensor 'head.bias': shape [3, 1], expected [3]", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "blocks.0.mlp.fc1.bias")->shape[0] = 7;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.0.mlp.fc1.bias': shape [7], expected [8]", NULL);
+    timm_model(&m, 2, 1);
+    drop(&m, "cls_token");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'cls_token' is missing", NULL);
+    timm_model(&m, 2, 1);
+    drop(&m, "head_dist.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'head_dist.weight' is missing", NULL);
+    timm_model(&m, 2, 1);
+    drop(&m, "head.weight");
+    drop(&m, "head.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'head.weight' is missing", NULL);
+    timm_model(&m, 2, 0);
+    add(&m, "F32", 2, SH(K, D), "head_dist.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'head_dist.weight' present without", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "patch_embed.proj.weight")->shape[3] = 3;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "patch 2x3 is not square", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "patch_embed.proj.weight")->shape[1] = 2;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "2 input channels", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "pos_embed")->shape[1] = 7; /* 5 patch tokens: not a square grid */
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "not a square grid", NULL);
+    timm_model(&m, 2, 1);
+    find(&m, "pos_embed")->shape[2] = 5;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'pos_embed': width is 5, expected 4", NULL);
+
+    /* Absurd sizes are refused before anything is multiplied. */
+    timm_model(&m, 1, 1);
+    find(&m, "cls_token")->shape[2] = 100000;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'cls_token': width 100000 is outside [1, 8192]", NULL);
+
+    /* Block indices: a gap, a leading zero, an absurd index, no blocks at all. */
+    timm_model(&m, 3, 1);
+    for (int i = m.n - 1; i >= 0; i--)
+        if (strncmp(m.t[i].name, "blocks.1.", 9) == 0) m.t[i] = m.t[--m.n];
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "block 1 is missing", "block 2 exists");
+    timm_model(&m, 1, 1);
+    add(&m, "F32", 1, SH(D), "blocks.01.norm1.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.01.norm1.weight': malformed block index", NULL);
+    timm_model(&m, 1, 1);
+    add(&m, "F32", 1, SH(D), "blocks.99999999999.norm1.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "block index over the limit", NULL);
+    timm_model(&m, 1, 1);
+    add(&m, "F32", 1, SH(D), "blocks.x.norm1.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "malformed block index", NULL);
+    timm_model(&m, 0, 1);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no transformer blocks", NULL);
+
+    /* Extra tensors that would change the computation. */
+    static const char *const extras[][2] = {
+        {"blocks.0.ls1.gamma", "layer scale"},   {"blocks.1.ls2.gamma", "layer scale"},
+        {"fc_norm.weight", "fc_norm"},           {"norm_pre.weight", "pre-norm"},
+        {"reg_token", "register"},               {"blocks.0.attn.q_norm.weight", "query/key"},
+        {"blocks.1.attn.k_norm.bias", "query/key"}, {"something_else", "'something_else'"},
+    };
+    for (size_t i = 0; i < sizeof extras / sizeof *extras; i++) {
+        timm_model(&m, 2, 1);
+        add(&m, "F32", 1, SH(D), "%s", extras[i][0]);
+        /* "something_else" is no timm name, yet the rest are: still timm, still rejected. */
+        EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
+    }
+    /* Dtypes: F64 and integer tensors are refused by name; F16/BF16 accepted. */
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "blocks.1.norm2.bias")->dtype, 8, "F64");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'blocks.1.norm2.bias': dtype F64 unsupported", NULL);
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "patch_embed.proj.weight")->dtype, 8, "I32");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'patch_embed.proj.weight': dtype I32", NULL);
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "patch_embed.proj.weight")->dtype, 8, "BF16");
+    snprintf(find(&m, "head.weight")->dtype, 8, "F16");
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.dtype == ST_BF16);
+    unload(&L);
+
+    /* Layout detection. */
+    timm_model(&m, 2, 1);
+    add(&m, "F32", 1, SH(D), "deit.layernorm.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "mixes timm names", "deit.layernorm.weight");
+    m.n = 0;
+    add(&m, "F32", 1, SH(4), "model.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
+    m.n = 0;
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
+}
+
+static void test_synthetic_hf(void)
+{
+    mspec m;
+    hf_model(&m, "deit.", 2, 1);
+    add(&m, "F32", 2, SH(D, D), "deit.pooler.dense.weight");
+    add(&m, "F32", 1, SH(D), "deit.pooler.dense.bias");
+    loaded L;
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        const deit_config *c = &L.cfg;
+        CHECK(c->layout == LAYOUT_TRANSFORMERS && c->distilled == 1 && c->depth == 2 && c->dim == D);
+        CHECK_NEAR(c->ln_eps, 1e-12, 1e-18);
+        /* DeiTImageProcessor defaults, scaled to this 4x4 input: resize floor(4/0.875), crop 4. */
+        CHECK(c->pre.resize == RESIZE_EXACT && c->pre.resize_h == 4 && c->pre.do_crop == 1);
+        CHECK(c->pre.interp == INTERP_BICUBIC);
+        CHECK_NEAR(c->pre.mean[0], 0.485, 1e-7);
+        const deit_block_weights *b = &L.w.blocks[1];
+        int q = idx_of(&m, "deit.encoder.layer.1.attention.attention.query.weight");
+        int k = idx_of(&m, "deit.encoder.layer.1.attention.attention.key.weight");
+        int v = idx_of(&m, "deit.encoder.layer.1.attention.attention.value.weight");
+        int kb = idx_of(&m, "deit.encoder.layer.1.attention.attention.key.bias");
+        int vb = idx_of(&m, "deit.encoder.layer.1.attention.attention.value.bias");
+        CHECK(b->qkv_w[0] == val(q, 0));
+        CHECK(b->qkv_w[D * D + 0] == val(k, 0));        /* row dim + 0 = key row 0 */
+        CHECK(b->qkv_w[D * D + D + 1] == val(k, D + 1)); /* row dim + 1, column 1 */
+        CHECK(b->qkv_w[2 * D * D + D * D - 1] == val(v, D * D - 1));
+        CHECK(b->qkv_b[D] == val(kb, 0) && b->qkv_b[3 * D - 1] == val(vb, D - 1));
+        CHECK(b->fc1_w[0] == val(idx_of(&m, "deit.encoder.layer.1.intermediate.dense.weight"), 0));
+        CHECK(b->norm2_b[1] == val(idx_of(&m, "deit.encoder.layer.1.layernorm_after.bias"), 1));
+        CHECK(L.w.head_w[1] == val(idx_of(&m, "cls_classifier.weight"), 1));
+        CHECK(L.w.head_dist_b[0] == val(idx_of(&m, "distillation_classifier.bias"), 0));
+        CHECK(L.w.norm_w[0] == val(idx_of(&m, "deit.layernorm.weight"), 0));
+    }
+    unload(&L);
+
+    /* Without biases on q/k/v: zeros, qkv_bias 0. */
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "deit.encoder.layer.0.attention.attention.query.bias");
+    drop(&m, "deit.encoder.layer.0.attention.attention.key.bias");
+    drop(&m, "deit.encoder.layer.0.attention.attention.value.bias");
+    load_synthetic(&m, "{\"qkv_bias\": false}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.qkv_bias == 0, "%s", L.err);
+    unload(&L);
+    /* Only the key bias missing. */
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "deit.encoder.layer.0.attention.attention.key.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'deit.encoder.layer.0.attention.attention.key.bias' is missing", NULL);
+    /* An unmapped tensor in a block. */
+    hf_model(&m, "deit.", 1, 1);
+    add(&m, "F32", 1, SH(D), "deit.encoder.layer.0.attention.attention.q_norm.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "q_norm", "unexpected tensor");
+    /* Distilled layout with the plain classifier name. */
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "cls_classifier.weight");
+    drop(&m, "cls_classifier.bias");
+    add(&m, "F32", 2, SH(K, D), "classifier.weight");
+    add(&m, "F32", 1, SH(K), "classifier.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'cls_classifier.weight' is missing", NULL);
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "distillation_classifier.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing", NULL);
+    hf_model(&m, "deit.", 1, 1);
+    add(&m, "F32", 1, SH(D), "vit.layernorm.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "mixes 'deit.'", NULL);
+
+    /* Non-distilled DeiTForImageClassification and HF ViT (classifier.*, no distillation token). */
+    hf_model(&m, "deit.", 1, 0);
+    load_synthetic(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"hidden_size\": 4}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 1);
+    CHECK_STR_EQ(L.cfg.architecture, "DeiTForImageClassification");
+    unload(&L);
+    hf_model(&m, "vit.", 2, 0);
+    add(&m, "F32", 1, SH(D), "vit.pooler.dense.bias");
+    load_synthetic(&m, "{\"image_size\": 4, \"layer_norm_eps\": 1e-6}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK(L.cfg.layout == LAYOUT_TRANSFORMERS && L.cfg.depth == 2 && L.cfg.image_h == 4);
+        CHECK_NEAR(L.cfg.ln_eps, 1e-6, 1e-12);
+        /* ViTImageProcessor defaults: resize to the input, no crop, bilinear, 0.5 statistics. */
+        CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 4 && L.cfg.pre.do_crop == 0);
+        CHECK(L.cfg.pre.interp == INTERP_BILINEAR && L.cfg.pre.mean[1] == 0.5f && L.cfg.pre.std[2] == 0.5f);
+        int q = idx_of(&m, "vit.encoder.layer.1.attention.attention.value.bias");
+        CHECK(L.w.blocks[1].qkv_b[2 * D] == val(q, 0));
+    }
+    unload(&L);
+    /* ViT checkpoint with a distillation classifier but no token. */
+    hf_model(&m, "vit.", 1, 0);
+    add(&m, "F32", 2, SH(K, D), "distillation_classifier.weight");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "present without a distillation token", NULL);
+}
+
+/* Hostile or contradictory JSON against a valid synthetic checkpoint. */
+static void test_hostile_json(void)
+{
+    mspec m;
+    timm_model(&m, 2, 1);
+    EXPECT_FAIL(&m, "{", NULL, DEIT_EINVAL, "config.json: invalid JSON", NULL);
+    EXPECT_FAIL(&m, "", NULL, DEIT_EINVAL, "config.json: invalid JSON", NULL);
+    EXPECT_FAIL(&m, "[1]", NULL, DEIT_EINVAL, "config.json: expected a JSON object", NULL);
+    EXPECT_FAIL(&m, "{\"architecture\": \"deit\xff\"}", NULL, DEIT_EINVAL, "config.json: invalid JSON", NULL);
+    EXPECT_FAIL(&m, "{\"num_classes\": 3, \"num_classes\": 3}", NULL, DEIT_EINVAL, "duplicate", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": 5}", NULL, DEIT_EINVAL, "config.json: model_args: expected an object", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": \"2\"}}", NULL, DEIT_EINVAL,
+                "config.json: model_args.num_heads: expected an integer", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 2.0}}", NULL, DEIT_EINVAL, "expected an integer", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 3}}", NULL, DEIT_EINVAL, "3 heads do not divide embed_dim 4",
+                NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 0}}", NULL, DEIT_EINVAL, "model_args.num_heads: 0 is outside",
+                NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 100000}}", NULL, DEIT_EINVAL, "num_heads", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"embed_dim\": 192}}", NULL, DEIT_EINVAL,
+                "model_args.embed_dim is 192 but the tensors give embed_dim 4", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"embed_dim\": 1e9}}", NULL, DEIT_EINVAL,
+                "model_args.embed_dim: expected an integer", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"embed_dim\": 1000000000000}}", NULL, DEIT_EINVAL, "embed_dim", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"embed_dim\": 99999999999999999999999}}", NULL, DEIT_EINVAL,
+                "invalid JSON", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"depth\": 12}}", NULL, DEIT_EINVAL, "depth is 12", "depth 2");
+    EXPECT_FAIL(&m, "{\"num_classes\": 1000}", NULL, DEIT_EINVAL, "num_classes is 1000", "3");
+    EXPECT_FAIL(&m, "{\"model_args\": {\"patch_size\": 16}}", NULL, DEIT_EINVAL, "patch_size is 16", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"in_chans\": 1}}", NULL, DEIT_EINVAL, "in_chans is 1", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"mlp_ratio\": 3}}", NULL, DEIT_EINVAL, "mlp_ratio 3", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"mlp_ratio\": 1e300}}", NULL, DEIT_EINVAL, "mlp_ratio", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"qkv_bias\": false}}", NULL, DEIT_EINVAL, "qkv_bias is false", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"img_size\": 8}}", NULL, DEIT_EINVAL, "needs 18 tokens", "has 6");
+    EXPECT_FAIL(&m, "{\"model_args\": {\"img_size\": 5}}", NULL, DEIT_EINVAL, "not a multiple of the patch", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"img_size\": 100000}}", NULL, DEIT_EINVAL, "img_size", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"img_size\": [4]}}", NULL, DEIT_EINVAL, "img_size", NULL);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"img_size\": 4}, \"pretrained_cfg\": {\"input_size\": [3, 8, 8]}}", NULL,
+                DEIT_EINVAL, "input_size 8x8 differs", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"input_size\": [1, 4, 4]}}", NULL, DEIT_EINVAL, "1 channels", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"input_size\": [3, 4]}}", NULL, DEIT_EINVAL,
+                "pretrained_cfg.input_size: expected [channels, height, width]", NULL);
+    EXPECT_FAIL(&m, "{\"global_pool\": \"avg\"}", NULL, DEIT_EINVAL, "global_pool 'avg'", NULL);
+    EXPECT_FAIL(&m, "{\"architecture\": \"deit_base_distilled_patch16_224\"}", NULL, DEIT_EINVAL,
+                "implies embed_dim 768 but the tensors give 4", NULL);
+    EXPECT_FAIL(&m, "{\"architecture\": \"deit_tiny_patch16_224\", \"model_args\": {\"embed_dim\": 4, "
+                "\"depth\": 2, \"patch_size\": 2, \"mlp_ratio\": 2}}", NULL, DEIT_EINVAL,
+                "is not distilled but the checkpoint has", NULL);
+    EXPECT_FAIL(&m, "{\"architecture\": 7}", NULL, DEIT_EINVAL, "config.json: architecture: expected a string", NULL);
+
+    /* Preprocessing fields. */
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"crop_mode\": \"squash\"}}", NULL, DEIT_EINVAL, "crop_mode 'squash'",
+                NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"crop_mode\": \"border\"}}", NULL, DEIT_EINVAL, "border", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"interpolation\": \"lanczos\"}}", NULL, DEIT_EINVAL,
+                "interpolation 'lanczos'", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"crop_pct\": 0}}", NULL, DEIT_EINVAL, "crop_pct: 0 is outside", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"crop_pct\": 1.5}}", NULL, DEIT_EINVAL, "crop_pct", NULL);
+    EXPECT_FAIL(&m, "{\"crop_pct\": \"0.9\"}", NULL, DEIT_EINVAL, "config.json: crop_pct: expected a number", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"crop_pct\": 0.0001}}", NULL, DEIT_EINVAL, "resize over", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"mean\": [0.5, 0.5]}}", NULL, DEIT_EINVAL,
+                "pretrained_cfg.mean: 2 values for a 3-channel model", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"std\": [0.5, 0, 0.5]}}", NULL, DEIT_EINVAL, "pretrained_cfg.std", NULL);
+    EXPECT_FAIL(&m, "{\"pretrained_cfg\": {\"std\": [0.5, \"a\", 0.5]}}", NULL, DEIT_EINVAL, "std[1]", NULL);
+
+    /* Labels. */
+    EXPECT_FAIL(&m, "{\"label_names\": [\"a\", \"b\"]}", NULL, DEIT_EINVAL,
+                "label_names: 2 labels but the head has 3 classes", NULL);
+    EXPECT_FAIL(&m, "{\"label_names\": [\"a\", 2, \"c\"]}", NULL, DEIT_EINVAL, "label_names[1]: expected a string",
+                NULL);
+    EXPECT_FAIL(&m, "{\"label_names\": \"abc\"}", NULL, DEIT_EINVAL, "label_names", NULL);
+    {
+        char big[1200 + 64];
+        int n = snprintf(big, sizeof big, "{\"label_names\": [\"a\", \"b\", \"");
+        memset(big + n, 'x', 1100);
+        snprintf(big + n + 1100, sizeof big - (size_t)n - 1100, "\"]}");
+        EXPECT_FAIL(&m, big, NULL, DEIT_EINVAL, "label_names[2]: label longer than 1024 bytes", NULL);
+    }
+
+    loaded L;
+    load_synthetic(&m, "{\"label_descriptions\": {\"n1\": \"first\", \"n0\": \"second\", \"n2\": \"third\"}, "
+                       "\"pretrained_cfg\": {\"mean\": [0.5], \"std\": 0.25, \"interpolation\": \"\", "
+                       "\"crop_pct\": 1}, \"model_args\": {\"num_heads\": 2, \"img_size\": [4, 4]}}",
+                   NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK_STR_EQ(L.cfg.labels[0], "first");
+        CHECK_STR_EQ(L.cfg.labels[2], "third");
+        CHECK(L.cfg.pre.mean[0] == 0.5f && L.cfg.pre.mean[2] == 0.5f && L.cfg.pre.std[1] == 0.25f);
+        CHECK(L.cfg.pre.interp == INTERP_BICUBIC && L.cfg.pre.resize_short == 4 && L.cfg.heads == 2);
+    }
+    unload(&L);
+    /* Non-square input: timm resizes each side by crop_pct (RESIZE_EXACT), then crops H x W. */
+    {
+        mspec ns;
+        timm_model(&ns, 1, 1);
+        find(&ns, "pos_embed")->shape[1] = 2 + (4 / P) * (8 / P);
+        load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8]}, \"pretrained_cfg\": {\"crop_pct\": 0.5}}",
+                       NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+        CHECK(L.cfg.image_h == 4 && L.cfg.image_w == 8 && L.cfg.n_tokens == 10);
+        CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
+        CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
+        unload(&L);
+        /* Without a config the grid is assumed square, which 8 patches are not. */
+        EXPECT_FAIL(&ns, NULL, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
+    }
+    /* Older hub files keep the data config at the top level. */
+    load_synthetic(&m, "{\"interpolation\": \"bilinear\", \"crop_pct\": 0.5, \"mean\": [0.1, 0.2, 0.3]}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.pre.interp == INTERP_BILINEAR && L.cfg.pre.resize_short == 8 && L.cfg.pre.mean[1] == 0.2f);
+    CHECK_NEAR(L.cfg.pre.std[0], 0.229, 1e-7);
+    unload(&L);
+
+    /* Transformers configs against a transformers checkpoint. */
+    hf_model(&m, "deit.", 1, 1);
+    EXPECT_FAIL(&m, "{\"hidden_size\": 32}", NULL, DEIT_EINVAL, "hidden_size is 32 but the tensors give embed_dim 4",
+                NULL);
+    EXPECT_FAIL(&m, "{\"num_hidden_layers\": 12}", NULL, DEIT_EINVAL, "num_hidden_layers is 12", NULL);
+    EXPECT_FAIL(&m, "{\"intermediate_size\": 16}", NULL, DEIT_EINVAL, "intermediate_size is 16", NULL);
+    EXPECT_FAIL(&m, "{\"num_attention_heads\": 3}", NULL, DEIT_EINVAL, "3 heads do not divide", NULL);
+    EXPECT_FAIL(&m, "{\"layer_norm_eps\": -1}", NULL, DEIT_EINVAL, "layer_norm_eps", NULL);
+    EXPECT_FAIL(&m, "{\"layer_norm_eps\": \"1e-12\"}", NULL, DEIT_EINVAL, "layer_norm_eps: expected a number", NULL);
+    EXPECT_FAIL(&m, "{\"hidden_act\": \"gelu_new\"}", NULL, DEIT_EINVAL, "hidden_act 'gelu_new'", NULL);
+    EXPECT_FAIL(&m, "{\"image_size\": 8}", NULL, DEIT_EINVAL, "needs 18 tokens", NULL);
+    EXPECT_FAIL(&m, "{\"architectures\": \"DeiT\"}", NULL, DEIT_EINVAL, "architectures", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": {\"0\": \"a\", \"1\": \"b\"}}", NULL, DEIT_EINVAL,
+                "id2label: 2 labels but the head has 3 classes", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": {\"0\": \"a\", \"1\": \"b\", \"3\": \"c\"}}", NULL, DEIT_EINVAL,
+                "key '3' is not a class index", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": {\"0\": \"a\", \"01\": \"b\", \"2\": \"c\"}}", NULL, DEIT_EINVAL, "'01'", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": {\"0\": \"a\", \"x\": \"b\", \"2\": \"c\"}}", NULL, DEIT_EINVAL, "'x'", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": {\"0\": \"a\", \"1\": null, \"2\": \"c\"}}", NULL, DEIT_EINVAL,
+                "id2label[1]: expected a string", NULL);
+    EXPECT_FAIL(&m, "{\"id2label\": [\"a\", \"b\", \"c\"]}", NULL, DEIT_EINVAL, "id2label: expected an object", NULL);
+    EXPECT_FAIL(&m, NULL, "{", DEIT_EINVAL, "preprocessor_config.json: invalid JSON", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"resample\": 1}", DEIT_EINVAL, "preprocessor_config.json: resample 1 unsupported", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"resample\": 9}", DEIT_EINVAL, "resample", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"crop_size\": {\"height\": 3, \"width\": 4}}", DEIT_EINVAL,
+                "crop_size 3x4 differs from the model input 4x4", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"crop_size\": {\"height\": 4}}", DEIT_EINVAL, "crop_size", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"size\": {\"shortest_edge\": 8, \"longest_edge\": 10}}", DEIT_EINVAL, "longest_edge",
+                NULL);
+    EXPECT_FAIL(&m, NULL, "{\"size\": {\"height\": 8, \"width\": 8}, \"do_center_crop\": false}", DEIT_EINVAL,
+                "size 8x8 without a centre crop differs", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"do_resize\": 1}", DEIT_EINVAL, "do_resize: expected true or false", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"image_mean\": [0.5, 0.5, 0.5, 0.5]}", DEIT_EINVAL, "image_mean: 4 values", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"rescale_factor\": 0}", DEIT_EINVAL, "rescale_factor", NULL);
+
+    load_synthetic(&m, "{\"id2label\": {\"2\": \"two\", \"0\": \"zero\", \"1\": \"one\"}, \"layer_norm_eps\": 1e-5}",
+                   "{\"size\": {\"shortest_edge\": 6}, \"crop_size\": 4, \"resample\": 0, \"image_mean\": 0.5, "
+                   "\"do_normalize\": false, \"do_rescale\": false}", &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK_STR_EQ(L.cfg.labels[0], "zero");
+        CHECK_STR_EQ(L.cfg.labels[2], "two");
+        CHECK(L.cfg.pre.resize == RESIZE_SHORTEST_SIDE && L.cfg.pre.resize_short == 6);
+        CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.interp == INTERP_NEAREST);
+        CHECK(L.cfg.pre.mean[0] == 0.0f && L.cfg.pre.std[2] == 1.0f && L.cfg.pre.rescale == 1.0f);
+        CHECK_NEAR(L.cfg.ln_eps, 1e-5, 1e-12);
+    }
+    unload(&L);
+}
+
+/* ---- fixtures --------------------------------------------------------------------------------- */
+
+typedef struct {
+    st_file *st;
+    deit_config cfg;
+    deit_weights w;
+    int rc;
+    char err[512];
+} fixture;
+
+/* Opens dir/{model.safetensors,config.json,preprocessor_config.json}, resolves and loads. */
+static int open_fixture(const char *dir, const char *name, fixture *F)
+{
+    memset(F, 0, sizeof *F);
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    F->rc = st_open(path, &F->st, F->err, sizeof F->err);
+    if (F->rc) return F->rc;
+    size_t clen = 0, plen = 0;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *cj = slurp(path, &clen);
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    char *pj = slurp(path, &plen);
+    F->rc = deit_config_resolve(cj, clen, pj, plen, F->st, name, &F->cfg, F->err, sizeof F->err);
+    free(cj);
+    free(pj);
+    if (!F->rc) F->rc = deit_weights_load(F->st, &F->cfg, &F->w, F->err, sizeof F->err);
+    return F->rc;
+}
+
+static void close_fixture(fixture *F)
+{
+    deit_weights_free(&F->w);
+    deit_config_free(&F->cfg);
+    st_close(F->st);
+}
+
+/* The first float of a tensor as stored (F32 only): what the loader must reproduce bit for bit. */
+static float raw_f32(const st_file *st, const char *name, size_t i)
+{
+    const st_tensor *t = st_find(st, name);
+    float v = NAN;
+    if (t && t->dtype == ST_F32 && i < t->numel) memcpy(&v, t->data + 4 * i, 4);
+    return v;
+}
+
+static void check_imagenet_pre(const deit_preproc *p)
+{
+    CHECK_NEAR(p->mean[0], 0.485, 1e-7);
+    CHECK_NEAR(p->mean[1], 0.456, 1e-7);
+    CHECK_NEAR(p->mean[2], 0.406, 1e-7);
+    CHECK_NEAR(p->std[0], 0.229, 1e-7);
+    CHECK_NEAR(p->std[2], 0.225, 1e-7);
+    CHECK(p->rescale == 1.0f / 255.0f && p->channels == 3 && p->do_resize == 1 && p->do_crop == 1);
+    CHECK(p->interp == INTERP_BICUBIC);
+}
+
+static void test_fixtures(void)
+{
+    fixture F;
+    open_fixture(FIX "timm-deit-reduced", "timm-deit-reduced", &F);
+    CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+    if (!F.rc) {
+        const deit_config *c = &F.cfg;
+        CHECK(c->layout == LAYOUT_TIMM && c->dtype == ST_F32);
+        CHECK_STR_EQ(c->name, "timm-deit-reduced");
+        CHECK_STR_EQ(c->architecture, "deit_tiny_distilled_patch16_224");
+        CHECK_INT_EQ(c->dim, 64);
+        CHECK_INT_EQ(c->depth, 3);
+        CHECK_INT_EQ(c->heads, 2);
+        CHECK_INT_EQ(c->mlp_hidden, 256);
+        CHECK_INT_EQ(c->n_classes, 10);
+        CHECK_INT_EQ(c->distilled, 1);
+        CHECK_INT_EQ(c->n_prefix, 2);
+        CHECK_INT_EQ(c->n_tokens, 198);
+        CHECK_INT_EQ(c->patch, 16);
+        CHECK_INT_EQ(c->in_chans, 3);
+        CHECK(c->image_h == 224 && c->image_w == 224 && c->qkv_bias == 1);
+        CHECK(c->ln_eps == 1e-6f);
+        CHECK(c->pre.resize == RESIZE_SHORTEST_SIDE);
+        CHECK_INT_EQ(c->pre.resize_short, 248); /* floor(224 / 0.9) */
+        CHECK(c->pre.crop_h == 224 && c->pre.crop_w == 224);
+        check_imagenet_pre(&c->pre);
+        CHECK_STR_EQ(c->labels[0], "class_0");
+        CHECK_STR_EQ(c->labels[9], "class_9");
+        CHECK(F.w.blocks[0].qkv_w[0] == raw_f32(F.st, "blocks.0.attn.qkv.weight", 0));
+        CHECK(F.w.blocks[2].fc2_b[63] == raw_f32(F.st, "blocks.2.mlp.fc2.bias", 63));
+        CHECK(F.w.pos_embed[197 * 64 + 63] == raw_f32(F.st, "pos_embed", 197 * 64 + 63));
+        CHECK(F.w.head_dist_w[10 * 64 - 1] == raw_f32(F.st, "head_dist.weight", 10 * 64 - 1));
+        CHECK(F.w.patch_w[768 + 5] == raw_f32(F.st, "patch_embed.proj.weight", 768 + 5));
+    }
+    /* The F16 and BF16 copies hold the same weights rounded: compare every element of a few. */
+    static const char *const names[] = {"blocks.0.attn.qkv.weight", "pos_embed", "head.weight"};
+    for (int v = 0; v < 2; v++) {
+        fixture H;
+        open_fixture(v ? FIX "timm-deit-reduced-bf16" : FIX "timm-deit-reduced-f16", "x", &H);
+        CHECK_MSG(H.rc == DEIT_OK, "%s", H.err);
+        if (!H.rc && !F.rc) {
+            CHECK(H.cfg.dtype == (v ? ST_BF16 : ST_F16));
+            CHECK(H.cfg.dim == 64 && H.cfg.depth == 3 && H.cfg.heads == 2 && H.cfg.distilled == 1);
+            double rel = v ? 0x1p-8 : 0x1p-11; /* half an ulp of the narrower format */
+            int bad = 0;
+            for (int k = 0; k < 3; k++) {
+                const st_tensor *t = st_find(H.st, names[k]);
+                float *got = malloc(t->numel * sizeof *got);
+                st_to_f32(t, got);
+                for (size_t i = 0; i < t->numel; i++) {
+                    double ref = raw_f32(F.st, names[k], i);
+                    if (fabs(got[i] - ref) > rel * fabs(ref) + 0x1p-24) bad++;
+                }
+                free(got);
+            }
+            CHECK_INT_EQ(bad, 0);
+            CHECK(H.w.blocks[0].qkv_w[0] != 0.0f);
+        }
+        close_fixture(&H);
+    }
+    close_fixture(&F);
+
+    open_fixture(FIX "hf-deit-reduced", "hf-deit-reduced", &F);
+    CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+    if (!F.rc) {
+        const deit_config *c = &F.cfg;
+        CHECK(c->layout == LAYOUT_TRANSFORMERS);
+        CHECK_STR_EQ(c->architecture, "DeiTForImageClassificationWithTeacher");
+        CHECK(c->dim == 64 && c->depth == 3 && c->heads == 2 && c->mlp_hidden == 256 && c->n_classes == 10);
+        CHECK(c->distilled == 1 && c->n_tokens == 198 && c->image_h == 224 && c->qkv_bias == 1);
+        CHECK(c->ln_eps == 1e-12f);
+        CHECK(c->pre.resize == RESIZE_EXACT && c->pre.resize_h == 256 && c->pre.resize_w == 256);
+        CHECK(c->pre.crop_h == 224 && c->pre.crop_w == 224 && c->pre.do_crop && c->pre.do_resize);
+        CHECK(c->pre.interp == INTERP_BICUBIC);
+        CHECK(c->pre.mean[0] == 0.5f && c->pre.mean[2] == 0.5f && c->pre.std[1] == 0.5f);
+        CHECK(c->pre.rescale == (float)0.00392156862745098);
+        CHECK_STR_EQ(c->labels[0], "hf_label_0");
+        CHECK_STR_EQ(c->labels[9], "hf_label_9");
+        const char *kw = "deit.encoder.layer.1.attention.attention.key.weight";
+        CHECK(F.w.blocks[1].qkv_w[64 * 64] == raw_f32(F.st, kw, 0));            /* row dim: key row 0 */
+        CHECK(F.w.blocks[1].qkv_w[64 * 64 + 64 + 7] == raw_f32(F.st, kw, 64 + 7));
+        CHECK(F.w.blocks[1].qkv_w[2 * 64 * 64] ==
+              raw_f32(F.st, "deit.encoder.layer.1.attention.attention.value.weight", 0));
+        CHECK(F.w.blocks[0].qkv_b[64 + 3] ==
+              raw_f32(F.st, "deit.encoder.layer.0.attention.attention.key.bias", 3));
+        CHECK(F.w.head_w[0] == raw_f32(F.st, "cls_classifier.weight", 0));
+        CHECK(F.w.norm_b[5] == raw_f32(F.st, "deit.layernorm.bias", 5));
+    }
+    close_fixture(&F);
+
+    open_fixture(FIX "timm-deit-reduced-384", "r384", &F);
+    CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+    if (!F.rc) {
+        const deit_config *c = &F.cfg;
+        CHECK(c->image_h == 384 && c->image_w == 384 && c->n_tokens == 578 && c->depth == 1);
+        CHECK(c->dim == 64 && c->heads == 2 && c->distilled == 1);
+        CHECK(c->pre.resize == RESIZE_SHORTEST_SIDE && c->pre.resize_short == 384);
+        CHECK(c->pre.crop_h == 384 && c->pre.crop_w == 384);
+        check_imagenet_pre(&c->pre);
+        CHECK_STR_EQ(c->labels[3], "class_3");
+        CHECK(F.w.pos_embed[577 * 64] == raw_f32(F.st, "pos_embed", 577 * 64));
+    }
+    close_fixture(&F);
+
+    open_fixture(FIX "timm-deit-nodist-reduced", "nodist", &F);
+    CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+    if (!F.rc) {
+        const deit_config *c = &F.cfg;
+        CHECK(c->distilled == 0 && c->n_prefix == 1 && c->n_tokens == 197 && c->depth == 2);
+        CHECK(c->heads == 2 && c->n_classes == 10 && c->pre.resize_short == 248);
+        CHECK(F.w.dist_token == NULL && F.w.head_dist_w == NULL);
+        CHECK(F.w.head_b[9] == raw_f32(F.st, "head.bias", 9));
+    }
+    close_fixture(&F);
+
+    /* No config at all: everything from the tensors plus timm's DeiT defaults. */
+    memset(&F, 0, sizeof F);
+    CHECK_INT_EQ(st_open(FIX "timm-deit-reduced/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+    CHECK(F.cfg.heads == 1 && F.cfg.image_h == 224 && F.cfg.pre.resize_short == 256); /* 224 / 0.875 */
+    CHECK_STR_EQ(F.cfg.architecture, "");
+    check_imagenet_pre(&F.cfg.pre);
+    close_fixture(&F);
+    memset(&F, 0, sizeof F);
+    CHECK_INT_EQ(st_open(FIX "timm-deit-reduced-384/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+    CHECK(F.cfg.image_h == 384 && F.cfg.pre.resize_short == 384); /* 384 models: crop_pct 1 */
+    close_fixture(&F);
+    /* HF checkpoint without its JSON: DeiTImageProcessor defaults 256 -> 224. */
+    memset(&F, 0, sizeof F);
+    CHECK_INT_EQ(st_open(FIX "hf-deit-reduced/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+    CHECK(F.cfg.pre.resize == RESIZE_EXACT && F.cfg.pre.resize_h == 256 && F.cfg.pre.crop_w == 224);
+    CHECK(F.cfg.ln_eps == 1e-12f && F.cfg.heads == 1);
+    check_imagenet_pre(&F.cfg.pre);
+    close_fixture(&F);
+
+    /* A timm config against transformers tensors must not pass silently when it contradicts. */
+    memset(&F, 0, sizeof F);
+    CHECK_INT_EQ(st_open(FIX "timm-deit-reduced/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+    const char *bad = "{\"architecture\": \"deit_tiny_distilled_patch16_224\", \"model_args\": {\"embed_dim\": 192}}";
+    CHECK_INT_EQ(deit_config_resolve(bad, strlen(bad), NULL, 0, F.st, "x", &F.cfg, F.err, sizeof F.err),
+                 DEIT_EINVAL);
+    CHECK(strstr(F.err, "192") && strstr(F.err, "64"));
+    close_fixture(&F);
+
+    /* Full-size checkpoint, when the shared fixtures are there. */
+    FILE *probe = fopen(FULL "/model.safetensors", "rb");
+    if (probe) {
+        fclose(probe);
+        open_fixture(FULL, "timm-deit-tiny-distilled", &F);
+        CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+        if (!F.rc) {
+            const deit_config *c = &F.cfg;
+            CHECK(c->dim == 192 && c->depth == 12 && c->heads == 3 && c->mlp_hidden == 768);
+            CHECK(c->n_classes == 1000 && c->distilled == 1 && c->n_tokens == 198);
+            CHECK_INT_EQ(c->pre.resize_short, 248);
+            CHECK_STR_EQ(c->labels[0], "tench, Tinca tinca");
+            CHECK_STR_EQ(c->labels[999], deit_imagenet_labels[999]);
+            CHECK(F.w.blocks[11].qkv_w[0] == raw_f32(F.st, "blocks.11.attn.qkv.weight", 0));
+            CHECK(F.w.head_b[999] == raw_f32(F.st, "head.bias", 999));
+        }
+        close_fixture(&F);
+    } else {
+        printf("test_config: %s not present, full-size checks skipped\n", FULL);
+    }
+}
+
+int main(void)
+{
+    test_synthetic_timm();
+    test_synthetic_hf();
+    test_hostile_json();
+    test_fixtures();
+    return check_summary("test_config");
+}

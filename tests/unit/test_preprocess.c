@@ -1,0 +1,499 @@
+/* test_preprocess.c — decoders, Pillow resize and timm/HF preprocessing against the reference
+ * crops byte for byte, HF normalisation bit for bit, and hostile inputs. */
+#include <stdint.h>
+#include <stdio.h>
+#include <jpeglib.h>
+
+#include "../check.h"
+#include "image.h"
+#include "preprocess.h"
+#include "safetensors.h"
+
+#define IMG_DIR "tests/fixtures/images/"
+#define MAXPIX ((size_t)50 * 1000 * 1000)
+
+static const char *const images[] = {
+    "astronaut.png", "camera.png", "chelsea.bmp", "chelsea.png", "chelsea_palette.gif",
+    "chelsea_palette.png", "chelsea_progressive.jpg", "chelsea_q60_420.jpg", "chelsea_q95_444.jpg",
+    "coffee.png", "gradient_rgba.png", "horse.png", "logo.png", "rocket.jpg", "tall_90x1200.png",
+    "tiny_7x5.png",
+};
+#define N_IMAGES (sizeof images / sizeof images[0])
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    long n;
+    *len = 0;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        b = malloc((size_t)n);
+        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+        if (b) *len = (size_t)n;
+    }
+    fclose(f);
+    return b;
+}
+
+static uint8_t *slurp_image(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof path, IMG_DIR "%s", name);
+    uint8_t *b = slurp(path, len);
+    CHECK_MSG(b != NULL, "cannot read %s", path);
+    return b;
+}
+
+/* The three reference transforms. */
+static deit_preproc pp_timm(int size, int short_side)
+{
+    deit_preproc p = {0};
+    p.channels = 3;
+    p.resize = RESIZE_SHORTEST_SIDE;
+    p.resize_short = short_side;
+    p.crop_w = p.crop_h = size;
+    p.do_resize = p.do_crop = 1;
+    p.interp = INTERP_BICUBIC;
+    p.rescale = 1.0f / 255.0f;
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(p.mean, mean, sizeof mean);
+    memcpy(p.std, std, sizeof std);
+    p.norm = NORM_TORCHVISION;
+    return p;
+}
+
+static deit_preproc pp_hf(void)
+{
+    deit_preproc p = pp_timm(224, 0);
+    p.resize = RESIZE_EXACT;
+    p.resize_w = p.resize_h = 256;
+    for (int c = 0; c < 3; c++) p.mean[c] = p.std[c] = 0.5f;
+    p.norm = NORM_HF_FUSED;
+    return p;
+}
+
+/* ---- golden crops -------------------------------------------------------------------------- */
+
+static void check_crop(const st_file *refs, const char *transform, const char *name,
+                       const deit_preproc *pp)
+{
+    char key[256], err[256] = "";
+    snprintf(key, sizeof key, "crop/%s/%s", transform, name);
+    const st_tensor *t = st_find(refs, key);
+    if (!t) return;  /* timm384 has three images only */
+    size_t len;
+    uint8_t *data = slurp_image(name, &len);
+    deit_image crop;
+    float *px = malloc(sizeof(float) * 3 * pp->crop_w * pp->crop_h);
+    int rc = preprocess_encoded(pp, data, len, MAXPIX, px, &crop, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s: %s", key, err);
+    if (rc == DEIT_OK) {
+        CHECK_MSG(t->dtype == ST_U8 && t->ndim == 3 && t->shape[0] == crop.height &&
+                  t->shape[1] == crop.width && t->shape[2] == 3,
+                  "%s: shape %dx%d vs reference", key, crop.width, crop.height);
+        if (t->nbytes == (size_t)crop.width * crop.height * 3) {
+            int maxd = 0;
+            size_t ndiff = 0;
+            for (size_t i = 0; i < t->nbytes; i++) {
+                int d = abs((int)crop.pixels[i] - (int)t->data[i]);
+                if (d) ndiff++;
+                if (d > maxd) maxd = d;
+            }
+            CHECK_MSG(ndiff == 0, "%s: %zu bytes differ, max abs diff %d", key, ndiff, maxd);
+        }
+        /* Layout [c][y][x] and the torchvision rounding, spot-checked at a corner. */
+        if (pp->norm == NORM_TORCHVISION) {
+            size_t plane = (size_t)crop.width * crop.height, i = plane - 1;
+            for (int c = 0; c < 3; c++) {
+                float want = ((float)crop.pixels[i * 3 + c] / 255.0f - pp->mean[c]) / pp->std[c];
+                CHECK_MSG(px[c * plane + i] == want, "%s: normalised value c=%d", key, c);
+            }
+        }
+    }
+    image_free(&crop);
+    free(px);
+    free(data);
+}
+
+static void test_golden_crops(void)
+{
+    char err[512] = "";
+    st_file *refs = NULL;
+    int rc = st_open("tests/fixtures/refs-small.safetensors", &refs, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "refs-small: %s", err);
+    if (rc != DEIT_OK) return;
+    deit_preproc t224 = pp_timm(224, 248), t384 = pp_timm(384, 384), hf = pp_hf();
+    int found = 0;
+    for (size_t i = 0; i < N_IMAGES; i++) {
+        check_crop(refs, "timm224_crop0.9_bicubic_center", images[i], &t224);
+        check_crop(refs, "timm384_crop1.0_bicubic_center", images[i], &t384);
+        check_crop(refs, "hf-deit-reduced", images[i], &hf);
+    }
+    for (size_t i = 0; i < st_count(refs); i++)
+        found += strncmp(st_at(refs, i)->name, "crop/", 5) == 0;
+    CHECK_INT_EQ(found, 2 * N_IMAGES + 3);  /* every reference crop was compared */
+    st_close(refs);
+}
+
+/* HF pixel_values come from transformers' fast processor, which resizes with torch's antialiased
+ * bicubic, not Pillow: about 0.3% of its pixels differ by one level from the reference crop (and
+ * from ours). Where the pixel agrees, our float must be bit-identical; the rest are counted. */
+static void test_hf_pixel_values(void)
+{
+    const char *dir = getenv("DEIT_SHARED_FIXTURES");
+    char path[512], err[512] = "";
+    snprintf(path, sizeof path, "%s/refs.safetensors", dir && *dir ? dir : "../shared/fixtures");
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        printf("test_preprocess: skipped: HF pixel_values check (%s not found)\n", path);
+        return;
+    }
+    fclose(probe);
+    st_file *refs = NULL;
+    int rc = st_open(path, &refs, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+    if (rc != DEIT_OK) return;
+    deit_preproc hf = pp_hf(), hf_tv = pp_hf();
+    hf_tv.norm = NORM_TORCHVISION;
+    size_t n = (size_t)3 * 224 * 224;
+    float *ours = malloc(n * sizeof(float)), *tv = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+    size_t total_cmp = 0, total_skip = 0, tv_diff = 0;
+    for (size_t i = 0; i < N_IMAGES; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "hf-deit-reduced/%s/pixel_values", images[i]);
+        const st_tensor *t = st_find(refs, key);
+        CHECK_MSG(t && t->numel == n, "%s missing", key);
+        if (!t || t->numel != n) continue;
+        st_to_f32(t, ref);
+        size_t len;
+        uint8_t *data = slurp_image(images[i], &len);
+        deit_image crop;
+        rc = preprocess_encoded(&hf, data, len, MAXPIX, ours, &crop, err, sizeof err);
+        CHECK_MSG(rc == DEIT_OK, "%s: %s", key, err);
+        rc |= preprocess_encoded(&hf_tv, data, len, MAXPIX, tv, NULL, err, sizeof err);
+        free(data);
+        if (rc != DEIT_OK) { image_free(&crop); continue; }
+        size_t plane = (size_t)224 * 224, bad = 0, skip = 0;
+        for (size_t j = 0; j < n; j++) {
+            int c = (int)(j / plane);
+            int p = crop.pixels[(j % plane) * 3 + c];
+            int ref_p = (int)lrintf(ref[j] * 127.5f + 127.5f);
+            if (ref_p != p) { skip++; continue; }
+            if (memcmp(&ours[j], &ref[j], sizeof(float)) != 0) bad++;
+            if (tv[j] != ref[j]) tv_diff++;
+        }
+        CHECK_MSG(bad == 0, "%s: %zu floats differ from pixel_values", key, bad);
+        CHECK_MSG(skip * 100 < n, "%s: %zu pixels differ from pixel_values (resampler)", key, skip);
+        total_cmp += n - skip;
+        total_skip += skip;
+        image_free(&crop);
+    }
+    printf("test_preprocess: HF pixel_values: %zu floats bit-exact, %zu skipped (torch resampler "
+           "differs by one level there), torchvision rounding would differ on %zu\n",
+           total_cmp, total_skip, tv_diff);
+    CHECK(tv_diff > 0);  /* the two norm modes are really different */
+    free(ours); free(tv); free(ref);
+    st_close(refs);
+}
+
+/* ---- hostile and edge inputs --------------------------------------------------------------- */
+
+static uint32_t crc32_png(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & -(c & 1u));
+    }
+    return ~c;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+
+static int decode_rc(const uint8_t *d, size_t len, size_t max_pixels, char *err, size_t errlen)
+{
+    deit_image img;
+    int rc = image_decode(d, len, 3, max_pixels, &img, err, errlen);
+    if (rc != DEIT_OK) CHECK_MSG(img.pixels == NULL && img.width == 0, "output not zeroed on failure");
+    image_free(&img);
+    return rc;
+}
+
+/* A PNG signature + IHDR (valid CRC) claiming w x h, then nothing else. */
+static void png_header(uint8_t *b, uint32_t w, uint32_t h)
+{
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    put_be32(b + 8, 13);
+    memcpy(b + 12, "IHDR", 4);
+    put_be32(b + 16, w);
+    put_be32(b + 20, h);
+    b[24] = 8; b[25] = 2; b[26] = b[27] = b[28] = 0;
+    put_be32(b + 29, crc32_png(b + 12, 17));
+}
+
+static const uint8_t png_1x1[] = {  /* RGB (200, 100, 50), written by Pillow */
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x38, 0x91, 0x62, 0x04,
+    0x00, 0x03, 0x56, 0x01, 0x5f, 0xe8, 0x17, 0x84, 0x52, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+};
+
+static void test_hostile(void)
+{
+    char err[256];
+    uint8_t one = 0xFF, b[64] = {0};
+    size_t len;
+    image_format fmt;
+    int w, h;
+
+    err[0] = 0;
+    CHECK_INT_EQ(decode_rc(b, 0, MAXPIX, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(decode_rc(NULL, 0, MAXPIX, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(decode_rc(&one, 1, MAXPIX, err, sizeof err), DEIT_EINVAL);
+    const char *garbage = "hello, this is certainly not an image file\n";
+    CHECK_INT_EQ(decode_rc((const uint8_t *)garbage, strlen(garbage), MAXPIX, err, sizeof err),
+                 DEIT_EUNSUPPORTED);
+    CHECK_STR_EQ(err, "unsupported image format");
+    CHECK_INT_EQ(image_probe((const uint8_t *)"II*\0\x08\0\0\0", 8, &fmt, &w, &h, err, sizeof err),
+                 DEIT_EUNSUPPORTED);  /* TIFF */
+    CHECK_INT_EQ(decode_rc((const uint8_t *)"P3\n2 2\n255\n", 11, MAXPIX, err, sizeof err),
+                 DEIT_EUNSUPPORTED);  /* ASCII PNM */
+    CHECK_INT_EQ(decode_rc((const uint8_t *)"P6\n2 2\n65535\n", 13, MAXPIX, err, sizeof err),
+                 DEIT_EUNSUPPORTED);  /* 16-bit PNM: stb and Pillow disagree */
+
+    /* Truncated files: Pillow refuses them ("image file is truncated"). */
+    const char *trunc[] = {"chelsea.png", "chelsea_q60_420.jpg", "chelsea_progressive.jpg",
+                           "chelsea.bmp", "chelsea_palette.gif"};
+    for (size_t i = 0; i < sizeof trunc / sizeof trunc[0]; i++) {
+        uint8_t *d = slurp_image(trunc[i], &len);
+        int rc = decode_rc(d, len / 2, MAXPIX, err, sizeof err);
+        CHECK_MSG(rc == DEIT_EINVAL, "truncated %s: %d (%s)", trunc[i], rc, err);
+        rc = decode_rc(d, 40, MAXPIX, err, sizeof err);  /* header only */
+        CHECK_MSG(rc == DEIT_EINVAL, "40-byte %s: %d (%s)", trunc[i], rc, err);
+        free(d);
+    }
+
+    /* Huge dimensions in an otherwise valid header: refused from the header. */
+    png_header(b, 100000, 100000);
+    CHECK_INT_EQ(image_probe(b, 33, &fmt, &w, &h, err, sizeof err), DEIT_OK);
+    CHECK(fmt == IMAGE_FMT_PNG && w == 100000 && h == 100000);
+    CHECK_INT_EQ(decode_rc(b, 33, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+    CHECK_MSG(strstr(err, "100000x100000") != NULL, "message: %s", err);
+
+    uint8_t *jpg = slurp_image("chelsea_q60_420.jpg", &len);
+    for (size_t i = 2; i + 9 < len; i++) {
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {  /* SOF0: FFC0 len(2) P(1) H(2) W(2) */
+            jpg[i + 5] = 60000 >> 8; jpg[i + 6] = 60000 & 0xFF;
+            jpg[i + 7] = 60000 >> 8; jpg[i + 8] = 60000 & 0xFF;
+            break;
+        }
+    }
+    CHECK_INT_EQ(image_probe(jpg, len, &fmt, &w, &h, err, sizeof err), DEIT_OK);
+    CHECK(fmt == IMAGE_FMT_JPEG && w == 60000 && h == 60000);
+    CHECK_INT_EQ(decode_rc(jpg, len, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+    free(jpg);
+
+    uint8_t gif[32] = "GIF89a";
+    gif[6] = gif[7] = gif[8] = gif[9] = 0xFF;  /* 65535 x 65535 */
+    CHECK_INT_EQ(decode_rc(gif, sizeof gif, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+    uint8_t bmp[64] = "BM";
+    put_le32(bmp + 14, 40);
+    put_le32(bmp + 18, 1000000);
+    put_le32(bmp + 22, (uint32_t)-1000000);  /* top-down */
+    CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+    put_le32(bmp + 22, 0x80000000u);         /* INT32_MIN: no absolute value */
+    CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_EINVAL);
+    put_le32(bmp + 18, (uint32_t)-5);
+    CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_EINVAL);
+
+    /* The limit is inclusive: exactly w*h passes, one less fails, for every decoder. */
+    const char *lim[] = {"chelsea.png", "chelsea_q60_420.jpg", "chelsea_palette.gif", "chelsea.bmp"};
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+        uint8_t *d = slurp_image(lim[i], &len);
+        CHECK_MSG(decode_rc(d, len, 451 * 300, err, sizeof err) == DEIT_OK, "%s at limit: %s", lim[i], err);
+        CHECK_INT_EQ(decode_rc(d, len, 451 * 300 - 1, err, sizeof err), DEIT_ETOOBIG);
+        free(d);
+    }
+
+    /* 1x1 works, and upsampling a constant stays constant. */
+    deit_image img, crop;
+    CHECK_INT_EQ(image_decode(png_1x1, sizeof png_1x1, 3, 1, &img, err, sizeof err), DEIT_OK);
+    CHECK(img.width == 1 && img.height == 1 && img.pixels && img.pixels[0] == 200 &&
+          img.pixels[1] == 100 && img.pixels[2] == 50);
+    image_free(&img);
+    deit_preproc pp = pp_timm(224, 248);
+    CHECK_INT_EQ(preprocess_encoded(&pp, png_1x1, sizeof png_1x1, 1, NULL, &crop, err, sizeof err), DEIT_OK);
+    size_t off = 0;
+    for (size_t i = 0; crop.pixels && i < (size_t)224 * 224; i++)
+        off += crop.pixels[3 * i] != 200 || crop.pixels[3 * i + 1] != 100 || crop.pixels[3 * i + 2] != 50;
+    CHECK_INT_EQ(off, 0);
+    image_free(&crop);
+}
+
+/* A tiny progressive JPEG (libjpeg's default script) whose last scan is then repeated until the
+ * file holds more than 1000 scans: refused (ETOOBIG) instead of decoded scan after scan. */
+static void test_scan_limit(void)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    unsigned long outlen = 0;
+    uint8_t row[16 * 3];
+    char err[256] = "";
+    for (int i = 0; i < 16 * 3; i++) row[i] = (uint8_t)(i * 5);
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &outlen);
+    c.image_width = c.image_height = 16;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    deit_image img;
+    CHECK_INT_EQ(image_decode(out, outlen, 3, MAXPIX, &img, err, sizeof err), DEIT_OK);
+    image_free(&img);
+    size_t last = 0;
+    for (size_t i = 0; i + 1 < outlen; i++)
+        if (out[i] == 0xFF && out[i + 1] == 0xDA) last = i;
+    size_t scan = outlen - 2 - last, reps = 1100, n = last + reps * scan + 2;
+    uint8_t *big = malloc(n);
+    memcpy(big, out, last);
+    for (size_t r = 0; r < reps; r++) memcpy(big + last + r * scan, out + last, scan);
+    big[n - 2] = 0xFF;
+    big[n - 1] = 0xD9;
+    int rc = image_decode(big, n, 3, MAXPIX, &img, err, sizeof err);
+    CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "scans"), "scan bomb: %d (%s)", rc, err);
+    image_free(&img);
+    free(big);
+    free(out);
+}
+
+/* ---- crop, padding, conversions ------------------------------------------------------------ */
+
+static void test_crop_rules(void)
+{
+    char err[256];
+    uint8_t px[9];
+    for (int i = 0; i < 9; i++) px[i] = (uint8_t)(10 * (i + 1));
+    deit_image src = {9, 1, 1, px}, crop;
+    deit_preproc pp = pp_timm(4, 0);
+    pp.channels = 1;
+    pp.do_resize = 0;
+    pp.crop_h = 1;
+
+    /* torchvision: round((9 - 4) / 2) = round(2.5) = 2 (half to even); HF: 5 // 2 = 2. */
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && crop.pixels[0] == 30);
+    image_free(&crop);
+    /* width 7: round(1.5) = 2 for torchvision, 3 // 2 = 1 for HF. */
+    src.width = 7;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && crop.pixels[0] == 30);
+    image_free(&crop);
+    pp.resize = RESIZE_EXACT;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && crop.pixels[0] == 20);
+    image_free(&crop);
+
+    /* Padding a 3x1 image to 6x4: torchvision puts (6-3)//2 = 1 column and (4-1)//2 = 1 row
+     * before; transformers ceil(3/2) = 2 of each. */
+    src.width = 3;
+    pp.crop_w = 6;
+    pp.crop_h = 4;
+    pp.resize = RESIZE_SHORTEST_SIDE;
+    const uint8_t tv[24] = {0, 0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t hf[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0, 0, 0, 0};
+    float f[24];
+    CHECK_INT_EQ(preprocess_image(&pp, &src, f, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && crop.width == 6 && crop.height == 4 && memcmp(crop.pixels, tv, 24) == 0);
+    CHECK(f[7] == (10.0f / 255.0f - pp.mean[0]) / pp.std[0] && f[0] == (0.0f - pp.mean[0]) / pp.std[0]);
+    image_free(&crop);
+    pp.resize = RESIZE_EXACT;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && memcmp(crop.pixels, hf, 24) == 0);
+    image_free(&crop);
+
+    /* Inconsistent parameters are refused, not guessed. */
+    pp.channels = 3;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_EINVAL);
+    CHECK(crop.pixels == NULL);
+    CHECK_INT_EQ(image_crop(&src, 1, 0, 3, 1, &crop, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(image_crop(&src, -1, 0, 1, 1, &crop, err, sizeof err), DEIT_EINVAL);
+    image_free(NULL);
+    image_free(&crop);
+}
+
+/* convert('L') is Pillow's L24 luma of the RGB decode; grey sources keep their value. */
+static void test_luma(void)
+{
+    char err[256];
+    size_t len;
+    deit_image rgb, l;
+    uint8_t *d = slurp_image("chelsea.png", &len);
+    CHECK_INT_EQ(image_decode(d, len, 3, MAXPIX, &rgb, err, sizeof err), DEIT_OK);
+    CHECK_INT_EQ(image_decode(d, len, 1, MAXPIX, &l, err, sizeof err), DEIT_OK);
+    size_t bad = 0;
+    for (size_t i = 0; rgb.pixels && l.pixels && i < (size_t)rgb.width * rgb.height; i++) {
+        const uint8_t *p = rgb.pixels + 3 * i;
+        bad += l.pixels[i] != (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK(l.channels == 1 && l.width == 451);
+    image_free(&rgb);
+    image_free(&l);
+    free(d);
+    d = slurp_image("camera.png", &len);
+    CHECK_INT_EQ(image_decode(d, len, 3, MAXPIX, &rgb, err, sizeof err), DEIT_OK);
+    CHECK_INT_EQ(image_decode(d, len, 1, MAXPIX, &l, err, sizeof err), DEIT_OK);
+    bad = 0;
+    for (size_t i = 0; rgb.pixels && l.pixels && i < (size_t)rgb.width * rgb.height; i++)
+        bad += rgb.pixels[3 * i] != l.pixels[i] || rgb.pixels[3 * i + 1] != l.pixels[i] ||
+               rgb.pixels[3 * i + 2] != l.pixels[i];
+    CHECK_INT_EQ(bad, 0);
+    image_free(&rgb);
+    image_free(&l);
+    free(d);
+}
+
+/* NEAREST goes through Pillow's affine scaling: 2x2 → 4x3 samples rows at 1/3, 1, 5/3. */
+static void test_nearest(void)
+{
+    char err[256];
+    uint8_t px[4] = {1, 2, 3, 4};
+    deit_image src = {2, 2, 1, px}, dst;
+    CHECK_INT_EQ(image_resize(&src, 4, 3, INTERP_NEAREST, &dst, err, sizeof err), DEIT_OK);
+    const uint8_t want[12] = {1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    CHECK(dst.pixels && memcmp(dst.pixels, want, 12) == 0);
+    image_free(&dst);
+    CHECK_INT_EQ(image_resize(&src, 0, 3, INTERP_BICUBIC, &dst, err, sizeof err), DEIT_EINVAL);
+}
+
+int main(void)
+{
+    test_golden_crops();
+    test_hf_pixel_values();
+    test_hostile();
+    test_scan_limit();
+    test_crop_rules();
+    test_luma();
+    test_nearest();
+    return check_summary("test_preprocess");
+}
