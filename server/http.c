@@ -294,7 +294,8 @@ static void begin(request *rq, const char *url, const char *method)
     }
     case R_V2_SERVER: {
         size_t len = 0;
-        set_json(rq, 200, resp_v2_server(SERVER_VERSION, &len), len);
+        char *body = resp_v2_server(SERVER_VERSION, &len);
+        set_json(rq, 200, body, len);
         return;
     }
     default: break;
@@ -305,15 +306,20 @@ static void begin(request *rq, const char *url, const char *method)
         return;
     }
     size_t len = 0;
+    char *body;
     switch (rq->rt.kind) {
-    case R_MODELS: set_json(rq, 200, resp_models(&rq->eng->rm, &len), len); return;
+    case R_MODELS:
+        body = resp_models(&rq->eng->rm, &len);
+        set_json(rq, 200, body, len);
+        return;
     case R_V2_MODEL:
     case R_V2_MODEL_READY:
         if (!model_name_matches(rq)) {
             set_error(rq, 404, "unknown model \"%.*s\" (this server serves \"%s\")", (int)rq->rt.model_len,
                       rq->rt.model, rq->eng->cfg->name);
         } else if (rq->rt.kind == R_V2_MODEL) {
-            set_json(rq, 200, resp_v2_model(&rq->eng->rm, &len), len);
+            body = resp_v2_model(&rq->eng->rm, &len);
+            set_json(rq, 200, body, len);
         } else {
             set_answer(rq, atomic_load(&h->draining) ? 503 : 200, NULL, 0, "application/json");
         }
@@ -601,6 +607,15 @@ static enum MHD_Result respond(request *rq)
     return ok;
 }
 
+/* 1 when the request announces a body (POST/PUT, or any Content-Length > 0 / chunked upload). */
+static int expects_body(struct MHD_Connection *conn, const char *method)
+{
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) return 1;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te || (cl && strcmp(cl, "0") != 0);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
                                void **con_cls)
@@ -622,7 +637,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         begin(rq, url, method);
-        return rq->ph == PH_DONE ? respond(rq) : MHD_YES;
+        /* MHD closes the connection after a response queued in this first call, so answer here only
+         * requests whose body we refuse to read (uploads); the rest answer on the next call and keep
+         * their connection alive. */
+        if (rq->ph == PH_DONE && expects_body(conn, method)) return respond(rq);
+        return MHD_YES;
     }
     switch (rq->ph) {
     case PH_BODY:
@@ -641,6 +660,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return respond(rq);
     case PH_DONE:
     default:
+        if (*upload_data_size) { /* a body we do not want (e.g. on GET): discard it */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         rq->resume_pending = 0;
         return respond(rq);
     }
@@ -729,7 +752,6 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
