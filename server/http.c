@@ -336,7 +336,7 @@ static int consume(request *rq, const char *data, size_t n)
     size_t limit = rq->h->max_body;
     if (rq->over_limit) {
         rq->dropped += n;
-        return rq->dropped <= limit;
+        return rq->dropped / 2 <= limit;
     }
     if (n > limit - rq->len) {
         rq->over_limit = 1;
@@ -794,6 +794,10 @@ void http_drain(http_server *h)
 {
     if (atomic_exchange(&h->draining, 1)) return;
     h->listen_fd = MHD_quiesce_daemon(h->d);
+    /* MHD no longer accepts, but the kernel would keep completing handshakes into the backlog and
+     * reset them at exit. shutdown() stops listening now (new clients are refused at connect) while
+     * the descriptor stays open, as MHD requires, until MHD_stop_daemon. */
+    if (h->listen_fd != MHD_INVALID_SOCKET) shutdown(h->listen_fd, SHUT_RDWR);
 }
 
 int http_inflight(const http_server *h) { return atomic_load(&h->inflight); }
