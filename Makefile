@@ -77,7 +77,7 @@ run: deps
 test-unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
-test-integration: all asan-server $(INTEG_BIN)
+test-integration: all asan-server tsan-server $(INTEG_BIN)
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
 test: deps

@@ -125,8 +125,12 @@ static int server_start(server *s, const char *tag, const char *const *extra)
 {
     s->port = free_port();
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-    snprintf(s->log, sizeof s->log, "%s/%s-%s.log", LOGS, strrchr(SERVER_BIN, '/') ? strrchr(SERVER_BIN, '/') + 1
-                                                                                   : SERVER_BIN, tag);
+    /* log name from the binary's path (build/asan/deit-server -> build_asan_deit-server-<tag>.log) */
+    char bin[256];
+    snprintf(bin, sizeof bin, "%s", SERVER_BIN);
+    for (char *p = bin; *p; p++)
+        if (*p == '/' || *p == '.') *p = '_';
+    snprintf(s->log, sizeof s->log, "%s/%s-%s.log", LOGS, bin, tag);
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
     const char *argv[64] = {SERVER_BIN, "--model", MODEL, "--host", "127.0.0.1", "--port", port};
@@ -1113,7 +1117,9 @@ int main(void)
         return check_summary("test_server");
     }
     server s;
-    const char *extra[] = {"--max-body-mb", "2", "--conn-timeout-s", "2", "--max-images", "8", NULL};
+    /* a 2 s idle timeout for the slow-client tests; the TSan run (no hostile tests) decodes so slowly
+     * that a connection waiting behind a decode in the same HTTP thread could look idle that long */
+    const char *extra[] = {"--max-body-mb", "2", "--conn-timeout-s", QUICK ? "120" : "2", "--max-images", "8", NULL};
     if (server_start(&s, "main", extra) == 0) {
         test_endpoints(&s);
         test_predictions(&s);
