@@ -28,7 +28,7 @@ static const opt OPTS[] = {
     {"threads", T_INT, OFF(threads), "1", 1, 64, "OpenBLAS threads, process-wide"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
     {"max-batch", T_INT, OFF(max_batch), "8", 1, 256, "most images per forward pass"},
-    {"batch-wait-us", T_INT, OFF(batch_wait_us), "2000", 0, 10000000,
+    {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
      "how long the oldest queued image waits for company (us)"},
     {"queue", T_INT, OFF(queue), "256", 1, 100000, "most images waiting for a worker (503 beyond)"},
     {"max-body-mb", T_INT, OFF(max_body_mb), "32", 1, 4096, "request body limit in MiB (413 beyond)"},
