@@ -27,7 +27,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
-.PHONY: all deps run eval test test-unit test-integration asan-server tsan-server clean
+.PHONY: all deps run eval test test-unit test-cli test-integration asan-server tsan-server clean
 all: $(BINS)
 
 # ---- release objects and binaries ---------------------------------------------------------------
@@ -84,11 +84,15 @@ eval: deps all
 test-unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
+test-cli: $(B)/deit-predict $(B)/asan/deit-predict
+	@sh tests/test_cli.sh
+
 test-integration: all asan-server $(INTEG_BIN)
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-cli
 	@$(MAKE) --no-print-directory test-integration
 
 clean:
