@@ -598,6 +598,8 @@ static int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *t
     *pcrop_pct = crop_pct;
     pp->rescale = 1.0f / 255.0f;
     pp->do_resize = pp->do_crop = 1;
+    pp->resampler = RESAMPLE_PILLOW;  /* timm's eval transform resizes PIL images */
+    pp->crop_rule = CROP_TORCHVISION;
     return DEIT_OK;
 }
 
@@ -697,6 +699,13 @@ static int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const j
     pp->do_crop = !vit;
     pp->interp = vit ? INTERP_BILINEAR : INTERP_BICUBIC;
     pp->rescale = 1.0f / 255.0f;
+    /* AutoImageProcessor gives the "fast" processor by default in transformers 5: it resizes the
+     * image as a uint8 tensor with torchvision (not Pillow), crops with its own rule, and folds
+     * the rescale into the normalisation (see preprocess.h). */
+    pp->resampler = RESAMPLE_TORCHVISION;
+    pp->crop_rule = CROP_HF_FAST;
+    pp->norm = NORM_HF_FUSED;
+    pp->rescale_inv = 255.0f;
     for (int c = 0; c < 3; c++) {
         pp->mean[c] = vit ? 0.5f : imagenet_mean[c];
         pp->std[c] = vit ? 0.5f : imagenet_std[c];
@@ -735,12 +744,15 @@ static int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const j
     if (rc && !(rescale > 0 && rescale <= 1))
         return deit_fail(ps->err, ps->errlen, DEIT_EINVAL, "%s: rescale_factor: %g is outside (0, 1]",
                          ps->file, rescale);
-    if (rc) pp->rescale = (float)rescale;
+    if (rc) {
+        pp->rescale = (float)rescale;
+        pp->rescale_inv = (float)(1.0 / rescale);
+    }
     int flag;
     if ((rc = opt_bool(ps, proot, "", "do_resize", &pp->do_resize)) < 0) return rc;
     if ((rc = opt_bool(ps, proot, "", "do_center_crop", &pp->do_crop)) < 0) return rc;
     if ((rc = opt_bool(ps, proot, "", "do_rescale", &flag)) < 0) return rc;
-    if (rc && !flag) pp->rescale = 1.0f;
+    if (rc && !flag) pp->rescale = pp->rescale_inv = 1.0f;
     if ((rc = opt_bool(ps, proot, "", "do_normalize", &flag)) < 0) return rc;
     if (rc && !flag)
         for (int c = 0; c < 3; c++) {
