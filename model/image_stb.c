@@ -52,6 +52,13 @@ static void *stb_realloc(void *p, size_t n)
 #error "stb_image failure reasons must be thread-local (compile as C11)"
 #endif
 
+/* stb's reason for the last failure on this thread; stb leaves it unset on some truncations. */
+static const char *failure_reason(void)
+{
+    const char *r = stbi_failure_reason();
+    return r && *r ? r : "truncated or corrupt data";
+}
+
 int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
 {
     int n;
@@ -84,7 +91,7 @@ int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int chan
     if (len > INT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "image data over 2 GiB");
     if (!stbi_info_from_memory(data, (int)len, &w, &h, &n))
-        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", stbi_failure_reason());
+        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", failure_reason());
     if (w != width || h != height)
         return deit_fail(err, errlen, DEIT_EINVAL, "image header is inconsistent");
     int grey = n <= 2;
@@ -100,7 +107,7 @@ int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int chan
         raw = stbi_load_from_memory(data, (int)len, &w, &h, &got, req);
     stb_alloc_cap = 0;
     if (!raw)
-        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", stbi_failure_reason());
+        return deit_fail(err, errlen, DEIT_EINVAL, "cannot decode image: %s", failure_reason());
     if (w != width || h != height) {
         stbi_image_free(raw);
         return deit_fail(err, errlen, DEIT_EINVAL, "image header is inconsistent");
