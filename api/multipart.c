@@ -2,23 +2,12 @@
 #define _GNU_SOURCE /* memmem */
 #include "multipart.h"
 
-#include <stdarg.h>
+#include "status.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static int is_ws(char c) { return c == ' ' || c == '\t'; }
 
@@ -115,17 +104,17 @@ static int parse_part_headers(const char *hdr, size_t len, mp_part *p, char *err
         const char *line = hdr + i;
         size_t ll = e - i;
         const char *colon = memchr(line, ':', ll);
-        if (!colon) return fail(err, errlen, MP_EINVAL, "malformed multipart part header (no ':')");
+        if (!colon) return deit_fail(err, errlen, MP_EINVAL, "malformed multipart part header (no ':')");
         size_t nl = (size_t)(colon - line), vl = ll - nl - 1;
         const char *v = trim(colon + 1, &vl);
         if (nl == 19 && strncasecmp(line, "Content-Disposition", 19) == 0) {
             if (!mp_media_type_is(v, vl, "form-data"))
-                return fail(err, errlen, MP_EINVAL, "multipart part is not form-data");
+                return deit_fail(err, errlen, MP_EINVAL, "multipart part is not form-data");
             int r = header_param(v, vl, "name", &p->name, &p->name_len);
-            if (r < 0) return fail(err, errlen, MP_EINVAL, "malformed Content-Disposition");
+            if (r < 0) return deit_fail(err, errlen, MP_EINVAL, "malformed Content-Disposition");
             r = header_param(v, vl, "filename", &p->filename, &p->filename_len);
             if (r == 0) r = header_param(v, vl, "filename*", &p->filename, &p->filename_len);
-            if (r < 0) return fail(err, errlen, MP_EINVAL, "malformed Content-Disposition");
+            if (r < 0) return deit_fail(err, errlen, MP_EINVAL, "malformed Content-Disposition");
         } else if (nl == 12 && strncasecmp(line, "Content-Type", 12) == 0) {
             p->content_type = v;
             p->content_type_len = vl;
@@ -141,7 +130,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t bound
 {
     *n_parts = 0;
     if (boundary_len == 0 || boundary_len > MP_MAX_BOUNDARY)
-        return fail(err, errlen, MP_EINVAL, "invalid multipart boundary");
+        return deit_fail(err, errlen, MP_EINVAL, "invalid multipart boundary");
     /* "\r\n--" + boundary: the delimiter inside the body. */
     char delim[4 + MP_MAX_BOUNDARY];
     memcpy(delim, "\r\n--", 4);
@@ -154,7 +143,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t bound
         pos = dl - 2;
     } else {
         const uint8_t *d = memmem(body, len, delim, dl);
-        if (!d) return fail(err, errlen, MP_EINVAL, "multipart body has no boundary line");
+        if (!d) return deit_fail(err, errlen, MP_EINVAL, "multipart body has no boundary line");
         pos = (size_t)(d - body) + dl;
     }
 
@@ -164,10 +153,10 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t bound
         if (len - pos >= 2 && body[pos] == '-' && body[pos + 1] == '-') break;
         while (pos < len && is_ws((char)body[pos])) pos++;
         if (len - pos < 2 || body[pos] != '\r' || body[pos + 1] != '\n')
-            return fail(err, errlen, MP_EINVAL, "truncated or malformed multipart body");
+            return deit_fail(err, errlen, MP_EINVAL, "truncated or malformed multipart body");
         pos += 2;
         if (n >= lim->max_parts || n >= cap)
-            return fail(err, errlen, MP_ETOOMANY, "too many multipart parts (limit %zu)",
+            return deit_fail(err, errlen, MP_ETOOMANY, "too many multipart parts (limit %zu)",
                         lim->max_parts < cap ? lim->max_parts : cap);
         mp_part p;
         memset(&p, 0, sizeof p);
@@ -182,9 +171,9 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t bound
             const uint8_t *e = memmem(body + pos, window, "\r\n\r\n", 4);
             if (!e) {
                 if (len - pos > lim->max_header_bytes)
-                    return fail(err, errlen, MP_EINVAL, "multipart part header too long (limit %zu bytes)",
+                    return deit_fail(err, errlen, MP_EINVAL, "multipart part header too long (limit %zu bytes)",
                                 lim->max_header_bytes);
-                return fail(err, errlen, MP_EINVAL, "truncated multipart part header");
+                return deit_fail(err, errlen, MP_EINVAL, "truncated multipart part header");
             }
             size_t hl = (size_t)(e - (body + pos));
             int r = parse_part_headers((const char *)body + pos, hl, &p, err, errlen);
@@ -193,11 +182,11 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, size_t bound
         }
 
         const uint8_t *d = memmem(body + content, len - content, delim, dl);
-        if (!d) return fail(err, errlen, MP_EINVAL, "truncated multipart body: closing boundary missing");
+        if (!d) return deit_fail(err, errlen, MP_EINVAL, "truncated multipart body: closing boundary missing");
         p.data = body + content;
         p.len = (size_t)(d - p.data);
         if (p.len > lim->max_part_bytes)
-            return fail(err, errlen, MP_ETOOBIG, "multipart part of %zu bytes is over the limit of %zu bytes",
+            return deit_fail(err, errlen, MP_ETOOBIG, "multipart part of %zu bytes is over the limit of %zu bytes",
                         p.len, lim->max_part_bytes);
         parts[n++] = p;
         *n_parts = n;
