@@ -90,6 +90,8 @@ done
 curl -fsS "http://127.0.0.1:$P2/v1/models" | grep -q '"distilled":false' ||
     fail "model mounted over /models/default is not the one served"
 ok "predictions from both containers; the mounted model replaced the default"
+sh tests/smoke.sh "http://127.0.0.1:$P1" >"$T/smoke.log" 2>&1 || { cat "$T/smoke.log"; fail "tests/smoke.sh on $C1"; }
+ok "tests/smoke.sh against the container: $(tail -1 "$T/smoke.log")"
 
 # ---- 4. podman stop (SIGTERM) during an upload: the request completes, exit 0 -----------------
 # ~110 KB at 60 KB/s: the upload is still running when SIGTERM arrives.

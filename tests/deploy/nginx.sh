@@ -32,7 +32,7 @@ for ((i = 1; i <= N; i++)); do
 done
 for ((i = 1; i <= N; i++)); do
     for _ in $(seq 100); do
-        RPORT[$i]=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/replica$i.log" | head -1)
+        RPORT[$i]=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/replica$i.log" 2>/dev/null | head -1 || true)
         [ -n "${RPORT[$i]}" ] && break
         sleep 0.1
     done
@@ -87,6 +87,8 @@ for ((i = 1; i <= N; i++)); do
     [ "$n" -gt 0 ] || fail "phase 1: replica $i received no request"
 done
 ok "steady load: $good/$total answered 200 through nginx, spread over $N replicas"
+sh tests/smoke.sh "$URL" >"$T/smoke.log" 2>&1 || { cat "$T/smoke.log"; fail "tests/smoke.sh through nginx"; }
+ok "tests/smoke.sh through nginx: $(tail -1 "$T/smoke.log")"
 
 # ---- 2. kill -9 one replica mid-run -------------------------------------------------------------
 : >"$T/access.log" # nginx keeps the file open; truncating restarts the per-phase count
@@ -125,8 +127,12 @@ say "replica 3 exited with status $rc"
 wait "$LOAD"
 total=$(wc -l <"$T/p3.codes"); good=$(count "$T/p3.codes" '^200$')
 [ "$rc" = 0 ] || fail "phase 3: draining replica exited $rc"
-[ "$total" = $((CLIENTS * REQS)) ] && [ "$good" = "$total" ] ||
-    fail "phase 3: $good/$total requests answered 200 across the drain"
+if [ "$total" != $((CLIENTS * REQS)) ] || [ "$good" != "$total" ]; then
+    awk '$6 != 200' "$T/access.log"
+    grep -E 'reset|prematurely' "$T/error.log" || true
+    fail "phase 3: $good/$total requests answered 200 across the drain (a 502 \"reset\" or
+      \"prematurely closed\" here is a request the draining replica received but never answered)"
+fi
 grep -q "draining" "$T/replica3.log" || fail "phase 3: replica 3 did not log its drain"
 # Work the replica accepted after SIGTERM: only what was already in flight, plus at most one
 # request per kept-alive nginx connection (each answered with Connection: close).
