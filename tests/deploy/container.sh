@@ -49,12 +49,22 @@ fi
 say "base image $BASE present"
 
 # ---- 2. build (chroot isolation, host network for apt inside RUN) -----------------------------
-# --format docker keeps HEALTHCHECK, which the OCI image format has no field for.
-if ! $PODMAN build --pull=never --isolation chroot --network host --format docker \
-    --build-arg MODEL_DIR="$DEPLOY_MODEL" -t "$IMAGE" . >"$T/build.log" 2>&1; then
-    tail -30 "$T/build.log"
-    fail "podman build failed"
-fi
+# --format docker keeps HEALTHCHECK, which the OCI image format has no field for. The build stage
+# is tagged too, so that the images a previous run left (both stages) can be removed once replaced
+# instead of piling up as untagged layers; unchanged layers are reused from the cache.
+old_ids=$($PODMAN image inspect "$IMAGE" "$IMAGE-build" --format '{{.Id}}' 2>/dev/null || true)
+for target in build ""; do
+    if ! $PODMAN build --pull=never --isolation chroot --network host --format docker \
+        ${target:+--target "$target"} --build-arg MODEL_DIR="$DEPLOY_MODEL" \
+        -t "$IMAGE${target:+-$target}" . >>"$T/build.log" 2>&1; then
+        tail -30 "$T/build.log"
+        fail "podman build failed"
+    fi
+done
+new_ids=$($PODMAN image inspect "$IMAGE" "$IMAGE-build" --format '{{.Id}}' | tr '\n' ' ')
+for id in $old_ids; do
+    case " $new_ids " in *" $id "*) ;; *) $PODMAN rmi "$id" >/dev/null 2>&1 || true ;; esac
+done
 size=$($PODMAN image inspect "$IMAGE" --format '{{.Size}}')
 say "built $IMAGE ($((size / 1000000)) MB, model $DEPLOY_MODEL)"
 tools=$($PODMAN run --rm --network host --entrypoint /bin/sh "$IMAGE" -c 'command -v cc gcc make' \
