@@ -559,7 +559,16 @@ static void answer_job(request *rq)
         return;
     }
     const engine *e = rq->eng;
-    size_t K = (size_t)e->cfg->n_classes, n = (size_t)rq->n_images;
+    size_t K = (size_t)e->cfg->n_classes, n = (size_t)rq->n_images, len = 0;
+    char *body = NULL;
+    if (rq->rt.kind == R_PREDICT) {
+        /* fused from the logits inside api_prediction_json, exactly as deit-predict does */
+        resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
+                         (now_s() - rq->t0) * 1e3};
+        body = resp_predict(e->cfg, rq->cls, rq->dist, (int)n, rq->top_k, &t, &len);
+        set_json(rq, 200, body, len);
+        return;
+    }
     float *p = malloc(3 * n * K * sizeof(float));
     if (!p) {
         set_error(rq, 500, "out of memory");
@@ -568,13 +577,7 @@ static void answer_job(request *rq)
     float *pc = p, *pd = p + n * K, *pf = p + 2 * n * K;
     for (size_t i = 0; i < n; i++)
         deit_fuse(rq->cls + i * K, rq->dist + i * K, (int)K, e->cfg->distilled, pc + i * K, pd + i * K, pf + i * K);
-    size_t len = 0;
-    char *body = NULL;
-    if (rq->rt.kind == R_PREDICT) {
-        resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
-                         (now_s() - rq->t0) * 1e3};
-        body = resp_predict(e->cfg, rq->cls, rq->dist, (int)n, rq->top_k, &t, &len);
-    } else if (rq->rt.kind == R_TORCHSERVE) {
+    if (rq->rt.kind == R_TORCHSERVE) {
         body = resp_torchserve(&e->rm, pf, (int)n, rq->top_k, &len);
     } else {
         const float *const probs[V2_OUT_COUNT] = {pc, pd, pf};

@@ -105,7 +105,7 @@ char *metrics_render(metrics *m, size_t *len)
                 sb_printf(&s, "deit_requests_total{endpoint=\"%s\",code=\"other\"} %lu\n", EP_NAMES[e], v);
         }
     render_hist(&s, "deit_request_duration_seconds", "Time from request start to response.", &m->request_s);
-    render_hist(&s, "deit_queue_duration_seconds", "Time an image waited for a worker.", &m->queue_s);
+    render_hist(&s, "deit_queue_duration_seconds", "Time a request waited in the queue for a worker.", &m->queue_s);
     render_hist(&s, "deit_inference_duration_seconds", "Time of one batched forward pass.", &m->inference_s);
     render_hist(&s, "deit_batch_size", "Images per forward pass.", &m->batch_size);
     sb_printf(&s, "# HELP deit_queue_depth Images waiting for a worker.\n# TYPE deit_queue_depth gauge\n"

@@ -279,8 +279,12 @@ static resp request(CURL *c, const char *method, const char *url, const char *co
     if (own) c = curl_easy_init();
     else curl_easy_reset(c);
     struct curl_slist *h = NULL;
-    for (int i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
-    h = curl_slist_append(h, "Expect:");
+    int expect = 0;
+    for (int i = 0; headers && headers[i]; i++) {
+        h = curl_slist_append(h, headers[i]);
+        if (strncasecmp(headers[i], "Expect:", 7) == 0) expect = 1;
+    }
+    if (!expect) h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip unless asked */
     upload up = {body, len, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -797,10 +801,13 @@ static void test_hostile(const server *s)
     CHECK(strstr(r.body, "image 2") != NULL);
     resp_free(&r);
 
-    /* over the body limit (--max-body-mb 2): by Content-Length, and chunked */
+    /* over the body limit (--max-body-mb 2): by Content-Length (answered from the headers, so a
+     * client that waits for 100-continue, as curl does for large bodies, never sends the body), and
+     * chunked (read and dropped up to twice the limit, then answered) */
     size_t big = 3u << 20;
     char *zeros = calloc(1, big);
-    r = request(c, "POST", url_of(s, "/v1/predict"), png, zeros, big);
+    const char *png_expect[] = {"Content-Type: image/png", "Expect: 100-continue", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), png_expect, zeros, big);
     expect_error(&r, 413, 0, "over-limit Content-Length");
     CHECK(strstr(r.body, "--max-body-mb") != NULL);
     resp_free(&r);
