@@ -17,19 +17,28 @@ say() {
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
-# Registers a PID to be killed (TERM, then KILL) by cleanup_pids.
+# Registers a background child to be stopped (TERM, then KILL) by cleanup_pids. Only PIDs still in
+# this shell's job table are signalled, so a child already reaped (and its PID possibly reused by
+# someone else's process) is never touched.
 track_pid() { _PIDS+=("$1"); }
 cleanup_pids() {
-    local p
-    for p in "${_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    local p live=() jobs_now
+    jobs_now=" $(jobs -p | tr '\n' ' ') "
+    for p in "${_PIDS[@]}"; do
+        case "$jobs_now" in *" $p "*) live+=("$p") ;; esac
+    done
+    [ "${#live[@]}" -gt 0 ] || return 0
+    kill -TERM "${live[@]}" 2>/dev/null || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         local alive=0
-        for p in "${_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        for p in "${live[@]}"; do
+            [ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null || echo Z)" != Z ] && alive=1
+        done
         [ "$alive" = 0 ] && break
         sleep 0.2
     done
-    for p in "${_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    for p in "${_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    kill -KILL "${live[@]}" 2>/dev/null || true
+    for p in "${live[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
 # A free TCP port on 127.0.0.1 (the kernel's pick; released before returning, so tiny race).

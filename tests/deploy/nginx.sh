@@ -94,6 +94,7 @@ ok "tests/smoke.sh through nginx: $(tail -1 "$T/smoke.log")"
 : >"$T/access.log" # nginx keeps the file open; truncating restarts the per-phase count
 load "$URL" "$CLIENTS" "$REQS" "$T/p2.codes" &
 LOAD=$!
+track_pid $LOAD
 wait_lines "$T/p2.codes" $((CLIENTS * REQS / 4)) 60 || fail "phase 2: load did not start"
 kill -KILL "${RPID[2]}"
 before=$(wc -l <"$T/p2.codes")
@@ -118,6 +119,7 @@ ok "kill -9 mid-run: $good/$total answered 200, $bad failed (all in flight on th
 : >"$T/access.log"
 load "$URL" "$CLIENTS" "$REQS" "$T/p3.codes" &
 LOAD=$!
+track_pid $LOAD
 wait_lines "$T/p3.codes" $((CLIENTS * REQS / 4)) 60 || fail "phase 3: load did not start"
 kill -TERM "${RPID[3]}"
 say "SIGTERM to replica 3 (port ${RPORT[3]})"
