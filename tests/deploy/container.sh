@@ -43,7 +43,8 @@ if ! $PODMAN image exists "$BASE"; then
     say "debootstrap $BASE (once per machine)"
     $SUDO debootstrap --variant=minbase bookworm "$T/rootfs" "$MIRROR" >"$T/debootstrap.log" 2>&1 ||
         { tail -20 "$T/debootstrap.log"; fail "debootstrap failed"; }
-    $SUDO tar -C "$T/rootfs" -c . | $PODMAN import - "$BASE" >/dev/null
+    $SUDO tar -C "$T/rootfs" -c . | $PODMAN import - "$BASE" >"$T/import.log" 2>&1 ||
+        { cat "$T/import.log"; fail "podman import of the base image failed"; }
     $SUDO rm -rf "$T/rootfs"
 fi
 say "base image $BASE present"
