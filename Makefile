@@ -98,6 +98,22 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-cli
 	@$(MAKE) --no-print-directory test-integration
+	@$(MAKE) --no-print-directory test-deploy
+
+# ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
+# The model the deployment tests serve and bake into the test image: the one place to switch it
+# (to models/fashion-deit once that lands).
+DEPLOY_MODEL ?= tests/fixtures/models/timm-deit-reduced
+
+.PHONY: test-deploy test-container
+# yamllint on deploy/, then nginx (deploy/nginx.conf) in front of three loopback replicas.
+test-deploy: $(B)/deit-server
+	@sh tests/deploy/yamllint.sh
+	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/nginx.sh
+
+# podman build of the Dockerfile and two containers (slow-ish: ~1-2 min cold, seconds when cached).
+test-container:
+	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/container.sh
 
 clean:
 	rm -rf $(B)
