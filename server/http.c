@@ -1,6 +1,6 @@
-#define _GNU_SOURCE /* accept4 */
 /* http.c — libmicrohttpd front end: routing, bounded uploads, decoding in the HTTP threads, and
  * suspend/resume around the batcher so no thread waits for inference. */
+#define _GNU_SOURCE /* accept4 */
 #include "http.h"
 
 #include <microhttpd.h>
