@@ -28,6 +28,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench
 
 .PHONY: all deps run test test-unit test-integration asan-server tsan-server clean
+.PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
 # ---- release objects and binaries ---------------------------------------------------------------
@@ -59,6 +60,35 @@ $(B)/tsan/obj/%.o: %.c
 $(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o) $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
+# ---- fuzzing (libFuzzer; clang only, separate object tree) ------------------------------------
+# Library objects get coverage instrumentation (fuzzer-no-link); each tests/fuzz/fuzz_<t>.c links
+# with libFuzzer's main. `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (part of
+# `make test`) runs each FUZZ_SMOKE_SECONDS and replays tests/fuzz/regressions/<t>/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) -Imodel -Iapi -I. $(FUZZ_SAN)
+FUZZ_LIB_SRC := $(sort $(wildcard model/*.c api/*.c))
+FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread
+FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
+# Objects reached only through the pattern rules; kept so that a rebuild is incremental.
+.SECONDARY: $(FUZZ_OBJ)
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(FUZZ_LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN)
+	@sh tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+fuzz-smoke: $(FUZZ_BIN)
+	@sh tests/fuzz/run_fuzz.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
+
 # Integration tests are plain (unsanitized) libcurl clients; the server they start may be sanitized.
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
 	$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
@@ -82,6 +112,7 @@ test-integration: all asan-server $(INTEG_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-integration
 
 clean:
