@@ -25,9 +25,9 @@ ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(SERVER_SRC:%.c=$(B)/asan/obj/
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 
-BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench
+BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
-.PHONY: all deps run test test-unit test-integration asan-server tsan-server clean
+.PHONY: all deps run eval test test-unit test-cli test-integration asan-server tsan-server clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -42,6 +42,9 @@ $(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# HTTP evaluation client (no engine inside: it only talks to a server)
+$(B)/deit-eval: $(B)/obj/tools/deit_eval.o
+	$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
@@ -104,15 +107,23 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(B)/deit-server --model $${DEIT_MODEL:-models/fashion-deit}
 
+# Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images.
+eval: deps all
+	@sh tools/eval.sh $${EVAL_LIMIT:-10000}
+
 test-unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
-test-integration: all asan-server $(INTEG_BIN)
+test-cli: $(B)/deit-predict $(B)/asan/deit-predict
+	@sh tests/test_cli.sh
+
+test-integration: all asan-server tsan-server $(INTEG_BIN)
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory test-cli
 	@$(MAKE) --no-print-directory test-integration
 
 clean:

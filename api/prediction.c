@@ -54,14 +54,17 @@ json_t *api_prediction_json(const deit_config *c, const float *cls_logits, const
     int top_c, top_d;
     deit_topk(pc, K, 1, &top_c);
     deit_topk(pd, K, 1, &top_d);
+    /* A model without a distillation token has one head: its distillation fields are null
+     * rather than absent, so clients see the same keys from every model. */
+    int two = c->distilled;
     if (json_object_set_new(o, "class_head", topk_json(c, pc, top_k, idx)) != 0 ||
-        json_object_set_new(o, "distill_head", topk_json(c, pd, top_k, idx)) != 0 ||
+        json_object_set_new(o, "distill_head", two ? topk_json(c, pd, top_k, idx) : json_null()) != 0 ||
         json_object_set_new(o, "fused", topk_json(c, pf, top_k, idx)) != 0 ||
-        json_object_set_new(o, "heads_agree", json_boolean(top_c == top_d)) != 0)
+        json_object_set_new(o, "heads_agree", two ? json_boolean(top_c == top_d) : json_null()) != 0)
         goto fail;
     if (with_logits &&
         (json_object_set_new(o, "class_logits", floats_json(cls_logits, K)) != 0 ||
-         json_object_set_new(o, "distill_logits", floats_json(dist_logits, K)) != 0))
+         json_object_set_new(o, "distill_logits", two ? floats_json(dist_logits, K) : json_null()) != 0))
         goto fail;
     free(buf);
     free(idx);

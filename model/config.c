@@ -598,6 +598,8 @@ static int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *t
     *pcrop_pct = crop_pct;
     pp->rescale = 1.0f / 255.0f;
     pp->do_resize = pp->do_crop = 1;
+    pp->resampler = RESAMPLE_PILLOW;  /* timm's eval transform resizes PIL images */
+    pp->crop_rule = CROP_TORCHVISION;
     return DEIT_OK;
 }
 
@@ -697,7 +699,11 @@ static int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const j
     pp->do_crop = !vit;
     pp->interp = vit ? INTERP_BILINEAR : INTERP_BICUBIC;
     pp->rescale = 1.0f / 255.0f;
-    /* transformers' image processors fold the rescale into the normalisation (see preprocess.h) */
+    /* AutoImageProcessor gives the "fast" processor by default in transformers 5: it resizes the
+     * image as a uint8 tensor with torchvision (not Pillow), crops with its own rule, and folds
+     * the rescale into the normalisation (see preprocess.h). */
+    pp->resampler = RESAMPLE_TORCHVISION;
+    pp->crop_rule = CROP_HF_FAST;
     pp->norm = NORM_HF_FUSED;
     pp->rescale_inv = 255.0f;
     for (int c = 0; c < 3; c++) {

@@ -1,7 +1,7 @@
 /* image.h — decode encoded images (JPEG via libjpeg-turbo; PNG 1-16 bit, BMP, GIF first frame,
  * binary PNM with maxval 255, TGA via stb_image) to 8-bit pixels the way Pillow's
  * Image.open(...).convert('RGB' | 'L') does, and resample them exactly as Pillow's Image.resize
- * does.
+ * or torchvision's resize of a uint8 tensor does.
  *
  * Every function bounds its reads by `len`, never assumes a NUL, checks the dimensions in the file
  * header against max_pixels *before* allocating pixel memory, and reports failure with a status
@@ -30,6 +30,18 @@ typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, 
 
 typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;
 
+/* Whose resampler image_resize_with reproduces. Both compute the same antialiased filter weights
+ * in double; they quantise them differently, so about 0.25% of output bytes differ by one.
+ *   RESAMPLE_PILLOW       Pillow's Image.resize (timm; transformers' slow processors): 22
+ *                         fraction bits; NEAREST samples pixel centres.
+ *   RESAMPLE_TORCHVISION  torchvision.transforms.v2.functional.resize(antialias=True) on a CPU
+ *                         uint8 tensor (transformers' fast processors): torch's uint8 kernel with
+ *                         int16 weights, the fraction bits chosen per axis so the largest weight
+ *                         fits; bicubic's outer lobe evaluated as torch writes it; NEAREST is
+ *                         torch's floor(o * in / out) in float. Bilinear assumes a CPU with AVX2:
+ *                         without it torchvision resamples bilinear in float instead. */
+typedef enum { RESAMPLE_PILLOW = 0, RESAMPLE_TORCHVISION } resample_impl;
+
 /* Reads only the header: format and dimensions (0 on failure). Fewer than 2 bytes: DEIT_EINVAL;
  * no known signature: DEIT_EUNSUPPORTED "unsupported image format". Does not apply a pixel limit. */
 int image_probe(const uint8_t *data, size_t len, image_format *fmt, int *width, int *height,
@@ -46,9 +58,15 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
 
 /* Pillow Image.resize(size, resample) with its default reducing_gap=None: separable two-pass
  * convolution (horizontal then vertical, in the order Pillow picks), antialiased support scaled by
- * the reduction factor, Pillow's fixed-point coefficients and rounding. dst is allocated here. */
+ * the reduction factor, Pillow's fixed-point coefficients and rounding. dst is allocated here.
+ * Same as image_resize_with(..., RESAMPLE_PILLOW, ...). */
 int image_resize(const deit_image *src, int out_width, int out_height, interp_mode mode,
                  deit_image *dst, char *err, size_t errlen);
+
+/* image_resize with the resampler of `impl` (see resample_impl); DEIT_EINVAL for an unknown one.
+ * dst is allocated here; on failure it is zeroed. */
+int image_resize_with(const deit_image *src, int out_width, int out_height, interp_mode mode,
+                      resample_impl impl, deit_image *dst, char *err, size_t errlen);
 
 /* Copies the rectangle [x, x+w) x [y, y+h) of src into dst (allocated here). The rectangle must lie
  * inside src. */

@@ -40,25 +40,25 @@ too_big:
 }
 
 /* Source index of output index 0 along one axis of the centre crop; negative means zero
- * padding before the image. torchvision: round((size - crop) / 2) with Python's round half to
- * even, padding (crop - size) // 2 before. transformers: (size - crop) // 2, padding
- * ceil((crop - size) / 2) before. */
-static int crop_start(int size, int crop, int torchvision)
+ * padding before the image. The rules are in preprocess.h (center_crop_rule). The fast HF rule
+ * pads first and then crops the padded axis at int(0 / 2.0) = 0, so per axis it is floor
+ * padding, floor offset. */
+static int crop_start(int size, int crop, center_crop_rule rule)
 {
     if (crop > size)
-        return torchvision ? -((crop - size) / 2) : -((crop - size + 1) / 2);
+        return rule == CROP_HF_SLOW ? -((crop - size + 1) / 2) : -((crop - size) / 2);
     int d = size - crop, k = d / 2;
-    if (torchvision && (d & 1) && (k & 1))
+    if (rule == CROP_TORCHVISION && (d & 1) && (k & 1))
         k++;  /* k + 0.5 rounds to the even neighbour */
     return k;
 }
 
 /* Centre crop of src into dst (allocated here), zero-filling where the crop leaves src. */
-static int center_crop(const deit_image *src, int cw, int ch, int torchvision, deit_image *dst,
-                       char *err, size_t errlen)
+static int center_crop(const deit_image *src, int cw, int ch, center_crop_rule rule,
+                       deit_image *dst, char *err, size_t errlen)
 {
-    int x0 = crop_start(src->width, cw, torchvision);
-    int y0 = crop_start(src->height, ch, torchvision);
+    int x0 = crop_start(src->width, cw, rule);
+    int y0 = crop_start(src->height, ch, rule);
     int nch = src->channels;
     if (x0 >= 0 && y0 >= 0)  /* inside: crop_start never overshoots when crop <= size */
         return image_crop(src, x0, y0, cw, ch, dst, err, errlen);
@@ -133,7 +133,10 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
     if (img->channels != pp->channels || (pp->channels != 1 && pp->channels != 3))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: image has %d channels, model %d",
                          img->channels, pp->channels);
-    if (pp->crop_w <= 0 || pp->crop_h <= 0 || (!(pp->rescale > 0.0f) && !(pp->rescale_inv > 0.0f)))
+    if (pp->crop_w <= 0 || pp->crop_h <= 0 ||
+        (!(pp->rescale > 0.0f) && !(pp->rescale_inv > 0.0f)) ||
+        (pp->crop_rule != CROP_TORCHVISION && pp->crop_rule != CROP_HF_SLOW &&
+         pp->crop_rule != CROP_HF_FAST))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid parameters");
     rc = resize_target(pp, img->width, img->height, &tw, &th, err, errlen);
     if (rc != DEIT_OK)
@@ -144,14 +147,13 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
 
     /* torchvision and transformers both hand back the input when it already has the size. */
     if (tw != img->width || th != img->height) {
-        rc = image_resize(img, tw, th, pp->interp, &resized, err, errlen);
+        rc = image_resize_with(img, tw, th, pp->interp, pp->resampler, &resized, err, errlen);
         if (rc != DEIT_OK)
             return rc;
         r = &resized;
     }
     if (pp->do_crop) {
-        rc = center_crop(r, pp->crop_w, pp->crop_h, pp->resize == RESIZE_SHORTEST_SIDE, &crop, err,
-                         errlen);
+        rc = center_crop(r, pp->crop_w, pp->crop_h, pp->crop_rule, &crop, err, errlen);
     } else if (r->width != pp->crop_w || r->height != pp->crop_h) {
         rc = deit_fail(err, errlen, DEIT_EINVAL, "preprocess: %dx%d without crop is not %dx%d",
                        r->width, r->height, pp->crop_w, pp->crop_h);

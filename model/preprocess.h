@@ -2,13 +2,12 @@
  * transformers' eval transforms bit for bit up to the float32 normalisation.
  *
  * timm:          Resize(shorter side → resize_short, longer side int(short' * long / short)),
- *                CenterCrop(crop_h, crop_w) with torchvision rounding int(round((W - w) / 2))
- *                (round half to even); a side smaller than the crop is zero-padded first,
- *                (crop - W) // 2 before and the rest after.
- * transformers:  Resize to exactly (resize_h, resize_w), then CenterCrop(crop_h, crop_w) as
- *                image_transforms.center_crop: offset (W - w) // 2; a smaller side is
- *                zero-padded ceil((crop - W) / 2) before.
- * Resizing is Pillow's (image_resize); an image already at the target size is not resampled.
+ *                with Pillow's resampler, then CenterCrop(crop_h, crop_w) (CROP_TORCHVISION).
+ * transformers:  Resize to exactly (resize_h, resize_w), then CenterCrop(crop_h, crop_w). The
+ *                library's default "fast" processors resize a uint8 tensor with torchvision
+ *                (RESAMPLE_TORCHVISION) and crop with CROP_HF_FAST; the slow ones use Pillow
+ *                and CROP_HF_SLOW.
+ * An image already at the target size is not resampled.
  * Then x = (pixel * rescale - mean[c]) / std[c] in float32, laid out [channels][crop_h][crop_w],
  * rounded as the reference library does (see norm_mode).
  *
@@ -31,6 +30,16 @@
 
 typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT } resize_mode;
 
+/* Where the centre crop starts along an axis of `size` pixels cut to `crop`, and how a side
+ * smaller than the crop is zero-padded (before the image; the rest goes after).
+ *   CROP_TORCHVISION  torchvision CenterCrop (timm): int(round((size - crop) / 2)), round half
+ *                     to even; pads (crop - size) // 2 before.
+ *   CROP_HF_SLOW      transformers' image_transforms.center_crop (slow processors):
+ *                     (size - crop) // 2; pads ceil((crop - size) / 2) before.
+ *   CROP_HF_FAST      transformers' BaseImageProcessorFast.center_crop: pads (crop - size) // 2
+ *                     before, then int((size - crop) / 2.0), i.e. (size - crop) // 2. */
+typedef enum { CROP_TORCHVISION = 0, CROP_HF_SLOW, CROP_HF_FAST } center_crop_rule;
+
 /* How the float32 normalisation is rounded; the two differ in the last bit on about half the
  * values, so each reference needs its own.
  * d is the float32 inverse of the rescale factor: rescale_inv if set, else 1 / rescale snapped
@@ -51,6 +60,8 @@ typedef struct {
     int do_resize, do_crop;    /* transformers' do_resize / do_center_crop (timm: both 1);
                                   without a crop the resized image must be crop_w x crop_h */
     interp_mode interp;
+    resample_impl resampler;   /* RESAMPLE_PILLOW for timm, RESAMPLE_TORCHVISION for transformers */
+    center_crop_rule crop_rule; /* CROP_TORCHVISION for timm, CROP_HF_FAST for transformers */
     float rescale;             /* 1/255 */
     float rescale_inv;         /* float32(1 / rescale_factor), the division done in double on the
                                   config's value (255.0f); 0: derived from rescale (see above) */

@@ -1,4 +1,4 @@
-/* resize.c — Pillow's Image.resize for 8-bit L/RGB images, reproduced to the bit. */
+/* resize.c — Pillow's Image.resize and torchvision's uint8 resize of 8-bit L/RGB images, exactly. */
 #include "image.h"
 
 #include <limits.h>
@@ -9,6 +9,11 @@
 /* Pillow keeps 8 bits for the result and 2 for overshoot of the signed filter lobes, so the
  * coefficients get 32 - 8 - 2 bits of fraction and the int32 accumulator cannot overflow. */
 #define PRECISION_BITS (32 - 8 - 2)
+
+/* torch stores its coefficients as int16 (for AVX2 16-bit multiply-adds), so it picks per axis the
+ * most fraction bits, at most 22, that keep the axis's largest weight below 2^15. */
+#define TORCH_MAX_PRECISION 22
+#define TORCH_COEF_LIMIT (1 << 15)
 
 typedef struct {
     double (*fn)(double x);
@@ -36,10 +41,27 @@ static double filter_bicubic(double x)
     return 0.0;
 }
 
+/* The same cubic as torch's antialiased kernel evaluates it (cubic_convolution1/2 with A = -0.5).
+ * The outer lobe's polynomial is expanded differently from Pillow's and can differ in the last bit
+ * of a weight; that rarely survives quantisation (the fixtures cannot tell the two apart), but
+ * following torch's expression keeps the double weights identical, not merely close. */
+static double filter_bicubic_torch(double x)
+{
+    const double a = -0.5;
+    if (x < 0.0)
+        x = -x;
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a;
+    return 0.0;
+}
+
 /* Per-output-pixel taps along one axis: taps [first, first + count) of the input, with count
- * fixed-point weights at coef[i * ksize]. */
+ * fixed-point weights at coef[i * ksize], each with `prec` fraction bits. */
 typedef struct {
     int ksize;
+    int prec;                  /* fraction bits: PRECISION_BITS (Pillow), per axis (torch) */
     int *first, *count;        /* [out_size] */
     int32_t *coef;             /* [out_size][ksize] */
 } axis_coeffs;
@@ -52,26 +74,38 @@ static void axis_free(axis_coeffs *a)
     memset(a, 0, sizeof *a);
 }
 
-/* Pillow's precompute_coeffs + normalize_coeffs_8bpc for the full box [0, in_size): the filter
- * is widened by the reduction factor (antialiasing), each pixel's weights are normalised by
- * their double sum, then rounded half away from zero to PRECISION_BITS fixed point. The
- * arithmetic (double, the +0.5 truncations) follows Pillow exactly, since a one-ulp change in a
- * weight can flip a rounded output byte. Returns DEIT_ENOMEM on allocation failure. */
-static int axis_compute(int in_size, int out_size, const resample_filter *f, axis_coeffs *a)
+/* Rounds half away from zero to an integer, as both libraries quantise their weights. */
+static int32_t quantise(double k, int prec)
 {
-    double scale = (double)in_size / out_size;   /* Pillow: (double)(in1 - in0) / outSize */
+    double v = k * (double)(1 << prec);
+    return (int32_t)(v < 0 ? -0.5 + v : 0.5 + v);
+}
+
+/* Coefficients for the full box [0, in_size): the filter is widened by the reduction factor
+ * (antialiasing), each pixel's weights are normalised by their double sum, then rounded half away
+ * from zero to fixed point. Pillow (precompute_coeffs + normalize_coeffs_8bpc) always uses
+ * PRECISION_BITS; torch (_compute_index_ranges_weights + _compute_index_ranges_int16_weights)
+ * picks the precision from the axis's largest normalised weight (see TORCH_MAX_PRECISION). The
+ * arithmetic (double, the +0.5 truncations) follows each library exactly, since a one-ulp change
+ * in a weight can flip a rounded output byte. Returns DEIT_ENOMEM on allocation failure. */
+static int axis_compute(int in_size, int out_size, const resample_filter *f, resample_impl impl,
+                        axis_coeffs *a)
+{
+    double scale = (double)in_size / out_size;   /* both: (double)in / out */
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = f->support * filterscale;
     double ss = 1.0 / filterscale;
-    double *w;
+    double wmax = 0.0, *w;
+    size_t nw;
     memset(a, 0, sizeof *a);
     a->ksize = (int)ceil(support) * 2 + 1;
-    if ((size_t)out_size > SIZE_MAX / sizeof(int32_t) / (size_t)a->ksize)
+    if ((size_t)out_size > SIZE_MAX / sizeof(double) / (size_t)a->ksize)
         return DEIT_ENOMEM;
+    nw = (size_t)out_size * (size_t)a->ksize;
     a->first = malloc((size_t)out_size * sizeof(int));
     a->count = malloc((size_t)out_size * sizeof(int));
-    a->coef = calloc((size_t)out_size * (size_t)a->ksize, sizeof(int32_t));
-    w = malloc((size_t)a->ksize * sizeof(double));
+    a->coef = calloc(nw, sizeof(int32_t));
+    w = calloc(nw, sizeof(double));  /* torch needs every weight before it can pick a precision */
     if (!a->first || !a->count || !a->coef || !w) {
         free(w);
         axis_free(a);
@@ -79,7 +113,7 @@ static int axis_compute(int in_size, int out_size, const resample_filter *f, axi
     }
     for (int o = 0; o < out_size; o++) {
         double center = (o + 0.5) * scale;
-        double sum = 0.0;
+        double sum = 0.0, *wo = w + (size_t)o * a->ksize;
         int lo = (int)(center - support + 0.5);
         int hi = (int)(center + support + 0.5);
         int n;
@@ -88,26 +122,44 @@ static int axis_compute(int in_size, int out_size, const resample_filter *f, axi
         if (hi > in_size)
             hi = in_size;
         n = hi - lo;
+        if (n > a->ksize)
+            n = a->ksize;  /* torch clips a rounding case of one tap too many; Pillow's buffer
+                              has ksize taps too, so it could never use more */
         for (int x = 0; x < n; x++) {
-            w[x] = f->fn((x + lo - center + 0.5) * ss);
-            sum += w[x];
+            wo[x] = f->fn((x + lo - center + 0.5) * ss);
+            sum += wo[x];
         }
-        for (int x = 0; x < n; x++) {
-            double k = sum != 0.0 ? w[x] / sum : w[x];
-            a->coef[(size_t)o * a->ksize + x] =
-                (int32_t)(k < 0 ? -0.5 + k * (1 << PRECISION_BITS) : 0.5 + k * (1 << PRECISION_BITS));
+        if (sum != 0.0) {
+            for (int x = 0; x < n; x++) {
+                wo[x] /= sum;
+                if (wo[x] > wmax)
+                    wmax = wo[x];
+            }
         }
         a->first[o] = lo;
         a->count[o] = n;
     }
+    a->prec = PRECISION_BITS;
+    if (impl == RESAMPLE_TORCHVISION) {
+        /* The largest p <= 22 with round(wmax * 2^p) < 2^15, found as torch does: stop at the
+         * first p whose successor would overflow int16. */
+        int p = 0;
+        while (p < TORCH_MAX_PRECISION &&
+               (int)(0.5 + wmax * (double)(1 << (p + 1))) < TORCH_COEF_LIMIT)
+            p++;
+        a->prec = p > 0 ? p : 1;  /* normalised weights are <= ~1.1, so p >= 14 in practice */
+    }
+    for (size_t i = 0; i < nw; i++)
+        a->coef[i] = quantise(w[i], a->prec);
     free(w);
     return DEIT_OK;
 }
 
-/* Pillow's clip8: drop the fraction (arithmetic shift) and saturate to a byte. */
-static inline uint8_t clip8(int32_t v)
+/* Pillow's clip8 (torch's clamp after the shift): drop the `prec` fraction bits (arithmetic
+ * shift) and saturate to a byte. */
+static inline uint8_t clip8(int32_t v, int prec)
 {
-    v >>= PRECISION_BITS;
+    v >>= prec;
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
@@ -115,6 +167,7 @@ static inline uint8_t clip8(int32_t v)
 static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, int nch,
                             const axis_coeffs *a, uint8_t *dst, int dst_w)
 {
+    int prec = a->prec;
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(row0 + y) * src_w * nch;
         uint8_t *out = dst + (size_t)y * dst_w * nch;
@@ -123,22 +176,22 @@ static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, i
             const uint8_t *p = in + (size_t)a->first[o] * nch;
             int n = a->count[o];
             if (nch == 3) {  /* the common case, kept to one pass over the taps */
-                int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+                int32_t r = 1 << (prec - 1), g = r, b = r;
                 for (int x = 0; x < n; x++) {
                     r += p[3 * x] * k[x];
                     g += p[3 * x + 1] * k[x];
                     b += p[3 * x + 2] * k[x];
                 }
-                out[3 * o] = clip8(r);
-                out[3 * o + 1] = clip8(g);
-                out[3 * o + 2] = clip8(b);
+                out[3 * o] = clip8(r, prec);
+                out[3 * o + 1] = clip8(g, prec);
+                out[3 * o + 2] = clip8(b, prec);
                 continue;
             }
             for (int c = 0; c < nch; c++) {
-                int32_t acc = 1 << (PRECISION_BITS - 1);
+                int32_t acc = 1 << (prec - 1);
                 for (int x = 0; x < n; x++)
                     acc += p[x * nch + c] * k[x];
-                out[o * nch + c] = clip8(acc);
+                out[o * nch + c] = clip8(acc, prec);
             }
         }
     }
@@ -151,13 +204,14 @@ static void pass_vertical(const uint8_t *src, int w, int row0, int nch, const ax
                           uint8_t *dst, int dst_h, int32_t *acc)
 {
     size_t stride = (size_t)w * nch;
+    int prec = a->prec;
     for (int o = 0; o < dst_h; o++) {
         const int32_t *k = a->coef + (size_t)o * a->ksize;
         const uint8_t *rows = src + (size_t)(a->first[o] - row0) * stride;
         int n = a->count[o];
         uint8_t *out = dst + (size_t)o * stride;
         for (size_t i = 0; i < stride; i++)
-            acc[i] = 1 << (PRECISION_BITS - 1);
+            acc[i] = 1 << (prec - 1);
         for (int y = 0; y < n; y++) {
             const uint8_t *in = rows + (size_t)y * stride;
             int32_t ky = k[y];
@@ -165,7 +219,7 @@ static void pass_vertical(const uint8_t *src, int w, int row0, int nch, const ax
                 acc[i] += in[i] * ky;
         }
         for (size_t i = 0; i < stride; i++)
-            out[i] = clip8(acc[i]);
+            out[i] = clip8(acc[i], prec);
     }
 }
 
@@ -195,15 +249,53 @@ static int resize_nearest(const deit_image *src, deit_image *dst)
     return DEIT_OK;
 }
 
-/* Follows ImagingResampleInner: vertical coefficients first, to find the band of input rows the
- * vertical pass reads ([ybox_first, ybox_last)); the horizontal pass (if the width changes) runs
- * over that band only; the vertical pass (if the height changes) reads its output. Skipping an
- * unchanged axis matters: a pass with scale 1 is not the identity for BICUBIC. */
+/* torch's (legacy, OpenCV-like) nearest for uint8, which torchvision uses for NEAREST: source
+ * index floor(o * scale) with scale = (float)in / out and the product in float, clamped to the
+ * last pixel. No half-pixel offset, unlike Pillow. */
+static int torch_nearest_index(int o, int in_size, int out_size)
+{
+    float scale = (float)in_size / (float)out_size;
+    int i = (int)floorf((float)o * scale);
+    return i < in_size - 1 ? i : in_size - 1;
+}
+
+static int resize_nearest_torch(const deit_image *src, deit_image *dst)
+{
+    int nch = src->channels;
+    int *xin = malloc((size_t)dst->width * sizeof(int));
+    if (!xin)
+        return DEIT_ENOMEM;
+    for (int x = 0; x < dst->width; x++)
+        xin[x] = torch_nearest_index(x, src->width, dst->width);
+    for (int y = 0; y < dst->height; y++) {
+        int yi = torch_nearest_index(y, src->height, dst->height);
+        const uint8_t *in = src->pixels + (size_t)yi * src->width * nch;
+        uint8_t *out = dst->pixels + (size_t)y * dst->width * nch;
+        for (int x = 0; x < dst->width; x++)
+            memcpy(out + (size_t)x * nch, in + (size_t)xin[x] * nch, (size_t)nch);
+    }
+    free(xin);
+    return DEIT_OK;
+}
+
 int image_resize(const deit_image *src, int out_width, int out_height, interp_mode mode,
                  deit_image *dst, char *err, size_t errlen)
 {
+    return image_resize_with(src, out_width, out_height, mode, RESAMPLE_PILLOW, dst, err, errlen);
+}
+
+/* Follows ImagingResampleInner: vertical coefficients first, to find the band of input rows the
+ * vertical pass reads ([ybox_first, ybox_last)); the horizontal pass (if the width changes) runs
+ * over that band only; the vertical pass (if the height changes) reads its output. Skipping an
+ * unchanged axis matters: a pass with scale 1 is not the identity for BICUBIC. torch's separable
+ * kernel has the same structure (horizontal over every row, then vertical; an unchanged axis
+ * skipped), so only the coefficients differ and rows outside the band would be thrown away. */
+int image_resize_with(const deit_image *src, int out_width, int out_height, interp_mode mode,
+                      resample_impl impl, deit_image *dst, char *err, size_t errlen)
+{
     static const resample_filter bilinear = {filter_bilinear, 1.0};
     static const resample_filter bicubic = {filter_bicubic, 2.0};
+    static const resample_filter bicubic_torch = {filter_bicubic_torch, 2.0};
     const resample_filter *f;
     int nch = src->channels;
     size_t out_bytes;
@@ -214,6 +306,8 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
     memset(dst, 0, sizeof *dst);
     if (!src->pixels || src->width <= 0 || src->height <= 0 || (nch != 1 && nch != 3))
         return deit_fail(err, errlen, DEIT_EINVAL, "resize: invalid source image");
+    if (impl != RESAMPLE_PILLOW && impl != RESAMPLE_TORCHVISION)
+        return deit_fail(err, errlen, DEIT_EINVAL, "resize: unknown resampler %d", (int)impl);
     if (out_width <= 0 || out_height <= 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "resize: invalid size %dx%d", out_width,
                          out_height);
@@ -228,21 +322,25 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
     dst->height = out_height;
     dst->channels = nch;
 
-    /* Same size: Pillow returns a copy whatever the filter. */
+    /* Same size: Pillow returns a copy whatever the filter, torchvision the input itself. */
     if (out_width == src->width && out_height == src->height) {
         memcpy(dst->pixels, src->pixels, out_bytes);
         return DEIT_OK;
     }
     if (mode == INTERP_NEAREST) {
-        if (resize_nearest(src, dst) != DEIT_OK) {
+        rc = impl == RESAMPLE_PILLOW ? resize_nearest(src, dst) : resize_nearest_torch(src, dst);
+        if (rc != DEIT_OK) {
             image_free(dst);
             return deit_fail(err, errlen, DEIT_ENOMEM, "resize: out of memory");
         }
         return DEIT_OK;
     }
-    f = mode == INTERP_BILINEAR ? &bilinear : &bicubic;
+    if (mode == INTERP_BILINEAR)
+        f = &bilinear;  /* torch's triangle filter is Pillow's, expression for expression */
+    else
+        f = impl == RESAMPLE_PILLOW ? &bicubic : &bicubic_torch;
 
-    rc = axis_compute(src->height, out_height, f, &ay);
+    rc = axis_compute(src->height, out_height, f, impl, &ay);
     if (rc == DEIT_OK) {
         int need_h = out_width != src->width, need_v = out_height != src->height;
         int y_first = ay.first[0];
@@ -250,7 +348,7 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
         const uint8_t *vin = src->pixels;
         int vrow0 = 0;
         if (need_h) {
-            rc = axis_compute(src->width, out_width, f, &ax);
+            rc = axis_compute(src->width, out_width, f, impl, &ax);
             if (rc == DEIT_OK) {
                 /* Without a vertical pass the band is the whole image (scale 1 reaches every row). */
                 uint8_t *hout = need_v ? NULL : dst->pixels;

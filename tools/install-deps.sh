@@ -8,7 +8,7 @@ set -eu
 # yamllint, clang (libFuzzer), python3 (tools).
 PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
 libjpeg62-turbo-dev libstb-dev libcurl4-openssl-dev curl ca-certificates nginx-light yamllint
-clang libclang-rt-14-dev python3"
+clang libclang-rt-14-dev python3 zlib1g-dev dataset-fashion-mnist"
 
 missing=""
 for p in $PKGS; do

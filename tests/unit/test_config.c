@@ -502,6 +502,7 @@ static void test_synthetic_hf(void)
         /* ViTImageProcessor defaults: resize to the input, no crop, bilinear, 0.5 statistics. */
         CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 4 && L.cfg.pre.do_crop == 0);
         CHECK(L.cfg.pre.interp == INTERP_BILINEAR && L.cfg.pre.mean[1] == 0.5f && L.cfg.pre.std[2] == 0.5f);
+        CHECK(L.cfg.pre.resampler == RESAMPLE_TORCHVISION && L.cfg.pre.crop_rule == CROP_HF_FAST);
         int q = idx_of(&m, "vit.encoder.layer.1.attention.attention.value.bias");
         CHECK(L.w.blocks[1].qkv_b[2 * D] == val(q, 0));
     }
@@ -759,6 +760,7 @@ static void test_fixtures(void)
         CHECK_INT_EQ(c->pre.resize_short, 248); /* floor(224 / 0.9) */
         CHECK(c->pre.crop_h == 224 && c->pre.crop_w == 224);
         check_imagenet_pre(&c->pre);
+        CHECK(c->pre.resampler == RESAMPLE_PILLOW && c->pre.crop_rule == CROP_TORCHVISION); /* PIL */
         CHECK_STR_EQ(c->labels[0], "class_0");
         CHECK_STR_EQ(c->labels[9], "class_9");
         CHECK(F.w.blocks[0].qkv_w[0] == raw_f32(F.st, "blocks.0.attn.qkv.weight", 0));
@@ -807,6 +809,8 @@ static void test_fixtures(void)
         CHECK(c->pre.resize == RESIZE_EXACT && c->pre.resize_h == 256 && c->pre.resize_w == 256);
         CHECK(c->pre.crop_h == 224 && c->pre.crop_w == 224 && c->pre.do_crop && c->pre.do_resize);
         CHECK(c->pre.interp == INTERP_BICUBIC);
+        /* transformers 5's default (fast) processor: torchvision resize of a uint8 tensor */
+        CHECK(c->pre.resampler == RESAMPLE_TORCHVISION && c->pre.crop_rule == CROP_HF_FAST);
         CHECK(c->pre.mean[0] == 0.5f && c->pre.mean[2] == 0.5f && c->pre.std[1] == 0.5f);
         CHECK(c->pre.rescale == (float)0.00392156862745098);
         CHECK_STR_EQ(c->labels[0], "hf_label_0");
@@ -868,6 +872,7 @@ static void test_fixtures(void)
     CHECK(F.cfg.pre.resize == RESIZE_EXACT && F.cfg.pre.resize_h == 256 && F.cfg.pre.crop_w == 224);
     CHECK(F.cfg.ln_eps == 1e-12f && F.cfg.heads == 1);
     check_imagenet_pre(&F.cfg.pre);
+    CHECK(F.cfg.pre.resampler == RESAMPLE_TORCHVISION && F.cfg.pre.crop_rule == CROP_HF_FAST);
     close_fixture(&F);
 
     /* A timm config against transformers tensors must not pass silently when it contradicts. */

@@ -1,5 +1,5 @@
-/* test_preprocess.c — decoders, Pillow resize and timm/HF preprocessing against the reference
- * crops byte for byte, HF normalisation bit for bit, and hostile inputs. */
+/* test_preprocess.c — decoders, Pillow and torchvision resize and timm/HF preprocessing against the
+ * reference crops byte for byte, the HF pipeline against pixel_values bit for bit, hostile inputs. */
 #include <stdint.h>
 #include <stdio.h>
 #include <jpeglib.h>
@@ -45,7 +45,7 @@ static uint8_t *slurp_image(const char *name, size_t *len)
     return b;
 }
 
-/* The three reference transforms. */
+/* The reference transforms. */
 static deit_preproc pp_timm(int size, int short_side)
 {
     deit_preproc p = {0};
@@ -55,6 +55,8 @@ static deit_preproc pp_timm(int size, int short_side)
     p.crop_w = p.crop_h = size;
     p.do_resize = p.do_crop = 1;
     p.interp = INTERP_BICUBIC;
+    p.resampler = RESAMPLE_PILLOW;
+    p.crop_rule = CROP_TORCHVISION;
     p.rescale = 1.0f / 255.0f;
     const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
     memcpy(p.mean, mean, sizeof mean);
@@ -63,12 +65,16 @@ static deit_preproc pp_timm(int size, int short_side)
     return p;
 }
 
-static deit_preproc pp_hf(void)
+/* hf-deit-reduced's processor: 256x256, crop 224, mean/std 0.5. The fixture crops come from the
+ * slow (Pillow) processor, pixel_values from the fast (torchvision) one. */
+static deit_preproc pp_hf(resample_impl resampler)
 {
     deit_preproc p = pp_timm(224, 0);
     p.resize = RESIZE_EXACT;
     p.resize_w = p.resize_h = 256;
     for (int c = 0; c < 3; c++) p.mean[c] = p.std[c] = 0.5f;
+    p.resampler = resampler;
+    p.crop_rule = resampler == RESAMPLE_PILLOW ? CROP_HF_SLOW : CROP_HF_FAST;
     p.norm = NORM_HF_FUSED;
     return p;
 }
@@ -123,7 +129,9 @@ static void test_golden_crops(void)
     int rc = st_open("tests/fixtures/refs-small.safetensors", &refs, err, sizeof err);
     CHECK_MSG(rc == DEIT_OK, "refs-small: %s", err);
     if (rc != DEIT_OK) return;
-    deit_preproc t224 = pp_timm(224, 248), t384 = pp_timm(384, 384), hf = pp_hf();
+    /* crop/hf-deit-reduced is the slow processor's: Pillow, chosen explicitly (HF models default
+     * to the torchvision resampler, checked against pixel_values below). */
+    deit_preproc t224 = pp_timm(224, 248), t384 = pp_timm(384, 384), hf = pp_hf(RESAMPLE_PILLOW);
     int found = 0;
     for (size_t i = 0; i < N_IMAGES; i++) {
         check_crop(refs, "timm224_crop0.9_bicubic_center", images[i], &t224);
@@ -136,9 +144,10 @@ static void test_golden_crops(void)
     st_close(refs);
 }
 
-/* HF pixel_values come from transformers' fast processor, which resizes with torch's antialiased
- * bicubic, not Pillow: about 0.3% of its pixels differ by one level from the reference crop (and
- * from ours). Where the pixel agrees, our float must be bit-identical; the rest are counted. */
+/* The whole HF pipeline as the model uses it (torchvision resize, fast centre crop, fused
+ * normalisation) must give pixel_values bit for bit, every float of every image. To show the check
+ * can fail, the Pillow resampler and the torchvision normalisation rounding must each differ from
+ * pixel_values somewhere. */
 static void test_hf_pixel_values(void)
 {
     const char *dir = getenv("DEIT_SHARED_FIXTURES");
@@ -154,47 +163,91 @@ static void test_hf_pixel_values(void)
     int rc = st_open(path, &refs, err, sizeof err);
     CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
     if (rc != DEIT_OK) return;
-    deit_preproc hf = pp_hf(), hf_tv = pp_hf();
+    deit_preproc hf = pp_hf(RESAMPLE_TORCHVISION), hf_pil = pp_hf(RESAMPLE_PILLOW), hf_tv = hf;
     hf_tv.norm = NORM_TORCHVISION;
     size_t n = (size_t)3 * 224 * 224;
-    float *ours = malloc(n * sizeof(float)), *tv = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
-    size_t total_cmp = 0, total_skip = 0, tv_diff = 0;
+    float *ours = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+    float *pil = malloc(n * sizeof(float)), *tv = malloc(n * sizeof(float));
+    size_t total = 0, pil_diff = 0, tv_diff = 0;
     for (size_t i = 0; i < N_IMAGES; i++) {
         char key[256];
         snprintf(key, sizeof key, "hf-deit-reduced/%s/pixel_values", images[i]);
         const st_tensor *t = st_find(refs, key);
-        CHECK_MSG(t && t->numel == n, "%s missing", key);
-        if (!t || t->numel != n) continue;
+        CHECK_MSG(t && t->dtype == ST_F32 && t->numel == n, "%s missing", key);
+        if (!t || t->dtype != ST_F32 || t->numel != n) continue;
         st_to_f32(t, ref);
         size_t len;
         uint8_t *data = slurp_image(images[i], &len);
-        deit_image crop;
-        rc = preprocess_encoded(&hf, data, len, MAXPIX, ours, &crop, err, sizeof err);
+        rc = preprocess_encoded(&hf, data, len, MAXPIX, ours, NULL, err, sizeof err);
         CHECK_MSG(rc == DEIT_OK, "%s: %s", key, err);
-        rc |= preprocess_encoded(&hf_tv, data, len, MAXPIX, tv, NULL, err, sizeof err);
+        if (rc == DEIT_OK) rc = preprocess_encoded(&hf_pil, data, len, MAXPIX, pil, NULL, err, sizeof err);
+        if (rc == DEIT_OK) rc = preprocess_encoded(&hf_tv, data, len, MAXPIX, tv, NULL, err, sizeof err);
+        CHECK_MSG(rc == DEIT_OK, "%s: %s", key, err);
         free(data);
-        if (rc != DEIT_OK) { image_free(&crop); continue; }
-        size_t plane = (size_t)224 * 224, bad = 0, skip = 0;
+        if (rc != DEIT_OK) continue;
+        size_t bad = 0;
         for (size_t j = 0; j < n; j++) {
-            int c = (int)(j / plane);
-            int p = crop.pixels[(j % plane) * 3 + c];
-            int ref_p = (int)lrintf(ref[j] * 127.5f + 127.5f);
-            if (ref_p != p) { skip++; continue; }
-            if (memcmp(&ours[j], &ref[j], sizeof(float)) != 0) bad++;
-            if (tv[j] != ref[j]) tv_diff++;
+            bad += memcmp(&ours[j], &ref[j], sizeof(float)) != 0;
+            pil_diff += memcmp(&pil[j], &ref[j], sizeof(float)) != 0;
+            tv_diff += memcmp(&tv[j], &ref[j], sizeof(float)) != 0;
         }
-        CHECK_MSG(bad == 0, "%s: %zu floats differ from pixel_values", key, bad);
-        CHECK_MSG(skip * 100 < n, "%s: %zu pixels differ from pixel_values (resampler)", key, skip);
-        total_cmp += n - skip;
-        total_skip += skip;
-        image_free(&crop);
+        CHECK_MSG(bad == 0, "%s: %zu of %zu floats differ from pixel_values", key, bad, n);
+        total += n - bad;
     }
-    printf("test_preprocess: HF pixel_values: %zu floats bit-exact, %zu skipped (torch resampler "
-           "differs by one level there), torchvision rounding would differ on %zu\n",
-           total_cmp, total_skip, tv_diff);
-    CHECK(tv_diff > 0);  /* the two norm modes are really different */
-    free(ours); free(tv); free(ref);
+    printf("test_preprocess: HF pixel_values: %zu floats bit-exact; with Pillow's resampler %zu "
+           "would differ, with torchvision's normalisation rounding %zu\n", total, pil_diff, tv_diff);
+    CHECK(pil_diff > 0);  /* the two resamplers are really different */
+    CHECK(tv_diff > 0);   /* and so are the two norm modes */
+    free(ours); free(ref); free(pil); free(tv);
     st_close(refs);
+}
+
+/* torchvision's resampler where it departs from Pillow's by construction. */
+static void test_torchvision_resize(void)
+{
+    char err[256];
+    uint8_t px[4] = {1, 2, 3, 4};
+    deit_image src = {2, 2, 1, px}, dst;
+    /* NEAREST: floor(o * in / out), no half-pixel offset. 2 -> 3 rows: floor(o * 0.667f) =
+     * 0, 0, 1; 2 -> 4 columns: 0, 0, 1, 1. (Pillow's centres give rows 0, 1, 1.) */
+    CHECK_INT_EQ(image_resize_with(&src, 4, 3, INTERP_NEAREST, RESAMPLE_TORCHVISION, &dst, err,
+                                   sizeof err), DEIT_OK);
+    const uint8_t want[12] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4};
+    CHECK(dst.pixels && memcmp(dst.pixels, want, 12) == 0);
+    image_free(&dst);
+    /* 5 -> 3: floor(o * 1.6666666f) = 0, 1, 3 (Pillow: 0, 2, 4). */
+    uint8_t row[5] = {10, 20, 30, 40, 50};
+    deit_image r5 = {5, 1, 1, row};
+    CHECK_INT_EQ(image_resize_with(&r5, 3, 1, INTERP_NEAREST, RESAMPLE_TORCHVISION, &dst, err,
+                                   sizeof err), DEIT_OK);
+    CHECK(dst.pixels && dst.pixels[0] == 10 && dst.pixels[1] == 20 && dst.pixels[2] == 40);
+    image_free(&dst);
+    CHECK_INT_EQ(image_resize_with(&r5, 3, 1, INTERP_NEAREST, RESAMPLE_PILLOW, &dst, err, sizeof err),
+                 DEIT_OK);
+    CHECK(dst.pixels && dst.pixels[0] == 10 && dst.pixels[1] == 30 && dst.pixels[2] == 50);
+    image_free(&dst);
+
+    /* A constant image stays constant through either resampler, up or down, both filters. */
+    uint8_t flat[7 * 5 * 3];
+    memset(flat, 77, sizeof flat);
+    deit_image f = {7, 5, 3, flat};
+    const int sizes[][2] = {{256, 256}, {3, 2}, {7, 300}};
+    for (int k = 0; k < 3; k++) {
+        for (int m = 0; m < 2; m++) {
+            interp_mode mode = m ? INTERP_BILINEAR : INTERP_BICUBIC;
+            CHECK_INT_EQ(image_resize_with(&f, sizes[k][0], sizes[k][1], mode, RESAMPLE_TORCHVISION,
+                                           &dst, err, sizeof err), DEIT_OK);
+            size_t off = 0;
+            for (size_t i = 0; dst.pixels && i < (size_t)dst.width * dst.height * 3; i++)
+                off += dst.pixels[i] != 77;
+            CHECK_MSG(dst.pixels && off == 0, "constant %dx%d mode %d: %zu bytes moved", sizes[k][0],
+                      sizes[k][1], (int)mode, off);
+            image_free(&dst);
+        }
+    }
+    CHECK_INT_EQ(image_resize_with(&f, 3, 3, INTERP_BICUBIC, (resample_impl)7, &dst, err, sizeof err),
+                 DEIT_EINVAL);
+    CHECK(dst.pixels == NULL);
 }
 
 /* ---- hostile and edge inputs --------------------------------------------------------------- */
@@ -403,22 +456,26 @@ static void test_crop_rules(void)
     CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
     CHECK(crop.pixels && crop.pixels[0] == 30);
     image_free(&crop);
-    /* width 7: round(1.5) = 2 for torchvision, 3 // 2 = 1 for HF. */
+    /* width 7: round(1.5) = 2 for torchvision, 3 // 2 = 1 for both HF rules. */
     src.width = 7;
     CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
     CHECK(crop.pixels && crop.pixels[0] == 30);
     image_free(&crop);
-    pp.resize = RESIZE_EXACT;
+    pp.crop_rule = CROP_HF_SLOW;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && crop.pixels[0] == 20);
+    image_free(&crop);
+    pp.crop_rule = CROP_HF_FAST;
     CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
     CHECK(crop.pixels && crop.pixels[0] == 20);
     image_free(&crop);
 
-    /* Padding a 3x1 image to 6x4: torchvision puts (6-3)//2 = 1 column and (4-1)//2 = 1 row
-     * before; transformers ceil(3/2) = 2 of each. */
+    /* Padding a 3x1 image to 6x4: torchvision and the fast HF processor put (6-3)//2 = 1 column
+     * and (4-1)//2 = 1 row before; the slow HF processor ceil(3/2) = 2 of each. */
     src.width = 3;
     pp.crop_w = 6;
     pp.crop_h = 4;
-    pp.resize = RESIZE_SHORTEST_SIDE;
+    pp.crop_rule = CROP_TORCHVISION;
     const uint8_t tv[24] = {0, 0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     const uint8_t hf[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0, 0, 0, 0};
     float f[24];
@@ -426,10 +483,17 @@ static void test_crop_rules(void)
     CHECK(crop.pixels && crop.width == 6 && crop.height == 4 && memcmp(crop.pixels, tv, 24) == 0);
     CHECK(f[7] == (10.0f / 255.0f - pp.mean[0]) / pp.std[0] && f[0] == (0.0f - pp.mean[0]) / pp.std[0]);
     image_free(&crop);
-    pp.resize = RESIZE_EXACT;
+    pp.crop_rule = CROP_HF_SLOW;
     CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
     CHECK(crop.pixels && memcmp(crop.pixels, hf, 24) == 0);
     image_free(&crop);
+    pp.crop_rule = CROP_HF_FAST;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_OK);
+    CHECK(crop.pixels && memcmp(crop.pixels, tv, 24) == 0);
+    image_free(&crop);
+    pp.crop_rule = (center_crop_rule)9;
+    CHECK_INT_EQ(preprocess_image(&pp, &src, NULL, &crop, err, sizeof err), DEIT_EINVAL);
+    pp.crop_rule = CROP_HF_FAST;
 
     /* Inconsistent parameters are refused, not guessed. */
     pp.channels = 3;
@@ -520,6 +584,7 @@ int main(void)
 {
     test_golden_crops();
     test_hf_pixel_values();
+    test_torchvision_resize();
     test_hostile();
     test_scan_limit();
     test_crop_rules();

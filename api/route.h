@@ -1,0 +1,40 @@
+/* route.h — maps a request path to an endpoint and the methods it allows (no HTTP library needed). */
+#ifndef DEIT_API_ROUTE_H
+#define DEIT_API_ROUTE_H
+
+#include <stddef.h>
+
+typedef enum {
+    R_NOT_FOUND,
+    R_PREDICT,                 /* POST /v1/predict */
+    R_TORCHSERVE,              /* POST|PUT /predictions/{model} */
+    R_PING,                    /* GET /ping (TorchServe) */
+    R_HEALTHZ,                 /* GET /healthz */
+    R_READYZ,                  /* GET /readyz */
+    R_MODELS,                  /* GET /v1/models */
+    R_METRICS,                 /* GET /metrics */
+    R_V2_LIVE,                 /* GET /v2/health/live */
+    R_V2_READY,                /* GET /v2/health/ready */
+    R_V2_SERVER,               /* GET /v2 */
+    R_V2_MODEL,                /* GET /v2/models/{name}[/versions/{v}] */
+    R_V2_MODEL_READY,          /* GET /v2/models/{name}[/versions/{v}]/ready */
+    R_V2_INFER                 /* POST /v2/models/{name}[/versions/{v}]/infer */
+} route_kind;
+
+typedef struct {
+    route_kind kind;
+    const char *model;         /* {name} segment inside the path, or NULL */
+    size_t model_len;
+    const char *version;       /* {v} segment, or NULL */
+    size_t version_len;
+    int v2;                    /* errors use the v2 shape {"error": "…"} */
+    const char *allow;         /* methods for the Allow header, e.g. "GET, HEAD" */
+} route;
+
+/* Matches path[len] (without query string). Unknown paths give R_NOT_FOUND (v2 set for /v2/...). */
+void route_match(const char *path, size_t len, route *out);
+
+/* 1 when method (e.g. "GET") is allowed for the route. */
+int route_method_allowed(const route *r, const char *method);
+
+#endif

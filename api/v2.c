@@ -1,0 +1,261 @@
+/* v2.c — KServe v2 infer request parsing (JSON + base64 BYTES, and the binary-data extension). */
+#include "v2.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const v2_output_names[V2_OUT_COUNT] = {"class_probs", "distill_probs", "fused_probs"};
+
+static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+long long v2_base64_decode(const char *in, size_t len, uint8_t *out)
+{
+    /* padding: at most two '=' at the very end, and only on a multiple of 4 */
+    if (len >= 1 && in[len - 1] == '=') {
+        if (len % 4) return -1;
+        len--;
+        if (len >= 1 && in[len - 1] == '=') len--;
+    }
+    if (len % 4 == 1) return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)in[i]);
+        if (v < 0) return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long long)o;
+}
+
+void v2_request_free(v2_request *r)
+{
+    if (!r) return;
+    free(r->id);
+    free(r->input_name);
+    free(r->images);
+    free(r->arena);
+    memset(r, 0, sizeof *r);
+}
+
+/* Appends the string leaves of a (possibly nested) JSON array to list[*n] (at most cap). */
+static int collect_strings(json_t *a, json_t **list, size_t cap, size_t *n, int depth)
+{
+    if (depth > 8) return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (json_is_array(v)) {
+            if (collect_strings(v, list, cap, n, depth + 1)) return -1;
+        } else if (json_is_string(v)) {
+            if (*n >= cap) return -2;
+            list[(*n)++] = v;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_outputs(json_t *outs, v2_request *r, char *err, size_t errlen)
+{
+    if (!outs) {
+        r->n_outputs = V2_OUT_COUNT;
+        for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0};
+        return V2_OK;
+    }
+    if (!json_is_array(outs)) return fail(err, errlen, V2_EINVAL, "\"outputs\" must be an array");
+    if (json_array_size(outs) == 0 || json_array_size(outs) > V2_OUT_COUNT)
+        return fail(err, errlen, V2_EINVAL, "\"outputs\" must list 1 to %d outputs", V2_OUT_COUNT);
+    size_t i;
+    json_t *o;
+    json_array_foreach(outs, i, o) {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (!name) return fail(err, errlen, V2_EINVAL, "each output needs a string \"name\"");
+        int kind = -1;
+        for (int k = 0; k < V2_OUT_COUNT; k++)
+            if (strcmp(name, v2_output_names[k]) == 0) kind = k;
+        if (kind < 0)
+            return fail(err, errlen, V2_EINVAL,
+                        "unknown output \"%.64s\" (expected class_probs, distill_probs or fused_probs)", name);
+        for (int k = 0; k < r->n_outputs; k++)
+            if ((int)r->outputs[k].kind == kind)
+                return fail(err, errlen, V2_EINVAL, "output \"%s\" requested twice", name);
+        int cls = 0;
+        json_t *params = json_object_get(o, "parameters");
+        if (params && !json_is_object(params))
+            return fail(err, errlen, V2_EINVAL, "output \"parameters\" must be an object");
+        json_t *c = json_object_get(params, "classification");
+        if (c) {
+            if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > 100000)
+                return fail(err, errlen, V2_EINVAL, "\"classification\" must be a positive integer");
+            cls = (int)json_integer_value(c);
+        }
+        r->outputs[r->n_outputs++] = (v2_output){(v2_output_kind)kind, cls};
+    }
+    return V2_OK;
+}
+
+/* Splits a binary BYTES tensor bin[len] (4-byte LE length + bytes, repeated) into blobs. */
+static int split_binary(const uint8_t *bin, size_t len, v2_request *r, size_t expect, char *err,
+                        size_t errlen)
+{
+    size_t off = 0, n = 0;
+    while (off < len) {
+        if (len - off < 4)
+            return fail(err, errlen, V2_EINVAL, "binary BYTES element truncated in its length prefix");
+        uint32_t el = (uint32_t)bin[off] | (uint32_t)bin[off + 1] << 8 | (uint32_t)bin[off + 2] << 16 |
+                      (uint32_t)bin[off + 3] << 24;
+        off += 4;
+        if (el > len - off)
+            return fail(err, errlen, V2_EINVAL, "binary BYTES element of %u bytes overruns the data", el);
+        if (n >= expect)
+            return fail(err, errlen, V2_EINVAL, "binary data holds more elements than the shape (%zu)", expect);
+        r->images[n++] = (v2_blob){bin + off, el};
+        off += el;
+    }
+    if (n != expect)
+        return fail(err, errlen, V2_EINVAL, "binary data holds %zu elements, shape says %zu", n, expect);
+    return V2_OK;
+}
+
+static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_bin, size_t max_images,
+                      v2_request *r, char *err, size_t errlen)
+{
+    if (!json_is_object(root)) return fail(err, errlen, V2_EINVAL, "request must be a JSON object");
+    json_t *id = json_object_get(root, "id");
+    if (id) {
+        if (!json_is_string(id)) return fail(err, errlen, V2_EINVAL, "\"id\" must be a string");
+        if (!(r->id = strdup(json_string_value(id)))) return V2_ENOMEM;
+    }
+    json_t *inputs = json_object_get(root, "inputs");
+    if (!json_is_array(inputs) || json_array_size(inputs) != 1)
+        return fail(err, errlen, V2_EINVAL, "\"inputs\" must be an array with exactly one BYTES tensor of encoded images");
+    json_t *in = json_array_get(inputs, 0);
+    const char *name = json_string_value(json_object_get(in, "name"));
+    const char *dtype = json_string_value(json_object_get(in, "datatype"));
+    json_t *shape = json_object_get(in, "shape");
+    if (!name) return fail(err, errlen, V2_EINVAL, "input needs a string \"name\"");
+    if (!(r->input_name = strdup(name))) return V2_ENOMEM;
+    if (!dtype || strcmp(dtype, "BYTES") != 0)
+        return fail(err, errlen, V2_EINVAL, "input \"%.64s\" must have datatype BYTES (encoded images)", name);
+    if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > 4)
+        return fail(err, errlen, V2_EINVAL, "input \"shape\" must be an array of 1 to 4 dimensions");
+    size_t count = 1, i;
+    json_t *d;
+    json_array_foreach(shape, i, d) {
+        if (!json_is_integer(d) || json_integer_value(d) < 0)
+            return fail(err, errlen, V2_EINVAL, "input \"shape\" must hold non-negative integers");
+        json_int_t v = json_integer_value(d);
+        if (v > (json_int_t)max_images || (v && count > max_images / (size_t)v))
+            return fail(err, errlen, V2_ETOOMANY, "too many images in one request (limit %zu)", max_images);
+        count *= (size_t)v;
+    }
+    if (count == 0) return fail(err, errlen, V2_EINVAL, "input holds no images");
+
+    json_t *params = json_object_get(in, "parameters");
+    if (params && !json_is_object(params))
+        return fail(err, errlen, V2_EINVAL, "input \"parameters\" must be an object");
+    json_t *bds = json_object_get(params, "binary_data_size");
+    json_t *ctype = json_object_get(params, "content_type");
+    if (ctype && (!json_is_string(ctype) || strcmp(json_string_value(ctype), "base64") != 0))
+        return fail(err, errlen, V2_EINVAL, "input content_type must be \"base64\" (BYTES in JSON are base64-encoded images)");
+    json_t *data = json_object_get(in, "data");
+
+    if (!(r->images = calloc(count, sizeof *r->images))) return V2_ENOMEM;
+    r->n_images = count;
+
+    if (bds) {
+        if (!has_bin)
+            return fail(err, errlen, V2_EINVAL, "binary_data_size given without Inference-Header-Content-Length");
+        if (data) return fail(err, errlen, V2_EINVAL, "input has both \"data\" and binary_data_size");
+        if (!json_is_integer(bds) || json_integer_value(bds) < 0 || (size_t)json_integer_value(bds) != bin_len)
+            return fail(err, errlen, V2_EINVAL, "binary_data_size does not match the %zu bytes after the JSON header",
+                        bin_len);
+        int rc = split_binary(bin, bin_len, r, count, err, errlen);
+        if (rc) return rc;
+    } else {
+        if (has_bin && bin_len)
+            return fail(err, errlen, V2_EINVAL, "binary data after the JSON header but no input has binary_data_size");
+        if (!json_is_array(data)) return fail(err, errlen, V2_EINVAL, "input needs a \"data\" array of base64 strings");
+        json_t **strs = calloc(count, sizeof *strs);
+        if (!strs) return V2_ENOMEM;
+        size_t n = 0;
+        int rc = collect_strings(data, strs, count, &n, 0);
+        if (rc == -1 || (rc == 0 && n != count)) {
+            free(strs);
+            return fail(err, errlen, V2_EINVAL, "\"data\" must hold exactly %zu base64 strings (the shape)", count);
+        }
+        if (rc == -2) {
+            free(strs);
+            return fail(err, errlen, V2_EINVAL, "\"data\" holds more strings than the shape (%zu)", count);
+        }
+        size_t total = 0;
+        for (i = 0; i < n; i++) total += json_string_length(strs[i]) / 4 * 3 + 3;
+        if (!(r->arena = malloc(total ? total : 1))) { free(strs); return V2_ENOMEM; }
+        size_t off = 0;
+        for (i = 0; i < n; i++) {
+            long long got = v2_base64_decode(json_string_value(strs[i]), json_string_length(strs[i]),
+                                             r->arena + off);
+            if (got < 0) {
+                free(strs);
+                return fail(err, errlen, V2_EINVAL, "image %zu is not valid base64", i);
+            }
+            r->images[i] = (v2_blob){r->arena + off, (size_t)got};
+            off += (size_t)got;
+        }
+        free(strs);
+    }
+    return parse_outputs(json_object_get(root, "outputs"), r, err, errlen);
+}
+
+int v2_parse_request(const uint8_t *body, size_t len, long long header_len, size_t max_images,
+                     v2_request *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t jlen = len;
+    int has_bin = header_len >= 0;
+    if (has_bin) {
+        if ((unsigned long long)header_len > len)
+            return fail(err, errlen, V2_EINVAL,
+                        "Inference-Header-Content-Length (%lld) is larger than the body (%zu bytes)", header_len, len);
+        jlen = (size_t)header_len;
+    }
+    json_error_t je;
+    json_t *root = json_loadb((const char *)body, jlen, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return fail(err, errlen, V2_EINVAL, "invalid JSON: %s (at byte %d)", je.text, je.position);
+    int rc = parse_json(root, body + jlen, len - jlen, has_bin, max_images, out, err, errlen);
+    json_decref(root);
+    if (rc == V2_ENOMEM) fail(err, errlen, V2_ENOMEM, "out of memory");
+    if (rc) v2_request_free(out);
+    return rc;
+}

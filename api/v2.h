@@ -1,0 +1,62 @@
+/* v2.h — Open Inference Protocol (KServe v2) infer requests: one BYTES input of encoded images,
+ * given either as base64 strings in the JSON body or through the binary-data extension (JSON header
+ * of Inference-Header-Content-Length bytes, then raw tensors; each BYTES element a 4-byte
+ * little-endian length followed by that many bytes), and the requested outputs (class_probs,
+ * distill_probs, fused_probs, each optionally with parameters.classification = k).
+ *
+ * Thread-safe; no global state. The request owns what it allocates (free with v2_request_free);
+ * image blobs point either into the caller's body (binary data) or into the request's own arena
+ * (decoded base64), so the body must outlive the request.
+ */
+#ifndef DEIT_API_V2_H
+#define DEIT_API_V2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    V2_OK = 0,
+    V2_EINVAL = -1,            /* malformed request (HTTP 400) */
+    V2_ETOOMANY = -2,          /* more images than allowed per request (HTTP 413) */
+    V2_ENOMEM = -3             /* allocation failed (HTTP 500) */
+} v2_status;
+
+typedef enum { V2_OUT_CLASS, V2_OUT_DISTILL, V2_OUT_FUSED, V2_OUT_COUNT } v2_output_kind;
+
+/* Output names as they appear on the wire, indexed by v2_output_kind. */
+extern const char *const v2_output_names[V2_OUT_COUNT];
+
+typedef struct {
+    v2_output_kind kind;
+    int classification;        /* 0: FP32 probabilities [batch, classes]; k > 0: top-k BYTES [batch, k] */
+} v2_output;
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} v2_blob;
+
+typedef struct {
+    char *id;                  /* request "id" to echo back; NULL when absent */
+    char *input_name;          /* name of the BYTES input */
+    size_t n_images;
+    v2_blob *images;           /* [n_images], in row-major order of the input tensor */
+    uint8_t *arena;            /* decoded base64 bytes the blobs may point into */
+    int n_outputs;             /* outputs requested; all three probability outputs when none given */
+    v2_output outputs[V2_OUT_COUNT];
+} v2_request;
+
+/* Parses body[len]. header_len < 0: the whole body is JSON; otherwise the first header_len bytes are
+ * the JSON header and the rest is binary data (Inference-Header-Content-Length). At most max_images
+ * images (V2_ETOOMANY beyond). On failure *out is left empty (safe to v2_request_free) and err holds
+ * a message for the client. */
+int v2_parse_request(const uint8_t *body, size_t len, long long header_len, size_t max_images,
+                     v2_request *out, char *err, size_t errlen);
+
+void v2_request_free(v2_request *r);
+
+/* Strict RFC 4648 base64 (standard alphabet; padding optional; no whitespace). Writes at most
+ * 3 * (len / 4) + 2 bytes to out and returns how many, or -1 on an invalid character or length. */
+long long v2_base64_decode(const char *in, size_t len, uint8_t *out);
+
+#endif

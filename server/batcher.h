@@ -1,0 +1,92 @@
+/* batcher.h — a bounded queue of inference jobs and the worker pool that drains it in dynamic
+ * batches (Triton's vocabulary: max batch size, max queue delay, bounded queue, queue timeout).
+ *
+ * A job is one request: n images already preprocessed into pixels, and room for the logits. Workers
+ * take the oldest job plus as many following whole jobs as fit in max_batch images; when fewer than
+ * max_batch images are queued, the worker lets the oldest wait up to batch_wait_us for company.
+ * A job larger than max_batch runs alone in max_batch-sized chunks. Each worker owns the state the
+ * forward function needs (e.g. a deit_state), so workers share nothing but the queue.
+ *
+ * The forward function is injected (the engine in the server, a fake in the unit test).
+ * Thread-safe: submit from any thread. Every job handed to batcher_submit successfully gets exactly
+ * one call of its done() callback, from a batcher thread (or from batcher_stop's caller), outside the
+ * batcher's lock; after done() starts, the batcher never touches the job again.
+ */
+#ifndef DEIT_SERVER_BATCHER_H
+#define DEIT_SERVER_BATCHER_H
+
+#include <stddef.h>
+
+#include "metrics.h"
+
+typedef enum {
+    BATCH_OK = 0,
+    BATCH_FULL = 1,            /* submit: queue has no room for the job's images (HTTP 503) */
+    BATCH_STOPPING = 2,        /* submit: batcher shutting down (HTTP 503) */
+    BATCH_TIMEOUT = 3,         /* done: waited longer than timeout_s for a worker (HTTP 504) */
+    BATCH_SHUTDOWN = 4,        /* done: dropped by batcher_stop without drain (HTTP 503) */
+    BATCH_FAILED = 5           /* done: the forward function failed (HTTP 500) */
+} batch_status;
+
+typedef struct batch_job batch_job;
+
+struct batch_job {
+    /* filled by the submitter */
+    int n;                     /* images, >= 1 */
+    const float *pixels;       /* [n][in_floats] */
+    float *cls, *dist;         /* [n][n_classes] outputs */
+    void (*done)(batch_job *job); /* completion; job->status says how it ended */
+    void *user;                /* for the submitter */
+    /* filled by the batcher */
+    int status;                /* batch_status */
+    double t_submit, t_start, t_end; /* monotonic seconds (batcher_now) */
+    int batch_images;          /* images in the (first) forward pass that ran this job */
+    double deadline;           /* private */
+    batch_job *next;           /* private: queue link */
+};
+
+/* forward: runs `batch` images; returns 0 on success. state comes from state_new. */
+typedef int (*batch_forward_fn)(void *state, const float *pixels, int batch, float *cls, float *dist);
+typedef void *(*batch_state_new_fn)(void *ctx, int max_batch);
+typedef void (*batch_state_free_fn)(void *state);
+
+typedef struct {
+    int workers;               /* worker threads, >= 1 */
+    int max_batch;             /* images per forward pass, >= 1 */
+    int batch_wait_us;         /* how long the oldest job waits for company; 0 = never */
+    int queue_cap;             /* most images queued (not yet taken by a worker) */
+    double timeout_s;          /* longest wait in the queue before BATCH_TIMEOUT; <= 0: none */
+    size_t in_floats;          /* floats per input image */
+    int n_classes;             /* logits per image */
+    batch_forward_fn forward;
+    batch_state_new_fn state_new;
+    batch_state_free_fn state_free;
+    void *ctx;                 /* passed to state_new */
+    metrics *metrics;          /* queue depth, queue/inference durations, batch sizes; may be NULL */
+} batcher_params;
+
+typedef struct batcher batcher;
+
+/* Starts the workers (each creates its state first) and the timeout reaper. NULL on failure with a
+ * message in err. */
+batcher *batcher_start(const batcher_params *p, char *err, size_t errlen);
+
+/* Queues a job (job->n <= queue_cap). Returns BATCH_OK, or BATCH_FULL / BATCH_STOPPING at once
+ * without calling done(). */
+int batcher_submit(batcher *b, batch_job *job);
+
+/* Images queued and not yet taken by a worker. */
+int batcher_queued(batcher *b);
+
+/* Stops the batcher. drain != 0: queued jobs still run; drain == 0: queued jobs end with
+ * BATCH_SHUTDOWN. Jobs already running always finish. Returns when every thread has exited; later
+ * submits answer BATCH_STOPPING, so the batcher stays valid until batcher_free. Idempotent. */
+void batcher_stop(batcher *b, int drain);
+
+/* Frees a stopped (or never-stopped: it is stopped with drain first) batcher. NULL is a no-op. */
+void batcher_free(batcher *b);
+
+/* Monotonic clock in seconds. */
+double batcher_now(void);
+
+#endif

@@ -1,0 +1,180 @@
+/* main.c — deit-server: reads the configuration, starts listening, loads the model, starts the
+ * workers, and drains gracefully on SIGTERM/SIGINT. The only place that exits. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batcher.h"
+#include "server_config.h"
+#include "deit.h"
+#include "http.h"
+#include "metrics.h"
+
+/* Self-pipe: the signal handler only writes a byte; main() reads it. Works whichever thread (ours,
+ * MHD's, OpenBLAS's) the signal lands on. Written once before the handler is installed. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(signal_pipe[1], &b, 1) < 0) { /* nothing to do: a byte is already pending */ }
+    errno = saved;
+}
+
+/* One worker's engine state: the shared model and this worker's scratch. */
+typedef struct {
+    const deit_model *model;
+    deit_state *state;
+} worker_engine;
+
+static void *engine_state_new(void *ctx, int max_batch)
+{
+    worker_engine *w = malloc(sizeof *w);
+    if (!w) return NULL;
+    w->model = ctx;
+    w->state = deit_state_new(w->model, max_batch);
+    if (!w->state) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void engine_state_free(void *p)
+{
+    worker_engine *w = p;
+    deit_state_free(w->state);
+    free(w);
+}
+
+static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist)
+{
+    worker_engine *w = p;
+    return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void logf_event(const server_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_event(const server_config *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (strcmp(c->log_format, "json") == 0) {
+        fputs("{\"event\":\"", stderr);
+        for (const char *p = msg; *p; p++) {
+            if (*p == '"' || *p == '\\') fputc('\\', stderr);
+            if ((unsigned char)*p >= 0x20) fputc(*p, stderr);
+        }
+        fputs("\"}\n", stderr);
+    } else {
+        fprintf(stderr, "deit-server: %s\n", msg);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    server_config cfg;
+    char err[1024];
+    server_config_defaults(&cfg);
+    int rc = server_config_parse(&cfg, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        server_config_usage(stdout, argv[0]);
+        return 0;
+    }
+    if (rc < 0 || server_config_validate(&cfg, err, sizeof err)) {
+        fprintf(stderr, "deit-server: %s\n", err);
+        return 2;
+    }
+
+    if (pipe(signal_pipe)) {
+        perror("deit-server: pipe");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    deit_set_blas_threads(cfg.threads);
+    static metrics mx; /* lives for the whole process; every field is atomic */
+    metrics_init(&mx);
+
+    /* Listen first so /healthz answers (and /readyz says 503) while the model loads. */
+    http_server *h = http_start(&cfg, &mx, err, sizeof err);
+    if (!h) {
+        fprintf(stderr, "deit-server: %s\n", err);
+        return 1;
+    }
+    logf_event(&cfg, "listening on %s:%d", cfg.host, http_port(h));
+
+    deit_model *model = NULL;
+    if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
+        logf_event(&cfg, "cannot load model: %s", err);
+        http_stop(h);
+        return 1;
+    }
+    const deit_config *mc = deit_model_config(model);
+    batcher_params bp = {
+        .workers = cfg.workers, .max_batch = cfg.max_batch, .batch_wait_us = cfg.batch_wait_us,
+        .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
+        .n_classes = mc->n_classes, .forward = engine_forward, .state_new = engine_state_new,
+        .state_free = engine_state_free, .ctx = model, .metrics = &mx,
+    };
+    batcher *b = batcher_start(&bp, err, sizeof err);
+    if (!b) {
+        logf_event(&cfg, "%s", err);
+        http_stop(h);
+        batcher_free(b);
+        deit_model_free(model);
+        return 1;
+    }
+    http_set_engine(h, model, b);
+    logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d BLAS threads, max batch %d, "
+               "batch wait %d us, queue %d", mc->name, mc->architecture, mc->n_classes,
+               mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
+               cfg.batch_wait_us, cfg.queue);
+
+    unsigned char sig = 0;
+    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {}
+    logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
+
+    /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
+    http_drain(h);
+    int waited = 0, forced = 0;
+    while (http_inflight(h) > 0 && waited < cfg.grace_s * 1000) {
+        sleep_ms(10);
+        waited += 10;
+    }
+    if (http_inflight(h) > 0) {
+        forced = 1;
+        logf_event(&cfg, "grace period over with %d requests in flight: answering the queued ones 503",
+                   http_inflight(h));
+        batcher_stop(b, 0);
+        for (int i = 0; i < 200 && http_inflight(h) > 0; i++) sleep_ms(10);
+    } else {
+        batcher_stop(b, 1);
+    }
+    http_stop(h);
+    batcher_free(b);
+    deit_model_free(model);
+    logf_event(&cfg, forced ? "stopped (forced)" : "stopped");
+    return forced ? 1 : 0;
+}

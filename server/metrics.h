@@ -1,0 +1,46 @@
+/* metrics.h — Prometheus counters, gauges and histograms for the server, updated lock-free with
+ * C11 atomics from any thread and rendered as text exposition format for GET /metrics. */
+#ifndef DEIT_SERVER_METRICS_H
+#define DEIT_SERVER_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+typedef enum {
+    EP_PREDICT,                /* /v1/predict */
+    EP_TORCHSERVE,             /* /predictions/{model} */
+    EP_V2_INFER,               /* /v2/models/{name}/infer */
+    EP_V2_META,                /* other /v2 endpoints */
+    EP_HEALTH,                 /* /healthz, /readyz, /ping */
+    EP_MODELS,                 /* /v1/models */
+    EP_METRICS,                /* /metrics */
+    EP_OTHER,                  /* anything else (404s) */
+    EP_COUNT
+} metrics_endpoint;
+
+#define METRICS_N_CODES 14     /* status codes counted separately; others go to "other" */
+#define METRICS_MAX_BUCKETS 16
+
+typedef struct {
+    int n;                                  /* finite bucket bounds in use */
+    double bounds[METRICS_MAX_BUCKETS];     /* upper bounds, ascending (+Inf is implicit) */
+    atomic_ulong counts[METRICS_MAX_BUCKETS + 1]; /* per bucket (not cumulative); last is +Inf */
+    atomic_ulong sum_micro;                 /* sum of observations x 1e6 (integers stay atomic) */
+} metrics_hist;
+
+typedef struct {
+    atomic_ulong requests[EP_COUNT][METRICS_N_CODES + 1];
+    metrics_hist request_s, queue_s, inference_s, batch_size;
+    atomic_long queue_depth;   /* images waiting for a worker */
+    atomic_ulong images;       /* images that went through inference */
+} metrics;
+
+void metrics_init(metrics *m);
+
+void metrics_request(metrics *m, metrics_endpoint ep, int status, double seconds);
+void metrics_observe(metrics_hist *h, double v);
+
+/* Renders the exposition text into a malloc'd buffer (*len bytes); NULL on allocation failure. */
+char *metrics_render(metrics *m, size_t *len);
+
+#endif

@@ -1,0 +1,155 @@
+/* server_config.c — the settings table: flag, environment variable, default, limits and help, in one place. */
+#include "server_config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_INT, T_LONG } opt_type;
+
+typedef struct {
+    const char *flag;          /* without the leading "--" */
+    opt_type type;
+    size_t offset;             /* into server_config */
+    const char *def;           /* default, parsed like a user value */
+    long min, max;             /* bounds for numbers */
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(server_config, f)
+
+/* Defaults for this 2-core machine: 2 workers x 1 BLAS thread (see docs/server.md, "Threads"). */
+static const opt OPTS[] = {
+    {"model", T_STR, OFF(model), "", 0, 0, "model directory or .safetensors file (required)"},
+    {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
+    {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
+    {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
+    {"threads", T_INT, OFF(threads), "1", 1, 64, "OpenBLAS threads, process-wide"},
+    {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
+    {"max-batch", T_INT, OFF(max_batch), "8", 1, 256, "most images per forward pass"},
+    {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
+     "how long the oldest queued image waits for company (us)"},
+    {"queue", T_INT, OFF(queue), "256", 1, 100000, "most images waiting for a worker (503 beyond)"},
+    {"max-body-mb", T_INT, OFF(max_body_mb), "32", 1, 4096, "request body limit in MiB (413 beyond)"},
+    {"max-pixels", T_LONG, OFF(max_pixels), "40000000", 1, 1000000000L,
+     "width*height limit of one image (413 beyond)"},
+    {"max-images", T_INT, OFF(max_images), "32", 1, 4096, "images per request (413 beyond)"},
+    {"request-timeout-s", T_INT, OFF(request_timeout_s), "30", 1, 3600,
+     "longest wait for a worker (504 beyond)"},
+    {"conn-timeout-s", T_INT, OFF(conn_timeout_s), "30", 1, 3600, "idle connection timeout"},
+    {"max-connections", T_INT, OFF(max_connections), "512", 1, 100000, "concurrent connections"},
+    {"api-key", T_STR, OFF(api_key), "", 0, 0, "require 'Authorization: Bearer KEY' on inference"},
+    {"log-format", T_STR, OFF(log_format), "text", 0, 0, "access log format: text or json"},
+    {"grace-s", T_INT, OFF(grace_s), "30", 0, 3600, "drain time after SIGTERM/SIGINT"},
+};
+#define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+/* "max-batch" -> "DEIT_MAX_BATCH" */
+static void env_name(const char *flag, char *out, size_t cap)
+{
+    size_t o = 0;
+    const char *p = "DEIT_";
+    while (*p && o + 1 < cap) out[o++] = *p++;
+    for (; *flag && o + 1 < cap; flag++) {
+        char ch = *flag;
+        out[o++] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+    }
+    out[o] = '\0';
+}
+
+static int set_value(server_config *c, const opt *o, const char *v, const char *source, char *err,
+                     size_t errlen)
+{
+    char *base = (char *)c + o->offset;
+    if (o->type == T_STR) {
+        *(const char **)(void *)base = v;
+        return 0;
+    }
+    errno = 0;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < o->min || x > o->max) {
+        snprintf(err, errlen, "%s: --%s must be an integer from %ld to %ld (got \"%s\")", source, o->flag,
+                 o->min, o->max, v);
+        return -1;
+    }
+    if (o->type == T_INT) *(int *)(void *)base = (int)x;
+    else *(long *)(void *)base = x;
+    return 0;
+}
+
+void server_config_defaults(server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    char err[128];
+    for (size_t i = 0; i < N_OPTS; i++) set_value(c, &OPTS[i], OPTS[i].def, "default", err, sizeof err);
+}
+
+int server_config_parse(server_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char name[64];
+        env_name(OPTS[i].flag, name, sizeof name);
+        const char *v = getenv(name);
+        if (v && set_value(c, &OPTS[i], v, name, err, errlen)) return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return 1;
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
+            return -1;
+        }
+        arg += 2;
+        const char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        const opt *o = NULL;
+        for (size_t i = 0; i < N_OPTS; i++)
+            if (strlen(OPTS[i].flag) == nl && strncmp(OPTS[i].flag, arg, nl) == 0) o = &OPTS[i];
+        if (!o) {
+            snprintf(err, errlen, "unknown flag --%.*s (see --help)", (int)nl, arg);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (a + 1 >= argc) {
+                snprintf(err, errlen, "--%s needs a value", o->flag);
+                return -1;
+            }
+            v = argv[++a];
+        }
+        if (set_value(c, o, v, "flag", err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int server_config_validate(const server_config *c, char *err, size_t errlen)
+{
+    if (!c->model || !*c->model) {
+        snprintf(err, errlen, "no model: pass --model DIR or set DEIT_MODEL");
+        return -1;
+    }
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        snprintf(err, errlen, "--log-format must be text or json");
+        return -1;
+    }
+    if (c->max_images > c->queue) {
+        snprintf(err, errlen, "--max-images (%d) must not exceed --queue (%d)", c->max_images, c->queue);
+        return -1;
+    }
+    return 0;
+}
+
+void server_config_usage(FILE *f, const char *prog)
+{
+    fprintf(f, "usage: %s --model DIR [flags]\n\nEvery flag may also be given as an environment "
+               "variable (flag > environment > default).\n\n", prog);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char name[64], left[64];
+        env_name(OPTS[i].flag, name, sizeof name);
+        snprintf(left, sizeof left, "--%s", OPTS[i].flag);
+        fprintf(f, "  %-20s %-24s %s (default: %s)\n", left, name, OPTS[i].help,
+                *OPTS[i].def ? OPTS[i].def : "none");
+    }
+}

@@ -1,0 +1,43 @@
+/* server_config.h — every server setting in one struct, its defaults in one table (server_config.c), read from
+ * flags and DEIT_* environment variables (flag > environment > default). */
+#ifndef DEIT_SERVER_CONFIG_H
+#define DEIT_SERVER_CONFIG_H
+
+#include <stdio.h>
+
+typedef struct {
+    const char *model;         /* --model / DEIT_MODEL: model directory or .safetensors file (required) */
+    const char *host;          /* --host: IPv4/IPv6 address to bind */
+    int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
+    int workers;               /* --workers: inference threads, each with its own deit_state */
+    int threads;               /* --threads: OpenBLAS threads (process-wide; workers x threads <= cores) */
+    int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
+    int max_batch;             /* --max-batch: most images one forward pass takes */
+    int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */
+    int queue;                 /* --queue: most images waiting for a worker; more answers 503 */
+    int max_body_mb;           /* --max-body-mb: request body limit in MiB (413 beyond) */
+    long max_pixels;           /* --max-pixels: width*height limit of one decoded image (413 beyond) */
+    int max_images;            /* --max-images: images in one request (413 beyond) */
+    int request_timeout_s;     /* --request-timeout-s: longest wait for a worker before 504 */
+    int conn_timeout_s;        /* --conn-timeout-s: idle connection timeout (slow or stalled clients) */
+    int max_connections;       /* --max-connections: concurrent connections MHD accepts */
+    const char *api_key;       /* --api-key / DEIT_API_KEY: Bearer key for inference endpoints; "" = open */
+    const char *log_format;    /* --log-format: "text" or "json" access and event lines on stderr */
+    int grace_s;               /* --grace-s: longest drain after SIGTERM/SIGINT before exiting anyway */
+} server_config;
+
+/* Fills c with the defaults. */
+void server_config_defaults(server_config *c);
+
+/* Applies DEIT_* environment variables, then argv flags (--name value or --name=value).
+ * Returns 0 on success, 1 when --help was given, -1 on an unknown flag or a bad value (message in
+ * err). String fields point into argv / environ, which outlive the server. */
+int server_config_parse(server_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Checks cross-field constraints (e.g. max_images <= queue); -1 with a message when violated. */
+int server_config_validate(const server_config *c, char *err, size_t errlen);
+
+/* Prints every flag with its environment variable, default and meaning. */
+void server_config_usage(FILE *f, const char *prog);
+
+#endif

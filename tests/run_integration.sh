@@ -1,0 +1,61 @@
+#!/bin/sh
+# run_integration.sh TEST... — runs each integration-test binary (they start the servers they need)
+# against the release server, the ASan/UBSan server (leaks checked at exit) and, when built, the
+# ThreadSanitizer server (a shorter concurrent run, OpenBLAS single-threaded so only our threads are
+# checked); then tests/smoke.sh against a release server started here. Server logs: build/test-logs/.
+# Prints one total line "integration: N passed, N failed"; exits non-zero on any failure.
+cd "$(dirname "$0")/.." || exit 1
+B=${B:-build}
+mkdir -p "$B/test-logs"
+passed=0; failed=0
+
+# run LABEL CMD... : echoes the output, adds up its "<name>: N passed, N failed" line
+run() {
+    label=$1; shift
+    echo "== $label"
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out"
+    line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    p=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
+    f=$(printf '%s' "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+        echo "FAILED: $label (exit $rc)"
+        [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
+    fi
+}
+
+for t in "$@"; do
+    name=$(basename "$t")
+    run "$name (release server)" env DEIT_SERVER_BIN="$B/deit-server" timeout 900 "$t"
+    if [ -x "$B/asan/deit-server" ]; then
+        run "$name (ASan/UBSan server)" env DEIT_SERVER_BIN="$B/asan/deit-server" \
+            ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}" \
+            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" timeout 1800 "$t"
+    fi
+    if [ -x "$B/tsan/deit-server" ]; then
+        run "$name (TSan server)" env DEIT_SERVER_BIN="$B/tsan/deit-server" DEIT_TEST_QUICK=1 \
+            OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=0 exitcode=66 ${TSAN_OPTIONS:-}" timeout 1800 "$t"
+    fi
+done
+
+# smoke.sh against a server on a free port (--port 0: the server prints the port it got)
+log="$B/test-logs/smoke-server.log"
+"$B/deit-server" --model tests/fixtures/models/timm-deit-reduced --host 127.0.0.1 --port 0 2>"$log" &
+pid=$!
+port=""
+for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+    [ -n "$port" ] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+if [ -n "$port" ]; then
+    run "smoke.sh" sh tests/smoke.sh "http://127.0.0.1:$port"
+else
+    echo "FAILED: smoke server did not start (see $log)"; failed=$((failed + 1))
+fi
+kill -TERM "$pid" 2>/dev/null
+wait "$pid" || { echo "FAILED: smoke server exit status $?"; failed=$((failed + 1)); }
+
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

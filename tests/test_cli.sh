@@ -1,0 +1,41 @@
+#!/bin/sh
+# test_cli.sh — black-box checks of build/deit-predict (the ASan build when present): output
+# schema and values, per-image errors, exit codes. Prints "cli: N passed, N failed".
+BIN=${DEIT_PREDICT:-build/asan/deit-predict}
+[ -x "$BIN" ] || BIN=build/deit-predict
+M=tests/fixtures/models
+I=tests/fixtures/images
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "cli: FAIL: $*"; }
+
+out=$("$BIN" --model $M/timm-deit-reduced --top-k 3 $I/chelsea.png $I/rocket.jpg 2>&1); rc=$?
+[ "$rc" -eq 0 ] && ok || ko "two good images: exit $rc"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] && ok || ko "one line per image"
+# top-1 of the fused head for chelsea.png with this model is class_0..9; check schema and ordering
+line1=$(printf '%s\n' "$out" | head -n 1)
+for key in '"image":"tests/fixtures/images/chelsea.png"' '"class_head":\[' '"distill_head":\[' '"fused":\[' '"heads_agree":'; do
+    printf '%s' "$line1" | grep -q "$key" && ok || ko "missing $key"
+done
+[ "$(printf '%s' "$line1" | grep -o '"index"' | wc -l)" -eq 9 ] && ok || ko "top-3 for each of three heads"
+
+out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png /nonexistent.png $I/../README.md 2>&1); rc=$?
+[ "$rc" -eq 1 ] && ok || ko "bad images must exit 1 (got $rc)"
+printf '%s\n' "$out" | grep -q '"image":"/nonexistent.png","error":"No such file or directory"' && ok || ko "missing file error line"
+printf '%s\n' "$out" | grep -q '"error":"unsupported image format"' && ok || ko "non-image error line"
+[ "$(printf '%s\n' "$out" | grep -c '"fused"')" -eq 1 ] && ok || ko "the good image still predicted"
+
+"$BIN" --model /nonexistent-model $I/chelsea.png >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && ok || ko "bad model must exit 2 (got $rc)"
+err=$("$BIN" --model $M/timm-deit-reduced/config.json $I/chelsea.png 2>&1 >/dev/null)
+printf '%s' "$err" | grep -q "cannot load model" && ok || ko "bad model names the problem: $err"
+
+out=$("$BIN" --model $M/timm-deit-nodist-reduced --logits $I/rocket.jpg)
+printf '%s' "$out" | grep -q '"distill_head":null' && ok || ko "one-head model: distill_head null"
+[ "$(printf '%s' "$out" | grep -o '"class_logits":\[[^]]*\]' | tr ',' '\n' | wc -l)" -eq 10 ] && ok || ko "--logits: 10 class logits"
+
+"$BIN" --model $M/timm-deit-reduced --top-k 0 $I/chelsea.png >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && ok || ko "--top-k 0 refused"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

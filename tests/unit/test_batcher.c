@@ -1,0 +1,332 @@
+/* test_batcher.c — the job queue and dynamic batching workers, with a fake forward function:
+ * batching, chunking of large jobs, full queue, queue timeout, stop with and without drain,
+ * concurrent submitters, forward failure. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "../check.h"
+#include "batcher.h"
+#include "metrics.h"
+
+#define F 3   /* floats per image */
+#define K 2   /* classes */
+
+/* Fake forward: cls[i] = {x0, x0 + 1}, dist[i] = {-x0, x1}; it can be held at a gate. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_closed, in_forward;
+static atomic_int forwards, fail_next, bad_state; /* CHECK is not thread-safe: record, check later */
+
+static int fake_forward(void *state, const float *x, int batch, float *cls, float *dist)
+{
+    if (state != (void *)&gate_mu) atomic_store(&bad_state, 1);
+    pthread_mutex_lock(&gate_mu);
+    in_forward++;
+    pthread_cond_broadcast(&gate_cv);
+    while (gate_closed) pthread_cond_wait(&gate_cv, &gate_mu);
+    in_forward--;
+    pthread_mutex_unlock(&gate_mu);
+    atomic_fetch_add(&forwards, 1);
+    if (atomic_exchange(&fail_next, 0)) return -1;
+    for (int i = 0; i < batch; i++) {
+        cls[i * K] = x[i * F];
+        cls[i * K + 1] = x[i * F] + 1;
+        dist[i * K] = -x[i * F];
+        dist[i * K + 1] = x[i * F + 1];
+    }
+    return 0;
+}
+
+static void *fake_state_new(void *ctx, int max_batch) { (void)max_batch; return ctx; }
+static void fake_state_free(void *s) { (void)s; }
+
+static void gate(int closed)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_closed = closed;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void wait_in_forward(int n)
+{
+    pthread_mutex_lock(&gate_mu);
+    while (in_forward < n) pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+/* A job with its buffers and a completion flag. */
+typedef struct {
+    batch_job job;
+    float x[16 * F], cls[16 * K], dist[16 * K];
+    atomic_int done_calls;
+} tjob;
+
+static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static int done_count;
+
+static void on_done(batch_job *j)
+{
+    tjob *t = j->user;
+    atomic_fetch_add(&t->done_calls, 1);
+    pthread_mutex_lock(&done_mu);
+    done_count++;
+    pthread_cond_broadcast(&done_cv);
+    pthread_mutex_unlock(&done_mu);
+}
+
+static void wait_done(int n)
+{
+    pthread_mutex_lock(&done_mu);
+    while (done_count < n) pthread_cond_wait(&done_cv, &done_mu);
+    pthread_mutex_unlock(&done_mu);
+}
+
+static void reset_done(void)
+{
+    pthread_mutex_lock(&done_mu);
+    done_count = 0;
+    pthread_mutex_unlock(&done_mu);
+}
+
+static void init_job(tjob *t, int n, float base)
+{
+    memset(t, 0, sizeof *t);
+    t->job.n = n;
+    for (int i = 0; i < n; i++) {
+        t->x[i * F] = base + (float)i;
+        t->x[i * F + 1] = 2 * (base + (float)i);
+    }
+    t->job.pixels = t->x;
+    t->job.cls = t->cls;
+    t->job.dist = t->dist;
+    t->job.done = on_done;
+    t->job.user = t;
+}
+
+static int outputs_ok(const tjob *t)
+{
+    for (int i = 0; i < t->job.n; i++) {
+        float x0 = t->x[i * F], x1 = t->x[i * F + 1];
+        if (t->cls[i * K] != x0 || t->cls[i * K + 1] != x0 + 1 || t->dist[i * K] != -x0 || t->dist[i * K + 1] != x1)
+            return 0;
+    }
+    return 1;
+}
+
+static batcher *start(int workers, int max_batch, int wait_us, int cap, double timeout, metrics *m)
+{
+    batcher_params p = {workers, max_batch, wait_us, cap, timeout, F, K, fake_forward, fake_state_new,
+                        fake_state_free, &gate_mu, m};
+    char err[128];
+    batcher *b = batcher_start(&p, err, sizeof err);
+    CHECK_MSG(b != NULL, "%s", err);
+    return b;
+}
+
+static void test_batches_and_chunks(void)
+{
+    metrics m;
+    metrics_init(&m);
+    reset_done();
+    batcher *b = start(1, 4, 0, 64, 0, &m);
+    /* hold the worker on a first job so the next four queue up and go as one batch */
+    static tjob first, t[4], big;
+    init_job(&first, 1, 100);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &first.job), BATCH_OK);
+    wait_in_forward(1);
+    for (int i = 0; i < 4; i++) {
+        init_job(&t[i], 1, (float)(10 * i));
+        CHECK_INT_EQ(batcher_submit(b, &t[i].job), BATCH_OK);
+    }
+    CHECK_INT_EQ(batcher_queued(b), 4);
+    CHECK_INT_EQ(atomic_load(&m.queue_depth), 4);
+    gate(0);
+    wait_done(5);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT_EQ(t[i].job.status, BATCH_OK);
+        CHECK_INT_EQ(t[i].job.batch_images, 4);
+        CHECK(outputs_ok(&t[i]));
+        CHECK_INT_EQ(atomic_load(&t[i].done_calls), 1);
+        CHECK(t[i].job.t_submit <= t[i].job.t_start && t[i].job.t_start <= t[i].job.t_end);
+    }
+    /* a 10-image job with max_batch 4 runs as 4 + 4 + 2 */
+    int before = atomic_load(&forwards);
+    init_job(&big, 10, 1000);
+    CHECK_INT_EQ(batcher_submit(b, &big.job), BATCH_OK);
+    wait_done(6);
+    CHECK_INT_EQ(atomic_load(&forwards) - before, 3);
+    CHECK(outputs_ok(&big));
+    CHECK_INT_EQ(big.job.batch_images, 4);
+    CHECK_INT_EQ(atomic_load(&m.images), 15);
+    CHECK_INT_EQ(atomic_load(&m.queue_depth), 0);
+    /* batch-size histogram: one pass of 1, one of 4, two of 4 (chunks), one of 2 */
+    unsigned long passes = 0;
+    for (int i = 0; i <= m.batch_size.n; i++) passes += atomic_load(&m.batch_size.counts[i]);
+    CHECK_INT_EQ(passes, 5);
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
+static void test_wait_for_company(void)
+{
+    reset_done();
+    /* a long wait: two jobs submitted back to back share one pass */
+    batcher *b = start(1, 2, 2000000, 64, 0, NULL);
+    static tjob a, c;
+    init_job(&a, 1, 1);
+    init_job(&c, 1, 2);
+    CHECK_INT_EQ(batcher_submit(b, &a.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &c.job), BATCH_OK);
+    wait_done(2);
+    CHECK_INT_EQ(a.job.batch_images, 2);
+    CHECK(outputs_ok(&a) && outputs_ok(&c));
+    /* stopping ends the wait at once: a lone job runs without its 2 s of company */
+    static tjob lone;
+    init_job(&lone, 1, 3);
+    CHECK_INT_EQ(batcher_submit(b, &lone.job), BATCH_OK);
+    batcher_stop(b, 1);
+    CHECK_INT_EQ(lone.job.status, BATCH_OK);
+    CHECK_INT_EQ(atomic_load(&lone.done_calls), 1);
+    CHECK(lone.job.t_start - lone.job.t_submit < 1.5);
+    batcher_free(b);
+}
+
+static void test_full_timeout_shutdown(void)
+{
+    reset_done();
+    batcher *b = start(1, 1, 0, 3, 0.05, NULL);
+    static tjob hold, q[2], extra;
+    init_job(&hold, 1, 0);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1);
+    init_job(&q[0], 2, 0);
+    init_job(&q[1], 1, 0);
+    CHECK_INT_EQ(batcher_submit(b, &q[0].job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &q[1].job), BATCH_OK);
+    init_job(&extra, 1, 0);
+    CHECK_INT_EQ(batcher_submit(b, &extra.job), BATCH_FULL); /* 3 of 3 images queued */
+    CHECK_INT_EQ(atomic_load(&extra.done_calls), 0);
+    /* the worker is stuck: both queued jobs time out after 50 ms */
+    wait_done(2);
+    CHECK_INT_EQ(q[0].job.status, BATCH_TIMEOUT);
+    CHECK_INT_EQ(q[1].job.status, BATCH_TIMEOUT);
+    CHECK_INT_EQ(batcher_queued(b), 0);
+    CHECK_INT_EQ(batcher_submit(b, &extra.job), BATCH_OK); /* room again */
+    gate(0);
+    wait_done(4);
+    CHECK_INT_EQ(hold.job.status, BATCH_OK);
+    CHECK_INT_EQ(extra.job.status, BATCH_OK);
+    batcher_stop(b, 1);
+    batcher_free(b);
+
+}
+
+static void *stop_main(void *arg)
+{
+    batcher_stop(arg, 0);
+    return NULL;
+}
+
+static void test_stop_drops_queued(void)
+{
+    reset_done();
+    batcher *b = start(1, 1, 0, 8, 0, NULL);
+    static tjob hold, q[3];
+    init_job(&hold, 1, 5);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1);
+    for (int i = 0; i < 3; i++) {
+        init_job(&q[i], 1, 0);
+        CHECK_INT_EQ(batcher_submit(b, &q[i].job), BATCH_OK);
+    }
+    /* stop(0) from another thread while the worker is held; the queued jobs are dropped at once */
+    pthread_t t;
+    pthread_create(&t, NULL, stop_main, b);
+    wait_done(3);
+    for (int i = 0; i < 3; i++) CHECK_INT_EQ(q[i].job.status, BATCH_SHUTDOWN);
+    CHECK_INT_EQ(atomic_load(&hold.done_calls), 0); /* still running */
+    gate(0);
+    pthread_join(t, NULL);
+    CHECK_INT_EQ(hold.job.status, BATCH_OK);
+    static tjob late;
+    init_job(&late, 1, 0);
+    CHECK_INT_EQ(batcher_submit(b, &late.job), BATCH_STOPPING);
+    batcher_stop(b, 1); /* idempotent */
+    batcher_free(b);
+}
+
+static void test_failure(void)
+{
+    reset_done();
+    batcher *b = start(1, 4, 0, 8, 0, NULL);
+    static tjob t;
+    init_job(&t, 2, 1);
+    atomic_store(&fail_next, 1);
+    CHECK_INT_EQ(batcher_submit(b, &t.job), BATCH_OK);
+    wait_done(1);
+    CHECK_INT_EQ(t.job.status, BATCH_FAILED);
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
+#define SUBMITTERS 4
+#define PER_THREAD 200
+static tjob cjobs[SUBMITTERS][PER_THREAD];
+static batcher *cb;
+
+static void *submitter(void *arg)
+{
+    int s = (int)(long)arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        tjob *t = &cjobs[s][i];
+        init_job(t, 1 + (i % 3), (float)(s * 10000 + i * 4));
+        while (batcher_submit(cb, &t->job) == BATCH_FULL) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    reset_done();
+    metrics m;
+    metrics_init(&m);
+    cb = start(2, 4, 100, 16, 0, &m);
+    pthread_t th[SUBMITTERS];
+    for (long s = 0; s < SUBMITTERS; s++) pthread_create(&th[s], NULL, submitter, (void *)s);
+    for (int s = 0; s < SUBMITTERS; s++) pthread_join(th[s], NULL);
+    wait_done(SUBMITTERS * PER_THREAD);
+    int ok = 1, once = 1;
+    unsigned long images = 0;
+    for (int s = 0; s < SUBMITTERS; s++)
+        for (int i = 0; i < PER_THREAD; i++) {
+            if (cjobs[s][i].job.status != BATCH_OK || !outputs_ok(&cjobs[s][i])) ok = 0;
+            if (atomic_load(&cjobs[s][i].done_calls) != 1) once = 0;
+            images += (unsigned long)cjobs[s][i].job.n;
+        }
+    CHECK(ok);
+    CHECK(once);
+    CHECK_INT_EQ(atomic_load(&m.images), images);
+    batcher_stop(cb, 1);
+    batcher_free(cb);
+}
+
+int main(void)
+{
+    test_batches_and_chunks();
+    test_wait_for_company();
+    test_full_timeout_shutdown();
+    test_stop_drops_queued();
+    test_failure();
+    test_concurrent();
+    CHECK_INT_EQ(atomic_load(&bad_state), 0); /* every forward got its worker's state */
+    return check_summary("test_batcher");
+}

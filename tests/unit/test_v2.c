@@ -1,0 +1,223 @@
+/* test_v2.c — KServe v2 infer request parsing (JSON/base64 and binary extension), base64, and the
+ * v2 / TorchServe / error response bodies. */
+#include <jansson.h>
+#include <stdint.h>
+
+#include "../check.h"
+#include "response.h"
+#include "v2.h"
+
+static int parse_json(const char *s, size_t max_images, v2_request *r, char *err)
+{
+    return v2_parse_request((const uint8_t *)s, strlen(s), -1, max_images, r, err, 256);
+}
+
+static void test_base64(void)
+{
+    uint8_t out[16];
+    CHECK_INT_EQ(v2_base64_decode("aGVsbG8=", 8, out), 5);
+    CHECK(memcmp(out, "hello", 5) == 0);
+    CHECK_INT_EQ(v2_base64_decode("aGVsbG8", 7, out), 5); /* padding optional */
+    CHECK_INT_EQ(v2_base64_decode("aGk=", 4, out), 2);
+    CHECK_INT_EQ(v2_base64_decode("", 0, out), 0);
+    CHECK_INT_EQ(v2_base64_decode("a", 1, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aGk*", 4, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aG=k", 4, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aGVsbG8==", 9, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("/+8=", 4, out), 2);
+    CHECK(out[0] == 0xff && out[1] == 0xef);
+}
+
+static void test_json_request(void)
+{
+    char err[256];
+    v2_request r;
+    const char *ok = "{\"id\":\"req-1\",\"inputs\":[{\"name\":\"image\",\"shape\":[2],\"datatype\":\"BYTES\","
+                     "\"data\":[\"aGVsbG8=\",\"d29ybGQh\"]}],"
+                     "\"outputs\":[{\"name\":\"fused_probs\",\"parameters\":{\"classification\":3}},"
+                     "{\"name\":\"class_probs\"}]}";
+    CHECK_INT_EQ(parse_json(ok, 8, &r, err), V2_OK);
+    CHECK_STR_EQ(r.id, "req-1");
+    CHECK_STR_EQ(r.input_name, "image");
+    CHECK_INT_EQ(r.n_images, 2);
+    CHECK(r.images[0].len == 5 && memcmp(r.images[0].data, "hello", 5) == 0);
+    CHECK(r.images[1].len == 6 && memcmp(r.images[1].data, "world!", 6) == 0);
+    CHECK_INT_EQ(r.n_outputs, 2);
+    CHECK_INT_EQ(r.outputs[0].kind, V2_OUT_FUSED);
+    CHECK_INT_EQ(r.outputs[0].classification, 3);
+    CHECK_INT_EQ(r.outputs[1].kind, V2_OUT_CLASS);
+    CHECK_INT_EQ(r.outputs[1].classification, 0);
+    v2_request_free(&r);
+
+    /* nested data, [2,1] shape, no outputs: all three probability outputs */
+    const char *nested = "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,1],\"datatype\":\"BYTES\","
+                         "\"parameters\":{\"content_type\":\"base64\"},\"data\":[[\"aGk=\"],[\"aGk=\"]]}]}";
+    CHECK_INT_EQ(parse_json(nested, 8, &r, err), V2_OK);
+    CHECK(r.id == NULL);
+    CHECK_INT_EQ(r.n_images, 2);
+    CHECK_INT_EQ(r.n_outputs, 3);
+    v2_request_free(&r);
+
+    struct { const char *json; int rc; const char *needle; } bad[] = {
+        {"", V2_EINVAL, "invalid JSON"},
+        {"{", V2_EINVAL, "invalid JSON"},
+        {"[]", V2_EINVAL, "JSON object"},
+        {"{\"inputs\":[]}", V2_EINVAL, "exactly one"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"data\":[1.0]}]}", V2_EINVAL, "BYTES"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}]}", V2_EINVAL, "exactly 2"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\",\"aGk=\"]}]}", V2_EINVAL, "more strings"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"!!!\"]}]}", V2_EINVAL, "base64"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[-1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "non-negative"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[0],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "no images"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1000],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4294967296,4294967296],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
+         "\"outputs\":[{\"name\":\"logits\"}]}", V2_EINVAL, "unknown output"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
+         "\"outputs\":[{\"name\":\"fused_probs\",\"parameters\":{\"classification\":0}}]}", V2_EINVAL, "classification"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
+         "\"outputs\":[{\"name\":\"fused_probs\"},{\"name\":\"fused_probs\"}]}", V2_EINVAL, "twice"},
+        {"{\"id\":5,\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}]}", V2_EINVAL, "id"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":4}}]}",
+         V2_EINVAL, "Inference-Header-Content-Length"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"parameters\":{\"content_type\":\"str\"},"
+         "\"data\":[\"aGk=\"]}]}", V2_EINVAL, "base64"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        int rc = parse_json(bad[i].json, 8, &r, err);
+        CHECK_MSG(rc == bad[i].rc, "case %zu: rc %d (%s)", i, rc, err);
+        CHECK_MSG(strstr(err, bad[i].needle) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].needle);
+        CHECK(r.images == NULL && r.id == NULL); /* left empty on failure */
+    }
+}
+
+/* Builds header + binary body: elements given as (ptr, len) pairs. */
+static size_t make_binary(uint8_t *out, const char *hdr_fmt, const char *const *els, int n, size_t *hl)
+{
+    uint8_t bin[256];
+    size_t bl = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t l = (uint32_t)strlen(els[i]);
+        bin[bl++] = (uint8_t)l; bin[bl++] = (uint8_t)(l >> 8); bin[bl++] = (uint8_t)(l >> 16); bin[bl++] = (uint8_t)(l >> 24);
+        memcpy(bin + bl, els[i], l);
+        bl += l;
+    }
+    int w = snprintf((char *)out, 512, hdr_fmt, n, bl);
+    *hl = (size_t)w;
+    memcpy(out + w, bin, bl);
+    return (size_t)w + bl;
+}
+
+static void test_binary_request(void)
+{
+    char err[256];
+    v2_request r;
+    uint8_t body[1024];
+    size_t hl;
+    const char *els[] = {"\x89PNG-one", "JPEG2"};
+    const char *fmt = "{\"inputs\":[{\"name\":\"image\",\"shape\":[%d],\"datatype\":\"BYTES\","
+                      "\"parameters\":{\"binary_data_size\":%zu}}]}";
+    size_t len = make_binary(body, fmt, els, 2, &hl);
+    CHECK_INT_EQ(v2_parse_request(body, len, (long long)hl, 8, &r, err, sizeof err), V2_OK);
+    CHECK_INT_EQ(r.n_images, 2);
+    CHECK(r.images[0].len == 8 && memcmp(r.images[0].data, "\x89PNG-one", 8) == 0);
+    CHECK(r.images[1].len == 5 && r.images[1].data == body + hl + 4 + 8 + 4);
+    v2_request_free(&r);
+
+    /* every truncation of the binary section fails cleanly (exact-size heap copies for ASan) */
+    int all_err = 1;
+    for (size_t cut = hl; cut < len; cut++) {
+        uint8_t *c = malloc(cut);
+        memcpy(c, body, cut);
+        if (v2_parse_request(c, cut, (long long)hl, 8, &r, err, sizeof err) == V2_OK) all_err = 0;
+        free(c);
+    }
+    CHECK(all_err);
+    /* header length beyond the body */
+    CHECK_INT_EQ(v2_parse_request(body, len, (long long)len + 1, 8, &r, err, sizeof err), V2_EINVAL);
+    /* a length prefix claiming 4 GB */
+    uint8_t evil[512];
+    int w = snprintf((char *)evil, sizeof evil, fmt, 1, (size_t)6);
+    memcpy(evil + w, "\xff\xff\xff\xff" "ab", 6);
+    CHECK_INT_EQ(v2_parse_request(evil, (size_t)w + 6, w, 8, &r, err, sizeof err), V2_EINVAL);
+    CHECK(strstr(err, "overruns") != NULL);
+}
+
+static const char *LABELS[4] = {"cat", "dog", "bird", "cat"};
+static const resp_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS};
+
+static json_t *load(char *s)
+{
+    json_t *j = json_loads(s, 0, NULL);
+    free(s);
+    return j;
+}
+
+static void test_responses(void)
+{
+    size_t len = 0;
+    json_t *j = load(resp_error(413, "too \"big\"", &len));
+    CHECK(j != NULL);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(j, "error"), "code")), 413);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "error"), "message")), "too \"big\"");
+    json_decref(j);
+    j = load(resp_v2_error("bad", &len));
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "error")), "bad");
+    json_decref(j);
+
+    /* TorchServe: label map, best first, repeated label keeps the higher score */
+    float fused[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.7f, 0.1f, 0.1f, 0.1f};
+    j = load(resp_torchserve(&RM, fused, 1, 5, &len));
+    CHECK(json_is_object(j));
+    CHECK_INT_EQ(json_object_size(j), 3);
+    CHECK_NEAR(json_real_value(json_object_get(j, "cat")), 0.4, 1e-6);
+    const char *first = json_object_iter_key(json_object_iter(j));
+    CHECK_STR_EQ(first, "cat");
+    json_decref(j);
+    j = load(resp_torchserve(&RM, fused, 2, 1, &len));
+    CHECK(json_is_array(j) && json_array_size(j) == 2);
+    CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 1), "cat")), 0.7, 1e-6);
+    json_decref(j);
+
+    /* v2: FP32 [2,4] and classification BYTES [2,2] */
+    float pc[8] = {0.25f, 0.25f, 0.25f, 0.25f, 0, 1, 0, 0};
+    const float *const probs[V2_OUT_COUNT] = {pc, pc, fused};
+    v2_output outs[2] = {{V2_OUT_CLASS, 0}, {V2_OUT_FUSED, 2}};
+    j = load(resp_v2_infer(&RM, "id7", outs, 2, probs, 2, &len));
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "model_name")), "toy");
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "id")), "id7");
+    json_t *o0 = json_array_get(json_object_get(j, "outputs"), 0);
+    json_t *o1 = json_array_get(json_object_get(j, "outputs"), 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(o0, "name")), "class_probs");
+    CHECK_STR_EQ(json_string_value(json_object_get(o0, "datatype")), "FP32");
+    CHECK_INT_EQ(json_integer_value(json_array_get(json_object_get(o0, "shape"), 1)), 4);
+    CHECK_INT_EQ(json_array_size(json_object_get(o0, "data")), 8);
+    CHECK_NEAR(json_real_value(json_array_get(json_object_get(o0, "data"), 5)), 1.0, 1e-9);
+    CHECK_STR_EQ(json_string_value(json_object_get(o1, "datatype")), "BYTES");
+    CHECK_INT_EQ(json_array_size(json_object_get(o1, "data")), 4);
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(o1, "data"), 0)), "0.400000:3:cat");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(o1, "data"), 2)), "0.700000:0:cat");
+    json_decref(j);
+
+    j = load(resp_v2_model(&RM, &len));
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "toy");
+    CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 3);
+    CHECK_INT_EQ(json_integer_value(json_array_get(json_object_get(json_array_get(json_object_get(j, "inputs"), 0),
+                                                                   "shape"), 0)), -1);
+    json_decref(j);
+    j = load(resp_models(&RM, &len));
+    json_t *m0 = json_array_get(json_object_get(j, "models"), 0);
+    CHECK_INT_EQ(json_integer_value(json_object_get(m0, "classes")), 4);
+    CHECK(json_is_true(json_object_get(m0, "distilled")));
+    json_decref(j);
+}
+
+int main(void)
+{
+    test_base64();
+    test_json_request();
+    test_binary_request();
+    test_responses();
+    return check_summary("test_v2");
+}
