@@ -1,4 +1,5 @@
 /* fuzz_config.c — libFuzzer target: config.json / preprocessor_config.json resolution (deit_config_resolve). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,13 @@ static void check_resolved(const deit_config *c)
         abort();
     for (int i = 0; i < c->n_classes; i++)
         if (!c->labels[i]) abort();
+    /* The normalisation divides by std (times the rescale divisor) in float32: every factor must
+     * survive the narrowing from the JSON's double as a finite, non-zero float. */
+    const deit_preproc *pp = &c->pre;
+    if (!(pp->rescale > 0) || !isfinite(pp->rescale) || !isfinite(pp->rescale_inv) || pp->rescale_inv < 0)
+        abort();
+    for (int ch = 0; ch < c->in_chans; ch++)
+        if (!isfinite(pp->mean[ch]) || !(pp->std[ch] > 0) || !isfinite(pp->std[ch])) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
