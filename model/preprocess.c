@@ -8,25 +8,35 @@
 
 /* Target size of the resize step. timm (torchvision Resize(int)): the shorter side becomes
  * resize_short and the longer int(resize_short * long / short), the integer product divided
- * in double exactly as Python's true division does. */
-static void resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th)
+ * in double exactly as Python's true division does. The quotient is range-checked in double
+ * before it is narrowed: a 1 x 40000000 strip would otherwise overflow int. Returns DEIT_OK, or
+ * DEIT_ETOOBIG when a resize would make more than PREPROCESS_MAX_RESIZE_PIXELS pixels. */
+static int resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th, char *err,
+                         size_t errlen)
 {
     if (!pp->do_resize) {
         *tw = w;
         *th = h;
-    } else if (pp->resize == RESIZE_SHORTEST_SIDE) {
+        return DEIT_OK;  /* no intermediate image: the input is already bounded by max_pixels */
+    }
+    if (pp->resize == RESIZE_SHORTEST_SIDE) {
         int s = pp->resize_short;
-        if (w <= h) {
-            *tw = s;
-            *th = (int)((double)((int64_t)s * h) / (double)w);
-        } else {
-            *th = s;
-            *tw = (int)((double)((int64_t)s * w) / (double)h);
-        }
+        double l = w <= h ? (double)((int64_t)s * h) / (double)w : (double)((int64_t)s * w) / (double)h;
+        if (!(l < (double)PREPROCESS_MAX_RESIZE_PIXELS))
+            goto too_big;
+        *tw = w <= h ? s : (int)l;
+        *th = w <= h ? (int)l : s;
     } else {
         *tw = pp->resize_w;
         *th = pp->resize_h;
     }
+    if ((*tw != w || *th != h) && (int64_t)*tw * *th > PREPROCESS_MAX_RESIZE_PIXELS)
+        goto too_big;
+    return DEIT_OK;
+too_big:
+    return deit_fail(err, errlen, DEIT_ETOOBIG,
+                     "preprocess: resizing the %dx%d image would make more than %lld pixels "
+                     "(aspect ratio too extreme)", w, h, (long long)PREPROCESS_MAX_RESIZE_PIXELS);
 }
 
 /* Source index of output index 0 along one axis of the centre crop; negative means zero
@@ -128,7 +138,9 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
         (pp->crop_rule != CROP_TORCHVISION && pp->crop_rule != CROP_HF_SLOW &&
          pp->crop_rule != CROP_HF_FAST))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid parameters");
-    resize_target(pp, img->width, img->height, &tw, &th);
+    rc = resize_target(pp, img->width, img->height, &tw, &th, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
     if (tw <= 0 || th <= 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid resize target %dx%d", tw,
                          th);
