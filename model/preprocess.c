@@ -124,7 +124,7 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
 {
     deit_image resized = {0}, crop = {0};
     const deit_image *r = img;
-    int tw, th, rc;
+    int tw = 0, th = 0, rc;
 
     if (crop_out)
         memset(crop_out, 0, sizeof *crop_out);
