@@ -127,12 +127,11 @@ test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 test-integration: all asan-server tsan-server $(INTEG_BIN)
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
+# The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
+# container image with podman.
+TEST_STAGES := test-unit fuzz-smoke test-cli test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
 test: deps
-	@$(MAKE) --no-print-directory test-unit
-	@$(MAKE) --no-print-directory fuzz-smoke
-	@$(MAKE) --no-print-directory test-cli
-	@$(MAKE) --no-print-directory test-integration
-	@$(MAKE) --no-print-directory test-deploy
+	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
 # ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
 # The model the deployment tests serve and bake into the test image: the one place to switch it

@@ -60,4 +60,5 @@ for bin in "$@"; do
     fi
     echo "fuzz $t: ok, ${execs:-?} executions in ${secs}s, corpus $units new units, $nreg regressions replayed"
 done
+echo "fuzz: $(( $# - bad )) passed, $bad failed"
 [ "$bad" -eq 0 ]
