@@ -8,7 +8,7 @@ set -e
 cd "$(dirname "$0")"
 PY=${PY:-/usr/bin/python3}
 EPOCHS_T=${EPOCHS_T:-6}
-EPOCHS_S=${EPOCHS_S:-12}
+EPOCHS_S=${EPOCHS_S:-6}
 mkdir -p runs
 export PYTHONUNBUFFERED=1
 (

@@ -15,7 +15,7 @@ import common
 import data
 import models
 
-ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10)
+ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4, mlp_ratio=2.0, num_classes=10)
 
 
 def main():
