@@ -31,7 +31,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-integration asan-server tsan-server clean
+.PHONY: all deps run eval test test-unit test-cli test-model test-integration asan-server tsan-server clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -124,19 +124,22 @@ test-unit: $(UNIT_BIN)
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
 
+# The shipped default model through the server: examples and accuracy over HTTP.
+test-model: $(B)/deit-server $(B)/deit-eval
+	@sh tests/test_default_model.sh
+
 test-integration: all asan-server tsan-server $(INTEG_BIN)
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
 # ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
-# The model the deployment tests serve and bake into the test image: the one place to switch it
-# (to models/fashion-deit once that lands).
-DEPLOY_MODEL ?= tests/fixtures/models/timm-deit-reduced
+# The model the deployment tests serve and bake into the test image: the shipped default.
+DEPLOY_MODEL ?= models/fashion-deit
 
 .PHONY: test-deploy test-container
 # yamllint on deploy/, then nginx (deploy/nginx.conf) in front of three loopback replicas.
