@@ -41,6 +41,8 @@ $(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
