@@ -27,7 +27,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench
 
-.PHONY: all deps run test test-unit test-integration asan-server tsan-server clean
+.PHONY: all deps run test test-unit test-integration asan-server tsan-server tsan-test clean
 all: $(BINS)
 
 # ---- release objects and binaries ---------------------------------------------------------------
@@ -61,12 +61,18 @@ $(B)/tsan/obj/%.o: %.c
 $(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o) $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
 	$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
 
+$(B)/tsan/test_%: $(B)/tsan/obj/tests/unit/test_%.o $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o)
+	$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
+
 # Integration tests are plain (unsanitized) libcurl clients; the server they start may be sanitized.
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
 	$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
 
 asan-server: $(B)/asan/deit-server $(B)/asan/deit-predict
 tsan-server: $(B)/tsan/deit-server
+# The engine's thread team under ThreadSanitizer (bit-identical results, no reported race).
+tsan-test: $(B)/tsan/test_threads
+	@TSAN_OPTIONS="halt_on_error=1:$${TSAN_OPTIONS:-}" sh tests/run_unit.sh $(B)/tsan/test_threads
 
 # ---- packages, run, test ------------------------------------------------------------------------
 deps:

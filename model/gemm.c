@@ -66,21 +66,27 @@ size_t gemm_packed_floats(int n, int k)
 void gemm_pack_t(const float *w, size_t ldw, int n, int k, int n0, int n1, float *dst)
 {
     (void)n;
-    for (int j = n0; j < n1; j++) {
-        float *p = dst + (size_t)(j / GEMM_PANEL) * k * GEMM_PANEL + j % GEMM_PANEL;
-        const float *src = w + (size_t)j * ldw;
+    /* one panel's slice of rows at a time, so each kk writes one contiguous run (a cache line) */
+    for (int j0 = n0; j0 < n1;) {
+        int p = j0 / GEMM_PANEL, jl = j0 % GEMM_PANEL;
+        int cnt = GEMM_PANEL - jl < n1 - j0 ? GEMM_PANEL - jl : n1 - j0;
+        float *d = dst + (size_t)p * k * GEMM_PANEL + jl;
+        const float *src = w + (size_t)j0 * ldw;
         for (int kk = 0; kk < k; kk++)
-            p[(size_t)kk * GEMM_PANEL] = src[kk];
+            for (int j = 0; j < cnt; j++)
+                d[(size_t)kk * GEMM_PANEL + j] = src[(size_t)j * ldw + kk];
+        j0 += cnt;
     }
 }
 
 void gemm_pack_n(const float *b, size_t ldb, int n, int k, int k0, int k1, float *dst)
 {
+    /* row kk of B lands as n/16 runs of 16 contiguous floats, one per panel */
     for (int kk = k0; kk < k1; kk++) {
         const float *src = b + (size_t)kk * ldb;
-        for (int j = 0; j < n; j++)
-            dst[(size_t)(j / GEMM_PANEL) * k * GEMM_PANEL + (size_t)kk * GEMM_PANEL + j % GEMM_PANEL] =
-                src[j];
+        float *d = dst + (size_t)kk * GEMM_PANEL;
+        for (int j = 0; j < n; j += GEMM_PANEL, d += (size_t)k * GEMM_PANEL)
+            memcpy(d, src + j, (size_t)(n - j < GEMM_PANEL ? n - j : GEMM_PANEL) * sizeof(float));
     }
 }
 

@@ -13,9 +13,11 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* Spins before yielding / sleeping: ~tens of microseconds, far below one block of work. */
-#define SPIN_BARRIER 20000
-#define SPIN_IDLE 20000
+/* Pause-loop iterations before yielding / sleeping: a few tens of microseconds (a pause is ~60
+ * cycles on Zen), far below one block of work, so a peer that lost its core to another process
+ * gets it back soon instead of being starved by our spinning. */
+#define SPIN_BARRIER 2000
+#define SPIN_IDLE 4000
 
 struct pool {
     int n;
