@@ -20,9 +20,7 @@
 #define GEMM_X86 1
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
-/* glibc libmvec's vector erff (GLIBC_2.35), same accuracy class as scalar erff. */
-T_AVX2 __m256 _ZGVdN8v_erff(__m256 x);
-T_AVX512 __m512 _ZGVeN16v_erff(__m512 x);
+#include "vmath.h"
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
@@ -139,8 +137,8 @@ T_AVX2 INLINE __m256 epi_avx2(__m256 t, __m256 alpha, const float *bias, __m256i
     if (bias)
         t = _mm256_add_ps(t, _mm256_maskload_ps(bias, mask));
     if (epi == GEMM_GELU) {
-        __m256 e = _ZGVdN8v_erff(_mm256_mul_ps(t, _mm256_set1_ps(RSQRT2)));
-        t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        __m256 e = vm_one_plus_erf256(_mm256_mul_ps(t, _mm256_set1_ps(RSQRT2)));
+        t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t), e);
     } else if (epi == GEMM_ADD) {
         t = _mm256_add_ps(_mm256_maskload_ps(c, mask), t);
     }
@@ -213,8 +211,8 @@ T_AVX512 INLINE __m512 epi_avx512(__m512 t, __m512 alpha, const float *bias, __m
     if (bias)
         t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask, bias));
     if (epi == GEMM_GELU) {
-        __m512 e = _ZGVeN16v_erff(_mm512_mul_ps(t, _mm512_set1_ps(RSQRT2)));
-        t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(t, _mm512_set1_ps(RSQRT2)));
+        t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), e);
     } else if (epi == GEMM_ADD) {
         t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), t);
     }

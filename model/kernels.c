@@ -21,6 +21,7 @@ __m128 _ZGVbN4v_expf(__m128 x);
 __attribute__((target("avx2,fma"))) __m256 _ZGVdN8v_expf(__m256 x);
 __attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512 x);
 #define HAVE_LIBMVEC 1
+#include "vmath.h"
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
@@ -127,16 +128,51 @@ void k_layernorm(const float *x, int n, int d, const float *g, const float *b, f
         layernorm_row(x + (size_t)r * d, d, g, b, eps, y + (size_t)r * d);
 }
 
+#ifdef HAVE_LIBMVEC
+/* The GEMM epilogue's GELU (vmath.h), so k_gelu and the fused fc1 compute the same numbers. */
+T_AVX512 static void gelu_avx512(float *x, size_t n)
+{
+    const __m512 half = _mm512_set1_ps(0.5f), s = _mm512_set1_ps(0.70710678118654752440f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(v, s));
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_mul_ps(half, v), e));
+    }
+}
+
+T_AVX2 static size_t gelu_avx2(float *x, size_t n)
+{
+    const __m256 half = _mm256_set1_ps(0.5f), s = _mm256_set1_ps(0.70710678118654752440f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = vm_one_plus_erf256(_mm256_mul_ps(v, s));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), e));
+    }
+    return i;
+}
+#endif
+
 void k_gelu(float *x, size_t n)
 {
     const float rsqrt2 = 0.70710678118654752440f;
     size_t i = 0;
 #ifdef HAVE_LIBMVEC
-    const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f), s = _mm_set1_ps(rsqrt2);
-    for (; i + 4 <= n; i += 4) {
-        __m128 v = _mm_loadu_ps(x + i);
-        __m128 e = _ZGVbN4v_erff(_mm_mul_ps(v, s));
-        _mm_storeu_ps(x + i, _mm_mul_ps(_mm_mul_ps(half, v), _mm_add_ps(one, e)));
+    int level = simd_level();
+    if (level >= 2) {
+        gelu_avx512(x, n);
+        return;
+    }
+    if (level >= 1)
+        i = gelu_avx2(x, n);
+    else {
+        const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f), s = _mm_set1_ps(rsqrt2);
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_loadu_ps(x + i);
+            __m128 e = _ZGVbN4v_erff(_mm_mul_ps(v, s));
+            _mm_storeu_ps(x + i, _mm_mul_ps(_mm_mul_ps(half, v), _mm_add_ps(one, e)));
+        }
     }
 #endif
     for (; i < n; i++)
