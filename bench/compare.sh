@@ -6,15 +6,16 @@
 # Each MODEL_DIR needs model.safetensors + config.json (ours) and model.onnx (the peer). Default:
 # the full-size DeiT-tiny fixture plus random-weight DeiT-small and DeiT-base, generated into
 # build/models/ by tools/make_random_deit.py (Debian's /usr/bin/python3 with torch) when missing.
-# Environment: THREADS (2), BATCHES ("1 4 8 16"), MIN_SECONDS per run (3), OUT (build/bench).
-# For every (model, batch) the two engines run back to back, so both see the same machine load;
-# each reports the median batch latency of >= 30 runs and >= MIN_SECONDS. Writes OUT/compare.md,
+# Environment: THREADS (2), BATCHES ("1 4 8 16"), ITERS (10) and MIN_SECONDS (3) per run,
+# OUT (build/bench). For every (model, batch) the two engines run back to back, so both see the
+# same machine load; each reports the median batch latency of >= ITERS runs and >= MIN_SECONDS. Writes OUT/compare.md,
 # OUT/compare.tsv and, when gnuplot is installed, OUT/throughput.png.
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
 BATCHES=${BATCHES:-"1 4 8 16"}
 MIN_SECONDS=${MIN_SECONDS:-3}
+ITERS=${ITERS:-10}
 OUT=${OUT:-build/bench}
 SHARED=${DEIT_SHARED_FIXTURES:-../shared/fixtures}
 PY=/usr/bin/python3   # Debian's python3-torch; the python3 on PATH may lack torch
@@ -48,8 +49,8 @@ ortv=$(node -e "console.log(require('./bench/node_modules/onnxruntime-node/packa
 for m in "$@"; do
     name=$(basename "$m")
     for b in $BATCHES; do
-        ours=$(build/deit-bench --model "$m" --batch "$b" --threads "$THREADS" --min-seconds "$MIN_SECONDS" --json)
-        peer=$(node bench/ort_bench.js "$m/model.onnx" --batch "$b" --threads "$THREADS" --min-seconds "$MIN_SECONDS" --json)
+        ours=$(build/deit-bench --model "$m" --batch "$b" --threads "$THREADS" --iters "$ITERS" --min-seconds "$MIN_SECONDS" --json)
+        peer=$(node bench/ort_bench.js "$m/model.onnx" --batch "$b" --threads "$THREADS" --iters "$ITERS" --min-seconds "$MIN_SECONDS" --json)
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$b" \
             "$(echo "$ours" | field ms_per_image)" "$(echo "$ours" | field images_per_s)" \
             "$(echo "$peer" | field ms_per_image)" "$(echo "$peer" | field images_per_s)" >> "$tsv"
@@ -85,13 +86,15 @@ cat "$md"
 
 if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<GP 2>/dev/null || echo "compare: gnuplot failed; table above is complete" >&2
-set terminal pngcairo size 900,520 noenhanced
+set terminal pngcairo size 960,560 noenhanced
 set output "$OUT/throughput.png"
-set title "DeiT throughput vs batch, $THREADS threads (solid: ours, dashed: ONNX Runtime $ortv)"
+set title "throughput vs batch, $THREADS threads: ours (solid) vs ONNX Runtime $ortv (dashed)"
 set xlabel "batch"
 set ylabel "images/s"
 set logscale x 2
-set key outside right
+set key outside right top
+set logscale y
+set yrange [*:*]
 set grid
 models = system("cut -f1 $tsv | tail -n +2 | uniq | tr '\\\\n' ' '")
 plot for [i=1:words(models)] "< awk -F'\t' '\$1 == \"".word(models,i)."\"' $tsv" using 2:4 with linespoints lw 2 lc i dt 1 title word(models,i)." ours", \

@@ -1,15 +1,15 @@
 /* forward.c — per-worker scratch state and the batched DeiT forward pass (timm's VisionTransformer
  * / DistilledVisionTransformer in eval mode), shared by a small team of threads.
  *
- * Parallel plan: the batch's B*T token rows are split into one contiguous range per thread. Every
- * stage but attention is row-local (LayerNorm, the four linear layers, GELU, residuals), so a
- * thread runs them on its own rows with no synchronisation. Attention needs every token's keys and
- * values: each thread packs K^T and V of its own rows, then one barrier per block, then each thread
- * attends for its own query rows. The packs are double-buffered by block parity: a thread that
- * races ahead into block l+1 writes the other buffer while a slower peer still reads block l's,
- * and it cannot reach block l+2 before that peer has passed block l+1's barrier.
+ * Parallel plan: every stage but attention is row-local (LayerNorm, the four linear layers, GELU,
+ * residuals), so the batch's B*T token rows are cut into chunks that the team's threads claim one
+ * at a time and run with no synchronisation. Attention needs every token's keys and values, so
+ * there is one barrier per block, after each chunk's K^T and V are packed; the packs are
+ * double-buffered by block parity (see forward_rows). Chunks are claimed dynamically because the
+ * cores are shared: a thread that loses its core leaves its chunks to the others.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +54,8 @@ deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_thr
     s->hidden = alloc_floats(B * T * M);
     s->patches = alloc_floats(B * N * K);
     s->prefix = alloc_floats(B * (size_t)c->n_prefix * D);
-    if (!s->team || !s->x || !s->xn || !s->qkv || !s->scores || !s->kv || !s->attn_out ||
+    s->claims = calloc((size_t)c->depth + 1, sizeof *s->claims);
+    if (!s->claims || !s->team || !s->x || !s->xn || !s->qkv || !s->scores || !s->kv || !s->attn_out ||
         !s->hidden || !s->patches || !s->prefix) {
         deit_state_free(s);
         return NULL;
@@ -83,6 +84,7 @@ void deit_state_free(deit_state *s)
     free(s->hidden);
     free(s->patches);
     free(s->prefix);
+    free(s->claims);
     free(s->trace);
     free(s);
 }
@@ -231,47 +233,83 @@ static void attention_rows(const fwd_job *j, const float *kv, float *scores, int
     }
 }
 
-/* One thread's share of the encoder: rows [r0, r1) of the batch, from pixels to the last block. */
+/* Chunk of token rows claimed at a time: a multiple of the 12-row GEMM tile, about 8 chunks per
+ * thread per phase so a thread that loses its core to another process leaves little behind. */
+static int chunk_rows(int rows, int n)
+{
+    if (n == 1)
+        return rows; /* one chunk: each weight panel stays in L1 across all of its row tiles */
+    int ch = (rows / (8 * n) + 11) / 12 * 12;
+    return ch < 12 ? 12 : ch > 96 ? 96 : ch;
+}
+
+/* Rows [r0, r1), second half of block l: attention, projection + residual, mlp + residual. */
+static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
+{
+    const deit_model *m = j->m;
+    const deit_config *c = &m->cfg;
+    const deit_block_weights *bw = &m->w.blocks[l];
+    const deit_packed_block *pb = &m->pk.blocks[l];
+    deit_state *s = j->s;
+    gemm_isa isa = m->isa;
+    int T = c->n_tokens, D = c->dim, M = c->mlp_hidden, nr = r1 - r0;
+    float *x = s->x + (size_t)r0 * D, *xn = s->xn + (size_t)r0 * D;
+    float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
+    size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
+    /* attention for these query rows */
+    attention_rows(j, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
+    /* projection + residual */
+    gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
+    /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
+    k_layernorm(x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
+    gemm(isa, nr, M, D, 1.0f, xn, (size_t)D, pb->fc1, bw->fc1_b, hid, (size_t)M, GEMM_GELU);
+    gemm(isa, nr, D, M, 1.0f, hid, (size_t)M, pb->fc2, bw->fc2_b, x, (size_t)D, GEMM_ADD);
+    if (s->trace_on && r0 < T) {
+        int e = r1 < T ? r1 : T;
+        memcpy(s->trace + (size_t)(1 + l) * T * D + (size_t)r0 * D, x, (size_t)(e - r0) * D * sizeof(float));
+    }
+}
+
+/* Rows [r0, r1), first half of block l: pre-norm, fused qkv, keys and values packed for everyone. */
+static void block_head(const fwd_job *j, int l, int r0, int r1)
+{
+    const deit_model *m = j->m;
+    const deit_config *c = &m->cfg;
+    const deit_block_weights *bw = &m->w.blocks[l];
+    deit_state *s = j->s;
+    int D = c->dim, nr = r1 - r0;
+    float *xn = s->xn + (size_t)r0 * D;
+    size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
+    k_layernorm(s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
+    gemm(m->isa, nr, 3 * D, D, 1.0f, xn, (size_t)D, m->pk.blocks[l].qkv, bw->qkv_b,
+         s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
+    pack_kv(j, s->kv + (size_t)(l & 1) * kv_block, r0, r1);
+}
+
+/* One team member's part of the encoder. Phase p (0..depth) runs, for each chunk of rows a thread
+ * claims, the tail of block p-1 and the head of block p, which are row-local; the barrier after
+ * phase p publishes block p's keys and values. Phase p reads block p-1's packs and writes block
+ * p's, in the other buffer; block p+1's writes (phase p+1) come after the barrier, so they never
+ * overwrite packs still being read. Claims are dynamic (an atomic counter per phase): every row's
+ * arithmetic is the same whichever thread runs it, so results do not depend on the schedule. */
 static void forward_rows(void *ctx, int tid, int n)
 {
     const fwd_job *j = ctx;
-    const deit_model *m = j->m;
-    const deit_config *c = &m->cfg;
-    const deit_weights *w = &m->w;
-    deit_state *s = j->s;
-    gemm_isa isa = m->isa;
-    int T = c->n_tokens, D = c->dim, M = c->mlp_hidden;
-    int rows = j->batch * T;
-    int r0 = (int)((long)rows * tid / n), r1 = (int)((long)rows * (tid + 1) / n), nr = r1 - r0;
-    size_t slab = (size_t)T * D;
-    float *x = s->x + (size_t)r0 * D, *xn = s->xn + (size_t)r0 * D;
-    float *qkv = s->qkv + (size_t)r0 * 3 * D, *ao = s->attn_out + (size_t)r0 * D;
-    float *hid = s->hidden + (size_t)r0 * M;
-    float *scores = s->scores + (size_t)tid * T * T;
-    size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
-
-    embed_rows(j, r0, r1);
-    for (int l = 0; l < c->depth; l++) {
-        const deit_block_weights *bw = &w->blocks[l];
-        const deit_packed_block *pb = &m->pk.blocks[l];
-        float *kv = s->kv + (size_t)(l & 1) * kv_block;
-        /* pre-norm, fused qkv, this thread's keys and values packed for everyone */
-        k_layernorm(x, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
-        gemm(isa, nr, 3 * D, D, 1.0f, xn, (size_t)D, pb->qkv, bw->qkv_b, qkv, 3 * (size_t)D, GEMM_STORE);
-        pack_kv(j, kv, r0, r1);
-        pool_barrier(s->team);
-        /* attention for own query rows */
-        attention_rows(j, kv, scores, r0, r1);
-        /* projection + residual */
-        gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
-        /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
-        k_layernorm(x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
-        gemm(isa, nr, M, D, 1.0f, xn, (size_t)D, pb->fc1, bw->fc1_b, hid, (size_t)M, GEMM_GELU);
-        gemm(isa, nr, D, M, 1.0f, hid, (size_t)M, pb->fc2, bw->fc2_b, x, (size_t)D, GEMM_ADD);
-        if (s->trace_on && r0 < T) {
-            int e = r1 < T ? r1 : T;
-            memcpy(s->trace + (size_t)(1 + l) * slab + (size_t)r0 * D, x, (size_t)(e - r0) * D * sizeof(float));
+    const deit_config *c = &j->m->cfg;
+    int rows = j->batch * c->n_tokens, ch = chunk_rows(rows, n), nchunks = (rows + ch - 1) / ch;
+    for (int p = 0; p <= c->depth; p++) {
+        int k;
+        while ((k = atomic_fetch_add_explicit(&j->s->claims[p], 1, memory_order_relaxed)) < nchunks) {
+            int r0 = k * ch, r1 = r0 + ch < rows ? r0 + ch : rows;
+            if (p == 0)
+                embed_rows(j, r0, r1);
+            else
+                block_tail(j, p - 1, tid, r0, r1);
+            if (p < c->depth)
+                block_head(j, p, r0, r1);
         }
+        if (p < c->depth)
+            pool_barrier(j->s->team);
     }
 }
 
@@ -285,8 +323,10 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
     int T = c->n_tokens, D = c->dim, NP = c->n_prefix;
     size_t slab = (size_t)T * D;
 
-    /* patch embedding and every block, on the whole team */
+    /* patch embedding and every block, on the whole team (claims reset before the hand-off) */
     fwd_job job = {m, s, pixels, batch};
+    for (int p = 0; p <= c->depth; p++)
+        atomic_store_explicit(&s->claims[p], 0, memory_order_relaxed);
     pool_run(s->team, forward_rows, &job);
 
     /* final norm: the heads read only the prefix tokens, so only those are normalised */

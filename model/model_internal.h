@@ -2,6 +2,8 @@
 #ifndef DEIT_MODEL_INTERNAL_H
 #define DEIT_MODEL_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "config.h"
 #include "deit.h"
 #include "gemm.h"
@@ -44,6 +46,7 @@ struct deit_state {
     const deit_model *m;
     int max_batch;
     pool *team;                /* the threads that share each forward pass (tid 0 = caller) */
+    atomic_int *claims;        /* [depth+1] next row chunk of each phase (forward.c) */
     /* scratch, sized once for max_batch images of T tokens; threads own disjoint token rows */
     float *x;                  /* [B*T][D] residual stream */
     float *xn;                 /* [B*T][D] normalised input of a sub-layer */
