@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || iters < 1 || warmup < 0) {
+    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
         usage(stderr);
         return 2;
     }

@@ -6,7 +6,7 @@
  *   deit_model *m;
  *   if (deit_model_open("models/fashion", &m, err, sizeof err)) { puts(err); ... }
  *   const deit_config *c = deit_model_config(m);
- *   deit_state *s = deit_state_new(m, max_batch);            // one per worker thread
+ *   deit_state *s = deit_state_new_threads(m, max_batch, 2);  // one per worker; 2 threads share each pass
  *   float *x = malloc(B * deit_input_floats(m) * sizeof(float));
  *   for each image i: deit_preprocess(m, bytes, len, max_pixels, x + i * deit_input_floats(m), err, sizeof err);
  *   float *cls = malloc(B * c->n_classes * sizeof(float)), *dist = ...;
