@@ -7,7 +7,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) -Imodel -Iapi -Iserver -I. $(EXTRA_CFLAGS)
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl
+TEST_LDLIBS := $(LDLIBS) -lcurl -lz
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer

@@ -1,10 +1,14 @@
 /* preprocess.c — decoded image → resized, centre-cropped, normalised float tensor (timm / HF). */
 #include "preprocess.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* preprocess_encoded's floor for the resize-output limit (pixels). */
+#define RESIZE_MIN_BUDGET ((uint64_t)16 * 1024 * 1024)
 
 /* Target size of the resize step. timm (torchvision Resize(int)): the shorter side becomes
  * resize_short and the longer int(resize_short * long / short), the integer product divided
@@ -16,12 +20,16 @@ static void resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th
         *th = h;
     } else if (pp->resize == RESIZE_SHORTEST_SIDE) {
         int s = pp->resize_short;
+        /* clamped before the cast: an extreme aspect ratio overflows int, and converting an
+         * out-of-range double is undefined behaviour */
         if (w <= h) {
+            double v = (double)((int64_t)s * h) / (double)w;
             *tw = s;
-            *th = (int)((double)((int64_t)s * h) / (double)w);
+            *th = v < (double)INT_MAX ? (int)v : INT_MAX;
         } else {
+            double v = (double)((int64_t)s * w) / (double)h;
             *th = s;
-            *tw = (int)((double)((int64_t)s * w) / (double)h);
+            *tw = v < (double)INT_MAX ? (int)v : INT_MAX;
         }
     } else {
         *tw = pp->resize_w;
@@ -171,6 +179,20 @@ int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, 
     rc = image_decode(data, len, pp->channels, max_pixels, &img, err, errlen);
     if (rc != DEIT_OK)
         return rc;
+    /* The resize output is bounded like the decoded image: an extreme aspect ratio would turn a
+     * tiny file into a huge allocation (1x20000 -> 248x4960000, 3.7 GB). Below RESIZE_MIN_BUDGET
+     * the limit does not apply, so a small max_pixels still lets small images be upscaled. */
+    int tw, th;
+    resize_target(pp, img.width, img.height, &tw, &th);
+    uint64_t budget = max_pixels > RESIZE_MIN_BUDGET ? (uint64_t)max_pixels : RESIZE_MIN_BUDGET;
+    if (tw > 0 && th > 0 && (uint64_t)tw * (uint64_t)th > budget) {
+        rc = deit_fail(err, errlen, DEIT_ETOOBIG,
+                       "image %dx%d would be resized to %dx%d = %llu pixels, over the limit of %llu",
+                       img.width, img.height, tw, th, (unsigned long long)tw * (unsigned long long)th,
+                       (unsigned long long)budget);
+        image_free(&img);
+        return rc;
+    }
     rc = preprocess_image(pp, &img, pixels_out, crop_out, err, errlen);
     image_free(&img);
     return rc;

@@ -66,7 +66,8 @@ typedef struct {
 /* Decodes, converts, resizes and crops `data[len]`. If crop_out is non-NULL, it receives the
  * cropped 8-bit image (the `crop/...` reference; free with image_free); if pixels_out is
  * non-NULL it receives channels*crop_h*crop_w floats. Errors as image_decode; DEIT_EINVAL for
- * an inconsistent deit_preproc. On failure *crop_out is zeroed. */
+ * an inconsistent deit_preproc; DEIT_ETOOBIG when the resize target would hold more than
+ * max(max_pixels, 16 Mi) pixels (an extreme aspect ratio). On failure *crop_out is zeroed. */
 int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, size_t max_pixels,
                        float *pixels_out, deit_image *crop_out, char *err, size_t errlen);
 

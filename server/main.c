@@ -124,6 +124,7 @@ int main(int argc, char **argv)
         return 1;
     }
     logf_event(&cfg, "listening on %s:%d", cfg.host, http_port(h));
+    if (http_tls(h)) logf_event(&cfg, "TLS on: certificate %s", cfg.tls_cert);
 
     deit_model *model = NULL;
     if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
