@@ -31,7 +31,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-integration asan-server tsan-server clean
+.PHONY: all deps run eval test test-unit test-cli test-integration soak asan-server tsan-server clean
 all: $(BINS)
 
 # ---- release objects and binaries ---------------------------------------------------------------
@@ -70,6 +70,11 @@ $(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/ob
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
 
+# The soak client (tests/integration/soak.c): not a test_* binary, so run_integration.sh runs it once,
+# against the release server only.
+$(B)/soak: $(B)/obj/tests/integration/soak.o
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
+
 asan-server: $(B)/asan/deit-server $(B)/asan/deit-predict
 tsan-server: $(B)/tsan/deit-server
 
@@ -91,8 +96,13 @@ test-unit: $(UNIT_BIN)
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
 
-test-integration: all asan-server tsan-server $(INTEG_BIN)
+# run_integration.sh soaks for 120 s unless DEIT_SOAK_SECONDS says otherwise; `make soak` runs the full
+# 5 minutes (or DEIT_SOAK_SECONDS) on its own.
+test-integration: all asan-server tsan-server $(INTEG_BIN) $(B)/soak
 	@sh tests/run_integration.sh $(INTEG_BIN)
+
+soak: all $(B)/soak
+	@DEIT_SERVER_BIN=$(B)/deit-server DEIT_SOAK_SECONDS=$${DEIT_SOAK_SECONDS:-300} ./$(B)/soak
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit

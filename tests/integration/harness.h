@@ -1,4 +1,4 @@
-/* harness.h — server process, libcurl and raw-socket helpers shared by test_reliab.c and soak.c (static,
+/* harness.h — server process, libcurl and raw-socket helpers shared by test_reliab.c and soak.c (static inline,
  * header-only: each test binary is one translation unit, and test_server.c keeps its own copies). */
 #ifndef DEIT_TEST_HARNESS_H
 #define DEIT_TEST_HARNESS_H
@@ -23,13 +23,13 @@ static const char *H_SERVER_BIN, *H_MODEL, *H_IMAGES, *H_LOGS;
 /* CA file for https:// URLs (the TLS test's self-signed certificate); NULL: none. */
 static const char *H_CACERT;
 
-static const char *env_or(const char *name, const char *def)
+static inline const char *env_or(const char *name, const char *def)
 {
     const char *v = getenv(name);
     return v && *v ? v : def;
 }
 
-static void harness_init(void)
+static inline void harness_init(void)
 {
     H_SERVER_BIN = env_or("DEIT_SERVER_BIN", "build/deit-server");
     H_MODEL = env_or("DEIT_TEST_MODEL", "tests/fixtures/models/timm-deit-reduced");
@@ -42,21 +42,21 @@ static void harness_init(void)
 
 /* Sanitized servers run several times slower and use far more memory: timing bounds are multiplied by
  * this factor and RSS bounds apply to the release server only. */
-static int sanitized_server(void)
+static inline int sanitized_server(void)
 {
     const char *s = getenv("DEIT_TEST_SANITIZER");
     if (s && *s) return 1;
     return strstr(H_SERVER_BIN, "asan") || strstr(H_SERVER_BIN, "tsan");
 }
 
-static double now_s(void)
+static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void sleep_ms(int ms)
+static inline void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -69,7 +69,7 @@ typedef struct {
     size_t len;
 } blob;
 
-static blob read_file(const char *path)
+static inline blob read_file(const char *path)
 {
     blob b = {NULL, 0};
     FILE *f = fopen(path, "rb");
@@ -84,7 +84,7 @@ static blob read_file(const char *path)
     return b;
 }
 
-static int write_file(const char *path, const void *data, size_t len)
+static inline int write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -92,7 +92,7 @@ static int write_file(const char *path, const void *data, size_t len)
     return (fclose(f) == 0 && n == len) ? 0 : -1;
 }
 
-static blob image(const char *name)
+static inline blob image(const char *name)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", H_IMAGES, name);
@@ -110,7 +110,7 @@ typedef struct {
     char log[512];
 } server;
 
-static int free_port(void)
+static inline int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
@@ -127,20 +127,20 @@ static int free_port(void)
     return port;
 }
 
-static size_t sink(char *p, size_t s, size_t n, void *u)
+static inline size_t sink(char *p, size_t s, size_t n, void *u)
 {
     (void)p;
     (void)u;
     return s * n;
 }
 
-static void curl_common(CURL *c, const char *url)
+static inline void curl_common(CURL *c, const char *url)
 {
     curl_easy_setopt(c, CURLOPT_URL, url);
     if (H_CACERT && strncmp(url, "https:", 6) == 0) curl_easy_setopt(c, CURLOPT_CAINFO, H_CACERT);
 }
 
-static long get_status(const char *url)
+static inline long get_status(const char *url)
 {
     CURL *c = curl_easy_init();
     curl_common(c, url);
@@ -154,7 +154,7 @@ static long get_status(const char *url)
 
 /* Forks the server with `extra` flags (NULL-terminated) and `env` ("NAME=value", NULL-terminated,
  * may be NULL); stderr goes to <logs>/<binary>-<tag>.log. Does not wait. */
-static void server_spawn(server *s, const char *tag, const char *model, const char *const *extra,
+static inline void server_spawn(server *s, const char *tag, const char *model, const char *const *extra,
                          const char *const *env, const char *scheme)
 {
     s->port = free_port();
@@ -182,7 +182,7 @@ static void server_spawn(server *s, const char *tag, const char *model, const ch
 }
 
 /* Spawns the server and waits up to 120 s for /readyz. */
-static int server_start_env(server *s, const char *tag, const char *const *extra, const char *const *env,
+static inline int server_start_env(server *s, const char *tag, const char *const *extra, const char *const *env,
                             const char *scheme)
 {
     server_spawn(s, tag, H_MODEL, extra, env, scheme);
@@ -205,13 +205,13 @@ static int server_start_env(server *s, const char *tag, const char *const *extra
     return -1;
 }
 
-static int server_start(server *s, const char *tag, const char *const *extra)
+static inline int server_start(server *s, const char *tag, const char *const *extra)
 {
     return server_start_env(s, tag, extra, NULL, "http");
 }
 
 /* Sends SIGTERM and waits up to 120 s; returns the exit status, or -1 (killed, or did not exit). */
-static int server_stop(server *s)
+static inline int server_stop(server *s)
 {
     if (s->pid <= 0) return -1;
     kill(s->pid, SIGTERM);
@@ -230,7 +230,7 @@ static int server_stop(server *s)
 }
 
 /* Occurrences of needle in the server's log. */
-static int log_count(const server *s, const char *needle)
+static inline int log_count(const server *s, const char *needle)
 {
     blob b = read_file(s->log);
     int n = 0;
@@ -240,7 +240,7 @@ static int log_count(const server *s, const char *needle)
 }
 
 /* Resident set size of a process in KiB (VmRSS), -1 if it cannot be read. */
-static long rss_kb(pid_t pid)
+static inline long rss_kb(pid_t pid)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -253,7 +253,7 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
-static char *url_of(const server *s, const char *path)
+static inline char *url_of(const server *s, const char *path)
 {
     static __thread char buf[4][512];
     static __thread int k;
@@ -274,7 +274,7 @@ typedef struct {
     double secs;               /* wall time of the whole exchange */
 } resp;
 
-static size_t grow(char **buf, size_t *len, const char *p, size_t n)
+static inline size_t grow(char **buf, size_t *len, const char *p, size_t n)
 {
     char *b = realloc(*buf, *len + n + 1);
     if (!b) return 0;
@@ -285,19 +285,19 @@ static size_t grow(char **buf, size_t *len, const char *p, size_t n)
     return n;
 }
 
-static size_t on_body(char *p, size_t s, size_t n, void *u)
+static inline size_t on_body(char *p, size_t s, size_t n, void *u)
 {
     resp *r = u;
     return grow(&r->body, &r->len, p, s * n);
 }
 
-static size_t on_header(char *p, size_t s, size_t n, void *u)
+static inline size_t on_header(char *p, size_t s, size_t n, void *u)
 {
     resp *r = u;
     return grow(&r->hdrs, &r->hlen, p, s * n);
 }
 
-static void resp_free(resp *r)
+static inline void resp_free(resp *r)
 {
     free(r->body);
     free(r->hdrs);
@@ -305,7 +305,7 @@ static void resp_free(resp *r)
 }
 
 /* Case-insensitive header lookup in the raw header block: 1 when "Name: value-prefix" is present. */
-static int has_header(const resp *r, const char *name, const char *value_prefix)
+static inline int has_header(const resp *r, const char *name, const char *value_prefix)
 {
     size_t nl = strlen(name);
     for (const char *p = r->hdrs; p && *p;) {
@@ -322,7 +322,7 @@ static int has_header(const resp *r, const char *name, const char *value_prefix)
 
 /* GET (body NULL) or POST of body with the given headers (NULL-terminated "Name: value" list).
  * c may be NULL (a fresh handle) or reused (keep-alive). timeout_s bounds the whole exchange. */
-static resp request(CURL *c, const char *url, const char *const *headers, const void *body, size_t len,
+static inline resp request(CURL *c, const char *url, const char *const *headers, const void *body, size_t len,
                     long timeout_s)
 {
     resp r;
@@ -354,7 +354,7 @@ static resp request(CURL *c, const char *url, const char *const *headers, const 
 }
 
 /* multipart/form-data POST with one file field "image" per blob. */
-static resp post_files(CURL *c, const char *url, const blob *files, int n, long timeout_s)
+static inline resp post_files(CURL *c, const char *url, const blob *files, int n, long timeout_s)
 {
     resp r;
     memset(&r, 0, sizeof r);
@@ -391,7 +391,7 @@ static resp post_files(CURL *c, const char *url, const blob *files, int n, long 
 /* ---- raw sockets ------------------------------------------------------------------------------- */
 
 /* A plain TCP connection to the server's port (receive timeout rcv_s seconds), or -1. */
-static int raw_connect(const server *s, int rcv_s)
+static inline int raw_connect(const server *s, int rcv_s)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
