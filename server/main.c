@@ -4,6 +4,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -164,8 +165,24 @@ int main(int argc, char **argv)
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
                cfg.batch_wait_us, cfg.queue);
 
+    /* Wait for a signal; meanwhile, once a second, hand memory freed by finished requests back to the
+     * kernel when none is in flight, so the idle RSS does not keep the high-water mark of the busiest
+     * moment (glibc keeps freed arena memory resident). */
     unsigned char sig = 0;
-    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {}
+    unsigned long trimmed_at = 0;
+    for (;;) {
+        struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
+        int n = poll(&pfd, 1, 1000);
+        if (n > 0 && read(signal_pipe[0], &sig, 1) == 1) break;
+        if (n < 0 && errno != EINTR) break;
+#ifdef __GLIBC__
+        unsigned long done = atomic_load_explicit(&mx.images, memory_order_relaxed);
+        if (n == 0 && done != trimmed_at && http_inflight(h) == 0) {
+            malloc_trim(0);
+            trimmed_at = done;
+        }
+#endif
+    }
     logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
