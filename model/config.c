@@ -10,6 +10,9 @@
 /* Resize targets may exceed the input side (crop_pct < 1) but not without bound: a tiny crop_pct
  * would otherwise ask the preprocessor for an absurd intermediate image. */
 #define RESIZE_MAX (4 * DEIT_MAX_IMAGE_SIDE)
+/* Smallest std and rescale_factor accepted: both end up as float32 divisors or factors, so they
+ * must stay far from float underflow (the upper bound on means and stds is 1e6). */
+#define SCALE_MIN 1e-6
 
 static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
 static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
@@ -114,7 +117,9 @@ static int opt_obj(const jsrc *s, const json_t *obj, const char *where, const ch
 }
 
 /* Per-channel mean or std: an array of `chans` numbers, or a single number (bare or in a one-element
- * array) replicated, as timm does for a scalar. std values must be positive (they divide). */
+ * array) replicated, as timm does for a scalar. std values must be at least SCALE_MIN (they
+ * divide, in float32: a tiny positive double such as 1e-300 narrows to 0.0f and would turn every
+ * pixel into inf or NaN). */
 static int opt_channels(const jsrc *s, const json_t *obj, const char *where, const char *key, int chans,
                         int positive, float out[3])
 {
@@ -143,7 +148,7 @@ static int opt_channels(const jsrc *s, const json_t *obj, const char *where, con
                          s->file, where, key);
     }
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]) || fabs(x[i]) > 1e6 || (positive && !(x[i] > 0)))
+        if (!isfinite(x[i]) || fabs(x[i]) > 1e6 || (positive && !(x[i] >= SCALE_MIN)))
             return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: %s%s: %g is not a valid %s", s->file,
                              where, key, x[i], positive ? "positive scale" : "value");
     for (int c = 0; c < 3; c++) out[c] = (float)x[n == 1 ? 0 : (c < chans ? c : 0)];
@@ -741,9 +746,9 @@ static int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const j
     if ((rc = opt_channels(ps, proot, "", "image_std", tf->in_chans, 1, pp->std)) < 0) return rc;
     double rescale;
     if ((rc = opt_num(ps, proot, "", "rescale_factor", &rescale)) < 0) return rc;
-    if (rc && !(rescale > 0 && rescale <= 1))
-        return deit_fail(ps->err, ps->errlen, DEIT_EINVAL, "%s: rescale_factor: %g is outside (0, 1]",
-                         ps->file, rescale);
+    if (rc && !(rescale >= SCALE_MIN && rescale <= 1))
+        return deit_fail(ps->err, ps->errlen, DEIT_EINVAL, "%s: rescale_factor: %g is outside [%g, 1]",
+                         ps->file, rescale, SCALE_MIN);
     if (rc) {
         pp->rescale = (float)rescale;
         pp->rescale_inv = (float)(1.0 / rescale);

@@ -1,40 +1,42 @@
 /* preprocess.c — decoded image → resized, centre-cropped, normalised float tensor (timm / HF). */
 #include "preprocess.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* preprocess_encoded's floor for the resize-output limit (pixels). */
-#define RESIZE_MIN_BUDGET ((uint64_t)16 * 1024 * 1024)
-
 /* Target size of the resize step. timm (torchvision Resize(int)): the shorter side becomes
  * resize_short and the longer int(resize_short * long / short), the integer product divided
- * in double exactly as Python's true division does. */
-static void resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th)
+ * in double exactly as Python's true division does. The quotient is range-checked in double
+ * before it is narrowed: a 1 x 40000000 strip would otherwise overflow int. Returns DEIT_OK, or
+ * DEIT_ETOOBIG when a resize would make more than PREPROCESS_MAX_RESIZE_PIXELS pixels. */
+static int resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th, char *err,
+                         size_t errlen)
 {
     if (!pp->do_resize) {
         *tw = w;
         *th = h;
-    } else if (pp->resize == RESIZE_SHORTEST_SIDE) {
+        return DEIT_OK;  /* no intermediate image: the input is already bounded by max_pixels */
+    }
+    if (pp->resize == RESIZE_SHORTEST_SIDE) {
         int s = pp->resize_short;
-        /* clamped before the cast: an extreme aspect ratio overflows int, and converting an
-         * out-of-range double is undefined behaviour */
-        if (w <= h) {
-            double v = (double)((int64_t)s * h) / (double)w;
-            *tw = s;
-            *th = v < (double)INT_MAX ? (int)v : INT_MAX;
-        } else {
-            double v = (double)((int64_t)s * w) / (double)h;
-            *th = s;
-            *tw = v < (double)INT_MAX ? (int)v : INT_MAX;
-        }
+        double l = w <= h ? (double)((int64_t)s * h) / (double)w : (double)((int64_t)s * w) / (double)h;
+        if (!(l < (double)PREPROCESS_MAX_RESIZE_PIXELS))
+            goto too_big;
+        *tw = w <= h ? s : (int)l;
+        *th = w <= h ? (int)l : s;
     } else {
         *tw = pp->resize_w;
         *th = pp->resize_h;
     }
+    if ((*tw != w || *th != h) && (int64_t)*tw * *th > PREPROCESS_MAX_RESIZE_PIXELS)
+        goto too_big;
+    return DEIT_OK;
+too_big:
+    return deit_fail(err, errlen, DEIT_ETOOBIG,
+                     "preprocess: resizing the %dx%d image would make more than %lld pixels "
+                     "(aspect ratio too extreme)", w, h, (long long)PREPROCESS_MAX_RESIZE_PIXELS);
 }
 
 /* Source index of output index 0 along one axis of the centre crop; negative means zero
@@ -122,7 +124,7 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
 {
     deit_image resized = {0}, crop = {0};
     const deit_image *r = img;
-    int tw, th, rc;
+    int tw = 0, th = 0, rc;
 
     if (crop_out)
         memset(crop_out, 0, sizeof *crop_out);
@@ -136,7 +138,9 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
         (pp->crop_rule != CROP_TORCHVISION && pp->crop_rule != CROP_HF_SLOW &&
          pp->crop_rule != CROP_HF_FAST))
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid parameters");
-    resize_target(pp, img->width, img->height, &tw, &th);
+    rc = resize_target(pp, img->width, img->height, &tw, &th, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
     if (tw <= 0 || th <= 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid resize target %dx%d", tw,
                          th);
@@ -179,20 +183,6 @@ int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, 
     rc = image_decode(data, len, pp->channels, max_pixels, &img, err, errlen);
     if (rc != DEIT_OK)
         return rc;
-    /* The resize output is bounded like the decoded image: an extreme aspect ratio would turn a
-     * tiny file into a huge allocation (1x20000 -> 248x4960000, 3.7 GB). Below RESIZE_MIN_BUDGET
-     * the limit does not apply, so a small max_pixels still lets small images be upscaled. */
-    int tw, th;
-    resize_target(pp, img.width, img.height, &tw, &th);
-    uint64_t budget = max_pixels > RESIZE_MIN_BUDGET ? (uint64_t)max_pixels : RESIZE_MIN_BUDGET;
-    if (tw > 0 && th > 0 && (uint64_t)tw * (uint64_t)th > budget) {
-        rc = deit_fail(err, errlen, DEIT_ETOOBIG,
-                       "image %dx%d would be resized to %dx%d = %llu pixels, over the limit of %llu",
-                       img.width, img.height, tw, th, (unsigned long long)tw * (unsigned long long)th,
-                       (unsigned long long)budget);
-        image_free(&img);
-        return rc;
-    }
     rc = preprocess_image(pp, &img, pixels_out, crop_out, err, errlen);
     image_free(&img);
     return rc;

@@ -22,6 +22,12 @@
 #include "image.h"
 #include "status.h"
 
+/* Largest intermediate (resized, not yet cropped) image preprocessing makes; a bigger one fails
+ * with DEIT_ETOOBIG. Resizing the shorter side keeps the aspect ratio, so a thin strip that passes
+ * any input pixel limit (1 x 40000, a few hundred bytes of PNG) would otherwise ask for billions
+ * of pixels. 16 Mpx (48 MiB RGB) still admits a 270:1 strip at a 248-pixel short side. */
+#define PREPROCESS_MAX_RESIZE_PIXELS ((int64_t)1 << 24)
+
 typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT } resize_mode;
 
 /* Where the centre crop starts along an axis of `size` pixels cut to `crop`, and how a side
@@ -66,8 +72,8 @@ typedef struct {
 /* Decodes, converts, resizes and crops `data[len]`. If crop_out is non-NULL, it receives the
  * cropped 8-bit image (the `crop/...` reference; free with image_free); if pixels_out is
  * non-NULL it receives channels*crop_h*crop_w floats. Errors as image_decode; DEIT_EINVAL for
- * an inconsistent deit_preproc; DEIT_ETOOBIG when the resize target would hold more than
- * max(max_pixels, 16 Mi) pixels (an extreme aspect ratio). On failure *crop_out is zeroed. */
+ * an inconsistent deit_preproc; DEIT_ETOOBIG for a resize over PREPROCESS_MAX_RESIZE_PIXELS.
+ * On failure *crop_out is zeroed. */
 int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, size_t max_pixels,
                        float *pixels_out, deit_image *crop_out, char *err, size_t errlen);
 

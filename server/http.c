@@ -1,5 +1,6 @@
 /* http.c — libmicrohttpd front end: routing, bounded uploads, decoding in the HTTP threads, and
  * suspend/resume around the batcher so no thread waits for inference. */
+#define _GNU_SOURCE /* accept4 */
 #include "http.h"
 
 #include <errno.h>
@@ -873,7 +874,18 @@ void http_drain(http_server *h)
     /* MHD no longer accepts, but the kernel would keep completing handshakes into the backlog and
      * reset them at exit. shutdown() stops listening now (new clients are refused at connect) while
      * the descriptor stays open, as MHD requires, until MHD_stop_daemon. */
-    if (h->listen_fd != MHD_INVALID_SOCKET) shutdown(h->listen_fd, SHUT_RDWR);
+    if (h->listen_fd != MHD_INVALID_SOCKET) {
+        /* Connections the kernel completed but MHD had not accepted yet may already carry a request
+         * (a proxy writes it right after connect); shutdown() would reset them. Adopt them first. */
+        for (int i = 0; i < 4096; i++) {
+            struct sockaddr_storage sa;
+            socklen_t sl = sizeof sa;
+            int fd = accept4(h->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) break;
+            if (MHD_add_connection(h->d, fd, (struct sockaddr *)&sa, sl) != MHD_YES) close(fd);
+        }
+        shutdown(h->listen_fd, SHUT_RDWR);
+    }
 }
 
 int http_inflight(const http_server *h) { return atomic_load(&h->inflight); }

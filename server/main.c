@@ -188,7 +188,11 @@ int main(int argc, char **argv)
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
     int waited = 0, forced = 0;
-    while (http_inflight(h) > 0 && waited < cfg.grace_s * 1000) {
+    /* Keep-alive connections that were idle at SIGTERM may still bring one request each (answered
+     * with Connection: close): stop only after 500 ms with nothing in flight. */
+    int quiet = 0;
+    while (waited < cfg.grace_s * 1000 && quiet < 500) {
+        quiet = http_inflight(h) > 0 ? 0 : quiet + 10;
         sleep_ms(10);
         waited += 10;
     }

@@ -486,9 +486,9 @@ static void test_bombs(void)
         {"GIF 1x1", make_gif(1, 1, 1, 1, 1), 200, 2.0, NULL},
         {"PNG bomb 4000x4000 (16 Mpx, under --max-pixels) in a few KB", make_png(4000, 4000, 0, 0), 200, 10.0, NULL},
         {"PNG 1x40000000 strip (over stb's 2^24 a side)", make_png(1, 40000000, 0, 0), 400, 2.0, NULL},
-        {"PNG 1x16000000 strip (resize target overflows int)", make_png(1, 16000000, 0, 0), 413, 10.0, "resized"},
-        {"PNG 1x20000 strip (3.7 GB once resized to 248 wide)", make_png(1, 20000, 1, 0), 413, 1.0, "resized"},
-        {"PNG 20000x1 strip", make_png(20000, 1, 1, 0), 413, 1.0, "resized"},
+        {"PNG 1x16000000 strip (resize target overflows int)", make_png(1, 16000000, 0, 0), 413, 10.0, "aspect ratio"},
+        {"PNG 1x20000 strip (3.7 GB once resized to 248 wide)", make_png(1, 20000, 1, 0), 413, 1.0, "aspect ratio"},
+        {"PNG 20000x1 strip", make_png(20000, 1, 1, 0), 413, 1.0, "aspect ratio"},
     };
     int n = (int)(sizeof cases / sizeof cases[0]);
     rss_watch w;

@@ -661,6 +661,10 @@ static void test_hostile_json(void)
     EXPECT_FAIL(&m, NULL, "{\"do_resize\": 1}", DEIT_EINVAL, "do_resize: expected true or false", NULL);
     EXPECT_FAIL(&m, NULL, "{\"image_mean\": [0.5, 0.5, 0.5, 0.5]}", DEIT_EINVAL, "image_mean: 4 values", NULL);
     EXPECT_FAIL(&m, NULL, "{\"rescale_factor\": 0}", DEIT_EINVAL, "rescale_factor", NULL);
+    /* Positive in double but 0.0f (or inf once inverted) in float32: found by fuzz_config. */
+    EXPECT_FAIL(&m, NULL, "{\"rescale_factor\": 1e-300}", DEIT_EINVAL, "rescale_factor", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"image_std\": 1e-300}", DEIT_EINVAL, "image_std", NULL);
+    EXPECT_FAIL(&m, NULL, "{\"image_std\": [0.5, 1e-50, 0.5]}", DEIT_EINVAL, "image_std", NULL);
 
     load_synthetic(&m, "{\"id2label\": {\"2\": \"two\", \"0\": \"zero\", \"1\": \"one\"}, \"layer_norm_eps\": 1e-5}",
                    "{\"size\": {\"shortest_edge\": 6}, \"crop_size\": 4, \"resample\": 0, \"image_mean\": 0.5, "

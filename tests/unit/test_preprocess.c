@@ -411,7 +411,7 @@ static void test_resize_limit(void)
         memcpy(pgm, head, (size_t)hl);
         memset(pgm + hl, 128, lens[k]);
         int rc = preprocess_encoded(&pp, pgm, n, MAXPIX, px, NULL, err, sizeof err);
-        CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "resized"), "strip %d: %d (%s)", k, rc, err);
+        CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect ratio"), "strip %d: %d (%s)", k, rc, err);
         free(pgm);
     }
     /* an ordinary tall image still passes: 90x1200 -> 248x3306 */
@@ -579,6 +579,36 @@ static void test_nearest(void)
     CHECK_INT_EQ(image_resize(&src, 0, 3, INTERP_BICUBIC, &dst, err, sizeof err), DEIT_EINVAL);
 }
 
+/* A thin strip passes any input pixel limit but, resized on its short side, would need billions
+ * of pixels (and overflowed int at 1 x 40M): refused before anything is allocated. Found by
+ * fuzz_image (tests/fuzz/regressions/image/). */
+static void test_extreme_aspect(void)
+{
+    char err[256];
+    deit_preproc pp = pp_timm(224, 248);
+    pp.channels = 1;
+    size_t n = 40 * 1000 * 1000;
+    uint8_t *px = calloc(n, 1);
+    deit_image strip = {1, 70000, 1, px}, crop;
+    CHECK(px != NULL);
+    if (!px) return;
+    int rc = preprocess_image(&pp, &strip, NULL, &crop, err, sizeof err);
+    CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect"), "1x70000: %d (%s)", rc, err);
+    CHECK(crop.pixels == NULL);
+    strip.width = 70000;
+    strip.height = 1;
+    CHECK_INT_EQ(preprocess_image(&pp, &strip, NULL, &crop, err, sizeof err), DEIT_ETOOBIG);
+    strip.width = 1;
+    strip.height = (int)n;
+    CHECK_INT_EQ(preprocess_image(&pp, &strip, NULL, &crop, err, sizeof err), DEIT_ETOOBIG);
+    /* Without a resize step only the input limit applies. */
+    pp.do_resize = 0;
+    pp.crop_w = pp.crop_h = 1;
+    CHECK_INT_EQ(preprocess_image(&pp, &strip, NULL, &crop, err, sizeof err), DEIT_OK);
+    image_free(&crop);
+    free(px);
+}
+
 int main(void)
 {
     test_golden_crops();
@@ -590,5 +620,6 @@ int main(void)
     test_crop_rules();
     test_luma();
     test_nearest();
+    test_extreme_aspect();
     return check_summary("test_preprocess");
 }

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# tests/deploy/nginx.sh — deploy/nginx.conf in front of three real deit-server replicas, all on
+# loopback: concurrent load succeeds; kill -9 of a replica fails only requests in flight on it;
+# SIGTERM of a replica stops new work reaching it, loses nothing, and it exits 0.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/deploy/lib.sh
+
+CLIENTS=${CLIENTS:-6}    # concurrent curl loops through nginx
+REQS=${REQS:-20}         # requests per client per phase
+N=3                      # replicas (deploy/nginx.conf lists deit-1..deit-3)
+
+command -v nginx >/dev/null || fail "nginx not installed (apt-get install nginx-light)"
+[ -x "$SERVER_BIN" ] || fail "$SERVER_BIN missing (make build/deit-server)"
+
+T=$(mktemp -d /tmp/deit-nginx.XXXXXX)
+chmod 755 "$T" # nginx workers run as nobody when started by root and use the temp dirs below
+cleanup() {
+    cleanup_pids
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- replicas on kernel-chosen loopback ports -----------------------------------------------
+declare -a RPID RPORT
+for ((i = 1; i <= N; i++)); do
+    "$SERVER_BIN" --model "$DEPLOY_MODEL" --host 127.0.0.1 --port 0 --workers 1 --threads 1 \
+        --grace-s 10 --log-format text 2>"$T/replica$i.log" &
+    RPID[$i]=$!
+    track_pid "${RPID[$i]}"
+done
+for ((i = 1; i <= N; i++)); do
+    for _ in $(seq 100); do
+        RPORT[$i]=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/replica$i.log" 2>/dev/null | head -1 || true)
+        [ -n "${RPORT[$i]}" ] && break
+        sleep 0.1
+    done
+    [ -n "${RPORT[$i]}" ] || { cat "$T/replica$i.log"; fail "replica $i did not report its port"; }
+    wait_http "http://127.0.0.1:${RPORT[$i]}/readyz" 30 || fail "replica $i not ready"
+done
+say "replicas ready on ports ${RPORT[*]}"
+
+# ---- nginx: deploy/nginx.conf with the upstreams and listener moved to loopback ----------------
+LB=$(free_port)
+sed -e "s#server deit-1:8080#server 127.0.0.1:${RPORT[1]}#" \
+    -e "s#server deit-2:8080#server 127.0.0.1:${RPORT[2]}#" \
+    -e "s#server deit-3:8080#server 127.0.0.1:${RPORT[3]}#" \
+    -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$LB;#" \
+    -e "s#access_log /var/log/nginx/access.log#access_log $T/access.log#" \
+    deploy/nginx.conf >"$T/deit.conf"
+# Refuse to run unless every upstream and listener is on loopback.
+[ "$(grep -c 'server 127\.0\.0\.1:' "$T/deit.conf")" = $N ] || fail "upstream rewrite failed"
+! grep -Eq 'server +deit-|listen +[0-9]+;' "$T/deit.conf" || fail "non-loopback address left in config"
+cat >"$T/nginx.conf" <<CONF
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/error.log notice;
+events { worker_connections 512; }
+http {
+    client_body_temp_path $T/body;
+    proxy_temp_path $T/proxy;
+    fastcgi_temp_path $T/fastcgi;
+    uwsgi_temp_path $T/uwsgi;
+    scgi_temp_path $T/scgi;
+    include $T/deit.conf;
+}
+CONF
+nginx -t -q -p "$T" -c "$T/nginx.conf" || fail "nginx -t rejects deploy/nginx.conf"
+nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
+NGINX=$!
+track_pid $NGINX
+URL="http://127.0.0.1:$LB"
+wait_http "$URL/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
+say "nginx on port $LB"
+
+# Phase counters come from the per-request status lines the load loops write.
+count() { grep -c "$2" "$1" || true; }
+
+# ---- 1. steady load: every request succeeds, every replica takes part -------------------------
+load "$URL" "$CLIENTS" "$REQS" "$T/p1.codes"
+total=$(wc -l <"$T/p1.codes"); good=$(count "$T/p1.codes" '^200$')
+[ "$total" = $((CLIENTS * REQS)) ] && [ "$good" = "$total" ] ||
+    fail "phase 1: $good/$total requests answered 200"
+for ((i = 1; i <= N; i++)); do
+    n=$(grep -c "upstream=127.0.0.1:${RPORT[$i]} " "$T/access.log" || true)
+    [ "$n" -gt 0 ] || fail "phase 1: replica $i received no request"
+done
+ok "steady load: $good/$total answered 200 through nginx, spread over $N replicas"
+sh tests/smoke.sh "$URL" >"$T/smoke.log" 2>&1 || { cat "$T/smoke.log"; fail "tests/smoke.sh through nginx"; }
+ok "tests/smoke.sh through nginx: $(tail -1 "$T/smoke.log")"
+
+# ---- 2. kill -9 one replica mid-run -------------------------------------------------------------
+: >"$T/access.log" # nginx keeps the file open; truncating restarts the per-phase count
+load "$URL" "$CLIENTS" "$REQS" "$T/p2.codes" &
+LOAD=$!
+track_pid $LOAD
+wait_lines "$T/p2.codes" $((CLIENTS * REQS / 4)) 60 || fail "phase 2: load did not start"
+kill -KILL "${RPID[2]}"
+before=$(wc -l <"$T/p2.codes")
+say "killed replica 2 (port ${RPORT[2]}) after $before requests"
+wait "$LOAD"
+total=$(wc -l <"$T/p2.codes"); good=$(count "$T/p2.codes" '^200$'); bad=$((total - good))
+[ "$total" = $((CLIENTS * REQS)) ] || fail "phase 2: $total requests recorded"
+[ "$total" -gt "$before" ] || fail "phase 2: the kill did not happen mid-run"
+# A failed request must have been sent to the killed replica only (in flight on it, not retried),
+# and there can be at most one in flight per client.
+[ "$bad" -le "$CLIENTS" ] || fail "phase 2: $bad failed requests, more than $CLIENTS in flight"
+nbad_log=$(awk '$6 != 200' "$T/access.log" | wc -l)
+[ "$nbad_log" = "$bad" ] || fail "phase 2: nginx logged $nbad_log failures, clients saw $bad"
+if awk '$6 != 200' "$T/access.log" | grep -v "upstream=127.0.0.1:${RPORT[2]} " | grep -q .; then
+    awk '$6 != 200' "$T/access.log"
+    fail "phase 2: a request failed that was not in flight on the killed replica"
+fi
+retried=$(grep -c "upstream=127.0.0.1:[0-9]*, " "$T/access.log" || true)
+ok "kill -9 mid-run: $good/$total answered 200, $bad failed (all in flight on the killed replica), $retried refused connections retried on another replica"
+
+# ---- 3. SIGTERM one replica mid-run: it drains, loses nothing, exits 0 ------------------------
+: >"$T/access.log"
+load "$URL" "$CLIENTS" "$REQS" "$T/p3.codes" &
+LOAD=$!
+track_pid $LOAD
+wait_lines "$T/p3.codes" $((CLIENTS * REQS / 4)) 60 || fail "phase 3: load did not start"
+kill -TERM "${RPID[3]}"
+say "SIGTERM to replica 3 (port ${RPORT[3]})"
+wait_exit "${RPID[3]}" 20 || fail "phase 3: replica 3 still running 20 s after SIGTERM"
+rc=$EXIT_RC
+say "replica 3 exited with status $rc"
+wait "$LOAD"
+total=$(wc -l <"$T/p3.codes"); good=$(count "$T/p3.codes" '^200$')
+[ "$rc" = 0 ] || fail "phase 3: draining replica exited $rc"
+if [ "$total" != $((CLIENTS * REQS)) ] || [ "$good" != "$total" ]; then
+    awk '$6 != 200' "$T/access.log"
+    grep -E 'reset|prematurely' "$T/error.log" || true
+    fail "phase 3: $good/$total requests answered 200 across the drain (a 502 \"reset\" or
+      \"prematurely closed\" here is a request the draining replica received but never answered)"
+fi
+grep -q "draining" "$T/replica3.log" || fail "phase 3: replica 3 did not log its drain"
+# Work the replica accepted after SIGTERM: only what was already in flight, plus at most one
+# request per kept-alive nginx connection (each answered with Connection: close).
+after=$(sed -n '/draining/,$p' "$T/replica3.log" | grep -c ' POST /v1/predict ' || true)
+[ "$after" -le "$CLIENTS" ] || fail "phase 3: draining replica took $after more requests"
+late=$(sed -n '/draining/,$p' "$T/replica3.log" | grep -c ' POST /v1/predict [^2]' || true)
+[ "$late" = 0 ] || fail "phase 3: draining replica answered $late non-2xx"
+ok "SIGTERM mid-run: $good/$total answered 200; the replica finished $after request(s) after SIGTERM, then exited 0"
+
+kill -TERM $NGINX
+wait_exit $NGINX 10 || fail "nginx did not stop"
+say "done"

@@ -1,0 +1,41 @@
+/* fuzz_query.c — libFuzzer target: query-string integers and request routing (api/query.h, api/route.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+#include "route.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_inside(const char *p, size_t n, const char *base, size_t len)
+{
+    if (!p) return;
+    if (p < base || n > len || (size_t)(p - base) > len - n) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size ? size : 1); /* exact size, no NUL: the parsers take (ptr, len) */
+    if (!s) abort();
+    memcpy(s, data, size);
+    char err[256];
+    int v;
+
+    /* top_k as /v1/predict reads it, and Inference-Header-Content-Length as /v2 infer does. */
+    if (query_int(s, size, "top_k", 5, 1, 1000, &v, err, sizeof err) == 0 && (v < 1 || v > 1000)) abort();
+    if (query_int(s, size, "Inference-Header-Content-Length", 0, 0, 999999999, &v, err, sizeof err) == 0 &&
+        (v < 0 || v > 999999999))
+        abort();
+
+    /* The path as route_match sees it (the front end passes a NUL-terminated URL; only len counts). */
+    route r;
+    route_match(s, size, &r);
+    check_inside(r.model, r.model_len, s, size);
+    check_inside(r.version, r.version_len, s, size);
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) (void)route_method_allowed(&r, methods[i]);
+    if (r.kind != R_NOT_FOUND && !r.allow) abort();
+    free(s);
+    return 0;
+}

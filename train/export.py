@@ -1,0 +1,172 @@
+"""Export the trained student (and baseline) in timm layout, verify the export, write reference
+numbers, example images and the results table.
+
+Writes:
+  models/fashion-deit/{model.safetensors,config.json,reference.json}   distilled student
+  models/fashion-vit-nodist/{model.safetensors,config.json,reference.json}  baseline, class token only
+  examples/<c>_<name>.png (one test image per class) + examples/README.md
+  train/results.json
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+from PIL import Image
+
+import common
+import data
+import models
+
+ROOT = os.path.dirname(common.HERE)
+SLUGS = ["tshirt-top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
+
+
+def write_safetensors(path, state_dict, metadata=None):
+    header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().to(torch.float32).contiguous().cpu()
+        b = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)  # pad header so tensor data is 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    n = struct.unpack("<Q", buf[:8])[0]
+    header = json.loads(buf[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32"
+        s, e = info["data_offsets"]
+        arr = np.frombuffer(buf[base + s:base + e], dtype="<f4").reshape(info["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out
+
+
+def config_for(arch, distilled):
+    D = arch["embed_dim"]
+    return {
+        "architecture": ("deit_tiny_distilled_patch%d_28" if distilled else "vit_tiny_patch%d_28") % arch["patch_size"],
+        "num_classes": 10,
+        "num_features": D,
+        "global_pool": "token",
+        "model_args": {"img_size": 28, "patch_size": arch["patch_size"], "in_chans": 1, "embed_dim": D,
+                       "depth": arch["depth"], "num_heads": arch["num_heads"], "mlp_ratio": arch["mlp_ratio"],
+                       "num_classes": 10},
+        "pretrained_cfg": {"input_size": [1, 28, 28], "interpolation": "bilinear", "crop_pct": 1.0,
+                           "crop_mode": "center", "mean": [data.MEAN], "std": [data.STD], "num_classes": 10,
+                           "classifier": ["head", "head_dist"] if distilled else "head"},
+        "label_names": data.LABEL_NAMES,
+    }
+
+
+def export(run, outdir, xte, yte):
+    ck = torch.load(os.path.join(common.RUNS, run, "final.pt"))
+    with open(os.path.join(common.RUNS, run, "summary.json")) as f:
+        summary = json.load(f)
+    arch, distilled = ck["arch"], ck["distilled"]
+    os.makedirs(outdir, exist_ok=True)
+    st = os.path.join(outdir, "model.safetensors")
+    write_safetensors(st, ck["model"], {"format": "pt"})
+    with open(os.path.join(outdir, "config.json"), "w") as f:
+        json.dump(config_for(arch, distilled), f, indent=2)
+        f.write("\n")
+
+    # verify: fresh model from the safetensors file only
+    m = models.DeiT(distilled=distilled, **arch)
+    sd = read_safetensors(st)
+    assert set(sd) == set(m.state_dict()), "key mismatch"
+    m.load_state_dict(sd)
+    logits = common.predict_logits(m, xte)
+    acc = common.accuracies(logits, yte)
+    for k, v in summary["test"].items():
+        assert abs(acc[k] - v) < 1e-9, (k, acc[k], v)
+    print("%s: reloaded %s, test accuracy equals training-time numbers: %s (%.2f MB)"
+          % (run, st, acc, os.path.getsize(st) / 2 ** 20))
+
+    # reference numbers on the first 1,000 test images
+    first = [l[:1000] for l in logits]
+    ref = {"model": os.path.relpath(outdir, ROOT), "images": "Fashion-MNIST test set t10k, indices 0..999",
+           "preprocess": "x/255, (x-%.4f)/%.4f, float32, PyTorch eval mode" % (data.MEAN, data.STD),
+           "n": 1000, "accuracy": common.accuracies(first, yte[:1000]),
+           "accuracy_full_test_10000": acc}
+    if distilled:
+        ref["note"] = ("fused = argmax of the mean of the two softmaxes; fused_logits = argmax of the mean of "
+                       "the two logit vectors (timm's eval-mode output); they may differ on a few images")
+        ref["pred_class_head"] = first[0].argmax(1).tolist()
+        ref["pred_dist_head"] = first[1].argmax(1).tolist()
+        ref["pred_fused"] = ((first[0].softmax(1) + first[1].softmax(1)) / 2).argmax(1).tolist()
+        ref["logits_first4"] = {"head": first[0][:4].tolist(), "head_dist": first[1][:4].tolist()}
+    else:
+        ref["pred_head"] = first[0].argmax(1).tolist()
+        ref["logits_first4"] = {"head": first[0][:4].tolist()}
+    with open(os.path.join(outdir, "reference.json"), "w") as f:
+        json.dump(ref, f)
+        f.write("\n")
+    return m, logits, summary
+
+
+def main():
+    torch.set_num_threads(1)
+    xte, yte = data.load("test")
+    xte_t, yte_t = torch.from_numpy(xte), torch.from_numpy(yte)
+    stu, slog, ssum = export("student", os.path.join(ROOT, "models", "fashion-deit"), xte_t, yte_t)
+    base, blog, bsum = export("baseline", os.path.join(ROOT, "models", "fashion-vit-nodist"), xte_t, yte_t)
+
+    # examples: first test image of each class that the student gets right with every head
+    ok = (slog[0].argmax(1) == yte_t) & (slog[1].argmax(1) == yte_t) & (blog[0].argmax(1) == yte_t)
+    exdir = os.path.join(ROOT, "examples")
+    os.makedirs(exdir, exist_ok=True)
+    lines = ["# Example images", "",
+             "One 28×28 greyscale PNG per class, taken unchanged from the Fashion-MNIST **test** set",
+             "(`/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz`, Debian package `dataset-fashion-mnist`).",
+             "For each class: the first test image of that class that the shipped model classifies correctly",
+             "with its class head, its distillation head and the baseline's head (written by `train/export.py`).", "",
+             "| file | class | test-set index |", "|---|---|---|"]
+    for c in range(10):
+        idx = int(torch.nonzero((yte_t == c) & ok)[0])
+        fn = "%d_%s.png" % (c, SLUGS[c])
+        p = os.path.join(exdir, fn)
+        Image.fromarray(xte[idx], mode="L").save(p)
+        assert np.array_equal(np.array(Image.open(p)), xte[idx])
+        lines.append("| `%s` | %s | %d |" % (fn, data.LABEL_NAMES[c], idx))
+    with open(os.path.join(exdir, "README.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    with open(os.path.join(common.RUNS, "teacher", "summary.json")) as f:
+        tsum = json.load(f)
+    res = {
+        "teacher": {"test_acc": tsum["test_acc"], "minutes": tsum["minutes"], "epochs": tsum["epochs"], "params": tsum["params"]},
+        "baseline": {"test_acc": bsum["test"]["head"], "minutes": bsum["minutes"], "epochs": bsum["epochs"], "params": bsum["params"]},
+        "student": dict(ssum["test"], minutes=ssum["minutes"], epochs=ssum["epochs"], params=ssum["params"]),
+        "arch": ssum["arch"],
+    }
+    with open(os.path.join(common.HERE, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    print("\n| model | test acc (10,000) | epochs | minutes |\n|---|---|---|---|")
+    print("| teacher (ResNet) | %.2f%% | %d | %.1f |" % (100 * tsum["test_acc"], tsum["epochs"], tsum["minutes"]))
+    print("| baseline ViT (no distillation) | %.2f%% | %d | %.1f |" % (100 * bsum["test"]["head"], bsum["epochs"], bsum["minutes"]))
+    for k, n in [("class_head", "DeiT class head"), ("dist_head", "DeiT distillation head"),
+                 ("fused", "DeiT fused (mean softmax)"), ("fused_logits", "DeiT fused (mean logits)")]:
+        print("| %s | %.2f%% | %d | %.1f |" % (n, 100 * ssum["test"][k], ssum["epochs"], ssum["minutes"]))
+
+
+if __name__ == "__main__":
+    main()
