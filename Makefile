@@ -31,7 +31,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server clean
+.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -49,6 +49,8 @@ $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
+$(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
@@ -99,6 +101,9 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
 	@sh tests/fuzz/run_fuzz.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
 
+$(B)/tsan/test_%: $(B)/tsan/obj/tests/unit/test_%.o $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o)
+	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
+
 # Integration tests are plain (unsanitized) libcurl clients; the server they start may be sanitized.
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
@@ -110,6 +115,9 @@ $(B)/soak: $(B)/obj/tests/integration/soak.o
 
 asan-server: $(B)/asan/deit-server $(B)/asan/deit-predict
 tsan-server: $(B)/tsan/deit-server
+# The engine's thread team under ThreadSanitizer (bit-identical results, no reported race).
+tsan-test: $(B)/tsan/test_threads
+	@TSAN_OPTIONS="halt_on_error=1:$${TSAN_OPTIONS:-}" sh tests/run_unit.sh $(B)/tsan/test_threads
 
 # ---- packages, run, test ------------------------------------------------------------------------
 deps:

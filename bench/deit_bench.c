@@ -53,13 +53,13 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || iters < 1 || warmup < 0) {
+    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
         usage(stderr);
         return 2;
     }
 
     char err[1024];
-    deit_set_blas_threads(threads);
+    deit_set_blas_threads(1); /* the engine's own team does the threading */
     double t0 = now_ms();
     deit_model *m;
     if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     double load_ms = now_ms() - t0;
     const deit_config *c = deit_model_config(m);
     size_t nin = deit_input_floats(m);
-    deit_state *s = deit_state_new(m, batch);
+    deit_state *s = deit_state_new_threads(m, batch, threads);
     float *px = malloc((size_t)batch * nin * sizeof(float));
     float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
     if (!s || !px || !logits) {

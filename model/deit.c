@@ -158,6 +158,10 @@ int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen
         goto done;
     if ((rc = deit_weights_load(sf, &m->cfg, &m->w, err, errlen)) != DEIT_OK)
         goto done;
+    if ((rc = deit_model_pack(m)) != DEIT_OK) {
+        deit_fail(err, errlen, rc, "%s: out of memory packing weights", wpath);
+        goto done;
+    }
     *out = m;
     m = NULL;
 done:
@@ -172,6 +176,7 @@ void deit_model_free(deit_model *m)
 {
     if (!m)
         return;
+    deit_model_unpack(m);
     deit_weights_free(&m->w);
     deit_config_free(&m->cfg);
     free(m);

@@ -6,7 +6,7 @@
  *   deit_model *m;
  *   if (deit_model_open("models/fashion", &m, err, sizeof err)) { puts(err); ... }
  *   const deit_config *c = deit_model_config(m);
- *   deit_state *s = deit_state_new(m, max_batch);            // one per worker thread
+ *   deit_state *s = deit_state_new_threads(m, max_batch, 2);  // one per worker; 2 threads share each pass
  *   float *x = malloc(B * deit_input_floats(m) * sizeof(float));
  *   for each image i: deit_preprocess(m, bytes, len, max_pixels, x + i * deit_input_floats(m), err, sizeof err);
  *   float *cls = malloc(B * c->n_classes * sizeof(float)), *dist = ...;
@@ -14,8 +14,13 @@
  *   deit_fuse(cls + i*K, dist + i*K, K, c->distilled, probs_cls, probs_dist, probs_fused);
  *
  * Thread safety: a deit_model is immutable after deit_model_open and may be shared by any number of
- * threads. A deit_state is scratch memory for one thread at a time. deit_preprocess is reentrant.
- * OpenBLAS's thread count is process-wide: set it once with deit_set_blas_threads.
+ * threads. A deit_state is scratch memory (and a team of threads) for one caller at a time.
+ * deit_preprocess is reentrant.
+ *
+ * Threads: deit_forward parallelises itself with the state's own team (deit_state_new_threads) and
+ * runs its matrix products on the engine's packed AVX-512 / AVX2 kernels, not on BLAS; the caller
+ * decides the split (states x threads per state <= cores). DEIT_ISA=avx2|generic in the
+ * environment narrows the kernels chosen at deit_model_open (for tests of the baseline path).
  */
 #ifndef DEIT_H
 #define DEIT_H
@@ -41,9 +46,17 @@ const deit_config *deit_model_config(const deit_model *m);
 /* Floats in one preprocessed input image: in_chans * image_h * image_w. */
 size_t deit_input_floats(const deit_model *m);
 
-/* Scratch for batches of up to max_batch images (>= 1). NULL on allocation failure. */
+/* Scratch for batches of up to max_batch images (>= 1) and a team of n_threads (1..64) that share
+ * every deit_forward on this state: the calling thread plus n_threads-1 persistent workers owned by
+ * the state (they sleep between passes). Each thread takes a contiguous share of the batch's token
+ * rows, so even batch 1 uses all of them. Pick workers x n_threads <= cores. NULL on allocation or
+ * thread-creation failure. deit_state_free joins the workers; deit_state_free(NULL) is a no-op. */
+deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_threads);
+/* Same as deit_state_new_threads(m, max_batch, 1): the forward runs on the calling thread only. */
 deit_state *deit_state_new(const deit_model *m, int max_batch);
 void deit_state_free(deit_state *s);
+/* The state's team size (0 for NULL). */
+int deit_state_threads(const deit_state *s);
 
 /* Decodes and preprocesses one encoded image with the model's own pipeline into
  * out[deit_input_floats(m)]. Errors as image_decode (DEIT_EINVAL / DEIT_ETOOBIG / DEIT_EUNSUPPORTED). */
@@ -73,7 +86,9 @@ void deit_fuse(const float *cls_logits, const float *dist_logits, int n, int dis
  * to n; returns the number written. */
 int deit_topk(const float *scores, int n, int k, int *idx);
 
-/* Sets OpenBLAS's process-wide thread count (no-op where the BLAS has no such call). */
+/* Sets OpenBLAS's process-wide thread count (no-op where the BLAS has no such call). deit_forward
+ * no longer calls BLAS, so this only matters to other BLAS users in the process; set it to 1 when
+ * states run several threads. */
 void deit_set_blas_threads(int n);
 
 #endif

@@ -1,10 +1,17 @@
 /* forward.c — per-worker scratch state and the batched DeiT forward pass (timm's VisionTransformer
- * / DistilledVisionTransformer in eval mode). */
+ * / DistilledVisionTransformer in eval mode), shared by a small team of threads.
+ *
+ * Parallel plan: every stage but attention is row-local (LayerNorm, the four linear layers, GELU,
+ * residuals), so the batch's B*T token rows are cut into chunks that the team's threads claim one
+ * at a time and run with no synchronisation. Attention needs every token's keys and values, so
+ * there is one barrier per block, after each chunk's K^T and V are packed; the packs are
+ * double-buffered by block parity (see forward_rows). Chunks are claimed dynamically because the
+ * cores are shared: a thread that loses its core leaves its chunks to the others.
+ */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cblas.h>
 
 #include "kernels.h"
 #include "model_internal.h"
@@ -14,50 +21,77 @@ static int n_patches(const deit_config *c)
     return (c->image_h / c->patch) * (c->image_w / c->patch);
 }
 
-deit_state *deit_state_new(const deit_model *m, int max_batch)
+/* Allocation rounded up to a multiple of 64 bytes, 64-byte aligned (vector panels). */
+static float *alloc_floats(size_t n)
 {
-    if (!m || max_batch < 1 || max_batch > DEIT_MAX_BATCH)
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_threads)
+{
+    if (!m || max_batch < 1 || max_batch > DEIT_MAX_BATCH || n_threads < 1 ||
+        n_threads > DEIT_MAX_THREADS)
         return NULL;
     const deit_config *c = &m->cfg;
     size_t B = (size_t)max_batch, T = (size_t)c->n_tokens, D = (size_t)c->dim;
-    size_t M = (size_t)c->mlp_hidden, N = (size_t)n_patches(c);
-    size_t K = (size_t)c->in_chans * c->patch * c->patch;
+    size_t M = (size_t)c->mlp_hidden, N = (size_t)n_patches(c), H = (size_t)c->heads;
+    size_t K = (size_t)c->in_chans * c->patch * c->patch, hd = D / H;
 
     deit_state *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->m = m;
     s->max_batch = max_batch;
-    s->x = malloc(B * T * D * sizeof(float));
-    s->xn = malloc(B * T * D * sizeof(float));
-    s->qkv = malloc(B * T * 3 * D * sizeof(float));
-    s->scores = malloc(T * T * sizeof(float));
-    s->attn_out = malloc(B * T * D * sizeof(float));
-    s->hidden = malloc(B * T * M * sizeof(float));
-    s->patches = malloc(B * N * K * sizeof(float));
-    s->prefix = malloc(B * (size_t)c->n_prefix * D * sizeof(float));
-    if (!s->x || !s->xn || !s->qkv || !s->scores || !s->attn_out || !s->hidden || !s->patches ||
-        !s->prefix) {
+    s->kv_head = gemm_packed_floats((int)T, (int)hd) + gemm_packed_floats((int)hd, (int)T);
+    s->team = pool_new(n_threads);
+    s->x = alloc_floats(B * T * D);
+    s->xn = alloc_floats(B * T * D);
+    s->qkv = alloc_floats(B * T * 3 * D);
+    s->scores = alloc_floats((size_t)n_threads * T * T);
+    s->kv = alloc_floats(2 * B * H * s->kv_head);
+    s->attn_out = alloc_floats(B * T * D);
+    s->hidden = alloc_floats(B * T * M);
+    s->patches = alloc_floats(B * N * K);
+    s->prefix = alloc_floats(B * (size_t)c->n_prefix * D);
+    s->claims = calloc((size_t)c->depth + 1, sizeof *s->claims);
+    if (!s->claims || !s->team || !s->x || !s->xn || !s->qkv || !s->scores || !s->kv || !s->attn_out ||
+        !s->hidden || !s->patches || !s->prefix) {
         deit_state_free(s);
         return NULL;
     }
+    /* the packs' padding columns are never written; keep them defined */
+    memset(s->kv, 0, 2 * B * H * s->kv_head * sizeof(float));
     return s;
+}
+
+deit_state *deit_state_new(const deit_model *m, int max_batch)
+{
+    return deit_state_new_threads(m, max_batch, 1);
 }
 
 void deit_state_free(deit_state *s)
 {
     if (!s)
         return;
+    pool_free(s->team);
     free(s->x);
     free(s->xn);
     free(s->qkv);
     free(s->scores);
+    free(s->kv);
     free(s->attn_out);
     free(s->hidden);
     free(s->patches);
     free(s->prefix);
+    free(s->claims);
     free(s->trace);
     free(s);
+}
+
+int deit_state_threads(const deit_state *s)
+{
+    return s ? pool_size(s->team) : 0;
 }
 
 void deit_state_trace(deit_state *s, int enable)
@@ -97,43 +131,185 @@ const float *deit_state_trace_get(const deit_state *s, const char *name, int *ro
     return s->trace + (size_t)slot * slab;
 }
 
-/* patches[b*N + gy*GW + gx][ch*P*P + ky*P + kx] = pixels[b][ch][gy*P + ky][gx*P + kx]:
- * the input of a stride-P, kernel-P convolution laid out as GEMM rows (Conv2d weight order). */
-static void im2col(const deit_config *c, const float *pixels, int batch, float *patches)
+/* patches[p - p0][ch*P*P + ky*P + kx] = pixels[ch][gy*P + ky][gx*P + kx] for patches p0..p1-1 of
+ * one image (p = gy*GW + gx): the input of a stride-P, kernel-P convolution as GEMM rows. */
+static void im2col(const deit_config *c, const float *pixels, int p0, int p1, float *patches)
 {
     int P = c->patch, H = c->image_h, W = c->image_w, C = c->in_chans;
-    int GW = W / P, GH = H / P;
+    int GW = W / P;
     size_t K = (size_t)C * P * P;
-    for (int b = 0; b < batch; b++)
-        for (int gy = 0; gy < GH; gy++)
-            for (int gx = 0; gx < GW; gx++) {
-                float *row = patches + ((size_t)b * GH * GW + (size_t)gy * GW + gx) * K;
-                for (int ch = 0; ch < C; ch++)
-                    for (int ky = 0; ky < P; ky++) {
-                        const float *src = pixels + (((size_t)b * C + ch) * H + (size_t)gy * P + ky) * W
-                                           + (size_t)gx * P;
-                        memcpy(row + ((size_t)ch * P + ky) * P, src, (size_t)P * sizeof(float));
-                    }
+    for (int p = p0; p < p1; p++) {
+        int gy = p / GW, gx = p % GW;
+        float *row = patches + (size_t)(p - p0) * K;
+        for (int ch = 0; ch < C; ch++)
+            for (int ky = 0; ky < P; ky++) {
+                const float *src = pixels + ((size_t)ch * H + (size_t)gy * P + ky) * W + (size_t)gx * P;
+                memcpy(row + ((size_t)ch * P + ky) * P, src, (size_t)P * sizeof(float));
             }
+    }
 }
 
-/* Multi-head self-attention core for one image: out[t, h*hd:(h+1)*hd] = softmax(q_h k_h^T * scale) v_h,
- * with q, k, v read in place from the fused qkv rows [T][3D]. */
-static void attention(const deit_config *c, const float *qkv, float *scores, float *out)
+/* Everything one thread needs for its share of a forward pass. */
+typedef struct {
+    const deit_model *m;
+    deit_state *s;
+    const float *pixels;
+    int batch;
+} fwd_job;
+
+/* Token rows [r0, r1) of the batch visit each image b they touch with its token range [t0, t1). */
+#define FOR_IMAGES(r0, r1, T)                                                                      \
+    for (int b = (r0) / (T); b * (T) < (r1); b++)                                                  \
+        for (int t0 = (r0) > b * (T) ? (r0) - b * (T) : 0,                                         \
+                 t1 = (r1) < (b + 1) * (T) ? (r1) - b * (T) : (T), once_ = 1;                      \
+             once_; once_ = 0)
+
+/* tokens: x[b][t] = (t < NP ? cls/dist : patch_embed(patch t - NP)) + pos[t], for own rows. */
+static void embed_rows(const fwd_job *j, int r0, int r1)
 {
+    const deit_config *c = &j->m->cfg;
+    const deit_weights *w = &j->m->w;
+    deit_state *s = j->s;
+    int T = c->n_tokens, D = c->dim, NP = c->n_prefix, N = n_patches(c);
+    int K = c->in_chans * c->patch * c->patch;
+    size_t in_floats = (size_t)c->in_chans * c->image_h * c->image_w;
+    FOR_IMAGES(r0, r1, T) {
+        float *xb = s->x + (size_t)b * T * D;
+        for (int t = t0; t < t1 && t < NP; t++)
+            memcpy(xb + (size_t)t * D, t == 0 ? w->cls_token : w->dist_token, (size_t)D * sizeof(float));
+        int p0 = (t0 > NP ? t0 : NP) - NP, p1 = t1 - NP;
+        if (p1 > p0) {
+            /* patch embedding: a stride-P convolution as one GEMM over this thread's patches */
+            float *pt = s->patches + ((size_t)b * N + p0) * K;
+            im2col(c, j->pixels + (size_t)b * in_floats, p0, p1, pt);
+            float *dst = xb + (size_t)(NP + p0) * D;
+            gemm(j->m->isa, p1 - p0, D, K, 1.0f, pt, (size_t)K, j->m->pk.patch, w->patch_b, dst,
+                 (size_t)D, GEMM_STORE);
+            if (s->trace_on && b == 0)
+                memcpy(s->trace + (size_t)p0 * D, dst, (size_t)(p1 - p0) * D * sizeof(float));
+        }
+        k_add(xb + (size_t)t0 * D, w->pos_embed + (size_t)t0 * D, (size_t)(t1 - t0) * D);
+    }
+}
+
+/* Packs K^T and V of own rows (all heads) into the block's buffer. */
+static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
+{
+    const deit_config *c = &j->m->cfg;
+    int T = c->n_tokens, D = c->dim, H = c->heads, hd = D / H;
+    size_t kt_floats = gemm_packed_floats(T, hd);
+    FOR_IMAGES(r0, r1, T) {
+        const float *qkv = j->s->qkv + (size_t)b * T * 3 * D;
+        for (int h = 0; h < H; h++) {
+            float *kt = kv + ((size_t)b * H + h) * j->s->kv_head, *v = kt + kt_floats;
+            gemm_pack_t(qkv + D + (size_t)h * hd, 3 * (size_t)D, T, hd, t0, t1, kt);
+            gemm_pack_n(qkv + 2 * (size_t)D + (size_t)h * hd, 3 * (size_t)D, hd, T, t0, t1, v);
+        }
+    }
+}
+
+/* Multi-head self-attention for own query rows: out[t, h*hd:(h+1)*hd] = softmax(q_h k_h^T * scale) v_h. */
+static void attention_rows(const fwd_job *j, const float *kv, float *scores, int r0, int r1)
+{
+    const deit_config *c = &j->m->cfg;
+    gemm_isa isa = j->m->isa;
     int T = c->n_tokens, D = c->dim, H = c->heads, hd = D / H;
     float scale = (float)(1.0 / sqrt((double)hd));
-    for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)h * hd;
-        const float *k = qkv + D + (size_t)h * hd;
-        const float *v = qkv + 2 * (size_t)D + (size_t)h * hd;
-        /* scores[i,j] = scale * q[i,:] . k[j,:] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * D, k, 3 * D,
-                    0.0f, scores, T);
-        k_softmax_rows(scores, T, T);
-        /* out[i, h] = scores[i,:] @ v */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, scores, T, v, 3 * D,
-                    0.0f, out + (size_t)h * hd, D);
+    size_t kt_floats = gemm_packed_floats(T, hd);
+    FOR_IMAGES(r0, r1, T) {
+        const float *q = j->s->qkv + ((size_t)b * T + t0) * 3 * D;
+        float *out = j->s->attn_out + ((size_t)b * T + t0) * D;
+        int nq = t1 - t0;
+        for (int h = 0; h < H; h++) {
+            const float *kt = kv + ((size_t)b * H + h) * j->s->kv_head, *v = kt + kt_floats;
+            /* scores[i,j] = scale * q[i,:] . k[j,:] */
+            gemm(isa, nq, T, hd, scale, q + (size_t)h * hd, 3 * (size_t)D, kt, NULL, scores, (size_t)T,
+                 GEMM_STORE);
+            k_softmax_rows(scores, nq, T);
+            /* out[i, h] = scores[i,:] @ v */
+            gemm(isa, nq, hd, T, 1.0f, scores, (size_t)T, v, NULL, out + (size_t)h * hd, (size_t)D,
+                 GEMM_STORE);
+        }
+    }
+}
+
+/* Chunk of token rows claimed at a time: a multiple of the 12-row GEMM tile, about 8 chunks per
+ * thread per phase so a thread that loses its core to another process leaves little behind. */
+static int chunk_rows(int rows, int n)
+{
+    if (n == 1)
+        return rows; /* one chunk: each weight panel stays in L1 across all of its row tiles */
+    int ch = (rows / (8 * n) + 11) / 12 * 12;
+    return ch < 12 ? 12 : ch > 96 ? 96 : ch;
+}
+
+/* Rows [r0, r1), second half of block l: attention, projection + residual, mlp + residual. */
+static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
+{
+    const deit_model *m = j->m;
+    const deit_config *c = &m->cfg;
+    const deit_block_weights *bw = &m->w.blocks[l];
+    const deit_packed_block *pb = &m->pk.blocks[l];
+    deit_state *s = j->s;
+    gemm_isa isa = m->isa;
+    int T = c->n_tokens, D = c->dim, M = c->mlp_hidden, nr = r1 - r0;
+    float *x = s->x + (size_t)r0 * D, *xn = s->xn + (size_t)r0 * D;
+    float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
+    size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
+    /* attention for these query rows */
+    attention_rows(j, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
+    /* projection + residual */
+    gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
+    /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
+    k_layernorm(x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
+    gemm(isa, nr, M, D, 1.0f, xn, (size_t)D, pb->fc1, bw->fc1_b, hid, (size_t)M, GEMM_GELU);
+    gemm(isa, nr, D, M, 1.0f, hid, (size_t)M, pb->fc2, bw->fc2_b, x, (size_t)D, GEMM_ADD);
+    if (s->trace_on && r0 < T) {
+        int e = r1 < T ? r1 : T;
+        memcpy(s->trace + (size_t)(1 + l) * T * D + (size_t)r0 * D, x, (size_t)(e - r0) * D * sizeof(float));
+    }
+}
+
+/* Rows [r0, r1), first half of block l: pre-norm, fused qkv, keys and values packed for everyone. */
+static void block_head(const fwd_job *j, int l, int r0, int r1)
+{
+    const deit_model *m = j->m;
+    const deit_config *c = &m->cfg;
+    const deit_block_weights *bw = &m->w.blocks[l];
+    deit_state *s = j->s;
+    int D = c->dim, nr = r1 - r0;
+    float *xn = s->xn + (size_t)r0 * D;
+    size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
+    k_layernorm(s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
+    gemm(m->isa, nr, 3 * D, D, 1.0f, xn, (size_t)D, m->pk.blocks[l].qkv, bw->qkv_b,
+         s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
+    pack_kv(j, s->kv + (size_t)(l & 1) * kv_block, r0, r1);
+}
+
+/* One team member's part of the encoder. Phase p (0..depth) runs, for each chunk of rows a thread
+ * claims, the tail of block p-1 and the head of block p, which are row-local; the barrier after
+ * phase p publishes block p's keys and values. Phase p reads block p-1's packs and writes block
+ * p's, in the other buffer; block p+1's writes (phase p+1) come after the barrier, so they never
+ * overwrite packs still being read. Claims are dynamic (an atomic counter per phase): every row's
+ * arithmetic is the same whichever thread runs it, so results do not depend on the schedule. */
+static void forward_rows(void *ctx, int tid, int n)
+{
+    const fwd_job *j = ctx;
+    const deit_config *c = &j->m->cfg;
+    int rows = j->batch * c->n_tokens, ch = chunk_rows(rows, n), nchunks = (rows + ch - 1) / ch;
+    for (int p = 0; p <= c->depth; p++) {
+        int k;
+        while ((k = atomic_fetch_add_explicit(&j->s->claims[p], 1, memory_order_relaxed)) < nchunks) {
+            int r0 = k * ch, r1 = r0 + ch < rows ? r0 + ch : rows;
+            if (p == 0)
+                embed_rows(j, r0, r1);
+            else
+                block_tail(j, p - 1, tid, r0, r1);
+            if (p < c->depth)
+                block_head(j, p, r0, r1);
+        }
+        if (p < c->depth)
+            pool_barrier(j->s->team);
     }
 }
 
@@ -144,47 +320,14 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
         return DEIT_EINVAL;
     const deit_config *c = &m->cfg;
     const deit_weights *w = &m->w;
-    int T = c->n_tokens, D = c->dim, M = c->mlp_hidden, NP = c->n_prefix, N = n_patches(c);
-    int K = c->in_chans * c->patch * c->patch;
-    size_t rows = (size_t)batch * T;
+    int T = c->n_tokens, D = c->dim, NP = c->n_prefix;
     size_t slab = (size_t)T * D;
 
-    /* patch embedding: a stride-P convolution as one GEMM over every patch of the batch */
-    im2col(c, pixels, batch, s->patches);
-    k_linear(s->patches, batch * N, K, w->patch_w, w->patch_b, D, s->xn);
-    if (s->trace_on)
-        memcpy(s->trace, s->xn, (size_t)N * D * sizeof(float));
-
-    /* tokens: [cls, dist?, patches...] + position embedding */
-    for (int b = 0; b < batch; b++) {
-        float *xb = s->x + (size_t)b * slab;
-        memcpy(xb, w->cls_token, (size_t)D * sizeof(float));
-        if (c->distilled)
-            memcpy(xb + D, w->dist_token, (size_t)D * sizeof(float));
-        memcpy(xb + (size_t)NP * D, s->xn + (size_t)b * N * D, (size_t)N * D * sizeof(float));
-        k_add(xb, w->pos_embed, slab);
-    }
-
-    for (int l = 0; l < c->depth; l++) {
-        const deit_block_weights *bw = &w->blocks[l];
-        /* pre-norm, fused qkv */
-        k_layernorm(s->x, (int)rows, D, bw->norm1_w, bw->norm1_b, c->ln_eps, s->xn);
-        k_linear(s->xn, (int)rows, D, bw->qkv_w, bw->qkv_b, 3 * D, s->qkv);
-        /* attention, per image and head */
-        for (int b = 0; b < batch; b++)
-            attention(c, s->qkv + (size_t)b * T * 3 * D, s->scores, s->attn_out + (size_t)b * slab);
-        /* projection, residual */
-        k_linear(s->attn_out, (int)rows, D, bw->proj_w, bw->proj_b, D, s->xn);
-        k_add(s->x, s->xn, rows * D);
-        /* pre-norm mlp: fc1, exact GELU, fc2, residual */
-        k_layernorm(s->x, (int)rows, D, bw->norm2_w, bw->norm2_b, c->ln_eps, s->xn);
-        k_linear(s->xn, (int)rows, D, bw->fc1_w, bw->fc1_b, M, s->hidden);
-        k_gelu(s->hidden, rows * M);
-        k_linear(s->hidden, (int)rows, M, bw->fc2_w, bw->fc2_b, D, s->xn);
-        k_add(s->x, s->xn, rows * D);
-        if (s->trace_on)
-            memcpy(s->trace + (size_t)(1 + l) * slab, s->x, slab * sizeof(float));
-    }
+    /* patch embedding and every block, on the whole team (claims reset before the hand-off) */
+    fwd_job job = {m, s, pixels, batch};
+    for (int p = 0; p <= c->depth; p++)
+        atomic_store_explicit(&s->claims[p], 0, memory_order_relaxed);
+    pool_run(s->team, forward_rows, &job);
 
     /* final norm: the heads read only the prefix tokens, so only those are normalised */
     for (int b = 0; b < batch; b++)
@@ -194,17 +337,16 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
         k_layernorm(s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
                     s->trace + (size_t)(1 + c->depth) * slab);
 
-    /* heads: class head reads token 0, distillation head token 1 */
+    /* heads: class head reads token 0, distillation head token 1 (rows NP*D apart in prefix) */
     int Kc = c->n_classes;
-    for (int b = 0; b < batch; b++) {
-        const float *tok = s->prefix + (size_t)b * NP * D;
-        k_linear(tok, 1, D, w->head_w, w->head_b, Kc, cls_logits + (size_t)b * Kc);
-        if (!dist_logits)
-            continue;
+    gemm(m->isa, batch, Kc, D, 1.0f, s->prefix, (size_t)NP * D, m->pk.head, w->head_b, cls_logits,
+         (size_t)Kc, GEMM_STORE);
+    if (dist_logits) {
         if (c->distilled)
-            k_linear(tok + D, 1, D, w->head_dist_w, w->head_dist_b, Kc, dist_logits + (size_t)b * Kc);
+            gemm(m->isa, batch, Kc, D, 1.0f, s->prefix + D, (size_t)NP * D, m->pk.head_dist,
+                 w->head_dist_b, dist_logits, (size_t)Kc, GEMM_STORE);
         else
-            memcpy(dist_logits + (size_t)b * Kc, cls_logits + (size_t)b * Kc, (size_t)Kc * sizeof(float));
+            memcpy(dist_logits, cls_logits, (size_t)batch * Kc * sizeof(float));
     }
     return DEIT_OK;
 }

@@ -2,7 +2,9 @@
  *
  * Whatever the checkpoint's layout (timm or transformers) and dtype (F32/F16/BF16), weights are
  * upcast once into this single layout, which follows timm's module order. Linear weights keep
- * PyTorch's [out][in] row-major layout (the forward pass multiplies by the transpose).
+ * PyTorch's [out][in] row-major layout here. deit_model_open then repacks them for gemm.h
+ * (pack.c): those whose out dim is a multiple of 16 in place, so in an opened model read them
+ * through deit_model's `pk` views, not these fields.
  */
 #ifndef DEIT_WEIGHTS_H
 #define DEIT_WEIGHTS_H

@@ -32,7 +32,13 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* One worker's engine state: the shared model and this worker's scratch. */
+/* What every worker's state is made from: the shared model and the engine threads per worker. */
+typedef struct {
+    const deit_model *model;
+    int threads;
+} engine_spec;
+
+/* One worker's engine state: the shared model and this worker's scratch (and thread team). */
 typedef struct {
     const deit_model *model;
     deit_state *state;
@@ -40,10 +46,11 @@ typedef struct {
 
 static void *engine_state_new(void *ctx, int max_batch)
 {
+    const engine_spec *spec = ctx;
     worker_engine *w = malloc(sizeof *w);
     if (!w) return NULL;
-    w->model = ctx;
-    w->state = deit_state_new(w->model, max_batch);
+    w->model = spec->model;
+    w->state = deit_state_new_threads(w->model, max_batch, spec->threads);
     if (!w->state) {
         free(w);
         return NULL;
@@ -125,7 +132,9 @@ int main(int argc, char **argv)
      * follows the requests in flight and returns to the same level when idle. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
-    deit_set_blas_threads(cfg.threads);
+    /* The engine runs its own GEMM on each worker's thread team; BLAS is not on the hot path, so
+     * it gets one thread and never competes with the teams for the cores. */
+    deit_set_blas_threads(1);
     static metrics mx; /* lives for the whole process; every field is atomic */
     metrics_init(&mx);
 
@@ -145,11 +154,12 @@ int main(int argc, char **argv)
         return 1;
     }
     const deit_config *mc = deit_model_config(model);
+    engine_spec spec = {model, cfg.threads};
     batcher_params bp = {
         .workers = cfg.workers, .max_batch = cfg.max_batch, .batch_wait_us = cfg.batch_wait_us,
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
         .n_classes = mc->n_classes, .forward = engine_forward, .state_new = engine_state_new,
-        .state_free = engine_state_free, .ctx = model, .metrics = &mx,
+        .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
@@ -160,7 +170,7 @@ int main(int argc, char **argv)
         return 1;
     }
     http_set_engine(h, model, b);
-    logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d BLAS threads, max batch %d, "
+    logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
                "batch wait %d us, queue %d", mc->name, mc->architecture, mc->n_classes,
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
                cfg.batch_wait_us, cfg.queue);

@@ -25,7 +25,7 @@ static const opt OPTS[] = {
     {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
     {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
-    {"threads", T_INT, OFF(threads), "1", 1, 64, "OpenBLAS threads, process-wide"},
+    {"threads", T_INT, OFF(threads), "1", 1, 64, "engine threads per worker (each worker's forward pass is split across them)"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
     {"max-batch", T_INT, OFF(max_batch), "8", 1, 256, "most images per forward pass"},
     {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,

@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "  --model PATH        model directory (config.json + model.safetensors) or .safetensors file\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
-            "  --threads N         BLAS threads (default 2)\n"
+            "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
             "and makes the exit status 1; a bad model exits 2.\n");
@@ -95,8 +95,8 @@ int main(int argc, char **argv)
         case 'l': with_logits = 1; break;
         case 't':
             threads = (int)strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 256) {
-                fprintf(stderr, "deit-predict: --threads must be 1..256\n");
+            if (*end || threads < 1 || threads > 64) {
+                fprintf(stderr, "deit-predict: --threads must be 1..64\n");
                 return 2;
             }
             break;
@@ -117,14 +117,14 @@ int main(int argc, char **argv)
     }
 
     char err[1024];
-    deit_set_blas_threads(threads);
+    deit_set_blas_threads(1); /* the state's own team does the threading */
     deit_model *m = NULL;
     if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
     const deit_config *c = deit_model_config(m);
-    deit_state *s = deit_state_new(m, 1);
+    deit_state *s = deit_state_new_threads(m, 1, threads);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
     if (!s || !px || !logits) {

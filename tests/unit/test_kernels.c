@@ -5,6 +5,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "gemm.h"
 #include "kernels.h"
 
 static void test_gelu(void)
@@ -102,6 +103,96 @@ static void test_fuse_topk(void)
     CHECK_INT_EQ(deit_topk(s, 6, 0, idx), 0);
 }
 
+/* gemm on every ISA this CPU has, against a double reference: odd shapes (edge tiles and masked
+ * panel tails), row strides wider than the data, all epilogues, alpha, bias on and off, and
+ * packing in two partial ranges (as the threads do). */
+static void test_gemm(void)
+{
+    static const int ms[] = {1, 5, 13, 30}, ns[] = {1, 15, 16, 17, 33, 70}, ks[] = {1, 7, 64};
+    gemm_isa top = gemm_isa_detect();
+    srand(7);
+    for (int isa = 0; isa <= (int)top; isa++)
+        for (size_t a = 0; a < 4; a++)
+            for (size_t b = 0; b < 6; b++)
+                for (size_t q = 0; q < 3; q++)
+                    for (int epi = 0; epi < 3; epi++) {
+                        int m = ms[a], n = ns[b], k = ks[q], lda = k + 3, ldc = n + 5;
+                        float *A = malloc((size_t)m * lda * sizeof(float));
+                        float *W = malloc((size_t)n * k * sizeof(float)), *bias = malloc((size_t)n * sizeof(float));
+                        float *Bt = malloc((size_t)k * n * sizeof(float)); /* W^T as [k][n] */
+                        float *p1 = calloc(gemm_packed_floats(n, k), sizeof(float));
+                        float *p2 = calloc(gemm_packed_floats(n, k), sizeof(float));
+                        float *C = malloc((size_t)m * ldc * sizeof(float)), *C0 = malloc((size_t)m * ldc * sizeof(float));
+                        for (int i = 0; i < m * lda; i++) A[i] = (float)rand() / RAND_MAX * 2 - 1;
+                        for (int i = 0; i < n * k; i++) W[i] = (float)rand() / RAND_MAX * 2 - 1;
+                        for (int i = 0; i < n; i++) bias[i] = (float)rand() / RAND_MAX;
+                        for (int i = 0; i < m * ldc; i++) C[i] = C0[i] = (float)rand() / RAND_MAX;
+                        for (int j = 0; j < n; j++)
+                            for (int kk = 0; kk < k; kk++)
+                                Bt[kk * n + j] = W[j * k + kk];
+                        gemm_pack_t(W, (size_t)k, n, k, 0, n / 2, p1);
+                        gemm_pack_t(W, (size_t)k, n, k, n / 2, n, p1);
+                        gemm_pack_n(Bt, (size_t)n, n, k, 0, k / 3, p2);
+                        gemm_pack_n(Bt, (size_t)n, n, k, k / 3, k, p2);
+                        CHECK(memcmp(p1, p2, gemm_packed_floats(n, k) * sizeof(float)) == 0);
+                        const float *bb = (m + n) % 2 ? bias : NULL;
+                        float alpha = epi == 0 ? 0.125f : 1.0f;
+                        gemm((gemm_isa)isa, m, n, k, alpha, A, (size_t)lda, p1, bb, C, (size_t)ldc,
+                             (gemm_epilogue)epi);
+                        double worst = 0;
+                        int untouched = 1;
+                        for (int i = 0; i < m; i++) {
+                            for (int j = 0; j < n; j++) {
+                                double v = 0;
+                                for (int kk = 0; kk < k; kk++)
+                                    v += (double)A[i * lda + kk] * W[j * k + kk];
+                                v = v * alpha + (bb ? bb[j] : 0);
+                                if (epi == GEMM_GELU)
+                                    v = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+                                else if (epi == GEMM_ADD)
+                                    v += C0[i * ldc + j];
+                                worst = fmax(worst, fabs(v - C[i * ldc + j]));
+                            }
+                            for (int j = n; j < ldc; j++)
+                                untouched &= C[i * ldc + j] == C0[i * ldc + j];
+                        }
+                        CHECK_MSG(worst < 2e-5, "gemm %s %dx%dx%d epi %d: error %.3g",
+                                  gemm_isa_name((gemm_isa)isa), m, n, k, epi, worst);
+                        CHECK_MSG(untouched, "gemm %s %dx%dx%d wrote past n", gemm_isa_name((gemm_isa)isa), m, n, k);
+                        free(A); free(W); free(bias); free(Bt); free(p1); free(p2); free(C); free(C0);
+                    }
+}
+
+/* The vector softmax and LayerNorm bodies against double formulas on rows with tails. */
+static void test_softmax_layernorm_wide(void)
+{
+    enum { D = 203 };
+    float x[D], y[D], g[D], b[D];
+    srand(3);
+    for (int i = 0; i < D; i++) {
+        x[i] = (float)rand() / RAND_MAX * 40 - 20;
+        g[i] = (float)rand() / RAND_MAX + 0.5f;
+        b[i] = (float)rand() / RAND_MAX - 0.5f;
+        y[i] = x[i];
+    }
+    k_softmax_rows(y, 1, D);
+    double mx = x[0], z = 0, worst = 0;
+    for (int i = 0; i < D; i++) mx = fmax(mx, x[i]);
+    for (int i = 0; i < D; i++) z += exp(x[i] - mx);
+    for (int i = 0; i < D; i++) worst = fmax(worst, fabs(y[i] - exp(x[i] - mx) / z));
+    CHECK_MSG(worst < 1e-7, "softmax width %d: %.3g", D, worst);
+    k_layernorm(x, 1, D, g, b, 1e-6f, y);
+    double mean = 0, var = 0;
+    for (int i = 0; i < D; i++) mean += x[i];
+    mean /= D;
+    for (int i = 0; i < D; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= D;
+    worst = 0;
+    for (int i = 0; i < D; i++)
+        worst = fmax(worst, fabs(y[i] - ((x[i] - mean) / sqrt(var + 1e-6) * g[i] + b[i])));
+    CHECK_MSG(worst < 2e-6, "layernorm width %d: %.3g", D, worst);
+}
+
 int main(void)
 {
     test_gelu();
@@ -109,5 +200,7 @@ int main(void)
     test_layernorm();
     test_linear();
     test_fuse_topk();
+    test_gemm();
+    test_softmax_layernorm_wide();
     return check_summary("test_kernels");
 }

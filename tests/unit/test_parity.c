@@ -129,6 +129,12 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     CHECK_MSG((mc->crop_key == NULL) == (c->layout == LAYOUT_TRANSFORMERS),
               "%s: transformers models, and only they, are checked against pixel_values", mc->model);
     deit_state *s = deit_state_new(m, 1);
+    /* a two-thread team over a batch of 3 splits its rows inside image 1 (and inside image 0 at
+     * batch 1); every row's arithmetic is the same wherever it runs, so results must be identical */
+    deit_state *s2 = deit_state_new_threads(m, 3, 2);
+    CHECK(s2 && deit_state_threads(s2) == 2);
+    size_t nin = deit_input_floats(m);
+    float *px3 = malloc(3 * nin * sizeof(float)), *out3 = malloc(6 * (size_t)K * sizeof(float));
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *cls = malloc((size_t)K * sizeof(float)), *dist = malloc((size_t)K * sizeof(float));
     float *fused = malloc((size_t)K * sizeof(float));
@@ -193,6 +199,23 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
         CHECK_INT_EQ(deit_forward(m, s, px, 1, cls, dist), DEIT_OK);
         if (trace)
             check_trace(mc->model, s, refs, mc->logit_tol);
+        if (s2) {
+            for (int i = 0; i < 3; i++)
+                memcpy(px3 + i * nin, px, nin * sizeof(float));
+            CHECK_INT_EQ(deit_forward(m, s2, px3, 3, out3, out3 + 3 * K), DEIT_OK);
+            int same = 1;
+            for (int i = 0; i < 3; i++)
+                same &= memcmp(out3 + i * K, cls, (size_t)K * sizeof(float)) == 0 &&
+                        memcmp(out3 + (3 + i) * K, dist, (size_t)K * sizeof(float)) == 0;
+            CHECK_MSG(same, "%s/%s: 2 threads x batch 3 differ from 1 thread x batch 1", mc->model,
+                      e->d_name);
+            deit_state_trace(s2, trace);
+            CHECK_INT_EQ(deit_forward(m, s2, px, 1, out3, out3 + 3 * K), DEIT_OK);
+            CHECK_MSG(memcmp(out3, cls, (size_t)K * sizeof(float)) == 0, "%s/%s: 2 threads, batch 1",
+                      mc->model, e->d_name);
+            if (trace)
+                check_trace(mc->model, s2, refs, mc->logit_tol);
+        }
 
         double md = max_diff_f64(rc_cls, cls, K);
         CHECK_MSG(md <= mc->logit_tol, "%s/%s: cls_logits max diff %.3g", mc->model, e->d_name, md);
@@ -233,6 +256,9 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     free(cls);
     free(dist);
     free(fused);
+    free(px3);
+    free(out3);
+    deit_state_free(s2);
     deit_state_free(s);
     deit_model_free(m);
 }
