@@ -7,7 +7,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) -Imodel -Iapi -Iserver -I. $(EXTRA_CFLAGS)
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl
+TEST_LDLIBS := $(LDLIBS) -lcurl -lz
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -31,7 +31,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-model test-integration asan-server tsan-server tsan-test clean
+.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -108,6 +108,11 @@ $(B)/tsan/test_%: $(B)/tsan/obj/tests/unit/test_%.o $(LIB_SRC:%.c=$(B)/tsan/obj/
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
 
+# The soak client (tests/integration/soak.c): not a test_* binary, so run_integration.sh runs it once,
+# against the release server only.
+$(B)/soak: $(B)/obj/tests/integration/soak.o
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS)
+
 asan-server: $(B)/asan/deit-server $(B)/asan/deit-predict
 tsan-server: $(B)/tsan/deit-server
 # The engine's thread team under ThreadSanitizer (bit-identical results, no reported race).
@@ -136,8 +141,13 @@ test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 test-model: $(B)/deit-server $(B)/deit-eval
 	@sh tests/test_default_model.sh
 
-test-integration: all asan-server tsan-server $(INTEG_BIN)
+# run_integration.sh soaks for 120 s unless DEIT_SOAK_SECONDS says otherwise; `make soak` runs the full
+# 5 minutes (or DEIT_SOAK_SECONDS) on its own.
+test-integration: all asan-server tsan-server $(INTEG_BIN) $(B)/soak
 	@sh tests/run_integration.sh $(INTEG_BIN)
+
+soak: all $(B)/soak
+	@DEIT_SERVER_BIN=$(B)/deit-server DEIT_SOAK_SECONDS=$${DEIT_SOAK_SECONDS:-300} ./$(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.

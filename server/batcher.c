@@ -56,6 +56,24 @@ static void set_depth(batcher *b)
     if (b->p.metrics) atomic_store_explicit(&b->p.metrics->queue_depth, b->queued, memory_order_relaxed);
 }
 
+/* Runs one job straight from and into its own buffers, in chunks of max_batch. */
+static void run_alone(worker *w, batch_job *job)
+{
+    const batcher_params *p = &w->b->p;
+    const size_t F = p->in_floats, K = (size_t)p->n_classes;
+    for (int off = 0; off < job->n; off += p->max_batch) {
+        int nb = job->n - off < p->max_batch ? job->n - off : p->max_batch;
+        double ts = batcher_now();
+        if (p->forward(w->state, job->pixels + (size_t)off * F, nb, job->cls + (size_t)off * K,
+                       job->dist + (size_t)off * K))
+            job->status = BATCH_FAILED;
+        if (p->metrics) {
+            metrics_observe(&p->metrics->inference_s, batcher_now() - ts);
+            metrics_observe(&p->metrics->batch_size, nb);
+        }
+    }
+}
+
 /* Runs the jobs list (linked through next, total images `total`) and completes them. */
 static void run_jobs(worker *w, batch_job *jobs, int total)
 {
@@ -71,18 +89,7 @@ static void run_jobs(worker *w, batch_job *jobs, int total)
         if (p->metrics) metrics_observe(&p->metrics->queue_s, t0 - j->t_submit);
     }
     if (!jobs->next) {
-        /* one job: forward straight from and into its own buffers, in chunks of max_batch */
-        for (int off = 0; off < jobs->n; off += p->max_batch) {
-            int nb = jobs->n - off < p->max_batch ? jobs->n - off : p->max_batch;
-            double ts = batcher_now();
-            if (p->forward(w->state, jobs->pixels + (size_t)off * F, nb, jobs->cls + (size_t)off * K,
-                           jobs->dist + (size_t)off * K))
-                jobs->status = BATCH_FAILED;
-            if (p->metrics) {
-                metrics_observe(&p->metrics->inference_s, batcher_now() - ts);
-                metrics_observe(&p->metrics->batch_size, nb);
-            }
-        }
+        run_alone(w, jobs);
     } else {
         /* several jobs (together <= max_batch images): gather, one forward, scatter */
         int nb = 0;
@@ -98,9 +105,13 @@ static void run_jobs(worker *w, batch_job *jobs, int total)
         }
         int off = 0;
         for (batch_job *j = jobs; j; j = j->next) {
-            if (rc) j->status = BATCH_FAILED;
-            memcpy(j->cls, w->cls + (size_t)off * K, (size_t)j->n * K * sizeof(float));
-            memcpy(j->dist, w->dist + (size_t)off * K, (size_t)j->n * K * sizeof(float));
+            /* a failed shared pass is retried job by job, so one bad request cannot fail the others
+             * that happened to share its batch */
+            if (rc) run_alone(w, j);
+            else {
+                memcpy(j->cls, w->cls + (size_t)off * K, (size_t)j->n * K * sizeof(float));
+                memcpy(j->dist, w->dist + (size_t)off * K, (size_t)j->n * K * sizeof(float));
+            }
             off += j->n;
         }
     }

@@ -4,7 +4,8 @@
  * A job is one request: n images already preprocessed into pixels, and room for the logits. Workers
  * take the oldest job plus as many following whole jobs as fit in max_batch images; when fewer than
  * max_batch images are queued, the worker lets the oldest wait up to batch_wait_us for company.
- * A job larger than max_batch runs alone in max_batch-sized chunks. Each worker owns the state the
+ * A job larger than max_batch runs alone in max_batch-sized chunks. When a forward pass shared by several
+ * jobs fails, each job is rerun alone, so only the job whose own pass fails ends BATCH_FAILED. Each worker owns the state the
  * forward function needs (e.g. a deit_state), so workers share nothing but the queue.
  *
  * The forward function is injected (the engine in the server, a fake in the unit test).

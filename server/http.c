@@ -3,11 +3,13 @@
 #define _GNU_SOURCE /* accept4 */
 #include "http.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +31,8 @@
 #define MAX_PART_HEADER_BYTES 8192
 /* Form fields allowed beside the images before a multipart body counts as hostile. */
 #define EXTRA_FORM_PARTS 8
+/* Largest PEM file --tls-cert/--tls-key may name: a long chain is a few tens of KiB. */
+#define MAX_TLS_FILE_BYTES (1024 * 1024)
 #define DEFAULT_TOP_K 5
 #define TORCHSERVE_TOP_K 5
 
@@ -52,6 +56,8 @@ struct http_server {
     atomic_int draining;       /* SIGTERM received: readiness 503, Connection: close */
     atomic_int inflight;       /* requests between the first handler call and completion */
     MHD_socket listen_fd;      /* from MHD_quiesce_daemon; closed after MHD_stop_daemon */
+    char *tls_cert, *tls_key;  /* PEM text, NUL-terminated, kept until MHD_stop_daemon; NULL: plain HTTP */
+    size_t tls_key_len;        /* to wipe the key at exit */
     int log_json;
 };
 
@@ -717,6 +723,55 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     atomic_fetch_sub(&h->inflight, 1);
 }
 
+/* Reads a whole PEM file into a NUL-terminated buffer (MHD wants C strings), refusing anything over
+ * MAX_TLS_FILE_BYTES so a wrong path (a device, a huge file) cannot stall or exhaust the start. */
+static char *read_pem(const char *flag, const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "--%s %s: cannot open: %s", flag, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_TLS_FILE_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_TLS_FILE_BYTES + 1, f) : 0;
+    int rd_err = ferror(f);
+    fclose(f);
+    if (buf) buf[n <= MAX_TLS_FILE_BYTES ? n : MAX_TLS_FILE_BYTES] = '\0';
+    if (!buf || rd_err || n == 0 || n > MAX_TLS_FILE_BYTES || !strstr(buf, "-----BEGIN ")) {
+        snprintf(err, errlen, "--%s %s: %s", flag, path,
+                 !buf ? "out of memory" : rd_err ? "read error" : n == 0 ? "empty file"
+                 : n > MAX_TLS_FILE_BYTES ? "larger than 1 MiB" : "not a PEM file");
+        if (buf) explicit_bzero(buf, MAX_TLS_FILE_BYTES + 1);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void free_server(http_server *h)
+{
+    free(h->tls_cert);
+    if (h->tls_key) explicit_bzero(h->tls_key, h->tls_key_len); /* no key bytes left in freed memory */
+    free(h->tls_key);
+    free(h);
+}
+
+/* Loads --tls-cert/--tls-key when given. 0 on success (or no TLS), -1 with a message. */
+static int load_tls(http_server *h, const server_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->tls_cert || !*cfg->tls_cert) return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without TLS (GnuTLS) support");
+        return -1;
+    }
+    size_t n;
+    h->tls_cert = read_pem("tls-cert", cfg->tls_cert, &n, err, errlen);
+    if (!h->tls_cert) return -1;
+    h->tls_key = read_pem("tls-key", cfg->tls_key, &h->tls_key_len, err, errlen);
+    return h->tls_key ? 0 : -1;
+}
+
 http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t errlen)
 {
     http_server *h = calloc(1, sizeof *h);
@@ -732,6 +787,10 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
     atomic_init(&h->engine_set, 0);
     atomic_init(&h->draining, 0);
     atomic_init(&h->inflight, 0);
+    if (load_tls(h, cfg, err, errlen)) {
+        free_server(h);
+        return NULL;
+    }
 
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
@@ -743,12 +802,20 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
     int gai = getaddrinfo(cfg->host, port, &hints, &ai);
     if (gai) {
         snprintf(err, errlen, "--host %s: %s", cfg->host, gai_strerror(gai));
-        free(h);
+        free_server(h);
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* TLS options go through MHD_OPTION_ARRAY so one call serves both modes (an empty array: none) */
+    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                         {MHD_OPTION_END, 0, NULL}};
+    if (h->tls_cert) {
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handler, h,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
@@ -756,11 +823,15 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+                            MHD_OPTION_ARRAY, tls_opts,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
-        snprintf(err, errlen, "could not listen on %s:%d (port in use, or no permission)", cfg->host, cfg->port);
-        free(h);
+        snprintf(err, errlen, h->tls_cert ? "could not listen on %s:%d with TLS (port in use, no permission, or "
+                                            "--tls-cert/--tls-key not a valid certificate and matching key)"
+                                          : "could not listen on %s:%d (port in use, or no permission)",
+                 cfg->host, cfg->port);
+        free_server(h);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -794,6 +865,8 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b)
 
 int http_port(const http_server *h) { return h->port; }
 
+int http_tls(const http_server *h) { return h->tls_cert != NULL; }
+
 void http_drain(http_server *h)
 {
     if (atomic_exchange(&h->draining, 1)) return;
@@ -822,5 +895,5 @@ void http_stop(http_server *h)
     if (!h) return;
     MHD_stop_daemon(h->d);
     if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
-    free(h);
+    free_server(h);
 }

@@ -28,6 +28,9 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b);
 /* The bound TCP port (useful with --port 0). */
 int http_port(const http_server *h);
 
+/* 1 when serving HTTPS (--tls-cert/--tls-key). */
+int http_tls(const http_server *h);
+
 /* Starts draining: readiness answers 503, the listening socket stops accepting, and responses ask
  * keep-alive clients to close. Requests already accepted are still answered. */
 void http_drain(http_server *h);

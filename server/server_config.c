@@ -40,6 +40,8 @@ static const opt OPTS[] = {
     {"conn-timeout-s", T_INT, OFF(conn_timeout_s), "30", 1, 3600, "idle connection timeout"},
     {"max-connections", T_INT, OFF(max_connections), "512", 1, 100000, "concurrent connections"},
     {"api-key", T_STR, OFF(api_key), "", 0, 0, "require 'Authorization: Bearer KEY' on inference"},
+    {"tls-cert", T_STR, OFF(tls_cert), "", 0, 0, "PEM certificate (chain) file: serve HTTPS (needs --tls-key)"},
+    {"tls-key", T_STR, OFF(tls_key), "", 0, 0, "PEM private key file for --tls-cert"},
     {"log-format", T_STR, OFF(log_format), "text", 0, 0, "access log format: text or json"},
     {"grace-s", T_INT, OFF(grace_s), "30", 0, 3600, "drain time after SIGTERM/SIGINT"},
 };
@@ -132,6 +134,11 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
         snprintf(err, errlen, "--log-format must be text or json");
+        return -1;
+    }
+    if (!*c->tls_cert != !*c->tls_key) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together (got only %s)",
+                 *c->tls_cert ? "--tls-cert" : "--tls-key");
         return -1;
     }
     if (c->max_images > c->queue) {

@@ -22,6 +22,8 @@ typedef struct {
     int conn_timeout_s;        /* --conn-timeout-s: idle connection timeout (slow or stalled clients) */
     int max_connections;       /* --max-connections: concurrent connections MHD accepts */
     const char *api_key;       /* --api-key / DEIT_API_KEY: Bearer key for inference endpoints; "" = open */
+    const char *tls_cert;      /* --tls-cert / DEIT_TLS_CERT: PEM certificate file; "" = plain HTTP */
+    const char *tls_key;       /* --tls-key / DEIT_TLS_KEY: PEM private key file (with --tls-cert) */
     const char *log_format;    /* --log-format: "text" or "json" access and event lines on stderr */
     int grace_s;               /* --grace-s: longest drain after SIGTERM/SIGINT before exiting anyway */
 } server_config;

@@ -2,7 +2,8 @@
 # run_integration.sh TEST... — runs each integration-test binary (they start the servers they need)
 # against the release server, the ASan/UBSan server (leaks checked at exit) and, when built, the
 # ThreadSanitizer server (a shorter concurrent run, OpenBLAS single-threaded so only our threads are
-# checked); then tests/smoke.sh against a release server started here. Server logs: build/test-logs/.
+# checked); then the soak (build/soak, release server) and tests/smoke.sh against a release server
+# started here. Server logs: build/test-logs/.
 # Prints one total line "integration: N passed, N failed"; exits non-zero on any failure.
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -38,6 +39,15 @@ for t in "$@"; do
             OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=0 exitcode=66 ${TSAN_OPTIONS:-}" timeout 1800 "$t"
     fi
 done
+
+# soak: ~80% of the measured maximum throughput, release server only (RSS under a sanitizer means
+# nothing); 120 s here to keep CI short, `make soak` runs the full 300 s
+if [ -x "$B/soak" ]; then
+    run "soak (release server, ${DEIT_SOAK_SECONDS:-120} s)" env DEIT_SERVER_BIN="$B/deit-server" \
+        DEIT_SOAK_SECONDS="${DEIT_SOAK_SECONDS:-120}" timeout 1800 "$B/soak"
+else
+    echo "FAILED: $B/soak not built"; failed=$((failed + 1))
+fi
 
 # smoke.sh against a server on a free port (--port 0: the server prints the port it got)
 log="$B/test-logs/smoke-server.log"

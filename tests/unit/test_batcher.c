@@ -1,6 +1,6 @@
 /* test_batcher.c — the job queue and dynamic batching workers, with a fake forward function:
  * batching, chunking of large jobs, full queue, queue timeout, stop with and without drain,
- * concurrent submitters, forward failure. */
+ * concurrent submitters, forward failure (and its isolation to the failing job of a shared batch). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -11,6 +11,9 @@
 
 #define F 3   /* floats per image */
 #define K 2   /* classes */
+
+/* An image whose first float is POISON makes every forward pass that contains it fail. */
+#define POISON (-1000.0f)
 
 /* Fake forward: cls[i] = {x0, x0 + 1}, dist[i] = {-x0, x1}; it can be held at a gate. */
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -29,6 +32,8 @@ static int fake_forward(void *state, const float *x, int batch, float *cls, floa
     pthread_mutex_unlock(&gate_mu);
     atomic_fetch_add(&forwards, 1);
     if (atomic_exchange(&fail_next, 0)) return -1;
+    for (int i = 0; i < batch; i++)
+        if (x[i * F] == POISON) return -1;
     for (int i = 0; i < batch; i++) {
         cls[i * K] = x[i * F];
         cls[i * K + 1] = x[i * F] + 1;
@@ -275,6 +280,37 @@ static void test_failure(void)
     batcher_free(b);
 }
 
+/* A poisoned job batched with two good ones: the shared pass fails, the retry job by job fails only
+ * the poisoned one. */
+static void test_failure_isolated(void)
+{
+    reset_done();
+    batcher *b = start(1, 8, 0, 16, 0, NULL);
+    static tjob hold, good1, bad, good2;
+    init_job(&hold, 1, 0);
+    init_job(&good1, 2, 10);
+    init_job(&bad, 1, POISON);
+    init_job(&good2, 3, 20);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1); /* the worker is busy: the next three queue up and go as one batch */
+    CHECK_INT_EQ(batcher_submit(b, &good1.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &bad.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &good2.job), BATCH_OK);
+    int before = atomic_load(&forwards);
+    gate(0);
+    wait_done(4);
+    CHECK_INT_EQ(hold.job.status, BATCH_OK);
+    CHECK_INT_EQ(good1.job.status, BATCH_OK);
+    CHECK_INT_EQ(bad.job.status, BATCH_FAILED);
+    CHECK_INT_EQ(good2.job.status, BATCH_OK);
+    CHECK(outputs_ok(&good1) && outputs_ok(&good2));
+    CHECK_INT_EQ(good1.job.batch_images, 6); /* they did share a pass first */
+    CHECK_INT_EQ(atomic_load(&forwards) - before, 1 + 1 + 3); /* hold, the shared pass, three retries */
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
 #define SUBMITTERS 4
 #define PER_THREAD 200
 static tjob cjobs[SUBMITTERS][PER_THREAD];
@@ -326,6 +362,7 @@ int main(void)
     test_full_timeout_shutdown();
     test_stop_drops_queued();
     test_failure();
+    test_failure_isolated();
     test_concurrent();
     CHECK_INT_EQ(atomic_load(&bad_state), 0); /* every forward got its worker's state */
     return check_summary("test_batcher");

@@ -393,6 +393,35 @@ static void test_hostile(void)
     image_free(&crop);
 }
 
+/* A 1x20000 strip decodes within any pixel limit, but its shortest-side resize would be
+ * 248x4960000 (3.7 GB): refused before the resize; a wide strip likewise. A 1x(2^24) strip, whose
+ * target overflows int, is refused without undefined behaviour. */
+static void test_resize_limit(void)
+{
+    char err[256] = "";
+    deit_preproc pp = pp_timm(224, 248);
+    float *px = malloc(3 * 224 * 224 * sizeof(float));
+    const size_t lens[3] = {20000, 20000, 1u << 24};
+    for (int k = 0; k < 3; k++) {
+        char head[64];
+        int hl = k == 1 ? snprintf(head, sizeof head, "P5\n%zu 1\n255\n", lens[k])
+                        : snprintf(head, sizeof head, "P5\n1 %zu\n255\n", lens[k]);
+        size_t n = (size_t)hl + lens[k];
+        uint8_t *pgm = malloc(n);
+        memcpy(pgm, head, (size_t)hl);
+        memset(pgm + hl, 128, lens[k]);
+        int rc = preprocess_encoded(&pp, pgm, n, MAXPIX, px, NULL, err, sizeof err);
+        CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect ratio"), "strip %d: %d (%s)", k, rc, err);
+        free(pgm);
+    }
+    /* an ordinary tall image still passes: 90x1200 -> 248x3306 */
+    uint8_t tall[32 + 90 * 1200];
+    int hl = snprintf((char *)tall, 32, "P5\n90 1200\n255\n");
+    memset(tall + hl, 7, 90 * 1200);
+    CHECK_INT_EQ(preprocess_encoded(&pp, tall, (size_t)hl + 90 * 1200, MAXPIX, px, NULL, err, sizeof err), DEIT_OK);
+    free(px);
+}
+
 /* A tiny progressive JPEG (libjpeg's default script) whose last scan is then repeated until the
  * file holds more than 1000 scans: refused (ETOOBIG) instead of decoded scan after scan. */
 static void test_scan_limit(void)
@@ -587,6 +616,7 @@ int main(void)
     test_torchvision_resize();
     test_hostile();
     test_scan_limit();
+    test_resize_limit();
     test_crop_rules();
     test_luma();
     test_nearest();
