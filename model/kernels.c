@@ -9,7 +9,6 @@
 #include "kernels.h"
 #include "gemm.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -37,18 +36,6 @@ static int simd_level(void)
     return l;
 }
 #endif
-
-void k_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y)
-{
-    float beta = 0.0f;
-    if (b) {
-        for (int r = 0; r < n; r++)
-            memcpy(y + (size_t)r * out, b, (size_t)out * sizeof(float));
-        beta = 1.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y,
-                out);
-}
 
 /* One row: mean and variance accumulated in double, output in float. */
 static void layernorm_row(const float *xr, int d, const float *g, const float *b, float eps, float *yr)

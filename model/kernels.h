@@ -4,9 +4,6 @@
 
 #include <stddef.h>
 
-/* y[n,o] = x[n,i] @ W[o,i]^T + b[o]   (x: [n][in], W: [out][in], y: [n][out]; b may be NULL) */
-void k_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y);
-
 /* y[n,:] = (x[n,:] - mean) / sqrt(var + eps) * g + b   over rows of width d (y may alias x).
  * Mean and variance are accumulated in double so the result does not depend on row length. */
 void k_layernorm(const float *x, int n, int d, const float *g, const float *b, float eps, float *y);

@@ -65,19 +65,6 @@ static void test_layernorm(void)
     CHECK_NEAR(y[1][3], 1.0, 1e-6); /* constant row: zero variance, output = bias */
 }
 
-static void test_linear(void)
-{
-    /* y = x W^T + b with x [2][3], W [4][3] */
-    float x[6] = {1, 2, 3, -1, 0, 1}, w[12] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1};
-    float b[4] = {0.5f, 0, 0, -1}, y[8];
-    k_linear(x, 2, 3, w, b, 4, y);
-    float want[8] = {1.5f, 2, 3, 5, -0.5f, 0, 1, -1};
-    for (int i = 0; i < 8; i++)
-        CHECK_NEAR(y[i], want[i], 1e-6);
-    k_linear(x, 2, 3, w, NULL, 4, y);
-    CHECK_NEAR(y[3], 6, 1e-6);
-}
-
 static void test_fuse_topk(void)
 {
     float c[4] = {2, 1, 0, -1}, d[4] = {0, 3, 0, 0}, pc[4], pd[4], pf[4];
@@ -198,7 +185,6 @@ int main(void)
     test_gelu();
     test_softmax();
     test_layernorm();
-    test_linear();
     test_fuse_topk();
     test_gemm();
     test_softmax_layernorm_wide();
