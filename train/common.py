@@ -81,6 +81,13 @@ def accuracies(logits, y):
     }
 
 
+def autocast(precision):
+    """Mixed precision for the training step only. bf16 autocast runs the matrix products in bfloat16
+    (about 1.7x faster per step on a CPU with AVX512_BF16) while weights, optimiser state and every
+    evaluation stay float32, and the exported model is float32."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 class Timer:
     def __init__(self):
         self.t0 = time.time()

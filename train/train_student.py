@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--smoothing", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=("bf16", "f32"), default="f32", help="training-step precision (autocast)")
     ap.add_argument("--embed-dim", type=int, default=ARCH["embed_dim"])
     ap.add_argument("--depth", type=int, default=ARCH["depth"])
     ap.add_argument("--heads", type=int, default=ARCH["num_heads"])
@@ -84,12 +85,14 @@ def main():
                 pg["lr"] = common.lr_at(step, total, warmup, a.lr)
             idx = perm[i * a.bs:(i + 1) * a.bs]
             x = common.to_input(common.augment(xtr[idx], g))
+            with common.autocast(a.precision):
+                logits = model(x)
             if a.distill:
-                cls, dist = model(x)
+                cls, dist = (o.float() for o in logits)
                 loss = 0.5 * F.cross_entropy(cls, ytr[idx], label_smoothing=a.smoothing) \
                     + 0.5 * F.cross_entropy(dist, tlab[idx])
             else:
-                loss = F.cross_entropy(model(x), ytr[idx], label_smoothing=a.smoothing)
+                loss = F.cross_entropy(logits.float(), ytr[idx], label_smoothing=a.smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

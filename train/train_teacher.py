@@ -23,6 +23,7 @@ def main():
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=("bf16", "f32"), default="f32", help="training-step precision (autocast)")
     ap.add_argument("--bench", type=int, default=0, help="time N training steps and exit")
     ap.add_argument("--out", default=os.path.join(common.RUNS, "teacher"))
     a = ap.parse_args()
@@ -32,7 +33,8 @@ def main():
     xtr, ytr = data.load("train")
     xte, yte = data.load("test")
     xtr, ytr, xte, yte = map(torch.from_numpy, (xtr, ytr, xte, yte))
-    model = models.ResNetTeacher()
+    # channels_last: oneDNN's convolutions are ~25% faster on it (state_dict keys and values unchanged)
+    model = models.ResNetTeacher().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=a.wd)
     steps_per_epoch = len(xtr) // a.bs
     total = steps_per_epoch * a.epochs
@@ -59,7 +61,9 @@ def main():
                 pg["lr"] = common.lr_at(step, total, warmup, a.lr, 0.0)
             idx = perm[i * a.bs:(i + 1) * a.bs]
             x = common.to_input(common.augment(xtr[idx], g))
-            loss = F.cross_entropy(model(x), ytr[idx], label_smoothing=0.1)
+            with common.autocast(a.precision):
+                out = model(x.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(out.float(), ytr[idx], label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
