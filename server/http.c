@@ -477,6 +477,12 @@ static int collect_images(request *rq, const uint8_t ***data, size_t **lens)
     return 0;
 }
 
+static void queue_full(request *rq)
+{
+    rq->retry_after = 1;
+    set_error(rq, 503, "server busy: queue is full (%d images, --queue)", rq->h->cfg->queue);
+}
+
 /* End of phase 2: parse the body, decode every image here in the HTTP thread (so workers only run
  * forward passes), then suspend the connection and queue the job. */
 static void finish_upload(request *rq)
@@ -496,6 +502,15 @@ static void finish_upload(request *rq)
     }
     const engine *e = rq->eng;
     size_t F = e->in_floats, K = (size_t)e->cfg->n_classes, n = (size_t)rq->n_images;
+    /* Shed load before the expensive part: when the queue cannot take these images now, decoding them
+     * would only delay this 503 (and every other upload waiting for this HTTP thread). The check races
+     * with the workers, so the submit below still decides; this only saves work when it is clear. */
+    if (batcher_queued(e->batcher) + rq->n_images > h->cfg->queue) {
+        free(data);
+        free(lens);
+        queue_full(rq);
+        return;
+    }
     rq->pixels = malloc(n * F * sizeof(float));
     rq->cls = malloc(n * K * sizeof(float));
     rq->dist = malloc(n * K * sizeof(float));
@@ -537,11 +552,12 @@ static void finish_upload(request *rq)
     MHD_suspend_connection(rq->conn);
     int rc = batcher_submit(e->batcher, j);
     if (rc != BATCH_OK) {
-        rq->retry_after = 1;
-        if (rc == BATCH_FULL)
-            set_error(rq, 503, "server busy: queue is full (%d images, --queue)", h->cfg->queue);
-        else
+        if (rc == BATCH_FULL) {
+            queue_full(rq);
+        } else {
+            rq->retry_after = 1;
             set_error(rq, 503, "server is shutting down");
+        }
         rq->resume_pending = 1;
         MHD_resume_connection(rq->conn); /* answered on the next handler call */
     }
