@@ -146,8 +146,8 @@ test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 test-model: $(B)/deit-server $(B)/deit-eval
 	@sh tests/test_default_model.sh
 
-# run_integration.sh soaks for 120 s unless DEIT_SOAK_SECONDS says otherwise; `make soak` runs the full
-# 5 minutes (or DEIT_SOAK_SECONDS) on its own.
+# run_integration.sh soaks for 5 minutes unless DEIT_SOAK_SECONDS says otherwise; `make soak` runs the
+# soak on its own.
 test-integration: all asan-server tsan-server $(INTEG_BIN) $(B)/soak
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
