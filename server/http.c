@@ -20,6 +20,7 @@
 #include "multipart.h"
 #include "prediction.h"
 #include "query.h"
+#include "read_deadline.h"
 #include "response.h"
 #include "route.h"
 #include "v2.h"
@@ -33,6 +34,9 @@
 #define EXTRA_FORM_PARTS 8
 /* Largest PEM file --tls-cert/--tls-key may name: a long chain is a few tens of KiB. */
 #define MAX_TLS_FILE_BYTES (1024 * 1024)
+/* Slowest upload rate a request body may keep up after --read-timeout-s (Apache mod_reqtimeout's
+ * default MinRate): 32 MiB at this rate would still take 18 hours, so only a trickle is cut. */
+#define MIN_UPLOAD_BYTES_PER_S 500.0
 #define DEFAULT_TOP_K 5
 #define TORCHSERVE_TOP_K 5
 
@@ -49,6 +53,7 @@ struct http_server {
     const server_config *cfg;
     metrics *metrics;
     struct MHD_Daemon *d;
+    read_deadlines *rd;        /* closes connections that send their request too slowly */
     int port;
     size_t max_body;           /* bytes */
     engine eng;
@@ -663,6 +668,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         begin(rq, url, method);
+        read_deadlines_headers(h->rd, conn, expects_body(conn, method));
         /* MHD closes the connection after a response queued in this first call, so answer here only
          * requests whose body we refuse to read (uploads); the rest answer on the next call and keep
          * their connection alive. */
@@ -673,10 +679,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     case PH_BODY:
         /* phase 2: body chunks, then the end of the upload */
         if (*upload_data_size) {
+            read_deadlines_body(h->rd, conn, *upload_data_size);
             int ok = consume(rq, upload_data, *upload_data_size);
             *upload_data_size = 0;
             return ok ? MHD_YES : MHD_NO;
         }
+        read_deadlines_request_read(h->rd, conn);
         finish_upload(rq);
         return rq->ph == PH_DONE && !rq->resume_pending ? respond(rq) : MHD_YES;
     case PH_QUEUED:
@@ -687,9 +695,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     case PH_DONE:
     default:
         if (*upload_data_size) { /* a body we do not want (e.g. on GET): discard it */
+            read_deadlines_body(h->rd, conn, *upload_data_size);
             *upload_data_size = 0;
             return MHD_YES;
         }
+        read_deadlines_request_read(h->rd, conn);
         rq->resume_pending = 0;
         return respond(rq);
     }
@@ -720,8 +730,8 @@ static void access_log(const request *rq, int status, double ms, enum MHD_Reques
 /* Completion: the only place a request's state is freed (style.md). */
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     http_server *h = cls;
+    read_deadlines_response_done(h->rd, conn); /* a keep-alive connection now owes the next request */
     request *rq = *con_cls;
     if (!rq) return;
     double secs = now_s() - rq->t0;
@@ -767,6 +777,7 @@ static char *read_pem(const char *flag, const char *path, size_t *len, char *err
 
 static void free_server(http_server *h)
 {
+    read_deadlines_free(h->rd);
     free(h->tls_cert);
     if (h->tls_key) explicit_bzero(h->tls_key, h->tls_key_len); /* no key bytes left in freed memory */
     free(h->tls_key);
@@ -807,6 +818,12 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
         free_server(h);
         return NULL;
     }
+    h->rd = read_deadlines_start(cfg->read_timeout_s, MIN_UPLOAD_BYTES_PER_S, &m->slow_closed);
+    if (!h->rd) {
+        snprintf(err, errlen, "out of memory or threads for the read-deadline watchdog");
+        free_server(h);
+        return NULL;
+    }
 
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
@@ -839,6 +856,7 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+                            MHD_OPTION_NOTIFY_CONNECTION, read_deadlines_notify, h->rd,
                             MHD_OPTION_ARRAY, tls_opts,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
@@ -909,6 +927,7 @@ int http_inflight(const http_server *h) { return atomic_load(&h->inflight); }
 void http_stop(http_server *h)
 {
     if (!h) return;
+    read_deadlines_stop(h->rd); /* before MHD closes the connections the watchdog looks at */
     MHD_stop_daemon(h->d);
     if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
     free_server(h);

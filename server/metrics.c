@@ -30,6 +30,7 @@ void metrics_init(metrics *m)
     hist_init(&m->batch_size, sizes, 9);
     atomic_init(&m->queue_depth, 0);
     atomic_init(&m->images, 0);
+    atomic_init(&m->slow_closed, 0);
 }
 
 void metrics_observe(metrics_hist *h, double v)
@@ -113,6 +114,10 @@ char *metrics_render(metrics *m, size_t *len)
     sb_printf(&s, "# HELP deit_images_total Images that went through inference.\n"
                   "# TYPE deit_images_total counter\ndeit_images_total %lu\n",
               atomic_load_explicit(&m->images, memory_order_relaxed));
+    sb_printf(&s, "# HELP deit_slow_connections_closed_total Connections closed for not sending their request "
+                  "within --read-timeout-s.\n# TYPE deit_slow_connections_closed_total counter\n"
+                  "deit_slow_connections_closed_total %lu\n",
+              atomic_load_explicit(&m->slow_closed, memory_order_relaxed));
     if (s.oom) { free(s.buf); return NULL; }
     *len = s.len;
     return s.buf;

@@ -33,6 +33,7 @@ typedef struct {
     metrics_hist request_s, queue_s, inference_s, batch_size;
     atomic_long queue_depth;   /* images waiting for a worker */
     atomic_ulong images;       /* images that went through inference */
+    atomic_ulong slow_closed;  /* connections closed for sending their request too slowly */
 } metrics;
 
 void metrics_init(metrics *m);

@@ -38,6 +38,8 @@ static const opt OPTS[] = {
     {"request-timeout-s", T_INT, OFF(request_timeout_s), "30", 1, 3600,
      "longest wait for a worker (504 beyond)"},
     {"conn-timeout-s", T_INT, OFF(conn_timeout_s), "30", 1, 3600, "idle connection timeout"},
+    {"read-timeout-s", T_INT, OFF(read_timeout_s), "30", 1, 3600,
+     "request headers must arrive within this; the body within this + 1 s per 500 bytes"},
     {"max-connections", T_INT, OFF(max_connections), "512", 1, 100000, "concurrent connections"},
     {"api-key", T_STR, OFF(api_key), "", 0, 0, "require 'Authorization: Bearer KEY' on inference"},
     {"tls-cert", T_STR, OFF(tls_cert), "", 0, 0, "PEM certificate (chain) file: serve HTTPS (needs --tls-key)"},

@@ -20,6 +20,7 @@ typedef struct {
     int max_images;            /* --max-images: images in one request (413 beyond) */
     int request_timeout_s;     /* --request-timeout-s: longest wait for a worker before 504 */
     int conn_timeout_s;        /* --conn-timeout-s: idle connection timeout (slow or stalled clients) */
+    int read_timeout_s;        /* --read-timeout-s: deadline for a request's headers (and body, see read_deadline.h) */
     int max_connections;       /* --max-connections: concurrent connections MHD accepts */
     const char *api_key;       /* --api-key / DEIT_API_KEY: Bearer key for inference endpoints; "" = open */
     const char *tls_cert;      /* --tls-cert / DEIT_TLS_CERT: PEM certificate file; "" = plain HTTP */

@@ -324,6 +324,116 @@ static void test_slowloris(void)
     check_stopped_clean(&s);
 }
 
+/* More slow senders than --max-connections: with --read-timeout-s every trickling connection is cut
+ * at its deadline although it is never idle (headers and body alike), so the slots come back and a
+ * normal client is served; a fast upload, and a keep-alive connection that keeps sending complete
+ * requests, are not cut. */
+#define RT_S 2          /* --read-timeout-s */
+#define RT_MAX_CONNS 32 /* --max-connections */
+#define RT_SLOW 48      /* trickling connections: more than the server takes */
+
+static void test_read_timeout(void)
+{
+    server s;
+    char rt[16], mc[16];
+    snprintf(rt, sizeof rt, "%d", RT_S);
+    snprintf(mc, sizeof mc, "%d", RT_MAX_CONNS);
+    const char *extra[] = {"--read-timeout-s", rt, "--max-connections", mc, "--conn-timeout-s", "60", NULL};
+    if (server_start(&s, "read-timeout", extra)) {
+        CHECK(0);
+        return;
+    }
+    /* slow headers on RT_SLOW connections, slow bodies (1 byte of 100000 at a time) on 4 more */
+    int fds[RT_SLOW + 4], n = 0;
+    for (int i = 0; i < RT_SLOW + 4; i++) {
+        int fd = raw_connect(&s, 1);
+        if (fd < 0) break;
+        char head[160];
+        int len = i < RT_SLOW ? snprintf(head, sizeof head, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                              : snprintf(head, sizeof head, "POST /v1/predict HTTP/1.1\r\nHost: x\r\n"
+                                                            "Content-Type: image/png\r\nContent-Length: 100000\r\n\r\n");
+        if (send(fd, head, (size_t)len, MSG_NOSIGNAL) != len) {
+            close(fd);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    CHECK_INT_EQ(n, RT_SLOW + 4);
+    static char cut[RT_SLOW + 4];
+    memset(cut, 0, sizeof cut);
+    double t0 = now_s(), worst = 0;
+    int n_cut = 0, served = 0, sends = 0;
+    blob img = image("chelsea.png");
+    const char *h[] = {"Content-Type: image/png", NULL};
+    /* keep trickling (a byte every 0.5 s: never idle) while a normal client asks for predictions; a
+     * connection the server has not accepted yet sits in the backlog and is cut once accepted */
+    while (now_s() - t0 < 4 * RT_S + 4 * SLACK && n_cut < n) {
+        for (int i = 0; i < n; i++) {
+            if (cut[i]) continue;
+            if (peer_closed(fds[i])) {
+                cut[i] = 1;
+                n_cut++;
+            } else if (send(fds[i], "a", 1, MSG_NOSIGNAL) == 1) {
+                sends++;
+            }
+        }
+        resp r = request(NULL, url_of(&s, "/v1/predict?top_k=1"), h, img.data, img.len, 30);
+        if (r.rc == CURLE_OK && r.status == 200) served++;
+        if (r.secs > worst) worst = r.secs;
+        resp_free(&r);
+        sleep_ms(500);
+    }
+    double took = now_s() - t0;
+    fprintf(stderr, "info: read timeout %d s: %d of %d trickling connections cut within %.1f s (%d bytes "
+                    "trickled); normal client served %d times, slowest %.2f s\n",
+            RT_S, n_cut, n, took, sends, served, worst);
+    CHECK_MSG(n_cut == n, "%d of %d trickling connections still open after %.1f s", n - n_cut, n, took);
+    CHECK(served >= 1);
+    /* the worst case: every slot held by a slow sender when the request came, freed at its deadline */
+    CHECK_MSG(worst < (RT_S + 2) * SLACK, "a normal request took %.2f s behind the slow senders", worst);
+    for (int i = 0; i < n; i++) close(fds[i]);
+
+    /* a legitimate slow-ish upload (3 chunks over 3 s, far above 500 bytes/s) is not cut */
+    int fd = raw_connect(&s, 30);
+    char head[200];
+    int hl = snprintf(head, sizeof head, "POST /v1/predict?top_k=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                         "Content-Type: image/png\r\nContent-Length: %zu\r\n\r\n", img.len);
+    int sent_ok = fd >= 0 && send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl;
+    size_t third = img.len / 3;
+    for (int k = 0; k < 3 && sent_ok; k++) {
+        sleep_ms(1000);
+        size_t off = (size_t)k * third, len = k == 2 ? img.len - off : third;
+        sent_ok = send(fd, img.data + off, len, MSG_NOSIGNAL) == (ssize_t)len;
+    }
+    char buf[64] = {0};
+    ssize_t got = sent_ok ? recv(fd, buf, sizeof buf - 1, MSG_WAITALL) : -1;
+    CHECK_MSG(got > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0, "an upload spread over 3 s was cut (got %zd)", got);
+    if (fd >= 0) close(fd);
+
+    /* a keep-alive connection sending complete requests for longer than the deadline stays open */
+    CURL *ka = curl_easy_init();
+    int ka_ok = 0;
+    long conns = 0;
+    for (double t1 = now_s(); now_s() - t1 < RT_S + 1.5;) {
+        resp r = request(ka, url_of(&s, "/healthz"), NULL, NULL, 0, 10);
+        ka_ok += r.rc == CURLE_OK && r.status == 200;
+        resp_free(&r);
+        sleep_ms(300);
+    }
+    curl_easy_getinfo(ka, CURLINFO_NUM_CONNECTS, &conns); /* new connections made by the last request */
+    curl_easy_cleanup(ka);
+    CHECK(ka_ok >= 5);
+    CHECK_MSG(conns == 0, "the keep-alive connection was dropped between complete requests");
+
+    resp m = request(NULL, url_of(&s, "/metrics"), NULL, NULL, 0, 10);
+    const char *p = strstr(m.body, "\ndeit_slow_connections_closed_total ");
+    long counted = p ? atol(p + strlen("\ndeit_slow_connections_closed_total ")) : -1;
+    CHECK_MSG(counted >= n, "deit_slow_connections_closed_total %ld, expected >= %d", counted, n);
+    resp_free(&m);
+    free(img.data);
+    check_stopped_clean(&s);
+}
+
 /* ---- decompression bombs and absurd images -------------------------------------------------------- */
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -734,6 +844,7 @@ int main(void)
     test_overload();
     if (!QUICK) {
         test_slowloris();
+        test_read_timeout();
         test_bombs();
         test_faults();
         test_tls();
