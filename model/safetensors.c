@@ -420,46 +420,44 @@ static double u64_to_f64(uint64_t u)
     return d;
 }
 
-int st_to_f32(const st_tensor *t, float *dst)
+/* Stores element i as float (f32 non-NULL) or double: one conversion loop per dtype serves both. */
+static inline void put(float *f32, double *f64, size_t i, double v)
+{
+    if (f32) f32[i] = (float)v;
+    else f64[i] = v;
+}
+
+/* Converts a floating-point tensor into exactly one of f32 / f64. Values pass through double, which
+ * holds every F16, BF16, F32 and F64 value exactly, so only F64 -> f32 rounds (a signalling NaN may
+ * come out quiet: nothing reads NaN bits in weights). */
+static int convert(const st_tensor *t, float *f32, double *f64)
 {
     const uint8_t *p = t->data;
     size_t n = t->numel;
     switch (t->dtype) {
     case ST_F32:
-        for (size_t i = 0; i < n; i++) dst[i] = bits_to_f32(load_u32(p + 4 * i));
+        for (size_t i = 0; i < n; i++) put(f32, f64, i, bits_to_f32(load_u32(p + 4 * i)));
         return DEIT_OK;
     case ST_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(load_u16(p + 2 * i));
+        for (size_t i = 0; i < n; i++) put(f32, f64, i, f16_to_f32(load_u16(p + 2 * i)));
         return DEIT_OK;
     case ST_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(load_u16(p + 2 * i));
+        for (size_t i = 0; i < n; i++) put(f32, f64, i, bf16_to_f32(load_u16(p + 2 * i)));
         return DEIT_OK;
     case ST_F64:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)u64_to_f64(load_u64(p + 8 * i));
+        for (size_t i = 0; i < n; i++) put(f32, f64, i, u64_to_f64(load_u64(p + 8 * i)));
         return DEIT_OK;
     default:
         return DEIT_EUNSUPPORTED;
     }
 }
 
+int st_to_f32(const st_tensor *t, float *dst)
+{
+    return convert(t, dst, NULL);
+}
+
 int st_to_f64(const st_tensor *t, double *dst)
 {
-    const uint8_t *p = t->data;
-    size_t n = t->numel;
-    switch (t->dtype) {
-    case ST_F32:
-        for (size_t i = 0; i < n; i++) dst[i] = bits_to_f32(load_u32(p + 4 * i));
-        return DEIT_OK;
-    case ST_F16:
-        for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(load_u16(p + 2 * i));
-        return DEIT_OK;
-    case ST_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(load_u16(p + 2 * i));
-        return DEIT_OK;
-    case ST_F64:
-        for (size_t i = 0; i < n; i++) dst[i] = u64_to_f64(load_u64(p + 8 * i));
-        return DEIT_OK;
-    default:
-        return DEIT_EUNSUPPORTED;
-    }
+    return convert(t, NULL, dst);
 }

@@ -1,5 +1,5 @@
-/* harness.h — server process, libcurl and raw-socket helpers shared by test_reliab.c and soak.c (static inline,
- * header-only: each test binary is one translation unit, and test_server.c keeps its own copies). */
+/* harness.h — server process, libcurl and raw-socket helpers shared by the integration tests and the soak
+ * (static inline, header-only: each test binary is one translation unit). */
 #ifndef DEIT_TEST_HARNESS_H
 #define DEIT_TEST_HARNESS_H
 
@@ -320,41 +320,79 @@ static inline int has_header(const resp *r, const char *name, const char *value_
     return 0;
 }
 
-/* GET (body NULL) or POST of body with the given headers (NULL-terminated "Name: value" list).
- * c may be NULL (a fresh handle) or reused (keep-alive). timeout_s bounds the whole exchange. */
-static inline resp request(CURL *c, const char *url, const char *const *headers, const void *body, size_t len,
-                    long timeout_s)
+/* A PUT body read from memory by libcurl. */
+typedef struct {
+    const char *data;
+    size_t len, off;
+} upload;
+
+static inline size_t on_read(char *buf, size_t s, size_t n, void *u)
+{
+    upload *up = u;
+    size_t k = up->len - up->off < s * n ? up->len - up->off : s * n;
+    memcpy(buf, up->data + up->off, k);
+    up->off += k;
+    return k;
+}
+
+/* Collects the response into r, bounded by timeout_s for the whole exchange, and times it. */
+static inline void resp_perform(CURL *c, resp *r, struct curl_slist *h, long timeout_s)
+{
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    double t0 = now_s();
+    r->rc = curl_easy_perform(c);
+    r->secs = now_s() - t0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    if (!r->body) r->body = calloc(1, 1);
+}
+
+/* An HTTP exchange: method "PUT" uploads body like `curl -T`; other methods send it as POST fields
+ * (body NULL: none). headers: NULL-terminated "Name: value" list; without an Expect header of its
+ * own, none is sent (no 100-continue round trip). c may be NULL (a fresh handle) or reused (keep-alive). */
+static inline resp request(CURL *c, const char *method, const char *url, const char *const *headers, const void *body,
+                           size_t len, long timeout_s)
 {
     resp r;
     memset(&r, 0, sizeof r);
     int own = c == NULL;
     if (own) c = curl_easy_init();
     else curl_easy_reset(c);
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
-    for (int i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
+    struct curl_slist *h = NULL;
+    int expect = 0;
+    for (int i = 0; headers && headers[i]; i++) {
+        h = curl_slist_append(h, headers[i]);
+        if (strncasecmp(headers[i], "Expect:", 7) == 0) expect = 1;
+    }
+    if (!expect) h = curl_slist_append(h, "Expect:");
+    upload up = {body, len, 0};
     curl_common(c, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-    if (body) {
+    if (strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &up);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    } else if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (strcmp(method, "POST") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
-    double t0 = now_s();
-    r.rc = curl_easy_perform(c);
-    r.secs = now_s() - t0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    resp_perform(c, &r, h, timeout_s);
     curl_slist_free_all(h);
     if (own) curl_easy_cleanup(c);
-    if (!r.body) r.body = calloc(1, 1);
     return r;
 }
 
-/* multipart/form-data POST with one file field "image" per blob. */
-static inline resp post_files(CURL *c, const char *url, const blob *files, int n, long timeout_s)
+/* multipart/form-data POST with one file field per blob, all named `field`; file names from
+ * names[i], or "upload.bin" for every part when names is NULL. */
+static inline resp post_files(CURL *c, const char *url, const char *field, const blob *files,
+                              const char *const *names, int n, long timeout_s)
 {
     resp r;
     memset(&r, 0, sizeof r);
@@ -364,27 +402,17 @@ static inline resp post_files(CURL *c, const char *url, const blob *files, int n
     curl_mime *mime = curl_mime_init(c);
     for (int i = 0; i < n; i++) {
         curl_mimepart *p = curl_mime_addpart(mime);
-        curl_mime_name(p, "image");
+        curl_mime_name(p, field);
         curl_mime_data(p, files[i].data, files[i].len);
-        curl_mime_filename(p, "upload.bin");
+        curl_mime_filename(p, names ? names[i] : "upload.bin");
     }
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     curl_common(c, url);
     curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-    double t0 = now_s();
-    r.rc = curl_easy_perform(c);
-    r.secs = now_s() - t0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    resp_perform(c, &r, h, timeout_s);
     curl_mime_free(mime);
     curl_slist_free_all(h);
     if (own) curl_easy_cleanup(c);
-    if (!r.body) r.body = calloc(1, 1);
     return r;
 }
 

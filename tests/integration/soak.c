@@ -52,7 +52,7 @@ static void *worker_main(void *arg)
             break;
         }
         const blob *img = &IMGS[(w->id + k) % N_IMAGES];
-        resp r = request(c, url_of(&S, "/v1/predict?top_k=1"), h, img->data, img->len, 60);
+        resp r = request(c, "POST", url_of(&S, "/v1/predict?top_k=1"), h, img->data, img->len, 60);
         if (r.rc == CURLE_OK && r.status == 200 && strstr(r.body, "\"predictions\"")) {
             w->ok++;
             if (w->n_lat == w->cap_lat) {

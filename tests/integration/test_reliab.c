@@ -97,8 +97,9 @@ static void *ovl_main(void *arg)
         /* odd clients send 4 images at once: half the queue per request, so it overflows even when
          * inference is fast next to decoding */
         blob four[4] = {*cl->img, *cl->img, *cl->img, *cl->img};
-        resp r = cl->multi ? post_files(c, url_of(cl->s, "/v1/predict?top_k=1"), four, 4, 60)
-                           : request(c, url_of(cl->s, "/v1/predict?top_k=1"), h, cl->img->data, cl->img->len, 60);
+        const char *url = url_of(cl->s, "/v1/predict?top_k=1");
+        resp r = cl->multi ? post_files(c, url, "image", four, NULL, 4, 60)
+                           : request(c, "POST", url, h, cl->img->data, cl->img->len, 60);
         if (r.secs > cl->max_s) cl->max_s = r.secs;
         if (r.rc == CURLE_OK && r.status == 200 && strstr(r.body, "\"predictions\"")) {
             cl->ok++;
@@ -279,7 +280,7 @@ static void test_slowloris(void)
                 if (send(fds[i], "a", 1, MSG_NOSIGNAL) != 1) closed_early++;
             last_byte = now_s();
         }
-        resp r = request(NULL, url_of(&s, "/v1/predict?top_k=1"), h, img.data, img.len, 30);
+        resp r = request(NULL, "POST", url_of(&s, "/v1/predict?top_k=1"), h, img.data, img.len, 30);
         if (r.rc == CURLE_OK && r.status == 200) served++;
         else fprintf(stderr, "slowloris: normal client got curl %s, HTTP %ld\n", curl_easy_strerror(r.rc), r.status);
         if (r.secs > worst) worst = r.secs;
@@ -613,7 +614,7 @@ static void test_bombs(void)
     const char *h[] = {"Content-Type: application/octet-stream", NULL};
     for (int i = 0; i < n; i++) {
         bomb *k = &cases[i];
-        resp r = request(c, url_of(&s, "/v1/predict"), h, k->b.data, k->b.len, 120);
+        resp r = request(c, "POST", url_of(&s, "/v1/predict"), h, k->b.data, k->b.len, 120);
         fprintf(stderr, "info: bomb: %-60s %7zu bytes -> %ld in %.3f s %.120s\n", k->what, k->b.len, r.status, r.secs,
                 r.status == 200 ? "" : r.body);
         CHECK_MSG(r.rc == CURLE_OK && r.status == k->status, "%s: curl %s, HTTP %ld (expected %ld) %s", k->what,
@@ -732,11 +733,11 @@ static void test_faults(void)
     blob good = image("chelsea.png");
     blob parts[3] = {good, {good.data, 200}, good}; /* the second is a truncated PNG */
     CURL *c = curl_easy_init();
-    resp r = post_files(c, url_of(&s, "/v1/predict"), parts, 3, 60);
+    resp r = post_files(c, url_of(&s, "/v1/predict"), "image", parts, NULL, 3, 60);
     fprintf(stderr, "info: multipart good+truncated+good -> %ld %s", r.status, r.body);
     CHECK_MSG(r.status == 400 && strstr(r.body, "image 2"), "bad part: %ld %s", r.status, r.body);
     resp_free(&r);
-    r = post_files(c, url_of(&s, "/v1/predict"), parts, 1, 60);
+    r = post_files(c, url_of(&s, "/v1/predict"), "image", parts, NULL, 1, 60);
     CHECK_MSG(r.status == 200 && strstr(r.body, "\"predictions\""), "after the bad part: %ld %s", r.status, r.body);
     resp_free(&r);
     curl_easy_cleanup(c);
@@ -774,7 +775,7 @@ static void test_tls(void)
     CHECK(log_count(&s, "TLS on") == 1);
     blob img = image("chelsea.png");
     const char *auth[] = {"Content-Type: image/png", "Authorization: Bearer k3y-\xc3\xa9-long-enough", NULL};
-    resp r = request(NULL, url_of(&s, "/v1/predict?top_k=1"), auth, img.data, img.len, 60);
+    resp r = request(NULL, "POST", url_of(&s, "/v1/predict?top_k=1"), auth, img.data, img.len, 60);
     CHECK_MSG(r.rc == CURLE_OK && r.status == 200 && strstr(r.body, "\"predictions\""), "https predict: %s %ld %s",
               curl_easy_strerror(r.rc), r.status, r.body);
     resp_free(&r);
@@ -784,19 +785,19 @@ static void test_tls(void)
                            "Authorization: k3y-\xc3\xa9-long-enough", "Authorization: Bearer ", NULL};
     for (int i = 0; wrong[i]; i++) {
         const char *hh[] = {"Content-Type: image/png", wrong[i], NULL};
-        r = request(NULL, url_of(&s, "/v1/predict"), hh, img.data, img.len, 60);
+        r = request(NULL, "POST", url_of(&s, "/v1/predict"), hh, img.data, img.len, 60);
         CHECK_MSG(r.status == 401, "%s: %ld", wrong[i], r.status);
         resp_free(&r);
     }
     /* plain HTTP to the TLS port fails; https without the CA fails verification */
     char plain[128];
     snprintf(plain, sizeof plain, "http://127.0.0.1:%d/healthz", s.port);
-    r = request(NULL, plain, NULL, NULL, 0, 10);
+    r = request(NULL, "GET", plain, NULL, NULL, 0, 10);
     fprintf(stderr, "info: tls: plain http to the TLS port -> curl %s, HTTP %ld\n", curl_easy_strerror(r.rc), r.status);
     CHECK_MSG(r.status != 200, "plain HTTP answered %ld on the TLS port", r.status);
     resp_free(&r);
     H_CACERT = NULL;
-    r = request(NULL, url_of(&s, "/healthz"), NULL, NULL, 0, 10);
+    r = request(NULL, "GET", url_of(&s, "/healthz"), NULL, NULL, 0, 10);
     CHECK_MSG(r.rc == CURLE_PEER_FAILED_VERIFICATION, "https without the CA: %s", curl_easy_strerror(r.rc));
     resp_free(&r);
     H_CACERT = cert;

@@ -6,189 +6,20 @@
  * DEIT_PREDICT_BIN (build/deit-predict), DEIT_TEST_MODEL (tests/fixtures/models/timm-deit-reduced),
  * DEIT_TEST_IMAGES (tests/fixtures/images), DEIT_TEST_LOGS (build/test-logs: one stderr log per server),
  * DEIT_TEST_QUICK=1 (the ThreadSanitizer run: endpoints, predictions, concurrency and drain only). */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include <fcntl.h>
 
 #include "../check.h"
+#include "harness.h"
 
-static const char *SERVER_BIN, *PREDICT_BIN, *MODEL, *MODEL_NAME, *IMAGES, *LOGS;
+static const char *PREDICT_BIN, *MODEL_NAME;
 static int QUICK;
 
-static const char *env_or(const char *name, const char *def)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
+#define TIMEOUT_S 120L   /* bound on each HTTP exchange */
+#define RCV_TIMEOUT_S 15 /* raw sockets: how long raw_read_all waits for the server to answer or close */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* ---- files ------------------------------------------------------------------------------------ */
-
-typedef struct {
-    char *data;
-    size_t len;
-} blob;
-
-static blob read_file(const char *path)
-{
-    blob b = {NULL, 0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return b;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b.data = malloc((size_t)n + 1);
-    b.len = fread(b.data, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
-static blob image(const char *name)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", IMAGES, name);
-    blob b = read_file(p);
-    if (!b.data) fprintf(stderr, "cannot read %s\n", p);
-    return b;
-}
-
-/* ---- server process ---------------------------------------------------------------------------- */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char base[64];
-    char log[512];
-} server;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l)) {
-        close(fd);
-        return -1;
-    }
-    int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    (void)p;
-    (void)u;
-    return s * n;
-}
-
-static long get_status(const char *url)
-{
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-    long code = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(c);
-    return code;
-}
-
-/* Starts the server with `extra` flags (NULL-terminated) and waits up to 120 s for /readyz. */
-static int server_start(server *s, const char *tag, const char *const *extra)
-{
-    s->port = free_port();
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-    /* log name from the binary's path (build/asan/deit-server -> build_asan_deit-server-<tag>.log) */
-    char bin[256];
-    snprintf(bin, sizeof bin, "%s", SERVER_BIN);
-    for (char *p = bin; *p; p++)
-        if (*p == '/' || *p == '.') *p = '_';
-    snprintf(s->log, sizeof s->log, "%s/%s-%s.log", LOGS, bin, tag);
-    char port[16];
-    snprintf(port, sizeof port, "%d", s->port);
-    const char *argv[64] = {SERVER_BIN, "--model", MODEL, "--host", "127.0.0.1", "--port", port};
-    int n = 7;
-    for (int i = 0; extra && extra[i] && n < 62; i++) argv[n++] = extra[i];
-    argv[n] = NULL;
-    s->pid = fork();
-    if (s->pid == 0) {
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, 2);
-        execv(SERVER_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    char url[128];
-    snprintf(url, sizeof url, "%s/readyz", s->base);
-    for (double t0 = now_s(); now_s() - t0 < 120;) {
-        if (get_status(url) == 200) return 0;
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            fprintf(stderr, "server exited early (see %s)\n", s->log);
-            s->pid = -1;
-            return -1;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "server not ready after 120 s (see %s)\n", s->log);
-    return -1;
-}
-
-/* Sends SIGTERM and waits up to 120 s; returns the exit status, or -1 (killed, or did not exit). */
-static int server_stop(server *s)
-{
-    if (s->pid <= 0) return -1;
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    for (double t0 = now_s(); now_s() - t0 < 120; sleep_ms(20))
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = -1;
-            if (WIFEXITED(st)) return WEXITSTATUS(st);
-            fprintf(stderr, "server killed by signal %d\n", WTERMSIG(st));
-            return -1;
-        }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    s->pid = -1;
-    return -1;
-}
-
-/* Occurrences of needle in the server's log. */
-static int log_count(const server *s, const char *needle)
-{
-    blob b = read_file(s->log);
-    int n = 0;
-    for (const char *p = b.data; p && (p = strstr(p, needle)); p++) n++;
-    free(b.data);
-    return n;
-}
-
+/* Stricter than test_reliab's: these servers must also log their clean stop line. */
 static void check_stopped_clean(server *s)
 {
     int rc = server_stop(s);
@@ -197,168 +28,9 @@ static void check_stopped_clean(server *s)
     CHECK_MSG(log_count(s, "stopped") == 1, "no clean stop line in %s", s->log);
 }
 
-/* ---- HTTP client ------------------------------------------------------------------------------- */
-
-typedef struct {
-    long status;
-    CURLcode rc;
-    char *body;
-    size_t len;
-    char *hdrs;
-    size_t hlen;
-} resp;
-
-static size_t grow(char **buf, size_t *len, const char *p, size_t n)
-{
-    char *b = realloc(*buf, *len + n + 1);
-    if (!b) return 0;
-    memcpy(b + *len, p, n);
-    *len += n;
-    b[*len] = 0;
-    *buf = b;
-    return n;
-}
-
-static size_t on_body(char *p, size_t s, size_t n, void *u)
-{
-    resp *r = u;
-    return grow(&r->body, &r->len, p, s * n);
-}
-
-static size_t on_header(char *p, size_t s, size_t n, void *u)
-{
-    resp *r = u;
-    return grow(&r->hdrs, &r->hlen, p, s * n);
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    free(r->hdrs);
-    memset(r, 0, sizeof *r);
-}
-
-/* Case-insensitive header lookup in the raw header block: 1 when "Name: value-prefix" is present. */
-static int has_header(const resp *r, const char *name, const char *value_prefix)
-{
-    size_t nl = strlen(name);
-    for (const char *p = r->hdrs; p && *p;) {
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ') v++;
-            if (!value_prefix || strncasecmp(v, value_prefix, strlen(value_prefix)) == 0) return 1;
-        }
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-    return 0;
-}
-
-typedef struct {
-    const char *data;
-    size_t len, off;
-} upload;
-
-static size_t on_read(char *buf, size_t s, size_t n, void *u)
-{
-    upload *up = u;
-    size_t k = up->len - up->off < s * n ? up->len - up->off : s * n;
-    memcpy(buf, up->data + up->off, k);
-    up->off += k;
-    return k;
-}
-
-/* method "PUT" uploads like `curl -T`; other methods send body as POST fields (NULL: none).
- * headers: NULL-terminated "Name: value" list. c may be NULL (a fresh handle) or reused (keep-alive). */
-static resp request(CURL *c, const char *method, const char *url, const char *const *headers, const void *body,
-                    size_t len)
-{
-    resp r;
-    memset(&r, 0, sizeof r);
-    int own = c == NULL;
-    if (own) c = curl_easy_init();
-    else curl_easy_reset(c);
-    struct curl_slist *h = NULL;
-    int expect = 0;
-    for (int i = 0; headers && headers[i]; i++) {
-        h = curl_slist_append(h, headers[i]);
-        if (strncasecmp(headers[i], "Expect:", 7) == 0) expect = 1;
-    }
-    if (!expect) h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip unless asked */
-    upload up = {body, len, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    if (strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &up);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-    } else if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        if (strcmp(method, "POST") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    if (own) curl_easy_cleanup(c);
-    if (!r.body) r.body = calloc(1, 1);
-    return r;
-}
-
-/* multipart/form-data POST with one file field per blob (all named `field`). */
-static resp post_files(CURL *c, const char *url, const char *field, const blob *files, const char *const *names,
-                       int n)
-{
-    resp r;
-    memset(&r, 0, sizeof r);
-    int own = c == NULL;
-    if (own) c = curl_easy_init();
-    else curl_easy_reset(c);
-    curl_mime *mime = curl_mime_init(c);
-    for (int i = 0; i < n; i++) {
-        curl_mimepart *p = curl_mime_addpart(mime);
-        curl_mime_name(p, field);
-        curl_mime_data(p, files[i].data, files[i].len);
-        curl_mime_filename(p, names[i]);
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_mime_free(mime);
-    curl_slist_free_all(h);
-    if (own) curl_easy_cleanup(c);
-    if (!r.body) r.body = calloc(1, 1);
-    return r;
-}
-
 static json_t *body_json(const resp *r)
 {
     return json_loadb(r->body, r->len, 0, NULL);
-}
-
-static char *url_of(const server *s, const char *path)
-{
-    static __thread char buf[4][512];
-    static __thread int k;
-    char *u = buf[k++ % 4];
-    snprintf(u, 512, "%s%s", s->base, path);
-    return u;
 }
 
 /* Status and, for errors, the shape of the error body. */
@@ -388,8 +60,8 @@ static blob REF_BLOB[N_REF];
 static int load_references(void)
 {
     char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "%s --model %s --top-k 1000 --threads 1", PREDICT_BIN, MODEL);
-    for (int i = 0; i < N_REF; i++) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s/%s", IMAGES, REF_IMAGES[i]);
+    int n = snprintf(cmd, sizeof cmd, "%s --model %s --top-k 1000 --threads 1", PREDICT_BIN, H_MODEL);
+    for (int i = 0; i < N_REF; i++) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s/%s", H_IMAGES, REF_IMAGES[i]);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[1 << 16];
@@ -446,26 +118,26 @@ static int compare_prediction(json_t *pred, int img, int top_k)
 static void test_endpoints(const server *s)
 {
     CURL *c = curl_easy_init(); /* one keep-alive connection for all of these */
-    resp r = request(c, "GET", url_of(s, "/healthz"), NULL, NULL, 0);
+    resp r = request(c, "GET", url_of(s, "/healthz"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     CHECK(strstr(r.body, "\"ok\"") != NULL);
     CHECK(has_header(&r, "Content-Type", "application/json"));
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/readyz"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/readyz"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/ping"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/ping"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     CHECK(strstr(r.body, "Healthy") != NULL);
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/v2/health/live"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v2/health/live"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/v2/health/ready"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v2/health/ready"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
 
-    r = request(c, "GET", url_of(s, "/v2"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v2"), NULL, NULL, 0, TIMEOUT_S);
     json_t *j = body_json(&r);
     CHECK_INT_EQ(r.status, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "deit-server");
@@ -475,7 +147,7 @@ static void test_endpoints(const server *s)
 
     char path[256];
     snprintf(path, sizeof path, "/v2/models/%s", MODEL_NAME);
-    r = request(c, "GET", url_of(s, path), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, path), NULL, NULL, 0, TIMEOUT_S);
     j = body_json(&r);
     CHECK_INT_EQ(r.status, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), MODEL_NAME);
@@ -484,14 +156,14 @@ static void test_endpoints(const server *s)
     json_decref(j);
     resp_free(&r);
     snprintf(path, sizeof path, "/v2/models/%s/ready", MODEL_NAME);
-    r = request(c, "GET", url_of(s, path), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, path), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/v2/models/no-such-model"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v2/models/no-such-model"), NULL, NULL, 0, TIMEOUT_S);
     expect_error(&r, 404, 1, "v2 unknown model");
     resp_free(&r);
 
-    r = request(c, "GET", url_of(s, "/v1/models"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v1/models"), NULL, NULL, 0, TIMEOUT_S);
     j = body_json(&r);
     json_t *m = json_array_get(json_object_get(j, "models"), 0);
     CHECK_INT_EQ(r.status, 200);
@@ -503,23 +175,23 @@ static void test_endpoints(const server *s)
     json_decref(j);
     resp_free(&r);
 
-    r = request(c, "GET", url_of(s, "/nope"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/nope"), NULL, NULL, 0, TIMEOUT_S);
     expect_error(&r, 404, 0, "unknown path");
     resp_free(&r);
-    r = request(c, "GET", url_of(s, "/v1/predict"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/v1/predict"), NULL, NULL, 0, TIMEOUT_S);
     expect_error(&r, 405, 0, "GET /v1/predict");
     CHECK(has_header(&r, "Allow", "POST"));
     resp_free(&r);
-    r = request(c, "DELETE", url_of(s, "/predictions/x"), NULL, NULL, 0);
+    r = request(c, "DELETE", url_of(s, "/predictions/x"), NULL, NULL, 0, TIMEOUT_S);
     expect_error(&r, 405, 0, "DELETE /predictions");
     CHECK(has_header(&r, "Allow", "POST, PUT"));
     resp_free(&r);
-    r = request(c, "POST", url_of(s, "/healthz"), NULL, "x", 1);
+    r = request(c, "POST", url_of(s, "/healthz"), NULL, "x", 1, TIMEOUT_S);
     expect_error(&r, 405, 0, "POST /healthz");
     resp_free(&r);
 
     /* metrics after some traffic */
-    r = request(c, "GET", url_of(s, "/metrics"), NULL, NULL, 0);
+    r = request(c, "GET", url_of(s, "/metrics"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     CHECK(has_header(&r, "Content-Type", "text/plain"));
     const char *names[] = {"deit_requests_total{endpoint=\"health\",code=\"200\"}", "deit_request_duration_seconds_bucket",
@@ -538,7 +210,7 @@ static void test_predictions(const server *s)
     /* raw bodies, each image alone, top_k = 3 */
     for (int i = 0; i < N_REF; i++) {
         const char *h[] = {"Content-Type: application/octet-stream", NULL};
-        resp r = request(c, "POST", url_of(s, "/v1/predict?top_k=3"), h, REF_BLOB[i].data, REF_BLOB[i].len);
+        resp r = request(c, "POST", url_of(s, "/v1/predict?top_k=3"), h, REF_BLOB[i].data, REF_BLOB[i].len, TIMEOUT_S);
         json_t *j = body_json(&r);
         CHECK_MSG(r.status == 200, "%s: %ld %s", REF_IMAGES[i], r.status, r.body);
         CHECK_STR_EQ(json_string_value(json_object_get(j, "model")), MODEL_NAME);
@@ -553,7 +225,7 @@ static void test_predictions(const server *s)
         resp_free(&r);
     }
     /* multipart: all reference images in one request, answered in upload order */
-    resp r = post_files(c, url_of(s, "/v1/predict?top_k=10"), "image", REF_BLOB, REF_IMAGES, N_REF);
+    resp r = post_files(c, url_of(s, "/v1/predict?top_k=10"), "image", REF_BLOB, REF_IMAGES, N_REF, TIMEOUT_S);
     json_t *j = body_json(&r);
     CHECK_MSG(r.status == 200, "multipart: %ld %s", r.status, r.body);
     json_t *preds = json_object_get(j, "predictions");
@@ -568,7 +240,7 @@ static void test_predictions(const server *s)
                            "/v1/predict?top_k=-1"};
     for (size_t i = 0; i < sizeof bad_k / sizeof bad_k[0]; i++) {
         const char *h[] = {"Content-Type: image/png", NULL};
-        r = request(c, "POST", url_of(s, bad_k[i]), h, REF_BLOB[0].data, REF_BLOB[0].len);
+        r = request(c, "POST", url_of(s, bad_k[i]), h, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
         expect_error(&r, 400, 0, bad_k[i]);
         resp_free(&r);
     }
@@ -577,8 +249,8 @@ static void test_predictions(const server *s)
     char path[256];
     snprintf(path, sizeof path, "/predictions/%s", MODEL_NAME);
     for (int mode = 0; mode < 2; mode++) {
-        if (mode == 0) r = request(c, "PUT", url_of(s, path), NULL, REF_BLOB[1].data, REF_BLOB[1].len);
-        else r = post_files(c, url_of(s, path), "data", &REF_BLOB[1], &REF_IMAGES[1], 1);
+        if (mode == 0) r = request(c, "PUT", url_of(s, path), NULL, REF_BLOB[1].data, REF_BLOB[1].len, TIMEOUT_S);
+        else r = post_files(c, url_of(s, path), "data", &REF_BLOB[1], &REF_IMAGES[1], 1, TIMEOUT_S);
         j = body_json(&r);
         CHECK_MSG(r.status == 200 && json_is_object(j), "torchserve mode %d: %ld %s", mode, r.status, r.body);
         CHECK_INT_EQ(json_object_size(j), 5);
@@ -594,7 +266,7 @@ static void test_predictions(const server *s)
         json_decref(j);
         resp_free(&r);
     }
-    r = request(c, "PUT", url_of(s, "/predictions/other-model"), NULL, REF_BLOB[1].data, REF_BLOB[1].len);
+    r = request(c, "PUT", url_of(s, "/predictions/other-model"), NULL, REF_BLOB[1].data, REF_BLOB[1].len, TIMEOUT_S);
     expect_error(&r, 404, 0, "torchserve unknown model");
     resp_free(&r);
 
@@ -621,7 +293,7 @@ static void test_predictions(const server *s)
                                            "{\"name\":\"class_probs\"}]}");
     snprintf(path, sizeof path, "/v2/models/%s/infer", MODEL_NAME);
     const char *hj[] = {"Content-Type: application/json", NULL};
-    r = request(c, "POST", url_of(s, path), hj, req, (size_t)n);
+    r = request(c, "POST", url_of(s, path), hj, req, (size_t)n, TIMEOUT_S);
     free(req);
     j = body_json(&r);
     CHECK_MSG(r.status == 200, "v2 json: %ld %s", r.status, r.body);
@@ -662,7 +334,7 @@ static void test_predictions(const server *s)
     char hcl[64];
     snprintf(hcl, sizeof hcl, "Inference-Header-Content-Length: %d", hl);
     const char *hb[] = {"Content-Type: application/octet-stream", hcl, NULL};
-    r = request(c, "POST", url_of(s, path), hb, bin, blen);
+    r = request(c, "POST", url_of(s, path), hb, bin, blen, TIMEOUT_S);
     j = body_json(&r);
     CHECK_MSG(r.status == 200, "v2 binary: %ld %s", r.status, r.body);
     CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 3);
@@ -677,32 +349,14 @@ static void test_predictions(const server *s)
     json_decref(j);
     resp_free(&r);
     /* truncated binary data */
-    r = request(c, "POST", url_of(s, path), hb, bin, blen - 10);
+    r = request(c, "POST", url_of(s, path), hb, bin, blen - 10, TIMEOUT_S);
     expect_error(&r, 400, 1, "v2 truncated binary");
     resp_free(&r);
     free(bin);
     curl_easy_cleanup(c);
 }
 
-/* A raw TCP client that sends `head` and keeps the socket open. */
-static int raw_connect(const server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)s->port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {15, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-/* Reads until the peer closes (or 15 s pass). Returns bytes read, -1 on timeout. */
+/* Reads until the peer closes (or RCV_TIMEOUT_S pass). Returns bytes read, -1 on timeout. */
 static long raw_read_all(int fd, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -733,43 +387,43 @@ static void test_hostile(const server *s)
     blob chelsea = REF_BLOB[0];
     resp r;
 
-    r = request(c, "POST", url_of(s, "/v1/predict"), png, chelsea.data, 100);
+    r = request(c, "POST", url_of(s, "/v1/predict"), png, chelsea.data, 100, TIMEOUT_S);
     expect_error(&r, 400, 0, "truncated PNG");
     resp_free(&r);
-    r = request(c, "POST", url_of(s, "/v1/predict"), oct, REF_BLOB[1].data, 3000);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, REF_BLOB[1].data, 3000, TIMEOUT_S);
     expect_error(&r, 400, 0, "truncated JPEG");
     resp_free(&r);
     char garbage[1000];
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (char)((x = x * 1103515245u + 12345u) >> 16);
     garbage[0] = 'G';
-    r = request(c, "POST", url_of(s, "/v1/predict"), oct, garbage, sizeof garbage);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, garbage, sizeof garbage, TIMEOUT_S);
     expect_error(&r, 415, 0, "garbage body");
     resp_free(&r);
-    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "x", 1);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "x", 1, TIMEOUT_S);
     expect_error(&r, 400, 0, "1-byte body");
     resp_free(&r);
-    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "", 0);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "", 0, TIMEOUT_S);
     expect_error(&r, 400, 0, "empty body");
     resp_free(&r);
     const char *txt[] = {"Content-Type: text/plain", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), txt, chelsea.data, chelsea.len);
+    r = request(c, "POST", url_of(s, "/v1/predict"), txt, chelsea.data, chelsea.len, TIMEOUT_S);
     expect_error(&r, 415, 0, "text/plain");
     resp_free(&r);
     const char *js[] = {"Content-Type: application/json", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), js, "{}", 2);
+    r = request(c, "POST", url_of(s, "/v1/predict"), js, "{}", 2, TIMEOUT_S);
     expect_error(&r, 415, 0, "application/json on /v1/predict");
     resp_free(&r);
     const char *mp_nob[] = {"Content-Type: multipart/form-data", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), mp_nob, "--x\r\n\r\nabc\r\n--x--", 18);
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp_nob, "--x\r\n\r\nabc\r\n--x--", 18, TIMEOUT_S);
     expect_error(&r, 400, 0, "multipart without boundary");
     resp_free(&r);
     const char *mp[] = {"Content-Type: multipart/form-data; boundary=XX", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), mp, garbage, sizeof garbage);
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, garbage, sizeof garbage, TIMEOUT_S);
     expect_error(&r, 400, 0, "multipart garbage");
     resp_free(&r);
     const char trunc_mp[] = "--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG";
-    r = request(c, "POST", url_of(s, "/v1/predict"), mp, trunc_mp, sizeof trunc_mp - 1);
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, trunc_mp, sizeof trunc_mp - 1, TIMEOUT_S);
     expect_error(&r, 400, 0, "truncated multipart");
     resp_free(&r);
 
@@ -780,7 +434,7 @@ static void test_hostile(const server *s)
         len += (size_t)snprintf(body + len, cap - len, "--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"%d\"\r\n\r\nx\r\n", i);
     len += (size_t)snprintf(body + len, cap - len, "--XX--\r\n");
     double t0 = now_s();
-    r = request(c, "POST", url_of(s, "/v1/predict"), mp, body, len);
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, body, len, TIMEOUT_S);
     expect_error(&r, 413, 0, "1000 multipart parts");
     CHECK(strstr(r.body, "--max-images") != NULL);
     fprintf(stderr, "info: 1000-part request refused in %.1f ms\n", (now_s() - t0) * 1e3);
@@ -790,13 +444,13 @@ static void test_hostile(const server *s)
     blob nine[9];
     const char *names[9];
     for (int i = 0; i < 9; i++) { nine[i] = REF_BLOB[5]; names[i] = "tiny.png"; }
-    r = post_files(c, url_of(s, "/v1/predict"), "image", nine, names, 9);
+    r = post_files(c, url_of(s, "/v1/predict"), "image", nine, names, 9, TIMEOUT_S);
     expect_error(&r, 413, 0, "9 images");
     resp_free(&r);
     /* one bad image among good ones names it */
     blob mix[3] = {REF_BLOB[0], {garbage, 100}, REF_BLOB[1]};
     const char *mixn[3] = {"a.png", "b.bin", "c.jpg"};
-    r = post_files(c, url_of(s, "/v1/predict"), "image", mix, mixn, 3);
+    r = post_files(c, url_of(s, "/v1/predict"), "image", mix, mixn, 3, TIMEOUT_S);
     expect_error(&r, 415, 0, "bad image in a batch");
     CHECK(strstr(r.body, "image 2") != NULL);
     resp_free(&r);
@@ -807,12 +461,12 @@ static void test_hostile(const server *s)
     size_t big = 3u << 20;
     char *zeros = calloc(1, big);
     const char *png_expect[] = {"Content-Type: image/png", "Expect: 100-continue", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), png_expect, zeros, big);
+    r = request(c, "POST", url_of(s, "/v1/predict"), png_expect, zeros, big, TIMEOUT_S);
     expect_error(&r, 413, 0, "over-limit Content-Length");
     CHECK(strstr(r.body, "--max-body-mb") != NULL);
     resp_free(&r);
     const char *chunked[] = {"Content-Type: image/png", "Transfer-Encoding: chunked", NULL};
-    r = request(c, "POST", url_of(s, "/v1/predict"), chunked, zeros, big);
+    r = request(c, "POST", url_of(s, "/v1/predict"), chunked, zeros, big, TIMEOUT_S);
     expect_error(&r, 413, 0, "over-limit chunked");
     resp_free(&r);
     free(zeros);
@@ -823,7 +477,7 @@ static void test_hostile(const server *s)
         0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
         0x00, 0x01, 0x86, 0xa0, 0x00, 0x01, 0x86, 0xa0, 8, 2, 0, 0, 0, 0x1d, 0x8c, 0xbd, 0x48,
         0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
-    r = request(c, "POST", url_of(s, "/v1/predict"), png, huge_png, sizeof huge_png);
+    r = request(c, "POST", url_of(s, "/v1/predict"), png, huge_png, sizeof huge_png, TIMEOUT_S);
     expect_error(&r, 413, 0, "100000x100000 PNG");
     resp_free(&r);
 
@@ -831,28 +485,28 @@ static void test_hostile(const server *s)
     char path[256];
     snprintf(path, sizeof path, "/v2/models/%s/infer", MODEL_NAME);
     const char *hj[] = {"Content-Type: application/json", NULL};
-    r = request(c, "POST", url_of(s, path), hj, "{\"inputs\": [", 12);
+    r = request(c, "POST", url_of(s, path), hj, "{\"inputs\": [", 12, TIMEOUT_S);
     expect_error(&r, 400, 1, "v2 truncated JSON");
     resp_free(&r);
     const char fp32[] = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}";
-    r = request(c, "POST", url_of(s, path), hj, fp32, sizeof fp32 - 1);
+    r = request(c, "POST", url_of(s, path), hj, fp32, sizeof fp32 - 1, TIMEOUT_S);
     expect_error(&r, 400, 1, "v2 FP32 input");
     resp_free(&r);
-    r = request(c, "POST", url_of(s, "/v2/models/other/infer"), hj, fp32, sizeof fp32 - 1);
+    r = request(c, "POST", url_of(s, "/v2/models/other/infer"), hj, fp32, sizeof fp32 - 1, TIMEOUT_S);
     expect_error(&r, 404, 1, "v2 unknown model infer");
     resp_free(&r);
     const char *badhl[] = {"Content-Type: application/octet-stream", "Inference-Header-Content-Length: 99999", NULL};
-    r = request(c, "POST", url_of(s, path), badhl, fp32, sizeof fp32 - 1);
+    r = request(c, "POST", url_of(s, path), badhl, fp32, sizeof fp32 - 1, TIMEOUT_S);
     expect_error(&r, 400, 1, "v2 header length beyond body");
     resp_free(&r);
-    r = request(c, "POST", url_of(s, path), txt, fp32, sizeof fp32 - 1);
+    r = request(c, "POST", url_of(s, path), txt, fp32, sizeof fp32 - 1, TIMEOUT_S);
     expect_error(&r, 415, 1, "v2 text/plain");
     resp_free(&r);
     curl_easy_cleanup(c);
 
     /* a garbage request line */
     char buf[4096];
-    int fd = raw_connect(s);
+    int fd = raw_connect(s, RCV_TIMEOUT_S);
     CHECK(fd >= 0);
     const char junk[] = "\x16\x03\x01 GARBAGE\r\n\r\n";
     CHECK(send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL) > 0);
@@ -862,7 +516,7 @@ static void test_hostile(const server *s)
 
     /* slow clients: one stops mid-body, one mid-headers; the server keeps serving and drops them at
      * --conn-timeout-s (2 s) */
-    int slow_body = raw_connect(s), slow_head = raw_connect(s);
+    int slow_body = raw_connect(s, RCV_TIMEOUT_S), slow_head = raw_connect(s, RCV_TIMEOUT_S);
     CHECK(slow_body >= 0 && slow_head >= 0);
     const char head[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG\r\n";
     CHECK(send(slow_body, head, sizeof head - 1, MSG_NOSIGNAL) > 0);
@@ -890,14 +544,14 @@ static void test_auth(void)
     const char *png[] = {"Content-Type: image/png", NULL};
     const char *wrong[] = {"Content-Type: image/png", "Authorization: Bearer nope", NULL};
     const char *right[] = {"Content-Type: image/png", "Authorization: Bearer s3cret", NULL};
-    resp r = request(NULL, "POST", url_of(&s, "/v1/predict"), png, REF_BLOB[0].data, REF_BLOB[0].len);
+    resp r = request(NULL, "POST", url_of(&s, "/v1/predict"), png, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
     expect_error(&r, 401, 0, "no key");
     CHECK(has_header(&r, "WWW-Authenticate", "Bearer"));
     resp_free(&r);
-    r = request(NULL, "POST", url_of(&s, "/v1/predict"), wrong, REF_BLOB[0].data, REF_BLOB[0].len);
+    r = request(NULL, "POST", url_of(&s, "/v1/predict"), wrong, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
     expect_error(&r, 401, 0, "wrong key");
     resp_free(&r);
-    r = request(NULL, "POST", url_of(&s, "/v1/predict"), right, REF_BLOB[0].data, REF_BLOB[0].len);
+    r = request(NULL, "POST", url_of(&s, "/v1/predict"), right, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
     CHECK_INT_EQ(get_status(url_of(&s, "/healthz")), 200); /* probes stay open */
@@ -921,7 +575,8 @@ static void *client_main(void *arg)
     const char *h[] = {"Content-Type: application/octet-stream", NULL};
     for (int i = 0; i < cl->n; i++) {
         int img = (cl->id + i) % 3;
-        resp r = request(c, "POST", url_of(cl->s, "/v1/predict?top_k=1"), h, REF_BLOB[img].data, REF_BLOB[img].len);
+        resp r = request(c, "POST", url_of(cl->s, "/v1/predict?top_k=1"), h, REF_BLOB[img].data, REF_BLOB[img].len,
+                         TIMEOUT_S);
         if (r.status == 200) {
             json_t *j = body_json(&r);
             json_t *p = json_array_get(json_object_get(j, "predictions"), 0);
@@ -966,7 +621,7 @@ static void test_concurrent(const server *s, int n_clients, int per_client)
     CHECK_INT_EQ(bad, 0);
     CHECK_INT_EQ(busy, 0);
     /* the batcher did batch: some forward pass took more than one image */
-    resp r = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0);
+    resp r = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, TIMEOUT_S);
     const char *p = strstr(r.body, "deit_batch_size_bucket{le=\"1\"} ");
     const char *q = strstr(r.body, "deit_batch_size_count ");
     long le1 = p ? atol(p + strlen("deit_batch_size_bucket{le=\"1\"} ")) : -1;
@@ -1016,7 +671,8 @@ static void *drain_main(void *arg)
     CURL *c = curl_easy_init();
     const char *h[] = {"Content-Type: image/png", NULL};
     for (int i = 0; i < 400; i++) {
-        resp r = request(c, "POST", url_of(d->s, "/v1/predict?top_k=1"), h, REF_BLOB[0].data, REF_BLOB[0].len);
+        resp r = request(c, "POST", url_of(d->s, "/v1/predict?top_k=1"), h, REF_BLOB[0].data, REF_BLOB[0].len,
+                         TIMEOUT_S);
         if (r.rc == CURLE_OK && r.status == 200) {
             d->ok++;
             atomic_fetch_add(d->done, 1);
@@ -1043,20 +699,20 @@ static void test_sigterm(void)
         return;
     }
     /* 1. a request in the middle of its upload holds the drain open; readiness turns 503 meanwhile */
-    int fd = raw_connect(&s);
+    int fd = raw_connect(&s, RCV_TIMEOUT_S);
     char head[256];
     int hl = snprintf(head, sizeof head, "POST /v1/predict?top_k=1 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                                          "Content-Length: %zu\r\n\r\n", REF_BLOB[0].len);
     CHECK(send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl);
     CHECK(send(fd, REF_BLOB[0].data, 1000, MSG_NOSIGNAL) == 1000);
     CURL *keep = curl_easy_init();
-    resp r = request(keep, "GET", url_of(&s, "/readyz"), NULL, NULL, 0);
+    resp r = request(keep, "GET", url_of(&s, "/readyz"), NULL, NULL, 0, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 200);
     resp_free(&r);
     sleep_ms(200);
     kill(s.pid, SIGTERM);
     sleep_ms(300);
-    r = request(keep, "GET", url_of(&s, "/readyz"), NULL, NULL, 0); /* on the kept-alive connection */
+    r = request(keep, "GET", url_of(&s, "/readyz"), NULL, NULL, 0, TIMEOUT_S); /* on the kept-alive connection */
     CHECK_MSG(r.status == 503 && strstr(r.body, "draining"), "readyz while draining: %ld %s", r.status, r.body);
     CHECK(has_header(&r, "Connection", "close"));
     resp_free(&r);
@@ -1106,17 +762,11 @@ static void test_sigterm(void)
 
 int main(void)
 {
-    SERVER_BIN = env_or("DEIT_SERVER_BIN", "build/deit-server");
+    harness_init();
     PREDICT_BIN = env_or("DEIT_PREDICT_BIN", "build/deit-predict");
-    MODEL = env_or("DEIT_TEST_MODEL", "tests/fixtures/models/timm-deit-reduced");
-    IMAGES = env_or("DEIT_TEST_IMAGES", "tests/fixtures/images");
-    LOGS = env_or("DEIT_TEST_LOGS", "build/test-logs");
     QUICK = atoi(env_or("DEIT_TEST_QUICK", "0"));
-    MODEL_NAME = strrchr(MODEL, '/') ? strrchr(MODEL, '/') + 1 : MODEL;
-    mkdir(LOGS, 0755);
-    signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fprintf(stderr, "test_server: %s (logs in %s)\n", SERVER_BIN, LOGS);
+    MODEL_NAME = strrchr(H_MODEL, '/') ? strrchr(H_MODEL, '/') + 1 : H_MODEL;
+    fprintf(stderr, "test_server: %s (logs in %s)\n", H_SERVER_BIN, H_LOGS);
 
     if (load_references()) {
         fprintf(stderr, "cannot run %s for reference predictions\n", PREDICT_BIN);
