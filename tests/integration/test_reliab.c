@@ -378,7 +378,7 @@ static void test_read_timeout(void)
                 sends++;
             }
         }
-        resp r = request(NULL, url_of(&s, "/v1/predict?top_k=1"), h, img.data, img.len, 30);
+        resp r = request(NULL, "POST", url_of(&s, "/v1/predict?top_k=1"), h, img.data, img.len, 30);
         if (r.rc == CURLE_OK && r.status == 200) served++;
         if (r.secs > worst) worst = r.secs;
         resp_free(&r);
@@ -416,7 +416,7 @@ static void test_read_timeout(void)
     int ka_ok = 0;
     long conns = 0;
     for (double t1 = now_s(); now_s() - t1 < RT_S + 1.5;) {
-        resp r = request(ka, url_of(&s, "/healthz"), NULL, NULL, 0, 10);
+        resp r = request(ka, "GET", url_of(&s, "/healthz"), NULL, NULL, 0, 10);
         ka_ok += r.rc == CURLE_OK && r.status == 200;
         resp_free(&r);
         sleep_ms(300);
@@ -426,7 +426,7 @@ static void test_read_timeout(void)
     CHECK(ka_ok >= 5);
     CHECK_MSG(conns == 0, "the keep-alive connection was dropped between complete requests");
 
-    resp m = request(NULL, url_of(&s, "/metrics"), NULL, NULL, 0, 10);
+    resp m = request(NULL, "GET", url_of(&s, "/metrics"), NULL, NULL, 0, 10);
     const char *p = strstr(m.body, "\ndeit_slow_connections_closed_total ");
     long counted = p ? atol(p + strlen("\ndeit_slow_connections_closed_total ")) : -1;
     CHECK_MSG(counted >= n, "deit_slow_connections_closed_total %ld, expected >= %d", counted, n);
