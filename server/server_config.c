@@ -27,7 +27,7 @@ static const opt OPTS[] = {
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
     {"threads", T_INT, OFF(threads), "1", 1, 64, "engine threads per worker (each worker's forward pass is split across them)"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
-    {"max-batch", T_INT, OFF(max_batch), "8", 1, 256, "most images per forward pass"},
+    {"max-batch", T_INT, OFF(max_batch), "4", 1, 256, "most images per forward pass"},
     {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
      "how long the oldest queued image waits for company (us)"},
     {"queue", T_INT, OFF(queue), "256", 1, 100000, "most images waiting for a worker (503 beyond)"},

@@ -100,11 +100,11 @@ static void test_config(void)
     setenv("DEIT_PORT", "9000", 1);
     setenv("DEIT_WORKERS", "3", 1);
     setenv("DEIT_MODEL", "env-model", 1);
-    char *argv1[] = {"deit-server", "--port", "9100", "--max-batch=4", "--api-key", "k", NULL};
+    char *argv1[] = {"deit-server", "--port", "9100", "--max-batch=6", "--api-key", "k", NULL};
     CHECK_INT_EQ(server_config_parse(&c, 6, argv1, err, sizeof err), 0);
     CHECK_INT_EQ(c.port, 9100);     /* flag beats environment */
     CHECK_INT_EQ(c.workers, 3);     /* environment beats default */
-    CHECK_INT_EQ(c.max_batch, 4);
+    CHECK_INT_EQ(c.max_batch, 6);     /* default is 4 */
     CHECK_STR_EQ(c.api_key, "k");
     CHECK_STR_EQ(c.model, "env-model");
     CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
