@@ -36,9 +36,14 @@ BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 all: $(BINS)
 
 # ---- release objects and binaries ---------------------------------------------------------------
+# The resize loops (integer) and the normalisation (one float op chain per element, nothing
+# reassociated) only vectorise at -O3: 500x375 JPEG preprocessing 1.52 -> 1.27 ms, same bytes.
+# (The sanitizer objects get it too, so the parity tests check the code that ships.)
+$(B)/obj/model/resize.o $(B)/obj/model/preprocess.o: FILE_OPT := -O3
+$(B)/asan/obj/model/resize.o $(B)/asan/obj/model/preprocess.o: FILE_OPT := -O3
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
 
 $(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -55,7 +60,7 @@ $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 $(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
 $(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ)

@@ -58,17 +58,19 @@ if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<GP 2>/dev/null || echo "server_load: gnuplot failed; the table above is complete" >&2
 set terminal pngcairo size 960,560 noenhanced
 set output "$OUT/server.png"
-set title "deit-server end to end, $name, 500x375 JPEG over HTTP (${SERVER_ARGS:-default flags})"
+set title "deit-server end to end: $name, 500x375 JPEG over HTTP\n(${SERVER_ARGS:-default flags})"
 set xlabel "concurrent clients"
 set ylabel "images/s"
 set y2label "p99 latency (ms)"
 set logscale x 2
 set xtics (1, 2, 4, 8, 16, 32, 64)
+set xrange [0.9:*]
+set offsets 0, graph 0.05, 0, 0
 set ytics nomirror
 set y2tics
 set yrange [0:*]
 set y2range [0:*]
-set key outside right top
+set key below
 set grid
 plot "$tsv" using 1:2 with linespoints lw 2 title "server images/s", \
      "$tsv" using 1:4 axes x1y2 with linespoints lw 2 dt 2 title "server p99 (right axis)", \

@@ -68,6 +68,13 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
 int image_resize_with(const deit_image *src, int out_width, int out_height, interp_mode mode,
                       resample_impl impl, deit_image *dst, char *err, size_t errlen);
 
+/* Only the window [x0, x0+w) x [y0, y0+h) of the out_width x out_height image_resize_with result,
+ * byte for byte the same pixels (a resize followed by a crop, without computing what the crop
+ * drops). The window must lie inside the output; DEIT_EINVAL otherwise. */
+int image_resize_window(const deit_image *src, int out_width, int out_height, int x0, int y0,
+                        int w, int h, interp_mode mode, resample_impl impl, deit_image *dst,
+                        char *err, size_t errlen);
+
 /* Copies the rectangle [x, x+w) x [y, y+h) of src into dst (allocated here). The rectangle must lie
  * inside src. */
 int image_crop(const deit_image *src, int x, int y, int w, int h, deit_image *dst, char *err,

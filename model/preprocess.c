@@ -145,6 +145,16 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "preprocess: invalid resize target %dx%d", tw,
                          th);
 
+    /* The usual case, a centre crop inside the resized image: resize only the crop's pixels
+     * (about half the work for timm's 256 -> 224 on a 4:3 photo; the same bytes). */
+    if (pp->do_crop && tw >= pp->crop_w && th >= pp->crop_h) {
+        rc = image_resize_window(img, tw, th, crop_start(tw, pp->crop_w, pp->crop_rule),
+                                 crop_start(th, pp->crop_h, pp->crop_rule), pp->crop_w, pp->crop_h,
+                                 pp->interp, pp->resampler, &crop, err, errlen);
+        if (rc != DEIT_OK)
+            return rc;
+        goto normalise;
+    }
     /* torchvision and transformers both hand back the input when it already has the size. */
     if (tw != img->width || th != img->height) {
         rc = image_resize_with(img, tw, th, pp->interp, pp->resampler, &resized, err, errlen);
@@ -164,6 +174,7 @@ int preprocess_image(const deit_preproc *pp, const deit_image *img, float *pixel
     if (rc != DEIT_OK)
         return rc;
 
+normalise:
     if (pixels_out)
         normalise(pp, &crop, pixels_out);
     if (crop_out)

@@ -163,15 +163,17 @@ static inline uint8_t clip8(int32_t v, int prec)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* dst rows [0, rows) = horizontal convolution of src rows [row0, row0 + rows). */
+/* dst rows [0, rows) = horizontal convolution of src rows [row0, row0 + rows), output columns
+ * [o0, o0 + n_out) only (dst rows are n_out pixels wide). */
 static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, int nch,
-                            const axis_coeffs *a, uint8_t *dst, int dst_w)
+                            const axis_coeffs *a, int o0, int n_out, uint8_t *dst)
 {
     int prec = a->prec;
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(row0 + y) * src_w * nch;
-        uint8_t *out = dst + (size_t)y * dst_w * nch;
-        for (int o = 0; o < dst_w; o++) {
+        uint8_t *out = dst + (size_t)y * n_out * nch;
+        for (int j = 0; j < n_out; j++) {
+            int o = o0 + j;
             const int32_t *k = a->coef + (size_t)o * a->ksize;
             const uint8_t *p = in + (size_t)a->first[o] * nch;
             int n = a->count[o];
@@ -182,67 +184,77 @@ static void pass_horizontal(const uint8_t *src, int src_w, int row0, int rows, i
                     g += p[3 * x + 1] * k[x];
                     b += p[3 * x + 2] * k[x];
                 }
-                out[3 * o] = clip8(r, prec);
-                out[3 * o + 1] = clip8(g, prec);
-                out[3 * o + 2] = clip8(b, prec);
+                out[3 * j] = clip8(r, prec);
+                out[3 * j + 1] = clip8(g, prec);
+                out[3 * j + 2] = clip8(b, prec);
                 continue;
             }
             for (int c = 0; c < nch; c++) {
                 int32_t acc = 1 << (prec - 1);
                 for (int x = 0; x < n; x++)
                     acc += p[x * nch + c] * k[x];
-                out[o * nch + c] = clip8(acc, prec);
+                out[j * nch + c] = clip8(acc, prec);
             }
         }
     }
 }
 
-/* dst = vertical convolution of src, whose row 0 is input row `row0` of the coefficients.
- * Accumulates whole rows into acc[w * nch] (same sums in the same order as Pillow's per-pixel
+/* dst rows [0, n_out) = vertical convolution for output rows [o0, o0 + n_out); src row 0 is input
+ * row `row0` of the coefficients, rows are src_stride bytes apart and row_bytes wide.
+ * Accumulates whole rows into acc[row_bytes] (same sums in the same order as Pillow's per-pixel
  * loop, integer addition being exact) so the inner loop runs along memory. */
-static void pass_vertical(const uint8_t *src, int w, int row0, int nch, const axis_coeffs *a,
-                          uint8_t *dst, int dst_h, int32_t *acc)
+static void pass_vertical(const uint8_t *src, size_t src_stride, int row0, size_t row_bytes,
+                          const axis_coeffs *a, int o0, int n_out, uint8_t *dst, int32_t *acc)
 {
-    size_t stride = (size_t)w * nch;
     int prec = a->prec;
-    for (int o = 0; o < dst_h; o++) {
+    for (int j = 0; j < n_out; j++) {
+        int o = o0 + j;
         const int32_t *k = a->coef + (size_t)o * a->ksize;
-        const uint8_t *rows = src + (size_t)(a->first[o] - row0) * stride;
+        const uint8_t *rows = src + (size_t)(a->first[o] - row0) * src_stride;
         int n = a->count[o];
-        uint8_t *out = dst + (size_t)o * stride;
-        for (size_t i = 0; i < stride; i++)
+        uint8_t *out = dst + (size_t)j * row_bytes;
+        for (size_t i = 0; i < row_bytes; i++)
             acc[i] = 1 << (prec - 1);
         for (int y = 0; y < n; y++) {
-            const uint8_t *in = rows + (size_t)y * stride;
+            const uint8_t *in = rows + (size_t)y * src_stride;
             int32_t ky = k[y];
-            for (size_t i = 0; i < stride; i++)
+            for (size_t i = 0; i < row_bytes; i++)
                 acc[i] += in[i] * ky;
         }
-        for (size_t i = 0; i < stride; i++)
+        for (size_t i = 0; i < row_bytes; i++)
             out[i] = clip8(acc[i], prec);
     }
 }
 
+/* A window of an out_w x out_h resize: output pixels [x0, x0 + w) x [y0, y0 + h). */
+typedef struct {
+    int out_w, out_h, x0, y0, w, h;
+} resize_window;
+
 /* Pillow's NEAREST resize goes through ImagingScaleAffine, not the convolution: source
  * coordinates start at half a step and are *accumulated* in double (xo += step), then
- * truncated; we accumulate the same way so that rounding matches on long rows. */
-static int resize_nearest(const deit_image *src, deit_image *dst)
+ * truncated; we accumulate the same way, from output 0 even outside the window, so that
+ * rounding matches on long rows. */
+static int resize_nearest(const deit_image *src, const resize_window *win, deit_image *dst)
 {
     int nch = src->channels;
-    double ax = (double)src->width / dst->width, ay = (double)src->height / dst->height;
-    int *xin = malloc((size_t)dst->width * sizeof(int));
+    double ax = (double)src->width / win->out_w, ay = (double)src->height / win->out_h;
+    int *xin = malloc((size_t)win->out_w * sizeof(int));
     double xo = ax * 0.5, yo = ay * 0.5;
     if (!xin)
         return DEIT_ENOMEM;
-    for (int x = 0; x < dst->width; x++, xo += ax)
+    for (int x = 0; x < win->out_w; x++, xo += ax)
         xin[x] = (xo < 0.0 || (int)xo >= src->width) ? -1 : (int)xo;
-    for (int y = 0; y < dst->height; y++, yo += ay) {
-        uint8_t *out = dst->pixels + (size_t)y * dst->width * nch;
+    for (int y = 0; y < win->y0 + win->h; y++, yo += ay) {
+        if (y < win->y0)
+            continue;
+        uint8_t *out = dst->pixels + (size_t)(y - win->y0) * win->w * nch;
         int yi = (yo < 0.0 || (int)yo >= src->height) ? -1 : (int)yo;
         const uint8_t *in = yi >= 0 ? src->pixels + (size_t)yi * src->width * nch : NULL;
-        for (int x = 0; x < dst->width; x++) {
+        for (int j = 0; j < win->w; j++) {
+            int xi = xin[win->x0 + j];
             for (int c = 0; c < nch; c++)  /* outside the source: Pillow fills with 0 */
-                out[x * nch + c] = (in && xin[x] >= 0) ? in[xin[x] * nch + c] : 0;
+                out[j * nch + c] = (in && xi >= 0) ? in[xi * nch + c] : 0;
         }
     }
     free(xin);
@@ -259,23 +271,79 @@ static int torch_nearest_index(int o, int in_size, int out_size)
     return i < in_size - 1 ? i : in_size - 1;
 }
 
-static int resize_nearest_torch(const deit_image *src, deit_image *dst)
+static void resize_nearest_torch(const deit_image *src, const resize_window *win, deit_image *dst)
 {
     int nch = src->channels;
-    int *xin = malloc((size_t)dst->width * sizeof(int));
-    if (!xin)
-        return DEIT_ENOMEM;
-    for (int x = 0; x < dst->width; x++)
-        xin[x] = torch_nearest_index(x, src->width, dst->width);
-    for (int y = 0; y < dst->height; y++) {
-        int yi = torch_nearest_index(y, src->height, dst->height);
+    for (int j = 0; j < win->h; j++) {
+        int yi = torch_nearest_index(win->y0 + j, src->height, win->out_h);
         const uint8_t *in = src->pixels + (size_t)yi * src->width * nch;
-        uint8_t *out = dst->pixels + (size_t)y * dst->width * nch;
-        for (int x = 0; x < dst->width; x++)
-            memcpy(out + (size_t)x * nch, in + (size_t)xin[x] * nch, (size_t)nch);
+        uint8_t *out = dst->pixels + (size_t)j * win->w * nch;
+        for (int x = 0; x < win->w; x++) {
+            int xi = torch_nearest_index(win->x0 + x, src->width, win->out_w);
+            memcpy(out + (size_t)x * nch, in + (size_t)xi * nch, (size_t)nch);
+        }
     }
-    free(xin);
-    return DEIT_OK;
+}
+
+/* The separable convolution, restricted to the window. Follows ImagingResampleInner: vertical
+ * coefficients first, to find the band of input rows the window's output rows read; the
+ * horizontal pass (if the width changes) runs over that band and the window's columns only; the
+ * vertical pass (if the height changes) reads its output. Skipping an unchanged axis matters: a
+ * pass with scale 1 is not the identity for BICUBIC. torch's separable kernel has the same
+ * structure, so only the coefficients differ. Every output pixel is the same sum as in the full
+ * resize: a window only leaves pixels out. */
+static int resize_convolve(const deit_image *src, const resize_window *win,
+                           const resample_filter *f, resample_impl impl, deit_image *dst)
+{
+    int nch = src->channels;
+    int need_h = win->out_w != src->width, need_v = win->out_h != src->height;
+    axis_coeffs ax = {0}, ay = {0};
+    uint8_t *tmp = NULL;
+    int32_t *acc = NULL;
+    int rc = axis_compute(src->height, win->out_h, f, impl, &ay);
+    if (rc == DEIT_OK && need_h)
+        rc = axis_compute(src->width, win->out_w, f, impl, &ax);
+    if (rc != DEIT_OK)
+        goto done;
+    if (need_h) {
+        /* Rows the vertical pass will read, or the window's own rows when there is none. */
+        int row0 = need_v ? ay.first[win->y0] : win->y0;
+        int rows = need_v ? ay.first[win->y0 + win->h - 1] + ay.count[win->y0 + win->h - 1] - row0
+                          : win->h;
+        uint8_t *hout = dst->pixels;
+        if (need_v) {
+            hout = tmp = malloc((size_t)win->w * nch * (size_t)rows);
+            if (!tmp) {
+                rc = DEIT_ENOMEM;
+                goto done;
+            }
+        }
+        pass_horizontal(src->pixels, src->width, row0, rows, nch, &ax, win->x0, win->w, hout);
+        if (need_v) {
+            acc = malloc((size_t)win->w * nch * sizeof(int32_t));
+            if (!acc) {
+                rc = DEIT_ENOMEM;
+                goto done;
+            }
+            pass_vertical(tmp, (size_t)win->w * nch, row0, (size_t)win->w * nch, &ay, win->y0,
+                          win->h, dst->pixels, acc);
+        }
+    } else {
+        /* Width unchanged: the vertical pass reads the source's window columns directly. */
+        acc = malloc((size_t)win->w * nch * sizeof(int32_t));
+        if (!acc) {
+            rc = DEIT_ENOMEM;
+            goto done;
+        }
+        pass_vertical(src->pixels + (size_t)win->x0 * nch, (size_t)src->width * nch, 0,
+                      (size_t)win->w * nch, &ay, win->y0, win->h, dst->pixels, acc);
+    }
+done:
+    free(acc);
+    free(tmp);
+    axis_free(&ax);
+    axis_free(&ay);
+    return rc;
 }
 
 int image_resize(const deit_image *src, int out_width, int out_height, interp_mode mode,
@@ -284,24 +352,25 @@ int image_resize(const deit_image *src, int out_width, int out_height, interp_mo
     return image_resize_with(src, out_width, out_height, mode, RESAMPLE_PILLOW, dst, err, errlen);
 }
 
-/* Follows ImagingResampleInner: vertical coefficients first, to find the band of input rows the
- * vertical pass reads ([ybox_first, ybox_last)); the horizontal pass (if the width changes) runs
- * over that band only; the vertical pass (if the height changes) reads its output. Skipping an
- * unchanged axis matters: a pass with scale 1 is not the identity for BICUBIC. torch's separable
- * kernel has the same structure (horizontal over every row, then vertical; an unchanged axis
- * skipped), so only the coefficients differ and rows outside the band would be thrown away. */
 int image_resize_with(const deit_image *src, int out_width, int out_height, interp_mode mode,
                       resample_impl impl, deit_image *dst, char *err, size_t errlen)
+{
+    return image_resize_window(src, out_width, out_height, 0, 0, out_width, out_height, mode, impl,
+                               dst, err, errlen);
+}
+
+int image_resize_window(const deit_image *src, int out_width, int out_height, int x0, int y0,
+                        int w, int h, interp_mode mode, resample_impl impl, deit_image *dst,
+                        char *err, size_t errlen)
 {
     static const resample_filter bilinear = {filter_bilinear, 1.0};
     static const resample_filter bicubic = {filter_bicubic, 2.0};
     static const resample_filter bicubic_torch = {filter_bicubic_torch, 2.0};
     const resample_filter *f;
+    resize_window win = {out_width, out_height, x0, y0, w, h};
     int nch = src->channels;
     size_t out_bytes;
-    axis_coeffs ax = {0}, ay = {0};
-    uint8_t *tmp = NULL;
-    int rc;
+    int rc = DEIT_OK;
 
     memset(dst, 0, sizeof *dst);
     if (!src->pixels || src->width <= 0 || src->height <= 0 || (nch != 1 && nch != 3))
@@ -311,71 +380,36 @@ int image_resize_with(const deit_image *src, int out_width, int out_height, inte
     if (out_width <= 0 || out_height <= 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "resize: invalid size %dx%d", out_width,
                          out_height);
-    if ((size_t)out_width > SIZE_MAX / (size_t)out_height / (size_t)nch)
-        return deit_fail(err, errlen, DEIT_ETOOBIG, "resize: %dx%d is too large", out_width,
-                         out_height);
-    out_bytes = (size_t)out_width * out_height * nch;
+    if (w <= 0 || h <= 0 || x0 < 0 || y0 < 0 || x0 > out_width - w || y0 > out_height - h)
+        return deit_fail(err, errlen, DEIT_EINVAL, "resize: window %dx%d+%d+%d outside %dx%d", w,
+                         h, x0, y0, out_width, out_height);
+    if ((size_t)w > SIZE_MAX / (size_t)h / (size_t)nch)
+        return deit_fail(err, errlen, DEIT_ETOOBIG, "resize: %dx%d is too large", w, h);
+    out_bytes = (size_t)w * h * nch;
     dst->pixels = malloc(out_bytes);
     if (!dst->pixels)
         return deit_fail(err, errlen, DEIT_ENOMEM, "resize: out of memory");
-    dst->width = out_width;
-    dst->height = out_height;
+    dst->width = w;
+    dst->height = h;
     dst->channels = nch;
 
-    /* Same size: Pillow returns a copy whatever the filter, torchvision the input itself. */
     if (out_width == src->width && out_height == src->height) {
-        memcpy(dst->pixels, src->pixels, out_bytes);
-        return DEIT_OK;
+        /* Same size: Pillow returns a copy whatever the filter, torchvision the input itself. */
+        for (int y = 0; y < h; y++)
+            memcpy(dst->pixels + (size_t)y * w * nch,
+                   src->pixels + ((size_t)(y0 + y) * src->width + x0) * nch, (size_t)w * nch);
+    } else if (mode == INTERP_NEAREST) {
+        if (impl == RESAMPLE_PILLOW)
+            rc = resize_nearest(src, &win, dst);
+        else
+            resize_nearest_torch(src, &win, dst);
+    } else {
+        if (mode == INTERP_BILINEAR)
+            f = &bilinear;  /* torch's triangle filter is Pillow's, expression for expression */
+        else
+            f = impl == RESAMPLE_PILLOW ? &bicubic : &bicubic_torch;
+        rc = resize_convolve(src, &win, f, impl, dst);
     }
-    if (mode == INTERP_NEAREST) {
-        rc = impl == RESAMPLE_PILLOW ? resize_nearest(src, dst) : resize_nearest_torch(src, dst);
-        if (rc != DEIT_OK) {
-            image_free(dst);
-            return deit_fail(err, errlen, DEIT_ENOMEM, "resize: out of memory");
-        }
-        return DEIT_OK;
-    }
-    if (mode == INTERP_BILINEAR)
-        f = &bilinear;  /* torch's triangle filter is Pillow's, expression for expression */
-    else
-        f = impl == RESAMPLE_PILLOW ? &bicubic : &bicubic_torch;
-
-    rc = axis_compute(src->height, out_height, f, impl, &ay);
-    if (rc == DEIT_OK) {
-        int need_h = out_width != src->width, need_v = out_height != src->height;
-        int y_first = ay.first[0];
-        int y_last = ay.first[out_height - 1] + ay.count[out_height - 1];
-        const uint8_t *vin = src->pixels;
-        int vrow0 = 0;
-        if (need_h) {
-            rc = axis_compute(src->width, out_width, f, impl, &ax);
-            if (rc == DEIT_OK) {
-                /* Without a vertical pass the band is the whole image (scale 1 reaches every row). */
-                uint8_t *hout = need_v ? NULL : dst->pixels;
-                if (!hout)
-                    hout = tmp = malloc((size_t)out_width * (y_last - y_first) * nch);
-                if (!hout)
-                    rc = DEIT_ENOMEM;
-                else
-                    pass_horizontal(src->pixels, src->width, need_v ? y_first : 0,
-                                    need_v ? y_last - y_first : out_height, nch, &ax, hout,
-                                    out_width);
-                vin = tmp;
-                vrow0 = y_first;
-            }
-        }
-        if (rc == DEIT_OK && need_v) {
-            int32_t *acc = malloc((size_t)out_width * nch * sizeof(int32_t));
-            if (acc)
-                pass_vertical(vin, out_width, vrow0, nch, &ay, dst->pixels, out_height, acc);
-            else
-                rc = DEIT_ENOMEM;
-            free(acc);
-        }
-    }
-    free(tmp);
-    axis_free(&ax);
-    axis_free(&ay);
     if (rc != DEIT_OK) {
         image_free(dst);
         return deit_fail(err, errlen, rc, "resize: out of memory");

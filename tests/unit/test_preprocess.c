@@ -609,6 +609,85 @@ static void test_extreme_aspect(void)
     free(px);
 }
 
+/* image_resize_window must give exactly the window of the full resize, whatever the mode,
+ * resampler, channel count and direction (down, up, one axis unchanged, both unchanged), for
+ * windows touching every edge; and refuse windows that leave the output. */
+static void test_resize_window(void)
+{
+    static const int sizes[][4] = {  /* src w, h -> out w, h */
+        {37, 29, 17, 13}, {13, 11, 40, 31}, {37, 29, 37, 12}, {37, 29, 15, 29},
+        {37, 29, 37, 29}, {5, 3, 1, 1}, {64, 48, 23, 64},
+    };
+    static const interp_mode modes[] = {INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC};
+    static const resample_impl impls[] = {RESAMPLE_PILLOW, RESAMPLE_TORCHVISION};
+    char err[256];
+    uint32_t seed = 12345;
+    int mismatches = 0, cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (int nch = 1; nch <= 3; nch += 2) {
+            deit_image src = {0};
+            src.width = sizes[si][0];
+            src.height = sizes[si][1];
+            src.channels = nch;
+            size_t n = (size_t)src.width * src.height * nch;
+            src.pixels = malloc(n);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                src.pixels[i] = (uint8_t)(seed >> 24);
+            }
+            for (size_t mi = 0; mi < 3; mi++) {
+                for (size_t ii = 0; ii < 2; ii++) {
+                    int ow = sizes[si][2], oh = sizes[si][3];
+                    deit_image full, win, crop;
+                    CHECK_INT_EQ(image_resize_with(&src, ow, oh, modes[mi], impls[ii], &full, err,
+                                                   sizeof err), DEIT_OK);
+                    /* windows: whole, each corner, interior, single pixel */
+                    int wins[][4] = {{0, 0, ow, oh}, {0, 0, (ow + 1) / 2, (oh + 1) / 2},
+                                     {ow / 2, oh / 2, ow - ow / 2, oh - oh / 2},
+                                     {ow / 3, oh / 4, ow - ow / 3 - ow / 5, oh - oh / 4 - oh / 6},
+                                     {ow - 1, 0, 1, 1}, {0, oh - 1, ow, 1}};
+                    for (size_t wi = 0; wi < sizeof wins / sizeof wins[0]; wi++) {
+                        int x0 = wins[wi][0], y0 = wins[wi][1], w = wins[wi][2], h = wins[wi][3];
+                        if (w <= 0 || h <= 0)
+                            continue;
+                        cases++;
+                        if (image_resize_window(&src, ow, oh, x0, y0, w, h, modes[mi], impls[ii],
+                                                &win, err, sizeof err) != DEIT_OK ||
+                            image_crop(&full, x0, y0, w, h, &crop, err, sizeof err) != DEIT_OK ||
+                            win.width != w || win.height != h || win.channels != nch ||
+                            memcmp(win.pixels, crop.pixels, (size_t)w * h * nch) != 0)
+                            mismatches++;
+                        image_free(&win);
+                        image_free(&crop);
+                    }
+                    image_free(&full);
+                }
+            }
+            free(src.pixels);
+        }
+    }
+    CHECK(cases > 200);
+    CHECK_INT_EQ(mismatches, 0);
+
+    deit_image src = {0}, win;
+    uint8_t px[64] = {0};
+    src.pixels = px;
+    src.width = src.height = 8;
+    src.channels = 1;
+    CHECK_INT_EQ(image_resize_window(&src, 4, 4, 1, 0, 4, 4, INTERP_BILINEAR, RESAMPLE_PILLOW,
+                                     &win, err, sizeof err), DEIT_EINVAL);
+    CHECK(win.pixels == NULL);
+    CHECK_INT_EQ(image_resize_window(&src, 4, 4, -1, 0, 2, 2, INTERP_BILINEAR, RESAMPLE_PILLOW,
+                                     &win, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(image_resize_window(&src, 4, 4, 0, 0, 0, 2, INTERP_BILINEAR, RESAMPLE_PILLOW,
+                                     &win, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(image_resize_window(&src, 4, 4, 0, 3, 4, 2, INTERP_BICUBIC, RESAMPLE_PILLOW,
+                                     &win, err, sizeof err), DEIT_EINVAL);
+    CHECK_INT_EQ(image_resize_window(&src, 4, 4, 0, 2, 4, 2, INTERP_BICUBIC, RESAMPLE_PILLOW,
+                                     &win, err, sizeof err), DEIT_OK);
+    image_free(&win);
+}
+
 int main(void)
 {
     test_golden_crops();
@@ -620,6 +699,7 @@ int main(void)
     test_crop_rules();
     test_luma();
     test_nearest();
+    test_resize_window();
     test_extreme_aspect();
     return check_summary("test_preprocess");
 }
