@@ -137,6 +137,11 @@ static void *worker_main(void *arg)
     w->cls = malloc(MB * K * sizeof(float));
     w->dist = malloc(MB * K * sizeof(float));
     int ok = (w->state || !p->state_new) && w->x && w->cls && w->dist;
+    /* Resident now rather than slice by slice as bigger batches first form (see alloc_floats in
+     * model/forward.c): RSS stays flat under load. Written through a volatile pointer so the
+     * compiler cannot turn malloc + zeroing into calloc, whose fresh pages stay untouched. */
+    if (w->x)
+        for (volatile char *c = (volatile char *)w->x; c < (char *)(w->x + MB * F); c += 4096) *c = 0;
     pthread_mutex_lock(&b->mu);
     if (!ok) b->init_failed = 1;
     b->init_done++;

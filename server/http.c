@@ -838,7 +838,11 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
         free_server(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+    /* poll(), not epoll: with epoll, MHD_quiesce_daemon (our drain) races the worker threads' own
+     * removal of the listen socket from their epoll sets and MHD_PANICs (abort) when it loses;
+     * seen once in a fresh-container test run on SIGTERM. With poll() quiesce only signals the
+     * workers. poll() costs O(connections) per wake-up: nothing at the default --max-connections 512. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* TLS options go through MHD_OPTION_ARRAY so one call serves both modes (an empty array: none) */

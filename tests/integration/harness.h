@@ -239,19 +239,23 @@ static inline int log_count(const server *s, const char *needle)
     return n;
 }
 
-/* Resident set size of a process in KiB (VmRSS), -1 if it cannot be read. */
-static inline long rss_kb(pid_t pid)
+/* A "Name:  N kB" field of /proc/<pid>/status in KiB (field includes the colon), -1 if unreadable. */
+static inline long proc_status_kb(pid_t pid, const char *field)
 {
     char path[64], line[256];
+    size_t n = strlen(field);
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     long kb = -1;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
+        if (strncmp(line, field, n) == 0) kb = atol(line + n);
     fclose(f);
     return kb;
 }
+
+/* Resident set size of a process in KiB (VmRSS), -1 if it cannot be read. */
+static inline long rss_kb(pid_t pid) { return proc_status_kb(pid, "VmRSS:"); }
 
 static inline char *url_of(const server *s, const char *path)
 {

@@ -122,6 +122,21 @@ static int run_workers(int n, double secs, double interval, int *failed, double 
 
 /* The server's RSS with no request in flight: 2.5 s after the load stopped (the server trims freed heap
  * memory within about 1 s of going idle), the median of 5 readings. */
+/* Copies the server's /proc/<pid>/smaps into the logs directory, so a failed growth check can be traced
+ * to the mapping that grew (heap arenas, thread stacks, libraries). */
+static void save_smaps(const char *tag)
+{
+    char src[64], dst[1024], buf[8192];
+    snprintf(src, sizeof src, "/proc/%d/smaps", (int)S.pid);
+    snprintf(dst, sizeof dst, "%s/soak-smaps-%s.txt", H_LOGS, tag);
+    FILE *in = fopen(src, "r"), *out = in ? fopen(dst, "w") : NULL;
+    size_t n;
+    while (out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (out) fclose(out);
+    if (in) fclose(in);
+}
+
 static long idle_rss(void)
 {
     long r[5];
@@ -190,11 +205,16 @@ int main(void)
     double el1 = now_s() - t0;
     free(lat);
     long base = idle_rss();
+    /* anonymous (heap, buffers) vs file-backed (binary, libraries) memory: a leak grows the first */
+    long base_anon = proc_status_kb(S.pid, "RssAnon:"), base_file = proc_status_kb(S.pid, "RssFile:");
+    save_smaps("base");
     t0 = now_s();
     int ok2 = run_workers(PACED_CLIENTS, secs - warm, interval, &failed2, &lat, &n_lat, rss + n1, rt + n1, &n2,
                           max_rss - n1);
     double el2 = now_s() - t0;
     long end = idle_rss();
+    long end_anon = proc_status_kb(S.pid, "RssAnon:"), end_file = proc_status_kb(S.pid, "RssFile:");
+    save_smaps("end");
     long peak = 0;
     for (int i = 0; i < n1 + n2; i++)
         if (rss[i] > peak) peak = rss[i];
@@ -207,6 +227,8 @@ int main(void)
             n_lat ? lat[n_lat * 99 / 100] * 1e3 : 0, n_lat ? lat[n_lat - 1] * 1e3 : 0);
     fprintf(stderr, "soak: idle RSS after the warm-up (%.0f s) %.1f MB, at the end %.1f MB (%+.2f%%); peak under "
                     "load %.1f MB\n", warm, base / 1024.0, end / 1024.0, growth * 100, peak / 1024.0);
+    fprintf(stderr, "soak: of which anonymous %.1f -> %.1f MB, file-backed %.1f -> %.1f MB\n", base_anon / 1024.0,
+            end_anon / 1024.0, base_file / 1024.0, end_file / 1024.0);
     fprintf(stderr, "soak: RSS under load (MB) every 10 s:");
     for (int i = 9; i < n1 + n2; i += 10) fprintf(stderr, " %.1f", rss[i] / 1024.0);
     fprintf(stderr, "\n");
