@@ -36,8 +36,8 @@ int resp_argmax(const float *p, int n)
     return best;
 }
 
-char *resp_predict(const deit_config *c, const float *cls_logits, const float *dist_logits, int n_images,
-                   int top_k, const resp_timing *t, size_t *len)
+char *resp_predict(const deit_config *c, const char *model_name, const float *cls_logits,
+                   const float *dist_logits, int n_images, int top_k, const resp_timing *t, size_t *len)
 {
     json_t *preds = json_array();
     size_t K = (size_t)c->n_classes;
@@ -47,7 +47,7 @@ char *resp_predict(const deit_config *c, const float *cls_logits, const float *d
             preds = NULL;
         }
     if (!preds) return NULL;
-    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", c->name, "predictions", preds,
+    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", model_name, "predictions", preds,
                              "timing_ms", "decode", t->decode, "queue", t->queue, "inference", t->inference,
                              "total", t->total);
     return finish(root, len);

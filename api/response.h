@@ -27,11 +27,11 @@ typedef struct {
     double decode, queue, inference, total;
 } resp_timing;
 
-/* /v1/predict: {"model", "predictions": [{"class_head", "distill_head", "fused", "heads_agree"}…],
+/* /v1/predict: {"model": model_name, "predictions": [{"class_head", "distill_head", "fused", "heads_agree"}…],
  * "timing_ms"}. Each prediction is api_prediction_json's (prediction.h), exactly what deit-predict
  * prints for the same logits. cls/dist logits: [n_images][c->n_classes]. */
-char *resp_predict(const deit_config *c, const float *cls_logits, const float *dist_logits, int n_images,
-                   int top_k, const resp_timing *t, size_t *len);
+char *resp_predict(const deit_config *c, const char *model_name, const float *cls_logits,
+                   const float *dist_logits, int n_images, int top_k, const resp_timing *t, size_t *len);
 
 /* TorchServe /predictions/{model}: fused top-k as {label: probability} for one image, an array of
  * such objects for several. */

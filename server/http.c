@@ -44,6 +44,7 @@
 typedef struct {
     const deit_model *model;
     const deit_config *cfg;
+    const char *name;          /* what clients call the model: --model-name, else the directory's name */
     batcher *batcher;
     size_t in_floats;
     resp_model rm;
@@ -166,7 +167,7 @@ static void set_text(request *rq, int status, const char *text)
 
 static int model_name_matches(const request *rq)
 {
-    const char *name = rq->eng->cfg->name;
+    const char *name = rq->eng->name;
     if (rq->rt.version && !(rq->rt.version_len == 1 && rq->rt.version[0] == '1')) return 0;
     return strlen(name) == rq->rt.model_len && memcmp(name, rq->rt.model, rq->rt.model_len) == 0;
 }
@@ -221,7 +222,7 @@ static void begin_inference(request *rq)
     }
     if (rq->rt.kind != R_PREDICT && !model_name_matches(rq)) {
         set_error(rq, 404, "unknown model \"%.*s\" (this server serves \"%s\")", (int)rq->rt.model_len,
-                  rq->rt.model, rq->eng->cfg->name);
+                  rq->rt.model, rq->eng->name);
         return;
     }
     const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -328,7 +329,7 @@ static void begin(request *rq, const char *url, const char *method)
     case R_V2_MODEL_READY:
         if (!model_name_matches(rq)) {
             set_error(rq, 404, "unknown model \"%.*s\" (this server serves \"%s\")", (int)rq->rt.model_len,
-                      rq->rt.model, rq->eng->cfg->name);
+                      rq->rt.model, rq->eng->name);
         } else if (rq->rt.kind == R_V2_MODEL) {
             body = resp_v2_model(&rq->eng->rm, &len);
             set_json(rq, 200, body, len);
@@ -593,7 +594,7 @@ static void answer_job(request *rq)
         /* fused from the logits inside api_prediction_json, exactly as deit-predict does */
         resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
                          (now_s() - rq->t0) * 1e3};
-        body = resp_predict(e->cfg, rq->cls, rq->dist, (int)n, rq->top_k, &t, &len);
+        body = resp_predict(e->cfg, e->name, rq->cls, rq->dist, (int)n, rq->top_k, &t, &len);
         set_json(rq, 200, body, len);
         return;
     }
@@ -893,9 +894,10 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b)
     const deit_config *c = deit_model_config(model);
     e->model = model;
     e->cfg = c;
+    e->name = *h->cfg->model_name ? h->cfg->model_name : c->name;
     e->batcher = b;
     e->in_floats = deit_input_floats(model);
-    e->rm = (resp_model){c->name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans,
+    e->rm = (resp_model){e->name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans,
                          c->patch, c->dim, c->depth, c->heads, c->n_classes, c->distilled,
                          (const char *const *)c->labels};
     atomic_store_explicit(&h->engine_set, 1, memory_order_release);

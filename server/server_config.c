@@ -22,6 +22,8 @@ typedef struct {
 /* Defaults for this 2-core machine: 2 workers x 1 BLAS thread (see docs/server.md, "Threads"). */
 static const opt OPTS[] = {
     {"model", T_STR, OFF(model), "", 0, 0, "model directory or .safetensors file (required)"},
+    {"model-name", T_STR, OFF(model_name), "", 0, 0,
+     "name in URLs and responses (letters, digits, . _ -; default: the model directory's name)"},
     {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
     {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
@@ -128,10 +130,30 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
     return 0;
 }
 
+/* A model name travels in URL paths (/v2/models/<name>/infer, /predictions/<name>) and in JSON, so it
+ * is kept to characters that need no escaping in either; 127 fits deit_config's name field. */
+static int model_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 127 || s[0] == '.') return 0;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 int server_config_validate(const server_config *c, char *err, size_t errlen)
 {
     if (!c->model || !*c->model) {
         snprintf(err, errlen, "no model: pass --model DIR or set DEIT_MODEL");
+        return -1;
+    }
+    if (*c->model_name && !model_name_ok(c->model_name)) {
+        snprintf(err, errlen, "--model-name must be 1 to 127 letters, digits, '.', '_' or '-', not starting "
+                              "with '.'");
         return -1;
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {

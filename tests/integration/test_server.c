@@ -533,6 +533,49 @@ static void test_hostile(const server *s)
     check_alive(s, "hostile requests");
 }
 
+/* --model-name: the name in every URL and response is the given one, and the directory's name is no
+ * longer an alias (a KServe InferenceService addresses the model by its own name). */
+static void test_model_name(void)
+{
+    server s;
+    const char *extra[] = {"--model-name", "renamed-deit.v1", NULL};
+    if (server_start(&s, "model-name", extra)) {
+        CHECK(0);
+        return;
+    }
+    CHECK_INT_EQ(get_status(url_of(&s, "/v2/models/renamed-deit.v1/ready")), 200);
+    char path[256];
+    snprintf(path, sizeof path, "/v2/models/%s/ready", MODEL_NAME);
+    CHECK_INT_EQ(get_status(url_of(&s, path)), 404);
+
+    resp r = request(NULL, "GET", url_of(&s, "/v1/models"), NULL, NULL, 0, TIMEOUT_S);
+    json_t *j = body_json(&r);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(j, "models"), 0), "name")),
+                 "renamed-deit.v1");
+    json_decref(j);
+    resp_free(&r);
+
+    const char *png[] = {"Content-Type: image/png", NULL};
+    r = request(NULL, "POST", url_of(&s, "/v1/predict"), png, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
+    j = body_json(&r);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "model")), "renamed-deit.v1");
+    json_decref(j);
+    resp_free(&r);
+
+    r = request(NULL, "POST", url_of(&s, "/predictions/renamed-deit.v1"), png, REF_BLOB[0].data, REF_BLOB[0].len,
+                TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 200);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/predictions/%s", MODEL_NAME);
+    r = request(NULL, "POST", url_of(&s, path), png, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
+    expect_error(&r, 404, 0, "old name after --model-name");
+    CHECK(r.body && strstr(r.body, "renamed-deit.v1"));
+    resp_free(&r);
+    check_stopped_clean(&s);
+}
+
 static void test_auth(void)
 {
     server s;
@@ -790,6 +833,7 @@ int main(void)
     }
     if (!QUICK) {
         test_auth();
+        test_model_name();
         test_queue_full();
     }
     test_sigterm();

@@ -140,14 +140,35 @@ static void test_config(void)
     CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), -1);
     CHECK(strstr(err, "--max-images") != NULL);
 
+    /* --model-name ends up in URL paths and JSON: only a safe character set is accepted */
+    server_config_defaults(&c);
+    c.model = "m";
+    const char *good_names[] = {"deit-tiny", "DeiT_small.v2", "a"};
+    for (size_t i = 0; i < sizeof good_names / sizeof *good_names; i++) {
+        c.model_name = good_names[i];
+        CHECK_MSG(server_config_validate(&c, err, sizeof err) == 0, "name \"%s\" refused", good_names[i]);
+    }
+    char long_name[129];
+    memset(long_name, 'n', 128);
+    long_name[128] = '\0';
+    const char *bad_names[] = {"a/b", "..", ".hidden", "with space", "q?x=1", "caf\xc3\xa9", "x%2F", long_name};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+        c.model_name = bad_names[i];
+        CHECK_MSG(server_config_validate(&c, err, sizeof err) == -1 && strstr(err, "--model-name"),
+                  "name \"%s\" accepted", bad_names[i]);
+    }
+    long_name[127] = '\0';
+    c.model_name = long_name;
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+
     /* --help lists every flag with its environment variable */
     char *buf = NULL;
     size_t blen = 0;
     FILE *f = open_memstream(&buf, &blen);
     server_config_usage(f, "deit-server");
     fclose(f);
-    const char *must[] = {"--model", "DEIT_MODEL", "--port", "DEIT_PORT", "--api-key", "DEIT_API_KEY",
-                          "--batch-wait-us", "--grace-s", "--log-format", "(default: 8080)"};
+    const char *must[] = {"--model", "DEIT_MODEL", "--model-name", "DEIT_MODEL_NAME", "--port", "DEIT_PORT",
+                          "--api-key", "DEIT_API_KEY", "--batch-wait-us", "--grace-s", "--log-format", "(default: 8080)"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) CHECK_MSG(strstr(buf, must[i]) != NULL, "%s", must[i]);
     free(buf);
 }
