@@ -181,11 +181,11 @@ static inline void server_spawn(server *s, const char *tag, const char *model, c
     }
 }
 
-/* Spawns the server and waits up to 120 s for /readyz. */
-static inline int server_start_env(server *s, const char *tag, const char *const *extra, const char *const *env,
-                            const char *scheme)
+/* Spawns the server on `model` and waits up to 120 s for /readyz. */
+static inline int server_start_model(server *s, const char *tag, const char *model, const char *const *extra,
+                                     const char *const *env, const char *scheme)
 {
-    server_spawn(s, tag, H_MODEL, extra, env, scheme);
+    server_spawn(s, tag, model, extra, env, scheme);
     char url[128];
     snprintf(url, sizeof url, "%s/readyz", s->base);
     for (double t0 = now_s(); now_s() - t0 < 120;) {
@@ -203,6 +203,13 @@ static inline int server_start_env(server *s, const char *tag, const char *const
     waitpid(s->pid, NULL, 0);
     s->pid = -1;
     return -1;
+}
+
+/* Spawns the server on the test model (DEIT_TEST_MODEL) and waits up to 120 s for /readyz. */
+static inline int server_start_env(server *s, const char *tag, const char *const *extra, const char *const *env,
+                                   const char *scheme)
+{
+    return server_start_model(s, tag, H_MODEL, extra, env, scheme);
 }
 
 static inline int server_start(server *s, const char *tag, const char *const *extra)

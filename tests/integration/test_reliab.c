@@ -1,12 +1,13 @@
 /* test_reliab.c — reliability and security over HTTP (issue 7): overload against a small queue, SIGTERM
  * under overload, slowloris clients and idle timeouts, decompression bombs and absurd images, faults at
- * start (missing/corrupt model) and per request, TLS and the API key. Loopback only, bounded in time.
+ * start (missing/corrupt model) and per request, TLS and the API key, the queue timeout (504). Loopback only, bounded in time.
  *
  * Environment: as test_server.c (DEIT_SERVER_BIN, DEIT_TEST_MODEL, DEIT_TEST_IMAGES, DEIT_TEST_LOGS);
  * DEIT_TEST_QUICK=1 (the ThreadSanitizer run: overload and SIGTERM only, fewer requests);
  * DEIT_TEST_SANITIZER=1 (or a server path containing asan/tsan): timing bounds x4 (tsan x8), no RSS bounds. */
 #include <stdio.h> /* before jpeglib.h, which needs FILE */
 #include <jpeglib.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -219,6 +220,130 @@ static void test_overload(void)
     CHECK_MSG(log_count(&s, "Sanitizer") == 0, "sanitizer report in %s", s.log);
     free(imgs[0].data);
     free(imgs[1].data);
+}
+
+/* ---- queue timeout ------------------------------------------------------------------------------ */
+
+#define QT_CLIENTS 16
+#define QT_TIMEOUT_S 1
+#define QT_WORK_S 3.0          /* worker time queued at once, about three request timeouts */
+#define QT_MODEL "models/fashion-deit" /* 28x28 grey input: 3 KB per queued image */
+#define QT_IMAGE "examples/9_ankle-boot.png"
+
+typedef struct {
+    const server *s;
+    const blob *img;
+    int n_images;
+    resp r;
+} qt_client;
+
+static resp qt_post(const server *s, const blob *img, int n)
+{
+    blob *files = malloc((size_t)n * sizeof *files);
+    for (int i = 0; i < n; i++) files[i] = *img;
+    resp r = post_files(NULL, url_of(s, "/v1/predict?top_k=1"), "image", files, NULL, n, 120);
+    free(files);
+    return r;
+}
+
+static void *qt_main(void *arg)
+{
+    qt_client *cl = arg;
+    cl->r = qt_post(cl->s, cl->img, cl->n_images);
+    return NULL;
+}
+
+/* The worker's seconds per image, from timing_ms.inference of one n-image request; 0 on failure. */
+static double qt_seconds_per_image(const server *s, const blob *img, int n)
+{
+    resp r = qt_post(s, img, n);
+    json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    double ms = json_number_value(json_object_get(json_object_get(j, "timing_ms"), "inference"));
+    json_decref(j);
+    resp_free(&r);
+    return ms > 0 ? ms / 1e3 / n : 0;
+}
+
+/* The value of one exposition line "<series> <value>" in /metrics, or -1. */
+static long metric_value(const server *s, const char *series)
+{
+    resp r = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 10);
+    long v = -1;
+    const char *p = r.status == 200 && r.body ? strstr(r.body, series) : NULL;
+    if (p && p[strlen(series)] == ' ') v = strtol(p + strlen(series) + 1, NULL, 10);
+    resp_free(&r);
+    return v;
+}
+
+/* One worker and about QT_WORK_S seconds of its work queued at once, sized from a calibration request
+ * so that the test means the same on a fast machine and under the sanitizers: the requests the worker
+ * reaches within --request-timeout-s are answered 200, every later one 504 at its deadline (not when
+ * the worker would have reached it), and the server goes on serving. */
+static void test_queue_timeout(void)
+{
+    server s;
+    char tmo[16];
+    snprintf(tmo, sizeof tmo, "%d", QT_TIMEOUT_S);
+    const char *extra[] = {"--workers", "1", "--threads", "1", "--max-batch", "8", "--request-timeout-s", tmo,
+                           "--queue", "100000", "--max-images", "4096", NULL};
+    if (server_start_model(&s, "queue-timeout", QT_MODEL, extra, NULL, "http")) {
+        CHECK(0);
+        return;
+    }
+    blob img = read_file(QT_IMAGE);
+    CHECK_MSG(img.len > 0, "cannot read %s", QT_IMAGE);
+    qt_seconds_per_image(&s, &img, 64); /* warm-up */
+    double per_image = qt_seconds_per_image(&s, &img, 64);
+    CHECK_MSG(per_image > 0, "calibration request failed");
+    int per = per_image > 0 ? (int)(QT_WORK_S / per_image / QT_CLIENTS) + 1 : 64;
+    if (per > 4096) per = 4096;
+
+    static qt_client cl[QT_CLIENTS];
+    pthread_t th[QT_CLIENTS];
+    for (int i = 0; i < QT_CLIENTS; i++) {
+        cl[i] = (qt_client){.s = &s, .img = &img, .n_images = per};
+        pthread_create(&th[i], NULL, qt_main, &cl[i]);
+    }
+    int ok = 0, timed_out = 0, other = 0, bad_504 = 0;
+    double max_ok_s = 0, max_504_s = 0;
+    for (int i = 0; i < QT_CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        resp *r = &cl[i].r;
+        if (r->rc == CURLE_OK && r->status == 200) {
+            ok++;
+            if (r->secs > max_ok_s) max_ok_s = r->secs;
+        } else if (r->rc == CURLE_OK && r->status == 504) {
+            timed_out++;
+            if (r->secs > max_504_s) max_504_s = r->secs;
+            if (!r->body || !strstr(r->body, "\"code\":504") || !strstr(r->body, "--request-timeout-s")) bad_504++;
+        } else {
+            other++;
+            fprintf(stderr, "queue timeout: curl %s, HTTP %ld %.200s\n", curl_easy_strerror(r->rc), r->status,
+                    r->body ? r->body : "");
+        }
+        resp_free(r);
+    }
+    fprintf(stderr, "info: queue timeout %d s: %d requests x %d images (%.2f ms per image, %.1f s of work): "
+                    "%d answered 200 (slowest %.2f s), %d answered 504 (slowest %.2f s), %d other\n",
+            QT_TIMEOUT_S, QT_CLIENTS, per, per_image * 1e3, per_image * per * QT_CLIENTS, ok, max_ok_s, timed_out,
+            max_504_s, other);
+    CHECK_INT_EQ(other, 0);
+    CHECK_MSG(ok > 0, "no request was served before the timeout");
+    CHECK_MSG(timed_out > 0, "no request timed out with %.1f s of work queued", per_image * per * QT_CLIENTS);
+    CHECK_INT_EQ(bad_504, 0); /* a JSON error naming the flag */
+    /* a 504 comes at the deadline: upload and decode, the timeout, a margin */
+    CHECK_MSG(max_504_s < QT_TIMEOUT_S + 1.0 * SLACK, "a 504 took %.2f s (--request-timeout-s %d)", max_504_s,
+              QT_TIMEOUT_S);
+    /* a 200 started within the timeout, then ran its own images */
+    CHECK_MSG(max_ok_s < QT_TIMEOUT_S + per * per_image + 1.0 * SLACK, "a 200 took %.2f s", max_ok_s);
+    CHECK_INT_EQ(metric_value(&s, "deit_requests_total{endpoint=\"predict\",code=\"504\"}"), timed_out);
+    /* the reaped work is gone: the next request is served at once */
+    resp r = qt_post(&s, &img, 1);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_MSG(r.secs < 1.0 * SLACK, "the request after the timeouts took %.2f s", r.secs);
+    resp_free(&r);
+    free(img.data);
+    check_stopped_clean(&s);
 }
 
 /* ---- slow clients ------------------------------------------------------------------------------- */
@@ -844,6 +969,7 @@ int main(void)
 
     test_overload();
     if (!QUICK) {
+        test_queue_timeout();
         test_slowloris();
         test_read_timeout();
         test_bombs();
