@@ -226,7 +226,7 @@ static void test_overload(void)
 
 #define QT_CLIENTS 16
 #define QT_TIMEOUT_S 1
-#define QT_WORK_S 3.0          /* worker time queued at once, about three request timeouts */
+#define QT_WORK_S 4.0          /* worker time queued at once, four request timeouts: margin for noise */
 #define QT_MODEL "models/fashion-deit" /* 28x28 grey input: 3 KB per queued image */
 #define QT_IMAGE "examples/9_ankle-boot.png"
 
@@ -292,8 +292,13 @@ static void test_queue_timeout(void)
     }
     blob img = read_file(QT_IMAGE);
     CHECK_MSG(img.len > 0, "cannot read %s", QT_IMAGE);
-    qt_seconds_per_image(&s, &img, 64); /* warm-up */
-    double per_image = qt_seconds_per_image(&s, &img, 64);
+    /* the fastest of three after a warm-up: a noisy moment must not shrink the queued work */
+    qt_seconds_per_image(&s, &img, 64);
+    double per_image = 0;
+    for (int i = 0; i < 3; i++) {
+        double t = qt_seconds_per_image(&s, &img, 64);
+        if (t > 0 && (per_image == 0 || t < per_image)) per_image = t;
+    }
     CHECK_MSG(per_image > 0, "calibration request failed");
     int per = per_image > 0 ? (int)(QT_WORK_S / per_image / QT_CLIENTS) + 1 : 64;
     if (per > 4096) per = 4096;
@@ -332,10 +337,10 @@ static void test_queue_timeout(void)
     CHECK_MSG(timed_out > 0, "no request timed out with %.1f s of work queued", per_image * per * QT_CLIENTS);
     CHECK_INT_EQ(bad_504, 0); /* a JSON error naming the flag */
     /* a 504 comes at the deadline: upload and decode, the timeout, a margin */
-    CHECK_MSG(max_504_s < QT_TIMEOUT_S + 1.0 * SLACK, "a 504 took %.2f s (--request-timeout-s %d)", max_504_s,
+    CHECK_MSG(max_504_s < QT_TIMEOUT_S + 1.5 * SLACK, "a 504 took %.2f s (--request-timeout-s %d)", max_504_s,
               QT_TIMEOUT_S);
     /* a 200 started within the timeout, then ran its own images */
-    CHECK_MSG(max_ok_s < QT_TIMEOUT_S + per * per_image + 1.0 * SLACK, "a 200 took %.2f s", max_ok_s);
+    CHECK_MSG(max_ok_s < QT_TIMEOUT_S + per * per_image + 1.5 * SLACK, "a 200 took %.2f s", max_ok_s);
     CHECK_INT_EQ(metric_value(&s, "deit_requests_total{endpoint=\"predict\",code=\"504\"}"), timed_out);
     /* the reaped work is gone: the next request is served at once */
     resp r = qt_post(&s, &img, 1);
