@@ -44,7 +44,7 @@
 typedef struct {
     const deit_model *model;
     const deit_config *cfg;
-    const char *name;          /* what clients call the model: --model-name, else the directory's name */
+    const char *name;          /* what clients call the model (main.c: --model-name, else the directory's) */
     batcher *batcher;
     size_t in_floats;
     resp_model rm;
@@ -888,13 +888,13 @@ static const char *dtype_name(st_dtype t)
     }
 }
 
-void http_set_engine(http_server *h, const deit_model *model, batcher *b)
+void http_set_engine(http_server *h, const deit_model *model, batcher *b, const char *name)
 {
     engine *e = &h->eng;
     const deit_config *c = deit_model_config(model);
     e->model = model;
     e->cfg = c;
-    e->name = *h->cfg->model_name ? h->cfg->model_name : c->name;
+    e->name = name;
     e->batcher = b;
     e->in_floats = deit_input_floats(model);
     e->rm = (resp_model){e->name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans,

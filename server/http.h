@@ -22,8 +22,9 @@ typedef struct http_server http_server;
 /* Binds and starts serving. cfg and m must outlive the server. NULL on failure (message in err). */
 http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t errlen);
 
-/* Publishes the loaded model and running batcher; inference endpoints and readiness turn on. */
-void http_set_engine(http_server *h, const deit_model *model, batcher *b);
+/* Publishes the loaded model and running batcher; inference endpoints and readiness turn on. name is
+ * what clients call the model (URLs, responses); it must outlive the server. */
+void http_set_engine(http_server *h, const deit_model *model, batcher *b, const char *name);
 
 /* The bound TCP port (useful with --port 0). */
 int http_port(const http_server *h);

@@ -169,9 +169,10 @@ int main(int argc, char **argv)
         deit_model_free(model);
         return 1;
     }
-    http_set_engine(h, model, b);
+    const char *name = *cfg.model_name ? cfg.model_name : mc->name;
+    http_set_engine(h, model, b, name);
     logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", *cfg.model_name ? cfg.model_name : mc->name, mc->architecture, mc->n_classes,
+               "batch wait %d us, queue %d", name, mc->architecture, mc->n_classes,
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
                cfg.batch_wait_us, cfg.queue);
 
