@@ -427,6 +427,20 @@ static inline resp post_files(CURL *c, const char *url, const char *field, const
     return r;
 }
 
+/* The value of the sample "<series> <value>" in a /metrics body (series with its labels, exactly as
+ * the server prints them), or -1 when absent. Matches at a line start only, so a "# HELP <name> ..."
+ * line is never taken for the sample. */
+static inline long metric_sample(const char *body, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = body; p && *p;) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') return strtol(p + n + 1, NULL, 10);
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}
+
 /* ---- raw sockets ------------------------------------------------------------------------------- */
 
 /* A plain TCP connection to the server's port (receive timeout rcv_s seconds), or -1. */

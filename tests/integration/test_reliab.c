@@ -1,6 +1,7 @@
 /* test_reliab.c — reliability and security over HTTP (issue 7): overload against a small queue, SIGTERM
  * under overload, slowloris clients and idle timeouts, decompression bombs and absurd images, faults at
- * start (missing/corrupt model) and per request, TLS and the API key, the queue timeout (504). Loopback only, bounded in time.
+ * start (missing/corrupt model) and per request, TLS and the API key, the queue timeout (504). Loopback
+ * only, bounded in time.
  *
  * Environment: as test_server.c (DEIT_SERVER_BIN, DEIT_TEST_MODEL, DEIT_TEST_IMAGES, DEIT_TEST_LOGS);
  * DEIT_TEST_QUICK=1 (the ThreadSanitizer run: overload and SIGTERM only, fewer requests);
@@ -264,17 +265,6 @@ static double qt_seconds_per_image(const server *s, const blob *img, int n)
     return ms > 0 ? ms / 1e3 / n : 0;
 }
 
-/* The value of one exposition line "<series> <value>" in /metrics, or -1. */
-static long metric_value(const server *s, const char *series)
-{
-    resp r = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 10);
-    long v = -1;
-    const char *p = r.status == 200 && r.body ? strstr(r.body, series) : NULL;
-    if (p && p[strlen(series)] == ' ') v = strtol(p + strlen(series) + 1, NULL, 10);
-    resp_free(&r);
-    return v;
-}
-
 /* One worker and about QT_WORK_S seconds of its work queued at once, sized from a calibration request
  * so that the test means the same on a fast machine and under the sanitizers: the requests the worker
  * reaches within --request-timeout-s are answered 200, every later one 504 at its deadline (not when
@@ -341,7 +331,9 @@ static void test_queue_timeout(void)
               QT_TIMEOUT_S);
     /* a 200 started within the timeout, then ran its own images */
     CHECK_MSG(max_ok_s < QT_TIMEOUT_S + per * per_image + 1.5 * SLACK, "a 200 took %.2f s", max_ok_s);
-    CHECK_INT_EQ(metric_value(&s, "deit_requests_total{endpoint=\"predict\",code=\"504\"}"), timed_out);
+    resp m = request(NULL, "GET", url_of(&s, "/metrics"), NULL, NULL, 0, 10);
+    CHECK_INT_EQ(metric_sample(m.body, "deit_requests_total{endpoint=\"predict\",code=\"504\"}"), timed_out);
+    resp_free(&m);
     /* the reaped work is gone: the next request is served at once */
     resp r = qt_post(&s, &img, 1);
     CHECK_INT_EQ(r.status, 200);
@@ -557,8 +549,7 @@ static void test_read_timeout(void)
     CHECK_MSG(conns == 0, "the keep-alive connection was dropped between complete requests");
 
     resp m = request(NULL, "GET", url_of(&s, "/metrics"), NULL, NULL, 0, 10);
-    const char *p = strstr(m.body, "\ndeit_slow_connections_closed_total ");
-    long counted = p ? atol(p + strlen("\ndeit_slow_connections_closed_total ")) : -1;
+    long counted = metric_sample(m.body, "deit_slow_connections_closed_total");
     CHECK_MSG(counted >= n, "deit_slow_connections_closed_total %ld, expected >= %d", counted, n);
     resp_free(&m);
     free(img.data);

@@ -665,10 +665,8 @@ static void test_concurrent(const server *s, int n_clients, int per_client)
     CHECK_INT_EQ(busy, 0);
     /* the batcher did batch: some forward pass took more than one image */
     resp r = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, TIMEOUT_S);
-    const char *p = strstr(r.body, "deit_batch_size_bucket{le=\"1\"} ");
-    const char *q = strstr(r.body, "deit_batch_size_count ");
-    long le1 = p ? atol(p + strlen("deit_batch_size_bucket{le=\"1\"} ")) : -1;
-    long count = q ? atol(q + strlen("deit_batch_size_count ")) : -1;
+    long le1 = metric_sample(r.body, "deit_batch_size_bucket{le=\"1\"}");
+    long count = metric_sample(r.body, "deit_batch_size_count");
     fprintf(stderr, "info: forward passes %ld, of which single-image %ld\n", count, le1);
     CHECK(count > 0 && le1 >= 0 && le1 <= count);
     resp_free(&r);
