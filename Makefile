@@ -5,7 +5,11 @@ CC      ?= cc
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
-CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) -Imodel -Iapi -Iserver -I. $(EXTRA_CFLAGS)
+# The engine's three parts: load/ (checkpoint -> config + weights), image/ (bytes -> input tensor),
+# nn/ (the numeric core); model/ itself holds the public header and the glue between them.
+MODEL_DIRS := model model/load model/image model/nn
+INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
+CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lcurl -lz
 
@@ -13,7 +17,7 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 # Engine and API: everything the binaries share. Server objects minus main() are linked into tests.
-LIB_SRC    := $(sort $(wildcard model/*.c api/*.c))
+LIB_SRC    := $(sort $(wildcard $(MODEL_DIRS:%=%/*.c) api/*.c))
 SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
@@ -39,8 +43,8 @@ all: $(BINS)
 # The resize loops (integer) and the normalisation (one float op chain per element, nothing
 # reassociated) only vectorise at -O3: 500x375 JPEG preprocessing 1.52 -> 1.27 ms, same bytes.
 # (The sanitizer objects get it too, so the parity tests check the code that ships.)
-$(B)/obj/model/resize.o $(B)/obj/model/preprocess.o: FILE_OPT := -O3
-$(B)/asan/obj/model/resize.o $(B)/asan/obj/model/preprocess.o: FILE_OPT := -O3
+$(B)/obj/model/image/resize.o $(B)/obj/model/image/preprocess.o: FILE_OPT := -O3
+$(B)/asan/obj/model/image/resize.o $(B)/asan/obj/model/image/preprocess.o: FILE_OPT := -O3
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
@@ -82,8 +86,8 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) -Imodel -Iapi -I. $(FUZZ_SAN)
-FUZZ_LIB_SRC := $(sort $(wildcard model/*.c api/*.c))
+FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
+FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread
@@ -93,12 +97,12 @@ FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz
 
 # Comparison tracing in the resampling loops took two thirds of fuzz_image's time for no
 # coverage (pixel arithmetic, not parsing); edges are still counted there.
-$(B)/fuzz/obj/model/resize.o: FUZZ_COV := -fno-sanitize-coverage=trace-cmp
+$(B)/fuzz/obj/model/image/resize.o: FUZZ_COV := -fno-sanitize-coverage=trace-cmp
 # The packed GEMM is all intrinsics and never reached by a fuzz target (none runs a forward pass);
 # clang 14 spends over ten minutes instrumenting it with ASan/UBSan, so it is built plain.
-$(B)/fuzz/obj/model/gemm.o: model/gemm.c
+$(B)/fuzz/obj/model/nn/gemm.o: model/nn/gemm.c
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(CSTD) -O1 -g -pthread $(WARN) -Imodel -Iapi -I. -MMD -MP -c $< -o $@
+	$(Q)$(FUZZ_CC) $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_COV) -MMD -MP -c $< -o $@
