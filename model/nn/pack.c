@@ -80,6 +80,7 @@ fail:
 
 void deit_model_unpack(deit_model *m)
 {
+    deit_model_unlower(m);
     free(m->pk.blocks);
     free(m->pk.extra);
     memset(&m->pk, 0, sizeof m->pk);
