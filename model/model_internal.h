@@ -93,6 +93,9 @@ struct deit_state {
     size_t aq_ld;              /* elements per row: the widest k of any lowered layer, padded */
     float *aq_scale;           /* [B*T] int8 row scales */
     int32_t *aq_zp;            /* [B*T] int8 row zero points */
+    /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
+    float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
+    double *roll;              /* [2][T] rollout vectors */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;
     float *trace;              /* [(depth + 2)][T][D] */
