@@ -65,6 +65,9 @@ $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# Our bf16/int8 kernels vs oneDNN on DeiT-tiny's linear shapes (needs libdnnl-dev; not in `make`).
+$(B)/lp-bench: $(B)/obj/bench/lp_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl -lgomp
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
