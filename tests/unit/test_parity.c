@@ -12,6 +12,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 #include "model_internal.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -110,15 +111,6 @@ static void check_trace(const char *model, deit_state *s, const st_file *refs, d
         double md = max_diff_f64(t, v, rows * cols);
         CHECK_MSG(md <= tol, "%s: max diff %.3g > %.3g", key, md, tol);
     }
-}
-
-/* A state for batches of max_batch on a team of `threads` (deit_params). */
-static deit_state *new_state(const deit_model *m, int max_batch, int threads)
-{
-    deit_params p = deit_default_params();
-    p.max_batch = max_batch;
-    p.threads = threads;
-    return deit_state_new_with(m, &p);
 }
 
 /* Runs every image that has a reference for mc->model. refs holds the logits (and crops);

@@ -8,17 +8,9 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 
 #define MODEL "tests/fixtures/models/timm-deit-reduced"
-
-/* A state for batches of max_batch on a team of `threads` (deit_params). */
-static deit_state *new_state(const deit_model *m, int max_batch, int threads)
-{
-    deit_params p = deit_default_params();
-    p.max_batch = max_batch;
-    p.threads = threads;
-    return deit_state_new_with(m, &p);
-}
 
 typedef struct {
     const deit_model *m;
