@@ -15,16 +15,6 @@ static uint32_t le32(const uint8_t *p)
 }
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
 
-int image_check_pixels(int width, int height, size_t max_pixels, char *err, size_t errlen)
-{
-    uint64_t n = (uint64_t)width * (uint64_t)height;
-    if (n > (uint64_t)max_pixels)
-        return deit_fail(err, errlen, DEIT_ETOOBIG,
-                         "image is %dx%d = %llu pixels, over the limit of %llu", width, height,
-                         (unsigned long long)n, (unsigned long long)max_pixels);
-    return DEIT_OK;
-}
-
 /* Netpbm header: "P5"/"P6", then width, height, maxval as decimal tokens separated by
  * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval and the
  * offset of the pixel data. */
@@ -208,6 +198,15 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
             return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "PNM: maxval %d (only 255)", maxval);
         return DEIT_OK;
     }
+    if (len >= 16 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0) {
+        *fmt = IMAGE_FMT_WEBP;
+        return image_webp_info(d, len, w, h, err, errlen);
+    }
+    if (len >= 8 && (memcmp(d, "II\x2a\x00", 4) == 0 || memcmp(d, "MM\x00\x2a", 4) == 0 ||
+                     memcmp(d, "II\x2b\x00", 4) == 0 || memcmp(d, "MM\x00\x2b", 4) == 0)) {
+        *fmt = IMAGE_FMT_TIFF;
+        return image_tiff_info(d, len, w, h, err, errlen);
+    }
     if (image_stb_info(d, len, w, h) == DEIT_OK) {  /* TGA: no magic number */
         *fmt = IMAGE_FMT_OTHER_STB;
         return DEIT_OK;
@@ -248,9 +247,13 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_WEBP)
+        rc = image_webp_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_TIFF)
+        rc = image_tiff_decode(data, len, channels, w, h, out, err, errlen);
     else
         rc = image_stb_decode(data, len, fmt, channels, w, h, out, err, errlen);
-    if (rc == DEIT_OK && (out->width != w || out->height != h)) {
+    if (rc == DEIT_OK && fmt != IMAGE_FMT_TIFF && (out->width != w || out->height != h)) {
         image_free(out);
         rc = deit_fail(err, errlen, DEIT_EINVAL, "decoded size differs from the header");
     }

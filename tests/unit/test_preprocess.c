@@ -318,7 +318,11 @@ static void test_hostile(void)
                  DEIT_EUNSUPPORTED);
     CHECK_STR_EQ(err, "unsupported image format");
     CHECK_INT_EQ(image_probe((const uint8_t *)"II*\0\x08\0\0\0", 8, &fmt, &w, &h, err, sizeof err),
-                 DEIT_EUNSUPPORTED);  /* TIFF */
+                 DEIT_EINVAL);  /* TIFF header whose first directory is missing */
+    CHECK_INT_EQ(fmt, IMAGE_FMT_TIFF);
+    CHECK_INT_EQ(image_probe((const uint8_t *)"RIFF\x20\0\0\0WEBPVP8 \x10\0\0\0", 20, &fmt, &w, &h, err,
+                             sizeof err), DEIT_EINVAL);  /* WebP whose VP8 frame is cut off */
+    CHECK_INT_EQ(fmt, IMAGE_FMT_WEBP);
     CHECK_INT_EQ(decode_rc((const uint8_t *)"P3\n2 2\n255\n", 11, MAXPIX, err, sizeof err),
                  DEIT_EUNSUPPORTED);  /* ASCII PNM */
     CHECK_INT_EQ(decode_rc((const uint8_t *)"P6\n2 2\n65535\n", 13, MAXPIX, err, sizeof err),
