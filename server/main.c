@@ -65,9 +65,11 @@ static void engine_state_free(void *p)
     free(w);
 }
 
-static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist)
+static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist,
+                          float *const *explain)
 {
     worker_engine *w = p;
+    (void)explain;
     return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
 }
 
