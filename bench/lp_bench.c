@@ -219,7 +219,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: lp-bench [batch 1..64] [threads 1..16] [reps]\n");
         return 2;
     }
-    if (gemm_isa_detect() < GEMM_ISA_AVX512 || lp_isa_missing(LP_BF16) || lp_isa_missing(LP_INT8)) {
+    if (gemm_isa_detect() < GEMM_ISA_AVX512 || lp_isa_missing(GEMM_ISA_AVX512, LP_BF16) ||
+        lp_isa_missing(GEMM_ISA_AVX512, LP_INT8)) {
         fprintf(stderr, "lp-bench: needs AVX-512 with BF16 and VNNI\n");
         return 2;
     }

@@ -22,12 +22,12 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-const char *lp_isa_missing(lp_kind kind)
+const char *lp_isa_missing(gemm_isa isa, lp_kind kind)
 {
     const char *need = kind == LP_BF16 ? "AVX512_BF16 (vdpbf16ps)" : "AVX512_VNNI (vpdpbusd)";
 #ifdef LP_X86
-    if (gemm_isa_detect() < GEMM_ISA_AVX512)
-        return need; /* DEIT_ISA=avx2|generic, or no AVX-512F */
+    if (isa < GEMM_ISA_AVX512 || gemm_isa_detect() < GEMM_ISA_AVX512)
+        return need; /* isa avx2|generic, or no AVX-512F */
     __builtin_cpu_init();
     if (kind == LP_BF16 && __builtin_cpu_supports("avx512bf16"))
         return NULL;

@@ -27,9 +27,10 @@
 
 typedef enum { LP_BF16 = 1, LP_INT8 = 2 } lp_kind;
 
-/* NULL when this CPU (as narrowed by DEIT_ISA, see gemm_isa_detect) runs `kind` on its native
- * instructions; otherwise the name of the missing instruction set, for an error message. */
-const char *lp_isa_missing(lp_kind kind);
+/* NULL when this CPU, with the kernel set narrowed to isa (bf16 and int8 need GEMM_ISA_AVX512),
+ * runs `kind` on its native instructions; otherwise the name of the missing instruction set, for
+ * an error message. */
+const char *lp_isa_missing(gemm_isa isa, lp_kind kind);
 
 /* k rounded up to the pair (bf16) or quad (int8) the kernels consume per step. */
 static inline int lp_kpad(lp_kind kind, int k) { return kind == LP_BF16 ? (k + 1) & ~1 : (k + 3) & ~3; }

@@ -79,11 +79,11 @@ int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen)
     const char *name = kind == LP_BF16 ? "bf16" : "int8";
     if (kind != LP_BF16 && kind != LP_INT8)
         return deit_fail(err, errlen, DEIT_EINVAL, "unknown precision %d", kind);
-    const char *missing = lp_isa_missing((lp_kind)kind);
+    const char *missing = lp_isa_missing(m->isa, (lp_kind)kind);
     if (missing)
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                         "precision %s needs %s, which this CPU lacks (or DEIT_ISA excludes); use f32",
-                         name, missing);
+                         "precision %s needs %s, which this CPU (isa %s) lacks; use f32", name,
+                         missing, gemm_isa_name(m->isa));
     const deit_config *c = &m->cfg;
     size_t D = (size_t)c->dim, M = (size_t)c->mlp_hidden, K = (size_t)c->in_chans * c->patch * c->patch;
     size_t tmp_n = 3 * D * D;

@@ -13,6 +13,7 @@
 #include "deit.h"
 #include "model_internal.h"
 #include "safetensors.h"
+#include "state.h"
 
 typedef struct {
     const char *model;
@@ -96,16 +97,12 @@ static void run_case(const model_case *mc, int prec, const char *models_dir, con
     char path[1024], err[1024], key[1024];
     snprintf(path, sizeof path, "%s/%s", models_dir, mc->model);
     deit_model *m = NULL;
-    int rc = deit_model_open(path, &m, err, sizeof err);
-    CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+    deit_params p = deit_default_params();
+    p.precision = (deit_precision)prec;
+    int rc = deit_model_open_with(path, &p, &m, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s at %s: %s", path, PREC_NAME[prec], err);
     if (rc != DEIT_OK)
         return;
-    rc = deit_model_lower(m, prec, err, sizeof err);
-    CHECK_MSG(rc == DEIT_OK, "%s at %s: %s", mc->model, PREC_NAME[prec], err);
-    if (rc != DEIT_OK) {
-        deit_model_free(m);
-        return;
-    }
     const deit_config *c = deit_model_config(m);
     int K = c->n_classes;
     size_t nin = deit_input_floats(m);
@@ -133,7 +130,7 @@ static void run_case(const model_case *mc, int prec, const char *models_dir, con
         closedir(d);
     CHECK_MSG(ni > 0, "%s: no reference images", mc->model);
 
-    deit_state *s1 = deit_state_new(m, 1);
+    deit_state *s1 = new_state(m, 1, 1);
     float *cls = malloc((size_t)ni * K * sizeof(float)), *dist = malloc((size_t)ni * K * sizeof(float));
     float *fused = malloc((size_t)K * sizeof(float));
     stats st = {0};
@@ -192,7 +189,7 @@ static void run_case(const model_case *mc, int prec, const char *models_dir, con
     int B = ni < 4 ? ni : 4;
     float *bx = malloc((size_t)B * nin * sizeof(float)), *bo = malloc(2 * (size_t)B * K * sizeof(float));
     for (int threads = 2; threads <= 3; threads++) {
-        deit_state *sb = deit_state_new_threads(m, B, threads);
+        deit_state *sb = new_state(m, B, threads);
         CHECK(sb != NULL);
         int same = 1;
         for (int rot = 0; sb && rot < B; rot++) {
@@ -239,15 +236,16 @@ int main(void)
         CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
     }
     for (int prec = 0; prec <= 2; prec++) {
-        const char *missing = prec ? lp_isa_missing((lp_kind)prec) : NULL;
+        const char *missing = prec ? lp_isa_missing(gemm_isa_detect(), (lp_kind)prec) : NULL;
         if (missing) {
             /* the refusal is the contract on such a CPU: check it names the instruction set */
             deit_model *m = NULL;
-            CHECK_INT_EQ(deit_model_open("tests/fixtures/models/timm-deit-reduced", &m, err, sizeof err), DEIT_OK);
-            CHECK_INT_EQ(deit_model_lower(m, prec, err, sizeof err), DEIT_EUNSUPPORTED);
-            CHECK(strstr(err, missing) != NULL);
+            deit_params p = deit_default_params();
+            p.precision = (deit_precision)prec;
+            CHECK_INT_EQ(deit_model_open_with("tests/fixtures/models/timm-deit-reduced", &p, &m, err,
+                                              sizeof err), DEIT_EUNSUPPORTED);
+            CHECK(m == NULL && strstr(err, missing) != NULL);
             printf("precision %s: refused on this CPU (%s): accuracy NOT checked\n", PREC_NAME[prec], err);
-            deit_model_free(m);
             continue;
         }
         for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
