@@ -23,7 +23,7 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: deit-bench --model PATH [--batch B] [--threads T] [--iters N] [--warmup W]\n"
-               "                  [--min-seconds S] [--json]\n"
+               "                  [--min-seconds S] [--precision f32|bf16|int8] [--json]\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
                "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n");
 }
@@ -38,9 +38,11 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"iters", required_argument, NULL, 'n'},
         {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    const char *precision = getenv("DEIT_PRECISION");
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhP:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -49,6 +51,7 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 's': min_seconds = atof(optarg); break;
         case 'j': as_json = 1; break;
+        case 'P': precision = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -58,20 +61,25 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    deit_params p = deit_default_params();
+    p.threads = threads;
+    p.max_batch = batch;
+    if (precision && *precision && deit_precision_parse(precision, &p.precision) != 0) {
+        fprintf(stderr, "deit-bench: --precision must be f32, bf16 or int8\n");
+        return 2;
+    }
+
     char err[1024];
     deit_set_blas_threads(1); /* the engine's own team does the threading */
     double t0 = now_ms();
     deit_model *m;
-    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open_with(model_path, &p, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-bench: %s\n", err);
         return 2;
     }
     double load_ms = now_ms() - t0;
     const deit_config *c = deit_model_config(m);
     size_t nin = deit_input_floats(m);
-    deit_params p = deit_default_params();
-    p.threads = threads;
-    p.max_batch = batch;
     deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
     float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
@@ -107,14 +115,16 @@ int main(int argc, char **argv)
     qsort(ms, n, sizeof(double), cmp_double);
     double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
     if (as_json)
-        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
                "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
                "\"images_per_s\":%.2f}\n",
-               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               c->name, deit_precision_name(p.precision), batch, threads, n, load_ms, med, p90,
+               med / batch, batch * 1e3 / med);
     else
-        printf("model %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
+        printf("model %s  precision %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               c->name, deit_precision_name(p.precision), batch, threads, n, load_ms, med, p90,
+               med / batch, batch * 1e3 / med);
     free(ms);
     free(px);
     free(logits);

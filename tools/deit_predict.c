@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "  --logits            also print class_logits and distill_logits (all classes)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
+            "  --precision P       f32 (default), bf16 or int8 matrix products ($DEIT_PRECISION)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
             "and makes the exit status 1; a bad model exits 2.\n");
@@ -81,10 +82,11 @@ int main(int argc, char **argv)
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
         {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"explain", no_argument, NULL, 'e'},
+        {"explain", no_argument, NULL, 'e'},       {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    const char *precision = getenv("DEIT_PRECISION");
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:he", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:heP:", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P': precision = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -119,17 +122,21 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    deit_params params = deit_default_params();
+    params.threads = threads;
+    if (precision && *precision && deit_precision_parse(precision, &params.precision) != 0) {
+        fprintf(stderr, "deit-predict: --precision must be f32, bf16 or int8\n");
+        return 2;
+    }
 
     char err[1024];
     deit_set_blas_threads(1); /* the state's own team does the threading */
     deit_model *m = NULL;
-    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open_with(model_path, &params, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
     const deit_config *c = deit_model_config(m);
-    deit_params params = deit_default_params();
-    params.threads = threads;
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
