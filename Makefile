@@ -145,8 +145,12 @@ run: deps
 eval: deps all
 	@sh tools/eval.sh $${EVAL_LIMIT:-10000}
 
+# The parity fixtures run twice: on this CPU's own kernels, and on the OpenBLAS backend that CPUs
+# without AVX2 and arm64 use (DEIT_ISA=blas).
 test-unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
+	@echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"
+	@DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh

@@ -158,7 +158,7 @@ int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen
         goto done;
     if ((rc = deit_weights_load(sf, &m->cfg, &m->w, err, errlen)) != DEIT_OK)
         goto done;
-    if ((rc = deit_model_pack(m)) != DEIT_OK) {
+    if ((rc = deit_model_pack(m, NULL)) != DEIT_OK) {
         deit_fail(err, errlen, rc, "%s: out of memory packing weights", wpath);
         goto done;
     }

@@ -1,4 +1,4 @@
-/* kernels.c — leaf numeric kernels: linear (OpenBLAS sgemm), LayerNorm, exact GELU, softmax.
+/* kernels.c — leaf numeric kernels: LayerNorm, exact GELU, softmax, add (the products are gemm.h's).
  *
  * erf and exp dominate the non-GEMM time (about 2 M erf and 1.4 M exp per DeiT-tiny image), so on
  * x86-64 they go through glibc's vector math library (libmvec, accurate to a few ulp): the same
@@ -24,13 +24,16 @@ __attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512 x);
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-/* Widest vector body this CPU runs: 2 AVX-512, 1 AVX2, 0 neither (DEIT_ISA narrows, as in gemm.h). */
+/* Widest vector body this CPU runs: 2 AVX-512, 1 AVX2, 0 neither (DEIT_ISA narrows, as in gemm.h;
+ * DEIT_ISA=blas changes only the GEMM backend, so these keep the CPU's widest body). */
 static int simd_level(void)
 {
     static int level = -1; /* benign race: every thread computes the same value */
     int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
     if (l < 0) {
-        l = (int)gemm_isa_detect();
+        gemm_isa cpu = gemm_isa_detect(), sel = gemm_isa_select(NULL);
+        int top = cpu == GEMM_ISA_BLAS ? 0 : (int)cpu; /* blas by default: a CPU without AVX2 */
+        l = sel == GEMM_ISA_BLAS ? top : (int)sel;
         __atomic_store_n(&level, l, __ATOMIC_RELAXED);
     }
     return l;
