@@ -45,14 +45,14 @@ int main(int argc, char **argv)
     /* every backend this CPU runs: generic .. its best own ISA, then blas */
     gemm_isa isas[4];
     int n_isa = 0, top = gemm_isa_detect();
-    for (int i = GEMM_ISA_GENERIC; i <= GEMM_ISA_AVX512 && (top == GEMM_ISA_BLAS ? i == 0 : i <= top); i++)
-        isas[n_isa++] = (gemm_isa)i;
-    isas[n_isa++] = GEMM_ISA_BLAS;
+    for (int i = GEMM_ISA_GENERIC; i <= GEMM_ISA_BLAS; i++)
+        if (gemm_isa_runs((gemm_isa)i))
+            isas[n_isa++] = (gemm_isa)i;
     gemm_blas_single_thread();
     (void)argc;
     (void)argv;
-    printf("OpenBLAS %s, core %s; best own ISA %s\n", openblas_get_config(), openblas_get_corename(),
-           gemm_isa_name(gemm_isa_select(NULL)));
+    printf("%s, core %s; this CPU's default: %s\n", openblas_get_config(), openblas_get_corename(),
+           gemm_isa_name((gemm_isa)top));
     printf("%-16s", "m x n x k");
     for (int i = 0; i < n_isa; i++)
         printf(" %10s", gemm_isa_name(isas[i]));

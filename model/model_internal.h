@@ -28,14 +28,15 @@ typedef struct {
 struct deit_model {
     deit_config cfg;           /* resolved hyper-parameters, preprocessing, labels */
     deit_weights w;            /* float32 biases, norms, tokens, positions (no linear weights) */
-    gemm_isa isa;              /* kernel set chosen at open (gemm_isa_select) */
+    deit_precision precision;  /* deit_params.precision at open */
+    gemm_isa isa;              /* kernel set chosen at open (deit_params.isa, $DEIT_ISA, the CPU) */
     deit_packed pk;            /* the linear weights, packed for isa */
 };
 
-/* Picks m->isa (gemm_isa_select(isa): NULL for the best this CPU has) and moves m->w's linear
- * weights into m->pk, packed for it; called once by deit_model_open. Returns DEIT_OK or
- * DEIT_ENOMEM (deit_model_unpack then frees whatever was taken). */
-int deit_model_pack(deit_model *m, const char *isa);
+/* Moves m->w's linear weights into m->pk, packed for m->isa (set before); called once by
+ * deit_model_open. Returns DEIT_OK or DEIT_ENOMEM (deit_model_unpack then frees whatever was
+ * taken). */
+int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);
 
 /* Largest batch a state may be created for: keeps every buffer size far from overflow. */
@@ -60,6 +61,9 @@ struct deit_state {
     float *hidden;             /* [B*T][M] mlp hidden */
     float *patches;            /* [B*N][C*P*P] im2col of the input */
     float *prefix;             /* [B*n_prefix][D] the class/dist tokens after the final norm */
+    /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
+    float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
+    double *roll;              /* [2][T] rollout vectors */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;
     float *trace;              /* [(depth + 2)][T][D] */

@@ -38,22 +38,23 @@ gemm_isa gemm_isa_detect(void)
     return GEMM_ISA_BLAS;
 }
 
-gemm_isa gemm_isa_select(const char *want)
+int gemm_isa_runs(gemm_isa isa)
 {
-    static const char *const names[] = {"generic", "avx2", "avx512", "blas"};
     gemm_isa best = gemm_isa_detect();
-    int asked = -1;
-    for (int pass = 0; pass < 2 && asked < 0; pass++) {
-        const char *w = pass == 0 ? want : getenv("DEIT_ISA");
-        for (int i = 0; w && i < 4; i++)
-            if (strcmp(w, names[i]) == 0)
-                asked = i;
-    }
-    if (asked == GEMM_ISA_GENERIC || asked == GEMM_ISA_BLAS)
-        return (gemm_isa)asked;
-    if (asked > 0 && best != GEMM_ISA_BLAS && asked < (int)best)
-        return (gemm_isa)asked; /* avx2 on an AVX-512 CPU */
-    return best;
+    if (isa == GEMM_ISA_GENERIC || isa == GEMM_ISA_BLAS)
+        return 1;
+    return best != GEMM_ISA_BLAS && isa <= best;
+}
+
+int gemm_isa_parse(const char *name, gemm_isa *out)
+{
+    static const gemm_isa all[] = {GEMM_ISA_GENERIC, GEMM_ISA_AVX2, GEMM_ISA_AVX512, GEMM_ISA_BLAS};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, gemm_isa_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    return -1;
 }
 
 const char *gemm_isa_name(gemm_isa isa)

@@ -11,10 +11,11 @@
  * forward.
  *
  * Kernels: AVX-512F (16-float lanes, 12x32 register tile), AVX2+FMA (6x16), portable C, and
- * OpenBLAS's sgemm (gemm_blas.c), chosen at run time (gemm_isa_select). No allocation, no threads:
- * callers split rows between threads (OpenBLAS runs one thread per call, see gemm_blas.c).
- * The own kernels accumulate in float32 along k, in order, like a reference dot product; no
- * fast-math. OpenBLAS blocks k in its own order: same result for a row whatever rows surround it.
+ * OpenBLAS's sgemm (gemm_blas.c), chosen at run time (gemm_isa_detect, narrowed by the model's
+ * parameters). No allocation, no threads: callers split rows between threads (OpenBLAS runs one
+ * thread per call, see gemm_blas.c). The own kernels accumulate in float32 along k, in order, like
+ * a reference dot product; no fast-math. OpenBLAS orders its sums by its own blocking, which
+ * depends on a row's place among the call's rows (last-bit differences across batch makeups).
  */
 #ifndef DEIT_GEMM_H
 #define DEIT_GEMM_H
@@ -38,7 +39,8 @@ typedef enum {
 } gemm_epilogue;
 
 /* Best kernel set this CPU supports: avx512, else avx2, else blas (OpenBLAS beats portable C there:
- * bench/README.md, "OpenBLAS as the fallback"). */
+ * bench/README.md). The caller narrows it (deit_params.isa, $DEIT_ISA) to any set the CPU runs
+ * (gemm_isa_runs); it is never widened past what the CPU has. */
 gemm_isa gemm_isa_detect(void);
 /* The kernel set for a request: want is "avx512", "avx2", "generic" or "blas"; NULL (or an unknown
  * name) reads $DEIT_ISA instead, and with neither set it is gemm_isa_detect(). A request narrows
@@ -46,6 +48,10 @@ gemm_isa gemm_isa_detect(void);
  * and "blas" run anywhere (tests and benchmarks of those paths). */
 gemm_isa gemm_isa_select(const char *want);
 const char *gemm_isa_name(gemm_isa isa);
+/* "avx512" "avx2" "generic" "blas" -> *out; 0 ok, -1 for any other name (NULL included). */
+int gemm_isa_parse(const char *name, gemm_isa *out);
+/* 1 when this CPU runs isa: generic and blas everywhere, avx2 / avx512 where the CPU has them. */
+int gemm_isa_runs(gemm_isa isa);
 /* 1 when isa reads B in GEMM_PANEL panels (the own kernels), 0 for B^T rows (blas). */
 int gemm_isa_packs(gemm_isa isa);
 

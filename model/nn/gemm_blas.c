@@ -28,7 +28,7 @@ void gemm_blas(int m, int n, int k, float alpha, const float *a, size_t lda, con
                const float *bias, float *c, size_t ldc, gemm_epilogue epi)
 {
     /* the residual is sgemm's own beta = 1; bias and GELU follow on the rows just written, still
-     * in cache (k_gelu: the vector erf the own kernels' epilogue uses) */
+     * in cache (k_gelu: libmvec's SSE erf on x86-64, which every x86-64 CPU runs) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, a, (int)lda, bt, k,
                 epi == GEMM_ADD ? 1.0f : 0.0f, c, (int)ldc);
     if (!bias && epi != GEMM_GELU)
@@ -39,6 +39,6 @@ void gemm_blas(int m, int n, int k, float alpha, const float *a, size_t lda, con
             for (int j = 0; j < n; j++)
                 cr[j] += bias[j];
         if (epi == GEMM_GELU)
-            k_gelu(cr, (size_t)n);
+            k_gelu(GEMM_ISA_BLAS, cr, (size_t)n);
     }
 }

@@ -51,11 +51,10 @@ static void pack_one(const float **slot, int out, int in, void *ctx)
     p->cursor += n;
 }
 
-int deit_model_pack(deit_model *m, const char *isa)
+int deit_model_pack(deit_model *m)
 {
     const deit_config *c = &m->cfg;
     deit_weights *w = &m->w;
-    m->isa = gemm_isa_select(isa);
     m->pk.blocks = calloc((size_t)c->depth, sizeof *m->pk.blocks);
     if (!m->pk.blocks)
         return DEIT_ENOMEM;

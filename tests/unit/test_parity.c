@@ -12,6 +12,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 #include "model_internal.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -143,12 +144,13 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
         return;
     const deit_config *c = deit_model_config(m);
     int K = c->n_classes;
+    printf("parity %-26s on %s\n", mc->model, deit_model_isa(m));
     CHECK_MSG((mc->crop_key == NULL) == (c->layout == LAYOUT_TRANSFORMERS),
               "%s: transformers models, and only they, are checked against pixel_values", mc->model);
-    deit_state *s = deit_state_new(m, 1);
+    deit_state *s = new_state(m, 1, 1);
     /* a two-thread team over a batch of 3 splits its rows inside image 1 (and inside image 0 at
      * batch 1); every row's arithmetic is the same wherever it runs, so results must be identical */
-    deit_state *s2 = deit_state_new_threads(m, 3, 2);
+    deit_state *s2 = new_state(m, 3, 2);
     CHECK(s2 && deit_state_threads(s2) == 2);
     size_t nin = deit_input_floats(m);
     float *px3 = malloc(3 * nin * sizeof(float)), *out3 = malloc(6 * (size_t)K * sizeof(float));
@@ -281,8 +283,6 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
 int main(void)
 {
     char err[1024], path[1024];
-    printf("parity: GEMM backend %s%s\n", gemm_isa_name(gemm_isa_select(NULL)),
-           getenv("DEIT_ISA") ? " (DEIT_ISA)" : "");
     st_file *small = NULL, *full = NULL;
     int rc = st_open("tests/fixtures/refs-small.safetensors", &small, err, sizeof err);
     CHECK_MSG(rc == DEIT_OK, "%s", err);
