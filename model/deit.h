@@ -69,6 +69,30 @@ int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits);
 
+/* Explanations of one image (deit_forward_explain), all buffers caller-owned. */
+typedef struct {
+    float *class_map;          /* [grid_h*grid_w] or NULL: NULL means "not asked" for this image */
+    float *distill_map;        /* [grid_h*grid_w] or NULL; left untouched for a one-head model */
+    double token_cosine;       /* out: cosine of the class and distillation tokens after the final
+                                  LayerNorm (what the two heads read); NAN for a one-head model */
+} deit_explain;
+
+/* deit_forward that also explains the images whose ex[b].class_map is set (ex: [batch], or NULL
+ * for none, which is exactly deit_forward). Maps are attention rollout (Abnar & Zuidema 2020):
+ * A_l = mean over heads of block l's softmax attention, R = prod_l (A_l + I)/2 (last block on the
+ * left); class_map = R[0, prefix:], distill_map = R[1, prefix:], each summing to 1, patches
+ * row-major over the deit_grid. Attention probabilities are kept only for those images; the first
+ * explaining pass on a state allocates max_batch * depth * T^2 floats for them (kept until
+ * deit_state_free). Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed). */
+int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
+                         float *cls_logits, float *dist_logits, deit_explain *ex);
+
+/* Patch grid of the model's input (rows, columns): the shape of the explanation maps. */
+void deit_grid(const deit_model *m, int *grid_h, int *grid_w);
+
+/* Cosine of the learned cls_token and dist_token parameters; NAN without a distillation token. */
+double deit_learned_token_cosine(const deit_model *m);
+
 /* Optional: activations of the last forward pass for image 0 ("patch_embed", "block<N>",
  * "final_norm"), for parity debugging; NULL when not recorded. Recording is enabled per state. */
 void deit_state_trace(deit_state *s, int enable);

@@ -59,6 +59,9 @@ struct deit_state {
     float *hidden;             /* [B*T][M] mlp hidden */
     float *patches;            /* [B*N][C*P*P] im2col of the input */
     float *prefix;             /* [B*n_prefix][D] the class/dist tokens after the final norm */
+    /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
+    float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
+    double *roll;              /* [2][T] rollout vectors */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;
     float *trace;              /* [(depth + 2)][T][D] */

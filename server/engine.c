@@ -15,7 +15,10 @@ void *engine_state_new(void *ctx, int max_batch)
     worker_engine *w = malloc(sizeof *w);
     if (!w) return NULL;
     w->model = spec->model;
-    w->state = deit_state_new_threads(w->model, max_batch, spec->threads);
+    deit_params p = deit_default_params();
+    p.threads = spec->threads;
+    p.max_batch = max_batch;
+    w->state = deit_state_new_with(w->model, &p);
     if (!w->state) {
         free(w);
         return NULL;
@@ -30,8 +33,9 @@ void engine_state_free(void *p)
     free(w);
 }
 
-int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist)
+int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist, float *const *explain)
 {
     worker_engine *w = p;
+    (void)explain; /* no explanation output from the engine yet */
     return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
 }

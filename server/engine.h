@@ -15,7 +15,7 @@ typedef struct {
 void *engine_state_new(void *ctx, int max_batch);
 /* batch_state_free_fn */
 void engine_state_free(void *state);
-/* batch_forward_fn: 0 on success, -1 on an engine error. */
-int engine_forward(void *state, const float *pixels, int batch, float *cls, float *dist);
+/* batch_forward_fn: 0 on success, -1 on an engine error. explain: see batcher.h. */
+int engine_forward(void *state, const float *pixels, int batch, float *cls, float *dist, float *const *explain);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "kernels.h"
 #include "model_internal.h"
 
@@ -90,6 +91,8 @@ void deit_state_free(deit_state *s)
     free(s->prefix);
     free(s->claims);
     free(s->trace);
+    free(s->attn);
+    free(s->roll);
     free(s);
 }
 
@@ -159,6 +162,7 @@ typedef struct {
     deit_state *s;
     const float *pixels;
     int batch;
+    deit_explain *ex;          /* [batch] or NULL: images whose attention is captured */
 } fwd_job;
 
 /* Token rows [r0, r1) of the batch visit each image b they touch with its token range [t0, t1). */
@@ -213,7 +217,7 @@ static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
 }
 
 /* Multi-head self-attention for own query rows: out[t, h*hd:(h+1)*hd] = softmax(q_h k_h^T * scale) v_h. */
-static void attention_rows(const fwd_job *j, const float *kv, float *scores, int r0, int r1)
+static void attention_rows(const fwd_job *j, int l, const float *kv, float *scores, int r0, int r1)
 {
     const deit_config *c = &j->m->cfg;
     gemm_isa isa = j->m->isa;
@@ -230,6 +234,8 @@ static void attention_rows(const fwd_job *j, const float *kv, float *scores, int
             gemm(isa, nq, T, hd, scale, q + (size_t)h * hd, 3 * (size_t)D, kt, NULL, scores, (size_t)T,
                  GEMM_STORE);
             k_softmax_rows(scores, nq, T);
+            if (j->ex && j->ex[b].class_map)
+                explain_capture(j->s, b, l, h, t0, nq, scores);
             /* out[i, h] = scores[i,:] @ v */
             gemm(isa, nq, hd, T, 1.0f, scores, (size_t)T, v, NULL, out + (size_t)h * hd, (size_t)D,
                  GEMM_STORE);
@@ -268,7 +274,7 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
     float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
     /* attention for these query rows */
-    attention_rows(j, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
+    attention_rows(j, l, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
     /* projection + residual */
     gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
     /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
@@ -327,15 +333,28 @@ static void forward_rows(void *ctx, int tid, int n)
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits)
 {
+    return deit_forward_explain(m, s, pixels, batch, cls_logits, dist_logits, NULL);
+}
+
+int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
+                         float *cls_logits, float *dist_logits, deit_explain *ex)
+{
     if (!m || !s || s->m != m || !pixels || !cls_logits || batch < 1 || batch > s->max_batch)
         return DEIT_EINVAL;
+    int explaining = 0;
+    for (int b = 0; ex && b < batch; b++)
+        explaining |= ex[b].class_map != NULL;
+    if (!explaining)
+        ex = NULL;
+    else if (explain_reserve(s) != DEIT_OK)
+        return DEIT_ENOMEM;
     const deit_config *c = &m->cfg;
     const deit_weights *w = &m->w;
     int T = c->n_tokens, D = c->dim, NP = c->n_prefix;
     size_t slab = (size_t)T * D;
 
     /* patch embedding and every block, on the whole team (claims reset before the hand-off) */
-    fwd_job job = {m, s, pixels, batch};
+    fwd_job job = {m, s, pixels, batch, ex};
     for (int p = 0; p <= c->depth; p++)
         atomic_store_explicit(&s->claims[p], 0, memory_order_relaxed);
     pool_run(s->team, forward_rows, &job);
@@ -347,6 +366,9 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
     if (s->trace_on)
         k_layernorm(s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
                     s->trace + (size_t)(1 + c->depth) * slab);
+
+    if (ex)
+        explain_finish(s, batch, ex);
 
     /* heads: class head reads token 0, distillation head token 1 (rows NP*D apart in prefix) */
     int Kc = c->n_classes;
