@@ -133,6 +133,8 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_PNG && (rc = image_png_check(data, len, err, errlen)) != DEIT_OK)
+        ;
     else if (fmt == IMAGE_FMT_GIF)
         rc = image_gif_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_BMP)
