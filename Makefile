@@ -10,8 +10,9 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
-# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP.
-IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp
+# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP; zlib for the PNG
+# chunk CRCs Pillow checks.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -lz
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lcurl
 
