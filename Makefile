@@ -11,8 +11,8 @@ MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 # libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP; zlib for the PNG
-# chunk CRCs Pillow checks.
-IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -lz
+# chunk CRCs Pillow checks; LittleCMS for the Lab -> sRGB conversion Pillow does with it.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -llcms2 -lz
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lcurl
 
