@@ -236,7 +236,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < (size_t)l->n * l->k; i++) l->w[i] = rand() / (float)RAND_MAX - 0.5f;
         for (int i = 0; i < l->n; i++) l->bias[i] = rand() / (float)RAND_MAX;
         l->wp = aligned_alloc(64, gemm_packed_floats(l->n, l->k) * 4);
-        gemm_pack_t(l->w, (size_t)l->k, l->n, l->k, 0, l->n, l->wp);
+        gemm_pack_t(GEMM_ISA_AVX512, l->w, (size_t)l->k, l->n, l->k, 0, l->n, l->wp);
         l->wb = aligned_alloc(64, (lp_packed_elems(LP_BF16, l->n, l->k) * 2 + 63) / 64 * 64);
         gemm_bf16_pack_t(l->w, (size_t)l->k, l->n, l->k, l->wb);
         l->wq = aligned_alloc(64, (lp_packed_elems(LP_INT8, l->n, l->k) + 63) / 64 * 64);

@@ -26,8 +26,8 @@ const char *lp_isa_missing(gemm_isa isa, lp_kind kind)
 {
     const char *need = kind == LP_BF16 ? "AVX512_BF16 (vdpbf16ps)" : "AVX512_VNNI (vpdpbusd)";
 #ifdef LP_X86
-    if (isa < GEMM_ISA_AVX512 || gemm_isa_detect() < GEMM_ISA_AVX512)
-        return need; /* isa avx2|generic, or no AVX-512F */
+    if (isa != GEMM_ISA_AVX512 || !gemm_isa_runs(GEMM_ISA_AVX512))
+        return need; /* isa avx2|generic|blas, or no AVX-512F */
     __builtin_cpu_init();
     if (kind == LP_BF16 && __builtin_cpu_supports("avx512bf16"))
         return NULL;

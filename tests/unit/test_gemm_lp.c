@@ -213,5 +213,7 @@ int main(void)
     CHECK(why && strstr(why, "AVX512_BF16"));
     why = lp_isa_missing(GEMM_ISA_GENERIC, LP_INT8);
     CHECK(why && strstr(why, "AVX512_VNNI"));
+    why = lp_isa_missing(GEMM_ISA_BLAS, LP_BF16);
+    CHECK(why && strstr(why, "AVX512_BF16"));
     return check_summary("test_gemm_lp");
 }
