@@ -210,15 +210,12 @@ typedef struct {
                  t1 = (r1) < (b + 1) * (T) ? (r1) - b * (T) : (T), once_ = 1;                      \
              once_; once_ = 0)
 
-/* The patch embedding's lowered weight, or NULL where it runs in f32. */
+/* The patch embedding's lowered weight, or NULL at f32. It runs at the model's precision: in f32
+ * instead, DeiT-tiny's logits moved from 2.34% to 2.17% relative L2 of the reference at int8 (0.55%
+ * to 0.53% at bf16), mixed on the reduced fixtures, for about 5% more time at int8. */
 static const lp_weight *lp_patch(const deit_model *m)
 {
-    static int f32_patch = -1;
-    if (f32_patch < 0) {
-        const char *e = getenv("DEIT_LP_PATCH");
-        f32_patch = e && strcmp(e, "f32") == 0;
-    }
-    return m->lp.kind && !f32_patch ? &m->lp.patch : NULL;
+    return m->lp.kind ? &m->lp.patch : NULL;
 }
 
 /* tokens: x[b][t] = (t < NP ? cls/dist : patch_embed(patch t - NP)) + pos[t], for own rows. */
