@@ -8,10 +8,11 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # The engine's three parts: load/ (checkpoint -> config + weights), image/ (bytes -> input tensor),
 # nn/ (the numeric core); model/ itself holds the public header and the glue between them.
 MODEL_DIRS := model model/load model/image model/nn
-INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
+INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -Itools -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl -lz
+# libcurl + libcrypto (SHA-256): hub downloads (model/load/hub*.c)
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lcurl -lcrypto -lm -lpthread
+TEST_LDLIBS := $(LDLIBS) -lz
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -49,11 +50,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
 
+# The built-in default model is assembled into hub_builtin.o with .incbin (paths relative to the
+# repository root, where make runs); -MMD cannot see those, so the files are listed here.
+BUILTIN_FILES := models/fashion-deit/model.safetensors models/fashion-deit/config.json
+$(foreach t,$(B) $(B)/asan $(B)/tsan $(B)/fuzz,$(t)/obj/model/load/hub_builtin.o): $(BUILTIN_FILES)
+
 $(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(LIB_OBJ)
+$(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
+$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
@@ -69,7 +75,7 @@ $(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
 $(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
-$(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(ASAN_LIB_OBJ)
+$(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(B)/asan/obj/tools/hub_progress.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/tsan/obj/%.o: %.c
@@ -90,7 +96,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lcurl -lcrypto -lm -lpthread
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)

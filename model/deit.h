@@ -34,8 +34,9 @@
 typedef struct deit_model deit_model;
 typedef struct deit_state deit_state;
 
-/* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]) or a
- * .safetensors file (config inferred from the tensors, or from config.json beside it if present).
+/* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]), a
+ * .safetensors file (config inferred from the tensors, or from config.json beside it if present), or
+ * "builtin:NAME", a model compiled into the binary (hub.h; hub ids are resolved to a directory there).
  * Returns DEIT_OK or a DEIT_E* status with a message naming the file/tensor/field. */
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen);
 void deit_model_free(deit_model *m);

@@ -60,6 +60,7 @@ struct http_server {
     engine eng;
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int draining;       /* SIGTERM received: readiness 503, Connection: close */
+    atomic_int downloading;    /* the model is being fetched from the hub: /readyz says so */
     atomic_int inflight;       /* requests between the first handler call and completion */
     MHD_socket listen_fd;      /* from MHD_quiesce_daemon; closed after MHD_stop_daemon */
     char *tls_cert, *tls_key;  /* PEM text, NUL-terminated, kept until MHD_stop_daemon; NULL: plain HTTP */
@@ -194,8 +195,9 @@ static void answer_health(request *rq)
     case R_HEALTHZ: set_text(rq, 200, "{\"status\":\"ok\"}\n"); break;
     case R_READYZ:
         if (ready) set_text(rq, 200, "{\"status\":\"ready\"}\n");
-        else set_text(rq, 503, atomic_load(&h->draining) ? "{\"status\":\"draining\"}\n"
-                                                          : "{\"status\":\"starting\"}\n");
+        else set_text(rq, 503, atomic_load(&h->draining)      ? "{\"status\":\"draining\"}\n"
+                               : atomic_load(&h->downloading) ? "{\"status\":\"downloading\"}\n"
+                                                              : "{\"status\":\"starting\"}\n");
         break;
     case R_PING:
         set_text(rq, ready ? 200 : 503, ready ? "{\"status\":\"Healthy\"}\n" : "{\"status\":\"Unhealthy\"}\n");
@@ -814,6 +816,7 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
     h->log_json = strcmp(cfg->log_format, "json") == 0;
     atomic_init(&h->engine_set, 0);
     atomic_init(&h->draining, 0);
+    atomic_init(&h->downloading, 0);
     atomic_init(&h->inflight, 0);
     if (load_tls(h, cfg, err, errlen)) {
         free_server(h);
@@ -906,6 +909,11 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b, const 
 int http_port(const http_server *h) { return h->port; }
 
 int http_tls(const http_server *h) { return h->tls_cert != NULL; }
+
+void http_set_downloading(http_server *h, int on)
+{
+    atomic_store(&h->downloading, on ? 1 : 0);
+}
 
 void http_drain(http_server *h)
 {
