@@ -36,7 +36,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server tsan-test clean
+.PHONY: all deps run eval test test-unit test-cli test-hub test-model test-integration soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -145,7 +145,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(B)/deit-server --model $${DEIT_MODEL:-models/fashion-deit}
+	./$(B)/deit-server --model $${DEIT_MODEL:-builtin:fashion-deit}
 
 # Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images.
 eval: deps all
@@ -156,6 +156,11 @@ test-unit: $(UNIT_BIN)
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
+
+# Hub models (hf://ORG/NAME) against the loopback mock hub in tests/hub/: cache layout, offline,
+# failure modes, concurrent fetches, /readyz "downloading", the built-in default model.
+test-hub: $(B)/deit-predict $(B)/asan/deit-predict $(B)/deit-server $(B)/deit-bench
+	@bash tests/test_hub.sh
 
 # The shipped default model through the server: examples and accuracy over HTTP.
 test-model: $(B)/deit-server $(B)/deit-eval
@@ -171,12 +176,12 @@ soak: all $(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-cli test-hub test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
 # ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
-# The model the deployment tests serve and bake into the test image: the shipped default.
+# The model the nginx deployment test serves (the container test serves the built-in one).
 DEPLOY_MODEL ?= models/fashion-deit
 
 .PHONY: test-deploy test-container

@@ -7,7 +7,7 @@ set -eu
 # Build and runtime: compiler, BLAS, HTTP, JSON, JPEG, stb_image; tests: libcurl, curl, nginx,
 # yamllint, clang (libFuzzer), python3 (tools).
 PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
-libjpeg62-turbo-dev libstb-dev libcurl4-openssl-dev curl ca-certificates nginx-light yamllint
+libjpeg62-turbo-dev libstb-dev libcurl4-openssl-dev libssl-dev curl ca-certificates nginx-light yamllint
 clang libclang-rt-14-dev python3 zlib1g-dev dataset-fashion-mnist"
 
 missing=""
