@@ -10,8 +10,11 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -Itools -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
+# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp
 # libcurl + libcrypto (SHA-256): hub downloads (model/load/hub*.c)
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lcurl -lcrypto -lm -lpthread
+HUB_LIBS := -lcurl -lcrypto
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lm -lpthread
 TEST_LDLIBS := $(LDLIBS) -lz
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -64,6 +67,9 @@ $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
+# The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
+$(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -74,6 +80,8 @@ $(B)/asan/obj/%.o: %.c
 $(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
 $(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
+$(B)/asan/image-dump: $(B)/asan/obj/tests/pillow/image_dump.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 $(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(B)/asan/obj/tools/hub_progress.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
@@ -96,7 +104,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lcurl -lcrypto -lm -lpthread
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lm -lpthread
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)
