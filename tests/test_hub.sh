@@ -91,9 +91,8 @@ out=$(HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=$T/c-down "$BIN" --model hf://
 check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*the hub is unreachable"' "hub down, not cached: exit 2 ($out)"
 # HF_HUB_ETAG_TIMEOUT: a hub that does not answer in time counts as down
 reset; ctl "config?head_delay_ms=3000"
-start=$(date +%s)
 out=$(HF_HUB_ETAG_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?
-check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "unreachable.*timed out" "$T/err" && [ $(( $(date +%s) - start )) -lt 3 ]' \
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "unreachable.*timed out after 1[0-9][0-9][0-9] milliseconds" "$T/err"' \
     "HF_HUB_ETAG_TIMEOUT=1 against a 3 s HEAD: cache used ($(cat "$T/err"))"
 
 # ---- a repo with preprocessor_config.json, a tag, a revision with slashes, a renamed repo ------
