@@ -6,7 +6,6 @@
 #endif
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,10 @@
 #include "batcher.h"
 #include "server_config.h"
 #include "deit.h"
+#include "engine.h"
 #include "http.h"
 #include "hub.h"
+#include "log.h"
 #include "metrics.h"
 
 /* Self-pipe: the signal handler only writes a byte; main() reads it. Works whichever thread (ours,
@@ -33,80 +34,16 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* What every worker's state is made from: the shared model and the engine threads per worker. */
-typedef struct {
-    const deit_model *model;
-    int threads;
-} engine_spec;
-
-/* One worker's engine state: the shared model and this worker's scratch (and thread team). */
-typedef struct {
-    const deit_model *model;
-    deit_state *state;
-} worker_engine;
-
-static void *engine_state_new(void *ctx, int max_batch)
-{
-    const engine_spec *spec = ctx;
-    worker_engine *w = malloc(sizeof *w);
-    if (!w) return NULL;
-    w->model = spec->model;
-    deit_params p = deit_default_params();
-    p.threads = spec->threads;
-    p.max_batch = max_batch;
-    w->state = deit_state_new_with(w->model, &p);
-    if (!w->state) {
-        free(w);
-        return NULL;
-    }
-    return w;
-}
-
-static void engine_state_free(void *p)
-{
-    worker_engine *w = p;
-    deit_state_free(w->state);
-    free(w);
-}
-
-static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist,
-                          float *const *explain)
-{
-    worker_engine *w = p;
-    (void)explain;
-    return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void logf_event(const server_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_event(const server_config *c, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (strcmp(c->log_format, "json") == 0) {
-        fputs("{\"event\":\"", stderr);
-        for (const char *p = msg; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', stderr);
-            if ((unsigned char)*p >= 0x20) fputc(*p, stderr);
-        }
-        fputs("\"}\n", stderr);
-    } else {
-        fprintf(stderr, "deit-server: %s\n", msg);
-    }
-}
-
 /* A hub download's events go to the server's log (one line per file, the cache fallback). */
 static void on_hub_log(void *ctx, hub_log_level level, const char *msg)
 {
-    logf_event(ctx, "%s%s", level == HUB_LOG_WARN ? "warning: " : "", msg);
+    log_event(ctx, "%s%s", level == HUB_LOG_WARN ? "warning: " : "", msg);
 }
 
 /* SIGTERM during a download stops it: the signal's byte waits in the pipe (not read here). */
@@ -155,6 +92,8 @@ int main(int argc, char **argv)
     /* The engine runs its own GEMM on each worker's thread team; BLAS is not on the hot path, so
      * it gets one thread and never competes with the teams for the cores. */
     deit_set_blas_threads(1);
+    server_log lg;
+    log_init(&lg, cfg.log_format, 2);
     static metrics mx; /* lives for the whole process; every field is atomic */
     metrics_init(&mx);
 
@@ -164,8 +103,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "deit-server: %s\n", err);
         return 1;
     }
-    logf_event(&cfg, "listening on %s:%d", cfg.host, http_port(h));
-    if (http_tls(h)) logf_event(&cfg, "TLS on: certificate %s", cfg.tls_cert);
+    log_event(&lg, "listening on %s:%d", cfg.host, http_port(h));
+    if (http_tls(h)) log_event(&lg, "TLS on: certificate %s", cfg.tls_cert);
 
     /* A hub model is fetched into the cache first; meanwhile /readyz says "downloading". */
     hub_options ho;
@@ -173,24 +112,24 @@ int main(int argc, char **argv)
     ho.max_bytes = (long long)cfg.max_model_mb << 20;
     ho.log = on_hub_log;
     ho.cancelled = on_hub_cancelled;
-    ho.ctx = &cfg;
+    ho.ctx = &lg;
     model_source src;
     http_set_downloading(h, model_source_classify(cfg.model) == MODEL_SOURCE_HUB);
     int src_rc = model_source_resolve(cfg.model, &ho, &src, err, sizeof err);
     http_set_downloading(h, 0);
     if (src_rc != DEIT_OK) {
         int stopping = on_hub_cancelled(NULL);
-        logf_event(&cfg, stopping ? "stopped during the model download: %s" : "cannot load model: %s", err);
+        log_event(&lg, stopping ? "stopped during the model download: %s" : "cannot load model: %s", err);
         http_stop(h);
         return stopping ? 0 : 1;
     }
     if (src.kind == MODEL_SOURCE_HUB)
-        logf_event(&cfg, "model %s@%s is commit %s in %s (%lld bytes downloaded, %d requests%s)", src.repo,
+        log_event(&lg, "model %s@%s is commit %s in %s (%lld bytes downloaded, %d requests%s)", src.repo,
                    src.revision, src.commit, src.path, src.downloaded, src.requests,
                    src.cache_only ? ", from the cache" : "");
     deit_model *model = NULL;
     if (deit_model_open(src.path, &model, err, sizeof err) != DEIT_OK) {
-        logf_event(&cfg, "cannot load model: %s", err);
+        log_event(&lg, "cannot load model: %s", err);
         http_stop(h);
         return 1;
     }
@@ -204,7 +143,7 @@ int main(int argc, char **argv)
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
-        logf_event(&cfg, "%s", err);
+        log_event(&lg, "%s", err);
         http_stop(h);
         batcher_free(b);
         deit_model_free(model);
@@ -212,8 +151,8 @@ int main(int argc, char **argv)
     }
     const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : mc->name;
     http_set_engine(h, model, b, name);
-    logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", name, mc->architecture, mc->n_classes,
+    log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
+               "batch wait %d us, queue %d", name, cfg.model_version, mc->architecture, mc->n_classes,
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
                cfg.batch_wait_us, cfg.queue);
 
@@ -235,7 +174,7 @@ int main(int argc, char **argv)
         }
 #endif
     }
-    logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
+    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
@@ -250,7 +189,7 @@ int main(int argc, char **argv)
     }
     if (http_inflight(h) > 0) {
         forced = 1;
-        logf_event(&cfg, "grace period over with %d requests in flight: answering the queued ones 503",
+        log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
                    http_inflight(h));
         batcher_stop(b, 0);
         for (int i = 0; i < 200 && http_inflight(h) > 0; i++) sleep_ms(10);
@@ -260,6 +199,6 @@ int main(int argc, char **argv)
     http_stop(h);
     batcher_free(b);
     deit_model_free(model);
-    logf_event(&cfg, forced ? "stopped (forced)" : "stopped");
+    log_event(&lg, forced ? "stopped (forced)" : "stopped");
     return forced ? 1 : 0;
 }

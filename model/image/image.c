@@ -9,50 +9,7 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
-
-/* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
- * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
-static int gif_first_frame_complete(const uint8_t *d, size_t len)
-{
-    size_t i = 13;
-    if (len < 13)
-        return 0;
-    if (d[10] & 0x80)
-        i += (size_t)3 << ((d[10] & 7) + 1);  /* global colour table */
-    while (i < len) {
-        uint8_t b = d[i++];
-        if (b == 0x21) {                      /* extension: label, sub-blocks */
-            if (i++ >= len)
-                return 0;
-        } else if (b == 0x2C) {               /* image descriptor */
-            if (i + 9 > len)
-                return 0;
-            uint8_t flags = d[i + 8];
-            i += 9;
-            if (flags & 0x80)
-                i += (size_t)3 << ((flags & 7) + 1);
-            i++;                              /* LZW minimum code size */
-        } else {
-            return 0;                         /* trailer or junk before any frame */
-        }
-        for (;;) {                            /* sub-blocks up to the 0 terminator */
-            if (i >= len)
-                return 0;
-            uint8_t n = d[i++];
-            if (n == 0)
-                break;
-            i += n;
-        }
-        if (b == 0x2C)
-            return 1;
-    }
-    return 0;
-}
 
 /* Whether the TGA pixel data the header promises is all there (Pillow refuses a truncated TGA,
  * stb_image pads it with zeros): uncompressed, the byte count; RLE, the packets walked until
@@ -83,23 +40,6 @@ static int tga_complete(const uint8_t *d, size_t len, int w, int h)
  * themselves; TGA is left to stb). */
 static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
 {
-    if (fmt == IMAGE_FMT_BMP) {
-        uint32_t hsz = le32(d + 14), bpp, comp = 0;
-        if (hsz == 12) {
-            bpp = le16(d + 24);
-        } else {
-            if (len < 34)
-                return 0;
-            bpp = le16(d + 28);
-            comp = le32(d + 30);
-        }
-        if (comp != 0 && comp != 3)
-            return 1;                         /* RLE: stb refuses it anyway */
-        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
-        return (uint64_t)le32(d + 10) + row * (uint64_t)h <= len;
-    }
-    if (fmt == IMAGE_FMT_GIF)
-        return gif_first_frame_complete(d, len);
     if (fmt == IMAGE_FMT_OTHER_STB)
         return len >= 18 && tga_complete(d, len, w, h);
     return 1;
@@ -134,34 +74,11 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (len >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0)) {
         *fmt = IMAGE_FMT_GIF;
-        if (len < 10)
-            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated header");
-        *w = (int)le16(d + 6);
-        *h = (int)le16(d + 8);
-        if (*w == 0 || *h == 0)
-            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: invalid dimensions");
-        return DEIT_OK;
+        return image_gif_info(d, len, w, h, err, errlen);
     }
     if (d[0] == 'B' && d[1] == 'M') {
         *fmt = IMAGE_FMT_BMP;
-        if (len < 26)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
-        uint32_t hsz = le32(d + 14);
-        int64_t bw, bh;
-        if (hsz == 12) {
-            bw = le16(d + 18);
-            bh = le16(d + 20);
-        } else {
-            bw = (int32_t)le32(d + 18);
-            bh = (int32_t)le32(d + 22);
-            if (bh < 0)
-                bh = -bh;  /* negative height: rows stored top-down */
-        }
-        if (bw <= 0 || bh <= 0 || bw > 0x7FFFFFFF || bh > 0x7FFFFFFF)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid dimensions");
-        *w = (int)bw;
-        *h = (int)bh;
-        return DEIT_OK;
+        return image_bmp_info(d, len, w, h, err, errlen);
     }
     if (d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {
         *fmt = IMAGE_FMT_PNM;
@@ -216,6 +133,12 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_PNG && (rc = image_png_check(data, len, err, errlen)) != DEIT_OK)
+        ;
+    else if (fmt == IMAGE_FMT_GIF)
+        rc = image_gif_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_BMP)
+        rc = image_bmp_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_PNM)
         rc = image_pnm_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_WEBP)
