@@ -20,7 +20,10 @@ TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 # Engine and API: everything the binaries share. Server objects minus main() are linked into tests.
 LIB_SRC    := $(sort $(wildcard $(MODEL_DIRS:%=%/*.c) api/*.c))
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# The web page at GET / (web/*): one HTML document with its inline style and script, embedded in the
+# server as bytes plus a Content-Security-Policy holding their hashes (tools/embed_web.sh).
+WEB_SRC    := build/gen/web_page.c
+SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c))) $(WEB_SRC)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 
@@ -65,6 +68,10 @@ $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(WEB_SRC): $(wildcard web/*) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed_web.sh web $@
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
