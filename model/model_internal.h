@@ -28,11 +28,12 @@ typedef struct {
 struct deit_model {
     deit_config cfg;           /* resolved hyper-parameters, preprocessing, labels */
     deit_weights w;            /* float32 copies, read-only after open */
-    gemm_isa isa;              /* kernel set chosen at open (gemm_isa_detect) */
+    deit_precision precision;  /* deit_params.precision at open */
+    gemm_isa isa;              /* kernel set chosen at open (deit_params.isa, $DEIT_ISA, the CPU) */
     deit_packed pk;            /* packed views of w's linear weights */
 };
 
-/* Packs m->w's linear weights into m->pk and picks m->isa; called once by deit_model_open.
+/* Packs m->w's linear weights into m->pk; called once by deit_model_open.
  * Returns DEIT_OK or DEIT_ENOMEM. */
 int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);

@@ -128,7 +128,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const deit_config *c = deit_model_config(m);
-    deit_state *s = deit_state_new_threads(m, 1, threads);
+    deit_params params = deit_default_params();
+    params.threads = threads;
+    deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
     float *rec = explain ? malloc(api_explain_floats(m) * sizeof(float)) : NULL;

@@ -15,45 +15,6 @@ static uint32_t le32(const uint8_t *p)
 }
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
 
-/* Netpbm header: "P5"/"P6", then width, height, maxval as decimal tokens separated by
- * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval and the
- * offset of the pixel data. */
-static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval, size_t *data_off)
-{
-    size_t i = 2;
-    int vals[3];
-    for (int t = 0; t < 3; t++) {
-        long v = 0;
-        int digits = 0;
-        for (;;) {  /* whitespace and comments */
-            if (i >= len)
-                return DEIT_EINVAL;
-            if (p[i] == '#') {
-                while (i < len && p[i] != '\n' && p[i] != '\r')
-                    i++;
-            } else if (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')) {
-                i++;
-            } else {
-                break;
-            }
-        }
-        while (i < len && p[i] >= '0' && p[i] <= '9') {
-            v = v * 10 + (p[i++] - '0');
-            if (v > (1L << 24))
-                return DEIT_EINVAL;
-            digits++;
-        }
-        if (!digits)
-            return DEIT_EINVAL;
-        vals[t] = (int)v;
-    }
-    *w = vals[0];
-    *h = vals[1];
-    *maxval = vals[2];
-    *data_off = i + 1;  /* one whitespace byte ends the header */
-    return DEIT_OK;
-}
-
 /* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
  * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
 static int gif_first_frame_complete(const uint8_t *d, size_t len)
@@ -93,6 +54,29 @@ static int gif_first_frame_complete(const uint8_t *d, size_t len)
     return 0;
 }
 
+/* Whether the TGA pixel data the header promises is all there (Pillow refuses a truncated TGA,
+ * stb_image pads it with zeros): uncompressed, the byte count; RLE, the packets walked until
+ * width*height pixels are covered (a packet may cross scan lines, as Pillow's TgaRleDecode
+ * allows). */
+static int tga_complete(const uint8_t *d, size_t len, int w, int h)
+{
+    size_t bpp = ((size_t)d[16] + 7) / 8, pos = 18 + (size_t)d[0];
+    if (d[1] == 1)
+        pos += (size_t)le16(d + 5) * (((size_t)d[7] + 7) / 8);
+    uint64_t need = (uint64_t)w * h;
+    if (!(d[2] & 8))
+        return pos + need * bpp <= len;
+    for (uint64_t got = 0; got < need;) {
+        if (pos >= len)
+            return 0;
+        uint8_t p = d[pos++];
+        size_t n = (size_t)(p & 0x7F) + 1;
+        pos += (p & 0x80) ? bpp : n * bpp;
+        got += n;
+    }
+    return pos <= len;
+}
+
 /* stb_image reads zeros past the end of the data instead of failing, so a truncated BMP, GIF
  * or PNM would decode with a black tail; Pillow refuses it ("image file is truncated"). Checks
  * that the pixel data the header promises is present (PNG and JPEG decoders notice by
@@ -116,13 +100,8 @@ static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, 
     }
     if (fmt == IMAGE_FMT_GIF)
         return gif_first_frame_complete(d, len);
-    if (fmt == IMAGE_FMT_PNM) {
-        int pw, ph, maxval;
-        size_t off;
-        if (pnm_header(d, len, &pw, &ph, &maxval, &off) != DEIT_OK)
-            return 0;
-        return off + (uint64_t)w * h * (d[1] == '6' ? 3 : 1) <= len;
-    }
+    if (fmt == IMAGE_FMT_OTHER_STB)
+        return len >= 18 && tga_complete(d, len, w, h);
     return 1;
 }
 
@@ -184,19 +163,9 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
         *h = (int)bh;
         return DEIT_OK;
     }
-    if (d[0] == 'P' && d[1] >= '1' && d[1] <= '7') {
-        int maxval;
-        size_t off;
+    if (d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {
         *fmt = IMAGE_FMT_PNM;
-        if (d[1] != '5' && d[1] != '6')
-            return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                             "PNM: only binary P5/P6 is supported (got P%c)", d[1]);
-        if (pnm_header(d, len, w, h, &maxval, &off) != DEIT_OK || *w == 0 || *h == 0)
-            return deit_fail(err, errlen, DEIT_EINVAL, "PNM: bad header");
-        /* Pillow rescales other maxvals; stb_image does not, so refuse rather than differ. */
-        if (maxval != 255)
-            return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "PNM: maxval %d (only 255)", maxval);
-        return DEIT_OK;
+        return image_pnm_info(d, len, w, h, err, errlen);
     }
     if (len >= 16 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0) {
         *fmt = IMAGE_FMT_WEBP;
@@ -247,6 +216,8 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_PNM)
+        rc = image_pnm_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_WEBP)
         rc = image_webp_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_TIFF)
@@ -257,8 +228,14 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         image_free(out);
         rc = deit_fail(err, errlen, DEIT_EINVAL, "decoded size differs from the header");
     }
-    if (rc != DEIT_OK)
+    /* TGA's right-to-left flag (descriptor bit 4): Pillow flips such files horizontally
+     * (TgaImagePlugin _flip_horizontally); stb_image ignores the flag. */
+    if (rc == DEIT_OK && fmt == IMAGE_FMT_OTHER_STB && (data[17] & 0x10))
+        rc = image_orient(out, 2, err, errlen);
+    if (rc != DEIT_OK) {
+        image_free(out);
         memset(out, 0, sizeof *out);
+    }
     return rc;
 }
 

@@ -35,8 +35,12 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
-deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_threads)
+deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
 {
+    deit_params defaults = deit_default_params();
+    if (!p)
+        p = &defaults;
+    int max_batch = p->max_batch, n_threads = p->threads;
     if (!m || max_batch < 1 || max_batch > DEIT_MAX_BATCH || n_threads < 1 ||
         n_threads > DEIT_MAX_THREADS)
         return NULL;
@@ -68,11 +72,6 @@ deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_thr
         return NULL;
     }
     return s;  /* zeroed by alloc_floats, which also keeps the packs' unwritten padding defined */
-}
-
-deit_state *deit_state_new(const deit_model *m, int max_batch)
-{
-    return deit_state_new_threads(m, max_batch, 1);
 }
 
 void deit_state_free(deit_state *s)
@@ -233,7 +232,7 @@ static void attention_rows(const fwd_job *j, int l, const float *kv, float *scor
             /* scores[i,j] = scale * q[i,:] . k[j,:] */
             gemm(isa, nq, T, hd, scale, q + (size_t)h * hd, 3 * (size_t)D, kt, NULL, scores, (size_t)T,
                  GEMM_STORE);
-            k_softmax_rows(scores, nq, T);
+            k_softmax_rows(isa, scores, nq, T);
             if (j->ex && j->ex[b].class_map)
                 explain_capture(j->s, b, l, h, t0, nq, scores);
             /* out[i, h] = scores[i,:] @ v */
@@ -278,7 +277,7 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
     /* projection + residual */
     gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
     /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
-    k_layernorm(x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
+    k_layernorm(isa, x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
     gemm(isa, nr, M, D, 1.0f, xn, (size_t)D, pb->fc1, bw->fc1_b, hid, (size_t)M, GEMM_GELU);
     gemm(isa, nr, D, M, 1.0f, hid, (size_t)M, pb->fc2, bw->fc2_b, x, (size_t)D, GEMM_ADD);
     if (s->trace_on && r0 < T) {
@@ -297,7 +296,7 @@ static void block_head(const fwd_job *j, int l, int r0, int r1)
     int D = c->dim, nr = r1 - r0;
     float *xn = s->xn + (size_t)r0 * D;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
-    k_layernorm(s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
+    k_layernorm(m->isa, s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
     gemm(m->isa, nr, 3 * D, D, 1.0f, xn, (size_t)D, m->pk.blocks[l].qkv, bw->qkv_b,
          s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
     pack_kv(j, s->kv + (size_t)(l & 1) * kv_block, r0, r1);
@@ -362,9 +361,9 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
     /* final norm: the heads read only the prefix tokens, so only those are normalised */
     for (int b = 0; b < batch; b++)
         memcpy(s->prefix + (size_t)b * NP * D, s->x + (size_t)b * slab, (size_t)NP * D * sizeof(float));
-    k_layernorm(s->prefix, batch * NP, D, w->norm_w, w->norm_b, c->ln_eps, s->prefix);
+    k_layernorm(m->isa, s->prefix, batch * NP, D, w->norm_w, w->norm_b, c->ln_eps, s->prefix);
     if (s->trace_on)
-        k_layernorm(s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
+        k_layernorm(m->isa, s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
                     s->trace + (size_t)(1 + c->depth) * slab);
 
     if (ex)

@@ -12,6 +12,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 #include "safetensors.h"
 
 #define MAP_TOL 1e-5
@@ -87,7 +88,7 @@ static void run_model(const char *models_dir, const char *name, const char *imag
         CHECK_MSG(isnan(ltc) && isnan(want_ltc), "%s: one-head model has no learned_token_cosine", name);
 
     size_t nin = deit_input_floats(m);
-    deit_state *s1 = deit_state_new(m, 1), *s3 = deit_state_new_threads(m, 3, 2);
+    deit_state *s1 = new_state(m, 1, 1), *s3 = new_state(m, 3, 2);
     CHECK(s1 && s3);
     float *px = malloc(3 * nin * sizeof(float));
     float *cls = malloc(3 * (size_t)K * sizeof(float)), *dist = malloc(3 * (size_t)K * sizeof(float));
@@ -225,7 +226,7 @@ int main(void)
     /* bad calls are refused, nothing computed */
     deit_model *m = NULL;
     if (deit_model_open("tests/fixtures/models/timm-deit-reduced", &m, err, sizeof err) == DEIT_OK) {
-        deit_state *s = deit_state_new(m, 1);
+        deit_state *s = new_state(m, 1, 1);
         float px[3 * 224 * 224] = {0}, cls[10];
         float map[196];
         deit_explain ex = {map, NULL, 0};
