@@ -12,8 +12,8 @@ INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 # libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP.
 IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl -lz
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
+TEST_LDLIBS := $(LDLIBS) -lcurl
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -104,7 +104,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lm -lpthread
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)

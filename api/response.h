@@ -1,45 +1,41 @@
-/* response.h — JSON bodies of every endpoint (predictions, TorchServe, KServe v2, metadata, errors),
- * built with jansson from probabilities the caller has already fused.
+/* response.h — JSON bodies of every endpoint (predictions, TorchServe, KServe v2, metadata, health,
+ * errors), built with jansson. Every prediction builder takes the two heads' logits and fuses them
+ * itself (deit_fuse), so each endpoint reports the same probabilities for the same logits.
  *
  * Every builder returns a malloc'd NUL-terminated string (free with free()) and its length in *len,
- * or NULL when out of memory. Probability arrays are [n_images][n_classes], row-major.
- * Thread-safe: no global state.
+ * or NULL when out of memory. Logit arrays are [n_images][n_classes], row-major; dist_logits may be
+ * NULL for a model without a distillation head. Thread-safe: no global state.
  */
 #ifndef DEIT_API_RESPONSE_H
 #define DEIT_API_RESPONSE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "model_info.h"
 #include "v2.h"
-
-/* What the responses say about the served model. Pointers are borrowed. */
-typedef struct {
-    const char *name;          /* model name (URL path segment of /predictions and /v2/models) */
-    const char *architecture;  /* e.g. deit_tiny_distilled_patch16_224; "" if unknown */
-    const char *dtype;         /* stored weight dtype: "F32", "F16", "BF16" */
-    int image_h, image_w, in_chans, patch, dim, depth, heads, n_classes, distilled;
-    const char *const *labels; /* [n_classes] */
-} resp_model;
 
 /* Milliseconds spent per stage of one request. */
 typedef struct {
     double decode, queue, inference, total;
 } resp_timing;
 
-/* /v1/predict: {"model": model_name, "predictions": [{"class_head", "distill_head", "fused", "heads_agree"}…],
+/* /v1/predict: {"model": name, "predictions": [{"class_head", "distill_head", "fused", "heads_agree"}…],
  * "timing_ms"}. Each prediction is api_prediction_json's (prediction.h), exactly what deit-predict
- * prints for the same logits. cls/dist logits: [n_images][c->n_classes]. */
-char *resp_predict(const deit_config *c, const char *model_name, const float *cls_logits,
-                   const float *dist_logits, int n_images, int top_k, const resp_timing *t, size_t *len);
+ * prints for the same logits. extra: NULL, or [n_images] objects (or NULL entries) whose keys are
+ * added to each image's prediction (per-image data such as explanations); the builder takes over
+ * the references, also on failure. */
+char *resp_predict(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
+                   int top_k, const resp_timing *t, json_t *const *extra, size_t *len);
 
 /* TorchServe /predictions/{model}: fused top-k as {label: probability} for one image, an array of
  * such objects for several. */
-char *resp_torchserve(const resp_model *m, const float *p_fused, int n_images, int top_k, size_t *len);
+char *resp_torchserve(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
+                      int top_k, size_t *len);
 
-/* KServe v2 infer response. probs[kind] is the [n][classes] array for each v2_output_kind. */
-char *resp_v2_infer(const resp_model *m, const char *id, const v2_output *outs, int n_outs,
-                    const float *const probs[V2_OUT_COUNT], int n_images, size_t *len);
+/* KServe v2 infer response with the requested outputs (class, distillation, fused probabilities). */
+char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
+                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len);
 
 /* {"error": {"code": status, "message": msg}} */
 char *resp_error(int status, const char *msg, size_t *len);
@@ -47,11 +43,11 @@ char *resp_error(int status, const char *msg, size_t *len);
 char *resp_v2_error(const char *msg, size_t *len);
 
 /* GET /v1/models: {"models": [{name, architecture, dtype, input:{…}, dims, classes, heads:[…]}]} */
-char *resp_models(const resp_model *m, size_t *len);
+char *resp_models(const api_model *m, size_t *len);
 /* GET /v2: {"name", "version", "extensions"} */
 char *resp_v2_server(const char *version, size_t *len);
 /* GET /v2/models/{name}: {name, versions, platform, inputs, outputs} */
-char *resp_v2_model(const resp_model *m, size_t *len);
+char *resp_v2_model(const api_model *m, size_t *len);
 
 /* Index of the largest value of p[n] (lowest index on ties). */
 int resp_argmax(const float *p, int n);

@@ -9,10 +9,6 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
 
 /* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
@@ -83,21 +79,6 @@ static int tga_complete(const uint8_t *d, size_t len, int w, int h)
  * themselves; TGA is left to stb). */
 static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
 {
-    if (fmt == IMAGE_FMT_BMP) {
-        uint32_t hsz = le32(d + 14), bpp, comp = 0;
-        if (hsz == 12) {
-            bpp = le16(d + 24);
-        } else {
-            if (len < 34)
-                return 0;
-            bpp = le16(d + 28);
-            comp = le32(d + 30);
-        }
-        if (comp != 0 && comp != 3)
-            return 1;                         /* RLE: stb refuses it anyway */
-        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
-        return (uint64_t)le32(d + 10) + row * (uint64_t)h <= len;
-    }
     if (fmt == IMAGE_FMT_GIF)
         return gif_first_frame_complete(d, len);
     if (fmt == IMAGE_FMT_OTHER_STB)
@@ -144,24 +125,7 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (d[0] == 'B' && d[1] == 'M') {
         *fmt = IMAGE_FMT_BMP;
-        if (len < 26)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
-        uint32_t hsz = le32(d + 14);
-        int64_t bw, bh;
-        if (hsz == 12) {
-            bw = le16(d + 18);
-            bh = le16(d + 20);
-        } else {
-            bw = (int32_t)le32(d + 18);
-            bh = (int32_t)le32(d + 22);
-            if (bh < 0)
-                bh = -bh;  /* negative height: rows stored top-down */
-        }
-        if (bw <= 0 || bh <= 0 || bw > 0x7FFFFFFF || bh > 0x7FFFFFFF)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid dimensions");
-        *w = (int)bw;
-        *h = (int)bh;
-        return DEIT_OK;
+        return image_bmp_info(d, len, w, h, err, errlen);
     }
     if (d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {
         *fmt = IMAGE_FMT_PNM;
@@ -216,6 +180,8 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_BMP)
+        rc = image_bmp_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_PNM)
         rc = image_pnm_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_WEBP)

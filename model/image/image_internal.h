@@ -30,6 +30,12 @@ int image_jpeg_decode(const uint8_t *data, size_t len, int channels, size_t max_
  * range: unchanged). Rotations swap width and height. */
 int image_orient(deit_image *img, int o, char *err, size_t errlen);
 
+/* BMP as Pillow's BmpImagePlugin reads it (image_bmp.c). */
+int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_bmp_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+
 /* Netpbm P1-P6 as Pillow's PpmImagePlugin reads them (image_pnm.c). */
 int image_pnm_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
                    size_t errlen);

@@ -384,6 +384,7 @@ static void test_hostile(void)
     put_le32(bmp + 14, 40);
     put_le32(bmp + 18, 1000000);
     put_le32(bmp + 22, (uint32_t)-1000000);  /* top-down */
+    bmp[28] = 24;                            /* bits per pixel */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
     put_le32(bmp + 22, 0x80000000u);         /* INT32_MIN: no absolute value */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_EINVAL);
