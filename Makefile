@@ -179,7 +179,7 @@ soak: all $(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
@@ -192,6 +192,13 @@ DEPLOY_MODEL ?= models/fashion-deit
 test-deploy: $(B)/deit-server
 	@sh tests/deploy/yamllint.sh
 	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/nginx.sh
+
+# The web page at / in headless chromium (playwright-core from npm into tests/browser/node_modules):
+# two example images, labels as the API, heatmaps drawn, errors, API key, through deploy/nginx.conf
+# and under a sub-path. Skipped (and says so) where chromium is not installed.
+.PHONY: test-browser
+test-browser: $(B)/deit-server
+	@bash tests/browser/run.sh
 
 # podman build of the Dockerfile and two containers (slow-ish: ~1-2 min cold, seconds when cached).
 test-container:

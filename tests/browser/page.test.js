@@ -97,6 +97,7 @@ async function readCard(page, name) {
     };
     const stats = (which) => {
       const c = card.querySelector("canvas[data-map=" + which + "]");
+      if (!c) return null;
       const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
       let sum = 0, min = 255, max = 0, colour = 0;
       for (let i = 0; i < d.length; i += 4) {
