@@ -12,7 +12,7 @@ typedef struct {
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
     int workers;               /* --workers: inference threads, each with its own deit_state */
-    int threads;               /* --threads: OpenBLAS threads (process-wide; workers x threads <= cores) */
+    int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */
