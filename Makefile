@@ -21,7 +21,10 @@ TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 # Engine and API: everything the binaries share. Server objects minus main() are linked into tests.
 LIB_SRC    := $(sort $(wildcard $(MODEL_DIRS:%=%/*.c) api/*.c))
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# The web page at GET / (web/*): one HTML document with its inline style and script, embedded in the
+# server as bytes plus a Content-Security-Policy holding their hashes (tools/embed_web.sh).
+WEB_SRC    := build/gen/web_page.c
+SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c))) $(WEB_SRC)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 
@@ -66,6 +69,10 @@ $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(WEB_SRC): $(wildcard web/*) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed_web.sh web $@
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
@@ -193,7 +200,11 @@ soak: all $(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
+<<<<<<< HEAD
 TEST_STAGES := test-unit fuzz-smoke test-pillow test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+=======
+TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
+>>>>>>> main
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
@@ -206,6 +217,13 @@ DEPLOY_MODEL ?= models/fashion-deit
 test-deploy: $(B)/deit-server
 	@sh tests/deploy/yamllint.sh
 	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/nginx.sh
+
+# The web page at / in headless chromium (playwright-core from npm into tests/browser/node_modules):
+# two example images, labels as the API, heatmaps drawn, errors, API key, through deploy/nginx.conf
+# and under a sub-path. Skipped (and says so) where chromium is not installed.
+.PHONY: test-browser
+test-browser: $(B)/deit-server
+	@bash tests/browser/run.sh
 
 # podman build of the Dockerfile and two containers (slow-ish: ~1-2 min cold, seconds when cached).
 test-container:

@@ -17,6 +17,7 @@
 #include "server_config.h"
 #include "deit.h"
 #include "engine.h"
+#include "explanation.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
         .n_classes = mc->n_classes, .forward = engine_forward, .state_new = engine_state_new,
         .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
+        .explain_floats = api_explain_floats(model),
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
