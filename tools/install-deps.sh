@@ -9,7 +9,7 @@ set -eu
 # yamllint, clang (libFuzzer), python3 (tools), chromium + nodejs (+ npm, below) for the web page's
 # browser test.
 PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
-libjpeg62-turbo-dev libtiff-dev libwebp-dev liblcms2-dev libstb-dev libcurl4-openssl-dev curl ca-certificates
+libjpeg62-turbo-dev libtiff-dev libwebp-dev liblcms2-dev libstb-dev libcurl4-openssl-dev libssl-dev curl ca-certificates
 nginx-light yamllint
 clang libclang-rt-14-dev python3 python3-pil python3-numpy python3-torch zlib1g-dev dataset-fashion-mnist
 chromium nodejs"
