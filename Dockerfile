@@ -4,6 +4,7 @@
 #   docker build -t deit-server .                                   # default model: models/fashion-deit
 #   docker build --build-arg MODEL_DIR=path/to/model -t deit-server .   # bake another model dir
 #   docker run -p 8080:8080 deit-server
+#   docker run -p 8080:8080 -p 8081:8081 deit-server                     # and gRPC on 8081
 #   docker run -p 8080:8080 -v "$PWD/my-deit:/models/default:ro" deit-server   # replace the default
 #
 # Configuration is by environment (every flag has a DEIT_* twin, e.g. DEIT_WORKERS, DEIT_API_KEY);
@@ -16,7 +17,7 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev \
-        libjpeg62-turbo-dev libstb-dev \
+        libjpeg62-turbo-dev libstb-dev libgrpc++-dev libprotobuf-c-dev protobuf-c-compiler \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server binary is built from, so edits elsewhere (docs, tests) keep this layer cached.
@@ -31,11 +32,12 @@ RUN make -j"$(nproc)" build/deit-server \
 # ---- runtime ----------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE}
 # Runtime libraries of build/deit-server (ldd: libopenblas.so.0 from the pthread variant, which pulls
-# libgfortran5; libmicrohttpd.so.12; libjansson.so.4; libjpeg.so.62; libmvec/libm/libc from libc6)
+# libgfortran5; libmicrohttpd.so.12; libjansson.so.4; libjpeg.so.62; libgrpc++.so.1.51 and
+# libprotobuf-c.so.1 for the gRPC port; libmvec/libm/libc from libc6)
 # and curl for the HEALTHCHECK. No compiler, no -dev packages.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libopenblas0-pthread libmicrohttpd12 libjansson4 libjpeg62-turbo curl \
+        libopenblas0-pthread libmicrohttpd12 libjansson4 libjpeg62-turbo libgrpc++1.51 libprotobuf-c1 curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 deit \
  && useradd --system --uid 10001 --gid deit --no-create-home --home-dir /nonexistent \
@@ -50,10 +52,12 @@ COPY ${MODEL_DIR}/ /models/default/
 
 ENV DEIT_MODEL=/models/default \
     DEIT_PORT=8080 \
+    DEIT_GRPC_PORT=8081 \
     DEIT_LOG_FORMAT=json
 
 USER 10001:10001
-EXPOSE 8080
+# 8080: HTTP (REST, KServe v2, TorchServe, /metrics); 8081: KServe v2 over gRPC
+EXPOSE 8080 8081
 # Ready, not merely alive: 503 while the model loads and while draining after SIGTERM.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD curl -fsS -o /dev/null "http://127.0.0.1:${DEIT_PORT:-8080}/readyz" || exit 1

@@ -8,17 +8,33 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # The engine's three parts: load/ (checkpoint -> config + weights), image/ (bytes -> input tensor),
 # nn/ (the numeric core); model/ itself holds the public header and the glue between them.
 MODEL_DIRS := model model/load model/image model/nn
-INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
+INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I. -Ibuild/gen
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl -lz
+TEST_LDLIBS := $(LDLIBS) -lcurl -lz -lprotobuf-c
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
+# ---- gRPC (KServe v2 over gRPC, server/grpc_*) ------------------------------------------------------
+# Messages: protobuf-c code generated here from server/proto/*.proto (protoc-c), part of the server
+# objects (unit tests and the fuzz target use the codec too). Transport: grpc++ in one C++ file
+# (server/grpc_transport.cc), linked with the front end (grpc_server.c, grpc_infer.c) into the servers only.
+CXX      ?= c++
+CXXFLAGS := -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -Iserver $(EXTRA_CXXFLAGS)
+GRPC_LDLIBS := -Wl,--as-needed $(shell pkg-config --libs grpc++ 2>/dev/null || echo -lgrpc++ -lgrpc -lgpr) \
+               -lprotobuf-c -Wl,--no-as-needed
+PROTOS   := $(sort $(wildcard server/proto/*.proto))
+GEN_SRC  := $(PROTOS:server/proto/%.proto=build/gen/%.pb-c.c)
+GEN_HDR  := $(GEN_SRC:.c=.h)
+GRPC_FRONT_SRC := server/grpc_server.c server/grpc_infer.c
+build/gen/%.pb-c.c build/gen/%.pb-c.h: server/proto/%.proto
+	@mkdir -p build/gen
+	$(Q)protoc-c --c_out=build/gen -Iserver/proto $<
+
 # Engine and API: everything the binaries share. Server objects minus main() are linked into tests.
 LIB_SRC    := $(sort $(wildcard $(MODEL_DIRS:%=%/*.c) api/*.c))
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+SERVER_SRC := $(filter-out server/main.c $(GRPC_FRONT_SRC),$(sort $(wildcard server/*.c))) $(GEN_SRC)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 
@@ -48,9 +64,16 @@ $(B)/asan/obj/model/image/resize.o $(B)/asan/obj/model/image/preprocess.o: FILE_
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
+$(B)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+# generated headers exist before anything that may include them is compiled
+GEN_USERS := $(foreach t,obj asan/obj tsan/obj fuzz/obj,$(foreach f,grpc_codec grpc_server grpc_infer,$(B)/$(t)/server/$(f).o))
+$(GEN_USERS) $(B)/fuzz/obj/tests/fuzz/fuzz_grpc.o $(B)/asan/obj/tests/unit/test_grpc_codec.o: | $(GEN_HDR)
+GRPC_OBJ = $(GRPC_FRONT_SRC:%.c=$(1)/obj/%.o) $(1)/obj/server/grpc_transport.o
 
-$(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ) $(call GRPC_OBJ,$(B))
+	$(Q)$(CXX) $(CFLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
 $(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
@@ -65,18 +88,25 @@ $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+$(B)/asan/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 $(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
-$(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
+$(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ) $(call GRPC_OBJ,$(B)/asan)
+	$(Q)$(CXX) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
 $(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/tsan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) -MMD -MP -c $< -o $@
-$(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o) $(LIB_SRC:%.c=$(B)/tsan/obj/%.o)
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS)
+$(B)/tsan/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS) $(TSAN_FLAGS) -MMD -MP -c $< -o $@
+$(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o) $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) \
+    $(call GRPC_OBJ,$(B)/tsan)
+	$(Q)$(CXX) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
 
 # ---- fuzzing (libFuzzer; clang only, separate object tree) ------------------------------------
 # Library objects get coverage instrumentation (fuzzer-no-link); each tests/fuzz/fuzz_<t>.c links
@@ -87,10 +117,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
-FUZZ_LIB_SRC := $(LIB_SRC)
+FUZZ_LIB_SRC := $(LIB_SRC) server/grpc_codec.c $(GEN_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread -lprotobuf-c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)

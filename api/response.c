@@ -86,6 +86,27 @@ char *resp_torchserve(const resp_model *m, const float *p_fused, int n_images, i
     return finish(root, len);
 }
 
+static const char *dtype_name(st_dtype t)
+{
+    switch (t) {
+    case ST_F32: return "F32";
+    case ST_F16: return "F16";
+    case ST_BF16: return "BF16";
+    default: return "other";
+    }
+}
+
+void resp_model_init(resp_model *m, const deit_config *c, const char *name)
+{
+    *m = (resp_model){name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans, c->patch,
+                      c->dim, c->depth, c->heads, c->n_classes, c->distilled, (const char *const *)c->labels};
+}
+
+int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label)
+{
+    return snprintf(buf, cap, "%.6f:%d:%s", (double)score, index, label);
+}
+
 /* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label". */
 static json_t *v2_tensor(const resp_model *m, const v2_output *o, const float *p, int n)
 {
@@ -100,9 +121,8 @@ static json_t *v2_tensor(const resp_model *m, const v2_output *o, const float *p
         for (int i = 0; i < n; i++) {
             int got = deit_topk(p + i * K, m->n_classes, k, idx);
             for (int j = 0; j < got; j++) {
-                char buf[64 + DEIT_MAX_LABEL_BYTES];
-                snprintf(buf, sizeof buf, "%.6f:%d:%s", (double)p[i * K + (size_t)idx[j]], idx[j],
-                         m->labels[idx[j]]);
+                char buf[RESP_CLASS_ENTRY_BYTES];
+                resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
                 if (json_array_append_new(data, json_string(buf))) { free(idx); json_decref(data); return NULL; }
             }
         }

@@ -22,6 +22,9 @@ typedef struct {
     const char *const *labels; /* [n_classes] */
 } resp_model;
 
+/* Fills m from a loaded model's configuration; name is what clients call it (borrowed). */
+void resp_model_init(resp_model *m, const deit_config *c, const char *name);
+
 /* Milliseconds spent per stage of one request. */
 typedef struct {
     double decode, queue, inference, total;
@@ -52,6 +55,11 @@ char *resp_models(const resp_model *m, size_t *len);
 char *resp_v2_server(const char *version, size_t *len);
 /* GET /v2/models/{name}: {name, versions, platform, inputs, outputs} */
 char *resp_v2_model(const resp_model *m, size_t *len);
+
+/* One element of a v2 classification output, "score:index:label" (REST and gRPC alike); returns the
+ * length snprintf would write. RESP_CLASS_ENTRY_BYTES always holds it. */
+#define RESP_CLASS_ENTRY_BYTES (64 + DEIT_MAX_LABEL_BYTES)
+int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label);
 
 /* Index of the largest value of p[n] (lowest index on ties). */
 int resp_argmax(const float *p, int n);

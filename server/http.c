@@ -25,7 +25,7 @@
 #include "route.h"
 #include "v2.h"
 
-#define SERVER_VERSION "0.1.0"
+#define SERVER_VERSION DEIT_SERVER_VERSION
 /* MHD's per-connection pool: request line, headers and its read buffer. Headers beyond it get 431. */
 #define CONN_MEMORY_LIMIT (128 * 1024)
 /* A multipart part's own header block; larger is a malformed request. */

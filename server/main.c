@@ -17,6 +17,7 @@
 #include "batcher.h"
 #include "server_config.h"
 #include "deit.h"
+#include "grpc_server.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -146,10 +147,20 @@ int main(int argc, char **argv)
     }
     logf_event(&cfg, "listening on %s:%d", cfg.host, http_port(h));
     if (http_tls(h)) logf_event(&cfg, "TLS on: certificate %s", cfg.tls_cert);
+    gfe_server *g = NULL; /* --grpc-port: the same server over gRPC */
+    if (cfg.grpc_port >= 0) {
+        if (!(g = gfe_start(&cfg, &mx, err, sizeof err))) {
+            logf_event(&cfg, "%s", err);
+            http_stop(h);
+            return 1;
+        }
+        logf_event(&cfg, "gRPC listening on %s:%d%s", cfg.host, gfe_port(g), http_tls(h) ? " (TLS)" : "");
+    }
 
     deit_model *model = NULL;
     if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
         logf_event(&cfg, "cannot load model: %s", err);
+        gfe_stop(g);
         http_stop(h);
         return 1;
     }
@@ -164,6 +175,7 @@ int main(int argc, char **argv)
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
         logf_event(&cfg, "%s", err);
+        gfe_stop(g);
         http_stop(h);
         batcher_free(b);
         deit_model_free(model);
@@ -171,6 +183,7 @@ int main(int argc, char **argv)
     }
     const char *name = *cfg.model_name ? cfg.model_name : mc->name;
     http_set_engine(h, model, b, name);
+    gfe_set_engine(g, model, b, name);
     logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
                "batch wait %d us, queue %d", name, mc->architecture, mc->n_classes,
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
@@ -188,34 +201,37 @@ int main(int argc, char **argv)
         if (n < 0 && errno != EINTR) break;
 #ifdef __GLIBC__
         unsigned long done = atomic_load_explicit(&mx.images, memory_order_relaxed);
-        if (n == 0 && done != trimmed_at && http_inflight(h) == 0) {
+        if (n == 0 && done != trimmed_at && http_inflight(h) + gfe_inflight(g) == 0) {
             malloc_trim(0);
             trimmed_at = done;
         }
 #endif
     }
-    logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
+    logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
+               http_inflight(h) + gfe_inflight(g));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
+    gfe_drain(g);
     int waited = 0, forced = 0;
     /* Keep-alive connections that were idle at SIGTERM may still bring one request each (answered
      * with Connection: close): stop only after 500 ms with nothing in flight. */
     int quiet = 0;
     while (waited < cfg.grace_s * 1000 && quiet < 500) {
-        quiet = http_inflight(h) > 0 ? 0 : quiet + 10;
+        quiet = http_inflight(h) + gfe_inflight(g) > 0 ? 0 : quiet + 10;
         sleep_ms(10);
         waited += 10;
     }
-    if (http_inflight(h) > 0) {
+    if (http_inflight(h) + gfe_inflight(g) > 0) {
         forced = 1;
         logf_event(&cfg, "grace period over with %d requests in flight: answering the queued ones 503",
-                   http_inflight(h));
+                   http_inflight(h) + gfe_inflight(g));
         batcher_stop(b, 0);
-        for (int i = 0; i < 200 && http_inflight(h) > 0; i++) sleep_ms(10);
+        for (int i = 0; i < 200 && http_inflight(h) + gfe_inflight(g) > 0; i++) sleep_ms(10);
     } else {
         batcher_stop(b, 1);
     }
+    gfe_stop(g);
     http_stop(h);
     batcher_free(b);
     deit_model_free(model);

@@ -5,15 +5,19 @@ set -eu
 [ "${DEIT_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 # Build and runtime: compiler, BLAS, HTTP, JSON, JPEG, stb_image; tests: libcurl, curl, nginx,
-# yamllint, clang (libFuzzer), python3 (tools).
+# yamllint, clang (libFuzzer), python3 (tools); gRPC: grpc++, protobuf-c (+ its compiler), openssl
+# (test certificates).
 PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
 libjpeg62-turbo-dev libstb-dev libcurl4-openssl-dev curl ca-certificates nginx-light yamllint
-clang libclang-rt-14-dev python3 zlib1g-dev dataset-fashion-mnist"
+clang libclang-rt-14-dev python3 zlib1g-dev dataset-fashion-mnist
+libgrpc++-dev libprotobuf-c-dev protobuf-c-compiler openssl"
 
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# the gRPC tests' client runs on Node with npm packages; a Node that brings its own npm stays as it is
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 
 echo "install-deps: installing:$missing"
