@@ -51,7 +51,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server tsan-test clean
+.PHONY: all deps run eval test test-unit test-cli test-model test-integration test-grpc soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -190,12 +190,17 @@ test-model: $(B)/deit-server $(B)/deit-eval
 test-integration: all asan-server tsan-server $(INTEG_BIN) $(B)/soak
 	@sh tests/run_integration.sh $(INTEG_BIN)
 
+# KServe v2 over gRPC end to end (tests/grpc: a Node @grpc/grpc-js client on the official protocol files),
+# against the release and the ASan/UBSan servers.
+test-grpc: $(B)/deit-server $(B)/asan/deit-server
+	@sh tests/grpc/run.sh
+
 soak: all $(B)/soak
 	@DEIT_SERVER_BIN=$(B)/deit-server DEIT_SOAK_SECONDS=$${DEIT_SOAK_SECONDS:-300} ./$(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-grpc test-deploy $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 

@@ -120,7 +120,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         gfe_fail(ci, RPC_UNAVAILABLE, 503, "model is still loading");
         return NULL;
     }
-    if (atomic_load(&g->draining)) {
+    if (rpc_call_tag(ci->call)) { /* began after SIGTERM; calls begun before it complete */
         gfe_fail(ci, RPC_UNAVAILABLE, 503, "server is shutting down");
         return NULL;
     }

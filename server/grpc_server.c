@@ -188,11 +188,19 @@ static const struct {
     {HEALTH_CHECK, M_HEALTH, EP_HEALTH},
 };
 
+/* A call starts: it is in flight from now until answered. Its tag says whether it began while the
+ * server was already draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). */
+static int on_start(void *ctx)
+{
+    gfe_server *g = ctx;
+    atomic_fetch_add(&g->inflight, 1);
+    return atomic_load(&g->draining);
+}
+
 /* The transport's handler: one call, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
     gfe_server *g = ctx;
-    atomic_fetch_add(&g->inflight, 1);
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, batcher_now(), len, 0};
     int kind = -1;
     for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
@@ -201,6 +209,10 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
             ci.ep = METHODS[i].ep;
             kind = (int)METHODS[i].kind;
         }
+    if (!req) {
+        gfe_fail(&ci, RPC_INVALID_ARGUMENT, 400, "no request message received");
+        return;
+    }
     size_t n = 0;
     switch (kind) {
     case M_INFER: gfe_model_infer(&ci, req, len); return;
@@ -269,7 +281,8 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, char *err, size_t er
             return NULL;
         }
     }
-    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, cert, key, handle, g};
+    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, cert, key, on_start, handle,
+                             g};
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     /* gRPC keeps its own copies of the PEM text */
     free(cert);

@@ -19,8 +19,8 @@
 // One call: a bidirectional generic stream from which we read exactly one message (every method we
 // serve is unary) and to which we write at most one.
 struct rpc_call final : public grpc::ServerGenericBidiReactor {
-    rpc_call(grpc::GenericCallbackServerContext *ctx, rpc_handler h, void *hctx)
-        : ctx_(ctx), handler_(h), hctx_(hctx), peer_(ctx->peer())
+    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p)
+        : ctx_(ctx), handler_(p.handler), hctx_(p.ctx), peer_(ctx->peer()), tag_(p.on_start(p.ctx))
     {
         StartRead(&req_);
     }
@@ -28,14 +28,14 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     void OnReadDone(bool ok) override
     {
         if (!ok) { // the client half-closed (or vanished) without sending its request
-            rpc_call_finish(this, RPC_INVALID_ARGUMENT, "no request message received", nullptr, 0);
+            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
             return;
         }
         // The message may arrive in several slices; the codec wants it contiguous.
         std::vector<grpc::Slice> slices;
         std::string flat;
         if (!req_.Dump(&slices).ok()) {
-            rpc_call_finish(this, RPC_INTERNAL, "cannot read the request message", nullptr, 0);
+            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
             return;
         }
         const uint8_t *data = nullptr;
@@ -48,7 +48,7 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
                 flat.reserve(req_.Length());
                 for (const grpc::Slice &s : slices) flat.append(reinterpret_cast<const char *>(s.begin()), s.size());
             } catch (const std::bad_alloc &) {
-                rpc_call_finish(this, RPC_RESOURCE_EXHAUSTED, "out of memory for the request", nullptr, 0);
+                handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
                 return;
             }
             data = reinterpret_cast<const uint8_t *>(flat.data());
@@ -80,6 +80,7 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     rpc_handler handler_;
     void *hctx_;
     std::string peer_;
+    int tag_;
     grpc::ByteBuffer req_, resp_;
     std::atomic<int> finished_{0};
 };
@@ -88,15 +89,14 @@ namespace {
 
 class Service final : public grpc::CallbackGenericService {
   public:
-    Service(rpc_handler h, void *ctx) : handler_(h), ctx_(ctx) {}
+    explicit Service(const rpc_transport_params &p) : p_(p) {}
     grpc::ServerGenericBidiReactor *CreateReactor(grpc::GenericCallbackServerContext *ctx) override
     {
-        return new rpc_call(ctx, handler_, ctx_);
+        return new rpc_call(ctx, p_);
     }
 
   private:
-    rpc_handler handler_;
-    void *ctx_;
+    rpc_transport_params p_;
 };
 
 } // namespace
@@ -111,7 +111,7 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
 {
     try {
         std::unique_ptr<rpc_transport> t(new rpc_transport);
-        t->service.reset(new Service(p->handler, p->ctx));
+        t->service.reset(new Service(*p));
         std::string host = p->host;
         if (host.find(':') != std::string::npos && host[0] != '[') host = "[" + host + "]"; // IPv6 literal
         std::string addr = host + ":" + std::to_string(p->port);
@@ -171,6 +171,8 @@ extern "C" double rpc_call_time_left(const rpc_call *c)
     if (d == std::chrono::system_clock::time_point::max()) return HUGE_VAL;
     return std::chrono::duration<double>(d - std::chrono::system_clock::now()).count();
 }
+
+extern "C" int rpc_call_tag(const rpc_call *c) { return c->tag_; }
 
 extern "C" const char *rpc_call_peer(const rpc_call *c) { return c->peer_.c_str(); }
 

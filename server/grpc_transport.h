@@ -33,9 +33,14 @@ enum {
 typedef struct rpc_transport rpc_transport;
 typedef struct rpc_call rpc_call; /* one RPC; valid until rpc_call_finish returns */
 
+/* Called when a call starts (its headers arrived), before its message is read; what it returns is kept
+ * with the call (rpc_call_tag). Lets the caller count calls in flight from their very start. */
+typedef int (*rpc_on_start)(void *ctx);
+
 /* Called once per call, on a gRPC thread, with the method ("/package.Service/Method") and the request
- * message (req[len], valid only during the call). The handler must eventually call
- * rpc_call_finish exactly once, before returning or later from any thread. */
+ * message (req[len], valid only during the call; req NULL when the client sent none, or the call was
+ * cancelled before it arrived). The handler must eventually call rpc_call_finish exactly once, before
+ * returning or later from any thread. */
 typedef void (*rpc_handler)(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len);
 
 typedef struct {
@@ -44,6 +49,7 @@ typedef struct {
     size_t max_recv;           /* largest request message (bigger: RESOURCE_EXHAUSTED from gRPC itself) */
     const char *tls_cert_pem;  /* PEM text; NULL: plaintext */
     const char *tls_key_pem;
+    rpc_on_start on_start;
     rpc_handler handler;
     void *ctx;
 } rpc_transport_params;
@@ -59,6 +65,9 @@ const char *rpc_call_metadata(const rpc_call *c, const char *key, size_t *len);
 
 /* Seconds left until the client's deadline (negative once passed); a huge value when none was set. */
 double rpc_call_time_left(const rpc_call *c);
+
+/* What on_start returned for this call. */
+int rpc_call_tag(const rpc_call *c);
 
 /* The client's address, e.g. "ipv4:127.0.0.1:51234". */
 const char *rpc_call_peer(const rpc_call *c);
