@@ -10,8 +10,13 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I. -Ibuild/gen
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson -ljpeg -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl -lz -lprotobuf-c
+# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp
+# protobuf-c: the gRPC message codec (server/grpc_codec.c) rides with the server objects that tests
+# and sanitizer tools link too; --as-needed keeps it off binaries that do not use it.
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lm -lpthread \
+           -Wl,--as-needed -lprotobuf-c -Wl,--no-as-needed
+TEST_LDLIBS := $(LDLIBS) -lcurl -lz
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -23,7 +28,7 @@ TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 CXX      ?= c++
 CXXFLAGS := -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -Iserver $(EXTRA_CXXFLAGS)
 GRPC_LDLIBS := -Wl,--as-needed $(shell pkg-config --libs grpc++ 2>/dev/null || echo -lgrpc++ -lgrpc -lgpr) \
-               -lprotobuf-c -Wl,--no-as-needed
+               -Wl,--no-as-needed
 PROTOS   := $(sort $(wildcard server/proto/*.proto))
 GEN_SRC  := $(PROTOS:server/proto/%.proto=build/gen/%.pb-c.c)
 GEN_HDR  := $(GEN_SRC:.c=.h)
@@ -81,6 +86,9 @@ $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
+# The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
+$(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -95,6 +103,8 @@ $(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
 $(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ) $(call GRPC_OBJ,$(B)/asan)
 	$(Q)$(CXX) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
+$(B)/asan/image-dump: $(B)/asan/obj/tests/pillow/image_dump.o $(ASAN_LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 $(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
@@ -120,7 +130,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC) server/grpc_codec.c $(GEN_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson -ljpeg -lm -lpthread -lprotobuf-c
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lm -lpthread -lprotobuf-c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)

@@ -69,7 +69,10 @@ int main(int argc, char **argv)
     double load_ms = now_ms() - t0;
     const deit_config *c = deit_model_config(m);
     size_t nin = deit_input_floats(m);
-    deit_state *s = deit_state_new_threads(m, batch, threads);
+    deit_params p = deit_default_params();
+    p.threads = threads;
+    p.max_batch = batch;
+    deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
     float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
     if (!s || !px || !logits) {

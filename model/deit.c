@@ -115,11 +115,81 @@ static void split_model_path(const char *path, int is_dir, char *dir, size_t dir
         name[bl - sl] = '\0';
 }
 
+deit_params deit_default_params(void)
+{
+    deit_params p = {.precision = DEIT_PRECISION_F32, .isa = NULL, .threads = 1, .max_batch = 1};
+    return p;
+}
+
+static const char *const PRECISION_NAMES[] = {"f32", "bf16", "int8"};
+#define N_PRECISIONS (int)(sizeof PRECISION_NAMES / sizeof PRECISION_NAMES[0])
+
+const char *deit_precision_name(deit_precision p)
+{
+    return (int)p >= 0 && (int)p < N_PRECISIONS ? PRECISION_NAMES[p] : "unknown";
+}
+
+int deit_precision_parse(const char *s, deit_precision *out)
+{
+    for (int i = 0; s && i < N_PRECISIONS; i++)
+        if (strcmp(s, PRECISION_NAMES[i]) == 0) {
+            *out = (deit_precision)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* The kernel set a model runs: the CPU's best, narrowed by p->isa or, when that is NULL, by
+ * $DEIT_ISA (whose unknown values are ignored, as before deit_params existed). An explicit isa
+ * the CPU lacks is an error, not a quiet downgrade: a test that asks for a path must get it. */
+static int resolve_isa(const deit_params *p, gemm_isa *out, char *err, size_t errlen)
+{
+    gemm_isa best = gemm_isa_detect(), want;
+    if (!p->isa) {
+        const char *env = getenv("DEIT_ISA");
+        *out = env && gemm_isa_parse(env, &want) == 0 && want < best ? want : best;
+        return DEIT_OK;
+    }
+    if (strcmp(p->isa, "blas") == 0)
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "isa blas not built yet");
+    if (gemm_isa_parse(p->isa, &want) != 0)
+        return deit_fail(err, errlen, DEIT_EINVAL, "unknown isa '%.32s' (avx512, avx2, generic, blas)",
+                         p->isa);
+    if (want > best)
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "isa %s: this CPU supports at most %s",
+                         gemm_isa_name(want), gemm_isa_name(best));
+    *out = want;
+    return DEIT_OK;
+}
+
+/* Checks the parameters the model itself depends on (precision, isa). */
+static int check_params(const deit_params *p, gemm_isa *isa, char *err, size_t errlen)
+{
+    if ((int)p->precision < 0 || (int)p->precision >= N_PRECISIONS)
+        return deit_fail(err, errlen, DEIT_EINVAL, "unknown precision %d", (int)p->precision);
+    if (p->precision != DEIT_PRECISION_F32)
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "precision %s not built yet",
+                         deit_precision_name(p->precision));
+    return resolve_isa(p, isa, err, errlen);
+}
+
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen)
+{
+    return deit_model_open_with(path, NULL, out, err, errlen);
+}
+
+int deit_model_open_with(const char *path, const deit_params *params, deit_model **out, char *err,
+                         size_t errlen)
 {
     if (!out)
         return deit_fail(err, errlen, DEIT_EINVAL, "deit_model_open: no output pointer");
     *out = NULL;
+    deit_params defaults = deit_default_params();
+    const deit_params *p = params ? params : &defaults;
+    gemm_isa isa = GEMM_ISA_GENERIC;
+    int rc = check_params(p, &isa, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
     if (!path || !*path)
         return deit_fail(err, errlen, DEIT_EINVAL, "no model path given");
     struct stat st;
@@ -138,7 +208,6 @@ int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen
 
     char *cjson = NULL, *pjson = NULL;
     size_t clen = 0, plen = 0;
-    int rc;
     if (file_exists(cpath) && (rc = read_small_file(cpath, &cjson, &clen, err, errlen)) != DEIT_OK)
         return rc;
     if (file_exists(ppath) && (rc = read_small_file(ppath, &pjson, &plen, err, errlen)) != DEIT_OK) {
@@ -152,6 +221,8 @@ int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen
         rc = deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
         goto done;
     }
+    m->precision = p->precision;
+    m->isa = isa;
     if ((rc = st_open(wpath, &sf, err, errlen)) != DEIT_OK)
         goto done;
     if ((rc = deit_config_resolve(cjson, clen, pjson, plen, sf, name, &m->cfg, err, errlen)) != DEIT_OK)
@@ -180,6 +251,16 @@ void deit_model_free(deit_model *m)
     deit_weights_free(&m->w);
     deit_config_free(&m->cfg);
     free(m);
+}
+
+const char *deit_model_isa(const deit_model *m)
+{
+    return gemm_isa_name(m->isa);
+}
+
+deit_precision deit_model_precision(const deit_model *m)
+{
+    return m->precision;
 }
 
 const deit_config *deit_model_config(const deit_model *m)

@@ -6,7 +6,9 @@
  *   deit_model *m;
  *   if (deit_model_open("models/fashion", &m, err, sizeof err)) { puts(err); ... }
  *   const deit_config *c = deit_model_config(m);
- *   deit_state *s = deit_state_new_threads(m, max_batch, 2);  // one per worker; 2 threads share each pass
+ *   deit_params p = deit_default_params();
+ *   p.threads = 2; p.max_batch = B;                          // 2 threads share each pass
+ *   deit_state *s = deit_state_new_with(m, &p);              // one per worker
  *   float *x = malloc(B * deit_input_floats(m) * sizeof(float));
  *   for each image i: deit_preprocess(m, bytes, len, max_pixels, x + i * deit_input_floats(m), err, sizeof err);
  *   float *cls = malloc(B * c->n_classes * sizeof(float)), *dist = ...;
@@ -17,10 +19,9 @@
  * threads. A deit_state is scratch memory (and a team of threads) for one caller at a time.
  * deit_preprocess is reentrant.
  *
- * Threads: deit_forward parallelises itself with the state's own team (deit_state_new_threads) and
- * runs its matrix products on the engine's packed AVX-512 / AVX2 kernels, not on BLAS; the caller
- * decides the split (states x threads per state <= cores). DEIT_ISA=avx2|generic in the
- * environment narrows the kernels chosen at deit_model_open (for tests of the baseline path).
+ * Threads: deit_forward parallelises itself with the state's own team (deit_params.threads) and runs
+ * its matrix products on the engine's packed AVX-512 / AVX2 kernels; the caller decides the split
+ * (states x threads per state <= cores). deit_params.isa (or $DEIT_ISA) picks the kernel set.
  */
 #ifndef DEIT_H
 #define DEIT_H
@@ -34,11 +35,44 @@
 typedef struct deit_model deit_model;
 typedef struct deit_state deit_state;
 
+/* ---- parameters -------------------------------------------------------------------------------- */
+
+/* Numeric precision of the forward pass. Only F32 is built so far: opening a model at another
+ * precision fails with DEIT_EUNSUPPORTED ("precision bf16 not built yet"). */
+typedef enum { DEIT_PRECISION_F32 = 0, DEIT_PRECISION_BF16, DEIT_PRECISION_INT8 } deit_precision;
+
+/* How a model is opened and how its states are made. Start from deit_default_params() and change
+ * fields, so that fields added later keep their defaults. */
+typedef struct deit_params {
+    deit_precision precision; /* DEIT_PRECISION_F32 by default */
+    const char *isa;          /* NULL: best for this CPU ($DEIT_ISA narrows it); "avx512" "avx2" "generic" "blas" */
+    int threads;              /* threads per deit_state, default 1 */
+    int max_batch;            /* images per forward pass of a deit_state, default 1 */
+} deit_params;
+
+deit_params deit_default_params(void);
+/* "f32" "bf16" "int8"; "unknown" for a value outside the enum. */
+const char *deit_precision_name(deit_precision p);
+/* The inverse of deit_precision_name (exact, lower case): 0 ok, -1 unknown (or NULL). */
+int deit_precision_parse(const char *s, deit_precision *out);
+
+/* ---- model ------------------------------------------------------------------------------------- */
+
 /* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]) or a
  * .safetensors file (config inferred from the tensors, or from config.json beside it if present).
  * Returns DEIT_OK or a DEIT_E* status with a message naming the file/tensor/field. */
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen);
+/* deit_model_open with parameters (NULL: deit_default_params()). An isa or precision this build or
+ * this CPU cannot run is an error (DEIT_EINVAL for an unknown name, DEIT_EUNSUPPORTED otherwise), never
+ * a silent fallback. With isa NULL, $DEIT_ISA=avx2|generic narrows the CPU's best kernel set (never
+ * widens it; other values are ignored), for tests of the baseline path. */
+int deit_model_open_with(const char *path, const deit_params *p, deit_model **out, char *err,
+                         size_t errlen);
 void deit_model_free(deit_model *m);
+
+/* The kernel set ("avx512" "avx2" "generic") and precision the model was opened with. */
+const char *deit_model_isa(const deit_model *m);
+deit_precision deit_model_precision(const deit_model *m);
 
 /* Resolved configuration; owned by the model, valid until deit_model_free. */
 const deit_config *deit_model_config(const deit_model *m);
@@ -46,14 +80,14 @@ const deit_config *deit_model_config(const deit_model *m);
 /* Floats in one preprocessed input image: in_chans * image_h * image_w. */
 size_t deit_input_floats(const deit_model *m);
 
-/* Scratch for batches of up to max_batch images (>= 1) and a team of n_threads (1..64) that share
- * every deit_forward on this state: the calling thread plus n_threads-1 persistent workers owned by
- * the state (they sleep between passes). Each thread takes a contiguous share of the batch's token
- * rows, so even batch 1 uses all of them. Pick workers x n_threads <= cores. NULL on allocation or
- * thread-creation failure. deit_state_free joins the workers; deit_state_free(NULL) is a no-op. */
-deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_threads);
-/* Same as deit_state_new_threads(m, max_batch, 1): the forward runs on the calling thread only. */
-deit_state *deit_state_new(const deit_model *m, int max_batch);
+/* Scratch for batches of up to p->max_batch images (1..1024) and a team of p->threads (1..64) that
+ * share every deit_forward on this state: the calling thread plus threads-1 persistent workers owned
+ * by the state (they sleep between passes). Each thread takes a contiguous share of the batch's
+ * token rows, so even batch 1 uses all of them. Pick states x threads <= cores. p NULL means
+ * deit_default_params(); p's precision and isa are the model's business (deit_model_open_with) and
+ * ignored here. NULL on a bad parameter, allocation or thread-creation failure. deit_state_free
+ * joins the workers; deit_state_free(NULL) is a no-op. */
+deit_state *deit_state_new_with(const deit_model *m, const deit_params *p);
 void deit_state_free(deit_state *s);
 /* The state's team size (0 for NULL). */
 int deit_state_threads(const deit_state *s);
@@ -68,6 +102,30 @@ int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t
  * model receives a copy of the class logits. Returns DEIT_OK or DEIT_EINVAL for a bad batch size. */
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits);
+
+/* Explanations of one image (deit_forward_explain), all buffers caller-owned. */
+typedef struct {
+    float *class_map;          /* [grid_h*grid_w] or NULL: NULL means "not asked" for this image */
+    float *distill_map;        /* [grid_h*grid_w] or NULL; left untouched for a one-head model */
+    double token_cosine;       /* out: cosine of the class and distillation tokens after the final
+                                  LayerNorm (what the two heads read); NAN for a one-head model */
+} deit_explain;
+
+/* deit_forward that also explains the images whose ex[b].class_map is set (ex: [batch], or NULL
+ * for none, which is exactly deit_forward). Maps are attention rollout (Abnar & Zuidema 2020):
+ * A_l = mean over heads of block l's softmax attention, R = prod_l (A_l + I)/2 (last block on the
+ * left); class_map = R[0, prefix:], distill_map = R[1, prefix:], each summing to 1, patches
+ * row-major over the deit_grid. Attention probabilities are kept only for those images; the first
+ * explaining pass on a state allocates max_batch * depth * T^2 floats for them (kept until
+ * deit_state_free). Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed). */
+int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
+                         float *cls_logits, float *dist_logits, deit_explain *ex);
+
+/* Patch grid of the model's input (rows, columns): the shape of the explanation maps. */
+void deit_grid(const deit_model *m, int *grid_h, int *grid_w);
+
+/* Cosine of the learned cls_token and dist_token parameters; NAN without a distillation token. */
+double deit_learned_token_cosine(const deit_model *m);
 
 /* Optional: activations of the last forward pass for image 0 ("patch_embed", "block<N>",
  * "final_norm"), for parity debugging; NULL when not recorded. Recording is enabled per state. */

@@ -28,11 +28,12 @@ typedef struct {
 struct deit_model {
     deit_config cfg;           /* resolved hyper-parameters, preprocessing, labels */
     deit_weights w;            /* float32 copies, read-only after open */
-    gemm_isa isa;              /* kernel set chosen at open (gemm_isa_detect) */
+    deit_precision precision;  /* deit_params.precision at open */
+    gemm_isa isa;              /* kernel set chosen at open (deit_params.isa, $DEIT_ISA, the CPU) */
     deit_packed pk;            /* packed views of w's linear weights */
 };
 
-/* Packs m->w's linear weights into m->pk and picks m->isa; called once by deit_model_open.
+/* Packs m->w's linear weights into m->pk; called once by deit_model_open.
  * Returns DEIT_OK or DEIT_ENOMEM. */
 int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);
@@ -59,6 +60,9 @@ struct deit_state {
     float *hidden;             /* [B*T][M] mlp hidden */
     float *patches;            /* [B*N][C*P*P] im2col of the input */
     float *prefix;             /* [B*n_prefix][D] the class/dist tokens after the final norm */
+    /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
+    float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
+    double *roll;              /* [2][T] rollout vectors */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;
     float *trace;              /* [(depth + 2)][T][D] */

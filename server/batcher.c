@@ -15,6 +15,7 @@ typedef struct {
     int started;
     void *state;               /* from state_new, owned by this worker */
     float *x, *cls, *dist;     /* gather buffers for batches made of several jobs */
+    float **ex;                /* [max_batch] per-image explanation outputs of the pass */
 } worker;
 
 struct batcher {
@@ -56,6 +57,16 @@ static void set_depth(batcher *b)
     if (b->p.metrics) atomic_store_explicit(&b->p.metrics->queue_depth, b->queued, memory_order_relaxed);
 }
 
+/* Points w->ex[at..at+n) at images off..off+n-1 of the job's explanation outputs (NULL when the
+ * job asked for none); returns whether it asked. */
+static int point_explain(worker *w, int at, const batch_job *job, int off, int n)
+{
+    size_t E = w->b->p.explain_floats;
+    for (int i = 0; i < n; i++)
+        w->ex[at + i] = job->explain ? job->explain + (size_t)(off + i) * E : NULL;
+    return job->explain != NULL;
+}
+
 /* Runs one job straight from and into its own buffers, in chunks of max_batch. */
 static void run_alone(worker *w, batch_job *job)
 {
@@ -64,8 +75,9 @@ static void run_alone(worker *w, batch_job *job)
     for (int off = 0; off < job->n; off += p->max_batch) {
         int nb = job->n - off < p->max_batch ? job->n - off : p->max_batch;
         double ts = batcher_now();
+        int explain = point_explain(w, 0, job, off, nb);
         if (p->forward(w->state, job->pixels + (size_t)off * F, nb, job->cls + (size_t)off * K,
-                       job->dist + (size_t)off * K))
+                       job->dist + (size_t)off * K, explain ? w->ex : NULL))
             job->status = BATCH_FAILED;
         if (p->metrics) {
             metrics_observe(&p->metrics->inference_s, batcher_now() - ts);
@@ -92,13 +104,14 @@ static void run_jobs(worker *w, batch_job *jobs, int total)
         run_alone(w, jobs);
     } else {
         /* several jobs (together <= max_batch images): gather, one forward, scatter */
-        int nb = 0;
+        int nb = 0, explain = 0;
         for (batch_job *j = jobs; j; j = j->next) {
             memcpy(w->x + (size_t)nb * F, j->pixels, (size_t)j->n * F * sizeof(float));
+            explain |= point_explain(w, nb, j, 0, j->n);
             nb += j->n;
         }
         double ts = batcher_now();
-        int rc = p->forward(w->state, w->x, nb, w->cls, w->dist);
+        int rc = p->forward(w->state, w->x, nb, w->cls, w->dist, explain ? w->ex : NULL);
         if (p->metrics) {
             metrics_observe(&p->metrics->inference_s, batcher_now() - ts);
             metrics_observe(&p->metrics->batch_size, nb);
@@ -136,7 +149,8 @@ static void *worker_main(void *arg)
     w->x = malloc(MB * F * sizeof(float));
     w->cls = malloc(MB * K * sizeof(float));
     w->dist = malloc(MB * K * sizeof(float));
-    int ok = (w->state || !p->state_new) && w->x && w->cls && w->dist;
+    w->ex = malloc(MB * sizeof *w->ex);
+    int ok = (w->state || !p->state_new) && w->x && w->cls && w->dist && w->ex;
     /* Resident now rather than slice by slice as bigger batches first form (see alloc_floats in
      * model/forward.c): RSS stays flat under load. Written through a volatile pointer so the
      * compiler cannot turn malloc + zeroing into calloc, whose fresh pages stay untouched. */
@@ -238,6 +252,7 @@ static void destroy(batcher *b)
         free(w->x);
         free(w->cls);
         free(w->dist);
+        free(w->ex);
     }
     free(b->w);
     pthread_cond_destroy(&b->work_cv);

@@ -36,6 +36,7 @@ struct batch_job {
     int n;                     /* images, >= 1 */
     const float *pixels;       /* [n][in_floats] */
     float *cls, *dist;         /* [n][n_classes] outputs */
+    float *explain;            /* [n][explain_floats] explanations asked for (?explain=1), or NULL */
     void (*done)(batch_job *job); /* completion; job->status says how it ended */
     void *user;                /* for the submitter */
     /* filled by the batcher */
@@ -46,8 +47,11 @@ struct batch_job {
     batch_job *next;           /* private: queue link */
 };
 
-/* forward: runs `batch` images; returns 0 on success. state comes from state_new. */
-typedef int (*batch_forward_fn)(void *state, const float *pixels, int batch, float *cls, float *dist);
+/* forward: runs `batch` images; returns 0 on success. state comes from state_new. explain: NULL
+ * when no image of the pass asked for an explanation, else [batch] pointers, each NULL or the
+ * image's explain_floats outputs (inside its job's own buffer). */
+typedef int (*batch_forward_fn)(void *state, const float *pixels, int batch, float *cls, float *dist,
+                                float *const *explain);
 typedef void *(*batch_state_new_fn)(void *ctx, int max_batch);
 typedef void (*batch_state_free_fn)(void *state);
 
@@ -64,6 +68,7 @@ typedef struct {
     batch_state_free_fn state_free;
     void *ctx;                 /* passed to state_new */
     metrics *metrics;          /* queue depth, queue/inference durations, batch sizes; may be NULL */
+    size_t explain_floats;     /* floats of one image's explanation in batch_job.explain */
 } batcher_params;
 
 typedef struct batcher batcher;

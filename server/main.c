@@ -51,7 +51,10 @@ static void *engine_state_new(void *ctx, int max_batch)
     worker_engine *w = malloc(sizeof *w);
     if (!w) return NULL;
     w->model = spec->model;
-    w->state = deit_state_new_threads(w->model, max_batch, spec->threads);
+    deit_params p = deit_default_params();
+    p.threads = spec->threads;
+    p.max_batch = max_batch;
+    w->state = deit_state_new_with(w->model, &p);
     if (!w->state) {
         free(w);
         return NULL;
@@ -66,9 +69,11 @@ static void engine_state_free(void *p)
     free(w);
 }
 
-static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist)
+static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist,
+                          float *const *explain)
 {
     worker_engine *w = p;
+    (void)explain;
     return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
 }
 

@@ -37,5 +37,34 @@ printf '%s' "$out" | grep -q '"distill_head":null' && ok || ko "one-head model: 
 "$BIN" --model $M/timm-deit-reduced --top-k 0 $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "--top-k 0 refused"
 
+# --explain: rollout maps and token_cosine, the same numbers as the float64 reference (issue 15)
+for model in timm-deit-reduced timm-deit-nodist-reduced; do
+    out=$("$BIN" --model $M/$model --explain $I/chelsea.png $I/coffee.png); rc=$?
+    [ "$rc" -eq 0 ] && ok || ko "--explain on $model: exit $rc"
+    res=$(printf '%s\n' "$out" | /usr/bin/python3 -c '
+import json, sys
+sys.path.insert(0, "tools")
+import numpy as np
+from explain_ref import read_safetensors
+refs = read_safetensors("tests/fixtures/explain-refs.safetensors")
+model = sys.argv[1]
+for line in sys.stdin:
+    d = json.loads(line)
+    img, ex = d["image"].split("/")[-1], d["explain"]
+    key = model + "/" + img
+    assert ex["grid"] == [14, 14], ex["grid"]
+    assert np.abs(np.array(ex["rollout"]["class_token"]) - refs[key + "/rollout_class"].ravel()).max() < 1e-5
+    if key + "/token_cosine" in refs:
+        assert np.abs(np.array(ex["rollout"]["distill_token"]) - refs[key + "/rollout_distill"].ravel()).max() < 1e-5
+        assert abs(ex["token_cosine"] - refs[key + "/token_cosine"][0]) < 1e-5
+    else:
+        assert ex["rollout"]["distill_token"] is None and ex["token_cosine"] is None
+print("ok")
+' $model 2>&1)
+    [ "$res" = ok ] && ok || ko "--explain on $model: $res"
+done
+out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png)
+printf '%s' "$out" | grep -q '"explain"' && ko "no --explain, yet an explain key" || ok
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -10,6 +10,7 @@
 
 #include "deit.h"
 #include "prediction.h"
+#include "explanation.h"
 
 /* Image files larger than this are refused before reading (the server's default body limit). */
 #define MAX_IMAGE_FILE_BYTES (64u << 20)
@@ -21,6 +22,7 @@ static void usage(FILE *f)
             "  --model PATH        model directory (config.json + model.safetensors) or .safetensors file\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
+            "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
@@ -73,15 +75,16 @@ static void print_json_line(json_t *o)
 int main(int argc, char **argv)
 {
     const char *model_path = NULL;
-    int top_k = 5, with_logits = 0, threads = 2;
+    int top_k = 5, with_logits = 0, threads = 2, explain = 0;
     long long max_pixels = 40000000;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
         {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:he", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -93,6 +96,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': with_logits = 1; break;
+        case 'e': explain = 1; break;
         case 't':
             threads = (int)strtol(optarg, &end, 10);
             if (*end || threads < 1 || threads > 64) {
@@ -124,10 +128,15 @@ int main(int argc, char **argv)
         return 2;
     }
     const deit_config *c = deit_model_config(m);
-    deit_state *s = deit_state_new_threads(m, 1, threads);
+    deit_params params = deit_default_params();
+    params.threads = threads;
+    deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
-    if (!s || !px || !logits) {
+    float *rec = explain ? malloc(api_explain_floats(m) * sizeof(float)) : NULL;
+    int grid_h, grid_w;
+    deit_grid(m, &grid_h, &grid_w);
+    if (!s || !px || !logits || (explain && !rec)) {
         fprintf(stderr, "deit-predict: out of memory\n");
         return 2;
     }
@@ -142,7 +151,7 @@ int main(int argc, char **argv)
                      : DEIT_EIO;
         free(buf);
         if (rc == DEIT_OK)
-            rc = deit_forward(m, s, px, 1, logits, logits + c->n_classes);
+            rc = api_forward_explained(m, s, px, 1, logits, logits + c->n_classes, explain ? &rec : NULL);
         json_t *o = NULL;
         if (rc == DEIT_OK) {
             json_t *p = api_prediction_json(c, logits, logits + c->n_classes, top_k, with_logits);
@@ -152,6 +161,11 @@ int main(int argc, char **argv)
                 json_object_update(o, p);
             }
             json_decref(p);
+            if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
+                                                                                   c->distilled)) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
         }
         if (rc != DEIT_OK || !o) {
             failures++;
@@ -163,6 +177,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     free(px);
     free(logits);
+    free(rec);
     deit_state_free(s);
     deit_model_free(m);
     return failures ? 1 : 0;

@@ -9,60 +9,7 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
-
-int image_check_pixels(int width, int height, size_t max_pixels, char *err, size_t errlen)
-{
-    uint64_t n = (uint64_t)width * (uint64_t)height;
-    if (n > (uint64_t)max_pixels)
-        return deit_fail(err, errlen, DEIT_ETOOBIG,
-                         "image is %dx%d = %llu pixels, over the limit of %llu", width, height,
-                         (unsigned long long)n, (unsigned long long)max_pixels);
-    return DEIT_OK;
-}
-
-/* Netpbm header: "P5"/"P6", then width, height, maxval as decimal tokens separated by
- * whitespace or '#' comments. Reads at most len bytes. Returns DEIT_OK and sets *maxval and the
- * offset of the pixel data. */
-static int pnm_header(const uint8_t *p, size_t len, int *w, int *h, int *maxval, size_t *data_off)
-{
-    size_t i = 2;
-    int vals[3];
-    for (int t = 0; t < 3; t++) {
-        long v = 0;
-        int digits = 0;
-        for (;;) {  /* whitespace and comments */
-            if (i >= len)
-                return DEIT_EINVAL;
-            if (p[i] == '#') {
-                while (i < len && p[i] != '\n' && p[i] != '\r')
-                    i++;
-            } else if (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')) {
-                i++;
-            } else {
-                break;
-            }
-        }
-        while (i < len && p[i] >= '0' && p[i] <= '9') {
-            v = v * 10 + (p[i++] - '0');
-            if (v > (1L << 24))
-                return DEIT_EINVAL;
-            digits++;
-        }
-        if (!digits)
-            return DEIT_EINVAL;
-        vals[t] = (int)v;
-    }
-    *w = vals[0];
-    *h = vals[1];
-    *maxval = vals[2];
-    *data_off = i + 1;  /* one whitespace byte ends the header */
-    return DEIT_OK;
-}
 
 /* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
  * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
@@ -103,36 +50,39 @@ static int gif_first_frame_complete(const uint8_t *d, size_t len)
     return 0;
 }
 
+/* Whether the TGA pixel data the header promises is all there (Pillow refuses a truncated TGA,
+ * stb_image pads it with zeros): uncompressed, the byte count; RLE, the packets walked until
+ * width*height pixels are covered (a packet may cross scan lines, as Pillow's TgaRleDecode
+ * allows). */
+static int tga_complete(const uint8_t *d, size_t len, int w, int h)
+{
+    size_t bpp = ((size_t)d[16] + 7) / 8, pos = 18 + (size_t)d[0];
+    if (d[1] == 1)
+        pos += (size_t)le16(d + 5) * (((size_t)d[7] + 7) / 8);
+    uint64_t need = (uint64_t)w * h;
+    if (!(d[2] & 8))
+        return pos + need * bpp <= len;
+    for (uint64_t got = 0; got < need;) {
+        if (pos >= len)
+            return 0;
+        uint8_t p = d[pos++];
+        size_t n = (size_t)(p & 0x7F) + 1;
+        pos += (p & 0x80) ? bpp : n * bpp;
+        got += n;
+    }
+    return pos <= len;
+}
+
 /* stb_image reads zeros past the end of the data instead of failing, so a truncated BMP, GIF
  * or PNM would decode with a black tail; Pillow refuses it ("image file is truncated"). Checks
  * that the pixel data the header promises is present (PNG and JPEG decoders notice by
  * themselves; TGA is left to stb). */
 static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
 {
-    if (fmt == IMAGE_FMT_BMP) {
-        uint32_t hsz = le32(d + 14), bpp, comp = 0;
-        if (hsz == 12) {
-            bpp = le16(d + 24);
-        } else {
-            if (len < 34)
-                return 0;
-            bpp = le16(d + 28);
-            comp = le32(d + 30);
-        }
-        if (comp != 0 && comp != 3)
-            return 1;                         /* RLE: stb refuses it anyway */
-        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4;
-        return (uint64_t)le32(d + 10) + row * (uint64_t)h <= len;
-    }
     if (fmt == IMAGE_FMT_GIF)
         return gif_first_frame_complete(d, len);
-    if (fmt == IMAGE_FMT_PNM) {
-        int pw, ph, maxval;
-        size_t off;
-        if (pnm_header(d, len, &pw, &ph, &maxval, &off) != DEIT_OK)
-            return 0;
-        return off + (uint64_t)w * h * (d[1] == '6' ? 3 : 1) <= len;
-    }
+    if (fmt == IMAGE_FMT_OTHER_STB)
+        return len >= 18 && tga_complete(d, len, w, h);
     return 1;
 }
 
@@ -175,38 +125,20 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (d[0] == 'B' && d[1] == 'M') {
         *fmt = IMAGE_FMT_BMP;
-        if (len < 26)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
-        uint32_t hsz = le32(d + 14);
-        int64_t bw, bh;
-        if (hsz == 12) {
-            bw = le16(d + 18);
-            bh = le16(d + 20);
-        } else {
-            bw = (int32_t)le32(d + 18);
-            bh = (int32_t)le32(d + 22);
-            if (bh < 0)
-                bh = -bh;  /* negative height: rows stored top-down */
-        }
-        if (bw <= 0 || bh <= 0 || bw > 0x7FFFFFFF || bh > 0x7FFFFFFF)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid dimensions");
-        *w = (int)bw;
-        *h = (int)bh;
-        return DEIT_OK;
+        return image_bmp_info(d, len, w, h, err, errlen);
     }
-    if (d[0] == 'P' && d[1] >= '1' && d[1] <= '7') {
-        int maxval;
-        size_t off;
+    if (d[0] == 'P' && d[1] >= '1' && d[1] <= '6') {
         *fmt = IMAGE_FMT_PNM;
-        if (d[1] != '5' && d[1] != '6')
-            return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                             "PNM: only binary P5/P6 is supported (got P%c)", d[1]);
-        if (pnm_header(d, len, w, h, &maxval, &off) != DEIT_OK || *w == 0 || *h == 0)
-            return deit_fail(err, errlen, DEIT_EINVAL, "PNM: bad header");
-        /* Pillow rescales other maxvals; stb_image does not, so refuse rather than differ. */
-        if (maxval != 255)
-            return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "PNM: maxval %d (only 255)", maxval);
-        return DEIT_OK;
+        return image_pnm_info(d, len, w, h, err, errlen);
+    }
+    if (len >= 16 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0) {
+        *fmt = IMAGE_FMT_WEBP;
+        return image_webp_info(d, len, w, h, err, errlen);
+    }
+    if (len >= 8 && (memcmp(d, "II\x2a\x00", 4) == 0 || memcmp(d, "MM\x00\x2a", 4) == 0 ||
+                     memcmp(d, "II\x2b\x00", 4) == 0 || memcmp(d, "MM\x00\x2b", 4) == 0)) {
+        *fmt = IMAGE_FMT_TIFF;
+        return image_tiff_info(d, len, w, h, err, errlen);
     }
     if (image_stb_info(d, len, w, h) == DEIT_OK) {  /* TGA: no magic number */
         *fmt = IMAGE_FMT_OTHER_STB;
@@ -248,14 +180,28 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_BMP)
+        rc = image_bmp_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_PNM)
+        rc = image_pnm_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_WEBP)
+        rc = image_webp_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_TIFF)
+        rc = image_tiff_decode(data, len, channels, w, h, out, err, errlen);
     else
         rc = image_stb_decode(data, len, fmt, channels, w, h, out, err, errlen);
-    if (rc == DEIT_OK && (out->width != w || out->height != h)) {
+    if (rc == DEIT_OK && fmt != IMAGE_FMT_TIFF && (out->width != w || out->height != h)) {
         image_free(out);
         rc = deit_fail(err, errlen, DEIT_EINVAL, "decoded size differs from the header");
     }
-    if (rc != DEIT_OK)
+    /* TGA's right-to-left flag (descriptor bit 4): Pillow flips such files horizontally
+     * (TgaImagePlugin _flip_horizontally); stb_image ignores the flag. */
+    if (rc == DEIT_OK && fmt == IMAGE_FMT_OTHER_STB && (data[17] & 0x10))
+        rc = image_orient(out, 2, err, errlen);
+    if (rc != DEIT_OK) {
+        image_free(out);
         memset(out, 0, sizeof *out);
+    }
     return rc;
 }
 

@@ -26,7 +26,7 @@ typedef struct {
 } deit_image;
 
 typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, IMAGE_FMT_GIF,
-               IMAGE_FMT_PNM, IMAGE_FMT_OTHER_STB } image_format;
+               IMAGE_FMT_PNM, IMAGE_FMT_WEBP, IMAGE_FMT_TIFF, IMAGE_FMT_OTHER_STB } image_format;
 
 typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;
 

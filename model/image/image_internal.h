@@ -14,7 +14,8 @@ static inline uint8_t image_luma(unsigned r, unsigned g, unsigned b)
     return (uint8_t)((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
 }
 
-/* Fails with DEIT_ETOOBIG when width*height > max_pixels (no overflow: 64-bit product). */
+/* Fails with DEIT_ETOOBIG when width*height > max_pixels (no overflow: 64-bit product).
+ * In image_limits.c, so that the decoders need nothing from image.c (which calls them). */
 int image_check_pixels(int width, int height, size_t max_pixels, char *err, size_t errlen);
 
 /* JPEG header only (libjpeg-turbo jpeg_read_header). */
@@ -23,6 +24,33 @@ int image_jpeg_info(const uint8_t *data, size_t len, int *width, int *height, ch
 
 /* Full JPEG decode to `channels` (1 or 3), checking max_pixels after the header. */
 int image_jpeg_decode(const uint8_t *data, size_t len, int channels, size_t max_pixels,
+                      deit_image *out, char *err, size_t errlen);
+
+/* Pillow's transpose for orientation o (TIFF Orientation tag / EXIF 0x0112; 1 or out of
+ * range: unchanged). Rotations swap width and height. */
+int image_orient(deit_image *img, int o, char *err, size_t errlen);
+
+/* BMP as Pillow's BmpImagePlugin reads it (image_bmp.c). */
+int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_bmp_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+
+/* Netpbm P1-P6 as Pillow's PpmImagePlugin reads them (image_pnm.c). */
+int image_pnm_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_pnm_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+
+/* WebP (libwebp) and TIFF (libtiff, first page): header dimensions, and decoding of an image
+ * whose dimensions image.c has already checked against the pixel limit. */
+int image_webp_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                    size_t errlen);
+int image_webp_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                      deit_image *out, char *err, size_t errlen);
+int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                    size_t errlen);
+int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, int height,
                       deit_image *out, char *err, size_t errlen);
 
 /* Whether stb_image recognises data as a format without a magic number (TGA); dimensions out. */

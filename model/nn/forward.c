@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "kernels.h"
 #include "model_internal.h"
 
@@ -34,8 +35,12 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
-deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_threads)
+deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
 {
+    deit_params defaults = deit_default_params();
+    if (!p)
+        p = &defaults;
+    int max_batch = p->max_batch, n_threads = p->threads;
     if (!m || max_batch < 1 || max_batch > DEIT_MAX_BATCH || n_threads < 1 ||
         n_threads > DEIT_MAX_THREADS)
         return NULL;
@@ -69,11 +74,6 @@ deit_state *deit_state_new_threads(const deit_model *m, int max_batch, int n_thr
     return s;  /* zeroed by alloc_floats, which also keeps the packs' unwritten padding defined */
 }
 
-deit_state *deit_state_new(const deit_model *m, int max_batch)
-{
-    return deit_state_new_threads(m, max_batch, 1);
-}
-
 void deit_state_free(deit_state *s)
 {
     if (!s)
@@ -90,6 +90,8 @@ void deit_state_free(deit_state *s)
     free(s->prefix);
     free(s->claims);
     free(s->trace);
+    free(s->attn);
+    free(s->roll);
     free(s);
 }
 
@@ -159,6 +161,7 @@ typedef struct {
     deit_state *s;
     const float *pixels;
     int batch;
+    deit_explain *ex;          /* [batch] or NULL: images whose attention is captured */
 } fwd_job;
 
 /* Token rows [r0, r1) of the batch visit each image b they touch with its token range [t0, t1). */
@@ -213,7 +216,7 @@ static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
 }
 
 /* Multi-head self-attention for own query rows: out[t, h*hd:(h+1)*hd] = softmax(q_h k_h^T * scale) v_h. */
-static void attention_rows(const fwd_job *j, const float *kv, float *scores, int r0, int r1)
+static void attention_rows(const fwd_job *j, int l, const float *kv, float *scores, int r0, int r1)
 {
     const deit_config *c = &j->m->cfg;
     gemm_isa isa = j->m->isa;
@@ -229,7 +232,9 @@ static void attention_rows(const fwd_job *j, const float *kv, float *scores, int
             /* scores[i,j] = scale * q[i,:] . k[j,:] */
             gemm(isa, nq, T, hd, scale, q + (size_t)h * hd, 3 * (size_t)D, kt, NULL, scores, (size_t)T,
                  GEMM_STORE);
-            k_softmax_rows(scores, nq, T);
+            k_softmax_rows(isa, scores, nq, T);
+            if (j->ex && j->ex[b].class_map)
+                explain_capture(j->s, b, l, h, t0, nq, scores);
             /* out[i, h] = scores[i,:] @ v */
             gemm(isa, nq, hd, T, 1.0f, scores, (size_t)T, v, NULL, out + (size_t)h * hd, (size_t)D,
                  GEMM_STORE);
@@ -268,11 +273,11 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
     float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
     /* attention for these query rows */
-    attention_rows(j, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
+    attention_rows(j, l, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
     /* projection + residual */
     gemm(isa, nr, D, D, 1.0f, ao, (size_t)D, pb->proj, bw->proj_b, x, (size_t)D, GEMM_ADD);
     /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
-    k_layernorm(x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
+    k_layernorm(isa, x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
     gemm(isa, nr, M, D, 1.0f, xn, (size_t)D, pb->fc1, bw->fc1_b, hid, (size_t)M, GEMM_GELU);
     gemm(isa, nr, D, M, 1.0f, hid, (size_t)M, pb->fc2, bw->fc2_b, x, (size_t)D, GEMM_ADD);
     if (s->trace_on && r0 < T) {
@@ -291,7 +296,7 @@ static void block_head(const fwd_job *j, int l, int r0, int r1)
     int D = c->dim, nr = r1 - r0;
     float *xn = s->xn + (size_t)r0 * D;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
-    k_layernorm(s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
+    k_layernorm(m->isa, s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
     gemm(m->isa, nr, 3 * D, D, 1.0f, xn, (size_t)D, m->pk.blocks[l].qkv, bw->qkv_b,
          s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
     pack_kv(j, s->kv + (size_t)(l & 1) * kv_block, r0, r1);
@@ -327,15 +332,28 @@ static void forward_rows(void *ctx, int tid, int n)
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits)
 {
+    return deit_forward_explain(m, s, pixels, batch, cls_logits, dist_logits, NULL);
+}
+
+int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
+                         float *cls_logits, float *dist_logits, deit_explain *ex)
+{
     if (!m || !s || s->m != m || !pixels || !cls_logits || batch < 1 || batch > s->max_batch)
         return DEIT_EINVAL;
+    int explaining = 0;
+    for (int b = 0; ex && b < batch; b++)
+        explaining |= ex[b].class_map != NULL;
+    if (!explaining)
+        ex = NULL;
+    else if (explain_reserve(s) != DEIT_OK)
+        return DEIT_ENOMEM;
     const deit_config *c = &m->cfg;
     const deit_weights *w = &m->w;
     int T = c->n_tokens, D = c->dim, NP = c->n_prefix;
     size_t slab = (size_t)T * D;
 
     /* patch embedding and every block, on the whole team (claims reset before the hand-off) */
-    fwd_job job = {m, s, pixels, batch};
+    fwd_job job = {m, s, pixels, batch, ex};
     for (int p = 0; p <= c->depth; p++)
         atomic_store_explicit(&s->claims[p], 0, memory_order_relaxed);
     pool_run(s->team, forward_rows, &job);
@@ -343,10 +361,13 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
     /* final norm: the heads read only the prefix tokens, so only those are normalised */
     for (int b = 0; b < batch; b++)
         memcpy(s->prefix + (size_t)b * NP * D, s->x + (size_t)b * slab, (size_t)NP * D * sizeof(float));
-    k_layernorm(s->prefix, batch * NP, D, w->norm_w, w->norm_b, c->ln_eps, s->prefix);
+    k_layernorm(m->isa, s->prefix, batch * NP, D, w->norm_w, w->norm_b, c->ln_eps, s->prefix);
     if (s->trace_on)
-        k_layernorm(s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
+        k_layernorm(m->isa, s->x, T, D, w->norm_w, w->norm_b, c->ln_eps,
                     s->trace + (size_t)(1 + c->depth) * slab);
+
+    if (ex)
+        explain_finish(s, batch, ex);
 
     /* heads: class head reads token 0, distillation head token 1 (rows NP*D apart in prefix) */
     int Kc = c->n_classes;

@@ -38,12 +38,18 @@ gemm_isa gemm_isa_detect(void)
             best = GEMM_ISA_AVX512;
     }
 #endif
-    const char *force = getenv("DEIT_ISA");
-    if (force && strcmp(force, "avx2") == 0 && best > GEMM_ISA_AVX2)
-        best = GEMM_ISA_AVX2;
-    else if (force && strcmp(force, "generic") == 0)
-        best = GEMM_ISA_GENERIC;
     return best;
+}
+
+int gemm_isa_parse(const char *name, gemm_isa *out)
+{
+    static const gemm_isa all[] = {GEMM_ISA_GENERIC, GEMM_ISA_AVX2, GEMM_ISA_AVX512};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, gemm_isa_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    return -1;
 }
 
 const char *gemm_isa_name(gemm_isa isa)

@@ -8,7 +8,7 @@
  * once serves every kernel below.
  *
  * Kernels: AVX-512F (16-float lanes, 12x32 register tile), AVX2+FMA (6x16), and portable C, chosen at
- * run time (gemm_isa_detect). No allocation, no threads: callers split rows between threads.
+ * run time (gemm_isa_detect, narrowed by the model's parameters). No allocation, no threads: callers split rows between threads.
  * Accumulation is in float32 along k, in order, like a reference dot product; no fast-math.
  */
 #ifndef DEIT_GEMM_H
@@ -30,10 +30,12 @@ typedef enum {
     GEMM_GELU = 2,             /* C  = gelu(alpha*A@B + bias), exact erf GELU */
 } gemm_epilogue;
 
-/* Best kernel set this CPU supports. DEIT_ISA=avx2 or DEIT_ISA=generic in the environment narrows
- * the choice (tests and benchmarks of the baseline path); it never widens it. */
+/* Best kernel set this CPU supports. The caller narrows it (deit_params.isa, $DEIT_ISA); it is
+ * never widened past this. */
 gemm_isa gemm_isa_detect(void);
 const char *gemm_isa_name(gemm_isa isa);
+/* "avx512" "avx2" "generic" -> *out; 0 ok, -1 for any other name (NULL included). */
+int gemm_isa_parse(const char *name, gemm_isa *out);
 
 /* Floats of a packed B with n columns and k rows: n rounded up to GEMM_PANEL, times k. */
 size_t gemm_packed_floats(int n, int k);

@@ -1,4 +1,4 @@
-/* kernels.c — leaf numeric kernels: linear (OpenBLAS sgemm), LayerNorm, exact GELU, softmax.
+/* kernels.c — leaf numeric kernels of the forward pass: LayerNorm, exact GELU, softmax, add.
  *
  * erf and exp dominate the non-GEMM time (about 2 M erf and 1.4 M exp per DeiT-tiny image), so on
  * x86-64 they go through glibc's vector math library (libmvec, accurate to a few ulp): the same
@@ -7,7 +7,6 @@
  * running maximum is a serial dependency chain). No fast-math anywhere.
  */
 #include "kernels.h"
-#include "gemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,17 +23,6 @@ __attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512 x);
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-/* Widest vector body this CPU runs: 2 AVX-512, 1 AVX2, 0 neither (DEIT_ISA narrows, as in gemm.h). */
-static int simd_level(void)
-{
-    static int level = -1; /* benign race: every thread computes the same value */
-    int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
-    if (l < 0) {
-        l = (int)gemm_isa_detect();
-        __atomic_store_n(&level, l, __ATOMIC_RELAXED);
-    }
-    return l;
-}
 #endif
 
 /* One row: mean and variance accumulated in double, output in float. */
@@ -102,10 +90,11 @@ T_AVX2 static void layernorm_row_avx2(const float *xr, int d, const float *g, co
 }
 #endif
 
-void k_layernorm(const float *x, int n, int d, const float *g, const float *b, float eps, float *y)
+void k_layernorm(gemm_isa isa, const float *x, int n, int d, const float *g, const float *b, float eps,
+                 float *y)
 {
 #ifdef HAVE_LIBMVEC
-    if (simd_level() >= 1) {
+    if (isa == GEMM_ISA_AVX2 || isa == GEMM_ISA_AVX512) {
         for (int r = 0; r < n; r++)
             layernorm_row_avx2(x + (size_t)r * d, d, g, b, eps, y + (size_t)r * d);
         return;
@@ -141,17 +130,16 @@ T_AVX2 static size_t gelu_avx2(float *x, size_t n)
 }
 #endif
 
-void k_gelu(float *x, size_t n)
+void k_gelu(gemm_isa isa, float *x, size_t n)
 {
     const float rsqrt2 = 0.70710678118654752440f;
     size_t i = 0;
 #ifdef HAVE_LIBMVEC
-    int level = simd_level();
-    if (level >= 2) {
+    if (isa == GEMM_ISA_AVX512) {
         gelu_avx512(x, n);
         return;
     }
-    if (level >= 1)
+    if (isa == GEMM_ISA_AVX2)
         i = gelu_avx2(x, n);
     else {
         const __m128 half = _mm_set1_ps(0.5f), one = _mm_set1_ps(1.0f), s = _mm_set1_ps(rsqrt2);
@@ -250,16 +238,15 @@ T_AVX512 static void softmax_row_avx512(float *x, int d)
 }
 #endif
 
-void k_softmax_rows(float *x, int n, int d)
+void k_softmax_rows(gemm_isa isa, float *x, int n, int d)
 {
 #ifdef HAVE_LIBMVEC
-    int level = simd_level();
-    if (level >= 2) {
+    if (isa == GEMM_ISA_AVX512) {
         for (int r = 0; r < n; r++)
             softmax_row_avx512(x + (size_t)r * d, d);
         return;
     }
-    if (level >= 1) {
+    if (isa == GEMM_ISA_AVX2) {
         for (int r = 0; r < n; r++)
             softmax_row_avx2(x + (size_t)r * d, d);
         return;

@@ -56,7 +56,6 @@ int deit_model_pack(deit_model *m)
     size_t tmp_n = 3 * D * D;
     if (M * D > tmp_n) tmp_n = M * D;
     if (K * D > tmp_n) tmp_n = K * D;
-    m->isa = gemm_isa_detect();
     m->pk.blocks = calloc((size_t)c->depth, sizeof *m->pk.blocks);
     float *tmp = malloc(tmp_n * sizeof(float));
     size_t need = 0;

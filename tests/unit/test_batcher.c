@@ -21,7 +21,8 @@ static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static int gate_closed, in_forward;
 static atomic_int forwards, fail_next, bad_state; /* CHECK is not thread-safe: record, check later */
 
-static int fake_forward(void *state, const float *x, int batch, float *cls, float *dist)
+static int fake_forward(void *state, const float *x, int batch, float *cls, float *dist,
+                        float *const *explain)
 {
     if (state != (void *)&gate_mu) atomic_store(&bad_state, 1);
     pthread_mutex_lock(&gate_mu);
@@ -39,6 +40,11 @@ static int fake_forward(void *state, const float *x, int batch, float *cls, floa
         cls[i * K + 1] = x[i * F] + 1;
         dist[i * K] = -x[i * F];
         dist[i * K + 1] = x[i * F + 1];
+        /* explanation of an image that asked: {x0, 3 * x0} */
+        if (explain && explain[i]) {
+            explain[i][0] = x[i * F];
+            explain[i][1] = 3 * x[i * F];
+        }
     }
     return 0;
 }
@@ -124,7 +130,7 @@ static int outputs_ok(const tjob *t)
 static batcher *start(int workers, int max_batch, int wait_us, int cap, double timeout, metrics *m)
 {
     batcher_params p = {workers, max_batch, wait_us, cap, timeout, F, K, fake_forward, fake_state_new,
-                        fake_state_free, &gate_mu, m};
+                        fake_state_free, &gate_mu, m, 0};
     char err[128];
     batcher *b = batcher_start(&p, err, sizeof err);
     CHECK_MSG(b != NULL, "%s", err);
@@ -172,6 +178,45 @@ static void test_batches_and_chunks(void)
     unsigned long passes = 0;
     for (int i = 0; i <= m.batch_size.n; i++) passes += atomic_load(&m.batch_size.counts[i]);
     CHECK_INT_EQ(passes, 5);
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
+/* Explanations go to the jobs that asked, image by image, through shared batches and chunks. */
+static void test_explain_routing(void)
+{
+    reset_done();
+    batcher_params p = {1, 4, 0, 64, 0, F, K, fake_forward, fake_state_new, fake_state_free, &gate_mu, NULL, 2};
+    char err[128];
+    batcher *b = batcher_start(&p, err, sizeof err);
+    CHECK_MSG(b != NULL, "%s", err);
+    if (!b) return;
+    static tjob first, asks, plain, big;
+    static float ex_asks[2 * 2], ex_big[6 * 2];
+    init_job(&first, 1, 100);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &first.job), BATCH_OK);
+    wait_in_forward(1);
+    /* a job that asks (2 images) and one that does not (2 images) share the next pass */
+    init_job(&asks, 2, 5);
+    asks.job.explain = ex_asks;
+    init_job(&plain, 2, 50);
+    CHECK_INT_EQ(batcher_submit(b, &asks.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &plain.job), BATCH_OK);
+    gate(0);
+    wait_done(3);
+    CHECK_INT_EQ(asks.job.batch_images, 4);
+    CHECK(outputs_ok(&asks) && outputs_ok(&plain));
+    CHECK(ex_asks[0] == 5 && ex_asks[1] == 15 && ex_asks[2] == 6 && ex_asks[3] == 18);
+    /* a 6-image job runs as 4 + 2: the second chunk's explanations land at images 4 and 5 */
+    init_job(&big, 6, 20);
+    big.job.explain = ex_big;
+    CHECK_INT_EQ(batcher_submit(b, &big.job), BATCH_OK);
+    wait_done(4);
+    int ok = 1;
+    for (int i = 0; i < 6; i++)
+        ok &= ex_big[2 * i] == 20 + i && ex_big[2 * i + 1] == 3 * (20 + i);
+    CHECK_MSG(ok, "explanations of a chunked job misplaced");
     batcher_stop(b, 1);
     batcher_free(b);
 }
@@ -359,6 +404,7 @@ int main(void)
 {
     test_batches_and_chunks();
     test_wait_for_company();
+    test_explain_routing();
     test_full_timeout_shutdown();
     test_stop_drops_queued();
     test_failure();

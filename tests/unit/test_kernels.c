@@ -8,6 +8,9 @@
 #include "gemm.h"
 #include "kernels.h"
 
+/* The kernel set the leaf-kernel tests run on; main() runs them on every set this CPU has. */
+static gemm_isa ISA;
+
 static void test_gelu(void)
 {
     /* exact erf GELU over a dense range, vector and scalar tail paths (n not a multiple of 4) */
@@ -19,7 +22,7 @@ static void test_gelu(void)
     float *y = malloc(N * sizeof(float));
     for (int i = 0; i < N; i++)
         y[i] = x[i];
-    k_gelu(y, N);
+    k_gelu(ISA, y, N);
     for (int i = 0; i < N; i++) {
         double ref = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
         /* absolute near zero: 1 + erf(x) cancels for x << 0 in float32, as it does in torch */
@@ -30,7 +33,7 @@ static void test_gelu(void)
     CHECK_MSG(worst < 5e-7, "gelu worst error %.3g", worst);
     /* tanh approximation would differ by ~1e-3 here: make sure it is the erf form */
     float v = 1.0f;
-    k_gelu(&v, 1);
+    k_gelu(ISA, &v, 1);
     CHECK_NEAR(v, 0.8413447460685429, 1e-6);
     free(x);
     free(y);
@@ -39,7 +42,7 @@ static void test_gelu(void)
 static void test_softmax(void)
 {
     float x[7] = {1, 2, 3, 1000, -1000, 0.5f, 3};
-    k_softmax_rows(x, 1, 7);
+    k_softmax_rows(ISA, x, 1, 7);
     double sum = 0;
     for (int i = 0; i < 7; i++)
         sum += x[i];
@@ -47,7 +50,7 @@ static void test_softmax(void)
     CHECK_NEAR(x[3], 1.0, 1e-6);
     CHECK(x[4] == 0.0f);
     float y[2][5] = {{0, 0, 0, 0, 0}, {0, 1, 2, 3, 4}};
-    k_softmax_rows(&y[0][0], 2, 5);
+    k_softmax_rows(ISA, &y[0][0], 2, 5);
     CHECK_NEAR(y[0][2], 0.2, 1e-7);
     double z = exp(0) + exp(1) + exp(2) + exp(3) + exp(4);
     CHECK_NEAR(y[1][4], exp(4) / z, 1e-7);
@@ -57,7 +60,7 @@ static void test_layernorm(void)
 {
     float x[2][4] = {{1, 2, 3, 4}, {10, 10, 10, 10}}, g[4] = {1, 1, 2, 1}, b[4] = {0, 0, 0, 1};
     float y[2][4];
-    k_layernorm(&x[0][0], 2, 4, g, b, 1e-6f, &y[0][0]);
+    k_layernorm(ISA, &x[0][0], 2, 4, g, b, 1e-6f, &y[0][0]);
     double mean = 2.5, var = 1.25, inv = 1.0 / sqrt(var + 1e-6);
     CHECK_NEAR(y[0][0], (1 - mean) * inv, 1e-6);
     CHECK_NEAR(y[0][2], 2 * (3 - mean) * inv, 1e-6);
@@ -162,13 +165,13 @@ static void test_softmax_layernorm_wide(void)
         b[i] = (float)rand() / RAND_MAX - 0.5f;
         y[i] = x[i];
     }
-    k_softmax_rows(y, 1, D);
+    k_softmax_rows(ISA, y, 1, D);
     double mx = x[0], z = 0, worst = 0;
     for (int i = 0; i < D; i++) mx = fmax(mx, x[i]);
     for (int i = 0; i < D; i++) z += exp(x[i] - mx);
     for (int i = 0; i < D; i++) worst = fmax(worst, fabs(y[i] - exp(x[i] - mx) / z));
     CHECK_MSG(worst < 1e-7, "softmax width %d: %.3g", D, worst);
-    k_layernorm(x, 1, D, g, b, 1e-6f, y);
+    k_layernorm(ISA, x, 1, D, g, b, 1e-6f, y);
     double mean = 0, var = 0;
     for (int i = 0; i < D; i++) mean += x[i];
     mean /= D;
@@ -182,11 +185,14 @@ static void test_softmax_layernorm_wide(void)
 
 int main(void)
 {
-    test_gelu();
-    test_softmax();
-    test_layernorm();
+    for (int isa = 0; isa <= (int)gemm_isa_detect(); isa++) {
+        ISA = (gemm_isa)isa;
+        test_gelu();
+        test_softmax();
+        test_layernorm();
+        test_softmax_layernorm_wide();
+    }
     test_fuse_topk();
     test_gemm();
-    test_softmax_layernorm_wide();
     return check_summary("test_kernels");
 }

@@ -12,6 +12,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 #include "model_internal.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -128,10 +129,10 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     int K = c->n_classes;
     CHECK_MSG((mc->crop_key == NULL) == (c->layout == LAYOUT_TRANSFORMERS),
               "%s: transformers models, and only they, are checked against pixel_values", mc->model);
-    deit_state *s = deit_state_new(m, 1);
+    deit_state *s = new_state(m, 1, 1);
     /* a two-thread team over a batch of 3 splits its rows inside image 1 (and inside image 0 at
      * batch 1); every row's arithmetic is the same wherever it runs, so results must be identical */
-    deit_state *s2 = deit_state_new_threads(m, 3, 2);
+    deit_state *s2 = new_state(m, 3, 2);
     CHECK(s2 && deit_state_threads(s2) == 2);
     size_t nin = deit_input_floats(m);
     float *px3 = malloc(3 * nin * sizeof(float)), *out3 = malloc(6 * (size_t)K * sizeof(float));

@@ -318,11 +318,32 @@ static void test_hostile(void)
                  DEIT_EUNSUPPORTED);
     CHECK_STR_EQ(err, "unsupported image format");
     CHECK_INT_EQ(image_probe((const uint8_t *)"II*\0\x08\0\0\0", 8, &fmt, &w, &h, err, sizeof err),
-                 DEIT_EUNSUPPORTED);  /* TIFF */
+                 DEIT_EINVAL);  /* TIFF header whose first directory is missing */
+    CHECK_INT_EQ(fmt, IMAGE_FMT_TIFF);
+    CHECK_INT_EQ(image_probe((const uint8_t *)"RIFF\x20\0\0\0WEBPVP8 \x10\0\0\0", 20, &fmt, &w, &h, err,
+                             sizeof err), DEIT_EINVAL);  /* WebP whose VP8 frame is cut off */
+    CHECK_INT_EQ(fmt, IMAGE_FMT_WEBP);
     CHECK_INT_EQ(decode_rc((const uint8_t *)"P3\n2 2\n255\n", 11, MAXPIX, err, sizeof err),
-                 DEIT_EUNSUPPORTED);  /* ASCII PNM */
+                 DEIT_EINVAL);  /* plain PNM without its values */
+    CHECK_STR_EQ(err, "PNM: not enough image data");
     CHECK_INT_EQ(decode_rc((const uint8_t *)"P6\n2 2\n65535\n", 13, MAXPIX, err, sizeof err),
-                 DEIT_EUNSUPPORTED);  /* 16-bit PNM: stb and Pillow disagree */
+                 DEIT_EINVAL);  /* 16-bit PNM without its samples */
+    CHECK_INT_EQ(decode_rc((const uint8_t *)"P2\n3 1\n4\n0 5 1\n", 16, MAXPIX, err, sizeof err),
+                 DEIT_EINVAL);  /* a value over maxval */
+    {
+        /* Pillow: round(v / maxval * 255) half to even (1/4 -> 63.75 -> 64, 2/4 -> 127.5 -> 128);
+         * a '#' comment inside the data joins the digits around it (here 1#..\n2 -> 12 / 12). */
+        static const uint8_t plain[] = "P2 4 1 12\n0 3 6\n1#x\n2";
+        deit_image img;
+        CHECK_INT_EQ(image_decode(plain, sizeof plain - 1, 1, MAXPIX, &img, err, sizeof err), DEIT_OK);
+        if (img.pixels) {
+            CHECK_INT_EQ(img.pixels[0], 0);
+            CHECK_INT_EQ(img.pixels[1], 64);
+            CHECK_INT_EQ(img.pixels[2], 128);
+            CHECK_INT_EQ(img.pixels[3], 255);
+        }
+        image_free(&img);
+    }
 
     /* Truncated files: Pillow refuses them ("image file is truncated"). */
     const char *trunc[] = {"chelsea.png", "chelsea_q60_420.jpg", "chelsea_progressive.jpg",
@@ -363,6 +384,7 @@ static void test_hostile(void)
     put_le32(bmp + 14, 40);
     put_le32(bmp + 18, 1000000);
     put_le32(bmp + 22, (uint32_t)-1000000);  /* top-down */
+    bmp[28] = 24;                            /* bits per pixel */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
     put_le32(bmp + 22, 0x80000000u);         /* INT32_MIN: no absolute value */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_EINVAL);

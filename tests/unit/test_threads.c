@@ -8,6 +8,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "state.h"
 
 #define MODEL "tests/fixtures/models/timm-deit-reduced"
 
@@ -23,7 +24,7 @@ static void *run_state(void *arg)
 {
     runner *r = arg;
     int K = deit_model_config(r->m)->n_classes;
-    deit_state *s = deit_state_new_threads(r->m, 4, 2);
+    deit_state *s = new_state(r->m, 4, 2);
     float *out = malloc(4 * (size_t)K * sizeof(float));
     r->ok = s && out;
     for (int it = 0; r->ok && it < 3; it++)
@@ -52,17 +53,17 @@ int main(void)
     }
     /* reference: one thread, one image at a time */
     float *want = malloc(4 * (size_t)K * sizeof(float)), *got = malloc(8 * (size_t)K * sizeof(float));
-    deit_state *s1 = deit_state_new(m, 1);
+    deit_state *s1 = deit_state_new_with(m, NULL);
     CHECK(s1 && deit_state_threads(s1) == 1);
     for (int i = 0; i < 4; i++)
         CHECK_INT_EQ(deit_forward(m, s1, px + i * nin, 1, want + i * K, NULL), DEIT_OK);
     deit_state_free(s1);
 
-    CHECK(deit_state_new_threads(m, 1, 0) == NULL);
-    CHECK(deit_state_new_threads(m, 1, 65) == NULL);
+    CHECK(new_state(m, 1, 0) == NULL);
+    CHECK(new_state(m, 1, 65) == NULL);
     for (int t = 1; t <= 3; t++)
         for (int b = 1; b <= 4; b++) {
-            deit_state *s = deit_state_new_threads(m, b, t);
+            deit_state *s = new_state(m, b, t);
             CHECK(s && deit_state_threads(s) == t);
             if (!s)
                 continue;
