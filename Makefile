@@ -10,13 +10,14 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I. -Ibuild/gen
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
-# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP.
-IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp
+# libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP; zlib for the PNG
+# chunk CRCs Pillow checks.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -lz
 # protobuf-c: the gRPC message codec (server/grpc_codec.c) rides with the server objects that tests
 # and sanitizer tools link too; --as-needed keeps it off binaries that do not use it.
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lm -lpthread \
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread \
            -Wl,--as-needed -lprotobuf-c -Wl,--no-as-needed
-TEST_LDLIBS := $(LDLIBS) -lcurl -lz
+TEST_LDLIBS := $(LDLIBS) -lcurl
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -130,7 +131,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC) server/grpc_codec.c $(GEN_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lm -lpthread -lprotobuf-c
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lz -lm -lpthread -lprotobuf-c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 # Objects reached only through the pattern rules; kept so that a rebuild is incremental.
 .SECONDARY: $(FUZZ_OBJ)

@@ -6,7 +6,7 @@
 #include "deit.h"
 
 /* [{index, label, score}…] for the top_k entries of probs. */
-static json_t *topk_json(const deit_config *c, const float *probs, int top_k, int *idx)
+static json_t *topk_json(const api_model *c, const float *probs, int top_k, int *idx)
 {
     json_t *arr = json_array();
     if (!arr)
@@ -34,7 +34,7 @@ static json_t *floats_json(const float *v, int n)
     return arr;
 }
 
-json_t *api_prediction_json(const deit_config *c, const float *cls_logits, const float *dist_logits,
+json_t *api_prediction_json(const api_model *c, const float *cls_logits, const float *dist_logits,
                             int top_k, int with_logits)
 {
     int K = c->n_classes;

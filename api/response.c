@@ -8,6 +8,7 @@
 
 #include "deit.h"
 #include "prediction.h"
+#include "text.h"
 
 /* float32 scores round-trip with 9 significant digits; more would only print noise. */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
@@ -36,25 +37,51 @@ int resp_argmax(const float *p, int n)
     return best;
 }
 
-char *resp_predict(const deit_config *c, const char *model_name, const float *cls_logits,
-                   const float *dist_logits, int n_images, int top_k, const resp_timing *t, size_t *len)
+/* Class, distillation and fused probabilities of n images, each [n][K] in one allocation (free the
+ * first pointer): the one place the API fuses the heads. NULL when out of memory. */
+float *resp_fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT])
+{
+    size_t K = (size_t)m->n_classes, N = (size_t)(n > 0 ? n : 0);
+    size_t total = 3 * N * K;
+    float *buf = malloc((total > 0 ? total : 1) * sizeof(float));
+    if (!buf) return NULL;
+    float *pc = buf, *pd = buf + N * K, *pf = buf + 2 * N * K;
+    for (size_t i = 0; i < N; i++)
+        deit_fuse(cls + i * K, dist ? dist + i * K : NULL, (int)K, m->distilled, pc + i * K, pd + i * K,
+                  pf + i * K);
+    p[V2_OUT_CLASS] = pc;
+    p[V2_OUT_DISTILL] = pd;
+    p[V2_OUT_FUSED] = pf;
+    return buf;
+}
+
+char *resp_predict(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
+                   int top_k, const resp_timing *t, json_t *const *extra, size_t *len)
 {
     json_t *preds = json_array();
-    size_t K = (size_t)c->n_classes;
-    for (int i = 0; preds && i < n_images; i++)
-        if (json_array_append_new(preds, api_prediction_json(c, cls_logits + i * K, dist_logits + i * K, top_k, 0))) {
+    size_t K = (size_t)m->n_classes;
+    for (int i = 0; i < n_images; i++) {
+        json_t *p = preds ? api_prediction_json(m, cls_logits + i * K, dist_logits ? dist_logits + i * K : NULL,
+                                                top_k, 0) : NULL;
+        if (p && extra && extra[i] && json_object_update(p, extra[i])) {
+            json_decref(p);
+            p = NULL;
+        }
+        if (extra) json_decref(extra[i]);
+        if (preds && json_array_append_new(preds, p)) {
             json_decref(preds);
             preds = NULL;
         }
+    }
     if (!preds) return NULL;
-    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", model_name, "predictions", preds,
+    json_t *root = json_pack("{s:s, s:o, s:{s:f, s:f, s:f, s:f}}", "model", m->name, "predictions", preds,
                              "timing_ms", "decode", t->decode, "queue", t->queue, "inference", t->inference,
                              "total", t->total);
     return finish(root, len);
 }
 
 /* {label: probability} of the top k of p; the first (higher) score wins for a repeated label. */
-static json_t *label_map(const resp_model *m, const float *p, int k, int *idx)
+static json_t *label_map(const api_model *m, const float *p, int k, int *idx)
 {
     json_t *o = json_object();
     int got = deit_topk(p, m->n_classes, k, idx);
@@ -66,10 +93,18 @@ static json_t *label_map(const resp_model *m, const float *p, int k, int *idx)
     return o;
 }
 
-char *resp_torchserve(const resp_model *m, const float *p_fused, int n_images, int top_k, size_t *len)
+char *resp_torchserve(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
+                      int top_k, size_t *len)
 {
+    const float *p[V2_OUT_COUNT];
+    float *probs = resp_fuse_all(m, cls_logits, dist_logits, n_images, p);
     int *idx = malloc((size_t)(top_k > 0 ? top_k : 1) * sizeof *idx);
-    if (!idx) return NULL;
+    if (!probs || !idx) {
+        free(probs);
+        free(idx);
+        return NULL;
+    }
+    const float *p_fused = p[V2_OUT_FUSED];
     size_t K = (size_t)m->n_classes;
     json_t *root;
     if (n_images == 1) {
@@ -83,23 +118,8 @@ char *resp_torchserve(const resp_model *m, const float *p_fused, int n_images, i
             }
     }
     free(idx);
+    free(probs);
     return finish(root, len);
-}
-
-static const char *dtype_name(st_dtype t)
-{
-    switch (t) {
-    case ST_F32: return "F32";
-    case ST_F16: return "F16";
-    case ST_BF16: return "BF16";
-    default: return "other";
-    }
-}
-
-void resp_model_init(resp_model *m, const deit_config *c, const char *name)
-{
-    *m = (resp_model){name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans, c->patch,
-                      c->dim, c->depth, c->heads, c->n_classes, c->distilled, (const char *const *)c->labels};
 }
 
 int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label)
@@ -108,7 +128,7 @@ int resp_class_entry(char *buf, size_t cap, float score, int index, const char *
 }
 
 /* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label". */
-static json_t *v2_tensor(const resp_model *m, const v2_output *o, const float *p, int n)
+static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n)
 {
     size_t K = (size_t)m->n_classes;
     json_t *data = json_array();
@@ -137,32 +157,45 @@ static json_t *v2_tensor(const resp_model *m, const v2_output *o, const float *p
                      "datatype", o->classification > 0 ? "BYTES" : "FP32", "data", data);
 }
 
-char *resp_v2_infer(const resp_model *m, const char *id, const v2_output *outs, int n_outs,
-                    const float *const probs[V2_OUT_COUNT], int n_images, size_t *len)
+char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
+                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
 {
+    const float *probs[V2_OUT_COUNT];
+    float *buf = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
+    if (!buf) return NULL;
     json_t *arr = json_array();
     for (int i = 0; arr && i < n_outs; i++)
         if (json_array_append_new(arr, v2_tensor(m, &outs[i], probs[outs[i].kind], n_images))) {
             json_decref(arr);
             arr = NULL;
         }
+    free(buf);
     if (!arr) return NULL;
-    json_t *root = json_pack("{s:s, s:s, s:o}", "model_name", m->name, "model_version", "1", "outputs", arr);
+    json_t *root = json_pack("{s:s, s:s, s:o}", "model_name", m->name, "model_version", api_model_version(m),
+                             "outputs", arr);
     if (root && id && json_object_set_new(root, "id", json_string(id))) { json_decref(root); return NULL; }
     return finish(root, len);
 }
 
+/* Error messages may quote what a client sent (a path, a Content-Type): made valid UTF-8 first, or
+ * jansson would refuse the string and the client would get no message at all. */
+#define MAX_ERROR_BYTES 2048
+
 char *resp_error(int status, const char *msg, size_t *len)
 {
-    return finish(json_pack("{s:{s:i, s:s}}", "error", "code", status, "message", msg), len);
+    char clean[MAX_ERROR_BYTES];
+    api_utf8_clean(msg, strlen(msg), clean, sizeof clean);
+    return finish(json_pack("{s:{s:i, s:s}}", "error", "code", status, "message", clean), len);
 }
 
 char *resp_v2_error(const char *msg, size_t *len)
 {
-    return finish(json_pack("{s:s}", "error", msg), len);
+    char clean[MAX_ERROR_BYTES];
+    api_utf8_clean(msg, strlen(msg), clean, sizeof clean);
+    return finish(json_pack("{s:s}", "error", clean), len);
 }
 
-char *resp_models(const resp_model *m, size_t *len)
+char *resp_models(const api_model *m, size_t *len)
 {
     json_t *heads = m->distilled ? json_pack("[s, s]", "class", "distillation") : json_pack("[s]", "class");
     json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:i, s:i, s:i, s:i, s:i, s:o, s:b}",
@@ -176,11 +209,11 @@ char *resp_models(const resp_model *m, size_t *len)
 
 char *resp_v2_server(const char *version, size_t *len)
 {
-    return finish(json_pack("{s:s, s:s, s:[s]}", "name", "deit-server", "version", version, "extensions",
-                            "classification"), len);
+    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", "deit-server", "version", version, "extensions",
+                            "binary_tensor_data", "classification"), len);
 }
 
-char *resp_v2_model(const resp_model *m, size_t *len)
+char *resp_v2_model(const api_model *m, size_t *len)
 {
     json_t *outs = json_array();
     for (int k = 0; outs && k < V2_OUT_COUNT; k++)
@@ -190,7 +223,7 @@ char *resp_v2_model(const resp_model *m, size_t *len)
             outs = NULL;
         }
     if (!outs) return NULL;
-    return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions", "1",
-                            "platform", "deit-c", "inputs", "name", "image", "datatype", "BYTES", "shape", -1,
+    return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions",
+                            api_model_version(m), "platform", "deit_safetensors", "inputs", "name", "image", "datatype", "BYTES", "shape", -1,
                             "outputs", outs), len);
 }

@@ -33,7 +33,8 @@ void route_match(const char *path, size_t len, route *out)
         {"/healthz", R_HEALTHZ, GET_ONLY, 0},    {"/readyz", R_READYZ, GET_ONLY, 0},
         {"/v1/models", R_MODELS, GET_ONLY, 0},   {"/metrics", R_METRICS, GET_ONLY, 0},
         {"/v2/health/live", R_V2_LIVE, GET_ONLY, 1}, {"/v2/health/ready", R_V2_READY, GET_ONLY, 1},
-        {"/v2", R_V2_SERVER, GET_ONLY, 1},
+        /* the OIP's OpenAPI document writes the server metadata path with a trailing slash */
+        {"/v2", R_V2_SERVER, GET_ONLY, 1},       {"/v2/", R_V2_SERVER, GET_ONLY, 1},
     };
     for (size_t i = 0; i < sizeof EXACT / sizeof EXACT[0]; i++)
         if (eq(path, len, EXACT[i].path)) {
@@ -43,14 +44,18 @@ void route_match(const char *path, size_t len, route *out)
             return;
         }
     if (starts(path, len, "/predictions/")) {
+        /* /predictions/{model} or /predictions/{model}/{version} */
         const char *m = path + 13;
-        size_t ml = seg(m, len - 13);
-        if (ml > 0 && ml == len - 13) {
-            out->kind = R_TORCHSERVE;
-            out->model = m;
-            out->model_len = ml;
-            out->allow = "POST, PUT";
+        size_t rest = len - 13, ml = seg(m, rest), vl = ml < rest ? seg(m + ml + 1, rest - ml - 1) : 0;
+        if (ml == 0 || (ml < rest && (vl == 0 || ml + 1 + vl != rest))) return;
+        out->kind = R_TORCHSERVE;
+        out->model = m;
+        out->model_len = ml;
+        if (vl) {
+            out->version = m + ml + 1;
+            out->version_len = vl;
         }
+        out->allow = "POST, PUT";
         return;
     }
     if (starts(path, len, "/v2/")) out->v2 = 1;

@@ -7,7 +7,7 @@
 typedef enum {
     R_NOT_FOUND,
     R_PREDICT,                 /* POST /v1/predict */
-    R_TORCHSERVE,              /* POST|PUT /predictions/{model} */
+    R_TORCHSERVE,              /* POST|PUT /predictions/{model}[/{version}] */
     R_PING,                    /* GET /ping (TorchServe) */
     R_HEALTHZ,                 /* GET /healthz */
     R_READYZ,                  /* GET /readyz */
@@ -15,7 +15,7 @@ typedef enum {
     R_METRICS,                 /* GET /metrics */
     R_V2_LIVE,                 /* GET /v2/health/live */
     R_V2_READY,                /* GET /v2/health/ready */
-    R_V2_SERVER,               /* GET /v2 */
+    R_V2_SERVER,               /* GET /v2 or /v2/ */
     R_V2_MODEL,                /* GET /v2/models/{name}[/versions/{v}] */
     R_V2_MODEL_READY,          /* GET /v2/models/{name}[/versions/{v}]/ready */
     R_V2_INFER                 /* POST /v2/models/{name}[/versions/{v}]/infer */

@@ -18,7 +18,7 @@ typedef enum {
     V2_OK = 0,
     V2_EINVAL = -1,            /* malformed request (HTTP 400) */
     V2_ETOOMANY = -2,          /* more images than allowed per request (HTTP 413) */
-    V2_ENOMEM = -3             /* allocation failed (HTTP 500) */
+    V2_ENOMEM = -3             /* allocation failed (HTTP 503, as every out-of-memory answer) */
 } v2_status;
 
 typedef enum { V2_OUT_CLASS, V2_OUT_DISTILL, V2_OUT_FUSED, V2_OUT_COUNT } v2_output_kind;

@@ -8,6 +8,7 @@
 #include "deit.h"
 #include "grpc_predict_v2.pb-c.h"
 #include "health.pb-c.h"
+#include "response.h"
 #include "status.h"
 
 /* raw_output_contents carries FP32 little-endian; the floats are copied as they lie in memory. */
@@ -192,7 +193,7 @@ uint8_t *gcodec_encode_server_metadata(const char *version, size_t *len)
     return pack(&r.base, len);
 }
 
-uint8_t *gcodec_encode_model_metadata(const resp_model *m, size_t *len)
+uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
 {
     typedef Inference__ModelMetadataResponse__TensorMetadata Tensor;
     Inference__ModelMetadataResponse r = INFERENCE__MODEL_METADATA_RESPONSE__INIT;
@@ -212,7 +213,7 @@ uint8_t *gcodec_encode_model_metadata(const resp_model *m, size_t *len)
         outputs[k].shape = out_shape;
         out_list[k] = &outputs[k];
     }
-    char *versions[] = {(char *)"1"};
+    char *versions[] = {(char *)api_model_version(m)};
     r.name = (char *)m->name;
     r.n_versions = 1;
     r.versions = versions;
@@ -226,7 +227,7 @@ uint8_t *gcodec_encode_model_metadata(const resp_model *m, size_t *len)
 
 /* The BYTES tensor of a classification output: n rows of k "score:index:label" elements, each a
  * 4-byte little-endian length and the text. Returns the malloc'd bytes, or NULL. */
-static uint8_t *classification_bytes(const resp_model *m, const float *p, int n, int k, size_t *len)
+static uint8_t *classification_bytes(const api_model *m, const float *p, int n, int k, size_t *len)
 {
     size_t K = (size_t)m->n_classes, cap = (size_t)n * (size_t)k * 32 + 64, off = 0;
     uint8_t *b = malloc(cap);
@@ -263,8 +264,8 @@ oom:
     return NULL;
 }
 
-uint8_t *gcodec_encode_infer(const resp_model *m, const char *id, const v2_output *outs, int n_outs,
-                           const float *const probs[V2_OUT_COUNT], int n_images, size_t *len)
+uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
+                             const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
 {
     typedef Inference__ModelInferResponse__InferOutputTensor Tensor;
     Tensor tensors[V2_OUT_COUNT];
@@ -275,6 +276,9 @@ uint8_t *gcodec_encode_infer(const resp_model *m, const char *id, const v2_outpu
     uint8_t *result = NULL;
     size_t K = (size_t)m->n_classes;
     if (n_outs < 0 || n_outs > V2_OUT_COUNT) return NULL;
+    const float *probs[V2_OUT_COUNT];
+    float *fused = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
+    if (!fused) return NULL;
     for (int i = 0; i < n_outs; i++) {
         const v2_output *o = &outs[i];
         const float *p = probs[o->kind];
@@ -300,7 +304,7 @@ uint8_t *gcodec_encode_infer(const resp_model *m, const char *id, const v2_outpu
     }
     Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;
     r.model_name = (char *)m->name;
-    r.model_version = (char *)"1";
+    r.model_version = (char *)api_model_version(m);
     r.id = (char *)(id ? id : "");
     r.n_outputs = (size_t)n_outs;
     r.outputs = list;
@@ -309,6 +313,7 @@ uint8_t *gcodec_encode_infer(const resp_model *m, const char *id, const v2_outpu
     result = pack(&r.base, len);
 done:
     for (int i = 0; i < V2_OUT_COUNT; i++) free(owned[i]);
+    free(fused);
     return result;
 }
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "response.h"
+#include "model_info.h"
 #include "v2.h"
 
 /* A decoded ModelInferRequest. req's image blobs point into msg, so free both together. */
@@ -51,13 +51,14 @@ uint8_t *gcodec_encode_flag(gcodec_flag kind, int value, size_t *len);
 uint8_t *gcodec_encode_server_metadata(const char *version, size_t *len);
 
 /* ModelMetadataResponse: what GET /v2/models/{name} says, as a message. */
-uint8_t *gcodec_encode_model_metadata(const resp_model *m, size_t *len);
+uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len);
 
-/* ModelInferResponse for n_images: one tensor per requested output, in order, its data in
- * raw_output_contents (FP32 [n, classes] little-endian, or BYTES [n, k] "score:index:label"
- * length-prefixed elements). probs[kind] is the [n][classes] array of each v2_output_kind. */
-uint8_t *gcodec_encode_infer(const resp_model *m, const char *id, const v2_output *outs, int n_outs,
-                           const float *const probs[V2_OUT_COUNT], int n_images, size_t *len);
+/* ModelInferResponse for n_images from their logits ([n][classes]; dist NULL without a distillation
+ * head), fused as REST fuses them (resp_fuse_all): one tensor per requested output, in order, its
+ * data in raw_output_contents (FP32 [n, classes] little-endian, or BYTES [n, k] "score:index:label"
+ * length-prefixed elements, as REST's strings). */
+uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
+                             const float *cls_logits, const float *dist_logits, int n_images, size_t *len);
 
 /* grpc.health.v1.HealthCheckResponse with SERVING (serving != 0) or NOT_SERVING. */
 uint8_t *gcodec_encode_health(int serving, size_t *len);

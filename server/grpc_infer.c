@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint.h"
 #include "grpc_codec.h"
+#include "status_map.h"
 
 /* One queued ModelInfer: what the completion needs once the batcher is done with the images. */
 typedef struct {
@@ -31,24 +33,15 @@ static void infer_free(infer_call *c)
     free(c);
 }
 
-/* Fuses the logits as REST does and answers with the requested outputs. */
+/* Answers with the requested outputs, the logits fused as REST fuses them. */
 static void answer_probs(infer_call *c)
 {
     const gfe_engine *e = c->e;
-    size_t K = (size_t)e->cfg->n_classes, n = (size_t)c->n, len = 0;
-    float *p = malloc(3 * n * K * sizeof(float));
-    if (!p) {
-        gfe_fail(&c->ci, RPC_RESOURCE_EXHAUSTED, 500, "out of memory");
-        return;
-    }
-    float *pc = p, *pd = p + n * K, *pf = p + 2 * n * K;
-    for (size_t i = 0; i < n; i++)
-        deit_fuse(c->cls + i * K, c->dist + i * K, (int)K, e->cfg->distilled, pc + i * K, pd + i * K, pf + i * K);
-    const float *const probs[V2_OUT_COUNT] = {pc, pd, pf};
-    uint8_t *msg = gcodec_encode_infer(&e->rm, c->id, c->outs, c->n_outs, probs, (int)n, &len);
-    free(p);
+    size_t len = 0;
+    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, e->cfg->distilled ? c->dist : NULL,
+                                       c->n, &len);
     if (!msg) {
-        gfe_fail(&c->ci, RPC_RESOURCE_EXHAUSTED, 500, "out of memory building the response");
+        gfe_fail(&c->ci, 503, "out of memory building the response");
         return;
     }
     gfe_answer(&c->ci, RPC_OK, 200, NULL, msg, len);
@@ -62,20 +55,19 @@ static void job_done(batch_job *job)
     switch (job->status) {
     case BATCH_OK:
         if (batcher_now() > c->deadline)
-            gfe_fail(&c->ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed while the request was queued");
+            gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
         else
             answer_probs(c);
         break;
     case BATCH_TIMEOUT:
-        gfe_fail(&c->ci, RPC_DEADLINE_EXCEEDED, 504,
-                  "request timed out after %d s waiting for a worker (--request-timeout-s)",
-                  c->ci.g->cfg->request_timeout_s);
+        gfe_fail(&c->ci, 504, "request timed out after %d s waiting for a worker (--request-timeout-s)",
+                 c->ci.g->cfg->request_timeout_s);
         break;
     case BATCH_SHUTDOWN:
-        gfe_fail(&c->ci, RPC_UNAVAILABLE, 503, "server is shutting down");
+        gfe_fail(&c->ci, 503, "server is shutting down");
         break;
     default:
-        gfe_fail(&c->ci, RPC_INTERNAL, 500, "inference failed");
+        gfe_fail(&c->ci, 500, "inference failed");
         break;
     }
     infer_free(c);
@@ -83,7 +75,9 @@ static void job_done(batch_job *job)
 
 static void queue_full(const gfe_call *ci)
 {
-    gfe_fail(ci, RPC_RESOURCE_EXHAUSTED, 503, "server busy: queue is full (%d images, --queue)", ci->g->cfg->queue);
+    /* REST's 503, but gRPC has the closer code: the server is up, this resource is not */
+    gfe_fail_code(ci, RPC_RESOURCE_EXHAUSTED, 503, "server busy: queue is full (%d images, --queue)",
+                  ci->g->cfg->queue);
 }
 
 /* Decodes every image into c->pixels here, on the gRPC thread, so workers only run forward passes
@@ -97,11 +91,9 @@ static int decode_images(infer_call *c, const v2_request *r)
         int rc = deit_preprocess(c->e->model, r->images[i].data, r->images[i].len, (size_t)cfg->max_pixels,
                                  c->pixels + i * F, err, sizeof err);
         if (rc == DEIT_OK) continue;
-        /* REST: 413 too big, 415 unsupported, 503 no memory, 400 otherwise */
-        int http = rc == DEIT_ETOOBIG ? 413 : rc == DEIT_EUNSUPPORTED ? 415 : rc == DEIT_ENOMEM ? 503 : 400;
-        int code = rc == DEIT_ENOMEM ? RPC_RESOURCE_EXHAUSTED : RPC_INVALID_ARGUMENT;
-        if (r->n_images == 1) gfe_fail(&c->ci, code, http, "%s", err);
-        else gfe_fail(&c->ci, code, http, "image %zu: %s", i + 1, err);
+        char msg[API_MSG_MAX];
+        int http = api_decode_error(rc, err, i, r->n_images, msg, sizeof msg);
+        gfe_fail(&c->ci, http, "%s", msg);
         return -1;
     }
     return 0;
@@ -112,34 +104,32 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     gfe_server *g = ci->g;
     if (!gfe_authorized(g, ci->call)) {
-        gfe_fail(ci, RPC_UNAUTHENTICATED, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
+        gfe_fail(ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
         return NULL;
     }
     const gfe_engine *e = gfe_engine_get(g);
     if (!e) {
-        gfe_fail(ci, RPC_UNAVAILABLE, 503, "model is still loading");
+        gfe_fail(ci, 503, "model is still loading");
         return NULL;
     }
     if (rpc_call_tag(ci->call)) { /* began after SIGTERM; calls begun before it complete */
-        gfe_fail(ci, RPC_UNAVAILABLE, 503, "server is shutting down");
+        gfe_fail(ci, 503, "server is shutting down");
         return NULL;
     }
     double left = rpc_call_time_left(ci->call);
     if (left <= 0) {
-        gfe_fail(ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed before the request was read");
+        gfe_fail(ci, 504, "the client's deadline passed before the request was read");
         return NULL;
     }
-    char err[512];
+    char err[API_MSG_MAX];
     gcodec_infer_request r;
     int rc = gcodec_decode_infer(req, len, (size_t)g->cfg->max_images, &r, err, sizeof err);
     if (rc) {
-        if (rc == V2_ENOMEM) gfe_fail(ci, RPC_RESOURCE_EXHAUSTED, 500, "%s", err);
-        else gfe_fail(ci, RPC_INVALID_ARGUMENT, rc == V2_ETOOMANY ? 413 : 400, "%s", err);
+        gfe_fail(ci, api_http_of_v2(rc), "%s", err);
         return NULL;
     }
-    if (!gfe_model_matches(e, r.model_name, r.model_version)) {
-        gfe_fail(ci, RPC_NOT_FOUND, 404, "unknown model \"%.200s\" (this server serves \"%s\")", r.model_name,
-                  e->rm.name);
+    if ((rc = gfe_model_check(e, r.model_name, r.model_version, err, sizeof err))) {
+        gfe_fail(ci, rc, "%s", err);
         gcodec_infer_request_free(&r);
         return NULL;
     }
@@ -166,7 +156,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         c->dist = malloc(n * K * sizeof(float));
     }
     if (!c || !c->pixels || !c->cls || !c->dist) {
-        gfe_fail(ci, RPC_RESOURCE_EXHAUSTED, 503, "out of memory for %zu images", n);
+        gfe_fail(ci, 503, "out of memory for %zu images", n);
         if (c) infer_free(c);
         gcodec_infer_request_free(&r);
         return NULL;
@@ -185,7 +175,7 @@ void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
     infer_call *c = prepare(ci, req, len);
     if (!c) return;
     if (batcher_now() > c->deadline) {
-        gfe_fail(&c->ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed while the images were decoded");
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the images were decoded");
         infer_free(c);
         return;
     }
@@ -200,6 +190,6 @@ void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
     int rc = batcher_submit(c->e->batcher, j);
     if (rc == BATCH_OK) return;
     if (rc == BATCH_FULL) queue_full(&c->ci);
-    else gfe_fail(&c->ci, RPC_UNAVAILABLE, 503, "server is shutting down");
+    else gfe_fail(&c->ci, 503, "server is shutting down");
     infer_free(c);
 }

@@ -2,19 +2,18 @@
  * health) and how every call is answered, counted and logged; ModelInfer is in grpc_infer.c. */
 #include "grpc_front.h"
 
-#include <errno.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
+#include "endpoint.h"
 #include "grpc_codec.h"
+#include "status_map.h"
+#include "tls.h"
 
-/* Largest PEM file --tls-cert/--tls-key may name (as http.c). */
-#define MAX_TLS_FILE_BYTES (1024 * 1024)
+/* Longest "authorization" metadata value looked at (gRPC itself caps all metadata at 16 KiB). */
+#define MAX_AUTH_BYTES 16384
 /* How long gfe_stop lets calls still open finish before cancelling them. */
 #define STOP_GRACE_S 1.0
 
@@ -38,34 +37,18 @@ static const char *code_name(int code)
     }
 }
 
-/* Access log: one line per call in the HTTP log's shape (method "GRPC", the gRPC method as path,
- * the HTTP status REST gives for the same outcome), plus the gRPC status; one stdio call per line. */
+/* Access log: the HTTP log's line (log.h) with method "GRPC", the gRPC method as path, the HTTP
+ * status REST gives for the same outcome, and the gRPC status as how the call ended. */
 static void access_log(const gfe_call *ci, int code, int http_status, double ms, size_t out)
 {
-    char ts[40];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
-    if (ci->g->log_json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:s, s:s}", "ts", ts, "method", "GRPC",
-                              "path", ci->method, "status", http_status, "images", ci->n_images, "ms", ms,
-                              "bytes_in", (json_int_t)ci->bytes_in, "bytes_out", (json_int_t)out, "end", "ok",
-                              "grpc_status", code_name(code));
-        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (line) fprintf(stderr, "%s\n", line);
-        free(line);
-        json_decref(o);
-    } else {
-        fprintf(stderr, "%s GRPC %s %d images=%d ms=%.3f in=%zu out=%zu end=ok grpc=%s\n", ts, ci->method,
-                http_status, ci->n_images, ms, ci->bytes_in, out, code_name(code));
-    }
+    char end[40];
+    snprintf(end, sizeof end, "grpc:%s", code_name(code));
+    log_access_rec r = {"GRPC", ci->method, http_status, ci->n_images, ms, ci->bytes_in, out, end};
+    log_access(ci->g->log, &r);
 }
 
 void gfe_answer(const gfe_call *ci, int code, int http_status, const char *message, const uint8_t *resp,
-                 size_t len)
+                size_t len)
 {
     gfe_server *g = ci->g;
     double secs = batcher_now() - ci->t0;
@@ -75,7 +58,7 @@ void gfe_answer(const gfe_call *ci, int code, int http_status, const char *messa
     atomic_fetch_sub(&g->inflight, 1);
 }
 
-void gfe_fail(const gfe_call *ci, int code, int http_status, const char *fmt, ...)
+void gfe_fail_code(const gfe_call *ci, int code, int http_status, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -85,13 +68,23 @@ void gfe_fail(const gfe_call *ci, int code, int http_status, const char *fmt, ..
     gfe_answer(ci, code, http_status, msg, NULL, 0);
 }
 
+void gfe_fail(const gfe_call *ci, int http_status, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gfe_answer(ci, api_grpc_of_http(http_status), http_status, msg, NULL, 0);
+}
+
 /* Answers with a freshly encoded message (NULL: out of memory) of *len bytes, and frees it. (len is
  * read here, after the encoder that sets it has run: argument evaluation order is unspecified.) */
 static void answer_msg(const gfe_call *ci, uint8_t *msg, const size_t *lenp)
 {
     size_t len = *lenp;
     if (!msg) {
-        gfe_fail(ci, RPC_INTERNAL, 500, "out of memory building the response");
+        gfe_fail(ci, 503, "out of memory building the response");
         return;
     }
     gfe_answer(ci, RPC_OK, 200, NULL, msg, len);
@@ -107,21 +100,20 @@ int gfe_authorized(const gfe_server *g, const rpc_call *call)
 {
     const char *key = g->cfg->api_key;
     if (!key || !*key) return 1;
-    size_t gl = 0;
-    const char *got = rpc_call_metadata(call, "authorization", &gl);
-    if (!got || gl < 7 || strncasecmp(got, "Bearer ", 7) != 0) return 0;
-    got += 7;
-    gl -= 7;
-    /* constant time in the key's length, as http.c */
-    size_t kl = strlen(key);
-    unsigned char diff = (unsigned char)(gl != kl);
-    for (size_t i = 0; i < kl; i++) diff |= (unsigned char)(key[i] ^ (i < gl ? got[i] : 0));
-    return diff == 0;
+    size_t len = 0;
+    const char *got = rpc_call_metadata(call, "authorization", &len);
+    if (!got || len > MAX_AUTH_BYTES) return 0;
+    char *value = strndup(got, len); /* metadata values are not NUL-terminated */
+    int ok = value && strlen(value) == len && api_authorized(key, value);
+    free(value);
+    return ok;
 }
 
-int gfe_model_matches(const gfe_engine *e, const char *name, const char *version)
+int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen)
 {
-    return strcmp(name, e->rm.name) == 0 && (!*version || strcmp(version, "1") == 0);
+    /* the route REST would have matched for /v2/models/{name}[/versions/{version}]/infer */
+    route rt = {R_V2_INFER, name, strlen(name), *version ? version : NULL, strlen(version), 1, "POST"};
+    return api_model_check(&rt, &e->am, msg, msglen);
 }
 
 static int ready(gfe_server *g)
@@ -135,19 +127,20 @@ static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int m
     gfe_server *g = ci->g;
     char *name, *version;
     if (gcodec_decode_model_ref(req, len, &name, &version)) {
-        gfe_fail(ci, RPC_INVALID_ARGUMENT, 400, "request is not a valid %s message",
-                  metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
+        gfe_fail(ci, 400, "request is not a valid %s message", metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
         return;
     }
     const gfe_engine *e = gfe_engine_get(g);
     size_t n = 0;
+    char msg[API_MSG_MAX];
+    int st;
     if (!e) {
-        if (metadata) gfe_fail(ci, RPC_UNAVAILABLE, 503, "model is still loading");
+        if (metadata) gfe_fail(ci, 503, "model is still loading");
         else answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_MODEL_READY, 0, &n), &n);
-    } else if (!gfe_model_matches(e, name, version)) {
-        gfe_fail(ci, RPC_NOT_FOUND, 404, "unknown model \"%.200s\" (this server serves \"%s\")", name, e->rm.name);
+    } else if ((st = gfe_model_check(e, name, version, msg, sizeof msg))) {
+        gfe_fail(ci, st, "%s", msg);
     } else if (metadata) {
-        answer_msg(ci, gcodec_encode_model_metadata(&e->rm, &n), &n);
+        answer_msg(ci, gcodec_encode_model_metadata(&e->am, &n), &n);
     } else {
         answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_MODEL_READY, !atomic_load(&g->draining), &n), &n);
     }
@@ -159,12 +152,12 @@ static void health_check(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     char *service;
     if (gcodec_decode_health(req, len, &service)) {
-        gfe_fail(ci, RPC_INVALID_ARGUMENT, 400, "request is not a valid HealthCheckRequest message");
+        gfe_fail(ci, 400, "request is not a valid HealthCheckRequest message");
         return;
     }
     /* "" is the server as a whole (what Kubernetes asks); the one service we serve is the other name */
     if (*service && strcmp(service, "inference.GRPCInferenceService") != 0) {
-        gfe_fail(ci, RPC_NOT_FOUND, 404, "unknown service \"%.200s\"", service);
+        gfe_fail(ci, 404, "unknown service \"%.200s\"", service);
     } else {
         size_t n = 0;
         answer_msg(ci, gcodec_encode_health(ready(ci->g), &n), &n);
@@ -210,7 +203,7 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
             kind = (int)METHODS[i].kind;
         }
     if (!req) {
-        gfe_fail(&ci, RPC_INVALID_ARGUMENT, 400, "no request message received");
+        gfe_fail(&ci, 400, "no request message received");
         return;
     }
     size_t n = 0;
@@ -221,7 +214,7 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
     case M_HEALTH: health_check(&ci, req, len); return;
     case M_LIVE: case M_READY: case M_SERVER_META:
         if (gcodec_decode_empty(req, len)) {
-            gfe_fail(&ci, RPC_INVALID_ARGUMENT, 400, "request is not a valid %s message", strrchr(ci.method, '/') + 1);
+            gfe_fail(&ci, 400, "request is not a valid %s message", strrchr(ci.method, '/') + 1);
             return;
         }
         if (kind == M_LIVE) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);
@@ -229,35 +222,12 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
         else answer_msg(&ci, gcodec_encode_server_metadata(DEIT_SERVER_VERSION, &n), &n);
         return;
     default:
-        gfe_fail(&ci, RPC_UNIMPLEMENTED, 404, "no such method: %.200s", method);
+        gfe_fail_code(&ci, RPC_UNIMPLEMENTED, 404, "no such method: %.200s", method);
         return;
     }
 }
 
-/* Reads a whole PEM file (bounded), NUL-terminated; NULL with a message (as http.c's --tls-* check). */
-static char *read_pem(const char *flag, const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "--%s %s: cannot open: %s", flag, path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_TLS_FILE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_TLS_FILE_BYTES + 1, f) : 0;
-    int bad = !buf || ferror(f) || n == 0 || n > MAX_TLS_FILE_BYTES;
-    fclose(f);
-    if (buf) buf[n <= MAX_TLS_FILE_BYTES ? n : MAX_TLS_FILE_BYTES] = '\0';
-    if (bad || !strstr(buf, "-----BEGIN ")) {
-        snprintf(err, errlen, "--%s %s: not a readable PEM file of at most 1 MiB", flag, path);
-        if (buf) explicit_bzero(buf, MAX_TLS_FILE_BYTES + 1);
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-gfe_server *gfe_start(const server_config *cfg, metrics *m, char *err, size_t errlen)
+gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg, char *err, size_t errlen)
 {
     gfe_server *g = calloc(1, sizeof *g);
     if (!g) {
@@ -266,28 +236,19 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, char *err, size_t er
     }
     g->cfg = cfg;
     g->metrics = m;
-    g->log_json = strcmp(cfg->log_format, "json") == 0;
+    g->log = lg;
     atomic_init(&g->engine_set, 0);
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
-    char *cert = NULL, *key = NULL;
-    size_t cert_len = 0, key_len = 0;
-    if (cfg->tls_cert && *cfg->tls_cert) {
-        cert = read_pem("tls-cert", cfg->tls_cert, &cert_len, err, errlen);
-        key = cert ? read_pem("tls-key", cfg->tls_key, &key_len, err, errlen) : NULL;
-        if (!key) {
-            free(cert);
-            free(g);
-            return NULL;
-        }
+    tls_files tls = {0};
+    if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
+        free(g);
+        return NULL;
     }
-    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, cert, key, on_start, handle,
-                             g};
+    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, tls.cert, tls.key, on_start,
+                              handle, g};
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
-    /* gRPC keeps its own copies of the PEM text */
-    free(cert);
-    if (key) explicit_bzero(key, key_len);
-    free(key);
+    tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {
         free(g);
         return NULL;
@@ -303,7 +264,7 @@ void gfe_set_engine(gfe_server *g, const deit_model *model, batcher *b, const ch
     e->cfg = deit_model_config(model);
     e->batcher = b;
     e->in_floats = deit_input_floats(model);
-    resp_model_init(&e->rm, e->cfg, name);
+    api_model_of(model, name, g->cfg->model_version, &e->am);
     atomic_store_explicit(&g->engine_set, 1, memory_order_release);
 }
 

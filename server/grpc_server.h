@@ -14,14 +14,15 @@
 
 #include "batcher.h"
 #include "deit.h"
+#include "log.h"
 #include "metrics.h"
 #include "server_config.h"
 
 typedef struct gfe_server gfe_server;
 
-/* Binds cfg->grpc_port (0: any free port) and starts serving. cfg and m must outlive the server.
- * NULL with a message in err on failure. */
-gfe_server *gfe_start(const server_config *cfg, metrics *m, char *err, size_t errlen);
+/* Binds cfg->grpc_port (0: any free port) and starts serving; access lines go to lg. cfg, m and lg
+ * must outlive the server. NULL with a message in err on failure. */
+gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg, char *err, size_t errlen);
 
 /* Publishes the loaded model and running batcher (see http_set_engine). */
 void gfe_set_engine(gfe_server *g, const deit_model *model, batcher *b, const char *name);

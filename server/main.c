@@ -6,7 +6,6 @@
 #endif
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,10 @@
 #include "batcher.h"
 #include "server_config.h"
 #include "deit.h"
+#include "engine.h"
 #include "grpc_server.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 
 /* Self-pipe: the signal handler only writes a byte; main() reads it. Works whichever thread (ours,
@@ -33,74 +34,10 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* What every worker's state is made from: the shared model and the engine threads per worker. */
-typedef struct {
-    const deit_model *model;
-    int threads;
-} engine_spec;
-
-/* One worker's engine state: the shared model and this worker's scratch (and thread team). */
-typedef struct {
-    const deit_model *model;
-    deit_state *state;
-} worker_engine;
-
-static void *engine_state_new(void *ctx, int max_batch)
-{
-    const engine_spec *spec = ctx;
-    worker_engine *w = malloc(sizeof *w);
-    if (!w) return NULL;
-    w->model = spec->model;
-    deit_params p = deit_default_params();
-    p.threads = spec->threads;
-    p.max_batch = max_batch;
-    w->state = deit_state_new_with(w->model, &p);
-    if (!w->state) {
-        free(w);
-        return NULL;
-    }
-    return w;
-}
-
-static void engine_state_free(void *p)
-{
-    worker_engine *w = p;
-    deit_state_free(w->state);
-    free(w);
-}
-
-static int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist,
-                          float *const *explain)
-{
-    worker_engine *w = p;
-    (void)explain;
-    return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static void logf_event(const server_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_event(const server_config *c, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (strcmp(c->log_format, "json") == 0) {
-        fputs("{\"event\":\"", stderr);
-        for (const char *p = msg; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', stderr);
-            if ((unsigned char)*p >= 0x20) fputc(*p, stderr);
-        }
-        fputs("\"}\n", stderr);
-    } else {
-        fprintf(stderr, "deit-server: %s\n", msg);
-    }
 }
 
 int main(int argc, char **argv)
@@ -141,6 +78,8 @@ int main(int argc, char **argv)
     /* The engine runs its own GEMM on each worker's thread team; BLAS is not on the hot path, so
      * it gets one thread and never competes with the teams for the cores. */
     deit_set_blas_threads(1);
+    server_log lg;
+    log_init(&lg, cfg.log_format, 2);
     static metrics mx; /* lives for the whole process; every field is atomic */
     metrics_init(&mx);
 
@@ -150,21 +89,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "deit-server: %s\n", err);
         return 1;
     }
-    logf_event(&cfg, "listening on %s:%d", cfg.host, http_port(h));
-    if (http_tls(h)) logf_event(&cfg, "TLS on: certificate %s", cfg.tls_cert);
+    log_event(&lg, "listening on %s:%d", cfg.host, http_port(h));
+    if (http_tls(h)) log_event(&lg, "TLS on: certificate %s", cfg.tls_cert);
     gfe_server *g = NULL; /* --grpc-port: the same server over gRPC */
     if (cfg.grpc_port >= 0) {
-        if (!(g = gfe_start(&cfg, &mx, err, sizeof err))) {
-            logf_event(&cfg, "%s", err);
+        if (!(g = gfe_start(&cfg, &mx, &lg, err, sizeof err))) {
+            log_event(&lg, "%s", err);
             http_stop(h);
             return 1;
         }
-        logf_event(&cfg, "gRPC listening on %s:%d%s", cfg.host, gfe_port(g), http_tls(h) ? " (TLS)" : "");
+        log_event(&lg, "gRPC listening on %s:%d%s", cfg.host, gfe_port(g), http_tls(h) ? " (TLS)" : "");
     }
 
     deit_model *model = NULL;
     if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
-        logf_event(&cfg, "cannot load model: %s", err);
+        log_event(&lg, "cannot load model: %s", err);
         gfe_stop(g);
         http_stop(h);
         return 1;
@@ -179,7 +118,7 @@ int main(int argc, char **argv)
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
-        logf_event(&cfg, "%s", err);
+        log_event(&lg, "%s", err);
         gfe_stop(g);
         http_stop(h);
         batcher_free(b);
@@ -189,8 +128,8 @@ int main(int argc, char **argv)
     const char *name = *cfg.model_name ? cfg.model_name : mc->name;
     http_set_engine(h, model, b, name);
     gfe_set_engine(g, model, b, name);
-    logf_event(&cfg, "ready: model %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", name, mc->architecture, mc->n_classes,
+    log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
+               "batch wait %d us, queue %d", name, cfg.model_version, mc->architecture, mc->n_classes,
                mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
                cfg.batch_wait_us, cfg.queue);
 
@@ -212,8 +151,8 @@ int main(int argc, char **argv)
         }
 #endif
     }
-    logf_event(&cfg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
-               http_inflight(h) + gfe_inflight(g));
+    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
+              http_inflight(h) + gfe_inflight(g));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
@@ -229,7 +168,7 @@ int main(int argc, char **argv)
     }
     if (http_inflight(h) + gfe_inflight(g) > 0) {
         forced = 1;
-        logf_event(&cfg, "grace period over with %d requests in flight: answering the queued ones 503",
+        log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
                    http_inflight(h) + gfe_inflight(g));
         batcher_stop(b, 0);
         for (int i = 0; i < 200 && http_inflight(h) + gfe_inflight(g) > 0; i++) sleep_ms(10);
@@ -240,6 +179,6 @@ int main(int argc, char **argv)
     http_stop(h);
     batcher_free(b);
     deit_model_free(model);
-    logf_event(&cfg, forced ? "stopped (forced)" : "stopped");
+    log_event(&lg, forced ? "stopped (forced)" : "stopped");
     return forced ? 1 : 0;
 }

@@ -24,6 +24,8 @@ static const opt OPTS[] = {
     {"model", T_STR, OFF(model), "", 0, 0, "model directory or .safetensors file (required)"},
     {"model-name", T_STR, OFF(model_name), "", 0, 0,
      "name in URLs and responses (letters, digits, . _ -; default: the model directory's name)"},
+    {"model-version", T_STR, OFF(model_version), "1", 0, 0,
+     "the version served (/v2/models/NAME/versions/V, /predictions/NAME/V; \"1\" also answers \"1.0\")"},
     {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
     {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
     {"grpc-port", T_INT, OFF(grpc_port), "-1", -1, 65535,
@@ -155,6 +157,11 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
     }
     if (*c->model_name && !model_name_ok(c->model_name)) {
         snprintf(err, errlen, "--model-name must be 1 to 127 letters, digits, '.', '_' or '-', not starting "
+                              "with '.'");
+        return -1;
+    }
+    if (!model_name_ok(c->model_version) || strlen(c->model_version) > 63) {
+        snprintf(err, errlen, "--model-version must be 1 to 63 letters, digits, '.', '_' or '-', not starting "
                               "with '.'");
         return -1;
     }

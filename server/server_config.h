@@ -11,6 +11,7 @@
 typedef struct {
     const char *model;         /* --model / DEIT_MODEL: model directory or .safetensors file (required) */
     const char *model_name;    /* --model-name: the name clients address; "" = the model directory's name */
+    const char *model_version; /* --model-version: the one version served (URLs, v2 responses); default "1" */
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
     int grpc_port;             /* --grpc-port / DEIT_GRPC_PORT: KServe v2 gRPC port; -1 = off, 0 = any free one */

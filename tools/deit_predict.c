@@ -128,6 +128,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const deit_config *c = deit_model_config(m);
+    api_model am;
+    api_model_of(m, c->name, NULL, &am);
     deit_params params = deit_default_params();
     params.threads = threads;
     deit_state *s = deit_state_new_with(m, &params);
@@ -154,7 +156,7 @@ int main(int argc, char **argv)
             rc = api_forward_explained(m, s, px, 1, logits, logits + c->n_classes, explain ? &rec : NULL);
         json_t *o = NULL;
         if (rc == DEIT_OK) {
-            json_t *p = api_prediction_json(c, logits, logits + c->n_classes, top_k, with_logits);
+            json_t *p = api_prediction_json(&am, logits, logits + c->n_classes, top_k, with_logits);
             o = json_object();
             if (p && o) {
                 json_object_set_new(o, "image", json_string(path));

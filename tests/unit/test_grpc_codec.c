@@ -7,6 +7,7 @@
 #include "grpc_codec.h"
 #include "grpc_predict_v2.pb-c.h"
 #include "health.pb-c.h"
+#include "response.h"
 #include "v2.h"
 
 typedef Inference__ModelInferRequest Req;
@@ -245,42 +246,48 @@ static void test_hostile_bytes(void)
 static void test_encoders(void)
 {
     static const char *labels[3] = {"cat", "dog", "emu"};
-    resp_model m = {"m", "arch", "F32", 224, 224, 3, 16, 192, 12, 3, 3, 1, labels};
-    /* two images; class probs row-major */
-    const float pc[6] = {0.5f, 0.25f, 0.25f, 0.125f, 0.75f, 0.125f}, pd[6] = {0}, pf[6] = {0.25f, 0.5f, 0.25f,
-                                                                                          0.0f, 0.0f, 1.0f};
-    const float *const probs[V2_OUT_COUNT] = {pc, pd, pf};
+    api_model m = {"m", "arch", "F32", 224, 224, 3, 16, 192, 12, 3, 3, 1, labels, "2"};
+    /* two images; both heads' logits log(p), so every softmax (and their fusion) gives back p */
+    const float p[6] = {0.25f, 0.5f, 0.25f, 0.125f, 0.125f, 0.75f};
+    float logits[6];
+    for (int i = 0; i < 6; i++) logits[i] = logf(p[i]);
+    const float *want[V2_OUT_COUNT];
+    float *fused = resp_fuse_all(&m, logits, logits, 2, want);
     v2_output outs[2] = {{V2_OUT_CLASS, 0}, {V2_OUT_FUSED, 2}};
     size_t len = 0;
-    uint8_t *b = gcodec_encode_infer(&m, "id-1", outs, 2, probs, 2, &len);
-    CHECK(b != NULL);
-    Inference__ModelInferResponse *r = inference__model_infer_response__unpack(NULL, len, b);
+    uint8_t *b = gcodec_encode_infer(&m, "id-1", outs, 2, logits, logits, 2, &len);
+    CHECK(b != NULL && fused != NULL);
+    Inference__ModelInferResponse *r = b ? inference__model_infer_response__unpack(NULL, len, b) : NULL;
     CHECK(r != NULL);
-    if (r) {
+    if (r && fused) {
         CHECK_STR_EQ(r->model_name, "m");
-        CHECK_STR_EQ(r->model_version, "1");
+        CHECK_STR_EQ(r->model_version, "2");
         CHECK_STR_EQ(r->id, "id-1");
         CHECK_INT_EQ(r->n_outputs, 2);
         CHECK_INT_EQ(r->n_raw_output_contents, 2);
         CHECK_STR_EQ(r->outputs[0]->name, "class_probs");
         CHECK_STR_EQ(r->outputs[0]->datatype, "FP32");
         CHECK(r->outputs[0]->n_shape == 2 && r->outputs[0]->shape[0] == 2 && r->outputs[0]->shape[1] == 3);
-        CHECK(r->raw_output_contents[0].len == sizeof pc && memcmp(r->raw_output_contents[0].data, pc, sizeof pc) == 0);
+        /* the very floats REST's fusion gives, little-endian */
+        CHECK(r->raw_output_contents[0].len == 6 * sizeof(float) &&
+              memcmp(r->raw_output_contents[0].data, want[V2_OUT_CLASS], 6 * sizeof(float)) == 0);
         CHECK_STR_EQ(r->outputs[1]->datatype, "BYTES");
         CHECK(r->outputs[1]->shape[0] == 2 && r->outputs[1]->shape[1] == 2);
         /* as REST's "score:index:label", each with its 4-byte length */
-        static const char want[] = "\x0e\0\0\0" "0.500000:1:dog" "\x0e\0\0\0" "0.250000:0:cat"
-                                   "\x0e\0\0\0" "1.000000:2:emu" "\x0e\0\0\0" "0.000000:0:cat";
-        CHECK_INT_EQ(r->raw_output_contents[1].len, sizeof want - 1);
-        CHECK(memcmp(r->raw_output_contents[1].data, want, sizeof want - 1) == 0);
-        inference__model_infer_response__free_unpacked(r, NULL);
+        static const char strs[] = "\x0e\0\0\0" "0.500000:1:dog" "\x0e\0\0\0" "0.250000:0:cat"
+                                   "\x0e\0\0\0" "0.750000:2:emu" "\x0e\0\0\0" "0.125000:0:cat";
+        CHECK_INT_EQ(r->raw_output_contents[1].len, sizeof strs - 1);
+        CHECK(memcmp(r->raw_output_contents[1].data, strs, sizeof strs - 1) == 0);
     }
+    if (r) inference__model_infer_response__free_unpacked(r, NULL);
+    free(fused);
     free(b);
 
     b = gcodec_encode_model_metadata(&m, &len);
     Inference__ModelMetadataResponse *mm = inference__model_metadata_response__unpack(NULL, len, b);
     CHECK(mm && mm->n_inputs == 1 && mm->n_outputs == 3 && mm->outputs[2]->shape[1] == 3);
     if (mm) {
+        CHECK(mm->n_versions == 1 && strcmp(mm->versions[0], "2") == 0);
         CHECK_STR_EQ(mm->inputs[0]->datatype, "BYTES");
         CHECK_STR_EQ(mm->outputs[2]->name, "fused_probs");
         CHECK_STR_EQ(mm->platform, "deit-c");

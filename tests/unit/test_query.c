@@ -32,7 +32,11 @@ static void test_routes(void)
         {"/v1/predict", R_PREDICT, NULL, 0},
         {"/predictions/deit", R_TORCHSERVE, "deit", 0},
         {"/predictions/", R_NOT_FOUND, NULL, 0},
-        {"/predictions/a/b", R_NOT_FOUND, NULL, 0},
+        {"/predictions/a/b", R_TORCHSERVE, "a", 0}, /* {model}/{version} (issue 21) */
+        {"/predictions/a/b/c", R_NOT_FOUND, NULL, 0},
+        {"/predictions/a/", R_NOT_FOUND, NULL, 0},
+        {"/predictions//b", R_NOT_FOUND, NULL, 0},
+        {"/v2/", R_V2_SERVER, NULL, 1},
         {"/ping", R_PING, NULL, 0},
         {"/healthz", R_HEALTHZ, NULL, 0},
         {"/readyz", R_READYZ, NULL, 0},

@@ -145,7 +145,15 @@ static void test_binary_request(void)
 }
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "cat"};
-static const resp_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS};
+static const api_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL};
+/* the same model with one head: its fused probabilities are the class head's softmax */
+static const api_model RM1 = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 0, LABELS, NULL};
+
+/* Logits whose softmax is p (p sums to 1); 0 becomes a logit far enough down to give exactly 0. */
+static void logits_of(const float *p, float *out, int n)
+{
+    for (int i = 0; i < n; i++) out[i] = p[i] > 0 ? logf(p[i]) : -1e4f;
+}
 
 static json_t *load(char *s)
 {
@@ -167,24 +175,29 @@ static void test_responses(void)
     json_decref(j);
 
     /* TorchServe: label map, best first, repeated label keeps the higher score */
-    float fused[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.7f, 0.1f, 0.1f, 0.1f};
-    j = load(resp_torchserve(&RM, fused, 1, 5, &len));
+    float fused[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.7f, 0.1f, 0.1f, 0.1f}, lf[8];
+    logits_of(fused, lf, 8);
+    j = load(resp_torchserve(&RM1, lf, NULL, 1, 5, &len));
     CHECK(json_is_object(j));
     CHECK_INT_EQ(json_object_size(j), 3);
     CHECK_NEAR(json_real_value(json_object_get(j, "cat")), 0.4, 1e-6);
     const char *first = json_object_iter_key(json_object_iter(j));
     CHECK_STR_EQ(first, "cat");
     json_decref(j);
-    j = load(resp_torchserve(&RM, fused, 2, 1, &len));
+    j = load(resp_torchserve(&RM1, lf, NULL, 2, 1, &len));
     CHECK(json_is_array(j) && json_array_size(j) == 2);
     CHECK_NEAR(json_real_value(json_object_get(json_array_get(j, 1), "cat")), 0.7, 1e-6);
     json_decref(j);
 
-    /* v2: FP32 [2,4] and classification BYTES [2,2] */
-    float pc[8] = {0.25f, 0.25f, 0.25f, 0.25f, 0, 1, 0, 0};
-    const float *const probs[V2_OUT_COUNT] = {pc, pc, fused};
+    /* v2: FP32 [2,4] and classification BYTES [2,2], fused from two heads: image 0 has the same
+     * probabilities in both heads, image 1 a class head sure of "dog" and a distillation head sure of
+     * "cat", so its fused top is a tie of 0.5 (lowest index first) */
+    float pc[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0, 1, 0, 0}, pd[8] = {0.1f, 0.2f, 0.3f, 0.4f, 1, 0, 0, 0};
+    float lc[8], ld[8];
+    logits_of(pc, lc, 8);
+    logits_of(pd, ld, 8);
     v2_output outs[2] = {{V2_OUT_CLASS, 0}, {V2_OUT_FUSED, 2}};
-    j = load(resp_v2_infer(&RM, "id7", outs, 2, probs, 2, &len));
+    j = load(resp_v2_infer(&RM, "id7", outs, 2, lc, ld, 2, &len));
     CHECK_STR_EQ(json_string_value(json_object_get(j, "model_name")), "toy");
     CHECK_STR_EQ(json_string_value(json_object_get(j, "id")), "id7");
     json_t *o0 = json_array_get(json_object_get(j, "outputs"), 0);
@@ -197,7 +210,7 @@ static void test_responses(void)
     CHECK_STR_EQ(json_string_value(json_object_get(o1, "datatype")), "BYTES");
     CHECK_INT_EQ(json_array_size(json_object_get(o1, "data")), 4);
     CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(o1, "data"), 0)), "0.400000:3:cat");
-    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(o1, "data"), 2)), "0.700000:0:cat");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(o1, "data"), 2)), "0.500000:0:cat");
     json_decref(j);
 
     j = load(resp_v2_model(&RM, &len));

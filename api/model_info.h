@@ -1,0 +1,24 @@
+/* model_info.h — what the API says about the served model (names, shapes, labels), read once from the
+ * engine through its public header so that no endpoint reaches into the engine's internals. */
+#ifndef DEIT_API_MODEL_INFO_H
+#define DEIT_API_MODEL_INFO_H
+
+#include "deit.h"
+
+/* Pointers are borrowed from the engine's model (or the caller) and live as long as it does. */
+typedef struct {
+    const char *name;          /* what clients call the model (URL segment of /predictions and /v2/models) */
+    const char *architecture;  /* e.g. deit_tiny_distilled_patch16_224; "" if unknown */
+    const char *dtype;         /* stored weight dtype: "F32", "F16", "BF16" */
+    int image_h, image_w, in_chans, patch, dim, depth, heads, n_classes, distilled;
+    const char *const *labels; /* [n_classes] */
+    const char *version;       /* the one version served (--model-version); NULL reads as "1" */
+} api_model;
+
+/* Fills out from an open model. name and version are borrowed (version NULL: "1"). */
+void api_model_of(const deit_model *m, const char *name, const char *version, api_model *out);
+
+/* The served version, never NULL. */
+const char *api_model_version(const api_model *m);
+
+#endif

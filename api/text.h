@@ -1,0 +1,22 @@
+/* text.h — bytes a client controls (paths, methods, header values) made safe to carry: valid UTF-8
+ * for JSON strings (jansson refuses anything else), and an escaped form for text log lines in which
+ * no byte can end the line, split a field or pass for a quote. Thread-safe, no allocation. */
+#ifndef DEIT_API_TEXT_H
+#define DEIT_API_TEXT_H
+
+#include <stddef.h>
+
+/* Length of the well-formed UTF-8 character at s[0..len) (1-4), or 0 when s[0] starts none
+ * (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, truncated). len >= 1. */
+size_t api_utf8_seq(const unsigned char *s, size_t len);
+
+/* Copies in[len] to out[cap] (NUL-terminated, truncated on a character boundary to fit), replacing
+ * each byte that starts no UTF-8 character with U+FFFD. Returns the bytes written before the NUL. */
+size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap);
+
+/* Copies in[len] to out[cap] for a space-separated text line: control characters, space, DEL, '"',
+ * '\\' and invalid UTF-8 become \xHH; valid multi-byte characters stay. NUL-terminated, truncated to
+ * fit. Returns the bytes written before the NUL. */
+size_t api_escape_text(const char *in, size_t len, char *out, size_t cap);
+
+#endif

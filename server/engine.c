@@ -1,0 +1,41 @@
+/* engine.c — batcher callbacks over the engine's public API; see engine.h. */
+#include "engine.h"
+
+#include <stdlib.h>
+
+/* One worker's engine state: the shared model and this worker's scratch (and thread team). */
+typedef struct {
+    const deit_model *model;
+    deit_state *state;
+} worker_engine;
+
+void *engine_state_new(void *ctx, int max_batch)
+{
+    const engine_spec *spec = ctx;
+    worker_engine *w = malloc(sizeof *w);
+    if (!w) return NULL;
+    w->model = spec->model;
+    deit_params p = deit_default_params();
+    p.threads = spec->threads;
+    p.max_batch = max_batch;
+    w->state = deit_state_new_with(w->model, &p);
+    if (!w->state) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void engine_state_free(void *p)
+{
+    worker_engine *w = p;
+    deit_state_free(w->state);
+    free(w);
+}
+
+int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist, float *const *explain)
+{
+    worker_engine *w = p;
+    (void)explain; /* no explanation output from the engine yet */
+    return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
+}

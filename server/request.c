@@ -1,0 +1,438 @@
+/* request.c — the per-request state machine behind libmicrohttpd: headers -> body -> answer, with the
+ * protocol decisions taken by api/endpoint.h; images are decoded here in the HTTP thread and the
+ * connection is suspended while a worker runs them, so no thread waits for inference. */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_internal.h"
+#include "response.h"
+#include "status_map.h"
+
+#define SERVER_VERSION DEIT_SERVER_VERSION /* server_config.h: REST and gRPC report one version */
+/* A body the server will not use (an early error, or over --max-body-mb) is still read and dropped,
+ * up to this many times the body limit in all, so a client that writes its whole body before reading
+ * (Python http.client, requests, Node) receives the answer instead of a reset; beyond it the
+ * connection is closed (nginx's lingering close, bounded by bytes here and by the read deadline). */
+#define DISCARD_FACTOR 4
+/* Bytes of the method and path kept for the access log. */
+#define LOG_METHOD_BYTES 32
+#define LOG_PATH_BYTES 512
+
+/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_DISCARD reads
+ * and drops the body of a request already answered from its headers; PH_QUEUED is the answer phase's
+ * wait: the connection is suspended until a worker finishes the job. */
+typedef enum { PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
+
+typedef struct {
+    http_server *h;
+    const engine *eng;         /* NULL until the engine is set */
+    struct MHD_Connection *conn;
+    route rt;
+    api_plan plan;
+    metrics_endpoint ep;
+    char method[LOG_METHOD_BYTES];
+    char path[LOG_PATH_BYTES];
+    double t0;
+    phase ph;
+    /* upload */
+    uint8_t *body;
+    size_t len, cap;
+    size_t dropped;            /* bytes read and discarded */
+    int over_limit;
+    /* the answer */
+    int status;
+    char *resp;
+    size_t resp_len;
+    const char *ctype;
+    int responded;             /* MHD_queue_response succeeded */
+    int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
+    /* inference */
+    api_images im;             /* the body's images (and the v2 request: id, outputs) */
+    int n_images;
+    float *pixels, *cls, *dist;
+    double decode_ms;
+    batch_job job;
+    atomic_int job_done;       /* set by the worker before it resumes the connection */
+} request;
+
+static metrics_endpoint endpoint_of(route_kind k)
+{
+    switch (k) {
+    case R_PREDICT: return EP_PREDICT;
+    case R_TORCHSERVE: return EP_TORCHSERVE;
+    case R_V2_INFER: return EP_V2_INFER;
+    case R_V2_LIVE: case R_V2_READY: case R_V2_SERVER: case R_V2_MODEL: case R_V2_MODEL_READY: return EP_V2_META;
+    case R_PING: case R_HEALTHZ: case R_READYZ: return EP_HEALTH;
+    case R_MODELS: return EP_MODELS;
+    case R_METRICS: return EP_METRICS;
+    default: return EP_OTHER;
+    }
+}
+
+/* The server as the endpoint functions see it at this moment. */
+static api_server view(const request *rq)
+{
+    const http_server *h = rq->h;
+    return (api_server){(api_readiness)atomic_load(&h->readiness), rq->eng ? &rq->eng->am : NULL,
+                        h->cfg->api_key, h->max_body, h->cfg->max_body_mb, (size_t)h->cfg->max_images,
+                        SERVER_VERSION};
+}
+
+/* Sets a ready-made body as the answer. Takes ownership of body (NULL: empty body). */
+static void set_answer(request *rq, int status, char *body, size_t len, const char *ctype)
+{
+    free(rq->resp);
+    rq->status = status;
+    rq->resp = body;
+    rq->resp_len = body ? len : 0;
+    rq->ctype = ctype;
+    rq->ph = PH_DONE;
+}
+
+/* Answers with an error in the endpoint's shape (api_error_body). */
+static void set_error(request *rq, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_error(request *rq, int status, const char *fmt, ...)
+{
+    char msg[API_MSG_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = 0;
+    char *body = api_error_body(&rq->rt, status, msg, &len);
+    set_answer(rq, status, body, len, "application/json");
+}
+
+/* A built JSON body, or the one out-of-memory answer (503) when the builder failed. */
+static void set_json(request *rq, int status, char *body, size_t len)
+{
+    if (!body) set_error(rq, 503, "out of memory building the response");
+    else set_answer(rq, status, body, len, "application/json");
+}
+
+static const char *header(const request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+/* Phase 1: route and every decision the headers allow (api_plan_request), so hopeless requests are
+ * answered without using their body. Leaves rq->ph = PH_BODY when a body is to be read. */
+static void begin(request *rq, const char *url, const char *method)
+{
+    http_server *h = rq->h;
+    route_match(url, strlen(url), &rq->rt);
+    rq->ep = endpoint_of(rq->rt.kind);
+    if (atomic_load_explicit(&h->engine_set, memory_order_acquire)) rq->eng = &h->eng;
+    api_server sv = view(rq);
+    api_head hd = {method, url, header(rq, MHD_HTTP_HEADER_AUTHORIZATION), header(rq, MHD_HTTP_HEADER_CONTENT_TYPE),
+                   header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH), header(rq, MHD_HTTP_HEADER_CONTENT_ENCODING),
+                   header(rq, "Inference-Header-Content-Length"),
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k")};
+    api_plan_request(&rq->rt, &hd, &sv, &rq->plan);
+    if (rq->plan.status) {
+        set_error(rq, rq->plan.status, "%s", rq->plan.msg);
+        return;
+    }
+    if (rq->plan.body != API_BODY_NONE) {
+        rq->ph = PH_BODY;
+        return;
+    }
+    if (rq->rt.kind == R_METRICS) {
+        size_t len = 0;
+        char *body = metrics_render(h->metrics, &len);
+        if (!body) set_error(rq, 503, "out of memory");
+        else set_answer(rq, 200, body, len, "text/plain; version=0.0.4; charset=utf-8");
+        return;
+    }
+    api_answer a;
+    if (api_answer_get(&rq->rt, &sv, &a)) set_error(rq, 503, "out of memory");
+    else set_answer(rq, a.status, a.body, a.len, a.ctype);
+}
+
+/* Phase 2: appends an upload chunk, enforcing the body limit as bytes arrive. A body over the limit is
+ * dropped (answered 413 at its end); one that goes on past DISCARD_FACTOR x the limit loses its
+ * connection. */
+static int consume(request *rq, const char *data, size_t n)
+{
+    size_t limit = rq->h->max_body;
+    if (rq->over_limit) {
+        rq->dropped += n;
+        return rq->dropped / DISCARD_FACTOR <= limit;
+    }
+    if (n > limit - rq->len) {
+        rq->over_limit = 1;
+        rq->dropped = rq->len + n;
+        free(rq->body);
+        rq->body = NULL;
+        rq->len = rq->cap = 0;
+        return 1;
+    }
+    if (rq->len + n > rq->cap) {
+        size_t cap = rq->cap ? rq->cap : 64 * 1024;
+        while (cap < rq->len + n) cap *= 2;
+        if (cap > limit) cap = limit;
+        uint8_t *b = realloc(rq->body, cap);
+        if (!b) return 0;
+        rq->body = b;
+        rq->cap = cap;
+    }
+    memcpy(rq->body + rq->len, data, n);
+    rq->len += n;
+    return 1;
+}
+
+/* The worker's completion: publish, then resume; the request must not be touched after resuming. */
+static void job_done(batch_job *job)
+{
+    request *rq = job->user;
+    struct MHD_Connection *conn = rq->conn;
+    atomic_store_explicit(&rq->job_done, 1, memory_order_release);
+    MHD_resume_connection(conn);
+}
+
+/* The batcher's status table: HTTP status and message of a job that did not end BATCH_OK. */
+static void set_batch_error(request *rq, int status)
+{
+    const server_config *c = rq->h->cfg;
+    switch (status) {
+    case BATCH_FULL: set_error(rq, 503, "server busy: queue is full (%d images, --queue)", c->queue); break;
+    case BATCH_TIMEOUT:
+        set_error(rq, 504, "request timed out after %d s waiting for a worker (--request-timeout-s)",
+                  c->request_timeout_s);
+        break;
+    case BATCH_STOPPING: case BATCH_SHUTDOWN: set_error(rq, 503, "server is shutting down"); break;
+    default: set_error(rq, 500, "inference failed"); break;
+    }
+}
+
+/* End of phase 2: split the body into images, decode every one here in the HTTP thread (so workers
+ * only run forward passes), then suspend the connection and queue the job. */
+static void finish_upload(request *rq)
+{
+    http_server *h = rq->h;
+    if (rq->over_limit) {
+        set_error(rq, 413, "request body is over the limit of %zu bytes (--max-body-mb %d)", h->max_body,
+                  h->cfg->max_body_mb);
+        return;
+    }
+    api_server sv = view(rq);
+    char msg[API_MSG_MAX];
+    int st = api_collect_images(&rq->plan, &sv, rq->body, rq->len, &rq->im, msg, sizeof msg);
+    if (st) {
+        set_error(rq, st, "%s", msg);
+        return;
+    }
+    const engine *e = rq->eng;
+    size_t F = e->in_floats, K = (size_t)e->n_classes, n = rq->im.n;
+    rq->n_images = (int)n;
+    /* Shed load before the expensive part: when the queue cannot take these images now, decoding them
+     * would only delay this 503 (and every other upload waiting for this HTTP thread). The check races
+     * with the workers, so the submit below still decides; this only saves work when it is clear. */
+    if (batcher_queued(e->batcher) + rq->n_images > h->cfg->queue) {
+        set_batch_error(rq, BATCH_FULL);
+        return;
+    }
+    rq->pixels = malloc(n * F * sizeof(float));
+    rq->cls = malloc(n * K * sizeof(float));
+    rq->dist = malloc(n * K * sizeof(float));
+    if (!rq->pixels || !rq->cls || !rq->dist) {
+        set_error(rq, 503, "out of memory for %zu images", n);
+        return;
+    }
+    double t = batcher_now();
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        int rc = deit_preprocess(e->model, rq->im.data[i], rq->im.lens[i], (size_t)h->cfg->max_pixels,
+                                 rq->pixels + i * F, err, sizeof err);
+        if (rc != DEIT_OK) {
+            st = api_decode_error(rc, err, i, n, msg, sizeof msg);
+            set_error(rq, st, "%s", msg);
+            return;
+        }
+    }
+    rq->decode_ms = (batcher_now() - t) * 1e3;
+
+    batch_job *j = &rq->job;
+    memset(j, 0, sizeof *j);
+    j->n = rq->n_images;
+    j->pixels = rq->pixels;
+    j->cls = rq->cls;
+    j->dist = rq->dist;
+    j->done = job_done;
+    j->user = rq;
+    rq->ph = PH_QUEUED;
+    /* suspend before the job becomes visible to a worker: resume must never precede suspend */
+    MHD_suspend_connection(rq->conn);
+    int rc = batcher_submit(e->batcher, j);
+    if (rc != BATCH_OK) {
+        set_batch_error(rq, rc);
+        rq->resume_pending = 1;
+        MHD_resume_connection(rq->conn); /* answered on the next handler call */
+    }
+}
+
+/* Phase 3 after a job: the endpoint's body from the logits (the builders fuse the heads). */
+static void answer_job(request *rq)
+{
+    const batch_job *j = &rq->job;
+    if (j->status != BATCH_OK) {
+        set_batch_error(rq, j->status);
+        return;
+    }
+    const engine *e = rq->eng;
+    int n = rq->n_images;
+    size_t len = 0;
+    char *body;
+    if (rq->rt.kind == R_PREDICT) {
+        resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
+                         (batcher_now() - rq->t0) * 1e3};
+        body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, NULL, &len);
+    } else if (rq->rt.kind == R_TORCHSERVE) {
+        body = resp_torchserve(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &len);
+    } else {
+        const v2_request *v = &rq->im.v2;
+        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, n, &len);
+    }
+    set_json(rq, 200, body, len);
+}
+
+/* Queues the prepared answer (once). */
+static enum MHD_Result respond(request *rq)
+{
+    if (rq->responded) return MHD_YES;
+    struct MHD_Response *r;
+    if (rq->resp) {
+        r = MHD_create_response_from_buffer(rq->resp_len, rq->resp, MHD_RESPMEM_MUST_FREE);
+        if (r) rq->resp = NULL; /* owned by the response now */
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->ctype ? rq->ctype : "application/json");
+    if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
+    if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (atomic_load(&rq->h->readiness) == API_DRAINING)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
+    MHD_destroy_response(r);
+    if (ok == MHD_YES) rq->responded = 1;
+    return ok;
+}
+
+/* 1 when the request announces a body (POST/PUT, or any Content-Length > 0 / chunked upload). */
+static int expects_body(struct MHD_Connection *conn, const char *method)
+{
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) return 1;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te || (cl && strcmp(cl, "0") != 0);
+}
+
+/* An early answer to a request with a body: answered at once (and the connection closed by MHD) only
+ * when the client has not sent the body yet (it waits for 100-continue) or announced more than we
+ * would ever read; otherwise the body is read and dropped first (PH_DISCARD). */
+static int answer_before_body(const request *rq)
+{
+    const char *ex = header(rq, MHD_HTTP_HEADER_EXPECT);
+    if (ex && strcasecmp(ex, "100-continue") == 0) return 1;
+    const char *cl = header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl) return 0;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return *end == '\0' && n / DISCARD_FACTOR > rq->h->max_body;
+}
+
+enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_data_size,
+                             void **con_cls)
+{
+    (void)version;
+    http_server *h = cls;
+    request *rq = *con_cls;
+    if (!rq) {
+        /* phase 1: headers complete */
+        rq = calloc(1, sizeof *rq);
+        if (!rq) return MHD_NO;
+        *con_cls = rq;
+        atomic_fetch_add(&h->inflight, 1);
+        rq->h = h;
+        rq->conn = conn;
+        rq->t0 = batcher_now();
+        atomic_init(&rq->job_done, 0);
+        snprintf(rq->method, sizeof rq->method, "%s", method);
+        snprintf(rq->path, sizeof rq->path, "%s", url);
+        begin(rq, url, method);
+        int body = expects_body(conn, method);
+        read_deadlines_headers(h->rd, conn, body);
+        /* MHD closes the connection after a response queued in this first call: only for a body we
+         * will not read. Every other answer waits for the next call and keeps the connection. */
+        if (rq->ph == PH_DONE && body) {
+            if (answer_before_body(rq)) return respond(rq);
+            rq->ph = PH_DISCARD;
+        }
+        return MHD_YES;
+    }
+    switch (rq->ph) {
+    case PH_BODY:
+        /* phase 2: body chunks, then the end of the upload */
+        if (*upload_data_size) {
+            read_deadlines_body(h->rd, conn, *upload_data_size);
+            int ok = consume(rq, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return ok ? MHD_YES : MHD_NO;
+        }
+        read_deadlines_request_read(h->rd, conn);
+        finish_upload(rq);
+        return rq->ph == PH_DONE && !rq->resume_pending ? respond(rq) : MHD_YES;
+    case PH_QUEUED:
+        /* phase 3: resumed by the worker */
+        if (!atomic_load_explicit(&rq->job_done, memory_order_acquire)) return MHD_YES;
+        answer_job(rq);
+        return respond(rq);
+    case PH_DISCARD:
+    case PH_DONE:
+    default:
+        if (*upload_data_size) { /* a body we do not want: drop it, within the bound */
+            read_deadlines_body(h->rd, conn, *upload_data_size);
+            rq->dropped += *upload_data_size;
+            *upload_data_size = 0;
+            return rq->dropped / DISCARD_FACTOR <= h->max_body ? MHD_YES : MHD_NO;
+        }
+        read_deadlines_request_read(h->rd, conn);
+        rq->resume_pending = 0;
+        return respond(rq);
+    }
+}
+
+/* Completion: the only place a request's state is freed (style.md). */
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    http_server *h = cls;
+    read_deadlines_response_done(h->rd, conn); /* a keep-alive connection now owes the next request */
+    request *rq = *con_cls;
+    if (!rq) return;
+    double secs = batcher_now() - rq->t0;
+    int status = rq->responded ? rq->status : 0;
+    metrics_request(h->metrics, rq->ep, status, secs);
+    static const char *const TOE[] = {"ok", "error", "timeout", "shutdown", "read_error", "client_abort"};
+    log_access_rec rec = {rq->method, rq->path, status, rq->n_images, secs * 1e3,
+                          rq->over_limit ? rq->dropped : rq->len + rq->dropped, rq->resp_len,
+                          (unsigned)toe < 6 ? TOE[toe] : "other"};
+    log_access(&h->log, &rec);
+    api_images_free(&rq->im);
+    free(rq->body);
+    free(rq->resp);
+    free(rq->pixels);
+    free(rq->cls);
+    free(rq->dist);
+    free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->inflight, 1);
+}

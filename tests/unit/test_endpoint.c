@@ -1,0 +1,288 @@
+/* test_endpoint.c — the endpoint decisions without a server: the status tables (every code), every
+ * answer api_plan_request gives from a request head, media types, API key, model and version
+ * matching, and the metadata / health answers in each readiness state. */
+#include <jansson.h>
+#include <stdint.h>
+
+#include "../check.h"
+#include "endpoint.h"
+#include "status.h"
+#include "status_map.h"
+
+static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
+static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL};
+
+static api_server server_view(api_readiness st, const api_model *m, const char *key)
+{
+    return (api_server){st, m, key, 1000, 1, 8, "9.9"};
+}
+
+static void test_status_tables(void)
+{
+    CHECK_INT_EQ(api_http_of_deit(DEIT_OK), 200);
+    CHECK_INT_EQ(api_http_of_deit(DEIT_EINVAL), 400);
+    CHECK_INT_EQ(api_http_of_deit(DEIT_ETOOBIG), 413);
+    CHECK_INT_EQ(api_http_of_deit(DEIT_EUNSUPPORTED), 415);
+    CHECK_INT_EQ(api_http_of_deit(DEIT_ENOMEM), 503);
+    CHECK_INT_EQ(api_http_of_deit(DEIT_EIO), 500);
+    CHECK_INT_EQ(api_http_of_deit(-99), 500);
+    CHECK_INT_EQ(api_http_of_mp(MP_OK), 200);
+    CHECK_INT_EQ(api_http_of_mp(MP_EINVAL), 400);
+    CHECK_INT_EQ(api_http_of_mp(MP_ETOOMANY), 413);
+    CHECK_INT_EQ(api_http_of_mp(MP_ETOOBIG), 413);
+    CHECK_INT_EQ(api_http_of_mp(-99), 500);
+    CHECK_INT_EQ(api_http_of_v2(V2_OK), 200);
+    CHECK_INT_EQ(api_http_of_v2(V2_EINVAL), 400);
+    CHECK_INT_EQ(api_http_of_v2(V2_ETOOMANY), 413);
+    CHECK_INT_EQ(api_http_of_v2(V2_ENOMEM), 503); /* out of memory: one answer everywhere */
+    CHECK_INT_EQ(api_http_of_v2(-99), 500);
+    static const int grpc[][2] = {{200, 0}, {400, 3}, {401, 16}, {404, 5}, {405, 12}, {413, 8}, {415, 3},
+                                  {500, 13}, {503, 14}, {504, 4}, {418, 13}};
+    for (size_t i = 0; i < sizeof grpc / sizeof grpc[0]; i++)
+        CHECK_MSG(api_grpc_of_http(grpc[i][0]) == grpc[i][1], "HTTP %d -> gRPC %d, want %d", grpc[i][0],
+                  api_grpc_of_http(grpc[i][0]), grpc[i][1]);
+    CHECK(api_http_retry_after(503));
+    CHECK(!api_http_retry_after(500) && !api_http_retry_after(413) && !api_http_retry_after(200));
+}
+
+/* Plans path/method with the given headers; returns the status. */
+static int plan(const char *path, const char *method, const api_head *extra, const api_server *sv, api_plan *p)
+{
+    route rt;
+    route_match(path, strlen(path), &rt);
+    api_head hd = extra ? *extra : (api_head){0};
+    hd.method = method;
+    hd.path = path;
+    api_plan_request(&rt, &hd, sv, p);
+    return p->status;
+}
+
+static void test_plan_errors(void)
+{
+    api_server sv = server_view(API_READY, &M, NULL);
+    api_plan p;
+    CHECK_INT_EQ(plan("/nope", "GET", NULL, &sv, &p), 404);
+    CHECK(strstr(p.msg, "/nope") != NULL);
+    CHECK_INT_EQ(plan("/v1/predict", "GET", NULL, &sv, &p), 405);
+    CHECK(p.allow && strstr(p.msg, "POST") != NULL);
+    CHECK_INT_EQ(plan("/healthz", "POST", NULL, &sv, &p), 405);
+
+    /* GET endpoints go on to api_answer_get */
+    CHECK_INT_EQ(plan("/healthz", "GET", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_NONE);
+    CHECK_INT_EQ(plan("/metrics", "GET", NULL, &sv, &p), 0);
+
+    /* API key: 401 with WWW-Authenticate, before anything else about the request */
+    api_server locked = server_view(API_STARTING, NULL, "s3cret");
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &locked, &p), 401);
+    CHECK(p.www_auth);
+    api_head wrong = {.authorization = "Bearer nope"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &wrong, &locked, &p), 401);
+    api_head right = {.authorization = "bearer s3cret"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &right, &locked, &p), 503); /* then: still loading */
+    CHECK(strstr(p.msg, "loading") != NULL);
+    CHECK(api_authorized(NULL, NULL) && api_authorized("", "x"));
+    CHECK(!api_authorized("k", "Bearer kk") && !api_authorized("kk", "Bearer k") && api_authorized("k", "Bearer k"));
+
+    /* unknown model, unknown version */
+    CHECK_INT_EQ(plan("/v2/models/other/infer", "POST", NULL, &sv, &p), 404);
+    CHECK(strstr(p.msg, "unknown model \"other\"") != NULL);
+    CHECK_INT_EQ(plan("/v2/models/toy/versions/2/infer", "POST", NULL, &sv, &p), 404);
+    CHECK(strstr(p.msg, "no version \"2\"") != NULL);
+    CHECK_INT_EQ(plan("/predictions/toy/2", "POST", NULL, &sv, &p), 404);
+    CHECK(strstr(p.msg, "no version") != NULL);
+    CHECK_INT_EQ(plan("/predictions/toy/1.0", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(plan("/predictions/toy/1", "PUT", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(plan("/v2/models/toy/versions/1/infer", "POST", NULL, &sv, &p), 0);
+
+    /* body over the limit by Content-Length; garbage Content-Length is left to the body reader */
+    api_head big = {.content_length = "1001"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &big, &sv, &p), 413);
+    CHECK(strstr(p.msg, "--max-body-mb 1") != NULL);
+    api_head fits = {.content_length = "1000"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &fits, &sv, &p), 0);
+
+    /* media types */
+    api_head txt = {.content_type = "text/plain"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &txt, &sv, &p), 415);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &txt, &sv, &p), 415);
+    CHECK_INT_EQ(plan("/predictions/toy", "POST", &txt, &sv, &p), 0); /* TorchServe: any body */
+    api_head js = {.content_type = "application/json"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &js, &sv, &p), 415);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &js, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_V2);
+    CHECK_INT_EQ(p.v2_header_len, -1);
+    api_head png = {.content_type = "image/png"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &png, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_RAW);
+    CHECK_INT_EQ(p.top_k, 4); /* default 5, clamped to the 4 classes */
+    api_head nob = {.content_type = "multipart/form-data"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &nob, &sv, &p), 400);
+    CHECK_INT_EQ(plan("/predictions/toy", "POST", &nob, &sv, &p), 400);
+    api_head mp = {.content_type = "multipart/form-data; boundary=\"ab c\""};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &mp, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_MULTIPART);
+    CHECK_STR_EQ(p.boundary, "ab c");
+    const char *const *t = api_media_types(R_PREDICT);
+    CHECK(t && strcmp(t[0], "image/") == 0);
+    CHECK(api_media_types(R_TORCHSERVE) == NULL);
+    CHECK(api_media_types(R_V2_INFER) && strcmp(api_media_types(R_V2_INFER)[0], "application/json") == 0);
+
+    /* Content-Encoding */
+    api_head gz = {.content_encoding = "gzip"}, df = {.content_encoding = "Deflate"}, br = {.content_encoding = "br"};
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &gz, &sv, &p), 0);
+    CHECK_INT_EQ(p.encoding, API_ENC_GZIP);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &df, &sv, &p), 0);
+    CHECK_INT_EQ(p.encoding, API_ENC_DEFLATE);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &br, &sv, &p), 415);
+    CHECK(strstr(p.msg, "\"br\"") != NULL);
+
+    /* top_k and the v2 header length */
+    api_head k0 = {.top_k = "0"}, k2 = {.top_k = "2"}, kx = {.top_k = "2x"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &k0, &sv, &p), 400);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &kx, &sv, &p), 400);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &k2, &sv, &p), 0);
+    CHECK_INT_EQ(p.top_k, 2);
+    api_head hl = {.inference_header_length = "12"}, hlx = {.inference_header_length = "-1"};
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &hl, &sv, &p), 0);
+    CHECK_INT_EQ(p.v2_header_len, 12);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &hlx, &sv, &p), 400);
+}
+
+static void test_versions(void)
+{
+    CHECK(api_version_matches("1", "1", 1));
+    CHECK(api_version_matches("1", "1.0", 3));
+    CHECK(api_version_matches("1.0", "1", 1));
+    CHECK(!api_version_matches("1", "1.", 2));
+    CHECK(!api_version_matches("1", "10", 2));
+    CHECK(!api_version_matches("1", "2", 1));
+    CHECK(!api_version_matches("2024-01", "1", 1));
+    api_model v = M;
+    v.version = "2024-01";
+    route rt;
+    const char *path = "/v2/models/toy/versions/2024-01";
+    route_match(path, strlen(path), &rt);
+    char msg[256];
+    CHECK_INT_EQ(api_model_check(&rt, &v, msg, sizeof msg), 0);
+    CHECK_INT_EQ(api_model_check(&rt, &M, msg, sizeof msg), 404);
+    CHECK(strstr(msg, "serves version 1") != NULL);
+}
+
+/* Answers path with GET and parses the JSON body (NULL when not JSON). */
+static json_t *get(const char *path, const api_server *sv, int *status)
+{
+    route rt;
+    route_match(path, strlen(path), &rt);
+    api_answer a;
+    if (api_answer_get(&rt, sv, &a)) return NULL;
+    *status = a.status;
+    CHECK_STR_EQ(a.ctype, "application/json");
+    CHECK_INT_EQ(a.len, strlen(a.body));
+    json_t *j = json_loadb(a.body, a.len, 0, NULL);
+    free(a.body);
+    return j;
+}
+
+static void test_answers(void)
+{
+    api_server ready = server_view(API_READY, &M, NULL), starting = server_view(API_STARTING, NULL, NULL),
+               draining = server_view(API_DRAINING, &M, NULL);
+    int st = 0;
+    json_t *j = get("/v2/health/live", &starting, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "live")));
+    json_decref(j);
+    j = get("/v2/health/ready", &ready, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "ready")));
+    json_decref(j);
+    j = get("/v2/health/ready", &draining, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK(json_is_false(json_object_get(j, "ready")));
+    json_decref(j);
+    j = get("/readyz", &starting, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "starting");
+    json_decref(j);
+    j = get("/readyz", &draining, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "draining");
+    json_decref(j);
+    j = get("/ping", &ready, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "Healthy");
+    json_decref(j);
+    j = get("/healthz", &draining, &st);
+    CHECK_INT_EQ(st, 200);
+    json_decref(j);
+
+    /* OIP: /v2 and /v2/ are one endpoint; extensions list what is implemented */
+    for (int slash = 0; slash < 2; slash++) {
+        j = get(slash ? "/v2/" : "/v2", &ready, &st);
+        CHECK_INT_EQ(st, 200);
+        CHECK_STR_EQ(json_string_value(json_object_get(j, "version")), "9.9");
+        json_t *ext = json_object_get(j, "extensions");
+        CHECK_INT_EQ(json_array_size(ext), 2);
+        CHECK_STR_EQ(json_string_value(json_array_get(ext, 0)), "binary_tensor_data");
+        CHECK_STR_EQ(json_string_value(json_array_get(ext, 1)), "classification");
+        json_decref(j);
+    }
+    j = get("/v2/models/toy", &ready, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "platform")), "deit_safetensors");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(j, "versions"), 0)), "1");
+    json_decref(j);
+    j = get("/v2/models/toy/versions/7/ready", &ready, &st);
+    CHECK_INT_EQ(st, 404);
+    CHECK(strstr(json_string_value(json_object_get(j, "error")), "no version \"7\"") != NULL);
+    json_decref(j);
+    j = get("/v2/models/toy/ready", &ready, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "ready")));
+    json_decref(j);
+    j = get("/v2/models/toy/ready", &draining, &st);
+    CHECK_INT_EQ(st, 503);
+    json_decref(j);
+    j = get("/v2/models/toy", &starting, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK(json_is_string(json_object_get(j, "error"))); /* v2 shape */
+    json_decref(j);
+    j = get("/v1/models", &starting, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(j, "error"), "code")), 503);
+    json_decref(j);
+    j = get("/v1/models", &ready, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_array_get(json_object_get(j, "models"), 0), "classes")), 4);
+    json_decref(j);
+}
+
+static void test_error_bodies(void)
+{
+    route v1, v2;
+    route_match("/v1/predict", 11, &v1);
+    route_match("/v2/x", 5, &v2);
+    size_t len = 0;
+    /* client bytes in a message: invalid UTF-8 is replaced, quotes and newlines escaped by jansson */
+    char *b = api_error_body(&v1, 404, "no such endpoint: GET /a\"b\n\xff", &len);
+    json_t *j = json_loads(b, 0, NULL);
+    CHECK_INT_EQ(len, strlen(b));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                 "no such endpoint: GET /a\"b\n\xef\xbf\xbd");
+    json_decref(j);
+    free(b);
+    b = api_error_body(&v2, 400, "bad", &len);
+    CHECK_STR_EQ(b, "{\"error\":\"bad\"}\n");
+    free(b);
+}
+
+int main(void)
+{
+    test_status_tables();
+    test_plan_errors();
+    test_versions();
+    test_answers();
+    test_error_bodies();
+    return check_summary("test_endpoint");
+}
