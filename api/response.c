@@ -207,10 +207,12 @@ char *resp_models(const api_model *m, size_t *len)
     return finish(json_pack("{s:[o]}", "models", model), len);
 }
 
+const char *const resp_v2_extensions[RESP_V2_N_EXTENSIONS] = {"binary_tensor_data", "classification"};
+
 char *resp_v2_server(const char *version, size_t *len)
 {
-    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", "deit-server", "version", version, "extensions",
-                            "binary_tensor_data", "classification"), len);
+    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", RESP_V2_SERVER_NAME, "version", version, "extensions",
+                            resp_v2_extensions[0], resp_v2_extensions[1]), len);
 }
 
 char *resp_v2_model(const api_model *m, size_t *len)
@@ -224,6 +226,6 @@ char *resp_v2_model(const api_model *m, size_t *len)
         }
     if (!outs) return NULL;
     return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions",
-                            api_model_version(m), "platform", "deit_safetensors", "inputs", "name", "image", "datatype", "BYTES", "shape", -1,
+                            api_model_version(m), "platform", RESP_V2_PLATFORM, "inputs", "name", RESP_V2_INPUT_NAME, "datatype", "BYTES", "shape", -1,
                             "outputs", outs), len);
 }

@@ -185,11 +185,10 @@ uint8_t *gcodec_encode_flag(gcodec_flag kind, int value, size_t *len)
 uint8_t *gcodec_encode_server_metadata(const char *version, size_t *len)
 {
     Inference__ServerMetadataResponse r = INFERENCE__SERVER_METADATA_RESPONSE__INIT;
-    char *ext[] = {(char *)"classification"};
-    r.name = (char *)"deit-server";
+    r.name = (char *)RESP_V2_SERVER_NAME;
     r.version = (char *)version;
-    r.n_extensions = 1;
-    r.extensions = ext;
+    r.n_extensions = RESP_V2_N_EXTENSIONS;
+    r.extensions = (char **)resp_v2_extensions;
     return pack(&r.base, len);
 }
 
@@ -199,7 +198,7 @@ uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
     Inference__ModelMetadataResponse r = INFERENCE__MODEL_METADATA_RESPONSE__INIT;
     int64_t in_shape[1] = {-1}, out_shape[2] = {-1, m->n_classes};
     Tensor input = INFERENCE__MODEL_METADATA_RESPONSE__TENSOR_METADATA__INIT;
-    input.name = (char *)"image";
+    input.name = (char *)RESP_V2_INPUT_NAME;
     input.datatype = (char *)"BYTES";
     input.n_shape = 1;
     input.shape = in_shape;
@@ -217,7 +216,7 @@ uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
     r.name = (char *)m->name;
     r.n_versions = 1;
     r.versions = versions;
-    r.platform = (char *)"deit-c";
+    r.platform = (char *)RESP_V2_PLATFORM;
     r.n_inputs = 1;
     r.inputs = in_list;
     r.n_outputs = V2_OUT_COUNT;

@@ -47,7 +47,7 @@ int gcodec_decode_health(const uint8_t *buf, size_t len, char **service);
 typedef enum { GCODEC_FLAG_LIVE, GCODEC_FLAG_READY, GCODEC_FLAG_MODEL_READY } gcodec_flag;
 uint8_t *gcodec_encode_flag(gcodec_flag kind, int value, size_t *len);
 
-/* ServerMetadataResponse: name "deit-server", version, extensions ["classification"] (as GET /v2). */
+/* ServerMetadataResponse: name, version and extensions, as GET /v2 says them. */
 uint8_t *gcodec_encode_server_metadata(const char *version, size_t *len);
 
 /* ModelMetadataResponse: what GET /v2/models/{name} says, as a message. */

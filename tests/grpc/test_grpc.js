@@ -221,8 +221,9 @@ async function testRpcsAndParity() {
     const restIn = (o) => Object.assign({ name: 'image', datatype: 'BYTES', shape: [1], data: [b64] }, o);
     await same('datatype FP32', inferReq(name, [IMAGES[0]], { inputs: [{ name: 'image', datatype: 'FP32', shape: [1] }] }),
                { inputs: [restIn({ datatype: 'FP32' })] }, C.INVALID_ARGUMENT);
+    // 413 over REST: RESOURCE_EXHAUSTED, as gRPC itself answers a message over the size limit
     await same('N > --max-images', inferReq(name, Array(9).fill(IMAGES[0])),
-               { inputs: [restIn({ shape: [9], data: Array(9).fill(b64) })] }, C.INVALID_ARGUMENT);
+               { inputs: [restIn({ shape: [9], data: Array(9).fill(b64) })] }, C.RESOURCE_EXHAUSTED);
     await same('unknown output', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'logits' }] }),
                { inputs: [restIn({})], outputs: [{ name: 'logits' }] }, C.INVALID_ARGUMENT);
     await same('classification 0', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { int64_param: 0 } } }] }),
@@ -279,8 +280,8 @@ async function testRpcsAndParity() {
     check(await metric(s.http, 'grpc_infer', '413') === 1, 'metrics: grpc_infer code 413 (N > --max-images)');
     check(await metric(s.http, 'grpc_metadata', '200') >= 6, 'metrics: grpc_metadata calls counted');
     const logText = s.text();
-    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 200 images=5 ms=[0-9.]+ in=\d+ out=\d+ end=ok grpc=OK/.test(logText), 'access log: ModelInfer line');
-    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 404 images=0 .* grpc=NOT_FOUND/.test(logText), 'access log: NOT_FOUND line');
+    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 200 images=5 ms=[0-9.]+ in=\d+ out=\d+ end=grpc:OK/.test(logText), 'access log: ModelInfer line');
+    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 404 images=0 .* end=grpc:NOT_FOUND/.test(logText), 'access log: NOT_FOUND line');
     eq(await s.stop(), 0, 'main server exits 0 on SIGTERM');
     checkLogClean(s, 'main server');
 }
@@ -328,10 +329,12 @@ async function perImageSeconds(s, name) {
 }
 
 async function testQueueLimits() {
-    // queue full: 1 worker, room for one 4-image call; 24 at once
-    const s = await startServer('queue', ['--workers', '1', '--max-batch', '1', '--queue', '4', '--max-images', '4']);
-    const name = 'timm-deit-reduced';
-    const rs = await Promise.all(Array.from({ length: 24 }, () => call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 4)))));
+    // queue full: 1 worker, room for one 4-image call; 24 at once (the slow model: its images decode
+    // far faster than they run, so the queue does fill)
+    const s = await startServer('queue', ['--workers', '1', '--max-batch', '1', '--queue', '4', '--max-images', '4'],
+                                { model: SLOW_MODEL });
+    const name = 'fashion-deit';
+    const rs = await Promise.all(Array.from({ length: 24 }, () => call(s.svc, 'ModelInfer', inferReq(name, Array(4).fill(SLOW_IMAGE)))));
     const full = rs.filter((r) => code(r) === C.RESOURCE_EXHAUSTED);
     check(full.length > 0 && rs.some((r) => !r.err), `queue full: some RESOURCE_EXHAUSTED (${full.length}), some OK`);
     check(rs.every((r) => !r.err || code(r) === C.RESOURCE_EXHAUSTED), 'queue full: nothing else');

@@ -290,7 +290,7 @@ static void test_encoders(void)
         CHECK(mm->n_versions == 1 && strcmp(mm->versions[0], "2") == 0);
         CHECK_STR_EQ(mm->inputs[0]->datatype, "BYTES");
         CHECK_STR_EQ(mm->outputs[2]->name, "fused_probs");
-        CHECK_STR_EQ(mm->platform, "deit-c");
+        CHECK_STR_EQ(mm->platform, "deit_safetensors");
         inference__model_metadata_response__free_unpacked(mm, NULL);
     }
     free(b);
@@ -312,10 +312,10 @@ static void test_encoders(void)
 
     b = gcodec_encode_server_metadata("9.9", &len);
     Inference__ServerMetadataResponse *sm = inference__server_metadata_response__unpack(NULL, len, b);
-    CHECK(sm && sm->n_extensions == 1);
+    CHECK(sm && sm->n_extensions == 2);
     if (sm) {
         CHECK_STR_EQ(sm->version, "9.9");
-        CHECK_STR_EQ(sm->extensions[0], "classification");
+        CHECK_STR_EQ(sm->extensions[1], "classification");
         inference__server_metadata_response__free_unpacked(sm, NULL);
     }
     free(b);
