@@ -17,8 +17,8 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev \
-        libjpeg62-turbo-dev libtiff-dev libwebp-dev libstb-dev libgrpc++-dev libprotobuf-c-dev \
-        protobuf-c-compiler \
+        libjpeg62-turbo-dev libtiff-dev libwebp-dev liblcms2-dev libstb-dev zlib1g-dev libgrpc++-dev \
+        libprotobuf-c-dev protobuf-c-compiler \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server binary is built from, so edits elsewhere (docs, tests) keep this layer cached.
@@ -34,12 +34,12 @@ RUN make -j"$(nproc)" build/deit-server \
 FROM ${DEBIAN_IMAGE}
 # Runtime libraries of build/deit-server (ldd: libopenblas.so.0 from the pthread variant, which pulls
 # libgfortran5; libmicrohttpd.so.12; libjansson.so.4; libjpeg.so.62; libtiff.so.6; libwebp.so.7,
-# libwebpdemux.so.2; libgrpc++.so.1.51 and libprotobuf-c.so.1 for the gRPC port; libmvec/libm/libc
-# from libc6) and curl for the HEALTHCHECK. No compiler, no -dev packages.
+# libwebpdemux.so.2; liblcms2.so.2; libz.so.1; libgrpc++.so.1.51 and libprotobuf-c.so.1 for the
+# gRPC port; libmvec/libm/libc from libc6) and curl for the HEALTHCHECK. No compiler, no -dev packages.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libopenblas0-pthread libmicrohttpd12 libjansson4 libjpeg62-turbo libtiff6 libwebp7 \
-        libwebpdemux2 libgrpc++1.51 libprotobuf-c1 curl \
+        libwebpdemux2 liblcms2-2 libgrpc++1.51 libprotobuf-c1 curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 deit \
  && useradd --system --uid 10001 --gid deit --no-create-home --home-dir /nonexistent \

@@ -11,8 +11,8 @@ MODEL_DIRS := model model/load model/image model/nn
 INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I. -Ibuild/gen
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 # libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP; zlib for the PNG
-# chunk CRCs Pillow checks.
-IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -lz
+# chunk CRCs Pillow checks; LittleCMS for the Lab -> sRGB conversion Pillow does with it.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -llcms2 -lz
 # protobuf-c: the gRPC message codec (server/grpc_codec.c) rides with the server objects that tests
 # and sanitizer tools link too; --as-needed keeps it off binaries that do not use it.
 LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread \
@@ -133,8 +133,6 @@ FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fu
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lz -lm -lpthread -lprotobuf-c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
-# Objects reached only through the pattern rules; kept so that a rebuild is incremental.
-.SECONDARY: $(FUZZ_OBJ)
 
 # Comparison tracing in the resampling loops took two thirds of fuzz_image's time for no
 # coverage (pixel arithmetic, not parsing); edges are still counted there.
@@ -186,8 +184,26 @@ run: deps
 eval: deps all
 	@sh tools/eval.sh $${EVAL_LIMIT:-10000}
 
-test-unit: $(UNIT_BIN)
-	@sh tests/run_unit.sh $(UNIT_BIN)
+# `make test-unit T=config` (or T="config parity") runs only the named unit tests;
+# `make test-integration T=hostile` only the named integration binaries (no soak, no smoke).
+ifneq ($(T),)
+ifneq ($(filter test-unit,$(MAKECMDGOALS)),)
+$(foreach t,$(T),$(if $(wildcard tests/unit/test_$(t).c),,$(error no unit test "$(t)": tests/unit/test_$(t).c does not exist)))
+endif
+ifneq ($(filter test-integration,$(MAKECMDGOALS)),)
+$(foreach t,$(T),$(if $(wildcard tests/integration/test_$(t).c),,$(error no integration test "$(t)": tests/integration/test_$(t).c does not exist)))
+endif
+endif
+UNIT_RUN  := $(if $(T),$(T:%=$(B)/asan/test_%),$(UNIT_BIN))
+INTEG_RUN := $(if $(T),$(T:%=$(B)/test_%),$(INTEG_BIN))
+
+# The parity fixtures run twice: on this CPU's own kernels, and again on the OpenBLAS backend that
+# CPUs without AVX2 and arm64 use (DEIT_ISA=blas).
+test-unit: $(UNIT_RUN)
+	@sh tests/run_unit.sh $(UNIT_RUN)
+	@if [ -n "$(filter $(B)/asan/test_parity,$(UNIT_RUN))" ]; then \
+	    echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"; \
+	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
@@ -198,8 +214,8 @@ test-model: $(B)/deit-server $(B)/deit-eval
 
 # run_integration.sh soaks for 5 minutes unless DEIT_SOAK_SECONDS says otherwise; `make soak` runs the
 # soak on its own.
-test-integration: all asan-server tsan-server $(INTEG_BIN) $(B)/soak
-	@sh tests/run_integration.sh $(INTEG_BIN)
+test-integration: all asan-server tsan-server $(INTEG_RUN) $(B)/soak
+	@$(if $(T),DEIT_TEST_ONLY=1) sh tests/run_integration.sh $(INTEG_RUN)
 
 # KServe v2 over gRPC end to end (tests/grpc: a Node @grpc/grpc-js client on the official protocol files),
 # against the release and the ASan/UBSan servers.

@@ -147,15 +147,13 @@ static int resolve_isa(const deit_params *p, gemm_isa *out, char *err, size_t er
     gemm_isa best = gemm_isa_detect(), want;
     if (!p->isa) {
         const char *env = getenv("DEIT_ISA");
-        *out = env && gemm_isa_parse(env, &want) == 0 && want < best ? want : best;
+        *out = env && gemm_isa_parse(env, &want) == 0 && gemm_isa_runs(want) ? want : best;
         return DEIT_OK;
     }
-    if (strcmp(p->isa, "blas") == 0)
-        return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "isa blas not built yet");
     if (gemm_isa_parse(p->isa, &want) != 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "unknown isa '%.32s' (avx512, avx2, generic, blas)",
                          p->isa);
-    if (want > best)
+    if (!gemm_isa_runs(want))
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "isa %s: this CPU supports at most %s",
                          gemm_isa_name(want), gemm_isa_name(best));
     *out = want;

@@ -20,8 +20,9 @@
  * deit_preprocess is reentrant.
  *
  * Threads: deit_forward parallelises itself with the state's own team (deit_params.threads) and runs
- * its matrix products on the engine's packed AVX-512 / AVX2 kernels; the caller decides the split
- * (states x threads per state <= cores). deit_params.isa (or $DEIT_ISA) picks the kernel set.
+ * its matrix products on the engine's packed AVX-512 / AVX2 kernels, or on OpenBLAS (one thread per
+ * call) on CPUs without AVX2 and on arm64; the caller decides the split (states x threads per
+ * state <= cores). deit_params.isa (or $DEIT_ISA) picks the kernel set.
  */
 #ifndef DEIT_H
 #define DEIT_H
@@ -144,9 +145,8 @@ void deit_fuse(const float *cls_logits, const float *dist_logits, int n, int dis
  * to n; returns the number written. */
 int deit_topk(const float *scores, int n, int k, int *idx);
 
-/* Sets OpenBLAS's process-wide thread count (no-op where the BLAS has no such call). deit_forward
- * no longer calls BLAS, so this only matters to other BLAS users in the process; set it to 1 when
- * states run several threads. */
+/* Sets OpenBLAS's process-wide thread count. A model on the OpenBLAS backend sets it to 1 at open
+ * (the state's team does the threading), so this only matters to other BLAS users in the process. */
 void deit_set_blas_threads(int n);
 
 #endif

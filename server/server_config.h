@@ -16,7 +16,7 @@ typedef struct {
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
     int grpc_port;             /* --grpc-port / DEIT_GRPC_PORT: KServe v2 gRPC port; -1 = off, 0 = any free one */
     int workers;               /* --workers: inference threads, each with its own deit_state */
-    int threads;               /* --threads: OpenBLAS threads (process-wide; workers x threads <= cores) */
+    int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */

@@ -4,12 +4,12 @@
 set -eu
 [ "${DEIT_SKIP_DEPS:-0}" = 1 ] && exit 0
 
-# Build and runtime: compiler, BLAS, HTTP, JSON, JPEG, TIFF, WebP (the libraries Pillow decodes
+# Build and runtime: compiler, BLAS, HTTP, JSON, JPEG, TIFF, WebP, LittleCMS (the libraries Pillow decodes
 # with), stb_image; tests: libcurl, curl, nginx,
 # yamllint, clang (libFuzzer), python3 (tools); gRPC: grpc++, protobuf-c (+ its compiler), openssl
 # (test certificates).
 PKGS="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev
-libjpeg62-turbo-dev libtiff-dev libwebp-dev libstb-dev libcurl4-openssl-dev curl ca-certificates
+libjpeg62-turbo-dev libtiff-dev libwebp-dev liblcms2-dev libstb-dev libcurl4-openssl-dev curl ca-certificates
 nginx-light yamllint
 clang libclang-rt-14-dev python3 python3-pil python3-numpy zlib1g-dev dataset-fashion-mnist
 libgrpc++-dev libprotobuf-c-dev protobuf-c-compiler openssl"
