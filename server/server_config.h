@@ -9,8 +9,9 @@
 #define DEIT_SERVER_VERSION "0.1.0"
 
 typedef struct {
-    const char *model;         /* --model / DEIT_MODEL: model directory or .safetensors file (required) */
-    const char *model_name;    /* --model-name: the name clients address; "" = the model directory's name */
+    const char *model;         /* --model / DEIT_MODEL: directory, .safetensors file, hf://ORG/NAME[@REV], builtin:NAME */
+    int max_model_mb;          /* --max-model-mb: cap on a hub model's files (MiB) */
+    const char *model_name;    /* --model-name: the name clients address; "" = the hub NAME or the directory's name */
     const char *model_version; /* --model-version: the one version served (URLs, v2 responses); default "1" */
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
