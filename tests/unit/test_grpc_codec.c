@@ -246,7 +246,15 @@ static void test_hostile_bytes(void)
 static void test_encoders(void)
 {
     static const char *labels[3] = {"cat", "dog", "emu"};
-    api_model m = {"m", "arch", "F32", 224, 224, 3, 16, 192, 12, 3, 3, 1, labels, "2"};
+    api_model m;
+    memset(&m, 0, sizeof m);
+    m.name = "m";
+    m.architecture = "arch";
+    m.dtype = "F32";
+    m.n_classes = 3;
+    m.distilled = 1;
+    m.labels = labels;
+    m.version = "2";
     /* two images; both heads' logits log(p), so every softmax (and their fusion) gives back p */
     const float p[6] = {0.25f, 0.5f, 0.25f, 0.125f, 0.125f, 0.75f};
     float logits[6];
