@@ -62,7 +62,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-hub test-model test-integration test-grpc soak asan-server tsan-server tsan-test clean
+.PHONY: all deps run eval test test-unit test-pillow test-cli test-hub test-model test-integration test-grpc soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -219,6 +219,10 @@ test-unit: $(UNIT_RUN)
 	    echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"; \
 	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
 
+# Pillow parity on ../shared/fixtures/pillow-dev (tests/pillow/run.sh; python3-pil, python3-torch).
+test-pillow: $(B)/asan/image-dump $(B)/deit-predict
+	@sh tests/pillow/run.sh
+
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
 
@@ -246,7 +250,7 @@ soak: all $(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-hub test-model test-integration test-grpc test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-pillow test-cli test-hub test-model test-integration test-grpc test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
