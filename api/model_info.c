@@ -16,7 +16,12 @@ void api_model_of(const deit_model *m, const char *name, const char *version, ap
     const deit_config *c = deit_model_config(m);
     *out = (api_model){name, c->architecture, dtype_name(c->dtype), c->image_h, c->image_w, c->in_chans,
                        c->patch, c->dim, c->depth, c->heads, c->n_classes, c->distilled,
-                       (const char *const *)c->labels, version};
+                       (const char *const *)c->labels, version, deit_learned_token_cosine(m),
+                       c->pre.resize == RESIZE_EXACT, c->pre.resize_short, c->pre.resize_w, c->pre.resize_h};
+    if (!c->pre.do_resize) { /* no resize: the crop is cut from the image as it is */
+        out->resize_exact = 0;
+        out->resize_short = 0;
+    }
 }
 
 const char *api_model_version(const api_model *m) { return m->version ? m->version : "1"; }

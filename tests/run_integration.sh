@@ -3,12 +3,13 @@
 # against the release server, the ASan/UBSan server (leaks checked at exit) and, when built, the
 # ThreadSanitizer server (a shorter concurrent run, OpenBLAS single-threaded so only our threads are
 # checked); then the soak (build/soak, release server) and tests/smoke.sh against a release server
-# started here. Server logs: build/test-logs/.
+# started here (DEIT_TEST_ONLY=1: the binaries only, as `make test-integration T=...`). Server logs:
+# build/test-logs/.
 # Prints one total line "integration: N passed, N failed"; exits non-zero on any failure.
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 mkdir -p "$B/test-logs"
-passed=0; failed=0
+. tests/summary.sh
 
 # run LABEL CMD... : echoes the output, adds up its "<name>: N passed, N failed" line
 run() {
@@ -16,14 +17,7 @@ run() {
     echo "== $label"
     out=$("$@" 2>&1); rc=$?
     printf '%s\n' "$out"
-    line=$(printf '%s\n' "$out" | grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
-    p=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
-    f=$(printf '%s' "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
-    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
-    if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-        echo "FAILED: $label (exit $rc)"
-        [ "${f:-0}" -eq 0 ] && failed=$((failed + 1))
-    fi
+    summary_add "$rc" "$out" || echo "FAILED: $label (exit $rc)"
 }
 
 for t in "$@"; do
@@ -39,6 +33,12 @@ for t in "$@"; do
             OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=0 exitcode=66 ${TSAN_OPTIONS:-}" timeout 1800 "$t"
     fi
 done
+
+if [ -n "${DEIT_TEST_ONLY:-}" ]; then
+    echo "integration: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 
 # soak: 5 minutes at ~80% of the measured maximum throughput (issue 7), release server only (RSS
 # under a sanitizer means nothing); DEIT_SOAK_SECONDS=60 shortens it for a quick local run

@@ -11,45 +11,6 @@ static uint32_t be32(const uint8_t *p)
 }
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
 
-/* Whether the first GIF frame's data is all there: walks the blocks (extensions, then the image
- * descriptor, its colour table and LZW sub-blocks) up to that frame's terminator. */
-static int gif_first_frame_complete(const uint8_t *d, size_t len)
-{
-    size_t i = 13;
-    if (len < 13)
-        return 0;
-    if (d[10] & 0x80)
-        i += (size_t)3 << ((d[10] & 7) + 1);  /* global colour table */
-    while (i < len) {
-        uint8_t b = d[i++];
-        if (b == 0x21) {                      /* extension: label, sub-blocks */
-            if (i++ >= len)
-                return 0;
-        } else if (b == 0x2C) {               /* image descriptor */
-            if (i + 9 > len)
-                return 0;
-            uint8_t flags = d[i + 8];
-            i += 9;
-            if (flags & 0x80)
-                i += (size_t)3 << ((flags & 7) + 1);
-            i++;                              /* LZW minimum code size */
-        } else {
-            return 0;                         /* trailer or junk before any frame */
-        }
-        for (;;) {                            /* sub-blocks up to the 0 terminator */
-            if (i >= len)
-                return 0;
-            uint8_t n = d[i++];
-            if (n == 0)
-                break;
-            i += n;
-        }
-        if (b == 0x2C)
-            return 1;
-    }
-    return 0;
-}
-
 /* Whether the TGA pixel data the header promises is all there (Pillow refuses a truncated TGA,
  * stb_image pads it with zeros): uncompressed, the byte count; RLE, the packets walked until
  * width*height pixels are covered (a packet may cross scan lines, as Pillow's TgaRleDecode
@@ -79,8 +40,6 @@ static int tga_complete(const uint8_t *d, size_t len, int w, int h)
  * themselves; TGA is left to stb). */
 static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
 {
-    if (fmt == IMAGE_FMT_GIF)
-        return gif_first_frame_complete(d, len);
     if (fmt == IMAGE_FMT_OTHER_STB)
         return len >= 18 && tga_complete(d, len, w, h);
     return 1;
@@ -115,13 +74,7 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (len >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0)) {
         *fmt = IMAGE_FMT_GIF;
-        if (len < 10)
-            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated header");
-        *w = (int)le16(d + 6);
-        *h = (int)le16(d + 8);
-        if (*w == 0 || *h == 0)
-            return deit_fail(err, errlen, DEIT_EINVAL, "GIF: invalid dimensions");
-        return DEIT_OK;
+        return image_gif_info(d, len, w, h, err, errlen);
     }
     if (d[0] == 'B' && d[1] == 'M') {
         *fmt = IMAGE_FMT_BMP;
@@ -180,6 +133,10 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
+    else if (fmt == IMAGE_FMT_PNG && (rc = image_png_check(data, len, err, errlen)) != DEIT_OK)
+        ;
+    else if (fmt == IMAGE_FMT_GIF)
+        rc = image_gif_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_BMP)
         rc = image_bmp_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_PNM)

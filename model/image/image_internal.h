@@ -30,6 +30,17 @@ int image_jpeg_decode(const uint8_t *data, size_t len, int channels, size_t max_
  * range: unchanged). Rotations swap width and height. */
 int image_orient(deit_image *img, int o, char *err, size_t errlen);
 
+/* The refusals Pillow's PngImagePlugin adds to a decoder's: bad chunk CRCs before the image
+ * data, short chunks its handlers index into, APNG sequence errors (image_png.c). */
+int image_png_check(const uint8_t *data, size_t len, char *err, size_t errlen);
+
+/* The first GIF frame as Pillow's GifImagePlugin shows it (image_gif.c); the dimensions are
+ * the logical screen grown to hold that frame. */
+int image_gif_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_gif_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+
 /* BMP as Pillow's BmpImagePlugin reads it (image_bmp.c). */
 int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
                    size_t errlen);

@@ -1,4 +1,4 @@
-/* image_stb.c — PNG, GIF and TGA decoding with stb_image, converted as Pillow does. */
+/* image_stb.c — PNG and TGA decoding with stb_image, converted as Pillow does. */
 #include "image.h"
 #include "image_internal.h"
 
@@ -28,7 +28,6 @@ static void *stb_realloc(void *p, size_t n)
 /* Formats with magic numbers or trivially bounded headers; PSD, HDR (float) and PIC are left
  * out, JPEG goes to libjpeg-turbo (Pillow's decoder) instead. */
 #define STBI_ONLY_PNG
-#define STBI_ONLY_GIF
 #define STBI_ONLY_TGA
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR

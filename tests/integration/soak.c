@@ -3,7 +3,7 @@
  * RSS grew less than 5% between the end of the warm-up and the end. Release server only: a sanitizer's quarantine
  * makes RSS meaningless. Loopback only.
  *
- * Environment: DEIT_SERVER_BIN, DEIT_TEST_MODEL, DEIT_TEST_IMAGES, DEIT_TEST_LOGS (as test_server.c),
+ * Environment: DEIT_SERVER_BIN, DEIT_TEST_MODEL, DEIT_TEST_IMAGES, DEIT_TEST_LOGS (as tests/integration/checks.h),
  * DEIT_SOAK_SECONDS, DEIT_SOAK_LOAD (fraction of the measured maximum, default 0.8). */
 #include <math.h>
 #include <pthread.h>

@@ -379,6 +379,9 @@ static void test_hostile(void)
 
     uint8_t gif[32] = "GIF89a";
     gif[6] = gif[7] = gif[8] = gif[9] = 0xFF;  /* 65535 x 65535 */
+    gif[13] = ',';                              /* a frame as large, then LZW code size 8 */
+    gif[18] = gif[19] = gif[20] = gif[21] = 0xFF;
+    gif[23] = 8;
     CHECK_INT_EQ(decode_rc(gif, sizeof gif, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
     uint8_t bmp[64] = "BM";
     put_le32(bmp + 14, 40);

@@ -1,0 +1,186 @@
+/* test_hostile.c — hostile requests over HTTP: truncated and garbage bodies, wrong media types,
+ * malformed multipart, too many parts or images, over-limit bodies and pixel counts, bad KServe v2
+ * requests, a garbage request line and slow clients; each gets its clear 4xx and the server keeps
+ * serving. Not in the TSan run (DEIT_TEST_QUICK=1). */
+#include "checks.h"
+
+static void test_hostile(const server *s)
+{
+    CURL *c = curl_easy_init();
+    const char *png[] = {"Content-Type: image/png", NULL};
+    const char *oct[] = {"Content-Type: application/octet-stream", NULL};
+    blob chelsea = REF_BLOB[0];
+    resp r;
+
+    r = request(c, "POST", url_of(s, "/v1/predict"), png, chelsea.data, 100, TIMEOUT_S);
+    expect_error(&r, 400, 0, "truncated PNG");
+    resp_free(&r);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, REF_BLOB[1].data, 3000, TIMEOUT_S);
+    expect_error(&r, 400, 0, "truncated JPEG");
+    resp_free(&r);
+    char garbage[1000];
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (char)((x = x * 1103515245u + 12345u) >> 16);
+    garbage[0] = 'G';
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, garbage, sizeof garbage, TIMEOUT_S);
+    expect_error(&r, 415, 0, "garbage body");
+    resp_free(&r);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "x", 1, TIMEOUT_S);
+    expect_error(&r, 400, 0, "1-byte body");
+    resp_free(&r);
+    r = request(c, "POST", url_of(s, "/v1/predict"), oct, "", 0, TIMEOUT_S);
+    expect_error(&r, 400, 0, "empty body");
+    resp_free(&r);
+    const char *txt[] = {"Content-Type: text/plain", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), txt, chelsea.data, chelsea.len, TIMEOUT_S);
+    expect_error(&r, 415, 0, "text/plain");
+    resp_free(&r);
+    const char *js[] = {"Content-Type: application/json", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), js, "{}", 2, TIMEOUT_S);
+    expect_error(&r, 415, 0, "application/json on /v1/predict");
+    resp_free(&r);
+    const char *mp_nob[] = {"Content-Type: multipart/form-data", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp_nob, "--x\r\n\r\nabc\r\n--x--", 18, TIMEOUT_S);
+    expect_error(&r, 400, 0, "multipart without boundary");
+    resp_free(&r);
+    const char *mp[] = {"Content-Type: multipart/form-data; boundary=XX", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, garbage, sizeof garbage, TIMEOUT_S);
+    expect_error(&r, 400, 0, "multipart garbage");
+    resp_free(&r);
+    const char trunc_mp[] = "--XX\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG";
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, trunc_mp, sizeof trunc_mp - 1, TIMEOUT_S);
+    expect_error(&r, 400, 0, "truncated multipart");
+    resp_free(&r);
+
+    /* 1000 parts: refused by count (--max-images 8) */
+    size_t cap = 1000 * 80 + 16, len = 0;
+    char *body = malloc(cap);
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(body + len, cap - len, "--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"%d\"\r\n\r\nx\r\n", i);
+    len += (size_t)snprintf(body + len, cap - len, "--XX--\r\n");
+    double t0 = now_s();
+    r = request(c, "POST", url_of(s, "/v1/predict"), mp, body, len, TIMEOUT_S);
+    expect_error(&r, 413, 0, "1000 multipart parts");
+    CHECK(strstr(r.body, "--max-images") != NULL);
+    fprintf(stderr, "info: 1000-part request refused in %.1f ms\n", (now_s() - t0) * 1e3);
+    resp_free(&r);
+    free(body);
+    /* 9 real images: over --max-images 8 */
+    blob nine[9];
+    const char *names[9];
+    for (int i = 0; i < 9; i++) { nine[i] = REF_BLOB[5]; names[i] = "tiny.png"; }
+    r = post_files(c, url_of(s, "/v1/predict"), "image", nine, names, 9, TIMEOUT_S);
+    expect_error(&r, 413, 0, "9 images");
+    resp_free(&r);
+    /* one bad image among good ones names it */
+    blob mix[3] = {REF_BLOB[0], {garbage, 100}, REF_BLOB[1]};
+    const char *mixn[3] = {"a.png", "b.bin", "c.jpg"};
+    r = post_files(c, url_of(s, "/v1/predict"), "image", mix, mixn, 3, TIMEOUT_S);
+    expect_error(&r, 415, 0, "bad image in a batch");
+    CHECK(strstr(r.body, "image 2") != NULL);
+    resp_free(&r);
+
+    /* over the body limit (--max-body-mb 2): by Content-Length (answered from the headers, so a
+     * client that waits for 100-continue, as curl does for large bodies, never sends the body), and
+     * chunked (read and dropped up to twice the limit, then answered) */
+    size_t big = 3u << 20;
+    char *zeros = calloc(1, big);
+    const char *png_expect[] = {"Content-Type: image/png", "Expect: 100-continue", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), png_expect, zeros, big, TIMEOUT_S);
+    expect_error(&r, 413, 0, "over-limit Content-Length");
+    CHECK(strstr(r.body, "--max-body-mb") != NULL);
+    resp_free(&r);
+    const char *chunked[] = {"Content-Type: image/png", "Transfer-Encoding: chunked", NULL};
+    r = request(c, "POST", url_of(s, "/v1/predict"), chunked, zeros, big, TIMEOUT_S);
+    expect_error(&r, 413, 0, "over-limit chunked");
+    resp_free(&r);
+    free(zeros);
+    check_alive(s, "over-limit bodies");
+
+    /* a PNG whose header claims 100000 x 100000 pixels */
+    static const unsigned char huge_png[] = {
+        0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0x00, 0x01, 0x86, 0xa0, 0x00, 0x01, 0x86, 0xa0, 8, 2, 0, 0, 0, 0x1d, 0x8c, 0xbd, 0x48,
+        0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    r = request(c, "POST", url_of(s, "/v1/predict"), png, huge_png, sizeof huge_png, TIMEOUT_S);
+    expect_error(&r, 413, 0, "100000x100000 PNG");
+    resp_free(&r);
+
+    /* v2 hostile: garbage JSON, FP32 input, wrong model */
+    char path[256];
+    snprintf(path, sizeof path, "/v2/models/%s/infer", MODEL_NAME);
+    const char *hj[] = {"Content-Type: application/json", NULL};
+    r = request(c, "POST", url_of(s, path), hj, "{\"inputs\": [", 12, TIMEOUT_S);
+    expect_error(&r, 400, 1, "v2 truncated JSON");
+    resp_free(&r);
+    const char fp32[] = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[1,2,3]}]}";
+    r = request(c, "POST", url_of(s, path), hj, fp32, sizeof fp32 - 1, TIMEOUT_S);
+    expect_error(&r, 400, 1, "v2 FP32 input");
+    resp_free(&r);
+    r = request(c, "POST", url_of(s, "/v2/models/other/infer"), hj, fp32, sizeof fp32 - 1, TIMEOUT_S);
+    expect_error(&r, 404, 1, "v2 unknown model infer");
+    resp_free(&r);
+    const char *badhl[] = {"Content-Type: application/octet-stream", "Inference-Header-Content-Length: 99999", NULL};
+    r = request(c, "POST", url_of(s, path), badhl, fp32, sizeof fp32 - 1, TIMEOUT_S);
+    expect_error(&r, 400, 1, "v2 header length beyond body");
+    resp_free(&r);
+    r = request(c, "POST", url_of(s, path), txt, fp32, sizeof fp32 - 1, TIMEOUT_S);
+    expect_error(&r, 415, 1, "v2 text/plain");
+    resp_free(&r);
+    curl_easy_cleanup(c);
+
+    /* a garbage request line */
+    char buf[4096];
+    int fd = raw_connect(s, RCV_TIMEOUT_S);
+    CHECK(fd >= 0);
+    const char junk[] = "\x16\x03\x01 GARBAGE\r\n\r\n";
+    CHECK(send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL) > 0);
+    long got = raw_read_all(fd, buf, sizeof buf);
+    CHECK_MSG(got > 0 && strncmp(buf, "HTTP/1.1 4", 10) == 0, "garbage request line answered: %.40s", buf);
+    close(fd);
+
+    /* slow clients: one stops mid-body, one mid-headers; the server keeps serving and drops them at
+     * --conn-timeout-s (2 s) */
+    int slow_body = raw_connect(s, RCV_TIMEOUT_S), slow_head = raw_connect(s, RCV_TIMEOUT_S);
+    CHECK(slow_body >= 0 && slow_head >= 0);
+    const char head[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG\r\n";
+    CHECK(send(slow_body, head, sizeof head - 1, MSG_NOSIGNAL) > 0);
+    CHECK(send(slow_head, "POST /v1/predict HTTP/1.1\r\nHost:", 32, MSG_NOSIGNAL) > 0);
+    check_alive(s, "slow clients connected");
+    t0 = now_s();
+    got = raw_read_all(slow_body, buf, sizeof buf);
+    CHECK_MSG(got >= 0, "slow client mid-body not dropped within 15 s");
+    got = raw_read_all(slow_head, buf, sizeof buf);
+    CHECK_MSG(got >= 0, "slow client mid-headers not dropped within 15 s");
+    fprintf(stderr, "info: slow clients dropped after %.1f s\n", now_s() - t0);
+    close(slow_body);
+    close(slow_head);
+    check_alive(s, "hostile requests");
+}
+
+int main(void)
+{
+    test_init("test_hostile");
+    if (QUICK) /* the ThreadSanitizer run has no hostile tests */
+        return check_summary("test_hostile");
+    if (load_references()) {
+        fprintf(stderr, "cannot run %s for reference predictions\n", PREDICT_BIN);
+        CHECK(0);
+        return check_summary("test_hostile");
+    }
+    server s;
+    /* a 2 s idle timeout for the slow-client tests */
+    const char *extra[] = {"--max-body-mb", "2", "--conn-timeout-s", "2", "--max-images", "8", NULL};
+    if (server_start(&s, "hostile", extra) == 0) {
+        test_hostile(&s);
+        check_stopped_clean(&s);
+    } else {
+        CHECK(0);
+    }
+    for (int i = 0; i < N_REF; i++) {
+        json_decref(REF[i]);
+        free(REF_BLOB[i].data);
+    }
+    curl_global_cleanup();
+    return check_summary("test_hostile");
+}
