@@ -217,6 +217,7 @@ static const char *state_name(api_readiness s)
 {
     switch (s) {
     case API_READY: return "ready";
+    case API_DOWNLOADING: return "downloading";
     case API_DRAINING: return "draining";
     default: return "starting";
     }

@@ -30,6 +30,7 @@
 /* Where the server is in its life; readiness endpoints answer from it. */
 typedef enum {
     API_STARTING,              /* listening, model not loaded yet: readiness 503 "starting" */
+    API_DOWNLOADING,           /* fetching the model from the hub (hub.h): readiness 503 "downloading" */
     API_READY,                 /* serving */
     API_DRAINING               /* SIGTERM received: readiness 503 "draining", requests still answered */
 } api_readiness;

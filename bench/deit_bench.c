@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "deit.h"
+#include "hub.h"
+#include "hub_progress.h"
 
 static double now_ms(void)
 {
@@ -22,8 +24,11 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: deit-bench --model PATH [--batch B] [--threads T] [--iters N] [--warmup W]\n"
-               "                  [--min-seconds S] [--explain] [--json]\n"
+    fprintf(f, "usage: deit-bench [--model MODEL] [--batch B] [--threads T] [--iters N] [--warmup W]\n"
+               "                  [--min-seconds S] [--max-model-mb N] [--explain] [--json]\n"
+               "MODEL: a directory, a .safetensors file, hf://ORG/NAME[@REV] (or ORG/NAME), or\n"
+               "builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model). A hub model is\n"
+               "fetched into the Hugging Face cache first; load_ms counts only the load from disk.\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
                "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n"
                "--explain: every image also gets its rollout maps and token cosine\n"
@@ -32,7 +37,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = getenv("DEIT_MODEL");
+    if (!model_path || !*model_path)
+        model_path = HUB_DEFAULT_MODEL;
+    long max_model_mb = 4096;
     int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0, explain = 0;
     double min_seconds = 2.0;
     static const struct option opts[] = {
@@ -40,10 +48,10 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"iters", required_argument, NULL, 'n'},
         {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"explain", no_argument, NULL, 'e'},
+        {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhe", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:e", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -52,26 +60,37 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 's': min_seconds = atof(optarg); break;
         case 'j': as_json = 1; break;
+        case 'M': max_model_mb = atol(optarg); break;
         case 'e': explain = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
+    if (max_model_mb < 1 || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
         usage(stderr);
         return 2;
     }
 
     char err[1024];
     deit_set_blas_threads(1); /* the engine's own team does the threading */
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)max_model_mb << 20;
+    hub_progress_attach(&ho, "deit-bench");
+    model_source src;
+    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-bench: %s\n", err);
+        return 2;
+    }
     double t0 = now_ms();
     deit_model *m;
-    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open(src.path, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-bench: %s\n", err);
         return 2;
     }
     double load_ms = now_ms() - t0;
     const deit_config *c = deit_model_config(m);
+    const char *name = src.name[0] ? src.name : c->name;
     size_t nin = deit_input_floats(m);
     deit_params p = deit_default_params();
     p.threads = threads;
@@ -130,11 +149,11 @@ int main(int argc, char **argv)
         printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"explain\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
                "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
                "\"images_per_s\":%.2f}\n",
-               c->name, batch, threads, explain, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               name, batch, threads, explain, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     else
         printf("model %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               c->name, batch, threads, explain ? "  explain" : "", n, load_ms, med, p90, med / batch,
+               name, batch, threads, explain ? "  explain" : "", n, load_ms, med, p90, med / batch,
                batch * 1e3 / med);
     free(ms);
     free(ex);

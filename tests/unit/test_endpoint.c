@@ -209,6 +209,14 @@ static void test_answers(void)
     CHECK_INT_EQ(st, 503);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "draining");
     json_decref(j);
+    api_server downloading = server_view(API_DOWNLOADING, NULL, NULL);
+    j = get("/readyz", &downloading, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "downloading");
+    json_decref(j);
+    j = get("/v2/health/ready", &downloading, &st);
+    CHECK_INT_EQ(st, 503);
+    json_decref(j);
     j = get("/ping", &ready, &st);
     CHECK_INT_EQ(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "Healthy");
