@@ -67,14 +67,14 @@ int main(int argc, char **argv)
         return 2;
     }
     double load_ms = now_ms() - t0;
-    const deit_config *c = deit_model_config(m);
+    int K = deit_model_classes(m);
     size_t nin = deit_input_floats(m);
     deit_params p = deit_default_params();
     p.threads = threads;
     p.max_batch = batch;
     deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
-    float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)batch * K * sizeof(float));
     if (!s || !px || !logits) {
         fprintf(stderr, "deit-bench: out of memory\n");
         return 2;
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         r = r * 1103515245u + 12345u;
         px[i] = (float)((r >> 8) & 0xffff) / 65535.0f * 4.0f - 2.0f;
     }
-    float *dist = logits + (size_t)batch * c->n_classes;
+    float *dist = logits + (size_t)batch * K;
     for (int i = 0; i < warmup; i++)
         deit_forward(m, s, px, batch, logits, dist);
 
@@ -110,11 +110,11 @@ int main(int argc, char **argv)
         printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
                "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
                "\"images_per_s\":%.2f}\n",
-               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               deit_model_name(m), batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     else
         printf("model %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               c->name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               deit_model_name(m), batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     free(ms);
     free(px);
     free(logits);

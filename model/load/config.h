@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "deit.h"
 #include "naming.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -32,7 +33,6 @@
 #define DEIT_MAX_IMAGE_SIDE 4096
 #define DEIT_MAX_PATCH 256
 #define DEIT_MAX_TOKENS 16385
-#define DEIT_MAX_LABEL_BYTES 1024
 
 typedef struct {
     char name[128];            /* model name: directory (or file stem) basename */
