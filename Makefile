@@ -8,20 +8,25 @@ CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 # The engine's three parts: load/ (checkpoint -> config + weights), image/ (bytes -> input tensor),
 # nn/ (the numeric core); model/ itself holds the public header and the glue between them.
 MODEL_DIRS := model model/load model/image model/nn
-INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -I.
+INCLUDES := $(MODEL_DIRS:%=-I%) -Iapi -Iserver -Itools -I.
 CFLAGS  := $(CSTD) $(OPT) -g -pthread $(WARN) $(INCLUDES) $(EXTRA_CFLAGS)
 # libtiff and libwebp(demux): the decoders Pillow itself uses for TIFF and WebP; zlib for the PNG
-# chunk CRCs Pillow checks.
-IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -lz
-LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
-TEST_LDLIBS := $(LDLIBS) -lcurl
+# chunk CRCs Pillow checks; LittleCMS for the Lab -> sRGB conversion Pillow does with it.
+IMAGE_LIBS := -ljpeg -ltiff -lwebpdemux -lwebp -llcms2 -lz
+# libcurl + libcrypto (SHA-256): hub downloads (model/load/hub*.c)
+HUB_LIBS := -lcurl -lcrypto
+LDLIBS  := -lopenblas -lmvec -lmicrohttpd -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lz -lm -lpthread
+TEST_LDLIBS := $(LDLIBS)
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 
 # Engine and API: everything the binaries share. Server objects minus main() are linked into tests.
 LIB_SRC    := $(sort $(wildcard $(MODEL_DIRS:%=%/*.c) api/*.c))
-SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+# The web page at GET / (web/*): one HTML document with its inline style and script, embedded in the
+# server as bytes plus a Content-Security-Policy holding their hashes (tools/embed_web.sh).
+WEB_SRC    := build/gen/web_page.c
+SERVER_SRC := $(filter-out server/main.c,$(sort $(wildcard server/*.c))) $(WEB_SRC)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 
@@ -38,7 +43,7 @@ INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 
 .SECONDARY:
-.PHONY: all deps run eval test test-unit test-cli test-model test-integration soak asan-server tsan-server tsan-test clean
+.PHONY: all deps run eval test test-unit test-cli test-hub test-model test-integration soak asan-server tsan-server tsan-test clean
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
@@ -52,11 +57,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
 
+# The built-in default model is assembled into hub_builtin.o with .incbin (paths relative to the
+# repository root, where make runs); -MMD cannot see those, so the files are listed here.
+BUILTIN_FILES := models/fashion-deit/model.safetensors models/fashion-deit/config.json
+$(foreach t,$(B) $(B)/asan $(B)/tsan $(B)/fuzz,$(t)/obj/model/load/hub_builtin.o): $(BUILTIN_FILES)
+
 $(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(LIB_OBJ)
+$(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(LIB_OBJ)
+$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
@@ -66,6 +76,10 @@ $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(WEB_SRC): $(wildcard web/*) tools/embed_web.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh tools/embed_web.sh web $@
 
 # ---- sanitizer builds (same sources, separate object tree) ------------------------------------
 $(B)/asan/obj/%.o: %.c
@@ -77,7 +91,7 @@ $(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 $(B)/asan/image-dump: $(B)/asan/obj/tests/pillow/image_dump.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
-$(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(ASAN_LIB_OBJ)
+$(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(B)/asan/obj/tools/hub_progress.o $(ASAN_LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/tsan/obj/%.o: %.c
@@ -98,7 +112,7 @@ FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
-FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) -lz -lm -lpthread
+FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lz -lm -lpthread
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 
 # Comparison tracing in the resampling loops took two thirds of fuzz_image's time for no
@@ -145,7 +159,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(B)/deit-server --model $${DEIT_MODEL:-models/fashion-deit}
+	./$(B)/deit-server --model $${DEIT_MODEL:-builtin:fashion-deit}
 
 # Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images.
 eval: deps all
@@ -164,11 +178,21 @@ endif
 UNIT_RUN  := $(if $(T),$(T:%=$(B)/asan/test_%),$(UNIT_BIN))
 INTEG_RUN := $(if $(T),$(T:%=$(B)/test_%),$(INTEG_BIN))
 
+# The parity fixtures run twice: on this CPU's own kernels, and again on the OpenBLAS backend that
+# CPUs without AVX2 and arm64 use (DEIT_ISA=blas).
 test-unit: $(UNIT_RUN)
 	@sh tests/run_unit.sh $(UNIT_RUN)
+	@if [ -n "$(filter $(B)/asan/test_parity,$(UNIT_RUN))" ]; then \
+	    echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"; \
+	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
 	@sh tests/test_cli.sh
+
+# Hub models (hf://ORG/NAME) against the loopback mock hub in tests/hub/: cache layout, offline,
+# failure modes, concurrent fetches, /readyz "downloading", the built-in default model.
+test-hub: $(B)/deit-predict $(B)/asan/deit-predict $(B)/deit-server $(B)/deit-bench
+	@bash tests/test_hub.sh
 
 # The shipped default model through the server: examples and accuracy over HTTP.
 test-model: $(B)/deit-server $(B)/deit-eval
@@ -184,12 +208,12 @@ soak: all $(B)/soak
 
 # The stages of `make test`, in order; `make test WITH_CONTAINER=1` (CI) also builds and runs the
 # container image with podman.
-TEST_STAGES := test-unit fuzz-smoke test-cli test-model test-integration test-deploy $(if $(WITH_CONTAINER),test-container)
+TEST_STAGES := test-unit fuzz-smoke test-cli test-hub test-model test-integration test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
 test: deps
 	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
 
 # ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
-# The model the deployment tests serve and bake into the test image: the shipped default.
+# The model the nginx deployment test serves (the container test serves the built-in one).
 DEPLOY_MODEL ?= models/fashion-deit
 
 .PHONY: test-deploy test-container
@@ -197,6 +221,13 @@ DEPLOY_MODEL ?= models/fashion-deit
 test-deploy: $(B)/deit-server
 	@sh tests/deploy/yamllint.sh
 	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/nginx.sh
+
+# The web page at / in headless chromium (playwright-core from npm into tests/browser/node_modules):
+# two example images, labels as the API, heatmaps drawn, errors, API key, through deploy/nginx.conf
+# and under a sub-path. Skipped (and says so) where chromium is not installed.
+.PHONY: test-browser
+test-browser: $(B)/deit-server
+	@bash tests/browser/run.sh
 
 # podman build of the Dockerfile and two containers (slow-ish: ~1-2 min cold, seconds when cached).
 test-container:

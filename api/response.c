@@ -2,6 +2,7 @@
 #include "response.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,13 +195,31 @@ char *resp_v2_error(const char *msg, size_t *len)
 char *resp_models(const api_model *m, size_t *len)
 {
     json_t *heads = m->distilled ? json_pack("[s, s]", "class", "distillation") : json_pack("[s]", "class");
-    json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:i, s:i, s:i, s:i, s:i, s:o, s:b}",
+    /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
+    json_t *resize = m->resize_exact ? json_pack("{s:s, s:i, s:i}", "mode", "exact", "width", m->resize_w,
+                                                 "height", m->resize_h)
+                     : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
+                     : json_null();
+    json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
                               "input", "channels", m->in_chans, "height", m->image_h, "width", m->image_w,
+                              "resize", resize,
                               "patch", m->patch, "dim", m->dim, "depth", m->depth, "heads", m->heads,
                               "classes", m->n_classes, "prediction_heads", heads,
-                              "distilled", m->distilled);
+                              "distilled", m->distilled, "learned_token_cosine",
+                              isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null());
     return finish(json_pack("{s:[o]}", "models", model), len);
+}
+
+char *resp_root(const char *version, const api_model *m, int api_key_required, size_t *len)
+{
+    return finish(json_pack("{s:s, s:s, s:o, s:b, s:[s, s, s, s, s, s, s], s:s}", "name", "deit-server",
+                            "version", version, "model", m ? json_string(m->name) : json_null(),
+                            "api_key_required", api_key_required, "endpoints", "POST v1/predict[?top_k=K&explain=1]",
+                            "GET v1/models", "POST predictions/{model}", "POST v2/models/{model}/infer",
+                            "GET healthz", "GET readyz", "GET metrics",
+                            "page", "open this URL in a browser (Accept: text/html) for the web page"),
+                  len);
 }
 
 char *resp_v2_server(const char *version, size_t *len)

@@ -44,6 +44,10 @@ char *resp_v2_error(const char *msg, size_t *len);
 
 /* GET /v1/models: {"models": [{name, architecture, dtype, input:{…}, dims, classes, heads:[…]}]} */
 char *resp_models(const api_model *m, size_t *len);
+/* GET / for JSON clients: {"name": "deit-server", "version", "model": name|null, "api_key_required",
+ * "endpoints": [...], "page"}: what a client (and the web page) needs to start. m NULL while loading. */
+char *resp_root(const char *version, const api_model *m, int api_key_required, size_t *len);
+
 /* GET /v2: {"name", "version", "extensions"} */
 char *resp_v2_server(const char *version, size_t *len);
 /* GET /v2/models/{name}: {name, versions, platform, inputs, outputs} */

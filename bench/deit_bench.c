@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "deit.h"
+#include "hub.h"
+#include "hub_progress.h"
 
 static double now_ms(void)
 {
@@ -22,15 +24,21 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: deit-bench --model PATH [--batch B] [--threads T] [--iters N] [--warmup W]\n"
-               "                  [--min-seconds S] [--json]\n"
+    fprintf(f, "usage: deit-bench [--model MODEL] [--batch B] [--threads T] [--iters N] [--warmup W]\n"
+               "                  [--min-seconds S] [--max-model-mb N] [--json]\n"
+               "MODEL: a directory, a .safetensors file, hf://ORG/NAME[@REV] (or ORG/NAME), or\n"
+               "builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model). A hub model is\n"
+               "fetched into the Hugging Face cache first; load_ms counts only the load from disk.\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
                "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = getenv("DEIT_MODEL");
+    if (!model_path || !*model_path)
+        model_path = HUB_DEFAULT_MODEL;
+    long max_model_mb = 4096;
     int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0;
     double min_seconds = 2.0;
     static const struct option opts[] = {
@@ -38,9 +46,10 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"iters", required_argument, NULL, 'n'},
         {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"max-model-mb", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -49,25 +58,36 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 's': min_seconds = atof(optarg); break;
         case 'j': as_json = 1; break;
+        case 'M': max_model_mb = atol(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
+    if (max_model_mb < 1 || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
         usage(stderr);
         return 2;
     }
 
     char err[1024];
     deit_set_blas_threads(1); /* the engine's own team does the threading */
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)max_model_mb << 20;
+    hub_progress_attach(&ho, "deit-bench");
+    model_source src;
+    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-bench: %s\n", err);
+        return 2;
+    }
     double t0 = now_ms();
     deit_model *m;
-    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open(src.path, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-bench: %s\n", err);
         return 2;
     }
     double load_ms = now_ms() - t0;
     int K = deit_model_classes(m);
+    const char *name = src.name[0] ? src.name : deit_model_name(m);
     size_t nin = deit_input_floats(m);
     deit_params p = deit_default_params();
     p.threads = threads;
@@ -110,11 +130,11 @@ int main(int argc, char **argv)
         printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
                "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
                "\"images_per_s\":%.2f}\n",
-               deit_model_name(m), batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     else
         printf("model %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               deit_model_name(m), batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     free(ms);
     free(px);
     free(logits);

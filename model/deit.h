@@ -23,8 +23,9 @@
  * deit_preprocess is reentrant.
  *
  * Threads: deit_forward parallelises itself with the state's own team (deit_params.threads) and runs
- * its matrix products on the engine's packed AVX-512 / AVX2 kernels; the caller decides the split
- * (states x threads per state <= cores). deit_params.isa (or $DEIT_ISA) picks the kernel set.
+ * its matrix products on the engine's packed AVX-512 / AVX2 kernels, or on OpenBLAS (one thread per
+ * call) on CPUs without AVX2 and on arm64; the caller decides the split (states x threads per
+ * state <= cores). deit_params.isa (or $DEIT_ISA) picks the kernel set.
  */
 #ifndef DEIT_H
 #define DEIT_H
@@ -63,8 +64,9 @@ int deit_precision_parse(const char *s, deit_precision *out);
 
 /* ---- model ----------------------------------------------------------------------------------- */
 
-/* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]) or a
- * .safetensors file (config inferred from the tensors, or from config.json beside it if present).
+/* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]), a
+ * .safetensors file (config inferred from the tensors, or from config.json beside it if present), or
+ * "builtin:NAME", a model compiled into the binary (hub.h; hub ids are resolved to a directory there).
  * Returns DEIT_OK or a DEIT_E* status with a message naming the file/tensor/field. */
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen);
 /* deit_model_open with parameters (NULL: deit_default_params()). An isa or precision this build or
@@ -100,6 +102,14 @@ typedef struct {
     int dim, depth, heads;     /* embedding width, transformer blocks, attention heads */
 } deit_shape;
 deit_shape deit_model_shape(const deit_model *m);
+
+/* How deit_preprocess resizes before its centre crop to image_w x image_h (for a client that draws
+ * over the same crop): exact 1: to resize_w x resize_h; exact 0: the shorter side to resize_short,
+ * aspect kept (resize_short 0 and exact 0: no resize, the crop is cut from the image as it is). */
+typedef struct {
+    int exact, resize_short, resize_w, resize_h;
+} deit_resize;
+deit_resize deit_model_resize(const deit_model *m);
 
 /* Floats in one preprocessed input image: in_chans * image_h * image_w. */
 size_t deit_input_floats(const deit_model *m);
@@ -183,9 +193,8 @@ void deit_fuse(const float *cls_logits, const float *dist_logits, int n, int dis
  * to n; returns the number written. */
 int deit_topk(const float *scores, int n, int k, int *idx);
 
-/* Sets OpenBLAS's process-wide thread count (no-op where the BLAS has no such call). deit_forward
- * no longer calls BLAS, so this only matters to other BLAS users in the process; set it to 1 when
- * states run several threads. */
+/* Sets OpenBLAS's process-wide thread count. A model on the OpenBLAS backend sets it to 1 at open
+ * (the state's team does the threading), so this only matters to other BLAS users in the process. */
 void deit_set_blas_threads(int n);
 
 #endif

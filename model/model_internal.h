@@ -10,31 +10,32 @@
 #include "pool.h"
 #include "weights.h"
 
-/* The linear weights in gemm.h's packed form (B = W^T in 16-column panels). Matrices whose out dim
- * is a multiple of 16 are repacked in place inside deit_weights' arena (same size: the [out][in]
- * layout documented in weights.h no longer holds for them after deit_model_open); the others
- * (e.g. a 1000-class head) are packed into `extra`. */
+/* The linear layers' weights after open, and the only copy of them (deit_model_pack takes them
+ * from deit_weights, whose *_w fields are NULL from then on). Each is B = W^T of the layer's
+ * W[out][in] in gemm.h's packed form for the model's isa: 16-column panels for the own kernels,
+ * W[out][in] itself for BLAS (gemm_isa_packs). */
 typedef struct {
-    const float *qkv, *proj, *fc1, *fc2; /* one block: [3D][D], [D][D], [M][D], [D][M] as W^T */
+    const float *qkv, *proj, *fc1, *fc2; /* one block: W [3D][D], [D][D], [M][D], [D][M] */
 } deit_packed_block;
 
 typedef struct {
-    const float *patch;        /* [D][C*P*P] as W^T */
+    const float *patch;        /* W [D][C*P*P] */
     deit_packed_block *blocks; /* [depth] */
-    const float *head, *head_dist; /* [n_classes][D] as W^T; head_dist NULL when not distilled */
-    float *extra;              /* allocation of the out-of-place packs (64-byte aligned) */
+    const float *head, *head_dist; /* W [n_classes][D]; head_dist NULL when not distilled */
+    float *store;              /* the allocation every pointer above points into (64-byte aligned) */
 } deit_packed;
 
 struct deit_model {
     deit_config cfg;           /* resolved hyper-parameters, preprocessing, labels */
-    deit_weights w;            /* float32 copies, read-only after open */
+    deit_weights w;            /* float32 biases, norms, tokens, positions (no linear weights) */
     deit_precision precision;  /* deit_params.precision at open */
     gemm_isa isa;              /* kernel set chosen at open (deit_params.isa, $DEIT_ISA, the CPU) */
-    deit_packed pk;            /* packed views of w's linear weights */
+    deit_packed pk;            /* the linear weights, packed for isa */
 };
 
-/* Packs m->w's linear weights into m->pk; called once by deit_model_open.
- * Returns DEIT_OK or DEIT_ENOMEM. */
+/* Moves m->w's linear weights into m->pk, packed for m->isa (set before); called once by
+ * deit_model_open. Returns DEIT_OK or DEIT_ENOMEM (deit_model_unpack then frees whatever was
+ * taken). */
 int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);
 

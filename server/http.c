@@ -112,8 +112,16 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b, const 
     api_model_of(model, name, h->cfg->model_version, &e->am);
     e->n_classes = e->am.n_classes;
     atomic_store_explicit(&h->engine_set, 1, memory_order_release);
-    int starting = API_STARTING;
-    atomic_compare_exchange_strong(&h->readiness, &starting, API_READY); /* a drain already begun stays */
+    int starting = API_STARTING, downloading = API_DOWNLOADING;
+    /* a drain already begun stays */
+    if (!atomic_compare_exchange_strong(&h->readiness, &starting, API_READY))
+        atomic_compare_exchange_strong(&h->readiness, &downloading, API_READY);
+}
+
+void http_set_downloading(http_server *h, int on)
+{
+    int from = on ? API_STARTING : API_DOWNLOADING;
+    atomic_compare_exchange_strong(&h->readiness, &from, on ? API_DOWNLOADING : API_STARTING);
 }
 
 int http_port(const http_server *h) { return h->port; }

@@ -17,7 +17,9 @@
 #include "server_config.h"
 #include "deit.h"
 #include "engine.h"
+#include "explanation.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -37,6 +39,20 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* A hub download's events go to the server's log (one line per file, the cache fallback). */
+static void on_hub_log(void *ctx, hub_log_level level, const char *msg)
+{
+    log_event(ctx, "%s%s", level == HUB_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* SIGTERM during a download stops it: the signal's byte waits in the pipe (not read here). */
+static int on_hub_cancelled(void *ctx)
+{
+    (void)ctx;
+    struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
+    return poll(&pfd, 1, 0) > 0;
 }
 
 int main(int argc, char **argv)
@@ -91,8 +107,29 @@ int main(int argc, char **argv)
     log_event(&lg, "listening on %s:%d", cfg.host, http_port(h));
     if (http_tls(h)) log_event(&lg, "TLS on: certificate %s", cfg.tls_cert);
 
+    /* A hub model is fetched into the cache first; meanwhile /readyz says "downloading". */
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)cfg.max_model_mb << 20;
+    ho.log = on_hub_log;
+    ho.cancelled = on_hub_cancelled;
+    ho.ctx = &lg;
+    model_source src;
+    http_set_downloading(h, model_source_classify(cfg.model) == MODEL_SOURCE_HUB);
+    int src_rc = model_source_resolve(cfg.model, &ho, &src, err, sizeof err);
+    http_set_downloading(h, 0);
+    if (src_rc != DEIT_OK) {
+        int stopping = on_hub_cancelled(NULL);
+        log_event(&lg, stopping ? "stopped during the model download: %s" : "cannot load model: %s", err);
+        http_stop(h);
+        return stopping ? 0 : 1;
+    }
+    if (src.kind == MODEL_SOURCE_HUB)
+        log_event(&lg, "model %s@%s is commit %s in %s (%lld bytes downloaded, %d requests%s)", src.repo,
+                   src.revision, src.commit, src.path, src.downloaded, src.requests,
+                   src.cache_only ? ", from the cache" : "");
     deit_model *model = NULL;
-    if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open(src.path, &model, err, sizeof err) != DEIT_OK) {
         log_event(&lg, "cannot load model: %s", err);
         http_stop(h);
         return 1;
@@ -103,6 +140,7 @@ int main(int argc, char **argv)
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
         .n_classes = deit_model_classes(model), .forward = engine_forward, .state_new = engine_state_new,
         .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
+        .explain_floats = api_explain_floats(model),
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
@@ -112,7 +150,7 @@ int main(int argc, char **argv)
         deit_model_free(model);
         return 1;
     }
-    const char *name = *cfg.model_name ? cfg.model_name : deit_model_name(model);
+    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     http_set_engine(h, model, b, name);
     log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
                "batch wait %d us, queue %d", name, cfg.model_version, deit_model_architecture(model),

@@ -10,9 +10,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "accept.h"
+#include "explanation.h"
 #include "http_internal.h"
 #include "response.h"
 #include "status_map.h"
+#include "web_page.h"
 
 #define SERVER_VERSION "0.1.0"
 /* A body the server will not use (an early error, or over --max-body-mb) is still read and dropped,
@@ -52,10 +55,13 @@ typedef struct {
     const char *ctype;
     int responded;             /* MHD_queue_response succeeded */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
+    int page;                  /* the answer is the web page: its security headers go with it */
     /* inference */
     api_images im;             /* the body's images (and the v2 request: id, outputs) */
     int n_images;
     float *pixels, *cls, *dist;
+    float *explain;            /* [n][api_explain_floats] when ?explain=1, else NULL */
+    json_t **extra;            /* their JSON, handed to resp_predict (the array is ours to free) */
     double decode_ms;
     batch_job job;
     atomic_int job_done;       /* set by the worker before it resumes the connection */
@@ -133,7 +139,8 @@ static void begin(request *rq, const char *url, const char *method)
     api_head hd = {method, url, header(rq, MHD_HTTP_HEADER_AUTHORIZATION), header(rq, MHD_HTTP_HEADER_CONTENT_TYPE),
                    header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH), header(rq, MHD_HTTP_HEADER_CONTENT_ENCODING),
                    header(rq, "Inference-Header-Content-Length"),
-                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k")};
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k"),
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "explain")};
     api_plan_request(&rq->rt, &hd, &sv, &rq->plan);
     if (rq->plan.status) {
         set_error(rq, rq->plan.status, "%s", rq->plan.msg);
@@ -141,6 +148,16 @@ static void begin(request *rq, const char *url, const char *method)
     }
     if (rq->plan.body != API_BODY_NONE) {
         rq->ph = PH_BODY;
+        return;
+    }
+    if (rq->rt.kind == R_ROOT && api_accepts_html(header(rq, MHD_HTTP_HEADER_ACCEPT))) {
+        char *page = malloc(web_page_html_len);
+        if (!page) set_error(rq, 503, "out of memory");
+        else {
+            memcpy(page, web_page_html, web_page_html_len);
+            set_answer(rq, 200, page, web_page_html_len, "text/html; charset=utf-8");
+            rq->page = 1;
+        }
         return;
     }
     if (rq->rt.kind == R_METRICS) {
@@ -241,7 +258,8 @@ static void finish_upload(request *rq)
     rq->pixels = malloc(n * F * sizeof(float));
     rq->cls = malloc(n * K * sizeof(float));
     rq->dist = malloc(n * K * sizeof(float));
-    if (!rq->pixels || !rq->cls || !rq->dist) {
+    if (rq->plan.explain) rq->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
+    if (!rq->pixels || !rq->cls || !rq->dist || (rq->plan.explain && !rq->explain)) {
         set_error(rq, 503, "out of memory for %zu images", n);
         return;
     }
@@ -264,6 +282,7 @@ static void finish_upload(request *rq)
     j->pixels = rq->pixels;
     j->cls = rq->cls;
     j->dist = rq->dist;
+    j->explain = rq->explain;
     j->done = job_done;
     j->user = rq;
     rq->ph = PH_QUEUED;
@@ -275,6 +294,27 @@ static void finish_upload(request *rq)
         rq->resume_pending = 1;
         MHD_resume_connection(rq->conn); /* answered on the next handler call */
     }
+}
+
+/* {"explain": {...}} for each image of a ?explain=1 request: resp_predict's extra (it takes the
+ * references; the array stays ours, freed with the request). NULL when out of memory. */
+static json_t *const *explanations(request *rq)
+{
+    json_t **x = calloc((size_t)rq->n_images, sizeof *x);
+    if (!x) return NULL;
+    rq->extra = x;
+    const deit_model *m = rq->eng->model;
+    int gh, gw, ok = 1;
+    deit_grid(m, &gh, &gw);
+    size_t E = api_explain_floats(m);
+    for (int i = 0; i < rq->n_images; i++) {
+        x[i] = json_pack("{s:o}", "explain", api_explain_json(rq->explain + (size_t)i * E, gh, gw,
+                                                              deit_model_distilled(m)));
+        ok &= x[i] != NULL;
+    }
+    if (ok) return x;
+    for (int i = 0; i < rq->n_images; i++) json_decref(x[i]);
+    return NULL;
 }
 
 /* Phase 3 after a job: the endpoint's body from the logits (the builders fuse the heads). */
@@ -292,7 +332,9 @@ static void answer_job(request *rq)
     if (rq->rt.kind == R_PREDICT) {
         resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
                          (batcher_now() - rq->t0) * 1e3};
-        body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, NULL, &len);
+        json_t *const *extra = NULL;
+        if (rq->explain && !(extra = explanations(rq))) body = NULL; /* answered 503 below */
+        else body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, extra, &len);
     } else if (rq->rt.kind == R_TORCHSERVE) {
         body = resp_torchserve(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &len);
     } else {
@@ -318,6 +360,14 @@ static enum MHD_Result respond(request *rq)
     if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
     if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (rq->rt.kind == R_ROOT) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept");
+    if (rq->page) {
+        /* the page runs only its own inline script and style (hashes), talks only to this origin */
+        MHD_add_response_header(r, "Content-Security-Policy", web_page_csp);
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
     if (atomic_load(&rq->h->readiness) == API_DRAINING)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
@@ -432,6 +482,8 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
     free(rq->pixels);
     free(rq->cls);
     free(rq->dist);
+    free(rq->explain);
+    free(rq->extra);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&h->inflight, 1);

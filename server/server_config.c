@@ -21,7 +21,11 @@ typedef struct {
 
 /* Defaults for this 2-core machine: 2 workers x 1 BLAS thread (see docs/server.md, "Threads"). */
 static const opt OPTS[] = {
-    {"model", T_STR, OFF(model), "", 0, 0, "model directory or .safetensors file (required)"},
+    {"model", T_STR, OFF(model), "builtin:fashion-deit", 0, 0,
+     "model directory, .safetensors file, hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face "
+     "Hub cache, or builtin:fashion-deit"},
+    {"max-model-mb", T_INT, OFF(max_model_mb), "4096", 1, 1048576,
+     "refuse a hub model whose files add up to more (MiB)"},
     {"model-name", T_STR, OFF(model_name), "", 0, 0,
      "name in URLs and responses (letters, digits, . _ -; default: the model directory's name)"},
     {"model-version", T_STR, OFF(model_version), "1", 0, 0,
@@ -150,7 +154,8 @@ static int model_name_ok(const char *s)
 int server_config_validate(const server_config *c, char *err, size_t errlen)
 {
     if (!c->model || !*c->model) {
-        snprintf(err, errlen, "no model: pass --model DIR or set DEIT_MODEL");
+        snprintf(err, errlen, "no model: pass --model (a directory, hf://ORG/NAME or builtin:fashion-deit) or set "
+                              "DEIT_MODEL");
         return -1;
     }
     if (*c->model_name && !model_name_ok(c->model_name)) {
@@ -181,8 +186,10 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
 
 void server_config_usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s --model DIR [flags]\n\nEvery flag may also be given as an environment "
-               "variable (flag > environment > default).\n\n", prog);
+    fprintf(f, "usage: %s [--model MODEL] [flags]\n\nEvery flag may also be given as an environment "
+               "variable (flag > environment > default). Hub models honour huggingface_hub's variables:\n"
+               "HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT,\n"
+               "HF_HUB_DOWNLOAD_TIMEOUT.\n\n", prog);
     for (size_t i = 0; i < N_OPTS; i++) {
         char name[64], left[64];
         env_name(OPTS[i].flag, name, sizeof name);

@@ -6,13 +6,14 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *model;         /* --model / DEIT_MODEL: model directory or .safetensors file (required) */
-    const char *model_name;    /* --model-name: the name clients address; "" = the model directory's name */
+    const char *model;         /* --model / DEIT_MODEL: directory, .safetensors file, hf://ORG/NAME[@REV], builtin:NAME */
+    int max_model_mb;          /* --max-model-mb: cap on a hub model's files (MiB) */
+    const char *model_name;    /* --model-name: the name clients address; "" = the hub NAME or the directory's name */
     const char *model_version; /* --model-version: the one version served (URLs, v2 responses); default "1" */
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
     int workers;               /* --workers: inference threads, each with its own deit_state */
-    int threads;               /* --threads: OpenBLAS threads (process-wide; workers x threads <= cores) */
+    int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "deit.h"
+#include "hub.h"
+#include "hub_progress.h"
 #include "prediction.h"
 #include "explanation.h"
 
@@ -18,15 +20,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: deit-predict --model PATH [options] IMAGE...\n"
-            "  --model PATH        model directory (config.json + model.safetensors) or .safetensors file\n"
+            "usage: deit-predict [--model MODEL] [options] IMAGE...\n"
+            "  --model MODEL       model directory (config.json + model.safetensors), .safetensors file,\n"
+            "                      hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face Hub cache,\n"
+            "                      or builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model)\n"
+            "  --max-model-mb N    refuse hub models whose files add up to more (default 4096)\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
-            "and makes the exit status 1; a bad model exits 2.\n");
+            "and makes the exit status 1; a model that cannot be fetched or loaded exits 2.\n"
+            "Hub downloads honour HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE,\n"
+            "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
 
 /* Reads a whole image file (bounded). Returns 0 or -1 with a message in err. */
@@ -74,17 +81,20 @@ static void print_json_line(json_t *o)
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = getenv("DEIT_MODEL");
+    if (!model_path || !*model_path)
+        model_path = HUB_DEFAULT_MODEL;
+    long max_model_mb = 4096;
     int top_k = 5, with_logits = 0, threads = 2, explain = 0;
     long long max_pixels = 40000000;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
         {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"explain", no_argument, NULL, 'e'},
+        {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:he", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:e", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -111,19 +121,35 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'M':
+            max_model_mb = strtol(optarg, &end, 10);
+            if (*end || max_model_mb < 1 || max_model_mb > (1L << 20)) {
+                fprintf(stderr, "deit-predict: --max-model-mb must be 1..%ld\n", 1L << 20);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || optind >= argc) {
+    if (optind >= argc) {
         usage(stderr);
         return 2;
     }
 
     char err[1024];
     deit_set_blas_threads(1); /* the state's own team does the threading */
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)max_model_mb << 20;
+    hub_progress_attach(&ho, "deit-predict");
+    model_source src;
+    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
+        return 2;
+    }
     deit_model *m = NULL;
-    if (deit_model_open(model_path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open(src.path, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lcms2.h>
 #include <tiffio.h>
 
 /* Reading from memory: libtiff sees the request body as a read-only file. */
@@ -342,6 +343,48 @@ static void convert_pixels(const raw_samples *r, tiff_kind k, int w, int h, int 
         }
 }
 
+/* CIELab: Pillow unpacks L and the signed a, b into its LAB mode (a, b offset by 128) and
+ * convert('RGB') goes through LittleCMS: its built-in Lab (D50) to sRGB profiles, perceptual
+ * intent, no flags, 4-byte pixels both sides (Image.convert -> ImageCms.buildTransform). The
+ * same transform is built here. Pillow has no LAB -> L conversion, so a 1-channel model refuses
+ * such a file. */
+static int lab_to_rgb(const raw_samples *r, int w, int h, uint8_t *rgb, char *err, size_t errlen)
+{
+    cmsHPROFILE lab = cmsCreateLab2Profile(NULL), srgb = cmsCreate_sRGBProfile();
+    cmsHTRANSFORM t = NULL;
+    uint8_t *in = malloc((size_t)w * 4), *out = malloc((size_t)w * 4);
+    if (lab && srgb)
+        t = cmsCreateTransform(lab, COLORSPACE_SH(PT_LabV2) | CHANNELS_SH(3) | BYTES_SH(1) |
+                               EXTRA_SH(1), srgb, TYPE_RGBA_8, INTENT_PERCEPTUAL, 0);
+    if (lab)
+        cmsCloseProfile(lab);
+    if (srgb)
+        cmsCloseProfile(srgb);
+    if (!t || !in || !out) {
+        if (t)
+            cmsDeleteTransform(t);
+        free(in);
+        free(out);
+        return deit_fail(err, errlen, DEIT_ENOMEM, "TIFF: cannot set up the Lab conversion");
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = r->buf + (size_t)y * r->rowbytes;
+        for (int x = 0; x < w; x++) {
+            in[4 * x] = s[3 * x];
+            in[4 * x + 1] = s[3 * x + 1] ^ 0x80;
+            in[4 * x + 2] = s[3 * x + 2] ^ 0x80;
+            in[4 * x + 3] = 0;
+        }
+        cmsDoTransform(t, in, out, (cmsUInt32Number)w);
+        for (int x = 0; x < w; x++)
+            memcpy(rgb + ((size_t)y * w + x) * 3, out + 4 * x, 3);
+    }
+    cmsDeleteTransform(t);
+    free(in);
+    free(out);
+    return DEIT_OK;
+}
+
 /* Pillow reads YCbCr that is not new-style JPEG (and old-style JPEG, which it treats as YCbCr)
  * through libtiff's RGBA interface, which does the colour conversion and chroma upsampling. */
 static int read_rgba(TIFF *t, const mem_file *m, int w, int h, uint8_t *rgb, char *err,
@@ -403,10 +446,10 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
         return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: invalid value for samples per pixel");
     }
     tiff_kind k = classify(TIFFIsBigEndian(t), photo, sf, fill, bps, spp, nextra, extra);
-    if (k == K_NONE || k == K_LAB) {
+    if (k == K_NONE || (k == K_LAB && (channels == 1 || planar != PLANARCONFIG_CONTIG))) {
         TIFFClose(t);
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                         k == K_LAB ? "TIFF: CIELab images are not supported"
+                         k == K_LAB ? "TIFF: conversion from LAB to L not supported"
                                     : "TIFF: unknown pixel mode (photometric %u, %u x %u-bit "
                                       "samples, sample format %u)",
                          photo, spp, bps, sf);
@@ -432,6 +475,10 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
             convert_pixels(&raw, K_RGB, width, height, 3, 8, 2, cmap, rgb);
     } else if (k == K_YCBCR) {
         rc = read_rgba(t, &m, width, height, rgb, err, errlen);
+    } else if (k == K_LAB) {
+        rc = read_raw(t, &m, width, height, 8, 3, 0, &raw, err, errlen);
+        if (rc == DEIT_OK)
+            rc = lab_to_rgb(&raw, width, height, rgb, err, errlen);
     } else {
         rc = read_raw(t, &m, width, height, bps, spp, planar == PLANARCONFIG_SEPARATE, &raw, err,
                       errlen);

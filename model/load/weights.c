@@ -1,4 +1,4 @@
-/* weights.c — copies a checkpoint's tensors (named as cfg->naming says) into one float32 arena. */
+/* weights.c — copies a checkpoint's tensors (named as cfg->naming says) into float32 arenas. */
 #include "weights.h"
 
 #include <stdio.h>
@@ -31,16 +31,19 @@ static int mul(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out) ? -1 : 0;
 }
 
-/* Lays out every array of w over base (or, with base NULL, only computes *total floats).
- * blocks must already point at cfg->depth entries when base is non-NULL. */
-static int plan(const deit_config *c, deit_weights *w, float *base, size_t *total)
+/* Lays out every array of w: the linear layers' weights over lbase, the rest over base (or, with
+ * both NULL, only computes *total and *ltotal floats). blocks must already point at cfg->depth
+ * entries when the bases are non-NULL. */
+static int plan(const deit_config *c, deit_weights *w, float *base, float *lbase, size_t *total,
+                size_t *ltotal)
 {
-    size_t off = 0, D = (size_t)c->dim, M = (size_t)c->mlp_hidden, K = (size_t)c->n_classes, n;
+    size_t off = 0, loff = 0, D = (size_t)c->dim, M = (size_t)c->mlp_hidden, K = (size_t)c->n_classes, n;
     size_t kk = (size_t)c->in_chans * (size_t)c->patch * (size_t)c->patch;
     deit_block_weights scratch; /* stands in for w->blocks while only counting */
 #define CARVE(count, dst) do { if (carve(&off, (count), base, (dst))) return -1; } while (0)
+#define CARVE_LINEAR(count, dst) do { if (carve(&loff, (count), lbase, (dst))) return -1; } while (0)
     if (mul(D, kk, &n)) return -1;
-    CARVE(n, &w->patch_w);
+    CARVE_LINEAR(n, &w->patch_w);
     CARVE(D, &w->patch_b);
     CARVE(D, &w->cls_token);
     if (c->distilled) CARVE(D, &w->dist_token);
@@ -52,28 +55,30 @@ static int plan(const deit_config *c, deit_weights *w, float *base, size_t *tota
         deit_block_weights *bw = base ? &w->blocks[b] : &scratch;
         CARVE(D, &bw->norm1_w);
         CARVE(D, &bw->norm1_b);
-        CARVE(n, &bw->qkv_w);
+        CARVE_LINEAR(n, &bw->qkv_w);
         CARVE(3 * D, &bw->qkv_b);
-        CARVE(dd, &bw->proj_w);
+        CARVE_LINEAR(dd, &bw->proj_w);
         CARVE(D, &bw->proj_b);
         CARVE(D, &bw->norm2_w);
         CARVE(D, &bw->norm2_b);
-        CARVE(md, &bw->fc1_w);
+        CARVE_LINEAR(md, &bw->fc1_w);
         CARVE(M, &bw->fc1_b);
-        CARVE(md, &bw->fc2_w);
+        CARVE_LINEAR(md, &bw->fc2_w);
         CARVE(D, &bw->fc2_b);
     }
     CARVE(D, &w->norm_w);
     CARVE(D, &w->norm_b);
     if (mul(K, D, &n)) return -1;
-    CARVE(n, &w->head_w);
+    CARVE_LINEAR(n, &w->head_w);
     CARVE(K, &w->head_b);
     if (c->distilled) {
-        CARVE(n, &w->head_dist_w);
+        CARVE_LINEAR(n, &w->head_dist_w);
         CARVE(K, &w->head_dist_b);
     }
 #undef CARVE
+#undef CARVE_LINEAR
     *total = off;
+    *ltotal = loff;
     return 0;
 }
 
@@ -207,20 +212,24 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     memset(w, 0, sizeof *w);
     int rc = check_cfg(cfg, err, errlen);
     if (rc) return rc;
-    size_t total;
-    if (plan(cfg, w, NULL, &total) || total > SIZE_MAX / sizeof(float))
+    size_t total, ltotal;
+    if (plan(cfg, w, NULL, NULL, &total, &ltotal) || total > SIZE_MAX / sizeof(float) ||
+        ltotal > SIZE_MAX / sizeof(float))
         return deit_fail(err, errlen, DEIT_ETOOBIG, "weights: parameter count overflows");
-    size_t bytes = total * sizeof(float);
+    size_t bytes = total * sizeof(float), lbytes = ltotal * sizeof(float);
     w->blocks = calloc((size_t)cfg->depth, sizeof *w->blocks);
-    w->arena = bytes ? aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes) : NULL;
+    w->depth = w->blocks ? cfg->depth : 0;
+    w->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes);
+    w->linear_arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), lbytes);
     loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
-    if (!w->blocks || !w->arena || !L.used) {
-        rc = deit_fail(err, errlen, DEIT_ENOMEM, "weights: cannot allocate %zu bytes", bytes);
+    if (!w->blocks || !w->arena || !w->linear_arena || !L.used) {
+        rc = deit_fail(err, errlen, DEIT_ENOMEM, "weights: cannot allocate %zu bytes", bytes + lbytes);
         goto out;
     }
     w->arena_floats = total;
+    w->linear_floats = ltotal;
     memset(w->arena, 0, bytes); /* absent qkv biases read as zeros */
-    plan(cfg, w, w->arena, &total);
+    plan(cfg, w, w->arena, w->linear_arena, &total, &ltotal);
     rc = load_all(&L, cfg, w);
     if (rc) goto out;
     /* Anything left over would be silently ignored, and might have changed the result. */
@@ -239,10 +248,22 @@ out:
     return rc;
 }
 
+float *deit_weights_take_linear(deit_weights *w)
+{
+    float *la = w->linear_arena;
+    w->patch_w = w->head_w = w->head_dist_w = NULL;
+    for (int b = 0; w->blocks && b < w->depth; b++)
+        w->blocks[b].qkv_w = w->blocks[b].proj_w = w->blocks[b].fc1_w = w->blocks[b].fc2_w = NULL;
+    w->linear_arena = NULL;
+    w->linear_floats = 0;
+    return la;
+}
+
 void deit_weights_free(deit_weights *w)
 {
     if (!w) return;
     free(w->arena);
+    free(w->linear_arena);
     free(w->blocks);
     memset(w, 0, sizeof *w);
 }

@@ -1,10 +1,12 @@
-/* weights.h — the model's parameters as float32 arrays in one allocation, read-only after load.
+/* weights.h — the model's parameters as float32 arrays, read-only after load.
  *
  * Whatever the checkpoint's layout (timm or transformers) and dtype (F32/F16/BF16), weights are
- * upcast once into this single layout, which follows timm's module order. Linear weights keep
- * PyTorch's [out][in] row-major layout here. deit_model_open then repacks them for gemm.h
- * (pack.c): those whose out dim is a multiple of 16 in place, so in an opened model read them
- * through deit_model's `pk` views, not these fields.
+ * upcast once into this single layout, which follows timm's module order. Two allocations: the
+ * linear layers' weights (the *_w matrices: patch embedding, qkv, proj, fc1, fc2, heads), in
+ * PyTorch's [out][in] row-major layout, and everything else (biases, norms, tokens, positions).
+ * The matrices are only the loader's output: deit_model_open hands them to pack.c with
+ * deit_weights_take_linear, which NULLs every *_w field, so in an opened model the packed weights
+ * in deit_model's `pk` are the only copy and no field here points at a stale layout.
  */
 #ifndef DEIT_WEIGHTS_H
 #define DEIT_WEIGHTS_H
@@ -15,6 +17,7 @@
 
 typedef struct {
     float *norm1_w, *norm1_b;  /* [dim] */
+    /* the *_w matrices live in linear_arena, [out][in]; NULL once taken */
     float *qkv_w;              /* [3*dim][dim]: rows q(0..dim), k, v; heads contiguous inside each */
     float *qkv_b;              /* [3*dim] (zeros when the checkpoint has no qkv bias) */
     float *proj_w;             /* [dim][dim] */
@@ -37,8 +40,11 @@ typedef struct {
     float *head_w, *head_b;    /* [n_classes][dim], [n_classes] */
     float *head_dist_w, *head_dist_b; /* same, or NULL when not distilled */
 
-    float *arena;              /* the one allocation every pointer above points into */
+    float *arena;              /* the allocation every pointer above but the *_w matrices points into */
     size_t arena_floats;
+    float *linear_arena;       /* the allocation of the *_w matrices; NULL once taken */
+    size_t linear_floats;
+    int depth;                 /* entries of blocks */
 } deit_weights;
 
 /* Copies (upcasting) every tensor the config needs from `st` into w. Fails with a message naming
@@ -46,6 +52,10 @@ typedef struct {
  * that would change the computation (e.g. layer-scale gammas). */
 int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w, char *err,
                       size_t errlen);
+
+/* Hands the linear matrices' allocation to the caller (who frees it) and NULLs every *_w field and
+ * linear_arena: from then on the caller's copy is the only one. */
+float *deit_weights_take_linear(deit_weights *w);
 
 void deit_weights_free(deit_weights *w);
 

@@ -209,8 +209,8 @@ static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
         const float *qkv = j->s->qkv + (size_t)b * T * 3 * D;
         for (int h = 0; h < H; h++) {
             float *kt = kv + ((size_t)b * H + h) * j->s->kv_head, *v = kt + kt_floats;
-            gemm_pack_t(qkv + D + (size_t)h * hd, 3 * (size_t)D, T, hd, t0, t1, kt);
-            gemm_pack_n(qkv + 2 * (size_t)D + (size_t)h * hd, 3 * (size_t)D, hd, T, t0, t1, v);
+            gemm_pack_t(j->m->isa, qkv + D + (size_t)h * hd, 3 * (size_t)D, T, hd, t0, t1, kt);
+            gemm_pack_n(j->m->isa, qkv + 2 * (size_t)D + (size_t)h * hd, 3 * (size_t)D, hd, T, t0, t1, v);
         }
     }
 }

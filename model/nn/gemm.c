@@ -1,7 +1,8 @@
-/* gemm.c — packed-panel matrix products: AVX-512 / AVX2 FMA micro-kernels and a portable fallback.
+/* gemm.c — packed-panel matrix products: AVX-512 / AVX2 FMA micro-kernels, a portable fallback, the choice.
  *
- * Why our own GEMM: OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on this CPU, and on a core with
- * full-width AVX-512 that is half the FMA throughput. Our shapes are small (k = 64..3072, n = 192..
+ * Why our own GEMM on x86 with AVX2: OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on Zen 5, and
+ * on a core with full-width AVX-512 that is half the FMA throughput; on an Intel server its CPU
+ * table picked SSE3 kernels (bench/README.md). Our shapes are small (k = 64..3072, n = 192..
  * 3072, a few hundred rows per thread), the weights can be packed once at load instead of on every
  * call, and the epilogue (bias, GELU, residual) is applied while the tile is still in registers.
  *
@@ -29,21 +30,25 @@ static const float RSQRT2 = 0.70710678118654752440f;
 
 gemm_isa gemm_isa_detect(void)
 {
-    gemm_isa best = GEMM_ISA_GENERIC;
 #ifdef GEMM_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        best = GEMM_ISA_AVX2;
-        if (__builtin_cpu_supports("avx512f"))
-            best = GEMM_ISA_AVX512;
-    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return __builtin_cpu_supports("avx512f") ? GEMM_ISA_AVX512 : GEMM_ISA_AVX2;
 #endif
-    return best;
+    return GEMM_ISA_BLAS;
+}
+
+int gemm_isa_runs(gemm_isa isa)
+{
+    gemm_isa best = gemm_isa_detect();
+    if (isa == GEMM_ISA_GENERIC || isa == GEMM_ISA_BLAS)
+        return 1;
+    return best != GEMM_ISA_BLAS && isa <= best;
 }
 
 int gemm_isa_parse(const char *name, gemm_isa *out)
 {
-    static const gemm_isa all[] = {GEMM_ISA_GENERIC, GEMM_ISA_AVX2, GEMM_ISA_AVX512};
+    static const gemm_isa all[] = {GEMM_ISA_GENERIC, GEMM_ISA_AVX2, GEMM_ISA_AVX512, GEMM_ISA_BLAS};
     for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
         if (strcmp(name, gemm_isa_name(all[i])) == 0) {
             *out = all[i];
@@ -57,8 +62,14 @@ const char *gemm_isa_name(gemm_isa isa)
     switch (isa) {
     case GEMM_ISA_AVX512: return "avx512";
     case GEMM_ISA_AVX2: return "avx2";
+    case GEMM_ISA_BLAS: return "blas";
     default: return "generic";
     }
+}
+
+int gemm_isa_packs(gemm_isa isa)
+{
+    return isa != GEMM_ISA_BLAS;
 }
 
 size_t gemm_packed_floats(int n, int k)
@@ -67,9 +78,14 @@ size_t gemm_packed_floats(int n, int k)
     return np * (size_t)k;
 }
 
-void gemm_pack_t(const float *w, size_t ldw, int n, int k, int n0, int n1, float *dst)
+void gemm_pack_t(gemm_isa isa, const float *w, size_t ldw, int n, int k, int n0, int n1, float *dst)
 {
     (void)n;
+    if (!gemm_isa_packs(isa)) {
+        for (int j = n0; j < n1; j++)
+            memcpy(dst + (size_t)j * k, w + (size_t)j * ldw, (size_t)k * sizeof(float));
+        return;
+    }
     /* one panel's slice of rows at a time, so each kk writes one contiguous run (a cache line) */
     for (int j0 = n0; j0 < n1;) {
         int p = j0 / GEMM_PANEL, jl = j0 % GEMM_PANEL;
@@ -83,8 +99,14 @@ void gemm_pack_t(const float *w, size_t ldw, int n, int k, int n0, int n1, float
     }
 }
 
-void gemm_pack_n(const float *b, size_t ldb, int n, int k, int k0, int k1, float *dst)
+void gemm_pack_n(gemm_isa isa, const float *b, size_t ldb, int n, int k, int k0, int k1, float *dst)
 {
+    if (!gemm_isa_packs(isa)) {
+        for (int kk = k0; kk < k1; kk++)
+            for (int j = 0; j < n; j++)
+                dst[(size_t)j * k + kk] = b[(size_t)kk * ldb + j];
+        return;
+    }
     /* row kk of B lands as n/16 runs of 16 contiguous floats, one per panel */
     for (int kk = k0; kk < k1; kk++) {
         const float *src = b + (size_t)kk * ldb;
@@ -92,12 +114,6 @@ void gemm_pack_n(const float *b, size_t ldb, int n, int k, int k0, int k1, float
         for (int j = 0; j < n; j += GEMM_PANEL, d += (size_t)k * GEMM_PANEL)
             memcpy(d, src + j, (size_t)(n - j < GEMM_PANEL ? n - j : GEMM_PANEL) * sizeof(float));
     }
-}
-
-void gemm_pack_weight_inplace(float *w, int out, int in, float *tmp)
-{
-    memcpy(tmp, w, (size_t)out * in * sizeof(float));
-    gemm_pack_t(tmp, (size_t)in, out, in, 0, out, w);
 }
 
 /* ---- portable C ------------------------------------------------------------------------------- */
@@ -305,6 +321,10 @@ void gemm(gemm_isa isa, int m, int n, int k, float alpha, const float *a, size_t
 {
     if (m <= 0 || n <= 0)
         return;
+    if (isa == GEMM_ISA_BLAS) {
+        gemm_blas(m, n, k, alpha, a, lda, bp, bias, c, ldc, epi);
+        return;
+    }
 #ifdef GEMM_X86
     if (isa == GEMM_ISA_AVX512) {
         gemm_avx512(m, n, k, alpha, a, lda, bp, bias, c, ldc, epi);

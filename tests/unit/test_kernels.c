@@ -93,19 +93,34 @@ static void test_fuse_topk(void)
     CHECK_INT_EQ(deit_topk(s, 6, 0, idx), 0);
 }
 
-/* gemm on every ISA this CPU has, against a double reference: odd shapes (edge tiles and masked
- * panel tails), row strides wider than the data, all epilogues, alpha, bias on and off, and
+/* The kernel-set names and which sets this CPU runs: blas and generic everywhere. */
+static void test_isa_names(void)
+{
+    gemm_isa best = gemm_isa_detect(), got;
+    for (int i = 0; i <= (int)GEMM_ISA_BLAS; i++) {
+        CHECK_INT_EQ(gemm_isa_parse(gemm_isa_name((gemm_isa)i), &got), 0);
+        CHECK_INT_EQ(got, i);
+    }
+    CHECK_INT_EQ(gemm_isa_parse("sse9", &got), -1);
+    CHECK(gemm_isa_runs(GEMM_ISA_BLAS) && gemm_isa_runs(GEMM_ISA_GENERIC) && gemm_isa_runs(best));
+    CHECK(best != GEMM_ISA_GENERIC); /* a CPU without AVX2 gets blas */
+    CHECK(!gemm_isa_packs(GEMM_ISA_BLAS) && gemm_isa_packs(GEMM_ISA_GENERIC) && gemm_isa_packs(GEMM_ISA_AVX2));
+}
+
+/* gemm on every own kernel set this CPU has and on OpenBLAS, against a double reference: odd
+ * shapes (edge tiles and masked panel tails), row strides wider than the data, all epilogues, alpha, bias on and off, and
  * packing in two partial ranges (as the threads do). */
 static void test_gemm(void)
 {
     static const int ms[] = {1, 5, 13, 30}, ns[] = {1, 15, 16, 17, 33, 70}, ks[] = {1, 7, 64};
-    gemm_isa top = gemm_isa_detect();
     srand(7);
-    for (int isa = 0; isa <= (int)top; isa++)
+    for (int isa = 0; isa <= (int)GEMM_ISA_BLAS; isa++)
         for (size_t a = 0; a < 4; a++)
             for (size_t b = 0; b < 6; b++)
                 for (size_t q = 0; q < 3; q++)
                     for (int epi = 0; epi < 3; epi++) {
+                        if (!gemm_isa_runs((gemm_isa)isa))
+                            continue; /* an own kernel set this CPU lacks */
                         int m = ms[a], n = ns[b], k = ks[q], lda = k + 3, ldc = n + 5;
                         float *A = malloc((size_t)m * lda * sizeof(float));
                         float *W = malloc((size_t)n * k * sizeof(float)), *bias = malloc((size_t)n * sizeof(float));
@@ -120,10 +135,10 @@ static void test_gemm(void)
                         for (int j = 0; j < n; j++)
                             for (int kk = 0; kk < k; kk++)
                                 Bt[kk * n + j] = W[j * k + kk];
-                        gemm_pack_t(W, (size_t)k, n, k, 0, n / 2, p1);
-                        gemm_pack_t(W, (size_t)k, n, k, n / 2, n, p1);
-                        gemm_pack_n(Bt, (size_t)n, n, k, 0, k / 3, p2);
-                        gemm_pack_n(Bt, (size_t)n, n, k, k / 3, k, p2);
+                        gemm_pack_t((gemm_isa)isa, W, (size_t)k, n, k, 0, n / 2, p1);
+                        gemm_pack_t((gemm_isa)isa, W, (size_t)k, n, k, n / 2, n, p1);
+                        gemm_pack_n((gemm_isa)isa, Bt, (size_t)n, n, k, 0, k / 3, p2);
+                        gemm_pack_n((gemm_isa)isa, Bt, (size_t)n, n, k, k / 3, k, p2);
                         CHECK(memcmp(p1, p2, gemm_packed_floats(n, k) * sizeof(float)) == 0);
                         const float *bb = (m + n) % 2 ? bias : NULL;
                         float alpha = epi == 0 ? 0.125f : 1.0f;
@@ -185,7 +200,9 @@ static void test_softmax_layernorm_wide(void)
 
 int main(void)
 {
-    for (int isa = 0; isa <= (int)gemm_isa_detect(); isa++) {
+    for (int isa = 0; isa <= (int)GEMM_ISA_BLAS; isa++) {
+        if (!gemm_isa_runs((gemm_isa)isa))
+            continue;
         ISA = (gemm_isa)isa;
         test_gelu();
         test_softmax();
@@ -193,6 +210,7 @@ int main(void)
         test_softmax_layernorm_wide();
     }
     test_fuse_topk();
+    test_isa_names();
     test_gemm();
     return check_summary("test_kernels");
 }

@@ -86,6 +86,23 @@ static void ref_topk(const st_tensor *t, int k, int *idx)
 
 static int n_images_checked;
 
+/* An image's logits alone and inside a batch / split across threads. The own kernels give the
+ * same bits (every row's arithmetic is the same wherever it runs). OpenBLAS does not promise that:
+ * which micro-kernel and accumulator a row gets depends on its place among the call's rows
+ * (measured on its Haswell, SkylakeX, Zen and Prescott kernels), so on that backend the copies
+ * must agree to float rounding (1e-5 relative to the largest logit) instead. */
+static int same_logits(const deit_model *m, const float *a, const float *b, int n)
+{
+    if (gemm_isa_packs(m->isa))
+        return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+    double big = 0, diff = 0;
+    for (int i = 0; i < n; i++) {
+        big = fmax(big, fabs(b[i]));
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+    }
+    return diff <= 1e-5 * fmax(big, 1.0);
+}
+
 static void check_trace(const char *model, deit_state *s, const st_file *refs, double tol)
 {
     char key[512];
@@ -127,6 +144,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
         return;
     const deit_config *c = deit_model_config(m);
     int K = c->n_classes;
+    printf("parity %-26s on %s\n", mc->model, deit_model_isa(m));
     CHECK_MSG((mc->crop_key == NULL) == (c->naming.layout == LAYOUT_TRANSFORMERS),
               "%s: transformers models, and only they, are checked against pixel_values", mc->model);
     deit_state *s = new_state(m, 1, 1);
@@ -206,14 +224,12 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
             CHECK_INT_EQ(deit_forward(m, s2, px3, 3, out3, out3 + 3 * K), DEIT_OK);
             int same = 1;
             for (int i = 0; i < 3; i++)
-                same &= memcmp(out3 + i * K, cls, (size_t)K * sizeof(float)) == 0 &&
-                        memcmp(out3 + (3 + i) * K, dist, (size_t)K * sizeof(float)) == 0;
+                same &= same_logits(m, out3 + i * K, cls, K) && same_logits(m, out3 + (3 + i) * K, dist, K);
             CHECK_MSG(same, "%s/%s: 2 threads x batch 3 differ from 1 thread x batch 1", mc->model,
                       e->d_name);
             deit_state_trace(s2, trace);
             CHECK_INT_EQ(deit_forward(m, s2, px, 1, out3, out3 + 3 * K), DEIT_OK);
-            CHECK_MSG(memcmp(out3, cls, (size_t)K * sizeof(float)) == 0, "%s/%s: 2 threads, batch 1",
-                      mc->model, e->d_name);
+            CHECK_MSG(same_logits(m, out3, cls, K), "%s/%s: 2 threads, batch 1", mc->model, e->d_name);
             if (trace)
                 check_trace(mc->model, s2, refs, mc->logit_tol);
         }

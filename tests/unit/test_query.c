@@ -99,7 +99,13 @@ static void test_config(void)
     CHECK_STR_EQ(c.host, "0.0.0.0");
     CHECK_STR_EQ(c.log_format, "text");
     CHECK_INT_EQ(c.max_pixels, 40000000L);
+    /* no --model: the built-in model; an empty one is refused */
+    CHECK_STR_EQ(c.model, "builtin:fashion-deit");
+    CHECK_INT_EQ(c.max_model_mb, 4096);
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+    c.model = "";
     CHECK(server_config_validate(&c, err, sizeof err) == -1 && strstr(err, "model"));
+    server_config_defaults(&c);
 
     setenv("DEIT_PORT", "9000", 1);
     setenv("DEIT_WORKERS", "3", 1);
