@@ -4,6 +4,7 @@
 #
 #   docker build -t deit-server .
 #   docker run -p 8080:8080 deit-server                                   # the built-in model
+#   docker run -p 8080:8080 -p 8081:8081 deit-server                      # and KServe v2 gRPC on 8081
 #   docker run -p 8080:8080 -v hf:/data -e DEIT_MODEL=hf://facebook/deit-base-distilled-patch16-224 deit-server
 #   docker run -p 8080:8080 -v "$PWD/my-deit:/models/default:ro" -e DEIT_MODEL=/models/default deit-server
 #
@@ -21,6 +22,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev \
         libjpeg62-turbo-dev libtiff-dev libwebp-dev liblcms2-dev libstb-dev zlib1g-dev libcurl4-openssl-dev libssl-dev \
+        libgrpc++-dev libprotobuf-c-dev protobuf-c-compiler \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server binary is built from, so edits elsewhere (docs, tests) keep this layer cached.
@@ -38,12 +40,13 @@ RUN make -j"$(nproc)" build/deit-server \
 FROM ${DEBIAN_IMAGE}
 # Runtime libraries of build/deit-server (ldd: libopenblas.so.0 from the pthread variant, which pulls
 # libgfortran5; libmicrohttpd.so.12; libjansson.so.4; libjpeg.so.62; libtiff.so.6; libwebp.so.7,
-# libwebpdemux.so.2; liblcms2.so.2; libz.so.1; libcurl.so.4 and libcrypto.so.3 for hub downloads; libmvec/libm/libc from libc6)
+# libwebpdemux.so.2; liblcms2.so.2; libz.so.1; libcurl.so.4 and libcrypto.so.3 for hub downloads;
+# libgrpc++.so.1.51 and libprotobuf-c.so.1 for the gRPC port; libmvec/libm/libc from libc6)
 # and curl for the HEALTHCHECK. No compiler, no -dev packages.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libopenblas0-pthread libmicrohttpd12 libjansson4 libjpeg62-turbo libtiff6 libwebp7 \
-        libwebpdemux2 liblcms2-2 libcurl4 libssl3 curl ca-certificates \
+        libwebpdemux2 liblcms2-2 libcurl4 libssl3 libgrpc++1.51 libprotobuf-c1 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 deit \
  && useradd --system --uid 10001 --gid deit --no-create-home --home-dir /nonexistent \
@@ -56,10 +59,12 @@ COPY --from=build /src/build/deit-server /usr/local/bin/deit-server
 # mounted model directory, or at hf://ORG/NAME to fetch one into the cache at /data.
 ENV HF_HOME=/data \
     DEIT_PORT=8080 \
+    DEIT_GRPC_PORT=8081 \
     DEIT_LOG_FORMAT=json
 
 USER 10001:10001
-EXPOSE 8080
+# 8080: HTTP (REST, KServe v2, TorchServe, /metrics); 8081: KServe v2 over gRPC
+EXPOSE 8080 8081
 # Ready, not merely alive: 503 while the model loads and while draining after SIGTERM.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD curl -fsS -o /dev/null "http://127.0.0.1:${DEIT_PORT:-8080}/readyz" || exit 1

@@ -40,7 +40,7 @@ int resp_argmax(const float *p, int n)
 
 /* Class, distillation and fused probabilities of n images, each [n][K] in one allocation (free the
  * first pointer): the one place the API fuses the heads. NULL when out of memory. */
-static float *fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT])
+float *resp_fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT])
 {
     size_t K = (size_t)m->n_classes, N = (size_t)(n > 0 ? n : 0);
     size_t total = 3 * N * K;
@@ -98,7 +98,7 @@ char *resp_torchserve(const api_model *m, const float *cls_logits, const float *
                       int top_k, size_t *len)
 {
     const float *p[V2_OUT_COUNT];
-    float *probs = fuse_all(m, cls_logits, dist_logits, n_images, p);
+    float *probs = resp_fuse_all(m, cls_logits, dist_logits, n_images, p);
     int *idx = malloc((size_t)(top_k > 0 ? top_k : 1) * sizeof *idx);
     if (!probs || !idx) {
         free(probs);
@@ -123,6 +123,11 @@ char *resp_torchserve(const api_model *m, const float *cls_logits, const float *
     return finish(root, len);
 }
 
+int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label)
+{
+    return snprintf(buf, cap, "%.6f:%d:%s", (double)score, index, label);
+}
+
 /* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label". */
 static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n)
 {
@@ -137,9 +142,8 @@ static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p,
         for (int i = 0; i < n; i++) {
             int got = deit_topk(p + i * K, m->n_classes, k, idx);
             for (int j = 0; j < got; j++) {
-                char buf[64 + DEIT_MAX_LABEL_BYTES];
-                snprintf(buf, sizeof buf, "%.6f:%d:%s", (double)p[i * K + (size_t)idx[j]], idx[j],
-                         m->labels[idx[j]]);
+                char buf[RESP_CLASS_ENTRY_BYTES];
+                resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
                 if (json_array_append_new(data, json_string(buf))) { free(idx); json_decref(data); return NULL; }
             }
         }
@@ -158,7 +162,7 @@ char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, i
                     const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
 {
     const float *probs[V2_OUT_COUNT];
-    float *buf = fuse_all(m, cls_logits, dist_logits, n_images, probs);
+    float *buf = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
     if (!buf) return NULL;
     json_t *arr = json_array();
     for (int i = 0; arr && i < n_outs; i++)
@@ -211,6 +215,8 @@ char *resp_models(const api_model *m, size_t *len)
     return finish(json_pack("{s:[o]}", "models", model), len);
 }
 
+const char *const resp_v2_extensions[RESP_V2_N_EXTENSIONS] = {"binary_tensor_data", "classification"};
+
 char *resp_root(const char *version, const api_model *m, int api_key_required, size_t *len)
 {
     return finish(json_pack("{s:s, s:s, s:o, s:b, s:[s, s, s, s, s, s, s], s:s}", "name", "deit-server",
@@ -224,8 +230,8 @@ char *resp_root(const char *version, const api_model *m, int api_key_required, s
 
 char *resp_v2_server(const char *version, size_t *len)
 {
-    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", "deit-server", "version", version, "extensions",
-                            "binary_tensor_data", "classification"), len);
+    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", RESP_V2_SERVER_NAME, "version", version, "extensions",
+                            resp_v2_extensions[0], resp_v2_extensions[1]), len);
 }
 
 char *resp_v2_model(const api_model *m, size_t *len)
@@ -239,6 +245,6 @@ char *resp_v2_model(const api_model *m, size_t *len)
         }
     if (!outs) return NULL;
     return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions",
-                            api_model_version(m), "platform", "deit_safetensors", "inputs", "name", "image", "datatype", "BYTES", "shape", -1,
+                            api_model_version(m), "platform", RESP_V2_PLATFORM, "inputs", "name", RESP_V2_INPUT_NAME, "datatype", "BYTES", "shape", -1,
                             "outputs", outs), len);
 }

@@ -18,6 +18,7 @@
 #include "deit.h"
 #include "engine.h"
 #include "explanation.h"
+#include "grpc_server.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -106,6 +107,15 @@ int main(int argc, char **argv)
     }
     log_event(&lg, "listening on %s:%d", cfg.host, http_port(h));
     if (http_tls(h)) log_event(&lg, "TLS on: certificate %s", cfg.tls_cert);
+    gfe_server *g = NULL; /* --grpc-port: the same server over gRPC */
+    if (cfg.grpc_port >= 0) {
+        if (!(g = gfe_start(&cfg, &mx, &lg, err, sizeof err))) {
+            log_event(&lg, "%s", err);
+            http_stop(h);
+            return 1;
+        }
+        log_event(&lg, "gRPC listening on %s:%d%s", cfg.host, gfe_port(g), http_tls(h) ? " (TLS)" : "");
+    }
 
     /* A hub model is fetched into the cache first; meanwhile /readyz says "downloading". */
     hub_options ho;
@@ -121,6 +131,7 @@ int main(int argc, char **argv)
     if (src_rc != DEIT_OK) {
         int stopping = on_hub_cancelled(NULL);
         log_event(&lg, stopping ? "stopped during the model download: %s" : "cannot load model: %s", err);
+        gfe_stop(g);
         http_stop(h);
         return stopping ? 0 : 1;
     }
@@ -131,6 +142,7 @@ int main(int argc, char **argv)
     deit_model *model = NULL;
     if (deit_model_open(src.path, &model, err, sizeof err) != DEIT_OK) {
         log_event(&lg, "cannot load model: %s", err);
+        gfe_stop(g);
         http_stop(h);
         return 1;
     }
@@ -145,6 +157,7 @@ int main(int argc, char **argv)
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
         log_event(&lg, "%s", err);
+        gfe_stop(g);
         http_stop(h);
         batcher_free(b);
         deit_model_free(model);
@@ -152,6 +165,7 @@ int main(int argc, char **argv)
     }
     const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     http_set_engine(h, model, b, name);
+    gfe_set_engine(g, model, b, name);
     log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
                "batch wait %d us, queue %d", name, cfg.model_version, deit_model_architecture(model),
                deit_model_classes(model), deit_model_distilled(model) ? "distilled" : "no distillation head",
@@ -169,34 +183,37 @@ int main(int argc, char **argv)
         if (n < 0 && errno != EINTR) break;
 #ifdef __GLIBC__
         unsigned long done = atomic_load_explicit(&mx.images, memory_order_relaxed);
-        if (n == 0 && done != trimmed_at && http_inflight(h) == 0) {
+        if (n == 0 && done != trimmed_at && http_inflight(h) + gfe_inflight(g) == 0) {
             malloc_trim(0);
             trimmed_at = done;
         }
 #endif
     }
-    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
+    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
+              http_inflight(h) + gfe_inflight(g));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
+    gfe_drain(g);
     int waited = 0, forced = 0;
     /* Keep-alive connections that were idle at SIGTERM may still bring one request each (answered
      * with Connection: close): stop only after 500 ms with nothing in flight. */
     int quiet = 0;
     while (waited < cfg.grace_s * 1000 && quiet < 500) {
-        quiet = http_inflight(h) > 0 ? 0 : quiet + 10;
+        quiet = http_inflight(h) + gfe_inflight(g) > 0 ? 0 : quiet + 10;
         sleep_ms(10);
         waited += 10;
     }
-    if (http_inflight(h) > 0) {
+    if (http_inflight(h) + gfe_inflight(g) > 0) {
         forced = 1;
         log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
-                   http_inflight(h));
+                   http_inflight(h) + gfe_inflight(g));
         batcher_stop(b, 0);
-        for (int i = 0; i < 200 && http_inflight(h) > 0; i++) sleep_ms(10);
+        for (int i = 0; i < 200 && http_inflight(h) + gfe_inflight(g) > 0; i++) sleep_ms(10);
     } else {
         batcher_stop(b, 1);
     }
+    gfe_stop(g);
     http_stop(h);
     batcher_free(b);
     deit_model_free(model);

@@ -17,7 +17,7 @@
 #include "status_map.h"
 #include "web_page.h"
 
-#define SERVER_VERSION "0.1.0"
+#define SERVER_VERSION DEIT_SERVER_VERSION /* server_config.h: REST and gRPC report one version */
 /* A body the server will not use (an early error, or over --max-body-mb) is still read and dropped,
  * up to this many times the body limit in all, so a client that writes its whole body before reading
  * (Python http.client, requests, Node) receives the answer instead of a reset; beyond it the

@@ -32,6 +32,8 @@ static const opt OPTS[] = {
      "the version served (/v2/models/NAME/versions/V, /predictions/NAME/V; \"1\" also answers \"1.0\")"},
     {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
     {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
+    {"grpc-port", T_INT, OFF(grpc_port), "-1", -1, 65535,
+     "KServe v2 gRPC port (-1: no gRPC; 0: any free port); same model, queue, limits, key and TLS"},
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
     {"threads", T_INT, OFF(threads), "1", 1, 64, "engine threads per worker (each worker's forward pass is split across them)"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},

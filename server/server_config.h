@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 
+/* What GET /v2 and gRPC ServerMetadata report as the server's version. */
+#define DEIT_SERVER_VERSION "0.1.0"
+
 typedef struct {
     const char *model;         /* --model / DEIT_MODEL: directory, .safetensors file, hf://ORG/NAME[@REV], builtin:NAME */
     int max_model_mb;          /* --max-model-mb: cap on a hub model's files (MiB) */
@@ -12,6 +15,7 @@ typedef struct {
     const char *model_version; /* --model-version: the one version served (URLs, v2 responses); default "1" */
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
+    int grpc_port;             /* --grpc-port / DEIT_GRPC_PORT: KServe v2 gRPC port; -1 = off, 0 = any free one */
     int workers;               /* --workers: inference threads, each with its own deit_state */
     int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */

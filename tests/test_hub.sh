@@ -204,6 +204,24 @@ check 'grep -q "downloading test-org/fashion-deit/model.safetensors" "$T/srv.log
     "server log: a line per file and the commit"
 kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
 
+# SIGTERM during a download: the server stops at once (exit 0), the partial blob stays for resuming
+reset; ctl "config?slow_ms=200"
+SHA_DIR="$T/c14/models--test-org--fashion-deit/blobs"
+HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c14 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv3.log" 2>&1 &
+SRV=$!
+wait_for '[ "$(stat_of cdn_bytes)" -ge 131072 ]'
+kill -TERM "$SRV"; wait "$SRV"; rc=$?; SRV=""
+check '[ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model download" "$T/srv3.log"' "SIGTERM while downloading: exit 0 ($rc: $(tail -n 2 "$T/srv3.log"))"
+check '[ -s "$SHA_DIR/$SHA.incomplete" ] && [ ! -e "$SHA_DIR/$SHA" ]' "SIGTERM while downloading: the partial blob is kept, not published"
+check 'grep -q "{\"event\": *\"downloading test-org/fashion-deit/model.safetensors" "$T/srv3.log"' "JSON log: one event per file"
+ctl "config?slow_ms=0"
+
+# the CLI's progress bar, on a terminal (script(1) gives it one)
+if command -v script >/dev/null; then
+    script -qec "HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c15 $BIN --model hf://test-org/fashion-deit $IMGS" "$T/tty.log" >/dev/null 2>&1
+    check 'grep -q "model.safetensors *\[#\{30\}\] 100.0%" "$T/tty.log"' "progress bar on a terminal"
+fi
+
 # ---- the built-in model: no arguments, from any directory ----------------------------------------
 (cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &
 SRV=$!

@@ -193,6 +193,65 @@ def query():
         put("query", name, s)
 
 
+# ---- grpc: byte 0 = max_images - 1, then a ModelInferRequest (protobuf, encoded here by hand) -----
+def pb_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def pb_field(num, payload, wire=2):
+    """A length-delimited field (wire 2) or a varint field (wire 0, payload already a varint)."""
+    key = pb_varint(num << 3 | wire)
+    return key + pb_varint(len(payload)) + payload if wire == 2 else key + payload
+
+
+def pb_str(num, text):
+    return pb_field(num, text.encode() if isinstance(text, str) else text)
+
+
+def pb_input(name, dtype, shape, contents=None):
+    m = pb_str(1, name) + pb_str(2, dtype) + pb_field(3, b"".join(pb_varint(v & (2**64 - 1)) for v in shape))
+    if contents is not None:
+        m += pb_field(5, b"".join(pb_str(8, c) for c in contents))
+    return m
+
+
+def pb_output(name, k=None, k_text=None):
+    m = pb_str(1, name)
+    if k is not None:  # parameters {"classification": {int64_param: k}}
+        m += pb_field(2, pb_str(1, "classification") + pb_field(2, pb_field(2, pb_varint(k), 0)))
+    if k_text is not None:  # the same as a string_param: a wrong type
+        m += pb_field(2, pb_str(1, "classification") + pb_field(2, pb_str(3, k_text)))
+    return m
+
+
+def bytes_el(b):
+    return struct.pack("<I", len(b)) + b
+
+
+def grpc():
+    img = open(os.path.join(FIX, "images", "tiny_7x5.png"), "rb").read()
+    seeds = {
+        "raw_two": pb_str(1, "m") + pb_str(3, "id") + pb_field(5, pb_input("x", "BYTES", [2]))
+        + pb_str(7, bytes_el(img) + bytes_el(b"ab")),
+        "contents": pb_str(1, "m") + pb_str(2, "1") + pb_field(5, pb_input("x", "BYTES", [2, 1], [img, b"zz"])),
+        "outputs": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1])) + pb_field(6, pb_output("fused_probs", 3))
+        + pb_field(6, pb_output("class_probs")) + pb_str(7, bytes_el(img)),
+        "k_as_string": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
+        + pb_field(6, pb_output("fused_probs", k_text="3")) + pb_str(7, bytes_el(img)),
+        "length_overrun": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
+        + pb_str(7, struct.pack("<I", 1000) + b"abc"),
+        "fp32_input": pb_str(1, "m") + pb_field(5, pb_input("x", "FP32", [4])) + pb_str(7, b"\0" * 16),
+        "health": pb_str(1, "inference.GRPCInferenceService"),
+    }
+    for name, msg in seeds.items():
+        put("grpc", name, bytes([7]) + msg)
+
+
 if __name__ == "__main__":
     safetensors()
     config()
@@ -200,4 +259,5 @@ if __name__ == "__main__":
     multipart()
     v2()
     query()
+    grpc()
     sys.exit(0)
