@@ -89,15 +89,15 @@ int main(int argc, char **argv)
         return 2;
     }
     double load_ms = now_ms() - t0;
-    const deit_config *c = deit_model_config(m);
-    const char *name = src.name[0] ? src.name : c->name;
+    int K = deit_model_classes(m);
+    const char *name = src.name[0] ? src.name : deit_model_name(m);
     size_t nin = deit_input_floats(m);
     deit_params p = deit_default_params();
     p.threads = threads;
     p.max_batch = batch;
     deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
-    float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)batch * K * sizeof(float));
     if (!s || !px || !logits) {
         fprintf(stderr, "deit-bench: out of memory\n");
         return 2;
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
         r = r * 1103515245u + 12345u;
         px[i] = (float)((r >> 8) & 0xffff) / 65535.0f * 4.0f - 2.0f;
     }
-    float *dist = logits + (size_t)batch * c->n_classes;
+    float *dist = logits + (size_t)batch * K;
     /* --explain: maps for every image of the batch (the explained pass allocates its capture once) */
     int gh, gw;
     deit_grid(m, &gh, &gw);

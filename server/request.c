@@ -322,7 +322,7 @@ static json_t *const *explanations(request *rq)
     size_t E = api_explain_floats(m);
     for (int i = 0; i < rq->n_images; i++) {
         x[i] = json_pack("{s:o}", "explain", api_explain_json(rq->explain + (size_t)i * E, gh, gw,
-                                                              deit_model_config(m)->distilled));
+                                                              deit_model_distilled(m)));
         ok &= x[i] != NULL;
     }
     if (ok) return x;

@@ -141,7 +141,7 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
 }
 
 /* A model name travels in URL paths (/v2/models/<name>/infer, /predictions/<name>) and in JSON, so it
- * is kept to characters that need no escaping in either; 127 fits deit_config's name field. */
+ * is kept to characters that need no escaping in either; 127 fits the engine's model name field. */
 static int model_name_ok(const char *s)
 {
     size_t n = strlen(s);
