@@ -131,6 +131,12 @@ check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of cdn_bytes)" -eq $(
     "an earlier .incomplete is resumed from byte 1000000"
 check '$PY tests/hub/check_layout.py "$T/c6" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json >/dev/null' \
     "layout after a resumed download"
+# HF_HUB_DOWNLOAD_TIMEOUT: a CDN that stalls is given up on after the resumes, the part kept
+reset; ctl "config?slow_ms=4000"
+out=$(HF_HUB_DOWNLOAD_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c16 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors: download failed after 6 attempts at byte [1-9][0-9]* of 2172024: .*" && [ -s "$T/c16/models--test-org--fashion-deit/blobs/$SHA.incomplete" ]' \
+    "stalled CDN: HF_HUB_DOWNLOAD_TIMEOUT, 5 resumes, then exit 2 with the part kept ($out)"
+ctl "config?slow_ms=0"
 reset
 out=$(HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c7 "$BIN" --max-model-mb 1 --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
 check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors is 2.1 MB, more than the model size limit of 1 MB" && [ "$(stat_of cdn_get)" -eq 0 ]' \
@@ -203,6 +209,24 @@ check 'curl -sf "http://127.0.0.1:$PORT/v2/models/fashion-deit" | grep -q "fashi
 check 'grep -q "downloading test-org/fashion-deit/model.safetensors" "$T/srv.log" && grep -q "is commit $COMMIT" "$T/srv.log"' \
     "server log: a line per file and the commit"
 kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+
+# SIGTERM during a download: the server stops at once (exit 0), the partial blob stays for resuming
+reset; ctl "config?slow_ms=200"
+SHA_DIR="$T/c14/models--test-org--fashion-deit/blobs"
+HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c14 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv3.log" 2>&1 &
+SRV=$!
+wait_for '[ "$(stat_of cdn_bytes)" -ge 131072 ]'
+kill -TERM "$SRV"; wait "$SRV"; rc=$?; SRV=""
+check '[ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model download" "$T/srv3.log"' "SIGTERM while downloading: exit 0 ($rc: $(tail -n 2 "$T/srv3.log"))"
+check '[ -s "$SHA_DIR/$SHA.incomplete" ] && [ ! -e "$SHA_DIR/$SHA" ]' "SIGTERM while downloading: the partial blob is kept, not published"
+check 'grep -q "{\"event\": *\"downloading test-org/fashion-deit/model.safetensors" "$T/srv3.log"' "JSON log: one event per file"
+ctl "config?slow_ms=0"
+
+# the CLI's progress bar, on a terminal (script(1) gives it one)
+if command -v script >/dev/null; then
+    script -qec "HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c15 $BIN --model hf://test-org/fashion-deit $IMGS" "$T/tty.log" >/dev/null 2>&1
+    check 'grep -q "model.safetensors *\[#\{30\}\] 100.0%" "$T/tty.log"' "progress bar on a terminal"
+fi
 
 # ---- the built-in model: no arguments, from any directory ----------------------------------------
 (cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &

@@ -19,6 +19,9 @@ static const struct {
     int required;
 } MODEL_FILES[] = {{"config.json", 1}, {"model.safetensors", 1}, {"preprocessor_config.json", 0}};
 
+/* The engine's limit on config files (deit.c's MAX_CONFIG_BYTES). */
+#define HUB_MAX_JSON_BYTES (16LL << 20)
+
 typedef struct {
     const hub_options *o;
     hub_ref ref;
@@ -190,6 +193,11 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
             return deit_fail(err, errlen, DEIT_ETOOBIG,
                              "%s: %s is %.1f MB, more than the model size limit of %.0f MB allows (--max-model-mb)",
                              j->ref.repo, file, (double)m.size / 1048576.0, (double)j->o->max_bytes / 1048576.0);
+        /* deit_model_open refuses configs over 16 MB; fetching one would only fill the disk */
+        size_t fl = strlen(file);
+        if (fl > 5 && strcmp(file + fl - 5, ".json") == 0 && m.size > HUB_MAX_JSON_BYTES)
+            return deit_fail(err, errlen, DEIT_ETOOBIG, "%s: %s is %lld bytes, too large for a config file",
+                             j->ref.repo, file, m.size);
         j->total += m.size;
         if (cached(j, file) == 1)
             return 1;

@@ -191,13 +191,17 @@ class Handler(BaseHTTPRequestHandler):
         # a dropped connection: a third of the body, then the socket closes mid-file
         end = len(body) // 3 if drop else len(body)
         chunk = 65536
-        for off in range(0, end, chunk):
-            piece = body[off:min(off + chunk, end)]
-            self.wfile.write(piece)
-            STATE.count("cdn_bytes", len(piece))
-            if cfg["slow_ms"]:
-                self.wfile.flush()
-                time.sleep(cfg["slow_ms"] / 1000.0)
+        try:
+            for off in range(0, end, chunk):
+                piece = body[off:min(off + chunk, end)]
+                self.wfile.write(piece)
+                STATE.count("cdn_bytes", len(piece))
+                if cfg["slow_ms"]:
+                    self.wfile.flush()
+                    time.sleep(cfg["slow_ms"] / 1000.0)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (a cancelled download)
+            self.close_connection = True
+            return
         if drop:
             self.wfile.flush()
             self.close_connection = True
