@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = (const uint8_t *)malloc(size - 2 ? size - 2 : 1);
     if (!body) abort();
     memcpy((void *)body, data + 2, size - 2);
-    api_server sv = {API_READY, &M, NULL, 65536, 0, 4, "0"};
+    api_server sv = {API_READY, &M, NULL, 65536, 0, 4, "0", 0};
     route rt;
     route_match(path, strlen(path), &rt);
     api_plan p;
