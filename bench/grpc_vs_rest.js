@@ -6,7 +6,9 @@
 //   node bench/grpc_vs_rest.js HTTP_PORT GRPC_PORT MODEL_NAME IMAGE [CLIENTS="1 8"] [SECONDS=10] [ROUNDS=3]
 //
 // bench/grpc_vs_rest.sh starts the server and runs this. The client runs on the same machine as the
-// server and takes CPU from it; both protocols pay that.
+// server and takes CPU from it; both protocols pay that. With DEIT_SERVER_PID set, each cell also
+// reports the server's own CPU time per image (user + system, from /proc): the protocol's cost in
+// the server, which a loaded machine disturbs far less than wall-clock rates.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -56,13 +58,24 @@ function grpcClient() {
     return () => new Promise((resolve, reject) => c.ModelInfer(grpcReq, (err) => (err ? reject(err) : resolve())));
 }
 
-// n closed-loop clients for secs: images/s and latency percentiles (ms).
+// The server's CPU time so far (ms), or NaN without DEIT_SERVER_PID.
+const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
+function serverCpuMs() {
+    const pid = process.env.DEIT_SERVER_PID;
+    if (!pid) return NaN;
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS; // utime, stime
+}
+
+// n closed-loop clients for secs: images/s, latency percentiles (ms), server CPU ms per image.
 async function load(make, n, secs) {
     const clients = Array.from({ length: n }, make);
     const lat = [];
     let errors = 0;
     const end = process.hrtime.bigint() + BigInt(Math.round(secs * 1e9));
     const t0 = process.hrtime.bigint();
+    const cpu0 = serverCpuMs();
     await Promise.all(clients.map(async (send) => {
         while (process.hrtime.bigint() < end) {
             const t = process.hrtime.bigint();
@@ -70,9 +83,10 @@ async function load(make, n, secs) {
         }
     }));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = (serverCpuMs() - cpu0) / Math.max(1, lat.length);
     lat.sort((a, b) => a - b);
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return { ips: lat.length / wall, p50: pct(0.5), p99: pct(0.99), errors };
+    return { ips: lat.length / wall, p50: pct(0.5), p99: pct(0.99), cpu, errors };
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -87,17 +101,19 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
             for (const [name, make] of Object.entries(protos)) {
                 const x = await load(make, n, SECONDS);
                 ((res[`${name} ${n}`] = res[`${name} ${n}`] || [])).push(x);
-                process.stderr.write(`round ${r + 1} ${name} x${n}: ${x.ips.toFixed(1)} images/s, p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms, ${x.errors} errors\n`);
+                process.stderr.write(`round ${r + 1} ${name} x${n}: ${x.ips.toFixed(1)} images/s, p50 ${x.p50.toFixed(2)} ms, ` +
+                                     `p99 ${x.p99.toFixed(2)} ms, server CPU ${x.cpu.toFixed(2)} ms/image, ${x.errors} errors\n`);
             }
-    console.log('| protocol | clients | images/s | p50 ms | p99 ms | errors | gRPC / REST images/s |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log('| protocol | clients | images/s | p50 ms | p99 ms | server CPU ms/image | errors | gRPC / REST images/s |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const n of CLIENTS)
         for (const name of Object.keys(protos)) {
             const xs = res[`${name} ${n}`];
             const ips = median(xs.map((x) => x.ips));
             const ratio = name === 'gRPC' ? (ips / median(res[`REST ${n}`].map((x) => x.ips))).toFixed(2) : '';
             console.log(`| ${name} | ${n} | ${ips.toFixed(1)} | ${median(xs.map((x) => x.p50)).toFixed(2)} | ` +
-                        `${median(xs.map((x) => x.p99)).toFixed(2)} | ${xs.reduce((a, x) => a + x.errors, 0)} | ${ratio} |`);
+                        `${median(xs.map((x) => x.p99)).toFixed(2)} | ${median(xs.map((x) => x.cpu)).toFixed(2)} | ` +
+                        `${xs.reduce((a, x) => a + x.errors, 0)} | ${ratio} |`);
         }
     process.exit(0);
 })();

@@ -32,7 +32,7 @@ for model in $MODELS; do
     done
     name=$(sed -n 's/.*ready: model \([^ ]*\) .*/\1/p' "$log" | head -n 1)
     echo "model $(basename "$model"), image $IMAGE, server flags: ${SERVER_ARGS:-defaults}, ${SECONDS_EACH:-10} s per cell, ${ROUNDS:-3} rounds"
-    node bench/grpc_vs_rest.js "$hp" "$gp" "$name" "$IMAGE" "${CLIENTS:-1 8}" "${SECONDS_EACH:-10}" "${ROUNDS:-3}"
+    DEIT_SERVER_PID=$pid node bench/grpc_vs_rest.js "$hp" "$gp" "$name" "$IMAGE" "${CLIENTS:-1 8}" "${SECONDS_EACH:-10}" "${ROUNDS:-3}"
     kill -TERM "$pid"; wait "$pid" || true
     echo
 done
