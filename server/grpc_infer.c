@@ -132,7 +132,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         gcodec_infer_request_free(&r);
         return NULL;
     }
-    size_t n = r.req.n_images, K = (size_t)e->cfg->n_classes;
+    size_t n = r.req.n_images, K = (size_t)e->am.n_classes;
     /* shed load before decoding when the queue clearly cannot take these images (as REST) */
     if (batcher_queued(e->batcher) + (int)n > g->cfg->queue) {
         queue_full(ci);

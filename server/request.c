@@ -27,10 +27,12 @@
 #define LOG_METHOD_BYTES 32
 #define LOG_PATH_BYTES 512
 
-/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_DISCARD reads
- * and drops the body of a request already answered from its headers; PH_QUEUED is the answer phase's
- * wait: the connection is suspended until a worker finishes the job. */
-typedef enum { PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
+/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_PARKED waits,
+ * suspended with its body unread, for room in a full queue (admission.h); PH_DISCARD reads and drops
+ * the body of a request already answered from its headers; PH_QUEUED is the answer phase's wait: the
+ * connection is suspended until a worker finishes the job. */
+typedef enum { PH_PARKED, PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
+typedef enum { PARK_WAITING, PARK_ADMITTED, PARK_REFUSED } park_state;
 
 typedef struct {
     http_server *h;
@@ -54,6 +56,8 @@ typedef struct {
     size_t resp_len;
     const char *ctype;
     int responded;             /* MHD_queue_response succeeded */
+    int ticket;                /* admitted by the waiting room and not in the queue yet */
+    atomic_int park;           /* park_state, set by the room's thread before it resumes */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
     int page;                  /* the answer is the web page: its security headers go with it */
     /* inference */
@@ -228,6 +232,14 @@ static void set_batch_error(request *rq, int status)
     }
 }
 
+/* The request is in the queue (or will never be): the waiting room may admit the next one. */
+static void drop_ticket(request *rq)
+{
+    if (!rq->ticket) return;
+    rq->ticket = 0;
+    admission_leave(rq->h->adm);
+}
+
 /* End of phase 2: split the body into images, decode every one here in the HTTP thread (so workers
  * only run forward passes), then suspend the connection and queue the job. */
 static void finish_upload(request *rq)
@@ -289,6 +301,7 @@ static void finish_upload(request *rq)
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);
     int rc = batcher_submit(e->batcher, j);
+    drop_ticket(rq);
     if (rc != BATCH_OK) {
         set_batch_error(rq, rc);
         rq->resume_pending = 1;
@@ -309,7 +322,7 @@ static json_t *const *explanations(request *rq)
     size_t E = api_explain_floats(m);
     for (int i = 0; i < rq->n_images; i++) {
         x[i] = json_pack("{s:o}", "explain", api_explain_json(rq->explain + (size_t)i * E, gh, gw,
-                                                              deit_model_config(m)->distilled));
+                                                              deit_model_distilled(m)));
         ok &= x[i] != NULL;
     }
     if (ok) return x;
@@ -416,6 +429,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         rq->conn = conn;
         rq->t0 = batcher_now();
         atomic_init(&rq->job_done, 0);
+        atomic_init(&rq->park, PARK_WAITING);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         begin(rq, url, method);
@@ -423,11 +437,40 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         read_deadlines_headers(h->rd, conn, body);
         /* MHD closes the connection after a response queued in this first call: only for a body we
          * will not read. Every other answer waits for the next call and keeps the connection. */
+        if (rq->ph == PH_BODY && h->adm && !admission_try(h->adm)) {
+            /* the queue is full: wait for room with the body unread (suspend first: the room may
+             * resume it at once) */
+            rq->ph = PH_PARKED;
+            read_deadlines_request_read(h->rd, conn); /* we, not the client, hold the body back */
+            MHD_suspend_connection(conn);
+            if (admission_park(h->adm, rq) == 0) return MHD_YES;
+            MHD_resume_connection(conn);
+            atomic_store(&rq->park, PARK_REFUSED);
+            return MHD_YES; /* refused on the next call */
+        }
+        if (rq->ph == PH_BODY && h->adm) rq->ticket = 1;
         if (rq->ph == PH_DONE && body) {
             if (answer_before_body(rq)) return respond(rq);
             rq->ph = PH_DISCARD;
         }
         return MHD_YES;
+    }
+    if (rq->ph == PH_PARKED) {
+        /* Resumed by the waiting room: admitted (read the body now) or refused (503, body dropped).
+         * Suspended during the headers call, the connection is still at that step, so libmicrohttpd
+         * repeats the headers call (no data) and then reads the body as for any request. */
+        park_state ps = (park_state)atomic_load_explicit(&rq->park, memory_order_acquire);
+        if (ps == PARK_WAITING) return MHD_YES;
+        read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
+        if (ps == PARK_ADMITTED) {
+            rq->ticket = 1;
+            rq->ph = PH_BODY;
+        } else {
+            set_batch_error(rq, BATCH_FULL);
+            if (answer_before_body(rq)) return respond(rq);
+            rq->ph = PH_DISCARD;
+        }
+        if (*upload_data_size == 0) return MHD_YES;
     }
     switch (rq->ph) {
     case PH_BODY:
@@ -461,6 +504,14 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
     }
 }
 
+void http_unpark(void *item, int admitted)
+{
+    request *rq = item;
+    struct MHD_Connection *conn = rq->conn;
+    atomic_store_explicit(&rq->park, admitted ? PARK_ADMITTED : PARK_REFUSED, memory_order_release);
+    MHD_resume_connection(conn); /* the request must not be touched after this */
+}
+
 /* Completion: the only place a request's state is freed (style.md). */
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -476,6 +527,7 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
                           rq->over_limit ? rq->dropped : rq->len + rq->dropped, rq->resp_len,
                           (unsigned)toe < 6 ? TOE[toe] : "other"};
     log_access(&h->log, &rec);
+    drop_ticket(rq);
     api_images_free(&rq->im);
     free(rq->body);
     free(rq->resp);

@@ -41,6 +41,8 @@ static const opt OPTS[] = {
     {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
      "how long the oldest queued image waits for company (us)"},
     {"queue", T_INT, OFF(queue), "256", 1, 100000, "most images waiting for a worker (503 beyond)"},
+    {"queue-wait-ms", T_INT, OFF(queue_wait_ms), "500", 0, 60000,
+     "how long a request that finds the queue full waits for room, its body unread, before 503 (0: 503 at once)"},
     {"max-body-mb", T_INT, OFF(max_body_mb), "32", 1, 4096, "request body limit in MiB (413 beyond)"},
     {"max-pixels", T_LONG, OFF(max_pixels), "40000000", 1, 1000000000L,
      "width*height limit of one image (413 beyond)"},
@@ -139,7 +141,7 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
 }
 
 /* A model name travels in URL paths (/v2/models/<name>/infer, /predictions/<name>) and in JSON, so it
- * is kept to characters that need no escaping in either; 127 fits deit_config's name field. */
+ * is kept to characters that need no escaping in either; 127 fits the engine's model name field. */
 static int model_name_ok(const char *s)
 {
     size_t n = strlen(s);

@@ -22,6 +22,7 @@ typedef struct {
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */
     int queue;                 /* --queue: most images waiting for a worker; more answers 503 */
+    int queue_wait_ms;         /* --queue-wait-ms: a request finding the queue full waits this long for room (admission.h) */
     int max_body_mb;           /* --max-body-mb: request body limit in MiB (413 beyond) */
     long max_pixels;           /* --max-pixels: width*height limit of one decoded image (413 beyond) */
     int max_images;            /* --max-images: images in one request (413 beyond) */

@@ -153,14 +153,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
-    const deit_config *c = deit_model_config(m);
+    int K = deit_model_classes(m);
     api_model am;
-    api_model_of(m, c->name, NULL, &am);
+    api_model_of(m, deit_model_name(m), NULL, &am);
     deit_params params = deit_default_params();
     params.threads = threads;
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
-    float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)K * sizeof(float));
     float *rec = explain ? malloc(api_explain_floats(m) * sizeof(float)) : NULL;
     int grid_h, grid_w;
     deit_grid(m, &grid_h, &grid_w);
@@ -179,10 +179,10 @@ int main(int argc, char **argv)
                      : DEIT_EIO;
         free(buf);
         if (rc == DEIT_OK)
-            rc = api_forward_explained(m, s, px, 1, logits, logits + c->n_classes, explain ? &rec : NULL);
+            rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);
         json_t *o = NULL;
         if (rc == DEIT_OK) {
-            json_t *p = api_prediction_json(&am, logits, logits + c->n_classes, top_k, with_logits);
+            json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = json_object();
             if (p && o) {
                 json_object_set_new(o, "image", json_string(path));
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
             }
             json_decref(p);
             if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
-                                                                                   c->distilled)) != 0) {
+                                                                                   am.distilled)) != 0) {
                 json_decref(o);
                 o = NULL;
             }

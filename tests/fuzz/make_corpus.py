@@ -191,6 +191,35 @@ def query():
                     ("metrics", b"/metrics"), ("models", b"/v1/models"), ("empty_model", b"/v2/models//infer"),
                     ("slashes", b"//v1//predict/")]:
         put("query", name, s)
+    # issue 21: the trailing-slash server path and TorchServe's {model}/{version}
+    for name, s in [("v2_slash", b"/v2/"), ("torchserve_version", b"/predictions/deit/1.0"),
+                    ("torchserve_empty_version", b"/predictions/deit/"), ("torchserve_deep", b"/predictions/a/b/c")]:
+        put("query", name, s)
+
+
+def endpoint():
+    """fuzz_endpoint: byte 0 = route | encoding << 2 | binary-v2 16 | multipart 32, byte 1 = v2 header
+    length, then the body; the same bytes also go through the log escapers."""
+    import gzip
+    import zlib
+    v2 = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["aGk="]}]}).encode()
+    mp = (b"--B\r\nContent-Disposition: form-data; name=\"i\"; filename=\"x\"\r\n\r\nIMG\r\n--B--\r\n")
+    hdr = json.dumps({"inputs": [{"name": "i", "shape": [1], "datatype": "BYTES",
+                                  "parameters": {"binary_data_size": 6}}]}).encode()
+    put("endpoint", "raw", bytes([0, 0]) + b"\x89PNG\r\n\x1a\n")
+    put("endpoint", "raw_gzip", bytes([0 | 1 << 2, 0]) + gzip.compress(b"\x89PNG\r\n\x1a\n" * 8))
+    put("endpoint", "multipart", bytes([32, 0]) + mp)
+    put("endpoint", "multipart_deflate", bytes([1 | 2 << 2 | 32, 0]) + zlib.compress(mp))
+    put("endpoint", "v2_json", bytes([2, 0]) + v2)
+    put("endpoint", "v2_gzip", bytes([2 | 1 << 2, 0]) + gzip.compress(v2))
+    put("endpoint", "v2_raw_deflate", bytes([3 | 2 << 2, 0]) + zlib.compress(v2)[2:-4])
+    put("endpoint", "v2_binary", bytes([2 | 16, len(hdr)]) + hdr + b"\x02\x00\x00\x00hi")
+    put("endpoint", "gzip_bomb", bytes([0 | 1 << 2, 0]) + gzip.compress(bytes(200000)))
+    put("endpoint", "gzip_truncated", bytes([0 | 1 << 2, 0]) + gzip.compress(v2)[:20])
+    put("endpoint", "gzip_trailing", bytes([2 | 1 << 2, 0]) + gzip.compress(v2) + b"junk")
+    # log-forging paths (issue 21): quotes, CR/LF, NUL, invalid UTF-8, as the escapers see them
+    put("endpoint", "forged_json", bytes([0, 0]) + b'/x","status":200,"injected":"y')
+    put("endpoint", "forged_lines", bytes([0, 0]) + b"/a\r\nfake 200 images=1\n\x00\xff\xfe\xc0\xaf\xed\xa0\x80\\\"")
 
 
 # ---- grpc: byte 0 = max_images - 1, then a ModelInferRequest (protobuf, encoded here by hand) -----
@@ -259,5 +288,6 @@ if __name__ == "__main__":
     multipart()
     v2()
     query()
+    endpoint()
     grpc()
     sys.exit(0)

@@ -53,7 +53,7 @@ static void test_routes(void)
         {"/v2/models//infer", R_NOT_FOUND, NULL, 1},
         {"/v2/models/m1/explain", R_NOT_FOUND, NULL, 1},
         {"/v2/nothing", R_NOT_FOUND, NULL, 1},
-        {"/", R_NOT_FOUND, NULL, 0},
+        {"/", R_ROOT, NULL, 0},
         {"", R_NOT_FOUND, NULL, 0},
         {"/v1/predict/", R_NOT_FOUND, NULL, 0},
         {"/healthzz", R_NOT_FOUND, NULL, 0},
