@@ -158,12 +158,23 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
         int max_k = K < API_MAX_TOP_K ? K : API_MAX_TOP_K;
         char err[128];
         if (query_int(hd->top_k, hd->top_k ? strlen(hd->top_k) : 0, "top_k", DEFAULT_TOP_K < max_k ? DEFAULT_TOP_K : max_k,
-                      1, max_k, &p->top_k, err, sizeof err)) {
+                      1, max_k, &p->top_k, err, sizeof err) ||
+            query_int(hd->explain, hd->explain ? strlen(hd->explain) : 0, "explain", 0, 0, 1, &p->explain, err,
+                      sizeof err)) {
             fail(p, 400, "%s", err);
             return;
         }
     } else {
         p->top_k = TORCHSERVE_TOP_K < K ? TORCHSERVE_TOP_K : K;
+    }
+    {
+        char err[128];
+        if (query_int(hd->exif_transpose, hd->exif_transpose ? strlen(hd->exif_transpose) : 0,
+                      "exif_transpose", srv->exif_transpose != 0, 0, 1, &p->exif_transpose, err,
+                      sizeof err)) {
+            fail(p, 400, "%s", err);
+            return;
+        }
     }
     if (rt->kind == R_V2_INFER && hd->inference_header_length) {
         const char *hv = hd->inference_header_length;
@@ -215,6 +226,7 @@ static const char *state_name(api_readiness s)
 {
     switch (s) {
     case API_READY: return "ready";
+    case API_DOWNLOADING: return "downloading";
     case API_DRAINING: return "draining";
     default: return "starting";
     }
@@ -236,6 +248,8 @@ int api_answer_get(const route *rt, const api_server *srv, api_answer *a)
     case R_V2_READY:
         return constant(a, ready ? 200 : 503, ready ? "{\"ready\":true}\n" : "{\"ready\":false}\n");
     case R_V2_SERVER: return built(a, 200, resp_v2_server(srv->server_version, &a->len));
+    case R_ROOT:
+        return built(a, 200, resp_root(srv->server_version, srv->model, srv->api_key && *srv->api_key, &a->len));
     default: break;
     }
     if (!srv->model) return error_answer(a, rt, 503, "model is still loading");

@@ -13,6 +13,10 @@ typedef struct {
     int image_h, image_w, in_chans, patch, dim, depth, heads, n_classes, distilled;
     const char *const *labels; /* [n_classes] */
     const char *version;       /* the one version served (--model-version); NULL reads as "1" */
+    double learned_token_cosine; /* cls_token vs dist_token parameters; NaN without a dist token */
+    int resize_exact;          /* preprocessing: 1: resize to resize_w x resize_h, 0: shorter side
+                                  to resize_short (aspect kept); then centre crop to image_w x image_h */
+    int resize_short, resize_w, resize_h;
 } api_model;
 
 /* Fills out from an open model. name and version are borrowed (version NULL: "1"). */

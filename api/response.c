@@ -2,6 +2,7 @@
 #include "response.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ int resp_argmax(const float *p, int n)
 
 /* Class, distillation and fused probabilities of n images, each [n][K] in one allocation (free the
  * first pointer): the one place the API fuses the heads. NULL when out of memory. */
-static float *fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT])
+float *resp_fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT])
 {
     size_t K = (size_t)m->n_classes, N = (size_t)(n > 0 ? n : 0);
     size_t total = 3 * N * K;
@@ -97,7 +98,7 @@ char *resp_torchserve(const api_model *m, const float *cls_logits, const float *
                       int top_k, size_t *len)
 {
     const float *p[V2_OUT_COUNT];
-    float *probs = fuse_all(m, cls_logits, dist_logits, n_images, p);
+    float *probs = resp_fuse_all(m, cls_logits, dist_logits, n_images, p);
     int *idx = malloc((size_t)(top_k > 0 ? top_k : 1) * sizeof *idx);
     if (!probs || !idx) {
         free(probs);
@@ -122,6 +123,11 @@ char *resp_torchserve(const api_model *m, const float *cls_logits, const float *
     return finish(root, len);
 }
 
+int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label)
+{
+    return snprintf(buf, cap, "%.6f:%d:%s", (double)score, index, label);
+}
+
 /* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label". */
 static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n)
 {
@@ -136,9 +142,8 @@ static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p,
         for (int i = 0; i < n; i++) {
             int got = deit_topk(p + i * K, m->n_classes, k, idx);
             for (int j = 0; j < got; j++) {
-                char buf[64 + DEIT_MAX_LABEL_BYTES];
-                snprintf(buf, sizeof buf, "%.6f:%d:%s", (double)p[i * K + (size_t)idx[j]], idx[j],
-                         m->labels[idx[j]]);
+                char buf[RESP_CLASS_ENTRY_BYTES];
+                resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
                 if (json_array_append_new(data, json_string(buf))) { free(idx); json_decref(data); return NULL; }
             }
         }
@@ -157,7 +162,7 @@ char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, i
                     const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
 {
     const float *probs[V2_OUT_COUNT];
-    float *buf = fuse_all(m, cls_logits, dist_logits, n_images, probs);
+    float *buf = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
     if (!buf) return NULL;
     json_t *arr = json_array();
     for (int i = 0; arr && i < n_outs; i++)
@@ -194,19 +199,39 @@ char *resp_v2_error(const char *msg, size_t *len)
 char *resp_models(const api_model *m, size_t *len)
 {
     json_t *heads = m->distilled ? json_pack("[s, s]", "class", "distillation") : json_pack("[s]", "class");
-    json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:i, s:i, s:i, s:i, s:i, s:o, s:b}",
+    /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
+    json_t *resize = m->resize_exact ? json_pack("{s:s, s:i, s:i}", "mode", "exact", "width", m->resize_w,
+                                                 "height", m->resize_h)
+                     : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
+                     : json_null();
+    json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
                               "input", "channels", m->in_chans, "height", m->image_h, "width", m->image_w,
+                              "resize", resize,
                               "patch", m->patch, "dim", m->dim, "depth", m->depth, "heads", m->heads,
                               "classes", m->n_classes, "prediction_heads", heads,
-                              "distilled", m->distilled);
+                              "distilled", m->distilled, "learned_token_cosine",
+                              isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null());
     return finish(json_pack("{s:[o]}", "models", model), len);
+}
+
+const char *const resp_v2_extensions[RESP_V2_N_EXTENSIONS] = {"binary_tensor_data", "classification"};
+
+char *resp_root(const char *version, const api_model *m, int api_key_required, size_t *len)
+{
+    return finish(json_pack("{s:s, s:s, s:o, s:b, s:[s, s, s, s, s, s, s], s:s}", "name", "deit-server",
+                            "version", version, "model", m ? json_string(m->name) : json_null(),
+                            "api_key_required", api_key_required, "endpoints", "POST v1/predict[?top_k=K&explain=1]",
+                            "GET v1/models", "POST predictions/{model}", "POST v2/models/{model}/infer",
+                            "GET healthz", "GET readyz", "GET metrics",
+                            "page", "open this URL in a browser (Accept: text/html) for the web page"),
+                  len);
 }
 
 char *resp_v2_server(const char *version, size_t *len)
 {
-    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", "deit-server", "version", version, "extensions",
-                            "binary_tensor_data", "classification"), len);
+    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", RESP_V2_SERVER_NAME, "version", version, "extensions",
+                            resp_v2_extensions[0], resp_v2_extensions[1]), len);
 }
 
 char *resp_v2_model(const api_model *m, size_t *len)
@@ -220,6 +245,6 @@ char *resp_v2_model(const api_model *m, size_t *len)
         }
     if (!outs) return NULL;
     return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions",
-                            api_model_version(m), "platform", "deit_safetensors", "inputs", "name", "image", "datatype", "BYTES", "shape", -1,
+                            api_model_version(m), "platform", RESP_V2_PLATFORM, "inputs", "name", RESP_V2_INPUT_NAME, "datatype", "BYTES", "shape", -1,
                             "outputs", outs), len);
 }

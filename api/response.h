@@ -15,6 +15,23 @@
 #include "model_info.h"
 #include "v2.h"
 
+/* Class, distillation and fused probabilities of n images from their logits (dist may be NULL for a
+ * model without a distillation head), each [n][classes], in one allocation that p[V2_OUT_CLASS]
+ * points to: free the returned pointer. The one place the API fuses the heads. NULL when out of memory. */
+float *resp_fuse_all(const api_model *m, const float *cls, const float *dist, int n, const float *p[V2_OUT_COUNT]);
+
+/* What KServe v2 metadata says, over REST (resp_v2_server, resp_v2_model) and gRPC alike. */
+#define RESP_V2_SERVER_NAME "deit-server"
+#define RESP_V2_PLATFORM "deit_safetensors"
+#define RESP_V2_INPUT_NAME "image"
+#define RESP_V2_N_EXTENSIONS 2
+extern const char *const resp_v2_extensions[RESP_V2_N_EXTENSIONS];
+
+/* One element of a v2 classification output, "score:index:label" (REST and gRPC alike); returns the
+ * length snprintf would write. RESP_CLASS_ENTRY_BYTES always holds it. */
+#define RESP_CLASS_ENTRY_BYTES (64 + DEIT_MAX_LABEL_BYTES)
+int resp_class_entry(char *buf, size_t cap, float score, int index, const char *label);
+
 /* Milliseconds spent per stage of one request. */
 typedef struct {
     double decode, queue, inference, total;
@@ -44,6 +61,10 @@ char *resp_v2_error(const char *msg, size_t *len);
 
 /* GET /v1/models: {"models": [{name, architecture, dtype, input:{…}, dims, classes, heads:[…]}]} */
 char *resp_models(const api_model *m, size_t *len);
+/* GET / for JSON clients: {"name": "deit-server", "version", "model": name|null, "api_key_required",
+ * "endpoints": [...], "page"}: what a client (and the web page) needs to start. m NULL while loading. */
+char *resp_root(const char *version, const api_model *m, int api_key_required, size_t *len);
+
 /* GET /v2: {"name", "version", "extensions"} */
 char *resp_v2_server(const char *version, size_t *len);
 /* GET /v2/models/{name}: {name, versions, platform, inputs, outputs} */

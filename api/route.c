@@ -35,6 +35,7 @@ void route_match(const char *path, size_t len, route *out)
         {"/v2/health/live", R_V2_LIVE, GET_ONLY, 1}, {"/v2/health/ready", R_V2_READY, GET_ONLY, 1},
         /* the OIP's OpenAPI document writes the server metadata path with a trailing slash */
         {"/v2", R_V2_SERVER, GET_ONLY, 1},       {"/v2/", R_V2_SERVER, GET_ONLY, 1},
+        {"/", R_ROOT, GET_ONLY, 0},
     };
     for (size_t i = 0; i < sizeof EXACT / sizeof EXACT[0]; i++)
         if (eq(path, len, EXACT[i].path)) {

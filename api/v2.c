@@ -75,11 +75,44 @@ static int collect_strings(json_t *a, json_t **list, size_t cap, size_t *n, int 
     return 0;
 }
 
+void v2_all_outputs(v2_request *r)
+{
+    r->n_outputs = V2_OUT_COUNT;
+    for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0};
+}
+
+static int set_classification(v2_output *o, long long k, char *err, size_t errlen)
+{
+    if (k < 1 || k > V2_MAX_CLASSIFICATION)
+        return deit_fail(err, errlen, V2_EINVAL, "\"classification\" must be a positive integer");
+    o->classification = (int)k;
+    return V2_OK;
+}
+
+int v2_add_output(v2_request *r, const char *name, int has_classification, long long classification, char *err,
+                  size_t errlen)
+{
+    if (!name) return deit_fail(err, errlen, V2_EINVAL, "each output needs a string \"name\"");
+    int kind = -1;
+    for (int k = 0; k < V2_OUT_COUNT; k++)
+        if (strcmp(name, v2_output_names[k]) == 0) kind = k;
+    if (kind < 0)
+        return deit_fail(err, errlen, V2_EINVAL,
+                         "unknown output \"%.64s\" (expected class_probs, distill_probs or fused_probs)", name);
+    for (int k = 0; k < r->n_outputs; k++)
+        if ((int)r->outputs[k].kind == kind)
+            return deit_fail(err, errlen, V2_EINVAL, "output \"%s\" requested twice", name);
+    if (r->n_outputs >= V2_OUT_COUNT)
+        return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must list 1 to %d outputs", V2_OUT_COUNT);
+    r->outputs[r->n_outputs++] = (v2_output){(v2_output_kind)kind, 0};
+    return has_classification ? set_classification(&r->outputs[r->n_outputs - 1], classification, err, errlen)
+                              : V2_OK;
+}
+
 static int parse_outputs(json_t *outs, v2_request *r, char *err, size_t errlen)
 {
     if (!outs) {
-        r->n_outputs = V2_OUT_COUNT;
-        for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0};
+        v2_all_outputs(r);
         return V2_OK;
     }
     if (!json_is_array(outs)) return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must be an array");
@@ -88,37 +121,26 @@ static int parse_outputs(json_t *outs, v2_request *r, char *err, size_t errlen)
     size_t i;
     json_t *o;
     json_array_foreach(outs, i, o) {
-        const char *name = json_string_value(json_object_get(o, "name"));
-        if (!name) return deit_fail(err, errlen, V2_EINVAL, "each output needs a string \"name\"");
-        int kind = -1;
-        for (int k = 0; k < V2_OUT_COUNT; k++)
-            if (strcmp(name, v2_output_names[k]) == 0) kind = k;
-        if (kind < 0)
-            return deit_fail(err, errlen, V2_EINVAL,
-                        "unknown output \"%.64s\" (expected class_probs, distill_probs or fused_probs)", name);
-        for (int k = 0; k < r->n_outputs; k++)
-            if ((int)r->outputs[k].kind == kind)
-                return deit_fail(err, errlen, V2_EINVAL, "output \"%s\" requested twice", name);
-        int cls = 0;
+        int rc = v2_add_output(r, json_string_value(json_object_get(o, "name")), 0, 0, err, errlen);
+        if (rc) return rc;
         json_t *params = json_object_get(o, "parameters");
         if (params && !json_is_object(params))
             return deit_fail(err, errlen, V2_EINVAL, "output \"parameters\" must be an object");
         json_t *c = json_object_get(params, "classification");
         if (c) {
-            if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > 100000)
+            if (!json_is_integer(c))
                 return deit_fail(err, errlen, V2_EINVAL, "\"classification\" must be a positive integer");
-            cls = (int)json_integer_value(c);
+            if ((rc = set_classification(&r->outputs[r->n_outputs - 1], (long long)json_integer_value(c), err,
+                                         errlen)))
+                return rc;
         }
-        r->outputs[r->n_outputs++] = (v2_output){(v2_output_kind)kind, cls};
     }
     return V2_OK;
 }
 
-/* Splits a binary BYTES tensor bin[len] (4-byte LE length + bytes, repeated) into blobs. */
-static int split_binary(const uint8_t *bin, size_t len, v2_request *r, size_t expect, char *err,
-                        size_t errlen)
+int v2_split_bytes(const uint8_t *bin, size_t len, v2_request *r, char *err, size_t errlen)
 {
-    size_t off = 0, n = 0;
+    size_t off = 0, n = 0, expect = r->n_images;
     while (off < len) {
         if (len - off < 4)
             return deit_fail(err, errlen, V2_EINVAL, "binary BYTES element truncated in its length prefix");
@@ -137,6 +159,40 @@ static int split_binary(const uint8_t *bin, size_t len, v2_request *r, size_t ex
     return V2_OK;
 }
 
+int v2_set_input(v2_request *r, size_t n_inputs, const char *name, const char *datatype, char *err, size_t errlen)
+{
+    if (n_inputs != 1)
+        return deit_fail(err, errlen, V2_EINVAL,
+                         "\"inputs\" must be an array with exactly one BYTES tensor of encoded images");
+    if (!name) return deit_fail(err, errlen, V2_EINVAL, "input needs a string \"name\"");
+    free(r->input_name);
+    if (!(r->input_name = strdup(name))) return V2_ENOMEM;
+    if (!datatype || strcmp(datatype, "BYTES") != 0)
+        return deit_fail(err, errlen, V2_EINVAL, "input \"%.64s\" must have datatype BYTES (encoded images)", name);
+    return V2_OK;
+}
+
+int v2_set_shape(v2_request *r, const long long *dims, size_t n_dims, size_t max_images, char *err, size_t errlen)
+{
+    if (n_dims < 1 || n_dims > V2_MAX_DIMS)
+        return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must be an array of 1 to %d dimensions",
+                         V2_MAX_DIMS);
+    size_t count = 1;
+    for (size_t i = 0; i < n_dims; i++)
+        if (dims[i] < 0) return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must hold non-negative integers");
+    for (size_t i = 0; i < n_dims; i++) {
+        long long v = dims[i];
+        if ((unsigned long long)v > max_images || (v && count > max_images / (size_t)v))
+            return deit_fail(err, errlen, V2_ETOOMANY, "too many images in one request (limit %zu)", max_images);
+        count *= (size_t)v;
+    }
+    if (count == 0) return deit_fail(err, errlen, V2_EINVAL, "input holds no images");
+    free(r->images);
+    if (!(r->images = calloc(count, sizeof *r->images))) return V2_ENOMEM;
+    r->n_images = count;
+    return V2_OK;
+}
+
 static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_bin, size_t max_images,
                       v2_request *r, char *err, size_t errlen)
 {
@@ -147,29 +203,25 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         if (!(r->id = strdup(json_string_value(id)))) return V2_ENOMEM;
     }
     json_t *inputs = json_object_get(root, "inputs");
-    if (!json_is_array(inputs) || json_array_size(inputs) != 1)
-        return deit_fail(err, errlen, V2_EINVAL, "\"inputs\" must be an array with exactly one BYTES tensor of encoded images");
     json_t *in = json_array_get(inputs, 0);
-    const char *name = json_string_value(json_object_get(in, "name"));
-    const char *dtype = json_string_value(json_object_get(in, "datatype"));
+    int rc = v2_set_input(r, json_is_array(inputs) ? json_array_size(inputs) : 0,
+                          json_string_value(json_object_get(in, "name")),
+                          json_string_value(json_object_get(in, "datatype")), err, errlen);
+    if (rc) return rc;
     json_t *shape = json_object_get(in, "shape");
-    if (!name) return deit_fail(err, errlen, V2_EINVAL, "input needs a string \"name\"");
-    if (!(r->input_name = strdup(name))) return V2_ENOMEM;
-    if (!dtype || strcmp(dtype, "BYTES") != 0)
-        return deit_fail(err, errlen, V2_EINVAL, "input \"%.64s\" must have datatype BYTES (encoded images)", name);
-    if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > 4)
-        return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must be an array of 1 to 4 dimensions");
-    size_t count = 1, i;
+    if (!json_is_array(shape) || json_array_size(shape) < 1 || json_array_size(shape) > V2_MAX_DIMS)
+        return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must be an array of 1 to %d dimensions",
+                         V2_MAX_DIMS);
+    long long dims[V2_MAX_DIMS];
+    size_t i;
     json_t *d;
     json_array_foreach(shape, i, d) {
         if (!json_is_integer(d) || json_integer_value(d) < 0)
             return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must hold non-negative integers");
-        json_int_t v = json_integer_value(d);
-        if (v > (json_int_t)max_images || (v && count > max_images / (size_t)v))
-            return deit_fail(err, errlen, V2_ETOOMANY, "too many images in one request (limit %zu)", max_images);
-        count *= (size_t)v;
+        dims[i] = (long long)json_integer_value(d);
     }
-    if (count == 0) return deit_fail(err, errlen, V2_EINVAL, "input holds no images");
+    if ((rc = v2_set_shape(r, dims, json_array_size(shape), max_images, err, errlen))) return rc;
+    size_t count = r->n_images;
 
     json_t *params = json_object_get(in, "parameters");
     if (params && !json_is_object(params))
@@ -180,9 +232,6 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         return deit_fail(err, errlen, V2_EINVAL, "input content_type must be \"base64\" (BYTES in JSON are base64-encoded images)");
     json_t *data = json_object_get(in, "data");
 
-    if (!(r->images = calloc(count, sizeof *r->images))) return V2_ENOMEM;
-    r->n_images = count;
-
     if (bds) {
         if (!has_bin)
             return deit_fail(err, errlen, V2_EINVAL, "binary_data_size given without Inference-Header-Content-Length");
@@ -190,8 +239,7 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         if (!json_is_integer(bds) || json_integer_value(bds) < 0 || (size_t)json_integer_value(bds) != bin_len)
             return deit_fail(err, errlen, V2_EINVAL, "binary_data_size does not match the %zu bytes after the JSON header",
                         bin_len);
-        int rc = split_binary(bin, bin_len, r, count, err, errlen);
-        if (rc) return rc;
+        if ((rc = v2_split_bytes(bin, bin_len, r, err, errlen))) return rc;
     } else {
         if (has_bin && bin_len)
             return deit_fail(err, errlen, V2_EINVAL, "binary data after the JSON header but no input has binary_data_size");
@@ -199,7 +247,7 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         json_t **strs = calloc(count, sizeof *strs);
         if (!strs) return V2_ENOMEM;
         size_t n = 0;
-        int rc = collect_strings(data, strs, count, &n, 0);
+        rc = collect_strings(data, strs, count, &n, 0);
         if (rc == -1 || (rc == 0 && n != count)) {
             free(strs);
             return deit_fail(err, errlen, V2_EINVAL, "\"data\" must hold exactly %zu base64 strings (the shape)", count);

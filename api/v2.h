@@ -55,6 +55,32 @@ int v2_parse_request(const uint8_t *body, size_t len, long long header_len, size
 
 void v2_request_free(v2_request *r);
 
+/* The checks both transports share (REST's JSON above, gRPC's protobuf in server/grpc_codec.c), so a
+ * fault gets the same message whichever way it arrives. Each returns V2_OK or a v2_status with err. */
+
+#define V2_MAX_DIMS 4                  /* dimensions of the input tensor */
+#define V2_MAX_CLASSIFICATION 100000   /* largest "classification" k accepted (clamped to the classes) */
+
+/* The one BYTES input: n_inputs must be 1; records name (copied) after checking datatype. */
+int v2_set_input(v2_request *r, size_t n_inputs, const char *name, const char *datatype, char *err, size_t errlen);
+
+/* The input's shape dims[n_dims]: 1 to V2_MAX_DIMS non-negative sizes whose product (the images, at
+ * most max_images: V2_ETOOMANY) is at least 1. Allocates r->images and sets r->n_images. */
+int v2_set_shape(v2_request *r, const long long *dims, size_t n_dims, size_t max_images, char *err,
+                 size_t errlen);
+
+/* Splits bin[len], r->n_images BYTES elements each a 4-byte little-endian length followed by the
+ * bytes, into r->images (pointing into bin). Any other element count or an overrun is V2_EINVAL. */
+int v2_split_bytes(const uint8_t *bin, size_t len, v2_request *r, char *err, size_t errlen);
+
+/* Requests the output called name (NULL: an error), once each; has_classification: top-k BYTES with
+ * k = classification (1..V2_MAX_CLASSIFICATION). */
+int v2_add_output(v2_request *r, const char *name, int has_classification, long long classification, char *err,
+                  size_t errlen);
+
+/* Requests all three probability outputs (what a request naming none gets). */
+void v2_all_outputs(v2_request *r);
+
 /* Strict RFC 4648 base64 (standard alphabet; padding optional; no whitespace). Writes at most
  * 3 * (len / 4) + 2 bytes to out and returns how many, or -1 on an invalid character or length. */
 long long v2_base64_decode(const char *in, size_t len, uint8_t *out);

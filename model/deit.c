@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 
+#include "hub.h"
 #include "model_internal.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -178,6 +179,51 @@ static int check_params(const deit_params *p, gemm_isa *isa, char *err, size_t e
     return DEIT_OK;
 }
 
+/* The steps after the bytes are at hand, shared by files and built-in models: resolve the config
+ * against the tensors, load and pack the weights. `label` names the weights in messages. */
+static int build_model(const st_file *sf, const char *cjson, size_t clen, const char *pjson, size_t plen,
+                       const char *name, const char *label, deit_precision precision, gemm_isa isa,
+                       deit_model **out, char *err, size_t errlen)
+{
+    int rc;
+    deit_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
+    m->precision = precision;
+    m->isa = isa;
+    if ((rc = deit_config_resolve(cjson, clen, pjson, plen, sf, name, &m->cfg, err, errlen)) != DEIT_OK)
+        goto done;
+    if ((rc = deit_weights_load(sf, &m->cfg, &m->w, err, errlen)) != DEIT_OK)
+        goto done;
+    if ((rc = deit_model_pack(m)) != DEIT_OK) {
+        deit_fail(err, errlen, rc, "%s: out of memory packing weights", label);
+        goto done;
+    }
+    if ((rc = deit_model_lower(m, (int)precision, err, errlen)) != DEIT_OK)
+        goto done;
+    *out = m;
+    m = NULL;
+done:
+    deit_model_free(m);
+    return rc;
+}
+
+/* "builtin:NAME": a model compiled into the binary (hub.h), opened from its bytes. */
+static int open_builtin(const char *spec, deit_precision precision, gemm_isa isa, deit_model **out, char *err,
+                        size_t errlen)
+{
+    hub_builtin b;
+    if (hub_builtin_find(spec + strlen(HUB_BUILTIN_PREFIX), &b) != 0)
+        return deit_fail(err, errlen, DEIT_EIO, "%s: no such built-in model (there is %s)", spec, HUB_DEFAULT_MODEL);
+    st_file *sf = NULL;
+    int rc = st_parse(b.safetensors, b.safetensors_len, spec, &sf, err, errlen);
+    if (rc == DEIT_OK)
+        rc = build_model(sf, (const char *)b.config_json, b.config_len, NULL, 0, b.name, spec, precision, isa, out,
+                         err, errlen);
+    st_close(sf);
+    return rc;
+}
+
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen)
 {
     return deit_model_open_with(path, NULL, out, err, errlen);
@@ -197,6 +243,8 @@ int deit_model_open_with(const char *path, const deit_params *params, deit_model
         return rc;
     if (!path || !*path)
         return deit_fail(err, errlen, DEIT_EINVAL, "no model path given");
+    if (strncmp(path, HUB_BUILTIN_PREFIX, strlen(HUB_BUILTIN_PREFIX)) == 0)
+        return open_builtin(path, p->precision, isa, out, err, errlen);
     struct stat st;
     if (stat(path, &st) != 0)
         return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
@@ -221,30 +269,9 @@ int deit_model_open_with(const char *path, const deit_params *params, deit_model
     }
 
     st_file *sf = NULL;
-    deit_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        rc = deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
-        goto done;
-    }
-    m->precision = p->precision;
-    m->isa = isa;
-    if ((rc = st_open(wpath, &sf, err, errlen)) != DEIT_OK)
-        goto done;
-    if ((rc = deit_config_resolve(cjson, clen, pjson, plen, sf, name, &m->cfg, err, errlen)) != DEIT_OK)
-        goto done;
-    if ((rc = deit_weights_load(sf, &m->cfg, &m->w, err, errlen)) != DEIT_OK)
-        goto done;
-    if ((rc = deit_model_pack(m)) != DEIT_OK) {
-        deit_fail(err, errlen, rc, "%s: out of memory packing weights", wpath);
-        goto done;
-    }
-    if ((rc = deit_model_lower(m, (int)p->precision, err, errlen)) != DEIT_OK)
-        goto done;
-    *out = m;
-    m = NULL;
-done:
+    if ((rc = st_open(wpath, &sf, err, errlen)) == DEIT_OK)
+        rc = build_model(sf, cjson, clen, pjson, plen, name, wpath, p->precision, isa, out, err, errlen);
     st_close(sf);
-    deit_model_free(m);
     free(cjson);
     free(pjson);
     return rc;
@@ -270,6 +297,36 @@ deit_precision deit_model_precision(const deit_model *m)
     return m->precision;
 }
 
+const char *deit_model_name(const deit_model *m) { return m->cfg.name; }
+const char *deit_model_architecture(const deit_model *m) { return m->cfg.architecture; }
+int deit_model_classes(const deit_model *m) { return m->cfg.n_classes; }
+int deit_model_distilled(const deit_model *m) { return m->cfg.distilled; }
+const char *const *deit_model_labels(const deit_model *m) { return (const char *const *)m->cfg.labels; }
+
+const char *deit_model_dtype(const deit_model *m)
+{
+    switch (m->cfg.dtype) {
+    case ST_F32: return "F32";
+    case ST_F16: return "F16";
+    case ST_BF16: return "BF16";
+    default: return "other"; /* unreachable: naming_check_dtype refused it at open */
+    }
+}
+
+deit_shape deit_model_shape(const deit_model *m)
+{
+    const deit_config *c = &m->cfg;
+    return (deit_shape){c->image_h, c->image_w, c->in_chans, c->patch, c->dim, c->depth, c->heads};
+}
+
+deit_resize deit_model_resize(const deit_model *m)
+{
+    const deit_preproc *pp = &m->cfg.pre;
+    if (!pp->do_resize) /* no resize: the crop is cut from the image as it is */
+        return (deit_resize){0, 0, pp->resize_w, pp->resize_h};
+    return (deit_resize){pp->resize == RESIZE_EXACT, pp->resize_short, pp->resize_w, pp->resize_h};
+}
+
 const deit_config *deit_model_config(const deit_model *m)
 {
     return m ? &m->cfg : NULL;
@@ -284,6 +341,14 @@ int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t
                     float *out, char *err, size_t errlen)
 {
     return preprocess_encoded(&m->cfg.pre, data, len, max_pixels, out, NULL, err, errlen);
+}
+
+int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                         int exif_transpose, float *out, char *err, size_t errlen)
+{
+    deit_preproc pp = m->cfg.pre;
+    pp.exif_transpose = exif_transpose != 0;
+    return preprocess_encoded(&pp, data, len, max_pixels, out, NULL, err, errlen);
 }
 
 /* Max and sum of exp(x - max) of n logits, in double. */

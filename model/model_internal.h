@@ -68,6 +68,9 @@ void deit_model_unpack(deit_model *m);
  * cannot run it natively, DEIT_ENOMEM on allocation failure. */
 int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen);
 void deit_model_unlower(deit_model *m);
+/* Resolved configuration; owned by the model, valid until deit_model_free. For the engine's own
+ * files and tests: everything outside model/ reads the public accessors in deit.h. */
+const deit_config *deit_model_config(const deit_model *m);
 
 /* Largest batch a state may be created for: keeps every buffer size far from overflow. */
 #define DEIT_MAX_BATCH 1024

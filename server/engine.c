@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "explanation.h"
+
 /* One worker's engine state: the shared model and this worker's scratch (and thread team). */
 typedef struct {
     const deit_model *model;
@@ -36,6 +38,5 @@ void engine_state_free(void *p)
 int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist, float *const *explain)
 {
     worker_engine *w = p;
-    (void)explain; /* no explanation output from the engine yet */
-    return deit_forward(w->model, w->state, pixels, batch, cls, dist) == DEIT_OK ? 0 : -1;
+    return api_forward_explained(w->model, w->state, pixels, batch, cls, dist, explain) == DEIT_OK ? 0 : -1;
 }

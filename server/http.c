@@ -111,9 +111,20 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b, const 
     e->in_floats = deit_input_floats(model);
     api_model_of(model, name, h->cfg->model_version, &e->am);
     e->n_classes = e->am.n_classes;
+    if (h->cfg->queue_wait_ms > 0)
+        h->adm = admission_start(b, h->cfg->queue, h->cfg->http_threads, h->cfg->max_connections,
+                                 h->cfg->queue_wait_ms / 1e3, http_unpark);
     atomic_store_explicit(&h->engine_set, 1, memory_order_release);
-    int starting = API_STARTING;
-    atomic_compare_exchange_strong(&h->readiness, &starting, API_READY); /* a drain already begun stays */
+    int starting = API_STARTING, downloading = API_DOWNLOADING;
+    /* a drain already begun stays */
+    if (!atomic_compare_exchange_strong(&h->readiness, &starting, API_READY))
+        atomic_compare_exchange_strong(&h->readiness, &downloading, API_READY);
+}
+
+void http_set_downloading(http_server *h, int on)
+{
+    int from = on ? API_STARTING : API_DOWNLOADING;
+    atomic_compare_exchange_strong(&h->readiness, &from, on ? API_DOWNLOADING : API_STARTING);
 }
 
 int http_port(const http_server *h) { return h->port; }
@@ -147,7 +158,9 @@ void http_stop(http_server *h)
 {
     if (!h) return;
     read_deadlines_stop(h->rd); /* before MHD closes the connections the watchdog looks at */
+    admission_stop(h->adm);     /* parked requests resumed (refused) while MHD still runs */
     MHD_stop_daemon(h->d);
+    admission_free(h->adm);
     if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
     free_server(h);
 }

@@ -26,6 +26,10 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
  * what clients call the model (URLs, responses); it must outlive the server. */
 void http_set_engine(http_server *h, const deit_model *model, batcher *b, const char *name);
 
+/* While on, /readyz answers 503 {"status":"downloading"} (the model is being fetched from the hub)
+ * instead of "starting". Any thread. */
+void http_set_downloading(http_server *h, int on);
+
 /* The bound TCP port (useful with --port 0). */
 int http_port(const http_server *h);
 

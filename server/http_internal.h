@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+#include "admission.h"
 #include "endpoint.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct http_server {
     int port;
     size_t max_body;           /* bytes */
     engine eng;
+    admission *adm;            /* waiting room before a full queue; set with eng, NULL with --queue-wait-ms 0 */
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int readiness;      /* api_readiness */
     atomic_int inflight;       /* requests between the first handler call and completion */
@@ -41,6 +43,8 @@ struct http_server {
 enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                              const char *version, const char *upload_data, size_t *upload_data_size,
                              void **con_cls);
+/* admission_wake_fn for the parked requests (request.c). */
+void http_unpark(void *request, int admitted);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
 
 #endif

@@ -17,7 +17,10 @@
 #include "server_config.h"
 #include "deit.h"
 #include "engine.h"
+#include "explanation.h"
+#include "grpc_server.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -37,6 +40,20 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* A hub download's events go to the server's log (one line per file, the cache fallback). */
+static void on_hub_log(void *ctx, hub_log_level level, const char *msg)
+{
+    log_event(ctx, "%s%s", level == HUB_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* SIGTERM during a download stops it: the signal's byte waits in the pipe (not read here). */
+static int on_hub_cancelled(void *ctx)
+{
+    (void)ctx;
+    struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
+    return poll(&pfd, 1, 0) > 0;
 }
 
 int main(int argc, char **argv)
@@ -90,35 +107,69 @@ int main(int argc, char **argv)
     }
     log_event(&lg, "listening on %s:%d", cfg.host, http_port(h));
     if (http_tls(h)) log_event(&lg, "TLS on: certificate %s", cfg.tls_cert);
+    gfe_server *g = NULL; /* --grpc-port: the same server over gRPC */
+    if (cfg.grpc_port >= 0) {
+        if (!(g = gfe_start(&cfg, &mx, &lg, err, sizeof err))) {
+            log_event(&lg, "%s", err);
+            http_stop(h);
+            return 1;
+        }
+        log_event(&lg, "gRPC listening on %s:%d%s", cfg.host, gfe_port(g), http_tls(h) ? " (TLS)" : "");
+    }
 
+    /* A hub model is fetched into the cache first; meanwhile /readyz says "downloading". */
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)cfg.max_model_mb << 20;
+    ho.log = on_hub_log;
+    ho.cancelled = on_hub_cancelled;
+    ho.ctx = &lg;
+    model_source src;
+    http_set_downloading(h, model_source_classify(cfg.model) == MODEL_SOURCE_HUB);
+    int src_rc = model_source_resolve(cfg.model, &ho, &src, err, sizeof err);
+    http_set_downloading(h, 0);
+    if (src_rc != DEIT_OK) {
+        int stopping = on_hub_cancelled(NULL);
+        log_event(&lg, stopping ? "stopped during the model download: %s" : "cannot load model: %s", err);
+        gfe_stop(g);
+        http_stop(h);
+        return stopping ? 0 : 1;
+    }
+    if (src.kind == MODEL_SOURCE_HUB)
+        log_event(&lg, "model %s@%s is commit %s in %s (%lld bytes downloaded, %d requests%s)", src.repo,
+                   src.revision, src.commit, src.path, src.downloaded, src.requests,
+                   src.cache_only ? ", from the cache" : "");
     deit_model *model = NULL;
-    if (deit_model_open(cfg.model, &model, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open(src.path, &model, err, sizeof err) != DEIT_OK) {
         log_event(&lg, "cannot load model: %s", err);
+        gfe_stop(g);
         http_stop(h);
         return 1;
     }
-    const deit_config *mc = deit_model_config(model);
     engine_spec spec = {model, cfg.threads};
     batcher_params bp = {
         .workers = cfg.workers, .max_batch = cfg.max_batch, .batch_wait_us = cfg.batch_wait_us,
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
-        .n_classes = mc->n_classes, .forward = engine_forward, .state_new = engine_state_new,
+        .n_classes = deit_model_classes(model), .forward = engine_forward, .state_new = engine_state_new,
         .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
+        .explain_floats = api_explain_floats(model),
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
         log_event(&lg, "%s", err);
+        gfe_stop(g);
         http_stop(h);
         batcher_free(b);
         deit_model_free(model);
         return 1;
     }
-    const char *name = *cfg.model_name ? cfg.model_name : mc->name;
+    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     http_set_engine(h, model, b, name);
+    gfe_set_engine(g, model, b, name);
     log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", name, cfg.model_version, mc->architecture, mc->n_classes,
-               mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
-               cfg.batch_wait_us, cfg.queue);
+               "batch wait %d us, queue %d", name, cfg.model_version, deit_model_architecture(model),
+               deit_model_classes(model), deit_model_distilled(model) ? "distilled" : "no distillation head",
+               cfg.workers, cfg.threads, cfg.max_batch, cfg.batch_wait_us, cfg.queue);
 
     /* Wait for a signal; meanwhile, once a second, hand memory freed by finished requests back to the
      * kernel when none is in flight, so the idle RSS does not keep the high-water mark of the busiest
@@ -132,34 +183,37 @@ int main(int argc, char **argv)
         if (n < 0 && errno != EINTR) break;
 #ifdef __GLIBC__
         unsigned long done = atomic_load_explicit(&mx.images, memory_order_relaxed);
-        if (n == 0 && done != trimmed_at && http_inflight(h) == 0) {
+        if (n == 0 && done != trimmed_at && http_inflight(h) + gfe_inflight(g) == 0) {
             malloc_trim(0);
             trimmed_at = done;
         }
 #endif
     }
-    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s, http_inflight(h));
+    log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
+              http_inflight(h) + gfe_inflight(g));
 
     /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
     http_drain(h);
+    gfe_drain(g);
     int waited = 0, forced = 0;
     /* Keep-alive connections that were idle at SIGTERM may still bring one request each (answered
      * with Connection: close): stop only after 500 ms with nothing in flight. */
     int quiet = 0;
     while (waited < cfg.grace_s * 1000 && quiet < 500) {
-        quiet = http_inflight(h) > 0 ? 0 : quiet + 10;
+        quiet = http_inflight(h) + gfe_inflight(g) > 0 ? 0 : quiet + 10;
         sleep_ms(10);
         waited += 10;
     }
-    if (http_inflight(h) > 0) {
+    if (http_inflight(h) + gfe_inflight(g) > 0) {
         forced = 1;
         log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
-                   http_inflight(h));
+                   http_inflight(h) + gfe_inflight(g));
         batcher_stop(b, 0);
-        for (int i = 0; i < 200 && http_inflight(h) > 0; i++) sleep_ms(10);
+        for (int i = 0; i < 200 && http_inflight(h) + gfe_inflight(g) > 0; i++) sleep_ms(10);
     } else {
         batcher_stop(b, 1);
     }
+    gfe_stop(g);
     http_stop(h);
     batcher_free(b);
     deit_model_free(model);

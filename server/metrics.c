@@ -8,7 +8,8 @@
 
 static const int CODES[METRICS_N_CODES] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 500, 501, 503, 504};
 static const char *const EP_NAMES[EP_COUNT] = {"predict", "torchserve", "v2_infer", "v2_metadata",
-                                               "health", "models", "metrics", "other"};
+                                               "health", "models", "metrics", "grpc_infer",
+                                               "grpc_metadata", "other"};
 
 static void hist_init(metrics_hist *h, const double *b, int n)
 {

@@ -14,6 +14,8 @@ typedef enum {
     EP_HEALTH,                 /* /healthz, /readyz, /ping */
     EP_MODELS,                 /* /v1/models */
     EP_METRICS,                /* /metrics */
+    EP_GRPC_INFER,             /* gRPC ModelInfer */
+    EP_GRPC_META,              /* other gRPC calls (live, ready, metadata, health) */
     EP_OTHER,                  /* anything else (404s) */
     EP_COUNT
 } metrics_endpoint;

@@ -10,11 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "accept.h"
+#include "explanation.h"
 #include "http_internal.h"
 #include "response.h"
 #include "status_map.h"
+#include "web_page.h"
 
-#define SERVER_VERSION "0.1.0"
+#define SERVER_VERSION DEIT_SERVER_VERSION /* server_config.h: REST and gRPC report one version */
 /* A body the server will not use (an early error, or over --max-body-mb) is still read and dropped,
  * up to this many times the body limit in all, so a client that writes its whole body before reading
  * (Python http.client, requests, Node) receives the answer instead of a reset; beyond it the
@@ -24,10 +27,12 @@
 #define LOG_METHOD_BYTES 32
 #define LOG_PATH_BYTES 512
 
-/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_DISCARD reads
- * and drops the body of a request already answered from its headers; PH_QUEUED is the answer phase's
- * wait: the connection is suspended until a worker finishes the job. */
-typedef enum { PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
+/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_PARKED waits,
+ * suspended with its body unread, for room in a full queue (admission.h); PH_DISCARD reads and drops
+ * the body of a request already answered from its headers; PH_QUEUED is the answer phase's wait: the
+ * connection is suspended until a worker finishes the job. */
+typedef enum { PH_PARKED, PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
+typedef enum { PARK_WAITING, PARK_ADMITTED, PARK_REFUSED } park_state;
 
 typedef struct {
     http_server *h;
@@ -51,11 +56,16 @@ typedef struct {
     size_t resp_len;
     const char *ctype;
     int responded;             /* MHD_queue_response succeeded */
+    int ticket;                /* admitted by the waiting room and not in the queue yet */
+    atomic_int park;           /* park_state, set by the room's thread before it resumes */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
+    int page;                  /* the answer is the web page: its security headers go with it */
     /* inference */
     api_images im;             /* the body's images (and the v2 request: id, outputs) */
     int n_images;
     float *pixels, *cls, *dist;
+    float *explain;            /* [n][api_explain_floats] when ?explain=1, else NULL */
+    json_t **extra;            /* their JSON, handed to resp_predict (the array is ours to free) */
     double decode_ms;
     batch_job job;
     atomic_int job_done;       /* set by the worker before it resumes the connection */
@@ -81,7 +91,7 @@ static api_server view(const request *rq)
     const http_server *h = rq->h;
     return (api_server){(api_readiness)atomic_load(&h->readiness), rq->eng ? &rq->eng->am : NULL,
                         h->cfg->api_key, h->max_body, h->cfg->max_body_mb, (size_t)h->cfg->max_images,
-                        SERVER_VERSION};
+                        SERVER_VERSION, h->cfg->exif_transpose};
 }
 
 /* Sets a ready-made body as the answer. Takes ownership of body (NULL: empty body). */
@@ -133,7 +143,9 @@ static void begin(request *rq, const char *url, const char *method)
     api_head hd = {method, url, header(rq, MHD_HTTP_HEADER_AUTHORIZATION), header(rq, MHD_HTTP_HEADER_CONTENT_TYPE),
                    header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH), header(rq, MHD_HTTP_HEADER_CONTENT_ENCODING),
                    header(rq, "Inference-Header-Content-Length"),
-                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k")};
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k"),
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "explain"),
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "exif_transpose")};
     api_plan_request(&rq->rt, &hd, &sv, &rq->plan);
     if (rq->plan.status) {
         set_error(rq, rq->plan.status, "%s", rq->plan.msg);
@@ -141,6 +153,16 @@ static void begin(request *rq, const char *url, const char *method)
     }
     if (rq->plan.body != API_BODY_NONE) {
         rq->ph = PH_BODY;
+        return;
+    }
+    if (rq->rt.kind == R_ROOT && api_accepts_html(header(rq, MHD_HTTP_HEADER_ACCEPT))) {
+        char *page = malloc(web_page_html_len);
+        if (!page) set_error(rq, 503, "out of memory");
+        else {
+            memcpy(page, web_page_html, web_page_html_len);
+            set_answer(rq, 200, page, web_page_html_len, "text/html; charset=utf-8");
+            rq->page = 1;
+        }
         return;
     }
     if (rq->rt.kind == R_METRICS) {
@@ -211,6 +233,14 @@ static void set_batch_error(request *rq, int status)
     }
 }
 
+/* The request is in the queue (or will never be): the waiting room may admit the next one. */
+static void drop_ticket(request *rq)
+{
+    if (!rq->ticket) return;
+    rq->ticket = 0;
+    admission_leave(rq->h->adm);
+}
+
 /* End of phase 2: split the body into images, decode every one here in the HTTP thread (so workers
  * only run forward passes), then suspend the connection and queue the job. */
 static void finish_upload(request *rq)
@@ -241,15 +271,17 @@ static void finish_upload(request *rq)
     rq->pixels = malloc(n * F * sizeof(float));
     rq->cls = malloc(n * K * sizeof(float));
     rq->dist = malloc(n * K * sizeof(float));
-    if (!rq->pixels || !rq->cls || !rq->dist) {
+    if (rq->plan.explain) rq->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
+    if (!rq->pixels || !rq->cls || !rq->dist || (rq->plan.explain && !rq->explain)) {
         set_error(rq, 503, "out of memory for %zu images", n);
         return;
     }
     double t = batcher_now();
     for (size_t i = 0; i < n; i++) {
         char err[256];
-        int rc = deit_preprocess(e->model, rq->im.data[i], rq->im.lens[i], (size_t)h->cfg->max_pixels,
-                                 rq->pixels + i * F, err, sizeof err);
+        int rc = deit_preprocess_with(e->model, rq->im.data[i], rq->im.lens[i],
+                                      (size_t)h->cfg->max_pixels, rq->plan.exif_transpose,
+                                      rq->pixels + i * F, err, sizeof err);
         if (rc != DEIT_OK) {
             st = api_decode_error(rc, err, i, n, msg, sizeof msg);
             set_error(rq, st, "%s", msg);
@@ -264,17 +296,40 @@ static void finish_upload(request *rq)
     j->pixels = rq->pixels;
     j->cls = rq->cls;
     j->dist = rq->dist;
+    j->explain = rq->explain;
     j->done = job_done;
     j->user = rq;
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);
     int rc = batcher_submit(e->batcher, j);
+    drop_ticket(rq);
     if (rc != BATCH_OK) {
         set_batch_error(rq, rc);
         rq->resume_pending = 1;
         MHD_resume_connection(rq->conn); /* answered on the next handler call */
     }
+}
+
+/* {"explain": {...}} for each image of a ?explain=1 request: resp_predict's extra (it takes the
+ * references; the array stays ours, freed with the request). NULL when out of memory. */
+static json_t *const *explanations(request *rq)
+{
+    json_t **x = calloc((size_t)rq->n_images, sizeof *x);
+    if (!x) return NULL;
+    rq->extra = x;
+    const deit_model *m = rq->eng->model;
+    int gh, gw, ok = 1;
+    deit_grid(m, &gh, &gw);
+    size_t E = api_explain_floats(m);
+    for (int i = 0; i < rq->n_images; i++) {
+        x[i] = json_pack("{s:o}", "explain", api_explain_json(rq->explain + (size_t)i * E, gh, gw,
+                                                              deit_model_distilled(m)));
+        ok &= x[i] != NULL;
+    }
+    if (ok) return x;
+    for (int i = 0; i < rq->n_images; i++) json_decref(x[i]);
+    return NULL;
 }
 
 /* Phase 3 after a job: the endpoint's body from the logits (the builders fuse the heads). */
@@ -292,7 +347,9 @@ static void answer_job(request *rq)
     if (rq->rt.kind == R_PREDICT) {
         resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
                          (batcher_now() - rq->t0) * 1e3};
-        body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, NULL, &len);
+        json_t *const *extra = NULL;
+        if (rq->explain && !(extra = explanations(rq))) body = NULL; /* answered 503 below */
+        else body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, extra, &len);
     } else if (rq->rt.kind == R_TORCHSERVE) {
         body = resp_torchserve(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &len);
     } else {
@@ -318,6 +375,14 @@ static enum MHD_Result respond(request *rq)
     if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
     if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (rq->rt.kind == R_ROOT) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept");
+    if (rq->page) {
+        /* the page runs only its own inline script and style (hashes), talks only to this origin */
+        MHD_add_response_header(r, "Content-Security-Policy", web_page_csp);
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
     if (atomic_load(&rq->h->readiness) == API_DRAINING)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
@@ -366,6 +431,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         rq->conn = conn;
         rq->t0 = batcher_now();
         atomic_init(&rq->job_done, 0);
+        atomic_init(&rq->park, PARK_WAITING);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         begin(rq, url, method);
@@ -373,11 +439,40 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         read_deadlines_headers(h->rd, conn, body);
         /* MHD closes the connection after a response queued in this first call: only for a body we
          * will not read. Every other answer waits for the next call and keeps the connection. */
+        if (rq->ph == PH_BODY && h->adm && !admission_try(h->adm)) {
+            /* the queue is full: wait for room with the body unread (suspend first: the room may
+             * resume it at once) */
+            rq->ph = PH_PARKED;
+            read_deadlines_request_read(h->rd, conn); /* we, not the client, hold the body back */
+            MHD_suspend_connection(conn);
+            if (admission_park(h->adm, rq) == 0) return MHD_YES;
+            MHD_resume_connection(conn);
+            atomic_store(&rq->park, PARK_REFUSED);
+            return MHD_YES; /* refused on the next call */
+        }
+        if (rq->ph == PH_BODY && h->adm) rq->ticket = 1;
         if (rq->ph == PH_DONE && body) {
             if (answer_before_body(rq)) return respond(rq);
             rq->ph = PH_DISCARD;
         }
         return MHD_YES;
+    }
+    if (rq->ph == PH_PARKED) {
+        /* Resumed by the waiting room: admitted (read the body now) or refused (503, body dropped).
+         * Suspended during the headers call, the connection is still at that step, so libmicrohttpd
+         * repeats the headers call (no data) and then reads the body as for any request. */
+        park_state ps = (park_state)atomic_load_explicit(&rq->park, memory_order_acquire);
+        if (ps == PARK_WAITING) return MHD_YES;
+        read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
+        if (ps == PARK_ADMITTED) {
+            rq->ticket = 1;
+            rq->ph = PH_BODY;
+        } else {
+            set_batch_error(rq, BATCH_FULL);
+            if (answer_before_body(rq)) return respond(rq);
+            rq->ph = PH_DISCARD;
+        }
+        if (*upload_data_size == 0) return MHD_YES;
     }
     switch (rq->ph) {
     case PH_BODY:
@@ -411,6 +506,14 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
     }
 }
 
+void http_unpark(void *item, int admitted)
+{
+    request *rq = item;
+    struct MHD_Connection *conn = rq->conn;
+    atomic_store_explicit(&rq->park, admitted ? PARK_ADMITTED : PARK_REFUSED, memory_order_release);
+    MHD_resume_connection(conn); /* the request must not be touched after this */
+}
+
 /* Completion: the only place a request's state is freed (style.md). */
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -426,12 +529,15 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
                           rq->over_limit ? rq->dropped : rq->len + rq->dropped, rq->resp_len,
                           (unsigned)toe < 6 ? TOE[toe] : "other"};
     log_access(&h->log, &rec);
+    drop_ticket(rq);
     api_images_free(&rq->im);
     free(rq->body);
     free(rq->resp);
     free(rq->pixels);
     free(rq->cls);
     free(rq->dist);
+    free(rq->explain);
+    free(rq->extra);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&h->inflight, 1);

@@ -21,13 +21,19 @@ typedef struct {
 
 /* Defaults for this 2-core machine: 2 workers x 1 BLAS thread (see docs/server.md, "Threads"). */
 static const opt OPTS[] = {
-    {"model", T_STR, OFF(model), "", 0, 0, "model directory or .safetensors file (required)"},
+    {"model", T_STR, OFF(model), "builtin:fashion-deit", 0, 0,
+     "model directory, .safetensors file, hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face "
+     "Hub cache, or builtin:fashion-deit"},
+    {"max-model-mb", T_INT, OFF(max_model_mb), "4096", 1, 1048576,
+     "refuse a hub model whose files add up to more (MiB)"},
     {"model-name", T_STR, OFF(model_name), "", 0, 0,
      "name in URLs and responses (letters, digits, . _ -; default: the model directory's name)"},
     {"model-version", T_STR, OFF(model_version), "1", 0, 0,
      "the version served (/v2/models/NAME/versions/V, /predictions/NAME/V; \"1\" also answers \"1.0\")"},
     {"host", T_STR, OFF(host), "0.0.0.0", 0, 0, "address to bind"},
     {"port", T_INT, OFF(port), "8080", 0, 65535, "TCP port (0: any free port)"},
+    {"grpc-port", T_INT, OFF(grpc_port), "-1", -1, 65535,
+     "KServe v2 gRPC port (-1: no gRPC; 0: any free port); same model, queue, limits, key and TLS"},
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
     {"threads", T_INT, OFF(threads), "1", 1, 64, "engine threads per worker (each worker's forward pass is split across them)"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
@@ -35,9 +41,14 @@ static const opt OPTS[] = {
     {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
      "how long the oldest queued image waits for company (us)"},
     {"queue", T_INT, OFF(queue), "256", 1, 100000, "most images waiting for a worker (503 beyond)"},
+    {"queue-wait-ms", T_INT, OFF(queue_wait_ms), "500", 0, 60000,
+     "how long a request that finds the queue full waits for room, its body unread, before 503 (0: 503 at once)"},
     {"max-body-mb", T_INT, OFF(max_body_mb), "32", 1, 4096, "request body limit in MiB (413 beyond)"},
     {"max-pixels", T_LONG, OFF(max_pixels), "40000000", 1, 1000000000L,
      "width*height limit of one image (413 beyond)"},
+    {"exif-transpose", T_INT, OFF(exif_transpose), "0", 0, 1,
+     "1: turn images by their EXIF Orientation (Pillow's ImageOps.exif_transpose) unless a request "
+     "says ?exif_transpose=0; timm does not, hence 0"},
     {"max-images", T_INT, OFF(max_images), "32", 1, 4096, "images per request (413 beyond)"},
     {"request-timeout-s", T_INT, OFF(request_timeout_s), "30", 1, 3600,
      "longest wait for a worker (504 beyond)"},
@@ -133,7 +144,7 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
 }
 
 /* A model name travels in URL paths (/v2/models/<name>/infer, /predictions/<name>) and in JSON, so it
- * is kept to characters that need no escaping in either; 127 fits deit_config's name field. */
+ * is kept to characters that need no escaping in either; 127 fits the engine's model name field. */
 static int model_name_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -150,7 +161,8 @@ static int model_name_ok(const char *s)
 int server_config_validate(const server_config *c, char *err, size_t errlen)
 {
     if (!c->model || !*c->model) {
-        snprintf(err, errlen, "no model: pass --model DIR or set DEIT_MODEL");
+        snprintf(err, errlen, "no model: pass --model (a directory, hf://ORG/NAME or builtin:fashion-deit) or set "
+                              "DEIT_MODEL");
         return -1;
     }
     if (*c->model_name && !model_name_ok(c->model_name)) {
@@ -181,8 +193,10 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
 
 void server_config_usage(FILE *f, const char *prog)
 {
-    fprintf(f, "usage: %s --model DIR [flags]\n\nEvery flag may also be given as an environment "
-               "variable (flag > environment > default).\n\n", prog);
+    fprintf(f, "usage: %s [--model MODEL] [flags]\n\nEvery flag may also be given as an environment "
+               "variable (flag > environment > default). Hub models honour huggingface_hub's variables:\n"
+               "HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT,\n"
+               "HF_HUB_DOWNLOAD_TIMEOUT.\n\n", prog);
     for (size_t i = 0; i < N_OPTS; i++) {
         char name[64], left[64];
         env_name(OPTS[i].flag, name, sizeof name);

@@ -5,19 +5,26 @@
 
 #include <stdio.h>
 
+/* What GET /v2 and gRPC ServerMetadata report as the server's version. */
+#define DEIT_SERVER_VERSION "0.1.0"
+
 typedef struct {
-    const char *model;         /* --model / DEIT_MODEL: model directory or .safetensors file (required) */
-    const char *model_name;    /* --model-name: the name clients address; "" = the model directory's name */
+    const char *model;         /* --model / DEIT_MODEL: directory, .safetensors file, hf://ORG/NAME[@REV], builtin:NAME */
+    int max_model_mb;          /* --max-model-mb: cap on a hub model's files (MiB) */
+    const char *model_name;    /* --model-name: the name clients address; "" = the hub NAME or the directory's name */
     const char *model_version; /* --model-version: the one version served (URLs, v2 responses); default "1" */
     const char *host;          /* --host: IPv4/IPv6 address to bind */
     int port;                  /* --port / DEIT_PORT: TCP port; 0 picks a free one (printed at start) */
+    int grpc_port;             /* --grpc-port / DEIT_GRPC_PORT: KServe v2 gRPC port; -1 = off, 0 = any free one */
     int workers;               /* --workers: inference threads, each with its own deit_state */
     int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */
     int queue;                 /* --queue: most images waiting for a worker; more answers 503 */
+    int queue_wait_ms;         /* --queue-wait-ms: a request finding the queue full waits this long for room (admission.h) */
     int max_body_mb;           /* --max-body-mb: request body limit in MiB (413 beyond) */
+    int exif_transpose;        /* --exif-transpose 1: ?exif_transpose defaults to 1 */
     long max_pixels;           /* --max-pixels: width*height limit of one decoded image (413 beyond) */
     int max_images;            /* --max-images: images in one request (413 beyond) */
     int request_timeout_s;     /* --request-timeout-s: longest wait for a worker before 504 */

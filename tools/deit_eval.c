@@ -135,6 +135,8 @@ typedef struct {
 
 typedef struct {
     int done, errors, correct[3];
+    int n_cos;                 /* answers carrying explain.token_cosine (URL with explain=1) */
+    double sum_cos, min_cos, max_cos;
 } tally;
 
 /* Top-1 index of predictions[0].<head>, or -1. */
@@ -174,6 +176,15 @@ static void finish(slot *s, const dataset *d, long status, tally *t)
     static const char *const heads[3] = {"class_head", "distill_head", "fused"};
     for (int h = 0; h < 3; h++)
         t->correct[h] += top1(root, heads[h]) == d->labels[s->index];
+    json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(root, "predictions"), 0),
+                                                "explain"), "token_cosine");
+    if (json_is_number(c)) {
+        double v = json_number_value(c);
+        t->min_cos = t->n_cos == 0 || v < t->min_cos ? v : t->min_cos;
+        t->max_cos = t->n_cos == 0 || v > t->max_cos ? v : t->max_cos;
+        t->sum_cos += v;
+        t->n_cos++;
+    }
     json_decref(root);
 }
 
@@ -214,7 +225,8 @@ int main(int argc, char **argv)
             fprintf(ch == 'h' ? stdout : stderr,
                     "usage: deit-eval [--url URL] [--data DIR] [--limit N] [--concurrency C] [--json]\n"
                     "  POSTs Fashion-MNIST test images (t10k-*.gz in DIR, default %s) as PNG to URL\n"
-                    "  (default %s) and prints per-head accuracy and throughput.\n",
+                    "  (default %s) and prints per-head accuracy and throughput; with explain=1 in\n"
+                    "  the URL, also the mean token_cosine of the answers.\n",
                     data_dir, url);
             return ch == 'h' ? 0 : 2;
         }
@@ -294,6 +306,10 @@ int main(int argc, char **argv)
                "| class head | %.2f%% |\n| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n"
                "%.1f images/s (%.2f s)\n",
                limit, t.errors, conc, acc[0], acc[1], acc[2], limit / elapsed, elapsed);
+    if (t.n_cos > 0)
+        printf(as_json ? "{\"token_cosine\":{\"images\":%d,\"mean\":%.4f,\"min\":%.4f,\"max\":%.4f}}\n"
+                       : "token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n",
+               t.n_cos, t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
     for (int i = 0; i < conc; i++) {
         if (slots[i].easy)
             curl_easy_cleanup(slots[i].easy);

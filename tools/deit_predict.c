@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "deit.h"
+#include "hub.h"
+#include "hub_progress.h"
 #include "prediction.h"
 #include "explanation.h"
 
@@ -18,16 +20,23 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: deit-predict --model PATH [options] IMAGE...\n"
-            "  --model PATH        model directory (config.json + model.safetensors) or .safetensors file\n"
+            "usage: deit-predict [--model MODEL] [options] IMAGE...\n"
+            "  --model MODEL       model directory (config.json + model.safetensors), .safetensors file,\n"
+            "                      hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face Hub cache,\n"
+            "                      or builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model)\n"
+            "  --max-model-mb N    refuse hub models whose files add up to more (default 4096)\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
+            "  --exif-transpose    turn each image by its EXIF Orientation first (Pillow's\n"
+            "                      ImageOps.exif_transpose; timm does not)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --precision P       f32 (default), bf16 or int8 matrix products ($DEIT_PRECISION)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
-            "and makes the exit status 1; a bad model exits 2.\n");
+            "and makes the exit status 1; a model that cannot be fetched or loaded exits 2.\n"
+            "Hub downloads honour HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE,\n"
+            "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
 
 /* Reads a whole image file (bounded). Returns 0 or -1 with a message in err. */
@@ -75,18 +84,22 @@ static void print_json_line(json_t *o)
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL;
-    int top_k = 5, with_logits = 0, threads = 2, explain = 0;
+    const char *model_path = getenv("DEIT_MODEL");
+    if (!model_path || !*model_path)
+        model_path = HUB_DEFAULT_MODEL;
+    long max_model_mb = 4096;
+    int top_k = 5, with_logits = 0, threads = 2, explain = 0, exif_transpose = 0;
     long long max_pixels = 40000000;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
-        {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
+        {"logits", no_argument, NULL, 'l'},        {"exif-transpose", no_argument, NULL, 'X'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"explain", no_argument, NULL, 'e'},       {"precision", required_argument, NULL, 'P'},
+        {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     const char *precision = getenv("DEIT_PRECISION");
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:heP:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eXP:", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -98,6 +111,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': with_logits = 1; break;
+        case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
             threads = (int)strtol(optarg, &end, 10);
@@ -114,11 +128,18 @@ int main(int argc, char **argv)
             }
             break;
         case 'P': precision = optarg; break;
+        case 'M':
+            max_model_mb = strtol(optarg, &end, 10);
+            if (*end || max_model_mb < 1 || max_model_mb > (1L << 20)) {
+                fprintf(stderr, "deit-predict: --max-model-mb must be 1..%ld\n", 1L << 20);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!model_path || optind >= argc) {
+    if (optind >= argc) {
         usage(stderr);
         return 2;
     }
@@ -131,17 +152,26 @@ int main(int argc, char **argv)
 
     char err[1024];
     deit_set_blas_threads(1); /* the state's own team does the threading */
-    deit_model *m = NULL;
-    if (deit_model_open_with(model_path, &params, &m, err, sizeof err) != DEIT_OK) {
+    hub_options ho;
+    hub_options_from_env(&ho);
+    ho.max_bytes = (long long)max_model_mb << 20;
+    hub_progress_attach(&ho, "deit-predict");
+    model_source src;
+    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
-    const deit_config *c = deit_model_config(m);
+    deit_model *m = NULL;
+    if (deit_model_open_with(src.path, &params, &m, err, sizeof err) != DEIT_OK) {
+        fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
+        return 2;
+    }
+    int K = deit_model_classes(m);
     api_model am;
-    api_model_of(m, c->name, NULL, &am);
+    api_model_of(m, deit_model_name(m), NULL, &am);
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
-    float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)K * sizeof(float));
     float *rec = explain ? malloc(api_explain_floats(m) * sizeof(float)) : NULL;
     int grid_h, grid_w;
     deit_grid(m, &grid_h, &grid_w);
@@ -156,14 +186,14 @@ int main(int argc, char **argv)
         unsigned char *buf = NULL;
         size_t len = 0;
         int rc = read_file(path, &buf, &len, err, sizeof err) == 0
-                     ? deit_preprocess(m, buf, len, (size_t)max_pixels, px, err, sizeof err)
+                     ? deit_preprocess_with(m, buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err)
                      : DEIT_EIO;
         free(buf);
         if (rc == DEIT_OK)
-            rc = api_forward_explained(m, s, px, 1, logits, logits + c->n_classes, explain ? &rec : NULL);
+            rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);
         json_t *o = NULL;
         if (rc == DEIT_OK) {
-            json_t *p = api_prediction_json(&am, logits, logits + c->n_classes, top_k, with_logits);
+            json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = json_object();
             if (p && o) {
                 json_object_set_new(o, "image", json_string(path));
@@ -171,7 +201,7 @@ int main(int argc, char **argv)
             }
             json_decref(p);
             if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
-                                                                                   c->distilled)) != 0) {
+                                                                                   am.distilled)) != 0) {
                 json_decref(o);
                 o = NULL;
             }

@@ -108,6 +108,64 @@ int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, ch
     return DEIT_OK;
 }
 
+/* Pillow reads the first directory with its own parser (the last of duplicate tags wins) and
+ * only then hands the file to libtiff (which keeps the first, and may read a malformed directory
+ * differently); its libtiff decoder refuses a file whose size or bit depth libtiff sees
+ * otherwise (TiffDecode.c: "inconsistent", unpacker row larger than the scanline). These are
+ * the tags of that check, as Pillow sees them; 0: absent. */
+typedef struct {
+    uint64_t width, height, bps, bps_count, spp, compression;
+    int has_strips, has_tiles;
+} pillow_tags;
+
+static uint64_t rd(const uint8_t *p, int n, int be)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
+    return v;
+}
+
+static int pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
+{
+    memset(t, 0, sizeof *t);
+    if (len < 8)
+        return -1;
+    int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
+    uint64_t off = big ? (len >= 16 ? rd(d + 8, 8, be) : UINT64_MAX) : rd(d + 4, 4, be);
+    int esz = big ? 20 : 12, csz = big ? 8 : 2;
+    if (off > len || len - off < (uint64_t)csz)
+        return -1;
+    uint64_t n = rd(d + off, csz, be);
+    const uint8_t *e = d + off + csz;
+    for (uint64_t i = 0; i < n && (uint64_t)(e + esz - d) <= len; i++, e += esz) {
+        unsigned tag = (unsigned)rd(e, 2, be), type = (unsigned)rd(e + 2, 2, be);
+        uint64_t count = rd(e + 4, big ? 8 : 4, be);
+        int vsz = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : type == 1 ? 1 : 0;
+        const uint8_t *val = e + (big ? 12 : 8);
+        if (!vsz || !count)
+            continue;
+        if (count * vsz > (uint64_t)(big ? 8 : 4)) {  /* stored elsewhere */
+            uint64_t at = rd(val, big ? 8 : 4, be);
+            if (count > len || at > len || len - at < count * vsz)
+                continue;  /* Pillow skips a tag whose data lies outside the file */
+            val = d + at;
+        }
+        uint64_t v = rd(val, vsz, be);
+        switch (tag) {
+        case 256: t->width = v; break;
+        case 257: t->height = v; break;
+        case 258: t->bps = v; t->bps_count = count; break;
+        case 259: t->compression = v; break;
+        case 273: t->has_strips = 1; break;
+        case 277: t->spp = v; break;
+        case 324: t->has_tiles = 1; break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
 /* How Pillow's TiffImagePlugin (OPEN_INFO) opens a layout, and so how we convert it. */
 typedef enum {
     K_NONE, K_BILEVEL, K_GREY, K_I16, K_I16S, K_I12, K_I32, K_F32, K_LA, K_RGB, K_RGBA, K_RGBa,
@@ -439,6 +497,23 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
     TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &planar);
     TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
     TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
+    pillow_tags pt;
+    if (pillow_view(data, len, &pt) == 0) {
+        uint64_t pspp = pt.spp ? pt.spp : 1, pbps = pt.bps ? pt.bps : 1;
+        const char *why = NULL;
+        if (pt.width != w || pt.height != h)
+            why = "the image size in the directory is inconsistent";
+        else if (pbps != bps)
+            why = "the bit depth in the directory is inconsistent";
+        else if (pt.bps_count > 1 && pt.bps_count < pspp)
+            why = "unknown data organization";
+        else if ((pt.compression == 0 || pt.compression == 1) && !pt.has_strips && !pt.has_tiles)
+            why = "unknown data organization";
+        if (why) {
+            TIFFClose(t);
+            return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: %s", why);
+        }
+    }
     if (comp == COMPRESSION_OJPEG)
         photo = PHOTOMETRIC_YCBCR;  /* Pillow: old-style JPEG is "most certainly" YCbCr */
     if (spp > 6) {  /* Pillow's MAX_SAMPLESPERPIXEL */

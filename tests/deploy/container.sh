@@ -56,7 +56,7 @@ say "base image $BASE present"
 old_ids=$($PODMAN image inspect "$IMAGE" "$IMAGE-build" --format '{{.Id}}' 2>/dev/null || true)
 for target in build ""; do
     if ! $PODMAN build --pull=never --isolation chroot --network host --format docker \
-        ${target:+--target "$target"} --build-arg MODEL_DIR="$DEPLOY_MODEL" \
+        ${target:+--target "$target"} \
         -t "$IMAGE${target:+-$target}" . >>"$T/build.log" 2>&1; then
         tail -30 "$T/build.log"
         fail "podman build failed"
@@ -67,7 +67,7 @@ for id in $old_ids; do
     case " $new_ids " in *" $id "*) ;; *) $PODMAN rmi "$id" >/dev/null 2>&1 || true ;; esac
 done
 size=$($PODMAN image inspect "$IMAGE" --format '{{.Size}}')
-say "built $IMAGE ($((size / 1000000)) MB, model $DEPLOY_MODEL)"
+say "built $IMAGE ($((size / 1000000)) MB, built-in model)"
 tools=$($PODMAN run --rm --network host --entrypoint /bin/sh "$IMAGE" -c 'command -v cc gcc make' \
     2>/dev/null || true)
 [ -z "$tools" ] || fail "runtime image contains build tools: $tools"
@@ -80,7 +80,7 @@ P2=$(free_port)
 $PODMAN run -d --name "$C1" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P1" -e DEIT_HOST=127.0.0.1 \
     -e DEIT_GRACE_S=8 "$IMAGE" >"$T/run1.log" 2>&1 || { cat "$T/run1.log"; fail "run $C1"; }
 $PODMAN run -d --name "$C2" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P2" -e DEIT_HOST=127.0.0.1 \
-    -v "$PWD/tests/fixtures/models/timm-deit-nodist-reduced:/models/default:ro" \
+    -v "$PWD/tests/fixtures/models/timm-deit-nodist-reduced:/models/default:ro" -e DEIT_MODEL=/models/default \
     "$IMAGE" >"$T/run2.log" 2>&1 || { cat "$T/run2.log"; fail "run $C2"; }
 for p in "$P1" "$P2"; do
     wait_http "http://127.0.0.1:$p/readyz" 60 ||

@@ -191,6 +191,94 @@ def query():
                     ("metrics", b"/metrics"), ("models", b"/v1/models"), ("empty_model", b"/v2/models//infer"),
                     ("slashes", b"//v1//predict/")]:
         put("query", name, s)
+    # issue 21: the trailing-slash server path and TorchServe's {model}/{version}
+    for name, s in [("v2_slash", b"/v2/"), ("torchserve_version", b"/predictions/deit/1.0"),
+                    ("torchserve_empty_version", b"/predictions/deit/"), ("torchserve_deep", b"/predictions/a/b/c")]:
+        put("query", name, s)
+
+
+def endpoint():
+    """fuzz_endpoint: byte 0 = route | encoding << 2 | binary-v2 16 | multipart 32, byte 1 = v2 header
+    length, then the body; the same bytes also go through the log escapers."""
+    import gzip
+    import zlib
+    v2 = json.dumps({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["aGk="]}]}).encode()
+    mp = (b"--B\r\nContent-Disposition: form-data; name=\"i\"; filename=\"x\"\r\n\r\nIMG\r\n--B--\r\n")
+    hdr = json.dumps({"inputs": [{"name": "i", "shape": [1], "datatype": "BYTES",
+                                  "parameters": {"binary_data_size": 6}}]}).encode()
+    put("endpoint", "raw", bytes([0, 0]) + b"\x89PNG\r\n\x1a\n")
+    put("endpoint", "raw_gzip", bytes([0 | 1 << 2, 0]) + gzip.compress(b"\x89PNG\r\n\x1a\n" * 8))
+    put("endpoint", "multipart", bytes([32, 0]) + mp)
+    put("endpoint", "multipart_deflate", bytes([1 | 2 << 2 | 32, 0]) + zlib.compress(mp))
+    put("endpoint", "v2_json", bytes([2, 0]) + v2)
+    put("endpoint", "v2_gzip", bytes([2 | 1 << 2, 0]) + gzip.compress(v2))
+    put("endpoint", "v2_raw_deflate", bytes([3 | 2 << 2, 0]) + zlib.compress(v2)[2:-4])
+    put("endpoint", "v2_binary", bytes([2 | 16, len(hdr)]) + hdr + b"\x02\x00\x00\x00hi")
+    put("endpoint", "gzip_bomb", bytes([0 | 1 << 2, 0]) + gzip.compress(bytes(200000)))
+    put("endpoint", "gzip_truncated", bytes([0 | 1 << 2, 0]) + gzip.compress(v2)[:20])
+    put("endpoint", "gzip_trailing", bytes([2 | 1 << 2, 0]) + gzip.compress(v2) + b"junk")
+    # log-forging paths (issue 21): quotes, CR/LF, NUL, invalid UTF-8, as the escapers see them
+    put("endpoint", "forged_json", bytes([0, 0]) + b'/x","status":200,"injected":"y')
+    put("endpoint", "forged_lines", bytes([0, 0]) + b"/a\r\nfake 200 images=1\n\x00\xff\xfe\xc0\xaf\xed\xa0\x80\\\"")
+
+
+# ---- grpc: byte 0 = max_images - 1, then a ModelInferRequest (protobuf, encoded here by hand) -----
+def pb_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def pb_field(num, payload, wire=2):
+    """A length-delimited field (wire 2) or a varint field (wire 0, payload already a varint)."""
+    key = pb_varint(num << 3 | wire)
+    return key + pb_varint(len(payload)) + payload if wire == 2 else key + payload
+
+
+def pb_str(num, text):
+    return pb_field(num, text.encode() if isinstance(text, str) else text)
+
+
+def pb_input(name, dtype, shape, contents=None):
+    m = pb_str(1, name) + pb_str(2, dtype) + pb_field(3, b"".join(pb_varint(v & (2**64 - 1)) for v in shape))
+    if contents is not None:
+        m += pb_field(5, b"".join(pb_str(8, c) for c in contents))
+    return m
+
+
+def pb_output(name, k=None, k_text=None):
+    m = pb_str(1, name)
+    if k is not None:  # parameters {"classification": {int64_param: k}}
+        m += pb_field(2, pb_str(1, "classification") + pb_field(2, pb_field(2, pb_varint(k), 0)))
+    if k_text is not None:  # the same as a string_param: a wrong type
+        m += pb_field(2, pb_str(1, "classification") + pb_field(2, pb_str(3, k_text)))
+    return m
+
+
+def bytes_el(b):
+    return struct.pack("<I", len(b)) + b
+
+
+def grpc():
+    img = open(os.path.join(FIX, "images", "tiny_7x5.png"), "rb").read()
+    seeds = {
+        "raw_two": pb_str(1, "m") + pb_str(3, "id") + pb_field(5, pb_input("x", "BYTES", [2]))
+        + pb_str(7, bytes_el(img) + bytes_el(b"ab")),
+        "contents": pb_str(1, "m") + pb_str(2, "1") + pb_field(5, pb_input("x", "BYTES", [2, 1], [img, b"zz"])),
+        "outputs": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1])) + pb_field(6, pb_output("fused_probs", 3))
+        + pb_field(6, pb_output("class_probs")) + pb_str(7, bytes_el(img)),
+        "k_as_string": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
+        + pb_field(6, pb_output("fused_probs", k_text="3")) + pb_str(7, bytes_el(img)),
+        "length_overrun": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
+        + pb_str(7, struct.pack("<I", 1000) + b"abc"),
+        "fp32_input": pb_str(1, "m") + pb_field(5, pb_input("x", "FP32", [4])) + pb_str(7, b"\0" * 16),
+        "health": pb_str(1, "inference.GRPCInferenceService"),
+    }
+    for name, msg in seeds.items():
+        put("grpc", name, bytes([7]) + msg)
 
 
 if __name__ == "__main__":
@@ -200,4 +288,6 @@ if __name__ == "__main__":
     multipart()
     v2()
     query()
+    endpoint()
+    grpc()
     sys.exit(0)

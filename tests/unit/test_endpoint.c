@@ -10,11 +10,11 @@
 #include "status_map.h"
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
-static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL};
+static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
 {
-    return (api_server){st, m, key, 1000, 1, 8, "9.9"};
+    return (api_server){st, m, key, 1000, 1, 8, "9.9", 0};
 }
 
 static void test_status_tables(void)
@@ -209,6 +209,14 @@ static void test_answers(void)
     CHECK_INT_EQ(st, 503);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "draining");
     json_decref(j);
+    api_server downloading = server_view(API_DOWNLOADING, NULL, NULL);
+    j = get("/readyz", &downloading, &st);
+    CHECK_INT_EQ(st, 503);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "downloading");
+    json_decref(j);
+    j = get("/v2/health/ready", &downloading, &st);
+    CHECK_INT_EQ(st, 503);
+    json_decref(j);
     j = get("/ping", &ready, &st);
     CHECK_INT_EQ(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "status")), "Healthy");
@@ -277,9 +285,96 @@ static void test_error_bodies(void)
     free(b);
 }
 
+/* Issue 15: ?explain=1 in the plan, GET / as a JSON index, learned_token_cosine and the crop
+ * geometry in /v1/models. */
+static void test_explain_and_root(void)
+{
+    api_server sv = server_view(API_READY, &M, NULL);
+    api_plan p;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.explain, 0);
+    api_head e1 = {.explain = "1"}, e0 = {.explain = "0"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &e1, &sv, &p), 0);
+    CHECK_INT_EQ(p.explain, 1);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &e0, &sv, &p), 0);
+    CHECK_INT_EQ(p.explain, 0);
+    const char *bad[] = {"2", "true", "", "-1", "1x", "9999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        api_head eb = {.explain = bad[i]};
+        CHECK_INT_EQ(plan("/v1/predict", "POST", &eb, &sv, &p), 400);
+        CHECK(strstr(p.msg, "explain") != NULL);
+    }
+
+    /* GET / (and HEAD): no body; answered with the JSON index, also while loading */
+    CHECK_INT_EQ(plan("/", "GET", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_NONE);
+    CHECK_INT_EQ(plan("/", "HEAD", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(plan("/", "POST", NULL, &sv, &p), 405);
+    int st = 0;
+    json_t *j = get("/", &sv, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "deit-server");
+    CHECK_STR_EQ(json_string_value(json_object_get(j, "model")), "toy");
+    CHECK(json_is_false(json_object_get(j, "api_key_required")));
+    CHECK(json_array_size(json_object_get(j, "endpoints")) > 3);
+    json_decref(j);
+    api_server keyed = server_view(API_STARTING, NULL, "k");
+    j = get("/", &keyed, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_null(json_object_get(j, "model")) && json_is_true(json_object_get(j, "api_key_required")));
+    json_decref(j);
+
+    /* /v1/models: learned_token_cosine (null without a distillation token) and how the crop is made */
+    j = get("/v1/models", &sv, &st);
+    json_t *m = json_array_get(json_object_get(j, "models"), 0), *in = json_object_get(m, "input");
+    CHECK_NEAR(json_number_value(json_object_get(m, "learned_token_cosine")), 0.25, 1e-12);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "shortest_side");
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "size")), 248);
+    json_decref(j);
+    api_model one = M;
+    one.distilled = 0;
+    one.learned_token_cosine = NAN;
+    one.resize_exact = 1;
+    one.resize_w = 256;
+    one.resize_h = 200;
+    api_server sv1 = server_view(API_READY, &one, NULL);
+    j = get("/v1/models", &sv1, &st);
+    m = json_array_get(json_object_get(j, "models"), 0);
+    in = json_object_get(m, "input");
+    CHECK(json_is_null(json_object_get(m, "learned_token_cosine")));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "exact");
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "height")), 200);
+    json_decref(j);
+}
+
+/* Issue 14: ?exif_transpose in the plan, its default from --exif-transpose. */
+static void test_exif_transpose(void)
+{
+    api_server sv = server_view(API_READY, &M, NULL);
+    api_plan p;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 0);  /* timm does not transpose */
+    api_head x1 = {.exif_transpose = "1"}, x0 = {.exif_transpose = "0"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &x1, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 1);
+    sv.exif_transpose = 1;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 1);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &x0, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 0);
+    const char *bad[] = {"2", "yes", "", "-1", "1 "};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        api_head xb = {.exif_transpose = bad[i]};
+        CHECK_INT_EQ(plan("/v1/predict", "POST", &xb, &sv, &p), 400);
+        CHECK(strstr(p.msg, "exif_transpose") != NULL);
+    }
+}
+
 int main(void)
 {
     test_status_tables();
+    test_exif_transpose();
+    test_explain_and_root();
     test_plan_errors();
     test_versions();
     test_answers();

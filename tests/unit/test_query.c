@@ -53,7 +53,7 @@ static void test_routes(void)
         {"/v2/models//infer", R_NOT_FOUND, NULL, 1},
         {"/v2/models/m1/explain", R_NOT_FOUND, NULL, 1},
         {"/v2/nothing", R_NOT_FOUND, NULL, 1},
-        {"/", R_NOT_FOUND, NULL, 0},
+        {"/", R_ROOT, NULL, 0},
         {"", R_NOT_FOUND, NULL, 0},
         {"/v1/predict/", R_NOT_FOUND, NULL, 0},
         {"/healthzz", R_NOT_FOUND, NULL, 0},
@@ -99,7 +99,13 @@ static void test_config(void)
     CHECK_STR_EQ(c.host, "0.0.0.0");
     CHECK_STR_EQ(c.log_format, "text");
     CHECK_INT_EQ(c.max_pixels, 40000000L);
+    /* no --model: the built-in model; an empty one is refused */
+    CHECK_STR_EQ(c.model, "builtin:fashion-deit");
+    CHECK_INT_EQ(c.max_model_mb, 4096);
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+    c.model = "";
     CHECK(server_config_validate(&c, err, sizeof err) == -1 && strstr(err, "model"));
+    server_config_defaults(&c);
 
     setenv("DEIT_PORT", "9000", 1);
     setenv("DEIT_WORKERS", "3", 1);

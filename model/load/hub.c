@@ -1,0 +1,294 @@
+/* hub.c — what --model names, and a hub model's snapshot made complete in the shared cache: the cache
+ * first (pinned commits, offline mode, a network failure), then HEAD for each missing file and a
+ * locked, verified download of each missing blob. */
+#include "hub_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "status.h"
+
+/* The files a model is made of. Weights only as safetensors: pytorch_model.bin is a pickle, which
+ * runs code when loaded, so it is never fetched. */
+static const struct {
+    const char *name;
+    int required;
+} MODEL_FILES[] = {{"config.json", 1}, {"model.safetensors", 1}, {"preprocessor_config.json", 0}};
+
+/* The engine's limit on config files (deit.c's MAX_CONFIG_BYTES). */
+#define HUB_MAX_JSON_BYTES (16LL << 20)
+
+typedef struct {
+    const hub_options *o;
+    hub_ref ref;
+    model_source *out;
+    char repo_dir[PATH_MAX];
+    char commit[41];           /* known once pinned, read from refs/, or told by the first HEAD */
+    int cache_only;            /* offline, or the hub unreachable: answer from the cache or fail */
+    long long total;           /* bytes of the files so far (the size cap) */
+} job;
+
+static void say(const job *j, hub_log_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(const job *j, hub_log_level lv, const char *fmt, ...)
+{
+    if (!j->o->log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    j->o->log(j->o->ctx, lv, msg);
+}
+
+/* What the user can do about a refused HEAD, from its status and X-Error-Code (the codes
+ * huggingface_hub's hf_raise_for_status reads). */
+static int refused(const job *j, const char *file, const hub_meta *m, char *err, size_t errlen)
+{
+    const char *repo = j->ref.repo, *code = m->error_code, *ep = j->o->endpoint;
+    const char *hubmsg = m->error_message[0] ? m->error_message : "no message";
+    if (strcmp(code, "GatedRepo") == 0)
+        return deit_fail(err, errlen, DEIT_EIO,
+                         "%s is a gated model (HTTP %ld: %s): accept its conditions at %s/%s while logged in, then set "
+                         "HF_TOKEN (or $HF_HOME/token) to a read token of that account%s",
+                         repo, m->status, hubmsg, ep, repo, j->o->token[0] ? " (the current token has no access yet)" : "");
+    if (strcmp(code, "RevisionNotFound") == 0)
+        return deit_fail(err, errlen, DEIT_EIO,
+                         "%s has no revision \"%s\" (HTTP %ld): name an existing branch, tag or 40-hex commit id after '@'",
+                         repo, j->ref.revision, m->status);
+    if (strcmp(code, "EntryNotFound") == 0)
+        return deit_fail(err, errlen, DEIT_EIO,
+                         "%s@%s has no %s (HTTP %ld): deit-server loads config.json + model.safetensors (timm or "
+                         "transformers, safetensors format; pytorch_model.bin pickles are never loaded)",
+                         repo, j->ref.revision, file, m->status);
+    if (m->status == 401 || strcmp(code, "RepoNotFound") == 0)
+        return deit_fail(err, errlen, DEIT_EIO,
+                         j->o->token[0]
+                             ? "%s: repository not found (HTTP %ld): check the id (ORG/NAME as on %s); if it is private, "
+                               "the token in HF_TOKEN / $HF_HOME/token cannot read it (invalid or without access)"
+                             : "%s: repository not found (HTTP %ld): check the id (ORG/NAME as on %s); a private or gated "
+                               "repository needs a token in HF_TOKEN (or $HF_HOME/token)",
+                         repo, m->status, ep);
+    if (m->status == 403)
+        return deit_fail(err, errlen, DEIT_EIO,
+                         "%s: access forbidden (HTTP 403: %s): the token in HF_TOKEN lacks read permission for it "
+                         "(a fine-grained token needs read access to this repository)", repo, hubmsg);
+    if (m->status == 404)
+        return deit_fail(err, errlen, DEIT_EIO, "%s@%s: %s not found (HTTP 404: %s)", repo, j->ref.revision, file, hubmsg);
+    return deit_fail(err, errlen, DEIT_EIO, "%s: %s answered HTTP %ld for %s (%s)", repo, ep, m->status, file, hubmsg);
+}
+
+/* The cache's answer for `file` at j->commit: 1 present, 0 known absent (.no_exist), -1 unknown. */
+static int cached(const job *j, const char *file)
+{
+    char p[PATH_MAX];
+    if (hub_pathf(p, sizeof p, "%s/snapshots/%s/%s", j->repo_dir, j->commit, file) == 0 && hub_path_exists(p))
+        return 1;
+    return hub_pathf(p, sizeof p, "%s/.no_exist/%s/%s", j->repo_dir, j->commit, file) == 0 && hub_path_exists(p)
+               ? 0 : -1;
+}
+
+/* Fetches blobs/<etag> (under its lock, as <etag>.incomplete until verified) unless it is there. */
+static int fetch_blob(job *j, const char *file, const hub_meta *m, char *err, size_t errlen)
+{
+    char blob[PATH_MAX], part[PATH_MAX + 16], dir[PATH_MAX];
+    /* resolve_hub bounded repo_dir, so these fit */
+    hub_pathf(dir, sizeof dir, "%s/blobs", j->repo_dir);
+    hub_pathf(blob, sizeof blob, "%s/%s", dir, m->etag);
+    hub_pathf(part, sizeof part, "%s.incomplete", blob);
+    if (hub_path_exists(blob))
+        return DEIT_OK;
+    if (hub_mkdirs(dir) != 0)
+        return deit_fail(err, errlen, DEIT_EIO, "cannot write the model cache %s: %s (make it writable, or fill it "
+                                                "beforehand and mount it read-only)", dir, strerror(errno));
+    int lock = hub_cache_lock(j->o->cache_dir, j->ref.folder, m->etag);
+    if (lock < 0)
+        return deit_fail(err, errlen, DEIT_EIO, "cannot lock %s/.locks/%s/%s.lock: %s", j->o->cache_dir, j->ref.folder,
+                         m->etag, strerror(errno));
+    int rc = DEIT_OK;
+    if (!hub_path_exists(blob)) { /* another process may have fetched it while we waited */
+        /* The token goes only to the hub itself; the CDN's Location is signed already. */
+        size_t el = strlen(j->o->endpoint);
+        int same_host = strncmp(m->location, j->o->endpoint, el) == 0 && (m->location[el] == '/' || !m->location[el]);
+        say(j, HUB_LOG_INFO, "downloading %s/%s (%lld bytes) from %s", j->ref.repo, file, m->size, j->o->endpoint);
+        rc = hub_http_download(j->o, m->location, same_host, part, file, m->size,
+                               hub_is_sha256(m->etag) ? m->etag : NULL, &j->out->downloaded, &j->out->requests,
+                               err, errlen);
+        if (rc == DEIT_OK && rename(part, blob) != 0)
+            rc = deit_fail(err, errlen, DEIT_EIO, "%s: %s", blob, strerror(errno));
+        if (rc == DEIT_OK)
+            say(j, HUB_LOG_INFO, "fetched %s/%s into %s", j->ref.repo, file, blob);
+    }
+    hub_cache_unlock(lock);
+    return rc;
+}
+
+/* Makes one file of the snapshot present (1), or known absent (0, optional files only). */
+static int resolve_file(job *j, const char *file, int required, char *err, size_t errlen)
+{
+    for (;;) {
+        if (!j->commit[0] && j->cache_only && hub_cache_read_ref(j->repo_dir, j->ref.revision, j->commit) != 0)
+            return deit_fail(err, errlen, DEIT_EIO,
+                             "%s@%s is not in the cache %s and %s: run once with the hub reachable (or copy a "
+                             "huggingface_hub cache there)", j->ref.repo, j->ref.revision, j->o->cache_dir,
+                             j->o->offline ? "HF_HUB_OFFLINE is set" : "the hub is unreachable");
+        if (j->commit[0]) {
+            int c = cached(j, file);
+            if (c == 1)
+                return 1;
+            if (c == 0 && !required)
+                return 0;
+            if (j->cache_only) {
+                if (!required)
+                    return 0;
+                return deit_fail(err, errlen, DEIT_EIO, "%s@%s: the cache %s lacks %s at commit %s and %s", j->ref.repo,
+                                 j->ref.revision, j->o->cache_dir, file, j->commit,
+                                 j->o->offline ? "HF_HUB_OFFLINE is set" : "the hub is unreachable");
+            }
+        }
+        char rev[800], url[2048];
+        hub_url_quote(j->commit[0] ? j->commit : j->ref.revision, rev, sizeof rev);
+        snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", j->o->endpoint, j->ref.repo, rev, file);
+        hub_meta m;
+        int hr = hub_http_head(j->o, url, &m);
+        j->out->requests += m.requests;
+        if (hr != 0 && m.no_answer) {
+            /* Down, not refused: what the cache holds is served, with a warning (huggingface_hub does the same). */
+            say(j, HUB_LOG_WARN, "the hub at %s is unreachable (%s): using the cache %s", j->o->endpoint, m.transport,
+                j->o->cache_dir);
+            j->cache_only = 1;
+            j->out->cache_only = 1;
+            continue;
+        }
+        if (hr != 0)
+            return deit_fail(err, errlen, DEIT_EIO, "%s: %s", url, m.transport);
+        int commit_ok = hub_is_commit(m.commit);
+        if (m.status == 404 && strcmp(m.error_code, "EntryNotFound") == 0 && !required) {
+            if (commit_ok) { /* remembered, so the next load asks nothing (read-only caches just skip it) */
+                hub_cache_mark_absent(j->repo_dir, m.commit, file);
+                hub_cache_write_ref(j->repo_dir, j->ref.revision, m.commit);
+                if (!j->commit[0])
+                    memcpy(j->commit, m.commit, 41);
+            }
+            return 0;
+        }
+        if (m.status < 200 || m.status > 399)
+            return refused(j, file, &m, err, errlen);
+        if (!commit_ok || !m.etag[0] || m.size < 0 || !m.location[0])
+            return deit_fail(err, errlen, DEIT_EIO,
+                             "%s does not answer like the Hugging Face Hub (X-Repo-Commit \"%.64s\", ETag \"%s\", "
+                             "size %lld): check HF_ENDPOINT and any proxy", url, m.commit, m.etag, m.size);
+        if (j->commit[0] && strcmp(j->commit, m.commit) != 0)
+            return deit_fail(err, errlen, DEIT_EIO, "%s: asked for commit %s, the hub answered %s", url, j->commit,
+                             m.commit);
+        if (!j->commit[0]) {
+            memcpy(j->commit, m.commit, 41);
+            hub_cache_write_ref(j->repo_dir, j->ref.revision, j->commit); /* read-only caches: not needed */
+        }
+        if (j->o->max_bytes > 0 && m.size > j->o->max_bytes - j->total)
+            return deit_fail(err, errlen, DEIT_ETOOBIG,
+                             "%s: %s is %.1f MB, more than the model size limit of %.0f MB allows (--max-model-mb)",
+                             j->ref.repo, file, (double)m.size / 1048576.0, (double)j->o->max_bytes / 1048576.0);
+        /* deit_model_open refuses configs over 16 MB; fetching one would only fill the disk */
+        size_t fl = strlen(file);
+        if (fl > 5 && strcmp(file + fl - 5, ".json") == 0 && m.size > HUB_MAX_JSON_BYTES)
+            return deit_fail(err, errlen, DEIT_ETOOBIG, "%s: %s is %lld bytes, too large for a config file",
+                             j->ref.repo, file, m.size);
+        j->total += m.size;
+        if (cached(j, file) == 1)
+            return 1;
+        int rc = fetch_blob(j, file, &m, err, errlen);
+        if (rc != DEIT_OK)
+            return rc;
+        char lerr[512];
+        if (hub_cache_link(j->repo_dir, j->commit, file, m.etag, lerr, sizeof lerr) != 0)
+            return deit_fail(err, errlen, DEIT_EIO, "cannot write the model cache: %s", lerr);
+        return 1;
+    }
+}
+
+static int resolve_hub(const hub_ref *ref, const hub_options *o, model_source *out, char *err, size_t errlen)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.o = o;
+    j.ref = *ref;
+    j.out = out;
+    j.cache_only = o->offline;
+    out->cache_only = o->offline;
+    if (!o->cache_dir[0])
+        return deit_fail(err, errlen, DEIT_EINVAL, "no cache directory: set HF_HUB_CACHE or HF_HOME");
+    /* Room for the longest path below it: /snapshots/<40>/preprocessor_config.json, blobs/<128>.incomplete */
+    if (strlen(o->cache_dir) + strlen(ref->folder) + 200 >= sizeof j.repo_dir ||
+        hub_pathf(j.repo_dir, sizeof j.repo_dir, "%s/%s", o->cache_dir, ref->folder) != 0)
+        return deit_fail(err, errlen, DEIT_EINVAL, "cache path too long: %s", o->cache_dir);
+    /* A commit id names immutable content: when the cache has it, nothing is asked. */
+    if (hub_is_commit(ref->revision))
+        memcpy(j.commit, ref->revision, 41);
+    for (size_t i = 0; i < sizeof MODEL_FILES / sizeof MODEL_FILES[0]; i++) {
+        int rc = resolve_file(&j, MODEL_FILES[i].name, MODEL_FILES[i].required, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (out->requests == 0)
+        out->cache_only = 1;
+    hub_pathf(out->path, sizeof out->path, "%s/snapshots/%s", j.repo_dir, j.commit);
+    snprintf(out->name, sizeof out->name, "%s", ref->name);
+    snprintf(out->repo, sizeof out->repo, "%s", ref->repo);
+    snprintf(out->revision, sizeof out->revision, "%s", ref->revision);
+    memcpy(out->commit, j.commit, 41);
+    return DEIT_OK;
+}
+
+model_source_kind model_source_classify(const char *spec)
+{
+    if (!spec)
+        return MODEL_SOURCE_PATH;
+    if (strncmp(spec, HUB_BUILTIN_PREFIX, strlen(HUB_BUILTIN_PREFIX)) == 0)
+        return MODEL_SOURCE_BUILTIN;
+    if (strncmp(spec, HUB_SCHEME, strlen(HUB_SCHEME)) == 0)
+        return MODEL_SOURCE_HUB;
+    struct stat st;
+    hub_ref ref;
+    char perr[256];
+    /* A path that exists wins over a hub id of the same spelling. */
+    return stat(spec, &st) != 0 && hub_ref_parse(spec, 1, &ref, perr, sizeof perr) == 0 ? MODEL_SOURCE_HUB
+                                                                                         : MODEL_SOURCE_PATH;
+}
+
+int model_source_resolve(const char *spec, const hub_options *o, model_source *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec)
+        return deit_fail(err, errlen, DEIT_EINVAL, "no model given");
+    size_t bl = strlen(HUB_BUILTIN_PREFIX), sl = strlen(HUB_SCHEME);
+    if (strncmp(spec, HUB_BUILTIN_PREFIX, bl) == 0) {
+        hub_builtin b;
+        if (hub_builtin_find(spec + bl, &b) != 0)
+            return deit_fail(err, errlen, DEIT_EINVAL, "\"%s\": no such built-in model (there is %s)", spec,
+                             HUB_DEFAULT_MODEL);
+        out->kind = MODEL_SOURCE_BUILTIN;
+        snprintf(out->path, sizeof out->path, "%s", spec);
+        snprintf(out->name, sizeof out->name, "%s", b.name);
+        return DEIT_OK;
+    }
+    hub_ref ref;
+    char perr[512];
+    if (strncmp(spec, HUB_SCHEME, sl) == 0) {
+        if (hub_ref_parse(spec + sl, 0, &ref, perr, sizeof perr) != 0)
+            return deit_fail(err, errlen, DEIT_EINVAL, "%s", perr);
+    } else {
+        if (model_source_classify(spec) == MODEL_SOURCE_PATH || hub_ref_parse(spec, 1, &ref, perr, sizeof perr) != 0) {
+            out->kind = MODEL_SOURCE_PATH;
+            if (snprintf(out->path, sizeof out->path, "%s", spec) >= (int)sizeof out->path)
+                return deit_fail(err, errlen, DEIT_EINVAL, "model path too long");
+            return DEIT_OK;
+        }
+    }
+    out->kind = MODEL_SOURCE_HUB;
+    return resolve_hub(&ref, o, out, err, errlen);
+}

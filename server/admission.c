@@ -1,0 +1,164 @@
+/* admission.c — the waiting room in front of a full queue; see admission.h. */
+#include "admission.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* How often the room looks for queue room while requests are parked: the workers do not signal it,
+ * and a forward pass takes milliseconds, so 1 ms keeps them fed without a busy loop. */
+#define POLL_NS 1000000L
+
+typedef struct {
+    void *item;
+    double since;
+} parked;
+
+struct admission {
+    batcher *b;
+    int cap, slack;
+    double max_wait_s;
+    admission_wake_fn wake;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    parked *ring;              /* FIFO of parked items, cap_parked slots */
+    size_t head, n, cap_parked;
+    int tickets;               /* admitted, not yet in the queue */
+    int stopping;
+    pthread_t thread;
+};
+
+/* 1 when one more request fits: images queued plus requests admitted and still on their way (at most
+ * `slack` of those beyond the queue: they upload and decode while the queue drains) < cap + slack. */
+static int room(admission *a)
+{
+    return batcher_queued(a->b) + a->tickets < a->cap + a->slack;
+}
+
+static void *room_thread(void *arg)
+{
+    admission *a = arg;
+    pthread_mutex_lock(&a->lock);
+    while (!a->stopping) {
+        if (a->n == 0) {
+            pthread_cond_wait(&a->cond, &a->lock);
+            continue;
+        }
+        double now = batcher_now();
+        /* oldest first: admit while there is room, refuse what has waited too long */
+        while (a->n > 0) {
+            parked *p = &a->ring[a->head];
+            int admit = room(a);
+            if (!admit && now - p->since < a->max_wait_s) break;
+            void *item = p->item;
+            a->head = (a->head + 1) % a->cap_parked;
+            a->n--;
+            if (admit) a->tickets++;
+            pthread_mutex_unlock(&a->lock);
+            a->wake(item, admit);
+            pthread_mutex_lock(&a->lock);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POLL_NS;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+admission *admission_start(batcher *b, int queue_cap, int slack, int max_parked, double max_wait_s,
+                           admission_wake_fn wake)
+{
+    admission *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->cap_parked = max_parked > 0 ? (size_t)max_parked : 1;
+    a->ring = malloc(a->cap_parked * sizeof *a->ring);
+    a->b = b;
+    a->cap = queue_cap;
+    a->slack = slack;
+    a->max_wait_s = max_wait_s;
+    a->wake = wake;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->cond, NULL);
+    if (!a->ring || pthread_create(&a->thread, NULL, room_thread, a)) {
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->cond);
+        free(a->ring);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int admission_try(admission *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int ok = !a->stopping && a->n == 0 && room(a);
+    if (ok) a->tickets++;
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}
+
+int admission_park(admission *a, void *item)
+{
+    pthread_mutex_lock(&a->lock);
+    int rc = -1;
+    if (!a->stopping && a->n < a->cap_parked) {
+        a->ring[(a->head + a->n) % a->cap_parked] = (parked){item, batcher_now()};
+        if (a->n++ == 0) pthread_cond_signal(&a->cond);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+void admission_leave(admission *a)
+{
+    pthread_mutex_lock(&a->lock);
+    if (a->tickets > 0) a->tickets--;
+    pthread_mutex_unlock(&a->lock);
+}
+
+int admission_parked(admission *a)
+{
+    pthread_mutex_lock(&a->lock);
+    int n = (int)a->n;
+    pthread_mutex_unlock(&a->lock);
+    return n;
+}
+
+void admission_stop(admission *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->lock);
+    if (a->stopping) {
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    a->stopping = 1;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    /* the thread is gone: refuse what is still parked, from here */
+    while (a->n > 0) {
+        void *item = a->ring[a->head].item;
+        a->head = (a->head + 1) % a->cap_parked;
+        a->n--;
+        a->wake(item, 0);
+    }
+}
+
+void admission_free(admission *a)
+{
+    if (!a) return;
+    admission_stop(a);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->cond);
+    free(a->ring);
+    free(a);
+}

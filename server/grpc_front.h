@@ -1,0 +1,77 @@
+/* grpc_front.h — private to the gRPC front end (grpc_server.c, grpc_infer.c): the server's state and
+ * how a call is answered, counted and logged. */
+#ifndef DEIT_SERVER_GRPC_FRONT_H
+#define DEIT_SERVER_GRPC_FRONT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batcher.h"
+#include "deit.h"
+#include "grpc_server.h"
+#include "grpc_transport.h"
+#include "log.h"
+#include "metrics.h"
+#include "model_info.h"
+#include "server_config.h"
+
+/* What inference needs; written once by gfe_set_engine before engine_set is published. */
+typedef struct {
+    const deit_model *model;
+    batcher *batcher;
+    size_t in_floats;
+    api_model am;              /* what the API says about it (am.name: what clients call it) */
+} gfe_engine;
+
+struct gfe_server {
+    const server_config *cfg;
+    metrics *metrics;
+    const server_log *log;
+    rpc_transport *t;
+    int port;
+    gfe_engine eng;
+    atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
+    atomic_int draining;       /* SIGTERM received: NOT_SERVING, new inference UNAVAILABLE */
+    atomic_int inflight;       /* calls between their start and their answer */
+};
+
+/* One call's bookkeeping, from the handler's start to its answer. */
+typedef struct {
+    gfe_server *g;
+    rpc_call *call;
+    const char *method;        /* "/package.Service/Method" (a static string: the route's) */
+    metrics_endpoint ep;
+    double t0;                 /* batcher_now() at the start */
+    size_t bytes_in;
+    int n_images;
+} gfe_call;
+
+/* The engine, or NULL while the model loads. */
+const gfe_engine *gfe_engine_get(gfe_server *g);
+
+/* Answers the call (code RPC_OK: resp[len] is the response message; otherwise message is the
+ * status text), counts it in the metrics under http_status (what REST answers for the same
+ * outcome) and writes the access log line. The call is gone afterwards. */
+void gfe_answer(const gfe_call *ci, int code, int http_status, const char *message, const uint8_t *resp,
+                size_t len);
+
+/* gfe_answer with a printf-style message, for a failure REST answers with http_status; the gRPC code
+ * is the shared table's (api_grpc_of_http). */
+void gfe_fail(const gfe_call *ci, int http_status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The same with an explicit gRPC code (where gRPC has a closer one than the table's, e.g. a full
+ * queue is RESOURCE_EXHAUSTED, not UNAVAILABLE). */
+void gfe_fail_code(const gfe_call *ci, int code, int http_status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* 1 when the call's "authorization" metadata is "Bearer <--api-key>" (or no key is configured). */
+int gfe_authorized(const gfe_server *g, const rpc_call *call);
+
+/* 0 when name/version ("" = any) address the served model; otherwise 404 and REST's message. */
+int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen);
+
+/* ModelInfer (grpc_infer.c): answers now or, once queued, from the batcher's completion. */
+void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len);
+
+#endif

@@ -1,0 +1,194 @@
+/* grpc_infer.c — gRPC ModelInfer: the REST v2 infer path (same checks, decoding, queue and fusion)
+ * with gRPC status codes; the call is answered from the batcher's completion, so no thread waits. */
+#include "grpc_front.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoint.h"
+#include "grpc_codec.h"
+#include "status_map.h"
+
+/* One queued ModelInfer: what the completion needs once the batcher is done with the images. */
+typedef struct {
+    gfe_call ci;
+    const gfe_engine *e;
+    int n;
+    float *pixels, *cls, *dist;
+    v2_output outs[V2_OUT_COUNT];
+    int n_outs;
+    char *id;                  /* request id to echo, or NULL */
+    double deadline;           /* the client's, in batcher_now() seconds; HUGE_VAL when none */
+    batch_job job;
+} infer_call;
+
+static void infer_free(infer_call *c)
+{
+    free(c->pixels);
+    free(c->cls);
+    free(c->dist);
+    free(c->id);
+    free(c);
+}
+
+/* Answers with the requested outputs, the logits fused as REST fuses them. */
+static void answer_probs(infer_call *c)
+{
+    const gfe_engine *e = c->e;
+    size_t len = 0;
+    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, c->dist, c->n, &len);
+    if (!msg) {
+        gfe_fail(&c->ci, 503, "out of memory building the response");
+        return;
+    }
+    gfe_answer(&c->ci, RPC_OK, 200, NULL, msg, len);
+    free(msg);
+}
+
+/* The batcher's completion (a worker thread, or batcher_stop's caller). */
+static void job_done(batch_job *job)
+{
+    infer_call *c = job->user;
+    switch (job->status) {
+    case BATCH_OK:
+        if (batcher_now() > c->deadline)
+            gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
+        else
+            answer_probs(c);
+        break;
+    case BATCH_TIMEOUT:
+        gfe_fail(&c->ci, 504, "request timed out after %d s waiting for a worker (--request-timeout-s)",
+                 c->ci.g->cfg->request_timeout_s);
+        break;
+    case BATCH_SHUTDOWN:
+        gfe_fail(&c->ci, 503, "server is shutting down");
+        break;
+    default:
+        gfe_fail(&c->ci, 500, "inference failed");
+        break;
+    }
+    infer_free(c);
+}
+
+static void queue_full(const gfe_call *ci)
+{
+    /* REST's 503, but gRPC has the closer code: the server is up, this resource is not */
+    gfe_fail_code(ci, RPC_RESOURCE_EXHAUSTED, 503, "server busy: queue is full (%d images, --queue)",
+                  ci->g->cfg->queue);
+}
+
+/* Decodes every image into c->pixels here, on the gRPC thread, so workers only run forward passes
+ * (as REST decodes in its HTTP threads). 0, or -1 after answering the call. */
+static int decode_images(infer_call *c, const v2_request *r)
+{
+    const server_config *cfg = c->ci.g->cfg;
+    size_t F = c->e->in_floats;
+    for (size_t i = 0; i < r->n_images; i++) {
+        char err[256];
+        int rc = deit_preprocess(c->e->model, r->images[i].data, r->images[i].len, (size_t)cfg->max_pixels,
+                                 c->pixels + i * F, err, sizeof err);
+        if (rc == DEIT_OK) continue;
+        char msg[API_MSG_MAX];
+        int http = api_decode_error(rc, err, i, r->n_images, msg, sizeof msg);
+        gfe_fail(&c->ci, http, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything up to the queue: checks in REST's order, then decoding. NULL after answering the call. */
+static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
+{
+    gfe_server *g = ci->g;
+    if (!gfe_authorized(g, ci->call)) {
+        gfe_fail(ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
+        return NULL;
+    }
+    const gfe_engine *e = gfe_engine_get(g);
+    if (!e) {
+        gfe_fail(ci, 503, "model is still loading");
+        return NULL;
+    }
+    if (rpc_call_tag(ci->call)) { /* began after SIGTERM; calls begun before it complete */
+        gfe_fail(ci, 503, "server is shutting down");
+        return NULL;
+    }
+    double left = rpc_call_time_left(ci->call);
+    if (left <= 0) {
+        gfe_fail(ci, 504, "the client's deadline passed before the request was read");
+        return NULL;
+    }
+    char err[API_MSG_MAX];
+    gcodec_infer_request r;
+    int rc = gcodec_decode_infer(req, len, (size_t)g->cfg->max_images, &r, err, sizeof err);
+    if (rc) {
+        gfe_fail(ci, api_http_of_v2(rc), "%s", err);
+        return NULL;
+    }
+    if ((rc = gfe_model_check(e, r.model_name, r.model_version, err, sizeof err))) {
+        gfe_fail(ci, rc, "%s", err);
+        gcodec_infer_request_free(&r);
+        return NULL;
+    }
+    size_t n = r.req.n_images, K = (size_t)e->am.n_classes;
+    /* shed load before decoding when the queue clearly cannot take these images (as REST) */
+    if (batcher_queued(e->batcher) + (int)n > g->cfg->queue) {
+        queue_full(ci);
+        gcodec_infer_request_free(&r);
+        return NULL;
+    }
+    infer_call *c = calloc(1, sizeof *c);
+    if (c) {
+        c->ci = *ci;
+        c->ci.n_images = (int)n;
+        c->e = e;
+        c->n = (int)n;
+        c->n_outs = r.req.n_outputs;
+        memcpy(c->outs, r.req.outputs, sizeof c->outs);
+        c->id = r.req.id; /* taken over */
+        r.req.id = NULL;
+        c->deadline = isfinite(left) && left < 1e9 ? batcher_now() + left : HUGE_VAL;
+        c->pixels = malloc(n * e->in_floats * sizeof(float));
+        c->cls = malloc(n * K * sizeof(float));
+        c->dist = malloc(n * K * sizeof(float));
+    }
+    if (!c || !c->pixels || !c->cls || !c->dist) {
+        gfe_fail(ci, 503, "out of memory for %zu images", n);
+        if (c) infer_free(c);
+        gcodec_infer_request_free(&r);
+        return NULL;
+    }
+    rc = decode_images(c, &r.req);
+    gcodec_infer_request_free(&r);
+    if (rc) {
+        infer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
+{
+    infer_call *c = prepare(ci, req, len);
+    if (!c) return;
+    if (batcher_now() > c->deadline) {
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the images were decoded");
+        infer_free(c);
+        return;
+    }
+    batch_job *j = &c->job;
+    j->n = c->n;
+    j->pixels = c->pixels;
+    j->cls = c->cls;
+    j->dist = c->dist;
+    j->done = job_done;
+    j->user = c;
+    /* from here on the completion may run (and free c) at any moment */
+    int rc = batcher_submit(c->e->batcher, j);
+    if (rc == BATCH_OK) return;
+    if (rc == BATCH_FULL) queue_full(&c->ci);
+    else gfe_fail(&c->ci, 503, "server is shutting down");
+    infer_free(c);
+}

@@ -1,0 +1,284 @@
+/* grpc_server.c — the gRPC front end's lifecycle, routing, the small RPCs (live, ready, metadata,
+ * health) and how every call is answered, counted and logged; ModelInfer is in grpc_infer.c. */
+#include "grpc_front.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoint.h"
+#include "grpc_codec.h"
+#include "status_map.h"
+#include "tls.h"
+
+/* Longest "authorization" metadata value looked at (gRPC itself caps all metadata at 16 KiB). */
+#define MAX_AUTH_BYTES 16384
+/* How long gfe_stop lets calls still open finish before cancelling them. */
+#define STOP_GRACE_S 1.0
+
+#define SVC "/inference.GRPCInferenceService/"
+#define HEALTH_CHECK "/grpc.health.v1.Health/Check"
+
+static const char *code_name(int code)
+{
+    switch (code) {
+    case RPC_OK: return "OK";
+    case RPC_CANCELLED: return "CANCELLED";
+    case RPC_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case RPC_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case RPC_NOT_FOUND: return "NOT_FOUND";
+    case RPC_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case RPC_UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case RPC_INTERNAL: return "INTERNAL";
+    case RPC_UNAVAILABLE: return "UNAVAILABLE";
+    case RPC_UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+    }
+}
+
+/* Access log: the HTTP log's line (log.h) with method "GRPC", the gRPC method as path, the HTTP
+ * status REST gives for the same outcome, and the gRPC status as how the call ended. */
+static void access_log(const gfe_call *ci, int code, int http_status, double ms, size_t out)
+{
+    char end[40];
+    snprintf(end, sizeof end, "grpc:%s", code_name(code));
+    log_access_rec r = {"GRPC", ci->method, http_status, ci->n_images, ms, ci->bytes_in, out, end};
+    log_access(ci->g->log, &r);
+}
+
+void gfe_answer(const gfe_call *ci, int code, int http_status, const char *message, const uint8_t *resp,
+                size_t len)
+{
+    gfe_server *g = ci->g;
+    double secs = batcher_now() - ci->t0;
+    rpc_call_finish(ci->call, code, message, resp, len);
+    metrics_request(g->metrics, ci->ep, http_status, secs);
+    access_log(ci, code, http_status, secs * 1e3, code == RPC_OK ? len : 0);
+    atomic_fetch_sub(&g->inflight, 1);
+}
+
+void gfe_fail_code(const gfe_call *ci, int code, int http_status, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gfe_answer(ci, code, http_status, msg, NULL, 0);
+}
+
+void gfe_fail(const gfe_call *ci, int http_status, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gfe_answer(ci, api_grpc_of_http(http_status), http_status, msg, NULL, 0);
+}
+
+/* Answers with a freshly encoded message (NULL: out of memory) of *len bytes, and frees it. (len is
+ * read here, after the encoder that sets it has run: argument evaluation order is unspecified.) */
+static void answer_msg(const gfe_call *ci, uint8_t *msg, const size_t *lenp)
+{
+    size_t len = *lenp;
+    if (!msg) {
+        gfe_fail(ci, 503, "out of memory building the response");
+        return;
+    }
+    gfe_answer(ci, RPC_OK, 200, NULL, msg, len);
+    free(msg);
+}
+
+const gfe_engine *gfe_engine_get(gfe_server *g)
+{
+    return atomic_load_explicit(&g->engine_set, memory_order_acquire) ? &g->eng : NULL;
+}
+
+int gfe_authorized(const gfe_server *g, const rpc_call *call)
+{
+    const char *key = g->cfg->api_key;
+    if (!key || !*key) return 1;
+    size_t len = 0;
+    const char *got = rpc_call_metadata(call, "authorization", &len);
+    if (!got || len > MAX_AUTH_BYTES) return 0;
+    char *value = strndup(got, len); /* metadata values are not NUL-terminated */
+    int ok = value && strlen(value) == len && api_authorized(key, value);
+    free(value);
+    return ok;
+}
+
+int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen)
+{
+    /* the route REST would have matched for /v2/models/{name}[/versions/{version}]/infer */
+    route rt = {R_V2_INFER, name, strlen(name), *version ? version : NULL, strlen(version), 1, "POST"};
+    return api_model_check(&rt, &e->am, msg, msglen);
+}
+
+static int ready(gfe_server *g)
+{
+    return gfe_engine_get(g) && !atomic_load(&g->draining);
+}
+
+/* ModelReady and ModelMetadata: which model, then the answer. */
+static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int metadata)
+{
+    gfe_server *g = ci->g;
+    char *name, *version;
+    if (gcodec_decode_model_ref(req, len, &name, &version)) {
+        gfe_fail(ci, 400, "request is not a valid %s message", metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
+        return;
+    }
+    const gfe_engine *e = gfe_engine_get(g);
+    size_t n = 0;
+    char msg[API_MSG_MAX];
+    int st;
+    if (!e) {
+        if (metadata) gfe_fail(ci, 503, "model is still loading");
+        else answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_MODEL_READY, 0, &n), &n);
+    } else if ((st = gfe_model_check(e, name, version, msg, sizeof msg))) {
+        gfe_fail(ci, st, "%s", msg);
+    } else if (metadata) {
+        answer_msg(ci, gcodec_encode_model_metadata(&e->am, &n), &n);
+    } else {
+        answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_MODEL_READY, !atomic_load(&g->draining), &n), &n);
+    }
+    free(name);
+    free(version);
+}
+
+static void health_check(const gfe_call *ci, const uint8_t *req, size_t len)
+{
+    char *service;
+    if (gcodec_decode_health(req, len, &service)) {
+        gfe_fail(ci, 400, "request is not a valid HealthCheckRequest message");
+        return;
+    }
+    /* "" is the server as a whole (what Kubernetes asks); the one service we serve is the other name */
+    if (*service && strcmp(service, "inference.GRPCInferenceService") != 0) {
+        gfe_fail(ci, 404, "unknown service \"%.200s\"", service);
+    } else {
+        size_t n = 0;
+        answer_msg(ci, gcodec_encode_health(ready(ci->g), &n), &n);
+    }
+    free(service);
+}
+
+typedef enum { M_LIVE, M_READY, M_MODEL_READY, M_SERVER_META, M_MODEL_META, M_INFER, M_HEALTH } method_kind;
+
+static const struct {
+    const char *path;
+    method_kind kind;
+    metrics_endpoint ep;
+} METHODS[] = {
+    {SVC "ModelInfer", M_INFER, EP_GRPC_INFER},
+    {SVC "ServerLive", M_LIVE, EP_GRPC_META},
+    {SVC "ServerReady", M_READY, EP_GRPC_META},
+    {SVC "ModelReady", M_MODEL_READY, EP_GRPC_META},
+    {SVC "ServerMetadata", M_SERVER_META, EP_GRPC_META},
+    {SVC "ModelMetadata", M_MODEL_META, EP_GRPC_META},
+    {HEALTH_CHECK, M_HEALTH, EP_HEALTH},
+};
+
+/* A call starts: it is in flight from now until answered. Its tag says whether it began while the
+ * server was already draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). */
+static int on_start(void *ctx)
+{
+    gfe_server *g = ctx;
+    atomic_fetch_add(&g->inflight, 1);
+    return atomic_load(&g->draining);
+}
+
+/* The transport's handler: one call, on a gRPC thread. */
+static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
+{
+    gfe_server *g = ctx;
+    gfe_call ci = {g, call, "(unknown method)", EP_OTHER, batcher_now(), len, 0};
+    int kind = -1;
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strcmp(method, METHODS[i].path) == 0) {
+            ci.method = METHODS[i].path;
+            ci.ep = METHODS[i].ep;
+            kind = (int)METHODS[i].kind;
+        }
+    if (!req) {
+        gfe_fail(&ci, 400, "no request message received");
+        return;
+    }
+    size_t n = 0;
+    switch (kind) {
+    case M_INFER: gfe_model_infer(&ci, req, len); return;
+    case M_MODEL_READY: model_call(&ci, req, len, 0); return;
+    case M_MODEL_META: model_call(&ci, req, len, 1); return;
+    case M_HEALTH: health_check(&ci, req, len); return;
+    case M_LIVE: case M_READY: case M_SERVER_META:
+        if (gcodec_decode_empty(req, len)) {
+            gfe_fail(&ci, 400, "request is not a valid %s message", strrchr(ci.method, '/') + 1);
+            return;
+        }
+        if (kind == M_LIVE) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);
+        else if (kind == M_READY) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_READY, ready(g), &n), &n);
+        else answer_msg(&ci, gcodec_encode_server_metadata(DEIT_SERVER_VERSION, &n), &n);
+        return;
+    default:
+        gfe_fail_code(&ci, RPC_UNIMPLEMENTED, 404, "no such method: %.200s", method);
+        return;
+    }
+}
+
+gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg, char *err, size_t errlen)
+{
+    gfe_server *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->cfg = cfg;
+    g->metrics = m;
+    g->log = lg;
+    atomic_init(&g->engine_set, 0);
+    atomic_init(&g->draining, 0);
+    atomic_init(&g->inflight, 0);
+    tls_files tls = {0};
+    if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
+        free(g);
+        return NULL;
+    }
+    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, tls.cert, tls.key, on_start,
+                              handle, g};
+    g->t = rpc_transport_start(&p, &g->port, err, errlen);
+    tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
+    if (!g->t) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void gfe_set_engine(gfe_server *g, const deit_model *model, batcher *b, const char *name)
+{
+    if (!g) return;
+    gfe_engine *e = &g->eng;
+    e->model = model;
+    e->batcher = b;
+    e->in_floats = deit_input_floats(model);
+    api_model_of(model, name, g->cfg->model_version, &e->am);
+    atomic_store_explicit(&g->engine_set, 1, memory_order_release);
+}
+
+int gfe_port(const gfe_server *g) { return g ? g->port : -1; }
+
+void gfe_drain(gfe_server *g)
+{
+    if (g) atomic_store(&g->draining, 1);
+}
+
+int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0; }
+
+void gfe_stop(gfe_server *g)
+{
+    if (!g) return;
+    rpc_transport_stop(g->t, STOP_GRACE_S);
+    free(g);
+}

@@ -1,0 +1,187 @@
+// grpc_transport.cc — grpc++ server with one generic callback service: each call's request bytes go to
+// the C handler, which finishes the call (now or later, from any thread) through rpc_call_finish.
+#include "grpc_transport.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+// One call: a bidirectional generic stream from which we read exactly one message (every method we
+// serve is unary) and to which we write at most one.
+struct rpc_call final : public grpc::ServerGenericBidiReactor {
+    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p)
+        : ctx_(ctx), handler_(p.handler), hctx_(p.ctx), peer_(ctx->peer()), tag_(p.on_start(p.ctx))
+    {
+        StartRead(&req_);
+    }
+
+    void OnReadDone(bool ok) override
+    {
+        if (!ok) { // the client half-closed (or vanished) without sending its request
+            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
+            return;
+        }
+        // The message may arrive in several slices; the codec wants it contiguous.
+        std::vector<grpc::Slice> slices;
+        std::string flat;
+        if (!req_.Dump(&slices).ok()) {
+            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
+            return;
+        }
+        const uint8_t *data = nullptr;
+        size_t len = 0;
+        if (slices.size() == 1) {
+            data = slices[0].begin();
+            len = slices[0].size();
+        } else {
+            try {
+                flat.reserve(req_.Length());
+                for (const grpc::Slice &s : slices) flat.append(reinterpret_cast<const char *>(s.begin()), s.size());
+            } catch (const std::bad_alloc &) {
+                handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
+                return;
+            }
+            data = reinterpret_cast<const uint8_t *>(flat.data());
+            len = flat.size();
+        }
+        req_.Clear();
+        handler_(hctx_, this, ctx_->method().c_str(), data ? data : reinterpret_cast<const uint8_t *>(""), len);
+    }
+
+    void Answer(int code, const char *message, const uint8_t *resp, size_t len)
+    {
+        if (code != RPC_OK) {
+            Finish(grpc::Status(static_cast<grpc::StatusCode>(code), message ? message : ""));
+            return;
+        }
+        grpc::Slice s(resp, len); // copied: the caller frees its buffer at once
+        resp_ = grpc::ByteBuffer(&s, 1);
+        StartWriteAndFinish(&resp_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+
+    void OnDone() override
+    {
+        // Acquire what the thread that finished the call (a batcher worker, say) wrote before it.
+        (void)finished_.load(std::memory_order_acquire);
+        delete this;
+    }
+
+    grpc::GenericCallbackServerContext *ctx_;
+    rpc_handler handler_;
+    void *hctx_;
+    std::string peer_;
+    int tag_;
+    grpc::ByteBuffer req_, resp_;
+    std::atomic<int> finished_{0};
+};
+
+namespace {
+
+class Service final : public grpc::CallbackGenericService {
+  public:
+    explicit Service(const rpc_transport_params &p) : p_(p) {}
+    grpc::ServerGenericBidiReactor *CreateReactor(grpc::GenericCallbackServerContext *ctx) override
+    {
+        return new rpc_call(ctx, p_);
+    }
+
+  private:
+    rpc_transport_params p_;
+};
+
+} // namespace
+
+struct rpc_transport {
+    std::unique_ptr<Service> service;
+    std::unique_ptr<grpc::Server> server;
+};
+
+extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_port, char *err,
+                                                size_t errlen)
+{
+    try {
+        std::unique_ptr<rpc_transport> t(new rpc_transport);
+        t->service.reset(new Service(*p));
+        std::string host = p->host;
+        if (host.find(':') != std::string::npos && host[0] != '[') host = "[" + host + "]"; // IPv6 literal
+        std::string addr = host + ":" + std::to_string(p->port);
+        std::shared_ptr<grpc::ServerCredentials> creds;
+        if (p->tls_cert_pem) {
+            grpc::SslServerCredentialsOptions opts;
+            opts.pem_key_cert_pairs.push_back({p->tls_key_pem, p->tls_cert_pem});
+            creds = grpc::SslServerCredentials(opts);
+        } else {
+            creds = grpc::InsecureServerCredentials();
+        }
+        grpc::ServerBuilder b;
+        int port = 0;
+        b.AddListeningPort(addr, creds, &port);
+        b.RegisterCallbackGenericService(t->service.get());
+        b.SetMaxReceiveMessageSize(p->max_recv > 0x7fffffff ? 0x7fffffff : static_cast<int>(p->max_recv));
+        b.SetMaxSendMessageSize(-1);
+        // Only the gRPC port: no SO_REUSEPORT, so a second server cannot share it by accident.
+        b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+        t->server = b.BuildAndStart();
+        if (!t->server || port == 0) {
+            snprintf(err, errlen, "could not listen for gRPC on %s%s (port in use, no permission%s)", addr.c_str(),
+                     p->tls_cert_pem ? " with TLS" : "", p->tls_cert_pem ? ", or a bad certificate/key" : "");
+            if (t->server) t->server->Shutdown();
+            return nullptr;
+        }
+        *bound_port = port;
+        return t.release();
+    } catch (const std::exception &e) {
+        snprintf(err, errlen, "gRPC server: %s", e.what());
+        return nullptr;
+    }
+}
+
+extern "C" void rpc_transport_stop(rpc_transport *t, double grace_s)
+{
+    if (!t) return;
+    auto ms = std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
+    t->server->Shutdown(std::chrono::system_clock::now() + ms);
+    t->server->Wait();
+    t->server.reset();
+    delete t;
+}
+
+extern "C" const char *rpc_call_metadata(const rpc_call *c, const char *key, size_t *len)
+{
+    const auto &md = c->ctx_->client_metadata();
+    auto it = md.find(key);
+    if (it == md.end()) return nullptr;
+    *len = it->second.size();
+    return it->second.data();
+}
+
+extern "C" double rpc_call_time_left(const rpc_call *c)
+{
+    auto d = c->ctx_->deadline();
+    if (d == std::chrono::system_clock::time_point::max()) return HUGE_VAL;
+    return std::chrono::duration<double>(d - std::chrono::system_clock::now()).count();
+}
+
+extern "C" int rpc_call_tag(const rpc_call *c) { return c->tag_; }
+
+extern "C" const char *rpc_call_peer(const rpc_call *c) { return c->peer_.c_str(); }
+
+extern "C" void rpc_call_finish(rpc_call *c, int code, const char *message, const uint8_t *resp, size_t len)
+{
+    c->finished_.store(1, std::memory_order_release);
+    try {
+        c->Answer(code, message, resp, len);
+    } catch (const std::bad_alloc &) {
+        c->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "out of memory for the response"));
+    }
+}

@@ -1,0 +1,284 @@
+// page.test.js — the web page at / in a real browser: Debian's chromium, headless, driven by
+// playwright-core. Started by tests/browser/run.sh with the servers it needs:
+//   DIRECT  deit-server (default Fashion-MNIST model, --max-body-mb 1)
+//   KEYED   the same model with --api-key $API_KEY
+//   PROXY   deploy/nginx.conf (unchanged but for loopback addresses) in front of DIRECT
+// Checks: content negotiation at / (HTML for browsers, JSON for JSON clients), the strict CSP, two
+// example images uploaded show the same labels and percentages as the API, the rollout heatmaps are
+// drawn, views toggle, the 415 and 413 answers read as messages, the API-key flow, the page through
+// nginx and under a sub-path (a small proxy here), nothing fetched from another origin, no console
+// error but the failed loads the test caused on purpose. Prints "browser: N passed, N failed".
+"use strict";
+const fs = require("fs");
+const http = require("http");
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const DIRECT = process.env.DIRECT, KEYED = process.env.KEYED, PROXY = process.env.PROXY;
+const API_KEY = process.env.API_KEY, SHOT = process.env.SCREENSHOT;
+const ROOT = path.resolve(__dirname, "../..");
+const IMAGES = ["examples/0_tshirt-top.png", "examples/7_sneaker.png"].map((p) => path.join(ROOT, p));
+
+let passed = 0, failed = 0;
+function check(cond, what) {
+  if (cond) passed++;
+  else { failed++; console.error("browser: FAIL: " + what); }
+}
+
+// Plain Node http client (one of the clients people use), whole body as a Buffer.
+function request(url, { method = "GET", headers = {}, body = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on("error", reject);
+    req.setTimeout(30000, () => req.destroy(new Error("timeout")));
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+async function apiPredict(base, file, key) {
+  const headers = { "Content-Type": "image/png" };
+  if (key) headers.Authorization = "Bearer " + key;
+  const r = await request(base + "/v1/predict?explain=1&top_k=5", { method: "POST", headers, body: fs.readFileSync(file) });
+  return JSON.parse(r.body.toString()).predictions[0];
+}
+
+const pct = (p) => (100 * p).toFixed(p >= 0.1 ? 1 : 2) + "%";
+
+// A page with its watchers: every request's URL and every console error.
+async function open(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const w = { page, requests: [], errors: [] };
+  page.on("request", (r) => w.requests.push(r.url()));
+  page.on("console", (m) => { if (m.type() === "error") w.errors.push(m.text()); });
+  page.on("pageerror", (e) => w.errors.push("pageerror: " + e.message));
+  const resp = await page.goto(url);
+  w.response = resp;
+  await page.waitForFunction(() => !/Loading/.test(document.getElementById("model").textContent));
+  return w;
+}
+
+// Every request went to the page's own origin (or data:/blob: URLs, which never leave the browser).
+function sameOrigin(w, base, what) {
+  const origin = new URL(base).origin;
+  const foreign = w.requests.filter((u) => !u.startsWith("data:") && !u.startsWith("blob:") && new URL(u).origin !== origin);
+  check(foreign.length === 0, what + ": requests to another origin: " + foreign.join(", "));
+}
+
+// Console errors allowed: only the failed loads the test provoked (status list), each once.
+function consoleClean(w, expected, what) {
+  const unexpected = [...w.errors];
+  for (const status of expected) {
+    const i = unexpected.findIndex((t) => t.includes("status of " + status));
+    if (i >= 0) unexpected.splice(i, 1);
+  }
+  check(unexpected.length === 0, what + ": console errors: " + unexpected.join(" | "));
+}
+
+async function cardsDone(page, n) {
+  await page.waitForFunction((k) => {
+    const cards = document.querySelectorAll("#results > li");
+    return cards.length >= k && [...cards].every((c) => c.getAttribute("aria-busy") === "false");
+  }, n, { timeout: 30000 });
+}
+
+// What one card shows: title, each head's labels and percentages, facts, canvas statistics.
+async function readCard(page, name) {
+  return page.evaluate((nm) => {
+    const card = [...document.querySelectorAll("#results > li")].find((c) => c.dataset.name === nm);
+    if (!card) return null;
+    const head = (cls) => {
+      const box = card.querySelector("." + cls);
+      return box ? [...box.querySelectorAll("li")].map((li) => [li.querySelector(".label").textContent, li.querySelector(".pct").textContent]) : null;
+    };
+    const stats = (which) => {
+      const c = card.querySelector("canvas[data-map=" + which + "]");
+      if (!c) return null;
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let sum = 0, min = 255, max = 0, colour = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const v = d[i] + d[i + 1] + d[i + 2];
+        sum += v; min = Math.min(min, v / 3); max = Math.max(max, v / 3);
+        if (Math.abs(d[i] - d[i + 2]) > 30) colour++;   // a grey image has none; the heatmap does
+      }
+      return { mean: sum / (d.length / 4), min, max, colour, hidden: c.closest("figure").hidden };
+    };
+    return {
+      cls: head("h-class"), dist: head("h-distill"), fused: head("h-fused"),
+      facts: card.querySelector(".facts") ? card.querySelector(".facts").textContent : "",
+      error: card.querySelector(".error") ? card.querySelector(".error").textContent : null,
+      image: stats("image"), clsMap: stats("class"), distMap: stats("distill"),
+    };
+  }, name);
+}
+
+async function uploadAndCompare(w, base, what, key) {
+  const { page } = w;
+  const before = await page.locator("#results > li").count();
+  await page.setInputFiles("#files", IMAGES);
+  await cardsDone(page, before + 2);
+  for (const file of IMAGES) {
+    const name = path.basename(file), api = await apiPredict(base, file, key), card = await readCard(page, name);
+    check(card && !card.error, what + ": " + name + " shown without error (" + (card && card.error) + ")");
+    if (!card || card.error) continue;
+    const want = (preds) => preds.map((p) => [p.label, pct(p.score)]);
+    check(JSON.stringify(card.cls) === JSON.stringify(want(api.class_head)), what + ": " + name + " class head " + JSON.stringify(card.cls) + " vs API " + JSON.stringify(want(api.class_head)));
+    check(JSON.stringify(card.dist) === JSON.stringify(want(api.distill_head)), what + ": " + name + " distillation head");
+    check(JSON.stringify(card.fused) === JSON.stringify(want(api.fused)), what + ": " + name + " fused");
+    check(card.facts.includes(api.heads_agree ? "Heads agree" : "Heads disagree"), what + ": " + name + " heads agreement");
+    check(card.facts.includes("token_cosine " + api.explain.token_cosine.toFixed(3)), what + ": " + name + " token_cosine " + card.facts);
+    check(/server [0-9.]+ ms/.test(card.facts), what + ": " + name + " timing shown");
+    // heatmaps drawn: coloured pixels over a grey image, and different from the plain crop
+    check(card.image.max > card.image.min && card.image.colour === 0, what + ": " + name + " crop drawn in grey");
+    for (const m of ["clsMap", "distMap"]) {
+      check(card[m].colour > 1000 && Math.abs(card[m].mean - card.image.mean) > 1 && !card[m].hidden,
+            what + ": " + name + " " + m + " heatmap drawn " + JSON.stringify(card[m]));
+    }
+  }
+}
+
+async function main() {
+  // ---- content negotiation and headers, with Node's http client ----
+  const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+  const html = await request(DIRECT + "/", { headers: { Accept: browserAccept } });
+  check(html.status === 200 && /^text\/html/.test(html.headers["content-type"]), "GET / as a browser: HTML");
+  const csp = html.headers["content-security-policy"] || "";
+  check(/default-src 'none'/.test(csp) && /script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)/.test(csp) &&
+        !/unsafe-inline|unsafe-eval|\*/.test(csp) && /connect-src 'self'/.test(csp), "strict CSP: " + csp);
+  check(html.headers["x-content-type-options"] === "nosniff", "nosniff on the page");
+  const text = html.body.toString();
+  check(!/(src|href)\s*=\s*["']?(https?:)?\/\//i.test(text) && !/@import|url\(\s*["']?https?:/i.test(text), "no absolute URL in the page");
+  check(!/(src|href|fetch\()\s*=?\s*["'`]\//.test(text), "no root-relative URL in the page (works under a sub-path)");
+  check(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/.test(text), "server strings only ever become text nodes");
+  for (const accept of [undefined, "*/*", "application/json"]) {
+    const r = await request(DIRECT + "/", { headers: accept ? { Accept: accept } : {} });
+    let j = null;
+    try { j = JSON.parse(r.body.toString()); } catch (e) { /* checked below */ }
+    check(r.status === 200 && /application\/json/.test(r.headers["content-type"]) && j && j.api_key_required === false,
+          "GET / with Accept " + accept + ": JSON " + r.body.toString().slice(0, 200));
+  }
+  const keyedRoot = JSON.parse((await request(KEYED + "/")).body.toString());
+  check(keyedRoot.api_key_required === true, "GET / on the keyed server says a key is needed");
+  const models = JSON.parse((await request(DIRECT + "/v1/models")).body.toString()).models[0];
+  check(typeof models.learned_token_cosine === "number", "v1/models has learned_token_cosine");
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  try {
+    // ---- direct: two examples, labels as the API, heatmaps, views, errors, keyboard ----
+    let w = await open(browser, DIRECT + "/");
+    check(w.response.headers()["content-security-policy"] === csp, "the browser got the CSP");
+    check(await w.page.locator("#keyrow").isHidden(), "no API-key field on an open server");
+    await uploadAndCompare(w, DIRECT, "direct");
+    if (SHOT) await w.page.screenshot({ path: SHOT, fullPage: true });
+    await w.page.getByLabel("Class token", { exact: true }).check();
+    let c = await readCard(w.page, path.basename(IMAGES[0]));
+    check(c.distMap.hidden && !c.clsMap.hidden && c.image.hidden, "view 'class token' shows the class map only");
+    await w.page.getByLabel("Side by side").check();
+    c = await readCard(w.page, path.basename(IMAGES[0]));
+    check(!c.distMap.hidden && !c.clsMap.hidden && !c.image.hidden, "view 'side by side' shows all three");
+    // keyboard: the file chooser and every control can be reached with Tab and are labelled
+    const labelled = await w.page.evaluate(() => [...document.querySelectorAll("input")].every((i) =>
+      i.labels && i.labels.length > 0 && i.labels[0].textContent.trim().length > 0));
+    check(labelled, "every input has a label");
+    let reached = false;
+    for (let i = 0; i < 6 && !reached; i++) {
+      await w.page.keyboard.press("Tab");
+      reached = await w.page.evaluate(() => document.activeElement && document.activeElement.id === "files");
+    }
+    check(reached, "the file chooser is reachable with Tab");
+    check(await w.page.locator("[role=status][aria-live=polite]").count() === 1, "a live region announces results");
+    // errors as readable messages: a text file (415) and a body over --max-body-mb 1 (413)
+    const bad = path.join(process.env.TMPDIR_TEST, "not-an-image.png");
+    fs.writeFileSync(bad, "this is not an image\n");
+    const big = path.join(process.env.TMPDIR_TEST, "big.png");
+    fs.writeFileSync(big, Buffer.alloc(1536 * 1024, 7));
+    await w.page.setInputFiles("#files", [bad]);
+    await cardsDone(w.page, 3);
+    c = await readCard(w.page, "not-an-image.png");
+    check(c && /not an image format/.test(c.error || "") && /415/.test(c.error), "415 as a message: " + (c && c.error));
+    await w.page.setInputFiles("#files", [big]);
+    await cardsDone(w.page, 4);
+    c = await readCard(w.page, "big.png");
+    check(c && /too large/.test(c.error || "") && /413/.test(c.error), "413 as a message: " + (c && c.error));
+    // 503 (queue full or loading) as a message: the answer is substituted in the browser, since a
+    // real server cannot be made to refuse exactly one request on cue
+    await w.page.route("**/v1/predict*", (route) => route.fulfill({
+      status: 503, contentType: "application/json", headers: { "Retry-After": "1" },
+      body: '{"error":{"code":503,"message":"server busy: queue is full (256 images, --queue)"}}' }));
+    await w.page.setInputFiles("#files", [IMAGES[1]]);
+    await cardsDone(w.page, 5);
+    await w.page.unroute("**/v1/predict*");
+    const last = await w.page.evaluate(() => document.querySelector("#results > li .error").textContent);
+    check(/busy/.test(last) && /503/.test(last), "503 as a message: " + last);
+    const busyLeft = await w.page.evaluate(() => [...document.querySelectorAll("#results .top")].filter((e) => /analysing/.test(e.textContent)).length);
+    check(busyLeft === 0, "no card still says 'analysing' once answered (" + busyLeft + ")");
+    // a phone: nothing wider than a 390 px screen
+    await w.page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, "no horizontal scrolling on a 390 px wide screen (" + overflow + " px too wide)");
+    if (process.env.SCREENSHOT_PHONE) await w.page.screenshot({ path: process.env.SCREENSHOT_PHONE, fullPage: false });
+    sameOrigin(w, DIRECT, "direct");
+    consoleClean(w, [415, 413, 503], "direct");
+    await w.page.close();
+
+    // ---- API key: field shown, refused without the key, served with it ----
+    w = await open(browser, KEYED + "/");
+    check(await w.page.locator("#keyrow").isVisible(), "API-key field shown when the server has --api-key");
+    await w.page.setInputFiles("#files", [IMAGES[0]]);
+    await cardsDone(w.page, 1);
+    c = await readCard(w.page, path.basename(IMAGES[0]));
+    check(c && /API key/.test(c.error || "") && /401/.test(c.error), "401 without the key: " + (c && c.error));
+    await w.page.getByLabel("API key").fill(API_KEY);
+    await uploadAndCompare(w, KEYED, "keyed", API_KEY);
+    sameOrigin(w, KEYED, "keyed");
+    consoleClean(w, [401], "keyed");
+    await w.page.close();
+
+    // ---- through deploy/nginx.conf ----
+    w = await open(browser, PROXY + "/");
+    check(/text\/html/.test(w.response.headers()["content-type"]), "nginx passes the page through");
+    await uploadAndCompare(w, PROXY, "nginx");
+    sameOrigin(w, PROXY, "nginx");
+    consoleClean(w, [], "nginx");
+    await w.page.close();
+
+    // ---- under a sub-path: /deit/ proxied to the server by a minimal reverse proxy ----
+    const target = new URL(DIRECT);
+    const sub = http.createServer((req, res) => {
+      if (!req.url.startsWith("/deit/")) { res.writeHead(404); res.end("not under /deit/"); return; }
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method,
+                                path: req.url.slice(5), headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      });
+      up.on("error", () => { res.writeHead(502); res.end(); });
+      req.pipe(up);
+    });
+    await new Promise((r) => sub.listen(0, "127.0.0.1", r));
+    const SUB = "http://127.0.0.1:" + sub.address().port;
+    w = await open(browser, SUB + "/deit/");
+    await uploadAndCompare(w, DIRECT, "sub-path");
+    const outside = w.requests.filter((u) => new URL(u).protocol.startsWith("http") && !new URL(u).pathname.startsWith("/deit/"));
+    check(outside.length === 0, "sub-path: every request stays under /deit/: " + outside.join(", "));
+    consoleClean(w, [], "sub-path");
+    await w.page.close();
+    sub.close();
+  } finally {
+    await browser.close();
+  }
+  console.log("browser: " + passed + " passed, " + failed + " failed");
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error("browser: FAIL: " + (e && e.stack || e));
+  console.log("browser: " + passed + " passed, " + (failed + 1) + " failed");
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/browser/run.sh — the web page at / in headless Debian chromium (page.test.js, playwright-core
+# from npm into tests/browser/node_modules): two deit-server instances (open, and with --api-key)
+# serving the default model, and deploy/nginx.conf in front of the open one, all on loopback.
+# Skipped, and says so, when chromium is not installed. SCREENSHOT=path keeps a PNG of the page.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/deploy/lib.sh
+
+MODEL=${BROWSER_MODEL:-models/fashion-deit}
+if ! command -v chromium >/dev/null; then
+    echo "browser: 0 passed, 0 failed (chromium not installed: skipped)"
+    exit 0
+fi
+command -v node >/dev/null || fail "node not installed"
+command -v nginx >/dev/null || fail "nginx not installed (apt-get install nginx-light)"
+[ -x "$SERVER_BIN" ] || fail "$SERVER_BIN missing (make build/deit-server)"
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund --silent) || fail "npm ci playwright-core failed"
+fi
+
+T=$(mktemp -d /tmp/deit-browser.XXXXXX)
+chmod 755 "$T"
+cleanup() {
+    cleanup_pids
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME ARGS...: a server on a kernel-chosen loopback port; sets PORT_<NAME>
+start_server() {
+    local name=$1 port=""
+    shift
+    "$SERVER_BIN" --model "$MODEL" --host 127.0.0.1 --port 0 --workers 1 --threads 1 \
+        --log-format text "$@" 2>"$T/$name.log" &
+    track_pid $!
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/$name.log" 2>/dev/null | head -1 || true)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { cat "$T/$name.log"; fail "$name did not report its port"; }
+    wait_http "http://127.0.0.1:$port/readyz" 30 || fail "$name not ready"
+    printf -v "PORT_$name" '%s' "$port"
+}
+API_KEY=browser-test-key-$$
+start_server open --max-body-mb 1
+start_server keyed --api-key "$API_KEY"
+
+# deploy/nginx.conf unchanged but for loopback addresses (as tests/deploy/nginx.sh does); its three
+# upstreams all point at the open server
+LB=$(free_port)
+sed -e "s#server deit-[123]:8080#server 127.0.0.1:$PORT_open#" \
+    -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$LB;#" \
+    -e "s#access_log /var/log/nginx/access.log#access_log $T/access.log#" \
+    deploy/nginx.conf >"$T/deit.conf"
+! grep -Eq 'server +deit-|listen +[0-9]+;' "$T/deit.conf" || fail "non-loopback address left in config"
+cat >"$T/nginx.conf" <<CONF
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/error.log notice;
+events { worker_connections 64; }
+http {
+    client_body_temp_path $T/body;
+    proxy_temp_path $T/proxy;
+    fastcgi_temp_path $T/fastcgi;
+    uwsgi_temp_path $T/uwsgi;
+    scgi_temp_path $T/scgi;
+    include $T/deit.conf;
+}
+CONF
+nginx -t -q -p "$T" -c "$T/nginx.conf" || fail "nginx -t rejects deploy/nginx.conf"
+nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
+track_pid $!
+wait_http "http://127.0.0.1:$LB/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
+
+rc=0
+DIRECT="http://127.0.0.1:$PORT_open" KEYED="http://127.0.0.1:$PORT_keyed" PROXY="http://127.0.0.1:$LB" \
+    API_KEY="$API_KEY" TMPDIR_TEST="$T" SCREENSHOT="${SCREENSHOT:-}" \
+    timeout 300 node tests/browser/page.test.js || rc=$?
+[ "$rc" -eq 0 ] || { echo "--- server logs"; tail -n 20 "$T"/*.log; }
+exit "$rc"

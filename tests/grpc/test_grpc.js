@@ -1,0 +1,467 @@
+// test_grpc.js — KServe v2 over gRPC end to end with a real gRPC client (@grpc/grpc-js) built from the
+// OFFICIAL protocol files (../shared/protocols), against servers it starts: every RPC, ModelInfer equal
+// to REST's answers, classification, every status code, hostile bytes and HTTP/2 frames, 16 concurrent
+// calls, TLS + API key, metrics and access log, health states while loading / ready / draining, and
+// SIGTERM with calls in flight (all answered, exit 0).
+//
+// usage: node tests/grpc/test_grpc.js   (env: DEIT_SERVER_BIN, DEIT_SHARED_PROTOCOLS, DEIT_TEST_LOGS)
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const http = require('http');
+const http2 = require('http2');
+const { spawn, execFileSync } = require('child_process');
+const grpc = require('@grpc/grpc-js');
+const loader = require('@grpc/proto-loader');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.resolve(ROOT, process.env.DEIT_SERVER_BIN || 'build/deit-server');
+const LOGS = path.resolve(ROOT, process.env.DEIT_TEST_LOGS || 'build/test-logs');
+const MODEL = path.join(ROOT, 'tests/fixtures/models/timm-deit-reduced');
+const SLOW_MODEL = path.join(ROOT, 'models/fashion-deit'); // 28x28 grey: cheap to decode, costly to run
+const SLOW_IMAGE = fs.readFileSync(path.join(ROOT, 'examples/9_ankle-boot.png'));
+const IMAGES = ['chelsea_q95_444.jpg', 'coffee.png', 'horse.png', 'rocket.jpg', 'camera.png', 'logo.png']
+    .map((f) => fs.readFileSync(path.join(ROOT, 'tests/fixtures/images', f)));
+const SVC = '/inference.GRPCInferenceService/';
+
+// ---- checks ------------------------------------------------------------------------------------
+let passed = 0, failed = 0;
+function check(cond, what) {
+    if (cond) passed++;
+    else { failed++; console.error(`CHECK failed: ${what}`); }
+}
+function eq(a, b, what) {
+    const ok = JSON.stringify(a) === JSON.stringify(b);
+    check(ok, ok ? what : `${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
+}
+
+// ---- the client, from the official .proto files --------------------------------------------------
+let protoDir = process.env.DEIT_SHARED_PROTOCOLS || path.resolve(ROOT, '..', 'shared', 'protocols');
+if (!fs.existsSync(path.join(protoDir, 'grpc_predict_v2.proto'))) {
+    // Without the official files the wire check would be against our own copy: say so loudly.
+    console.error(`NOTE: official protocol files not found in ${protoDir} (set DEIT_SHARED_PROTOCOLS); ` +
+                  'using the repository\'s server/proto, which checks the server against itself only');
+    protoDir = path.join(ROOT, 'server', 'proto');
+}
+const pkg = grpc.loadPackageDefinition(loader.loadSync(
+    [path.join(protoDir, 'grpc_predict_v2.proto'), path.join(protoDir, 'health.proto')],
+    { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true }));
+
+function clients(port, creds, host) {
+    const target = `${host || '127.0.0.1'}:${port}`;
+    creds = creds || grpc.credentials.createInsecure();
+    const opts = { 'grpc.max_receive_message_length': -1 };
+    return {
+        svc: new pkg.inference.GRPCInferenceService(target, creds, opts),
+        health: new pkg.grpc.health.v1.Health(target, creds, opts),
+        raw: new grpc.Client(target, creds, opts),
+    };
+}
+// Promise of {err, res} for one unary call; meta: {authorization: ...}; deadlineMs: from now.
+function call(client, method, req, meta, deadlineMs) {
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(meta || {})) md.add(k, v);
+    const opts = deadlineMs ? { deadline: new Date(Date.now() + deadlineMs) } : {};
+    return new Promise((resolve) => client[method](req, md, opts, (err, res) => resolve({ err, res })));
+}
+// The same with raw bytes on the wire (garbage protobuf, wrong types).
+function rawCall(raw, method, bytes) {
+    return new Promise((resolve) => raw.makeUnaryRequest(SVC + method, (b) => b, (b) => b, bytes,
+        (err, res) => resolve({ err, res })));
+}
+const code = (r) => (r.err ? r.err.code : 0);
+const C = grpc.status;
+
+// BYTES tensor as Triton's clients serialise it: a 4-byte little-endian length before each element.
+function bytesTensor(list) {
+    return Buffer.concat(list.flatMap((b) => { const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; }));
+}
+function inferReq(model, images, extra) {
+    return Object.assign({ model_name: model, inputs: [{ name: 'image', datatype: 'BYTES', shape: [images.length] }],
+                           raw_input_contents: [bytesTensor(images)] }, extra || {});
+}
+function floats(buf) {
+    const out = [];
+    for (let i = 0; i + 4 <= buf.length; i += 4) out.push(buf.readFloatLE(i));
+    return out;
+}
+function strings(buf) {
+    const out = [];
+    for (let o = 0; o + 4 <= buf.length;) { const l = buf.readUInt32LE(o); out.push(buf.subarray(o + 4, o + 4 + l).toString()); o += 4 + l; }
+    return out;
+}
+
+// ---- REST, with Node's own http client ---------------------------------------------------------
+function rest(port, method, p, body, headers) {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: Object.assign(
+            body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}, headers || {}) },
+        (res) => { let d = ''; res.setEncoding('utf8'); res.on('data', (c) => { d += c; });
+                   res.on('end', () => resolve({ status: res.statusCode, body: d })); });
+        req.on('error', reject);
+        if (body) req.write(body);
+        req.end();
+    });
+}
+function restInfer(port, model, images, extra) {
+    const body = Object.assign({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [images.length],
+                                            data: images.map((b) => b.toString('base64')) }] }, extra || {});
+    return rest(port, 'POST', `/v2/models/${model}/infer`, JSON.stringify(body))
+        .then((r) => ({ status: r.status, json: JSON.parse(r.body) }));
+}
+async function metric(port, endpoint, codeLabel) {
+    const r = await rest(port, 'GET', '/metrics');
+    const m = r.body.match(new RegExp(`^deit_requests_total\\{endpoint="${endpoint}",code="${codeLabel}"\\} (\\d+)$`, 'm'));
+    return m ? Number(m[1]) : 0;
+}
+
+// ---- servers -----------------------------------------------------------------------------------
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function startServer(tag, args, opts) {
+    opts = opts || {};
+    fs.mkdirSync(LOGS, { recursive: true });
+    const logPath = path.join(LOGS, `grpc-${tag}.log`);
+    const log = fs.openSync(logPath, 'w');
+    const proc = spawn(BIN, ['--model', opts.model || MODEL, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0',
+                             ...(args || [])], { stdio: ['ignore', 'ignore', log], env: Object.assign({}, process.env, opts.env || {}) });
+    const exited = new Promise((resolve) => proc.on('exit', (c, sig) => resolve(sig ? `signal ${sig}` : c)));
+    const s = { proc, exited, logPath, text: () => fs.readFileSync(logPath, 'utf8') };
+    const want = opts.waitReady === false ? /gRPC listening on [^ ]*:(\d+)/ : /ready: model/;
+    for (let i = 0; i < 600; i++) {
+        const t = s.text();
+        const h = t.match(/deit-server: listening on [^ ]*:(\d+)/), g = t.match(/gRPC listening on [^ ]*:(\d+)/);
+        if (h && g && want.test(t)) { s.http = Number(h[1]); s.grpc = Number(g[1]); break; }
+        if (proc.exitCode !== null) break;
+        await sleep(50);
+    }
+    if (!s.grpc) throw new Error(`server ${tag} did not start; see ${logPath}`);
+    Object.assign(s, clients(s.grpc, opts.creds, opts.host));
+    s.stop = async () => { proc.kill('SIGTERM'); return s.exited; };
+    return s;
+}
+// Sanitizer reports in a server's log fail the test (the ASan run of this file).
+function checkLogClean(s, tag) {
+    const t = s.text();
+    check(!/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|ThreadSanitizer/.test(t), `${tag}: no sanitizer report in ${s.logPath}`);
+}
+
+// ---- the tests ---------------------------------------------------------------------------------
+async function testRpcsAndParity() {
+    const s = await startServer('main', ['--max-images', '8', '--max-body-mb', '2']);
+    const name = 'timm-deit-reduced';
+    eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'ServerLive');
+    eq((await call(s.svc, 'ServerReady', {})).res, { ready: true }, 'ServerReady');
+    eq((await call(s.svc, 'ModelReady', { name })).res, { ready: true }, 'ModelReady');
+    eq((await call(s.svc, 'ModelReady', { name, version: '1' })).res, { ready: true }, 'ModelReady version 1');
+    check(code(await call(s.svc, 'ModelReady', { name: 'nope' })) === C.NOT_FOUND, 'ModelReady unknown model: NOT_FOUND');
+    check(code(await call(s.svc, 'ModelReady', { name, version: '2' })) === C.NOT_FOUND, 'ModelReady unknown version: NOT_FOUND');
+    eq((await call(s.health, 'Check', { service: '' })).res, { status: 'SERVING' }, 'Health/Check "" SERVING when ready');
+    eq((await call(s.health, 'Check', { service: 'inference.GRPCInferenceService' })).res, { status: 'SERVING' }, 'Health/Check service');
+    check(code(await call(s.health, 'Check', { service: 'other' })) === C.NOT_FOUND, 'Health/Check unknown service: NOT_FOUND');
+
+    // metadata: what REST says, as messages
+    const sm = (await call(s.svc, 'ServerMetadata', {})).res;
+    const rsm = JSON.parse((await rest(s.http, 'GET', '/v2')).body);
+    eq([sm.name, sm.version, sm.extensions], [rsm.name, rsm.version, rsm.extensions], 'ServerMetadata equals GET /v2');
+    const mm = (await call(s.svc, 'ModelMetadata', { name })).res;
+    const rmm = JSON.parse((await rest(s.http, 'GET', `/v2/models/${name}`)).body);
+    const tensors = (l) => l.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
+    eq([mm.name, mm.versions, mm.platform, tensors(mm.inputs), tensors(mm.outputs)],
+       [rmm.name, rmm.versions, rmm.platform, tensors(rmm.inputs), tensors(rmm.outputs)], 'ModelMetadata equals GET /v2/models/{name}');
+    check(code(await call(s.svc, 'ModelMetadata', { name: 'nope' })) === C.NOT_FOUND, 'ModelMetadata unknown model: NOT_FOUND');
+
+    // ModelInfer, several images: all three outputs, each equal to REST's (float32 exactly: REST
+    // prints 9 significant digits, which round-trip a float32)
+    const imgs = IMAGES.slice(0, 5);
+    const g = await call(s.svc, 'ModelInfer', inferReq(name, imgs, { id: 'req-42' }));
+    check(!g.err, `ModelInfer OK (${g.err && g.err.details})`);
+    const r = await restInfer(s.http, name, imgs, { id: 'req-42' });
+    check(r.status === 200, 'REST infer 200');
+    if (!g.err && r.status === 200) {
+        eq(g.res.id, 'req-42', 'request id echoed');
+        eq([g.res.model_name, g.res.model_version], [name, '1'], 'model name and version');
+        eq(g.res.outputs.map((o) => [o.name, o.datatype, o.shape.map(Number)]),
+           r.json.outputs.map((o) => [o.name, o.datatype, o.shape]), 'outputs: names, types, shapes as REST');
+        eq(g.res.raw_output_contents.length, 3, 'one raw_output_contents entry per output');
+        for (let i = 0; i < 3; i++) {
+            const a = floats(g.res.raw_output_contents[i]), b = r.json.outputs[i].data.map(Math.fround);
+            eq(a.length, 5 * 10, `${g.res.outputs[i].name}: 5 x 10 floats`);
+            check(a.every((v, k) => v === b[k]), `${g.res.outputs[i].name} equals REST's bit for bit`);
+        }
+        const rows = floats(g.res.raw_output_contents[2]);
+        for (let n = 0; n < 5; n++) {
+            const sum = rows.slice(n * 10, n * 10 + 10).reduce((x, y) => x + y, 0);
+            check(Math.abs(sum - 1) < 1e-5, `fused_probs row ${n} sums to 1`);
+        }
+    }
+    // elements in contents.bytes_contents, shape [N, 1], and classification beside a plain output
+    const outputs = [{ name: 'fused_probs', parameters: { classification: { int64_param: 3 } } }, { name: 'class_probs' }];
+    const g2 = await call(s.svc, 'ModelInfer', { model_name: name, model_version: '1',
+        inputs: [{ name: 'any-name', datatype: 'BYTES', shape: [3, 1], contents: { bytes_contents: IMAGES.slice(0, 3) } }], outputs });
+    const r2 = await restInfer(s.http, name, IMAGES.slice(0, 3), { outputs: [{ name: 'fused_probs', parameters: { classification: 3 } }, { name: 'class_probs' }] });
+    check(!g2.err, `ModelInfer contents.bytes_contents [N,1] OK (${g2.err && g2.err.details})`);
+    if (!g2.err) {
+        eq(g2.res.outputs.map((o) => [o.name, o.datatype, o.shape.map(Number)]),
+           [['fused_probs', 'BYTES', [3, 3]], ['class_probs', 'FP32', [3, 10]]], 'classification output is BYTES [N, k]');
+        eq(strings(g2.res.raw_output_contents[0]), r2.json.outputs[0].data, 'classification strings equal REST\'s "score:index:label"');
+        check(floats(g2.res.raw_output_contents[1]).every((v, k) => v === Math.fround(r2.json.outputs[1].data[k])), 'class_probs beside it equal REST\'s');
+        eq(g2.res.id, '', 'no id sent: none echoed');
+    }
+
+    // errors: status code, and REST's message for the same fault
+    async function same(tag, grpcReq, restBody, wantCode) {
+        const ge = await call(s.svc, 'ModelInfer', grpcReq);
+        const re = await rest(s.http, 'POST', `/v2/models/${name}/infer`, JSON.stringify(restBody));
+        check(code(ge) === wantCode, `${tag}: status ${code(ge)} (${ge.err && ge.err.details}) is ${wantCode}`);
+        const rmsg = JSON.parse(re.body).error;
+        eq(ge.err && ge.err.details, rmsg, `${tag}: message equals REST's`);
+    }
+    const b64 = IMAGES[0].toString('base64');
+    const restIn = (o) => Object.assign({ name: 'image', datatype: 'BYTES', shape: [1], data: [b64] }, o);
+    await same('datatype FP32', inferReq(name, [IMAGES[0]], { inputs: [{ name: 'image', datatype: 'FP32', shape: [1] }] }),
+               { inputs: [restIn({ datatype: 'FP32' })] }, C.INVALID_ARGUMENT);
+    // 413 over REST: RESOURCE_EXHAUSTED, as gRPC itself answers a message over the size limit
+    await same('N > --max-images', inferReq(name, Array(9).fill(IMAGES[0])),
+               { inputs: [restIn({ shape: [9], data: Array(9).fill(b64) })] }, C.RESOURCE_EXHAUSTED);
+    await same('unknown output', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'logits' }] }),
+               { inputs: [restIn({})], outputs: [{ name: 'logits' }] }, C.INVALID_ARGUMENT);
+    await same('classification 0', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { int64_param: 0 } } }] }),
+               { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: 0 } }] }, C.INVALID_ARGUMENT);
+    await same('classification as a string', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { string_param: '3' } } }] }),
+               { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: '3' } }] }, C.INVALID_ARGUMENT);
+    await same('not an image', inferReq(name, [Buffer.from('definitely not an image')]),
+               { inputs: [restIn({ data: [Buffer.from('definitely not an image').toString('base64')] })] }, C.INVALID_ARGUMENT);
+    await same('two inputs', inferReq(name, [IMAGES[0]], { inputs: [{ name: 'a', datatype: 'BYTES', shape: [1] }, { name: 'b', datatype: 'BYTES', shape: [1] }] }),
+               { inputs: [restIn({}), restIn({ name: 'b' })] }, C.INVALID_ARGUMENT);
+    // a length prefix past the data: REST's binary extension and gRPC's raw contents, one message
+    const overrun = Buffer.concat([bytesTensor([IMAGES[0]]).subarray(0, 4 + 100)]);
+    const ge = await call(s.svc, 'ModelInfer', Object.assign(inferReq(name, [IMAGES[0]]), { raw_input_contents: [overrun] }));
+    check(code(ge) === C.INVALID_ARGUMENT, 'length prefix past the buffer: INVALID_ARGUMENT');
+    eq(ge.err && ge.err.details, `binary BYTES element of ${IMAGES[0].length} bytes overruns the data`, 'length prefix past the buffer: REST\'s message');
+    const mis = await call(s.svc, 'ModelInfer', Object.assign(inferReq(name, IMAGES.slice(0, 2)), { inputs: [{ name: 'image', datatype: 'BYTES', shape: [3] }] }));
+    eq([code(mis), mis.err && mis.err.details], [C.INVALID_ARGUMENT, 'binary data holds 2 elements, shape says 3'], 'element count differs from the shape');
+    // unknown model / version: NOT_FOUND with REST's message
+    const nf = await call(s.svc, 'ModelInfer', inferReq('nope', [IMAGES[0]]));
+    const rnf = await rest(s.http, 'POST', '/v2/models/nope/infer', JSON.stringify({ inputs: [restIn({})] }));
+    eq([code(nf), nf.err && nf.err.details], [C.NOT_FOUND, JSON.parse(rnf.body).error], 'unknown model: NOT_FOUND, REST\'s message');
+    check(code(await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]], { model_version: '7' }))) === C.NOT_FOUND, 'unknown version: NOT_FOUND');
+    // client deadline already passed while decoding/queued: DEADLINE_EXCEEDED (client or server side)
+    check(code(await call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 5)), {}, 1)) === C.DEADLINE_EXCEEDED, 'client deadline: DEADLINE_EXCEEDED');
+
+    // hostile bytes: garbage protobuf, wrong wire types, empty messages, oversized messages
+    const garbage = await rawCall(s.raw, 'ModelInfer', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34]));
+    eq([code(garbage), garbage.err && garbage.err.details], [C.INVALID_ARGUMENT, 'request is not a valid ModelInferRequest message (7 bytes)'], 'garbage protobuf: INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'ModelInfer', Buffer.from([0x08, 0x05]))) === C.INVALID_ARGUMENT, 'model_name sent as a varint (wrong wire type): INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'ModelInfer', Buffer.from([0x3a, 0x80, 0x80, 0x80, 0x80, 0x04, 0x78]))) === C.INVALID_ARGUMENT, 'bytes field claiming 1 GiB: INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'ModelInfer', Buffer.alloc(0))) === C.INVALID_ARGUMENT, 'empty ModelInferRequest: INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'ModelMetadata', Buffer.from([0xff, 0xff]))) === C.INVALID_ARGUMENT, 'garbage ModelMetadataRequest: INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'ServerLive', Buffer.from([0x0f]))) === C.INVALID_ARGUMENT, 'garbage ServerLiveRequest: INVALID_ARGUMENT');
+    check(code(await rawCall(s.raw, 'NoSuchMethod', Buffer.alloc(0))) === C.UNIMPLEMENTED, 'unknown method: UNIMPLEMENTED');
+    const big = await call(s.svc, 'ModelInfer', inferReq(name, [Buffer.alloc(2200 * 1024, 1)]));
+    check(code(big) === C.RESOURCE_EXHAUSTED, `message over --max-body-mb 1: RESOURCE_EXHAUSTED (${code(big)})`);
+    await hostileFrames(s.grpc);
+    const alive = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]));
+    check(!alive.err, 'still serving after the hostile input');
+
+    // 16 concurrent calls: all answered, each equal to the same images asked alone
+    const alone = [];
+    for (let i = 0; i < 4; i++) alone.push(floats((await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[i], IMAGES[i + 1]]))).res.raw_output_contents[2]));
+    const many = await Promise.all(Array.from({ length: 16 }, (_, i) => call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[i % 4], IMAGES[i % 4 + 1]], { id: `c${i}` }))));
+    check(many.every((m) => !m.err), `16 concurrent calls all OK (${many.filter((m) => m.err).map((m) => m.err.details)})`);
+    check(many.every((m, i) => !m.err && m.res.id === `c${i}`), '16 concurrent calls: each its own id');
+    check(many.every((m, i) => !m.err && floats(m.res.raw_output_contents[2]).every((v, k) => Math.abs(v - alone[i % 4][k]) <= 1e-6)),
+          '16 concurrent calls: each equals the same images asked alone');
+
+    // the shared metrics and access log
+    const okCalls = await metric(s.http, 'grpc_infer', '200');
+    check(okCalls === 2 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
+    check(await metric(s.http, 'grpc_infer', '404') === 2, 'metrics: grpc_infer code 404 (unknown model, version)');
+    check(await metric(s.http, 'grpc_infer', '413') === 1, 'metrics: grpc_infer code 413 (N > --max-images)');
+    check(await metric(s.http, 'grpc_metadata', '200') >= 6, 'metrics: grpc_metadata calls counted');
+    const logText = s.text();
+    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 200 images=5 ms=[0-9.]+ in=\d+ out=\d+ end=grpc:OK/.test(logText), 'access log: ModelInfer line');
+    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 404 images=0 .* end=grpc:NOT_FOUND/.test(logText), 'access log: NOT_FOUND line');
+    eq(await s.stop(), 0, 'main server exits 0 on SIGTERM');
+    checkLogClean(s, 'main server');
+}
+
+// Raw HTTP/2 (Node's http2) with broken gRPC framing: each answered with an error status, no crash.
+async function hostileFrames(port) {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const send = (body, headers) => new Promise((resolve) => {
+        const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, headers || {}));
+        let status = null;
+        const done = () => resolve(status);
+        req.on('response', (h) => { if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']); });
+        req.on('trailers', (t) => { if (t['grpc-status'] !== undefined) status = Number(t['grpc-status']); });
+        req.on('close', done);
+        req.on('error', done);
+        req.setTimeout(5000, () => { req.close(); });
+        req.end(body);
+        req.resume();
+    });
+    const hdr = (flag, len) => { const b = Buffer.alloc(5); b[0] = flag; b.writeUInt32BE(len, 1); return b; };
+    const truncated = await send(Buffer.concat([hdr(0, 1000), Buffer.alloc(10)]));
+    check(truncated !== null && truncated !== 0, `truncated gRPC frame: error status (${truncated})`);
+    const halfHeader = await send(Buffer.from([0, 0, 0]));
+    check(halfHeader !== null && halfHeader !== 0, `frame cut inside its 5-byte header: error status (${halfHeader})`);
+    const compressed = await send(Buffer.concat([hdr(1, 3), Buffer.from('abc')]));
+    check(compressed !== null && compressed !== 0, `compressed flag without grpc-encoding: error status (${compressed})`);
+    const huge = await send(hdr(0, 0x7fffffff));
+    check(huge === C.RESOURCE_EXHAUSTED || (huge !== null && huge !== 0), `frame claiming 2 GiB: error status (${huge})`);
+    const noBody = await send(Buffer.alloc(0));
+    check(noBody === C.INVALID_ARGUMENT || (noBody !== null && noBody !== 0), `no message at all: error status (${noBody})`);
+    session.close();
+}
+
+// Images of the slow model per second with one worker: sizes the queued work of the timing tests.
+async function perImageSeconds(s, name) {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+        const t = process.hrtime.bigint();
+        const r = await call(s.svc, 'ModelInfer', inferReq(name, Array(32).fill(SLOW_IMAGE)));
+        if (r.err) return null;
+        best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9 / 32);
+    }
+    return best;
+}
+
+async function testQueueLimits() {
+    // queue full: 1 worker, room for one 4-image call; 24 at once (the slow model: its images decode
+    // far faster than they run, so the queue does fill)
+    const s = await startServer('queue', ['--workers', '1', '--max-batch', '1', '--queue', '4', '--max-images', '4'],
+                                { model: SLOW_MODEL });
+    const name = 'fashion-deit';
+    const rs = await Promise.all(Array.from({ length: 24 }, () => call(s.svc, 'ModelInfer', inferReq(name, Array(4).fill(SLOW_IMAGE)))));
+    const full = rs.filter((r) => code(r) === C.RESOURCE_EXHAUSTED);
+    check(full.length > 0 && rs.some((r) => !r.err), `queue full: some RESOURCE_EXHAUSTED (${full.length}), some OK`);
+    check(rs.every((r) => !r.err || code(r) === C.RESOURCE_EXHAUSTED), 'queue full: nothing else');
+    eq(full.length && full[0].err.details, 'server busy: queue is full (4 images, --queue)', 'queue full: REST\'s message');
+    eq(await metric(s.http, 'grpc_infer', '503'), full.length, 'queue full: counted as 503 in the metrics');
+    eq(await s.stop(), 0, 'queue server exits 0');
+    checkLogClean(s, 'queue server');
+
+    // --request-timeout-s 1 with about 4 s of one worker's work queued: the late ones DEADLINE_EXCEEDED
+    const t = await startServer('timeout', ['--workers', '1', '--max-batch', '8', '--request-timeout-s', '1', '--queue', '100000', '--max-images', '4096'],
+                                { model: SLOW_MODEL });
+    const slow = 'fashion-deit';
+    const per = await perImageSeconds(t, slow);
+    check(per !== null, 'timeout server: calibration call');
+    const n = Math.min(4096, Math.ceil(4.0 / (per || 0.001) / 16) + 1);
+    const late = await Promise.all(Array.from({ length: 16 }, () => call(t.svc, 'ModelInfer', inferReq(slow, Array(n).fill(SLOW_IMAGE)))));
+    const dl = late.filter((r) => code(r) === C.DEADLINE_EXCEEDED);
+    check(dl.length > 0, `--request-timeout-s: some calls DEADLINE_EXCEEDED (${dl.length} of 16, ${n} images each)`);
+    check(late.every((r) => !r.err || code(r) === C.DEADLINE_EXCEEDED), 'request timeout: nothing else');
+    eq(dl.length && dl[0].err.details, 'request timed out after 1 s waiting for a worker (--request-timeout-s)', 'request timeout: REST\'s message');
+    check(!(await call(t.svc, 'ModelInfer', inferReq(slow, [SLOW_IMAGE]))).err, 'served again after the timeouts');
+    eq(await t.stop(), 0, 'timeout server exits 0');
+    checkLogClean(t, 'timeout server');
+}
+
+async function testTlsAndKey() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deit-grpc-tls-'));
+    const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
+                             '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const apiKey = 'k3y-long-enough';
+    const s = await startServer('tls', ['--tls-cert', cert, '--tls-key', key, '--api-key', apiKey],
+                                { creds: grpc.credentials.createSsl(fs.readFileSync(cert)), host: 'localhost' });
+    const name = 'timm-deit-reduced';
+    check(/gRPC listening on .*\(TLS\)/.test(s.text()), 'TLS: the start line says so');
+    eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'TLS: ServerLive (no key needed, as REST health)');
+    const none = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]));
+    check(code(none) === C.UNAUTHENTICATED, `no key: UNAUTHENTICATED (${code(none)})`);
+    check(code(await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]), { authorization: 'Bearer wrong' })) === C.UNAUTHENTICATED, 'wrong key: UNAUTHENTICATED');
+    check(code(await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]), { authorization: apiKey })) === C.UNAUTHENTICATED, 'key without Bearer: UNAUTHENTICATED');
+    const ok = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]), { authorization: `Bearer ${apiKey}` });
+    check(!ok.err, `TLS + right key: OK (${ok.err && ok.err.details})`);
+    const plain = clients(s.grpc, grpc.credentials.createInsecure());
+    check(code(await call(plain.svc, 'ServerLive', {}, {}, 3000)) === C.UNAVAILABLE, 'plaintext client on the TLS port: UNAVAILABLE');
+    plain.svc.close();
+    eq(await s.stop(), 0, 'TLS server exits 0');
+    checkLogClean(s, 'TLS server');
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// A model without a distillation head: distill_probs repeats class_probs, as over REST.
+async function testNoDistillation() {
+    const s = await startServer('nodist', [], { model: path.join(ROOT, 'tests/fixtures/models/timm-deit-nodist-reduced') });
+    const name = 'timm-deit-nodist-reduced';
+    const g = await call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 2)));
+    const r = await restInfer(s.http, name, IMAGES.slice(0, 2));
+    check(!g.err && r.status === 200, `no-distillation model: gRPC and REST answer (${g.err && g.err.details})`);
+    if (!g.err && r.status === 200)
+        for (let i = 0; i < 3; i++)
+            check(floats(g.res.raw_output_contents[i]).every((v, k) => v === Math.fround(r.json.outputs[i].data[k])),
+                  `no-distillation model: ${g.res.outputs[i].name} equals REST's`);
+    eq(await s.stop(), 0, 'no-distillation server exits 0');
+    checkLogClean(s, 'no-distillation server');
+}
+
+// NOT_SERVING while the model loads: its config.json is a FIFO nobody writes to yet.
+async function testLoading() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deit-grpc-loading-'));
+    for (const f of ['model.safetensors', 'data_config.resolved.json']) fs.symlinkSync(path.join(MODEL, f), path.join(dir, f));
+    execFileSync('mkfifo', [path.join(dir, 'config.json')]);
+    const s = await startServer('loading', [], { model: dir, waitReady: false });
+    eq((await call(s.health, 'Check', { service: '' })).res, { status: 'NOT_SERVING' }, 'Health/Check NOT_SERVING while loading');
+    eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'ServerLive while loading');
+    eq((await call(s.svc, 'ServerReady', {})).res, { ready: false }, 'ServerReady false while loading');
+    eq((await call(s.svc, 'ModelReady', { name: 'x' })).res, { ready: false }, 'ModelReady false while loading');
+    const inf = await call(s.svc, 'ModelInfer', inferReq('x', [IMAGES[0]]));
+    eq([code(inf), inf.err && inf.err.details], [C.UNAVAILABLE, 'model is still loading'], 'ModelInfer while loading: UNAVAILABLE');
+    check(code(await call(s.svc, 'ModelMetadata', { name: 'x' })) === C.UNAVAILABLE, 'ModelMetadata while loading: UNAVAILABLE');
+    fs.closeSync(fs.openSync(path.join(dir, 'config.json'), 'w')); // lets the load go on (and fail: a FIFO is no file)
+    eq(await s.exited, 1, 'a failed load exits 1');
+    checkLogClean(s, 'loading server');
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// SIGTERM with calls in flight: every one answered OK, new calls UNAVAILABLE, health NOT_SERVING, exit 0.
+async function testDrain() {
+    const s = await startServer('drain', ['--workers', '1', '--max-batch', '8', '--queue', '100000', '--max-images', '4096'], { model: SLOW_MODEL });
+    const name = 'fashion-deit';
+    const per = await perImageSeconds(s, name);
+    check(per !== null, 'drain server: calibration call');
+    // about 4 s of the worker's time in 16 calls, sent at once: each is in flight from its start (its
+    // headers), so once the first images are queued every call has begun and must complete
+    const n = Math.min(4096, Math.ceil(4.0 / (per || 0.001) / 16) + 1);
+    const inflight = Array.from({ length: 16 }, () => call(s.svc, 'ModelInfer', inferReq(name, Array(n).fill(SLOW_IMAGE))));
+    for (let i = 0; i < 500; i++) {
+        const q = (await rest(s.http, 'GET', '/metrics')).body.match(/^deit_queue_depth (\d+)/m);
+        if (q && Number(q[1]) > 0) break;
+        await sleep(5);
+    }
+    await sleep(100);
+    s.proc.kill('SIGTERM');
+    for (let i = 0; i < 100 && !/draining/.test(s.text()); i++) await sleep(10);
+    eq((await call(s.health, 'Check', { service: '' })).res, { status: 'NOT_SERVING' }, 'Health/Check NOT_SERVING while draining');
+    eq((await call(s.svc, 'ServerReady', {})).res, { ready: false }, 'ServerReady false while draining');
+    const late = await call(s.svc, 'ModelInfer', inferReq(name, [SLOW_IMAGE]));
+    eq([code(late), late.err && late.err.details], [C.UNAVAILABLE, 'server is shutting down'], 'new ModelInfer while draining: UNAVAILABLE');
+    const done = await Promise.all(inflight);
+    check(done.every((r) => !r.err), `every call in flight at SIGTERM answered OK (${done.filter((r) => r.err).map((r) => r.err.details)})`);
+    check(done.every((r) => !r.err && r.res.raw_output_contents[2].length === n * 10 * 4), 'in-flight answers complete');
+    eq(await s.exited, 0, 'drained server exits 0');
+    checkLogClean(s, 'drain server');
+}
+
+(async () => {
+    const t0 = Date.now();
+    try {
+        await testRpcsAndParity();
+        await testQueueLimits();
+        await testTlsAndKey();
+        await testNoDistillation();
+        await testLoading();
+        await testDrain();
+    } catch (e) {
+        failed++;
+        console.error(`test_grpc: ${e.stack || e}`);
+    }
+    console.error(`(${((Date.now() - t0) / 1000).toFixed(1)} s, server ${path.relative(ROOT, BIN)})`);
+    console.log(`test_grpc: ${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+})();

@@ -1,0 +1,166 @@
+/* test_explain_http.c — issue 15 over HTTP with libcurl: ?explain=1 (raw and multipart) returns the
+ * same rollout maps and token_cosine as deit-predict --explain (which test_explain and test_cli hold
+ * to the float64 reference), nothing changes without it, bad values are 400; GET /v1/models has
+ * learned_token_cosine; GET / answers JSON clients with JSON and browsers with the page and its CSP.
+ * Env as test_server (DEIT_SERVER_BIN, DEIT_PREDICT_BIN, DEIT_TEST_MODEL). */
+#include <jansson.h>
+
+#include "../check.h"
+#include "harness.h"
+
+#define TIMEOUT_S 120
+#define N_IMG 3
+#define MAP_TOL 1e-6
+static const char *IMAGES[N_IMG] = {"chelsea.png", "rocket.jpg", "coffee.png"};
+static json_t *REF[N_IMG];     /* deit-predict --explain's line per image */
+static blob BLOB[N_IMG];
+
+static int load_references(void)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "%s --model %s --explain --threads 1",
+                     env_or("DEIT_PREDICT_BIN", "build/deit-predict"), H_MODEL);
+    for (int i = 0; i < N_IMG; i++) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s/%s", H_IMAGES, IMAGES[i]);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    static char line[1 << 20];
+    int i = 0;
+    while (i < N_IMG && fgets(line, sizeof line, p)) REF[i++] = json_loads(line, 0, NULL);
+    int rc = pclose(p);
+    for (int k = 0; k < N_IMG; k++) BLOB[k] = image(IMAGES[k]);
+    return i == N_IMG && rc == 0 && REF[N_IMG - 1] ? 0 : -1;
+}
+
+/* Largest difference between two JSON number arrays (1e30 when shapes differ). */
+static double max_diff(json_t *a, json_t *b)
+{
+    if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b) || !json_array_size(a))
+        return 1e30;
+    double md = 0;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        double d = fabs(json_number_value(json_array_get(a, i)) - json_number_value(json_array_get(b, i)));
+        md = d > md ? d : md;
+    }
+    return md;
+}
+
+/* A server prediction's explain object against deit-predict's for image i. */
+static void check_explain(json_t *pred, int i, const char *what)
+{
+    json_t *ex = json_object_get(pred, "explain"), *want = json_object_get(REF[i], "explain");
+    CHECK_MSG(json_is_object(ex), "%s %s: no explain object", what, IMAGES[i]);
+    if (!json_is_object(ex) || !want) return;
+    json_t *grid = json_object_get(ex, "grid");
+    CHECK_MSG(json_equal(grid, json_object_get(want, "grid")), "%s %s: grid", what, IMAGES[i]);
+    json_t *r = json_object_get(ex, "rollout"), *rw = json_object_get(want, "rollout");
+    size_t G = (size_t)(json_integer_value(json_array_get(grid, 0)) * json_integer_value(json_array_get(grid, 1)));
+    CHECK_INT_EQ(json_array_size(json_object_get(r, "class_token")), G);
+    CHECK_MSG(max_diff(json_object_get(r, "class_token"), json_object_get(rw, "class_token")) <= MAP_TOL,
+              "%s %s: class_token map differs from deit-predict", what, IMAGES[i]);
+    if (json_is_null(json_object_get(rw, "distill_token"))) {
+        CHECK(json_is_null(json_object_get(r, "distill_token")) && json_is_null(json_object_get(ex, "token_cosine")));
+    } else {
+        CHECK_MSG(max_diff(json_object_get(r, "distill_token"), json_object_get(rw, "distill_token")) <= MAP_TOL,
+                  "%s %s: distill_token map differs", what, IMAGES[i]);
+        CHECK_NEAR(json_number_value(json_object_get(ex, "token_cosine")),
+                   json_number_value(json_object_get(want, "token_cosine")), MAP_TOL);
+    }
+}
+
+static json_t *body_json(const resp *r) { return json_loadb(r->body, r->len, 0, NULL); }
+
+int main(void)
+{
+    harness_init();
+    if (load_references()) {
+        fprintf(stderr, "cannot run deit-predict --explain for references\n");
+        CHECK(0);
+        return check_summary("test_explain_http");
+    }
+    server s;
+    if (server_start(&s, "explain", NULL) != 0) {
+        CHECK(0);
+        return check_summary("test_explain_http");
+    }
+    CURL *c = curl_easy_init();
+    const char *png[] = {"Content-Type: application/octet-stream", NULL};
+
+    /* raw bodies, one image each */
+    for (int i = 0; i < N_IMG; i++) {
+        resp r = request(c, "POST", url_of(&s, "/v1/predict?explain=1&top_k=2"), png, BLOB[i].data, BLOB[i].len,
+                         TIMEOUT_S);
+        json_t *j = body_json(&r);
+        CHECK_MSG(r.status == 200, "%s: %ld %s", IMAGES[i], r.status, r.body);
+        check_explain(json_array_get(json_object_get(j, "predictions"), 0), i, "raw");
+        json_decref(j);
+        resp_free(&r);
+    }
+    /* multipart, all at once: one explain per prediction, in upload order */
+    resp r = post_files(c, url_of(&s, "/v1/predict?explain=1"), "image", BLOB, IMAGES, N_IMG, TIMEOUT_S);
+    json_t *j = body_json(&r);
+    CHECK_MSG(r.status == 200, "multipart: %ld %s", r.status, r.body);
+    CHECK_INT_EQ(json_array_size(json_object_get(j, "predictions")), N_IMG);
+    for (int i = 0; i < N_IMG; i++) check_explain(json_array_get(json_object_get(j, "predictions"), (size_t)i), i, "multipart");
+    json_decref(j);
+    resp_free(&r);
+
+    /* without explain=1 (absent, or 0) the answer has no explain key */
+    for (int k = 0; k < 2; k++) {
+        r = request(c, "POST", url_of(&s, k ? "/v1/predict?explain=0" : "/v1/predict"), png, BLOB[0].data,
+                    BLOB[0].len, TIMEOUT_S);
+        CHECK_MSG(r.status == 200 && r.body && !strstr(r.body, "explain"), "no explain asked: %s", r.body);
+        resp_free(&r);
+    }
+    const char *bad[] = {"/v1/predict?explain=2", "/v1/predict?explain=yes", "/v1/predict?explain=-1",
+                         "/v1/predict?explain=", "/v1/predict?explain=00000000001"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        r = request(c, "POST", url_of(&s, bad[k]), png, BLOB[0].data, BLOB[0].len, TIMEOUT_S);
+        CHECK_MSG(r.status == 400 && r.body && strstr(r.body, "explain"), "%s: %ld %s", bad[k], r.status, r.body);
+        resp_free(&r);
+    }
+
+    /* /v1/models: learned_token_cosine (the reference value of the default test model) */
+    r = request(c, "GET", url_of(&s, "/v1/models"), NULL, NULL, 0, TIMEOUT_S);
+    j = body_json(&r);
+    json_t *m = json_array_get(json_object_get(j, "models"), 0), *ltc = json_object_get(m, "learned_token_cosine");
+    CHECK_MSG(json_is_number(ltc) || json_is_null(ltc), "learned_token_cosine: %s", r.body);
+    if (strstr(H_MODEL, "timm-deit-reduced") && !strstr(H_MODEL, "384"))
+        CHECK_NEAR(json_number_value(ltc), 0.1352928640138402, 1e-6); /* tools/explain_ref.py */
+    json_decref(j);
+    resp_free(&r);
+
+    /* GET /: JSON for JSON clients (no Accept, a wildcard, application/json), the page for browsers */
+    const char *accept_json[][2] = {{NULL, NULL}, {"Accept: */*", NULL}, {"Accept: application/json", NULL}};
+    for (int k = 0; k < 3; k++) {
+        r = request(c, "GET", url_of(&s, "/"), accept_json[k][0] ? accept_json[k] : NULL, NULL, 0, TIMEOUT_S);
+        j = body_json(&r);
+        CHECK_MSG(r.status == 200 && has_header(&r, "Content-Type", "application/json") &&
+                  json_is_false(json_object_get(j, "api_key_required")) && has_header(&r, "Vary", "Accept"),
+                  "GET / as JSON client %d: %ld %s", k, r.status, r.body);
+        json_decref(j);
+        resp_free(&r);
+    }
+    const char *browser[] = {"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", NULL};
+    r = request(c, "GET", url_of(&s, "/"), browser, NULL, 0, TIMEOUT_S);
+    CHECK_MSG(r.status == 200 && has_header(&r, "Content-Type", "text/html") && r.body &&
+              strstr(r.body, "<!doctype html>") && strstr(r.body, "v1/predict?explain=1"),
+              "GET / as a browser: %ld", r.status);
+    CHECK(has_header(&r, "Content-Security-Policy", "default-src 'none'; script-src 'sha256-"));
+    CHECK(has_header(&r, "X-Content-Type-Options", "nosniff") && has_header(&r, "Vary", "Accept"));
+    resp_free(&r);
+    r = request(c, "HEAD", url_of(&s, "/"), browser, NULL, 0, TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 200);
+    resp_free(&r);
+    r = request(c, "POST", url_of(&s, "/"), browser, "x", 1, TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 405);
+    resp_free(&r);
+
+    curl_easy_cleanup(c);
+    CHECK_INT_EQ(server_stop(&s), 0);
+    for (int i = 0; i < N_IMG; i++) {
+        json_decref(REF[i]);
+        free(BLOB[i].data);
+    }
+    curl_global_cleanup();
+    return check_summary("test_explain_http");
+}

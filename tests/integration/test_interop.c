@@ -1,0 +1,555 @@
+/* test_interop.c — what clients other than curl see (issue 21): error answers decided from the headers
+ * reach clients that write their whole body before reading (raw sockets and Python's http.client, every
+ * early status, bodies from 10 KB to 3x the limit, 100 of 100 answered); no request can forge or split
+ * an access-log record (JSON and text); Open Inference Protocol conformance (/v2/, health bodies,
+ * unknown versions, extensions, platform, gzip/deflate request bodies); TorchServe model versions.
+ *
+ * Environment as test_server.c; DEIT_TEST_QUICK=1 (TSan run) does 10 trials per case instead of 100. */
+#define _GNU_SOURCE /* strcasestr */
+#include <jansson.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "../check.h"
+#include "harness.h"
+
+#define TIMEOUT_S 60L
+#define MAX_BODY_MB 1
+#define LIMIT ((size_t)MAX_BODY_MB << 20)
+#define KEY "k3y"
+
+static int QUICK;
+static const char *MODEL_NAME;
+
+/* ---- a client that writes everything, then reads ------------------------------------------------ */
+
+typedef struct {
+    int status;                /* 0: no answer (reset, closed, timeout) */
+    char body[4096];
+    int send_failed;           /* the server stopped reading before the body was written */
+} raw_answer;
+
+/* Sends head (with "Content-Length: body_len" added) and body_len bytes of 'x' in one go, as
+ * http.client does, and only then reads the answer: status line, headers, Content-Length body. */
+static raw_answer body_first(const server *s, const char *head, size_t body_len)
+{
+    raw_answer a;
+    memset(&a, 0, sizeof a);
+    int fd = raw_connect(s, 30);
+    if (fd < 0) return a;
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char h[1024];
+    int hl = snprintf(h, sizeof h, "%sContent-Length: %zu\r\n\r\n", head, body_len);
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    size_t sent = 0;
+    if (send(fd, h, (size_t)hl, MSG_NOSIGNAL) != hl) a.send_failed = 1;
+    while (!a.send_failed && sent < body_len) {
+        size_t n = body_len - sent < sizeof chunk ? body_len - sent : sizeof chunk;
+        ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL);
+        if (w <= 0) a.send_failed = 1;
+        else sent += (size_t)w;
+    }
+    char buf[8192];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r <= 0) break;
+        got += (size_t)r;
+        buf[got] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        const char *cl = strcasestr(buf, "\r\nContent-Length:");
+        size_t want = cl ? (size_t)atol(cl + 17) : 0;
+        if (got - (size_t)(end + 4 - buf) >= want || got >= sizeof buf - 1) break;
+    }
+    close(fd);
+    buf[got] = 0;
+    if (got > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0) a.status = atoi(buf + 9);
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end) snprintf(a.body, sizeof a.body, "%s", end + 4);
+    return a;
+}
+
+/* The error body's shape: {"error": "…"} (v2) or {"error": {"code", "message"}}. */
+static int error_shape_ok(const char *body, int status, int v2)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    int ok = v2 ? json_is_string(e)
+                : json_integer_value(json_object_get(e, "code")) == status && json_is_string(json_object_get(e, "message"));
+    json_decref(j);
+    return ok;
+}
+
+typedef struct {
+    const char *what;
+    const char *head;          /* request line and headers, each ending in CRLF */
+    int status, v2;
+    size_t max_body;           /* largest body tried */
+} early_case;
+
+#define PNG "Content-Type: image/png\r\n"
+#define AUTH "Authorization: Bearer " KEY "\r\n"
+
+static void run_early_cases(const server *s, const early_case *cases, size_t n_cases)
+{
+    const size_t sizes[] = {10 * 1024, 100 * 1024, LIMIT - 1, LIMIT + 1, 2 * LIMIT, 3 * LIMIT};
+    int trials = QUICK ? 10 : 100;
+    for (size_t c = 0; c < n_cases; c++) {
+        int answered = 0, right = 0;
+        double t0 = now_s();
+        size_t n_sizes = 0;
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            if (sizes[k] <= cases[c].max_body) n_sizes++;
+        for (int t = 0; t < trials; t++) {
+            size_t len = sizes[(size_t)t % n_sizes];
+            raw_answer a = body_first(s, cases[c].head, len);
+            if (a.status) answered++;
+            if (a.status == cases[c].status && error_shape_ok(a.body, cases[c].status, cases[c].v2)) right++;
+            else if (right + 3 > t) /* print the first few misses only */
+                fprintf(stderr, "%s, %zu-byte body: status %d%s %.200s\n", cases[c].what, len, a.status,
+                        a.send_failed ? " (send failed)" : "", a.body);
+        }
+        fprintf(stderr, "info: body first, %s: %d/%d answered %d (%.1f s)\n", cases[c].what, right, trials,
+                cases[c].status, now_s() - t0);
+        CHECK_MSG(right == trials && answered == trials, "%s: %d of %d answered right", cases[c].what, right, trials);
+    }
+}
+
+static void test_early_errors(void)
+{
+    server s;
+    const char *extra[] = {"--max-body-mb", "1", "--api-key", KEY, "--read-timeout-s", "10", NULL};
+    if (server_start(&s, "interop-early", extra)) {
+        CHECK(0);
+        return;
+    }
+    char v2_unknown[256], ts_unknown[256], ts_version[256];
+    snprintf(v2_unknown, sizeof v2_unknown, "POST /v2/models/nope/infer HTTP/1.1\r\nHost: x\r\n" AUTH
+             "Content-Type: application/json\r\n");
+    snprintf(ts_unknown, sizeof ts_unknown, "POST /predictions/nope HTTP/1.1\r\nHost: x\r\n" AUTH);
+    snprintf(ts_version, sizeof ts_version, "POST /predictions/%s/7 HTTP/1.1\r\nHost: x\r\n" AUTH, MODEL_NAME);
+    const early_case cases[] = {
+        {"404 unknown path", "POST /nope HTTP/1.1\r\nHost: x\r\n" PNG, 404, 0, 3 * LIMIT},
+        {"404 unknown model (v2)", v2_unknown, 404, 1, 3 * LIMIT},
+        {"404 unknown model (TorchServe)", ts_unknown, 404, 0, 3 * LIMIT},
+        {"404 unknown version (TorchServe)", ts_version, 404, 0, 3 * LIMIT},
+        {"405 PUT /v1/predict", "PUT /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH PNG, 405, 0, 3 * LIMIT},
+        {"401 no API key", "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" PNG, 401, 0, 3 * LIMIT},
+        {"415 text/plain", "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Type: text/plain\r\n", 415, 0,
+         LIMIT - 1},
+        {"415 Content-Encoding br", "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH PNG "Content-Encoding: br\r\n",
+         415, 0, LIMIT - 1},
+        {"400 top_k=0", "POST /v1/predict?top_k=0 HTTP/1.1\r\nHost: x\r\n" AUTH PNG, 400, 0, LIMIT - 1},
+        {"400 multipart without boundary",
+         "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Type: multipart/form-data\r\n", 400, 0, LIMIT - 1},
+    };
+    run_early_cases(&s, cases, sizeof cases / sizeof cases[0]);
+    /* 413: every size over the limit, by Content-Length, up to 3x */
+    const size_t over[] = {LIMIT + 1, 2 * LIMIT, 3 * LIMIT};
+    int trials = QUICK ? 10 : 100, right = 0;
+    for (int t = 0; t < trials; t++) {
+        raw_answer a = body_first(&s, "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH PNG, over[t % 3]);
+        if (a.status == 413 && error_shape_ok(a.body, 413, 0) && strstr(a.body, "--max-body-mb")) right++;
+    }
+    fprintf(stderr, "info: body first, 413 over the limit: %d/%d answered\n", right, trials);
+    CHECK_INT_EQ(right, trials);
+    /* far beyond what is worth reading (over 4x the limit): answered at once, no hang */
+    double t0 = now_s();
+    raw_answer a = body_first(&s, "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH PNG, 6 * LIMIT);
+    fprintf(stderr, "info: 6x-limit body: status %d after %.2f s\n", a.status, now_s() - t0);
+    CHECK(now_s() - t0 < 20);
+
+    /* Python's http.client (and requests, built on it) sends the body before reading */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/integration/body_first.py %s %s %d %s", s.base, MODEL_NAME,
+             QUICK ? 5 : 20, KEY);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    int py_ok = 0, py_bad = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        if (strncmp(line, "ok ", 3) == 0) py_ok += atoi(line + 3);
+        else if (strncmp(line, "bad ", 4) == 0) {
+            py_bad++;
+            fprintf(stderr, "http.client: %s", line);
+        }
+    }
+    int prc = p ? pclose(p) : -1;
+    fprintf(stderr, "info: python http.client, body first: %d answered right, %d wrong\n", py_ok, py_bad);
+    CHECK_INT_EQ(prc, 0);
+    CHECK(py_ok > 0);
+    CHECK_INT_EQ(py_bad, 0);
+    CHECK_MSG(get_status(url_of(&s, "/healthz")) == 200, "server alive after the body-first clients");
+    CHECK_INT_EQ(server_stop(&s), 0);
+    CHECK_MSG(log_count(&s, "Sanitizer") == 0, "sanitizer report in %s", s.log);
+}
+
+/* 503 while the model loads: the model is a FIFO nobody writes yet, so the server listens, answers,
+ * and waits in deit_model_open; writing nothing and closing the FIFO then fails the load. */
+static void test_loading(void)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/interop-loading.safetensors", H_LOGS);
+    unlink(fifo);
+    if (mkfifo(fifo, 0600)) {
+        CHECK(0);
+        return;
+    }
+    server s;
+    server_spawn(&s, "interop-loading", fifo, (const char *const[]){"--max-body-mb", "1", NULL}, NULL, "http");
+    int up = 0;
+    for (double t0 = now_s(); !up && now_s() - t0 < 30; sleep_ms(20)) up = get_status(url_of(&s, "/healthz")) == 200;
+    CHECK(up);
+    CHECK_INT_EQ(get_status(url_of(&s, "/readyz")), 503);
+    int trials = QUICK ? 10 : 100, right = 0;
+    const size_t sizes[] = {10 * 1024, LIMIT / 2, 2 * LIMIT, 3 * LIMIT};
+    for (int t = 0; t < trials; t++) {
+        raw_answer a = body_first(&s, "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" PNG, sizes[t % 4]);
+        if (a.status == 503 && error_shape_ok(a.body, 503, 0) && strstr(a.body, "loading")) right++;
+    }
+    fprintf(stderr, "info: body first, 503 while loading: %d/%d answered\n", right, trials);
+    CHECK_INT_EQ(right, trials);
+    int w = open(fifo, O_WRONLY | O_NONBLOCK);
+    if (w >= 0) close(w);
+    int st = 0;
+    for (double t0 = now_s(); now_s() - t0 < 30 && waitpid(s.pid, &st, WNOHANG) != s.pid;) sleep_ms(20);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1, "server on an empty model should exit 1");
+    s.pid = -1;
+    unlink(fifo);
+}
+
+/* ---- the access log ------------------------------------------------------------------------------ */
+
+static const char *const HOSTILE_PATHS[] = {
+    "/x%22,%22status%22:200,%22injected%22:%22y", /* quotes: a forged key */
+    "/a%0A%7B%22status%22:200%7D",                /* LF: a second record */
+    "/a%0D%0Afake%20200%20images=1",              /* CRLF and spaces: a forged text line */
+    "/back%5C%5C%22slash",                        /* backslashes before a quote */
+    "/nul%00after",                               /* NUL */
+    "/bad%FF%FEutf8%C0%AF",                        /* invalid UTF-8, an overlong '/' */
+    "/v1/predict%0A",                             /* a real path with a newline after it */
+};
+
+/* Sends every hostile path (GET, and a POST with a hostile Content-Type) and a weird method; returns
+ * the number of requests sent. */
+static int send_hostile(const server *s)
+{
+    int n = 0;
+    CURL *c = curl_easy_init();
+    for (size_t i = 0; i < sizeof HOSTILE_PATHS / sizeof HOSTILE_PATHS[0]; i++) {
+        resp r = request(c, "GET", url_of(s, HOSTILE_PATHS[i]), NULL, NULL, 0, TIMEOUT_S);
+        CHECK_MSG(r.status == 404 || r.status == 405 || r.status == 400, "%s: status %ld", HOSTILE_PATHS[i], r.status);
+        json_t *j = json_loadb(r.body, r.len, 0, NULL);
+        CHECK_MSG(j != NULL, "%s: error body is not JSON: %s", HOSTILE_PATHS[i], r.body);
+        json_decref(j);
+        resp_free(&r);
+        n++;
+    }
+    const char *hct[] = {"Content-Type: te\"xt/\\pl\xff\xfe\x01ain", NULL};
+    resp r = request(c, "POST", url_of(s, "/v1/predict"), hct, "abc", 3, TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 415);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    CHECK_MSG(msg && strstr(msg, "te\"xt/\\pl\xef\xbf\xbd"), "415 message keeps the header readable: %s", r.body);
+    json_decref(j);
+    resp_free(&r);
+    n++;
+    r = request(c, "DELETE", url_of(s, "/v1/predict"), NULL, NULL, 0, TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 405);
+    resp_free(&r);
+    n++;
+    curl_easy_cleanup(c);
+    return n;
+}
+
+static void test_log_json(void)
+{
+    server s;
+    const char *extra[] = {"--log-format", "json", NULL};
+    if (server_start(&s, "interop-log-json", extra)) {
+        CHECK(0);
+        return;
+    }
+    int sent = send_hostile(&s);
+    CHECK_INT_EQ(server_stop(&s), 0);
+    blob b = read_file(s.log);
+    int access = 0, events = 0, bad = 0;
+    static const char *const KEYS[] = {"ts", "method", "path", "status", "images", "ms", "bytes_in", "bytes_out",
+                                       "end"};
+    for (char *line = b.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+        if (!j) {
+            bad++;
+            fprintf(stderr, "not a JSON line: %.200s\n", line);
+        } else if (json_object_get(j, "event")) {
+            events++;
+            CHECK_INT_EQ(json_object_size(j), 1);
+        } else if (json_string_value(json_object_get(j, "path")) &&
+                   strcmp(json_string_value(json_object_get(j, "path")), "/readyz") == 0) {
+            /* the harness's readiness probes */
+        } else {
+            access++;
+            CHECK_MSG(json_object_size(j) == 9, "access record with %zu keys: %.300s", json_object_size(j), line);
+            for (size_t k = 0; k < 9; k++) CHECK_MSG(json_object_get(j, KEYS[k]) != NULL, "no %s in %.300s", KEYS[k], line);
+            CHECK(json_object_get(j, "injected") == NULL);
+            int st = (int)json_integer_value(json_object_get(j, "status"));
+            CHECK_MSG(st == 404 || st == 405 || st == 415 || st == 400, "status %d in %.300s", st, line);
+            const char *path = json_string_value(json_object_get(j, "path"));
+            if (path && strstr(path, "injected")) CHECK_INT_EQ(st, 404); /* the real status, not the forged 200 */
+        }
+        json_decref(j);
+    }
+    free(b.data);
+    fprintf(stderr, "info: json log: %d access records for %d requests, %d events, %d bad lines\n", access, sent,
+            events, bad);
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(access, sent);
+    CHECK(events >= 3);
+}
+
+static void test_log_text(void)
+{
+    server s;
+    if (server_start(&s, "interop-log-text", NULL)) {
+        CHECK(0);
+        return;
+    }
+    int sent = send_hostile(&s);
+    CHECK_INT_EQ(server_stop(&s), 0);
+    blob b = read_file(s.log);
+    int access = 0, events = 0, bad = 0;
+    for (char *line = b.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        if (strncmp(line, "deit-server: ", 13) == 0) {
+            events++;
+            continue;
+        }
+        /* ts method path status images=N ms=X in=N out=N end=E: exactly 9 space-separated fields */
+        int fields = 1, ctl = 0;
+        for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+            if (*p == ' ') fields++;
+            if (*p < 0x20 || *p == 0x7f || *p == '"' || *p >= 0x80) ctl++;
+        }
+        char method[64], path[4096];
+        int status = -1;
+        if (fields != 9 || ctl || sscanf(line, "%*s %63s %4095s %d images=", method, path, &status) != 3) {
+            bad++;
+            fprintf(stderr, "bad text access line: %.300s\n", line);
+        } else if (strcmp(path, "/readyz") != 0) { /* not the harness's readiness probes */
+            access++;
+            CHECK_MSG(status == 404 || status == 405 || status == 415, "status %d: %.300s", status, line);
+        }
+    }
+    free(b.data);
+    fprintf(stderr, "info: text log: %d access lines for %d requests, %d events, %d bad lines\n", access, sent,
+            events, bad);
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(access, sent);
+    CHECK_MSG(log_count(&s, "/x\\x22,\\x22status\\x22:200") == 1, "escaped quotes in the text log %s", s.log);
+    CHECK_MSG(log_count(&s, "/a\\x0d\\x0afake\\x20200") == 1, "escaped CRLF and spaces in the text log %s", s.log);
+}
+
+/* ---- Open Inference Protocol and TorchServe --------------------------------------------------- */
+
+static json_t *get_json(CURL *c, const server *s, const char *path, long *status)
+{
+    resp r = request(c, "GET", url_of(s, path), NULL, NULL, 0, TIMEOUT_S);
+    *status = r.status;
+    CHECK_MSG(has_header(&r, "Content-Type", "application/json"), "%s: Content-Type", path);
+    json_t *j = json_loadb(r.body, r.len, 0, NULL);
+    CHECK_MSG(j != NULL, "%s: body is not JSON: \"%s\"", path, r.body);
+    resp_free(&r);
+    return j;
+}
+
+/* A v2 JSON infer body for one image (base64). */
+static char *v2_body(const blob *img, size_t *len)
+{
+    size_t b64 = 4 * ((img->len + 2) / 3);
+    char *s = malloc(b64 + 256);
+    int n = sprintf(s, "{\"inputs\":[{\"name\":\"image\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"");
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)img->data;
+    size_t o = (size_t)n;
+    for (size_t i = 0; i < img->len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < img->len ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < img->len ? p[i + 2] : 0);
+        s[o++] = A[v >> 18 & 63];
+        s[o++] = A[v >> 12 & 63];
+        s[o++] = i + 1 < img->len ? A[v >> 6 & 63] : '=';
+        s[o++] = i + 2 < img->len ? A[v & 63] : '=';
+    }
+    o += (size_t)sprintf(s + o, "\"]}],\"outputs\":[{\"name\":\"fused_probs\",\"parameters\":{\"classification\":1}}]}");
+    *len = o;
+    return s;
+}
+
+static char *squeeze(const char *src, size_t len, int bits, size_t *out_len)
+{
+    uLong cap = compressBound(len) + 64;
+    char *out = malloc(cap);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (Bytef *)src;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static void test_oip(void)
+{
+    server s;
+    if (server_start(&s, "interop-oip", NULL)) {
+        CHECK(0);
+        return;
+    }
+    CURL *c = curl_easy_init();
+    long st;
+    json_t *a = get_json(c, &s, "/v2", &st), *b = get_json(c, &s, "/v2/", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_MSG(json_equal(a, b), "GET /v2/ differs from GET /v2");
+    json_t *ext = json_object_get(a, "extensions");
+    int bin = 0, cls = 0;
+    for (size_t i = 0; i < json_array_size(ext); i++) {
+        const char *e = json_string_value(json_array_get(ext, i));
+        bin |= e && strcmp(e, "binary_tensor_data") == 0;
+        cls |= e && strcmp(e, "classification") == 0;
+    }
+    CHECK(bin && cls);
+    json_decref(a);
+    json_decref(b);
+    json_t *j = get_json(c, &s, "/v2/health/live", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "live")));
+    json_decref(j);
+    j = get_json(c, &s, "/v2/health/ready", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "ready")));
+    json_decref(j);
+    char path[256];
+    snprintf(path, sizeof path, "/v2/models/%s/ready", MODEL_NAME);
+    j = get_json(c, &s, path, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(json_is_true(json_object_get(j, "ready")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v2/models/%s/versions/2/ready", MODEL_NAME);
+    j = get_json(c, &s, path, &st);
+    CHECK_INT_EQ(st, 404);
+    const char *e = json_string_value(json_object_get(j, "error"));
+    CHECK_MSG(e && strstr(e, "no version \"2\"") && !strstr(e, "unknown model"), "unknown version says so: %s", e);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v2/models/%s", MODEL_NAME);
+    j = get_json(c, &s, path, &st);
+    const char *platform = json_string_value(json_object_get(j, "platform"));
+    CHECK_MSG(platform && strchr(platform, '_') && strcmp(platform, "deit_safetensors") == 0, "platform %s", platform);
+    json_decref(j);
+
+    /* request bodies with Content-Encoding gzip and deflate: the same answer as plain */
+    blob img = image("chelsea.png");
+    size_t plain_len, zl;
+    char *plain = v2_body(&img, &plain_len);
+    snprintf(path, sizeof path, "/v2/models/%s/infer", MODEL_NAME);
+    const char *hj[] = {"Content-Type: application/json", NULL};
+    resp r0 = request(c, "POST", url_of(&s, path), hj, plain, plain_len, TIMEOUT_S);
+    CHECK_INT_EQ(r0.status, 200);
+    static const struct { const char *ce; int bits; } enc[] = {{"gzip", 16 + MAX_WBITS}, {"deflate", MAX_WBITS}};
+    for (int k = 0; k < 2; k++) {
+        char *z = squeeze(plain, plain_len, enc[k].bits, &zl);
+        char ceh[64];
+        snprintf(ceh, sizeof ceh, "Content-Encoding: %s", enc[k].ce);
+        const char *hz[] = {"Content-Type: application/json", ceh, NULL};
+        resp r = request(c, "POST", url_of(&s, path), hz, z, zl, TIMEOUT_S);
+        CHECK_MSG(r.status == 200, "%s body: %ld %s", enc[k].ce, r.status, r.body);
+        json_t *x = json_loadb(r.body, r.len, 0, NULL), *y = json_loadb(r0.body, r0.len, 0, NULL);
+        CHECK_MSG(json_equal(json_object_get(x, "outputs"), json_object_get(y, "outputs")), "%s: other outputs",
+                  enc[k].ce);
+        json_decref(x);
+        json_decref(y);
+        resp_free(&r);
+        free(z);
+    }
+    resp_free(&r0);
+    const char *hbr[] = {"Content-Type: application/json", "Content-Encoding: br", NULL};
+    resp r = request(c, "POST", url_of(&s, path), hbr, plain, plain_len, TIMEOUT_S);
+    CHECK_INT_EQ(r.status, 415);
+    CHECK_MSG(strstr(r.body, "\\\"br\\\"") != NULL, "415 names the encoding: %s", r.body);
+    resp_free(&r);
+    /* a gzip bomb: 64 MiB of zeros in about 64 KB, over the 32 MiB limit once inflated */
+    size_t bomb_plain = 64u << 20;
+    char *zeros = calloc(1, bomb_plain);
+    char *bomb = squeeze(zeros, bomb_plain, 16 + MAX_WBITS, &zl);
+    free(zeros);
+    const char *hg[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
+    r = request(c, "POST", url_of(&s, path), hg, bomb, zl, TIMEOUT_S);
+    CHECK_MSG(r.status == 413, "gzip bomb (%zu bytes): %ld %s", zl, r.status, r.body);
+    resp_free(&r);
+    free(bomb);
+
+    /* TorchServe: /predictions/{model}/{version}: 1 and 1.0 served, others 404 naming the version */
+    const char *png[] = {"Content-Type: image/png", NULL};
+    static const struct { const char *v; long status; } versions[] = {{"1", 200}, {"1.0", 200}, {"2", 404}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "/predictions/%s/%s", MODEL_NAME, versions[k].v);
+        r = request(c, "POST", url_of(&s, path), png, img.data, img.len, TIMEOUT_S);
+        CHECK_MSG(r.status == versions[k].status, "%s: %ld %s", path, r.status, r.body);
+        if (r.status == 404) CHECK_MSG(strstr(r.body, "no version") != NULL, "%s: %s", path, r.body);
+        resp_free(&r);
+    }
+    r = request(c, "POST", url_of(&s, "/predictions/other/1"), png, img.data, img.len, TIMEOUT_S);
+    CHECK(r.status == 404 && strstr(r.body, "unknown model"));
+    resp_free(&r);
+    curl_easy_cleanup(c);
+    CHECK_INT_EQ(server_stop(&s), 0);
+
+    /* --model-version 3: served under 3 and reported in v2 answers */
+    const char *extra[] = {"--model-version", "3", NULL};
+    if (server_start(&s, "interop-version", extra)) {
+        CHECK(0);
+    } else {
+        c = curl_easy_init();
+        snprintf(path, sizeof path, "/predictions/%s/3", MODEL_NAME);
+        r = request(c, "POST", url_of(&s, path), png, img.data, img.len, TIMEOUT_S);
+        CHECK_INT_EQ(r.status, 200);
+        resp_free(&r);
+        snprintf(path, sizeof path, "/predictions/%s/1", MODEL_NAME);
+        r = request(c, "POST", url_of(&s, path), png, img.data, img.len, TIMEOUT_S);
+        CHECK_INT_EQ(r.status, 404);
+        resp_free(&r);
+        snprintf(path, sizeof path, "/v2/models/%s/versions/3/infer", MODEL_NAME);
+        r = request(c, "POST", url_of(&s, path), hj, plain, plain_len, TIMEOUT_S);
+        j = json_loadb(r.body, r.len, 0, NULL);
+        CHECK_INT_EQ(r.status, 200);
+        CHECK_STR_EQ(json_string_value(json_object_get(j, "model_version")), "3");
+        json_decref(j);
+        resp_free(&r);
+        curl_easy_cleanup(c);
+        CHECK_INT_EQ(server_stop(&s), 0);
+    }
+    free(plain);
+    free(img.data);
+}
+
+int main(void)
+{
+    harness_init();
+    QUICK = atoi(env_or("DEIT_TEST_QUICK", "0"));
+    const char *slash = strrchr(H_MODEL, '/');
+    MODEL_NAME = slash ? slash + 1 : H_MODEL;
+    fprintf(stderr, "test_interop: %s (logs in %s)%s\n", H_SERVER_BIN, H_LOGS, QUICK ? " quick" : "");
+    test_early_errors();
+    test_loading();
+    test_log_json();
+    test_log_text();
+    test_oip();
+    return check_summary("test_interop");
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# test_hub.sh — hub models end to end against tests/hub/mock_hub.py on loopback: deit-predict (the
+# ASan build when present) fetching hf://ORG/NAME into a huggingface_hub cache, the cache layout byte
+# for byte (tests/hub/check_layout.py), warm and offline runs asking nothing, every failure mode
+# (corrupt blob, dropped transfer, 401/403/404, hub down, size cap, timeouts), concurrent fetches,
+# deit-server's /readyz "downloading" and the built-in default model. Prints "hub: N passed, N failed".
+set -u
+BIN=${DEIT_PREDICT:-build/asan/deit-predict}
+[ -x "$BIN" ] || BIN=build/deit-predict
+SERVER=${DEIT_SERVER_BIN:-build/deit-server}
+BENCH=build/deit-bench
+PY=/usr/bin/python3
+ROOT=$(pwd)
+T=$(mktemp -d)
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "hub: FAIL: $*"; }
+check() { if eval "$1"; then ok; else ko "$2"; fi; }
+
+# Nothing from the caller's environment may point at a real hub, cache or token.
+unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_HUB_CACHE HUGGINGFACE_HUB_CACHE \
+    HF_HOME XDG_CACHE_HOME HF_ENDPOINT DEIT_MODEL HF_HUB_ETAG_TIMEOUT HF_HUB_DOWNLOAD_TIMEOUT
+
+mkdir -p "$T/pickle-only"
+cp models/fashion-deit/config.json "$T/pickle-only/"
+head -c 1000 /dev/urandom > "$T/pickle-only/pytorch_model.bin"
+$PY tests/hub/mock_hub.py --port-file "$T/port" --repo test-org/fashion-deit=models/fashion-deit \
+    --repo facebook/deit-reduced=tests/fixtures/models/hf-deit-reduced --repo test-org/pickle-only="$T/pickle-only" \
+    --alias old-org/fashion-deit=test-org/fashion-deit &
+MOCK=$!
+SRV=""
+cleanup() { kill "$MOCK" 2>/dev/null; [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+EP="http://127.0.0.1:$(cat "$T/port")"
+ctl() { curl -sf "$EP/_mock/$1" >/dev/null; }
+stat_of() { curl -sf "$EP/_mock/stats" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["stats"][sys.argv[1]] if sys.argv[1] in d["stats"] else d["repos"][sys.argv[1]])' "$1"; }
+reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0" && ctl reset; }
+IMGS="tests/fixtures/images/camera.png tests/fixtures/images/chelsea.png"
+# hub CLI run: cache dir, then deit-predict arguments; output in $out, stderr in $err, status in $rc
+run() {
+    local cache=$1; shift
+    out=$(HF_ENDPOINT=$EP HF_HUB_CACHE=$cache HF_HOME=$T/hfhome "$BIN" --logits "$@" $IMGS 2>"$T/err"); rc=$?
+    err=$(cat "$T/err")
+}
+REF=$("$BIN" --model models/fashion-deit --logits $IMGS)
+COMMIT=$(stat_of test-org/fashion-deit)
+REPO="$T/c1/models--test-org--fashion-deit"
+
+# ---- a cold fetch: same logits as the local directory, huggingface_hub's layout -----------------
+reset
+run "$T/c1" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ]' "cold fetch exits 0 (got $rc: $err)"
+check '[ "$out" = "$REF" ]' "hf:// logits equal the local directory's"
+check '[ "$(stat_of cdn_get)" -eq 1 ] && [ "$(stat_of cdn_bytes)" -eq "$(stat -c %s models/fashion-deit/model.safetensors)" ]' \
+    "the blob came from the CDN once, whole"
+check '[ "$(stat_of auth_to_cdn)" -eq 0 ]' "no Authorization header sent to the CDN"
+check 'printf "%s" "$err" | grep -q "downloading test-org/fashion-deit/model.safetensors"' "one log line per file: $err"
+check '$PY tests/hub/check_layout.py "$T/c1" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json' \
+    "cache layout (see check_layout.py)"
+check '[ "$(stat_of requests)" -eq 5 ] && [ "$(stat_of head)" -eq 3 ]' "cold fetch: 3 HEAD + config GET + CDN GET (got $(stat_of requests))"
+
+# ---- warm cache: one HEAD (the branch may have moved), no download ----------------------------
+reset
+run "$T/c1" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "warm run"
+check '[ "$(stat_of requests)" -eq 1 ] && [ "$(stat_of head)" -eq 1 ] && [ "$(stat_of get)" -eq 0 ]' \
+    "warm cache: one HEAD, nothing downloaded (got $(stat_of requests) requests)"
+# ---- offline and pinned: no request at all ------------------------------------------------------
+reset
+out=$(HF_HUB_OFFLINE=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of requests)" -eq 0 ]' "HF_HUB_OFFLINE=1: cache only, 0 requests"
+run "$T/c1" --model "hf://test-org/fashion-deit@$COMMIT"
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of requests)" -eq 0 ]' "a pinned commit in the cache: 0 requests"
+run "$T/c1" --model test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of requests)" -eq 1 ]' "bare ORG/NAME means hf://ORG/NAME"
+out=$(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$T/empty "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*HF_HUB_OFFLINE"' "offline, not cached: exit 2 + message ($out)"
+# a read-only cache works when complete: nothing is written (tree and mtimes unchanged)
+before=$(find "$T/c1" -printf '%p %y %T@ %s\n' | sort)
+chmod -R a-w "$T/c1"
+run "$T/c1" --model hf://test-org/fashion-deit
+chmod -R u+w "$T/c1"
+check '[ "$rc" -eq 0 ] && [ "$(find "$T/c1" -printf "%p %y %T@ %s\n" | sort)" = "$before" ]' "read-only warm cache: served, nothing written"
+
+# ---- the hub down: the cache with a warning; nothing cached: a clear error ----------------------
+out=$(HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "warning: the hub at http://127.0.0.1:9 is unreachable" "$T/err"' \
+    "hub down, cached: served with a warning ($(cat "$T/err"))"
+out=$(HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=$T/c-down "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*the hub is unreachable"' "hub down, not cached: exit 2 ($out)"
+# HF_HUB_ETAG_TIMEOUT: a hub that does not answer in time counts as down
+reset; ctl "config?head_delay_ms=3000"
+out=$(HF_HUB_ETAG_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "unreachable.*timed out after 1[0-9][0-9][0-9] milliseconds" "$T/err"' \
+    "HF_HUB_ETAG_TIMEOUT=1 against a 3 s HEAD: cache used ($(cat "$T/err"))"
+
+# ---- a repo with preprocessor_config.json, a tag, a revision with slashes, a renamed repo ------
+reset
+run "$T/c2" --model hf://facebook/deit-reduced@v1.0
+ref2=$("$BIN" --model tests/fixtures/models/hf-deit-reduced --logits $IMGS)
+check '[ "$rc" -eq 0 ] && [ "$out" = "$ref2" ]' "three-file repo at a tag ($err)"
+check '$PY tests/hub/check_layout.py "$T/c2" facebook/deit-reduced tests/fixtures/models/hf-deit-reduced "$(stat_of facebook/deit-reduced)" v1.0' \
+    "three-file layout, refs/v1.0"
+run "$T/c3" --model "hf://test-org/fashion-deit@refs/pr/1"
+check '[ "$rc" -eq 0 ] && [ "$(cat "$T/c3/models--test-org--fashion-deit/refs/refs/pr/1")" = "$COMMIT" ]' "revision refs/pr/1 -> refs/refs/pr/1"
+reset
+run "$T/c4" --model hf://old-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ -d "$T/c4/models--old-org--fashion-deit/snapshots/$COMMIT" ]' \
+    "a renamed repo: relative 307 followed, cached under the name asked ($err)"
+
+# ---- integrity, resume, size cap ------------------------------------------------------------------
+reset; ctl "config?corrupt=1"
+run "$T/c5" --model hf://test-org/fashion-deit
+SHA=$(sha256sum models/fashion-deit/model.safetensors | cut -d' ' -f1)
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "model.safetensors: SHA-256 mismatch: the hub says $SHA, the [0-9]* bytes received hash to [0-9a-f]\{64\}"' \
+    "corrupt blob: exit 2, both hashes named ($err)"
+check '[ -z "$(ls "$T/c5/models--test-org--fashion-deit/blobs" | grep -v "^[0-9a-f]\{40\}$")" ] && [ ! -e "$T/c5/models--test-org--fashion-deit/snapshots/$COMMIT/model.safetensors" ]' \
+    "corrupt blob: nothing kept (no blob, no .incomplete, no link)"
+reset; ctl "config?drop=2"
+run "$T/c5" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of cdn_range)" -eq 2 ]' "two dropped transfers resumed with Range (got $(stat_of cdn_range); $err)"
+check '[ "$(stat_of cdn_bytes)" -eq "$(stat -c %s models/fashion-deit/model.safetensors)" ]' "resumed: no byte fetched twice"
+check 'printf "%s" "$err" | grep -q "transfer dropped at byte"' "a dropped transfer is reported"
+# a partial blob left by an earlier run is resumed, not restarted
+reset
+mkdir -p "$T/c6/models--test-org--fashion-deit/blobs"
+head -c 1000000 models/fashion-deit/model.safetensors > "$T/c6/models--test-org--fashion-deit/blobs/$SHA.incomplete"
+run "$T/c6" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of cdn_bytes)" -eq $(( $(stat -c %s models/fashion-deit/model.safetensors) - 1000000 )) ]' \
+    "an earlier .incomplete is resumed from byte 1000000"
+check '$PY tests/hub/check_layout.py "$T/c6" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json >/dev/null' \
+    "layout after a resumed download"
+# HF_HUB_DOWNLOAD_TIMEOUT: a CDN that stalls is given up on after the resumes, the part kept
+reset; ctl "config?slow_ms=4000"
+out=$(HF_HUB_DOWNLOAD_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c16 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors: download failed after 6 attempts at byte [1-9][0-9]* of 2172024: .*" && [ -s "$T/c16/models--test-org--fashion-deit/blobs/$SHA.incomplete" ]' \
+    "stalled CDN: HF_HUB_DOWNLOAD_TIMEOUT, 5 resumes, then exit 2 with the part kept ($out)"
+ctl "config?slow_ms=0"
+reset
+out=$(HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c7 "$BIN" --max-model-mb 1 --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors is 2.1 MB, more than the model size limit of 1 MB" && [ "$(stat_of cdn_get)" -eq 0 ]' \
+    "--max-model-mb: refused before downloading ($out)"
+
+# ---- refusals: private, gated, wrong name, wrong revision, no safetensors ----------------------
+reset; ctl "config?auth=private&token=hf_secret"
+run "$T/c8" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "repository not found (HTTP 401).*needs a token in HF_TOKEN"' "401 without a token: exit 2 ($err)"
+out=$(HF_TOKEN=hf_wrong HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c8 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "the token in HF_TOKEN / \$HF_HOME/token cannot read it"' "401 with a bad token ($out)"
+out=$(HF_TOKEN=hf_secret HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c8 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>/dev/null); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of auth_to_cdn)" -eq 0 ]' "HF_TOKEN: fetched; the token stays off the CDN"
+mkdir -p "$T/hfhome"; printf 'hf_secret\n' > "$T/hfhome/token"
+run "$T/c9" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "the token from \$HF_HOME/token ($err)"
+rm -f "$T/hfhome/token"
+ctl "config?auth=gated"
+run "$T/c10" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "is a gated model (HTTP 401.*accept its conditions at $EP/test-org/fashion-deit"' "gated repo ($err)"
+out=$(HF_TOKEN=hf_other HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c10 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "gated model (HTTP 403.*the current token has no access yet"' "gated repo, token without access ($out)"
+reset
+run "$T/c11" --model hf://test-org/no-such-model
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "test-org/no-such-model: repository not found (HTTP 401): check the id"' "missing repo: exit 2 ($err)"
+check '[ ! -e "$T/c11/models--test-org--no-such-model/snapshots" ]' "missing repo: no snapshot"
+run "$T/c11" --model hf://test-org/fashion-deit@no-such-branch
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "has no revision \"no-such-branch\" (HTTP 404)"' "missing revision: exit 2 ($err)"
+reset
+run "$T/c11" --model hf://test-org/pickle-only
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "has no model.safetensors (HTTP 404).*pytorch_model.bin pickles are never loaded"' "pickle-only repo refused ($err)"
+check '! curl -sf "$EP/_mock/stats" | grep -q pytorch_model.bin' "pytorch_model.bin never requested"
+reset
+for bad in "hf://a--b/c" "hf://org/../x" "hf://org/na me" "hf://org/name@../../etc" "hf://org/name@"; do
+    run "$T/c11" --model "$bad"
+    check '[ "$rc" -eq 2 ] && [ -n "$err" ]' "bad id $bad refused"
+done
+check '[ "$(stat_of requests)" -eq 0 ]' "bad ids make no request (got $(stat_of requests))"
+
+# ---- concurrent loads of one model: one download, three good answers ----------------------------
+reset; ctl "config?slow_ms=20"
+for i in 1 2 3; do
+    (HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c12 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS > "$T/conc$i" 2>&1; echo $? > "$T/conc$i.rc") &
+done
+wait_for() { for _ in $(seq 600); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+wait_for '[ -s "$T/conc1.rc" ] && [ -s "$T/conc2.rc" ] && [ -s "$T/conc3.rc" ]'
+for i in 1 2 3; do
+    check '[ "$(cat "$T/conc$i.rc")" = 0 ] && [ "$(grep -v "^deit-predict:" "$T/conc$i")" = "$REF" ]' "concurrent load $i"
+done
+check '[ "$(stat_of cdn_get)" -eq 1 ]' "concurrent loads: the blob fetched once (got $(stat_of cdn_get))"
+check '$PY tests/hub/check_layout.py "$T/c12" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json >/dev/null' \
+    "layout after concurrent loads"
+
+# ---- deit-bench takes hub ids too ---------------------------------------------------------------
+out=$(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$T/c1 "$BENCH" --model hf://test-org/fashion-deit --iters 1 --warmup 0 --min-seconds 0 --json 2>&1)
+check 'printf "%s" "$out" | grep -q "\"model\":\"fashion-deit\""' "deit-bench --model hf://… ($out)"
+
+# ---- deit-server: /readyz says downloading, then serves under NAME ------------------------------
+reset; ctl "config?slow_ms=100"
+HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c13 "$SERVER" --port 0 --model hf://test-org/fashion-deit > "$T/srv.log" 2>&1 &
+SRV=$!
+wait_for 'grep -q "listening on" "$T/srv.log"'
+PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+wait_for '[ "$(stat_of cdn_get)" -ge 1 ]'
+ready=$(curl -s "http://127.0.0.1:$PORT/readyz")
+check '[ "$ready" = "{\"status\":\"downloading\"}" ]' "/readyz while downloading: $ready"
+ctl "config?slow_ms=0"
+wait_for 'curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null'
+check 'curl -sf "http://127.0.0.1:$PORT/v2/models/fashion-deit" | grep -q "fashion-deit"' "served under the hub NAME"
+check 'grep -q "downloading test-org/fashion-deit/model.safetensors" "$T/srv.log" && grep -q "is commit $COMMIT" "$T/srv.log"' \
+    "server log: a line per file and the commit"
+kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+
+# SIGTERM during a download: the server stops at once (exit 0), the partial blob stays for resuming
+reset; ctl "config?slow_ms=200"
+SHA_DIR="$T/c14/models--test-org--fashion-deit/blobs"
+HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c14 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv3.log" 2>&1 &
+SRV=$!
+wait_for '[ "$(stat_of cdn_bytes)" -ge 131072 ]'
+kill -TERM "$SRV"; wait "$SRV"; rc=$?; SRV=""
+check '[ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model download" "$T/srv3.log"' "SIGTERM while downloading: exit 0 ($rc: $(tail -n 2 "$T/srv3.log"))"
+check '[ -s "$SHA_DIR/$SHA.incomplete" ] && [ ! -e "$SHA_DIR/$SHA" ]' "SIGTERM while downloading: the partial blob is kept, not published"
+check 'grep -q "{\"event\": *\"downloading test-org/fashion-deit/model.safetensors" "$T/srv3.log"' "JSON log: one event per file"
+ctl "config?slow_ms=0"
+
+# the CLI's progress bar, on a terminal (script(1) gives it one)
+if command -v script >/dev/null; then
+    script -qec "HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c15 $BIN --model hf://test-org/fashion-deit $IMGS" "$T/tty.log" >/dev/null 2>&1
+    check 'grep -q "model.safetensors *\[#\{30\}\] 100.0%" "$T/tty.log"' "progress bar on a terminal"
+fi
+
+# ---- the built-in model: no arguments, from any directory ----------------------------------------
+(cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &
+SRV=$!
+wait_for 'grep -q "ready: model fashion-deit" "$T/srv2.log"'
+PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv2.log" | head -n 1)
+got=$(curl -sf -F "file=@tests/fixtures/images/camera.png" "http://127.0.0.1:$PORT/predictions/fashion-deit")
+top=$(printf '%s\n' "$REF" | head -n 1 | sed 's/.*"fused":\[{"index":[0-9]*,"label":"\([^"]*\)".*/\1/')
+check 'printf "%s" "$got" | grep -q "^{\"$top\":"' "deit-server with no --model serves the built-in model (top $top: $got)"
+kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+out=$(cd "$T" && "$ROOT/$BIN" --logits "$ROOT/tests/fixtures/images/camera.png" | sed 's/"image":"[^"]*"//')
+check '[ "$out" = "$(printf "%s\n" "$REF" | head -n 1 | sed "s/\"image\":\"[^\"]*\"//")" ]' "deit-predict with no --model: the built-in model, same logits"
+
+echo "hub: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
