@@ -38,7 +38,7 @@ int api_forward_explained(const deit_model *m, deit_state *s, const float *pixel
     int rc = deit_forward_explain(m, s, pixels, batch, cls, dist, ex);
     for (int b = 0; b < batch && rc == DEIT_OK; b++)
         if (rec[b]) {
-            if (!deit_model_config(m)->distilled)
+            if (!deit_model_distilled(m))
                 for (size_t i = 0; i < G; i++)
                     rec[b][G + i] = NAN; /* never read: the JSON says null */
             rec[b][2 * G] = (float)ex[b].token_cosine;

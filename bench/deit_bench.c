@@ -25,12 +25,14 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: deit-bench [--model MODEL] [--batch B] [--threads T] [--iters N] [--warmup W]\n"
-               "                  [--min-seconds S] [--max-model-mb N] [--json]\n"
+               "                  [--min-seconds S] [--max-model-mb N] [--explain] [--json]\n"
                "MODEL: a directory, a .safetensors file, hf://ORG/NAME[@REV] (or ORG/NAME), or\n"
                "builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model). A hub model is\n"
                "fetched into the Hugging Face cache first; load_ms counts only the load from disk.\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
-               "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n");
+               "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n"
+               "--explain: every image also gets its rollout maps and token cosine\n"
+               "(deit_forward_explain), to measure what ?explain=1 costs.\n");
 }
 
 int main(int argc, char **argv)
@@ -39,17 +41,17 @@ int main(int argc, char **argv)
     if (!model_path || !*model_path)
         model_path = HUB_DEFAULT_MODEL;
     long max_model_mb = 4096;
-    int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0;
+    int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0, explain = 0;
     double min_seconds = 2.0;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"batch", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'}, {"iters", required_argument, NULL, 'n'},
         {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"max-model-mb", required_argument, NULL, 'M'},
+        {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:e", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
         case 's': min_seconds = atof(optarg); break;
         case 'j': as_json = 1; break;
         case 'M': max_model_mb = atol(optarg); break;
+        case 'e': explain = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -86,15 +89,15 @@ int main(int argc, char **argv)
         return 2;
     }
     double load_ms = now_ms() - t0;
-    const deit_config *c = deit_model_config(m);
-    const char *name = src.name[0] ? src.name : c->name;
+    int K = deit_model_classes(m);
+    const char *name = src.name[0] ? src.name : deit_model_name(m);
     size_t nin = deit_input_floats(m);
     deit_params p = deit_default_params();
     p.threads = threads;
     p.max_batch = batch;
     deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
-    float *logits = malloc(2 * (size_t)batch * c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)batch * K * sizeof(float));
     if (!s || !px || !logits) {
         fprintf(stderr, "deit-bench: out of memory\n");
         return 2;
@@ -104,16 +107,32 @@ int main(int argc, char **argv)
         r = r * 1103515245u + 12345u;
         px[i] = (float)((r >> 8) & 0xffff) / 65535.0f * 4.0f - 2.0f;
     }
-    float *dist = logits + (size_t)batch * c->n_classes;
+    float *dist = logits + (size_t)batch * K;
+    /* --explain: maps for every image of the batch (the explained pass allocates its capture once) */
+    int gh, gw;
+    deit_grid(m, &gh, &gw);
+    deit_explain *ex = explain ? calloc((size_t)batch, sizeof *ex) : NULL;
+    float *maps = explain ? malloc(2 * (size_t)batch * gh * gw * sizeof(float)) : NULL;
+    if (explain && (!ex || !maps)) {
+        fprintf(stderr, "deit-bench: out of memory\n");
+        return 2;
+    }
+    for (int i = 0; explain && i < batch; i++) {
+        ex[i].class_map = maps + 2 * (size_t)i * gh * gw;
+        ex[i].distill_map = ex[i].class_map + (size_t)gh * gw;
+    }
     for (int i = 0; i < warmup; i++)
-        deit_forward(m, s, px, batch, logits, dist);
+        deit_forward_explain(m, s, px, batch, logits, dist, ex);
 
     /* at least `iters` timed runs and at least min_seconds of them */
     size_t cap = 1024, n = 0;
     double *ms = malloc(cap * sizeof(double)), total = 0;
     while (ms && (n < (size_t)iters || total < min_seconds * 1e3) && n < 100000) {
         double a = now_ms();
-        deit_forward(m, s, px, batch, logits, dist);
+        if (ex)
+            deit_forward_explain(m, s, px, batch, logits, dist, ex);
+        else
+            deit_forward(m, s, px, batch, logits, dist);
         double d = now_ms() - a;
         if (n == cap) {
             double *grown = realloc(ms, (cap *= 2) * sizeof(double));
@@ -127,15 +146,18 @@ int main(int argc, char **argv)
     qsort(ms, n, sizeof(double), cmp_double);
     double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
     if (as_json)
-        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
+        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"explain\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
                "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
                "\"images_per_s\":%.2f}\n",
-               name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               name, batch, threads, explain, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
     else
-        printf("model %s  batch %d  threads %d  runs %zu  load %.1f ms\n"
+        printf("model %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               name, batch, threads, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+               name, batch, threads, explain ? "  explain" : "", n, load_ms, med, p90, med / batch,
+               batch * 1e3 / med);
     free(ms);
+    free(ex);
+    free(maps);
     free(px);
     free(logits);
     deit_state_free(s);

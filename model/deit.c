@@ -288,6 +288,36 @@ deit_precision deit_model_precision(const deit_model *m)
     return m->precision;
 }
 
+const char *deit_model_name(const deit_model *m) { return m->cfg.name; }
+const char *deit_model_architecture(const deit_model *m) { return m->cfg.architecture; }
+int deit_model_classes(const deit_model *m) { return m->cfg.n_classes; }
+int deit_model_distilled(const deit_model *m) { return m->cfg.distilled; }
+const char *const *deit_model_labels(const deit_model *m) { return (const char *const *)m->cfg.labels; }
+
+const char *deit_model_dtype(const deit_model *m)
+{
+    switch (m->cfg.dtype) {
+    case ST_F32: return "F32";
+    case ST_F16: return "F16";
+    case ST_BF16: return "BF16";
+    default: return "other"; /* unreachable: naming_check_dtype refused it at open */
+    }
+}
+
+deit_shape deit_model_shape(const deit_model *m)
+{
+    const deit_config *c = &m->cfg;
+    return (deit_shape){c->image_h, c->image_w, c->in_chans, c->patch, c->dim, c->depth, c->heads};
+}
+
+deit_resize deit_model_resize(const deit_model *m)
+{
+    const deit_preproc *pp = &m->cfg.pre;
+    if (!pp->do_resize) /* no resize: the crop is cut from the image as it is */
+        return (deit_resize){0, 0, pp->resize_w, pp->resize_h};
+    return (deit_resize){pp->resize == RESIZE_EXACT, pp->resize_short, pp->resize_w, pp->resize_h};
+}
+
 const deit_config *deit_model_config(const deit_model *m)
 {
     return m ? &m->cfg : NULL;
@@ -302,6 +332,14 @@ int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t
                     float *out, char *err, size_t errlen)
 {
     return preprocess_encoded(&m->cfg.pre, data, len, max_pixels, out, NULL, err, errlen);
+}
+
+int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                         int exif_transpose, float *out, char *err, size_t errlen)
+{
+    deit_preproc pp = m->cfg.pre;
+    pp.exif_transpose = exif_transpose != 0;
+    return preprocess_encoded(&pp, data, len, max_pixels, out, NULL, err, errlen);
 }
 
 /* Max and sum of exp(x - max) of n logits, in double. */

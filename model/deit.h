@@ -4,16 +4,19 @@
  * Usage:
  *   char err[512];
  *   deit_model *m;
- *   if (deit_model_open("models/fashion", &m, err, sizeof err)) { puts(err); ... }
- *   const deit_config *c = deit_model_config(m);
  *   deit_params p = deit_default_params();
- *   p.threads = 2; p.max_batch = B;                          // 2 threads share each pass
- *   deit_state *s = deit_state_new_with(m, &p);              // one per worker
- *   float *x = malloc(B * deit_input_floats(m) * sizeof(float));
- *   for each image i: deit_preprocess(m, bytes, len, max_pixels, x + i * deit_input_floats(m), err, sizeof err);
- *   float *cls = malloc(B * c->n_classes * sizeof(float)), *dist = ...;
- *   deit_forward(m, s, x, B, cls, dist);                     // logits
- *   deit_fuse(cls + i*K, dist + i*K, K, c->distilled, probs_cls, probs_dist, probs_fused);
+ *   p.threads = 2; p.max_batch = B;                 // 2 threads share each pass of a state
+ *   if (deit_model_open_with("models/fashion-deit", &p, &m, err, sizeof err)) { puts(err); ... }
+ *   deit_state *s = deit_state_new_with(m, &p);     // one per worker
+ *   int K = deit_model_classes(m);
+ *   size_t n = deit_input_floats(m);
+ *   float *x = malloc(B * n * sizeof(float)), *cls = malloc(B * K * sizeof(float)), *dist = ...;
+ *   for each image i:
+ *       if (deit_preprocess(m, bytes, len, max_pixels, x + i * n, err, sizeof err)) { 4xx ... }
+ *   deit_forward(m, s, x, B, cls, dist);            // logits, [B][K] each
+ *   deit_fuse(cls + i * K, dist + i * K, K, deit_model_distilled(m), p_cls, p_dist, p_fused);
+ *   deit_state_free(s);
+ *   deit_model_free(m);
  *
  * Thread safety: a deit_model is immutable after deit_model_open and may be shared by any number of
  * threads. A deit_state is scratch memory (and a team of threads) for one caller at a time.
@@ -30,13 +33,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "status.h"
 
 typedef struct deit_model deit_model;
 typedef struct deit_state deit_state;
 
-/* ---- parameters -------------------------------------------------------------------------------- */
+/* Longest class label accepted from a config, in bytes (without the NUL). */
+#define DEIT_MAX_LABEL_BYTES 1024
+
+/* ---- parameters ------------------------------------------------------------------------------ */
 
 /* Numeric precision of the forward pass. Only F32 is built so far: opening a model at another
  * precision fails with DEIT_EUNSUPPORTED ("precision bf16 not built yet"). */
@@ -57,7 +62,7 @@ const char *deit_precision_name(deit_precision p);
 /* The inverse of deit_precision_name (exact, lower case): 0 ok, -1 unknown (or NULL). */
 int deit_precision_parse(const char *s, deit_precision *out);
 
-/* ---- model ------------------------------------------------------------------------------------- */
+/* ---- model ----------------------------------------------------------------------------------- */
 
 /* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]), a
  * .safetensors file (config inferred from the tensors, or from config.json beside it if present), or
@@ -72,15 +77,48 @@ int deit_model_open_with(const char *path, const deit_params *p, deit_model **ou
                          size_t errlen);
 void deit_model_free(deit_model *m);
 
+/* ---- what an open model is (strings owned by the model, valid until deit_model_free) --------- */
+
+/* The name (directory basename, or the file stem) and architecture (timm's architecture or
+ * transformers' architectures[0]; "" when the config names none). */
+const char *deit_model_name(const deit_model *m);
+const char *deit_model_architecture(const deit_model *m);
+/* The checkpoint's stored weight dtype: "F32", "F16" or "BF16" (computation runs at
+ * deit_model_precision whatever it is). */
+const char *deit_model_dtype(const deit_model *m);
+/* Classes K of each head (logits per image per head), and 1 when the model has a distillation
+ * token and head (0: one head; deit_forward's dist_logits then copy the class logits). */
+int deit_model_classes(const deit_model *m);
+int deit_model_distilled(const deit_model *m);
+/* The K class names in head order, never NULL (from the config, ImageNet's for 1000 classes, else
+ * "class_<i>"). */
+const char *const *deit_model_labels(const deit_model *m);
+
+/* The sizes an open model was resolved to. */
+typedef struct {
+    int image_h, image_w;      /* the input the network takes (deit_preprocess's output) */
+    int in_chans;              /* 1 or 3 */
+    int patch;                 /* square patch side */
+    int dim, depth, heads;     /* embedding width, transformer blocks, attention heads */
+} deit_shape;
+deit_shape deit_model_shape(const deit_model *m);
+
+/* How deit_preprocess resizes before its centre crop to image_w x image_h (for a client that draws
+ * over the same crop): exact 1: to resize_w x resize_h; exact 0: the shorter side to resize_short,
+ * aspect kept (resize_short 0 and exact 0: no resize, the crop is cut from the image as it is). */
+typedef struct {
+    int exact, resize_short, resize_w, resize_h;
+} deit_resize;
+deit_resize deit_model_resize(const deit_model *m);
+
+/* Floats in one preprocessed input image: in_chans * image_h * image_w. */
+size_t deit_input_floats(const deit_model *m);
+
 /* The kernel set ("avx512" "avx2" "generic") and precision the model was opened with. */
 const char *deit_model_isa(const deit_model *m);
 deit_precision deit_model_precision(const deit_model *m);
 
-/* Resolved configuration; owned by the model, valid until deit_model_free. */
-const deit_config *deit_model_config(const deit_model *m);
-
-/* Floats in one preprocessed input image: in_chans * image_h * image_w. */
-size_t deit_input_floats(const deit_model *m);
+/* ---- forward passes -------------------------------------------------------------------------- */
 
 /* Scratch for batches of up to p->max_batch images (1..1024) and a team of p->threads (1..64) that
  * share every deit_forward on this state: the calling thread plus threads-1 persistent workers owned
@@ -94,16 +132,25 @@ void deit_state_free(deit_state *s);
 /* The state's team size (0 for NULL). */
 int deit_state_threads(const deit_state *s);
 
-/* Decodes and preprocesses one encoded image with the model's own pipeline into
- * out[deit_input_floats(m)]. Errors as image_decode (DEIT_EINVAL / DEIT_ETOOBIG / DEIT_EUNSUPPORTED). */
+/* Decodes and preprocesses one encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PNM) with the
+ * model's own pipeline (resize, centre crop, normalisation as the checkpoint's config says) into
+ * out[deit_input_floats(m)]. An image over max_pixels (0: no limit) is refused from its header,
+ * before decoding. Returns DEIT_OK, DEIT_EINVAL (undecodable), DEIT_ETOOBIG (over max_pixels) or
+ * DEIT_EUNSUPPORTED (a format or variant not handled), with a message in err. */
 int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
                     float *out, char *err, size_t errlen);
+/* The same, with exif_transpose = 1 rotating/flipping the decoded image by its EXIF Orientation
+ * first, as Pillow's ImageOps.exif_transpose (timm does not, so deit_preprocess does not). */
+int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                         int exif_transpose, float *out, char *err, size_t errlen);
 
 /* Forward pass for `batch` images (1..max_batch of the state). pixels: [batch][deit_input_floats].
  * cls_logits, dist_logits: [batch][n_classes]; dist_logits may be NULL, and for a non-distilled
  * model receives a copy of the class logits. Returns DEIT_OK or DEIT_EINVAL for a bad batch size. */
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits);
+
+/* ---- explanations ---------------------------------------------------------------------------- */
 
 /* Explanations of one image (deit_forward_explain), all buffers caller-owned. */
 typedef struct {
@@ -129,10 +176,14 @@ void deit_grid(const deit_model *m, int *grid_h, int *grid_w);
 /* Cosine of the learned cls_token and dist_token parameters; NAN without a distillation token. */
 double deit_learned_token_cosine(const deit_model *m);
 
+/* ---- trace (parity debugging) ---------------------------------------------------------------- */
+
 /* Optional: activations of the last forward pass for image 0 ("patch_embed", "block<N>",
  * "final_norm"), for parity debugging; NULL when not recorded. Recording is enabled per state. */
 void deit_state_trace(deit_state *s, int enable);
 const float *deit_state_trace_get(const deit_state *s, const char *name, int *rows, int *cols);
+
+/* ---- reading logits -------------------------------------------------------------------------- */
 
 /* probs = softmax(logits) computed in double and stored as float. */
 void deit_softmax(const float *logits, int n, float *probs);

@@ -39,6 +39,10 @@ struct deit_model {
 int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);
 
+/* Resolved configuration; owned by the model, valid until deit_model_free. For the engine's own
+ * files and tests: everything outside model/ reads the public accessors in deit.h. */
+const deit_config *deit_model_config(const deit_model *m);
+
 /* Largest batch a state may be created for: keeps every buffer size far from overflow. */
 #define DEIT_MAX_BATCH 1024
 /* Largest team per state: far above any sensible core count. */

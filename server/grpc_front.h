@@ -19,7 +19,6 @@
 /* What inference needs; written once by gfe_set_engine before engine_set is published. */
 typedef struct {
     const deit_model *model;
-    const deit_config *cfg;
     batcher *batcher;
     size_t in_floats;
     api_model am;              /* what the API says about it (am.name: what clients call it) */

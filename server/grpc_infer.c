@@ -38,8 +38,7 @@ static void answer_probs(infer_call *c)
 {
     const gfe_engine *e = c->e;
     size_t len = 0;
-    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, e->cfg->distilled ? c->dist : NULL,
-                                       c->n, &len);
+    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, c->dist, c->n, &len);
     if (!msg) {
         gfe_fail(&c->ci, 503, "out of memory building the response");
         return;
@@ -133,7 +132,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         gcodec_infer_request_free(&r);
         return NULL;
     }
-    size_t n = r.req.n_images, K = (size_t)e->cfg->n_classes;
+    size_t n = r.req.n_images, K = (size_t)e->am.n_classes;
     /* shed load before decoding when the queue clearly cannot take these images (as REST) */
     if (batcher_queued(e->batcher) + (int)n > g->cfg->queue) {
         queue_full(ci);

@@ -261,7 +261,6 @@ void gfe_set_engine(gfe_server *g, const deit_model *model, batcher *b, const ch
     if (!g) return;
     gfe_engine *e = &g->eng;
     e->model = model;
-    e->cfg = deit_model_config(model);
     e->batcher = b;
     e->in_floats = deit_input_floats(model);
     api_model_of(model, name, g->cfg->model_version, &e->am);

@@ -146,12 +146,11 @@ int main(int argc, char **argv)
         http_stop(h);
         return 1;
     }
-    const deit_config *mc = deit_model_config(model);
     engine_spec spec = {model, cfg.threads};
     batcher_params bp = {
         .workers = cfg.workers, .max_batch = cfg.max_batch, .batch_wait_us = cfg.batch_wait_us,
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
-        .n_classes = mc->n_classes, .forward = engine_forward, .state_new = engine_state_new,
+        .n_classes = deit_model_classes(model), .forward = engine_forward, .state_new = engine_state_new,
         .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
         .explain_floats = api_explain_floats(model),
     };
@@ -164,13 +163,13 @@ int main(int argc, char **argv)
         deit_model_free(model);
         return 1;
     }
-    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : mc->name;
+    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     http_set_engine(h, model, b, name);
     gfe_set_engine(g, model, b, name);
     log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", name, cfg.model_version, mc->architecture, mc->n_classes,
-               mc->distilled ? "distilled" : "no distillation head", cfg.workers, cfg.threads, cfg.max_batch,
-               cfg.batch_wait_us, cfg.queue);
+               "batch wait %d us, queue %d", name, cfg.model_version, deit_model_architecture(model),
+               deit_model_classes(model), deit_model_distilled(model) ? "distilled" : "no distillation head",
+               cfg.workers, cfg.threads, cfg.max_batch, cfg.batch_wait_us, cfg.queue);
 
     /* Wait for a signal; meanwhile, once a second, hand memory freed by finished requests back to the
      * kernel when none is in flight, so the idle RSS does not keep the high-water mark of the busiest

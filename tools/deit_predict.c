@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "  --max-model-mb N    refuse hub models whose files add up to more (default 4096)\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
+            "  --exif-transpose    turn each image by its EXIF Orientation first (Pillow's\n"
+            "                      ImageOps.exif_transpose; timm does not)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
@@ -85,16 +87,16 @@ int main(int argc, char **argv)
     if (!model_path || !*model_path)
         model_path = HUB_DEFAULT_MODEL;
     long max_model_mb = 4096;
-    int top_k = 5, with_logits = 0, threads = 2, explain = 0;
+    int top_k = 5, with_logits = 0, threads = 2, explain = 0, exif_transpose = 0;
     long long max_pixels = 40000000;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
-        {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
+        {"logits", no_argument, NULL, 'l'},        {"exif-transpose", no_argument, NULL, 'X'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:e", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eX", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': with_logits = 1; break;
+        case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
             threads = (int)strtol(optarg, &end, 10);
@@ -153,14 +156,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
-    const deit_config *c = deit_model_config(m);
+    int K = deit_model_classes(m);
     api_model am;
-    api_model_of(m, c->name, NULL, &am);
+    api_model_of(m, deit_model_name(m), NULL, &am);
     deit_params params = deit_default_params();
     params.threads = threads;
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
-    float *logits = malloc(2 * (size_t)c->n_classes * sizeof(float));
+    float *logits = malloc(2 * (size_t)K * sizeof(float));
     float *rec = explain ? malloc(api_explain_floats(m) * sizeof(float)) : NULL;
     int grid_h, grid_w;
     deit_grid(m, &grid_h, &grid_w);
@@ -175,14 +178,14 @@ int main(int argc, char **argv)
         unsigned char *buf = NULL;
         size_t len = 0;
         int rc = read_file(path, &buf, &len, err, sizeof err) == 0
-                     ? deit_preprocess(m, buf, len, (size_t)max_pixels, px, err, sizeof err)
+                     ? deit_preprocess_with(m, buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err)
                      : DEIT_EIO;
         free(buf);
         if (rc == DEIT_OK)
-            rc = api_forward_explained(m, s, px, 1, logits, logits + c->n_classes, explain ? &rec : NULL);
+            rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);
         json_t *o = NULL;
         if (rc == DEIT_OK) {
-            json_t *p = api_prediction_json(&am, logits, logits + c->n_classes, top_k, with_logits);
+            json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = json_object();
             if (p && o) {
                 json_object_set_new(o, "image", json_string(path));
@@ -190,7 +193,7 @@ int main(int argc, char **argv)
             }
             json_decref(p);
             if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
-                                                                                   c->distilled)) != 0) {
+                                                                                   am.distilled)) != 0) {
                 json_decref(o);
                 o = NULL;
             }

@@ -170,6 +170,7 @@
     const p = el("p", "error", text);
     p.setAttribute("role", "alert");
     card.querySelector(".body").replaceChildren(p);
+    card.querySelector(".top").textContent = "not analysed";
     say(card.dataset.name + ": " + text);
   }
 

@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "deit.h"
+#include "naming.h"
 #include "preprocess.h"
 #include "safetensors.h"
 #include "status.h"
@@ -31,14 +33,11 @@
 #define DEIT_MAX_IMAGE_SIDE 4096
 #define DEIT_MAX_PATCH 256
 #define DEIT_MAX_TOKENS 16385
-#define DEIT_MAX_LABEL_BYTES 1024
-
-typedef enum { LAYOUT_TIMM, LAYOUT_TRANSFORMERS } weight_layout;
 
 typedef struct {
     char name[128];            /* model name: directory (or file stem) basename */
     char architecture[128];    /* timm architecture or transformers architectures[0]; "" if unknown */
-    weight_layout layout;
+    deit_naming naming;        /* timm or transformers names, the prefix: decided once, read by weights.c */
     st_dtype dtype;            /* dtype of the stored weights (F32, F16, BF16) */
 
     int image_h, image_w;      /* input size the position embedding was trained for */

@@ -1,4 +1,4 @@
-/* weights.c — copies a checkpoint's tensors (timm or transformers names) into float32 arenas. */
+/* weights.c — copies a checkpoint's tensors (named as cfg->naming says) into float32 arenas. */
 #include "weights.h"
 
 #include <stdio.h>
@@ -108,10 +108,8 @@ static int load(loader *L, const char *name, int nd, const int64_t *dims, float 
         return deit_fail(L->err, L->errlen, DEIT_EINVAL, "checkpoint: tensor '%s': shape %s, expected %s", name,
                          got, want);
     }
-    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
-        return deit_fail(L->err, L->errlen, DEIT_EUNSUPPORTED,
-                         "checkpoint: tensor '%s': dtype %s unsupported (F32, F16 or BF16)", name,
-                         st_dtype_name(t->dtype));
+    int rc = naming_check_dtype(t, L->err, L->errlen);
+    if (rc) return rc;
     /* st_find returns a pointer into the same array st_at indexes, so the offset is its index. */
     size_t idx = (size_t)(t - st_at(L->st, 0));
     if (idx < st_count(L->st)) L->used[idx] = 1;
@@ -133,102 +131,57 @@ static int load3(loader *L, const char *name, int64_t a, int64_t b, int64_t c, f
     return load(L, name, 3, (const int64_t[]){a, b, c}, dst);
 }
 
-/* Builds "<a><b>" into buf; names are short, so a truncation would only make a lookup miss. */
-static const char *nm(char *buf, size_t len, const char *a, const char *b)
+/* Copies every tensor the config needs, named through cfg->naming (the scheme decided at resolve),
+ * into w's arrays. transformers keeps query, key and value as three Linear layers; stacking their
+ * rows (and biases) as [q; k; v] gives exactly timm's fused qkv. */
+static int load_all(loader *L, const deit_config *c, deit_weights *w)
 {
-    snprintf(buf, len, "%s%s", a, b);
-    return buf;
-}
-
-static int load_timm(loader *L, const deit_config *c, deit_weights *w)
-{
-    const int64_t D = c->dim, M = c->mlp_hidden, K = c->n_classes;
-    char n[160], pre[48];
-    int rc;
-    if ((rc = load(L, "patch_embed.proj.weight", 4, (const int64_t[]){D, c->in_chans, c->patch, c->patch},
-                   w->patch_w)) ||
-        (rc = load1(L, "patch_embed.proj.bias", D, w->patch_b)) ||
-        (rc = load3(L, "cls_token", 1, 1, D, w->cls_token)) ||
-        (c->distilled && (rc = load3(L, "dist_token", 1, 1, D, w->dist_token))) ||
-        (rc = load3(L, "pos_embed", 1, c->n_tokens, D, w->pos_embed)))
-        return rc;
-    for (int b = 0; b < c->depth; b++) {
-        deit_block_weights *bw = &w->blocks[b];
-        snprintf(pre, sizeof pre, "blocks.%d.", b);
-        if ((rc = load1(L, nm(n, sizeof n, pre, "norm1.weight"), D, bw->norm1_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "norm1.bias"), D, bw->norm1_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "attn.qkv.weight"), 3 * D, D, bw->qkv_w)) ||
-            (c->qkv_bias && (rc = load1(L, nm(n, sizeof n, pre, "attn.qkv.bias"), 3 * D, bw->qkv_b))) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "attn.proj.weight"), D, D, bw->proj_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "attn.proj.bias"), D, bw->proj_b)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "norm2.weight"), D, bw->norm2_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "norm2.bias"), D, bw->norm2_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "mlp.fc1.weight"), M, D, bw->fc1_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "mlp.fc1.bias"), M, bw->fc1_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "mlp.fc2.weight"), D, M, bw->fc2_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "mlp.fc2.bias"), D, bw->fc2_b)))
-            return rc;
-    }
-    if ((rc = load1(L, "norm.weight", D, w->norm_w)) || (rc = load1(L, "norm.bias", D, w->norm_b)) ||
-        (rc = load2(L, "head.weight", K, D, w->head_w)) || (rc = load1(L, "head.bias", K, w->head_b)))
-        return rc;
-    if (c->distilled &&
-        ((rc = load2(L, "head_dist.weight", K, D, w->head_dist_w)) ||
-         (rc = load1(L, "head_dist.bias", K, w->head_dist_b))))
-        return rc;
-    return DEIT_OK;
-}
-
-/* transformers keeps query, key and value as three Linear layers; stacking their rows (and biases)
- * as [q; k; v] gives exactly timm's fused qkv. */
-static int load_hf(loader *L, const deit_config *c, const char *P, deit_weights *w)
-{
+    const deit_naming *N = &c->naming;
     const int64_t D = c->dim, M = c->mlp_hidden, K = c->n_classes;
     const size_t DD = (size_t)D * (size_t)D;
-    char n[200], pre[64];
+    char n[200];
+#define NAME(id, b) naming_tensor(N, (id), (b), n, sizeof n)
     int rc;
-    if ((rc = load(L, nm(n, sizeof n, P, "embeddings.patch_embeddings.projection.weight"), 4,
-                   (const int64_t[]){D, c->in_chans, c->patch, c->patch}, w->patch_w)) ||
-        (rc = load1(L, nm(n, sizeof n, P, "embeddings.patch_embeddings.projection.bias"), D, w->patch_b)) ||
-        (rc = load3(L, nm(n, sizeof n, P, "embeddings.cls_token"), 1, 1, D, w->cls_token)) ||
-        (c->distilled &&
-         (rc = load3(L, nm(n, sizeof n, P, "embeddings.distillation_token"), 1, 1, D, w->dist_token))) ||
-        (rc = load3(L, nm(n, sizeof n, P, "embeddings.position_embeddings"), 1, c->n_tokens, D, w->pos_embed)))
+    if ((rc = load(L, NAME(TN_PATCH_W, 0), 4, (const int64_t[]){D, c->in_chans, c->patch, c->patch},
+                   w->patch_w)) ||
+        (rc = load1(L, NAME(TN_PATCH_B, 0), D, w->patch_b)) ||
+        (rc = load3(L, NAME(TN_CLS, 0), 1, 1, D, w->cls_token)) ||
+        (c->distilled && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
+        (rc = load3(L, NAME(TN_POS, 0), 1, c->n_tokens, D, w->pos_embed)))
         return rc;
-    static const char *const qkv[3] = {"query", "key", "value"};
+    static const tensor_id qkv_w[3] = {TN_Q_W, TN_K_W, TN_V_W}, qkv_b[3] = {TN_Q_B, TN_K_B, TN_V_B};
     for (int b = 0; b < c->depth; b++) {
         deit_block_weights *bw = &w->blocks[b];
-        snprintf(pre, sizeof pre, "%sencoder.layer.%d.", P, b);
-        for (int j = 0; j < 3; j++) {
-            char leaf[64];
-            snprintf(leaf, sizeof leaf, "attention.attention.%s.weight", qkv[j]);
-            if ((rc = load2(L, nm(n, sizeof n, pre, leaf), D, D, bw->qkv_w + (size_t)j * DD))) return rc;
-            if (!c->qkv_bias) continue;
-            snprintf(leaf, sizeof leaf, "attention.attention.%s.bias", qkv[j]);
-            if ((rc = load1(L, nm(n, sizeof n, pre, leaf), D, bw->qkv_b + (size_t)j * (size_t)D))) return rc;
+        if (N->layout == LAYOUT_TIMM) {
+            if ((rc = load2(L, NAME(TN_QKV_W, b), 3 * D, D, bw->qkv_w)) ||
+                (c->qkv_bias && (rc = load1(L, NAME(TN_QKV_B, b), 3 * D, bw->qkv_b))))
+                return rc;
+        } else {
+            for (int j = 0; j < 3; j++)
+                if ((rc = load2(L, NAME(qkv_w[j], b), D, D, bw->qkv_w + (size_t)j * DD)) ||
+                    (c->qkv_bias && (rc = load1(L, NAME(qkv_b[j], b), D, bw->qkv_b + (size_t)j * (size_t)D))))
+                    return rc;
         }
-        if ((rc = load1(L, nm(n, sizeof n, pre, "layernorm_before.weight"), D, bw->norm1_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "layernorm_before.bias"), D, bw->norm1_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "attention.output.dense.weight"), D, D, bw->proj_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "attention.output.dense.bias"), D, bw->proj_b)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "layernorm_after.weight"), D, bw->norm2_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "layernorm_after.bias"), D, bw->norm2_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "intermediate.dense.weight"), M, D, bw->fc1_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "intermediate.dense.bias"), M, bw->fc1_b)) ||
-            (rc = load2(L, nm(n, sizeof n, pre, "output.dense.weight"), D, M, bw->fc2_w)) ||
-            (rc = load1(L, nm(n, sizeof n, pre, "output.dense.bias"), D, bw->fc2_b)))
+        if ((rc = load1(L, NAME(TN_NORM1_W, b), D, bw->norm1_w)) ||
+            (rc = load1(L, NAME(TN_NORM1_B, b), D, bw->norm1_b)) ||
+            (rc = load2(L, NAME(TN_PROJ_W, b), D, D, bw->proj_w)) ||
+            (rc = load1(L, NAME(TN_PROJ_B, b), D, bw->proj_b)) ||
+            (rc = load1(L, NAME(TN_NORM2_W, b), D, bw->norm2_w)) ||
+            (rc = load1(L, NAME(TN_NORM2_B, b), D, bw->norm2_b)) ||
+            (rc = load2(L, NAME(TN_FC1_W, b), M, D, bw->fc1_w)) ||
+            (rc = load1(L, NAME(TN_FC1_B, b), M, bw->fc1_b)) ||
+            (rc = load2(L, NAME(TN_FC2_W, b), D, M, bw->fc2_w)) ||
+            (rc = load1(L, NAME(TN_FC2_B, b), D, bw->fc2_b)))
             return rc;
     }
-    const char *head = c->distilled ? "cls_classifier." : "classifier.";
-    if ((rc = load1(L, nm(n, sizeof n, P, "layernorm.weight"), D, w->norm_w)) ||
-        (rc = load1(L, nm(n, sizeof n, P, "layernorm.bias"), D, w->norm_b)) ||
-        (rc = load2(L, nm(n, sizeof n, head, "weight"), K, D, w->head_w)) ||
-        (rc = load1(L, nm(n, sizeof n, head, "bias"), K, w->head_b)))
+    if ((rc = load1(L, NAME(TN_NORM_W, 0), D, w->norm_w)) || (rc = load1(L, NAME(TN_NORM_B, 0), D, w->norm_b)) ||
+        (rc = load2(L, NAME(TN_HEAD_W, 0), K, D, w->head_w)) || (rc = load1(L, NAME(TN_HEAD_B, 0), K, w->head_b)))
         return rc;
     if (c->distilled &&
-        ((rc = load2(L, "distillation_classifier.weight", K, D, w->head_dist_w)) ||
-         (rc = load1(L, "distillation_classifier.bias", K, w->head_dist_b))))
+        ((rc = load2(L, NAME(TN_HEAD_DIST_W, 0), K, D, w->head_dist_w)) ||
+         (rc = load1(L, NAME(TN_HEAD_DIST_B, 0), K, w->head_dist_b))))
         return rc;
+#undef NAME
     return DEIT_OK;
 }
 
@@ -241,16 +194,6 @@ static const char *extra_reason(const char *name)
     if (strncmp(name, "norm_pre.", 9) == 0) return "pre-norm after the embedding";
     if (strcmp(name, "reg_token") == 0) return "register tokens";
     return NULL;
-}
-
-/* Tensors the computation never reads: the transformers pooler (unused by the classifiers) and
- * the mask token (only used for masked-image modelling). */
-static int ignorable(const deit_config *c, const char *P, const char *name)
-{
-    if (c->layout != LAYOUT_TRANSFORMERS) return 0;
-    size_t pl = strlen(P);
-    return strncmp(name, P, pl) == 0 &&
-           (strncmp(name + pl, "pooler.", 7) == 0 || strcmp(name + pl, "embeddings.mask_token") == 0);
 }
 
 /* The limits deit_config_resolve enforces, re-checked so a hand-built config cannot overflow. */
@@ -287,14 +230,12 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     w->linear_floats = ltotal;
     memset(w->arena, 0, bytes); /* absent qkv biases read as zeros */
     plan(cfg, w, w->arena, w->linear_arena, &total, &ltotal);
-    const char *P = "";
-    if (cfg->layout == LAYOUT_TRANSFORMERS) P = st_find(st, "vit.embeddings.cls_token") ? "vit." : "deit.";
-    rc = cfg->layout == LAYOUT_TIMM ? load_timm(&L, cfg, w) : load_hf(&L, cfg, P, w);
+    rc = load_all(&L, cfg, w);
     if (rc) goto out;
     /* Anything left over would be silently ignored, and might have changed the result. */
     for (size_t i = 0; i < st_count(st); i++) {
         const char *name = st_at(st, i)->name;
-        if (L.used[i] || ignorable(cfg, P, name)) continue;
+        if (L.used[i] || naming_ignorable(&cfg->naming, name)) continue;
         const char *why = extra_reason(name);
         rc = deit_fail(err, errlen, DEIT_EUNSUPPORTED,
                        "checkpoint: unexpected tensor '%s'%s%s%s: it would change the computation", name,

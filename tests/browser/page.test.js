@@ -153,6 +153,7 @@ async function main() {
   const text = html.body.toString();
   check(!/(src|href)\s*=\s*["']?(https?:)?\/\//i.test(text) && !/@import|url\(\s*["']?https?:/i.test(text), "no absolute URL in the page");
   check(!/(src|href|fetch\()\s*=?\s*["'`]\//.test(text), "no root-relative URL in the page (works under a sub-path)");
+  check(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/.test(text), "server strings only ever become text nodes");
   for (const accept of [undefined, "*/*", "application/json"]) {
     const r = await request(DIRECT + "/", { headers: accept ? { Accept: accept } : {} });
     let j = null;
@@ -206,8 +207,25 @@ async function main() {
     await cardsDone(w.page, 4);
     c = await readCard(w.page, "big.png");
     check(c && /too large/.test(c.error || "") && /413/.test(c.error), "413 as a message: " + (c && c.error));
+    // 503 (queue full or loading) as a message: the answer is substituted in the browser, since a
+    // real server cannot be made to refuse exactly one request on cue
+    await w.page.route("**/v1/predict*", (route) => route.fulfill({
+      status: 503, contentType: "application/json", headers: { "Retry-After": "1" },
+      body: '{"error":{"code":503,"message":"server busy: queue is full (256 images, --queue)"}}' }));
+    await w.page.setInputFiles("#files", [IMAGES[1]]);
+    await cardsDone(w.page, 5);
+    await w.page.unroute("**/v1/predict*");
+    const last = await w.page.evaluate(() => document.querySelector("#results > li .error").textContent);
+    check(/busy/.test(last) && /503/.test(last), "503 as a message: " + last);
+    const busyLeft = await w.page.evaluate(() => [...document.querySelectorAll("#results .top")].filter((e) => /analysing/.test(e.textContent)).length);
+    check(busyLeft === 0, "no card still says 'analysing' once answered (" + busyLeft + ")");
+    // a phone: nothing wider than a 390 px screen
+    await w.page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, "no horizontal scrolling on a 390 px wide screen (" + overflow + " px too wide)");
+    if (process.env.SCREENSHOT_PHONE) await w.page.screenshot({ path: process.env.SCREENSHOT_PHONE, fullPage: false });
     sameOrigin(w, DIRECT, "direct");
-    consoleClean(w, [415, 413], "direct");
+    consoleClean(w, [415, 413, 503], "direct");
     await w.page.close();
 
     // ---- API key: field shown, refused without the key, served with it ----

@@ -12,8 +12,9 @@
 
 #include "../check.h"
 #include "deit.h"
-#include "state.h"
+#include "model_internal.h"
 #include "safetensors.h"
+#include "state.h"
 
 #define MAP_TOL 1e-5
 #define COS_TOL 1e-5

@@ -99,7 +99,7 @@ static void test_open_with(void)
     deit_model_free(again);
 
     size_t nin = deit_input_floats(best);
-    int K = deit_model_config(best)->n_classes;
+    int K = deit_model_classes(best);
     float *px = malloc(nin * sizeof(float)), *a = calloc((size_t)K, sizeof(float)),
           *b = calloc((size_t)K, sizeof(float));
     unsigned seed = 7;

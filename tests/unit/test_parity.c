@@ -145,7 +145,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     const deit_config *c = deit_model_config(m);
     int K = c->n_classes;
     printf("parity %-26s on %s\n", mc->model, deit_model_isa(m));
-    CHECK_MSG((mc->crop_key == NULL) == (c->layout == LAYOUT_TRANSFORMERS),
+    CHECK_MSG((mc->crop_key == NULL) == (c->naming.layout == LAYOUT_TRANSFORMERS),
               "%s: transformers models, and only they, are checked against pixel_values", mc->model);
     deit_state *s = new_state(m, 1, 1);
     /* a two-thread team over a batch of 3 splits its rows inside image 1 (and inside image 0 at

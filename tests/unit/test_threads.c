@@ -23,7 +23,7 @@ typedef struct {
 static void *run_state(void *arg)
 {
     runner *r = arg;
-    int K = deit_model_config(r->m)->n_classes;
+    int K = deit_model_classes(r->m);
     deit_state *s = new_state(r->m, 4, 2);
     float *out = malloc(4 * (size_t)K * sizeof(float));
     r->ok = s && out;
@@ -43,7 +43,7 @@ int main(void)
     CHECK_MSG(rc == DEIT_OK, "%s", err);
     if (rc != DEIT_OK)
         return check_summary("test_threads");
-    int K = deit_model_config(m)->n_classes;
+    int K = deit_model_classes(m);
     size_t nin = deit_input_floats(m);
     float *px = malloc(4 * nin * sizeof(float));
     unsigned seed = 99;

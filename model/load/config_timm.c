@@ -1,0 +1,187 @@
+/* config_timm.c — a timm checkpoint's config.json: architecture defaults, model_args and the
+ * pretrained_cfg preprocessing, checked against the tensors. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+/* Defaults implied by a timm DeiT architecture name; 0 where the name does not say. */
+typedef struct {
+    int known, dim, heads, depth, patch, img, distilled;
+} arch_info;
+
+/* Decodes deit_{tiny,small,base}[_distilled]_patch16_{224,384}[.tag]; anything else is unknown. */
+static arch_info timm_arch(const char *arch)
+{
+    arch_info a = {0};
+    static const struct {
+        const char *stem;
+        int dim, heads;
+    } table[] = {{"deit_tiny_", 192, 3}, {"deit_small_", 384, 6}, {"deit_base_", 768, 12}};
+    char base[128];
+    snprintf(base, sizeof base, "%s", arch);
+    char *dot = strchr(base, '.'); /* hub tag, e.g. ".fb_in1k" */
+    if (dot) *dot = '\0';
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        if (!has_prefix(base, table[i].stem)) continue;
+        a.known = 1;
+        a.dim = table[i].dim;
+        a.heads = table[i].heads;
+        a.depth = 12;
+        a.distilled = strstr(base, "_distilled") != NULL;
+        if (strstr(base, "_patch16_")) a.patch = 16;
+        size_t n = strlen(base);
+        if (n >= 4 && strcmp(base + n - 4, "_224") == 0) a.img = 224;
+        if (n >= 4 && strcmp(base + n - 4, "_384") == 0) a.img = 384;
+    }
+    return a;
+}
+
+/* A value the architecture name implies, checked against the tensors unless model_args set `key`
+ * (model_args override the architecture's defaults). `what` names the quantity in the message. */
+static int agree_arch(const jsrc *s, const json_t *margs, const char *key, const char *what,
+                      const char *arch, int implied, int actual)
+{
+    if (!implied || jget(margs, key)) return DEIT_OK;
+    if (implied != actual)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: architecture '%s' implies %s %d but the tensors give %d", s->file, arch, what,
+                         implied, actual);
+    return DEIT_OK;
+}
+
+/* Everything timm-specific: architecture defaults, model_args, pretrained_cfg preprocessing.
+ * Sets heads, image size (0 = infer), eps and cfg->pre except channels/crop which the caller
+ * finishes once the image size is known. *pcrop_pct receives the crop_pct to apply. */
+int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit_config *cfg,
+                 double *pcrop_pct)
+{
+    int rc;
+    const char *arch = "";
+    if ((rc = opt_str(s, root, "", "architecture", &arch)) < 0) return rc;
+    if (strlen(arch) >= sizeof cfg->architecture)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: architecture: name longer than %zu bytes",
+                         s->file, sizeof cfg->architecture - 1);
+    snprintf(cfg->architecture, sizeof cfg->architecture, "%s", arch);
+    arch_info a = timm_arch(arch);
+
+    const json_t *margs, *pcfg;
+    if ((rc = opt_obj(s, root, "", "model_args", &margs)) < 0) return rc;
+    if ((rc = opt_obj(s, root, "", "pretrained_cfg", &pcfg)) < 0) return rc;
+
+    /* Sizes the tensors fixed: the config may repeat them but not contradict them. */
+    if ((rc = agree_int(s, margs, "model_args.", "embed_dim", tf->dim, "embed_dim")) ||
+        (rc = agree_int(s, root, "", "num_features", tf->dim, "embed_dim")) ||
+        (rc = agree_int(s, margs, "model_args.", "depth", tf->depth, "depth")) ||
+        (rc = agree_int(s, margs, "model_args.", "patch_size", tf->patch, "patch size")) ||
+        (rc = agree_int(s, margs, "model_args.", "in_chans", tf->in_chans, "in_chans")) ||
+        (rc = agree_int(s, margs, "model_args.", "num_classes", tf->classes, "num_classes")) ||
+        (rc = agree_int(s, root, "", "num_classes", tf->classes, "num_classes")))
+        return rc;
+    if (a.known) {
+        if ((rc = agree_arch(s, margs, "embed_dim", "embed_dim", arch, a.dim, tf->dim)) ||
+            (rc = agree_arch(s, margs, "depth", "depth", arch, a.depth, tf->depth)) ||
+            (rc = agree_arch(s, margs, "patch_size", "patch size", arch, a.patch, tf->patch)) ||
+            (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch, 4 * tf->dim, tf->mlp)))
+            return rc;
+        if (a.distilled != tf->distilled)
+            return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                             "%s: architecture '%s' is %sdistilled but the checkpoint %s a distillation token",
+                             s->file, arch, a.distilled ? "" : "not ", tf->distilled ? "has" : "lacks");
+    }
+    double ratio;
+    if ((rc = opt_num(s, margs, "model_args.", "mlp_ratio", &ratio)) < 0) return rc;
+    if (rc && !(ratio > 0 && ratio <= DEIT_MAX_MLP))
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: model_args.mlp_ratio: %g is out of range",
+                         s->file, ratio);
+    if (rc && (long long)((double)tf->dim * ratio) != tf->mlp)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: model_args.mlp_ratio %g gives hidden width %lld but the tensors give %d",
+                         s->file, ratio, (long long)((double)tf->dim * ratio), tf->mlp);
+    int qkv_bias;
+    if ((rc = opt_bool(s, margs, "model_args.", "qkv_bias", &qkv_bias)) < 0) return rc;
+    if (rc && qkv_bias != tf->qkv_bias)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: model_args.qkv_bias is %s but the checkpoint %s 'blocks.0.attn.qkv.bias'",
+                         s->file, qkv_bias ? "true" : "false", tf->qkv_bias ? "has" : "lacks");
+    /* Average pooling would change the output with the very same tensors. */
+    const char *pool;
+    if ((rc = opt_str(s, root, "", "global_pool", &pool)) < 0) return rc;
+    if (rc && strcmp(pool, "token") != 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: global_pool '%s' unsupported (only 'token')",
+                         s->file, pool);
+    if ((rc = opt_str(s, margs, "model_args.", "global_pool", &pool)) < 0) return rc;
+    if (rc && strcmp(pool, "token") != 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: model_args.global_pool '%s' unsupported (only 'token')", s->file, pool);
+
+    long long heads = 0;
+    if ((rc = opt_int(s, margs, "model_args.", "num_heads", 1, DEIT_MAX_HEADS, &heads)) < 0) return rc;
+    if (!rc && a.known && a.dim == tf->dim) heads = a.heads;
+    cfg->heads = (int)heads; /* 0: default below */
+
+    /* Model input size: model_args.img_size is what the network was built with; the data config's
+     * input_size must then agree (checked by the caller as crop == input). */
+    int ih = 0, iw = 0, ph = 0, pw = 0;
+    if ((rc = opt_size(s, margs, "model_args.", "img_size", 0, tf->in_chans, &ih, &iw)) < 0) return rc;
+    int have_input = opt_size(s, pcfg, "pretrained_cfg.", "input_size", 1, tf->in_chans, &ph, &pw);
+    if (have_input < 0) return have_input;
+    if (!have_input && (have_input = opt_size(s, root, "", "input_size", 1, tf->in_chans, &ph, &pw)) < 0)
+        return have_input;
+    if (!ih && have_input) {
+        ih = ph;
+        iw = pw;
+    }
+    if (!ih && a.img) ih = iw = a.img;
+    if (have_input && (ph != ih || pw != iw))
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: input_size %dx%d differs from the model's image size %dx%d", s->file, ph, pw,
+                         ih, iw);
+    cfg->image_h = ih;
+    cfg->image_w = iw;
+    cfg->ln_eps = 1e-6f;
+
+    /* Data config: pretrained_cfg first, then the top level (older hub files keep it there). */
+    const json_t *dc[2] = {pcfg, root};
+    const char *dcw[2] = {"pretrained_cfg.", ""};
+    const char *interp = NULL, *mode = NULL;
+    double crop_pct = 0;
+    int have_pct = 0, have_mean = 0, have_std = 0;
+    deit_preproc *pp = &cfg->pre;
+    for (int i = 0; i < 2; i++) {
+        if (!interp && (rc = opt_str(s, dc[i], dcw[i], "interpolation", &interp)) < 0) return rc;
+        if (!mode && (rc = opt_str(s, dc[i], dcw[i], "crop_mode", &mode)) < 0) return rc;
+        if (!have_pct) {
+            if ((rc = have_pct = opt_num(s, dc[i], dcw[i], "crop_pct", &crop_pct)) < 0) return rc;
+            if (have_pct && !(crop_pct > 0 && crop_pct <= 1))
+                return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: %scrop_pct: %g is outside (0, 1]",
+                                 s->file, dcw[i], crop_pct);
+        }
+        if (!have_mean &&
+            (rc = have_mean = opt_channels(s, dc[i], dcw[i], "mean", tf->in_chans, 0, pp->mean)) < 0)
+            return rc;
+        if (!have_std &&
+            (rc = have_std = opt_channels(s, dc[i], dcw[i], "std", tf->in_chans, 1, pp->std)) < 0)
+            return rc;
+    }
+    if (!interp || strcmp(interp, "") == 0 || strcmp(interp, "bicubic") == 0) pp->interp = INTERP_BICUBIC;
+    else if (strcmp(interp, "bilinear") == 0) pp->interp = INTERP_BILINEAR;
+    else if (strcmp(interp, "nearest") == 0) pp->interp = INTERP_NEAREST;
+    else
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: interpolation '%s' unsupported (bicubic, bilinear or nearest)", s->file, interp);
+    if (mode && strcmp(mode, "center") != 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: crop_mode '%s' unsupported (only 'center')",
+                         s->file, mode);
+    if (!have_mean) memcpy(pp->mean, deit_imagenet_mean, sizeof pp->mean);
+    if (!have_std) memcpy(pp->std, deit_imagenet_std, sizeof pp->std);
+    /* timm's DeiT default is 0.875, except the 384 models which are evaluated uncropped. Without
+     * an architecture that names its size, 0 leaves the choice to the input size (finish_preproc). */
+    if (!have_pct) crop_pct = a.img ? (a.img == 384 ? 1.0 : 0.875) : 0;
+    *pcrop_pct = crop_pct;
+    pp->rescale = 1.0f / 255.0f;
+    pp->do_resize = pp->do_crop = 1;
+    pp->resampler = RESAMPLE_PILLOW;  /* timm's eval transform resizes PIL images */
+    pp->crop_rule = CROP_TORCHVISION;
+    return DEIT_OK;
+}
