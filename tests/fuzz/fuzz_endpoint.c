@@ -13,7 +13,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *LABELS[3] = {"a", "b", "c"};
-static const api_model M = {"m", "", "F32", 224, 224, 3, 16, 64, 3, 2, 3, 1, LABELS, NULL};
+static const api_model M = {.name = "m", .architecture = "", .dtype = "F32", .image_h = 224, .image_w = 224,
+                            .in_chans = 3, .patch = 16, .dim = 64, .depth = 3, .heads = 2, .n_classes = 3,
+                            .distilled = 1, .labels = LABELS};
 
 /* Every image must lie inside the body, the inflated body or the v2 arena. */
 static int inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)
