@@ -167,6 +167,15 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
     } else {
         p->top_k = TORCHSERVE_TOP_K < K ? TORCHSERVE_TOP_K : K;
     }
+    {
+        char err[128];
+        if (query_int(hd->exif_transpose, hd->exif_transpose ? strlen(hd->exif_transpose) : 0,
+                      "exif_transpose", srv->exif_transpose != 0, 0, 1, &p->exif_transpose, err,
+                      sizeof err)) {
+            fail(p, 400, "%s", err);
+            return;
+        }
+    }
     if (rt->kind == R_V2_INFER && hd->inference_header_length) {
         const char *hv = hd->inference_header_length;
         int v;

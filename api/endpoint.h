@@ -44,6 +44,7 @@ typedef struct {
     int max_body_mb;           /* the same as given by --max-body-mb, for messages */
     size_t max_images;         /* images per request */
     const char *server_version;/* GET /v2 "version" */
+    int exif_transpose;        /* --exif-transpose: the default of ?exif_transpose */
 } api_server;
 
 /* What the request's head says; NULL for an absent header or parameter. */
@@ -57,6 +58,7 @@ typedef struct {
     const char *inference_header_length; /* KServe v2 binary extension: JSON header bytes */
     const char *top_k;                   /* query parameter of /v1/predict */
     const char *explain;                 /* query parameter of /v1/predict: "1" asks for explanations */
+    const char *exif_transpose;          /* query parameter of the inference endpoints: 0 or 1 */
 } api_head;
 
 typedef enum { API_BODY_NONE, API_BODY_RAW, API_BODY_MULTIPART, API_BODY_V2 } api_body_kind;
@@ -79,13 +81,15 @@ typedef struct {
     long long v2_header_len;   /* API_BODY_V2: JSON header bytes, -1 = the whole body is JSON */
     int top_k;                 /* predictions per head (/v1/predict, TorchServe) */
     int explain;               /* /v1/predict?explain=1: rollout maps and token_cosine per image */
+    int exif_transpose;        /* ?exif_transpose=1 (default --exif-transpose): images turned by their
+                                  EXIF Orientation first, as Pillow's ImageOps.exif_transpose */
     route_kind kind;
 } api_plan;
 
 /* Decides everything the head allows, in this order: unknown path 404, method 405, (inference
  * endpoints:) API key 401, model loading 503, unknown model or version 404, Content-Length over the
  * limit 413, media type 415 / multipart boundary 400, Content-Encoding 415, top_k 400, explain 400,
- * Inference-Header-Content-Length 400. */
+ * exif_transpose 400, Inference-Header-Content-Length 400. */
 void api_plan_request(const route *rt, const api_head *hd, const api_server *srv, api_plan *out);
 
 /* The media types an endpoint accepts, NULL-terminated; a type ending in '/' takes any subtype.

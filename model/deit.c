@@ -334,6 +334,14 @@ int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t
     return preprocess_encoded(&m->cfg.pre, data, len, max_pixels, out, NULL, err, errlen);
 }
 
+int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                         int exif_transpose, float *out, char *err, size_t errlen)
+{
+    deit_preproc pp = m->cfg.pre;
+    pp.exif_transpose = exif_transpose != 0;
+    return preprocess_encoded(&pp, data, len, max_pixels, out, NULL, err, errlen);
+}
+
 /* Max and sum of exp(x - max) of n logits, in double. */
 static void softmax_stats(const float *x, int n, double *mx, double *sum)
 {

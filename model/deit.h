@@ -139,6 +139,10 @@ int deit_state_threads(const deit_state *s);
  * DEIT_EUNSUPPORTED (a format or variant not handled), with a message in err. */
 int deit_preprocess(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
                     float *out, char *err, size_t errlen);
+/* The same, with exif_transpose = 1 rotating/flipping the decoded image by its EXIF Orientation
+ * first, as Pillow's ImageOps.exif_transpose (timm does not, so deit_preprocess does not). */
+int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, size_t max_pixels,
+                         int exif_transpose, float *out, char *err, size_t errlen);
 
 /* Forward pass for `batch` images (1..max_batch of the state). pixels: [batch][deit_input_floats].
  * cls_logits, dist_logits: [batch][n_classes]; dist_logits may be NULL, and for a non-distilled

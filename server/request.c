@@ -91,7 +91,7 @@ static api_server view(const request *rq)
     const http_server *h = rq->h;
     return (api_server){(api_readiness)atomic_load(&h->readiness), rq->eng ? &rq->eng->am : NULL,
                         h->cfg->api_key, h->max_body, h->cfg->max_body_mb, (size_t)h->cfg->max_images,
-                        SERVER_VERSION};
+                        SERVER_VERSION, h->cfg->exif_transpose};
 }
 
 /* Sets a ready-made body as the answer. Takes ownership of body (NULL: empty body). */
@@ -144,7 +144,8 @@ static void begin(request *rq, const char *url, const char *method)
                    header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH), header(rq, MHD_HTTP_HEADER_CONTENT_ENCODING),
                    header(rq, "Inference-Header-Content-Length"),
                    MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "top_k"),
-                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "explain")};
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "explain"),
+                   MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "exif_transpose")};
     api_plan_request(&rq->rt, &hd, &sv, &rq->plan);
     if (rq->plan.status) {
         set_error(rq, rq->plan.status, "%s", rq->plan.msg);
@@ -278,8 +279,9 @@ static void finish_upload(request *rq)
     double t = batcher_now();
     for (size_t i = 0; i < n; i++) {
         char err[256];
-        int rc = deit_preprocess(e->model, rq->im.data[i], rq->im.lens[i], (size_t)h->cfg->max_pixels,
-                                 rq->pixels + i * F, err, sizeof err);
+        int rc = deit_preprocess_with(e->model, rq->im.data[i], rq->im.lens[i],
+                                      (size_t)h->cfg->max_pixels, rq->plan.exif_transpose,
+                                      rq->pixels + i * F, err, sizeof err);
         if (rc != DEIT_OK) {
             st = api_decode_error(rc, err, i, n, msg, sizeof msg);
             set_error(rq, st, "%s", msg);

@@ -46,6 +46,9 @@ static const opt OPTS[] = {
     {"max-body-mb", T_INT, OFF(max_body_mb), "32", 1, 4096, "request body limit in MiB (413 beyond)"},
     {"max-pixels", T_LONG, OFF(max_pixels), "40000000", 1, 1000000000L,
      "width*height limit of one image (413 beyond)"},
+    {"exif-transpose", T_INT, OFF(exif_transpose), "0", 0, 1,
+     "1: turn images by their EXIF Orientation (Pillow's ImageOps.exif_transpose) unless a request "
+     "says ?exif_transpose=0; timm does not, hence 0"},
     {"max-images", T_INT, OFF(max_images), "32", 1, 4096, "images per request (413 beyond)"},
     {"request-timeout-s", T_INT, OFF(request_timeout_s), "30", 1, 3600,
      "longest wait for a worker (504 beyond)"},

@@ -24,6 +24,7 @@ typedef struct {
     int queue;                 /* --queue: most images waiting for a worker; more answers 503 */
     int queue_wait_ms;         /* --queue-wait-ms: a request finding the queue full waits this long for room (admission.h) */
     int max_body_mb;           /* --max-body-mb: request body limit in MiB (413 beyond) */
+    int exif_transpose;        /* --exif-transpose 1: ?exif_transpose defaults to 1 */
     long max_pixels;           /* --max-pixels: width*height limit of one decoded image (413 beyond) */
     int max_images;            /* --max-images: images in one request (413 beyond) */
     int request_timeout_s;     /* --request-timeout-s: longest wait for a worker before 504 */

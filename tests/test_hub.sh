@@ -131,6 +131,12 @@ check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of cdn_bytes)" -eq $(
     "an earlier .incomplete is resumed from byte 1000000"
 check '$PY tests/hub/check_layout.py "$T/c6" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json >/dev/null' \
     "layout after a resumed download"
+# HF_HUB_DOWNLOAD_TIMEOUT: a CDN that stalls is given up on after the resumes, the part kept
+reset; ctl "config?slow_ms=4000"
+out=$(HF_HUB_DOWNLOAD_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c16 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors: download failed after 6 attempts at byte [1-9][0-9]* of 2172024: .*" && [ -s "$T/c16/models--test-org--fashion-deit/blobs/$SHA.incomplete" ]' \
+    "stalled CDN: HF_HUB_DOWNLOAD_TIMEOUT, 5 resumes, then exit 2 with the part kept ($out)"
+ctl "config?slow_ms=0"
 reset
 out=$(HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c7 "$BIN" --max-model-mb 1 --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
 check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "model.safetensors is 2.1 MB, more than the model size limit of 1 MB" && [ "$(stat_of cdn_get)" -eq 0 ]' \

@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "  --max-model-mb N    refuse hub models whose files add up to more (default 4096)\n"
             "  --top-k K           predictions per head (default 5)\n"
             "  --logits            also print class_logits and distill_logits (all classes)\n"
+            "  --exif-transpose    turn each image by its EXIF Orientation first (Pillow's\n"
+            "                      ImageOps.exif_transpose; timm does not)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
@@ -85,16 +87,16 @@ int main(int argc, char **argv)
     if (!model_path || !*model_path)
         model_path = HUB_DEFAULT_MODEL;
     long max_model_mb = 4096;
-    int top_k = 5, with_logits = 0, threads = 2, explain = 0;
+    int top_k = 5, with_logits = 0, threads = 2, explain = 0, exif_transpose = 0;
     long long max_pixels = 40000000;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"top-k", required_argument, NULL, 'k'},
-        {"logits", no_argument, NULL, 'l'},        {"threads", required_argument, NULL, 't'},
+        {"logits", no_argument, NULL, 'l'},        {"exif-transpose", no_argument, NULL, 'X'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:e", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eX", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'l': with_logits = 1; break;
+        case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
             threads = (int)strtol(optarg, &end, 10);
@@ -175,7 +178,7 @@ int main(int argc, char **argv)
         unsigned char *buf = NULL;
         size_t len = 0;
         int rc = read_file(path, &buf, &len, err, sizeof err) == 0
-                     ? deit_preprocess(m, buf, len, (size_t)max_pixels, px, err, sizeof err)
+                     ? deit_preprocess_with(m, buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err)
                      : DEIT_EIO;
         free(buf);
         if (rc == DEIT_OK)

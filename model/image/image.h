@@ -80,6 +80,14 @@ int image_resize_window(const deit_image *src, int out_width, int out_height, in
 int image_crop(const deit_image *src, int x, int y, int w, int h, deit_image *dst, char *err,
                size_t errlen);
 
+/* Pillow's ImageOps.exif_transpose on a decoded image: the Orientation (1..8) of data's EXIF
+ * (JPEG APP1, PNG eXIf or ImageMagick's raw profile or XMP, WebP EXIF chunk, a TIFF's own first
+ * directory — which Pillow has already applied once when loading, and applies again here, as
+ * Pillow does) transposes img in place; no or an unknown orientation leaves it as it is. */
+int image_exif_orientation(const uint8_t *data, size_t len, image_format fmt);
+int image_exif_transpose(const uint8_t *data, size_t len, deit_image *img, char *err,
+                         size_t errlen);
+
 /* image_free(NULL) and freeing a zeroed image are no-ops. */
 void image_free(deit_image *img);
 

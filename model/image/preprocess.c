@@ -194,6 +194,10 @@ int preprocess_encoded(const deit_preproc *pp, const uint8_t *data, size_t len, 
     rc = image_decode(data, len, pp->channels, max_pixels, &img, err, errlen);
     if (rc != DEIT_OK)
         return rc;
+    if (pp->exif_transpose && (rc = image_exif_transpose(data, len, &img, err, errlen)) != DEIT_OK) {
+        image_free(&img);
+        return rc;
+    }
     rc = preprocess_image(pp, &img, pixels_out, crop_out, err, errlen);
     image_free(&img);
     return rc;

@@ -67,6 +67,8 @@ typedef struct {
                                   config's value (255.0f); 0: derived from rescale (see above) */
     float mean[3], std[3];
     norm_mode norm;            /* NORM_TORCHVISION for timm, NORM_HF_FUSED for transformers */
+    int exif_transpose;        /* 1: Pillow's ImageOps.exif_transpose after decoding (timm does not:
+                                  0 by default; ?exif_transpose=1 / --exif-transpose) */
 } deit_preproc;
 
 /* Decodes, converts, resizes and crops `data[len]`. If crop_out is non-NULL, it receives the

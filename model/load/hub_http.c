@@ -185,6 +185,8 @@ typedef struct {
     long long have, size;      /* bytes in the .incomplete file; the size it must reach */
     long long received;        /* bytes received by this call (all attempts) */
     int started;               /* the body of this attempt has begun */
+    double last_data;          /* monotonic time the last bytes (or the attempt) came */
+    int stalled;               /* the progress callback gave up: nothing for download_timeout_s */
     char range[32];            /* this attempt's Content-Range, for a 206 */
     char werr[256];            /* why the write callback stopped the transfer */
 } dl;
@@ -219,10 +221,18 @@ static int restart_file(dl *d)
     return ftruncate(d->fd, 0) == 0 && EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) == 1 ? 0 : -1;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static size_t on_dl_body(char *p, size_t sz, size_t n, void *ud)
 {
     dl *d = ud;
     size_t len = sz * n;
+    d->last_data = mono_s();
     long code = 0;
     curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 || code > 299)
@@ -268,6 +278,12 @@ static int on_dl_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     if (d->o->cancelled && d->o->cancelled(d->o->ctx))
         return 1;
+    /* HF_HUB_DOWNLOAD_TIMEOUT is a read timeout (as in requests): nothing received for that long.
+     * libcurl calls this at least once a second, so the check is that precise. */
+    if (mono_s() - d->last_data > d->o->download_timeout_s) {
+        d->stalled = 1;
+        return 1;
+    }
     if (d->o->progress)
         d->o->progress(d->o->ctx, d->file, d->have, d->size);
     return 0;
@@ -310,9 +326,8 @@ static int fetch(dl *d, const char *url, int send_token, int *requests, char *er
         if (d->have > 0)
             curl_easy_setopt(c, CURLOPT_RANGE, range);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(d->o->download_timeout_s));
-        /* HF_HUB_DOWNLOAD_TIMEOUT is a read timeout: a transfer may be long, but not stalled. */
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(d->o->download_timeout_s + 0.999));
+        d->last_data = mono_s();
+        d->stalled = 0;
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_dl_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, d);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_dl_body);
@@ -333,12 +348,15 @@ static int fetch(dl *d, const char *url, int send_token, int *requests, char *er
                                                   d->file, d->have, d->size);
         if (rc == CURLE_OK)
             return deit_fail(err, errlen, DEIT_EIO, "%s: download answered HTTP %ld", d->file, code);
-        if (rc == CURLE_ABORTED_BY_CALLBACK)
+        if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
+            snprintf(errbuf, sizeof errbuf, "nothing received for %g s (HF_HUB_DOWNLOAD_TIMEOUT)",
+                     d->o->download_timeout_s);
+        else if (rc == CURLE_ABORTED_BY_CALLBACK)
             return deit_fail(err, errlen, DEIT_EIO, "%s: download cancelled (%lld bytes kept for resuming)",
                              d->file, d->have);
         if (d->werr[0])
             return deit_fail(err, errlen, DEIT_EIO, "%s: %s", d->file, d->werr);
-        if (!transient(rc) || attempt >= MAX_RESUMES)
+        if ((!transient(rc) && !d->stalled) || attempt >= MAX_RESUMES)
             return deit_fail(err, errlen, DEIT_EIO, "%s: download failed after %d attempts at byte %lld of %lld: %s",
                              d->file, attempt + 1, d->have, d->size, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         if (d->o->log) {

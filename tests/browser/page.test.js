@@ -153,6 +153,7 @@ async function main() {
   const text = html.body.toString();
   check(!/(src|href)\s*=\s*["']?(https?:)?\/\//i.test(text) && !/@import|url\(\s*["']?https?:/i.test(text), "no absolute URL in the page");
   check(!/(src|href|fetch\()\s*=?\s*["'`]\//.test(text), "no root-relative URL in the page (works under a sub-path)");
+  check(!/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/.test(text), "server strings only ever become text nodes");
   for (const accept of [undefined, "*/*", "application/json"]) {
     const r = await request(DIRECT + "/", { headers: accept ? { Accept: accept } : {} });
     let j = null;

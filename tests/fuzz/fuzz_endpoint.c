@@ -13,9 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *LABELS[3] = {"a", "b", "c"};
-static const api_model M = {.name = "m", .architecture = "", .dtype = "F32", .image_h = 224, .image_w = 224,
-                            .in_chans = 3, .patch = 16, .dim = 64, .depth = 3, .heads = 2, .n_classes = 3,
-                            .distilled = 1, .labels = LABELS};
+static const api_model M = {"m", "", "F32", 224, 224, 3, 16, 64, 3, 2, 3, 1, LABELS, NULL, 0.0, 0, 248, 0, 0};
 
 /* Every image must lie inside the body, the inflated body or the v2 arena. */
 static int inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)
@@ -63,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = (const uint8_t *)malloc(size - 2 ? size - 2 : 1);
     if (!body) abort();
     memcpy((void *)body, data + 2, size - 2);
-    api_server sv = {API_READY, &M, NULL, 65536, 0, 4, "0"};
+    api_server sv = {API_READY, &M, NULL, 65536, 0, 4, "0", 0};
     route rt;
     route_match(path, strlen(path), &rt);
     api_plan p;

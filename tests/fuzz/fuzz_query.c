@@ -1,8 +1,10 @@
-/* fuzz_query.c — libFuzzer target: query-string integers and request routing (api/query.h, api/route.h). */
+/* fuzz_query.c — libFuzzer target: query-string integers, request routing and the Accept header of GET /
+ * (api/query.h, api/route.h, api/accept.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "accept.h"
 #include "query.h"
 #include "route.h"
 
@@ -37,5 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++) (void)route_method_allowed(&r, methods[i]);
     if (r.kind != R_NOT_FOUND && !r.allow) abort();
     free(s);
+
+    /* Accept header (the server hands a NUL-terminated value): any bytes, bounded read */
+    char *z = malloc(size + 1);
+    if (!z) abort();
+    memcpy(z, data, size);
+    z[size] = '\0';
+    int html = api_accepts_html(z);
+    if (html != 0 && html != 1) abort();
+    free(z);
     return 0;
 }

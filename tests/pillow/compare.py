@@ -38,9 +38,9 @@ def files_in(folder):
 
 
 def pillow(path, mode):
-    channels, crop = MODES[mode]
+    channels, crop = MODES[mode.split("+")[0]]
     try:
-        im = pillow_ref.load(path, channels)
+        im = pillow_ref.load(path, channels, exif_transpose=mode.endswith("+exif"))
         if crop:
             im = pillow_ref.timm_crop(im, *crop)
         return im.tobytes(), None

@@ -44,7 +44,8 @@ static unsigned char *slurp(const char *path, size_t *len)
     return b;
 }
 
-/* usage: image_dump MODE OUTDIR FILE...   MODE: rgb | l | timm | grey
+/* usage: image_dump MODE OUTDIR FILE...   MODE: rgb | l | timm | grey, each optionally followed by
+ * "+exif" (Pillow's ImageOps.exif_transpose after decoding)
  * For file i prints "i\tOK\tW\tH" and writes OUTDIR/i.raw, or "i\tERR\tmessage". */
 int main(int argc, char **argv)
 {
@@ -52,7 +53,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: image_dump rgb|l|timm|grey OUTDIR FILE...\n");
         return 2;
     }
-    const char *mode = argv[1], *outdir = argv[2];
+    char mode[32];
+    const char *outdir = argv[2];
+    snprintf(mode, sizeof mode, "%s", argv[1]);
+    char *plus = strchr(mode, '+');
+    int exif = plus && !strcmp(plus, "+exif");
+    if (plus)
+        *plus = 0;
     for (int i = 3; i < argc; i++) {
         char err[512] = "";
         size_t len = 0;
@@ -63,11 +70,15 @@ int main(int argc, char **argv)
             printf("%d\tERR\tcannot read file\n", i - 3);
             continue;
         }
-        if (!strcmp(mode, "rgb") || !strcmp(mode, "l"))
+        if (!strcmp(mode, "rgb") || !strcmp(mode, "l")) {
             rc = image_decode(data, len, mode[0] == 'r' ? 3 : 1, 40000000, &img, err, sizeof err);
-        else
-            rc = preprocess_encoded(!strcmp(mode, "timm") ? &timm_pp : &grey_pp, data, len,
-                                    40000000, NULL, &img, err, sizeof err);
+            if (rc == DEIT_OK && exif)
+                rc = image_exif_transpose(data, len, &img, err, sizeof err);
+        } else {
+            deit_preproc pp = !strcmp(mode, "timm") ? timm_pp : grey_pp;
+            pp.exif_transpose = exif;
+            rc = preprocess_encoded(&pp, data, len, 40000000, NULL, &img, err, sizeof err);
+        }
         free(data);
         if (rc != DEIT_OK) {
             printf("%d\tERR\t%s\n", i - 3, err);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — `make test-pillow`: the engine against Pillow 9.4 (python3-pil) on Pillow's own test
 # images (../shared/fixtures/pillow-dev, or $DEIT_PILLOW_DEV): byte-identical timm 224 and
-# 1-channel crops from the ASan/UBSan build, twice (no run-to-run difference), for every file
+# 1-channel crops from the ASan/UBSan build, twice (no run-to-run difference), also with
+# ImageOps.exif_transpose (the engine's ?exif_transpose=1), for every file
 # Pillow opens and a refusal with a message for every file it refuses; then the logits of the timm
 # 224 model and of the default 1-channel model within 1e-4 of timm's (float64 torch reference).
 set -u
@@ -15,7 +16,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rc=0
-$py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey --runs 2 "$dir" \
+$py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey,timm+exif,grey+exif --runs 2 "$dir" \
     | tee -a "$log" || rc=1
 for m in tests/fixtures/models/timm-deit-reduced models/fashion-deit; do
     $py tests/pillow/test_logits.py --predict build/deit-predict --model "$m" "$dir" 2>/dev/null \

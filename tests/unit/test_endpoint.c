@@ -14,7 +14,7 @@ static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2,
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
 {
-    return (api_server){st, m, key, 1000, 1, 8, "9.9"};
+    return (api_server){st, m, key, 1000, 1, 8, "9.9", 0};
 }
 
 static void test_status_tables(void)
@@ -347,9 +347,33 @@ static void test_explain_and_root(void)
     json_decref(j);
 }
 
+/* Issue 14: ?exif_transpose in the plan, its default from --exif-transpose. */
+static void test_exif_transpose(void)
+{
+    api_server sv = server_view(API_READY, &M, NULL);
+    api_plan p;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 0);  /* timm does not transpose */
+    api_head x1 = {.exif_transpose = "1"}, x0 = {.exif_transpose = "0"};
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &x1, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 1);
+    sv.exif_transpose = 1;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", NULL, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 1);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &x0, &sv, &p), 0);
+    CHECK_INT_EQ(p.exif_transpose, 0);
+    const char *bad[] = {"2", "yes", "", "-1", "1 "};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        api_head xb = {.exif_transpose = bad[i]};
+        CHECK_INT_EQ(plan("/v1/predict", "POST", &xb, &sv, &p), 400);
+        CHECK(strstr(p.msg, "exif_transpose") != NULL);
+    }
+}
+
 int main(void)
 {
     test_status_tables();
+    test_exif_transpose();
     test_explain_and_root();
     test_plan_errors();
     test_versions();

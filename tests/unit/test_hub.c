@@ -165,9 +165,9 @@ static void test_classify(void)
     CHECK_INT_EQ(deit_model_open("builtin:fashion-deit", &a, err, sizeof err), 0);
     CHECK_INT_EQ(deit_model_open("models/fashion-deit", &b, err, sizeof err), 0);
     if (a && b) {
-        CHECK_STR_EQ(deit_model_config(a)->name, "fashion-deit");
-        CHECK_INT_EQ(deit_model_config(a)->n_classes, deit_model_config(b)->n_classes);
-        CHECK_STR_EQ(deit_model_config(a)->architecture, deit_model_config(b)->architecture);
+        CHECK_STR_EQ(deit_model_name(a), "fashion-deit");
+        CHECK_INT_EQ(deit_model_classes(a), deit_model_classes(b));
+        CHECK_STR_EQ(deit_model_architecture(a), deit_model_architecture(b));
     }
     deit_model_free(a);
     deit_model_free(b);

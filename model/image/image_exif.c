@@ -1,0 +1,208 @@
+/* image_exif.c — the EXIF Orientation (tag 0x0112) Pillow's ImageOps.exif_transpose acts on. */
+#include "image.h"
+#include "image_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint32_t rd(const uint8_t *p, int n, int be)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint32_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
+    return v;
+}
+
+/* Orientation in a TIFF-structured EXIF block (Pillow's Exif.load: an "Exif\0\0" prefix is
+ * skipped), first directory only. A count other than 1 is a tuple in Pillow, which
+ * exif_transpose does not recognise: 0. */
+static int tiff_orientation(const uint8_t *d, size_t len)
+{
+    if (len >= 6 && memcmp(d, "Exif\0\0", 6) == 0)
+        d += 6, len -= 6;
+    if (len < 8 || !((d[0] == 'I' && d[1] == 'I') || (d[0] == 'M' && d[1] == 'M')))
+        return 0;
+    int be = d[0] == 'M';
+    uint32_t off = rd(d + 4, 4, be);
+    if (off > len || len - off < 2)
+        return 0;
+    uint32_t n = rd(d + off, 2, be);
+    for (uint32_t i = 0; i < n && off + 2 + 12 * (size_t)(i + 1) <= len; i++) {
+        const uint8_t *e = d + off + 2 + 12 * i;
+        if (rd(e, 2, be) != 0x0112 || rd(e + 4, 4, be) != 1)
+            continue;
+        unsigned type = rd(e + 2, 2, be);
+        return type == 3 ? (int)rd(e + 8, 2, be) : type == 4 ? (int)rd(e + 8, 4, be)
+             : type == 1 ? e[8] : 0;
+    }
+    return 0;
+}
+
+/* Pillow 9.4's Image.getexif also takes the orientation from XMP ("tiff:Orientation" followed by
+ * =" or > and a digit) when EXIF has none; it reads XMP from PNG's "XML:com.adobe.xmp" text. */
+static int xmp_orientation(const uint8_t *s, size_t n)
+{
+    static const char key[] = "tiff:Orientation";
+    size_t k = sizeof key - 1;
+    for (size_t i = 0; i + k < n; i++) {
+        if (memcmp(s + i, key, k))
+            continue;
+        const uint8_t *p = s + i + k;
+        size_t left = n - i - k;
+        if (left >= 3 && p[0] == '=' && p[1] == '"' && p[2] >= '0' && p[2] <= '9')
+            return p[2] - '0';
+        if (left >= 2 && p[0] == '>' && p[1] >= '0' && p[1] <= '9')
+            return p[1] - '0';
+    }
+    return 0;
+}
+
+static int hexval(uint8_t c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* ImageMagick's "Raw profile type exif" text (tEXt, or zTXt inflated to at most 1 MiB — only the
+ * first directory matters): the lines after the third are the EXIF block in hex (Image.getexif
+ * reads it when there is no eXIf chunk). */
+static int raw_profile_text(const uint8_t *txt, size_t n)
+{
+    size_t pos = 0;
+    for (int lines = 0; pos < n && lines < 3; pos++)  /* "", "exif", the length */
+        if (txt[pos] == '\n')
+            lines++;
+    uint8_t *bin = malloc(n / 2 + 1);
+    if (!bin)
+        return 0;
+    size_t m = 0;
+    int hi = -1;
+    for (; pos < n; pos++) {
+        int v = hexval(txt[pos]);
+        if (v < 0)
+            continue;  /* line breaks */
+        if (hi < 0) {
+            hi = v;
+        } else {
+            bin[m++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    int o = tiff_orientation(bin, m);
+    free(bin);
+    return o;
+}
+
+static int raw_profile_z(const uint8_t *z, size_t n)
+{
+    size_t cap = (size_t)1 << 20;
+    uint8_t *txt = malloc(cap);
+    int o = 0;
+    if (!txt)
+        return 0;
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit(&s) == Z_OK) {
+        s.next_in = (uint8_t *)(uintptr_t)z;
+        s.avail_in = (uInt)(n > 0x7FFFFFFF ? 0x7FFFFFFF : n);
+        s.next_out = txt;
+        s.avail_out = (uInt)cap;
+        inflate(&s, Z_FINISH);
+        o = raw_profile_text(txt, cap - s.avail_out);
+        inflateEnd(&s);
+    }
+    free(txt);
+    return o;
+}
+
+static int png_orientation(const uint8_t *d, size_t len)
+{
+    int exif = 0, have_exif = 0, raw = 0, xmp = 0;
+    for (size_t pos = 8; len - pos >= 12;) {
+        uint32_t n = be32(d + pos);
+        if ((uint64_t)n + 12 > len - pos)
+            break;
+        const uint8_t *t = d + pos + 4, *s = d + pos + 8;
+        if (!memcmp(t, "eXIf", 4) && !have_exif) {
+            exif = tiff_orientation(s, n);
+            have_exif = 1;
+        } else if (!memcmp(t, "zTXt", 4) && n > 23 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
+            raw = raw_profile_z(s + 23, n - 23);  /* after the compression byte */
+        } else if (!memcmp(t, "tEXt", 4) && n > 22 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
+            raw = raw_profile_text(s + 22, n - 22);
+        } else if ((!memcmp(t, "iTXt", 4) || !memcmp(t, "tEXt", 4)) && n > 18 &&
+                   !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
+            xmp = xmp_orientation(s + 18, n - 18);
+        }
+        pos += (size_t)n + 12;
+    }
+    int o = have_exif ? exif : raw;
+    return o ? o : xmp;
+}
+
+static int jpeg_orientation(const uint8_t *d, size_t len)
+{
+    for (size_t pos = 2; len - pos >= 4;) {
+        if (d[pos] != 0xFF)
+            return 0;
+        uint8_t m = d[pos + 1];
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7) || m == 0xFF) {
+            pos += m == 0xFF ? 1 : 2;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9)
+            return 0;  /* image data: no APP1 before it */
+        size_t n = (size_t)d[pos + 2] << 8 | d[pos + 3];
+        if (n < 2 || n > len - pos - 2)
+            return 0;
+        if (m == 0xE1 && n - 2 >= 6 && !memcmp(d + pos + 4, "Exif\0\0", 6))
+            return tiff_orientation(d + pos + 4, n - 2);
+        pos += 2 + n;
+    }
+    return 0;
+}
+
+static int webp_orientation(const uint8_t *d, size_t len)
+{
+    for (size_t pos = 12; len - pos >= 8;) {
+        uint32_t n = rd(d + pos + 4, 4, 0);
+        if (n > len - pos - 8)
+            return 0;
+        if (!memcmp(d + pos, "EXIF", 4))
+            return tiff_orientation(d + pos + 8, n);
+        pos += 8 + (size_t)n + (n & 1);
+    }
+    return 0;
+}
+
+int image_exif_orientation(const uint8_t *data, size_t len, image_format fmt)
+{
+    int o = 0;
+    if (!data)
+        return 1;
+    if (fmt == IMAGE_FMT_JPEG)
+        o = jpeg_orientation(data, len);
+    else if (fmt == IMAGE_FMT_PNG && len >= 8)
+        o = png_orientation(data, len);
+    else if (fmt == IMAGE_FMT_WEBP && len >= 12)
+        o = webp_orientation(data, len);
+    else if (fmt == IMAGE_FMT_TIFF)
+        o = tiff_orientation(data, len);  /* the image's own directory (already applied once) */
+    return o >= 1 && o <= 8 ? o : 1;
+}
+
+int image_exif_transpose(const uint8_t *data, size_t len, deit_image *img, char *err,
+                         size_t errlen)
+{
+    image_format fmt;
+    int w, h;
+    if (image_probe(data, len, &fmt, &w, &h, err, errlen) != DEIT_OK)
+        return DEIT_OK;
+    return image_orient(img, image_exif_orientation(data, len, fmt), err, errlen);
+}

@@ -1,0 +1,9 @@
+/* fuzz_tiff.c — libFuzzer target: the TIFF (libtiff, Pillow's modes and checks) decoder to RGB and L. */
+#include "fuzz_decode.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_decode(data, size, IMAGE_FMT_TIFF);
+}
