@@ -119,6 +119,9 @@ $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
+# Decode + preprocessing per encoded image (bench/image_bench.sh).
+$(B)/image-bench: $(B)/obj/bench/image_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
