@@ -96,12 +96,9 @@ $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz -lm
 # The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
 $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-# Decode + preprocessing per encoded image (bench/image_bench.sh).
-$(B)/image-bench: $(B)/obj/bench/image_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -197,9 +194,10 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(B)/deit-server --model $${DEIT_MODEL:-builtin:fashion-deit}
 
-# Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images.
+# Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images;
+# `make eval PRECISION=bf16` (or int8) serves it at that precision.
 eval: deps all
-	@sh tools/eval.sh $${EVAL_LIMIT:-10000}
+	@$(if $(PRECISION),DEIT_PRECISION=$(PRECISION)) sh tools/eval.sh $${EVAL_LIMIT:-10000}
 
 # `make test-unit T=config` (or T="config parity") runs only the named unit tests;
 # `make test-integration T=hostile` only the named integration binaries (no soak, no smoke).
