@@ -100,6 +100,9 @@ $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 # The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
 $(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# Decode + preprocessing per encoded image (bench/image_bench.sh).
+$(B)/image-bench: $(B)/obj/bench/image_bench.o $(LIB_OBJ)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
