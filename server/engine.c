@@ -1,6 +1,8 @@
 /* engine.c — batcher callbacks over the engine's public API; see engine.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "engine.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "explanation.h"
@@ -15,6 +17,9 @@ typedef struct {
 void *engine_state_new(void *ctx, int max_batch)
 {
     const engine_spec *spec = ctx;
+    /* runs on the worker's own thread: named so that profiles and bench/overload.sh can tell the
+     * inference workers' CPU time from the HTTP threads' */
+    pthread_setname_np(pthread_self(), "deit-worker");
     worker_engine *w = malloc(sizeof *w);
     if (!w) return NULL;
     w->model = spec->model;

@@ -38,8 +38,7 @@ static void answer_probs(infer_call *c)
 {
     const gfe_engine *e = c->e;
     size_t len = 0;
-    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, e->am.distilled ? c->dist : NULL,
-                                       c->n, &len);
+    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, c->dist, c->n, &len);
     if (!msg) {
         gfe_fail(&c->ci, 503, "out of memory building the response");
         return;

@@ -32,6 +32,7 @@ void metrics_init(metrics *m)
     atomic_init(&m->queue_depth, 0);
     atomic_init(&m->images, 0);
     atomic_init(&m->slow_closed, 0);
+    atomic_init(&m->parked, 0);
 }
 
 void metrics_observe(metrics_hist *h, double v)
@@ -146,6 +147,9 @@ char *metrics_render(metrics *m, size_t *len)
                   "within --read-timeout-s.\n# TYPE deit_slow_connections_closed_total counter\n"
                   "deit_slow_connections_closed_total %lu\n",
               atomic_load_explicit(&m->slow_closed, memory_order_relaxed));
+    sb_printf(&s, "# HELP deit_requests_parked Requests waiting, body unread, for room in the full queue "
+                  "(--queue-wait-ms).\n# TYPE deit_requests_parked gauge\ndeit_requests_parked %ld\n",
+              atomic_load_explicit(&m->parked, memory_order_relaxed));
     if (s.oom) { free(s.buf); return NULL; }
     *len = s.len;
     return s.buf;

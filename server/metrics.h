@@ -42,6 +42,7 @@ typedef struct {
     atomic_long queue_depth;   /* images waiting for a worker */
     atomic_ulong images;       /* images that went through inference */
     atomic_ulong slow_closed;  /* connections closed for sending their request too slowly */
+    atomic_long parked;        /* requests waiting, body unread, for room in a full queue (admission.h) */
 } metrics;
 
 void metrics_init(metrics *m);

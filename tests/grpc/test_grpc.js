@@ -385,6 +385,21 @@ async function testTlsAndKey() {
     fs.rmSync(dir, { recursive: true, force: true });
 }
 
+// A model without a distillation head: distill_probs repeats class_probs, as over REST.
+async function testNoDistillation() {
+    const s = await startServer('nodist', [], { model: path.join(ROOT, 'tests/fixtures/models/timm-deit-nodist-reduced') });
+    const name = 'timm-deit-nodist-reduced';
+    const g = await call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 2)));
+    const r = await restInfer(s.http, name, IMAGES.slice(0, 2));
+    check(!g.err && r.status === 200, `no-distillation model: gRPC and REST answer (${g.err && g.err.details})`);
+    if (!g.err && r.status === 200)
+        for (let i = 0; i < 3; i++)
+            check(floats(g.res.raw_output_contents[i]).every((v, k) => v === Math.fround(r.json.outputs[i].data[k])),
+                  `no-distillation model: ${g.res.outputs[i].name} equals REST's`);
+    eq(await s.stop(), 0, 'no-distillation server exits 0');
+    checkLogClean(s, 'no-distillation server');
+}
+
 // NOT_SERVING while the model loads: its config.json is a FIFO nobody writes to yet.
 async function testLoading() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deit-grpc-loading-'));
@@ -439,6 +454,7 @@ async function testDrain() {
         await testRpcsAndParity();
         await testQueueLimits();
         await testTlsAndKey();
+        await testNoDistillation();
         await testLoading();
         await testDrain();
     } catch (e) {
