@@ -211,7 +211,7 @@ test-unit: $(UNIT_RUN)
 	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
 
 # Pillow parity on ../shared/fixtures/pillow-dev (tests/pillow/run.sh; python3-pil, python3-torch).
-test-pillow: $(B)/asan/image-dump $(B)/deit-predict
+test-pillow: $(B)/asan/image-dump $(B)/deit-predict $(B)/deit-server
 	@sh tests/pillow/run.sh
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict
