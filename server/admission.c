@@ -11,13 +11,12 @@
 
 typedef struct {
     void *item;
-    double since;
+    double until;              /* refused at this time if not admitted before */
 } parked;
 
 struct admission {
     batcher *b;
     int cap, slack;
-    double max_wait_s;
     admission_wake_fn wake;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -26,6 +25,7 @@ struct admission {
     int tickets;               /* admitted, not yet in the queue */
     int stopping;
     pthread_t thread;
+    atomic_long *gauge;        /* metrics: requests parked now */
 };
 
 /* 1 when one more request fits: images queued plus requests admitted and still on their way (at most
@@ -45,14 +45,16 @@ static void *room_thread(void *arg)
             continue;
         }
         double now = batcher_now();
-        /* oldest first: admit while there is room, refuse what has waited too long */
+        /* oldest first: admit while there is room, refuse what has waited too long (the head's time is
+         * the earliest but for requests parked a second time, which may be refused a little late) */
         while (a->n > 0) {
             parked *p = &a->ring[a->head];
             int admit = room(a);
-            if (!admit && now - p->since < a->max_wait_s) break;
+            if (!admit && now < p->until) break;
             void *item = p->item;
             a->head = (a->head + 1) % a->cap_parked;
             a->n--;
+            if (a->gauge) atomic_fetch_sub(a->gauge, 1);
             if (admit) a->tickets++;
             pthread_mutex_unlock(&a->lock);
             a->wake(item, admit);
@@ -71,8 +73,8 @@ static void *room_thread(void *arg)
     return NULL;
 }
 
-admission *admission_start(batcher *b, int queue_cap, int slack, int max_parked, double max_wait_s,
-                           admission_wake_fn wake)
+admission *admission_start(batcher *b, int queue_cap, int slack, int max_parked, admission_wake_fn wake,
+                           atomic_long *parked_gauge)
 {
     admission *a = calloc(1, sizeof *a);
     if (!a) return NULL;
@@ -81,8 +83,8 @@ admission *admission_start(batcher *b, int queue_cap, int slack, int max_parked,
     a->b = b;
     a->cap = queue_cap;
     a->slack = slack;
-    a->max_wait_s = max_wait_s;
     a->wake = wake;
+    a->gauge = parked_gauge;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cond, NULL);
     if (!a->ring || pthread_create(&a->thread, NULL, room_thread, a)) {
@@ -104,13 +106,14 @@ int admission_try(admission *a)
     return ok;
 }
 
-int admission_park(admission *a, void *item)
+int admission_park(admission *a, void *item, double until)
 {
     pthread_mutex_lock(&a->lock);
     int rc = -1;
     if (!a->stopping && a->n < a->cap_parked) {
-        a->ring[(a->head + a->n) % a->cap_parked] = (parked){item, batcher_now()};
+        a->ring[(a->head + a->n) % a->cap_parked] = (parked){item, until};
         if (a->n++ == 0) pthread_cond_signal(&a->cond);
+        if (a->gauge) atomic_fetch_add(a->gauge, 1);
         rc = 0;
     }
     pthread_mutex_unlock(&a->lock);
@@ -149,6 +152,7 @@ void admission_stop(admission *a)
         void *item = a->ring[a->head].item;
         a->head = (a->head + 1) % a->cap_parked;
         a->n--;
+        if (a->gauge) atomic_fetch_sub(a->gauge, 1);
         a->wake(item, 0);
     }
 }

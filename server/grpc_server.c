@@ -52,9 +52,11 @@ void gfe_answer(const gfe_call *ci, int code, int http_status, const char *messa
 {
     gfe_server *g = ci->g;
     double secs = batcher_now() - ci->t0;
-    rpc_call_finish(ci->call, code, message, resp, len);
+    /* counted and logged before the answer leaves: a client that reads /metrics right after its
+     * answer sees its call */
     metrics_request(g->metrics, ci->ep, http_status, secs);
     access_log(ci, code, http_status, secs * 1e3, code == RPC_OK ? len : 0);
+    rpc_call_finish(ci->call, code, message, resp, len);
     atomic_fetch_sub(&g->inflight, 1);
 }
 

@@ -112,8 +112,8 @@ void http_set_engine(http_server *h, const deit_model *model, batcher *b, const 
     api_model_of(model, name, h->cfg->model_version, &e->am);
     e->n_classes = e->am.n_classes;
     if (h->cfg->queue_wait_ms > 0)
-        h->adm = admission_start(b, h->cfg->queue, h->cfg->http_threads, h->cfg->max_connections,
-                                 h->cfg->queue_wait_ms / 1e3, http_unpark);
+        h->adm = admission_start(b, h->cfg->queue, h->cfg->http_threads, h->cfg->max_connections, http_unpark,
+                                 &h->metrics->parked);
     atomic_store_explicit(&h->engine_set, 1, memory_order_release);
     int starting = API_STARTING, downloading = API_DOWNLOADING;
     /* a drain already begun stays */

@@ -32,6 +32,7 @@ void metrics_init(metrics *m)
     atomic_init(&m->queue_depth, 0);
     atomic_init(&m->images, 0);
     atomic_init(&m->slow_closed, 0);
+    atomic_init(&m->parked, 0);
 }
 
 void metrics_observe(metrics_hist *h, double v)
@@ -91,10 +92,37 @@ static void render_hist(sbuf *s, const char *name, const char *help, metrics_his
               (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, name, cum);
 }
 
+void metrics_set_model(metrics *m, const metrics_model *info)
+{
+    atomic_store_explicit(&m->model, info, memory_order_release);
+}
+
+/* A label value with \, " and newline escaped as the exposition format wants, into out[cap]. */
+static const char *label_value(const char *v, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; v && *v && o + 3 < cap; v++) {
+        if (*v == '\\' || *v == '"') out[o++] = '\\';
+        if (*v == '\n') { out[o++] = '\\'; out[o++] = 'n'; continue; }
+        out[o++] = *v;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *metrics_render(metrics *m, size_t *len)
 {
     sbuf s = {malloc(8192), 0, 8192, 0};
     if (!s.buf) return NULL;
+    const metrics_model *mm = atomic_load_explicit(&m->model, memory_order_acquire);
+    if (mm) {
+        char n[300], v[160], p[32], i[32];
+        sb_printf(&s, "# HELP deit_model_info The served model: its name, version, numeric precision and "
+                      "GEMM kernel set.\n# TYPE deit_model_info gauge\n"
+                      "deit_model_info{model=\"%s\",version=\"%s\",precision=\"%s\",isa=\"%s\"} 1\n",
+                  label_value(mm->name, n, sizeof n), label_value(mm->version, v, sizeof v),
+                  label_value(mm->precision, p, sizeof p), label_value(mm->isa, i, sizeof i));
+    }
     sb_printf(&s, "# HELP deit_requests_total HTTP requests answered, by endpoint and status code.\n"
                   "# TYPE deit_requests_total counter\n");
     for (int e = 0; e < EP_COUNT; e++)
@@ -119,6 +147,9 @@ char *metrics_render(metrics *m, size_t *len)
                   "within --read-timeout-s.\n# TYPE deit_slow_connections_closed_total counter\n"
                   "deit_slow_connections_closed_total %lu\n",
               atomic_load_explicit(&m->slow_closed, memory_order_relaxed));
+    sb_printf(&s, "# HELP deit_requests_parked Requests waiting, body unread, for room in the full queue "
+                  "(--queue-wait-ms).\n# TYPE deit_requests_parked gauge\ndeit_requests_parked %ld\n",
+              atomic_load_explicit(&m->parked, memory_order_relaxed));
     if (s.oom) { free(s.buf); return NULL; }
     *len = s.len;
     return s.buf;

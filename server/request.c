@@ -57,6 +57,8 @@ typedef struct {
     const char *ctype;
     int responded;             /* MHD_queue_response succeeded */
     int ticket;                /* admitted by the waiting room and not in the queue yet */
+    int body_parked;           /* parked after its body was read (the queue filled meanwhile) */
+    double park_until;         /* when waiting for room ends (set at the first park) */
     atomic_int park;           /* park_state, set by the room's thread before it resumes */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
     int page;                  /* the answer is the web page: its security headers go with it */
@@ -241,8 +243,11 @@ static void drop_ticket(request *rq)
     admission_leave(rq->h->adm);
 }
 
+static void start_job(request *rq);
+static void submit_job(request *rq);
+
 /* End of phase 2: split the body into images, decode every one here in the HTTP thread (so workers
- * only run forward passes), then suspend the connection and queue the job. */
+ * only run forward passes), then suspend the connection and queue the job (start_job). */
 static void finish_upload(request *rq)
 {
     http_server *h = rq->h;
@@ -258,14 +263,49 @@ static void finish_upload(request *rq)
         set_error(rq, st, "%s", msg);
         return;
     }
+    rq->n_images = (int)rq->im.n;
+    start_job(rq);
+}
+
+/* Parks the request until the queue has room or its wait is over (suspending its connection unless
+ * `suspended` says it is already); 0 when parked, -1 when it must be refused now (and was not
+ * suspended here). */
+static int park(request *rq, int suspended)
+{
+    http_server *h = rq->h;
+    if (!h->adm) return -1;
+    double now = batcher_now();
+    if (rq->park_until == 0) rq->park_until = now + h->cfg->queue_wait_ms / 1e3;
+    if (now >= rq->park_until) return -1;
+    drop_ticket(rq); /* not on its way to the queue while parked */
+    rq->ph = PH_PARKED;
+    atomic_store(&rq->park, PARK_WAITING);
+    /* suspend first: the room may resume it at once */
+    if (!suspended) MHD_suspend_connection(rq->conn);
+    if (admission_park(h->adm, rq, rq->park_until) == 0) return 0;
+    MHD_resume_connection(rq->conn);
+    atomic_store(&rq->park, PARK_REFUSED); /* refused on the next call */
+    return 0;
+}
+
+/* Decodes the images and queues the job, or parks the request while the queue is full. */
+static void start_job(request *rq)
+{
+    http_server *h = rq->h;
     const engine *e = rq->eng;
     size_t F = e->in_floats, K = (size_t)e->n_classes, n = rq->im.n;
-    rq->n_images = (int)n;
-    /* Shed load before the expensive part: when the queue cannot take these images now, decoding them
-     * would only delay this 503 (and every other upload waiting for this HTTP thread). The check races
-     * with the workers, so the submit below still decides; this only saves work when it is clear. */
+    char msg[API_MSG_MAX];
+    int st;
+    /* Before the expensive part: when the queue cannot take these images now, decoding them would only
+     * delay the answer (and every other upload waiting for this HTTP thread): wait for room with the
+     * body read, or answer 503. The check races with the workers, so the submit below still decides. */
+    rq->body_parked = 1;
+    if (rq->pixels) { /* decoded before a submit that found the queue full */
+        submit_job(rq);
+        return;
+    }
     if (batcher_queued(e->batcher) + rq->n_images > h->cfg->queue) {
-        set_batch_error(rq, BATCH_FULL);
+        if (park(rq, 0)) set_batch_error(rq, BATCH_FULL);
         return;
     }
     rq->pixels = malloc(n * F * sizeof(float));
@@ -289,7 +329,13 @@ static void finish_upload(request *rq)
         }
     }
     rq->decode_ms = (batcher_now() - t) * 1e3;
+    submit_job(rq);
+}
 
+/* Queues the decoded job, connection suspended until a worker is done; a full queue parks it again. */
+static void submit_job(request *rq)
+{
+    const engine *e = rq->eng;
     batch_job *j = &rq->job;
     memset(j, 0, sizeof *j);
     j->n = rq->n_images;
@@ -304,6 +350,7 @@ static void finish_upload(request *rq)
     MHD_suspend_connection(rq->conn);
     int rc = batcher_submit(e->batcher, j);
     drop_ticket(rq);
+    if (rc == BATCH_FULL && park(rq, 1) == 0) return; /* another request took the room: wait, decoded */
     if (rc != BATCH_OK) {
         set_batch_error(rq, rc);
         rq->resume_pending = 1;
@@ -440,15 +487,11 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         /* MHD closes the connection after a response queued in this first call: only for a body we
          * will not read. Every other answer waits for the next call and keeps the connection. */
         if (rq->ph == PH_BODY && h->adm && !admission_try(h->adm)) {
-            /* the queue is full: wait for room with the body unread (suspend first: the room may
-             * resume it at once) */
-            rq->ph = PH_PARKED;
+            /* the queue is full: wait for room with the body unread */
             read_deadlines_request_read(h->rd, conn); /* we, not the client, hold the body back */
-            MHD_suspend_connection(conn);
-            if (admission_park(h->adm, rq) == 0) return MHD_YES;
-            MHD_resume_connection(conn);
-            atomic_store(&rq->park, PARK_REFUSED);
-            return MHD_YES; /* refused on the next call */
+            if (park(rq, 0) == 0) return MHD_YES;
+            read_deadlines_headers(h->rd, conn, 1);
+            set_batch_error(rq, BATCH_FULL);
         }
         if (rq->ph == PH_BODY && h->adm) rq->ticket = 1;
         if (rq->ph == PH_DONE && body) {
@@ -463,6 +506,16 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
          * repeats the headers call (no data) and then reads the body as for any request. */
         park_state ps = (park_state)atomic_load_explicit(&rq->park, memory_order_acquire);
         if (ps == PARK_WAITING) return MHD_YES;
+        if (rq->body_parked) {
+            /* parked after the upload: the connection is at its last upload call, repeated now */
+            if (ps == PARK_ADMITTED) {
+                rq->ticket = 1;
+                start_job(rq);
+            } else {
+                set_batch_error(rq, BATCH_FULL);
+            }
+            return rq->ph == PH_DONE && !rq->resume_pending ? respond(rq) : MHD_YES;
+        }
         read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
         if (ps == PARK_ADMITTED) {
             rq->ticket = 1;

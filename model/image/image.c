@@ -1,4 +1,4 @@
-/* image.c — format sniffing, header dimensions, pixel limits and decoder dispatch; crop/free. */
+/* image.c — format sniffing, header dimensions, truncation checks and decoder dispatch; crop/free. */
 #include "image.h"
 #include "image_internal.h"
 

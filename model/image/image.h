@@ -1,15 +1,21 @@
-/* image.h — decode encoded images (JPEG via libjpeg-turbo; PNG 1-16 bit, BMP, GIF first frame,
- * binary PNM with maxval 255, TGA via stb_image) to 8-bit pixels the way Pillow's
- * Image.open(...).convert('RGB' | 'L') does, and resample them exactly as Pillow's Image.resize
- * or torchvision's resize of a uint8 tensor does.
+/* image.h — decode encoded images the way Pillow 9.4 (Debian 12's python3-pil) opens them, then
+ * Image.convert('RGB' | 'L'), and resample them exactly as Pillow's Image.resize or torchvision's
+ * resize of a uint8 tensor does.
+ *
+ * Formats (each file says which Pillow behaviour it follows): JPEG (libjpeg-turbo,
+ * image_jpeg.c), PNG/APNG (stb_image + Pillow's chunk checks, image_stb.c, image_png.c), GIF
+ * first frame (image_gif.c), BMP (image_bmp.c), PNM P1-P6 (image_pnm.c), TGA (stb_image),
+ * WebP (libwebp, image_webp.c), TIFF first page (libtiff + LittleCMS, image_tiff.c); EXIF
+ * orientation on request (image_exif.c, image_orient.c).
  *
  * Every function bounds its reads by `len`, never assumes a NUL, checks the dimensions in the file
  * header against max_pixels *before* allocating pixel memory, and reports failure with a status
- * (DEIT_EINVAL malformed or truncated — Pillow refuses truncated files too; DEIT_ETOOBIG over the
- * pixel limit or a JPEG with more than 1000 scans; DEIT_EUNSUPPORTED unknown format, ASCII or
- * 16-bit PNM, 2-component JPEG) and a message. The format comes from magic bytes; TGA, which has
- * none, is whatever stb_image's TGA header test accepts. Thread-safe: no shared mutable state
- * (stb_image's failure reason and our allocation cap are thread-local).
+ * (DEIT_EINVAL malformed or truncated — Pillow refuses truncated files too — or a file Pillow
+ * refuses; DEIT_ETOOBIG over the pixel limit or a JPEG with more than 1000 scans;
+ * DEIT_EUNSUPPORTED unknown format or a layout Pillow cannot open) and a message. The format
+ * comes from magic bytes; TGA, which has none, is whatever stb_image's TGA header test accepts.
+ * Thread-safe: no shared mutable state (stb_image's failure reason and our allocation cap are
+ * thread-local; libtiff reports through per-handle handlers).
  */
 #ifndef DEIT_IMAGE_H
 #define DEIT_IMAGE_H

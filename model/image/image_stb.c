@@ -74,8 +74,8 @@ int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
  * - 16-bit greyscale PNG: Pillow opens it as mode I;16 and convert('RGB'/'L') *clips* each
  *   value to 255 (Convert.c I16_RGB / I16L_L) rather than taking the high byte, so a typical
  *   16-bit grey image comes out almost white. Reproduced, odd as it is.
- * GIF: stb composes the first frame onto a transparent black canvas, while Pillow keeps the
- * palette index; they agree unless the first frame is transparent or smaller than the screen. */
+ * (GIF, BMP and PNM have their own decoders: stb's differ from Pillow on transparency, RLE,
+ * palettes and maxval.) */
 int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
                      int height, deit_image *out, char *err, size_t errlen)
 {
@@ -96,7 +96,7 @@ int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int chan
     int req = (channels == 1 && grey) ? 1 : 3;
 
     /* Largest legitimate allocation: 16-bit RGBA plus PNG filter bytes, doubled by stb's
-     * inflate buffer growth; a little slack for palettes and GIF tables. */
+     * inflate buffer growth; a little slack for palettes. */
     stb_alloc_cap = 2 * (npix * 8 + (size_t)height) + ((size_t)1 << 20);
     if (grey16)
         raw = stbi_load_16_from_memory(data, (int)len, &w, &h, &got, 1);

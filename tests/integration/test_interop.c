@@ -7,6 +7,7 @@
  * Environment as test_server.c; DEIT_TEST_QUICK=1 (TSan run) does 10 trials per case instead of 100. */
 #define _GNU_SOURCE /* strcasestr */
 #include <jansson.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -20,6 +21,14 @@
 
 static int QUICK;
 static const char *MODEL_NAME;
+
+/* Stops the server: exit status 0 and no sanitizer report in its log. */
+static void stop_clean(server *s)
+{
+    int rc = server_stop(s);
+    CHECK_MSG(rc == 0, "server exit status %d (log %s)", rc, s->log);
+    CHECK_MSG(log_count(s, "Sanitizer") == 0, "sanitizer report in %s", s->log);
+}
 
 /* ---- a client that writes everything, then reads ------------------------------------------------ */
 
@@ -182,8 +191,7 @@ static void test_early_errors(void)
     CHECK(py_ok > 0);
     CHECK_INT_EQ(py_bad, 0);
     CHECK_MSG(get_status(url_of(&s, "/healthz")) == 200, "server alive after the body-first clients");
-    CHECK_INT_EQ(server_stop(&s), 0);
-    CHECK_MSG(log_count(&s, "Sanitizer") == 0, "sanitizer report in %s", s.log);
+    stop_clean(&s);
 }
 
 /* 503 while the model loads: the model is a FIFO nobody writes yet, so the server listens, answers,
@@ -273,7 +281,7 @@ static void test_log_json(void)
         return;
     }
     int sent = send_hostile(&s);
-    CHECK_INT_EQ(server_stop(&s), 0);
+    stop_clean(&s);
     blob b = read_file(s.log);
     int access = 0, events = 0, bad = 0;
     static const char *const KEYS[] = {"ts", "method", "path", "status", "images", "ms", "bytes_in", "bytes_out",
@@ -319,7 +327,7 @@ static void test_log_text(void)
         return;
     }
     int sent = send_hostile(&s);
-    CHECK_INT_EQ(server_stop(&s), 0);
+    stop_clean(&s);
     blob b = read_file(s.log);
     int access = 0, events = 0, bad = 0;
     for (char *line = b.data, *next; line && *line; line = next) {
@@ -509,7 +517,7 @@ static void test_oip(void)
     CHECK(r.status == 404 && strstr(r.body, "unknown model"));
     resp_free(&r);
     curl_easy_cleanup(c);
-    CHECK_INT_EQ(server_stop(&s), 0);
+    stop_clean(&s);
 
     /* --model-version 3: served under 3 and reported in v2 answers */
     const char *extra[] = {"--model-version", "3", NULL};
@@ -533,9 +541,81 @@ static void test_oip(void)
         json_decref(j);
         resp_free(&r);
         curl_easy_cleanup(c);
-        CHECK_INT_EQ(server_stop(&s), 0);
+        stop_clean(&s);
     }
     free(plain);
+    free(img.data);
+}
+
+/* ---- the waiting room before a full queue ----------------------------------------------------- */
+
+#define PARK_CLIENTS 8
+#define PARK_EACH 3
+
+typedef struct {
+    const server *s;
+    const blob *img;
+    int ok, busy, busy_no_retry, other;
+} park_client;
+
+static void *park_main(void *arg)
+{
+    park_client *p = arg;
+    CURL *c = curl_easy_init();
+    const char *h[] = {"Content-Type: image/png", NULL};
+    for (int i = 0; i < PARK_EACH; i++) {
+        resp r = request(c, "POST", url_of(p->s, "/v1/predict?top_k=1"), h, p->img->data, p->img->len, TIMEOUT_S);
+        if (r.status == 200) p->ok++;
+        else if (r.status == 503 && has_header(&r, "Retry-After", "1")) p->busy++;
+        else if (r.status == 503) p->busy_no_retry++;
+        else p->other++;
+        resp_free(&r);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* 8 clients against one worker and a queue of 1 image: with a long --queue-wait-ms every request waits
+ * for room and is answered 200; with --queue-wait-ms 0 the full queue refuses some at once. Either way
+ * every answer is 200 or 503 with Retry-After. */
+static void test_parking(void)
+{
+    blob img = image("chelsea.png");
+    static const char *const waits[] = {"30000", "0"};
+    for (int w = 0; w < 2; w++) {
+        server s;
+        const char *extra[] = {"--workers", "1", "--max-batch", "1", "--queue", "1", "--max-images", "1",
+                               "--http-threads", "2", "--queue-wait-ms", waits[w], NULL};
+        if (server_start(&s, w ? "interop-nopark" : "interop-park", extra)) {
+            CHECK(0);
+            continue;
+        }
+        park_client cl[PARK_CLIENTS];
+        pthread_t th[PARK_CLIENTS];
+        for (int i = 0; i < PARK_CLIENTS; i++) {
+            cl[i] = (park_client){&s, &img, 0, 0, 0, 0};
+            pthread_create(&th[i], NULL, park_main, &cl[i]);
+        }
+        int ok = 0, busy = 0, bad = 0;
+        for (int i = 0; i < PARK_CLIENTS; i++) {
+            pthread_join(th[i], NULL);
+            ok += cl[i].ok;
+            busy += cl[i].busy;
+            bad += cl[i].busy_no_retry + cl[i].other;
+        }
+        resp r = request(NULL, "GET", url_of(&s, "/metrics"), NULL, NULL, 0, TIMEOUT_S);
+        long parked = metric_sample(r.body, "deit_requests_parked");
+        resp_free(&r);
+        fprintf(stderr, "info: queue of 1, --queue-wait-ms %s: %d ok, %d answered 503, %d other\n", waits[w], ok,
+                busy, bad);
+        CHECK_INT_EQ(bad, 0);
+        CHECK_INT_EQ(ok + busy, PARK_CLIENTS * PARK_EACH);
+        CHECK_INT_EQ(parked, 0); /* nobody left waiting */
+        if (w == 0) CHECK_MSG(ok == PARK_CLIENTS * PARK_EACH, "parked requests refused: %d of %d ok", ok,
+                              PARK_CLIENTS * PARK_EACH);
+        else if (!sanitized_server()) CHECK_MSG(busy > 0, "a queue of 1 never refused 8 clients without waiting");
+        stop_clean(&s);
+    }
     free(img.data);
 }
 
@@ -551,5 +631,6 @@ int main(void)
     test_log_json();
     test_log_text();
     test_oip();
+    test_parking();
     return check_summary("test_interop");
 }
