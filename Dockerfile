@@ -30,6 +30,9 @@ COPY Makefile ./
 COPY model/ model/
 COPY api/ api/
 COPY server/ server/
+# the page served at / (embedded by tools/embed_web.sh)
+COPY web/ web/
+COPY tools/embed_web.sh tools/
 # assembled into the binary (.incbin) as builtin:fashion-deit
 COPY models/fashion-deit/config.json models/fashion-deit/model.safetensors models/fashion-deit/
 RUN make -j"$(nproc)" build/deit-server \

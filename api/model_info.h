@@ -17,6 +17,8 @@ typedef struct {
     int resize_exact;          /* preprocessing: 1: resize to resize_w x resize_h, 0: shorter side
                                   to resize_short (aspect kept); then centre crop to image_w x image_h */
     int resize_short, resize_w, resize_h;
+    const char *precision;     /* numeric precision of the forward pass: "f32", "bf16", "int8" */
+    const char *isa;           /* GEMM kernel set: "avx512", "avx2", "generic", "blas" */
 } api_model;
 
 /* Fills out from an open model. name and version are borrowed (version NULL: "1"). */

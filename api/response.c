@@ -204,8 +204,9 @@ char *resp_models(const api_model *m, size_t *len)
                                                  "height", m->resize_h)
                      : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
                      : json_null();
-    json_t *model = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o}",
+    json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
+                              "precision", m->precision ? m->precision : "f32", "isa", m->isa ? m->isa : "",
                               "input", "channels", m->in_chans, "height", m->image_h, "width", m->image_w,
                               "resize", resize,
                               "patch", m->patch, "dim", m->dim, "depth", m->depth, "heads", m->heads,
@@ -244,7 +245,10 @@ char *resp_v2_model(const api_model *m, size_t *len)
             outs = NULL;
         }
     if (!outs) return NULL;
-    return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o}", "name", m->name, "versions",
-                            api_model_version(m), "platform", RESP_V2_PLATFORM, "inputs", "name", RESP_V2_INPUT_NAME, "datatype", "BYTES", "shape", -1,
-                            "outputs", outs), len);
+    /* precision and kernel set as model parameters (the protocol's extension point) */
+    return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o, s:{s:s, s:s}}", "name", m->name,
+                            "versions", api_model_version(m), "platform", RESP_V2_PLATFORM, "inputs", "name",
+                            RESP_V2_INPUT_NAME, "datatype", "BYTES", "shape", -1, "outputs", outs, "parameters",
+                            "precision", m->precision ? m->precision : "f32", "isa", m->isa ? m->isa : ""),
+                  len);
 }

@@ -131,6 +131,11 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p);
 void deit_state_free(deit_state *s);
 /* The state's team size (0 for NULL). */
 int deit_state_threads(const deit_state *s);
+/* How many of the team run the next passes: 1..deit_state_threads (clamped; the whole team at
+ * creation). Results do not depend on it. A server makes each worker's team as wide as the machine
+ * and narrows it while other workers are busy, so a lone request gets every core and a loaded
+ * server still runs one narrow pass per worker. Not while a pass runs on the state. */
+void deit_state_set_width(deit_state *s, int n);
 
 /* Decodes and preprocesses one encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PNM) with the
  * model's own pipeline (resize, centre crop, normalisation as the checkpoint's config says) into

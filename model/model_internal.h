@@ -52,6 +52,7 @@ struct deit_state {
     const deit_model *m;
     int max_batch;
     pool *team;                /* the threads that share each forward pass (tid 0 = caller) */
+    int width;                 /* members of the team that run a pass (deit_state_set_width) */
     atomic_int *claims;        /* [depth+1] next row chunk of each phase (forward.c) */
     /* scratch, sized once for max_batch images of T tokens; threads own disjoint token rows */
     float *x;                  /* [B*T][D] residual stream */

@@ -32,6 +32,7 @@ struct batcher {
     pthread_t reaper;
     int reaper_started;
     int joined;                /* shut_down already joined the threads */
+    int busy;                  /* workers running jobs */
     worker *w;
 };
 
@@ -186,9 +187,12 @@ static void *worker_main(void *arg)
         last->next = NULL;
         b->queued -= total;
         set_depth(b);
+        int wide = ++b->busy == 1 && !b->head;
         pthread_mutex_unlock(&b->mu);
+        if (p->state_width) p->state_width(w->state, wide);
         run_jobs(w, jobs, total);
         pthread_mutex_lock(&b->mu);
+        b->busy--;
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;

@@ -54,6 +54,10 @@ typedef int (*batch_forward_fn)(void *state, const float *pixels, int batch, flo
                                 float *const *explain);
 typedef void *(*batch_state_new_fn)(void *ctx, int max_batch);
 typedef void (*batch_state_free_fn)(void *state);
+/* Called before each pass with wide = 1 when this worker has the machine to itself (no other
+ * worker busy, nothing left queued) and 0 otherwise: the state may then run on the idle workers'
+ * cores too (engine.c), and a loaded server keeps one narrow pass per worker. */
+typedef void (*batch_state_width_fn)(void *state, int wide);
 
 typedef struct {
     int workers;               /* worker threads, >= 1 */
@@ -69,6 +73,7 @@ typedef struct {
     void *ctx;                 /* passed to state_new */
     metrics *metrics;          /* queue depth, queue/inference durations, batch sizes; may be NULL */
     size_t explain_floats;     /* floats of one image's explanation in batch_job.explain */
+    batch_state_width_fn state_width; /* may be NULL (last: positional initialisers stay valid) */
 } batcher_params;
 
 typedef struct batcher batcher;

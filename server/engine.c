@@ -11,6 +11,7 @@
 typedef struct {
     const deit_model *model;
     deit_state *state;
+    int threads;               /* the narrow width (engine_spec.threads) */
 } worker_engine;
 
 void *engine_state_new(void *ctx, int max_batch)
@@ -22,15 +23,24 @@ void *engine_state_new(void *ctx, int max_batch)
     worker_engine *w = malloc(sizeof *w);
     if (!w) return NULL;
     w->model = spec->model;
+    w->threads = spec->threads;
     deit_params p = deit_default_params();
-    p.threads = spec->threads;
+    /* the team is as wide as the idle machine; it runs narrow until the batcher says it is alone */
+    p.threads = spec->wide_threads > spec->threads ? spec->wide_threads : spec->threads;
     p.max_batch = max_batch;
     w->state = deit_state_new_with(w->model, &p);
     if (!w->state) {
         free(w);
         return NULL;
     }
+    deit_state_set_width(w->state, w->threads);
     return w;
+}
+
+void engine_state_width(void *p, int wide)
+{
+    worker_engine *w = p;
+    deit_state_set_width(w->state, wide ? deit_state_threads(w->state) : w->threads);
 }
 
 void engine_state_free(void *p)

@@ -91,8 +91,9 @@ int main(int argc, char **argv)
      * follows the requests in flight and returns to the same level when idle. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
-    /* The engine runs its own GEMM on each worker's thread team; BLAS is not on the hot path, so
-     * it gets one thread and never competes with the teams for the cores. */
+    /* Each worker's thread team does the threading; where the engine's GEMM is OpenBLAS (CPUs
+     * without AVX2, arm64) every call runs on the calling team thread, so OpenBLAS gets one thread
+     * and never competes with the teams for the cores. */
     deit_set_blas_threads(1);
     server_log lg;
     log_init(&lg, cfg.log_format, 2);
@@ -140,19 +141,23 @@ int main(int argc, char **argv)
                    src.revision, src.commit, src.path, src.downloaded, src.requests,
                    src.cache_only ? ", from the cache" : "");
     deit_model *model = NULL;
-    if (deit_model_open(src.path, &model, err, sizeof err) != DEIT_OK) {
+    deit_params mp = deit_default_params();
+    deit_precision_parse(cfg.precision, &mp.precision); /* checked by server_config_validate */
+    if (deit_model_open_with(src.path, &mp, &model, err, sizeof err) != DEIT_OK) {
         log_event(&lg, "cannot load model: %s", err);
         gfe_stop(g);
         http_stop(h);
         return 1;
     }
-    engine_spec spec = {model, cfg.threads};
+    /* an idle server lends every worker's cores to the one request it has (engine.h) */
+    int wide = cfg.lend_idle ? cfg.workers * cfg.threads : cfg.threads;
+    engine_spec spec = {model, cfg.threads, wide > 64 ? 64 : wide};
     batcher_params bp = {
         .workers = cfg.workers, .max_batch = cfg.max_batch, .batch_wait_us = cfg.batch_wait_us,
         .queue_cap = cfg.queue, .timeout_s = cfg.request_timeout_s, .in_floats = deit_input_floats(model),
         .n_classes = deit_model_classes(model), .forward = engine_forward, .state_new = engine_state_new,
         .state_free = engine_state_free, .ctx = &spec, .metrics = &mx,
-        .explain_floats = api_explain_floats(model),
+        .explain_floats = api_explain_floats(model), .state_width = engine_state_width,
     };
     batcher *b = batcher_start(&bp, err, sizeof err);
     if (!b) {
@@ -164,12 +169,18 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
+    static metrics_model labels; /* read by /metrics for the rest of the process */
+    labels = (metrics_model){name, cfg.model_version, deit_precision_name(deit_model_precision(model)),
+                             deit_model_isa(model)};
+    metrics_set_model(&mx, &labels);
     http_set_engine(h, model, b, name);
     gfe_set_engine(g, model, b, name);
-    log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), %d workers x %d engine threads, max batch %d, "
-               "batch wait %d us, queue %d", name, cfg.model_version, deit_model_architecture(model),
-               deit_model_classes(model), deit_model_distilled(model) ? "distilled" : "no distillation head",
-               cfg.workers, cfg.threads, cfg.max_batch, cfg.batch_wait_us, cfg.queue);
+    log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), precision %s on %s kernels, %d workers x "
+               "%d engine threads (%d when alone), max batch %d, batch wait %d us, queue %d", name,
+               cfg.model_version, deit_model_architecture(model), deit_model_classes(model),
+               deit_model_distilled(model) ? "distilled" : "no distillation head",
+               deit_precision_name(deit_model_precision(model)), deit_model_isa(model), cfg.workers,
+               cfg.threads, spec.wide_threads, cfg.max_batch, cfg.batch_wait_us, cfg.queue);
 
     /* Wait for a signal; meanwhile, once a second, hand memory freed by finished requests back to the
      * kernel when none is in flight, so the idle RSS does not keep the high-water mark of the busiest

@@ -92,10 +92,37 @@ static void render_hist(sbuf *s, const char *name, const char *help, metrics_his
               (double)atomic_load_explicit(&h->sum_micro, memory_order_relaxed) / 1e6, name, cum);
 }
 
+void metrics_set_model(metrics *m, const metrics_model *info)
+{
+    atomic_store_explicit(&m->model, info, memory_order_release);
+}
+
+/* A label value with \, " and newline escaped as the exposition format wants, into out[cap]. */
+static const char *label_value(const char *v, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; v && *v && o + 3 < cap; v++) {
+        if (*v == '\\' || *v == '"') out[o++] = '\\';
+        if (*v == '\n') { out[o++] = '\\'; out[o++] = 'n'; continue; }
+        out[o++] = *v;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *metrics_render(metrics *m, size_t *len)
 {
     sbuf s = {malloc(8192), 0, 8192, 0};
     if (!s.buf) return NULL;
+    const metrics_model *mm = atomic_load_explicit(&m->model, memory_order_acquire);
+    if (mm) {
+        char n[300], v[160], p[32], i[32];
+        sb_printf(&s, "# HELP deit_model_info The served model: its name, version, numeric precision and "
+                      "GEMM kernel set.\n# TYPE deit_model_info gauge\n"
+                      "deit_model_info{model=\"%s\",version=\"%s\",precision=\"%s\",isa=\"%s\"} 1\n",
+                  label_value(mm->name, n, sizeof n), label_value(mm->version, v, sizeof v),
+                  label_value(mm->precision, p, sizeof p), label_value(mm->isa, i, sizeof i));
+    }
     sb_printf(&s, "# HELP deit_requests_total HTTP requests answered, by endpoint and status code.\n"
                   "# TYPE deit_requests_total counter\n");
     for (int e = 0; e < EP_COUNT; e++)

@@ -30,7 +30,13 @@ typedef struct {
     atomic_ulong sum_micro;                 /* sum of observations x 1e6 (integers stay atomic) */
 } metrics_hist;
 
+/* The served model as the deit_model_info series labels it. */
 typedef struct {
+    const char *name, *version, *precision, *isa;
+} metrics_model;
+
+typedef struct {
+    _Atomic(const metrics_model *) model; /* NULL until the model is loaded */
     atomic_ulong requests[EP_COUNT][METRICS_N_CODES + 1];
     metrics_hist request_s, queue_s, inference_s, batch_size;
     atomic_long queue_depth;   /* images waiting for a worker */
@@ -40,6 +46,10 @@ typedef struct {
 } metrics;
 
 void metrics_init(metrics *m);
+
+/* Publishes the loaded model's labels (info must outlive m): deit_model_info{model, version,
+ * precision, isa} 1 from then on. */
+void metrics_set_model(metrics *m, const metrics_model *info);
 
 void metrics_request(metrics *m, metrics_endpoint ep, int status, double seconds);
 void metrics_observe(metrics_hist *h, double v);

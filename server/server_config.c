@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deit.h"
+
 typedef enum { T_STR, T_INT, T_LONG } opt_type;
 
 typedef struct {
@@ -19,7 +21,7 @@ typedef struct {
 
 #define OFF(f) offsetof(server_config, f)
 
-/* Defaults for this 2-core machine: 2 workers x 1 BLAS thread (see docs/server.md, "Threads"). */
+/* Defaults for this 2-core machine: 2 workers x 1 engine thread (see docs/server.md, "Threads"). */
 static const opt OPTS[] = {
     {"model", T_STR, OFF(model), "builtin:fashion-deit", 0, 0,
      "model directory, .safetensors file, hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face "
@@ -36,6 +38,12 @@ static const opt OPTS[] = {
      "KServe v2 gRPC port (-1: no gRPC; 0: any free port); same model, queue, limits, key and TLS"},
     {"workers", T_INT, OFF(workers), "2", 1, 64, "inference worker threads (one deit_state each)"},
     {"threads", T_INT, OFF(threads), "1", 1, 64, "engine threads per worker (each worker's forward pass is split across them)"},
+    {"lend-idle", T_INT, OFF(lend_idle), "1", 0, 1,
+     "1: a worker alone on an idle server runs its pass on every worker's cores (a lone request "
+     "uses the whole machine); 0: always --threads"},
+    {"precision", T_STR, OFF(precision), "f32", 0, 0,
+     "numeric precision of the forward pass: f32, bf16 or int8 (refused at start where the CPU "
+     "cannot run it)"},
     {"http-threads", T_INT, OFF(http_threads), "2", 1, 64, "HTTP threads (also decode uploads)"},
     {"max-batch", T_INT, OFF(max_batch), "4", 1, 256, "most images per forward pass"},
     {"batch-wait-us", T_INT, OFF(batch_wait_us), "0", 0, 10000000,
@@ -177,6 +185,11 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
         snprintf(err, errlen, "--log-format must be text or json");
+        return -1;
+    }
+    deit_precision prec;
+    if (deit_precision_parse(c->precision, &prec) != 0) {
+        snprintf(err, errlen, "--precision must be f32, bf16 or int8");
         return -1;
     }
     if (!*c->tls_cert != !*c->tls_key) {

@@ -18,6 +18,8 @@ typedef struct {
     int grpc_port;             /* --grpc-port / DEIT_GRPC_PORT: KServe v2 gRPC port; -1 = off, 0 = any free one */
     int workers;               /* --workers: inference threads, each with its own deit_state */
     int threads;               /* --threads: engine threads per worker (workers x threads <= cores) */
+    int lend_idle;             /* --lend-idle: a worker alone on an idle server runs on every worker's cores */
+    const char *precision;     /* --precision / DEIT_PRECISION: f32, bf16 or int8 */
     int http_threads;          /* --http-threads: MHD threads; also where uploads are decoded */
     int max_batch;             /* --max-batch: most images one forward pass takes */
     int batch_wait_us;         /* --batch-wait-us: how long the oldest queued image waits for company */

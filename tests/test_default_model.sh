@@ -2,29 +2,48 @@
 # test_default_model.sh — the shipped default model through the real server: every example image
 # is classified as its file name says, and deit-eval's accuracy on the first 1,000 Fashion-MNIST test
 # images is within 0.5 points of the numbers recorded at export (models/fashion-deit/reference.json,
-# quoted in the README). Prints "default-model: N passed, N failed".
+# quoted in the README). Then the same 1,000 images through a server at each reduced precision
+# (--precision bf16, int8; DEIT_TEST_PRECISIONS overrides the list): fused accuracy within 0.5 points
+# of f32's and per-image fused top-1 agreement with f32 >= 99%. A precision the engine refuses
+# (not built, or the CPU lacks its instructions) is reported as NOT checked, never as passed.
+# Prints "default-model: N passed, N failed".
 MODEL=${DEIT_DEFAULT_MODEL:-models/fashion-deit}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "default-model: FAIL: $*"; }
 
-log=$(mktemp)
-./build/deit-server --model "$MODEL" --host 127.0.0.1 --port 0 2>"$log" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-if [ -z "$port" ]; then
+work=$(mktemp -d)
+log="$work/server.log"
+pid=""
+trap 'stop_server; rm -rf "$work"' EXIT
+
+# start_server [flags...]: a server on a free loopback port; sets pid and U. Returns 1 when it exits
+# before it is ready (its log is in $log).
+start_server() {
+    : >"$log"
+    ./build/deit-server --model "$MODEL" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+        [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    U="http://127.0.0.1:$port"
+    [ -n "$port" ]
+}
+stop_server() {
+    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    pid=""
+}
+
+if ! start_server; then
     cat "$log"
     echo "default-model: 0 passed, 1 failed"
     exit 1
 fi
-U="http://127.0.0.1:$port"
 
 # examples/<index>_<name>.png: the fused top-1 index must be <index>
 for f in examples/*.png; do
@@ -34,7 +53,8 @@ for f in examples/*.png; do
 done
 
 if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ]; then
-    res=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 1000 --concurrency 4 --json)
+    res=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 1000 --concurrency 4 --json \
+          --predictions "$work/f32.txt")
     echo "default-model: eval over HTTP: $res"
     if python3 - "$MODEL/reference.json" "$res" <<'PY'
 import json, sys
@@ -49,6 +69,44 @@ bad += got["errors"] != 0
 sys.exit(1 if bad else 0)
 PY
     then ok; else ko "accuracy over HTTP differs from reference.json by more than 0.5 points"; fi
+    stop_server
+
+    # each reduced precision against f32 on the same 1,000 images
+    for prec in ${DEIT_TEST_PRECISIONS:-bf16 int8}; do
+        if ! start_server --precision "$prec"; then
+            why=$(sed -n 's/.*cannot load model: //p' "$log" | head -n 1)
+            if printf '%s' "$why" | grep -q 'not built yet\|this CPU'; then
+                echo "default-model: precision $prec NOT checked: the engine refuses it: $why"
+            else
+                cat "$log"
+                ko "server did not start at --precision $prec"
+            fi
+            stop_server
+            continue
+        fi
+        got=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 1000 --concurrency 4 \
+              --json --predictions "$work/$prec.txt")
+        echo "default-model: eval over HTTP at $prec: $got"
+        if python3 - "$res" "$got" "$work/f32.txt" "$work/$prec.txt" "$prec" <<'PY'
+import json, sys
+f32, red = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+a = [int(x) for x in open(sys.argv[3])]
+b = [int(x) for x in open(sys.argv[4])]
+prec = sys.argv[5]
+bad = 0
+if red.get("precision") != prec:
+    print(f"default-model: the server reports precision {red.get('precision')!r}, not {prec!r}")
+    bad += 1
+diff = abs(red["fused"] - f32["fused"])
+agree = 100.0 * sum(x == y and x >= 0 for x, y in zip(a, b)) / max(len(a), 1)
+print(f"default-model: {prec}: fused {red['fused']:.2f}% vs f32 {f32['fused']:.2f}% (diff {diff:.2f}), "
+      f"per-image fused top-1 agreement with f32 {agree:.2f}% over {len(a)} images")
+bad += diff > 0.5 or agree < 99.0 or len(a) != len(b) or red["errors"] != 0
+sys.exit(1 if bad else 0)
+PY
+        then ok; else ko "$prec: accuracy or agreement with f32 out of bounds"; fi
+        stop_server
+    done
 else
     ko "Fashion-MNIST test set not found in $DATA (package dataset-fashion-mnist)"
 fi

@@ -2,6 +2,7 @@
  * HTTP (concurrently, libcurl multi) and prints the accuracy of the class head, the distillation
  * head and their fusion, plus throughput: the paper's table measured through the serving path. */
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ typedef struct {
 
 typedef struct {
     int done, errors, correct[3];
+    int *fused;                /* [limit] fused top-1 per image (-1: no answer) */
     int n_cos;                 /* answers carrying explain.token_cosine (URL with explain=1) */
     double sum_cos, min_cos, max_cos;
 } tally;
@@ -176,6 +178,7 @@ static void finish(slot *s, const dataset *d, long status, tally *t)
     static const char *const heads[3] = {"class_head", "distill_head", "fused"};
     for (int h = 0; h < 3; h++)
         t->correct[h] += top1(root, heads[h]) == d->labels[s->index];
+    t->fused[s->index] = top1(root, "fused");
     json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(root, "predictions"), 0),
                                                 "explain"), "token_cosine");
     if (json_is_number(c)) {
@@ -186,6 +189,47 @@ static void finish(slot *s, const dataset *d, long status, tally *t)
         t->n_cos++;
     }
     json_decref(root);
+}
+
+/* The server's precision and kernel set from GET <url's origin>/v1/models into prec / isa
+ * ("unknown" when it cannot be read): the report names what it measured. */
+static void server_model(const char *url, const char *auth, char *prec, char *isa, size_t cap)
+{
+    snprintf(prec, cap, "unknown");
+    snprintf(isa, cap, "unknown");
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    size_t origin = p ? (size_t)(p - url) : strlen(url);
+    char murl[1024];
+    if (origin + sizeof "/v1/models" > sizeof murl)
+        return;
+    memcpy(murl, url, origin);
+    memcpy(murl + origin, "/v1/models", sizeof "/v1/models");
+    CURL *c = curl_easy_init();
+    buffer body = {0};
+    struct curl_slist *hdrs = *auth ? curl_slist_append(NULL, auth) : NULL;
+    long status = 0;
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, murl);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+    }
+    curl_slist_free_all(hdrs);
+    json_t *root = status == 200 ? json_loadb((const char *)body.data, body.len, 0, NULL) : NULL;
+    json_t *m = json_array_get(json_object_get(root, "models"), 0);
+    const char *v = json_string_value(json_object_get(m, "precision"));
+    if (v)
+        snprintf(prec, cap, "%s", v);
+    v = json_string_value(json_object_get(m, "isa"));
+    if (v)
+        snprintf(isa, cap, "%s", v);
+    json_decref(root);
+    free(body.data);
 }
 
 static double now_s(void)
@@ -207,26 +251,31 @@ int main(int argc, char **argv)
     const char *url = "http://127.0.0.1:8080/v1/predict?top_k=1";
     const char *data_dir = "/usr/share/datasets/fashion-mnist";
     const char *api_key = getenv("DEIT_API_KEY");
+    const char *pred_path = NULL;
     int limit = 10000, conc = 8, as_json = 0;
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},   {"data", required_argument, NULL, 'd'},
         {"limit", required_argument, NULL, 'n'}, {"concurrency", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'j'},        {"predictions", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "u:d:n:c:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:d:n:c:jp:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'u': url = optarg; break;
         case 'd': data_dir = optarg; break;
         case 'n': limit = atoi(optarg); break;
         case 'c': conc = atoi(optarg); break;
         case 'j': as_json = 1; break;
+        case 'p': pred_path = optarg; break;
         default:
             fprintf(ch == 'h' ? stdout : stderr,
                     "usage: deit-eval [--url URL] [--data DIR] [--limit N] [--concurrency C] [--json]\n"
+                    "                 [--predictions FILE]\n"
                     "  POSTs Fashion-MNIST test images (t10k-*.gz in DIR, default %s) as PNG to URL\n"
-                    "  (default %s) and prints per-head accuracy and throughput; with explain=1 in\n"
-                    "  the URL, also the mean token_cosine of the answers.\n",
+                    "  (default %s) and prints per-head accuracy, throughput and the server's\n"
+                    "  precision (GET /v1/models); with explain=1 in the URL, also the mean\n"
+                    "  token_cosine of the answers. --predictions writes each image's fused top-1,\n"
+                    "  one per line in test-set order (-1: no answer), to compare two servers.\n",
                     data_dir, url);
             return ch == 'h' ? 0 : 2;
         }
@@ -249,8 +298,17 @@ int main(int argc, char **argv)
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key);
         hdrs = curl_slist_append(hdrs, auth);
     }
+    char prec[32], isa[32];
+    server_model(url, api_key && *api_key ? auth : "", prec, isa, sizeof prec);
     slot *slots = calloc((size_t)conc, sizeof *slots);
     tally t = {0};
+    t.fused = malloc((size_t)limit * sizeof *t.fused);
+    if (!slots || !t.fused) {
+        fprintf(stderr, "deit-eval: out of memory\n");
+        return 2;
+    }
+    for (int i = 0; i < limit; i++)
+        t.fused[i] = -1;
     int next = 0, active = 0, tty = isatty(2);
     double t0 = now_s(), last = 0;
     for (int i = 0; i < conc && next < limit; i++) {
@@ -296,16 +354,34 @@ int main(int argc, char **argv)
     double acc[3];
     for (int h = 0; h < 3; h++)
         acc[h] = 100.0 * t.correct[h] / limit;
-    if (as_json)
-        printf("{\"images\":%d,\"errors\":%d,\"class_head\":%.2f,\"distill_head\":%.2f,"
-               "\"fused\":%.2f,\"seconds\":%.2f,\"images_per_s\":%.1f}\n",
-               limit, t.errors, acc[0], acc[1], acc[2], elapsed, limit / elapsed);
-    else
-        printf("images %d (errors %d) over HTTP at concurrency %d\n"
+    int rc = 0;
+    if (pred_path) {
+        FILE *f = fopen(pred_path, "w");
+        for (int i = 0; f && i < limit; i++)
+            fprintf(f, "%d\n", t.fused[i]);
+        if (!f || fclose(f) != 0) {
+            fprintf(stderr, "deit-eval: cannot write %s\n", pred_path);
+            rc = 1;
+        }
+    }
+    if (as_json) {
+        /* two decimals, as the text report: rounded before packing */
+        json_t *o = json_pack("{s:i, s:i, s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "images", limit, "errors",
+                              t.errors, "precision", prec, "isa", isa, "class_head",
+                              round(acc[0] * 100) / 100, "distill_head", round(acc[1] * 100) / 100,
+                              "fused", round(acc[2] * 100) / 100, "seconds", round(elapsed * 100) / 100,
+                              "images_per_s", round(limit / elapsed * 10) / 10);
+        if (!o || json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10)) != 0)
+            rc = 1;
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("images %d (errors %d) over HTTP at concurrency %d, server precision %s on %s kernels\n"
                "| head | top-1 accuracy |\n|---|---|\n"
                "| class head | %.2f%% |\n| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n"
                "%.1f images/s (%.2f s)\n",
-               limit, t.errors, conc, acc[0], acc[1], acc[2], limit / elapsed, elapsed);
+               limit, t.errors, conc, prec, isa, acc[0], acc[1], acc[2], limit / elapsed, elapsed);
+    }
     if (t.n_cos > 0)
         printf(as_json ? "{\"token_cosine\":{\"images\":%d,\"mean\":%.4f,\"min\":%.4f,\"max\":%.4f}}\n"
                        : "token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n",
@@ -322,5 +398,6 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     free(d.pixels);
     free(d.labels);
-    return t.errors ? 1 : 0;
+    free(t.fused);
+    return t.errors ? 1 : rc;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # eval.sh — serves the default model on a loopback port, runs build/deit-eval over the first N
 # Fashion-MNIST test images through HTTP, stops the server. Usage: tools/eval.sh [N] [extra eval args]
+# The server reads DEIT_PRECISION (f32, bf16, int8) from the environment; the report names it.
 set -eu
 n=${1:-10000}
 [ $# -gt 0 ] && shift

@@ -56,6 +56,7 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
     s->max_batch = max_batch;
     s->kv_head = gemm_packed_floats((int)T, (int)hd) + gemm_packed_floats((int)hd, (int)T);
     s->team = pool_new(n_threads);
+    s->width = n_threads;
     s->x = alloc_floats(B * T * D);
     s->xn = alloc_floats(B * T * D);
     s->qkv = alloc_floats(B * T * 3 * D);
@@ -98,6 +99,14 @@ void deit_state_free(deit_state *s)
 int deit_state_threads(const deit_state *s)
 {
     return s ? pool_size(s->team) : 0;
+}
+
+void deit_state_set_width(deit_state *s, int n)
+{
+    if (!s)
+        return;
+    int team = pool_size(s->team);
+    s->width = n < 1 ? 1 : n > team ? team : n;
 }
 
 void deit_state_trace(deit_state *s, int enable)
@@ -356,7 +365,7 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
     fwd_job job = {m, s, pixels, batch, ex};
     for (int p = 0; p <= c->depth; p++)
         atomic_store_explicit(&s->claims[p], 0, memory_order_relaxed);
-    pool_run(s->team, forward_rows, &job);
+    pool_run_n(s->team, s->width, forward_rows, &job);
 
     /* final norm: the heads read only the prefix tokens, so only those are normalised */
     for (int b = 0; b < batch; b++)

@@ -29,6 +29,7 @@ struct pool {
     int stop;                  /* under mu */
     pool_fn fn;                /* under mu, read by workers after seeing a new gen */
     void *ctx;
+    int active;                /* members running the current job (tid < active); under mu */
     atomic_int pending;        /* workers still running the current job */
     /* barrier */
     atomic_int arrived;
@@ -57,14 +58,16 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
-        int stop = p->stop;
+        int stop = p->stop, active = p->active;
         pool_fn fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->mu);
         if (stop)
             return NULL;
         seen = g;
-        fn(ctx, wa.tid, p->n);
+        if (wa.tid >= active)
+            continue; /* not in this job's team: back to sleep */
+        fn(ctx, wa.tid, active);
         atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
     }
 }
@@ -127,18 +130,32 @@ int pool_size(const pool *p)
 
 void pool_run(pool *p, pool_fn fn, void *ctx)
 {
-    if (p->n == 1) {
+    pool_run_n(p, p->n, fn, ctx);
+}
+
+void pool_run_n(pool *p, int active, pool_fn fn, void *ctx)
+{
+    if (active > p->n)
+        active = p->n;
+    if (active <= 1) {
+        /* pool_barrier reads the width: a one-member job must not wait for the last job's team */
+        if (p->n > 1) {
+            pthread_mutex_lock(&p->mu);
+            p->active = 1;
+            pthread_mutex_unlock(&p->mu);
+        }
         fn(ctx, 0, 1);
         return;
     }
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->pending, active - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
+    p->active = active;
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, p->n);
+    fn(ctx, 0, active);
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
         if (++spins < SPIN_BARRIER)
@@ -150,10 +167,11 @@ void pool_run(pool *p, pool_fn fn, void *ctx)
 
 void pool_barrier(pool *p)
 {
-    if (p->n == 1)
+    int n = p->active; /* written under mu before the job was published; fixed while it runs */
+    if (p->n == 1 || n <= 1)
         return;
     unsigned ph = atomic_load_explicit(&p->phase, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&p->arrived, 1, memory_order_acq_rel) == p->n - 1) {
+    if (atomic_fetch_add_explicit(&p->arrived, 1, memory_order_acq_rel) == n - 1) {
         atomic_store_explicit(&p->arrived, 0, memory_order_relaxed);
         atomic_store_explicit(&p->phase, ph + 1, memory_order_release);
         return;

@@ -18,6 +18,10 @@ pool *pool_new(int n);
 void pool_free(pool *p);
 int pool_size(const pool *p);
 void pool_run(pool *p, pool_fn fn, void *ctx);
+/* Same as pool_run on the first `active` members only (1..pool_size; clamped): fn sees n = active
+ * and pool_barrier waits for those; the others stay asleep. A server worker that has the machine
+ * to itself runs wide, and narrow again when others have work (deit_state_set_width). */
+void pool_run_n(pool *p, int active, pool_fn fn, void *ctx);
 void pool_barrier(pool *p);
 
 #endif

@@ -1,6 +1,7 @@
 /* test_batcher.c — the job queue and dynamic batching workers, with a fake forward function:
  * batching, chunking of large jobs, full queue, queue timeout, stop with and without drain,
- * concurrent submitters, forward failure (and its isolation to the failing job of a shared batch). */
+ * concurrent submitters, forward failure (and its isolation to the failing job of a shared batch),
+ * the wide/narrow hint to a worker's state. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -130,7 +131,7 @@ static int outputs_ok(const tjob *t)
 static batcher *start(int workers, int max_batch, int wait_us, int cap, double timeout, metrics *m)
 {
     batcher_params p = {workers, max_batch, wait_us, cap, timeout, F, K, fake_forward, fake_state_new,
-                        fake_state_free, &gate_mu, m, 0};
+                        fake_state_free, &gate_mu, m, 0, NULL};
     char err[128];
     batcher *b = batcher_start(&p, err, sizeof err);
     CHECK_MSG(b != NULL, "%s", err);
@@ -186,7 +187,7 @@ static void test_batches_and_chunks(void)
 static void test_explain_routing(void)
 {
     reset_done();
-    batcher_params p = {1, 4, 0, 64, 0, F, K, fake_forward, fake_state_new, fake_state_free, &gate_mu, NULL, 2};
+    batcher_params p = {1, 4, 0, 64, 0, F, K, fake_forward, fake_state_new, fake_state_free, &gate_mu, NULL, 2, NULL};
     char err[128];
     batcher *b = batcher_start(&p, err, sizeof err);
     CHECK_MSG(b != NULL, "%s", err);
@@ -219,6 +220,55 @@ static void test_explain_routing(void)
     CHECK_MSG(ok, "explanations of a chunked job misplaced");
     batcher_stop(b, 1);
     batcher_free(b);
+}
+
+/* The width hint: wide only for a worker alone on the server with nothing queued. */
+static pthread_mutex_t width_mu = PTHREAD_MUTEX_INITIALIZER;
+static int widths[8], n_widths;
+
+static void record_width(void *state, int wide)
+{
+    if (state != (void *)&gate_mu) atomic_store(&bad_state, 1);
+    pthread_mutex_lock(&width_mu);
+    if (n_widths < 8) widths[n_widths++] = wide;
+    pthread_mutex_unlock(&width_mu);
+}
+
+static void test_width(void)
+{
+    reset_done();
+    batcher_params p = {2, 1, 0, 64, 0, F, K, fake_forward, fake_state_new, fake_state_free, &gate_mu, NULL, 0,
+                        record_width};
+    char err[128];
+    batcher *b = batcher_start(&p, err, sizeof err);
+    CHECK_MSG(b != NULL, "%s", err);
+    if (!b) return;
+    static tjob lone, first, second, third;
+    init_job(&lone, 1, 1);
+    CHECK_INT_EQ(batcher_submit(b, &lone.job), BATCH_OK);
+    wait_done(1);
+    /* one worker held in its pass: the next job goes to the other worker, which is not alone */
+    gate(1);
+    init_job(&first, 1, 2);
+    CHECK_INT_EQ(batcher_submit(b, &first.job), BATCH_OK);
+    wait_in_forward(1);
+    init_job(&second, 1, 3);
+    CHECK_INT_EQ(batcher_submit(b, &second.job), BATCH_OK);
+    wait_in_forward(2);
+    /* both busy: a third job waits in the queue, and is taken narrow-or-wide by whoever is free */
+    init_job(&third, 1, 4);
+    CHECK_INT_EQ(batcher_submit(b, &third.job), BATCH_OK);
+    gate(0);
+    wait_done(4);
+    CHECK(outputs_ok(&lone) && outputs_ok(&first) && outputs_ok(&second) && outputs_ok(&third));
+    batcher_stop(b, 1);
+    batcher_free(b);
+    pthread_mutex_lock(&width_mu);
+    CHECK_INT_EQ(n_widths, 4);
+    CHECK_INT_EQ(widths[0], 1); /* alone on an idle server */
+    CHECK_INT_EQ(widths[1], 1); /* alone again */
+    CHECK_INT_EQ(widths[2], 0); /* the other worker is busy */
+    pthread_mutex_unlock(&width_mu);
 }
 
 static void test_wait_for_company(void)
@@ -405,6 +455,7 @@ int main(void)
     test_batches_and_chunks();
     test_wait_for_company();
     test_explain_routing();
+    test_width();
     test_full_timeout_shutdown();
     test_stop_drops_queued();
     test_failure();

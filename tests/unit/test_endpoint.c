@@ -10,7 +10,8 @@
 #include "status_map.h"
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
-static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0};
+static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0,
+                            "f32", "avx512"};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
 {

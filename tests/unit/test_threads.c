@@ -1,5 +1,6 @@
 /* test_threads.c — the per-state thread team: forward passes on 1..3 threads and batches 1..4 give
- * bit-identical logits, states are created and freed repeatedly, and two states run concurrently.
+ * bit-identical logits (also when a team is narrowed and widened between passes), states are
+ * created and freed repeatedly, and two states run concurrently.
  * Built with ThreadSanitizer too (make tsan-test) to prove the team's hand-offs race-free. */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,6 +76,20 @@ int main(void)
             CHECK_INT_EQ(deit_forward(m, s, px, b + 1, got, NULL), DEIT_EINVAL);
             deit_state_free(s);
         }
+
+    /* a 3-thread team narrowed and widened between passes (a server worker lending its cores):
+     * every width gives the same bits, widths are clamped to 1..team */
+    deit_state *sw = new_state(m, 4, 3);
+    CHECK(sw != NULL);
+    static const int widths[] = {1, 3, 2, 0, 9, 1, 3};
+    for (size_t i = 0; sw && i < sizeof widths / sizeof widths[0]; i++) {
+        deit_state_set_width(sw, widths[i]);
+        CHECK_INT_EQ(deit_forward(m, sw, px, 4, got, NULL), DEIT_OK);
+        CHECK_MSG(memcmp(got, want, 4 * (size_t)K * sizeof(float)) == 0, "width %d differs", widths[i]);
+    }
+    CHECK_INT_EQ(deit_state_threads(sw), 3);
+    deit_state_free(sw);
+    deit_state_set_width(NULL, 2);
 
     /* two states used by two caller threads at once share only the read-only model */
     runner r[2] = {{m, px, want, 0}, {m, px, want, 0}};

@@ -145,9 +145,11 @@ static void test_binary_request(void)
 }
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "cat"};
-static const api_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0};
+static const api_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0,
+                             "int8", "avx512"};
 /* the same model with one head: its fused probabilities are the class head's softmax */
-static const api_model RM1 = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 0, LABELS, NULL, 0.25, 0, 248, 0, 0};
+static const api_model RM1 = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 0, LABELS, NULL, 0.25, 0, 248, 0, 0,
+                              "f32", "avx2"};
 
 /* Logits whose softmax is p (p sums to 1); 0 becomes a logit far enough down to give exactly 0. */
 static void logits_of(const float *p, float *out, int n)
@@ -218,10 +220,16 @@ static void test_responses(void)
     CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 3);
     CHECK_INT_EQ(json_integer_value(json_array_get(json_object_get(json_array_get(json_object_get(j, "inputs"), 0),
                                                                    "shape"), 0)), -1);
+    /* the precision and kernel set the model runs at, as model parameters */
+    json_t *par = json_object_get(j, "parameters");
+    CHECK_STR_EQ(json_string_value(json_object_get(par, "precision")), "int8");
+    CHECK_STR_EQ(json_string_value(json_object_get(par, "isa")), "avx512");
     json_decref(j);
     j = load(resp_models(&RM, &len));
     json_t *m0 = json_array_get(json_object_get(j, "models"), 0);
     CHECK_INT_EQ(json_integer_value(json_object_get(m0, "classes")), 4);
+    CHECK_STR_EQ(json_string_value(json_object_get(m0, "precision")), "int8");
+    CHECK_STR_EQ(json_string_value(json_object_get(m0, "isa")), "avx512");
     CHECK(json_is_true(json_object_get(m0, "distilled")));
     json_decref(j);
 }
