@@ -54,8 +54,6 @@ Q := $(if $(V),,@)
 
 B := build
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
-SERVER_OBJ   := $(SERVER_SRC:%.c=$(B)/obj/%.o)
-ASAN_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(SERVER_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 INTEG_BIN    := $(INTEG_SRC:tests/integration/%.c=$(B)/%)
 
@@ -66,40 +64,61 @@ BINS := $(B)/deit-server $(B)/deit-predict $(B)/deit-bench $(B)/deit-eval
 .PHONY: fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
-# ---- release objects and binaries ---------------------------------------------------------------
-# The resize loops (integer) and the normalisation (one float op chain per element, nothing
-# reassociated) only vectorise at -O3: 500x375 JPEG preprocessing 1.52 -> 1.27 ms, same bytes.
-# (The sanitizer objects get it too, so the parity tests check the code that ships.)
-$(B)/obj/model/image/resize.o $(B)/obj/model/image/preprocess.o: FILE_OPT := -O3
-$(B)/asan/obj/model/image/resize.o $(B)/asan/obj/model/image/preprocess.o: FILE_OPT := -O3
-$(B)/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) -MMD -MP -c $< -o $@
-$(B)/obj/%.o: %.cc
-	@mkdir -p $(dir $@)
-	$(Q)$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+# ---- object trees and what links from them ------------------------------------------------------
+# Every flavour compiles the same sources into its own tree: release $(B)/obj, ASan/UBSan
+# $(B)/asan/obj, ThreadSanitizer $(B)/tsan/obj (and libFuzzer $(B)/fuzz/obj, below).
+# $(call obj_rules,TREE,C-COMPILE,C++-COMPILE): TREE's compile rules, each command with its flags.
+define obj_rules
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(Q)$(2) $$(FILE_OPT) -MMD -MP -c $$< -o $$@
+$(1)/obj/%.o: %.cc
+	@mkdir -p $$(dir $$@)
+	$$(Q)$(3) -MMD -MP -c $$< -o $$@
+endef
+# $(call tree_rules,TREE,FLAGS): TREE's objects (compiled with FLAGS) and the server, the CLI and
+# image-dump linked from them. The resize loops (integer) and the normalisation (one float op chain
+# per element, nothing reassociated) only vectorise at -O3: 500x375 JPEG preprocessing 1.52 ->
+# 1.27 ms, same bytes; every tree gets it, so the parity tests check the code that ships.
+define tree_rules
+$(call obj_rules,$(1),$$(CC) $$(CFLAGS) $(2),$$(CXX) $$(CXXFLAGS) $(2))
+$(1)/obj/model/image/resize.o $(1)/obj/model/image/preprocess.o: FILE_OPT := -O3
+$(1)/deit-server: $(1)/obj/server/main.o $(LIB_SRC:%.c=$(1)/obj/%.o) $(SERVER_SRC:%.c=$(1)/obj/%.o) \
+    $(call GRPC_OBJ,$(1))
+	$$(Q)$$(CXX) $$(CFLAGS) $(2) $$^ -o $$@ $$(LDLIBS) $$(GRPC_LDLIBS)
+$(1)/deit-predict: $(1)/obj/tools/deit_predict.o $(1)/obj/tools/hub_progress.o $(LIB_SRC:%.c=$(1)/obj/%.o)
+	$$(Q)$$(CC) $$(CFLAGS) $(2) $$^ -o $$@ $$(LDLIBS)
+# The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
+$(1)/image-dump: $(1)/obj/tests/pillow/image_dump.o $(LIB_SRC:%.c=$(1)/obj/%.o)
+	$$(Q)$$(CC) $$(CFLAGS) $(2) $$^ -o $$@ $$(LDLIBS)
+endef
+# $(call unit_rules,TREE,FLAGS): unit tests (tests/unit/test_<t>.c -> TREE/test_<t>) link the
+# library and server objects of a sanitizer tree.
+define unit_rules
+$(1)/test_%: $(1)/obj/tests/unit/test_%.o $(LIB_SRC:%.c=$(1)/obj/%.o) $(SERVER_SRC:%.c=$(1)/obj/%.o)
+	$$(Q)$$(CC) $$(CFLAGS) $(2) $$^ -o $$@ $$(TEST_LDLIBS)
+endef
 # generated headers exist before anything that may include them is compiled
 GEN_USERS := $(foreach t,obj asan/obj tsan/obj fuzz/obj,$(foreach f,grpc_codec grpc_server grpc_infer,$(B)/$(t)/server/$(f).o))
 $(GEN_USERS) $(B)/fuzz/obj/tests/fuzz/fuzz_grpc.o $(B)/asan/obj/tests/unit/test_grpc_codec.o: | $(GEN_HDR)
 GRPC_OBJ = $(GRPC_FRONT_SRC:%.c=$(1)/obj/%.o) $(1)/obj/server/grpc_transport.o
+
+$(eval $(call tree_rules,$(B),))
+$(eval $(call tree_rules,$(B)/asan,$(SAN_FLAGS)))
+$(eval $(call tree_rules,$(B)/tsan,$(TSAN_FLAGS)))
+$(eval $(call unit_rules,$(B)/asan,$(SAN_FLAGS)))
+$(eval $(call unit_rules,$(B)/tsan,$(TSAN_FLAGS)))
 
 # The built-in default model is assembled into hub_builtin.o with .incbin (paths relative to the
 # repository root, where make runs); -MMD cannot see those, so the files are listed here.
 BUILTIN_FILES := models/fashion-deit/model.safetensors models/fashion-deit/config.json
 $(foreach t,$(B) $(B)/asan $(B)/tsan $(B)/fuzz,$(t)/obj/model/load/hub_builtin.o): $(BUILTIN_FILES)
 
-$(B)/deit-server: $(B)/obj/server/main.o $(SERVER_OBJ) $(LIB_OBJ) $(call GRPC_OBJ,$(B))
-	$(Q)$(CXX) $(CFLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
-$(B)/deit-predict: $(B)/obj/tools/deit_predict.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ -lcurl -ljansson -lz -lm
-# The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
-$(B)/image-dump: $(B)/obj/tests/pillow/image_dump.o $(LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # Decode + preprocessing per encoded image (bench/image_bench.sh).
 $(B)/image-bench: $(B)/obj/bench/image_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -110,32 +129,6 @@ $(WEB_SRC): $(wildcard web/*) tools/embed_web.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh tools/embed_web.sh web $@
 
-# ---- sanitizer builds (same sources, separate object tree) ------------------------------------
-$(B)/asan/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(FILE_OPT) $(SAN_FLAGS) -MMD -MP -c $< -o $@
-$(B)/asan/obj/%.o: %.cc
-	@mkdir -p $(dir $@)
-	$(Q)$(CXX) $(CXXFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
-$(B)/asan/test_%: $(B)/asan/obj/tests/unit/test_%.o $(ASAN_LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
-$(B)/asan/deit-server: $(B)/asan/obj/server/main.o $(ASAN_LIB_OBJ) $(call GRPC_OBJ,$(B)/asan)
-	$(Q)$(CXX) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
-$(B)/asan/image-dump: $(B)/asan/obj/tests/pillow/image_dump.o $(ASAN_LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
-$(B)/asan/deit-predict: $(B)/asan/obj/tools/deit_predict.o $(B)/asan/obj/tools/hub_progress.o $(ASAN_LIB_OBJ)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
-
-$(B)/tsan/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) -MMD -MP -c $< -o $@
-$(B)/tsan/obj/%.o: %.cc
-	@mkdir -p $(dir $@)
-	$(Q)$(CXX) $(CXXFLAGS) $(TSAN_FLAGS) -MMD -MP -c $< -o $@
-$(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o) $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) \
-    $(call GRPC_OBJ,$(B)/tsan)
-	$(Q)$(CXX) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(LDLIBS) $(GRPC_LDLIBS)
-
 # ---- fuzzing (libFuzzer; clang only, separate object tree) ------------------------------------
 # Library objects get coverage instrumentation (fuzzer-no-link); each tests/fuzz/fuzz_<t>.c links
 # with libFuzzer's main. `make fuzz` runs each target FUZZ_SECONDS; `make fuzz-smoke` (part of
@@ -143,13 +136,11 @@ $(B)/tsan/deit-server: $(B)/tsan/obj/server/main.o $(SERVER_SRC:%.c=$(B)/tsan/ob
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
-FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(FUZZ_SAN)
+FUZZ_CFLAGS  := $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) $(SAN_FLAGS)
 FUZZ_LIB_SRC := $(LIB_SRC) server/grpc_codec.c $(GEN_SRC)
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lz -lm -lpthread -lprotobuf-c
-FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_TARGETS:%=$(B)/fuzz/obj/tests/fuzz/fuzz_%.o)
 
 # Comparison tracing in the resampling loops took two thirds of fuzz_image's time for no
 # coverage (pixel arithmetic, not parsing); edges are still counted there.
@@ -159,9 +150,8 @@ $(B)/fuzz/obj/model/image/resize.o: FUZZ_COV := -fno-sanitize-coverage=trace-cmp
 $(B)/fuzz/obj/model/nn/gemm.o: model/nn/gemm.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
-$(B)/fuzz/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_COV) -MMD -MP -c $< -o $@
+$(eval $(call obj_rules,$(B)/fuzz,$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(FUZZ_COV),\
+    $$(CXX) $$(CXXFLAGS) $$(SAN_FLAGS) -fsanitize=fuzzer-no-link))
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(FUZZ_LDLIBS)
 
@@ -170,9 +160,6 @@ fuzz: $(FUZZ_BIN)
 	@sh tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
 	@sh tests/fuzz/run_fuzz.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
-
-$(B)/tsan/test_%: $(B)/tsan/obj/tests/unit/test_%.o $(LIB_SRC:%.c=$(B)/tsan/obj/%.o) $(SERVER_SRC:%.c=$(B)/tsan/obj/%.o)
-	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) $^ -o $@ $(TEST_LDLIBS)
 
 # Integration tests are plain (unsanitized) libcurl clients; the server they start may be sanitized.
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
@@ -224,7 +211,7 @@ test-unit: $(UNIT_RUN)
 	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
 
 # Pillow parity on ../shared/fixtures/pillow-dev (tests/pillow/run.sh; python3-pil, python3-torch).
-test-pillow: $(B)/asan/image-dump $(B)/deit-predict
+test-pillow: $(B)/asan/image-dump $(B)/deit-predict $(B)/deit-server
 	@sh tests/pillow/run.sh
 
 test-cli: $(B)/deit-predict $(B)/asan/deit-predict

@@ -56,7 +56,7 @@ while [ $r -lt "$ROUNDS" ]; do
         c0=$(cpu)
         l=$(run "$c")
         c1=$(cpu)
-        share=$(echo "$c0 $c1" | awk '{ d = $4 - $2; printf "%.0f", d > 0 ? 100 * ($3 - $1) / d : 0 }')
+        share=$(echo "$c0 $c1" | awk '{ d = $4 - $2; printf "%.0f", (d > 0 ? 100 * ($3 - $1) / d : 0) }')
         if [ "$c" = 8 ]; then share8="$share8 $share"; else shareN="$shareN $share"; fi
         printf '| %s | %s | %s | %s | %s | %s | %s | %s ms | %s ms | %s%% |\n' "$c" "$(field "$l" ok_s)" \
             "$(field "$l" busy_s)" "$(field "$l" busy_bare)" "$(field "$l" other)" "$(field "$l" socket_errors)" \

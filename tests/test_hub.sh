@@ -76,6 +76,9 @@ run "$T/c1" --model test-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of requests)" -eq 1 ]' "bare ORG/NAME means hf://ORG/NAME"
 out=$(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$T/empty "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
 check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*HF_HUB_OFFLINE"' "offline, not cached: exit 2 + message ($out)"
+out=$(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$T/empty "$BIN" --model models/no-such-dir $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "is no file or directory here, so it was read as hub id hf://models/no-such-dir"' \
+    "a bare ORG/NAME typo of a path says how it was read ($out)"
 # a read-only cache works when complete: nothing is written (tree and mtimes unchanged)
 before=$(find "$T/c1" -printf '%p %y %T@ %s\n' | sort)
 chmod -R a-w "$T/c1"

@@ -290,5 +290,13 @@ int model_source_resolve(const char *spec, const hub_options *o, model_source *o
         }
     }
     out->kind = MODEL_SOURCE_HUB;
-    return resolve_hub(&ref, o, out, err, errlen);
+    int rc = resolve_hub(&ref, o, out, err, errlen);
+    if (rc != DEIT_OK && strncmp(spec, HUB_SCHEME, sl) != 0 && err && errlen) {
+        /* A bare ORG/NAME may have been meant as a path: say that it was read as a hub id. */
+        size_t el = strlen(err);
+        if (el + 1 < errlen)
+            snprintf(err + el, errlen - el, " (\"%s\" is no file or directory here, so it was read as hub id hf://%s)",
+                     spec, spec);
+    }
+    return rc;
 }

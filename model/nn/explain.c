@@ -18,8 +18,10 @@ int explain_reserve(deit_state *s)
         return DEIT_OK;
     const deit_config *c = &s->m->cfg;
     size_t n = (size_t)s->max_batch * c->depth * c->n_tokens * c->n_tokens;
+    /* zeroed: a forward path that skipped the capture would give all-zero maps (a test catches
+     * that), never uninitialised memory */
     if (!s->attn)
-        s->attn = malloc(n * sizeof(float));
+        s->attn = calloc(n, sizeof(float));
     if (!s->roll)
         s->roll = malloc(2 * (size_t)c->n_tokens * sizeof(double));
     return s->attn && s->roll ? DEIT_OK : DEIT_ENOMEM;

@@ -4,7 +4,8 @@
 # 1-channel crops from the ASan/UBSan build, twice (no run-to-run difference), also with
 # ImageOps.exif_transpose (the engine's ?exif_transpose=1), for every file
 # Pillow opens and a refusal with a message for every file it refuses; then the logits of the timm
-# 224 model and of the default 1-channel model within 1e-4 of timm's (float64 torch reference).
+# 224 model and of the default 1-channel model within 1e-4 of timm's (float64 torch reference);
+# last, image/webp and image/tiff uploads and ?exif_transpose / --exif-transpose over HTTP.
 set -u
 dir=${DEIT_PILLOW_DEV:-../shared/fixtures/pillow-dev}
 py=/usr/bin/python3
@@ -13,16 +14,26 @@ if [ ! -d "$dir" ]; then
     echo "pillow: 0 passed, 1 failed"
     exit 1
 fi
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+log=$(mktemp); out=$(mktemp); errs=$(mktemp)
+trap 'rm -f "$log" "$out" "$errs"' EXIT
 rc=0
-$py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey,timm+exif,grey+exif --runs 2 "$dir" \
-    | tee -a "$log" || rc=1
+# Runs one part, shows and keeps its output, remembers a failure (plain sh: no pipefail for tee).
+# Python's stderr (Pillow's logger on broken TIFFs) is shown only when the part fails.
+step() {
+    "$@" >"$out" 2>"$errs"
+    r=$?
+    cat "$out"
+    cat "$out" >>"$log"
+    if [ "$r" -ne 0 ]; then rc=1; tail -n 20 "$errs"; fi
+}
+step $py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey,timm+exif,grey+exif \
+    --runs 2 "$dir"
 for m in tests/fixtures/models/timm-deit-reduced models/fashion-deit; do
-    $py tests/pillow/test_logits.py --predict build/deit-predict --model "$m" "$dir" 2>/dev/null \
-        | tee -a "$log" || rc=1
+    step $py tests/pillow/test_logits.py --predict build/deit-predict --model "$m" "$dir"
 done
-# one closing line for run_all.sh: the sum of the three parts' own
+# WebP / TIFF uploads and ?exif_transpose over HTTP (Python http.client against a release server)
+step $py tests/pillow/test_http.py --server build/deit-server --predict build/deit-predict "$dir"
+# one closing line for run_all.sh: the sum of the parts' own
 grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' "$log" \
     | awk '{p += $2; f += $4} END {printf "pillow-dev: %d passed, %d failed\n", p, f}'
 exit $rc

@@ -226,6 +226,45 @@ int main(void)
     printf("test_explain: %d model/image pairs, worst map difference %.3g, worst token_cosine difference %.3g\n",
            n_maps_checked, worst_map, worst_cos);
 
+    /* Other precisions (bf16, int8), once built: the capture must run on their forward path too.
+     * Their maps stay close to the f32 ones (the probabilities differ by the precision's rounding)
+     * and sum to 1; a path that skipped the capture would give all-zero maps. */
+    for (int prec = DEIT_PRECISION_BF16; prec <= DEIT_PRECISION_INT8; prec++) {
+        deit_params pp = deit_default_params();
+        pp.precision = (deit_precision)prec;
+        deit_model *mp = NULL, *mf = NULL;
+        int rc_p = deit_model_open_with("tests/fixtures/models/timm-deit-reduced", &pp, &mp, err, sizeof err);
+        if (rc_p == DEIT_EUNSUPPORTED) {
+            printf("test_explain: precision %s not built: skipped\n", deit_precision_name(pp.precision));
+            continue;
+        }
+        CHECK_MSG(rc_p == DEIT_OK, "%s: %s", deit_precision_name(pp.precision), err);
+        if (rc_p != DEIT_OK || deit_model_open("tests/fixtures/models/timm-deit-reduced", &mf, err, sizeof err))
+            continue;
+        size_t len = 0;
+        unsigned char *bytes = slurp("tests/fixtures/images/chelsea.png", &len);
+        float *px = malloc(deit_input_floats(mf) * sizeof(float)), cls[10], dist[10], maps[4][196];
+        CHECK(bytes && px && deit_preprocess(mf, bytes, len, 40000000, px, err, sizeof err) == DEIT_OK);
+        deit_state *sp = new_state(mp, 1, 1), *sf = new_state(mf, 1, 1);
+        deit_explain ep = {maps[0], maps[1], 0}, ef = {maps[2], maps[3], 0};
+        CHECK(sp && sf && deit_forward_explain(mp, sp, px, 1, cls, dist, &ep) == DEIT_OK &&
+              deit_forward_explain(mf, sf, px, 1, cls, dist, &ef) == DEIT_OK);
+        double sum = 0, md = 0;
+        for (int i = 0; i < 196; i++) {
+            sum += maps[0][i];
+            md = fmax(md, fmax(fabs(maps[0][i] - maps[2][i]), fabs(maps[1][i] - maps[3][i])));
+        }
+        CHECK_MSG(fabs(sum - 1) < 1e-4 && md < 2e-3, "%s: map sum %.6f, max diff from f32 %.3g",
+                  deit_precision_name(pp.precision), sum, md);
+        CHECK_NEAR(ep.token_cosine, ef.token_cosine, 2e-2);
+        deit_state_free(sp);
+        deit_state_free(sf);
+        free(px);
+        free(bytes);
+        deit_model_free(mp);
+        deit_model_free(mf);
+    }
+
     /* bad calls are refused, nothing computed */
     deit_model *m = NULL;
     if (deit_model_open("tests/fixtures/models/timm-deit-reduced", &m, err, sizeof err) == DEIT_OK) {

@@ -389,6 +389,31 @@ static void test_hostile(void)
     put_le32(bmp + 22, (uint32_t)-1000000);  /* top-down */
     bmp[28] = 24;                            /* bits per pixel */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+    {
+        /* TIFF and WebP headers claiming 60000 x 60000 (a few dozen bytes): refused from the header,
+         * before libtiff or libwebp allocate anything image-sized. */
+        uint8_t tif[8 + 2 + 9 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0, 9, 0};
+        static const uint16_t tags[9] = {256, 257, 258, 259, 262, 273, 277, 278, 279};
+        const uint32_t vals[9] = {60000, 60000, 8, 1, 1, 8, 1, 60000, 1};
+        for (int i = 0; i < 9; i++) {
+            uint8_t *e = tif + 10 + 12 * i;
+            e[0] = (uint8_t)tags[i];
+            e[1] = (uint8_t)(tags[i] >> 8);
+            e[2] = 4;                        /* LONG */
+            e[4] = 1;                        /* count */
+            put_le32(e + 8, vals[i]);
+        }
+        CHECK_INT_EQ(image_probe(tif, sizeof tif, &fmt, &w, &h, err, sizeof err), DEIT_OK);
+        CHECK(fmt == IMAGE_FMT_TIFF && w == 60000 && h == 60000);
+        CHECK_INT_EQ(decode_rc(tif, sizeof tif, MAXPIX, err, sizeof err), DEIT_ETOOBIG);
+        /* WebP extended header: canvas 16384 x 16384 and an animation flag, no frame data */
+        uint8_t webp[30] = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X',
+                            10, 0, 0, 0, 0x02, 0, 0, 0, 0xFF, 0x3F, 0, 0xFF, 0x3F, 0};
+        CHECK_INT_EQ(image_probe(webp, sizeof webp, &fmt, &w, &h, err, sizeof err), DEIT_OK);
+        CHECK(fmt == IMAGE_FMT_WEBP && w == 16384 && h == 16384);
+        CHECK_INT_EQ(decode_rc(webp, sizeof webp, (size_t)16384 * 16384 - 1, err, sizeof err),
+                     DEIT_ETOOBIG);
+    }
     put_le32(bmp + 22, 0x80000000u);         /* INT32_MIN: no absolute value */
     CHECK_INT_EQ(decode_rc(bmp, sizeof bmp, MAXPIX, err, sizeof err), DEIT_EINVAL);
     put_le32(bmp + 18, (uint32_t)-5);
