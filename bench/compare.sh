@@ -16,7 +16,8 @@
 # >= ITERS passes and >= MIN_SECONDS, and the table keeps each engine's best (lowest) median: on a
 # shared machine, other processes only ever add time, so the best run is the least disturbed. A
 # precision the engine refuses on this CPU shows as "-". Writes OUT/compare.md, OUT/compare.tsv,
-# OUT/server_precision.tsv and, when gnuplot is installed, OUT/throughput.png.
+# OUT/server_precision.tsv, OUT/precision.svg (bench/plot_precision.py) and, when gnuplot is
+# installed, OUT/throughput.png.
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
@@ -127,6 +128,7 @@ END {
     }
 }' "$tsv" > "$md"
 cat "$md"
+$PY bench/plot_precision.py "$tsv" "$OUT/precision.svg" && echo "compare: bar chart in $OUT/precision.svg" >&2
 
 if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<GP 2>/dev/null || echo "compare: gnuplot failed; table above is complete" >&2

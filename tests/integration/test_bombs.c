@@ -167,7 +167,10 @@ static void test_bombs(void)
         {"JPEG header 65000x65000", huge_jpeg, 413, 1.0, "pixels"},
         {"PNG bomb 7000x7000 (49 Mpx) in a few KB", make_png(7000, 7000, 0, 0), 413, 1.0, "pixels"},
         {"GIF screen 65535x65535", make_gif(65535, 65535, 1, 1, 1), 413, 1.0, "pixels"},
-        {"GIF 16x16 screen, 60000x60000 frame", make_gif(16, 16, 60000, 60000, 1), 400, 1.0, NULL},
+        /* Pillow grows the logical screen to hold a larger first frame, so the pixel limit sees
+         * 60000x60000 and refuses it before any allocation (it was a 400 "frame outside the screen"
+         * before the decoder followed Pillow). */
+        {"GIF 16x16 screen, 60000x60000 frame", make_gif(16, 16, 60000, 60000, 1), 413, 1.0, "pixels"},
         {"GIF 1x1 with 5000 frames", make_gif(1, 1, 1, 1, 5000), 200, 2.0, NULL},
         {"JPEG progressive with 5000 scans", make_scan_bomb(5000), 413, 2.0, "scans"},
         {"PNG 1x1", make_png(1, 1, 1, 200), 200, 2.0, NULL},
