@@ -1,5 +1,6 @@
 /* deit_bench.c — engine benchmark: median forward-pass latency and throughput for one batch size. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,12 +156,17 @@ int main(int argc, char **argv)
     }
     qsort(ms, n, sizeof(double), cmp_double);
     double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
-    if (as_json)
-        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"threads\":%d,\"explain\":%d,"
-               "\"runs\":%zu,\"load_ms\":%.2f,\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,"
-               "\"ms_per_image\":%.3f,\"images_per_s\":%.2f}\n",
-               name, deit_precision_name(p.precision), batch, threads, explain, n, load_ms, med, p90,
-               med / batch, batch * 1e3 / med);
+    if (as_json) {
+        /* jansson, not printf: the model name is a path or hub id and may hold any character */
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:f, s:f, s:f, s:f, s:f}", "model", name,
+                              "precision", deit_precision_name(p.precision), "batch", batch, "threads", threads,
+                              "explain", explain, "runs", (int)n, "load_ms", load_ms, "batch_ms_median", med,
+                              "batch_ms_p90", p90, "ms_per_image", med / batch, "images_per_s", batch * 1e3 / med);
+        char *js = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
+        if (js) puts(js);
+        free(js);
+        json_decref(o);
+    }
     else
         printf("model %s  precision %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",

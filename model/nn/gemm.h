@@ -42,11 +42,6 @@ typedef enum {
  * bench/README.md). The caller narrows it (deit_params.isa, $DEIT_ISA) to any set the CPU runs
  * (gemm_isa_runs); it is never widened past what the CPU has. */
 gemm_isa gemm_isa_detect(void);
-/* The kernel set for a request: want is "avx512", "avx2", "generic" or "blas"; NULL (or an unknown
- * name) reads $DEIT_ISA instead, and with neither set it is gemm_isa_detect(). A request narrows
- * the choice, never widens it: avx512 on a CPU without it gets the best the CPU has. "generic"
- * and "blas" run anywhere (tests and benchmarks of those paths). */
-gemm_isa gemm_isa_select(const char *want);
 const char *gemm_isa_name(gemm_isa isa);
 /* "avx512" "avx2" "generic" "blas" -> *out; 0 ok, -1 for any other name (NULL included). */
 int gemm_isa_parse(const char *name, gemm_isa *out);
