@@ -72,6 +72,33 @@ static void lower_all(deit_model *m, float *tmp, char **cursor, size_t *need)
     }
 }
 
+/* One truth for the weights: once lowered, the f32 panels of the patch embedding and the blocks are
+ * never read again (forward.c takes the lowered ones), so the f32 store shrinks to the two heads,
+ * which stay f32. Where the pack is not the own kernels' (blas) nothing is lowered, so this is not
+ * reached. Out of memory here only means the unused copy stays: the model is still right. */
+static void keep_only_f32_heads(deit_model *m)
+{
+    const deit_config *c = &m->cfg;
+    if (!gemm_isa_packs(m->isa))
+        return;
+    size_t head = round64(gemm_packed_floats(c->n_classes, c->dim) * sizeof(float));
+    size_t both = m->pk.head_dist ? 2 * head : head;
+    char *store = aligned_alloc(64, both);
+    if (!store)
+        return;
+    memcpy(store, m->pk.head, head);
+    m->pk.head = (const float *)store;
+    if (m->pk.head_dist) {
+        memcpy(store + head, m->pk.head_dist, head);
+        m->pk.head_dist = (const float *)(store + head);
+    }
+    free(m->pk.store);
+    m->pk.store = (float *)store;
+    m->pk.patch = NULL;
+    for (int l = 0; l < c->depth; l++)
+        m->pk.blocks[l] = (deit_packed_block){0};
+}
+
 int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen)
 {
     if (kind == 0)
@@ -102,6 +129,7 @@ int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen)
     char *cursor = m->lp.arena;
     lower_all(m, tmp, &cursor, &need);
     free(tmp);
+    keep_only_f32_heads(m);
     return DEIT_OK;
 fail:
     free(tmp);
