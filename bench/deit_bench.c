@@ -25,10 +25,12 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: deit-bench [--model MODEL] [--batch B] [--threads T] [--iters N] [--warmup W]\n"
-               "                  [--min-seconds S] [--max-model-mb N] [--explain] [--json]\n"
+               "                  [--min-seconds S] [--max-model-mb N] [--explain]\n"
+               "                  [--precision f32|bf16|int8] [--json]\n"
                "MODEL: a directory, a .safetensors file, hf://ORG/NAME[@REV] (or ORG/NAME), or\n"
                "builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model). A hub model is\n"
                "fetched into the Hugging Face cache first; load_ms counts only the load from disk.\n"
+               "--precision (default $DEIT_PRECISION, else f32): the matrix products' precision.\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
                "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n"
                "--explain: every image also gets its rollout maps and token cosine\n"
@@ -49,9 +51,11 @@ int main(int argc, char **argv)
         {"warmup", required_argument, NULL, 'w'}, {"min-seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    const char *precision = getenv("DEIT_PRECISION");
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:e", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:eP:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -60,6 +64,7 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 's': min_seconds = atof(optarg); break;
         case 'j': as_json = 1; break;
+        case 'P': precision = optarg; break;
         case 'M': max_model_mb = atol(optarg); break;
         case 'e': explain = 1; break;
         case 'h': usage(stdout); return 0;
@@ -68,6 +73,14 @@ int main(int argc, char **argv)
     }
     if (max_model_mb < 1 || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
         usage(stderr);
+        return 2;
+    }
+
+    deit_params p = deit_default_params();
+    p.threads = threads;
+    p.max_batch = batch;
+    if (precision && *precision && deit_precision_parse(precision, &p.precision) != 0) {
+        fprintf(stderr, "deit-bench: --precision must be f32, bf16 or int8\n");
         return 2;
     }
 
@@ -84,7 +97,7 @@ int main(int argc, char **argv)
     }
     double t0 = now_ms();
     deit_model *m;
-    if (deit_model_open(src.path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open_with(src.path, &p, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-bench: %s\n", err);
         return 2;
     }
@@ -92,9 +105,6 @@ int main(int argc, char **argv)
     int K = deit_model_classes(m);
     const char *name = src.name[0] ? src.name : deit_model_name(m);
     size_t nin = deit_input_floats(m);
-    deit_params p = deit_default_params();
-    p.threads = threads;
-    p.max_batch = batch;
     deit_state *s = deit_state_new_with(m, &p);
     float *px = malloc((size_t)batch * nin * sizeof(float));
     float *logits = malloc(2 * (size_t)batch * K * sizeof(float));
@@ -146,15 +156,16 @@ int main(int argc, char **argv)
     qsort(ms, n, sizeof(double), cmp_double);
     double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
     if (as_json)
-        printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"explain\":%d,\"runs\":%zu,\"load_ms\":%.2f,"
-               "\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,\"ms_per_image\":%.3f,"
-               "\"images_per_s\":%.2f}\n",
-               name, batch, threads, explain, n, load_ms, med, p90, med / batch, batch * 1e3 / med);
+        printf("{\"model\":\"%s\",\"precision\":\"%s\",\"batch\":%d,\"threads\":%d,\"explain\":%d,"
+               "\"runs\":%zu,\"load_ms\":%.2f,\"batch_ms_median\":%.3f,\"batch_ms_p90\":%.3f,"
+               "\"ms_per_image\":%.3f,\"images_per_s\":%.2f}\n",
+               name, deit_precision_name(p.precision), batch, threads, explain, n, load_ms, med, p90,
+               med / batch, batch * 1e3 / med);
     else
-        printf("model %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
+        printf("model %s  precision %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
                "batch latency median %.3f ms  p90 %.3f ms  |  %.3f ms/image  %.2f images/s\n",
-               name, batch, threads, explain ? "  explain" : "", n, load_ms, med, p90, med / batch,
-               batch * 1e3 / med);
+               name, deit_precision_name(p.precision), batch, threads, explain ? "  explain" : "", n,
+               load_ms, med, p90, med / batch, batch * 1e3 / med);
     free(ms);
     free(ex);
     free(maps);

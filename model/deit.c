@@ -166,10 +166,17 @@ static int check_params(const deit_params *p, gemm_isa *isa, char *err, size_t e
 {
     if ((int)p->precision < 0 || (int)p->precision >= N_PRECISIONS)
         return deit_fail(err, errlen, DEIT_EINVAL, "unknown precision %d", (int)p->precision);
-    if (p->precision != DEIT_PRECISION_F32)
-        return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "precision %s not built yet",
-                         deit_precision_name(p->precision));
-    return resolve_isa(p, isa, err, errlen);
+    int rc = resolve_isa(p, isa, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
+    /* bf16 / int8 only on their native instructions: refuse at start, naming what is missing */
+    const char *missing = p->precision == DEIT_PRECISION_F32 ? NULL
+                                                             : lp_isa_missing(*isa, (lp_kind)p->precision);
+    if (missing)
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
+                         "precision %s needs %s, which this CPU (isa %s) lacks; use f32",
+                         deit_precision_name(p->precision), missing, gemm_isa_name(*isa));
+    return DEIT_OK;
 }
 
 /* The steps after the bytes are at hand, shared by files and built-in models: resolve the config
@@ -192,6 +199,8 @@ static int build_model(const st_file *sf, const char *cjson, size_t clen, const 
         deit_fail(err, errlen, rc, "%s: out of memory packing weights", label);
         goto done;
     }
+    if ((rc = deit_model_lower(m, (int)precision, err, errlen)) != DEIT_OK)
+        goto done;
     *out = m;
     m = NULL;
 done:

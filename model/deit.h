@@ -43,8 +43,12 @@ typedef struct deit_state deit_state;
 
 /* ---- parameters ------------------------------------------------------------------------------ */
 
-/* Numeric precision of the forward pass. Only F32 is built so far: opening a model at another
- * precision fails with DEIT_EUNSUPPORTED ("precision bf16 not built yet"). */
+/* Numeric precision of the forward pass's matrix products. F32 everywhere by default. BF16: the
+ * linear layers' weights and inputs rounded to bfloat16, f32 accumulation (AVX512_BF16). INT8:
+ * weights int8 per output channel, each input row quantized to u8 on its own, s32 accumulation
+ * (AVX512_VNNI). LayerNorm, softmax, GELU, attention, residuals and the heads stay f32 in both.
+ * Opening at a precision the CPU (or the chosen isa) cannot run natively fails with
+ * DEIT_EUNSUPPORTED naming the missing instruction set. */
 typedef enum { DEIT_PRECISION_F32 = 0, DEIT_PRECISION_BF16, DEIT_PRECISION_INT8 } deit_precision;
 
 /* How a model is opened and how its states are made. Start from deit_default_params() and change

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "deit.h"
 #include "gemm.h"
+#include "gemm_lp.h"
 #include "pool.h"
 #include "weights.h"
 
@@ -25,12 +26,34 @@ typedef struct {
     float *store;              /* the allocation every pointer above points into (64-byte aligned) */
 } deit_packed;
 
+/* One linear weight lowered by pack_lp.c: bf16 panels, or int8 panels with per-output-channel
+ * scales and column sums (gemm_lp.h). */
+typedef struct {
+    const void *w;             /* uint16_t (bf16) or int8_t panels */
+    const float *scale;        /* [n] int8 only */
+    const int32_t *colsum;     /* [n] int8 only */
+    int n, k;
+} lp_weight;
+
+typedef struct {
+    lp_weight qkv, proj, fc1, fc2;
+} deit_lp_block;
+
+typedef struct {
+    int kind;                  /* 0: f32 (nothing lowered), LP_BF16 or LP_INT8 */
+    lp_weight patch;           /* patch embedding */
+    deit_lp_block *blocks;     /* [depth] */
+    void *arena;               /* the one allocation the panels live in */
+} deit_lp;
+
 struct deit_model {
     deit_config cfg;           /* resolved hyper-parameters, preprocessing, labels */
     deit_weights w;            /* float32 biases, norms, tokens, positions (no linear weights) */
     deit_precision precision;  /* deit_params.precision at open */
     gemm_isa isa;              /* kernel set chosen at open (deit_params.isa, $DEIT_ISA, the CPU) */
     deit_packed pk;            /* the linear weights, packed for isa */
+    deit_lp lp;                /* the blocks' and patch embedding's weights lowered to bf16 / int8
+                                * (pack_lp.c; kind 0 at f32) */
 };
 
 /* Moves m->w's linear weights into m->pk, packed for m->isa (set before); called once by
@@ -39,6 +62,12 @@ struct deit_model {
 int deit_model_pack(deit_model *m);
 void deit_model_unpack(deit_model *m);
 
+/* Lowers the packed linear weights to `kind` (0: none, LP_BF16, LP_INT8) after deit_model_pack,
+ * so deit_forward runs the blocks' products (and the patch embedding) at that precision. Fails
+ * with DEIT_EUNSUPPORTED and a message naming the instruction set when this CPU (or DEIT_ISA)
+ * cannot run it natively, DEIT_ENOMEM on allocation failure. */
+int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen);
+void deit_model_unlower(deit_model *m);
 /* Resolved configuration; owned by the model, valid until deit_model_free. For the engine's own
  * files and tests: everything outside model/ reads the public accessors in deit.h. */
 const deit_config *deit_model_config(const deit_model *m);
@@ -66,6 +95,11 @@ struct deit_state {
     float *hidden;             /* [B*T][M] mlp hidden */
     float *patches;            /* [B*N][C*P*P] im2col of the input */
     float *prefix;             /* [B*n_prefix][D] the class/dist tokens after the final norm */
+    /* bf16 / int8 models only: a linear layer's input rows rounded or quantized (forward.c) */
+    void *aq;                  /* [B*T][aq_ld] bytes: uint16_t (bf16) or uint8_t (int8) rows */
+    size_t aq_ld;              /* elements per row: the widest k of any lowered layer, padded */
+    float *aq_scale;           /* [B*T] int8 row scales */
+    int32_t *aq_zp;            /* [B*T] int8 row zero points */
     /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
     float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
     double *roll;              /* [2][T] rollout vectors */

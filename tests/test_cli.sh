@@ -66,5 +66,26 @@ done
 out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png)
 printf '%s' "$out" | grep -q '"explain"' && ko "no --explain, yet an explain key" || ok
 
+# --precision (and $DEIT_PRECISION): bf16 and int8 give the f32 top-1 on this image, or, on a CPU
+# without their instructions, refuse naming them; an unknown precision and isa avx2 are refused
+top1() { printf '%s' "$1" | grep -o '"fused":\[{"index":[0-9]*' | grep -o '[0-9]*$'; }
+f32=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png)
+for p in bf16 int8; do
+    isa=$([ $p = bf16 ] && echo AVX512_BF16 || echo AVX512_VNNI)
+    out=$("$BIN" --model $M/timm-deit-reduced --precision $p $I/chelsea.png 2>&1); rc=$?
+    if [ "$rc" -eq 0 ]; then
+        [ -n "$(top1 "$out")" ] && [ "$(top1 "$out")" = "$(top1 "$f32")" ] && ok || ko "--precision $p: top-1 differs from f32"
+        [ "$out" != "$f32" ] && ok || ko "--precision $p: output identical to f32 (precision ignored?)"
+        env_out=$(DEIT_PRECISION=$p "$BIN" --model $M/timm-deit-reduced $I/chelsea.png)
+        [ "$env_out" = "$out" ] && ok || ko "DEIT_PRECISION=$p differs from --precision $p"
+    else
+        printf '%s' "$out" | grep -q "$isa" && ok || ko "--precision $p refused without naming $isa: $out"
+    fi
+    out=$(DEIT_ISA=avx2 "$BIN" --model $M/timm-deit-reduced --precision $p $I/chelsea.png 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "$isa" && ok || ko "isa avx2 + $p: exit $rc, $out"
+done
+"$BIN" --model $M/timm-deit-reduced --precision fp8 $I/chelsea.png >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && ok || ko "--precision fp8 refused (got $rc)"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

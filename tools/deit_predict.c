@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "                      ImageOps.exif_transpose; timm does not)\n"
             "  --explain           also print \"explain\": attention-rollout maps and token_cosine\n"
             "  --threads N         threads sharing each forward pass (default 2)\n"
+            "  --precision P       f32 (default), bf16 or int8 matrix products ($DEIT_PRECISION)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
             "and makes the exit status 1; a model that cannot be fetched or loaded exits 2.\n"
@@ -94,9 +95,11 @@ int main(int argc, char **argv)
         {"logits", no_argument, NULL, 'l'},        {"exif-transpose", no_argument, NULL, 'X'},        {"threads", required_argument, NULL, 't'},
         {"max-pixels", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"max-model-mb", required_argument, NULL, 'M'}, {"explain", no_argument, NULL, 'e'},
+        {"precision", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    const char *precision = getenv("DEIT_PRECISION");
     int ch;
-    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eX", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eXP:", opts, NULL)) != -1) {
         char *end = NULL;
         switch (ch) {
         case 'm': model_path = optarg; break;
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P': precision = optarg; break;
         case 'M':
             max_model_mb = strtol(optarg, &end, 10);
             if (*end || max_model_mb < 1 || max_model_mb > (1L << 20)) {
@@ -139,6 +143,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    deit_params params = deit_default_params();
+    params.threads = threads;
+    if (precision && *precision && deit_precision_parse(precision, &params.precision) != 0) {
+        fprintf(stderr, "deit-predict: --precision must be f32, bf16 or int8\n");
+        return 2;
+    }
 
     char err[1024];
     deit_set_blas_threads(1); /* the state's own team does the threading */
@@ -152,15 +162,13 @@ int main(int argc, char **argv)
         return 2;
     }
     deit_model *m = NULL;
-    if (deit_model_open(src.path, &m, err, sizeof err) != DEIT_OK) {
+    if (deit_model_open_with(src.path, &params, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
     int K = deit_model_classes(m);
     api_model am;
     api_model_of(m, deit_model_name(m), NULL, &am);
-    deit_params params = deit_default_params();
-    params.threads = threads;
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)K * sizeof(float));

@@ -86,6 +86,7 @@ int deit_model_pack(deit_model *m)
 
 void deit_model_unpack(deit_model *m)
 {
+    deit_model_unlower(m);
     free(m->pk.blocks);
     free(m->pk.store);
     memset(&m->pk, 0, sizeof m->pk);

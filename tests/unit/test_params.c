@@ -5,6 +5,7 @@
 
 #include "../check.h"
 #include "deit.h"
+#include "gemm_lp.h"
 
 #define MODEL "tests/fixtures/models/timm-deit-reduced"
 
@@ -39,6 +40,18 @@ static void test_precision_names(void)
     CHECK_INT_EQ(deit_precision_parse(NULL, &got), -1);
 }
 
+/* The kernel set deit_model_open_with picks by default here ($DEIT_ISA may narrow it). */
+static gemm_isa default_isa(const char *model)
+{
+    char err[256];
+    deit_model *m = NULL;
+    gemm_isa isa = GEMM_ISA_GENERIC;
+    if (deit_model_open(model, &m, err, sizeof err) == DEIT_OK && gemm_isa_parse(deit_model_isa(m), &isa) != 0)
+        isa = GEMM_ISA_GENERIC;
+    deit_model_free(m);
+    return isa;
+}
+
 /* Opening with p must fail with `status` and a message containing `msg`. */
 static void expect_open_fail(const deit_params *p, int status, const char *msg)
 {
@@ -62,10 +75,30 @@ static void forward_once(const deit_model *m, const float *px, float *cls)
 static void test_open_with(void)
 {
     deit_params p = deit_default_params();
+    /* bf16 and int8 refuse a kernel set without their instructions, naming them */
+    p.isa = "avx2";
     p.precision = DEIT_PRECISION_BF16;
-    expect_open_fail(&p, DEIT_EUNSUPPORTED, "precision bf16 not built yet");
+    expect_open_fail(&p, DEIT_EUNSUPPORTED, "precision bf16 needs AVX512_BF16");
+    p.isa = "generic";
     p.precision = DEIT_PRECISION_INT8;
-    expect_open_fail(&p, DEIT_EUNSUPPORTED, "precision int8 not built yet");
+    expect_open_fail(&p, DEIT_EUNSUPPORTED, "precision int8 needs AVX512_VNNI");
+    p.isa = "blas";
+    expect_open_fail(&p, DEIT_EUNSUPPORTED, "precision int8 needs AVX512_VNNI");
+    p.isa = NULL;
+    for (int prec = DEIT_PRECISION_BF16; prec <= DEIT_PRECISION_INT8; prec++) {
+        /* on the CPU's best kernels: opens where the CPU has them, else the same refusal */
+        char err[256];
+        deit_model *lm = NULL;
+        p.precision = (deit_precision)prec;
+        const char *missing = lp_isa_missing(default_isa(MODEL), (lp_kind)prec);
+        int rc = deit_model_open_with(MODEL, &p, &lm, err, sizeof err);
+        CHECK_INT_EQ(rc, missing ? DEIT_EUNSUPPORTED : DEIT_OK);
+        if (lm)
+            CHECK_INT_EQ(deit_model_precision(lm), prec);
+        if (missing)
+            CHECK(strstr(err, missing) != NULL);
+        deit_model_free(lm);
+    }
     p.precision = (deit_precision)7;
     expect_open_fail(&p, DEIT_EINVAL, "unknown precision 7");
     p = deit_default_params();

@@ -1,0 +1,365 @@
+/* gemm_lp.c — bf16 (vdpbf16ps) and int8 (vpdpbusd) packed-panel products with fused epilogues.
+ *
+ * Same blocking as gemm.c's AVX-512 kernel: a 12-row x 32-column tile in 24 zmm accumulators, all
+ * of k per call, B streamed from two 16-column panels. A step consumes a k pair (bf16: 16 columns
+ * x 2 products per instruction, twice the f32 FMA rate) or a k quad (int8: 4 products, s32 exact).
+ * Each row's arithmetic is the same whatever tile it lands in, so results do not depend on the
+ * batch or on how rows are split between threads.
+ */
+#include "gemm_lp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LP_X86 1
+#define T_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#include "vmath.h"
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+const char *lp_isa_missing(gemm_isa isa, lp_kind kind)
+{
+    const char *need = kind == LP_BF16 ? "AVX512_BF16 (vdpbf16ps)" : "AVX512_VNNI (vpdpbusd)";
+#ifdef LP_X86
+    if (isa != GEMM_ISA_AVX512 || !gemm_isa_runs(GEMM_ISA_AVX512))
+        return need; /* isa avx2|generic|blas, or no AVX-512F */
+    __builtin_cpu_init();
+    if (kind == LP_BF16 && __builtin_cpu_supports("avx512bf16"))
+        return NULL;
+    if (kind == LP_INT8 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
+        return NULL;
+#endif
+    return need;
+}
+
+size_t lp_packed_elems(lp_kind kind, int n, int k)
+{
+    size_t np = ((size_t)n + GEMM_PANEL - 1) / GEMM_PANEL * GEMM_PANEL;
+    return np * (size_t)lp_kpad(kind, k);
+}
+
+uint16_t lp_bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40); /* quiet NaN, sign kept */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void gemm_bf16_pack_t(const float *w, size_t ldw, int n, int k, uint16_t *dst)
+{
+    int kp = lp_kpad(LP_BF16, k);
+    memset(dst, 0, lp_packed_elems(LP_BF16, n, k) * sizeof *dst);
+    for (int j = 0; j < n; j++) {
+        uint16_t *d = dst + (size_t)(j / GEMM_PANEL) * kp * GEMM_PANEL + (size_t)(j % GEMM_PANEL) * 2;
+        for (int kk = 0; kk < k; kk++)
+            d[(size_t)(kk / 2) * GEMM_PANEL * 2 + kk % 2] = lp_bf16_round(w[(size_t)j * ldw + kk]);
+    }
+}
+
+void gemm_s8_pack_t(const float *w, size_t ldw, int n, int k, int8_t *dst, float *scale,
+                    int32_t *colsum)
+{
+    int kp = lp_kpad(LP_INT8, k);
+    memset(dst, 0, lp_packed_elems(LP_INT8, n, k));
+    for (int j = 0; j < n; j++) {
+        const float *wr = w + (size_t)j * ldw;
+        float amax = 0.0f;
+        for (int kk = 0; kk < k; kk++)
+            amax = fmaxf(amax, fabsf(wr[kk]));
+        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        int8_t *d = dst + (size_t)(j / GEMM_PANEL) * kp * GEMM_PANEL + (size_t)(j % GEMM_PANEL) * 4;
+        int32_t sum = 0;
+        for (int kk = 0; kk < k; kk++) {
+            long q = lrintf(wr[kk] / s);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            d[(size_t)(kk / 4) * GEMM_PANEL * 4 + kk % 4] = (int8_t)q;
+            sum += (int32_t)q;
+        }
+        scale[j] = s;
+        colsum[j] = sum;
+    }
+}
+
+#ifdef LP_X86
+/* ---- activations in ------------------------------------------------------------------------- */
+
+T_BF16 void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd)
+{
+    int kp = lp_kpad(LP_BF16, k);
+    for (int i = 0; i < m; i++) {
+        const float *ar = a + (size_t)i * lda;
+        uint16_t *dr = dst + (size_t)i * ldd;
+        for (int kk = 0; kk < kp; kk += 16) {
+            int left = k - kk;
+            __mmask16 lm = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __mmask16 sm = kp - kk >= 16 ? 0xffff : (__mmask16)((1u << (kp - kk)) - 1);
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lm, ar + kk));
+            _mm256_mask_storeu_epi16(dr + kk, sm, (__m256i)h);
+        }
+    }
+}
+
+T_VNNI void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t *dst, size_t ldd,
+                               float *scale, int32_t *zp)
+{
+    int kp = lp_kpad(LP_INT8, k);
+    for (int i = 0; i < m; i++) {
+        const float *ar = a + (size_t)i * lda;
+        uint8_t *dr = dst + (size_t)i * ldd;
+        /* range, widened to include 0 */
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+        __mmask16 nan = 0; /* min/max may drop a NaN operand, so NaNs are looked for apart */
+        for (int kk = 0; kk < k; kk += 16) {
+            __mmask16 lm = k - kk >= 16 ? 0xffff : (__mmask16)((1u << (k - kk)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(lm, ar + kk);
+            lo = _mm512_min_ps(lo, v);
+            hi = _mm512_max_ps(hi, v);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        }
+        float mn = _mm512_reduce_min_ps(lo), mx = _mm512_reduce_max_ps(hi);
+        if (nan || !isfinite(mn) || !isfinite(mx)) {
+            scale[i] = NAN;
+            zp[i] = 0;
+            memset(dr, 0, (size_t)kp);
+            continue;
+        }
+        float s = (mx - mn) / 255.0f;
+        if (!(s > 0.0f))
+            s = 1.0f; /* an all-zero row: any scale, every q equals the zero point 0 */
+        float inv = 1.0f / s;
+        int z = (int)lrintf(-mn * inv);
+        z = z < 0 ? 0 : z > 255 ? 255 : z;
+        scale[i] = s;
+        zp[i] = z;
+        __m512 iv = _mm512_set1_ps(inv);
+        __m512i zv = _mm512_set1_epi32(z), q0 = _mm512_setzero_si512(), q255 = _mm512_set1_epi32(255);
+        for (int kk = 0; kk < kp; kk += 16) {
+            int left = k - kk;
+            __mmask16 lm = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __mmask16 sm = kp - kk >= 16 ? 0xffff : (__mmask16)((1u << (kp - kk)) - 1);
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lm, ar + kk), iv));
+            q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zv), q0), q255);
+            q = _mm512_maskz_mov_epi32(lm, q); /* the k pad is zero */
+            _mm512_mask_cvtepi32_storeu_epi8(dr + kk, sm, q);
+        }
+    }
+}
+
+/* ---- epilogue (as gemm.c's: bias, exact GELU or residual add) -------------------------------- */
+
+#define RSQRT2 0.70710678118654752440f
+
+INLINE __attribute__((target("avx512f,avx2,fma"))) __m512
+epi_lp(__m512 t, const float *bias, __mmask16 mask, float *c, gemm_epilogue epi)
+{
+    if (bias)
+        t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask, bias));
+    if (epi == GEMM_GELU) {
+        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(t, _mm512_set1_ps(RSQRT2)));
+        t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), e);
+    } else if (epi == GEMM_ADD) {
+        t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), t);
+    }
+    return t;
+}
+
+INLINE __mmask16 cols_mask(int nj, int v)
+{
+    int left = nj - 16 * v;
+    return left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+}
+
+INLINE int32_t load_u32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* ---- bf16 micro-kernel: MR x (16*NV) over all k pairs ----------------------------------------- */
+
+T_BF16 INLINE void ukr_bf16(const int MR, const int NV, int kq, const uint16_t *a, size_t lda,
+                            const uint16_t *b0p, const uint16_t *b1p, const float *bias, float *c,
+                            size_t ldc, gemm_epilogue epi, int nj)
+{
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int q = 0; q < kq; q++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b0p + (size_t)q * 2 * GEMM_PANEL);
+        __m512bh b1 = NV > 1 ? (__m512bh)_mm512_loadu_si512(b1p + (size_t)q * 2 * GEMM_PANEL) : b0;
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512bh av = (__m512bh)_mm512_set1_epi32(load_u32(a + (size_t)r * lda + 2 * (size_t)q));
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+            if (NV > 1)
+                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            __mmask16 mk = cols_mask(nj, v);
+            _mm512_mask_storeu_ps(cr + 16 * v, mk,
+                                  epi_lp(acc[r][v], bias ? bias + 16 * v : NULL, mk, cr + 16 * v, epi));
+        }
+    }
+}
+
+/* acc += u8 a . s8 b in 4-byte groups. GCC 12 copies every accumulator through a spare register
+ * around the vpdpbusd intrinsic (24 extra moves per step, half the kernel's speed); tying the
+ * accumulator in asm keeps it in place. */
+T_VNNI INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
+/* ---- int8 micro-kernel: MR x (16*NV) over all k quads, dequantized in the epilogue ----------- */
+
+T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a, size_t lda,
+                            const float *as, const int32_t *az, const int8_t *b0p, const int8_t *b1p,
+                            const float *bs, const int32_t *bsum, const float *bias, float *c,
+                            size_t ldc, gemm_epilogue epi, int nj)
+{
+    __m512i acc[12][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int q = 0; q < kq; q++) {
+        __m512i b0 = _mm512_loadu_si512(b0p + (size_t)q * 4 * GEMM_PANEL);
+        __m512i b1 = NV > 1 ? _mm512_loadu_si512(b1p + (size_t)q * 4 * GEMM_PANEL) : b0;
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512i av = _mm512_set1_epi32(load_u32(a + (size_t)r * lda + 4 * (size_t)q));
+            acc[r][0] = dpbusd(acc[r][0], av, b0);
+            if (NV > 1)
+                acc[r][1] = dpbusd(acc[r][1], av, b1);
+        }
+    }
+    __m512 sw[2];
+    __m512i cs[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        __mmask16 mk = cols_mask(nj, v);
+        sw[v] = _mm512_maskz_loadu_ps(mk, bs + 16 * v);
+        cs[v] = _mm512_maskz_loadu_epi32(mk, bsum + 16 * v);
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m512i zr = _mm512_set1_epi32(az[r]);
+        __m512 sr = _mm512_set1_ps(as[r]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            __mmask16 mk = cols_mask(nj, v);
+            __m512i iv = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zr, cs[v]));
+            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(iv), _mm512_mul_ps(sr, sw[v]));
+            _mm512_mask_storeu_ps(cr + 16 * v, mk, epi_lp(t, bias ? bias + 16 * v : NULL, mk, cr + 16 * v, epi));
+        }
+    }
+}
+
+/* Rows of one column group: full 12-row tiles, then one remainder tile (MR a constant in each). */
+#define LP_ROWS(CALL)                                                                              \
+    do {                                                                                           \
+        int i = 0;                                                                                 \
+        for (; i + 12 <= m; i += 12)                                                               \
+            CALL(12);                                                                              \
+        switch (m - i) {                                                                           \
+        case 11: CALL(11); break;                                                                  \
+        case 10: CALL(10); break;                                                                  \
+        case 9: CALL(9); break;                                                                    \
+        case 8: CALL(8); break;                                                                    \
+        case 7: CALL(7); break;                                                                    \
+        case 6: CALL(6); break;                                                                    \
+        case 5: CALL(5); break;                                                                    \
+        case 4: CALL(4); break;                                                                    \
+        case 3: CALL(3); break;                                                                    \
+        case 2: CALL(2); break;                                                                    \
+        case 1: CALL(1); break;                                                                    \
+        default: break;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define BF16_CALL2(MR) ukr_bf16(MR, 2, kq, a + (size_t)i * lda, lda, p0, p1, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
+#define BF16_CALL1(MR) ukr_bf16(MR, 1, kq, a + (size_t)i * lda, lda, p0, p1, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
+
+T_BF16 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+                      const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    int kq = lp_kpad(LP_BF16, k) / 2;
+    size_t pstride = (size_t)kq * 2 * GEMM_PANEL;
+    for (int j0 = 0; j0 < n; j0 += 2 * GEMM_PANEL) {
+        const uint16_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride, *p1 = p0 + pstride;
+        const float *bj = bias ? bias + j0 : NULL;
+        int nj = n - j0;
+        if (nj > GEMM_PANEL)
+            LP_ROWS(BF16_CALL2);
+        else
+            LP_ROWS(BF16_CALL1);
+    }
+}
+
+#define INT8_CALL(MR, NV)                                                                          \
+    ukr_int8(MR, NV, kq, a + (size_t)i * lda, lda, ascale + i, azp + i, p0, p1, bscale + j0,      \
+             bcolsum + j0, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
+#define INT8_CALL2(MR) INT8_CALL(MR, 2)
+#define INT8_CALL1(MR) INT8_CALL(MR, 1)
+
+T_VNNI void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const float *ascale,
+                      const int32_t *azp, const int8_t *bp, const float *bscale, const int32_t *bcolsum,
+                      const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    int kq = lp_kpad(LP_INT8, k) / 4;
+    size_t pstride = (size_t)kq * 4 * GEMM_PANEL;
+    for (int j0 = 0; j0 < n; j0 += 2 * GEMM_PANEL) {
+        const int8_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride, *p1 = p0 + pstride;
+        const float *bj = bias ? bias + j0 : NULL;
+        int nj = n - j0;
+        if (nj > GEMM_PANEL)
+            LP_ROWS(INT8_CALL2);
+        else
+            LP_ROWS(INT8_CALL1);
+    }
+}
+
+#else /* !LP_X86: lp_isa_missing never returns NULL, so the forward never calls these */
+
+void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd)
+{
+    (void)a; (void)lda; (void)m; (void)k; (void)dst; (void)ldd;
+    abort();
+}
+void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t *dst, size_t ldd,
+                        float *scale, int32_t *zp)
+{
+    (void)a; (void)lda; (void)m; (void)k; (void)dst; (void)ldd; (void)scale; (void)zp;
+    abort();
+}
+void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+               const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)bp; (void)bias; (void)c; (void)ldc; (void)epi;
+    abort();
+}
+void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const float *ascale,
+               const int32_t *azp, const int8_t *bp, const float *bscale, const int32_t *bcolsum,
+               const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)ascale; (void)azp; (void)bp; (void)bscale;
+    (void)bcolsum; (void)bias; (void)c; (void)ldc; (void)epi;
+    abort();
+}
+#endif

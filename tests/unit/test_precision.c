@@ -1,0 +1,275 @@
+/* test_precision.c — the engine at bf16 and int8 against the float64 references: on every fixture
+ * model and image, class and distillation logits within 1% (bf16) / 3% (int8) relative L2 of the
+ * reference (over each model's images together; any one image within twice that), top-5 overlap
+ * reported; and at every precision an image's logits are bit-identical
+ * alone and inside a batch of other images, on 1, 2 and 3 threads (per-row quantization). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../check.h"
+#include "deit.h"
+#include "model_internal.h"
+#include "safetensors.h"
+#include "state.h"
+
+/* The kernel set deit_model_open_with picks by default here ($DEIT_ISA may narrow it). */
+static gemm_isa default_isa(const char *model)
+{
+    char err[256];
+    deit_model *m = NULL;
+    gemm_isa isa = GEMM_ISA_GENERIC;
+    if (deit_model_open(model, &m, err, sizeof err) == DEIT_OK && gemm_isa_parse(deit_model_isa(m), &isa) != 0)
+        isa = GEMM_ISA_GENERIC;
+    deit_model_free(m);
+    return isa;
+}
+
+typedef struct {
+    const char *model;
+    int full_size;             /* lives only in the shared fixtures */
+} model_case;
+
+static const model_case CASES[] = {
+    {"timm-deit-reduced", 0},        {"timm-deit-reduced-f16", 0}, {"timm-deit-reduced-bf16", 0},
+    {"timm-deit-nodist-reduced", 0}, {"timm-deit-reduced-384", 0}, {"hf-deit-reduced", 0},
+    {"timm-deit-tiny-distilled", 1},
+};
+
+static const char *PREC_NAME[] = {"f32", "bf16", "int8"};
+static const double PREC_TOL[] = {1e-4, 0.01, 0.03}; /* relative L2 of the logits */
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
+    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return b;
+}
+
+/* ||v - ref|| / ||ref|| against an F64 reference tensor (huge when missing or mis-shaped); adds
+ * the squared norms to *num and *den for the model's figure over all its images. */
+static double rel_l2(const st_tensor *t, const float *v, int n, double *sum_num, double *sum_den)
+{
+    if (!t || (int)t->numel != n) {
+        *sum_num += 1e30;
+        return 1e30;
+    }
+    double *ref = malloc((size_t)n * sizeof(double)), num = 0, den = 0;
+    st_to_f64(t, ref);
+    for (int i = 0; i < n; i++) {
+        num += (v[i] - ref[i]) * (v[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    free(ref);
+    if (num != num)
+        num = 1e30;
+    *sum_num += num;
+    *sum_den += den;
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* How many of the reference's top 5 are in ours (order ignored). */
+static int top5_overlap(const st_tensor *t, const float *v, int n)
+{
+    if (!t || (int)t->numel != n)
+        return 0;
+    double *d = malloc((size_t)n * sizeof(double));
+    float *f = malloc((size_t)n * sizeof(float));
+    st_to_f64(t, d);
+    for (int i = 0; i < n; i++)
+        f[i] = (float)d[i];
+    int a[5], b[5], k = deit_topk(f, n, 5, a), same = 0;
+    deit_topk(v, n, 5, b);
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            same += a[i] == b[j];
+    free(d);
+    free(f);
+    return same;
+}
+
+typedef struct {
+    double worst_cls, worst_dist, num_cls, den_cls, num_dist, den_dist;
+    int images, overlap, overlap_of, top1_same;
+} stats;
+
+/* Every image with a reference for mc->model, at precision prec. */
+static void run_case(const model_case *mc, int prec, const char *models_dir, const char *images_dir,
+                     const st_file *refs)
+{
+    char path[1024], err[1024], key[1024];
+    snprintf(path, sizeof path, "%s/%s", models_dir, mc->model);
+    deit_model *m = NULL;
+    deit_params p = deit_default_params();
+    p.precision = (deit_precision)prec;
+    int rc = deit_model_open_with(path, &p, &m, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s at %s: %s", path, PREC_NAME[prec], err);
+    if (rc != DEIT_OK)
+        return;
+    const deit_config *c = deit_model_config(m);
+    int K = c->n_classes;
+    size_t nin = deit_input_floats(m);
+    /* image names with a reference, and their inputs */
+    enum { MAXI = 32 };
+    char names[MAXI][256];
+    float *px = malloc(MAXI * nin * sizeof(float));
+    int ni = 0;
+    DIR *d = opendir(images_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && ni < MAXI) {
+        snprintf(key, sizeof key, "%s/%s/cls_logits", mc->model, e->d_name);
+        if (e->d_name[0] == '.' || !st_find(refs, key))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", images_dir, e->d_name);
+        size_t len = 0;
+        unsigned char *bytes = slurp(path, &len);
+        rc = bytes ? deit_preprocess(m, bytes, len, 40000000, px + ni * nin, err, sizeof err) : DEIT_EIO;
+        free(bytes);
+        CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+        if (rc == DEIT_OK)
+            snprintf(names[ni++], sizeof names[0], "%s", e->d_name);
+    }
+    if (d)
+        closedir(d);
+    CHECK_MSG(ni > 0, "%s: no reference images", mc->model);
+
+    deit_state *s1 = new_state(m, 1, 1);
+    float *cls = malloc((size_t)ni * K * sizeof(float)), *dist = malloc((size_t)ni * K * sizeof(float));
+    float *fused = malloc((size_t)K * sizeof(float));
+    stats st = {0};
+    for (int i = 0; s1 && i < ni; i++) {
+        float *ci = cls + (size_t)i * K, *di = dist + (size_t)i * K;
+        CHECK_INT_EQ(deit_forward(m, s1, px + i * nin, 1, ci, di), DEIT_OK);
+        snprintf(key, sizeof key, "%.200s/%.200s/cls_logits", mc->model, names[i]);
+        const st_tensor *rc_cls = st_find(refs, key);
+        double ec = rel_l2(rc_cls, ci, K, &st.num_cls, &st.den_cls), ed = 0;
+        CHECK_MSG(ec <= 2 * PREC_TOL[prec], "%s/%s %s: cls logits relative L2 %.4f > %.2f",
+                  mc->model, names[i], PREC_NAME[prec], ec, 2 * PREC_TOL[prec]);
+        const st_tensor *rf = rc_cls;
+        const float *ours = ci;
+        if (c->distilled) {
+            snprintf(key, sizeof key, "%.200s/%.200s/dist_logits", mc->model, names[i]);
+            ed = rel_l2(st_find(refs, key), di, K, &st.num_dist, &st.den_dist);
+            CHECK_MSG(ed <= 2 * PREC_TOL[prec], "%s/%s %s: dist logits relative L2 %.4f > %.2f",
+                      mc->model, names[i], PREC_NAME[prec], ed, 2 * PREC_TOL[prec]);
+            snprintf(key, sizeof key, "%.200s/%.200s/fused_probs", mc->model, names[i]);
+            rf = st_find(refs, key);
+            deit_fuse(ci, di, K, 1, NULL, NULL, fused);
+            ours = fused;
+        }
+        st.worst_cls = ec > st.worst_cls ? ec : st.worst_cls;
+        st.worst_dist = ed > st.worst_dist ? ed : st.worst_dist;
+        int k5 = K < 5 ? K : 5;
+        st.overlap += top5_overlap(rf, ours, K);
+        st.overlap_of += k5;
+        int a, b;
+        if (rf && (int)rf->numel == K) {
+            double *rd = malloc((size_t)K * sizeof(double));
+            st_to_f64(rf, rd);
+            a = 0;
+            for (int t = 1; t < K; t++)
+                a = rd[t] > rd[a] ? t : a;
+            free(rd);
+            deit_topk(ours, K, 1, &b);
+            st.top1_same += a == b;
+        }
+        st.images++;
+    }
+    /* the model's figure: relative L2 over all its images' logits together (one image whose
+     * reference logits are nearly flat cannot dominate it); each image alone within twice that */
+    double all_cls = sqrt(st.num_cls / (st.den_cls > 0 ? st.den_cls : 1));
+    double all_dist = sqrt(st.num_dist / (st.den_dist > 0 ? st.den_dist : 1));
+    CHECK_MSG(all_cls <= PREC_TOL[prec] && all_dist <= PREC_TOL[prec],
+              "%s %s: logits relative L2 cls %.4f dist %.4f > %.2f", mc->model, PREC_NAME[prec],
+              all_cls, all_dist, PREC_TOL[prec]);
+    printf("precision %-5s %-26s %2d images: logits rel L2 cls %.4f dist %.4f (worst image %.4f / "
+           "%.4f); top-1 %d/%d, top-5 overlap %d/%d\n",
+           PREC_NAME[prec], mc->model, st.images, all_cls, all_dist, st.worst_cls, st.worst_dist,
+           st.top1_same, st.images, st.overlap, st.overlap_of);
+
+    /* batch independence: each image alone (above) vs inside a batch of the others, rotated so it
+     * sits at every position, on 2 and 3 threads */
+    int B = ni < 4 ? ni : 4;
+    float *bx = malloc((size_t)B * nin * sizeof(float)), *bo = malloc(2 * (size_t)B * K * sizeof(float));
+    for (int threads = 2; threads <= 3; threads++) {
+        deit_state *sb = new_state(m, B, threads);
+        CHECK(sb != NULL);
+        int same = 1;
+        for (int rot = 0; sb && rot < B; rot++) {
+            for (int i = 0; i < B; i++)
+                memcpy(bx + i * nin, px + ((i + rot) % ni) * nin, nin * sizeof(float));
+            CHECK_INT_EQ(deit_forward(m, sb, bx, B, bo, bo + (size_t)B * K), DEIT_OK);
+            for (int i = 0; i < B; i++) {
+                int src = (i + rot) % ni;
+                same &= memcmp(bo + (size_t)i * K, cls + (size_t)src * K, (size_t)K * sizeof(float)) == 0;
+                same &= memcmp(bo + (size_t)(B + i) * K, dist + (size_t)src * K, (size_t)K * sizeof(float)) == 0;
+            }
+        }
+        CHECK_MSG(same, "%s %s: batch of %d on %d threads differs from each image alone", mc->model,
+                  PREC_NAME[prec], B, threads);
+        deit_state_free(sb);
+    }
+    free(bx);
+    free(bo);
+    free(px);
+    free(cls);
+    free(dist);
+    free(fused);
+    deit_state_free(s1);
+    deit_model_free(m);
+}
+
+int main(void)
+{
+    char err[1024], path[1024], models[1024], images[1024];
+    st_file *small = NULL, *full = NULL;
+    int rc = st_open("tests/fixtures/refs-small.safetensors", &small, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s", err);
+    if (rc != DEIT_OK)
+        return check_summary("test_precision");
+    const char *shared = getenv("DEIT_SHARED_FIXTURES");
+    if (!shared)
+        shared = "../shared/fixtures";
+    snprintf(path, sizeof path, "%s/refs.safetensors", shared);
+    snprintf(models, sizeof models, "%s/models", shared);
+    snprintf(images, sizeof images, "%s/images", shared);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        rc = st_open(path, &full, err, sizeof err);
+        CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+    }
+    for (int prec = 0; prec <= 2; prec++) {
+        const char *missing = prec ? lp_isa_missing(default_isa("tests/fixtures/models/timm-deit-reduced"), (lp_kind)prec) : NULL;
+        if (missing) {
+            /* the refusal is the contract on such a CPU: check it names the instruction set */
+            deit_model *m = NULL;
+            deit_params p = deit_default_params();
+            p.precision = (deit_precision)prec;
+            CHECK_INT_EQ(deit_model_open_with("tests/fixtures/models/timm-deit-reduced", &p, &m, err,
+                                              sizeof err), DEIT_EUNSUPPORTED);
+            CHECK(m == NULL && strstr(err, missing) != NULL);
+            printf("precision %s: refused on this CPU (%s): accuracy NOT checked\n", PREC_NAME[prec], err);
+            continue;
+        }
+        for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+            if (!CASES[i].full_size)
+                run_case(&CASES[i], prec, "tests/fixtures/models", "tests/fixtures/images", small);
+            else if (full)
+                run_case(&CASES[i], prec, models, images, full);
+            else
+                printf("precision %s: %s NOT checked (no %s)\n", PREC_NAME[prec], CASES[i].model, path);
+        }
+    }
+    st_close(small);
+    st_close(full);
+    return check_summary("test_precision");
+}
