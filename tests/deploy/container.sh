@@ -77,9 +77,14 @@ ok "runtime stage has no compiler"
 P1=$(free_port)
 P2=$(free_port)
 [ "$P1" != "$P2" ] || P2=$(free_port)
-$PODMAN run -d --name "$C1" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P1" -e DEIT_HOST=127.0.0.1 \
+# the image serves gRPC on 8081 (DEIT_GRPC_PORT); on the host network each container needs its own
+G1=$(free_port)
+G2=$(free_port)
+while [ "$G1" = "$P1" ] || [ "$G1" = "$P2" ]; do G1=$(free_port); done
+while [ "$G2" = "$P1" ] || [ "$G2" = "$P2" ] || [ "$G2" = "$G1" ]; do G2=$(free_port); done
+$PODMAN run -d --name "$C1" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P1" -e DEIT_GRPC_PORT="$G1" -e DEIT_HOST=127.0.0.1 \
     -e DEIT_GRACE_S=8 "$IMAGE" >"$T/run1.log" 2>&1 || { cat "$T/run1.log"; fail "run $C1"; }
-$PODMAN run -d --name "$C2" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P2" -e DEIT_HOST=127.0.0.1 \
+$PODMAN run -d --name "$C2" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P2" -e DEIT_GRPC_PORT="$G2" -e DEIT_HOST=127.0.0.1 \
     -v "$PWD/tests/fixtures/models/timm-deit-nodist-reduced:/models/default:ro" -e DEIT_MODEL=/models/default \
     "$IMAGE" >"$T/run2.log" 2>&1 || { cat "$T/run2.log"; fail "run $C2"; }
 for p in "$P1" "$P2"; do
@@ -87,6 +92,8 @@ for p in "$P1" "$P2"; do
         { $PODMAN logs "$C1" 2>&1 | tail; fail "container on port $p not ready within 60 s"; }
 done
 say "both containers ready (ports $P1, $P2)"
+$PODMAN logs "$C1" 2>&1 | grep -q "gRPC listening on 127.0.0.1:$G1" || fail "$C1 does not serve gRPC on $G1"
+ok "the image serves KServe v2 gRPC too (DEIT_GRPC_PORT, here $G1)"
 
 $PODMAN healthcheck run "$C1" >/dev/null 2>&1 || fail "HEALTHCHECK command fails in $C1"
 top=$($PODMAN top "$C1" pid user args 2>/dev/null | awk 'NR == 2 { print $1, $2, $3 }')
