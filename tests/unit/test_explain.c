@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixture_io.h"
 #include "../check.h"
 #include "deit.h"
 #include "model_internal.h"
@@ -23,20 +24,6 @@ static const char *const MODELS[] = {
     "timm-deit-reduced", "timm-deit-reduced-bf16", "timm-deit-nodist-reduced",
     "timm-deit-reduced-384", "hf-deit-reduced", "timm-deit-tiny-distilled",
 };
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    *len = b ? fread(b, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return b;
-}
 
 /* Max |ref - v| over n values of an F64 reference tensor (1e30 on a shape mismatch). */
 static double max_diff(const st_tensor *t, const float *v, int n)
@@ -188,12 +175,6 @@ static void run_model(const char *models_dir, const char *name, const char *imag
     deit_state_free(s1);
     deit_state_free(s3);
     deit_model_free(m);
-}
-
-static int dir_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int main(void)

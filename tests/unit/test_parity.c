@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixture_io.h"
 #include "../check.h"
 #include "deit.h"
 #include "state.h"
@@ -34,26 +35,6 @@ static const model_case CASES[] = {
     {"hf-deit-reduced", NULL, 1e-4, 0},
     {"timm-deit-tiny-distilled", "timm224_crop0.9_bicubic_center", 5e-4, 1},
 };
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    *len = b ? fread(b, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return b;
-}
-
-static int dir_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* Compares a float vector with an F64 reference tensor; returns the max abs difference. */
 static double max_diff_f64(const st_tensor *t, const float *v, int n)

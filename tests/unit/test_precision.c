@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixture_io.h"
 #include "../check.h"
 #include "deit.h"
 #include "model_internal.h"
@@ -40,20 +41,6 @@ static const model_case CASES[] = {
 
 static const char *PREC_NAME[] = {"f32", "bf16", "int8"};
 static const double PREC_TOL[] = {1e-4, 0.01, 0.03}; /* relative L2 of the logits */
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    *len = b ? fread(b, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return b;
-}
 
 /* ||v - ref|| / ||ref|| against an F64 reference tensor (huge when missing or mis-shaped); adds
  * the squared norms to *num and *den for the model's figure over all its images. */
