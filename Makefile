@@ -148,9 +148,10 @@ FUZZ_LDLIBS  := -lopenblas -lmvec -ljansson $(IMAGE_LIBS) $(HUB_LIBS) -lz -lm -l
 # Comparison tracing in the resampling loops took two thirds of fuzz_image's time for no
 # coverage (pixel arithmetic, not parsing); edges are still counted there.
 $(B)/fuzz/obj/model/image/resize.o: FUZZ_COV := -fno-sanitize-coverage=trace-cmp
-# The packed GEMM is all intrinsics and never reached by a fuzz target (none runs a forward pass);
-# clang 14 spends over ten minutes instrumenting it with ASan/UBSan, so it is built plain.
-$(B)/fuzz/obj/model/nn/gemm.o: model/nn/gemm.c
+# The packed GEMMs (f32, and bf16/int8 in gemm_lp.c) are all intrinsics and never reached by a fuzz
+# target (none runs a forward pass); clang 14 spends over ten minutes instrumenting each with
+# ASan/UBSan, so they are built plain.
+$(B)/fuzz/obj/model/nn/gemm.o $(B)/fuzz/obj/model/nn/gemm_lp.o: $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(CSTD) -O1 -g -pthread $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
 $(eval $(call obj_rules,$(B)/fuzz,$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(FUZZ_COV),\
