@@ -174,7 +174,8 @@ static int rle_decode(const uint8_t *d, size_t len, const bmp_info *b, uint8_t *
     size_t pos = b->offset < len ? (size_t)b->offset : len;
 #define PUT(v) do { if (n < total) idx[n] = (uint8_t)(v); n++; } while (0)
     while (n < total) {
-        if (len - pos < 2)
+        /* pos may stand one past the end: an absolute run's padding to an even file position */
+        if (pos > len || len - pos < 2)
             break;
         uint8_t count = d[pos], byte = d[pos + 1];
         pos += 2;

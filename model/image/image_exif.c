@@ -124,7 +124,7 @@ static int raw_profile_z(const uint8_t *z, size_t n)
 static int png_orientation(const uint8_t *d, size_t len)
 {
     int exif = 0, have_exif = 0, raw = 0, xmp = 0;
-    for (size_t pos = 8; len - pos >= 12;) {
+    for (size_t pos = 8; pos <= len && len - pos >= 12;) {
         uint32_t n = be32(d + pos);
         if ((uint64_t)n + 12 > len - pos)
             break;
@@ -148,7 +148,7 @@ static int png_orientation(const uint8_t *d, size_t len)
 
 static int jpeg_orientation(const uint8_t *d, size_t len)
 {
-    for (size_t pos = 2; len - pos >= 4;) {
+    for (size_t pos = 2; pos <= len && len - pos >= 4;) {
         if (d[pos] != 0xFF)
             return 0;
         uint8_t m = d[pos + 1];
@@ -170,7 +170,7 @@ static int jpeg_orientation(const uint8_t *d, size_t len)
 
 static int webp_orientation(const uint8_t *d, size_t len)
 {
-    for (size_t pos = 12; len - pos >= 8;) {
+    for (size_t pos = 12; pos <= len && len - pos >= 8;) {  /* an odd last chunk pads past the end */
         uint32_t n = rd(d + pos + 4, 4, 0);
         if (n > len - pos - 8)
             return 0;
