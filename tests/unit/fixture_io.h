@@ -1,10 +1,13 @@
-/* fixture_io.h — reading fixture files for the engine's unit tests (parity, precision, explain). */
+/* fixture_io.h — reading fixture files and comparing with their references, for the engine's unit tests. */
 #ifndef DEIT_TEST_FIXTURE_IO_H
 #define DEIT_TEST_FIXTURE_IO_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+
+#include "safetensors.h"
 
 /* The whole file at path in a malloc'd buffer (*len bytes), or NULL when it cannot be opened. */
 static inline unsigned char *slurp(const char *path, size_t *len)
@@ -26,6 +29,21 @@ static inline int dir_exists(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Max |ref - v| over n values of an F64 reference tensor; 1e30 on a shape mismatch or a NaN. */
+static inline double max_diff_f64(const st_tensor *t, const float *v, int n)
+{
+    if (!t || (int)t->numel != n)
+        return 1e30;
+    double *ref = malloc((size_t)n * sizeof(double)), md = 0;
+    st_to_f64(t, ref);
+    for (int i = 0; i < n; i++) {
+        double d = fabs(ref[i] - v[i]);
+        md = d != d ? 1e30 : (d > md ? d : md);
+    }
+    free(ref);
+    return md;
 }
 
 #endif

@@ -25,21 +25,6 @@ static const char *const MODELS[] = {
     "timm-deit-reduced-384", "hf-deit-reduced", "timm-deit-tiny-distilled",
 };
 
-/* Max |ref - v| over n values of an F64 reference tensor (1e30 on a shape mismatch). */
-static double max_diff(const st_tensor *t, const float *v, int n)
-{
-    if (!t || (int)t->numel != n)
-        return 1e30;
-    double *ref = malloc((size_t)n * sizeof(double)), md = 0;
-    st_to_f64(t, ref);
-    for (int i = 0; i < n; i++) {
-        double d = fabs(ref[i] - v[i]);
-        md = d != d ? 1e30 : (d > md ? d : md);
-    }
-    free(ref);
-    return md;
-}
-
 static double ref_scalar(const st_file *refs, const char *key)
 {
     const st_tensor *t = st_find(refs, key);
@@ -111,7 +96,7 @@ static void run_model(const char *models_dir, const char *name, const char *imag
                   memcmp(dist, dist0, (size_t)K * sizeof(float)) == 0,
                   "%s/%s: explaining changed the logits", name, e->d_name);
 
-        double md = max_diff(rcls, maps, G), sum = 0;
+        double md = max_diff_f64(rcls, maps, G), sum = 0;
         worst_map = md > worst_map ? md : worst_map;
         CHECK_MSG(md <= MAP_TOL, "%s: max diff %.3g", key, md);
         for (int i = 0; i < G; i++)
@@ -122,7 +107,7 @@ static void run_model(const char *models_dir, const char *name, const char *imag
         snprintf(key, sizeof key, "%s/%s/token_cosine", name, e->d_name);
         double want_cos = ref_scalar(refs, key);
         if (c->distilled) {
-            md = max_diff(rdist, maps + G, G);
+            md = max_diff_f64(rdist, maps + G, G);
             worst_map = md > worst_map ? md : worst_map;
             double dc = fabs(ex.token_cosine - want_cos);
             worst_cos = dc > worst_cos ? dc : worst_cos;

@@ -36,22 +36,6 @@ static const model_case CASES[] = {
     {"timm-deit-tiny-distilled", "timm224_crop0.9_bicubic_center", 5e-4, 1},
 };
 
-/* Compares a float vector with an F64 reference tensor; returns the max abs difference. */
-static double max_diff_f64(const st_tensor *t, const float *v, int n)
-{
-    if (!t || (int)t->numel != n)
-        return 1e30;
-    double *ref = malloc((size_t)n * sizeof(double)), md = 0;
-    st_to_f64(t, ref);
-    for (int i = 0; i < n; i++) {
-        double d = fabs(ref[i] - v[i]);
-        if (d > md || d != d)
-            md = d != d ? 1e30 : d;
-    }
-    free(ref);
-    return md;
-}
-
 /* Top-k indices of a float64 reference tensor, in the same order deit_topk uses. */
 static void ref_topk(const st_tensor *t, int k, int *idx)
 {
