@@ -91,6 +91,10 @@ struct deit_state {
     float *kv;                 /* [2][B][H][kT | v] packed K^T and V, double-buffered by block
                                 * parity so the one barrier per block suffices */
     size_t kv_head;            /* floats of one (image, head) pair of packs */
+    int attn_bf16;             /* attention's two products in bf16: packs and the rows below are
+                                * bf16 (forward.c says when) */
+    uint16_t *attn_rows;       /* [threads][T][attn_ld] Q, then P, of one (image, head) as bf16 */
+    size_t attn_ld;
     float *attn_out;           /* [B*T][D] heads concatenated */
     float *hidden;             /* [B*T][M] mlp hidden */
     float *patches;            /* [B*N][C*P*P] im2col of the input */

@@ -13,6 +13,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "runs")
 
 
+def load_data(res=28):
+    """(x_train, y_train, x_test, y_test) as tensors, images uint8 [N, res, res]. Above 28 the
+    images are upsampled with Pillow's bilinear filter, the resize the server applies to a 28x28
+    upload for a model whose config says input_size 56 and interpolation bilinear."""
+    xtr, ytr = data.load("train")
+    xte, yte = data.load("test")
+    if res != 28:
+        xtr, xte = upsample(xtr, res), upsample(xte, res)
+    return tuple(map(torch.from_numpy, (xtr, ytr, xte, yte)))
+
+
+def upsample(x_u8, res):
+    from PIL import Image
+    return np.stack([np.asarray(Image.fromarray(im).resize((res, res), Image.BILINEAR)) for im in x_u8])
+
+
 def to_input(x_u8):
     """uint8 [B,28,28] tensor -> normalised float [B,1,28,28], exactly ToTensor + Normalize."""
     return ((x_u8.float() / 255.0 - data.MEAN) / data.STD).unsqueeze(1)
@@ -30,6 +46,26 @@ def augment(x_u8, gen, pad=2, flip=True):
         f = torch.rand(B, generator=gen) < 0.5
         cols = torch.where(f[:, None], cols.flip(1), cols)
     return xp[torch.arange(B)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def random_erase(x_u8, gen, p=0.5, area=(0.02, 0.4), ratio=(0.3, 3.3)):
+    """Random erasing (Zhong et al. 2017, their Fashion-MNIST setting), batched on uint8: with
+    probability p an image gets one rectangle of `area` x its size and aspect `ratio` filled with
+    random grey levels. A rectangle that does not fit is clipped to the image."""
+    B, H, W = x_u8.shape
+    a = torch.empty(B).uniform_(*area, generator=gen) * H * W
+    r = torch.exp(torch.empty(B).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen))
+    h = torch.sqrt(a * r).round().clamp(1, H).long()
+    w = torch.sqrt(a / r).round().clamp(1, W).long()
+    y0 = (torch.rand(B, generator=gen) * (H - h + 1).float()).long()
+    x0 = (torch.rand(B, generator=gen) * (W - w + 1).float()).long()
+    on = torch.rand(B, generator=gen) < p
+    ys = torch.arange(H)[None, :, None]
+    xs = torch.arange(W)[None, None, :]
+    m = (on[:, None, None] & (ys >= y0[:, None, None]) & (ys < (y0 + h)[:, None, None])
+         & (xs >= x0[:, None, None]) & (xs < (x0 + w)[:, None, None]))
+    noise = torch.randint(0, 256, x_u8.shape, generator=gen, dtype=torch.uint8)
+    return torch.where(m, noise, x_u8)
 
 
 def lr_at(step, total, warmup, base, min_lr=1e-5):
@@ -65,6 +101,29 @@ def predict_logits(model, x_u8, bs=500):
         for k, t in enumerate(o):
             outs[k].append(t)
     return [torch.cat(t) for t in outs]
+
+
+@torch.no_grad()
+def predict_flip_tta(model, x_u8, bs=500):
+    """Logits averaged over the image and its horizontal mirror (test-time augmentation; the
+    training augmentation flips, so the network is meant to be mirror-invariant)."""
+    a = predict_logits(model, x_u8, bs)
+    b = predict_logits(model, x_u8.flip(-1), bs)
+    return [(u + v) / 2 for u, v in zip(a, b)]
+
+
+@torch.no_grad()
+def token_cosines(model, x_u8, bs=500):
+    """For a two-prefix-token DeiT: cosine of the two learned token parameters, and the mean over
+    the images of the cosine of the two tokens' final (post-norm) embeddings, as the paper reports."""
+    model.eval()
+    cf = torch.nn.functional.cosine_similarity
+    learned = cf(model.cls_token.flatten(), model.dist_token.flatten(), dim=0).item()
+    tot = 0.0
+    for i in range(0, len(x_u8), bs):
+        _, tok = model(to_input(x_u8[i:i + bs]), with_tokens=True)
+        tot += cf(tok[:, 0], tok[:, 1], dim=1).sum().item()
+    return {"learned_cos": learned, "output_cos": tot / len(x_u8)}
 
 
 def accuracies(logits, y):

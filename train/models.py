@@ -25,16 +25,19 @@ class BasicBlock(nn.Module):
 
 
 class ResNetTeacher(nn.Module):
-    """Compact ResNet for 28x28 grey: stem 32ch, stages 32@28², 64@14², 128@7², one block each."""
+    """Compact ResNet for grey images: a 3x3 stem, then one stage per width (the first at full
+    resolution, each later one halving it), `blocks` BasicBlocks per stage, global average pool, linear.
+    Global pooling makes it run at any input size (the 56x56 teacher is this network fine-tuned)."""
 
-    def __init__(self, widths=(32, 64, 128), num_classes=10):
+    def __init__(self, widths=(32, 64, 128), blocks=1, num_classes=10):
         super().__init__()
         w0 = widths[0]
         self.stem = nn.Sequential(nn.Conv2d(1, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
         layers, cin = [], w0
         for i, w in enumerate(widths):
-            layers.append(BasicBlock(cin, w, 1 if i == 0 else 2))
-            cin = w
+            for j in range(blocks):
+                layers.append(BasicBlock(cin, w, 2 if i > 0 and j == 0 else 1))
+                cin = w
         self.layers = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, num_classes)
 
@@ -97,7 +100,11 @@ class Block(nn.Module):
 
 
 class DeiT(nn.Module):
-    """timm VisionTransformer (distilled=False) / VisionTransformerDistilled (distilled=True)."""
+    """timm VisionTransformer (distilled=False) / VisionTransformerDistilled (distilled=True).
+
+    The second prefix token and its head keep timm's names (`dist_token`, `head_dist`) whatever they
+    are trained for: a distillation token (teacher labels) or a second class token (true labels, the
+    paper's control). The two networks are the same; only the loss differs."""
 
     def __init__(self, img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=6, num_heads=4,
                  mlp_ratio=2.0, num_classes=10, distilled=True):
@@ -139,9 +146,13 @@ class DeiT(nn.Module):
         x = torch.cat(pre + [x], dim=1) + self.pos_embed
         return self.norm(self.blocks(x))
 
-    def forward(self, x):
-        """Returns class-head logits, and (if distilled) dist-head logits as a tuple."""
+    def forward(self, x, with_tokens=False):
+        """Returns class-head logits, and (if distilled) dist-head logits as a tuple; with_tokens:
+        also the final-norm output of the prefix tokens [B, n_prefix, D] (for their cosine)."""
         x = self.forward_tokens(x)
+        if with_tokens:
+            heads = (self.head(x[:, 0]), self.head_dist(x[:, 1])) if self.distilled else (self.head(x[:, 0]),)
+            return heads, x[:, :self.num_prefix]
         if self.distilled:
             return self.head(x[:, 0]), self.head_dist(x[:, 1])
         return self.head(x[:, 0])

@@ -1,7 +1,14 @@
-"""Train the DeiT student with hard-label distillation (--distill) or the class-token-only baseline (--no-distill).
+"""Train a ViT/DeiT student on Fashion-MNIST, one of the paper's four settings (--mode):
 
-loss (distill) = 0.5*CE_ls(head(cls), y) + 0.5*CE(head_dist(dist), teacher_argmax)
-loss (baseline) = CE_ls(head(cls), y)
+  baseline  one class token, loss CE_ls(head(cls), y)
+  twocls    two class tokens (the second in timm's dist_token slot, initialised independently),
+            loss 0.5*CE_ls(head(tok0), y) + 0.5*CE_ls(head_dist(tok1), y): the paper's control
+  hard      DeiT, hard-label distillation: 0.5*CE_ls(head(cls), y) + 0.5*CE(head_dist(dist), teacher_argmax)
+  soft      DeiT, soft distillation: 0.9*CE_ls(head(cls), y) + 0.1*tau^2*KL(teacher/tau || dist/tau), tau 3
+
+--init FINAL.pt --res 56 fine-tunes a trained student at a higher resolution: the images upsampled
+as the server does, the position embedding's patch grid resized bicubically (timm's
+resample_abs_pos_embed), teacher labels from a teacher at that resolution (--teacher).
 Resumable: per-epoch checkpoints in runs/<name>/.
 """
 import argparse
@@ -12,22 +19,36 @@ import torch
 import torch.nn.functional as F
 
 import common
-import data
 import models
 
 ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4, mlp_ratio=2.0, num_classes=10)
+TWO_TOKENS = ("twocls", "hard", "soft")
+
+
+def resample_pos_embed(pe, n_prefix, new_grid):
+    """[1, n_prefix + g*g, D] -> [1, n_prefix + new_grid^2, D]: prefix rows kept, the patch grid
+    resized bicubically (align_corners=False), as timm does when the input size changes."""
+    prefix, grid = pe[:, :n_prefix], pe[:, n_prefix:]
+    g = int(round(grid.shape[1] ** 0.5))
+    grid = grid.reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(new_grid, new_grid), mode="bicubic", align_corners=False)
+    return torch.cat([prefix, grid.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, -1)], dim=1)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--distill", dest="distill", action="store_true", default=True)
-    ap.add_argument("--no-distill", dest="distill", action="store_false")
+    ap.add_argument("--mode", choices=("baseline",) + TWO_TOKENS, required=True)
+    ap.add_argument("--name", default=None, help="run folder under runs/ (default: the mode)")
+    ap.add_argument("--teacher", default="teacher", help="teacher run folder (labels.pt, final.pt)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--bs", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--min-lr", type=float, default=1e-5)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
     ap.add_argument("--smoothing", type=float, default=0.1)
+    ap.add_argument("--res", type=int, default=28)
+    ap.add_argument("--init", default=None, help="fine-tune from this final.pt")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", choices=("bf16", "f32"), default="f32", help="training-step precision (autocast)")
@@ -37,26 +58,33 @@ def main():
     ap.add_argument("--mlp-ratio", type=float, default=ARCH["mlp_ratio"])
     ap.add_argument("--patch", type=int, default=ARCH["patch_size"])
     ap.add_argument("--bench", type=int, default=0, help="time N training steps and exit")
-    ap.add_argument("--out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    name = "student" if a.distill else "baseline"
-    out = a.out or os.path.join(common.RUNS, name)
+    name = a.name or a.mode
+    out = os.path.join(common.RUNS, name)
+    two = a.mode in TWO_TOKENS
 
-    arch = dict(ARCH, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.heads, mlp_ratio=a.mlp_ratio, patch_size=a.patch)
-    xtr, ytr = data.load("train")
-    xte, yte = data.load("test")
-    xtr, ytr, xte, yte = map(torch.from_numpy, (xtr, ytr, xte, yte))
-    if a.distill:
-        if a.bench:
-            tlab = ytr.clone()
-        else:
-            tl = torch.load(os.path.join(common.RUNS, "teacher_labels.pt"))
-            tlab = tl["labels"]
-            print("teacher labels: agreement with y on train %.4f" % tl["train_agree"], flush=True)
+    arch = dict(ARCH, img_size=a.res, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.heads,
+                mlp_ratio=a.mlp_ratio, patch_size=a.patch)
+    xtr, ytr, xte, yte = common.load_data(a.res)
+    tlab, teacher = None, None
+    if a.mode == "hard" and not a.bench:
+        tl = torch.load(os.path.join(common.RUNS, a.teacher, "labels.pt"))
+        tlab = tl["labels"]
+        print("teacher %s labels: agreement with y on train %.4f" % (a.teacher, tl["train_agree"]), flush=True)
+    if a.mode == "soft":
+        ts = json.load(open(os.path.join(common.RUNS, a.teacher, "summary.json")))
+        teacher = models.ResNetTeacher(tuple(ts["widths"]), ts["blocks"]).to(memory_format=torch.channels_last)
+        teacher.load_state_dict(torch.load(os.path.join(common.RUNS, a.teacher, "final.pt")))
+        teacher.eval()
 
-    model = models.DeiT(distilled=a.distill, **arch)
+    model = models.DeiT(distilled=two, **arch)
+    if a.init:
+        src = torch.load(a.init)["model"]
+        src["pos_embed"] = resample_pos_embed(src["pos_embed"], model.num_prefix, a.res // a.patch)
+        model.load_state_dict(src)
+        print("initialised from", a.init, flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "token" not in n and "pos_embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "token" not in n and "pos_embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr)
@@ -72,7 +100,8 @@ def main():
         start, log = s["epoch"], s["log"]
         print("resumed from", ck, flush=True)
 
-    print("%s params %d arch %s, %d epochs x %d steps" % (name, models.count_params(model), arch, a.epochs, steps_per_epoch), flush=True)
+    print("%s (%s) params %d arch %s, %d epochs x %d steps" % (name, a.mode, models.count_params(model), arch,
+          a.epochs, steps_per_epoch), flush=True)
     for epoch in range(start, a.epochs):
         model.train()
         g = torch.Generator().manual_seed(a.seed * 1000 + epoch + 7)
@@ -82,17 +111,29 @@ def main():
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
             for pg in opt.param_groups:
-                pg["lr"] = common.lr_at(step, total, warmup, a.lr)
+                pg["lr"] = common.lr_at(step, total, warmup, a.lr, a.min_lr)
             idx = perm[i * a.bs:(i + 1) * a.bs]
-            x = common.to_input(common.augment(xtr[idx], g))
+            y = ytr[idx]
+            x = common.to_input(common.augment(xtr[idx], g, pad=2 * a.res // 28))
             with common.autocast(a.precision):
                 logits = model(x)
-            if a.distill:
-                cls, dist = (o.float() for o in logits)
-                loss = 0.5 * F.cross_entropy(cls, ytr[idx], label_smoothing=a.smoothing) \
-                    + 0.5 * F.cross_entropy(dist, tlab[idx])
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_logits = teacher(x.contiguous(memory_format=torch.channels_last)).float()
+            if a.mode == "baseline":
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=a.smoothing)
             else:
-                loss = F.cross_entropy(logits.float(), ytr[idx], label_smoothing=a.smoothing)
+                cls, dist = (o.float() for o in logits)
+                loss_cls = F.cross_entropy(cls, y, label_smoothing=a.smoothing)
+                if a.mode == "twocls":
+                    loss = 0.5 * loss_cls + 0.5 * F.cross_entropy(dist, y, label_smoothing=a.smoothing)
+                elif a.mode == "hard":
+                    loss = 0.5 * loss_cls + 0.5 * F.cross_entropy(dist, y if tlab is None else tlab[idx])
+                else:
+                    tau = 3.0
+                    kl = F.kl_div(F.log_softmax(dist / tau, 1), F.log_softmax(t_logits / tau, 1),
+                                  reduction="batchmean", log_target=True)
+                    loss = 0.9 * loss_cls + 0.1 * tau * tau * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -105,19 +146,26 @@ def main():
                 print("  ep %d step %d/%d loss %.4f %.0fs" % (epoch, i, steps_per_epoch, loss.item(), t()), flush=True)
         train_s = t()
         acc = common.accuracies(common.predict_logits(model, xte), yte)
-        log.append({"epoch": epoch + 1, "loss": tot_loss / steps_per_epoch, "test": acc, "train_s": train_s, "total_s": t()})
-        print("epoch %d loss %.4f test %s  %.1f min" % (epoch + 1, tot_loss / steps_per_epoch,
-              {k: round(v, 4) for k, v in acc.items()}, t() / 60), flush=True)
+        rec = {"epoch": epoch + 1, "loss": tot_loss / steps_per_epoch, "test": acc, "train_s": train_s}
+        if two:
+            rec["cos"] = common.token_cosines(model, xte)
+        rec["total_s"] = t()
+        log.append(rec)
+        print("epoch %d loss %.4f test %s %s %.1f min" % (epoch + 1, rec["loss"], {k: round(v, 4) for k, v in acc.items()},
+              {k: round(v, 4) for k, v in rec.get("cos", {}).items()}, rec["total_s"] / 60), flush=True)
         common.save_ckpt(out, epoch + 1, model, opt, log)
 
     acc = common.accuracies(common.predict_logits(model, xte), yte)
-    torch.save({"model": model.state_dict(), "arch": arch, "distilled": a.distill}, os.path.join(out, "final.pt"))
-    summary = {"name": name, "arch": arch, "distilled": a.distill, "test": acc, "epochs": a.epochs,
+    torch.save({"model": model.state_dict(), "arch": arch, "distilled": two, "mode": a.mode},
+               os.path.join(out, "final.pt"))
+    summary = {"name": name, "mode": a.mode, "arch": arch, "distilled": two, "test": acc, "epochs": a.epochs,
                "minutes": sum(e["total_s"] for e in log) / 60, "params": models.count_params(model),
                "args": vars(a), "log": log}
+    if two:
+        summary["cos"] = common.token_cosines(model, xte)
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print("%s FINAL test %s  %.1f min" % (name.upper(), acc, summary["minutes"]), flush=True)
+    print("%s FINAL test %s %s  %.1f min" % (name.upper(), acc, summary.get("cos", ""), summary["minutes"]), flush=True)
 
 
 if __name__ == "__main__":

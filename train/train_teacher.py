@@ -1,12 +1,16 @@
 """Train the convnet teacher, then precompute its hard labels over the (un-augmented) training set.
 
-Resumable: per-epoch checkpoints in runs/teacher/. Output: runs/teacher/final.pt, runs/teacher_labels.pt
+Resumable: per-epoch checkpoints in runs/<name>/. Output: runs/<name>/final.pt, runs/<name>/labels.pt
+(the hard labels the student is distilled from) and runs/<name>/summary.json.
+
+--res 56 with --init runs/teacher/final.pt fine-tunes a 28x28 teacher on the images upsampled to
+56x56 (global pooling lets the same network run there): the teacher at the student's fine-tuning
+resolution that the paper's recipe asks for.
 """
 import argparse
 import json
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -17,38 +21,49 @@ import models
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--name", default="teacher", help="run folder under runs/")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--bs", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--wd", type=float, default=5e-4)
+    ap.add_argument("--widths", default="32,64,128", help="channels per stage")
+    ap.add_argument("--blocks", type=int, default=1, help="BasicBlocks per stage")
+    ap.add_argument("--erase", type=float, default=0.0, help="random-erasing probability")
+    ap.add_argument("--tta", action="store_true", help="predict (test and labels) on image + mirror")
+    ap.add_argument("--res", type=int, default=28, help="input size (images upsampled as the server does)")
+    ap.add_argument("--init", default=None, help="start from this final.pt (fine-tuning)")
+    ap.add_argument("--warmup-epochs", type=float, default=0.25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", choices=("bf16", "f32"), default="f32", help="training-step precision (autocast)")
     ap.add_argument("--bench", type=int, default=0, help="time N training steps and exit")
-    ap.add_argument("--out", default=os.path.join(common.RUNS, "teacher"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    out = os.path.join(common.RUNS, a.name)
 
-    xtr, ytr = data.load("train")
-    xte, yte = data.load("test")
-    xtr, ytr, xte, yte = map(torch.from_numpy, (xtr, ytr, xte, yte))
+    xtr, ytr, xte, yte = common.load_data(a.res)
+    widths = tuple(int(w) for w in a.widths.split(","))
     # channels_last: oneDNN's convolutions are ~25% faster on it (state_dict keys and values unchanged)
-    model = models.ResNetTeacher().to(memory_format=torch.channels_last)
+    model = models.ResNetTeacher(widths, a.blocks).to(memory_format=torch.channels_last)
+    if a.init:
+        model.load_state_dict(torch.load(a.init))
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=a.wd)
     steps_per_epoch = len(xtr) // a.bs
     total = steps_per_epoch * a.epochs
-    warmup = steps_per_epoch // 4
+    warmup = int(steps_per_epoch * a.warmup_epochs)
+    predict = common.predict_flip_tta if a.tta else common.predict_logits
 
     start, log = 0, []
-    ck = common.latest_ckpt(a.out)
+    ck = common.latest_ckpt(out)
     if ck and not a.bench:
         s = torch.load(ck)
         model.load_state_dict(s["model"]); opt.load_state_dict(s["opt"])
         start, log = s["epoch"], s["log"]
         print("resumed from", ck, flush=True)
 
-    print("teacher params %d, %d epochs x %d steps" % (models.count_params(model), a.epochs, steps_per_epoch), flush=True)
+    print("teacher %s params %d widths %s blocks %d res %d, %d epochs x %d steps" % (
+        a.name, models.count_params(model), widths, a.blocks, a.res, a.epochs, steps_per_epoch), flush=True)
     for epoch in range(start, a.epochs):
         model.train()
         g = torch.Generator().manual_seed(a.seed * 1000 + epoch)
@@ -60,10 +75,13 @@ def main():
             for pg in opt.param_groups:
                 pg["lr"] = common.lr_at(step, total, warmup, a.lr, 0.0)
             idx = perm[i * a.bs:(i + 1) * a.bs]
-            x = common.to_input(common.augment(xtr[idx], g))
+            xa = common.augment(xtr[idx], g, pad=2 * a.res // 28)
+            if a.erase:
+                xa = common.random_erase(xa, g, a.erase)
+            x = common.to_input(xa)
             with common.autocast(a.precision):
-                out = model(x.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(out.float(), ytr[idx], label_smoothing=0.1)
+                out_ = model(x.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(out_.float(), ytr[idx], label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -75,23 +93,27 @@ def main():
             if i % 100 == 0:
                 print("  ep %d step %d/%d loss %.4f %.0fs" % (epoch, i, steps_per_epoch, loss.item(), t()), flush=True)
         train_s = t()
-        acc = common.accuracies(common.predict_logits(model, xte), yte)["head"]
+        acc = common.accuracies(predict(model, xte), yte)["head"]
         log.append({"epoch": epoch + 1, "loss": tot_loss / steps_per_epoch, "test_acc": acc, "train_s": train_s, "total_s": t()})
         print("epoch %d loss %.4f test_acc %.4f  %.1f min" % (epoch + 1, tot_loss / steps_per_epoch, acc, t() / 60), flush=True)
-        common.save_ckpt(a.out, epoch + 1, model, opt, log)
+        common.save_ckpt(out, epoch + 1, model, opt, log)
 
     # hard teacher labels on the un-augmented training images, computed once
-    logits = common.predict_logits(model, xtr)[0]
-    labels = logits.argmax(1)
+    labels = predict(model, xtr)[0].argmax(1)
     agree = (labels == ytr).float().mean().item()
-    test_acc = common.accuracies(common.predict_logits(model, xte), yte)["head"]
-    torch.save({"labels": labels, "train_agree": agree}, os.path.join(common.RUNS, "teacher_labels.pt"))
-    torch.save(model.state_dict(), os.path.join(a.out, "final.pt"))
-    summary = {"test_acc": test_acc, "train_label_agreement": agree, "epochs": a.epochs,
-               "minutes": sum(e["total_s"] for e in log) / 60, "params": models.count_params(model), "log": log}
-    with open(os.path.join(a.out, "summary.json"), "w") as f:
+    test = {"plain": common.accuracies(common.predict_logits(model, xte), yte)["head"],
+            "flip_tta": common.accuracies(common.predict_flip_tta(model, xte), yte)["head"]}
+    test_acc = test["flip_tta" if a.tta else "plain"]
+    torch.save({"labels": labels, "train_agree": agree}, os.path.join(out, "labels.pt"))
+    torch.save(model.state_dict(), os.path.join(out, "final.pt"))
+    summary = {"name": a.name, "test_acc": test_acc, "test": test, "train_label_agreement": agree,
+               "epochs": a.epochs, "res": a.res, "widths": widths, "blocks": a.blocks, "tta": a.tta,
+               "minutes": sum(e["total_s"] for e in log) / 60, "params": models.count_params(model),
+               "args": vars(a), "log": log}
+    with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print("TEACHER test_acc %.4f  train agreement %.4f  %.1f min" % (test_acc, agree, summary["minutes"]), flush=True)
+    print("TEACHER %s test_acc %.4f (plain %.4f, flip TTA %.4f)  train agreement %.4f  %.1f min" % (
+        a.name, test_acc, test["plain"], test["flip_tta"], agree, summary["minutes"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
+/* Attention's two products (q k^T and p v) run in bf16 for a bf16 or int8 model on a CPU with
+ * AVX512_BF16: f32 accumulation, softmax in f32, the scores and probabilities rounded as they enter
+ * the products. At bf16 they were 14% of DeiT-tiny's time in f32 (bench/README.md); int8 uses bf16
+ * there too because a u8 probability row would lose the small weights that attention sums. A CPU
+ * with VNNI but no BF16 keeps f32 attention at int8. */
+static int attention_in_bf16(const deit_model *m)
+{
+    return m->lp.kind != 0 && lp_isa_missing(m->isa, LP_BF16) == NULL;
+}
+
 deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
 {
     deit_params defaults = deit_default_params();
@@ -54,7 +64,16 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
         return NULL;
     s->m = m;
     s->max_batch = max_batch;
-    s->kv_head = gemm_packed_floats((int)T, (int)hd) + gemm_packed_floats((int)hd, (int)T);
+    s->attn_bf16 = attention_in_bf16(m);
+    if (s->attn_bf16) {
+        size_t elems = lp_packed_elems(LP_BF16, (int)T, (int)hd) + lp_packed_elems(LP_BF16, (int)hd, (int)T);
+        s->kv_head = (elems + 31) / 32 * 16; /* floats, 64-byte multiples */
+        size_t tp = (size_t)lp_kpad(LP_BF16, (int)T), hp = (size_t)lp_kpad(LP_BF16, (int)hd);
+        s->attn_ld = tp > hp ? tp : hp;
+        s->attn_rows = (uint16_t *)alloc_floats((size_t)n_threads * T * s->attn_ld / 2 + 1);
+    } else {
+        s->kv_head = gemm_packed_floats((int)T, (int)hd) + gemm_packed_floats((int)hd, (int)T);
+    }
     s->team = pool_new(n_threads);
     s->width = n_threads;
     s->x = alloc_floats(B * T * D);
@@ -78,7 +97,7 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
         s->aq_zp = (int32_t *)alloc_floats(B * T);
         lp_failed = !s->aq || !s->aq_scale || !s->aq_zp;
     }
-    if (lp_failed || !s->claims || !s->team || !s->x || !s->xn || !s->qkv || !s->scores || !s->kv || !s->attn_out ||
+    if (lp_failed || (s->attn_bf16 && !s->attn_rows) || !s->claims || !s->team || !s->x || !s->xn || !s->qkv || !s->scores || !s->kv || !s->attn_out ||
         !s->hidden || !s->patches || !s->prefix) {
         deit_state_free(s);
         return NULL;
@@ -105,6 +124,7 @@ void deit_state_free(deit_state *s)
     free(s->aq);
     free(s->aq_scale);
     free(s->aq_zp);
+    free(s->attn_rows);
     free(s->attn);
     free(s->roll);
     free(s);
@@ -260,6 +280,18 @@ static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
 {
     const deit_config *c = &j->m->cfg;
     int T = c->n_tokens, D = c->dim, H = c->heads, hd = D / H;
+    if (j->s->attn_bf16) {
+        size_t kt_elems = lp_packed_elems(LP_BF16, T, hd);
+        FOR_IMAGES(r0, r1, T) {
+            const float *qkv = j->s->qkv + (size_t)b * T * 3 * D;
+            for (int h = 0; h < H; h++) {
+                uint16_t *kt = (uint16_t *)(kv + ((size_t)b * H + h) * j->s->kv_head), *v = kt + kt_elems;
+                gemm_bf16_pack_t_rows(qkv + D + (size_t)h * hd, 3 * (size_t)D, hd, t0, t1, kt);
+                gemm_bf16_pack_n_rows(qkv + 2 * (size_t)D + (size_t)h * hd, 3 * (size_t)D, hd, T, t0, t1, v);
+            }
+        }
+        return;
+    }
     size_t kt_floats = gemm_packed_floats(T, hd);
     FOR_IMAGES(r0, r1, T) {
         const float *qkv = j->s->qkv + (size_t)b * T * 3 * D;
@@ -272,6 +304,30 @@ static void pack_kv(const fwd_job *j, float *kv, int r0, int r1)
 }
 
 /* Multi-head self-attention for own query rows: out[t, h*hd:(h+1)*hd] = softmax(q_h k_h^T * scale) v_h. */
+static void attention_rows_bf16(const fwd_job *j, int l, const float *kv, float *scores,
+                                uint16_t *rows, int r0, int r1)
+{
+    const deit_config *c = &j->m->cfg;
+    int T = c->n_tokens, D = c->dim, H = c->heads, hd = D / H;
+    size_t ld = j->s->attn_ld, kt_elems = lp_packed_elems(LP_BF16, T, hd);
+    float scale = (float)(1.0 / sqrt((double)hd));
+    FOR_IMAGES(r0, r1, T) {
+        const float *q = j->s->qkv + ((size_t)b * T + t0) * 3 * D;
+        float *out = j->s->attn_out + ((size_t)b * T + t0) * D;
+        int nq = t1 - t0;
+        for (int h = 0; h < H; h++) {
+            const uint16_t *kt = (const uint16_t *)(kv + ((size_t)b * H + h) * j->s->kv_head), *v = kt + kt_elems;
+            gemm_bf16_round_rows_scaled(q + (size_t)h * hd, 3 * (size_t)D, nq, hd, scale, rows, ld);
+            gemm_bf16(nq, T, hd, rows, ld, kt, NULL, scores, (size_t)T, GEMM_STORE);
+            k_softmax_rows(j->m->isa, scores, nq, T);
+            if (j->ex && j->ex[b].class_map)
+                explain_capture(j->s, b, l, h, t0, nq, scores);
+            gemm_bf16_round_rows(scores, (size_t)T, nq, T, rows, ld);
+            gemm_bf16(nq, hd, T, rows, ld, v, NULL, out + (size_t)h * hd, (size_t)D, GEMM_STORE);
+        }
+    }
+}
+
 static void attention_rows(const fwd_job *j, int l, const float *kv, float *scores, int r0, int r1)
 {
     const deit_config *c = &j->m->cfg;
@@ -329,7 +385,12 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
     float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
     /* attention for these query rows */
-    attention_rows(j, l, s->kv + (size_t)(l & 1) * kv_block, s->scores + (size_t)tid * T * T, r0, r1);
+    const float *kv = s->kv + (size_t)(l & 1) * kv_block;
+    float *scores = s->scores + (size_t)tid * T * T;
+    if (s->attn_bf16)
+        attention_rows_bf16(j, l, kv, scores, s->attn_rows + (size_t)tid * T * s->attn_ld, r0, r1);
+    else
+        attention_rows(j, l, kv, scores, r0, r1);
     /* projection + residual */
     linear(m, s, pb->proj, lb ? &lb->proj : NULL, D, D, r0, nr, ao, (size_t)D, bw->proj_b, x,
            (size_t)D, GEMM_ADD);

@@ -91,9 +91,11 @@ void gemm_s8_pack_t(const float *w, size_t ldw, int n, int k, int8_t *dst, float
 #ifdef LP_X86
 /* ---- activations in ------------------------------------------------------------------------- */
 
-T_BF16 void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd)
+T_BF16 void gemm_bf16_round_rows_scaled(const float *a, size_t lda, int m, int k, float scale,
+                                        uint16_t *dst, size_t ldd)
 {
     int kp = lp_kpad(LP_BF16, k);
+    __m512 sv = _mm512_set1_ps(scale);
     for (int i = 0; i < m; i++) {
         const float *ar = a + (size_t)i * lda;
         uint16_t *dr = dst + (size_t)i * ldd;
@@ -101,8 +103,60 @@ T_BF16 void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint1
             int left = k - kk;
             __mmask16 lm = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
             __mmask16 sm = kp - kk >= 16 ? 0xffff : (__mmask16)((1u << (kp - kk)) - 1);
-            __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lm, ar + kk));
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_maskz_loadu_ps(lm, ar + kk), sv));
             _mm256_mask_storeu_epi16(dr + kk, sm, (__m256i)h);
+        }
+    }
+}
+
+/* x * 1.0f is exact, so this is the plain rounding. */
+void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd)
+{
+    gemm_bf16_round_rows_scaled(a, lda, m, k, 1.0f, dst, ldd);
+}
+
+/* Column j of a packed B sits at panel j/16, lane j%16: element (kk, j) at
+ * (j/16)*kp*16 + (kk/2)*32 + (j%16)*2 + kk%2. For W^T the columns are W's rows: a row's k pairs are
+ * 32-bit slots 64 bytes apart, written by one scatter per 16 values. */
+T_BF16 void gemm_bf16_pack_t_rows(const float *w, size_t ldw, int k, int n0, int n1, uint16_t *dst)
+{
+    int kp = lp_kpad(LP_BF16, k);
+    const __m256i stride = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    for (int j = n0; j < n1; j++) {
+        const float *wr = w + (size_t)j * ldw;
+        uint32_t *col = (uint32_t *)(dst + (size_t)(j / GEMM_PANEL) * kp * GEMM_PANEL) + j % GEMM_PANEL;
+        for (int kk = 0; kk < k; kk += 16) {
+            int left = k - kk;
+            __mmask16 lm = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            int pairs = left >= 16 ? 8 : (left + 1) / 2; /* an odd k's last pair holds a zero */
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lm, wr + kk));
+            _mm256_mask_i32scatter_epi32(col + (size_t)(kk / 2) * GEMM_PANEL, (__mmask8)((1u << pairs) - 1),
+                                         stride, (__m256i)h, 4);
+        }
+    }
+}
+
+/* For B[k][n] itself, two consecutive rows (a k pair) of 16 columns interleave into 64 contiguous
+ * bytes; a pair split between callers is written one half each (masked to its 16-bit lanes). */
+T_BF16 void gemm_bf16_pack_n_rows(const float *b, size_t ldb, int n, int k, int k0, int k1, uint16_t *dst)
+{
+    int kp = lp_kpad(LP_BF16, k);
+    static const uint16_t zip_idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                         8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i zip = _mm512_loadu_si512(zip_idx);
+    for (int kk = k0 & ~1; kk < k1; kk += 2) {
+        int has0 = kk >= k0, has1 = kk + 1 < k1;
+        const float *r0 = b + (size_t)kk * ldb, *r1 = r0 + ldb;
+        for (int j = 0; j < n; j += GEMM_PANEL) {
+            int left = n - j;
+            __mmask16 lm = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            __m512 v0 = has0 ? _mm512_maskz_loadu_ps(lm, r0 + j) : _mm512_setzero_ps();
+            __m512 v1 = has1 ? _mm512_maskz_loadu_ps(lm, r1 + j) : _mm512_setzero_ps();
+            __m512i both = _mm512_permutexvar_epi16(zip, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+            uint32_t sm = left >= 16 ? 0xffffffffu : (1u << (2 * left)) - 1; /* the columns present */
+            sm &= (has0 ? 0x55555555u : 0) | (has1 ? 0xaaaaaaaau : 0);
+            _mm512_mask_storeu_epi16(dst + (size_t)(j / GEMM_PANEL) * kp * GEMM_PANEL + (size_t)(kk / 2) * 2 * GEMM_PANEL,
+                                     (__mmask32)sm, both);
         }
     }
 }
@@ -340,6 +394,22 @@ T_VNNI void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const f
 void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd)
 {
     (void)a; (void)lda; (void)m; (void)k; (void)dst; (void)ldd;
+    abort();
+}
+void gemm_bf16_round_rows_scaled(const float *a, size_t lda, int m, int k, float scale, uint16_t *dst,
+                                 size_t ldd)
+{
+    (void)a; (void)lda; (void)m; (void)k; (void)scale; (void)dst; (void)ldd;
+    abort();
+}
+void gemm_bf16_pack_t_rows(const float *w, size_t ldw, int k, int n0, int n1, uint16_t *dst)
+{
+    (void)w; (void)ldw; (void)k; (void)n0; (void)n1; (void)dst;
+    abort();
+}
+void gemm_bf16_pack_n_rows(const float *b, size_t ldb, int n, int k, int k0, int k1, uint16_t *dst)
+{
+    (void)b; (void)ldb; (void)n; (void)k; (void)k0; (void)k1; (void)dst;
     abort();
 }
 void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t *dst, size_t ldd,

@@ -49,6 +49,18 @@ void gemm_bf16_pack_t(const float *w, size_t ldw, int n, int k, uint16_t *dst);
  * even-padded k; the pad element is written as zero). */
 void gemm_bf16_round_rows(const float *a, size_t lda, int m, int k, uint16_t *dst, size_t ldd);
 
+/* The same with every element multiplied by scale before rounding (attention's 1/sqrt(head_dim)). */
+void gemm_bf16_round_rows_scaled(const float *a, size_t lda, int m, int k, float scale,
+                                 uint16_t *dst, size_t ldd);
+
+/* Writes columns n0..n1-1 of a packed bf16 B = W^T (k rows) from rows n0..n1-1 of W (stride ldw),
+ * so callers owning disjoint rows fill one pack together (attention's K^T). Nothing else of dst is
+ * written: its padding must be zero already. */
+void gemm_bf16_pack_t_rows(const float *w, size_t ldw, int k, int n0, int n1, uint16_t *dst);
+
+/* Writes rows k0..k1-1 of a packed bf16 B[k][n] from B (stride ldb), as above (attention's V). */
+void gemm_bf16_pack_n_rows(const float *b, size_t ldb, int n, int k, int k0, int k1, uint16_t *dst);
+
 /* C = epi(A @ B + bias) with A from gemm_bf16_round_rows (stride lda elements) and B packed. */
 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
                const float *bias, float *c, size_t ldc, gemm_epilogue epi);

@@ -94,6 +94,50 @@ static void test_bf16(int m, int n, int k, gemm_epilogue epi, int with_bias)
     free(a); free(w); free(bias); free(c); free(c0); free(c1); free(ab); free(bp);
 }
 
+/* Attention's packs: K^T filled by callers owning row ranges (odd boundaries included) equals the
+ * whole-matrix pack; V (B itself, k = tokens) equals the pack of its transpose; the scaled rounding
+ * equals rounding the scaled values. Buffers start zeroed, as the forward's do. */
+static void test_bf16_row_packs(int n, int k, int split)
+{
+    size_t elems = lp_packed_elems(LP_BF16, n, k), ld = (size_t)k + 3;
+    float *w = malloc((size_t)n * ld * 4), *wt = malloc((size_t)k * n * 4);
+    uint16_t *whole = calloc(elems, 2), *parts = calloc(elems, 2);
+    for (int j = 0; j < n; j++)
+        for (int kk = 0; kk < k; kk++)
+            w[(size_t)j * ld + kk] = wt[(size_t)kk * n + j] = frand() * 4;
+    gemm_bf16_pack_t(w, ld, n, k, whole);
+    gemm_bf16_pack_t_rows(w, ld, k, split, n, parts);
+    gemm_bf16_pack_t_rows(w, ld, k, 0, split, parts);
+    CHECK(memcmp(whole, parts, elems * 2) == 0);
+    /* V: B[k][n] = W^T, rows written in two ranges split at an odd k */
+    size_t velems = lp_packed_elems(LP_BF16, k, n);
+    uint16_t *vwhole = calloc(velems, 2), *vparts = calloc(velems, 2);
+    float *b = malloc((size_t)n * (k + 1) * 4); /* B[n rows of tokens][k columns], stride k + 1 */
+    for (int t = 0; t < n; t++)
+        for (int d = 0; d < k; d++)
+            b[(size_t)t * (k + 1) + d] = w[(size_t)t * ld + d];
+    /* B = b (n x k as tokens x dims) packs like W^T with W = b^T, whose rows are b's columns */
+    float *bt = malloc((size_t)k * n * 4);
+    for (int t = 0; t < n; t++)
+        for (int d = 0; d < k; d++)
+            bt[(size_t)d * n + t] = b[(size_t)t * (k + 1) + d];
+    gemm_bf16_pack_t(bt, (size_t)n, k, n, vwhole);
+    int cut = split | 1;
+    cut = cut > n ? n : cut;
+    gemm_bf16_pack_n_rows(b, (size_t)k + 1, k, n, cut, n, vparts);
+    gemm_bf16_pack_n_rows(b, (size_t)k + 1, k, n, 0, cut, vparts);
+    CHECK(memcmp(vwhole, vparts, velems * 2) == 0);
+    /* scaled rounding */
+    int kp = lp_kpad(LP_BF16, k), rows_ok = 1;
+    uint16_t *r = malloc((size_t)n * kp * 2);
+    gemm_bf16_round_rows_scaled(w, ld, n, k, 0.125f, r, (size_t)kp);
+    for (int j = 0; j < n; j++)
+        for (int kk = 0; kk < kp; kk++)
+            rows_ok &= r[(size_t)j * kp + kk] == (kk < k ? lp_bf16_round(w[(size_t)j * ld + kk] * 0.125f) : 0);
+    CHECK(rows_ok);
+    free(w); free(wt); free(whole); free(parts); free(vwhole); free(vparts); free(b); free(bt); free(r);
+}
+
 static void test_int8(int m, int n, int k, gemm_epilogue epi, int with_bias)
 {
     int kp = lp_kpad(LP_INT8, k), npad = (n + 15) / 16 * 16;
@@ -198,6 +242,10 @@ int main(void)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int e = 0; e < 3; e++)
                 test_bf16(shapes[s][0], shapes[s][1], shapes[s][2], epis[e], (int)(s + e) % 3 != 0);
+        test_bf16_row_packs(198, 64, 99);
+        test_bf16_row_packs(197, 64, 100);
+        test_bf16_row_packs(50, 33, 17);
+        test_bf16_row_packs(7, 16, 0);
     }
     why = lp_isa_missing(gemm_isa_detect(), LP_INT8);
     if (why) {
