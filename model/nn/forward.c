@@ -205,6 +205,28 @@ static void linear(const deit_model *m, deit_state *s, const float *f32w, const 
     }
 }
 
+/* bf16 models: a linear layer's input rows as bf16, written by their producer (the LayerNorm, the
+ * attention, fc1's epilogue) so the f32 rows are never stored and read back for rounding. */
+static uint16_t *bf16_in(deit_state *s, int row0)
+{
+    return (uint16_t *)s->aq + (size_t)row0 * s->aq_ld;
+}
+
+/* LayerNorm of nr rows straight to bf16 input rows: each group of rows is normalised into the
+ * thread's own xn rows and rounded while they are still in L1. */
+static void layernorm_bf16(const deit_model *m, deit_state *s, int row0, int nr, const float *x,
+                           const float *g, const float *b, uint16_t *dst)
+{
+    const deit_config *c = &m->cfg;
+    int D = c->dim;
+    float *xn = s->xn + (size_t)row0 * D;
+    for (int r = 0; r < nr; r += 8) {
+        int n = nr - r < 8 ? nr - r : 8;
+        k_layernorm(m->isa, x + (size_t)r * D, n, D, g, b, c->ln_eps, xn + (size_t)r * D);
+        gemm_bf16_round_rows(xn + (size_t)r * D, (size_t)D, n, D, dst + (size_t)r * s->aq_ld, s->aq_ld);
+    }
+}
+
 /* patches[p - p0][ch*P*P + ky*P + kx] = pixels[ch][gy*P + ky][gx*P + kx] for patches p0..p1-1 of
  * one image (p = gy*GW + gx): the input of a stride-P, kernel-P convolution as GEMM rows. */
 static void im2col(const deit_config *c, const float *pixels, int p0, int p1, float *patches)
@@ -314,6 +336,8 @@ static void attention_rows_bf16(const fwd_job *j, int l, const float *kv, float 
     FOR_IMAGES(r0, r1, T) {
         const float *q = j->s->qkv + ((size_t)b * T + t0) * 3 * D;
         float *out = j->s->attn_out + ((size_t)b * T + t0) * D;
+        /* a bf16 model's projection reads the heads' output as bf16: stored so, in its input rows */
+        uint16_t *out16 = j->m->lp.kind == LP_BF16 ? (uint16_t *)j->s->aq + ((size_t)b * T + t0) * j->s->aq_ld : NULL;
         int nq = t1 - t0;
         for (int h = 0; h < H; h++) {
             const uint16_t *kt = (const uint16_t *)(kv + ((size_t)b * H + h) * j->s->kv_head), *v = kt + kt_elems;
@@ -323,7 +347,10 @@ static void attention_rows_bf16(const fwd_job *j, int l, const float *kv, float 
             if (j->ex && j->ex[b].class_map)
                 explain_capture(j->s, b, l, h, t0, nq, scores);
             gemm_bf16_round_rows(scores, (size_t)T, nq, T, rows, ld);
-            gemm_bf16(nq, hd, T, rows, ld, v, NULL, out + (size_t)h * hd, (size_t)D, GEMM_STORE);
+            if (out16)
+                gemm_bf16_out16(nq, hd, T, rows, ld, v, NULL, out16 + (size_t)h * hd, j->s->aq_ld, GEMM_STORE);
+            else
+                gemm_bf16(nq, hd, T, rows, ld, v, NULL, out + (size_t)h * hd, (size_t)D, GEMM_STORE);
         }
     }
 }
@@ -391,15 +418,26 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
         attention_rows_bf16(j, l, kv, scores, s->attn_rows + (size_t)tid * T * s->attn_ld, r0, r1);
     else
         attention_rows(j, l, kv, scores, r0, r1);
-    /* projection + residual */
-    linear(m, s, pb->proj, lb ? &lb->proj : NULL, D, D, r0, nr, ao, (size_t)D, bw->proj_b, x,
-           (size_t)D, GEMM_ADD);
-    /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
-    k_layernorm(m->isa, x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
-    linear(m, s, pb->fc1, lb ? &lb->fc1 : NULL, M, D, r0, nr, xn, (size_t)D, bw->fc1_b, hid,
-           (size_t)M, GEMM_GELU);
-    linear(m, s, pb->fc2, lb ? &lb->fc2 : NULL, D, M, r0, nr, hid, (size_t)M, bw->fc2_b, x,
-           (size_t)D, GEMM_ADD);
+    if (m->lp.kind == LP_BF16) {
+        /* every product's input arrives as bf16 (attention and fc1 store it so, the LayerNorm
+         * rounds as it goes); fc1's output lives in the hidden buffer as bf16 rows */
+        size_t mp = (size_t)lp_kpad(LP_BF16, M);
+        uint16_t *in = bf16_in(s, r0), *hid16 = (uint16_t *)s->hidden + (size_t)r0 * mp;
+        gemm_bf16(nr, D, D, in, s->aq_ld, lb->proj.w, bw->proj_b, x, (size_t)D, GEMM_ADD);
+        layernorm_bf16(m, s, r0, nr, x, bw->norm2_w, bw->norm2_b, in);
+        gemm_bf16_out16(nr, M, D, in, s->aq_ld, lb->fc1.w, bw->fc1_b, hid16, mp, GEMM_GELU);
+        gemm_bf16(nr, D, M, hid16, mp, lb->fc2.w, bw->fc2_b, x, (size_t)D, GEMM_ADD);
+    } else {
+        /* projection + residual */
+        linear(m, s, pb->proj, lb ? &lb->proj : NULL, D, D, r0, nr, ao, (size_t)D, bw->proj_b, x,
+               (size_t)D, GEMM_ADD);
+        /* pre-norm mlp: fc1 + exact GELU, fc2 + residual */
+        k_layernorm(m->isa, x, nr, D, bw->norm2_w, bw->norm2_b, c->ln_eps, xn);
+        linear(m, s, pb->fc1, lb ? &lb->fc1 : NULL, M, D, r0, nr, xn, (size_t)D, bw->fc1_b, hid,
+               (size_t)M, GEMM_GELU);
+        linear(m, s, pb->fc2, lb ? &lb->fc2 : NULL, D, M, r0, nr, hid, (size_t)M, bw->fc2_b, x,
+               (size_t)D, GEMM_ADD);
+    }
     if (s->trace_on && r0 < T) {
         int e = r1 < T ? r1 : T;
         memcpy(s->trace + (size_t)(1 + l) * T * D + (size_t)r0 * D, x, (size_t)(e - r0) * D * sizeof(float));
@@ -416,10 +454,17 @@ static void block_head(const fwd_job *j, int l, int r0, int r1)
     int D = c->dim, nr = r1 - r0;
     float *xn = s->xn + (size_t)r0 * D;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
-    k_layernorm(m->isa, s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
     const deit_lp_block *lb = m->lp.kind ? &m->lp.blocks[l] : NULL;
-    linear(m, s, m->pk.blocks[l].qkv, lb ? &lb->qkv : NULL, 3 * D, D, r0, nr, xn, (size_t)D,
-           bw->qkv_b, s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
+    if (m->lp.kind == LP_BF16) {
+        uint16_t *in = bf16_in(s, r0);
+        layernorm_bf16(m, s, r0, nr, s->x + (size_t)r0 * D, bw->norm1_w, bw->norm1_b, in);
+        gemm_bf16(nr, 3 * D, D, in, s->aq_ld, lb->qkv.w, bw->qkv_b, s->qkv + (size_t)r0 * 3 * D,
+                  3 * (size_t)D, GEMM_STORE);
+    } else {
+        k_layernorm(m->isa, s->x + (size_t)r0 * D, nr, D, bw->norm1_w, bw->norm1_b, c->ln_eps, xn);
+        linear(m, s, m->pk.blocks[l].qkv, lb ? &lb->qkv : NULL, 3 * D, D, r0, nr, xn, (size_t)D,
+               bw->qkv_b, s->qkv + (size_t)r0 * 3 * D, 3 * (size_t)D, GEMM_STORE);
+    }
     pack_kv(j, s->kv + (size_t)(l & 1) * kv_block, r0, r1);
 }
 

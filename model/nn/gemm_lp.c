@@ -238,35 +238,50 @@ INLINE int32_t load_u32(const void *p)
     return v;
 }
 
-/* ---- bf16 micro-kernel: MR x (16*NV) over all k pairs ----------------------------------------- */
+/* ---- bf16 micro-kernel: MR x (16*NV) over all k pairs; C in f32, or rounded to bf16 (OUT16) ---- */
 
-T_BF16 INLINE void ukr_bf16(const int MR, const int NV, int kq, const uint16_t *a, size_t lda,
-                            const uint16_t *b0p, const uint16_t *b1p, const float *bias, float *c,
-                            size_t ldc, gemm_epilogue epi, int nj)
+/* acc += a . b over bf16 pairs. As for vpdpbusd below: GCC 12 routes the __m512bh intrinsic's
+ * accumulators through spare registers and spills the 24 of a full tile to the stack; the asm keeps
+ * each accumulator in its register. */
+T_BF16 INLINE __m512 dpbf16(__m512 acc, __m512i a, __m512i b)
+{
+    __asm__("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
+T_BF16 INLINE void ukr_bf16(const int MR, const int NV, const int OUT16, int kq, const uint16_t *a,
+                            size_t lda, const uint16_t *b0p, const uint16_t *b1p, const float *bias,
+                            void *cv, size_t ldc, gemm_epilogue epi, int nj)
 {
     __m512 acc[12][2];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
     for (int q = 0; q < kq; q++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b0p + (size_t)q * 2 * GEMM_PANEL);
-        __m512bh b1 = NV > 1 ? (__m512bh)_mm512_loadu_si512(b1p + (size_t)q * 2 * GEMM_PANEL) : b0;
+        __m512i b0 = _mm512_loadu_si512(b0p + (size_t)q * 2 * GEMM_PANEL);
+        __m512i b1 = NV > 1 ? _mm512_loadu_si512(b1p + (size_t)q * 2 * GEMM_PANEL) : b0;
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32(load_u32(a + (size_t)r * lda + 2 * (size_t)q));
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+            __m512i av = _mm512_set1_epi32(load_u32(a + (size_t)r * lda + 2 * (size_t)q));
+            acc[r][0] = dpbf16(acc[r][0], av, b0);
             if (NV > 1)
-                acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+                acc[r][1] = dpbf16(acc[r][1], av, b1);
         }
     }
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) {
-        float *cr = c + (size_t)r * ldc;
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) {
             __mmask16 mk = cols_mask(nj, v);
-            _mm512_mask_storeu_ps(cr + 16 * v, mk,
-                                  epi_lp(acc[r][v], bias ? bias + 16 * v : NULL, mk, cr + 16 * v, epi));
+            const float *bv = bias ? bias + 16 * v : NULL;
+            if (OUT16) {
+                uint16_t *cr = (uint16_t *)cv + (size_t)r * ldc + 16 * v;
+                __m256bh h = _mm512_cvtneps_pbh(epi_lp(acc[r][v], bv, mk, NULL, epi));
+                _mm256_mask_storeu_epi16(cr, mk, (__m256i)h);
+            } else {
+                float *cr = (float *)cv + (size_t)r * ldc + 16 * v;
+                _mm512_mask_storeu_ps(cr, mk, epi_lp(acc[r][v], bv, mk, cr, epi));
+            }
         }
     }
 }
@@ -347,11 +362,31 @@ T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a
         }                                                                                          \
     } while (0)
 
-#define BF16_CALL2(MR) ukr_bf16(MR, 2, kq, a + (size_t)i * lda, lda, p0, p1, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
-#define BF16_CALL1(MR) ukr_bf16(MR, 1, kq, a + (size_t)i * lda, lda, p0, p1, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
+/* One column group's rows, for one (columns, output type) pair: separate functions, so each holds 12
+ * inlined tiles. With all four pairs in one function GCC 12's register allocator gave up on it and
+ * spilled the accumulators (measured: 30% slower). */
+#define BF16_CALL(MR, NV, O16)                                                                     \
+    ukr_bf16(MR, NV, O16, kq, a + (size_t)i * lda, lda, p0, p1, bj,                                \
+             O16 ? (void *)((uint16_t *)c + (size_t)i * ldc) : (void *)((float *)c + (size_t)i * ldc), \
+             ldc, epi, nj)
+#define BF16_COLS(NAME, NV, O16)                                                                   \
+    T_BF16 __attribute__((noinline)) static void NAME(                                            \
+        int m, int kq, const uint16_t *a, size_t lda, const uint16_t *p0, const uint16_t *p1,      \
+        const float *bj, void *c, size_t ldc, gemm_epilogue epi, int nj)                           \
+    {                                                                                              \
+        LP_ROWS(NAME##_TILE);                                                                      \
+    }
+#define bf16_cols2_TILE(MR) BF16_CALL(MR, 2, 0)
+#define bf16_cols1_TILE(MR) BF16_CALL(MR, 1, 0)
+#define bf16_cols2_16_TILE(MR) BF16_CALL(MR, 2, 1)
+#define bf16_cols1_16_TILE(MR) BF16_CALL(MR, 1, 1)
+BF16_COLS(bf16_cols2, 2, 0)
+BF16_COLS(bf16_cols1, 1, 0)
+BF16_COLS(bf16_cols2_16, 2, 1)
+BF16_COLS(bf16_cols1_16, 1, 1)
 
-T_BF16 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
-                      const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+static void bf16_product(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+                         const float *bias, void *c, size_t ldc, gemm_epilogue epi, int out16)
 {
     int kq = lp_kpad(LP_BF16, k) / 2;
     size_t pstride = (size_t)kq * 2 * GEMM_PANEL;
@@ -359,11 +394,33 @@ T_BF16 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const 
         const uint16_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride, *p1 = p0 + pstride;
         const float *bj = bias ? bias + j0 : NULL;
         int nj = n - j0;
-        if (nj > GEMM_PANEL)
-            LP_ROWS(BF16_CALL2);
+        void *cj = out16 ? (void *)((uint16_t *)c + j0) : (void *)((float *)c + j0);
+        if (out16 && nj > GEMM_PANEL)
+            bf16_cols2_16(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
+        else if (out16)
+            bf16_cols1_16(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
+        else if (nj > GEMM_PANEL)
+            bf16_cols2(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
         else
-            LP_ROWS(BF16_CALL1);
+            bf16_cols1(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
     }
+}
+
+void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+               const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    bf16_product(m, n, k, a, lda, bp, bias, c, ldc, epi, 0);
+}
+
+void gemm_bf16_out16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+                     const float *bias, uint16_t *c, size_t ldc, gemm_epilogue epi)
+{
+    if (epi == GEMM_ADD)
+        abort(); /* no f32 C to add to: a caller bug */
+    bf16_product(m, n, k, a, lda, bp, bias, c, ldc, epi, 1);
+    if (n & 1) /* the next product's k pad */
+        for (int i = 0; i < m; i++)
+            c[(size_t)i * ldc + n] = 0;
 }
 
 #define INT8_CALL(MR, NV)                                                                          \
@@ -420,6 +477,12 @@ void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t *dst, 
 }
 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
                const float *bias, float *c, size_t ldc, gemm_epilogue epi)
+{
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)bp; (void)bias; (void)c; (void)ldc; (void)epi;
+    abort();
+}
+void gemm_bf16_out16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+                     const float *bias, uint16_t *c, size_t ldc, gemm_epilogue epi)
 {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)bp; (void)bias; (void)c; (void)ldc; (void)epi;
     abort();

@@ -65,6 +65,12 @@ void gemm_bf16_pack_n_rows(const float *b, size_t ldb, int n, int k, int k0, int
 void gemm_bf16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
                const float *bias, float *c, size_t ldc, gemm_epilogue epi);
 
+/* The same with C rounded to bf16 (stride ldc elements) as it is stored, for a product whose output
+ * is only the next product's input (fc1 -> fc2, attention -> proj). epi is GEMM_STORE or GEMM_GELU;
+ * for an odd n the pad element C[i][n] is written as zero. */
+void gemm_bf16_out16(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
+                     const float *bias, uint16_t *c, size_t ldc, gemm_epilogue epi);
+
 /* Quantizes W[n][k] per output channel and packs it into dst (lp_packed_elems(LP_INT8, n, k)),
  * scale[n] and colsum[n] (padding columns: zeros). */
 void gemm_s8_pack_t(const float *w, size_t ldw, int n, int k, int8_t *dst, float *scale,
