@@ -9,7 +9,8 @@ void api_model_of(const deit_model *m, const char *name, const char *version, ap
                        sh.in_chans, sh.patch, sh.dim, sh.depth, sh.heads, deit_model_classes(m),
                        deit_model_distilled(m), deit_model_labels(m), version, deit_learned_token_cosine(m),
                        rs.exact, rs.resize_short, rs.resize_w, rs.resize_h,
-                       deit_precision_name(deit_model_precision(m)), deit_model_isa(m)};
+                       deit_precision_name(deit_model_precision(m)), deit_model_isa(m),
+                       deit_model_second_token(m)};
 }
 
 const char *api_model_version(const api_model *m) { return m->version ? m->version : "1"; }

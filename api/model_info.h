@@ -19,6 +19,8 @@ typedef struct {
     int resize_short, resize_w, resize_h;
     const char *precision;     /* numeric precision of the forward pass: "f32", "bf16", "int8" */
     const char *isa;           /* GEMM kernel set: "avx512", "avx2", "generic", "blas" */
+    const char *second_token;  /* "distillation", "class" (two class tokens) or NULL (one head);
+                                * `distilled` is 1 for both two-head kinds (both heads are fused) */
 } api_model;
 
 /* Fills out from an open model. name and version are borrowed (version NULL: "1"). */

@@ -198,20 +198,26 @@ char *resp_v2_error(const char *msg, size_t *len)
 
 char *resp_models(const api_model *m, size_t *len)
 {
-    json_t *heads = m->distilled ? json_pack("[s, s]", "class", "distillation") : json_pack("[s]", "class");
+    /* a second class token's head is "class_2": the answers keep the distillation head's places
+     * (distill_head, distill_probs), which hold the second head of any two-head model */
+    int second_class = m->distilled && m->second_token && strcmp(m->second_token, "class") == 0;
+    json_t *heads = !m->distilled ? json_pack("[s]", "class")
+                    : json_pack("[s, s]", "class", second_class ? "class_2" : "distillation");
     /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
     json_t *resize = m->resize_exact ? json_pack("{s:s, s:i, s:i}", "mode", "exact", "width", m->resize_w,
                                                  "height", m->resize_h)
                      : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
                      : json_null();
-    json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o}",
+    json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o, s:o}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
                               "precision", m->precision ? m->precision : "f32", "isa", m->isa ? m->isa : "",
                               "input", "channels", m->in_chans, "height", m->image_h, "width", m->image_w,
                               "resize", resize,
                               "patch", m->patch, "dim", m->dim, "depth", m->depth, "heads", m->heads,
                               "classes", m->n_classes, "prediction_heads", heads,
-                              "distilled", m->distilled, "learned_token_cosine",
+                              "distilled", m->distilled && !second_class, "second_token",
+                              m->distilled ? json_string(second_class ? "class" : "distillation") : json_null(),
+                              "learned_token_cosine",
                               isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null());
     return finish(json_pack("{s:[o]}", "models", model), len);
 }

@@ -301,6 +301,10 @@ const char *deit_model_name(const deit_model *m) { return m->cfg.name; }
 const char *deit_model_architecture(const deit_model *m) { return m->cfg.architecture; }
 int deit_model_classes(const deit_model *m) { return m->cfg.n_classes; }
 int deit_model_distilled(const deit_model *m) { return m->cfg.distilled; }
+const char *deit_model_second_token(const deit_model *m)
+{
+    return !m->cfg.distilled ? NULL : m->cfg.second_class ? "class" : "distillation";
+}
 const char *const *deit_model_labels(const deit_model *m) { return (const char *const *)m->cfg.labels; }
 
 const char *deit_model_dtype(const deit_model *m)

@@ -94,6 +94,10 @@ const char *deit_model_dtype(const deit_model *m);
  * token and head (0: one head; deit_forward's dist_logits then copy the class logits). */
 int deit_model_classes(const deit_model *m);
 int deit_model_distilled(const deit_model *m);
+/* What the second prefix token (and the second head) of a two-head model is: "distillation"
+ * (DeiT), or "class" (a second class token, the paper's control experiment; its config.json says
+ * "second_token": "class"); NULL for a one-head model. Both are computed and fused alike. */
+const char *deit_model_second_token(const deit_model *m);
 /* The K class names in head order, never NULL (from the config, ImageNet's for 1000 classes, else
  * "class_<i>"). */
 const char *const *deit_model_labels(const deit_model *m);

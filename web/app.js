@@ -36,7 +36,8 @@
       const ltc = m.learned_token_cosine;
       $("model").textContent = m.name + " — " + (m.architecture || "DeiT") + ", " + m.input.width + "×" +
         m.input.height + " input, " + (m.input.width / m.patch) + "×" + (m.input.height / m.patch) +
-        " patches, " + (m.distilled ? "class + distillation heads" : "one head") +
+        " patches, " + (m.second_token === "class" ? "two class-token heads" :
+                        m.distilled ? "class + distillation heads" : "one head") +
         (ltc === null || ltc === undefined ? "" : ", learned_token_cosine " + ltc.toFixed(3));
     } catch (e) {
       $("model").textContent = "Could not read the model description (" + e.message + ").";
@@ -196,7 +197,8 @@
     };
     const heads = el("div", "heads");
     heads.append(headList("Class head", "h-class", p.class_head),
-                 headList("Distillation head", "h-distill", p.distill_head),
+                 headList(model && model.second_token === "class" ? "Second class head" : "Distillation head",
+                          "h-distill", p.distill_head),
                  headList("Fused (mean of the two)", "h-fused", p.fused));
     const facts = el("div", "facts");
     if (p.heads_agree !== null) {

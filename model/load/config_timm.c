@@ -89,6 +89,21 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
                              "%s: architecture '%s' is %sdistilled but the checkpoint %s a distillation token",
                              s->file, arch, a.distilled ? "" : "not ", tf->distilled ? "has" : "lacks");
     }
+    /* What the second prefix token was trained as. timm has no model with two class tokens; the
+     * network is exactly the distilled one (two prefix tokens, head on token 0, head_dist on token
+     * 1), so such a checkpoint keeps timm's distilled layout and says so here. */
+    const char *second;
+    if ((rc = opt_str(s, root, "", "second_token", &second)) < 0) return rc;
+    if (rc) {
+        if (strcmp(second, "class") != 0 && strcmp(second, "distillation") != 0)
+            return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                             "%s: second_token '%.40s' unsupported ('distillation' or 'class')", s->file, second);
+        if (!tf->distilled)
+            return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                             "%s: second_token '%s' but the checkpoint has no second token ('dist_token')",
+                             s->file, second);
+        cfg->second_class = strcmp(second, "class") == 0;
+    }
     double ratio;
     if ((rc = opt_num(s, margs, "model_args.", "mlp_ratio", &ratio)) < 0) return rc;
     if (rc && !(ratio > 0 && ratio <= DEIT_MAX_MLP))

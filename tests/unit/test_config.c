@@ -332,6 +332,24 @@ static void test_synthetic_timm(void)
     CHECK(L.w.dist_token == NULL && L.w.head_dist_w == NULL && L.w.head_dist_b == NULL);
     unload(&L);
 
+    /* A second class token (the paper's control): the distilled layout, marked by the config. */
+    timm_model(&m, 1, 1);
+    load_synthetic(&m, "{\"second_token\": \"class\"}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.rc_cfg == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.distilled == 1 && L.cfg.second_class == 1 && L.cfg.n_prefix == 2);
+    unload(&L);
+    load_synthetic(&m, "{\"second_token\": \"distillation\"}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.distilled == 1 && L.cfg.second_class == 0, "%s", L.err);
+    unload(&L);
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK(L.rc_w == DEIT_OK && L.cfg.second_class == 0); /* the default: a distillation token */
+    unload(&L);
+    EXPECT_FAIL(&m, "{\"second_token\": \"register\"}", NULL, DEIT_EINVAL, "second_token 'register' unsupported",
+                NULL);
+    EXPECT_FAIL(&m, "{\"second_token\": 2}", NULL, DEIT_EINVAL, "second_token", NULL);
+    timm_model(&m, 1, 0);
+    EXPECT_FAIL(&m, "{\"second_token\": \"class\"}", NULL, DEIT_EINVAL, "no second token", NULL);
+
     /* Missing / misshapen tensors, each named. */
     timm_model(&m, 2, 1);
     drop(&m, "blocks.1.mlp.fc2.bias");

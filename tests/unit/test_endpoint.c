@@ -11,7 +11,7 @@
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
 static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0,
-                            "f32", "avx512"};
+                            "f32", "avx512", "distillation"};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
 {
@@ -345,7 +345,26 @@ static void test_explain_and_root(void)
     CHECK(json_is_null(json_object_get(m, "learned_token_cosine")));
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "exact");
     CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "height")), 200);
+    CHECK(json_is_null(json_object_get(m, "second_token")) && json_is_false(json_object_get(m, "distilled")));
+    CHECK_INT_EQ(json_array_size(json_object_get(m, "prediction_heads")), 1);
     json_decref(j);
+
+    /* the heads' names and the second token's role: distillation (M) or a second class token */
+    const char *want[2][3] = {{"distillation", "distillation", "true"}, {"class", "class_2", "false"}};
+    for (int k = 0; k < 2; k++) {
+        api_model two = M;
+        two.second_token = want[k][0];
+        api_server sv2 = server_view(API_READY, &two, NULL);
+        j = get("/v1/models", &sv2, &st);
+        m = json_array_get(json_object_get(j, "models"), 0);
+        json_t *heads = json_object_get(m, "prediction_heads");
+        CHECK_INT_EQ(json_array_size(heads), 2);
+        CHECK_STR_EQ(json_string_value(json_array_get(heads, 0)), "class");
+        CHECK_STR_EQ(json_string_value(json_array_get(heads, 1)), want[k][1]);
+        CHECK_STR_EQ(json_string_value(json_object_get(m, "second_token")), want[k][0]);
+        CHECK_INT_EQ(json_is_true(json_object_get(m, "distilled")), strcmp(want[k][2], "true") == 0);
+        json_decref(j);
+    }
 }
 
 /* Issue 14: ?exif_transpose in the plan, its default from --exif-transpose. */
