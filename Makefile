@@ -191,7 +191,7 @@ run: deps
 # Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images;
 # `make eval PRECISION=bf16` (or int8) serves it at that precision.
 eval: deps all
-	@$(if $(PRECISION),DEIT_PRECISION=$(PRECISION)) sh tools/eval.sh $${EVAL_LIMIT:-10000}
+	@$(if $(PRECISION),DEIT_PRECISION=$(PRECISION)) sh tools/eval_models.sh $${EVAL_LIMIT:-10000}
 
 # `make test-unit T=config` (or T="config parity") runs only the named unit tests;
 # `make test-integration T=hostile` only the named integration binaries (no soak, no smoke).

@@ -371,6 +371,12 @@ int main(int argc, char **argv)
                               round(acc[0] * 100) / 100, "distill_head", round(acc[1] * 100) / 100,
                               "fused", round(acc[2] * 100) / 100, "seconds", round(elapsed * 100) / 100,
                               "images_per_s", round(limit / elapsed * 10) / 10);
+        if (o && t.n_cos > 0 &&
+            json_object_set_new(o, "token_cosine",
+                                json_pack("{s:i, s:f, s:f, s:f}", "images", t.n_cos, "mean",
+                                          round(t.sum_cos / t.n_cos * 1e4) / 1e4, "min",
+                                          round(t.min_cos * 1e4) / 1e4, "max", round(t.max_cos * 1e4) / 1e4)))
+            rc = 1;
         if (!o || json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10)) != 0)
             rc = 1;
         fputc('\n', stdout);
@@ -381,11 +387,10 @@ int main(int argc, char **argv)
                "| class head | %.2f%% |\n| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n"
                "%.1f images/s (%.2f s)\n",
                limit, t.errors, conc, prec, isa, acc[0], acc[1], acc[2], limit / elapsed, elapsed);
+        if (t.n_cos > 0)
+            printf("token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n", t.n_cos,
+                   t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
     }
-    if (t.n_cos > 0)
-        printf(as_json ? "{\"token_cosine\":{\"images\":%d,\"mean\":%.4f,\"min\":%.4f,\"max\":%.4f}}\n"
-                       : "token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n",
-               t.n_cos, t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
     for (int i = 0; i < conc; i++) {
         if (slots[i].easy)
             curl_easy_cleanup(slots[i].easy);

@@ -1,0 +1,61 @@
+#!/bin/sh
+# eval_models.sh — the DeiT paper's table for every shipped model, measured through the server:
+# each models/*/ is served in turn on a loopback port and build/deit-eval sends the first N
+# Fashion-MNIST test images over HTTP with ?explain=1, so the answers carry the two output tokens'
+# cosine; the learned tokens' cosine and the heads' names come from GET /v1/models.
+# Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision)
+set -eu
+n=${1:-10000}
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] || set -- models/*/
+port=${DEIT_EVAL_PORT:-18090}
+U="http://127.0.0.1:$port"
+# num NAME < json: the number after "NAME": (deit-eval's and the server's JSON, flat fields)
+num() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.eE+-]*\).*/\1/p" | head -n 1; }
+str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
+
+rows=""
+for dir in "$@"; do
+    dir=${dir%/}
+    [ -f "$dir/model.safetensors" ] || continue
+    ./build/deit-server --model "$dir" --host 127.0.0.1 --port "$port" 2>/tmp/deit-eval-server.log &
+    pid=$!
+    i=0
+    until curl -fsS "$U/readyz" >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+            echo "eval: $dir: server did not become ready; log:" >&2
+            cat /tmp/deit-eval-server.log >&2
+            kill -TERM $pid 2>/dev/null || true
+            exit 1
+        fi
+        sleep 0.1
+    done
+    info=$(curl -fsS "$U/v1/models")
+    res=$(./build/deit-eval --url "$U/v1/predict?top_k=1&explain=1" --limit "$n" --concurrency 8 --json 2>/dev/null)
+    kill -TERM $pid
+    wait $pid 2>/dev/null || true
+    second=$(echo "$info" | str second_token)
+    lcos=$(echo "$info" | num learned_token_cosine)
+    errors=$(echo "$res" | num errors)
+    [ "$errors" = 0 ] || { echo "eval: $dir: $errors requests failed" >&2; exit 1; }
+    cls=$(echo "$res" | num class_head)
+    fused=$(echo "$res" | num fused)
+    prec=$(echo "$res" | str precision)
+    if [ -n "$second" ]; then
+        snd=$(echo "$res" | num distill_head)
+        ocos=$(echo "$res" | sed -n 's/.*"token_cosine":{[^}]*"mean":\([0-9.eE+-]*\).*/\1/p')
+        role=$second
+    else
+        snd="–"; fused="$cls"; lcos="–"; ocos="–"; role="none"
+    fi
+    rows="$rows$(awk -v m="$(basename "$dir")" -v r="$role" -v c="$cls" -v s="$snd" -v f="$fused" -v l="$lcos" \
+        -v o="$ocos" 'function p(x) { return x == "–" ? x : sprintf("%.2f%%", x) }
+        function q(x) { return x == "–" ? x : sprintf("%.3f", x) }
+        BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s |", m, r, p(c), p(s), p(f), q(l), q(o) }')
+"
+done
+echo "first $n Fashion-MNIST test images over HTTP, server precision ${prec:-f32}"
+echo "| model | second token | class head | second head | fused | learned tokens cos | output tokens cos (mean) |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+printf '%s' "$rows"
