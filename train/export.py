@@ -59,33 +59,45 @@ def read_safetensors(path):
     return out
 
 
-def config_for(arch, distilled):
-    D = arch["embed_dim"]
-    return {
-        "architecture": ("deit_tiny_distilled_patch%d_28" if distilled else "vit_tiny_patch%d_28") % arch["patch_size"],
+def config_for(arch, distilled, second_class=False):
+    """timm hub-style config.json. The images stay 28x28 uploads: a model trained at a higher
+    resolution says input_size [1, R, R], crop_pct 1.0 and bilinear, so the server upsamples them
+    exactly as training did (Pillow's bilinear, common.upsample)."""
+    D, R, P = arch["embed_dim"], arch["img_size"], arch["patch_size"]
+    name = ("vit_tiny_2cls_patch%d_%d" if second_class else "deit_tiny_distilled_patch%d_%d" if distilled
+            else "vit_tiny_patch%d_%d") % (P, R)
+    cfg = {
+        "architecture": name,
         "num_classes": 10,
         "num_features": D,
         "global_pool": "token",
-        "model_args": {"img_size": 28, "patch_size": arch["patch_size"], "in_chans": 1, "embed_dim": D,
+        "model_args": {"img_size": R, "patch_size": P, "in_chans": 1, "embed_dim": D,
                        "depth": arch["depth"], "num_heads": arch["num_heads"], "mlp_ratio": arch["mlp_ratio"],
                        "num_classes": 10},
-        "pretrained_cfg": {"input_size": [1, 28, 28], "interpolation": "bilinear", "crop_pct": 1.0,
+        "pretrained_cfg": {"input_size": [1, R, R], "interpolation": "bilinear", "crop_pct": 1.0,
                            "crop_mode": "center", "mean": [data.MEAN], "std": [data.STD], "num_classes": 10,
                            "classifier": ["head", "head_dist"] if distilled else "head"},
         "label_names": data.LABEL_NAMES,
     }
+    if second_class:
+        # the paper's control: the same network as DeiT's distilled one, its second prefix token a
+        # second class token (README, "Two class tokens")
+        cfg["second_token"] = "class"
+    return cfg
 
 
-def export(run, outdir, xte, yte):
+def export(run, outdir):
     ck = torch.load(os.path.join(common.RUNS, run, "final.pt"))
     with open(os.path.join(common.RUNS, run, "summary.json")) as f:
         summary = json.load(f)
     arch, distilled = ck["arch"], ck["distilled"]
+    second_class = ck.get("mode") == "twocls"
+    _, _, xte, yte = common.load_data(arch["img_size"])
     os.makedirs(outdir, exist_ok=True)
     st = os.path.join(outdir, "model.safetensors")
     write_safetensors(st, ck["model"], {"format": "pt"})
     with open(os.path.join(outdir, "config.json"), "w") as f:
-        json.dump(config_for(arch, distilled), f, indent=2)
+        json.dump(config_for(arch, distilled, second_class), f, indent=2)
         f.write("\n")
 
     # verify: fresh model from the safetensors file only
@@ -122,12 +134,27 @@ def export(run, outdir, xte, yte):
     return m, logits, summary
 
 
+def summary_of(run):
+    with open(os.path.join(common.RUNS, run, "summary.json")) as f:
+        return json.load(f)
+
+
 def main():
+    """Exports what the runs produced: hard -> fashion-deit, baseline -> fashion-vit-nodist,
+    twocls -> fashion-vit-2cls, hard56 -> fashion-deit-56 (each only if its run finished), then the
+    examples, results.json and the table."""
     torch.set_num_threads(1)
+    ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
+            ("hard56", "fashion-deit-56")]
+    done = {}
+    for run, name in ship:
+        if os.path.exists(os.path.join(common.RUNS, run, "final.pt")):
+            done[run] = export(run, os.path.join(ROOT, "models", name))
+    if "hard" not in done or "baseline" not in done:
+        raise SystemExit("export: runs/hard and runs/baseline must both have finished")
+    slog, blog = done["hard"][1], done["baseline"][1]
     xte, yte = data.load("test")
-    xte_t, yte_t = torch.from_numpy(xte), torch.from_numpy(yte)
-    stu, slog, ssum = export("student", os.path.join(ROOT, "models", "fashion-deit"), xte_t, yte_t)
-    base, blog, bsum = export("baseline", os.path.join(ROOT, "models", "fashion-vit-nodist"), xte_t, yte_t)
+    yte_t = torch.from_numpy(yte)
 
     # examples: first test image of each class that the student gets right with every head
     ok = (slog[0].argmax(1) == yte_t) & (slog[1].argmax(1) == yte_t) & (blog[0].argmax(1) == yte_t)
@@ -149,23 +176,33 @@ def main():
     with open(os.path.join(exdir, "README.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
-    with open(os.path.join(common.RUNS, "teacher", "summary.json")) as f:
-        tsum = json.load(f)
-    res = {
-        "teacher": {"test_acc": tsum["test_acc"], "minutes": tsum["minutes"], "epochs": tsum["epochs"], "params": tsum["params"]},
-        "baseline": {"test_acc": bsum["test"]["head"], "minutes": bsum["minutes"], "epochs": bsum["epochs"], "params": bsum["params"]},
-        "student": dict(ssum["test"], minutes=ssum["minutes"], epochs=ssum["epochs"], params=ssum["params"]),
-        "arch": ssum["arch"],
-    }
+    res = {}
+    for t in ("teacher", "teacher56"):
+        if os.path.exists(os.path.join(common.RUNS, t, "summary.json")):
+            ts = summary_of(t)
+            res[t] = {k: ts[k] for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs", "params",
+                                         "widths", "blocks", "res")}
+    for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56"):
+        if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
+            ss = summary_of(run)
+            res[run] = dict(ss["test"], cos=ss.get("cos"), minutes=ss["minutes"], epochs=ss["epochs"],
+                            params=ss["params"], arch=ss["arch"], mode=ss["mode"])
     with open(os.path.join(common.HERE, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
-    print("\n| model | test acc (10,000) | epochs | minutes |\n|---|---|---|---|")
-    print("| teacher (ResNet) | %.2f%% | %d | %.1f |" % (100 * tsum["test_acc"], tsum["epochs"], tsum["minutes"]))
-    print("| baseline ViT (no distillation) | %.2f%% | %d | %.1f |" % (100 * bsum["test"]["head"], bsum["epochs"], bsum["minutes"]))
-    for k, n in [("class_head", "DeiT class head"), ("dist_head", "DeiT distillation head"),
-                 ("fused", "DeiT fused (mean softmax)"), ("fused_logits", "DeiT fused (mean logits)")]:
-        print("| %s | %.2f%% | %d | %.1f |" % (n, 100 * ssum["test"][k], ssum["epochs"], ssum["minutes"]))
+    print("\n| run | class head | second head | fused | learned cos | output cos | epochs | minutes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run, r in res.items():
+        if run.startswith("teacher"):
+            print("| %s (ResNet, %dx%d) | %.2f%% | | | | | %d | %.1f |" % (run, r["res"], r["res"], 100 * r["test_acc"],
+                                                                        r["epochs"], r["minutes"]))
+            continue
+        cos = r.get("cos") or {}
+        two = "class_head" in r
+        print("| %s | %.2f%% | %s | %s | %s | %s | %d | %.1f |" % (
+            run, 100 * (r["class_head"] if two else r["head"]), "%.2f%%" % (100 * r["dist_head"]) if two else "",
+            "%.2f%%" % (100 * r["fused"]) if two else "", "%.3f" % cos["learned_cos"] if cos else "",
+            "%.3f" % cos["output_cos"] if cos else "", r["epochs"], r["minutes"]))
 
 
 if __name__ == "__main__":
