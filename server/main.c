@@ -56,6 +56,13 @@ static int on_hub_cancelled(void *ctx)
     return poll(&pfd, 1, 0) > 0;
 }
 
+/* The ready line's words for the model's heads. */
+static const char *heads_phrase(const deit_model *m)
+{
+    const char *second = deit_model_second_token(m);
+    return !second ? "no distillation head" : strcmp(second, "class") == 0 ? "two class tokens" : "distilled";
+}
+
 int main(int argc, char **argv)
 {
     server_config cfg;
@@ -183,7 +190,7 @@ int main(int argc, char **argv)
     log_event(&lg, "ready: model %s version %s (%s, %d classes, %s), precision %s on %s kernels, %d workers x "
                "%d engine threads (%d when alone), max batch %d, batch wait %d us, queue %d", name,
                cfg.model_version, deit_model_architecture(model), deit_model_classes(model),
-               deit_model_distilled(model) ? "distilled" : "no distillation head",
+               heads_phrase(model),
                deit_precision_name(deit_model_precision(model)), deit_model_isa(model), cfg.workers,
                cfg.threads, spec.wide_threads, cfg.max_batch, cfg.batch_wait_us, cfg.queue);
 
