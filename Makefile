@@ -124,7 +124,7 @@ $(B)/image-bench: $(B)/obj/bench/image_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/gemm-bench: $(B)/obj/bench/gemm_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-# Our bf16/int8 kernels vs oneDNN on DeiT-tiny's linear shapes (needs libdnnl-dev; not in `make`).
+# Our bf16/int8 kernels vs oneDNN on a DeiT block's linear shapes (needs libdnnl-dev; not in `make`).
 $(B)/lp-bench: $(B)/obj/bench/lp_bench.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl -lgomp
 

@@ -1,4 +1,4 @@
-/* lp_bench.c — DeiT-tiny's four linear products at f32, bf16 and int8: the engine's kernels against
+/* lp_bench.c — a DeiT block's four linear products at f32, bf16 and int8: the engine's kernels against
  * oneDNN's matmul (Debian libdnnl 2.6), same threads, same shapes. Not part of the product: it
  * decides which library the engine ships per precision (bench/README.md, "Kernel library").
  *
@@ -7,7 +7,8 @@
  * oneDNN: matmul with weights reordered once to the layout it asks for; f32 and bf16 with bias and
  * f32 output; int8 u8 x s8 -> s32 (scales applied at run time put 2.6 on its slow gemm:jit path),
  * so its int8 time excludes the dequantization epilogue and the activation quantization, which
- * ours includes. Usage: lp-bench [batch] [threads] [reps]
+ * ours includes. Usage: lp-bench [batch] [threads] [reps] [width: 192 tiny, 384 small, 768 base];
+ * LP_BENCH_PRECISION=f32|bf16|int8 runs that precision alone.
  */
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
@@ -44,7 +45,7 @@ static int cmp_d(const void *a, const void *b)
 }
 
 enum { NSHAPE = 4 };
-static const int SHAPE[NSHAPE][2] = {{576, 192}, {192, 192}, {768, 192}, {192, 768}}; /* n, k */
+static const int SHAPE[NSHAPE][2] = {{3, 1}, {1, 1}, {4, 1}, {1, 4}}; /* n, k in model widths */
 static const char *SNAME[NSHAPE] = {"qkv", "proj", "fc1", "fc2"};
 
 typedef struct {
@@ -61,8 +62,9 @@ typedef struct {
 typedef struct {
     int prec, m, threads, reps;
     layer *L;
-    float *a, *c;              /* [m][768] input, [m][768] output */
-    uint8_t *aq;               /* [m][768*2] scratch */
+    int ld;                    /* row stride of a, c and aq: the widest k or n (4 x width) */
+    float *a, *c;              /* [m][ld] input, [m][ld] output */
+    uint8_t *aq;               /* [m][ld*2] scratch */
     float *as;
     int32_t *az;
     pthread_barrier_t bar;
@@ -78,19 +80,20 @@ static void run_rows(team *t, int s, int r0, int r1)
 {
     layer *l = &t->L[s];
     int nr = r1 - r0;
-    const float *a = t->a + (size_t)r0 * 768;
-    float *c = t->c + (size_t)r0 * 768;
+    size_t ld = (size_t)t->ld;
+    const float *a = t->a + (size_t)r0 * ld;
+    float *c = t->c + (size_t)r0 * ld;
     if (t->prec == 0) {
-        gemm(GEMM_ISA_AVX512, nr, l->n, l->k, 1.0f, a, 768, l->wp, l->bias, c, 768, GEMM_STORE);
+        gemm(GEMM_ISA_AVX512, nr, l->n, l->k, 1.0f, a, ld, l->wp, l->bias, c, ld, GEMM_STORE);
     } else if (t->prec == 1) {
-        uint16_t *ab = (uint16_t *)t->aq + (size_t)r0 * 768;
-        gemm_bf16_round_rows(a, 768, nr, l->k, ab, 768);
-        gemm_bf16(nr, l->n, l->k, ab, 768, l->wb, l->bias, c, 768, GEMM_STORE);
+        uint16_t *ab = (uint16_t *)t->aq + (size_t)r0 * ld;
+        gemm_bf16_round_rows(a, ld, nr, l->k, ab, ld);
+        gemm_bf16(nr, l->n, l->k, ab, ld, l->wb, l->bias, c, ld, GEMM_STORE);
     } else {
-        uint8_t *aq = t->aq + (size_t)r0 * 768;
-        gemm_u8_quant_rows(a, 768, nr, l->k, aq, 768, t->as + r0, t->az + r0);
-        gemm_int8(nr, l->n, l->k, aq, 768, t->as + r0, t->az + r0, l->wq, l->ws, l->wc, l->bias, c,
-                  768, GEMM_STORE);
+        uint8_t *aq = t->aq + (size_t)r0 * ld;
+        gemm_u8_quant_rows(a, ld, nr, l->k, aq, ld, t->as + r0, t->az + r0);
+        gemm_int8(nr, l->n, l->k, aq, ld, t->as + r0, t->az + r0, l->wq, l->ws, l->wc, l->bias, c,
+                  ld, GEMM_STORE);
     }
 }
 
@@ -214,9 +217,10 @@ static double onednn(dnnl_engine_t eng, dnnl_stream_t strm, int prec, int m, con
 int main(int argc, char **argv)
 {
     int batch = argc > 1 ? atoi(argv[1]) : 8, threads = argc > 2 ? atoi(argv[2]) : 2;
-    int reps = argc > 3 ? atoi(argv[3]) : 31;
-    if (batch < 1 || batch > 64 || threads < 1 || threads > 16 || reps < 1 || reps > 10000) {
-        fprintf(stderr, "usage: lp-bench [batch 1..64] [threads 1..16] [reps]\n");
+    int reps = argc > 3 ? atoi(argv[3]) : 31, width = argc > 4 ? atoi(argv[4]) : 192;
+    if (batch < 1 || batch > 64 || threads < 1 || threads > 16 || reps < 1 || reps > 10000 ||
+        width < 16 || width > 2048 || width % 16) {
+        fprintf(stderr, "usage: lp-bench [batch 1..64] [threads 1..16] [reps] [width 16..2048, /16]\n");
         return 2;
     }
     if (gemm_isa_detect() < GEMM_ISA_AVX512 || lp_isa_missing(GEMM_ISA_AVX512, LP_BF16) ||
@@ -229,8 +233,8 @@ int main(int argc, char **argv)
     srand(1);
     for (int s = 0; s < NSHAPE; s++) {
         layer *l = &L[s];
-        l->n = SHAPE[s][0];
-        l->k = SHAPE[s][1];
+        l->n = SHAPE[s][0] * width;
+        l->k = SHAPE[s][1] * width;
         l->w = malloc((size_t)l->n * l->k * 4);
         l->bias = malloc((size_t)l->n * 4);
         for (size_t i = 0; i < (size_t)l->n * l->k; i++) l->w[i] = rand() / (float)RAND_MAX - 0.5f;
@@ -249,13 +253,14 @@ int main(int argc, char **argv)
     t.threads = threads;
     t.reps = reps;
     t.L = L;
-    t.a = malloc((size_t)m * 768 * 4);
-    t.c = malloc((size_t)m * 768 * 4);
-    t.aq = malloc((size_t)m * 768 * 2);
+    t.ld = 4 * width;
+    t.a = malloc((size_t)m * t.ld * 4);
+    t.c = malloc((size_t)m * t.ld * 4);
+    t.aq = malloc((size_t)m * t.ld * 2);
     t.as = malloc((size_t)m * 4);
     t.az = malloc((size_t)m * 4);
     t.times = malloc((size_t)reps * NSHAPE * sizeof(double));
-    for (size_t i = 0; i < (size_t)m * 768; i++) t.a[i] = rand() / (float)RAND_MAX - 0.5f;
+    for (size_t i = 0; i < (size_t)m * t.ld; i++) t.a[i] = rand() / (float)RAND_MAX - 0.5f;
 
     omp_set_num_threads(threads);
     dnnl_engine_t eng;
@@ -263,11 +268,14 @@ int main(int argc, char **argv)
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     CK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
     static const char *PN[3] = {"f32", "bf16", "int8"};
-    printf("DeiT-tiny linear products, batch %d (m = %d rows), %d threads, median of %d; ms per image\n",
-           batch, m, threads, reps);
+    printf("Linear products of a width-%d block, batch %d (m = %d rows), %d threads, median of %d; "
+           "ms per image\n", width, batch, m, threads, reps);
     printf("%-5s %-5s %9s %9s %7s   %s\n", "prec", "layer", "ours", "onednn", "ratio", "oneDNN implementation");
     /* interleaved: each precision runs ours then oneDNN, twice, and keeps the better median */
+    const char *only = getenv("LP_BENCH_PRECISION"); /* f32, bf16 or int8: that one alone */
     for (int prec = 0; prec < 3; prec++) {
+        if (only && strcmp(only, PN[prec]) != 0)
+            continue;
         double mo[NSHAPE], md[NSHAPE], best_o[NSHAPE], best_d[NSHAPE];
         char impl[NSHAPE][128];
         for (int s = 0; s < NSHAPE; s++)

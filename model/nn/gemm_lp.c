@@ -298,28 +298,32 @@ T_VNNI INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
 /* ---- int8 micro-kernel: MR x (16*NV) over all k quads, dequantized in the epilogue ----------- */
 
 T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a, size_t lda,
-                            const float *as, const int32_t *az, const int8_t *b0p, const int8_t *b1p,
+                            const float *as, const int32_t *az, const int8_t *bp, size_t pstride,
                             const float *bs, const int32_t *bsum, const float *bias, float *c,
                             size_t ldc, gemm_epilogue epi, int nj)
 {
-    __m512i acc[12][2];
+    __m512i acc[12][4];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++)
-        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = _mm512_setzero_si512();
     for (int q = 0; q < kq; q++) {
-        __m512i b0 = _mm512_loadu_si512(b0p + (size_t)q * 4 * GEMM_PANEL);
-        __m512i b1 = NV > 1 ? _mm512_loadu_si512(b1p + (size_t)q * 4 * GEMM_PANEL) : b0;
+        __m512i b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            b[v] = _mm512_loadu_si512(bp + (size_t)v * pstride + (size_t)q * 4 * GEMM_PANEL);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             __m512i av = _mm512_set1_epi32(load_u32(a + (size_t)r * lda + 4 * (size_t)q));
-            acc[r][0] = dpbusd(acc[r][0], av, b0);
-            if (NV > 1)
-                acc[r][1] = dpbusd(acc[r][1], av, b1);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = dpbusd(acc[r][v], av, b[v]);
         }
     }
-    __m512 sw[2];
-    __m512i cs[2];
-#pragma GCC unroll 2
+    __m512 sw[4];
+    __m512i cs[4];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
         __mmask16 mk = cols_mask(nj, v);
         sw[v] = _mm512_maskz_loadu_ps(mk, bs + 16 * v);
@@ -330,7 +334,7 @@ T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a
         float *cr = c + (size_t)r * ldc;
         __m512i zr = _mm512_set1_epi32(az[r]);
         __m512 sr = _mm512_set1_ps(as[r]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __mmask16 mk = cols_mask(nj, v);
             __m512i iv = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zr, cs[v]));
@@ -340,27 +344,27 @@ T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a
     }
 }
 
-/* Rows of one column group: full 12-row tiles, then one remainder tile (MR a constant in each). */
-#define LP_ROWS(CALL)                                                                              \
+/* Rows of one column group: full MAXR-row tiles, then one remainder tile; MR is a constant in each
+ * call. Remainders of MAXR rows or more cannot occur and compile to nothing. */
+#define LP_TAIL(R, MAXR, CALL)                                                                     \
+    case R:                                                                                        \
+        if ((R) < (MAXR))                                                                          \
+            CALL((R) < (MAXR) ? (R) : 1);                                                          \
+        break;
+#define LP_ROWS_UPTO(MAXR, CALL)                                                                   \
     do {                                                                                           \
         int i = 0;                                                                                 \
-        for (; i + 12 <= m; i += 12)                                                               \
-            CALL(12);                                                                              \
+        for (; i + (MAXR) <= m; i += (MAXR))                                                       \
+            CALL(MAXR);                                                                            \
         switch (m - i) {                                                                           \
-        case 11: CALL(11); break;                                                                  \
-        case 10: CALL(10); break;                                                                  \
-        case 9: CALL(9); break;                                                                    \
-        case 8: CALL(8); break;                                                                    \
-        case 7: CALL(7); break;                                                                    \
-        case 6: CALL(6); break;                                                                    \
-        case 5: CALL(5); break;                                                                    \
-        case 4: CALL(4); break;                                                                    \
-        case 3: CALL(3); break;                                                                    \
-        case 2: CALL(2); break;                                                                    \
-        case 1: CALL(1); break;                                                                    \
+            LP_TAIL(11, MAXR, CALL) LP_TAIL(10, MAXR, CALL) LP_TAIL(9, MAXR, CALL)                 \
+            LP_TAIL(8, MAXR, CALL) LP_TAIL(7, MAXR, CALL) LP_TAIL(6, MAXR, CALL)                   \
+            LP_TAIL(5, MAXR, CALL) LP_TAIL(4, MAXR, CALL) LP_TAIL(3, MAXR, CALL)                   \
+            LP_TAIL(2, MAXR, CALL) LP_TAIL(1, MAXR, CALL)                                          \
         default: break;                                                                            \
         }                                                                                          \
     } while (0)
+#define LP_ROWS(CALL) LP_ROWS_UPTO(12, CALL)
 
 /* One column group's rows, for one (columns, output type) pair: separate functions, so each holds 12
  * inlined tiles. With all four pairs in one function GCC 12's register allocator gave up on it and
@@ -423,11 +427,28 @@ void gemm_bf16_out16(int m, int n, int k, const uint16_t *a, size_t lda, const u
             c[(size_t)i * ldc + n] = 0;
 }
 
+/* int8 column groups of 64 in tiles of 6 rows x 4 vectors (24 accumulators, 10 loads per 24
+ * vpdpbusd) where n allows, then 32 or 16 columns in tiles of 12 rows. On DeiT-base's shapes
+ * (bench/lp_bench.c, batch 8, 2 threads) 6x4 was 5-10% faster than 12x2 and ahead of 8x3, 5x4 and
+ * 4x4; blocking k for L1, A in row tiles (one stream instead of six) and B's four panels
+ * interleaved per quad were each tried on top and gained nothing measurable. */
 #define INT8_CALL(MR, NV)                                                                          \
-    ukr_int8(MR, NV, kq, a + (size_t)i * lda, lda, ascale + i, azp + i, p0, p1, bscale + j0,      \
-             bcolsum + j0, bj, c + (size_t)i * ldc + j0, ldc, epi, nj)
-#define INT8_CALL2(MR) INT8_CALL(MR, 2)
-#define INT8_CALL1(MR) INT8_CALL(MR, 1)
+    ukr_int8(MR, NV, kq, a + (size_t)i * lda, lda, ascale + i, azp + i, p0, pstride, bs, bsum, bj, \
+             c + (size_t)i * ldc, ldc, epi, nj)
+#define INT8_COLS(NAME, NV, MAXR)                                                                  \
+    T_VNNI __attribute__((noinline)) static void NAME(                                            \
+        int m, int kq, const uint8_t *a, size_t lda, const float *ascale, const int32_t *azp,      \
+        const int8_t *p0, size_t pstride, const float *bs, const int32_t *bsum, const float *bj,   \
+        float *c, size_t ldc, gemm_epilogue epi, int nj)                                           \
+    {                                                                                              \
+        LP_ROWS_UPTO(MAXR, NAME##_TILE);                                                           \
+    }
+#define int8_cols4_TILE(MR) INT8_CALL(MR, 4)
+#define int8_cols2_TILE(MR) INT8_CALL(MR, 2)
+#define int8_cols1_TILE(MR) INT8_CALL(MR, 1)
+INT8_COLS(int8_cols4, 4, 6)
+INT8_COLS(int8_cols2, 2, 12)
+INT8_COLS(int8_cols1, 1, 12)
 
 T_VNNI void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const float *ascale,
                       const int32_t *azp, const int8_t *bp, const float *bscale, const int32_t *bcolsum,
@@ -435,14 +456,20 @@ T_VNNI void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const f
 {
     int kq = lp_kpad(LP_INT8, k) / 4;
     size_t pstride = (size_t)kq * 4 * GEMM_PANEL;
-    for (int j0 = 0; j0 < n; j0 += 2 * GEMM_PANEL) {
-        const int8_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride, *p1 = p0 + pstride;
+    for (int j0 = 0; j0 < n;) {
+        const int8_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride;
         const float *bj = bias ? bias + j0 : NULL;
         int nj = n - j0;
-        if (nj > GEMM_PANEL)
-            LP_ROWS(INT8_CALL2);
-        else
-            LP_ROWS(INT8_CALL1);
+        if (nj >= 4 * GEMM_PANEL) {
+            int8_cols4(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
+            j0 += 4 * GEMM_PANEL;
+        } else if (nj > GEMM_PANEL) {
+            int8_cols2(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
+            j0 += 2 * GEMM_PANEL;
+        } else {
+            int8_cols1(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
+            j0 += GEMM_PANEL;
+        }
     }
 }
 

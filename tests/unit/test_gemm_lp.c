@@ -233,7 +233,9 @@ int main(void)
 {
     test_bf16_round();
     static const int shapes[][3] = {{1, 16, 4}, {5, 40, 67}, {12, 64, 192}, {13, 10, 3},
-                                    {37, 48, 64}, {25, 192, 768}, {3, 1000, 33}};
+                                    {37, 48, 64}, {25, 192, 768}, {3, 1000, 33},
+                                    /* int8's 6-row x 64-column tiles with every row remainder */
+                                    {11, 128, 40}, {16, 80, 20}, {9, 144, 8}, {8, 64, 12}, {7, 200, 36}};
     const gemm_epilogue epis[] = {GEMM_STORE, GEMM_ADD, GEMM_GELU};
     const char *why = lp_isa_missing(gemm_isa_detect(), LP_BF16);
     if (why) {
