@@ -381,21 +381,22 @@ static void attention_rows(const fwd_job *j, int l, const float *kv, float *scor
     }
 }
 
-/* Chunk of token rows claimed at a time, a multiple of the 12-row GEMM tile. Every chunk streams all
- * of a block's weights through the cache (28 MB for DeiT-base), so small chunks make the matrix
- * products wait for memory: measured at batch 1 on two cores, 12-row chunks made DeiT-base 1.5x
- * slower than two halves. So: about two chunks per thread (a thread that loses its core to another
- * process still leaves half its share to the others), and at least 96 rows unless the rows split
- * evenly in fewer (batch 1: two chunks of 108 and 90 rows on two threads). */
-static int round12(int r) { return (r + 11) / 12 * 12; }
+/* Chunk of token rows claimed at a time, a multiple of 6 rows (the int8 tile; the 12-row f32 and
+ * bf16 tiles lose at most one half tile per chunk). Every chunk streams all of a block's weights
+ * through the cache (28 MB for DeiT-base at f32), so small chunks make the matrix products wait for
+ * memory: measured at batch 1 on two cores, 12-row chunks made DeiT-base 1.5x slower than two
+ * halves. So: two chunks per thread when that keeps them at 96 rows or more (a thread that loses
+ * its core to another process still leaves half its share to the others), else one even share per
+ * thread: batch 1 of DeiT-base on two threads is 102 + 96 rows, where 96-row chunks made it
+ * 96 + 96 + 6 (a third chunk that streams every weight for 6 rows, after one thread's 96). */
+static int round6(int r) { return (r + 5) / 6 * 6; }
 
 static int chunk_rows(int rows, int n)
 {
     if (n == 1)
         return rows; /* one chunk: each weight panel stays in L1 across all of its row tiles */
-    int two_each = round12((rows + 2 * n - 1) / (2 * n)), halves = round12((rows + n - 1) / n);
-    int floor_rows = halves < 96 ? halves : 96;
-    return two_each > floor_rows ? two_each : floor_rows;
+    int two_each = round6((rows + 2 * n - 1) / (2 * n)), even = round6((rows + n - 1) / n);
+    return two_each >= 96 ? two_each : even;
 }
 
 /* Rows [r0, r1), second half of block l: attention, projection + residual, mlp + residual. */
