@@ -9,6 +9,7 @@
 # Environment: ROUNDS (3), SECONDS_EACH (8), IMAGE (bench/cat_500x375.jpg), PORT (18101, and +1).
 set -eu
 cd "$(dirname "$0")/.."
+. tools/wait_ready.sh
 MODEL=${1:-${DEIT_SHARED_FIXTURES:-../shared/fixtures}/models/timm-deit-tiny-distilled}
 ROUNDS=${ROUNDS:-3}
 SECONDS_EACH=${SECONDS_EACH:-8}
@@ -26,11 +27,8 @@ for lend in 1 0; do
     pids="$pids $!"
 done
 for lend in 1 0; do
-    port=$((PORT + 1 - lend)); i=0
-    until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null; do
-        i=$((i + 1)); [ $i -lt 600 ] || { echo "lone_request: server not ready" >&2; exit 1; }
-        sleep 0.1
-    done
+    port=$((PORT + 1 - lend))
+    wait_ready "http://127.0.0.1:$port/readyz" || { echo "lone_request: server not ready" >&2; exit 1; }
     wrk -t1 -c2 -d2s -s bench/post.lua "http://127.0.0.1:$port/v1/predict" >/dev/null
 done
 

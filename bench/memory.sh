@@ -23,11 +23,8 @@ mkdir -p "$OUT"
 build/deit-server --model "$MODEL" --port "$PORT" --host 127.0.0.1 ${SERVER_ARGS:-} 2> "$OUT/memory-server.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-i=0
-until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do
-    i=$((i + 1)); [ $i -lt 600 ] || { echo "memory: server not ready" >&2; exit 1; }
-    sleep 0.1
-done
+. tools/wait_ready.sh
+wait_ready "http://127.0.0.1:$PORT/readyz" $pid || { echo "memory: server not ready" >&2; exit 1; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 # the engine's weights in float32 (every dtype is upcast once at load): the file's size, doubled for
 # a 16-bit checkpoint (the safetensors header is a few KB of it)

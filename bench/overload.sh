@@ -28,11 +28,8 @@ ulimit -n $((CLIENTS + 256)) 2>/dev/null || true
 "$SERVER_BIN" --model "$MODEL" --port "$PORT" --host 127.0.0.1 ${SERVER_ARGS:-} 2> build/overload.log &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-i=0
-until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do
-    i=$((i + 1)); [ $i -lt 600 ] || { echo "overload: server not ready" >&2; exit 1; }
-    sleep 0.1
-done
+. tools/wait_ready.sh
+wait_ready "http://127.0.0.1:$PORT/readyz" $pid || { echo "overload: server not ready" >&2; exit 1; }
 wrk -t1 -c2 -d2s -s bench/overload.lua "http://127.0.0.1:$PORT/v1/predict" >/dev/null # warm-up
 
 run() { # clients -> the WRK_OVERLOAD line

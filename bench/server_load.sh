@@ -27,11 +27,8 @@ make -s -j2 build/deit-server >&2
 build/deit-server --model "$MODEL" --port "$PORT" --host 127.0.0.1 ${SERVER_ARGS:-} 2> build/server_load.log &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-i=0
-until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; do
-    i=$((i + 1)); [ $i -lt 600 ] || { echo "server_load: server not ready" >&2; exit 1; }
-    sleep 0.1
-done
+. tools/wait_ready.sh
+wait_ready "http://127.0.0.1:$PORT/readyz" $pid || { echo "server_load: server not ready" >&2; exit 1; }
 # warm-up: arenas, page cache, the CPU's clocks
 wrk -t1 -c2 -d2s -s bench/post.lua "http://127.0.0.1:$PORT/v1/predict" >/dev/null
 

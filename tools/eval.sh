@@ -10,14 +10,10 @@ model=${DEIT_MODEL:-models/fashion-deit}
 ./build/deit-server --model "$model" --host 127.0.0.1 --port "$port" 2>/tmp/deit-eval-server.log &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
-i=0
-until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-        echo "eval: server did not become ready; log:" >&2
-        cat /tmp/deit-eval-server.log >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+. tools/wait_ready.sh
+if ! wait_ready "http://127.0.0.1:$port/readyz" $pid 10; then
+    echo "eval: server did not become ready; log:" >&2
+    cat /tmp/deit-eval-server.log >&2
+    exit 1
+fi
 ./build/deit-eval --url "http://127.0.0.1:$port/v1/predict?top_k=1" --limit "$n" --concurrency 8 "$@"

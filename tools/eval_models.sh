@@ -5,6 +5,7 @@
 # cosine; the learned tokens' cosine and the heads' names come from GET /v1/models.
 # Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision)
 set -eu
+. tools/wait_ready.sh
 n=${1:-10000}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- models/*/
@@ -20,17 +21,12 @@ for dir in "$@"; do
     [ -f "$dir/model.safetensors" ] || continue
     ./build/deit-server --model "$dir" --host 127.0.0.1 --port "$port" 2>/tmp/deit-eval-server.log &
     pid=$!
-    i=0
-    until curl -fsS "$U/readyz" >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-            echo "eval: $dir: server did not become ready; log:" >&2
-            cat /tmp/deit-eval-server.log >&2
-            kill -TERM $pid 2>/dev/null || true
-            exit 1
-        fi
-        sleep 0.1
-    done
+    if ! wait_ready "$U/readyz" $pid 10; then
+        echo "eval: $dir: server did not become ready; log:" >&2
+        cat /tmp/deit-eval-server.log >&2
+        kill -TERM $pid 2>/dev/null || true
+        exit 1
+    fi
     info=$(curl -fsS "$U/v1/models")
     res=$(./build/deit-eval --url "$U/v1/predict?top_k=1&explain=1" --limit "$n" --concurrency 8 --json 2>/dev/null)
     kill -TERM $pid

@@ -250,27 +250,31 @@ T_BF16 INLINE __m512 dpbf16(__m512 acc, __m512i a, __m512i b)
 }
 
 T_BF16 INLINE void ukr_bf16(const int MR, const int NV, const int OUT16, int kq, const uint16_t *a,
-                            size_t lda, const uint16_t *b0p, const uint16_t *b1p, const float *bias,
+                            size_t lda, const uint16_t *bp, size_t pstride, const float *bias,
                             void *cv, size_t ldc, gemm_epilogue epi, int nj)
 {
-    __m512 acc[12][2];
+    __m512 acc[12][4];
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++)
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = _mm512_setzero_ps();
     for (int q = 0; q < kq; q++) {
-        __m512i b0 = _mm512_loadu_si512(b0p + (size_t)q * 2 * GEMM_PANEL);
-        __m512i b1 = NV > 1 ? _mm512_loadu_si512(b1p + (size_t)q * 2 * GEMM_PANEL) : b0;
+        __m512i b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            b[v] = _mm512_loadu_si512(bp + (size_t)v * pstride + (size_t)q * 2 * GEMM_PANEL);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             __m512i av = _mm512_set1_epi32(load_u32(a + (size_t)r * lda + 2 * (size_t)q));
-            acc[r][0] = dpbf16(acc[r][0], av, b0);
-            if (NV > 1)
-                acc[r][1] = dpbf16(acc[r][1], av, b1);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = dpbf16(acc[r][v], av, b[v]);
         }
     }
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++) {
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
             __mmask16 mk = cols_mask(nj, v);
             const float *bv = bias ? bias + 16 * v : NULL;
@@ -366,47 +370,53 @@ T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a
     } while (0)
 #define LP_ROWS(CALL) LP_ROWS_UPTO(12, CALL)
 
-/* One column group's rows, for one (columns, output type) pair: separate functions, so each holds 12
- * inlined tiles. With all four pairs in one function GCC 12's register allocator gave up on it and
- * spilled the accumulators (measured: 30% slower). */
+/* One column group's rows, for one (columns, output type) pair: separate functions, so each holds its
+ * inlined tiles. With all pairs in one function GCC 12's register allocator gave up on it and
+ * spilled the accumulators (measured: 30% slower). Groups of 64 columns run in tiles of 6 rows x 4
+ * vectors (24 accumulators, 10 loads per 24 vdpbf16ps), the rest in 12 x 2 or 12 x 1: on the linear
+ * shapes of DeiT-tiny / small / base (bench/lp_bench.c, batch 8, 2 threads) 6x4 took 5-10% / 17% /
+ * 14% less time than 12x2 everywhere, and 4x4 less than 12x2 but more than 6x4. */
 #define BF16_CALL(MR, NV, O16)                                                                     \
-    ukr_bf16(MR, NV, O16, kq, a + (size_t)i * lda, lda, p0, p1, bj,                                \
+    ukr_bf16(MR, NV, O16, kq, a + (size_t)i * lda, lda, p0, pstride, bj,                           \
              O16 ? (void *)((uint16_t *)c + (size_t)i * ldc) : (void *)((float *)c + (size_t)i * ldc), \
              ldc, epi, nj)
-#define BF16_COLS(NAME, NV, O16)                                                                   \
+#define BF16_COLS(NAME, NV, O16, MAXR)                                                             \
     T_BF16 __attribute__((noinline)) static void NAME(                                            \
-        int m, int kq, const uint16_t *a, size_t lda, const uint16_t *p0, const uint16_t *p1,      \
+        int m, int kq, const uint16_t *a, size_t lda, const uint16_t *p0, size_t pstride,          \
         const float *bj, void *c, size_t ldc, gemm_epilogue epi, int nj)                           \
     {                                                                                              \
-        LP_ROWS(NAME##_TILE);                                                                      \
+        LP_ROWS_UPTO(MAXR, NAME##_TILE);                                                           \
     }
+#define bf16_cols4_TILE(MR) BF16_CALL(MR, 4, 0)
 #define bf16_cols2_TILE(MR) BF16_CALL(MR, 2, 0)
 #define bf16_cols1_TILE(MR) BF16_CALL(MR, 1, 0)
+#define bf16_cols4_16_TILE(MR) BF16_CALL(MR, 4, 1)
 #define bf16_cols2_16_TILE(MR) BF16_CALL(MR, 2, 1)
 #define bf16_cols1_16_TILE(MR) BF16_CALL(MR, 1, 1)
-BF16_COLS(bf16_cols2, 2, 0)
-BF16_COLS(bf16_cols1, 1, 0)
-BF16_COLS(bf16_cols2_16, 2, 1)
-BF16_COLS(bf16_cols1_16, 1, 1)
+BF16_COLS(bf16_cols4, 4, 0, 6)
+BF16_COLS(bf16_cols2, 2, 0, 12)
+BF16_COLS(bf16_cols1, 1, 0, 12)
+BF16_COLS(bf16_cols4_16, 4, 1, 6)
+BF16_COLS(bf16_cols2_16, 2, 1, 12)
+BF16_COLS(bf16_cols1_16, 1, 1, 12)
 
 static void bf16_product(int m, int n, int k, const uint16_t *a, size_t lda, const uint16_t *bp,
                          const float *bias, void *c, size_t ldc, gemm_epilogue epi, int out16)
 {
     int kq = lp_kpad(LP_BF16, k) / 2;
     size_t pstride = (size_t)kq * 2 * GEMM_PANEL;
-    for (int j0 = 0; j0 < n; j0 += 2 * GEMM_PANEL) {
-        const uint16_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride, *p1 = p0 + pstride;
+    for (int j0 = 0; j0 < n;) {
+        const uint16_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride;
         const float *bj = bias ? bias + j0 : NULL;
-        int nj = n - j0;
+        int nj = n - j0, nv = nj >= 4 * GEMM_PANEL ? 4 : nj > GEMM_PANEL ? 2 : 1;
         void *cj = out16 ? (void *)((uint16_t *)c + j0) : (void *)((float *)c + j0);
-        if (out16 && nj > GEMM_PANEL)
-            bf16_cols2_16(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
-        else if (out16)
-            bf16_cols1_16(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
-        else if (nj > GEMM_PANEL)
-            bf16_cols2(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
+        if (nv == 4)
+            (out16 ? bf16_cols4_16 : bf16_cols4)(m, kq, a, lda, p0, pstride, bj, cj, ldc, epi, nj);
+        else if (nv == 2)
+            (out16 ? bf16_cols2_16 : bf16_cols2)(m, kq, a, lda, p0, pstride, bj, cj, ldc, epi, nj);
         else
-            bf16_cols1(m, kq, a, lda, p0, p1, bj, cj, ldc, epi, nj);
+            (out16 ? bf16_cols1_16 : bf16_cols1)(m, kq, a, lda, p0, pstride, bj, cj, ldc, epi, nj);
+        j0 += nv * GEMM_PANEL;
     }
 }
 

@@ -91,6 +91,21 @@ static void test_bf16(int m, int n, int k, gemm_epilogue epi, int with_bias)
     memcpy(c1, c0 + (size_t)(m - 1) * n, (size_t)n * 4);
     gemm_bf16(1, n, k, ab + (size_t)(m - 1) * lda, lda, bp, bb, c1, (size_t)n, epi);
     CHECK_MSG(memcmp(c1, c + (size_t)(m - 1) * n, (size_t)n * 4) == 0, "bf16 %dx%dx%d: row alone", m, n, k);
+    /* bf16 output: the f32 result of the same product rounded, and an odd n's pad element zeroed */
+    if (epi != GEMM_ADD) {
+        size_t ldo = (size_t)n + 3;
+        uint16_t *o16 = malloc((size_t)m * ldo * 2);
+        for (size_t i = 0; i < (size_t)m * ldo; i++) o16[i] = 0xffff;
+        gemm_bf16_out16(m, n, k, ab, lda, bp, bb, o16, ldo, epi);
+        int out_ok = 1;
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++)
+                out_ok &= o16[(size_t)i * ldo + j] == lp_bf16_round(c[(size_t)i * n + j]);
+            out_ok &= o16[(size_t)i * ldo + n] == (n & 1 ? 0 : 0xffff);
+        }
+        CHECK_MSG(out_ok, "bf16 %dx%dx%d epi %d: bf16 output = rounded f32 output", m, n, k, (int)epi);
+        free(o16);
+    }
     free(a); free(w); free(bias); free(c); free(c0); free(c1); free(ab); free(bp);
 }
 
@@ -234,8 +249,9 @@ int main(void)
     test_bf16_round();
     static const int shapes[][3] = {{1, 16, 4}, {5, 40, 67}, {12, 64, 192}, {13, 10, 3},
                                     {37, 48, 64}, {25, 192, 768}, {3, 1000, 33},
-                                    /* int8's 6-row x 64-column tiles with every row remainder */
-                                    {11, 128, 40}, {16, 80, 20}, {9, 144, 8}, {8, 64, 12}, {7, 200, 36}};
+                                    /* 6-row x 64-column tiles (int8, bf16) with every row remainder */
+                                    {11, 128, 40}, {16, 80, 20}, {9, 144, 8}, {8, 64, 12}, {7, 200, 36},
+                                    {4, 129, 16}, {7, 67, 20}}; /* odd n: the bf16 output pad */
     const gemm_epilogue epis[] = {GEMM_STORE, GEMM_ADD, GEMM_GELU};
     const char *why = lp_isa_missing(gemm_isa_detect(), LP_BF16);
     if (why) {

@@ -6,6 +6,7 @@
 #include "../check.h"
 #include "deit.h"
 #include "gemm_lp.h"
+#include "state.h"
 
 #define MODEL "tests/fixtures/models/timm-deit-reduced"
 
@@ -38,18 +39,6 @@ static void test_precision_names(void)
     }
     deit_precision got;
     CHECK_INT_EQ(deit_precision_parse(NULL, &got), -1);
-}
-
-/* The kernel set deit_model_open_with picks by default here ($DEIT_ISA may narrow it). */
-static gemm_isa default_isa(const char *model)
-{
-    char err[256];
-    deit_model *m = NULL;
-    gemm_isa isa = GEMM_ISA_GENERIC;
-    if (deit_model_open(model, &m, err, sizeof err) == DEIT_OK && gemm_isa_parse(deit_model_isa(m), &isa) != 0)
-        isa = GEMM_ISA_GENERIC;
-    deit_model_free(m);
-    return isa;
 }
 
 /* Opening with p must fail with `status` and a message containing `msg`. */

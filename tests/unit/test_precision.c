@@ -16,18 +16,6 @@
 #include "safetensors.h"
 #include "state.h"
 
-/* The kernel set deit_model_open_with picks by default here ($DEIT_ISA may narrow it). */
-static gemm_isa default_isa(const char *model)
-{
-    char err[256];
-    deit_model *m = NULL;
-    gemm_isa isa = GEMM_ISA_GENERIC;
-    if (deit_model_open(model, &m, err, sizeof err) == DEIT_OK && gemm_isa_parse(deit_model_isa(m), &isa) != 0)
-        isa = GEMM_ISA_GENERIC;
-    deit_model_free(m);
-    return isa;
-}
-
 typedef struct {
     const char *model;
     int full_size;             /* lives only in the shared fixtures */
