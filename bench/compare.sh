@@ -20,6 +20,7 @@
 # installed, OUT/throughput.png.
 set -eu
 cd "$(dirname "$0")/.."
+. tools/wait_ready.sh
 THREADS=${THREADS:-2}
 BATCHES=${BATCHES:-"1 4 8 16"}
 MIN_SECONDS=${MIN_SECONDS:-3}
@@ -163,13 +164,7 @@ printf 'precision\tclients\timages_s\tp50_ms\tp99_ms\terrors\n' > "$stsv"
 for p in $PRECISIONS; do
     DEIT_PRECISION=$p build/deit-server --model "$m" --port "$port" --host 127.0.0.1 2> "$OUT/server_$p.log" &
     spid=$!
-    i=0
-    until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ $i -gt 600 ] || ! kill -0 $spid 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    if ! kill -0 $spid 2>/dev/null; then
+    if ! wait_ready "http://127.0.0.1:$port/readyz" $spid; then
         echo "compare: server refuses --precision $p: $(tail -n 1 "$OUT/server_$p.log")" >&2
         wait $spid 2>/dev/null || true
         continue
