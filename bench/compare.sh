@@ -165,7 +165,8 @@ for p in $PRECISIONS; do
     DEIT_PRECISION=$p build/deit-server --model "$m" --port "$port" --host 127.0.0.1 2> "$OUT/server_$p.log" &
     spid=$!
     if ! wait_ready "http://127.0.0.1:$port/readyz" $spid; then
-        echo "compare: server refuses --precision $p: $(tail -n 1 "$OUT/server_$p.log")" >&2
+        echo "compare: server refuses --precision $p (or was not ready in 60 s): $(tail -n 1 "$OUT/server_$p.log")" >&2
+        kill -TERM $spid 2>/dev/null || true
         wait $spid 2>/dev/null || true
         continue
     fi
