@@ -409,8 +409,7 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
     deit_state *s = j->s;
     const deit_lp_block *lb = m->lp.kind ? &m->lp.blocks[l] : NULL;
     int T = c->n_tokens, D = c->dim, M = c->mlp_hidden, nr = r1 - r0;
-    float *x = s->x + (size_t)r0 * D, *xn = s->xn + (size_t)r0 * D;
-    float *ao = s->attn_out + (size_t)r0 * D, *hid = s->hidden + (size_t)r0 * M;
+    float *x = s->x + (size_t)r0 * D;
     size_t kv_block = (size_t)j->batch * c->heads * s->kv_head;
     /* attention for these query rows */
     const float *kv = s->kv + (size_t)(l & 1) * kv_block;
@@ -429,6 +428,8 @@ static void block_tail(const fwd_job *j, int l, int tid, int r0, int r1)
         gemm_bf16_out16(nr, M, D, in, s->aq_ld, lb->fc1.w, bw->fc1_b, hid16, mp, GEMM_GELU);
         gemm_bf16(nr, D, M, hid16, mp, lb->fc2.w, bw->fc2_b, x, (size_t)D, GEMM_ADD);
     } else {
+        float *xn = s->xn + (size_t)r0 * D, *ao = s->attn_out + (size_t)r0 * D;
+        float *hid = s->hidden + (size_t)r0 * M;
         /* projection + residual */
         linear(m, s, pb->proj, lb ? &lb->proj : NULL, D, D, r0, nr, ao, (size_t)D, bw->proj_b, x,
                (size_t)D, GEMM_ADD);

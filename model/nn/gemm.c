@@ -21,6 +21,7 @@
 #define GEMM_X86 1
 #define T_AVX2 __attribute__((target("avx2,fma")))
 #define T_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#include "gemm_epi.h"
 #include "vmath.h"
 #endif
 
@@ -159,8 +160,7 @@ T_AVX2 INLINE __m256 epi_avx2(__m256 t, __m256 alpha, const float *bias, __m256i
     if (bias)
         t = _mm256_add_ps(t, _mm256_maskload_ps(bias, mask));
     if (epi == GEMM_GELU) {
-        __m256 e = vm_one_plus_erf256(_mm256_mul_ps(t, _mm256_set1_ps(RSQRT2)));
-        t = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), t), e);
+        t = vm_gelu256(t);
     } else if (epi == GEMM_ADD) {
         t = _mm256_add_ps(_mm256_maskload_ps(c, mask), t);
     }
@@ -229,16 +229,7 @@ T_AVX2 static void gemm_avx2(int m, int n, int k, float alpha, const float *a, s
 T_AVX512 INLINE __m512 epi_avx512(__m512 t, __m512 alpha, const float *bias, __mmask16 mask,
                                   float *c, gemm_epilogue epi)
 {
-    t = _mm512_mul_ps(t, alpha);
-    if (bias)
-        t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask, bias));
-    if (epi == GEMM_GELU) {
-        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(t, _mm512_set1_ps(RSQRT2)));
-        t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), e);
-    } else if (epi == GEMM_ADD) {
-        t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), t);
-    }
-    return t;
+    return gemm_epi512(_mm512_mul_ps(t, alpha), bias, mask, c, epi);
 }
 
 /* One MR x (16*NV) tile of C over all k; b1 is the second panel when NV == 2. */

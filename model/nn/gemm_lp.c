@@ -17,7 +17,7 @@
 #define LP_X86 1
 #define T_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
 #define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
-#include "vmath.h"
+#include "gemm_epi.h"
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
@@ -207,23 +207,7 @@ T_VNNI void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t
     }
 }
 
-/* ---- epilogue (as gemm.c's: bias, exact GELU or residual add) -------------------------------- */
-
-#define RSQRT2 0.70710678118654752440f
-
-INLINE __attribute__((target("avx512f,avx2,fma"))) __m512
-epi_lp(__m512 t, const float *bias, __mmask16 mask, float *c, gemm_epilogue epi)
-{
-    if (bias)
-        t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(mask, bias));
-    if (epi == GEMM_GELU) {
-        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(t, _mm512_set1_ps(RSQRT2)));
-        t = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), e);
-    } else if (epi == GEMM_ADD) {
-        t = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), t);
-    }
-    return t;
-}
+/* ---- epilogue helpers (the epilogue itself is gemm_epi.h's, shared with gemm.c) ------------------ */
 
 INLINE __mmask16 cols_mask(int nj, int v)
 {
@@ -280,11 +264,11 @@ T_BF16 INLINE void ukr_bf16(const int MR, const int NV, const int OUT16, int kq,
             const float *bv = bias ? bias + 16 * v : NULL;
             if (OUT16) {
                 uint16_t *cr = (uint16_t *)cv + (size_t)r * ldc + 16 * v;
-                __m256bh h = _mm512_cvtneps_pbh(epi_lp(acc[r][v], bv, mk, NULL, epi));
+                __m256bh h = _mm512_cvtneps_pbh(gemm_epi512(acc[r][v], bv, mk, NULL, epi));
                 _mm256_mask_storeu_epi16(cr, mk, (__m256i)h);
             } else {
                 float *cr = (float *)cv + (size_t)r * ldc + 16 * v;
-                _mm512_mask_storeu_ps(cr, mk, epi_lp(acc[r][v], bv, mk, cr, epi));
+                _mm512_mask_storeu_ps(cr, mk, gemm_epi512(acc[r][v], bv, mk, cr, epi));
             }
         }
     }
@@ -343,7 +327,7 @@ T_VNNI INLINE void ukr_int8(const int MR, const int NV, int kq, const uint8_t *a
             __mmask16 mk = cols_mask(nj, v);
             __m512i iv = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zr, cs[v]));
             __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(iv), _mm512_mul_ps(sr, sw[v]));
-            _mm512_mask_storeu_ps(cr + 16 * v, mk, epi_lp(t, bias ? bias + 16 * v : NULL, mk, cr + 16 * v, epi));
+            _mm512_mask_storeu_ps(cr + 16 * v, mk, gemm_epi512(t, bias ? bias + 16 * v : NULL, mk, cr + 16 * v, epi));
         }
     }
 }

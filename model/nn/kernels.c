@@ -108,24 +108,17 @@ void k_layernorm(gemm_isa isa, const float *x, int n, int d, const float *g, con
 /* The GEMM epilogue's GELU (vmath.h), so k_gelu and the fused fc1 compute the same numbers. */
 T_AVX512 static void gelu_avx512(float *x, size_t n)
 {
-    const __m512 half = _mm512_set1_ps(0.5f), s = _mm512_set1_ps(0.70710678118654752440f);
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        __m512 e = vm_one_plus_erf512(_mm512_mul_ps(v, s));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_mul_ps(half, v), e));
+        _mm512_mask_storeu_ps(x + i, k, vm_gelu512(_mm512_maskz_loadu_ps(k, x + i)));
     }
 }
 
 T_AVX2 static size_t gelu_avx2(float *x, size_t n)
 {
-    const __m256 half = _mm256_set1_ps(0.5f), s = _mm256_set1_ps(0.70710678118654752440f);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 e = vm_one_plus_erf256(_mm256_mul_ps(v, s));
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), e));
-    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, vm_gelu256(_mm256_loadu_ps(x + i)));
     return i;
 }
 #endif

@@ -140,6 +140,19 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256 vm_one_p
     }
     return res;
 }
+/* Exact GELU, x * (1 + erf(x / sqrt 2)) / 2: the GEMM epilogues and k_gelu share these, so the
+ * fused and unfused paths compute the same numbers. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline __m512 vm_gelu512(__m512 x)
+{
+    __m512 e = vm_one_plus_erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752440f)));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), e);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 vm_gelu256(__m256 x)
+{
+    __m256 e = vm_one_plus_erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752440f)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), e);
+}
 #endif
 
 #endif
