@@ -228,6 +228,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "lp-bench: needs AVX-512 with BF16 and VNNI\n");
         return 2;
     }
+    static const char *PN[3] = {"f32", "bf16", "int8"};
+    const char *only = getenv("LP_BENCH_PRECISION"); /* f32, bf16 or int8: that one alone */
+    if (only && strcmp(only, PN[0]) && strcmp(only, PN[1]) && strcmp(only, PN[2])) {
+        fprintf(stderr, "lp-bench: LP_BENCH_PRECISION must be f32, bf16 or int8, not '%s'\n", only);
+        return 2;
+    }
     int m = 198 * batch;
     layer L[NSHAPE];
     srand(1);
@@ -267,12 +273,10 @@ int main(int argc, char **argv)
     dnnl_stream_t strm;
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     CK(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags));
-    static const char *PN[3] = {"f32", "bf16", "int8"};
     printf("Linear products of a width-%d block, batch %d (m = %d rows), %d threads, median of %d; "
            "ms per image\n", width, batch, m, threads, reps);
     printf("%-5s %-5s %9s %9s %7s   %s\n", "prec", "layer", "ours", "onednn", "ratio", "oneDNN implementation");
     /* interleaved: each precision runs ours then oneDNN, twice, and keeps the better median */
-    const char *only = getenv("LP_BENCH_PRECISION"); /* f32, bf16 or int8: that one alone */
     for (int prec = 0; prec < 3; prec++) {
         if (only && strcmp(only, PN[prec]) != 0)
             continue;

@@ -453,17 +453,11 @@ T_VNNI void gemm_int8(int m, int n, int k, const uint8_t *a, size_t lda, const f
     for (int j0 = 0; j0 < n;) {
         const int8_t *p0 = bp + (size_t)(j0 / GEMM_PANEL) * pstride;
         const float *bj = bias ? bias + j0 : NULL;
-        int nj = n - j0;
-        if (nj >= 4 * GEMM_PANEL) {
-            int8_cols4(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
-            j0 += 4 * GEMM_PANEL;
-        } else if (nj > GEMM_PANEL) {
-            int8_cols2(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
-            j0 += 2 * GEMM_PANEL;
-        } else {
-            int8_cols1(m, kq, a, lda, ascale, azp, p0, pstride, bscale + j0, bcolsum + j0, bj, c + j0, ldc, epi, nj);
-            j0 += GEMM_PANEL;
-        }
+        int nj = n - j0, nv = nj >= 4 * GEMM_PANEL ? 4 : nj > GEMM_PANEL ? 2 : 1;
+        (nv == 4 ? int8_cols4 : nv == 2 ? int8_cols2 : int8_cols1)(m, kq, a, lda, ascale, azp, p0, pstride,
+                                                                  bscale + j0, bcolsum + j0, bj, c + j0,
+                                                                  ldc, epi, nj);
+        j0 += nv * GEMM_PANEL;
     }
 }
 
