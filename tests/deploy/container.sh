@@ -92,8 +92,23 @@ for p in "$P1" "$P2"; do
         { $PODMAN logs "$C1" 2>&1 | tail; fail "container on port $p not ready within 60 s"; }
 done
 say "both containers ready (ports $P1, $P2)"
-$PODMAN logs "$C1" 2>&1 | grep -q "gRPC listening on 127.0.0.1:$G1" || fail "$C1 does not serve gRPC on $G1"
-ok "the image serves KServe v2 gRPC too (DEIT_GRPC_PORT, here $G1)"
+# A real gRPC call (ServerLive with an empty message over HTTP/2), not the log line: podman's log
+# copy may lag behind the process, which once failed CI with the server listening. The answer is
+# the 5-byte frame header then ServerLiveResponse{live: true} = 08 01.
+printf '\0\0\0\0\0' >"$T/empty.grpc"
+grpc_live() {
+    curl -sS -m 5 --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' \
+        --data-binary @"$T/empty.grpc" "http://127.0.0.1:$1/inference.GRPCInferenceService/ServerLive" |
+        od -An -tx1 | tr -d ' \n'
+}
+live=""
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    live=$(grpc_live "$G1" 2>"$T/grpc.err") && [ "$live" = 00000000020801 ] && break
+    sleep 0.5
+done
+[ "$live" = 00000000020801 ] ||
+    { cat "$T/grpc.err"; $PODMAN logs "$C1" 2>&1 | tail; fail "$C1 does not serve gRPC on $G1 (ServerLive gave '$live')"; }
+ok "the image serves KServe v2 gRPC too (DEIT_GRPC_PORT, here $G1): ServerLive says live"
 
 $PODMAN healthcheck run "$C1" >/dev/null 2>&1 || fail "HEALTHCHECK command fails in $C1"
 top=$($PODMAN top "$C1" pid user args 2>/dev/null | awk 'NR == 2 { print $1, $2, $3 }')
