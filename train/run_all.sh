@@ -5,6 +5,8 @@
 # train faster as two 1-thread processes than as one 2-thread process on the 2-core box):
 #   lane A: teacher (28x28) -> hard (DeiT, hard distillation) -> [soft] -> teacher56 -> hard56
 #   lane B: baseline (one class token) -> twocls (two class tokens) -> true56
+# Every student sees the same augmentation (crop, flip, random erasing 0.25); hard and soft students
+# run the teacher on each augmented batch (online labels, as in the paper), ~45% more time per step.
 # hard56/true56 fine-tune `hard` at 56x56: with the 56x56 teacher's labels / with true labels only.
 # Then export.py writes models/, reference.json, examples/ and results.json.
 # Environment: EPOCHS_T (teacher), EPOCHS_S (students), EPOCHS_T56, EPOCHS_HI, SOFT=1 (also soft),
