@@ -90,8 +90,8 @@ PY
         if python3 - "$res" "$got" "$work/f32.txt" "$work/$prec.txt" "$prec" <<'PY'
 import json, sys
 f32, red = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-a = [int(x) for x in open(sys.argv[3])]
-b = [int(x) for x in open(sys.argv[4])]
+a = [int(x.split()[0]) for x in open(sys.argv[3])]  # lines: fused top-1, true label
+b = [int(x.split()[0]) for x in open(sys.argv[4])]
 prec = sys.argv[5]
 bad = 0
 if red.get("precision") != prec:

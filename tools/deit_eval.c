@@ -274,8 +274,9 @@ int main(int argc, char **argv)
                     "  POSTs Fashion-MNIST test images (t10k-*.gz in DIR, default %s) as PNG to URL\n"
                     "  (default %s) and prints per-head accuracy, throughput and the server's\n"
                     "  precision (GET /v1/models); with explain=1 in the URL, also the mean\n"
-                    "  token_cosine of the answers. --predictions writes each image's fused top-1,\n"
-                    "  one per line in test-set order (-1: no answer), to compare two servers.\n",
+                    "  token_cosine of the answers. --predictions writes each image's fused top-1\n"
+                    "  (-1: no answer) and its true label, a line per image in test-set order, to\n"
+                    "  compare two servers or two models image by image.\n",
                     data_dir, url);
             return ch == 'h' ? 0 : 2;
         }
@@ -358,7 +359,7 @@ int main(int argc, char **argv)
     if (pred_path) {
         FILE *f = fopen(pred_path, "w");
         for (int i = 0; f && i < limit; i++)
-            fprintf(f, "%d\n", t.fused[i]);
+            fprintf(f, "%d %d\n", t.fused[i], d.labels[i]);
         if (!f || fclose(f) != 0) {
             fprintf(stderr, "deit-eval: cannot write %s\n", pred_path);
             rc = 1;

@@ -3,7 +3,11 @@
 # each models/*/ is served in turn on a loopback port and build/deit-eval sends the first N
 # Fashion-MNIST test images over HTTP with ?explain=1, so the answers carry the two output tokens'
 # cosine; the learned tokens' cosine and the heads' names come from GET /v1/models.
-# Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision)
+# Then each model's fused top-1 is compared with the baseline's image by image (paired difference
+# of accuracy with a 95% confidence interval, and the discordant pairs McNemar's test counts), so a
+# gain can be told from noise.
+# Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision;
+#        EVAL_BASELINE names the model the others are compared with, default fashion-vit-nodist)
 set -eu
 . tools/wait_ready.sh
 n=${1:-10000}
@@ -15,6 +19,9 @@ U="http://127.0.0.1:$port"
 num() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.eE+-]*\).*/\1/p" | head -n 1; }
 str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
+base=${EVAL_BASELINE:-fashion-vit-nodist}
+preds=$(mktemp -d)
+trap 'rm -rf "$preds"' EXIT
 rows=""
 for dir in "$@"; do
     dir=${dir%/}
@@ -28,7 +35,8 @@ for dir in "$@"; do
         exit 1
     fi
     info=$(curl -fsS "$U/v1/models")
-    res=$(./build/deit-eval --url "$U/v1/predict?top_k=1&explain=1" --limit "$n" --concurrency 8 --json 2>/dev/null)
+    res=$(./build/deit-eval --url "$U/v1/predict?top_k=1&explain=1" --limit "$n" --concurrency 8 --json \
+        --predictions "$preds/$(basename "$dir")" 2>/dev/null)
     kill -TERM $pid
     wait $pid 2>/dev/null || true
     second=$(echo "$info" | str second_token)
@@ -55,3 +63,23 @@ echo "first $n Fashion-MNIST test images over HTTP, server precision ${prec:-f32
 echo "| model | second token | class head | second head | fused | learned tokens cos | output tokens cos (mean) |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 printf '%s' "$rows"
+
+# paired comparison with the baseline: d_i = (model right) - (baseline right) over the same images
+[ -f "$preds/$base" ] || exit 0
+echo
+echo "fused top-1 vs $base on the same $n images (paired; 95% CI = mean d +- 1.96 sd(d)/sqrt(n))"
+echo "| model | difference | 95% CI | only model right | only baseline right | McNemar z |"
+echo "|---|---:|---:|---:|---:|---:|"
+for f in "$preds"/*; do
+    m=$(basename "$f")
+    [ "$m" = "$base" ] && continue
+    paste -d' ' "$f" "$preds/$base" | awk -v m="$m" '
+        { a = ($1 == $2); b = ($3 == $4); n++; if (a && !b) only_a++; if (b && !a) only_b++ }
+        END {
+            d = (only_a - only_b) / n
+            var = ((only_a + only_b) / n - d * d) * n / (n - 1)
+            h = 1.96 * sqrt(var / n)
+            z = only_a + only_b > 0 ? (only_a - only_b) / sqrt(only_a + only_b) : 0
+            printf "| %s | %+.2f | [%+.2f, %+.2f] | %d | %d | %.2f |\n", m, 100 * d, 100 * (d - h), 100 * (d + h), only_a, only_b, z
+        }'
+done
