@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
     ap.add_argument("--smoothing", type=float, default=0.1)
     ap.add_argument("--erase", type=float, default=0.25, help="random-erasing probability (DeiT's 0.25)")
+    ap.add_argument("--teacher-tta", action="store_true",
+                    help="the teacher labels each view by its logits averaged with the mirrored view's "
+                         "(as its flip-TTA test accuracy was measured); twice the teacher's cost")
     ap.add_argument("--res", type=int, default=28)
     ap.add_argument("--init", default=None, help="fine-tune from this final.pt")
     ap.add_argument("--threads", type=int, default=2)
@@ -137,6 +140,9 @@ def main():
             if teacher is not None:
                 with torch.no_grad(), common.autocast(a.precision):
                     t_logits = teacher(x.contiguous(memory_format=torch.channels_last)).float()
+                    if a.teacher_tta:
+                        xm = x.flip(-1).contiguous(memory_format=torch.channels_last)
+                        t_logits = (t_logits + teacher(xm).float()) / 2
             with common.autocast(a.precision):
                 logits = model(x)
             if a.mode == "baseline":
