@@ -180,8 +180,8 @@ def main():
     for t in ("teacher", "teacher56"):
         if os.path.exists(os.path.join(common.RUNS, t, "summary.json")):
             ts = summary_of(t)
-            res[t] = {k: ts[k] for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs", "params",
-                                         "widths", "blocks", "res")}
+            res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
+                                             "params", "widths", "blocks", "res")}
     for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56"):
         if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
             ss = summary_of(run)

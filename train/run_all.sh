@@ -20,7 +20,7 @@ EPOCHS_T56=${EPOCHS_T56:-4}
 EPOCHS_HI=${EPOCHS_HI:-6}
 WARMUP_S=${WARMUP_S:-3}
 NICE=${NICE:-10}
-TEACHER_ARGS=${TEACHER_ARGS:-"--widths 48,96,192 --blocks 1 --erase 0.5 --tta"}
+TEACHER_ARGS=${TEACHER_ARGS:-"--widths 48,96,192 --blocks 1 --erase 0.5 --tta --eval-every 0"}
 # bf16 autocast only where the CPU multiplies bf16 natively; elsewhere it would be emulated (slower).
 if [ -z "${PRECISION:-}" ]; then
   if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then PRECISION=bf16; else PRECISION=f32; fi

@@ -55,9 +55,10 @@ def main():
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
     ap.add_argument("--smoothing", type=float, default=0.1)
     ap.add_argument("--erase", type=float, default=0.25, help="random-erasing probability (DeiT's 0.25)")
-    ap.add_argument("--teacher-tta", action="store_true",
-                    help="the teacher labels each view by its logits averaged with the mirrored view's "
-                         "(as its flip-TTA test accuracy was measured); twice the teacher's cost")
+    ap.add_argument("--teacher-tta", choices=("auto", "on", "off"), default="auto",
+                    help="on: the teacher labels each view by its logits averaged with the mirrored view's "
+                         "(twice its cost); auto (default): as the teacher's reported accuracy was measured "
+                         "(its summary's tta), so the teacher that teaches is the one the table shows")
     ap.add_argument("--res", type=int, default=28)
     ap.add_argument("--init", default=None, help="fine-tune from this final.pt")
     ap.add_argument("--threads", type=int, default=2)
@@ -83,7 +84,7 @@ def main():
     arch = dict(ARCH, img_size=a.res, embed_dim=a.embed_dim, depth=a.depth, num_heads=a.heads,
                 mlp_ratio=a.mlp_ratio, patch_size=a.patch)
     xtr, ytr, xte, yte = common.load_data(a.res)
-    teacher = None
+    teacher, teacher_tta = None, a.teacher_tta == "on"
     if a.mode in ("hard", "soft"):
         summary_path = os.path.join(common.RUNS, a.teacher, "summary.json")
         if a.bench and not os.path.exists(summary_path):  # timing only: an untrained teacher costs the same
@@ -92,8 +93,9 @@ def main():
             ts = json.load(open(summary_path))
             teacher = models.ResNetTeacher(tuple(ts["widths"]), ts["blocks"])
             teacher.load_state_dict(torch.load(os.path.join(common.RUNS, a.teacher, "final.pt")))
-            print("teacher %s: test %.4f, agreement with y on the clean training images %.4f" % (
-                a.teacher, ts["test_acc"], ts["train_label_agreement"]), flush=True)
+            teacher_tta = a.teacher_tta == "on" or (a.teacher_tta == "auto" and bool(ts.get("tta")))
+            print("teacher %s: test %s; labels %s" % (a.teacher, ts.get("test", ts["test_acc"]),
+                  "image + mirror" if teacher_tta else "image only"), flush=True)
         teacher = teacher.to(memory_format=torch.channels_last).eval()
 
     model = models.DeiT(distilled=two, **arch)
@@ -140,7 +142,7 @@ def main():
             if teacher is not None:
                 with torch.no_grad(), common.autocast(a.precision):
                     t_logits = teacher(x.contiguous(memory_format=torch.channels_last)).float()
-                    if a.teacher_tta:
+                    if teacher_tta:
                         xm = x.flip(-1).contiguous(memory_format=torch.channels_last)
                         t_logits = (t_logits + teacher(xm).float()) / 2
             with common.autocast(a.precision):

@@ -1,7 +1,10 @@
-"""Train the convnet teacher, then precompute its hard labels over the (un-augmented) training set.
+"""Train the convnet teacher. The students run it on their own augmented batches (online labels);
+--labels also stores its hard labels for the clean training images (runs/<name>/labels.pt) and their
+agreement with the true labels.
 
-Resumable: per-epoch checkpoints in runs/<name>/. Output: runs/<name>/final.pt, runs/<name>/labels.pt
-(the hard labels the student is distilled from) and runs/<name>/summary.json.
+Resumable: per-epoch checkpoints in runs/<name>/. Output: runs/<name>/final.pt and
+runs/<name>/summary.json: test accuracy in float32 (plain and with flip TTA) and under bf16 autocast,
+the arithmetic the students' online labels use.
 
 --res 56 with --init runs/teacher/final.pt fine-tunes a 28x28 teacher on the images upsampled to
 56x56 (global pooling lets the same network run there): the teacher at the student's fine-tuning
@@ -30,6 +33,10 @@ def main():
     ap.add_argument("--blocks", type=int, default=1, help="BasicBlocks per stage")
     ap.add_argument("--erase", type=float, default=0.0, help="random-erasing probability")
     ap.add_argument("--tta", action="store_true", help="predict (test and labels) on image + mirror")
+    ap.add_argument("--eval-every", type=int, default=1,
+                    help="test-set pass every N epochs, 0 = only the final one (float32 on one core: minutes)")
+    ap.add_argument("--labels", action="store_true",
+                    help="also label the 60,000 clean training images (float32: ~20 min on one core with --tta)")
     ap.add_argument("--res", type=int, default=28, help="input size (images upsampled as the server does)")
     ap.add_argument("--init", default=None, help="start from this final.pt (fine-tuning)")
     ap.add_argument("--warmup-epochs", type=float, default=0.25)
@@ -93,18 +100,25 @@ def main():
             if i % 100 == 0:
                 print("  ep %d step %d/%d loss %.4f %.0fs" % (epoch, i, steps_per_epoch, loss.item(), t()), flush=True)
         train_s = t()
-        acc = common.accuracies(predict(model, xte), yte)["head"]
+        acc = None
+        if a.eval_every > 0 and (epoch + 1) % a.eval_every == 0:
+            acc = common.accuracies(predict(model, xte), yte)["head"]
         log.append({"epoch": epoch + 1, "loss": tot_loss / steps_per_epoch, "test_acc": acc, "train_s": train_s, "total_s": t()})
-        print("epoch %d loss %.4f test_acc %.4f  %.1f min" % (epoch + 1, tot_loss / steps_per_epoch, acc, t() / 60), flush=True)
+        print("epoch %d loss %.4f test_acc %s  %.1f min" % (epoch + 1, tot_loss / steps_per_epoch,
+              "-" if acc is None else "%.4f" % acc, t() / 60), flush=True)
         common.save_ckpt(out, epoch + 1, model, opt, log)
 
-    # hard teacher labels on the un-augmented training images, computed once
-    labels = predict(model, xtr)[0].argmax(1)
-    agree = (labels == ytr).float().mean().item()
+    agree = None
+    if a.labels:  # hard teacher labels on the un-augmented training images
+        labels = predict(model, xtr)[0].argmax(1)
+        agree = (labels == ytr).float().mean().item()
+        torch.save({"labels": labels, "train_agree": agree}, os.path.join(out, "labels.pt"))
     test = {"plain": common.accuracies(common.predict_logits(model, xte), yte)["head"],
             "flip_tta": common.accuracies(common.predict_flip_tta(model, xte), yte)["head"]}
+    with common.autocast(a.precision):  # as the students' online labels see it
+        test["plain_autocast"] = common.accuracies(common.predict_logits(model, xte), yte)["head"]
+        test["flip_tta_autocast"] = common.accuracies(common.predict_flip_tta(model, xte), yte)["head"]
     test_acc = test["flip_tta" if a.tta else "plain"]
-    torch.save({"labels": labels, "train_agree": agree}, os.path.join(out, "labels.pt"))
     torch.save(model.state_dict(), os.path.join(out, "final.pt"))
     summary = {"name": a.name, "test_acc": test_acc, "test": test, "train_label_agreement": agree,
                "epochs": a.epochs, "res": a.res, "widths": widths, "blocks": a.blocks, "tta": a.tta,
@@ -112,8 +126,8 @@ def main():
                "args": vars(a), "log": log}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print("TEACHER %s test_acc %.4f (plain %.4f, flip TTA %.4f)  train agreement %.4f  %.1f min" % (
-        a.name, test_acc, test["plain"], test["flip_tta"], agree, summary["minutes"]), flush=True)
+    print("TEACHER %s test_acc %.4f (%s)  train agreement %s  %.1f min" % (
+        a.name, test_acc, ", ".join("%s %.4f" % kv for kv in test.items()), agree, summary["minutes"]), flush=True)
 
 
 if __name__ == "__main__":
