@@ -68,6 +68,21 @@ def random_erase(x_u8, gen, p=0.5, area=(0.02, 0.4), ratio=(0.3, 3.3)):
     return torch.where(m, noise, x_u8)
 
 
+def load_teacher(run):
+    """(eval-mode channels_last teacher, its summary) from runs/<run>/. A run whose summary lists
+    "members" (ensemble.py) is the ensemble of those teacher runs."""
+    import json
+    import models
+    with open(os.path.join(RUNS, run, "summary.json")) as f:
+        summary = json.load(f)
+    if "members" in summary:
+        net = models.TeacherEnsemble([load_teacher(m)[0] for m in summary["members"]])
+    else:
+        net = models.ResNetTeacher(tuple(summary["widths"]), summary["blocks"])
+        net.load_state_dict(torch.load(os.path.join(RUNS, run, "final.pt")))
+    return net.to(memory_format=torch.channels_last).eval(), summary
+
+
 def lr_at(step, total, warmup, base, min_lr=1e-5):
     if step < warmup:
         return base * (step + 1) / warmup

@@ -177,11 +177,11 @@ def main():
         f.write("\n".join(lines) + "\n")
 
     res = {}
-    for t in ("teacher", "teacher56"):
+    for t in ("teacher", "teacher2", "teachers", "teacher56"):
         if os.path.exists(os.path.join(common.RUNS, t, "summary.json")):
             ts = summary_of(t)
             res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
-                                             "params", "widths", "blocks", "res")}
+                                             "params", "widths", "blocks", "res", "members", "tta")}
     for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56"):
         if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
             ss = summary_of(run)
@@ -194,8 +194,10 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for run, r in res.items():
         if run.startswith("teacher"):
-            print("| %s (ResNet, %dx%d) | %.2f%% | | | | | %d | %.1f |" % (run, r["res"], r["res"], 100 * r["test_acc"],
-                                                                        r["epochs"], r["minutes"]))
+            what = "ensemble of " + " + ".join(r["members"]) if r.get("members") else "ResNet %s" % "/".join(
+                map(str, r["widths"]))
+            print("| %s (%s, %dx%d) | %.2f%% | | | | | %s | %.1f |" % (
+                run, what, r["res"], r["res"], 100 * r["test_acc"], r["epochs"], r["minutes"]))
             continue
         cos = r.get("cos") or {}
         two = "class_head" in r

@@ -46,6 +46,17 @@ class ResNetTeacher(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class TeacherEnsemble(nn.Module):
+    """Several teachers as one: the mean of their logits (each member runs at the same input)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        return torch.stack([m(x).float() for m in self.members]).mean(0)
+
+
 # ----------------------------------------------------------------------------- DeiT student
 class PatchEmbed(nn.Module):
     def __init__(self, img_size, patch_size, in_chans, embed_dim):

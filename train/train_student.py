@@ -46,7 +46,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=("baseline",) + TWO_TOKENS, required=True)
     ap.add_argument("--name", default=None, help="run folder under runs/ (default: the mode)")
-    ap.add_argument("--teacher", default="teacher", help="teacher run folder (summary.json, final.pt)")
+    ap.add_argument("--teacher", default="teacher", help="teacher run folder under runs/ (a teacher, or an ensemble.py ensemble)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--bs", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -86,17 +86,14 @@ def main():
     xtr, ytr, xte, yte = common.load_data(a.res)
     teacher, teacher_tta = None, a.teacher_tta == "on"
     if a.mode in ("hard", "soft"):
-        summary_path = os.path.join(common.RUNS, a.teacher, "summary.json")
-        if a.bench and not os.path.exists(summary_path):  # timing only: an untrained teacher costs the same
-            teacher = models.ResNetTeacher((48, 96, 192), 1)
+        if a.bench and not os.path.exists(os.path.join(common.RUNS, a.teacher, "summary.json")):
+            # timing only: an untrained teacher costs the same
+            teacher = models.ResNetTeacher((48, 96, 192), 1).to(memory_format=torch.channels_last).eval()
         else:
-            ts = json.load(open(summary_path))
-            teacher = models.ResNetTeacher(tuple(ts["widths"]), ts["blocks"])
-            teacher.load_state_dict(torch.load(os.path.join(common.RUNS, a.teacher, "final.pt")))
+            teacher, ts = common.load_teacher(a.teacher)
             teacher_tta = a.teacher_tta == "on" or (a.teacher_tta == "auto" and bool(ts.get("tta")))
             print("teacher %s: test %s; labels %s" % (a.teacher, ts.get("test", ts["test_acc"]),
                   "image + mirror" if teacher_tta else "image only"), flush=True)
-        teacher = teacher.to(memory_format=torch.channels_last).eval()
 
     model = models.DeiT(distilled=two, **arch)
     if a.init:
