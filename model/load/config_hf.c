@@ -82,9 +82,10 @@ int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const json_t *
     cfg->heads = (int)heads;
     double eps = 1e-12;
     if ((rc = opt_num(s, root, "", "layer_norm_eps", &eps)) < 0) return rc;
-    if (!(eps > 0 && eps < 1))
-        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: layer_norm_eps: %g is outside (0, 1)", s->file,
-                         eps);
+    /* checked as the float the LayerNorm adds: 1e-90 is positive as a double and 0 as a float */
+    if (!(eps > 0 && eps < 1) || !((float)eps > 0))
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: layer_norm_eps: %g is outside (0, 1) as a float32",
+                         s->file, eps);
     cfg->ln_eps = (float)eps;
     if ((rc = opt_size(s, root, "", "image_size", 0, tf->in_chans, &cfg->image_h, &cfg->image_w)) < 0)
         return rc;

@@ -623,6 +623,7 @@ static const fail_case HF_JSON_FAILS[] = {
     FAIL_CASE("{\"intermediate_size\": 16}", NULL, DEIT_EINVAL, "intermediate_size is 16", NULL),
     FAIL_CASE("{\"num_attention_heads\": 3}", NULL, DEIT_EINVAL, "3 heads do not divide", NULL),
     FAIL_CASE("{\"layer_norm_eps\": -1}", NULL, DEIT_EINVAL, "layer_norm_eps", NULL),
+    FAIL_CASE("{\"layer_norm_eps\": 1e-90}", NULL, DEIT_EINVAL, "layer_norm_eps: 1e-90 is outside (0, 1) as a float32", NULL),
     FAIL_CASE("{\"layer_norm_eps\": \"1e-12\"}", NULL, DEIT_EINVAL, "layer_norm_eps: expected a number", NULL),
     FAIL_CASE("{\"hidden_act\": \"gelu_new\"}", NULL, DEIT_EINVAL, "hidden_act 'gelu_new'", NULL),
     FAIL_CASE("{\"image_size\": 8}", NULL, DEIT_EINVAL, "needs 18 tokens", NULL),
