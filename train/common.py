@@ -1,5 +1,6 @@
 """Shared training helpers: batched augmentation, schedule, checkpoints, evaluation."""
 import glob
+import json
 import math
 import os
 import time
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 
 import data
+import models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "runs")
@@ -71,8 +73,6 @@ def random_erase(x_u8, gen, p=0.5, area=(0.02, 0.4), ratio=(0.3, 3.3)):
 def load_teacher(run):
     """(eval-mode channels_last teacher, its summary) from runs/<run>/. A run whose summary lists
     "members" (ensemble.py) is the ensemble of those teacher runs."""
-    import json
-    import models
     with open(os.path.join(RUNS, run, "summary.json")) as f:
         summary = json.load(f)
     if "members" in summary:
