@@ -5,16 +5,21 @@ set -uo pipefail
 make_cmd=${MAKE:-make}
 . "$(dirname "$0")/summary.sh"
 broken=""
+timings=""
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for stage in "$@"; do
     echo "==> $stage"
+    start=$SECONDS
     "$make_cmd" --no-print-directory "$stage" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
+    # where the suite's minutes go (CI should stay under 20), one "stage seconds" pair per stage
+    timings="$timings $stage $((SECONDS - start))s"
     # a stage's own closing line, e.g. "unit: 2661 passed, 0 failed"; deployment scripts print TAP-ish
     # "ok - ..." lines instead
     summary_add "$rc" "$(cat "$log")" tap || broken="$broken $stage"
 done
+echo "stage times:$timings"
 [ -n "$broken" ] && echo "failed stages:$broken"
 echo "total: $passed passed, $failed failed"
 [ -z "$broken" ]
