@@ -5,11 +5,12 @@
 # models train faster as two 1-thread processes than as one 2-thread process on the 2-core box):
 #   lane A: teacher (ResNet 48/96/192) -> teacher2 (ResNet 64/128/256, another seed) -> teachers2
 #           (their ensemble, mean logits; if it is under MIN_TEACHER_ACC, teachers3 adds lane B's
-#           teacher3) -> hard (DeiT, hard distillation from the ensemble) -> [soft] -> teacher56
-#           (teacher2 fine-tuned at 56x56) -> hard56
+#           teacher3) -> hard (DeiT, hard distillation from the ensemble) -> [soft] -> hard56
 #   lane B: baseline (one class token) -> teacher3 (ResNet 64/128/256, a third seed; trained while
-#           lane A trains teacher2, so a third member costs no time on lane A's path) -> twocls
-#           (two class tokens) -> true56
+#           lane A trains teacher2, so a third member costs no time on lane A's path; skipped when
+#           the two-teacher ensemble is already known to reach the bar) -> teacher56 (teacher2
+#           fine-tuned at 56x56, for hard56) -> twocls (two class tokens) -> true56
+# The lanes are balanced so that lane A (the long one: hard) never waits.
 # Every student sees the same augmentation (crop, flip, random erasing 0.25); hard and soft students
 # run the teacher on each augmented batch (online labels, as in the paper).
 # hard56/true56 fine-tune `hard` at 56x56: with teacher56's labels / with true labels only.
@@ -54,8 +55,19 @@ student() { # student NAME MODE ARGS...
 }
 (
   student baseline baseline --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
+  # the third teacher is speculative work for lane A: skipped once the two-teacher ensemble is known
+  # to reach the bar
+  if [ ! -f runs/teachers2/summary.json ] || ! reaches teachers2 "$MIN_TEACHER_ACC"; then
+    # shellcheck disable=SC2086
+    run teacher3 train_teacher.py --name teacher3 --epochs "$EPOCHS_T" --widths 64,128,256 --seed 2 --tta $TEACHER_ARGS
+  fi
+  # the higher-resolution teacher: teacher2 (the larger member) fine-tuned on 56x56 upsampled images,
+  # labelling plain (a mirror pass at 56x56 would add ~0.5 s to every hard56 step); here rather than
+  # in lane A, where it would wait behind hard
+  while [ ! -f runs/teacher2/summary.json ]; do sleep 60; done
   # shellcheck disable=SC2086
-  run teacher3 train_teacher.py --name teacher3 --epochs "$EPOCHS_T" --widths 64,128,256 --seed 2 --tta $TEACHER_ARGS
+  run teacher56 train_teacher.py --name teacher56 --res 56 --init runs/teacher2/final.pt --epochs "$EPOCHS_T56" \
+    --lr 0.01 --warmup-epochs 0.1 --widths 64,128,256 $TEACHER_ARGS
   student twocls twocls --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
   # waits for lane A's hard student, which it fine-tunes
   while [ ! -f runs/hard/summary.json ]; do sleep 60; done
@@ -76,11 +88,7 @@ fi
 echo "$(date -u +%FT%TZ) teacher of the students: $TEACHER" >> runs/run_all.log
 student hard hard --teacher "$TEACHER" --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
 [ "${SOFT:-0}" = 1 ] && student soft soft --teacher "$TEACHER" --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
-# the higher-resolution teacher: the larger member fine-tuned on 56x56 upsampled images, labelling
-# plain (no mirror pass: at 56x56 it would add ~0.5 s to every student step)
-# shellcheck disable=SC2086
-run teacher56 train_teacher.py --name teacher56 --res 56 --init runs/teacher2/final.pt --epochs "$EPOCHS_T56" \
-  --lr 0.01 --warmup-epochs 0.1 --widths 64,128,256 $TEACHER_ARGS
+while [ ! -f runs/teacher56/summary.json ]; do sleep 60; done
 student hard56 hard --teacher teacher56 --init runs/hard/final.pt --res 56 --epochs "$EPOCHS_HI" --lr 1e-4 \
   --min-lr 1e-6 --warmup-epochs 0.5
 wait $LANE_B
