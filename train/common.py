@@ -141,6 +141,33 @@ def token_cosines(model, x_u8, bs=500):
     return {"learned_cos": learned, "output_cos": tot / len(x_u8)}
 
 
+@torch.no_grad()
+def token_cosines_by_depth(model, x_u8, bs=500):
+    """Where along the network two prefix tokens agree. The learned parameters alone are not what
+    the first block sees: each prefix token enters as its parameter plus its row of pos_embed (the
+    two get the same gradient, so only their sum is identified). Returns the cosine of those two
+    input vectors, then the mean over the images of the two tokens' cosine after each block and
+    after the final norm."""
+    model.eval()
+    cf = torch.nn.functional.cosine_similarity
+    pe = model.pos_embed[0]
+    sums = None
+    for i in range(0, len(x_u8), bs):
+        h = model.patch_embed(to_input(x_u8[i:i + bs]))
+        b = h.shape[0]
+        h = torch.cat([model.cls_token.expand(b, -1, -1), model.dist_token.expand(b, -1, -1), h], 1) + model.pos_embed
+        per = []
+        for blk in model.blocks:
+            h = blk(h)
+            per.append(cf(h[:, 0], h[:, 1], dim=1).sum().item())
+        h = model.norm(h)
+        per.append(cf(h[:, 0], h[:, 1], dim=1).sum().item())
+        sums = per if sums is None else [u + v for u, v in zip(sums, per)]
+    inputs = cf(model.cls_token.flatten() + pe[0], model.dist_token.flatten() + pe[1], dim=0).item()
+    return {"input_cos": inputs, "after_block_cos": [s / len(x_u8) for s in sums[:-1]],
+            "output_cos": sums[-1] / len(x_u8)}
+
+
 def accuracies(logits, y):
     """For 1 head: {'head'}; for 2 heads: class/dist/fused(softmax mean)/fused_logits (timm eval)."""
     if len(logits) == 1:

@@ -131,7 +131,8 @@ def export(run, outdir):
     with open(os.path.join(outdir, "reference.json"), "w") as f:
         json.dump(ref, f)
         f.write("\n")
-    return m, logits, summary
+    depth = common.token_cosines_by_depth(m, xte) if distilled else None
+    return m, logits, summary, depth
 
 
 def summary_of(run):
@@ -187,6 +188,8 @@ def main():
             ss = summary_of(run)
             res[run] = dict(ss["test"], cos=ss.get("cos"), minutes=ss["minutes"], epochs=ss["epochs"],
                             params=ss["params"], arch=ss["arch"], mode=ss["mode"])
+            if run in done and done[run][3]:
+                res[run]["cos_by_depth"] = done[run][3]
     with open(os.path.join(common.HERE, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
@@ -196,8 +199,9 @@ def main():
         if run.startswith("teacher"):
             what = "ensemble of " + " + ".join(r["members"]) if r.get("members") else "ResNet %s" % "/".join(
                 map(str, r["widths"]))
+            epochs = r["epochs"] if not isinstance(r["epochs"], list) else " + ".join(map(str, r["epochs"]))
             print("| %s (%s, %dx%d) | %.2f%% | | | | | %s | %.1f |" % (
-                run, what, r["res"], r["res"], 100 * r["test_acc"], r["epochs"], r["minutes"]))
+                run, what, r["res"], r["res"], 100 * r["test_acc"], epochs, r["minutes"]))
             continue
         cos = r.get("cos") or {}
         two = "class_head" in r
@@ -205,6 +209,13 @@ def main():
             run, 100 * (r["class_head"] if two else r["head"]), "%.2f%%" % (100 * r["dist_head"]) if two else "",
             "%.2f%%" % (100 * r["fused"]) if two else "", "%.3f" % cos["learned_cos"] if cos else "",
             "%.3f" % cos["output_cos"] if cos else "", r["epochs"], r["minutes"]))
+    print("\n| run | two tokens' cosine: at the input (parameter + position) | after each block | after the norm |")
+    print("|---|---|---|---|")
+    for run, r in res.items():
+        d = r.get("cos_by_depth")
+        if d:
+            print("| %s | %.3f | %s | %.3f |" % (run, d["input_cos"], " / ".join("%.3f" % c for c in d["after_block_cos"]),
+                                                  d["output_cos"]))
 
 
 if __name__ == "__main__":
