@@ -86,7 +86,7 @@ $(1)/obj/model/image/resize.o $(1)/obj/model/image/preprocess.o: FILE_OPT := -O3
 $(1)/deit-server: $(1)/obj/server/main.o $(LIB_SRC:%.c=$(1)/obj/%.o) $(SERVER_SRC:%.c=$(1)/obj/%.o) \
     $(call GRPC_OBJ,$(1))
 	$$(Q)$$(CXX) $$(CFLAGS) $(2) $$^ -o $$@ $$(LDLIBS) $$(GRPC_LDLIBS)
-$(1)/deit-predict: $(1)/obj/tools/deit_predict.o $(1)/obj/tools/hub_progress.o $(LIB_SRC:%.c=$(1)/obj/%.o)
+$(1)/deit-predict: $(1)/obj/tools/deit_predict.o $(1)/obj/tools/cli_model.o $(1)/obj/tools/hub_progress.o $(LIB_SRC:%.c=$(1)/obj/%.o)
 	$$(Q)$$(CC) $$(CFLAGS) $(2) $$^ -o $$@ $$(LDLIBS)
 # The engine's decoder/preprocessing output for tests/pillow/compare.py (Pillow parity).
 $(1)/image-dump: $(1)/obj/tests/pillow/image_dump.o $(LIB_SRC:%.c=$(1)/obj/%.o)
@@ -114,7 +114,7 @@ $(eval $(call unit_rules,$(B)/tsan,$(TSAN_FLAGS)))
 BUILTIN_FILES := models/fashion-deit/model.safetensors models/fashion-deit/config.json
 $(foreach t,$(B) $(B)/asan $(B)/tsan $(B)/fuzz,$(t)/obj/model/load/hub_builtin.o): $(BUILTIN_FILES)
 
-$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
+$(B)/deit-bench: $(B)/obj/bench/deit_bench.o $(B)/obj/tools/cli_model.o $(B)/obj/tools/hub_progress.o $(LIB_OBJ)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 # HTTP evaluation client (no engine inside: it only talks to a server)
 $(B)/deit-eval: $(B)/obj/tools/deit_eval.o

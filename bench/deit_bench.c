@@ -8,7 +8,7 @@
 
 #include "deit.h"
 #include "hub.h"
-#include "hub_progress.h"
+#include "cli_model.h"
 
 static double now_ms(void)
 {
@@ -85,21 +85,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    char err[1024];
     deit_set_blas_threads(1); /* the engine's own team does the threading */
-    hub_options ho;
-    hub_options_from_env(&ho);
-    ho.max_bytes = (long long)max_model_mb << 20;
-    hub_progress_attach(&ho, "deit-bench");
     model_source src;
-    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
-        fprintf(stderr, "deit-bench: %s\n", err);
+    if (cli_model_resolve("deit-bench", model_path, max_model_mb, &src) != 0)
         return 2;
-    }
+    char err[1024];
     double t0 = now_ms();
     deit_model *m;
     if (deit_model_open_with(src.path, &p, &m, err, sizeof err) != DEIT_OK) {
-        fprintf(stderr, "deit-bench: %s\n", err);
+        fprintf(stderr, "deit-bench: cannot load model: %s\n", err);
         return 2;
     }
     double load_ms = now_ms() - t0;

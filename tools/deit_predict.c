@@ -10,7 +10,7 @@
 
 #include "deit.h"
 #include "hub.h"
-#include "hub_progress.h"
+#include "cli_model.h"
 #include "prediction.h"
 #include "explanation.h"
 
@@ -150,17 +150,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    char err[1024];
     deit_set_blas_threads(1); /* the state's own team does the threading */
-    hub_options ho;
-    hub_options_from_env(&ho);
-    ho.max_bytes = (long long)max_model_mb << 20;
-    hub_progress_attach(&ho, "deit-predict");
     model_source src;
-    if (model_source_resolve(model_path, &ho, &src, err, sizeof err) != DEIT_OK) {
-        fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
+    if (cli_model_resolve("deit-predict", model_path, max_model_mb, &src) != 0)
         return 2;
-    }
+    char err[1024];
     deit_model *m = NULL;
     if (deit_model_open_with(src.path, &params, &m, err, sizeof err) != DEIT_OK) {
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
