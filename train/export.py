@@ -18,6 +18,7 @@ from PIL import Image
 import common
 import data
 import models
+import token_drift
 
 ROOT = os.path.dirname(common.HERE)
 SLUGS = ["tshirt-top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
@@ -190,6 +191,10 @@ def main():
                             params=ss["params"], arch=ss["arch"], mode=ss["mode"])
             if run in done and done[run][3]:
                 res[run]["cos_by_depth"] = done[run][3]
+            if ss["mode"] != "baseline" and not ss["args"].get("init"):
+                last = token_drift.displacement_table(run, ss["mode"], ss["args"]["teacher"], ss["args"]["seed"],
+                                                      ss["arch"])["epochs"][-1]
+                res[run]["displacement_cos"] = last["displacement_cos"]
     with open(os.path.join(common.HERE, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
@@ -209,13 +214,17 @@ def main():
             run, 100 * (r["class_head"] if two else r["head"]), "%.2f%%" % (100 * r["dist_head"]) if two else "",
             "%.2f%%" % (100 * r["fused"]) if two else "", "%.3f" % cos["learned_cos"] if cos else "",
             "%.3f" % cos["output_cos"] if cos else "", r["epochs"], r["minutes"]))
-    print("\n| run | two tokens' cosine: at the input (parameter + position) | after each block | after the norm |")
-    print("|---|---|---|---|")
+    print("\n| run | two tokens' cosine: learned displacement from the start | at the input (parameter + position) "
+          "| after each block | after the norm |")
+    print("|---|---|---|---|---|")
     for run, r in res.items():
         d = r.get("cos_by_depth")
+        if d and "displacement_cos" in r:
+            d = dict(d, displacement_cos=r["displacement_cos"])
         if d:
-            print("| %s | %.3f | %s | %.3f |" % (run, d["input_cos"], " / ".join("%.3f" % c for c in d["after_block_cos"]),
-                                                  d["output_cos"]))
+            print("| %s | %s | %.3f | %s | %.3f |" % (
+                run, "%.3f" % d["displacement_cos"] if "displacement_cos" in d else "", d["input_cos"],
+                " / ".join("%.3f" % c for c in d["after_block_cos"]), d["output_cos"]))
 
 
 if __name__ == "__main__":
