@@ -6,7 +6,8 @@ started from (trunc-normal, std 0.02: norm ~0.23 at dim 128). The initial values
 (train_student.py seeds torch, loads the teacher, then builds the student), so this rebuilds them
 and reports, per checkpoint, the cosine of the two tokens' displacements from them: near 1 where
 training pushes both tokens the same way (the paper's two class tokens, "converging to the same
-vector"), near 0 where they wander independently, negative where training pushes them apart.
+vector"), near 0 where they wander independently, negative where training pushes them apart; and
+the same cosine for each epoch's own steps, which shows when the pushes change direction.
 (Each token's row of pos_embed gets the same gradient as the token, so it moves identically; the
 displacement of the parameter alone says it all.)
 
@@ -41,13 +42,19 @@ def displacement_table(run, mode, teacher, seed, arch):
     t0, d0 = init["cls_token"].flatten(), init["dist_token"].flatten()
     cos = torch.nn.functional.cosine_similarity
     rows = []
+    prev = (t0, d0)
     for p in ckpts:
         sd = torch.load(p, map_location="cpu")["model"]
-        a, b = sd["cls_token"].flatten() - t0, sd["dist_token"].flatten() - d0
+        t, d = sd["cls_token"].flatten(), sd["dist_token"].flatten()
+        a, b = t - t0, d - d0
         rows.append({"epoch": int(re.search(r"epoch_(\d+)", p).group(1)),
                      "displacement_cos": cos(a, b, dim=0).item(),
                      "displacement_norm": [a.norm().item(), b.norm().item()],
-                     "learned_cos": cos(sd["cls_token"].flatten(), sd["dist_token"].flatten(), dim=0).item()})
+                     # this epoch's own steps (from the previous checkpoint): the direction training
+                     # pushes the two tokens now, without what earlier epochs left behind
+                     "epoch_step_cos": cos(t - prev[0], d - prev[1], dim=0).item(),
+                     "learned_cos": cos(t, d, dim=0).item()})
+        prev = (t, d)
     # the rebuilt start must be the real one: one epoch moves a token far less than its initial norm,
     # while a wrong start would be as far away as two independent draws (~1.4x that norm)
     if rows[0]["epoch"] == 1 and max(rows[0]["displacement_norm"]) > 0.5 * t0.norm().item():
@@ -80,11 +87,11 @@ def main():
         out = displacement_table(run, mode, teacher, seed, ARCH)
         with open(os.path.join(common.RUNS, run, "token_drift.json"), "w") as f:
             json.dump(out, f, indent=1)
-        print("%s (%s): epoch, cos of the two tokens' displacements from their start, their norms, "
-              "cos of the tokens themselves" % (run, mode))
+        print("%s (%s): epoch, cos of the two tokens' displacements from their start, their norms, cos of "
+              "that epoch's own steps, cos of the tokens themselves" % (run, mode))
         for r in out["epochs"]:
-            print("  %3d  %+.3f  %.3f %.3f  %+.3f" % (r["epoch"], r["displacement_cos"], *r["displacement_norm"],
-                                                    r["learned_cos"]))
+            print("  %3d  %+.3f  %.3f %.3f  %+.3f  %+.3f" % (r["epoch"], r["displacement_cos"], *r["displacement_norm"],
+                                                           r["epoch_step_cos"], r["learned_cos"]))
 
 
 def teacher_of_students():
