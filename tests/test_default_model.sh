@@ -6,6 +6,7 @@
 # (--precision bf16, int8; DEIT_TEST_PRECISIONS overrides the list): fused accuracy within 0.5 points
 # of f32's and per-image fused top-1 agreement with f32 >= 99%. A precision the engine refuses
 # (not built, or the CPU lacks its instructions) is reported as NOT checked, never as passed.
+# Last, the shipped one-head baseline: deit-eval reports no second head for it (null, not 0%).
 # Prints "default-model: N passed, N failed".
 MODEL=${DEIT_DEFAULT_MODEL:-models/fashion-deit}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
@@ -107,6 +108,26 @@ PY
         then ok; else ko "$prec: accuracy or agreement with f32 out of bounds"; fi
         stop_server
     done
+
+    # a one-head model (the shipped baseline): deit-eval reports its absent second head as null,
+    # never as 0%, and its fused top-1 is its one head's
+    base=${DEIT_BASELINE_MODEL:-models/fashion-vit-nodist}
+    if [ -f "$base/model.safetensors" ]; then
+        MODEL=$base
+        if start_server; then
+            one=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 200 --concurrency 4 --json)
+            echo "default-model: one-head $base over HTTP: $one"
+            printf '%s' "$one" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if r["distill_head"] is None and r["fused"] == r["class_head"] > 80 and r["errors"] == 0 else 1)' \
+                && ok || ko "one-head $base: distill_head not null, or fused != class head"
+        else
+            cat "$log"
+            ko "server did not start with $base"
+        fi
+        stop_server
+    fi
 else
     ko "Fashion-MNIST test set not found in $DATA (package dataset-fashion-mnist)"
 fi

@@ -136,6 +136,7 @@ typedef struct {
 
 typedef struct {
     int done, errors, correct[3];
+    int answered[3];           /* answers carrying each head: a one-head server sends no distill_head */
     int *fused;                /* [limit] fused top-1 per image (-1: no answer) */
     int n_cos;                 /* answers carrying explain.token_cosine (URL with explain=1) */
     double sum_cos, min_cos, max_cos;
@@ -176,8 +177,11 @@ static void finish(slot *s, const dataset *d, long status, tally *t)
         return;
     }
     static const char *const heads[3] = {"class_head", "distill_head", "fused"};
-    for (int h = 0; h < 3; h++)
-        t->correct[h] += top1(root, heads[h]) == d->labels[s->index];
+    for (int h = 0; h < 3; h++) {
+        int k = top1(root, heads[h]);
+        t->answered[h] += k >= 0;
+        t->correct[h] += k == d->labels[s->index];
+    }
     t->fused[s->index] = top1(root, "fused");
     json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(root, "predictions"), 0),
                                                 "explain"), "token_cosine");
@@ -367,9 +371,11 @@ int main(int argc, char **argv)
     }
     if (as_json) {
         /* two decimals, as the text report: rounded before packing */
-        json_t *o = json_pack("{s:i, s:i, s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "images", limit, "errors",
+        /* distill_head is null when no answer had a second head (a one-head model), not 0% */
+        json_t *o = json_pack("{s:i, s:i, s:s, s:s, s:f, s:o, s:f, s:f, s:f}", "images", limit, "errors",
                               t.errors, "precision", prec, "isa", isa, "class_head",
-                              round(acc[0] * 100) / 100, "distill_head", round(acc[1] * 100) / 100,
+                              round(acc[0] * 100) / 100, "distill_head",
+                              t.answered[1] ? json_real(round(acc[1] * 100) / 100) : json_null(),
                               "fused", round(acc[2] * 100) / 100, "seconds", round(elapsed * 100) / 100,
                               "images_per_s", round(limit / elapsed * 10) / 10);
         if (o && t.n_cos > 0 &&
@@ -384,10 +390,13 @@ int main(int argc, char **argv)
         json_decref(o);
     } else {
         printf("images %d (errors %d) over HTTP at concurrency %d, server precision %s on %s kernels\n"
-               "| head | top-1 accuracy |\n|---|---|\n"
-               "| class head | %.2f%% |\n| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n"
-               "%.1f images/s (%.2f s)\n",
-               limit, t.errors, conc, prec, isa, acc[0], acc[1], acc[2], limit / elapsed, elapsed);
+               "| head | top-1 accuracy |\n|---|---|\n| class head | %.2f%% |\n",
+               limit, t.errors, conc, prec, isa, acc[0]);
+        if (t.answered[1])
+            printf("| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n", acc[1], acc[2]);
+        else
+            printf("(one head: the server answers no distillation head)\n");
+        printf("%.1f images/s (%.2f s)\n", limit / elapsed, elapsed);
         if (t.n_cos > 0)
             printf("token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n", t.n_cos,
                    t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
