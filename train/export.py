@@ -191,7 +191,7 @@ def main():
         f.write("\n".join(lines) + "\n")
 
     res = {}
-    for t in ("teacher", "teacher2", "teacher3", "teachers2", "teachers3", "teacher56"):
+    for t in ("teacher", "teacher2", "teacher3", "teachers2", "teachers3", "teacher56", "teacher56b"):
         if os.path.exists(os.path.join(common.RUNS, t, "summary.json")):
             ts = summary_of(t)
             res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
