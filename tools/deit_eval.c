@@ -177,12 +177,13 @@ static void finish(slot *s, const dataset *d, long status, tally *t)
         return;
     }
     static const char *const heads[3] = {"class_head", "distill_head", "fused"};
+    int top[3];
     for (int h = 0; h < 3; h++) {
-        int k = top1(root, heads[h]);
-        t->answered[h] += k >= 0;
-        t->correct[h] += k == d->labels[s->index];
+        top[h] = top1(root, heads[h]);
+        t->answered[h] += top[h] >= 0;
+        t->correct[h] += top[h] == d->labels[s->index];
     }
-    t->fused[s->index] = top1(root, "fused");
+    t->fused[s->index] = top[2];
     json_t *c = json_object_get(json_object_get(json_array_get(json_object_get(root, "predictions"), 0),
                                                 "explain"), "token_cosine");
     if (json_is_number(c)) {

@@ -10,14 +10,12 @@
 #        EVAL_BASELINE names the model the others are compared with, default fashion-vit-nodist)
 set -eu
 . tools/wait_ready.sh
+. tools/json_fields.sh
 n=${1:-10000}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- models/*/
 port=${DEIT_EVAL_PORT:-18090}
 U="http://127.0.0.1:$port"
-# num NAME < json: the number after "NAME": (deit-eval's and the server's JSON, flat fields)
-num() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.eE+-]*\).*/\1/p" | head -n 1; }
-str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
 base=${EVAL_BASELINE:-fashion-vit-nodist}
 preds=$(mktemp -d)

@@ -12,7 +12,7 @@ n=${1:-10000}
 model=${2:-models/fashion-deit}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-num() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.eE+-]*\).*/\1/p" | head -n 1; }
+. tools/json_fields.sh
 
 echo "$model, first $n Fashion-MNIST test images over HTTP (tools/eval_precisions.sh)"
 echo "| precision | class head | second head | fused | fused vs f32 (points) | fused top-1 agreement with f32 |"
@@ -20,7 +20,7 @@ echo "|---|---:|---:|---:|---:|---:|"
 f32_fused=""
 for p in ${EVAL_PRECISIONS:-f32 bf16 int8}; do
     if ! res=$(DEIT_MODEL=$model DEIT_PRECISION=$p sh tools/eval.sh "$n" --json --predictions "$tmp/$p" 2>"$tmp/err"); then
-        echo "| $p | not served: $(tail -n 1 /tmp/deit-eval-server.log) | | | | |"
+        echo "| $p | not served: $(tail -n 1 "$tmp/err") | | | | |"
         continue
     fi
     errors=$(echo "$res" | num errors)
@@ -28,7 +28,6 @@ for p in ${EVAL_PRECISIONS:-f32 bf16 int8}; do
     cls=$(echo "$res" | num class_head)
     snd=$(echo "$res" | num distill_head)
     fused=$(echo "$res" | num fused)
-    [ -n "$fused" ] || fused=$cls
     [ -n "$f32_fused" ] || f32_fused=$fused
     agree="—"
     if [ "$p" != f32 ] && [ -f "$tmp/f32" ]; then

@@ -156,7 +156,7 @@ def main():
         outdir = os.path.join(ROOT, "models", name)
         if run == "hard56" and "hard" in done:
             # the issue: the higher-resolution model ships only if it improves on the 28x28 one
-            hi, lo = summary_of("hard56")["test"]["fused"], summary_of("hard")["test"]["fused"]
+            hi, lo = summary_of("hard56")["test"]["fused"], done["hard"][2]["test"]["fused"]
             if hi <= lo:
                 print("hard56: not shipped: fused %.2f%% at 56x56 does not improve on hard's %.2f%%"
                       % (100 * hi, 100 * lo))
