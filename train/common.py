@@ -1,5 +1,4 @@
 """Shared training helpers: batched augmentation, schedule, checkpoints, evaluation."""
-import glob
 import json
 import math
 import os
@@ -10,9 +9,10 @@ import torch
 
 import data
 import models
+import state
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RUNS = os.path.join(HERE, "runs")
+HERE = state.HERE
+RUNS = state.RUNS
 
 
 def load_data(res=28):
@@ -91,13 +91,12 @@ def lr_at(step, total, warmup, base, min_lr=1e-5):
 
 
 def latest_ckpt(run_dir):
-    c = sorted(glob.glob(os.path.join(run_dir, "epoch_*.pt")))
-    return c[-1] if c else None
+    return state.latest_epoch(run_dir)[1]
 
 
 def save_ckpt(run_dir, epoch, model, opt, log):
     os.makedirs(run_dir, exist_ok=True)
-    p = os.path.join(run_dir, "epoch_%03d.pt" % epoch)
+    p = os.path.join(run_dir, state.CKPT_NAME % epoch)
     torch.save({"epoch": epoch, "model": model.state_dict(), "opt": opt.state_dict(), "log": log}, p + ".tmp")
     os.replace(p + ".tmp", p)
     return p

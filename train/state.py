@@ -22,10 +22,12 @@ RUNS = os.path.join(HERE, "runs")
 STATE = os.path.join(HERE, "state")
 LOGS = os.path.join(STATE, "logs")
 FINISHED_FILES = ("summary.json", "final.pt")
+# the per-epoch checkpoint's name (common.save_ckpt writes it; zero-padded, so names sort by epoch)
+CKPT_NAME = "epoch_%03d.pt"
 
 
 def latest_epoch(d):
-    """(epoch, path) of the newest epoch_NNN.pt in d, or (0, None)."""
+    """(epoch, path) of the newest per-epoch checkpoint in d, or (0, None)."""
     c = sorted(glob.glob(os.path.join(d, "epoch_*.pt")))
     if not c:
         return 0, None
