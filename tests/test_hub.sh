@@ -2,8 +2,10 @@
 # test_hub.sh — hub models end to end against tests/hub/mock_hub.py on loopback: deit-predict (the
 # ASan build when present) fetching hf://ORG/NAME into a huggingface_hub cache, the cache layout byte
 # for byte (tests/hub/check_layout.py), warm and offline runs asking nothing, every failure mode
-# (corrupt blob, dropped transfer, 401/403/404, hub down, size cap, timeouts), concurrent fetches,
-# deit-server's /readyz "downloading" and the built-in default model. Prints "hub: N passed, N failed".
+# (corrupt blob, dropped transfer, 401/403/404, hub down, size cap, timeouts, an answer at another
+# commit, symlinks planted in the cache), concurrent fetches, deit-server's /readyz "downloading" and
+# SIGTERM (also while another download holds the lock), and the built-in default model. Prints
+# "hub: N passed, N failed".
 set -u
 BIN=${DEIT_PREDICT:-build/asan/deit-predict}
 [ -x "$BIN" ] || BIN=build/deit-predict
@@ -28,14 +30,17 @@ $PY tests/hub/mock_hub.py --port-file "$T/port" --repo test-org/fashion-deit=mod
     --repo facebook/deit-reduced=tests/fixtures/models/hf-deit-reduced --repo test-org/pickle-only="$T/pickle-only" \
     --alias old-org/fashion-deit=test-org/fashion-deit &
 MOCK=$!
-SRV=""
-cleanup() { kill "$MOCK" 2>/dev/null; [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+SRV=""; HOLDER=""
+cleanup() {
+    kill "$MOCK" 2>/dev/null; [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
+    wait 2>/dev/null; rm -rf "$T"
+}
 trap cleanup EXIT
 for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 EP="http://127.0.0.1:$(cat "$T/port")"
 ctl() { curl -sf "$EP/_mock/$1" >/dev/null; }
 stat_of() { curl -sf "$EP/_mock/stats" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["stats"][sys.argv[1]] if sys.argv[1] in d["stats"] else d["repos"][sys.argv[1]])' "$1"; }
-reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0" && ctl reset; }
+reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0&entry_commit=&long_redirect=0" && ctl reset; }
 IMGS="tests/fixtures/images/camera.png tests/fixtures/images/chelsea.png"
 # hub CLI run: cache dir, then deit-predict arguments; output in $out, stderr in $err, status in $rc
 run() {
@@ -97,6 +102,11 @@ reset; ctl "config?head_delay_ms=3000"
 out=$(HF_HUB_ETAG_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "unreachable.*timed out after 1[0-9][0-9][0-9] milliseconds" "$T/err"' \
     "HF_HUB_ETAG_TIMEOUT=1 against a 3 s HEAD: cache used ($(cat "$T/err"))"
+# under 1 ms would be libcurl's 0, "no limit": refused with a warning, the default applies
+reset
+out=$(HF_HUB_ETAG_TIMEOUT=0.0004 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "warning: HF_HUB_ETAG_TIMEOUT=\"0.0004\" ignored (under 1 ms" "$T/err"' \
+    "HF_HUB_ETAG_TIMEOUT=0.0004: refused with a warning ($(cat "$T/err"))"
 
 # ---- a repo with preprocessor_config.json, a tag, a revision with slashes, a renamed repo ------
 reset
@@ -111,6 +121,18 @@ reset
 run "$T/c4" --model hf://old-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ -d "$T/c4/models--old-org--fashion-deit/snapshots/$COMMIT" ]' \
     "a renamed repo: relative 307 followed, cached under the name asked ($err)"
+reset; ctl "config?long_redirect=1"
+run "$T/c17" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "config.json: redirect target too long"' "a relative redirect too long to follow is named ($err)"
+# an absent optional file answered at another commit: refused, nothing recorded for that commit
+OTHER=ffffffffffffffffffffffffffffffffffffffff
+reset; ctl "config?entry_commit=$OTHER"
+run "$T/c18" --model hf://test-org/fashion-deit
+R18="$T/c18/models--test-org--fashion-deit"
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "preprocessor_config.json: asked for commit $COMMIT, the hub answered $OTHER"' \
+    "EntryNotFound at another commit: exit 2 ($err)"
+check '[ "$(cat "$R18/refs/main")" = "$COMMIT" ] && [ ! -e "$R18/.no_exist/$OTHER" ] && [ ! -e "$R18/refs/$OTHER" ]' \
+    "EntryNotFound at another commit: refs/main unchanged, no .no_exist for it"
 
 # ---- integrity, resume, size cap ------------------------------------------------------------------
 reset; ctl "config?corrupt=1"
@@ -134,6 +156,21 @@ check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(stat_of cdn_bytes)" -eq $(
     "an earlier .incomplete is resumed from byte 1000000"
 check '$PY tests/hub/check_layout.py "$T/c6" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json >/dev/null' \
     "layout after a resumed download"
+# symlinks planted in a shared cache: a blob link is replaced (never reused), a partial one refused;
+# the file they point at is untouched either way
+printf precious > "$T/victim"
+mkdir -p "$T/c19/models--test-org--fashion-deit/blobs" "$T/c20/models--test-org--fashion-deit/blobs"
+ln -s "$T/victim" "$T/c19/models--test-org--fashion-deit/blobs/$SHA"
+reset
+run "$T/c19" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ -f "$T/c19/models--test-org--fashion-deit/blobs/$SHA" ] && [ ! -L "$T/c19/models--test-org--fashion-deit/blobs/$SHA" ]' \
+    "a symlink planted as the blob: fetched again, replaced ($err)"
+check 'printf "%s" "$err" | grep -q "blobs/$SHA is a symbolic link, not a blob"' "a planted blob symlink is reported ($err)"
+ln -s "$T/victim" "$T/c20/models--test-org--fashion-deit/blobs/$SHA.incomplete"
+run "$T/c20" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "blobs/$SHA.incomplete is a symbolic link: refusing to write through it"' \
+    "a symlink planted as the partial blob: refused, named ($err)"
+check '[ "$(cat "$T/victim")" = precious ]' "nothing written through planted symlinks"
 # HF_HUB_DOWNLOAD_TIMEOUT: a CDN that stalls is given up on after the resumes, the part kept
 reset; ctl "config?slow_ms=4000"
 out=$(HF_HUB_DOWNLOAD_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c16 "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
@@ -157,6 +194,12 @@ mkdir -p "$T/hfhome"; printf 'hf_secret\n' > "$T/hfhome/token"
 run "$T/c9" --model hf://test-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "the token from \$HF_HOME/token ($err)"
 rm -f "$T/hfhome/token"
+# a token with surrounding whitespace is trimmed (huggingface_hub's _clean_token); one with a space
+# inside cannot be sent: a warning names HF_TOKEN instead of a silent 401
+out=$(HF_TOKEN=$'  hf_secret\r\n' HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c21 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>/dev/null); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "HF_TOKEN with surrounding whitespace: trimmed, fetched"
+out=$(HF_TOKEN="hf_ secret" HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c21b "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "warning: HF_TOKEN ignored, no token is sent: .* space"' "HF_TOKEN with a space inside: warned ($out)"
 ctl "config?auth=gated"
 run "$T/c10" --model hf://test-org/fashion-deit
 check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "is a gated model (HTTP 401.*accept its conditions at $EP/test-org/fashion-deit"' "gated repo ($err)"
@@ -224,6 +267,26 @@ check '[ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model downlo
 check '[ -s "$SHA_DIR/$SHA.incomplete" ] && [ ! -e "$SHA_DIR/$SHA" ]' "SIGTERM while downloading: the partial blob is kept, not published"
 check 'grep -q "{\"event\": *\"downloading test-org/fashion-deit/model.safetensors" "$T/srv3.log"' "JSON log: one event per file"
 ctl "config?slow_ms=0"
+
+# SIGTERM while another download holds the blob's lock: the wait is logged and ends at once
+reset
+LOCK="$T/c22/.locks/models--test-org--fashion-deit/$SHA.lock"
+mkdir -p "$(dirname "$LOCK")"
+$PY -c 'import fcntl, sys, time
+f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(600)' "$LOCK" "$T/held" &
+HOLDER=$!
+wait_for '[ -e "$T/held" ]'
+HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c22 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv4.log" 2>&1 &
+SRV=$!
+wait_for 'grep -q "waiting for $LOCK" "$T/srv4.log"'
+kill -TERM "$SRV"
+wait_for '! kill -0 "$SRV" 2>/dev/null' # the lock is still held: only the cancellation can end the wait
+gone=$?
+[ "$gone" -eq 0 ] || kill -KILL "$SRV"
+wait "$SRV"; rc=$?; SRV=""
+check '[ "$gone" -eq 0 ] && [ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model download: model.safetensors: download cancelled while waiting for $LOCK" "$T/srv4.log"' \
+    "SIGTERM while waiting for another download's lock: exit 0 ($rc: $(tail -n 3 "$T/srv4.log"))"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=""
 
 # the CLI's progress bar, on a terminal (script(1) gives it one)
 if command -v script >/dev/null; then

@@ -92,25 +92,54 @@ static int cached(const job *j, const char *file)
                ? 0 : -1;
 }
 
+/* A cache note (a ref, an absence marker) that could not be written costs a request next time, no
+ * more: a read-only cache refuses it by design, anything else (a planted symlink) is worth a warning. */
+static void note_failed(const job *j, const char *what, const char *why)
+{
+    if (errno != EROFS && errno != EACCES && errno != EPERM)
+        say(j, HUB_LOG_WARN, "cannot record %s in the cache: %s", what, why);
+}
+
+/* blobs/<etag> as a blob to reuse: 1 a regular file, 0 absent or a symbolic link (never one of ours:
+ * it is replaced by the download's rename, which does not follow it), -1 anything else. */
+static int blob_present(const job *j, const char *blob, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(blob, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode))
+        return 1;
+    if (S_ISLNK(st.st_mode)) {
+        say(j, HUB_LOG_WARN, "%s is a symbolic link, not a blob: fetching the file again to replace it", blob);
+        return 0;
+    }
+    deit_fail(err, errlen, DEIT_EIO, "%s is not a regular file: refusing to use it as a blob (remove it)", blob);
+    return -1;
+}
+
 /* Fetches blobs/<etag> (under its lock, as <etag>.incomplete until verified) unless it is there. */
 static int fetch_blob(job *j, const char *file, const hub_meta *m, char *err, size_t errlen)
 {
-    char blob[PATH_MAX], part[PATH_MAX + 16], dir[PATH_MAX];
+    char blob[PATH_MAX], part[PATH_MAX + 16], dir[PATH_MAX], lerr[PATH_MAX + 200];
     /* resolve_hub bounded repo_dir, so these fit */
     hub_pathf(dir, sizeof dir, "%s/blobs", j->repo_dir);
     hub_pathf(blob, sizeof blob, "%s/%s", dir, m->etag);
     hub_pathf(part, sizeof part, "%s.incomplete", blob);
-    if (hub_path_exists(blob))
-        return DEIT_OK;
+    struct stat st;
+    if (lstat(blob, &st) == 0 && S_ISREG(st.st_mode))
+        return DEIT_OK; /* there already: no lock needed */
     if (hub_mkdirs(dir) != 0)
         return deit_fail(err, errlen, DEIT_EIO, "cannot write the model cache %s: %s (make it writable, or fill it "
                                                 "beforehand and mount it read-only)", dir, strerror(errno));
-    int lock = hub_cache_lock(j->o->cache_dir, j->ref.folder, m->etag);
+    int lock = hub_cache_lock(j->o, j->ref.folder, m->etag, lerr, sizeof lerr);
     if (lock < 0)
-        return deit_fail(err, errlen, DEIT_EIO, "cannot lock %s/.locks/%s/%s.lock: %s", j->o->cache_dir, j->ref.folder,
-                         m->etag, strerror(errno));
-    int rc = DEIT_OK;
-    if (!hub_path_exists(blob)) { /* another process may have fetched it while we waited */
+        return errno == ECANCELED ? deit_fail(err, errlen, DEIT_EIO, "%s: download %s", file, lerr)
+                                  : deit_fail(err, errlen, DEIT_EIO, "cannot lock the download of %s: %s", file, lerr);
+    /* another process may have fetched it while we waited */
+    int rc = DEIT_OK, have = blob_present(j, blob, err, errlen);
+    if (have != 0) {
+        rc = have > 0 ? DEIT_OK : DEIT_EIO;
+    } else {
         /* The token goes only to the hub itself; the CDN's Location is signed already. */
         size_t el = strlen(j->o->endpoint);
         int same_host = strncmp(m->location, j->o->endpoint, el) == 0 && (m->location[el] == '/' || !m->location[el]);
@@ -125,6 +154,15 @@ static int fetch_blob(job *j, const char *file, const hub_meta *m, char *err, si
     }
     hub_cache_unlock(lock);
     return rc;
+}
+
+/* The commit the first answer named becomes the snapshot's, and refs/<revision> says so. */
+static void pin_commit(job *j, const char *commit)
+{
+    memcpy(j->commit, commit, 41);
+    char why[PATH_MAX + 200];
+    if (hub_cache_write_ref(j->repo_dir, j->ref.revision, j->commit, why, sizeof why) != 0)
+        note_failed(j, "the revision's commit", why);
 }
 
 /* Makes one file of the snapshot present (1), or known absent (0, optional files only). */
@@ -168,12 +206,18 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
             return deit_fail(err, errlen, DEIT_EIO, "%s: %s", url, m.transport);
         int commit_ok = hub_is_commit(m.commit);
         if (m.status == 404 && strcmp(m.error_code, "EntryNotFound") == 0 && !required) {
-            if (commit_ok) { /* remembered, so the next load asks nothing (read-only caches just skip it) */
-                hub_cache_mark_absent(j->repo_dir, m.commit, file);
-                hub_cache_write_ref(j->repo_dir, j->ref.revision, m.commit);
-                if (!j->commit[0])
-                    memcpy(j->commit, m.commit, 41);
-            }
+            if (!commit_ok)
+                return 0; /* absent, at a commit the hub did not say: nothing to remember */
+            /* The snapshot served is j->commit: an absence at another commit says nothing about it. */
+            if (j->commit[0] && strcmp(j->commit, m.commit) != 0)
+                return deit_fail(err, errlen, DEIT_EIO, "%s: asked for commit %s, the hub answered %s", url, j->commit,
+                                 m.commit);
+            if (!j->commit[0])
+                pin_commit(j, m.commit);
+            /* remembered, so the next load asks nothing */
+            char why[PATH_MAX + 200];
+            if (hub_cache_mark_absent(j->repo_dir, j->commit, file, why, sizeof why) != 0)
+                note_failed(j, "an absent file", why);
             return 0;
         }
         if (m.status < 200 || m.status > 399)
@@ -185,10 +229,8 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
         if (j->commit[0] && strcmp(j->commit, m.commit) != 0)
             return deit_fail(err, errlen, DEIT_EIO, "%s: asked for commit %s, the hub answered %s", url, j->commit,
                              m.commit);
-        if (!j->commit[0]) {
-            memcpy(j->commit, m.commit, 41);
-            hub_cache_write_ref(j->repo_dir, j->ref.revision, j->commit); /* read-only caches: not needed */
-        }
+        if (!j->commit[0])
+            pin_commit(j, m.commit);
         if (j->o->max_bytes > 0 && m.size > j->o->max_bytes - j->total)
             return deit_fail(err, errlen, DEIT_ETOOBIG,
                              "%s: %s is %.1f MB, more than the model size limit of %.0f MB allows (--max-model-mb)",
@@ -220,8 +262,15 @@ static int resolve_hub(const hub_ref *ref, const hub_options *o, model_source *o
     j.out = out;
     j.cache_only = o->offline;
     out->cache_only = o->offline;
+    /* what the environment held that could not be used: said once per model */
+    for (const char *w = o->env_warnings; *w;) {
+        size_t n = strcspn(w, "\n");
+        say(&j, HUB_LOG_WARN, "%.*s", (int)n, w);
+        w += n + (w[n] == '\n');
+    }
     if (!o->cache_dir[0])
-        return deit_fail(err, errlen, DEIT_EINVAL, "no cache directory: set HF_HUB_CACHE or HF_HOME");
+        return deit_fail(err, errlen, DEIT_EINVAL, "no cache directory: %s",
+                         o->cache_error[0] ? o->cache_error : "set HF_HUB_CACHE or HF_HOME");
     /* Room for the longest path below it: /snapshots/<40>/preprocessor_config.json, blobs/<128>.incomplete */
     if (strlen(o->cache_dir) + strlen(ref->folder) + 200 >= sizeof j.repo_dir ||
         hub_pathf(j.repo_dir, sizeof j.repo_dir, "%s/%s", o->cache_dir, ref->folder) != 0)

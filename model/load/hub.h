@@ -34,22 +34,31 @@ typedef enum { HUB_LOG_INFO = 0, HUB_LOG_WARN = 1 } hub_log_level;
 
 typedef struct hub_options {
     char endpoint[512];        /* hub origin (no trailing '/'): $HF_ENDPOINT or https://huggingface.co */
-    char cache_dir[PATH_MAX];  /* cache root: $HF_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub */
-    char token[1024];          /* $HF_TOKEN, else the first line of $HF_TOKEN_PATH or $HF_HOME/token; "" = none */
+    char cache_dir[PATH_MAX];  /* cache root: $HF_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
+                                * ~/.cache/huggingface/hub (~: $HOME, else the password database's home);
+                                * "" when none can be had, with the reason in cache_error */
+    char cache_error[256];     /* why cache_dir is "" (no home directory, a variable too long); else "" */
+    char token[1024];          /* $HF_TOKEN, else $HF_TOKEN_PATH's or $HF_HOME/token's content, CR/LF
+                                * removed and trimmed as huggingface_hub does; "" = none */
     int offline;               /* $HF_HUB_OFFLINE (1/ON/YES/TRUE): no request at all, the cache or an error */
     double etag_timeout_s;     /* $HF_HUB_ETAG_TIMEOUT (10): connect + answer limit of each metadata HEAD */
     double download_timeout_s; /* $HF_HUB_DOWNLOAD_TIMEOUT (10): connect limit, and longest stall of a download */
     long long max_bytes;       /* refuse a model whose files add up to more (0: no cap) */
-    /* One line per event (file fetched, cache used after a network failure); may be NULL. */
+    char env_warnings[1024];   /* settings hub_options_from_env ignored and why, one per line ("" if
+                                * none); model_source_resolve logs each as a warning for a hub model */
+    /* One line per event (file fetched, cache used after a network failure, a wait for another
+     * download's lock every 10 s); may be NULL. */
     void (*log)(void *ctx, hub_log_level level, const char *msg);
     /* Bytes of `file` so far out of `total` (-1 if unknown) during a download; may be NULL. */
     void (*progress)(void *ctx, const char *file, long long done, long long total);
-    /* Polled during transfers; nonzero aborts the download (kept for resuming); may be NULL. */
+    /* Polled during transfers and while waiting for a lock; nonzero aborts the download (kept for
+     * resuming); may be NULL. */
     int (*cancelled)(void *ctx);
     void *ctx;
 } hub_options;
 
-/* Fills o from the environment as huggingface_hub reads it (see the field comments); no cap, no callbacks. */
+/* Fills o from the environment as huggingface_hub reads it (see the field comments); no cap, no callbacks.
+ * Never fails: what it cannot use is said in cache_error and env_warnings. */
 void hub_options_from_env(hub_options *o);
 
 typedef enum { MODEL_SOURCE_PATH = 0, MODEL_SOURCE_BUILTIN, MODEL_SOURCE_HUB } model_source_kind;

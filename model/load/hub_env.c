@@ -2,15 +2,35 @@
 #include "hub.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
+}
+
+/* Adds one line to o->env_warnings (the library never prints: model_source_resolve logs them). */
+static void warn(hub_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(hub_options *o, const char *fmt, ...)
+{
+    size_t n = strlen(o->env_warnings);
+    if (n && n + 1 < sizeof o->env_warnings)
+        o->env_warnings[n++] = '\n';
+    if (n + 1 >= sizeof o->env_warnings)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->env_warnings + n, sizeof o->env_warnings - n, fmt, ap);
+    va_end(ap);
 }
 
 /* huggingface_hub's _is_true: "1", "ON", "YES", "TRUE" in any case. */
@@ -21,57 +41,150 @@ static int env_true(const char *name)
                  strcasecmp(v, "true") == 0);
 }
 
-/* Seconds from the environment; the default for an absent, malformed or out-of-range value. */
-static double env_seconds(const char *name, double def)
+/* Seconds from the environment; the default (with a warning) for a malformed or out-of-range value.
+ * Under 1 ms is refused rather than rounded: libcurl counts in milliseconds, and 0 there means no
+ * limit at all, the opposite of what a tiny timeout asks for. */
+static double env_seconds(hub_options *o, const char *name, double def)
 {
     const char *v = env(name);
     if (!v)
         return def;
     char *end;
     double x = strtod(v, &end);
-    return end != v && !*end && x > 0 && x <= 86400 ? x : def;
+    int number = end != v && !*end && !isnan(x);
+    if (number && x >= 0.001 && x <= 86400)
+        return x;
+    warn(o, "%s=\"%.40s\" ignored (%s); using %g s", name, v,
+         number && x > 0 && x < 0.001 ? "under 1 ms, the smallest limit libcurl can apply"
+                                      : "not a number of seconds from 0.001 to 86400",
+         def);
+    return def;
 }
 
-/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
-static void hf_home(char *out, size_t cap)
+/* snprintf into a path buffer; on overflow, says in `why` which variable made it too long. */
+static int fit_path(char *out, size_t cap, char *why, size_t whylen, const char *var, const char *fmt,
+                    const char *val)
 {
-    const char *h = env("HF_HOME");
-    if (h) {
-        snprintf(out, cap, "%s", h);
-        return;
-    }
-    const char *x = env("XDG_CACHE_HOME");
-    if (x) {
-        snprintf(out, cap, "%s/huggingface", x);
-        return;
-    }
-    const char *home = env("HOME");
-    snprintf(out, cap, "%s/.cache/huggingface", home ? home : "/tmp");
-}
-
-/* The token file's first line, trimmed; "" when unreadable. */
-static void read_token_file(const char *path, char *out, size_t cap)
-{
+    if (snprintf(out, cap, fmt, val) < (int)cap)
+        return 0;
     out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    if (!fgets(out, (int)cap, f))
-        out[0] = '\0';
-    fclose(f);
-    size_t n = strlen(out);
-    while (n > 0 && isspace((unsigned char)out[n - 1]))
-        out[--n] = '\0';
+    snprintf(why, whylen, "%s is too long: the cache path made from it must be shorter than %zu bytes", var, cap);
+    return -1;
 }
 
-/* A token is sent in a header: anything that would break the header line is dropped. */
-static void sanitize_token(char *t)
+/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface, ~ being $HOME or, as Python's
+ * expanduser does without HOME, this user's home in the password database (never a shared place such
+ * as /tmp, where anyone could plant the cache). *var: where it came from, for messages. 0, or -1 with
+ * the reason in `why`. */
+static int hf_home(char *out, size_t cap, const char **var, char *why, size_t whylen)
 {
+    const char *h = env(*var = "HF_HOME");
+    if (h)
+        return fit_path(out, cap, why, whylen, *var, "%s", h);
+    const char *x = env(*var = "XDG_CACHE_HOME");
+    if (x)
+        return fit_path(out, cap, why, whylen, *var, "%s/huggingface", x);
+    const char *home = env(*var = "HOME");
+    if (home)
+        return fit_path(out, cap, why, whylen, *var, "%s/.cache/huggingface", home);
+    struct passwd pw, *found = NULL;
+    char buf[16384];
+    *var = "the home directory in the password database";
+    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir && found->pw_dir[0])
+        return fit_path(out, cap, why, whylen, *var, "%s/.cache/huggingface", found->pw_dir);
+    out[0] = '\0';
+    snprintf(why, whylen, "no home directory for the cache (HOME is unset and user %ld has none in the "
+                          "password database): set HF_HOME or HF_HUB_CACHE", (long)getuid());
+    return -1;
+}
+
+/* huggingface_hub's _clean_token: every CR and LF removed, then surrounding whitespace. */
+static void clean_token(char *t)
+{
+    size_t n = 0;
     for (const char *p = t; *p; p++)
+        if (*p != '\r' && *p != '\n')
+            t[n++] = *p;
+    while (n > 0 && isspace((unsigned char)t[n - 1]))
+        n--;
+    t[n] = '\0';
+    size_t lead = strspn(t, " \t\v\f");
+    memmove(t, t + lead, n - lead + 1);
+}
+
+/* A token goes in a header line as is: anything but printable ASCII without spaces would break or
+ * change that line, so such a token is not sent, and the warning says where it came from and why
+ * (never the token itself). */
+static void check_token(hub_options *o, const char *source)
+{
+    for (const char *p = o->token; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            t[0] = '\0';
+            warn(o, "%s ignored, no token is sent: after removing line breaks and surrounding whitespace "
+                    "it still holds a %s, which cannot go in an HTTP header",
+                 source, *p == ' ' || *p == '\t' ? "space" : (unsigned char)*p >= 0x80 ? "non-ASCII byte"
+                                                                                       : "control character");
+            o->token[0] = '\0';
             return;
         }
+}
+
+/* The token file's content (huggingface_hub reads it whole); "" when absent or unreadable (which,
+ * unlike absent, is worth a warning). */
+static void read_token_file(hub_options *o, const char *path, const char *source)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno != ENOENT)
+            warn(o, "%s ignored, no token is sent: %s", source, strerror(errno));
+        return;
+    }
+    size_t n = fread(o->token, 1, sizeof o->token, f);
+    fclose(f);
+    if (n == sizeof o->token) {
+        o->token[0] = '\0';
+        warn(o, "%s ignored, no token is sent: longer than %zu bytes", source, sizeof o->token - 1);
+        return;
+    }
+    o->token[n] = '\0';
+    if (strlen(o->token) != n) {
+        o->token[0] = '\0';
+        warn(o, "%s ignored, no token is sent: it holds a NUL byte", source);
+        return;
+    }
+    clean_token(o->token);
+    check_token(o, source);
+}
+
+/* $HF_TOKEN (else $HUGGING_FACE_HUB_TOKEN), else the token file; one that is empty once cleaned counts
+ * as absent, as in huggingface_hub's get_token. home: $HF_HOME as hf_home found it, "" if none. */
+static void read_token(hub_options *o, const char *home)
+{
+    const char *name = "HF_TOKEN", *tok = env(name);
+    if (!tok)
+        tok = env(name = "HUGGING_FACE_HUB_TOKEN");
+    if (tok) {
+        if (strlen(tok) >= sizeof o->token) {
+            warn(o, "%s ignored, no token is sent: longer than %zu bytes", name, sizeof o->token - 1);
+            return;
+        }
+        snprintf(o->token, sizeof o->token, "%s", tok);
+        clean_token(o->token);
+        if (o->token[0]) {
+            check_token(o, name);
+            return;
+        }
+    }
+    char path[PATH_MAX + 8], source[PATH_MAX + 32];
+    const char *tp = env("HF_TOKEN_PATH");
+    if (tp && strlen(tp) >= sizeof path) {
+        warn(o, "HF_TOKEN_PATH ignored, no token is sent: longer than %zu bytes", sizeof path - 1);
+        return;
+    }
+    if (!tp && !home[0])
+        return; /* no home: no default token file either */
+    snprintf(path, sizeof path, tp ? "%s" : "%s/token", tp ? tp : home);
+    snprintf(source, sizeof source, "the token file %s", path);
+    read_token_file(o, path, source);
 }
 
 void hub_options_from_env(hub_options *o)
@@ -83,32 +196,22 @@ void hub_options_from_env(hub_options *o)
     while (n > 0 && o->endpoint[n - 1] == '/')
         o->endpoint[--n] = '\0';
 
-    char home[PATH_MAX];
-    hf_home(home, sizeof home);
-    const char *cache = env("HF_HUB_CACHE");
+    char home[PATH_MAX], why[sizeof o->cache_error];
+    const char *home_var;
+    int home_rc = hf_home(home, sizeof home, &home_var, why, sizeof why);
+    const char *cache = env("HF_HUB_CACHE"), *cache_var = "HF_HUB_CACHE";
     if (!cache)
-        cache = env("HUGGINGFACE_HUB_CACHE"); /* the older name huggingface_hub still honours */
+        cache = env(cache_var = "HUGGINGFACE_HUB_CACHE"); /* the older name huggingface_hub still honours */
     if (cache)
-        snprintf(o->cache_dir, sizeof o->cache_dir, "%s", cache);
-    else if (snprintf(o->cache_dir, sizeof o->cache_dir, "%s/hub", home) >= (int)sizeof o->cache_dir)
-        o->cache_dir[0] = '\0'; /* refused later as a cache path that is too long */
+        fit_path(o->cache_dir, sizeof o->cache_dir, o->cache_error, sizeof o->cache_error, cache_var, "%s", cache);
+    else if (home_rc != 0)
+        snprintf(o->cache_error, sizeof o->cache_error, "%s", why);
+    else
+        fit_path(o->cache_dir, sizeof o->cache_dir, o->cache_error, sizeof o->cache_error, home_var, "%s/hub", home);
 
-    const char *tok = env("HF_TOKEN");
-    if (!tok)
-        tok = env("HUGGING_FACE_HUB_TOKEN");
-    if (tok) {
-        snprintf(o->token, sizeof o->token, "%s", tok);
-    } else {
-        char path[PATH_MAX + 8];
-        const char *tp = env("HF_TOKEN_PATH");
-        snprintf(path, sizeof path, "%s", tp ? tp : home);
-        if (!tp)
-            strncat(path, "/token", sizeof path - strlen(path) - 1);
-        read_token_file(path, o->token, sizeof o->token);
-    }
-    sanitize_token(o->token);
+    read_token(o, home_rc == 0 ? home : "");
 
     o->offline = env_true("HF_HUB_OFFLINE");
-    o->etag_timeout_s = env_seconds("HF_HUB_ETAG_TIMEOUT", 10);
-    o->download_timeout_s = env_seconds("HF_HUB_DOWNLOAD_TIMEOUT", 10);
+    o->etag_timeout_s = env_seconds(o, "HF_HUB_ETAG_TIMEOUT", 10);
+    o->download_timeout_s = env_seconds(o, "HF_HUB_DOWNLOAD_TIMEOUT", 10);
 }

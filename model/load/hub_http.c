@@ -49,7 +49,14 @@ static CURL *easy_new(const hub_options *o, int with_token, struct curl_slist **
     return c;
 }
 
-static long ms(double s) { return (long)(s * 1000.0 + 0.5); }
+/* libcurl's timeouts are in ms, and 0 there means "no limit": a limit under half a millisecond must
+ * not round to that, so every limit is at least 1 ms (and at most a day, which also keeps the cast
+ * defined). */
+static long ms(double s)
+{
+    double t = s * 1000.0 + 0.5;
+    return t >= 86400e3 ? 86400000L : t >= 1.0 ? (long)t : 1L;
+}
 
 /* Copies a header's value (trimmed) when the line is "name: value". */
 static int header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
@@ -161,8 +168,11 @@ int hub_http_head(const hub_options *o, const char *url, hub_meta *m)
                 }
                 char origin[1024];
                 url_origin(cur, origin, sizeof origin);
-                if (snprintf(cur, sizeof cur, "%s%s", origin, m->location) >= (int)sizeof cur)
+                if (snprintf(cur, sizeof cur, "%s%s", origin, m->location) >= (int)sizeof cur) {
+                    snprintf(m->transport, sizeof m->transport, "redirect target too long (over %zu bytes)",
+                             sizeof cur - 1);
                     return -1;
+                }
                 continue;
             }
             if (!strstr(m->location, "://"))
@@ -279,8 +289,9 @@ static int on_dl_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_o
     if (d->o->cancelled && d->o->cancelled(d->o->ctx))
         return 1;
     /* HF_HUB_DOWNLOAD_TIMEOUT is a read timeout (as in requests): nothing received for that long.
-     * libcurl calls this at least once a second, so the check is that precise. */
-    if (mono_s() - d->last_data > d->o->download_timeout_s) {
+     * libcurl calls this at least once a second, so the check is that precise. Through ms(), so it is
+     * the limit the connect timeout gets too. */
+    if (mono_s() - d->last_data > ms(d->o->download_timeout_s) / 1000.0) {
         d->stalled = 1;
         return 1;
     }
@@ -378,9 +389,10 @@ int hub_http_download(const hub_options *o, const char *url, int send_token, con
     d.o = o;
     d.file = file;
     d.size = size;
-    d.fd = open(incomplete, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    /* A partial download is extended in place, so it must be ours: not a link to some other file. */
+    d.fd = hub_open_regular(incomplete, O_RDWR | O_CREAT, err, errlen);
     if (d.fd < 0)
-        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", incomplete, strerror(errno));
+        return DEIT_EIO;
     d.sha = EVP_MD_CTX_new();
     int rc = DEIT_OK;
     struct stat st;

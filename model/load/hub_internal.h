@@ -41,15 +41,23 @@ int hub_path_exists(const char *path);
 int hub_mkdirs(const char *path);
 /* refs/<revision> -> commit (40 hex); 0, or -1 when absent or malformed. */
 int hub_cache_read_ref(const char *repo_dir, const char *revision, char commit[41]);
-/* Writes refs/<revision> (the commit, no newline) unless it already says so; -1 on failure. */
-int hub_cache_write_ref(const char *repo_dir, const char *revision, const char *commit);
-/* snapshots/<commit>/<file> -> ../../blobs/<etag> (relative symlink, replaced atomically). */
+/* Opens a cache file to write (flags: O_RDWR / O_WRONLY, O_CREAT, O_EXCL...) never through a symbolic
+ * link planted in its place (others may write a shared cache), and only if it is a regular file with
+ * one link. An fd (close-on-exec), or -1 with errno and a message naming the path and the problem. */
+int hub_open_regular(const char *path, int flags, char *err, size_t errlen);
+/* Writes refs/<revision> (the commit, no newline) unless it already says so; never for a revision
+ * that is a commit id (huggingface_hub writes none). 0, or -1 with errno and a message. */
+int hub_cache_write_ref(const char *repo_dir, const char *revision, const char *commit, char *err, size_t errlen);
+/* snapshots/<commit>/<file> -> ../../blobs/<etag> (relative symlink, replaced atomically; the same link
+ * made meanwhile by another thread or process counts as success). 0, or -1 with a message. */
 int hub_cache_link(const char *repo_dir, const char *commit, const char *file, const char *etag,
                    char *err, size_t errlen);
-/* Creates the empty .no_exist/<commit>/<file>. */
-int hub_cache_mark_absent(const char *repo_dir, const char *commit, const char *file);
-/* Takes <root>/.locks/<folder>/<etag>.lock (flock, blocking): an fd, or -1 with errno. */
-int hub_cache_lock(const char *root, const char *folder, const char *etag);
+/* Creates the empty .no_exist/<commit>/<file>. 0, or -1 with errno and a message. */
+int hub_cache_mark_absent(const char *repo_dir, const char *commit, const char *file, char *err, size_t errlen);
+/* Takes <o->cache_dir>/.locks/<folder>/<etag>.lock (flock), waiting as long as another download holds
+ * it: polls o->cancelled, and says through o->log when it starts waiting and every 10 s after. An fd,
+ * or -1 with errno (ECANCELED when cancelled) and a message naming the lock. */
+int hub_cache_lock(const hub_options *o, const char *folder, const char *etag, char *err, size_t errlen);
 void hub_cache_unlock(int fd);
 
 /* ---- HTTP (hub_http.c) ------------------------------------------------------------------------ */

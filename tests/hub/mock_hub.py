@@ -2,13 +2,16 @@
 """mock_hub.py — a Hugging Face Hub on loopback for the hub tests: the resolve endpoint as
 huggingface_hub meets it (HEAD metadata headers, 302 to a CDN for LFS files, X-Error-Code errors),
 a CDN with Range support, failure modes (token required, gated, corrupt bytes, dropped connection,
-slow transfers, hanging metadata) and request counters.
+slow transfers, hanging metadata, an absent file answered at another commit, a relative redirect too
+long to follow) and request counters.
 
     mock_hub.py --port-file F --repo test-org/fashion-deit=models/fashion-deit [--repo ...]
 
 Control (not counted): GET /_mock/stats (JSON counters), GET /_mock/reset,
 GET /_mock/config?auth=none|private|gated&token=T&corrupt=0|1&drop=N&slow_ms=M&head_delay_ms=M
-(every key optional; the others keep their values).
+&entry_commit=C&long_redirect=0|1 (every key optional; the others keep their values). entry_commit:
+the X-Repo-Commit of EntryNotFound answers ("" = the commit asked); long_redirect: every resolve
+HEAD answers a relative 307 whose URL is longer than deit-server's 2 KiB.
 """
 import argparse
 import hashlib
@@ -50,7 +53,7 @@ class State:
     def __init__(self):
         self.lock = threading.Lock()
         self.config = {"auth": "none", "token": "hf_mocktoken", "corrupt": 0, "drop": 0, "slow_ms": 0,
-                       "head_delay_ms": 0}
+                       "head_delay_ms": 0, "entry_commit": "", "long_redirect": 0}
         self.reset()
 
     def reset(self):
@@ -111,6 +114,9 @@ class Handler(BaseHTTPRequestHandler):
         repo_id = parts[1] + "/" + parts[2]
         rev = urllib.parse.unquote(parts[4])
         fname = urllib.parse.unquote(parts[5])
+        if STATE.config["long_redirect"] and head:
+            # fits a 2 KiB header buffer, but not once the origin is put in front of it
+            return self.send(307, [("Location", "/" + "x" * 2040)], b"", head)
         if repo_id in ALIASES:
             target = "/%s/resolve/%s/%s" % (ALIASES[repo_id], parts[4], parts[5])
             return self.send(307, [("Location", target)], b"", head)
@@ -135,7 +141,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "RevisionNotFound", "Invalid rev id: %s" % rev, head)
         f = repo.files.get(fname)
         if f is None:
-            return self.error(404, "EntryNotFound", "Entry not found", head, [("X-Repo-Commit", commit)])
+            return self.error(404, "EntryNotFound", "Entry not found", head,
+                              [("X-Repo-Commit", cfg["entry_commit"] or commit)])
         if f["lfs"]:
             # What the hub answers for an LFS file: a redirect to the CDN (absolute, signed), with the
             # file's own etag and size in X-Linked-*; the ETag is the pointer file's.
@@ -208,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
 
     def control(self, url):
-        q = dict(urllib.parse.parse_qsl(url.query))
+        q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         if url.path == "/_mock/reset":
             with STATE.lock:
                 STATE.reset()
@@ -216,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 for k, v in q.items():
                     if k in STATE.config:
-                        STATE.config[k] = v if k in ("auth", "token") else int(v)
+                        STATE.config[k] = v if k in ("auth", "token", "entry_commit") else int(v)
         with STATE.lock:
             body = json.dumps({"stats": STATE.stats, "config": STATE.config,
                                "repos": {k: r.commit for k, r in REPOS.items()}}).encode()
