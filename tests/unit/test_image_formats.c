@@ -1,0 +1,108 @@
+/* test_image_formats.c — decoder corner cases built in memory, each checked against the pixels
+ * (or the refusal) Pillow 9.4 gives for the same bytes; tests/fixtures/images/pillow-edge holds
+ * the same files for the side-by-side check against Pillow itself (make test-pillow). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "../check.h"
+#include "image.h"
+
+#define MAXPIX ((size_t)1 << 24)
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* Appends one PNG chunk (length, type, data, CRC) at b + *n. */
+static void png_chunk(uint8_t *b, size_t *n, const char *type, const uint8_t *data, uint32_t len)
+{
+    put_be32(b + *n, len);
+    memcpy(b + *n + 4, type, 4);
+    if (len)
+        memcpy(b + *n + 8, data, len);
+    put_be32(b + *n + 8 + len, (uint32_t)crc32(0L, b + *n + 4, len + 4));
+    *n += (size_t)len + 12;
+}
+
+/* An 8-bit w x h PNG of colour type ctype whose rows (filter 0) are all `row`, with `extra`
+ * chunks (already framed) between IHDR and IDAT. Returns the length written into b. */
+static size_t png_make(uint8_t *b, uint32_t w, uint32_t h, int ctype, const uint8_t *row, size_t rowlen,
+                       const uint8_t *extra, size_t extralen)
+{
+    uint8_t ihdr[13] = {0}, raw[1024], z[1024];
+    size_t n = 8, rn = 0;
+    uLongf zn = sizeof z;
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    put_be32(ihdr, w);
+    put_be32(ihdr + 4, h);
+    ihdr[8] = 8;
+    ihdr[9] = (uint8_t)ctype;
+    png_chunk(b, &n, "IHDR", ihdr, 13);
+    if (extralen)
+        memcpy(b + n, extra, extralen);
+    n += extralen;
+    for (uint32_t y = 0; y < h; y++) {
+        raw[rn++] = 0;
+        memcpy(raw + rn, row, rowlen);
+        rn += rowlen;
+    }
+    compress(z, &zn, raw, rn);
+    png_chunk(b, &n, "IDAT", z, (uint32_t)zn);
+    png_chunk(b, &n, "IEND", NULL, 0);
+    return n;
+}
+
+/* Decodes d to `channels` and checks pixel i (channels values) against want. */
+static void check_pixels(const char *what, const uint8_t *d, size_t len, int channels, const uint8_t *want,
+                         size_t nwant)
+{
+    deit_image img;
+    char err[256] = "";
+    int rc = image_decode(d, len, channels, MAXPIX, &img, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s: %d (%s)", what, rc, err);
+    if (rc == DEIT_OK) {
+        CHECK_MSG((size_t)img.width * img.height * img.channels >= nwant, "%s: too small", what);
+        CHECK_MSG(memcmp(img.pixels, want, nwant) == 0, "%s: pixels differ (first %u %u %u)", what,
+                  img.pixels[0], img.pixels[1], img.pixels[2]);
+    }
+    image_free(&img);
+}
+
+/* PNG palette indices past the PLTE entries: Pillow's grey ramp (i, i, i); stb_image alone read
+ * an uninitialised palette there. Also a palette PNG without any PLTE (all ramp), and the same
+ * after a second, shorter PLTE (the last one before IDAT wins, with the ramp past it). */
+static void test_png_palette(void)
+{
+    static const uint8_t plte2[6] = {255, 0, 0, 0, 255, 0}, row[4] = {0, 1, 200, 255};
+    static const uint8_t rgb[12] = {255, 0, 0, 0, 255, 0, 200, 200, 200, 255, 255, 255};
+    static const uint8_t grey[4] = {76, 150, 200, 255};  /* Pillow's L of the row above */
+    uint8_t b[2048], extra[1024];
+    size_t ne = 0;
+    png_chunk(extra, &ne, "PLTE", plte2, 6);
+    size_t n = png_make(b, 4, 4, 3, row, 4, extra, ne);
+    for (int run = 0; run < 2; run++)  /* the same every time: nothing uninitialised */
+        check_pixels("palette past PLTE", b, n, 3, rgb, sizeof rgb);
+    check_pixels("palette past PLTE, L", b, n, 1, grey, sizeof grey);
+
+    static const uint8_t ramp[12] = {0, 0, 0, 1, 1, 1, 200, 200, 200, 255, 255, 255};
+    n = png_make(b, 4, 4, 3, row, 4, NULL, 0);
+    check_pixels("palette without PLTE", b, n, 3, ramp, sizeof ramp);
+
+    static const uint8_t plte3[9] = {9, 9, 9, 8, 8, 8, 7, 7, 7}, blue[3] = {0, 0, 255};
+    static const uint8_t two[12] = {0, 0, 255, 1, 1, 1, 200, 200, 200, 255, 255, 255};
+    ne = 0;
+    png_chunk(extra, &ne, "PLTE", plte3, 9);
+    png_chunk(extra, &ne, "PLTE", blue, 3);
+    n = png_make(b, 4, 4, 3, row, 4, extra, ne);
+    check_pixels("two PLTE chunks", b, n, 3, two, sizeof two);
+}
+
+int main(void)
+{
+    test_png_palette();
+    return check_summary("test_image_formats");
+}
