@@ -25,9 +25,9 @@ typedef struct {
     uint8_t pal[256][3];       /* RGB; entries past the file's palette are Pillow's grey ramp */
 } bmp_info;
 
-/* BmpImageFile._bitmap: header, masks, palette and the data offset, or a refusal with Pillow's
- * reason. The palette is read right after the header (and the 40-byte header's masks), where
- * Pillow's file pointer is, not at the data offset. */
+/* BmpImageFile._bitmap: header, masks, palette and the data offset (0: just past all of them),
+ * or a refusal with Pillow's reason. The palette is read right after the header (and the
+ * 40-byte header's masks), where Pillow's file pointer is, not at the data offset. */
 static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
@@ -147,6 +147,12 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
             b->pal[i][1] = p[i * padding + 1];
             b->pal[i][2] = p[i * padding];
         }
+    }
+    /* Pillow's tile starts at `offset or fp.tell()`: with a zero data offset the pixels follow
+     * what it has read, the header, any masks and (palette images) the palette. */
+    if (!offset) {
+        uint64_t at = pos + (b->bits <= 8 ? colors * padding : 0);
+        b->offset = at < len ? at : len;
     }
     return DEIT_OK;
 }

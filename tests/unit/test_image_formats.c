@@ -101,8 +101,51 @@ static void test_png_palette(void)
     check_pixels("two PLTE chunks", b, n, 3, two, sizeof two);
 }
 
+/* A 40-byte-header BMP of w x 1 pixels with data offset 0: `extra` (masks or palette) after the
+ * header, then the row. Returns the length written into b. */
+static size_t bmp_make(uint8_t *b, uint32_t w, unsigned bits, unsigned comp, unsigned colors,
+                       const uint8_t *extra, size_t extralen, const uint8_t *row, size_t rowlen)
+{
+    memset(b, 0, 54);
+    memcpy(b, "BM", 2);
+    b[14] = 40;
+    b[18] = (uint8_t)w;
+    b[22] = 1;  /* height */
+    b[26] = 1;  /* planes */
+    b[28] = (uint8_t)bits;
+    b[30] = (uint8_t)comp;
+    b[46] = (uint8_t)colors;
+    if (extralen)
+        memcpy(b + 54, extra, extralen);
+    memcpy(b + 54 + extralen, row, rowlen);
+    size_t n = 54 + extralen + rowlen;
+    b[2] = (uint8_t)n;  /* file size; bytes 10..13, the data offset, stay 0 */
+    return n;
+}
+
+/* BMP with a data offset of 0: Pillow reads the pixels where its file pointer is (`offset or
+ * fp.tell()`), after the header, the 40-byte header's bitfield masks and the palette. */
+static void test_bmp_offset0(void)
+{
+    uint8_t b[128];
+    static const uint8_t bgr[8] = {1, 2, 3, 4, 5, 6, 0, 0}, rgb[6] = {3, 2, 1, 6, 5, 4};
+    size_t n = bmp_make(b, 2, 24, 0, 0, NULL, 0, bgr, sizeof bgr);
+    check_pixels("BMP offset 0, 24-bit", b, n, 3, rgb, sizeof rgb);
+
+    static const uint8_t pal[8] = {0, 0, 255, 0, 255, 0, 0, 0}, idx[4] = {1, 0, 0, 0};
+    static const uint8_t pal_rgb[6] = {0, 0, 255, 255, 0, 0};
+    n = bmp_make(b, 2, 8, 0, 2, pal, sizeof pal, idx, sizeof idx);
+    check_pixels("BMP offset 0, palette", b, n, 3, pal_rgb, sizeof pal_rgb);
+
+    static const uint8_t masks[12] = {0, 0xF8, 0, 0, 0xE0, 0x07, 0, 0, 0x1F, 0, 0, 0};
+    static const uint8_t px565[4] = {0x00, 0xF8, 0xE0, 0x07}, rg[6] = {255, 0, 0, 0, 255, 0};
+    n = bmp_make(b, 2, 16, 3, 0, masks, sizeof masks, px565, sizeof px565);
+    check_pixels("BMP offset 0, bitfields", b, n, 3, rg, sizeof rg);
+}
+
 int main(void)
 {
     test_png_palette();
+    test_bmp_offset0();
     return check_summary("test_image_formats");
 }
