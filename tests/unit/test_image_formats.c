@@ -143,9 +143,80 @@ static void test_bmp_offset0(void)
     check_pixels("BMP offset 0, bitfields", b, n, 3, rg, sizeof rg);
 }
 
+/* A little-endian TIFF of 4 x 1 pixels, one sample of `bps` bits, Photometric palette, the
+ * samples `px` (pxlen bytes) and, when cmapn > 0, a ColorMap of cmapn SHORT values. */
+static size_t tiff_make(uint8_t *b, unsigned bps, const uint8_t *px, size_t pxlen, const uint16_t *cmap,
+                        unsigned cmapn)
+{
+    const uint16_t tags[10] = {256, 257, 258, 259, 262, 273, 277, 278, 279, 320};
+    const uint32_t vals[10] = {4, 1, bps, 1, 3, 8, 1, 1, (uint32_t)pxlen, 0};
+    int ntags = cmapn ? 10 : 9;
+    size_t ifd = 8 + ((pxlen + 1) & ~(size_t)1), extra = ifd + 2 + 12 * (size_t)ntags + 4;
+    memset(b, 0, extra);
+    memcpy(b, "II*\0", 4);
+    b[4] = (uint8_t)ifd;
+    memcpy(b + 8, px, pxlen);
+    b[ifd] = (uint8_t)ntags;
+    for (int i = 0; i < ntags; i++) {
+        uint8_t *e = b + ifd + 2 + 12 * i;
+        e[0] = (uint8_t)tags[i];
+        e[1] = (uint8_t)(tags[i] >> 8);
+        e[2] = 3;  /* SHORT */
+        e[4] = 1;  /* count */
+        e[8] = (uint8_t)vals[i];
+        if (tags[i] == 320) {
+            e[4] = (uint8_t)cmapn;
+            e[5] = (uint8_t)(cmapn >> 8);
+            e[8] = (uint8_t)extra;
+            e[9] = (uint8_t)(extra >> 8);
+        }
+    }
+    for (unsigned i = 0; i < cmapn; i++) {
+        b[extra + 2 * i] = (uint8_t)cmap[i];
+        b[extra + 2 * i + 1] = (uint8_t)(cmap[i] >> 8);
+    }
+    return extra + 2 * (size_t)cmapn;
+}
+
+/* Palette TIFF whose ColorMap is not 3 << bps values long: libtiff drops it (and calls the image
+ * grey at 8 bits, refuses it below); Pillow uses count / 3 entries, planar R, G, B, over its grey
+ * ramp. Without a ColorMap Pillow cannot open the file. */
+static void test_tiff_palette(void)
+{
+    uint8_t b[2048];
+    uint16_t cm[768];
+    for (int i = 0; i < 16; i++) {  /* 16 entries: (16 i, 240 - 16 i, 128) */
+        cm[i] = (uint16_t)(i * 4096);
+        cm[16 + i] = (uint16_t)((15 - i) * 4096);
+        cm[32 + i] = 0x8000;
+    }
+    static const uint8_t idx8[4] = {0, 1, 15, 200};
+    static const uint8_t want8[12] = {0, 240, 128, 16, 224, 128, 240, 0, 128, 200, 200, 200};
+    size_t n = tiff_make(b, 8, idx8, 4, cm, 48);
+    check_pixels("TIFF 8-bit, 16-entry ColorMap", b, n, 3, want8, sizeof want8);
+
+    for (int i = 0; i < 256; i++) {  /* 256 entries on 4-bit samples: (i, 255 - i, 7 i) */
+        cm[i] = (uint16_t)(i * 257);
+        cm[256 + i] = (uint16_t)((255 - i) * 257);
+        cm[512 + i] = (uint16_t)(((i * 7) % 256) * 257);
+    }
+    static const uint8_t idx4[2] = {0x01, 0x2F};
+    static const uint8_t want4[12] = {0, 255, 0, 1, 254, 7, 2, 253, 14, 15, 240, 105};
+    n = tiff_make(b, 4, idx4, 2, cm, 768);
+    check_pixels("TIFF 4-bit, 256-entry ColorMap", b, n, 3, want4, sizeof want4);
+
+    deit_image img;
+    char err[256] = "";
+    n = tiff_make(b, 8, idx8, 4, NULL, 0);
+    CHECK_INT_EQ(image_decode(b, n, 3, MAXPIX, &img, err, sizeof err), DEIT_EINVAL);
+    CHECK_MSG(strstr(err, "colour map") != NULL, "no ColorMap: %s", err);
+    image_free(&img);
+}
+
 int main(void)
 {
     test_png_palette();
     test_bmp_offset0();
+    test_tiff_palette();
     return check_summary("test_image_formats");
 }
