@@ -213,10 +213,83 @@ static void test_tiff_palette(void)
     image_free(&img);
 }
 
+/* "\xFF\xD8" and an APP1 "Exif\0\0" segment holding a little-endian TIFF block with one
+ * directory of the given entries (12 bytes each, values already placed), then extra bytes. */
+static size_t jpeg_exif(uint8_t *b, const uint8_t *entries, int n, const uint8_t *extra, size_t extralen)
+{
+    size_t tiff = 4 + 2 + 6, len = 8 + 2 + 12 * (size_t)n + 4 + extralen;
+    memcpy(b, "\xFF\xD8\xFF\xE1", 4);
+    b[4] = (uint8_t)((len + 8) >> 8);
+    b[5] = (uint8_t)(len + 8);
+    memcpy(b + 6, "Exif\0\0", 6);
+    memcpy(b + tiff, "II*\0\x08\0\0\0", 8);
+    b[tiff + 8] = (uint8_t)n;
+    b[tiff + 9] = 0;
+    memcpy(b + tiff + 10, entries, 12 * (size_t)n);
+    memset(b + tiff + 10 + 12 * n, 0, 4);
+    if (extralen)
+        memcpy(b + tiff + 14 + 12 * n, extra, extralen);
+    memcpy(b + tiff + len, "\xFF\xD9", 2);
+    return tiff + len + 2;
+}
+
+/* EXIF Orientation as Pillow's exif_transpose reads it: values[0] of any count, the numeric types
+ * (not BYTE/UNDEFINED, which load as bytes), the last of duplicate entries, BigTIFF, and XMP in a
+ * compressed iTXt chunk of a PNG. */
+static void test_exif_orientation(void)
+{
+    uint8_t b[512];
+    /* tag 0x0112, type, count, value */
+    static const uint8_t count2[12] = {0x12, 1, 3, 0, 2, 0, 0, 0, 6, 0, 1, 0};
+    static const uint8_t sshort[12] = {0x12, 1, 8, 0, 1, 0, 0, 0, 8, 0, 0, 0};
+    static const uint8_t byte6[12] = {0x12, 1, 1, 0, 1, 0, 0, 0, 6, 0, 0, 0};
+    static const uint8_t slong[12] = {0x12, 1, 9, 0, 1, 0, 0, 0, 5, 0, 0, 0};
+    static const uint8_t dup[24] = {0x12, 1, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0,
+                                    0x12, 1, 3, 0, 1, 0, 0, 0, 3, 0, 0, 0};
+    /* SHORT x 3 stored past the directory (offset 8 + 2 + 12 + 4 = 26 in the TIFF block): 7, 1, 1 */
+    static const uint8_t far3[12] = {0x12, 1, 3, 0, 3, 0, 0, 0, 26, 0, 0, 0};
+    static const uint8_t far3_vals[6] = {7, 0, 1, 0, 1, 0};
+    /* RATIONAL 12/2 at offset 26 */
+    static const uint8_t rat[12] = {0x12, 1, 5, 0, 1, 0, 0, 0, 26, 0, 0, 0};
+    static const uint8_t rat_vals[8] = {12, 0, 0, 0, 2, 0, 0, 0};
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, count2, 1, NULL, 0), IMAGE_FMT_JPEG), 6);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, sshort, 1, NULL, 0), IMAGE_FMT_JPEG), 8);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, byte6, 1, NULL, 0), IMAGE_FMT_JPEG), 1);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, slong, 1, NULL, 0), IMAGE_FMT_JPEG), 5);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, dup, 2, NULL, 0), IMAGE_FMT_JPEG), 3);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, far3, 1, far3_vals, 6), IMAGE_FMT_JPEG), 7);
+    CHECK_INT_EQ(image_exif_orientation(b, jpeg_exif(b, rat, 1, rat_vals, 8), IMAGE_FMT_JPEG), 6);
+
+    /* BigTIFF: header (offset 16), 8-byte count, one 20-byte entry SHORT 6 */
+    uint8_t bt[48] = {'I', 'I', 43, 0, 8, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                      0x12, 1, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    CHECK_INT_EQ(image_exif_orientation(bt, sizeof bt, IMAGE_FMT_TIFF), 6);
+
+    /* PNG: iTXt "XML:com.adobe.xmp", compressed, holding tiff:Orientation="6" */
+    static const char xmp[] = "<x:xmpmeta><rdf:Description tiff:Orientation=\"6\"/></x:xmpmeta>";
+    uint8_t itxt[256], z[256];
+    uLongf zn = sizeof z;
+    compress(z, &zn, (const uint8_t *)xmp, sizeof xmp - 1);
+    memcpy(itxt, "XML:com.adobe.xmp\0\1\0\0\0", 22);  /* flag 1, method 0, no language or translation */
+    memcpy(itxt + 22, z, zn);
+    uint8_t extra[300], png[1024];
+    size_t ne = 0;
+    png_chunk(extra, &ne, "iTXt", itxt, (uint32_t)(22 + zn));
+    static const uint8_t row[3] = {1, 2, 3};
+    size_t n = png_make(png, 1, 1, 2, row, 3, extra, ne);
+    CHECK_INT_EQ(image_exif_orientation(png, n, IMAGE_FMT_PNG), 6);
+    itxt[18] = 0;  /* the same bytes declared uncompressed: no readable XMP */
+    ne = 0;
+    png_chunk(extra, &ne, "iTXt", itxt, (uint32_t)(22 + zn));
+    n = png_make(png, 1, 1, 2, row, 3, extra, ne);
+    CHECK_INT_EQ(image_exif_orientation(png, n, IMAGE_FMT_PNG), 1);
+}
+
 int main(void)
 {
     test_png_palette();
     test_bmp_offset0();
     test_tiff_palette();
+    test_exif_orientation();
     return check_summary("test_image_formats");
 }
