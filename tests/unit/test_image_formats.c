@@ -285,11 +285,50 @@ static void test_exif_orientation(void)
     CHECK_INT_EQ(image_exif_orientation(png, n, IMAGE_FMT_PNG), 1);
 }
 
+/* Plain PNM tokens as Pillow reads them: Python's int() ("+5", "1_0", "-5" stored by o8 as its low
+ * byte; "1__0", "_1" refused), a last token without whitespace after it fed again until the
+ * image is full, and a plain bitmap refused for a bad character after its last pixel. */
+static void test_pnm_tokens(void)
+{
+    static const struct {
+        const char *data;
+        uint8_t want[4];  /* grey values; want[0] 0 and want[1] 1: a refusal */
+    } cases[] = {
+        {"P2 +3 1 2_55\n+5 1_0 -5\n", {5, 10, 251}},
+        {"P2 2 1 100\n-50 -1\n", {128, 253}},
+        {"P2 4 1 255\n1 200", {1, 200, 200, 200}},
+        {"P2 4 1 255\n1 200#c\n", {1, 200, 200, 200}},
+        {"P2 4 1 255\n1 200\n", {0, 1}},
+        {"P2 1 1 255\n1__0\n", {0, 1}},
+        {"P2 1 1 255\n_10\n", {0, 1}},
+        {"P2 2 1 1000\n-5 5\n", {0, 1}},  /* mode I: o32 of a negative raises */
+        {"P1 2 1\n0 1 x", {0, 1}},
+        {"P1 +2 1\n0 1\n", {255, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        deit_image img;
+        char err[256] = "";
+        const char *d = cases[i].data;
+        int refuse = cases[i].want[0] == 0 && cases[i].want[1] == 1;
+        int rc = image_decode((const uint8_t *)d, strlen(d), 1, MAXPIX, &img, err, sizeof err);
+        if (refuse) {
+            CHECK_MSG(rc == DEIT_EINVAL, "%s: %d, want a refusal", d, rc);
+        } else {
+            CHECK_MSG(rc == DEIT_OK, "%s: %d (%s)", d, rc, err);
+            for (int k = 0; rc == DEIT_OK && k < img.width; k++)
+                CHECK_MSG(img.pixels[k] == cases[i].want[k], "%s: pixel %d is %u, want %u", d, k,
+                          img.pixels[k], cases[i].want[k]);
+        }
+        image_free(&img);
+    }
+}
+
 int main(void)
 {
     test_png_palette();
     test_bmp_offset0();
     test_tiff_palette();
     test_exif_orientation();
+    test_pnm_tokens();
     return check_summary("test_image_formats");
 }
