@@ -169,6 +169,15 @@ int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, cha
     return rc;
 }
 
+int image_bmp_data_offset(const uint8_t *data, size_t len, uint64_t *offset)
+{
+    bmp_info b;
+    char err[8];
+    int rc = parse(data, len, &b, err, sizeof err);
+    *offset = rc == DEIT_OK ? b.offset : 0;
+    return rc;
+}
+
 /* BmpRleDecoder, step for step: runs clipped to the row, end of line pads the row with index
  * 0, a delta reads two bytes and then two more (the second pair is the offset), absolute runs
  * are not clipped and are padded to an even *file* position, RLE4's absolute run takes

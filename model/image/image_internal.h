@@ -52,6 +52,19 @@ int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, cha
                    size_t errlen);
 int image_bmp_decode(const uint8_t *data, size_t len, int channels, int width, int height,
                      deit_image *out, char *err, size_t errlen);
+/* Where Pillow's BMP tile (the pixel data) starts in a BMP that image_bmp_info accepts. */
+int image_bmp_data_offset(const uint8_t *data, size_t len, uint64_t *offset);
+
+/* ICO (the image IcoImagePlugin picks, a BMP or PNG inside) and bare DIB (BMP without its file
+ * header, Pillow's DibImageFile), image_ico.c. */
+int image_ico_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_ico_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+int image_dib_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_dib_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
 
 /* Netpbm P1-P6 as Pillow's PpmImagePlugin reads them (image_pnm.c). */
 int image_pnm_info(const uint8_t *data, size_t len, int *width, int *height, char *err,

@@ -323,6 +323,88 @@ static void test_pnm_tokens(void)
     }
 }
 
+/* A 40-byte DIB of w x h 24-bit pixels, all (r, g, b), for an ICO frame (height doubled, an AND
+ * mask of zeros after the pixels) or bare. Returns the length written into b. */
+static size_t dib24(uint8_t *b, int w, int h, int ico, uint8_t r, uint8_t g, uint8_t bl)
+{
+    size_t stride = ((size_t)w * 3 + 3) & ~(size_t)3, mstride = ((size_t)w + 31) / 32 * 4;
+    size_t n = 40 + stride * h + (ico ? mstride * h : 0);
+    memset(b, 0, n);
+    b[0] = 40;
+    b[4] = (uint8_t)w;
+    b[8] = (uint8_t)(ico ? 2 * h : h);
+    b[12] = 1;
+    b[14] = 24;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *px = b + 40 + y * stride + 3 * x;
+            px[0] = bl, px[1] = g, px[2] = r;
+        }
+    return n;
+}
+
+/* ICO: IcoImagePlugin shows the entry with the largest area, then the deepest colour, then the
+ * last in the file; a BMP frame drops its AND mask (and is refused when that is cut short), a PNG
+ * frame is a PNG. A bare DIB is a BMP without its file header. */
+static void test_ico_dib(void)
+{
+    uint8_t f[4][256], ico[1200];
+    size_t fl[4];
+    fl[0] = dib24(f[0], 4, 4, 1, 10, 20, 30);   /* 4x4, 24 bits */
+    fl[1] = dib24(f[1], 4, 4, 1, 40, 50, 60);   /* 4x4, declared 32 bits: deeper, wins over [0] */
+    fl[2] = dib24(f[2], 8, 2, 1, 70, 80, 90);   /* 8x2: same area and depth as [0] */
+    static const uint8_t row[15] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3};
+    fl[3] = png_make(f[3], 5, 5, 2, row, 15, NULL, 0);  /* 5x5 PNG: the largest area */
+    static const uint8_t dims[4][3] = {{4, 4, 24}, {4, 4, 32}, {8, 2, 24}, {5, 5, 32}};
+    static const struct {
+        int n, frames[4];
+        uint8_t want[3];
+        int w;
+    } cases[] = {
+        {2, {0, 2}, {70, 80, 90}, 8},  /* tie: the last */
+        {2, {2, 0}, {10, 20, 30}, 4},
+        {3, {1, 0, 2}, {40, 50, 60}, 4},  /* deeper colour first, whatever the order */
+        {4, {0, 3, 1, 2}, {1, 2, 3}, 5},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = 6 + 16 * (size_t)cases[c].n;
+        memset(ico, 0, n);
+        ico[2] = 1;
+        ico[4] = (uint8_t)cases[c].n;
+        for (int i = 0; i < cases[c].n; i++) {
+            int k = cases[c].frames[i];
+            uint8_t *e = ico + 6 + 16 * i;
+            e[0] = dims[k][0];
+            e[1] = dims[k][1];
+            e[4] = 1;
+            e[6] = dims[k][2];
+            e[8] = (uint8_t)fl[k];
+            e[12] = (uint8_t)n;
+            e[13] = (uint8_t)(n >> 8);
+            memcpy(ico + n, f[k], fl[k]);
+            n += fl[k];
+        }
+        deit_image img;
+        char err[256] = "";
+        int rc = image_decode(ico, n, 3, MAXPIX, &img, err, sizeof err);
+        CHECK_MSG(rc == DEIT_OK, "ICO case %zu: %d (%s)", c, rc, err);
+        if (rc == DEIT_OK) {
+            CHECK_INT_EQ(img.width, cases[c].w);
+            CHECK_MSG(memcmp(img.pixels, cases[c].want, 3) == 0, "ICO case %zu: %u %u %u", c,
+                      img.pixels[0], img.pixels[1], img.pixels[2]);
+        }
+        image_free(&img);
+        if (c == 0) {  /* the AND mask of the frame shown cut short: Pillow refuses */
+            CHECK_INT_EQ(image_decode(ico, n - 4, 3, MAXPIX, &img, err, sizeof err), DEIT_EINVAL);
+            image_free(&img);
+        }
+    }
+    uint8_t dib[256];
+    size_t n = dib24(dib, 3, 2, 0, 7, 8, 9);
+    static const uint8_t want[3] = {7, 8, 9};
+    check_pixels("bare DIB", dib, n, 3, want, 3);
+}
+
 int main(void)
 {
     test_png_palette();
@@ -330,5 +412,6 @@ int main(void)
     test_tiff_palette();
     test_exif_orientation();
     test_pnm_tokens();
+    test_ico_dib();
     return check_summary("test_image_formats");
 }
