@@ -115,9 +115,8 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
     for (int i = 0; i < 256; i++)  /* Pillow's default palette: a grey ramp */
         b->pal[i][0] = b->pal[i][1] = b->pal[i][2] = (uint8_t)i;
     if (b->bits <= 8) {
-        /* Pillow's palette holds 256 entries; its greyscale test already fails on more */
-        if (colors > 256)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid palette size (%llu colours)",
+        if (colors > 65536)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: unsupported palette size (%llu)",
                              (unsigned long long)colors);
         size_t have = pos < len ? len - pos : 0;
         size_t plen = (size_t)colors * padding < have ? (size_t)colors * padding : have;
@@ -128,9 +127,14 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
         for (uint64_t i = 0; i < colors && grey; i++) {
             uint8_t v = colors == 2 ? (i ? 255 : 0) : (uint8_t)i;
             size_t at = (size_t)i * padding;
-            grey = at + 3 <= plen && p[at] == v && p[at + 1] == v && p[at + 2] == v &&
-                   (colors == 2 || i < 256);
+            grey = at + 3 <= plen && p[at] == v && p[at + 1] == v && p[at + 2] == v;
         }
+        /* Past 256 colours only a palette of repeated grey ramps opens (Pillow compares entry i
+         * with o8(i), i mod 256, and then drops the palette); another is too large for Pillow's
+         * 256-entry palette. */
+        if (!grey && colors > 256)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid palette size (%llu colours)",
+                             (unsigned long long)colors);
         if (grey && colors == 2)
             b->raw = R_BIT1;
         else if (grey)

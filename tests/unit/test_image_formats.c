@@ -115,11 +115,13 @@ static size_t bmp_make(uint8_t *b, uint32_t w, unsigned bits, unsigned comp, uns
     b[28] = (uint8_t)bits;
     b[30] = (uint8_t)comp;
     b[46] = (uint8_t)colors;
+    b[47] = (uint8_t)(colors >> 8);
     if (extralen)
         memcpy(b + 54, extra, extralen);
     memcpy(b + 54 + extralen, row, rowlen);
     size_t n = 54 + extralen + rowlen;
     b[2] = (uint8_t)n;  /* file size; bytes 10..13, the data offset, stay 0 */
+    b[3] = (uint8_t)(n >> 8);
     return n;
 }
 
@@ -405,10 +407,32 @@ static void test_ico_dib(void)
     check_pixels("bare DIB", dib, n, 3, want, 3);
 }
 
+/* BMP palettes of more than 256 colours: Pillow compares entry i with o8(i) (i mod 256), so
+ * repeated grey ramps open as L; any other such palette is too large ("invalid palette size"). */
+static void test_bmp_many_colours(void)
+{
+    static uint8_t b[54 + 4 * 512 + 8], pal[4 * 512];
+    static const uint8_t idx[4] = {1, 2, 200, 255}, want[4] = {1, 2, 200, 255};
+    for (int i = 0; i < 512; i++)
+        memset(pal + 4 * i, i & 255, 3);
+    size_t n = bmp_make(b, 4, 8, 0, 300, pal, 4 * 300, idx, 4);
+    check_pixels("BMP, 300 grey colours", b, n, 1, want, sizeof want);
+    n = bmp_make(b, 4, 8, 0, 512, pal, 4 * 512, idx, 4);
+    check_pixels("BMP, 512 grey colours", b, n, 1, want, sizeof want);
+    pal[4 * 300] = 7;  /* one entry off the ramp */
+    n = bmp_make(b, 4, 8, 0, 512, pal, 4 * 512, idx, 4);
+    deit_image img;
+    char err[256] = "";
+    CHECK_INT_EQ(image_decode(b, n, 3, MAXPIX, &img, err, sizeof err), DEIT_EINVAL);
+    CHECK_MSG(strstr(err, "palette size") != NULL, "512 colours: %s", err);
+    image_free(&img);
+}
+
 int main(void)
 {
     test_png_palette();
     test_bmp_offset0();
+    test_bmp_many_colours();
     test_tiff_palette();
     test_exif_orientation();
     test_pnm_tokens();
