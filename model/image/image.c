@@ -93,6 +93,17 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
         *fmt = IMAGE_FMT_TIFF;
         return image_tiff_info(d, len, w, h, err, errlen);
     }
+    if (len >= 4 && memcmp(d, "\0\0\1\0", 4) == 0) {
+        *fmt = IMAGE_FMT_ICO;
+        return image_ico_info(d, len, w, h, err, errlen);
+    }
+    /* Pillow's DibImageFile takes any file that starts with a BMP info header's size (it is
+     * tried before TGA, whose image type 0 at the same place stb_image refuses anyway). */
+    if (len >= 4 && d[1] == 0 && d[2] == 0 && d[3] == 0 &&
+        (d[0] == 12 || d[0] == 40 || d[0] == 64 || d[0] == 108 || d[0] == 124)) {
+        *fmt = IMAGE_FMT_DIB;
+        return image_dib_info(d, len, w, h, err, errlen);
+    }
     if (image_stb_info(d, len, w, h) == DEIT_OK) {  /* TGA: no magic number */
         *fmt = IMAGE_FMT_OTHER_STB;
         return DEIT_OK;
@@ -145,6 +156,10 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         rc = image_webp_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_TIFF)
         rc = image_tiff_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_ICO)
+        rc = image_ico_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_DIB)
+        rc = image_dib_decode(data, len, channels, w, h, out, err, errlen);
     else
         rc = image_stb_decode(data, len, fmt, channels, w, h, out, err, errlen);
     if (rc == DEIT_OK && fmt != IMAGE_FMT_TIFF && (out->width != w || out->height != h)) {

@@ -3,10 +3,11 @@
  * resize of a uint8 tensor does.
  *
  * Formats (each file says which Pillow behaviour it follows): JPEG (libjpeg-turbo,
- * image_jpeg.c), PNG/APNG (stb_image + Pillow's chunk checks, image_stb.c, image_png.c), GIF
- * first frame (image_gif.c), BMP (image_bmp.c), PNM P1-P6 (image_pnm.c), TGA (stb_image),
- * WebP (libwebp, image_webp.c), TIFF first page (libtiff + LittleCMS, image_tiff.c); EXIF
- * orientation on request (image_exif.c, image_orient.c).
+ * image_jpeg.c), PNG/APNG (stb_image + Pillow's chunk checks and palette, image_stb.c,
+ * image_png.c, image_png_palette.c), GIF first frame (image_gif.c), BMP (image_bmp.c), PNM P1-P6
+ * (image_pnm.c), TGA (stb_image), WebP (libwebp, image_webp.c), TIFF first page (libtiff +
+ * LittleCMS, image_tiff.c), ICO (the image Pillow picks) and bare DIB through the BMP and PNG
+ * decoders (image_ico.c); EXIF orientation on request (image_exif.c, image_orient.c).
  *
  * Every function bounds its reads by `len`, never assumes a NUL, checks the dimensions in the file
  * header against max_pixels *before* allocating pixel memory, and reports failure with a status
@@ -32,7 +33,8 @@ typedef struct {
 } deit_image;
 
 typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, IMAGE_FMT_GIF,
-               IMAGE_FMT_PNM, IMAGE_FMT_WEBP, IMAGE_FMT_TIFF, IMAGE_FMT_OTHER_STB } image_format;
+               IMAGE_FMT_PNM, IMAGE_FMT_WEBP, IMAGE_FMT_TIFF, IMAGE_FMT_OTHER_STB, IMAGE_FMT_ICO,
+               IMAGE_FMT_DIB } image_format;
 
 typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;
 

@@ -25,9 +25,9 @@ typedef struct {
     uint8_t pal[256][3];       /* RGB; entries past the file's palette are Pillow's grey ramp */
 } bmp_info;
 
-/* BmpImageFile._bitmap: header, masks, palette and the data offset, or a refusal with Pillow's
- * reason. The palette is read right after the header (and the 40-byte header's masks), where
- * Pillow's file pointer is, not at the data offset. */
+/* BmpImageFile._bitmap: header, masks, palette and the data offset (0: just past all of them),
+ * or a refusal with Pillow's reason. The palette is read right after the header (and the
+ * 40-byte header's masks), where Pillow's file pointer is, not at the data offset. */
 static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
@@ -115,9 +115,8 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
     for (int i = 0; i < 256; i++)  /* Pillow's default palette: a grey ramp */
         b->pal[i][0] = b->pal[i][1] = b->pal[i][2] = (uint8_t)i;
     if (b->bits <= 8) {
-        /* Pillow's palette holds 256 entries; its greyscale test already fails on more */
-        if (colors > 256)
-            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid palette size (%llu colours)",
+        if (colors > 65536)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: unsupported palette size (%llu)",
                              (unsigned long long)colors);
         size_t have = pos < len ? len - pos : 0;
         size_t plen = (size_t)colors * padding < have ? (size_t)colors * padding : have;
@@ -128,9 +127,14 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
         for (uint64_t i = 0; i < colors && grey; i++) {
             uint8_t v = colors == 2 ? (i ? 255 : 0) : (uint8_t)i;
             size_t at = (size_t)i * padding;
-            grey = at + 3 <= plen && p[at] == v && p[at + 1] == v && p[at + 2] == v &&
-                   (colors == 2 || i < 256);
+            grey = at + 3 <= plen && p[at] == v && p[at + 1] == v && p[at + 2] == v;
         }
+        /* Past 256 colours only a palette of repeated grey ramps opens (Pillow compares entry i
+         * with o8(i), i mod 256, and then drops the palette); another is too large for Pillow's
+         * 256-entry palette. */
+        if (!grey && colors > 256)
+            return deit_fail(err, errlen, DEIT_EINVAL, "BMP: invalid palette size (%llu colours)",
+                             (unsigned long long)colors);
         if (grey && colors == 2)
             b->raw = R_BIT1;
         else if (grey)
@@ -148,6 +152,12 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
             b->pal[i][2] = p[i * padding];
         }
     }
+    /* Pillow's tile starts at `offset or fp.tell()`: with a zero data offset the pixels follow
+     * what it has read, the header, any masks and (palette images) the palette. */
+    if (!offset) {
+        uint64_t at = pos + (b->bits <= 8 ? colors * padding : 0);
+        b->offset = at < len ? at : len;
+    }
     return DEIT_OK;
 }
 
@@ -160,6 +170,15 @@ int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, cha
         *width = (int)b.w;
         *height = (int)b.h;
     }
+    return rc;
+}
+
+int image_bmp_data_offset(const uint8_t *data, size_t len, uint64_t *offset)
+{
+    bmp_info b;
+    char err[8];
+    int rc = parse(data, len, &b, err, sizeof err);
+    *offset = rc == DEIT_OK ? b.offset : 0;
     return rc;
 }
 

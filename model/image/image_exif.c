@@ -11,37 +11,86 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint32_t rd(const uint8_t *p, int n, int be)
+static uint64_t rd(const uint8_t *p, int n, int be)
 {
-    uint32_t v = 0;
+    uint64_t v = 0;
     for (int i = 0; i < n; i++)
-        v |= (uint32_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
+        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
     return v;
 }
 
+/* The Orientation value of one directory entry as Pillow's exif_transpose looks it up: Orientation
+ * is declared with one value, so ImageFileDirectory_v2 keeps values[0] whatever the count, and the
+ * dict lookup matches an equal number of any kind (6, 6.0, 12/2). BYTE and UNDEFINED load as one
+ * bytes object, which matches nothing. `v` is the first value's bytes (in the entry, or at its
+ * offset), `type` the TIFF type. 0: no orientation Pillow would act on. */
+static int orientation_value(const uint8_t *v, unsigned type, int be)
+{
+    switch (type) {
+    case 6: return (int8_t)v[0];                                  /* SBYTE */
+    case 3: return (int)rd(v, 2, be);                             /* SHORT */
+    case 8: return (int16_t)rd(v, 2, be);                         /* SSHORT */
+    case 4: case 13: return rd(v, 4, be) <= 8 ? (int)rd(v, 4, be) : 0;  /* LONG, IFD */
+    case 9: return (int32_t)rd(v, 4, be);                         /* SLONG */
+    case 16: return rd(v, 8, be) <= 8 ? (int)rd(v, 8, be) : 0;    /* LONG8 */
+    case 5: case 10: {                                            /* RATIONAL, SRATIONAL */
+        int64_t num = type == 5 ? (int64_t)rd(v, 4, be) : (int32_t)rd(v, 4, be);
+        int64_t den = type == 5 ? (int64_t)rd(v + 4, 4, be) : (int32_t)rd(v + 4, 4, be);
+        return den && num % den == 0 && num / den >= 0 && num / den <= 8 ? (int)(num / den) : 0;
+    }
+    case 11: case 12: {                                           /* FLOAT, DOUBLE */
+        double f;
+        if (type == 11) {
+            uint32_t u = (uint32_t)rd(v, 4, be);
+            float g;
+            memcpy(&g, &u, 4);
+            f = g;
+        } else {
+            uint64_t u = rd(v, 8, be);
+            memcpy(&f, &u, 8);
+        }
+        return f >= 1 && f <= 8 && f == (int)f ? (int)f : 0;
+    }
+    default: return 0;  /* BYTE, UNDEFINED, ASCII ("6" is no match) */
+    }
+}
+
 /* Orientation in a TIFF-structured EXIF block (Pillow's Exif.load: an "Exif\0\0" prefix is
- * skipped), first directory only. A count other than 1 is a tuple in Pillow, which
- * exif_transpose does not recognise: 0. */
+ * skipped), first directory only, classic or BigTIFF. A later entry for the tag replaces an
+ * earlier one, as in Pillow's dict; an entry Pillow skips (unknown type, no values, values past
+ * the end) leaves the earlier one. */
 static int tiff_orientation(const uint8_t *d, size_t len)
 {
+    static const uint8_t size[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
     if (len >= 6 && memcmp(d, "Exif\0\0", 6) == 0)
         d += 6, len -= 6;
     if (len < 8 || !((d[0] == 'I' && d[1] == 'I') || (d[0] == 'M' && d[1] == 'M')))
         return 0;
-    int be = d[0] == 'M';
-    uint32_t off = rd(d + 4, 4, be);
-    if (off > len || len - off < 2)
+    int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
+    if (big && len < 16)
         return 0;
-    uint32_t n = rd(d + off, 2, be);
-    for (uint32_t i = 0; i < n && off + 2 + 12 * (size_t)(i + 1) <= len; i++) {
-        const uint8_t *e = d + off + 2 + 12 * i;
-        if (rd(e, 2, be) != 0x0112 || rd(e + 4, 4, be) != 1)
+    int csz = big ? 8 : 2, esz = big ? 20 : 12, inl = big ? 8 : 4;
+    uint64_t off = big ? rd(d + 8, 8, be) : rd(d + 4, 4, be);
+    if (off > len || len - off < (uint64_t)csz)
+        return 0;
+    uint64_t n = rd(d + off, csz, be);
+    int o = 0;
+    for (uint64_t i = 0; i < n && (len - off - csz) / esz > i; i++) {
+        const uint8_t *e = d + off + csz + esz * i;
+        unsigned type = (unsigned)rd(e + 2, 2, be);
+        uint64_t count = rd(e + 4, big ? 8 : 4, be);
+        if (rd(e, 2, be) != 0x0112 || type > 16 || !size[type] || count == 0)
             continue;
-        unsigned type = rd(e + 2, 2, be);
-        return type == 3 ? (int)rd(e + 8, 2, be) : type == 4 ? (int)rd(e + 8, 4, be)
-             : type == 1 ? e[8] : 0;
+        const uint8_t *v = e + (big ? 12 : 8);
+        if (count > (uint64_t)(inl / size[type])) {  /* stored elsewhere */
+            uint64_t at = rd(v, inl, be);
+            if (count > len / size[type] || at > len || len - at < count * size[type])
+                continue;  /* Pillow: "Possibly corrupt EXIF data", tag skipped */
+            v = d + at;
+        }
+        o = orientation_value(v, type, be);
     }
-    return 0;
+    return o;
 }
 
 /* Pillow 9.4's Image.getexif also takes the orientation from XMP ("tiff:Orientation" followed by
@@ -99,7 +148,10 @@ static int raw_profile_text(const uint8_t *txt, size_t n)
     return o;
 }
 
-static int raw_profile_z(const uint8_t *z, size_t n)
+/* A zlib stream z[n] inflated to at most 1 MiB (Pillow's MAX_TEXT_CHUNK: it goes no further)
+ * and handed to `parse`. strict: corrupt data (Pillow's zlib.error, which drops an iTXt chunk)
+ * gives 0 instead of what was inflated before it. */
+static int inflated(const uint8_t *z, size_t n, int strict, int (*parse)(const uint8_t *, size_t))
 {
     size_t cap = (size_t)1 << 20;
     uint8_t *txt = malloc(cap);
@@ -113,12 +165,33 @@ static int raw_profile_z(const uint8_t *z, size_t n)
         s.avail_in = (uInt)(n > 0x7FFFFFFF ? 0x7FFFFFFF : n);
         s.next_out = txt;
         s.avail_out = (uInt)cap;
-        inflate(&s, Z_FINISH);
-        o = raw_profile_text(txt, cap - s.avail_out);
+        int zr = inflate(&s, Z_FINISH);
+        if (!strict || (zr != Z_DATA_ERROR && zr != Z_NEED_DICT))
+            o = parse(txt, cap - s.avail_out);
         inflateEnd(&s);
     }
     free(txt);
     return o;
+}
+
+/* XMP in an iTXt chunk's data s[n] after its keyword (PngStream.chunk_iTXt): compression flag,
+ * method, language\0, translated keyword\0, then the text, zlib-compressed when the flag is set
+ * (method 0; another method leaves the chunk out of Pillow's info). */
+static int itxt_xmp(const uint8_t *s, size_t n)
+{
+    if (n < 2)
+        return 0;
+    int compressed = s[0] != 0, method = s[1];
+    const uint8_t *p = s + 2, *end = s + n;
+    for (int k = 0; k < 2; k++) {  /* language tag, translated keyword */
+        const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+        if (!z)
+            return 0;
+        p = z + 1;
+    }
+    if (!compressed)
+        return xmp_orientation(p, (size_t)(end - p));
+    return method == 0 ? inflated(p, (size_t)(end - p), 1, xmp_orientation) : 0;
 }
 
 static int png_orientation(const uint8_t *d, size_t len)
@@ -133,11 +206,12 @@ static int png_orientation(const uint8_t *d, size_t len)
             exif = tiff_orientation(s, n);
             have_exif = 1;
         } else if (!memcmp(t, "zTXt", 4) && n > 23 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
-            raw = raw_profile_z(s + 23, n - 23);  /* after the compression byte */
+            raw = inflated(s + 23, n - 23, 0, raw_profile_text);  /* after the compression byte */
         } else if (!memcmp(t, "tEXt", 4) && n > 22 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
             raw = raw_profile_text(s + 22, n - 22);
-        } else if ((!memcmp(t, "iTXt", 4) || !memcmp(t, "tEXt", 4)) && n > 18 &&
-                   !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
+        } else if (!memcmp(t, "iTXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
+            xmp = itxt_xmp(s + 18, n - 18);
+        } else if (!memcmp(t, "tEXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
             xmp = xmp_orientation(s + 18, n - 18);
         }
         pos += (size_t)n + 12;

@@ -34,6 +34,12 @@ int image_orient(deit_image *img, int o, char *err, size_t errlen);
  * data, short chunks its handlers index into, APNG sequence errors (image_png.c). */
 int image_png_check(const uint8_t *data, size_t len, char *err, size_t errlen);
 
+/* For a palette PNG (colour type 3): a malloc'd copy in *out (*outlen bytes) whose last PLTE
+ * before the image data holds all 256 entries, Pillow's grey ramp past the file's own (one is
+ * inserted when the file has none); *out NULL when the data needs no change. DEIT_ENOMEM when the
+ * copy cannot be allocated (image_png_palette.c). */
+int image_png_pad_palette(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen);
+
 /* The first GIF frame as Pillow's GifImagePlugin shows it (image_gif.c); the dimensions are
  * the logical screen grown to hold that frame. */
 int image_gif_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
@@ -45,6 +51,19 @@ int image_gif_decode(const uint8_t *data, size_t len, int channels, int width, i
 int image_bmp_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
                    size_t errlen);
 int image_bmp_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+/* Where Pillow's BMP tile (the pixel data) starts in a BMP that image_bmp_info accepts. */
+int image_bmp_data_offset(const uint8_t *data, size_t len, uint64_t *offset);
+
+/* ICO (the image IcoImagePlugin picks, a BMP or PNG inside) and bare DIB (BMP without its file
+ * header, Pillow's DibImageFile), image_ico.c. */
+int image_ico_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_ico_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+int image_dib_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_dib_decode(const uint8_t *data, size_t len, int channels, int width, int height,
                      deit_image *out, char *err, size_t errlen);
 
 /* Netpbm P1-P6 as Pillow's PpmImagePlugin reads them (image_pnm.c). */

@@ -9,9 +9,33 @@
 /* Pillow's whitespace set for PNM headers and plain data. */
 static int ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 
+/* Python's int(token) in base 10, which Pillow applies to header and plain-data tokens: an
+ * optional sign, then digits, single underscores allowed between digits ("+5", "1_0", "-0").
+ * Tokens are at most 10 characters, so the value fits. -1: not a number. */
+static int py_int(const char *t, size_t n, long *val)
+{
+    size_t i = 0;
+    int neg = 0, digits = 0;
+    if (i < n && (t[i] == '+' || t[i] == '-'))
+        neg = t[i++] == '-';
+    long v = 0;
+    for (; i < n; i++) {
+        if (t[i] == '_' && digits && i + 1 < n && t[i + 1] >= '0' && t[i + 1] <= '9')
+            continue;
+        if (t[i] < '0' || t[i] > '9')
+            return -1;
+        v = v * 10 + (t[i] - '0');
+        digits++;
+    }
+    if (!digits)
+        return -1;
+    *val = neg ? -v : v;
+    return 0;
+}
+
 /* PpmImageFile._read_token: skips leading whitespace, drops '#' comments up to and including
  * the next CR or LF (even inside a token), stops after the whitespace that ends the token; more
- * than 10 characters is an error. The token must be a non-negative decimal (Python int()). */
+ * than 10 characters is an error. The token is read with Python's int() (py_int). */
 static int header_token(const uint8_t *d, size_t len, size_t *pos, long *val)
 {
     char tok[12];
@@ -36,14 +60,7 @@ static int header_token(const uint8_t *d, size_t len, size_t *pos, long *val)
     }
     if (n == 0 || n > 10)
         return -1;
-    long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (tok[i] < '0' || tok[i] > '9')
-            return -1;
-        v = v * 10 + (tok[i] - '0');
-    }
-    *val = v;
-    return 0;
+    return py_int(tok, n, val);
 }
 
 typedef struct {
@@ -92,20 +109,26 @@ int image_pnm_info(const uint8_t *data, size_t len, int *width, int *height, cha
 
 /* Pillow rescales a sample to the mode's range as round(v / maxval * out_max) in double with
  * Python's round half to even (rint), capped at out_max: out_max is 255 for L and RGB, 65535
- * for greyscale with maxval > 255 (mode I), which convert('RGB'/'L') then clips to 255. */
+ * for greyscale with maxval > 255 (mode I), which convert('RGB'/'L') then clips to 255. A
+ * negative plain value (int() takes "-5") is stored by o8 as its low byte; mode I callers
+ * refuse it first (o32 raises). */
 static uint8_t scale(long v, long maxval, int to_i)
 {
     double out_max = to_i ? 65535.0 : 255.0;
     double r = rint((double)v / (double)maxval * out_max);
+    if (r < 0)
+        return (uint8_t)((long)r & 255);
     if (r > out_max)
         r = out_max;
     return (uint8_t)(r > 255.0 ? 255.0 : r);
 }
 
 /* Plain data (PpmPlainDecoder): '#' comments dropped up to CR/LF, tokens split on whitespace,
- * at most 10 characters, each <= maxval; a bitmap's tokens are single '0'/'1' characters with
- * optional whitespace. Too few values: "not enough image data". */
-static int plain_next(const uint8_t *d, size_t len, size_t *pos, int bitmap, long *v)
+ * at most 10 characters, read with int() and each <= maxval; a bitmap's tokens are single
+ * '0'/'1' characters with optional whitespace. Too few values: "not enough image data" — except
+ * that a last token the data ends in, with no whitespace after it, is Pillow's held-over "half
+ * token", which its decoder feeds again and again until the image is full (*at_end set). */
+static int plain_next(const uint8_t *d, size_t len, size_t *pos, int bitmap, long *v, int *at_end)
 {
     for (;;) {
         if (*pos >= len)
@@ -127,8 +150,8 @@ static int plain_next(const uint8_t *d, size_t len, size_t *pos, int bitmap, lon
         *v = c - '0';
         return 0;
     }
-    long val = 0;
-    int n = 0;
+    char tok[10];
+    size_t n = 0;
     while (*pos < len && !ws(d[*pos])) {
         uint8_t c = d[(*pos)++];
         if (c == '#') {  /* Pillow cuts the comment and its line end out: the token goes on */
@@ -138,11 +161,33 @@ static int plain_next(const uint8_t *d, size_t len, size_t *pos, int bitmap, lon
                 (*pos)++;
             continue;
         }
-        if (c < '0' || c > '9' || ++n > 10)
-            return -1;
-        val = val * 10 + (c - '0');
+        if (n == sizeof tok)
+            return -1;  /* "Token too long found in data" */
+        tok[n++] = (char)c;
     }
-    *v = val;
+    *at_end = *pos >= len;
+    return py_int(tok, n, v);
+}
+
+/* Pillow's plain-bitmap decoder checks every token of each 1 MiB block it reads (SAFEBLOCK, from
+ * the start of the data) before keeping the ones it needs, so a character other than '0'/'1'
+ * later in the block holding the last pixel refuses the file. 0: the rest of that block is
+ * clean. */
+static int bitmap_tail_ok(const uint8_t *d, size_t len, size_t start, size_t pos)
+{
+    const size_t block = (size_t)1 << 20;
+    size_t end = start + (pos - start + block - 1) / block * block;
+    if (end > len)
+        end = len;
+    while (pos < end) {
+        uint8_t c = d[pos++];
+        if (c == '#') {
+            while (pos < end && d[pos] != '\r' && d[pos] != '\n')
+                pos++;
+        } else if (!ws(c) && c != '0' && c != '1') {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -169,11 +214,14 @@ int image_pnm_decode(const uint8_t *d, size_t len, int channels, int width, int 
     uint8_t *px = malloc(npix * 3);
     if (!px)
         return deit_fail(err, errlen, DEIT_ENOMEM, "PNM: out of memory");
+    long v = 0;
+    int at_end = 0;
     for (size_t i = 0; i < nval; i++) {
-        long v;
         if (p.kind <= '3') {
-            int r = plain_next(d, len, &pos, bitmap, &v);
-            if (r != 0 || v > p.maxval) {
+            int r = plain_next(d, len, &pos, bitmap, &v, &at_end);
+            if (r > 0 && at_end && !bitmap)
+                r = 0;  /* the half token again: v is unchanged */
+            if (r != 0 || v > p.maxval || (to_i && v < 0)) {
                 free(px);
                 return deit_fail(err, errlen, DEIT_EINVAL,
                                  r > 0 ? "PNM: not enough image data"
@@ -194,6 +242,10 @@ int image_pnm_decode(const uint8_t *d, size_t len, int channels, int width, int 
             px[i] = b;
         else
             px[3 * i] = px[3 * i + 1] = px[3 * i + 2] = b;
+    }
+    if (p.kind == '1' && bitmap_tail_ok(d, len, p.data, pos) != 0) {
+        free(px);
+        return deit_fail(err, errlen, DEIT_EINVAL, "PNM: invalid token for this mode");
     }
     if (channels == 1)
         for (size_t i = 0; i < npix; i++)

@@ -76,15 +76,14 @@ int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
  *   16-bit grey image comes out almost white. Reproduced, odd as it is.
  * (GIF, BMP and PNM have their own decoders: stb's differ from Pillow on transparency, RLE,
  * palettes and maxval.) */
-int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
-                     int height, deit_image *out, char *err, size_t errlen)
+static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
+                      int height, deit_image *out, char *err, size_t errlen)
 {
     int w = 0, h = 0, n = 0, got = 0;
     size_t npix = (size_t)width * (size_t)height;
     uint8_t *pixels = NULL;
     void *raw = NULL;
 
-    memset(out, 0, sizeof *out);
     if (len > INT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "image data over 2 GiB");
     if (!stbi_info_from_memory(data, (int)len, &w, &h, &n))
@@ -139,4 +138,23 @@ int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int chan
     out->channels = channels;
     out->pixels = pixels;
     return DEIT_OK;
+}
+
+/* A palette PNG goes through image_png_pad_palette first (see there why). */
+int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
+                     int height, deit_image *out, char *err, size_t errlen)
+{
+    uint8_t *padded = NULL;
+    size_t padded_len;
+
+    memset(out, 0, sizeof *out);
+    if (fmt == IMAGE_FMT_PNG && image_png_pad_palette(data, len, &padded, &padded_len) != DEIT_OK)
+        return deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
+    if (padded) {
+        data = padded;
+        len = padded_len;
+    }
+    int rc = stb_decode(data, len, fmt, channels, width, height, out, err, errlen);
+    free(padded);
+    return rc;
 }

@@ -91,31 +91,22 @@ static int tiff_fail(const mem_file *m, char *err, size_t errlen, const char *wh
     return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: %s", what);
 }
 
-int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
-                    size_t errlen)
-{
-    mem_file m;
-    uint32_t w = 0, h = 0;
-    TIFF *t = open_mem(&m, data, len, (size_t)64 << 20);
-    if (!t)
-        return tiff_fail(&m, err, errlen, "cannot read the header");
-    int ok = TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) && TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
-    TIFFClose(t);
-    if (!ok || w == 0 || h == 0 || w > 0x7FFFFFFF || h > 0x7FFFFFFF)
-        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: invalid dimensions");
-    *width = (int)w;
-    *height = (int)h;
-    return DEIT_OK;
-}
-
 /* Pillow reads the first directory with its own parser (the last of duplicate tags wins) and
  * only then hands the file to libtiff (which keeps the first, and may read a malformed directory
  * differently); its libtiff decoder refuses a file whose size or bit depth libtiff sees
  * otherwise (TiffDecode.c: "inconsistent", unpacker row larger than the scanline). These are
  * the tags of that check, as Pillow sees them; 0: absent. */
 typedef struct {
-    uint64_t width, height, bps, bps_count, spp, compression;
-    int has_strips, has_tiles;
+    uint64_t width, height, bps, bps_count, spp, compression, photometric;
+    int has_strips, has_tiles, has_photometric;
+    int be;                    /* the file's byte order */
+    uint64_t photometric_at;   /* file offset of the Photometric value, photometric_size bytes */
+    int photometric_size;
+    /* ColorMap as stored (libtiff drops one whose count is not 3 << bps, Pillow uses it):
+     * cmap_count values of cmap_size bytes each at cmap. */
+    const uint8_t *cmap;
+    uint64_t cmap_count;
+    int cmap_size;
 } pillow_tags;
 
 static uint64_t rd(const uint8_t *p, int n, int be)
@@ -132,6 +123,7 @@ static int pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
     if (len < 8)
         return -1;
     int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
+    t->be = be;
     uint64_t off = big ? (len >= 16 ? rd(d + 8, 8, be) : UINT64_MAX) : rd(d + 4, 4, be);
     int esz = big ? 20 : 12, csz = big ? 8 : 2;
     if (off > len || len - off < (uint64_t)csz)
@@ -157,14 +149,94 @@ static int pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
         case 257: t->height = v; break;
         case 258: t->bps = v; t->bps_count = count; break;
         case 259: t->compression = v; break;
+        case 262:
+            t->photometric = v;
+            t->has_photometric = 1;
+            t->photometric_at = (uint64_t)(val - d);
+            t->photometric_size = vsz;
+            break;
         case 273: t->has_strips = 1; break;
         case 277: t->spp = v; break;
+        case 320:
+            t->cmap = val;
+            t->cmap_count = count;
+            t->cmap_size = vsz;
+            break;
         case 324: t->has_tiles = 1; break;
         default: break;
         }
     }
     return 0;
 }
+
+/* Pillow's palette of a P / PA TIFF (TiffImagePlugin._setup): each ColorMap value // 256 (o8:
+ * low byte of that), unpacked as planar RGB;L over Pillow's grey ramp — count / 3 entries, the
+ * reds, then the greens, then the blues, whatever the bit depth (libtiff instead drops a map
+ * whose count is not 3 << bps and calls the image grey). Without a ColorMap Pillow cannot open
+ * the file; more than 256 entries is its "invalid palette size". */
+static int tiff_palette(const pillow_tags *pt, uint8_t pal[256][3], char *err, size_t errlen)
+{
+    if (!pt->cmap)
+        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: palette image without a colour map");
+    uint64_t n = pt->cmap_count / 3;
+    if (n > 256)
+        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: invalid palette size");
+    for (int i = 0; i < 256; i++)
+        pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
+    for (uint64_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            pal[i][c] = (uint8_t)(rd(pt->cmap + (c * n + i) * pt->cmap_size, pt->cmap_size,
+                                     pt->be) >> 8);
+    return DEIT_OK;
+}
+
+/* A palette TIFF whose ColorMap libtiff will not take (its count is not 3 << bps): libtiff refuses
+ * such a file below 8 bits and calls it grey at 8, while Pillow uses the map as stored. libtiff is
+ * given a copy whose Photometric says MinIsBlack (the samples, palette indices, are read the same
+ * way); the palette itself comes from tiff_palette. NULL: no copy needed (or no memory for one,
+ * and libtiff's own refusal stands). */
+static uint8_t *palette_as_grey(const uint8_t *d, size_t len, const pillow_tags *pt)
+{
+    if (!pt->has_photometric || pt->photometric != PHOTOMETRIC_PALETTE || !pt->cmap ||
+        pt->bps == 0 || pt->bps > 16 || pt->cmap_count == (uint64_t)3 << pt->bps)
+        return NULL;
+    uint8_t *c = malloc(len);
+    if (!c)
+        return NULL;
+    memcpy(c, d, len);
+    for (int i = 0; i < pt->photometric_size; i++)
+        c[pt->photometric_at + i] = (pt->be ? i == pt->photometric_size - 1 : i == 0);
+    return c;
+}
+
+/* palette_as_grey of the data as Pillow's directory parse sees it (malloc'd), or NULL. */
+static uint8_t *libtiff_copy(const uint8_t *data, size_t len)
+{
+    pillow_tags pt;
+    return pillow_view(data, len, &pt) == 0 ? palette_as_grey(data, len, &pt) : NULL;
+}
+
+int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                    size_t errlen)
+{
+    mem_file m;
+    uint32_t w = 0, h = 0;
+    uint8_t *copy = libtiff_copy(data, len);
+    TIFF *t = open_mem(&m, copy ? copy : data, len, (size_t)64 << 20);
+    if (!t) {
+        free(copy);
+        return tiff_fail(&m, err, errlen, "cannot read the header");
+    }
+    int ok = TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) && TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+    TIFFClose(t);
+    free(copy);
+    if (!ok || w == 0 || h == 0 || w > 0x7FFFFFFF || h > 0x7FFFFFFF)
+        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: invalid dimensions");
+    *width = (int)w;
+    *height = (int)h;
+    return DEIT_OK;
+}
+
 
 /* How Pillow's TiffImagePlugin (OPEN_INFO) opens a layout, and so how we convert it. */
 typedef enum {
@@ -331,9 +403,9 @@ static uint8_t clip8(int64_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v
  * inverted for MinIsWhite (L;2I, L;4I, L;I); I;16 and I clipped to 0..255 (I16_RGB, i2rgb); F
  * truncated toward zero and clipped (f2l; NaN -> 0); 16-bit colour keeps the high byte
  * (RGB;16N); premultiplied alpha undone as c * 255 / a, truncated and clipped (RGBa unpacker);
- * palettes are the colour map's high bytes; CMYK as Pillow's cmyk2rgb; alpha dropped. */
+ * palettes as tiff_palette makes them; CMYK as Pillow's cmyk2rgb; alpha dropped. */
 static void convert_pixels(const raw_samples *r, tiff_kind k, int w, int h, int spp, int bps,
-                           int photo, const uint16_t *cmap[3], uint8_t *rgb)
+                           int photo, const uint8_t pal[256][3], uint8_t *rgb)
 {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++, rgb += 3) {
@@ -392,8 +464,7 @@ static void convert_pixels(const raw_samples *r, tiff_kind k, int w, int h, int 
                 break;
             }
             case K_P: case K_PA:
-                for (int i = 0; i < 3; i++)
-                    rgb[i] = (uint8_t)(cmap[i][s0] >> 8);
+                memcpy(rgb, pal[s0 & 255], 3);  /* s0 < 256: at most 8 bits */
                 break;
             default:
                 rgb[0] = rgb[1] = rgb[2] = 0;
@@ -464,13 +535,14 @@ static int read_rgba(TIFF *t, const mem_file *m, int w, int h, uint8_t *rgb, cha
     return DEIT_OK;
 }
 
-int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, int height,
-                      deit_image *out, char *err, size_t errlen)
+/* image_tiff_decode, libtiff reading the file from tiff_data (data or libtiff_copy's copy). */
+static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len, int channels,
+                       int width, int height, deit_image *out, char *err, size_t errlen)
 {
     mem_file m;
     uint16_t photo = 0, sf = 1, fill = 1, bps = 1, spp = 1, planar = 1, comp = 1, nextra = 0;
     uint16_t *extra = NULL;
-    const uint16_t *cmap[3] = {NULL, NULL, NULL};
+    uint8_t pal[256][3] = {{0}};  /* read only for palette images */
     uint32_t w = 0, h = 0;
     uint16_t orientation = 1;
     raw_samples raw = {0};
@@ -479,7 +551,7 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
 
     memset(out, 0, sizeof *out);
     /* libtiff's own buffers (a strip, a tile, a JPEG table) never need more than the image. */
-    TIFF *t = open_mem(&m, data, len, npix * 16 + ((size_t)1 << 20));
+    TIFF *t = open_mem(&m, tiff_data, len, npix * 16 + ((size_t)1 << 20));
     if (!t)
         return tiff_fail(&m, err, errlen, "cannot read the header");
     TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
@@ -498,7 +570,8 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
     TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
     TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
     pillow_tags pt;
-    if (pillow_view(data, len, &pt) == 0) {
+    int viewed = pillow_view(data, len, &pt) == 0;
+    if (viewed) {
         uint64_t pspp = pt.spp ? pt.spp : 1, pbps = pt.bps ? pt.bps : 1;
         const char *why = NULL;
         if (pt.width != w || pt.height != h)
@@ -514,6 +587,10 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
             return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: %s", why);
         }
     }
+    /* libtiff rewrites a palette image's Photometric to MinIsBlack when the ColorMap is missing
+     * or not 3 << bps long; Pillow goes by the tag as stored. */
+    if (viewed && pt.has_photometric && pt.photometric == PHOTOMETRIC_PALETTE)
+        photo = PHOTOMETRIC_PALETTE;
     if (comp == COMPRESSION_OJPEG)
         photo = PHOTOMETRIC_YCBCR;  /* Pillow: old-style JPEG is "most certainly" YCbCr */
     if (spp > 6) {  /* Pillow's MAX_SAMPLESPERPIXEL */
@@ -529,13 +606,9 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
                                       "samples, sample format %u)",
                          photo, spp, bps, sf);
     }
-    if (k == K_P || k == K_PA) {
-        uint16_t *r, *g, *b;
-        if (!TIFFGetField(t, TIFFTAG_COLORMAP, &r, &g, &b)) {
-            TIFFClose(t);
-            return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: palette image without a colour map");
-        }
-        cmap[0] = r, cmap[1] = g, cmap[2] = b;  /* libtiff sizes it 1 << bps entries */
+    if ((k == K_P || k == K_PA) && (rc = tiff_palette(&pt, pal, err, errlen)) != DEIT_OK) {
+        TIFFClose(t);
+        return rc;
     }
     uint8_t *rgb = malloc(npix * 3);
     if (!rgb) {
@@ -547,7 +620,7 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
         TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
         rc = read_raw(t, &m, width, height, 8, 3, 0, &raw, err, errlen);
         if (rc == DEIT_OK)
-            convert_pixels(&raw, K_RGB, width, height, 3, 8, 2, cmap, rgb);
+            convert_pixels(&raw, K_RGB, width, height, 3, 8, 2, pal, rgb);
     } else if (k == K_YCBCR) {
         rc = read_rgba(t, &m, width, height, rgb, err, errlen);
     } else if (k == K_LAB) {
@@ -558,7 +631,7 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
         rc = read_raw(t, &m, width, height, bps, spp, planar == PLANARCONFIG_SEPARATE, &raw, err,
                       errlen);
         if (rc == DEIT_OK)
-            convert_pixels(&raw, k, width, height, spp, bps, photo, cmap, rgb);
+            convert_pixels(&raw, k, width, height, spp, bps, photo, pal, rgb);
     }
     free(raw.buf);
     TIFFClose(t);
@@ -577,5 +650,14 @@ int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, 
     rc = image_orient(out, orientation, err, errlen);
     if (rc != DEIT_OK)
         image_free(out);
+    return rc;
+}
+
+int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                      deit_image *out, char *err, size_t errlen)
+{
+    uint8_t *copy = libtiff_copy(data, len);
+    int rc = tiff_decode(data, copy ? copy : data, len, channels, width, height, out, err, errlen);
+    free(copy);
     return rc;
 }

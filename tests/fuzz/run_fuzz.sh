@@ -21,7 +21,7 @@ max_len() {
         image) echo 131072 ;;
         multipart) echo 65536 ;;
         v2) echo 65536 ;;
-        webp|tiff|gif|bmp) echo 65536 ;;
+        webp|tiff|gif|bmp|ico) echo 65536 ;;
         endpoint) echo 65536 ;;
         *) echo 8192 ;;
     esac

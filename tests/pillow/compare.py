@@ -23,7 +23,7 @@ import pillow_ref  # noqa: E402
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".tga",
             ".webp", ".tif", ".tiff", ".apng", ".tiff_gray_2_4_bpp", ".blp", ".eps", ".avif",
-            ".imagedraw")
+            ".imagedraw", ".ico", ".dib")
 MODES = {"rgb": (3, None), "l": (1, None), "timm": (3, (224, 0.9, "bicubic")),
          "grey": (1, (28, 1.0, "bilinear"))}
 

@@ -3,7 +3,8 @@
 # images (../shared/fixtures/pillow-dev, or $DEIT_PILLOW_DEV): byte-identical timm 224 and
 # 1-channel crops from the ASan/UBSan build, twice (no run-to-run difference), also with
 # ImageOps.exif_transpose (the engine's ?exif_transpose=1), for every file
-# Pillow opens and a refusal with a message for every file it refuses; then the logits of the timm
+# Pillow opens and a refusal with a message for every file it refuses; the same, uncropped, on
+# the corner cases in tests/fixtures/pillow-edge; then the logits of the timm
 # 224 model and of the default 1-channel model within 1e-4 of timm's (float64 torch reference);
 # last, image/webp and image/tiff uploads and ?exif_transpose / --exif-transpose over HTTP.
 set -u
@@ -28,6 +29,9 @@ step() {
 }
 step $py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey,timm+exif,grey+exif \
     --runs 2 "$dir"
+# Small corner-case files (tests/fixtures/pillow-edge, one per fixed divergence), full size.
+step $py tests/pillow/compare.py --dump build/asan/image-dump --modes rgb,l,rgb+exif,l+exif \
+    --runs 2 tests/fixtures/pillow-edge
 for m in tests/fixtures/models/timm-deit-reduced models/fashion-deit; do
     step $py tests/pillow/test_logits.py --predict build/deit-predict --model "$m" "$dir"
 done
