@@ -290,12 +290,18 @@ async function testRpcsAndParity() {
 async function hostileFrames(port) {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => {});
+    let lastMessage = '';
     const send = (body, headers) => new Promise((resolve) => {
         const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, headers || {}));
         let status = null;
         const done = () => resolve(status);
-        req.on('response', (h) => { if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']); });
-        req.on('trailers', (t) => { if (t['grpc-status'] !== undefined) status = Number(t['grpc-status']); });
+        const got = (h) => {
+            if (h['grpc-status'] === undefined) return;
+            status = Number(h['grpc-status']);
+            lastMessage = decodeURIComponent(h['grpc-message'] || '');
+        };
+        req.on('response', got);
+        req.on('trailers', got);
         req.on('close', done);
         req.on('error', done);
         req.setTimeout(5000, () => { req.close(); });
@@ -311,6 +317,18 @@ async function hostileFrames(port) {
     check(compressed !== null && compressed !== 0, `compressed flag without grpc-encoding: error status (${compressed})`);
     const huge = await send(hdr(0, 0x7fffffff));
     check(huge === C.RESOURCE_EXHAUSTED || (huge !== null && huge !== 0), `frame claiming 2 GiB: error status (${huge})`);
+    // Compressed messages are refused before gRPC inflates them (it would inflate without a bound):
+    // a gzip of 64 MiB of zeros (64 KiB on the wire) and a deflate one, each with a clear status;
+    // the same message uncompressed is answered.
+    const zlib = require('zlib');
+    const bomb = zlib.gzipSync(Buffer.alloc(64 << 20));
+    for (const [enc, msg] of [['gzip', bomb], ['deflate', zlib.deflateSync(Buffer.from([0x0a, 0x00]))]]) {
+        lastMessage = '';
+        const st = await send(Buffer.concat([hdr(1, msg.length), msg]), { ':path': SVC + 'ServerLive', 'grpc-encoding': enc });
+        eq([st, lastMessage], [C.UNIMPLEMENTED, `Compression algorithm '${enc}' is disabled.`], `${enc}-compressed request: UNIMPLEMENTED`);
+    }
+    const plainLive = await send(Buffer.concat([hdr(0, 0)]), { ':path': SVC + 'ServerLive' });
+    eq(plainLive, 0, 'the same call uncompressed: OK');
     const noBody = await send(Buffer.alloc(0));
     check(noBody === C.INVALID_ARGUMENT || (noBody !== null && noBody !== 0), `no message at all: error status (${noBody})`);
     session.close();
