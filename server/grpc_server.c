@@ -123,13 +123,23 @@ static int ready(gfe_server *g)
     return gfe_engine_get(g) && !atomic_load(&g->draining);
 }
 
+/* A small request's decoder said no (rc: -1 or GCODEC_ETOOBIG): answers why. */
+static void small_refused(const gfe_call *ci, int rc, size_t len, const char *what)
+{
+    if (rc == GCODEC_ETOOBIG) /* REST's 413 for a body over its limit: RESOURCE_EXHAUSTED */
+        gfe_fail(ci, 413, "%s of %zu bytes is over the %d KiB this method accepts", what, len, GCODEC_SMALL_MAX / 1024);
+    else
+        gfe_fail(ci, 400, "request is not a valid %s message", what);
+}
+
 /* ModelReady and ModelMetadata: which model, then the answer. */
 static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int metadata)
 {
     gfe_server *g = ci->g;
     char *name, *version;
-    if (gcodec_decode_model_ref(req, len, &name, &version)) {
-        gfe_fail(ci, 400, "request is not a valid %s message", metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
+    int rc = gcodec_decode_model_ref(req, len, &name, &version);
+    if (rc) {
+        small_refused(ci, rc, len, metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
         return;
     }
     const gfe_engine *e = gfe_engine_get(g);
@@ -153,8 +163,9 @@ static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int m
 static void health_check(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     char *service;
-    if (gcodec_decode_health(req, len, &service)) {
-        gfe_fail(ci, 400, "request is not a valid HealthCheckRequest message");
+    int rc = gcodec_decode_health(req, len, &service);
+    if (rc) {
+        small_refused(ci, rc, len, "HealthCheckRequest");
         return;
     }
     /* "" is the server as a whole (what Kubernetes asks); the one service we serve is the other name */
@@ -209,14 +220,17 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
         return;
     }
     size_t n = 0;
+    char what[40];
+    int rc;
     switch (kind) {
     case M_INFER: gfe_model_infer(&ci, req, len); return;
     case M_MODEL_READY: model_call(&ci, req, len, 0); return;
     case M_MODEL_META: model_call(&ci, req, len, 1); return;
     case M_HEALTH: health_check(&ci, req, len); return;
     case M_LIVE: case M_READY: case M_SERVER_META:
-        if (gcodec_decode_empty(req, len)) {
-            gfe_fail(&ci, 400, "request is not a valid %s message", strrchr(ci.method, '/') + 1);
+        if ((rc = gcodec_decode_empty(req, len))) {
+            snprintf(what, sizeof what, "%sRequest", strrchr(ci.method, '/') + 1);
+            small_refused(&ci, rc, len, what);
             return;
         }
         if (kind == M_LIVE) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);

@@ -258,6 +258,18 @@ async function testRpcsAndParity() {
     check(code(await rawCall(s.raw, 'ModelMetadata', Buffer.from([0xff, 0xff]))) === C.INVALID_ARGUMENT, 'garbage ModelMetadataRequest: INVALID_ARGUMENT');
     check(code(await rawCall(s.raw, 'ServerLive', Buffer.from([0x0f]))) === C.INVALID_ARGUMENT, 'garbage ServerLiveRequest: INVALID_ARGUMENT');
     check(code(await rawCall(s.raw, 'NoSuchMethod', Buffer.alloc(0))) === C.UNIMPLEMENTED, 'unknown method: UNIMPLEMENTED');
+    // memory bounds before unpacking (protobuf-c keeps unknown fields, costing many times their bytes):
+    // small requests over 64 KiB are refused unread; a ModelInfer of nothing but tiny fields stops at
+    // its unpacking budget
+    const fields = (n, tag) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i += 2) b[i] = tag; return b; };
+    const bigLive = await rawCall(s.raw, 'ServerLive', fields(66 * 1024, 0x08));
+    eq([code(bigLive), bigLive.err && bigLive.err.details],
+       [C.RESOURCE_EXHAUSTED, 'ServerLiveRequest of 67584 bytes is over the 64 KiB this method accepts'], 'ServerLive over 64 KiB: RESOURCE_EXHAUSTED');
+    check(code(await rawCall(s.raw, 'ModelMetadata', fields(66 * 1024, 0x08))) === C.RESOURCE_EXHAUSTED, 'ModelMetadata over 64 KiB: RESOURCE_EXHAUSTED');
+    check(!(await rawCall(s.raw, 'ServerLive', fields(64 * 1024, 0x08))).err, 'ServerLive of 64 KiB of unknown fields: OK');
+    const tiny = await rawCall(s.raw, 'ModelInfer', fields(400000, 0x32)); // 200,000 empty "outputs"
+    eq([code(tiny), tiny.err && tiny.err.details], [C.RESOURCE_EXHAUSTED, 'ModelInferRequest of 400000 bytes needs more than ' +
+       '865536 bytes of memory to unpack (2 per message byte + 64 KiB): too many fields'], 'ModelInfer of tiny fields: RESOURCE_EXHAUSTED');
     const big = await call(s.svc, 'ModelInfer', inferReq(name, [Buffer.alloc(2200 * 1024, 1)]));
     check(code(big) === C.RESOURCE_EXHAUSTED, `message over --max-body-mb 1: RESOURCE_EXHAUSTED (${code(big)})`);
     await hostileFrames(s.grpc);
@@ -277,7 +289,8 @@ async function testRpcsAndParity() {
     const okCalls = await metric(s.http, 'grpc_infer', '200');
     check(okCalls === 2 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
     check(await metric(s.http, 'grpc_infer', '404') === 2, 'metrics: grpc_infer code 404 (unknown model, version)');
-    check(await metric(s.http, 'grpc_infer', '413') === 1, 'metrics: grpc_infer code 413 (N > --max-images)');
+    check(await metric(s.http, 'grpc_infer', '413') === 2, 'metrics: grpc_infer code 413 (N > --max-images, unpacking budget)');
+    check(await metric(s.http, 'grpc_metadata', '413') === 2, 'metrics: grpc_metadata code 413 (messages over 64 KiB)');
     check(await metric(s.http, 'grpc_metadata', '200') >= 6, 'metrics: grpc_metadata calls counted');
     const logText = s.text();
     check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 200 images=5 ms=[0-9.]+ in=\d+ out=\d+ end=grpc:OK/.test(logText), 'access log: ModelInfer line');
