@@ -16,6 +16,10 @@
 #include "model_info.h"
 #include "server_config.h"
 
+/* The status counted and logged for a call the client cancelled (or whose deadline passed) before
+ * its request arrived: nginx's "client closed request", neither the client's fault nor ours. */
+#define HTTP_CLIENT_CLOSED 499
+
 /* What inference needs; written once by gfe_set_engine before engine_set is published. */
 typedef struct {
     const deit_model *model;

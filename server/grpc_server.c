@@ -203,20 +203,46 @@ static int on_start(void *ctx)
     return atomic_load(&g->draining);
 }
 
-/* The transport's handler: one call, on a gRPC thread. */
+/* Sets ci's method and metrics endpoint from the method's route; returns its kind, or -1 (then ci
+ * keeps "(unknown method)" and EP_OTHER). */
+static int route_of(const char *method, gfe_call *ci)
+{
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strcmp(method, METHODS[i].path) == 0) {
+            ci->method = METHODS[i].path;
+            ci->ep = METHODS[i].ep;
+            return (int)METHODS[i].kind;
+        }
+    return -1;
+}
+
+/* The transport's report of a call that ended without its message (already answered, if at all):
+ * counted and logged as gfe_answer does. A cancelled call is HTTP_CLIENT_CLOSED, not a client error:
+ * the client left or its deadline passed before it sent the request, which it may well do. (So is
+ * a compressed call, which gRPC itself cancels: nothing here can tell it apart.) */
+static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs)
+{
+    gfe_server *g = ctx;
+    gfe_call ci = {g, call, "(unknown method)", EP_OTHER, 0, 0, 0};
+    route_of(method, &ci);
+    int code = RPC_INVALID_ARGUMENT, http = 400;
+    if (why == RPC_UNREAD_CANCELLED) {
+        code = rpc_call_time_left(call) <= 0 ? RPC_DEADLINE_EXCEEDED : RPC_CANCELLED;
+        http = HTTP_CLIENT_CLOSED;
+    }
+    metrics_request(g->metrics, ci.ep, http, secs);
+    access_log(&ci, code, http, secs * 1e3, 0);
+    atomic_fetch_sub(&g->inflight, 1);
+}
+
+/* The transport's handler: one call whose message arrived, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
     gfe_server *g = ctx;
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, batcher_now(), len, 0};
-    int kind = -1;
-    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
-        if (strcmp(method, METHODS[i].path) == 0) {
-            ci.method = METHODS[i].path;
-            ci.ep = METHODS[i].ep;
-            kind = (int)METHODS[i].kind;
-        }
+    int kind = route_of(method, &ci);
     if (!req) {
-        gfe_fail(&ci, 400, "no request message received");
+        gfe_fail(&ci, 503, "out of memory reading the request message");
         return;
     }
     size_t n = 0;
@@ -262,7 +288,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
         return NULL;
     }
     rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, tls.cert, tls.key, on_start,
-                              handle, g};
+                              handle, on_unread, g};
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {

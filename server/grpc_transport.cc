@@ -12,23 +12,39 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+// How long a call whose read failed waits before it is answered (see OnReadDone).
+constexpr auto SETTLE = std::chrono::milliseconds(50);
+
 // One call: a bidirectional generic stream from which we read exactly one message (every method we
-// serve is unary) and to which we write at most one.
+// serve is unary) and to which we write at most one. Freed when grpc is done with it (OnDone) and
+// every alarm it set has run.
 struct rpc_call final : public grpc::ServerGenericBidiReactor {
     rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p)
-        : ctx_(ctx), handler_(p.handler), hctx_(p.ctx), peer_(ctx->peer()), tag_(p.on_start(p.ctx))
+        : ctx_(ctx), handler_(p.handler), on_unread_(p.on_unread), hctx_(p.ctx), peer_(ctx->peer()),
+          tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now())
     {
         StartRead(&req_);
     }
 
     void OnReadDone(bool ok) override
     {
-        if (!ok) { // the client half-closed (or vanished) without sending its request
-            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
+        int waiting = WAITING;
+        if (!phase_.compare_exchange_strong(waiting, ok ? READ : UNREAD)) return;
+        if (!ok) {
+            // No message: the client half-closed without one, or the call was cancelled (by the
+            // client, or its deadline passed). The read can fail before grpc records the
+            // cancellation, and answering first would record none, so the answer waits a moment;
+            // OnDone then tells the two apart (IsCancelled) for the C side.
+            refs_.fetch_add(1, std::memory_order_relaxed);
+            settle_.Set(std::chrono::system_clock::now() + SETTLE, [this](bool) {
+                Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message received"));
+                Unref();
+            });
             return;
         }
         // The message may arrive in several slices; the codec wants it contiguous.
@@ -73,14 +89,33 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     {
         // Acquire what the thread that finished the call (a batcher worker, say) wrote before it.
         (void)finished_.load(std::memory_order_acquire);
-        delete this;
+        if (phase_.load() == UNREAD) {
+            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+            on_unread_(hctx_, this, ctx_->method().c_str(), ctx_->IsCancelled() ? RPC_UNREAD_CANCELLED : RPC_UNREAD_NONE,
+                       secs);
+        }
+        Unref();
     }
+
+    void Unref()
+    {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    // Where the call is: waiting for its message, which went to the handler (READ), or never came
+    // (UNREAD: the transport answers and reports it). Read completion and timers race for it.
+    enum { WAITING, READ, UNREAD };
 
     grpc::GenericCallbackServerContext *ctx_;
     rpc_handler handler_;
+    rpc_on_unread on_unread_;
     void *hctx_;
     std::string peer_;
     int tag_;
+    std::chrono::steady_clock::time_point start_;
+    std::atomic<int> phase_{WAITING};
+    std::atomic<int> refs_{1}; // grpc's (dropped in OnDone), and one per alarm set and not yet run
+    grpc::Alarm settle_;
     grpc::ByteBuffer req_, resp_;
     std::atomic<int> finished_{0};
 };

@@ -37,11 +37,21 @@ typedef struct rpc_call rpc_call; /* one RPC; valid until rpc_call_finish return
  * with the call (rpc_call_tag). Lets the caller count calls in flight from their very start. */
 typedef int (*rpc_on_start)(void *ctx);
 
-/* Called once per call, on a gRPC thread, with the method ("/package.Service/Method") and the request
- * message (req[len], valid only during the call; req NULL when the client sent none, or the call was
- * cancelled before it arrived). The handler must eventually call rpc_call_finish exactly once, before
- * returning or later from any thread. */
+/* Called once per call whose message arrived, on a gRPC thread, with the method
+ * ("/package.Service/Method") and the request message (req[len], valid only during the call; req NULL
+ * when it could not be read whole, e.g. out of memory). The handler must eventually call
+ * rpc_call_finish exactly once, before returning or later from any thread. */
 typedef void (*rpc_handler)(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len);
+
+/* Why a call ended without its message reaching the handler. */
+typedef enum {
+    RPC_UNREAD_NONE,           /* the client half-closed without a message: answered INVALID_ARGUMENT */
+    RPC_UNREAD_CANCELLED       /* cancelled before it arrived: by the client, its deadline, or shutdown */
+} rpc_unread;
+
+/* Called instead of the handler for such a call, once it is over (nothing to answer; rpc_call_finish
+ * must not be called, the other rpc_call_* may), secs after its start. */
+typedef void (*rpc_on_unread)(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs);
 
 typedef struct {
     const char *host;          /* address to bind (IPv4 or IPv6 literal, or a name) */
@@ -51,6 +61,7 @@ typedef struct {
     const char *tls_key_pem;
     rpc_on_start on_start;
     rpc_handler handler;
+    rpc_on_unread on_unread;
     void *ctx;
 } rpc_transport_params;
 

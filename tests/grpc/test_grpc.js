@@ -273,6 +273,13 @@ async function testRpcsAndParity() {
     const big = await call(s.svc, 'ModelInfer', inferReq(name, [Buffer.alloc(2200 * 1024, 1)]));
     check(code(big) === C.RESOURCE_EXHAUSTED, `message over --max-body-mb 1: RESOURCE_EXHAUSTED (${code(big)})`);
     await hostileFrames(s.grpc);
+    // (the two compressed ServerLive calls, which gRPC cancels itself, count there too)
+    let gone = 0;
+    for (let i = 0; i < 100 && (gone = await metric(s.http, 'grpc_metadata', '499')) < 4; i++) await sleep(10);
+    eq(gone, 4, 'metrics: calls cancelled before their message counted as grpc_metadata 499');
+    const ready = s.text().split('\n').filter((l) => / GRPC \/inference\.GRPCInferenceService\/ServerReady (?!200)/.test(l))
+        .map((l) => l.replace(/.*\/ServerReady (\d+) .* end=(\S+).*/, '$1 $2')).sort();
+    eq(ready, ['499 grpc:CANCELLED', '499 grpc:DEADLINE_EXCEEDED'], 'access log: cancelled and expired calls 499, not 400');
     const alive = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]));
     check(!alive.err, 'still serving after the hostile input');
 
@@ -342,6 +349,17 @@ async function hostileFrames(port) {
     }
     const plainLive = await send(Buffer.concat([hdr(0, 0)]), { ':path': SVC + 'ServerLive' });
     eq(plainLive, 0, 'the same call uncompressed: OK');
+    // calls that end before their message: cancelled by the client (RST_STREAM), their deadline passed
+    // (grpc-timeout). Counted as 499 (the client left), not as its error.
+    const unsent = (headers, cancelAfterMs) => new Promise((resolve) => {
+        const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ServerReady', 'content-type': 'application/grpc', te: 'trailers' }, headers));
+        req.on('close', resolve);
+        req.on('error', () => {});
+        req.resume();
+        if (cancelAfterMs) setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), cancelAfterMs);
+    });
+    await unsent({}, 200);
+    await unsent({ 'grpc-timeout': '200m' });
     const noBody = await send(Buffer.alloc(0));
     check(noBody === C.INVALID_ARGUMENT || (noBody !== null && noBody !== 0), `no message at all: error status (${noBody})`);
     session.close();
