@@ -14,6 +14,8 @@
 
 /* Longest "authorization" metadata value looked at (gRPC itself caps all metadata at 16 KiB). */
 #define MAX_AUTH_BYTES 16384
+/* Calls open at once on one connection: grpc-go's default and many servers'. */
+#define MAX_STREAMS 100
 /* How long gfe_stop lets calls still open finish before cancelling them. */
 #define STOP_GRACE_S 1.0
 
@@ -226,7 +228,10 @@ static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread 
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, 0, 0, 0};
     route_of(method, &ci);
     int code = RPC_INVALID_ARGUMENT, http = 400;
-    if (why == RPC_UNREAD_CANCELLED) {
+    if (why == RPC_UNREAD_TIMEOUT) {
+        code = RPC_DEADLINE_EXCEEDED;
+        http = 408; /* REST closes such a connection; 408 is HTTP's word for it */
+    } else if (why == RPC_UNREAD_CANCELLED) {
         code = rpc_call_time_left(call) <= 0 ? RPC_DEADLINE_EXCEEDED : RPC_CANCELLED;
         http = HTTP_CLIENT_CLOSED;
     }
@@ -287,8 +292,18 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
         free(g);
         return NULL;
     }
-    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, tls.cert, tls.key, on_start,
-                              handle, on_unread, g};
+    rpc_transport_params p = {.host = cfg->host,
+                              .port = cfg->grpc_port,
+                              .max_recv = (size_t)cfg->max_body_mb << 20,
+                              .max_streams = MAX_STREAMS,
+                              .idle_s = cfg->conn_timeout_s,
+                              .read_timeout_s = cfg->read_timeout_s,
+                              .tls_cert_pem = tls.cert,
+                              .tls_key_pem = tls.key,
+                              .on_start = on_start,
+                              .handler = handle,
+                              .on_unread = on_unread,
+                              .ctx = g};
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {

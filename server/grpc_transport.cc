@@ -29,12 +29,31 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
           tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now())
     {
         StartRead(&req_);
+        // An open call costs memory (grpc's and ours) and, at shutdown, time: one that never sends
+        // its message (headers only: a slowloris over HTTP/2) is ended at the read deadline.
+        if (p.read_timeout_s > 0) {
+            timeout_s_ = p.read_timeout_s;
+            timer_armed_ = true;
+            refs_.fetch_add(1, std::memory_order_relaxed);
+            auto ms = std::chrono::milliseconds(static_cast<long long>(p.read_timeout_s * 1e3));
+            read_timer_.Set(std::chrono::system_clock::now() + ms, [this](bool expired) {
+                int waiting = WAITING;
+                if (expired && phase_.compare_exchange_strong(waiting, TIMED_OUT)) {
+                    char msg[120];
+                    snprintf(msg, sizeof msg, "no request message within %g s of the call's start (--read-timeout-s)",
+                             timeout_s_);
+                    Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, msg)); // the read then fails: ignored
+                }
+                Unref();
+            });
+        }
     }
 
     void OnReadDone(bool ok) override
     {
         int waiting = WAITING;
-        if (!phase_.compare_exchange_strong(waiting, ok ? READ : UNREAD)) return;
+        if (!phase_.compare_exchange_strong(waiting, ok ? READ : UNREAD)) return; // timed out meanwhile
+        if (timer_armed_) read_timer_.Cancel(); // its callback still runs (expired false) and unrefs
         if (!ok) {
             // No message: the client half-closed without one, or the call was cancelled (by the
             // client, or its deadline passed). The read can fail before grpc records the
@@ -89,10 +108,13 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     {
         // Acquire what the thread that finished the call (a batcher worker, say) wrote before it.
         (void)finished_.load(std::memory_order_acquire);
-        if (phase_.load() == UNREAD) {
+        int phase = phase_.load();
+        if (phase == UNREAD || phase == TIMED_OUT) {
             double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-            on_unread_(hctx_, this, ctx_->method().c_str(), ctx_->IsCancelled() ? RPC_UNREAD_CANCELLED : RPC_UNREAD_NONE,
-                       secs);
+            rpc_unread why = phase == TIMED_OUT    ? RPC_UNREAD_TIMEOUT
+                             : ctx_->IsCancelled() ? RPC_UNREAD_CANCELLED
+                                                   : RPC_UNREAD_NONE;
+            on_unread_(hctx_, this, ctx_->method().c_str(), why, secs);
         }
         Unref();
     }
@@ -103,8 +125,8 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     }
 
     // Where the call is: waiting for its message, which went to the handler (READ), or never came
-    // (UNREAD: the transport answers and reports it). Read completion and timers race for it.
-    enum { WAITING, READ, UNREAD };
+    // (UNREAD, TIMED_OUT: the transport answers and reports it). Read completion and timers race for it.
+    enum { WAITING, READ, UNREAD, TIMED_OUT };
 
     grpc::GenericCallbackServerContext *ctx_;
     rpc_handler handler_;
@@ -115,7 +137,9 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     std::chrono::steady_clock::time_point start_;
     std::atomic<int> phase_{WAITING};
     std::atomic<int> refs_{1}; // grpc's (dropped in OnDone), and one per alarm set and not yet run
-    grpc::Alarm settle_;
+    grpc::Alarm settle_, read_timer_;
+    bool timer_armed_ = false;
+    double timeout_s_ = 0;
     grpc::ByteBuffer req_, resp_;
     std::atomic<int> finished_{0};
 };
@@ -173,6 +197,11 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
         b.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
         // Only the gRPC port: no SO_REUSEPORT, so a second server cannot share it by accident.
         b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+        // grpc's default is no limit on a connection's open calls, each holding memory while its
+        // message is awaited; the client is told the limit and queues beyond it.
+        b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, p->max_streams);
+        if (p->idle_s > 0) // as --conn-timeout-s closes idle HTTP connections
+            b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, static_cast<int>(p->idle_s * 1e3));
         t->server = b.BuildAndStart();
         if (!t->server || port == 0) {
             snprintf(err, errlen, "could not listen for gRPC on %s%s (port in use, no permission%s)", addr.c_str(),

@@ -46,7 +46,8 @@ typedef void (*rpc_handler)(void *ctx, rpc_call *call, const char *method, const
 /* Why a call ended without its message reaching the handler. */
 typedef enum {
     RPC_UNREAD_NONE,           /* the client half-closed without a message: answered INVALID_ARGUMENT */
-    RPC_UNREAD_CANCELLED       /* cancelled before it arrived: by the client, its deadline, or shutdown */
+    RPC_UNREAD_CANCELLED,      /* cancelled before it arrived: by the client, its deadline, or shutdown */
+    RPC_UNREAD_TIMEOUT         /* not there within read_timeout_s: answered DEADLINE_EXCEEDED */
 } rpc_unread;
 
 /* Called instead of the handler for such a call, once it is over (nothing to answer; rpc_call_finish
@@ -57,6 +58,9 @@ typedef struct {
     const char *host;          /* address to bind (IPv4 or IPv6 literal, or a name) */
     int port;                  /* 0: any free port */
     size_t max_recv;           /* largest request message (bigger: RESOURCE_EXHAUSTED from gRPC itself) */
+    int max_streams;           /* calls open at once on one connection (HTTP/2 SETTINGS); more wait */
+    double idle_s;             /* a connection without calls for this long is closed (GOAWAY); 0: never */
+    double read_timeout_s;     /* a call's message must arrive within this of its start; 0: no limit */
     const char *tls_cert_pem;  /* PEM text; NULL: plaintext */
     const char *tls_key_pem;
     rpc_on_start on_start;

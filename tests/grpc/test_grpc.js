@@ -365,6 +365,46 @@ async function hostileFrames(port) {
     session.close();
 }
 
+// Connection limits: calls open at once per connection (HTTP/2 SETTINGS), a call whose message does not
+// come ended at --read-timeout-s (20,000 such calls on one connection once held 379 MB), an idle
+// connection closed after --conn-timeout-s.
+async function testConnLimits() {
+    const s = await startServer('limits', ['--read-timeout-s', '1', '--conn-timeout-s', '2']);
+    const session = http2.connect(`http://127.0.0.1:${s.grpc}`);
+    session.on('error', () => {});
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    eq(session.remoteSettings.maxConcurrentStreams, 100, 'SETTINGS_MAX_CONCURRENT_STREAMS is 100');
+    const t0 = Date.now();
+    const headersOnly = await new Promise((resolve) => {
+        const req = session.request({ ':method': 'POST', ':path': SVC + 'ServerLive', 'content-type': 'application/grpc', te: 'trailers' });
+        let st = null, msg = '';
+        const got = (h) => {
+            if (h['grpc-status'] === undefined) return;
+            st = Number(h['grpc-status']);
+            msg = decodeURIComponent(h['grpc-message'] || '');
+        };
+        req.on('response', got);
+        req.on('trailers', got);
+        req.on('close', () => resolve([st, msg]));
+        req.on('error', () => {});
+        req.resume();
+    });
+    const took = Date.now() - t0;
+    eq(headersOnly, [C.DEADLINE_EXCEEDED, 'no request message within 1 s of the call\'s start (--read-timeout-s)'],
+       'a call without its message: DEADLINE_EXCEEDED at --read-timeout-s');
+    check(took >= 900, `... not before the second is up (${took} ms)`);
+    let n = 0;
+    for (let i = 0; i < 100 && (n = await metric(s.http, 'grpc_metadata', '408')) < 1; i++) await sleep(10);
+    eq(n, 1, 'metrics: counted as grpc_metadata 408');
+    check(/ServerLive 408 .* end=grpc:DEADLINE_EXCEEDED/.test(s.text()), 'access log: 408 DEADLINE_EXCEEDED');
+    const goaway = await Promise.race([new Promise((resolve) => session.once('goaway', () => resolve(true))), sleep(8000).then(() => false)]);
+    check(goaway, 'a connection idle for --conn-timeout-s: GOAWAY');
+    session.destroy();
+    eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'still serving');
+    eq(await s.stop(), 0, 'limits server exits 0');
+    checkLogClean(s, 'limits server');
+}
+
 // Images of the slow model per second with one worker: sizes the queued work of the timing tests.
 async function perImageSeconds(s, name) {
     let best = Infinity;
@@ -501,6 +541,7 @@ async function testDrain() {
     const t0 = Date.now();
     try {
         await testRpcsAndParity();
+        await testConnLimits();
         await testQueueLimits();
         await testTlsAndKey();
         await testNoDistillation();
