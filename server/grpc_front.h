@@ -37,7 +37,8 @@ struct gfe_server {
     gfe_engine eng;
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int draining;       /* SIGTERM received: NOT_SERVING, new inference UNAVAILABLE */
-    atomic_int inflight;       /* calls between their start and their answer */
+    atomic_int stopping;       /* gfe_stop: calls cancelled from now on were cancelled by us */
+    atomic_int inflight;       /* calls between their message's arrival and their answer */
 };
 
 /* One call's bookkeeping, from the handler's start to its answer. */

@@ -196,12 +196,13 @@ static const struct {
     {HEALTH_CHECK, M_HEALTH, EP_HEALTH},
 };
 
-/* A call starts: it is in flight from now until answered. Its tag says whether it began while the
- * server was already draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). */
+/* A call starts (its headers arrived). Its tag says whether it began while the server was already
+ * draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). It is not in flight yet:
+ * a client could hold it open without its message and so hold every drain for the whole grace;
+ * it is counted from its message (handle) and, until then, ended by --read-timeout-s or gfe_stop. */
 static int on_start(void *ctx)
 {
     gfe_server *g = ctx;
-    atomic_fetch_add(&g->inflight, 1);
     return atomic_load(&g->draining);
 }
 
@@ -228,7 +229,10 @@ static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread 
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, 0, 0, 0};
     route_of(method, &ci);
     int code = RPC_INVALID_ARGUMENT, http = 400;
-    if (why == RPC_UNREAD_TIMEOUT) {
+    if (why == RPC_UNREAD_CANCELLED && atomic_load(&g->stopping)) {
+        code = RPC_UNAVAILABLE; /* cancelled by gfe_stop, not by the client */
+        http = 503;
+    } else if (why == RPC_UNREAD_TIMEOUT) {
         code = RPC_DEADLINE_EXCEEDED;
         http = 408; /* REST closes such a connection; 408 is HTTP's word for it */
     } else if (why == RPC_UNREAD_CANCELLED) {
@@ -237,13 +241,13 @@ static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread 
     }
     metrics_request(g->metrics, ci.ep, http, secs);
     access_log(&ci, code, http, secs * 1e3, 0);
-    atomic_fetch_sub(&g->inflight, 1);
 }
 
 /* The transport's handler: one call whose message arrived, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
     gfe_server *g = ctx;
+    atomic_fetch_add(&g->inflight, 1); /* until gfe_answer */
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, batcher_now(), len, 0};
     int kind = route_of(method, &ci);
     if (!req) {
@@ -287,6 +291,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     atomic_init(&g->engine_set, 0);
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
+    atomic_init(&g->stopping, 0);
     tls_files tls = {0};
     if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
         free(g);
@@ -328,7 +333,12 @@ int gfe_port(const gfe_server *g) { return g ? g->port : -1; }
 
 void gfe_drain(gfe_server *g)
 {
-    if (g) atomic_store(&g->draining, 1);
+    if (!g) return;
+    atomic_store(&g->draining, 1);
+    /* GOAWAY now, as REST stops accepting: clients start new calls elsewhere (another replica) and
+     * the port closes; calls already begun complete, and those still open after --grace-s are
+     * cancelled by gRPC (main waits as long for the ones in flight). */
+    rpc_transport_drain(g->t, g->cfg->grace_s);
 }
 
 int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0; }
@@ -336,6 +346,7 @@ int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0
 void gfe_stop(gfe_server *g)
 {
     if (!g) return;
+    atomic_store(&g->stopping, 1);
     rpc_transport_stop(g->t, STOP_GRACE_S);
     free(g);
 }

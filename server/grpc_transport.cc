@@ -4,14 +4,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
+#include <grpc/grpc.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -24,10 +29,11 @@ constexpr auto SETTLE = std::chrono::milliseconds(50);
 // serve is unary) and to which we write at most one. Freed when grpc is done with it (OnDone) and
 // every alarm it set has run.
 struct rpc_call final : public grpc::ServerGenericBidiReactor {
-    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p)
+    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p, std::atomic<int> *live)
         : ctx_(ctx), handler_(p.handler), on_unread_(p.on_unread), hctx_(p.ctx), peer_(ctx->peer()),
-          tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now())
+          tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now()), live_(live)
     {
+        live_->fetch_add(1);
         StartRead(&req_);
         // An open call costs memory (grpc's and ours) and, at shutdown, time: one that never sends
         // its message (headers only: a slowloris over HTTP/2) is ended at the read deadline.
@@ -124,6 +130,8 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
         if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
     }
 
+    ~rpc_call() { live_->fetch_sub(1); }
+
     // Where the call is: waiting for its message, which went to the handler (READ), or never came
     // (UNREAD, TIMED_OUT: the transport answers and reports it). Read completion and timers race for it.
     enum { WAITING, READ, UNREAD, TIMED_OUT };
@@ -135,6 +143,7 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     std::string peer_;
     int tag_;
     std::chrono::steady_clock::time_point start_;
+    std::atomic<int> *live_;   // the service's count of calls not yet freed
     std::atomic<int> phase_{WAITING};
     std::atomic<int> refs_{1}; // grpc's (dropped in OnDone), and one per alarm set and not yet run
     grpc::Alarm settle_, read_timer_;
@@ -151,8 +160,12 @@ class Service final : public grpc::CallbackGenericService {
     explicit Service(const rpc_transport_params &p) : p_(p) {}
     grpc::ServerGenericBidiReactor *CreateReactor(grpc::GenericCallbackServerContext *ctx) override
     {
-        return new rpc_call(ctx, p_);
+        return new rpc_call(ctx, p_, &live);
     }
+
+    // Calls not yet freed: a call's alarms may still run after grpc is done with it (OnDone), so
+    // rpc_transport_stop waits for this to reach 0 before the C side frees what they point to.
+    std::atomic<int> live{0};
 
   private:
     rpc_transport_params p_;
@@ -163,7 +176,28 @@ class Service final : public grpc::CallbackGenericService {
 struct rpc_transport {
     std::unique_ptr<Service> service;
     std::unique_ptr<grpc::Server> server;
+    // Server::Shutdown blocks until every call is over, so it runs here, from the drain on.
+    std::thread shutdown;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool shut_down = false;    // Shutdown has returned (under mu)
 };
+
+// Starts Server::Shutdown(now + grace_s) on t->shutdown, once: GOAWAY on every connection, the port
+// closed, calls already begun go on; at the deadline grpc cancels those left. Throws std::system_error
+// when no thread can be made.
+static void start_shutdown(rpc_transport *t, double grace_s)
+{
+    if (t->shutdown.joinable()) return;
+    auto deadline = std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
+    t->shutdown = std::thread([t, deadline] {
+        t->server->Shutdown(deadline);
+        std::lock_guard<std::mutex> lock(t->mu);
+        t->shut_down = true;
+        t->cv.notify_all();
+    });
+}
 
 extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_port, char *err,
                                                 size_t errlen)
@@ -217,12 +251,39 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
     }
 }
 
+extern "C" void rpc_transport_drain(rpc_transport *t, double grace_s)
+{
+    if (!t) return;
+    try {
+        start_shutdown(t, grace_s);
+    } catch (const std::system_error &) {
+        // no thread: rpc_transport_stop shuts down on its own
+    }
+}
+
 extern "C" void rpc_transport_stop(rpc_transport *t, double grace_s)
 {
     if (!t) return;
-    auto ms = std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
-    t->server->Shutdown(std::chrono::system_clock::now() + ms);
+    auto grace = std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
+    try {
+        start_shutdown(t, grace_s);
+    } catch (const std::system_error &) {
+    }
+    if (t->shutdown.joinable()) {
+        // A drain's deadline may be far off, and the calls it waits for may never end on their own
+        // (a client that holds a call open without its message): grace_s from now, cancel them.
+        std::unique_lock<std::mutex> lock(t->mu);
+        if (!t->cv.wait_for(lock, grace, [t] { return t->shut_down; }))
+            grpc_server_cancel_all_calls(t->server->c_server());
+        lock.unlock();
+        t->shutdown.join();
+    } else {
+        t->server->Shutdown(std::chrono::system_clock::now() + grace);
+    }
     t->server->Wait();
+    // Alarms of the last calls may still be running (each frees its call); wait for them, briefly.
+    for (int i = 0; i < 1000 && t->service->live.load() > 0; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     t->server.reset();
     delete t;
 }

@@ -34,7 +34,7 @@ typedef struct rpc_transport rpc_transport;
 typedef struct rpc_call rpc_call; /* one RPC; valid until rpc_call_finish returns */
 
 /* Called when a call starts (its headers arrived), before its message is read; what it returns is kept
- * with the call (rpc_call_tag). Lets the caller count calls in flight from their very start. */
+ * with the call (rpc_call_tag), e.g. whether it began before a drain. */
 typedef int (*rpc_on_start)(void *ctx);
 
 /* Called once per call whose message arrived, on a gRPC thread, with the method
@@ -72,7 +72,13 @@ typedef struct {
 /* Binds and starts serving. NULL with a message on failure; *bound_port is the port listened on. */
 rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_port, char *err, size_t errlen);
 
-/* Stops: calls still open after grace_s are cancelled; returns when every call is done. NULL: no-op. */
+/* Starts shutting down, from another thread: GOAWAY on every connection and the port closed, so no
+ * new call starts; calls already begun go on, those still open grace_s from now are cancelled.
+ * Returns at once. NULL: no-op. */
+void rpc_transport_drain(rpc_transport *t, double grace_s);
+
+/* Stops (draining first if rpc_transport_drain was not called): calls still open grace_s from now
+ * are cancelled, whatever the drain's deadline; returns when every call is done. NULL: no-op. */
 void rpc_transport_stop(rpc_transport *t, double grace_s);
 
 /* The value of request metadata `key` (lowercase), not NUL-terminated: *len bytes; NULL if absent. */
