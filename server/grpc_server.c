@@ -292,8 +292,14 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
     atomic_init(&g->stopping, 0);
+    if (!(g->dec = gfe_decoders_start(cfg->http_threads))) {
+        snprintf(err, errlen, "gRPC: out of memory or threads for the image decoders");
+        free(g);
+        return NULL;
+    }
     tls_files tls = {0};
     if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
+        gfe_decoders_stop(g->dec);
         free(g);
         return NULL;
     }
@@ -312,6 +318,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {
+        gfe_decoders_stop(g->dec);
         free(g);
         return NULL;
     }
@@ -347,6 +354,7 @@ void gfe_stop(gfe_server *g)
 {
     if (!g) return;
     atomic_store(&g->stopping, 1);
+    gfe_decoders_stop(g->dec); /* first: the calls waiting there are answered, so gRPC need not wait */
     rpc_transport_stop(g->t, STOP_GRACE_S);
     free(g);
 }

@@ -405,6 +405,44 @@ async function testConnLimits() {
     checkLogClean(s, 'limits server');
 }
 
+// A grey PNG of w x h pixels, all zero: a few KB that cost a decoder a noticeable time (inflate, resize).
+function bigPng(w, h) {
+    const zlib = require('zlib');
+    const chunk = (type, data) => {
+        const len = Buffer.alloc(4), crc = Buffer.alloc(4), td = Buffer.concat([Buffer.from(type), data]);
+        len.writeUInt32BE(data.length);
+        crc.writeUInt32BE(zlib.crc32(td));
+        return Buffer.concat([len, td, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(w, 0);
+    ihdr.writeUInt32BE(h, 4);
+    ihdr[8] = 8; // 8-bit grey
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+                          chunk('IDAT', zlib.deflateSync(Buffer.alloc((w + 1) * h))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// Images are decoded on the decoders, not on gRPC's few callback threads: with ModelInfer calls of
+// large images decoding, a Health/Check (the readiness probe) is answered before any of them.
+async function testDecodersOffCallbackThreads() {
+    const s = await startServer('decoders', ['--max-images', '8', '--max-body-mb', '8']);
+    const name = 'timm-deit-reduced';
+    const big = bigPng(4000, 4000);
+    const done = [];
+    const infers = Array.from({ length: 8 }, () => call(s.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)))
+        .then((r) => { done.push('infer'); return r; }));
+    await sleep(200);
+    const hc = await call(s.health, 'Check', { service: '' });
+    done.push('health');
+    eq(hc.res, { status: 'SERVING' }, 'Health/Check while ModelInfer images decode: SERVING');
+    const rs = await Promise.all(infers);
+    check(rs.every((r) => !r.err || code(r) === C.RESOURCE_EXHAUSTED), `large ModelInfer calls: OK or busy (${rs.map((r) => r.err && r.err.details)})`);
+    check(rs.some((r) => !r.err), 'large ModelInfer calls: some OK');
+    eq(done[0], 'health', 'Health/Check answered before any of the large ModelInfer calls');
+    eq(await s.stop(), 0, 'decoders server exits 0');
+    checkLogClean(s, 'decoders server');
+}
+
 // Images of the slow model per second with one worker: sizes the queued work of the timing tests.
 async function perImageSeconds(s, name) {
     let best = Infinity;
@@ -539,7 +577,13 @@ async function testDrain() {
     for (let i = 0; i < 100 && !/draining/.test(s.text()); i++) await sleep(10);
     // GOAWAY and the port closed at SIGTERM: a new call fails UNAVAILABLE in the client (or, had it
     // raced the GOAWAY, gets the server's own UNAVAILABLE / NOT_SERVING / ready false)
-    const hc = await call(s.health, 'Check', { service: '' });
+    // (the "draining" line is logged just before the drain starts: poll, briefly)
+    let hc;
+    for (let i = 0; i < 100; i++) {
+        hc = await call(s.health, 'Check', { service: '' });
+        if (hc.err || hc.res.status !== 'SERVING') break;
+        await sleep(10);
+    }
     check(code(hc) === C.UNAVAILABLE || (!hc.err && hc.res.status === 'NOT_SERVING'), `Health/Check while draining: UNAVAILABLE or NOT_SERVING (${code(hc)})`);
     const sr = await call(s.svc, 'ServerReady', {});
     check(code(sr) === C.UNAVAILABLE || (!sr.err && sr.res.ready === false), `ServerReady while draining: UNAVAILABLE or false (${code(sr)})`);
@@ -561,6 +605,7 @@ async function testDrain() {
     try {
         await testRpcsAndParity();
         await testConnLimits();
+        await testDecodersOffCallbackThreads();
         await testQueueLimits();
         await testTlsAndKey();
         await testNoDistillation();
