@@ -34,7 +34,6 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
           tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now()), live_(live)
     {
         live_->fetch_add(1);
-        StartRead(&req_);
         // An open call costs memory (grpc's and ours) and, at shutdown, time: one that never sends
         // its message (headers only: a slowloris over HTTP/2) is ended at the read deadline.
         if (p.read_timeout_s > 0) {
@@ -53,6 +52,7 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
                 Unref();
             });
         }
+        StartRead(&req_); // last: OnReadDone reads timer_armed_
     }
 
     void OnReadDone(bool ok) override
