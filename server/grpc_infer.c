@@ -191,6 +191,11 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
  * batcher's completion. */
 static void decode_and_submit(infer_call *c)
 {
+    if (batcher_now() > c->deadline) { /* no decoding for a client that has given up */
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the request waited for a decoder");
+        infer_free(c);
+        return;
+    }
     int rc = decode_images(c, &c->r.req);
     gcodec_infer_request_free(&c->r); /* the message's bytes are no longer needed */
     if (rc) {
