@@ -1,6 +1,7 @@
 /* grpc_codec.c — KServe v2 gRPC protobuf messages <-> v2_request and response bytes (protobuf-c). */
 #include "grpc_codec.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,11 +88,48 @@ static int decode_outputs(const InferReq *m, v2_request *r, char *err, size_t er
     return V2_OK;
 }
 
+/* protobuf-c's allocator for one unpack, with a byte budget: past it, allocations fail (and so does the
+ * unpack). Counts what was asked for, never what is freed: protobuf-c frees only on failure and in
+ * free_unpacked. Memory comes from malloc, so free_unpacked(m, NULL) frees it. */
+typedef struct {
+    size_t used, budget;
+    int over, oom;
+} mem_budget;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    mem_budget *b = data;
+    if (size > b->budget - b->used) {
+        b->over = 1;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p) b->used += size;
+    else b->oom = 1;
+    return p;
+}
+
+static void budget_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 int gcodec_decode_infer(const uint8_t *buf, size_t len, size_t max_images, gcodec_infer_request *out, char *err,
                       size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    InferReq *m = inference__model_infer_request__unpack(NULL, len, buf);
+    mem_budget mb = {0, SIZE_MAX, 0, 0};
+    if (len < (SIZE_MAX - GCODEC_INFER_MEM_SLACK) / GCODEC_INFER_MEM_PER_BYTE)
+        mb.budget = len * GCODEC_INFER_MEM_PER_BYTE + GCODEC_INFER_MEM_SLACK;
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &mb};
+    InferReq *m = inference__model_infer_request__unpack(&alloc, len, buf);
+    if (!m && mb.over)
+        return deit_fail(err, errlen, V2_ETOOMANY,
+                         "ModelInferRequest of %zu bytes needs more than %zu bytes of memory to unpack (%d per "
+                         "message byte + %d KiB): too many fields", len, mb.budget, GCODEC_INFER_MEM_PER_BYTE,
+                         GCODEC_INFER_MEM_SLACK / 1024);
+    if (!m && mb.oom) return deit_fail(err, errlen, V2_ENOMEM, "out of memory");
     if (!m)
         return deit_fail(err, errlen, V2_EINVAL, "request is not a valid ModelInferRequest message (%zu bytes)", len);
     out->msg = m;
@@ -121,6 +159,7 @@ fail:
 int gcodec_decode_model_ref(const uint8_t *buf, size_t len, char **name, char **version)
 {
     *name = *version = NULL;
+    if (len > GCODEC_SMALL_MAX) return GCODEC_ETOOBIG;
     Inference__ModelReadyRequest *m = inference__model_ready_request__unpack(NULL, len, buf);
     if (!m) return -1;
     *name = dup_or_empty(m->name);
@@ -135,6 +174,7 @@ int gcodec_decode_model_ref(const uint8_t *buf, size_t len, char **name, char **
 
 int gcodec_decode_empty(const uint8_t *buf, size_t len)
 {
+    if (len > GCODEC_SMALL_MAX) return GCODEC_ETOOBIG;
     ProtobufCMessage *m = protobuf_c_message_unpack(&inference__server_live_request__descriptor, NULL, len, buf);
     if (!m) return -1;
     protobuf_c_message_free_unpacked(m, NULL);
@@ -144,6 +184,7 @@ int gcodec_decode_empty(const uint8_t *buf, size_t len)
 int gcodec_decode_health(const uint8_t *buf, size_t len, char **service)
 {
     *service = NULL;
+    if (len > GCODEC_SMALL_MAX) return GCODEC_ETOOBIG;
     Grpc__Health__V1__HealthCheckRequest *m = grpc__health__v1__health_check_request__unpack(NULL, len, buf);
     if (!m) return -1;
     *service = dup_or_empty(m->service);

@@ -24,22 +24,38 @@ typedef struct {
     void *msg;                 /* the unpacked protobuf message (private) */
 } gcodec_infer_request;
 
+/* Memory unpacking a ModelInferRequest may take: GCODEC_INFER_MEM_PER_BYTE bytes per message byte plus
+ * GCODEC_INFER_MEM_SLACK. A real request is mostly image bytes, copied once (about 1 byte per byte);
+ * protobuf-c spends 10 to 40 bytes on each tiny field (an empty repeated entry, an unknown field), so
+ * a message of nothing but those would otherwise cost tens of times its size before any check. */
+#define GCODEC_INFER_MEM_PER_BYTE 2
+#define GCODEC_INFER_MEM_SLACK (64 * 1024)
+
 /* Decodes buf[len]. Returns V2_OK, V2_EINVAL (not a ModelInferRequest, or an invalid tensor),
- * V2_ETOOMANY (more than max_images images) or V2_ENOMEM, with a message for the client in err.
+ * V2_ETOOMANY (more than max_images images, or a message whose unpacking needs more memory than
+ * GCODEC_INFER_MEM_* allow) or V2_ENOMEM, with a message for the client in err.
  * On failure *out is left empty (safe to free). */
 int gcodec_decode_infer(const uint8_t *buf, size_t len, size_t max_images, gcodec_infer_request *out, char *err,
                       size_t errlen);
 void gcodec_infer_request_free(gcodec_infer_request *r);
 
+/* The largest message the small requests below accept (they hold a name or two). protobuf-c keeps
+ * every unknown field, each costing several times its bytes, so a message of up to --max-body-mb
+ * would be unpacked into gigabytes by anyone (these calls need no API key). */
+#define GCODEC_SMALL_MAX (64 * 1024)
+/* What the small decoders return for a message over GCODEC_SMALL_MAX, without looking at it. */
+#define GCODEC_ETOOBIG (-2)
+
 /* ModelReadyRequest / ModelMetadataRequest (fields 1 name, 2 version): malloc'd copies in *name and
- * *version ("" when absent). 0 on success, -1 on garbage or no memory (both then NULL). */
+ * *version ("" when absent). 0 on success, -1 on garbage or no memory, GCODEC_ETOOBIG (both then NULL). */
 int gcodec_decode_model_ref(const uint8_t *buf, size_t len, char **name, char **version);
 
 /* A request without fields (ServerLive, ServerReady, ServerMetadata): 0 when buf is a valid protobuf
- * message (unknown fields are skipped, as protobuf does), -1 on garbage. */
+ * message (unknown fields are skipped, as protobuf does), -1 on garbage, GCODEC_ETOOBIG. */
 int gcodec_decode_empty(const uint8_t *buf, size_t len);
 
-/* grpc.health.v1.HealthCheckRequest: the service name (malloc'd, "" for the whole server). */
+/* grpc.health.v1.HealthCheckRequest: the service name (malloc'd, "" for the whole server); 0, -1 on
+ * garbage or no memory, GCODEC_ETOOBIG. */
 int gcodec_decode_health(const uint8_t *buf, size_t len, char **service);
 
 /* Response messages whose only field is `bool` 1 (ServerLive's live, ServerReady's and ModelReady's

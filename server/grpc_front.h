@@ -16,6 +16,10 @@
 #include "model_info.h"
 #include "server_config.h"
 
+/* The status counted and logged for a call the client cancelled (or whose deadline passed) before
+ * its request arrived: nginx's "client closed request", neither the client's fault nor ours. */
+#define HTTP_CLIENT_CLOSED 499
+
 /* What inference needs; written once by gfe_set_engine before engine_set is published. */
 typedef struct {
     const deit_model *model;
@@ -24,16 +28,20 @@ typedef struct {
     api_model am;              /* what the API says about it (am.name: what clients call it) */
 } gfe_engine;
 
+typedef struct gfe_decoders gfe_decoders;
+
 struct gfe_server {
     const server_config *cfg;
     metrics *metrics;
     const server_log *log;
     rpc_transport *t;
+    gfe_decoders *dec;         /* where ModelInfer's images are decoded (grpc_infer.c) */
     int port;
     gfe_engine eng;
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int draining;       /* SIGTERM received: NOT_SERVING, new inference UNAVAILABLE */
-    atomic_int inflight;       /* calls between their start and their answer */
+    atomic_int stopping;       /* gfe_stop: calls cancelled from now on were cancelled by us */
+    atomic_int inflight;       /* calls between their message's arrival and their answer */
 };
 
 /* One call's bookkeeping, from the handler's start to its answer. */
@@ -71,7 +79,14 @@ int gfe_authorized(const gfe_server *g, const rpc_call *call);
 /* 0 when name/version ("" = any) address the served model; otherwise 404 and REST's message. */
 int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen);
 
-/* ModelInfer (grpc_infer.c): answers now or, once queued, from the batcher's completion. */
+/* ModelInfer (grpc_infer.c): checks the call and its message here, then hands the images to the
+ * decoders; answered from there or, once queued, from the batcher's completion. */
 void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len);
+
+/* The decoders (grpc_infer.c): n threads. NULL when out of memory or threads. */
+gfe_decoders *gfe_decoders_start(int n);
+/* Answers the calls still waiting UNAVAILABLE (call after batcher_stop: nothing more is decoded),
+ * joins the threads and frees. NULL: no-op. */
+void gfe_decoders_stop(gfe_decoders *d);
 
 #endif

@@ -1,8 +1,10 @@
 /* grpc_infer.c — gRPC ModelInfer: the REST v2 infer path (same checks, decoding, queue and fusion)
- * with gRPC status codes; the call is answered from the batcher's completion, so no thread waits. */
+ * with gRPC status codes; images are decoded on threads of their own (the decoders) and the call is
+ * answered from the batcher's completion, so no thread waits. */
 #include "grpc_front.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,9 @@
 #include "grpc_codec.h"
 #include "status_map.h"
 
-/* One queued ModelInfer: what the completion needs once the batcher is done with the images. */
-typedef struct {
+/* One ModelInfer from its checks to its answer: what the decoders and then the batcher's completion
+ * need. */
+typedef struct infer_call {
     gfe_call ci;
     const gfe_engine *e;
     int n;
@@ -21,11 +24,29 @@ typedef struct {
     int n_outs;
     char *id;                  /* request id to echo, or NULL */
     double deadline;           /* the client's, in batcher_now() seconds; HUGE_VAL when none */
+    gcodec_infer_request r;    /* the decoded message, whose images wait for a decoder; then empty */
+    struct infer_call *next;   /* in the decoders' queue */
     batch_job job;
 } infer_call;
 
+/* The decoders: a few threads that decode ModelInfer's images, so gRPC's callback threads (a few,
+ * shared by every call) only move bytes. Decoded on those, two large requests kept a Health/Check
+ * (the readiness probe) waiting for seconds, and other calls' messages unread. Bounded: n threads
+ * (--http-threads, as REST's decoding), and the images waiting for them count against --queue
+ * with those waiting for a worker. */
+struct gfe_decoders {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    infer_call *head, *tail;   /* FIFO */
+    int images;                /* images of the calls in it */
+    int stop;                  /* gfe_decoders_stop: answer what waits, then exit */
+    int n;
+    pthread_t threads[];
+};
+
 static void infer_free(infer_call *c)
 {
+    gcodec_infer_request_free(&c->r);
     free(c->pixels);
     free(c->cls);
     free(c->dist);
@@ -79,8 +100,8 @@ static void queue_full(const gfe_call *ci)
                   ci->g->cfg->queue);
 }
 
-/* Decodes every image into c->pixels here, on the gRPC thread, so workers only run forward passes
- * (as REST decodes in its HTTP threads). 0, or -1 after answering the call. */
+/* Decodes every image into c->pixels, on a decoder (not a gRPC thread), so workers only run forward
+ * passes (as REST decodes in its HTTP threads). 0, or -1 after answering the call. */
 static int decode_images(infer_call *c, const v2_request *r)
 {
     const server_config *cfg = c->ci.g->cfg;
@@ -98,7 +119,8 @@ static int decode_images(infer_call *c, const v2_request *r)
     return 0;
 }
 
-/* Everything up to the queue: checks in REST's order, then decoding. NULL after answering the call. */
+/* Everything before the images are decoded: checks in REST's order, the message decoded and the
+ * buffers allocated, on the gRPC thread. NULL after answering the call. */
 static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     gfe_server *g = ci->g;
@@ -141,14 +163,16 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
     }
     infer_call *c = calloc(1, sizeof *c);
     if (c) {
+        c->r = r; /* taken over: the images stay in it until decoded */
+        memset(&r, 0, sizeof r);
         c->ci = *ci;
         c->ci.n_images = (int)n;
         c->e = e;
         c->n = (int)n;
-        c->n_outs = r.req.n_outputs;
-        memcpy(c->outs, r.req.outputs, sizeof c->outs);
-        c->id = r.req.id; /* taken over */
-        r.req.id = NULL;
+        c->n_outs = c->r.req.n_outputs;
+        memcpy(c->outs, c->r.req.outputs, sizeof c->outs);
+        c->id = c->r.req.id; /* taken over */
+        c->r.req.id = NULL;
         c->deadline = isfinite(left) && left < 1e9 ? batcher_now() + left : HUGE_VAL;
         c->pixels = malloc(n * e->in_floats * sizeof(float));
         c->cls = malloc(n * K * sizeof(float));
@@ -160,19 +184,24 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         gcodec_infer_request_free(&r);
         return NULL;
     }
-    rc = decode_images(c, &r.req);
-    gcodec_infer_request_free(&r);
-    if (rc) {
-        infer_free(c);
-        return NULL;
-    }
     return c;
 }
 
-void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
+/* On a decoder: the images into pixels, then to the batcher. Answers the call, now or from the
+ * batcher's completion. */
+static void decode_and_submit(infer_call *c)
 {
-    infer_call *c = prepare(ci, req, len);
-    if (!c) return;
+    if (batcher_now() > c->deadline) { /* no decoding for a client that has given up */
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the request waited for a decoder");
+        infer_free(c);
+        return;
+    }
+    int rc = decode_images(c, &c->r.req);
+    gcodec_infer_request_free(&c->r); /* the message's bytes are no longer needed */
+    if (rc) {
+        infer_free(c);
+        return;
+    }
     if (batcher_now() > c->deadline) {
         gfe_fail(&c->ci, 504, "the client's deadline passed while the images were decoded");
         infer_free(c);
@@ -186,9 +215,94 @@ void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
     j->done = job_done;
     j->user = c;
     /* from here on the completion may run (and free c) at any moment */
-    int rc = batcher_submit(c->e->batcher, j);
+    rc = batcher_submit(c->e->batcher, j);
     if (rc == BATCH_OK) return;
     if (rc == BATCH_FULL) queue_full(&c->ci);
     else gfe_fail(&c->ci, 503, "server is shutting down");
     infer_free(c);
+}
+
+static void *decoder_main(void *arg)
+{
+    gfe_decoders *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->head && !d->stop) pthread_cond_wait(&d->cv, &d->mu);
+        infer_call *c = d->head;
+        if (!c) break; /* stopping, nothing left */
+        d->head = c->next;
+        if (!d->head) d->tail = NULL;
+        d->images -= c->n;
+        int stopping = d->stop;
+        pthread_mutex_unlock(&d->mu);
+        if (stopping) { /* the batcher is stopped by now: no decoding for nothing */
+            gfe_fail(&c->ci, 503, "server is shutting down");
+            infer_free(c);
+        } else {
+            decode_and_submit(c);
+        }
+        pthread_mutex_lock(&d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
+{
+    infer_call *c = prepare(ci, req, len);
+    if (!c) return;
+    gfe_decoders *d = ci->g->dec;
+    pthread_mutex_lock(&d->mu);
+    /* what waits for a decoder is queued work too: --queue holds for both (prepare checked the
+     * batcher's part alone) */
+    int full = batcher_queued(c->e->batcher) + d->images + c->n > ci->g->cfg->queue;
+    if (!full && !d->stop) {
+        c->next = NULL;
+        if (d->tail) d->tail->next = c;
+        else d->head = c;
+        d->tail = c;
+        d->images += c->n;
+        pthread_cond_signal(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+        return;
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (full) queue_full(&c->ci);
+    else gfe_fail(&c->ci, 503, "server is shutting down");
+    infer_free(c);
+}
+
+gfe_decoders *gfe_decoders_start(int n)
+{
+    gfe_decoders *d = calloc(1, sizeof *d + (size_t)n * sizeof d->threads[0]);
+    if (!d) return NULL;
+    if (pthread_mutex_init(&d->mu, NULL)) {
+        free(d);
+        return NULL;
+    }
+    if (pthread_cond_init(&d->cv, NULL)) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return NULL;
+    }
+    for (; d->n < n; d->n++)
+        if (pthread_create(&d->threads[d->n], NULL, decoder_main, d)) break;
+    if (d->n == 0) {
+        gfe_decoders_stop(d);
+        return NULL;
+    }
+    return d; /* fewer threads than asked, when the system has no more: slower, still correct */
+}
+
+void gfe_decoders_stop(gfe_decoders *d)
+{
+    if (!d) return;
+    pthread_mutex_lock(&d->mu);
+    d->stop = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    for (int i = 0; i < d->n; i++) pthread_join(d->threads[i], NULL);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
 }

@@ -14,6 +14,8 @@
 
 /* Longest "authorization" metadata value looked at (gRPC itself caps all metadata at 16 KiB). */
 #define MAX_AUTH_BYTES 16384
+/* Calls open at once on one connection: grpc-go's default and many servers'. */
+#define MAX_STREAMS 100
 /* How long gfe_stop lets calls still open finish before cancelling them. */
 #define STOP_GRACE_S 1.0
 
@@ -123,13 +125,23 @@ static int ready(gfe_server *g)
     return gfe_engine_get(g) && !atomic_load(&g->draining);
 }
 
+/* A small request's decoder said no (rc: -1 or GCODEC_ETOOBIG): answers why. */
+static void small_refused(const gfe_call *ci, int rc, size_t len, const char *what)
+{
+    if (rc == GCODEC_ETOOBIG) /* REST's 413 for a body over its limit: RESOURCE_EXHAUSTED */
+        gfe_fail(ci, 413, "%s of %zu bytes is over the %d KiB this method accepts", what, len, GCODEC_SMALL_MAX / 1024);
+    else
+        gfe_fail(ci, 400, "request is not a valid %s message", what);
+}
+
 /* ModelReady and ModelMetadata: which model, then the answer. */
 static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int metadata)
 {
     gfe_server *g = ci->g;
     char *name, *version;
-    if (gcodec_decode_model_ref(req, len, &name, &version)) {
-        gfe_fail(ci, 400, "request is not a valid %s message", metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
+    int rc = gcodec_decode_model_ref(req, len, &name, &version);
+    if (rc) {
+        small_refused(ci, rc, len, metadata ? "ModelMetadataRequest" : "ModelReadyRequest");
         return;
     }
     const gfe_engine *e = gfe_engine_get(g);
@@ -153,8 +165,9 @@ static void model_call(const gfe_call *ci, const uint8_t *req, size_t len, int m
 static void health_check(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     char *service;
-    if (gcodec_decode_health(req, len, &service)) {
-        gfe_fail(ci, 400, "request is not a valid HealthCheckRequest message");
+    int rc = gcodec_decode_health(req, len, &service);
+    if (rc) {
+        small_refused(ci, rc, len, "HealthCheckRequest");
         return;
     }
     /* "" is the server as a whole (what Kubernetes asks); the one service we serve is the other name */
@@ -183,40 +196,76 @@ static const struct {
     {HEALTH_CHECK, M_HEALTH, EP_HEALTH},
 };
 
-/* A call starts: it is in flight from now until answered. Its tag says whether it began while the
- * server was already draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). */
+/* A call starts (its headers arrived). Its tag says whether it began while the server was already
+ * draining (then it gets UNAVAILABLE; calls begun before SIGTERM complete). It is not in flight yet:
+ * a client could hold it open without its message and so hold every drain for the whole grace;
+ * it is counted from its message (handle) and, until then, ended by --read-timeout-s or gfe_stop. */
 static int on_start(void *ctx)
 {
     gfe_server *g = ctx;
-    atomic_fetch_add(&g->inflight, 1);
     return atomic_load(&g->draining);
 }
 
-/* The transport's handler: one call, on a gRPC thread. */
+/* Sets ci's method and metrics endpoint from the method's route; returns its kind, or -1 (then ci
+ * keeps "(unknown method)" and EP_OTHER). */
+static int route_of(const char *method, gfe_call *ci)
+{
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strcmp(method, METHODS[i].path) == 0) {
+            ci->method = METHODS[i].path;
+            ci->ep = METHODS[i].ep;
+            return (int)METHODS[i].kind;
+        }
+    return -1;
+}
+
+/* The transport's report of a call that ended without its message (already answered, if at all):
+ * counted and logged as gfe_answer does. A cancelled call is HTTP_CLIENT_CLOSED, not a client error:
+ * the client left or its deadline passed before it sent the request, which it may well do. (So is
+ * a compressed call, which gRPC itself cancels: nothing here can tell it apart.) */
+static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs)
+{
+    gfe_server *g = ctx;
+    gfe_call ci = {g, call, "(unknown method)", EP_OTHER, 0, 0, 0};
+    route_of(method, &ci);
+    int code = RPC_INVALID_ARGUMENT, http = 400;
+    if (why == RPC_UNREAD_CANCELLED && atomic_load(&g->stopping)) {
+        code = RPC_UNAVAILABLE; /* cancelled by gfe_stop, not by the client */
+        http = 503;
+    } else if (why == RPC_UNREAD_TIMEOUT) {
+        code = RPC_DEADLINE_EXCEEDED;
+        http = 408; /* REST closes such a connection; 408 is HTTP's word for it */
+    } else if (why == RPC_UNREAD_CANCELLED) {
+        code = rpc_call_time_left(call) <= 0 ? RPC_DEADLINE_EXCEEDED : RPC_CANCELLED;
+        http = HTTP_CLIENT_CLOSED;
+    }
+    metrics_request(g->metrics, ci.ep, http, secs);
+    access_log(&ci, code, http, secs * 1e3, 0);
+}
+
+/* The transport's handler: one call whose message arrived, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
     gfe_server *g = ctx;
+    atomic_fetch_add(&g->inflight, 1); /* until gfe_answer */
     gfe_call ci = {g, call, "(unknown method)", EP_OTHER, batcher_now(), len, 0};
-    int kind = -1;
-    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
-        if (strcmp(method, METHODS[i].path) == 0) {
-            ci.method = METHODS[i].path;
-            ci.ep = METHODS[i].ep;
-            kind = (int)METHODS[i].kind;
-        }
+    int kind = route_of(method, &ci);
     if (!req) {
-        gfe_fail(&ci, 400, "no request message received");
+        gfe_fail(&ci, 503, "out of memory reading the request message");
         return;
     }
     size_t n = 0;
+    char what[40];
+    int rc;
     switch (kind) {
     case M_INFER: gfe_model_infer(&ci, req, len); return;
     case M_MODEL_READY: model_call(&ci, req, len, 0); return;
     case M_MODEL_META: model_call(&ci, req, len, 1); return;
     case M_HEALTH: health_check(&ci, req, len); return;
     case M_LIVE: case M_READY: case M_SERVER_META:
-        if (gcodec_decode_empty(req, len)) {
-            gfe_fail(&ci, 400, "request is not a valid %s message", strrchr(ci.method, '/') + 1);
+        if ((rc = gcodec_decode_empty(req, len))) {
+            snprintf(what, sizeof what, "%sRequest", strrchr(ci.method, '/') + 1);
+            small_refused(&ci, rc, len, what);
             return;
         }
         if (kind == M_LIVE) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);
@@ -242,16 +291,34 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     atomic_init(&g->engine_set, 0);
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
-    tls_files tls = {0};
-    if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
+    atomic_init(&g->stopping, 0);
+    if (!(g->dec = gfe_decoders_start(cfg->http_threads))) {
+        snprintf(err, errlen, "gRPC: out of memory or threads for the image decoders");
         free(g);
         return NULL;
     }
-    rpc_transport_params p = {cfg->host, cfg->grpc_port, (size_t)cfg->max_body_mb << 20, tls.cert, tls.key, on_start,
-                              handle, g};
+    tls_files tls = {0};
+    if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
+        gfe_decoders_stop(g->dec);
+        free(g);
+        return NULL;
+    }
+    rpc_transport_params p = {.host = cfg->host,
+                              .port = cfg->grpc_port,
+                              .max_recv = (size_t)cfg->max_body_mb << 20,
+                              .max_streams = MAX_STREAMS,
+                              .idle_s = cfg->conn_timeout_s,
+                              .read_timeout_s = cfg->read_timeout_s,
+                              .tls_cert_pem = tls.cert,
+                              .tls_key_pem = tls.key,
+                              .on_start = on_start,
+                              .handler = handle,
+                              .on_unread = on_unread,
+                              .ctx = g};
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {
+        gfe_decoders_stop(g->dec);
         free(g);
         return NULL;
     }
@@ -273,7 +340,12 @@ int gfe_port(const gfe_server *g) { return g ? g->port : -1; }
 
 void gfe_drain(gfe_server *g)
 {
-    if (g) atomic_store(&g->draining, 1);
+    if (!g) return;
+    atomic_store(&g->draining, 1);
+    /* GOAWAY now, as REST stops accepting: clients start new calls elsewhere (another replica) and
+     * the port closes; calls already begun complete, and those still open after --grace-s are
+     * cancelled by gRPC (main waits as long for the ones in flight). */
+    rpc_transport_drain(g->t, g->cfg->grace_s);
 }
 
 int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0; }
@@ -281,6 +353,8 @@ int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0
 void gfe_stop(gfe_server *g)
 {
     if (!g) return;
+    atomic_store(&g->stopping, 1);
+    gfe_decoders_stop(g->dec); /* first: the calls waiting there are answered, so gRPC need not wait */
     rpc_transport_stop(g->t, STOP_GRACE_S);
     free(g);
 }

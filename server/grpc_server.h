@@ -4,7 +4,7 @@
  *
  * Lifecycle (main.c), mirroring http.h: gfe_start (listening; health NOT_SERVING) ->
  * gfe_set_engine once the model is loaded and the workers are up (SERVING) -> on SIGTERM
- * gfe_drain (NOT_SERVING, new calls UNAVAILABLE) -> wait for gfe_inflight() == 0 ->
+ * gfe_drain (GOAWAY: no new calls) -> wait for gfe_inflight() == 0 ->
  * batcher_stop -> gfe_stop. Every function accepts NULL (gRPC off) and then does nothing.
  */
 #ifndef DEIT_SERVER_GRPC_SERVER_H
@@ -30,15 +30,18 @@ void gfe_set_engine(gfe_server *g, const deit_model *model, batcher *b, const ch
 /* The bound TCP port. */
 int gfe_port(const gfe_server *g);
 
-/* Starts draining: health NOT_SERVING, ServerReady false, new ModelInfer calls UNAVAILABLE; calls
- * already accepted are still answered. */
+/* Starts draining: GOAWAY on every connection and the port closed (new calls fail UNAVAILABLE in
+ * the client, or go to another server), health NOT_SERVING and new ModelInfer calls UNAVAILABLE for
+ * calls racing the GOAWAY; calls already begun are answered, those still open after --grace-s are
+ * cancelled. */
 void gfe_drain(gfe_server *g);
 
-/* Calls received and not yet answered. */
+/* Calls whose request message arrived and that are not yet answered. */
 int gfe_inflight(const gfe_server *g);
 
-/* Stops listening and frees the server; calls still open after a second are cancelled. No call may
- * be waiting on the batcher any more: stop the batcher first. */
+/* Stops and frees the server; calls still open after a second (e.g. still without their message)
+ * are cancelled, whatever the drain's grace. No call may be waiting on the batcher any more: stop
+ * the batcher first. */
 void gfe_stop(gfe_server *g);
 
 #endif

@@ -4,31 +4,72 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
+#include <grpc/grpc.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+// How long a call whose read failed waits before it is answered (see OnReadDone).
+constexpr auto SETTLE = std::chrono::milliseconds(50);
+
 // One call: a bidirectional generic stream from which we read exactly one message (every method we
-// serve is unary) and to which we write at most one.
+// serve is unary) and to which we write at most one. Freed when grpc is done with it (OnDone) and
+// every alarm it set has run.
 struct rpc_call final : public grpc::ServerGenericBidiReactor {
-    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p)
-        : ctx_(ctx), handler_(p.handler), hctx_(p.ctx), peer_(ctx->peer()), tag_(p.on_start(p.ctx))
+    rpc_call(grpc::GenericCallbackServerContext *ctx, const rpc_transport_params &p, std::atomic<int> *live)
+        : ctx_(ctx), handler_(p.handler), on_unread_(p.on_unread), hctx_(p.ctx), peer_(ctx->peer()),
+          tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now()), live_(live)
     {
-        StartRead(&req_);
+        live_->fetch_add(1);
+        // An open call costs memory (grpc's and ours) and, at shutdown, time: one that never sends
+        // its message (headers only: a slowloris over HTTP/2) is ended at the read deadline.
+        if (p.read_timeout_s > 0) {
+            timeout_s_ = p.read_timeout_s;
+            timer_armed_ = true;
+            refs_.fetch_add(1, std::memory_order_relaxed);
+            auto ms = std::chrono::milliseconds(static_cast<long long>(p.read_timeout_s * 1e3));
+            read_timer_.Set(std::chrono::system_clock::now() + ms, [this](bool expired) {
+                int waiting = WAITING;
+                if (expired && phase_.compare_exchange_strong(waiting, TIMED_OUT)) {
+                    char msg[120];
+                    snprintf(msg, sizeof msg, "no request message within %g s of the call's start (--read-timeout-s)",
+                             timeout_s_);
+                    Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, msg)); // the read then fails: ignored
+                }
+                Unref();
+            });
+        }
+        StartRead(&req_); // last: OnReadDone reads timer_armed_
     }
 
     void OnReadDone(bool ok) override
     {
-        if (!ok) { // the client half-closed (or vanished) without sending its request
-            handler_(hctx_, this, ctx_->method().c_str(), nullptr, 0);
+        int waiting = WAITING;
+        if (!phase_.compare_exchange_strong(waiting, ok ? READ : UNREAD)) return; // timed out meanwhile
+        if (timer_armed_) read_timer_.Cancel(); // its callback still runs (expired false) and unrefs
+        if (!ok) {
+            // No message: the client half-closed without one, or the call was cancelled (by the
+            // client, or its deadline passed). The read can fail before grpc records the
+            // cancellation, and answering first would record none, so the answer waits a moment;
+            // OnDone then tells the two apart (IsCancelled) for the C side.
+            refs_.fetch_add(1, std::memory_order_relaxed);
+            settle_.Set(std::chrono::system_clock::now() + SETTLE, [this](bool) {
+                Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message received"));
+                Unref();
+            });
             return;
         }
         // The message may arrive in several slices; the codec wants it contiguous.
@@ -73,14 +114,41 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     {
         // Acquire what the thread that finished the call (a batcher worker, say) wrote before it.
         (void)finished_.load(std::memory_order_acquire);
-        delete this;
+        int phase = phase_.load();
+        if (phase == UNREAD || phase == TIMED_OUT) {
+            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+            rpc_unread why = phase == TIMED_OUT    ? RPC_UNREAD_TIMEOUT
+                             : ctx_->IsCancelled() ? RPC_UNREAD_CANCELLED
+                                                   : RPC_UNREAD_NONE;
+            on_unread_(hctx_, this, ctx_->method().c_str(), why, secs);
+        }
+        Unref();
     }
+
+    void Unref()
+    {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    ~rpc_call() { live_->fetch_sub(1); }
+
+    // Where the call is: waiting for its message, which went to the handler (READ), or never came
+    // (UNREAD, TIMED_OUT: the transport answers and reports it). Read completion and timers race for it.
+    enum { WAITING, READ, UNREAD, TIMED_OUT };
 
     grpc::GenericCallbackServerContext *ctx_;
     rpc_handler handler_;
+    rpc_on_unread on_unread_;
     void *hctx_;
     std::string peer_;
     int tag_;
+    std::chrono::steady_clock::time_point start_;
+    std::atomic<int> *live_;   // the service's count of calls not yet freed
+    std::atomic<int> phase_{WAITING};
+    std::atomic<int> refs_{1}; // grpc's (dropped in OnDone), and one per alarm set and not yet run
+    grpc::Alarm settle_, read_timer_;
+    bool timer_armed_ = false;
+    double timeout_s_ = 0;
     grpc::ByteBuffer req_, resp_;
     std::atomic<int> finished_{0};
 };
@@ -92,8 +160,12 @@ class Service final : public grpc::CallbackGenericService {
     explicit Service(const rpc_transport_params &p) : p_(p) {}
     grpc::ServerGenericBidiReactor *CreateReactor(grpc::GenericCallbackServerContext *ctx) override
     {
-        return new rpc_call(ctx, p_);
+        return new rpc_call(ctx, p_, &live);
     }
+
+    // Calls not yet freed: a call's alarms may still run after grpc is done with it (OnDone), so
+    // rpc_transport_stop waits for this to reach 0 before the C side frees what they point to.
+    std::atomic<int> live{0};
 
   private:
     rpc_transport_params p_;
@@ -104,7 +176,28 @@ class Service final : public grpc::CallbackGenericService {
 struct rpc_transport {
     std::unique_ptr<Service> service;
     std::unique_ptr<grpc::Server> server;
+    // Server::Shutdown blocks until every call is over, so it runs here, from the drain on.
+    std::thread shutdown;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool shut_down = false;    // Shutdown has returned (under mu)
 };
+
+// Starts Server::Shutdown(now + grace_s) on t->shutdown, once: GOAWAY on every connection, the port
+// closed, calls already begun go on; at the deadline grpc cancels those left. Throws std::system_error
+// when no thread can be made.
+static void start_shutdown(rpc_transport *t, double grace_s)
+{
+    if (t->shutdown.joinable()) return;
+    auto deadline = std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
+    t->shutdown = std::thread([t, deadline] {
+        t->server->Shutdown(deadline);
+        std::lock_guard<std::mutex> lock(t->mu);
+        t->shut_down = true;
+        t->cv.notify_all();
+    });
+}
 
 extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_port, char *err,
                                                 size_t errlen)
@@ -129,8 +222,20 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
         b.RegisterCallbackGenericService(t->service.get());
         b.SetMaxReceiveMessageSize(p->max_recv > 0x7fffffff ? 0x7fffffff : static_cast<int>(p->max_recv));
         b.SetMaxSendMessageSize(-1);
+        // No compressed requests: grpc 1.51 inflates a gzip/deflate message whole, in its own code and
+        // before comparing it with the size limit above or reaching any handler (or the API-key
+        // check), so a 1 MB message can claim a gigabyte of memory. It has no option to bound the
+        // inflated size, and REST bounds its own inflation; so the algorithms are off, and a
+        // compressed call is refused by gRPC with UNIMPLEMENTED before its message is read.
+        b.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
+        b.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
         // Only the gRPC port: no SO_REUSEPORT, so a second server cannot share it by accident.
         b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+        // grpc's default is no limit on a connection's open calls, each holding memory while its
+        // message is awaited; the client is told the limit and queues beyond it.
+        b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, p->max_streams);
+        if (p->idle_s > 0) // as --conn-timeout-s closes idle HTTP connections
+            b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, static_cast<int>(p->idle_s * 1e3));
         t->server = b.BuildAndStart();
         if (!t->server || port == 0) {
             snprintf(err, errlen, "could not listen for gRPC on %s%s (port in use, no permission%s)", addr.c_str(),
@@ -146,12 +251,39 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
     }
 }
 
+extern "C" void rpc_transport_drain(rpc_transport *t, double grace_s)
+{
+    if (!t) return;
+    try {
+        start_shutdown(t, grace_s);
+    } catch (const std::system_error &) {
+        // no thread: rpc_transport_stop shuts down on its own
+    }
+}
+
 extern "C" void rpc_transport_stop(rpc_transport *t, double grace_s)
 {
     if (!t) return;
-    auto ms = std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
-    t->server->Shutdown(std::chrono::system_clock::now() + ms);
+    auto grace = std::chrono::milliseconds(static_cast<long long>(grace_s > 0 ? grace_s * 1e3 : 0));
+    try {
+        start_shutdown(t, grace_s);
+    } catch (const std::system_error &) {
+    }
+    if (t->shutdown.joinable()) {
+        // A drain's deadline may be far off, and the calls it waits for may never end on their own
+        // (a client that holds a call open without its message): grace_s from now, cancel them.
+        std::unique_lock<std::mutex> lock(t->mu);
+        if (!t->cv.wait_for(lock, grace, [t] { return t->shut_down; }))
+            grpc_server_cancel_all_calls(t->server->c_server());
+        lock.unlock();
+        t->shutdown.join();
+    } else {
+        t->server->Shutdown(std::chrono::system_clock::now() + grace);
+    }
     t->server->Wait();
+    // Alarms of the last calls may still be running (each frees its call); wait for them, briefly.
+    for (int i = 0; i < 1000 && t->service->live.load() > 0; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
     t->server.reset();
     delete t;
 }

@@ -34,30 +34,51 @@ typedef struct rpc_transport rpc_transport;
 typedef struct rpc_call rpc_call; /* one RPC; valid until rpc_call_finish returns */
 
 /* Called when a call starts (its headers arrived), before its message is read; what it returns is kept
- * with the call (rpc_call_tag). Lets the caller count calls in flight from their very start. */
+ * with the call (rpc_call_tag), e.g. whether it began before a drain. */
 typedef int (*rpc_on_start)(void *ctx);
 
-/* Called once per call, on a gRPC thread, with the method ("/package.Service/Method") and the request
- * message (req[len], valid only during the call; req NULL when the client sent none, or the call was
- * cancelled before it arrived). The handler must eventually call rpc_call_finish exactly once, before
- * returning or later from any thread. */
+/* Called once per call whose message arrived, on a gRPC thread, with the method
+ * ("/package.Service/Method") and the request message (req[len], valid only during the call; req NULL
+ * when it could not be read whole, e.g. out of memory). The handler must eventually call
+ * rpc_call_finish exactly once, before returning or later from any thread. */
 typedef void (*rpc_handler)(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len);
+
+/* Why a call ended without its message reaching the handler. */
+typedef enum {
+    RPC_UNREAD_NONE,           /* the client half-closed without a message: answered INVALID_ARGUMENT */
+    RPC_UNREAD_CANCELLED,      /* cancelled before it arrived: by the client, its deadline, or shutdown */
+    RPC_UNREAD_TIMEOUT         /* not there within read_timeout_s: answered DEADLINE_EXCEEDED */
+} rpc_unread;
+
+/* Called instead of the handler for such a call, once it is over (nothing to answer; rpc_call_finish
+ * must not be called, the other rpc_call_* may), secs after its start. */
+typedef void (*rpc_on_unread)(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs);
 
 typedef struct {
     const char *host;          /* address to bind (IPv4 or IPv6 literal, or a name) */
     int port;                  /* 0: any free port */
     size_t max_recv;           /* largest request message (bigger: RESOURCE_EXHAUSTED from gRPC itself) */
+    int max_streams;           /* calls open at once on one connection (HTTP/2 SETTINGS); more wait */
+    double idle_s;             /* a connection without calls for this long is closed (GOAWAY); 0: never */
+    double read_timeout_s;     /* a call's message must arrive within this of its start; 0: no limit */
     const char *tls_cert_pem;  /* PEM text; NULL: plaintext */
     const char *tls_key_pem;
     rpc_on_start on_start;
     rpc_handler handler;
+    rpc_on_unread on_unread;
     void *ctx;
 } rpc_transport_params;
 
 /* Binds and starts serving. NULL with a message on failure; *bound_port is the port listened on. */
 rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_port, char *err, size_t errlen);
 
-/* Stops: calls still open after grace_s are cancelled; returns when every call is done. NULL: no-op. */
+/* Starts shutting down, from another thread: GOAWAY on every connection and the port closed, so no
+ * new call starts; calls already begun go on, those still open grace_s from now are cancelled.
+ * Returns at once. NULL: no-op. */
+void rpc_transport_drain(rpc_transport *t, double grace_s);
+
+/* Stops (draining first if rpc_transport_drain was not called): calls still open grace_s from now
+ * are cancelled, whatever the drain's deadline; returns when every call is done. NULL: no-op. */
 void rpc_transport_stop(rpc_transport *t, double grace_s);
 
 /* The value of request metadata `key` (lowercase), not NUL-terminated: *len bytes; NULL if absent. */

@@ -258,9 +258,28 @@ async function testRpcsAndParity() {
     check(code(await rawCall(s.raw, 'ModelMetadata', Buffer.from([0xff, 0xff]))) === C.INVALID_ARGUMENT, 'garbage ModelMetadataRequest: INVALID_ARGUMENT');
     check(code(await rawCall(s.raw, 'ServerLive', Buffer.from([0x0f]))) === C.INVALID_ARGUMENT, 'garbage ServerLiveRequest: INVALID_ARGUMENT');
     check(code(await rawCall(s.raw, 'NoSuchMethod', Buffer.alloc(0))) === C.UNIMPLEMENTED, 'unknown method: UNIMPLEMENTED');
+    // memory bounds before unpacking (protobuf-c keeps unknown fields, costing many times their bytes):
+    // small requests over 64 KiB are refused unread; a ModelInfer of nothing but tiny fields stops at
+    // its unpacking budget
+    const fields = (n, tag) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i += 2) b[i] = tag; return b; };
+    const bigLive = await rawCall(s.raw, 'ServerLive', fields(66 * 1024, 0x08));
+    eq([code(bigLive), bigLive.err && bigLive.err.details],
+       [C.RESOURCE_EXHAUSTED, 'ServerLiveRequest of 67584 bytes is over the 64 KiB this method accepts'], 'ServerLive over 64 KiB: RESOURCE_EXHAUSTED');
+    check(code(await rawCall(s.raw, 'ModelMetadata', fields(66 * 1024, 0x08))) === C.RESOURCE_EXHAUSTED, 'ModelMetadata over 64 KiB: RESOURCE_EXHAUSTED');
+    check(!(await rawCall(s.raw, 'ServerLive', fields(64 * 1024, 0x08))).err, 'ServerLive of 64 KiB of unknown fields: OK');
+    const tiny = await rawCall(s.raw, 'ModelInfer', fields(400000, 0x32)); // 200,000 empty "outputs"
+    eq([code(tiny), tiny.err && tiny.err.details], [C.RESOURCE_EXHAUSTED, 'ModelInferRequest of 400000 bytes needs more than ' +
+       '865536 bytes of memory to unpack (2 per message byte + 64 KiB): too many fields'], 'ModelInfer of tiny fields: RESOURCE_EXHAUSTED');
     const big = await call(s.svc, 'ModelInfer', inferReq(name, [Buffer.alloc(2200 * 1024, 1)]));
     check(code(big) === C.RESOURCE_EXHAUSTED, `message over --max-body-mb 1: RESOURCE_EXHAUSTED (${code(big)})`);
     await hostileFrames(s.grpc);
+    // (the two compressed ServerLive calls, which gRPC cancels itself, count there too)
+    let gone = 0;
+    for (let i = 0; i < 100 && (gone = await metric(s.http, 'grpc_metadata', '499')) < 4; i++) await sleep(10);
+    eq(gone, 4, 'metrics: calls cancelled before their message counted as grpc_metadata 499');
+    const ready = s.text().split('\n').filter((l) => / GRPC \/inference\.GRPCInferenceService\/ServerReady (?!200)/.test(l))
+        .map((l) => l.replace(/.*\/ServerReady (\d+) .* end=(\S+).*/, '$1 $2')).sort();
+    eq(ready, ['499 grpc:CANCELLED', '499 grpc:DEADLINE_EXCEEDED'], 'access log: cancelled and expired calls 499, not 400');
     const alive = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]]));
     check(!alive.err, 'still serving after the hostile input');
 
@@ -277,7 +296,8 @@ async function testRpcsAndParity() {
     const okCalls = await metric(s.http, 'grpc_infer', '200');
     check(okCalls === 2 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
     check(await metric(s.http, 'grpc_infer', '404') === 2, 'metrics: grpc_infer code 404 (unknown model, version)');
-    check(await metric(s.http, 'grpc_infer', '413') === 1, 'metrics: grpc_infer code 413 (N > --max-images)');
+    check(await metric(s.http, 'grpc_infer', '413') === 2, 'metrics: grpc_infer code 413 (N > --max-images, unpacking budget)');
+    check(await metric(s.http, 'grpc_metadata', '413') === 2, 'metrics: grpc_metadata code 413 (messages over 64 KiB)');
     check(await metric(s.http, 'grpc_metadata', '200') >= 6, 'metrics: grpc_metadata calls counted');
     const logText = s.text();
     check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 200 images=5 ms=[0-9.]+ in=\d+ out=\d+ end=grpc:OK/.test(logText), 'access log: ModelInfer line');
@@ -290,12 +310,18 @@ async function testRpcsAndParity() {
 async function hostileFrames(port) {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => {});
+    let lastMessage = '';
     const send = (body, headers) => new Promise((resolve) => {
         const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, headers || {}));
         let status = null;
         const done = () => resolve(status);
-        req.on('response', (h) => { if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']); });
-        req.on('trailers', (t) => { if (t['grpc-status'] !== undefined) status = Number(t['grpc-status']); });
+        const got = (h) => {
+            if (h['grpc-status'] === undefined) return;
+            status = Number(h['grpc-status']);
+            lastMessage = decodeURIComponent(h['grpc-message'] || '');
+        };
+        req.on('response', got);
+        req.on('trailers', got);
         req.on('close', done);
         req.on('error', done);
         req.setTimeout(5000, () => { req.close(); });
@@ -311,9 +337,110 @@ async function hostileFrames(port) {
     check(compressed !== null && compressed !== 0, `compressed flag without grpc-encoding: error status (${compressed})`);
     const huge = await send(hdr(0, 0x7fffffff));
     check(huge === C.RESOURCE_EXHAUSTED || (huge !== null && huge !== 0), `frame claiming 2 GiB: error status (${huge})`);
+    // Compressed messages are refused before gRPC inflates them (it would inflate without a bound):
+    // a gzip of 64 MiB of zeros (64 KiB on the wire) and a deflate one, each with a clear status;
+    // the same message uncompressed is answered.
+    const zlib = require('zlib');
+    const bomb = zlib.gzipSync(Buffer.alloc(64 << 20));
+    for (const [enc, msg] of [['gzip', bomb], ['deflate', zlib.deflateSync(Buffer.from([0x0a, 0x00]))]]) {
+        lastMessage = '';
+        const st = await send(Buffer.concat([hdr(1, msg.length), msg]), { ':path': SVC + 'ServerLive', 'grpc-encoding': enc });
+        eq([st, lastMessage], [C.UNIMPLEMENTED, `Compression algorithm '${enc}' is disabled.`], `${enc}-compressed request: UNIMPLEMENTED`);
+    }
+    const plainLive = await send(Buffer.concat([hdr(0, 0)]), { ':path': SVC + 'ServerLive' });
+    eq(plainLive, 0, 'the same call uncompressed: OK');
+    // calls that end before their message: cancelled by the client (RST_STREAM), their deadline passed
+    // (grpc-timeout). Counted as 499 (the client left), not as its error.
+    const unsent = (headers, cancelAfterMs) => new Promise((resolve) => {
+        const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ServerReady', 'content-type': 'application/grpc', te: 'trailers' }, headers));
+        req.on('close', resolve);
+        req.on('error', () => {});
+        req.resume();
+        if (cancelAfterMs) setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), cancelAfterMs);
+    });
+    await unsent({}, 200);
+    await unsent({ 'grpc-timeout': '200m' });
     const noBody = await send(Buffer.alloc(0));
     check(noBody === C.INVALID_ARGUMENT || (noBody !== null && noBody !== 0), `no message at all: error status (${noBody})`);
     session.close();
+}
+
+// Connection limits: calls open at once per connection (HTTP/2 SETTINGS), a call whose message does not
+// come ended at --read-timeout-s (20,000 such calls on one connection once held 379 MB), an idle
+// connection closed after --conn-timeout-s.
+async function testConnLimits() {
+    const s = await startServer('limits', ['--read-timeout-s', '1', '--conn-timeout-s', '2']);
+    const session = http2.connect(`http://127.0.0.1:${s.grpc}`);
+    session.on('error', () => {});
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    eq(session.remoteSettings.maxConcurrentStreams, 100, 'SETTINGS_MAX_CONCURRENT_STREAMS is 100');
+    const t0 = Date.now();
+    const headersOnly = await new Promise((resolve) => {
+        const req = session.request({ ':method': 'POST', ':path': SVC + 'ServerLive', 'content-type': 'application/grpc', te: 'trailers' });
+        let st = null, msg = '';
+        const got = (h) => {
+            if (h['grpc-status'] === undefined) return;
+            st = Number(h['grpc-status']);
+            msg = decodeURIComponent(h['grpc-message'] || '');
+        };
+        req.on('response', got);
+        req.on('trailers', got);
+        req.on('close', () => resolve([st, msg]));
+        req.on('error', () => {});
+        req.resume();
+    });
+    const took = Date.now() - t0;
+    eq(headersOnly, [C.DEADLINE_EXCEEDED, 'no request message within 1 s of the call\'s start (--read-timeout-s)'],
+       'a call without its message: DEADLINE_EXCEEDED at --read-timeout-s');
+    check(took >= 900, `... not before the second is up (${took} ms)`);
+    let n = 0;
+    for (let i = 0; i < 100 && (n = await metric(s.http, 'grpc_metadata', '408')) < 1; i++) await sleep(10);
+    eq(n, 1, 'metrics: counted as grpc_metadata 408');
+    check(/ServerLive 408 .* end=grpc:DEADLINE_EXCEEDED/.test(s.text()), 'access log: 408 DEADLINE_EXCEEDED');
+    const goaway = await Promise.race([new Promise((resolve) => session.once('goaway', () => resolve(true))), sleep(8000).then(() => false)]);
+    check(goaway, 'a connection idle for --conn-timeout-s: GOAWAY');
+    session.destroy();
+    eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'still serving');
+    eq(await s.stop(), 0, 'limits server exits 0');
+    checkLogClean(s, 'limits server');
+}
+
+// A grey PNG of w x h pixels, all zero: a few KB that cost a decoder a noticeable time (inflate, resize).
+function bigPng(w, h) {
+    const zlib = require('zlib');
+    const chunk = (type, data) => {
+        const len = Buffer.alloc(4), crc = Buffer.alloc(4), td = Buffer.concat([Buffer.from(type), data]);
+        len.writeUInt32BE(data.length);
+        crc.writeUInt32BE(zlib.crc32(td));
+        return Buffer.concat([len, td, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(w, 0);
+    ihdr.writeUInt32BE(h, 4);
+    ihdr[8] = 8; // 8-bit grey
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+                          chunk('IDAT', zlib.deflateSync(Buffer.alloc((w + 1) * h))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// Images are decoded on the decoders, not on gRPC's few callback threads: with ModelInfer calls of
+// large images decoding, a Health/Check (the readiness probe) is answered before any of them.
+async function testDecodersOffCallbackThreads() {
+    const s = await startServer('decoders', ['--max-images', '8', '--max-body-mb', '8']);
+    const name = 'timm-deit-reduced';
+    const big = bigPng(4000, 4000);
+    const done = [];
+    const infers = Array.from({ length: 8 }, () => call(s.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)))
+        .then((r) => { done.push('infer'); return r; }));
+    await sleep(200);
+    const hc = await call(s.health, 'Check', { service: '' });
+    done.push('health');
+    eq(hc.res, { status: 'SERVING' }, 'Health/Check while ModelInfer images decode: SERVING');
+    const rs = await Promise.all(infers);
+    check(rs.every((r) => !r.err || code(r) === C.RESOURCE_EXHAUSTED), `large ModelInfer calls: OK or busy (${rs.map((r) => r.err && r.err.details)})`);
+    check(rs.some((r) => !r.err), 'large ModelInfer calls: some OK');
+    eq(done[0], 'health', 'Health/Check answered before any of the large ModelInfer calls');
+    eq(await s.stop(), 0, 'decoders server exits 0');
+    checkLogClean(s, 'decoders server');
 }
 
 // Images of the slow model per second with one worker: sizes the queued work of the timing tests.
@@ -419,7 +546,8 @@ async function testLoading() {
     fs.rmSync(dir, { recursive: true, force: true });
 }
 
-// SIGTERM with calls in flight: every one answered OK, new calls UNAVAILABLE, health NOT_SERVING, exit 0.
+// SIGTERM with calls in flight: every one answered OK, new calls UNAVAILABLE, exit 0 soon after, even
+// with a call held open without its message.
 async function testDrain() {
     const s = await startServer('drain', ['--workers', '1', '--max-batch', '8', '--queue', '100000', '--max-images', '4096'], { model: SLOW_MODEL });
     const name = 'fashion-deit';
@@ -435,16 +563,43 @@ async function testDrain() {
         await sleep(5);
     }
     await sleep(100);
+    // and a call held open without its message (its own connection): it must neither hold the drain
+    // for the whole --grace-s (30 s) nor make the exit "forced"
+    const holder = http2.connect(`http://127.0.0.1:${s.grpc}`);
+    holder.on('error', () => {});
+    const held = holder.request({ ':method': 'POST', ':path': SVC + 'ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+    held.on('error', () => {});
+    held.resume();
+    const heldClosed = new Promise((resolve) => held.on('close', resolve));
+    await new Promise((resolve) => held.on('ready', resolve));
+    const t0 = Date.now();
     s.proc.kill('SIGTERM');
     for (let i = 0; i < 100 && !/draining/.test(s.text()); i++) await sleep(10);
-    eq((await call(s.health, 'Check', { service: '' })).res, { status: 'NOT_SERVING' }, 'Health/Check NOT_SERVING while draining');
-    eq((await call(s.svc, 'ServerReady', {})).res, { ready: false }, 'ServerReady false while draining');
+    // GOAWAY and the port closed at SIGTERM: a new call fails UNAVAILABLE in the client (or, had it
+    // raced the GOAWAY, gets the server's own UNAVAILABLE / NOT_SERVING / ready false, or CANCELLED
+    // from gRPC when it arrived as the shutdown began, before a handler took it)
+    // (the "draining" line is logged just before the drain starts: poll, briefly)
+    let hc;
+    for (let i = 0; i < 100; i++) {
+        hc = await call(s.health, 'Check', { service: '' });
+        if (hc.err || hc.res.status !== 'SERVING') break;
+        await sleep(10);
+    }
+    const refused = (r) => code(r) === C.UNAVAILABLE || code(r) === C.CANCELLED;
+    check(refused(hc) || (!hc.err && hc.res.status === 'NOT_SERVING'), `Health/Check while draining: UNAVAILABLE or NOT_SERVING (${code(hc)})`);
+    const sr = await call(s.svc, 'ServerReady', {});
+    check(refused(sr) || (!sr.err && sr.res.ready === false), `ServerReady while draining: UNAVAILABLE or false (${code(sr)})`);
     const late = await call(s.svc, 'ModelInfer', inferReq(name, [SLOW_IMAGE]));
-    eq([code(late), late.err && late.err.details], [C.UNAVAILABLE, 'server is shutting down'], 'new ModelInfer while draining: UNAVAILABLE');
+    check(refused(late),
+          `new ModelInfer while draining: UNAVAILABLE (or CANCELLED) (${code(late)} ${late.err && late.err.details})`);
     const done = await Promise.all(inflight);
     check(done.every((r) => !r.err), `every call in flight at SIGTERM answered OK (${done.filter((r) => r.err).map((r) => r.err.details)})`);
     check(done.every((r) => !r.err && r.res.raw_output_contents[2].length === n * 10 * 4), 'in-flight answers complete');
     eq(await s.exited, 0, 'drained server exits 0');
+    check(Date.now() - t0 < 15000, `... well within --grace-s 30 despite the held call (${Date.now() - t0} ms)`);
+    check(/stopped$/m.test(s.text()) && !/forced/.test(s.text()), 'drain: "stopped", not forced');
+    await heldClosed;
+    holder.destroy();
     checkLogClean(s, 'drain server');
 }
 
@@ -452,6 +607,8 @@ async function testDrain() {
     const t0 = Date.now();
     try {
         await testRpcsAndParity();
+        await testConnLimits();
+        await testDecodersOffCallbackThreads();
         await testQueueLimits();
         await testTlsAndKey();
         await testNoDistillation();

@@ -243,6 +243,49 @@ static void test_hostile_bytes(void)
     free(svc);
 }
 
+/* Memory bounds: the small requests refuse a message over GCODEC_SMALL_MAX unread; ModelInfer's
+ * unpacking stops at its budget (GCODEC_INFER_MEM_*) for a message of tiny fields, while a real one
+ * of the same size (one big image) decodes. */
+static void test_memory_bounds(void)
+{
+    size_t big = GCODEC_SMALL_MAX + 2;
+    uint8_t *b = calloc(1, big); /* field 1 (varint) 0, repeated: each an unknown field to protobuf-c */
+    for (size_t i = 0; i < big; i += 2) b[i] = 0x08;
+    char *name, *version, *svc;
+    CHECK_INT_EQ(gcodec_decode_model_ref(b, big, &name, &version), GCODEC_ETOOBIG);
+    CHECK(name == NULL && version == NULL);
+    CHECK_INT_EQ(gcodec_decode_health(b, big, &svc), GCODEC_ETOOBIG);
+    CHECK(svc == NULL);
+    CHECK_INT_EQ(gcodec_decode_empty(b, big), GCODEC_ETOOBIG);
+    CHECK_INT_EQ(gcodec_decode_empty(b, GCODEC_SMALL_MAX), 0); /* at the bound: decoded */
+
+    /* 200,000 empty "outputs" entries (field 6): 400 KB that would unpack into about 18 MB */
+    size_t n = 400000;
+    uint8_t *m = calloc(1, n);
+    for (size_t i = 0; i < n; i += 2) m[i] = 0x32;
+    gcodec_infer_request r;
+    char err[256];
+    CHECK_INT_EQ(gcodec_decode_infer(m, n, 8, &r, err, sizeof err), V2_ETOOMANY);
+    CHECK(strstr(err, "ModelInferRequest of 400000 bytes needs more than 865536 bytes of memory") != NULL);
+    free(m);
+
+    /* a real request of several MB: one element of 4 MB in raw_input_contents */
+    fixture f;
+    fixture_init(&f, 1);
+    size_t el = 4u << 20;
+    uint8_t *data = calloc(1, el + 4);
+    data[0] = (uint8_t)el;
+    data[1] = (uint8_t)(el >> 8);
+    data[2] = (uint8_t)(el >> 16);
+    data[3] = (uint8_t)(el >> 24);
+    f.raw = (ProtobufCBinaryData){el + 4, data};
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_OK);
+    CHECK(r.req.n_images == 1 && r.req.images[0].len == el);
+    gcodec_infer_request_free(&r);
+    free(data);
+    free(b);
+}
+
 static void test_encoders(void)
 {
     static const char *labels[3] = {"cat", "dog", "emu"};
@@ -334,6 +377,7 @@ int main(void)
     test_valid();
     test_faults();
     test_hostile_bytes();
+    test_memory_bounds();
     test_encoders();
     return check_summary("test_grpc_codec");
 }
