@@ -586,6 +586,8 @@ static const fail_case TIMM_JSON_FAILS[] = {
     FAIL_CASE("{\"pretrained_cfg\": {\"input_size\": [3, 4]}}", NULL, DEIT_EINVAL,
               "pretrained_cfg.input_size: expected [channels, height, width]", NULL),
     FAIL_CASE("{\"global_pool\": \"avg\"}", NULL, DEIT_EINVAL, "global_pool 'avg'", NULL),
+    /* a control character from the file reaches the message escaped */
+    FAIL_CASE("{\"global_pool\": \"avg\\u001b[2J\\n\"}", NULL, DEIT_EINVAL, "global_pool 'avg\\x1b[2J\\x0a'", NULL),
     FAIL_CASE("{\"architecture\": \"deit_base_distilled_patch16_224\"}", NULL, DEIT_EINVAL,
               "implies embed_dim 768 but the tensors give 4", NULL),
     FAIL_CASE("{\"architecture\": \"deit_tiny_patch16_224\", \"model_args\": {\"embed_dim\": 4, "
