@@ -2,6 +2,8 @@
  * checkpoints with missing, misshapen and unexpected tensors. */
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "config.h"
@@ -957,8 +959,35 @@ static void test_fixtures(void)
     }
 }
 
+/* A FIFO (no writer) in place of config.json or model.safetensors: deit_model_open refuses it at
+ * once instead of waiting for a writer (the alarm turns a hang into a failed run). */
+static void test_special_files(void)
+{
+    char dir[] = "/tmp/test_config_XXXXXX", cwd[512], path[600], target[600], err[512];
+    CHECK(mkdtemp(dir) != NULL && getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(target, sizeof target, "%s/" FIX "timm-deit-reduced/model.safetensors", cwd);
+    static const char *const fifos[] = {"config.json", "preprocessor_config.json", "model.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        CHECK(i == 2 || symlink(target, path) == 0);
+        snprintf(path, sizeof path, "%s/%s", dir, fifos[i]);
+        CHECK(mkfifo(path, 0600) == 0);
+        deit_model *m = NULL;
+        alarm(10);
+        int rc = deit_model_open(dir, &m, err, sizeof err);
+        alarm(0);
+        CHECK_MSG(rc != DEIT_OK && m == NULL, "%s as a FIFO: status %d", fifos[i], rc);
+        CHECK_MSG(strstr(err, path) && strstr(err, "not a regular file"), "%s", err);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
+    test_special_files();
     test_synthetic_timm();
     test_synthetic_hf();
     test_hostile_json();

@@ -334,6 +334,19 @@ static void test_open(void)
     unlink(path);
     free(b);
 
+    /* A FIFO with no writer in place of the file: refused at once, not waited on (the alarm turns
+     * a hang into a failed run). */
+    char dir[] = "/tmp/test_st_fifo_XXXXXX", fifo[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof fifo, "%s/model.safetensors", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(10);
+    CHECK_INT_EQ(st_open(fifo, &f, err, sizeof err), DEIT_EIO);
+    alarm(0);
+    CHECK(f == NULL && strstr(err, fifo) && strstr(err, "not a regular file"));
+    unlink(fifo);
+    rmdir(dir);
+
     /* An unreadable file (meaningless as root, who may read anything). */
     if (geteuid() != 0) {
         CHECK(write_temp(path, "12345678", 8) == 0);
