@@ -15,6 +15,12 @@ typedef struct {
     size_t errlen;
 } loader;
 
+/* base + off, or NULL while load_all only checks (no arena yet: every destination is NULL). */
+static float *at(float *base, size_t off)
+{
+    return base ? base + off : NULL;
+}
+
 /* Reserves n floats at *off (rounded up to ALIGN_FLOATS). With base == NULL only counts, so the
  * same walk sizes the arena and then carves it. Returns -1 on size_t overflow. */
 static int carve(size_t *off, size_t n, float *base, float **out)
@@ -92,9 +98,10 @@ static void shape_str(char *buf, size_t len, int nd, const int64_t *dims)
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
-/* Copies tensor `name`, which must have exactly the shape dims[0..nd), into dst as float32 and
- * marks it used. Missing tensors and shape mismatches are DEIT_EINVAL, dtypes other than
- * F32/F16/BF16 DEIT_EUNSUPPORTED; each message names the tensor. */
+/* Checks that tensor `name` exists with exactly the shape dims[0..nd) and a dtype the engine reads,
+ * and marks it used; then, when dst is non-NULL, copies it into dst as float32. Missing tensors and
+ * shape mismatches are DEIT_EINVAL, dtypes other than F32/F16/BF16 DEIT_EUNSUPPORTED; each message
+ * names the tensor. */
 static int load(loader *L, const char *name, int nd, const int64_t *dims, float *dst)
 {
     const st_tensor *t = st_find(L->st, name);
@@ -113,7 +120,7 @@ static int load(loader *L, const char *name, int nd, const int64_t *dims, float 
     /* st_find returns a pointer into the same array st_at indexes, so the offset is its index. */
     size_t idx = (size_t)(t - st_at(L->st, 0));
     if (idx < st_count(L->st)) L->used[idx] = 1;
-    return st_to_f32(t, dst);
+    return dst ? st_to_f32(t, dst) : DEIT_OK;
 }
 
 static int load1(loader *L, const char *name, int64_t a, float *dst)
@@ -131,9 +138,10 @@ static int load3(loader *L, const char *name, int64_t a, int64_t b, int64_t c, f
     return load(L, name, 3, (const int64_t[]){a, b, c}, dst);
 }
 
-/* Copies every tensor the config needs, named through cfg->naming (the scheme decided at resolve),
- * into w's arrays. transformers keeps query, key and value as three Linear layers; stacking their
- * rows (and biases) as [q; k; v] gives exactly timm's fused qkv. */
+/* Walks every tensor the config needs, named through cfg->naming (the scheme decided at resolve):
+ * with w's arrays still NULL it only checks them (load), once they are carved it copies them.
+ * transformers keeps query, key and value as three Linear layers; stacking their rows (and biases)
+ * as [q; k; v] gives exactly timm's fused qkv. */
 static int load_all(loader *L, const deit_config *c, deit_weights *w)
 {
     const deit_naming *N = &c->naming;
@@ -150,16 +158,17 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
         (rc = load3(L, NAME(TN_POS, 0), 1, c->n_tokens, D, w->pos_embed)))
         return rc;
     static const tensor_id qkv_w[3] = {TN_Q_W, TN_K_W, TN_V_W}, qkv_b[3] = {TN_Q_B, TN_K_B, TN_V_B};
+    deit_block_weights none = {0}; /* every destination NULL: the checking walk */
     for (int b = 0; b < c->depth; b++) {
-        deit_block_weights *bw = &w->blocks[b];
+        deit_block_weights *bw = w->blocks ? &w->blocks[b] : &none;
         if (N->layout == LAYOUT_TIMM) {
             if ((rc = load2(L, NAME(TN_QKV_W, b), 3 * D, D, bw->qkv_w)) ||
                 (c->qkv_bias && (rc = load1(L, NAME(TN_QKV_B, b), 3 * D, bw->qkv_b))))
                 return rc;
         } else {
             for (int j = 0; j < 3; j++)
-                if ((rc = load2(L, NAME(qkv_w[j], b), D, D, bw->qkv_w + (size_t)j * DD)) ||
-                    (c->qkv_bias && (rc = load1(L, NAME(qkv_b[j], b), D, bw->qkv_b + (size_t)j * (size_t)D))))
+                if ((rc = load2(L, NAME(qkv_w[j], b), D, D, at(bw->qkv_w, (size_t)j * DD))) ||
+                    (c->qkv_bias && (rc = load1(L, NAME(qkv_b[j], b), D, at(bw->qkv_b, (size_t)j * (size_t)D)))))
                     return rc;
         }
         if ((rc = load1(L, NAME(TN_NORM1_W, b), D, bw->norm1_w)) ||
@@ -207,22 +216,45 @@ static int check_cfg(const deit_config *c, char *err, size_t errlen)
     return DEIT_OK;
 }
 
+/* Every tensor present is one the layout reads (or one it may ignore): anything left over would be
+ * silently dropped, and might have changed the result. */
+static int check_no_extra(const loader *L, const deit_config *cfg)
+{
+    for (size_t i = 0; i < st_count(L->st); i++) {
+        const char *name = st_at(L->st, i)->name;
+        if (L->used[i] || naming_ignorable(&cfg->naming, name)) continue;
+        const char *why = extra_reason(name);
+        return deit_fail(L->err, L->errlen, DEIT_EUNSUPPORTED,
+                         "checkpoint: unexpected tensor '%s'%s%s%s: it would change the computation", name,
+                         why ? " (" : "", why ? why : "", why ? ")" : "");
+    }
+    return DEIT_OK;
+}
+
 int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     int rc = check_cfg(cfg, err, errlen);
     if (rc) return rc;
+    loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
+    if (!L.used) return deit_fail(err, errlen, DEIT_ENOMEM, "weights: out of memory");
+    /* Every tensor checked (name, shape, dtype, no extra) before anything is sized from the config:
+     * depth comes from block names alone, so a small file could otherwise ask for any amount of
+     * memory. Once every array is backed by a tensor of its exact shape, the arenas are bounded by
+     * what the file holds (at most twice, for F16/BF16, plus alignment and zero qkv biases). */
+    if ((rc = load_all(&L, cfg, w)) || (rc = check_no_extra(&L, cfg))) goto out;
     size_t total, ltotal;
     if (plan(cfg, w, NULL, NULL, &total, &ltotal) || total > SIZE_MAX / sizeof(float) ||
-        ltotal > SIZE_MAX / sizeof(float))
-        return deit_fail(err, errlen, DEIT_ETOOBIG, "weights: parameter count overflows");
+        ltotal > SIZE_MAX / sizeof(float)) {
+        rc = deit_fail(err, errlen, DEIT_ETOOBIG, "weights: parameter count overflows");
+        goto out;
+    }
     size_t bytes = total * sizeof(float), lbytes = ltotal * sizeof(float);
     w->blocks = calloc((size_t)cfg->depth, sizeof *w->blocks);
     w->depth = w->blocks ? cfg->depth : 0;
     w->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes);
     w->linear_arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), lbytes);
-    loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
-    if (!w->blocks || !w->arena || !w->linear_arena || !L.used) {
+    if (!w->blocks || !w->arena || !w->linear_arena) {
         rc = deit_fail(err, errlen, DEIT_ENOMEM, "weights: cannot allocate %zu bytes", bytes + lbytes);
         goto out;
     }
@@ -231,17 +263,6 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     memset(w->arena, 0, bytes); /* absent qkv biases read as zeros */
     plan(cfg, w, w->arena, w->linear_arena, &total, &ltotal);
     rc = load_all(&L, cfg, w);
-    if (rc) goto out;
-    /* Anything left over would be silently ignored, and might have changed the result. */
-    for (size_t i = 0; i < st_count(st); i++) {
-        const char *name = st_at(st, i)->name;
-        if (L.used[i] || naming_ignorable(&cfg->naming, name)) continue;
-        const char *why = extra_reason(name);
-        rc = deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                       "checkpoint: unexpected tensor '%s'%s%s%s: it would change the computation", name,
-                       why ? " (" : "", why ? why : "", why ? ")" : "");
-        goto out;
-    }
 out:
     free(L.used);
     if (rc) deit_weights_free(w);

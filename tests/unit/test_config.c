@@ -428,6 +428,20 @@ static void test_synthetic_timm(void)
         /* "something_else" is no timm name, yet the rest are: still timm, still rejected. */
         EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
     }
+    /* A small file whose config asks for a huge model (dim 8192 from cls_token, 150 blocks from
+     * names alone): the first missing tensor is named before anything is sized from the config
+     * (each block would need 3 GB; under ASan the allocation itself aborts). */
+    m.n = 0;
+    add(&m, "F32", 3, SH(1, 1, 8192), "cls_token");
+    add(&m, "F32", 3, SH(1, 2, 8192), "pos_embed");
+    add(&m, "F32", 4, SH(8192, 1, 1, 1), "patch_embed.proj.weight");
+    add(&m, "F32", 2, SH(1, 8192), "head.weight");
+    add(&m, "F32", 2, SH(1, 8192), "blocks.0.mlp.fc1.weight");
+    for (int b = 1; b < 150; b++) add(&m, "F32", 1, SH(0), "blocks.%d.x", b);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "checkpoint: tensor 'patch_embed.proj.bias' is missing", NULL);
+    add(&m, "F32", 1, SH(8192), "patch_embed.proj.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.0.attn.qkv.weight' is missing", NULL);
+
     /* Dtypes: F64 and integer tensors are refused by name; F16/BF16 accepted. */
     timm_model(&m, 2, 1);
     snprintf(find(&m, "blocks.1.norm2.bias")->dtype, 8, "F64");
