@@ -1,6 +1,7 @@
 /* weights.c — copies a checkpoint's tensors (named as cfg->naming says) into float32 arenas. */
 #include "weights.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +99,22 @@ static void shape_str(char *buf, size_t len, int nd, const int64_t *dims)
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
+/* Refuses a tensor holding NaN or an infinity, naming it and the first such element: a single one
+ * makes every logit NaN, so every request would fail, far from the cause. */
+static int check_finite(loader *L, const char *name, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return deit_fail(L->err, L->errlen, DEIT_EINVAL,
+                             "checkpoint: tensor '%s': element %zu of %zu is %s (weights must be finite)",
+                             name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+    return DEIT_OK;
+}
+
 /* Checks that tensor `name` exists with exactly the shape dims[0..nd) and a dtype the engine reads,
- * and marks it used; then, when dst is non-NULL, copies it into dst as float32. Missing tensors and
- * shape mismatches are DEIT_EINVAL, dtypes other than F32/F16/BF16 DEIT_EUNSUPPORTED; each message
- * names the tensor. */
+ * and marks it used; then, when dst is non-NULL, copies it into dst as float32 and checks every
+ * value is finite. Missing tensors, shape mismatches and non-finite values are DEIT_EINVAL, dtypes
+ * other than F32/F16/BF16 DEIT_EUNSUPPORTED; each message names the tensor. */
 static int load(loader *L, const char *name, int nd, const int64_t *dims, float *dst)
 {
     const st_tensor *t = st_find(L->st, name);
@@ -120,7 +133,9 @@ static int load(loader *L, const char *name, int nd, const int64_t *dims, float 
     /* st_find returns a pointer into the same array st_at indexes, so the offset is its index. */
     size_t idx = (size_t)(t - st_at(L->st, 0));
     if (idx < st_count(L->st)) L->used[idx] = 1;
-    return dst ? st_to_f32(t, dst) : DEIT_OK;
+    if (!dst) return DEIT_OK;
+    if ((rc = st_to_f32(t, dst))) return rc;
+    return check_finite(L, name, dst, t->numel);
 }
 
 static int load1(loader *L, const char *name, int64_t a, float *dst)

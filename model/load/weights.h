@@ -50,7 +50,7 @@ typedef struct {
 /* Copies (upcasting) every tensor the config needs from `st` into w. Fails with a message naming
  * the missing tensor or the one whose shape differs from the config, or an unexpected extra tensor
  * that would change the computation (e.g. layer-scale gammas), all checked before anything is
- * allocated. */
+ * allocated; or naming a tensor and element that is NaN or infinite. */
 int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w, char *err,
                       size_t errlen);
 

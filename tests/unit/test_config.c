@@ -1,5 +1,6 @@
 /* test_config.c — config resolution and weight loading: fixture models, hostile configs, synthetic
  * checkpoints with missing, misshapen and unexpected tensors. */
+#include <float.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -35,6 +36,8 @@ typedef struct {
     char dtype[8];
     int nd;
     long long shape[4];
+    long long poison_at;       /* element whose stored bits are poison_bits (0: none; index + 1) */
+    uint32_t poison_bits;      /* raw F32, or F16/BF16 in the low half */
 } tspec;
 
 typedef struct {
@@ -55,7 +58,9 @@ static void add(mspec *m, const char *dtype, int nd, const long long *shape, con
     for (int i = 0; i < nd; i++) t->shape[i] = shape[i];
     snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
     t->nd = nd;
+    t->poison_at = 0;
 }
+
 
 /* Removes the tensor `name`; returns 1 if it was there. */
 static int drop(mspec *m, const char *name)
@@ -81,7 +86,16 @@ static float val(int i, size_t j)
     return (float)(i + 1) + (float)j / 4096.0f;
 }
 
-/* Serialises m as a safetensors buffer; F32 tensors hold val(i, j), other dtypes zero bytes. */
+/* Stores `bits` (F32 bits, or F16/BF16 in the low half) as element `at` of tensor `name`. */
+static void poison(mspec *m, const char *name, long long at, uint32_t bits)
+{
+    tspec *t = find(m, name);
+    t->poison_at = at + 1;
+    t->poison_bits = bits;
+}
+
+/* Serialises m as a safetensors buffer; F32 tensors hold val(i, j), other dtypes zero bytes, then
+ * each tensor's poison element (if any) its poison bits. */
 static uint8_t *build(const mspec *m, size_t *len)
 {
     char *hdr = NULL;
@@ -116,6 +130,11 @@ static uint8_t *build(const mspec *m, size_t *len)
                 float v = val(i, j);
                 memcpy(p + 4 * j, &v, 4); /* little-endian host, as safetensors */
             }
+        const tspec *t = &m->t[i];
+        if (t->poison_at) {
+            size_t es = strcmp(t->dtype, "F32") == 0 ? 4 : 2;
+            memcpy(p + es * (size_t)(t->poison_at - 1), &t->poison_bits, es);
+        }
         p += sizes[i];
     }
     return b;
@@ -428,6 +447,28 @@ static void test_synthetic_timm(void)
         /* "something_else" is no timm name, yet the rest are: still timm, still rejected. */
         EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
     }
+    /* Non-finite weights, whatever the dtype: refused by tensor and element (each would make every
+     * prediction NaN); the largest finite values pass. */
+    timm_model(&m, 2, 1);
+    poison(&m, "head.bias", 1, 0x7fc00000u);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "tensor 'head.bias': element 1 of 3 is NaN", "must be finite");
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "blocks.1.mlp.fc1.weight")->dtype, 8, "F16");
+    poison(&m, "blocks.1.mlp.fc1.weight", 31, 0xfc00u);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "tensor 'blocks.1.mlp.fc1.weight': element 31 of 32 is -inf", NULL);
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "pos_embed")->dtype, 8, "BF16");
+    poison(&m, "pos_embed", 0, 0x7f80u);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "tensor 'pos_embed': element 0 of 24 is +inf", NULL);
+    timm_model(&m, 2, 1);
+    poison(&m, "blocks.0.attn.qkv.weight", 0, 0x7f7fffffu);  /* FLT_MAX */
+    poison(&m, "head_dist.weight", 2, 0x7bffu);             /* the largest F16 */
+    snprintf(find(&m, "head_dist.weight")->dtype, 8, "F16");
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) CHECK(L.w.blocks[0].qkv_w[0] == FLT_MAX && L.w.head_dist_w[2] == 65504.0f);
+    unload(&L);
+
     /* A small file whose config asks for a huge model (dim 8192 from cls_token, 150 blocks from
      * names alone): the first missing tensor is named before anything is sized from the config
      * (each block would need 3 GB; under ASan the allocation itself aborts). */
