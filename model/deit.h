@@ -90,8 +90,10 @@ const char *deit_model_architecture(const deit_model *m);
 /* The checkpoint's stored weight dtype: "F32", "F16" or "BF16" (computation runs at
  * deit_model_precision whatever it is). */
 const char *deit_model_dtype(const deit_model *m);
-/* Classes K of each head (logits per image per head), and 1 when the model has a distillation
- * token and head (0: one head; deit_forward's dist_logits then copy the class logits). */
+/* Classes K of each head (logits per image per head), and 1 when the model has a second head on
+ * its distillation token (0: one head, on token 0; deit_forward's dist_logits then copy the class
+ * logits). transformers' DeiTForImageClassification is a one-head model: its distillation token
+ * takes part in attention, but no head reads it. */
 int deit_model_classes(const deit_model *m);
 int deit_model_distilled(const deit_model *m);
 /* What the second prefix token (and the second head) of a two-head model is: "distillation"
@@ -186,7 +188,7 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
 /* Patch grid of the model's input (rows, columns): the shape of the explanation maps. */
 void deit_grid(const deit_model *m, int *grid_h, int *grid_w);
 
-/* Cosine of the learned cls_token and dist_token parameters; NAN without a distillation token. */
+/* Cosine of the learned cls_token and dist_token parameters; NAN for a one-head model. */
 double deit_learned_token_cosine(const deit_model *m);
 
 /* ---- trace (parity debugging) ---------------------------------------------------------------- */

@@ -145,8 +145,8 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     cfg->depth = tf.depth;
     cfg->mlp_hidden = tf.mlp;
     cfg->n_classes = tf.classes;
-    cfg->distilled = tf.distilled;
-    cfg->n_prefix = 1 + tf.distilled;
+    cfg->distilled = tf.dist_head;
+    cfg->n_prefix = 1 + tf.dist_token;
     cfg->qkv_bias = tf.qkv_bias;
 
     rc = tf.naming.layout == LAYOUT_TIMM ? resolve_timm(&s, root, &tf, cfg, &crop_pct)

@@ -48,11 +48,13 @@ typedef struct {
     int heads;                 /* attention heads; dim % heads == 0 */
     int mlp_hidden;            /* fc1 output width */
     int n_classes;             /* head output width (0 = no head: not supported, refused) */
-    int distilled;             /* 1: class + distillation token and two heads */
+    int distilled;             /* 1: two heads, the second on the distillation token (token 1) */
     int second_class;          /* the second prefix token was trained as a second class token (timm
                                 * config "second_token": "class"): the paper's control, the same
                                 * network as a distilled one, its second head a class head */
-    int n_prefix;              /* tokens before the patches: 1 + distilled */
+    int n_prefix;              /* tokens before the patches: 1, or 2 with a distillation token, which
+                                * takes part in attention whether or not a head reads it (transformers'
+                                * DeiTForImageClassification: one head on token 0, n_prefix 2) */
     int n_tokens;              /* n_prefix + (image_h/patch) * (image_w/patch) */
     float ln_eps;              /* 1e-6 timm, config layer_norm_eps (1e-12) transformers */
     int qkv_bias;              /* timm qkv_bias / transformers qkv_bias (default 1) */

@@ -84,10 +84,10 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
             (rc = agree_arch(s, margs, "patch_size", "patch size", arch, a.patch, tf->patch)) ||
             (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch, 4 * tf->dim, tf->mlp)))
             return rc;
-        if (a.distilled != tf->distilled)
+        if (a.distilled != tf->dist_token)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: architecture '%s' is %sdistilled but the checkpoint %s a distillation token",
-                             s->file, arch, a.distilled ? "" : "not ", tf->distilled ? "has" : "lacks");
+                             s->file, arch, a.distilled ? "" : "not ", tf->dist_token ? "has" : "lacks");
     }
     /* What the second prefix token was trained as. timm has no model with two class tokens; the
      * network is exactly the distilled one (two prefix tokens, head on token 0, head_dist on token
@@ -98,7 +98,7 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         if (strcmp(second, "class") != 0 && strcmp(second, "distillation") != 0)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: second_token '%.40s' unsupported ('distillation' or 'class')", s->file, second);
-        if (!tf->distilled)
+        if (!tf->dist_head)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: second_token '%s' but the checkpoint has no second token ('dist_token')",
                              s->file, second);

@@ -53,7 +53,7 @@ static int plan(const deit_config *c, deit_weights *w, float *base, float *lbase
     CARVE_LINEAR(n, &w->patch_w);
     CARVE(D, &w->patch_b);
     CARVE(D, &w->cls_token);
-    if (c->distilled) CARVE(D, &w->dist_token);
+    if (c->n_prefix > 1) CARVE(D, &w->dist_token);
     if (mul((size_t)c->n_tokens, D, &n)) return -1;
     CARVE(n, &w->pos_embed);
     size_t dd, md;
@@ -169,7 +169,7 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
                    w->patch_w)) ||
         (rc = load1(L, NAME(TN_PATCH_B, 0), D, w->patch_b)) ||
         (rc = load3(L, NAME(TN_CLS, 0), 1, 1, D, w->cls_token)) ||
-        (c->distilled && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
+        (c->n_prefix > 1 && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
         (rc = load3(L, NAME(TN_POS, 0), 1, c->n_tokens, D, w->pos_embed)))
         return rc;
     static const tensor_id qkv_w[3] = {TN_Q_W, TN_K_W, TN_V_W}, qkv_b[3] = {TN_Q_B, TN_K_B, TN_V_B};
@@ -226,7 +226,8 @@ static int check_cfg(const deit_config *c, char *err, size_t errlen)
     if (c->dim < 1 || c->dim > DEIT_MAX_DIM || c->depth < 1 || c->depth > DEIT_MAX_DEPTH ||
         c->mlp_hidden < 1 || c->mlp_hidden > DEIT_MAX_MLP || c->n_classes < 1 ||
         c->n_classes > DEIT_MAX_CLASSES || c->patch < 1 || c->patch > DEIT_MAX_PATCH ||
-        (c->in_chans != 1 && c->in_chans != 3) || c->n_tokens < 1 || c->n_tokens > DEIT_MAX_TOKENS)
+        (c->in_chans != 1 && c->in_chans != 3) || c->n_tokens < 1 || c->n_tokens > DEIT_MAX_TOKENS ||
+        c->n_prefix < 1 || c->n_prefix > 2 || (c->distilled && c->n_prefix != 2) || c->n_prefix >= c->n_tokens)
         return deit_fail(err, errlen, DEIT_EINVAL, "weights: configuration out of range");
     return DEIT_OK;
 }

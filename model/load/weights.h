@@ -33,7 +33,7 @@ typedef struct {
     float *patch_w;            /* [dim][in_chans*patch*patch] (conv weight flattened c,ky,kx) */
     float *patch_b;            /* [dim] */
     float *cls_token;          /* [dim] */
-    float *dist_token;         /* [dim] or NULL when not distilled */
+    float *dist_token;         /* [dim] or NULL without a distillation token (n_prefix 1) */
     float *pos_embed;          /* [n_tokens][dim] (prefix tokens first) */
     deit_block_weights *blocks;/* [depth] */
     float *norm_w, *norm_b;    /* [dim] final LayerNorm */

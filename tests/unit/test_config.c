@@ -561,13 +561,37 @@ static void test_synthetic_hf(void)
     hf_model(&m, "deit.", 1, 1);
     add(&m, "F32", 1, SH(D), "deit.encoder.layer.0.attention.attention.q_norm.weight");
     EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "q_norm", "unexpected tensor");
-    /* Distilled layout with the plain classifier name. */
-    hf_model(&m, "deit.", 1, 1);
-    drop(&m, "cls_classifier.weight");
-    drop(&m, "cls_classifier.bias");
+    /* DeiTForImageClassification, as transformers saves it: the distillation token (two prefix
+     * tokens, both in attention) and one 'classifier' on token 0; served as a one-head model. */
+    hf_model(&m, "deit.", 2, 1);
+    for (int i = 0; i < 2; i++) {
+        drop(&m, i ? "cls_classifier.bias" : "cls_classifier.weight");
+        drop(&m, i ? "distillation_classifier.bias" : "distillation_classifier.weight");
+    }
     add(&m, "F32", 2, SH(K, D), "classifier.weight");
     add(&m, "F32", 1, SH(K), "classifier.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'cls_classifier.weight' is missing", NULL);
+    load_synthetic(&m, "{\"architectures\": [\"DeiTForImageClassification\"]}", NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 2 && L.cfg.n_tokens == 6 && L.cfg.second_class == 0);
+        CHECK_STR_EQ(L.cfg.architecture, "DeiTForImageClassification");
+        CHECK(L.w.dist_token && L.w.dist_token[3] == val(idx_of(&m, "deit.embeddings.distillation_token"), 3));
+        CHECK(L.w.pos_embed[5 * D] == val(idx_of(&m, "deit.embeddings.position_embeddings"), 5 * D));
+        CHECK(L.w.head_w[K * D - 1] == val(idx_of(&m, "classifier.weight"), K * D - 1));
+        CHECK(L.w.head_b[0] == val(idx_of(&m, "classifier.bias"), 0));
+        CHECK(L.w.head_dist_w == NULL && L.w.head_dist_b == NULL);
+    }
+    unload(&L);
+    /* ...with a distillation head beside 'classifier': neither of transformers' layouts. */
+    add(&m, "F32", 2, SH(K, D), "distillation_classifier.weight");
+    add(&m, "F32", 1, SH(K), "distillation_classifier.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'classifier.weight' beside a distillation head", NULL);
+    /* A two-head model's class head without the distillation head it implies. */
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "distillation_classifier.weight");
+    drop(&m, "distillation_classifier.bias");
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing",
+                "'cls_classifier' or 'distillation_classifier' tensors");
     hf_model(&m, "deit.", 1, 1);
     drop(&m, "distillation_classifier.weight");
     EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing", NULL);
@@ -575,13 +599,13 @@ static void test_synthetic_hf(void)
     add(&m, "F32", 1, SH(D), "vit.layernorm.weight");
     EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "mixes 'deit.'", NULL);
 
-    /* Non-distilled DeiTForImageClassification and HF ViT (classifier.*, no distillation token). */
+    /* 'deit.' names without a distillation token: transformers' DeiTEmbeddings always has one (its
+     * position embedding two prefix rows), so no checkpoint it wrote or could load looks like this;
+     * refused rather than run as a ViT under DeiT's preprocessing. */
     hf_model(&m, "deit.", 1, 0);
-    load_synthetic(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"hidden_size\": 4}", NULL, &L);
-    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
-    CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 1);
-    CHECK_STR_EQ(L.cfg.architecture, "DeiTForImageClassification");
-    unload(&L);
+    EXPECT_FAIL(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"hidden_size\": 4}", NULL,
+                DEIT_EINVAL, "tensor 'deit.embeddings.distillation_token' is missing", "'vit.' names");
+    /* HF ViT (classifier.*, no distillation token): one prefix token, one head. */
     hf_model(&m, "vit.", 2, 0);
     add(&m, "F32", 1, SH(D), "vit.pooler.dense.bias");
     load_synthetic(&m, "{\"image_size\": 4, \"layer_norm_eps\": 1e-6}", NULL, &L);
