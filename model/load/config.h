@@ -3,15 +3,19 @@
  *
  * Sources, in increasing priority:
  *   tensor shapes (always authoritative for dim, depth, patch, channels, classes, tokens, mlp size)
- *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch16_{224,384}),
+ *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch<P>_<size>,
+ *     vit_{tiny,small,medium,base,large,huge,giant,gigantic}_patch<P>_<size>: their defaults),
  *     `model_args`, `pretrained_cfg` (input_size, crop_pct, interpolation, mean, std),
  *     `label_names` / `label_descriptions`, `num_classes`
  *   transformers config.json (hidden_size, num_attention_heads, num_hidden_layers,
  *     intermediate_size, layer_norm_eps, image_size, patch_size, num_channels, id2label) and
  *     preprocessor_config.json (size, crop_size, resample, image_mean, image_std, rescale_factor,
  *     do_resize, do_center_crop, do_normalize, do_rescale)
- * Heads default to dim / 64 when no config says otherwise. A config that contradicts the tensors is
- * an error naming both values.
+ * The head count is in no tensor shape: timm's comes from model_args.num_heads, else the
+ * architecture's (whatever embed_dim model_args set); transformers' from num_attention_heads (12
+ * when absent, as DeiTConfig). When nothing gives it (no config.json, an unknown architecture
+ * without num_heads) the checkpoint is refused, never guessed. A config that contradicts the
+ * tensors is an error naming both values.
  */
 #ifndef DEIT_CONFIG_H
 #define DEIT_CONFIG_H

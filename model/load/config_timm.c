@@ -5,34 +5,62 @@
 
 #include "config_internal.h"
 
-/* Defaults implied by a timm DeiT architecture name; 0 where the name does not say. */
+/* Defaults implied by a timm architecture name; 0 where the name does not say. */
 typedef struct {
     int known, dim, heads, depth, patch, img, distilled;
+    double mlp_ratio;
 } arch_info;
 
-/* Decodes deit_{tiny,small,base}[_distilled]_patch16_{224,384}[.tag]; anything else is unknown. */
+/* timm's plain ViT and DeiT families: what their builders pass to VisionTransformer
+ * (vision_transformer.py, deit.py). timm merges a config's model_args over these key by key. */
+static const struct {
+    const char *family;
+    int dim, depth, heads;
+    double mlp_ratio;
+    int distillable;           /* DeiT: "_distilled" may follow the family */
+} FAMILIES[] = {
+    {"deit_tiny", 192, 12, 3, 4.0, 1},    {"deit_small", 384, 12, 6, 4.0, 1},
+    {"deit_base", 768, 12, 12, 4.0, 1},   {"vit_tiny", 192, 12, 3, 4.0, 0},
+    {"vit_small", 384, 12, 6, 4.0, 0},    {"vit_medium", 512, 12, 8, 4.0, 0},
+    {"vit_base", 768, 12, 12, 4.0, 0},    {"vit_large", 1024, 24, 16, 4.0, 0},
+    {"vit_huge", 1280, 32, 16, 4.0, 0},   {"vit_giant", 1408, 40, 16, 48.0 / 11.0, 0},
+    {"vit_gigantic", 1664, 48, 16, 64.0 / 13.0, 0},
+};
+
+/* Reads a decimal number of 1..6 digits at *p, advancing it; -1 if there is none. */
+static int read_number(const char **p)
+{
+    int v = 0, n = 0;
+    for (; **p >= '0' && **p <= '9' && n < 6; (*p)++, n++)
+        v = v * 10 + (**p - '0');
+    return n ? v : -1;
+}
+
+/* Decodes <family>[_distilled]_patch<P>_<size>[.tag] for the families above. Anything else (timm's
+ * many variants: _clip_, _dinov2, _gap_, _reg4_, _plus_...) is unknown: their builders change
+ * arguments a family's defaults do not show, the head count among them. */
 static arch_info timm_arch(const char *arch)
 {
     arch_info a = {0};
-    static const struct {
-        const char *stem;
-        int dim, heads;
-    } table[] = {{"deit_tiny_", 192, 3}, {"deit_small_", 384, 6}, {"deit_base_", 768, 12}};
     char base[128];
     snprintf(base, sizeof base, "%s", arch);
     char *dot = strchr(base, '.'); /* hub tag, e.g. ".fb_in1k" */
     if (dot) *dot = '\0';
-    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
-        if (!has_prefix(base, table[i].stem)) continue;
-        a.known = 1;
-        a.dim = table[i].dim;
-        a.heads = table[i].heads;
-        a.depth = 12;
-        a.distilled = strstr(base, "_distilled") != NULL;
-        if (strstr(base, "_patch16_")) a.patch = 16;
-        size_t n = strlen(base);
-        if (n >= 4 && strcmp(base + n - 4, "_224") == 0) a.img = 224;
-        if (n >= 4 && strcmp(base + n - 4, "_384") == 0) a.img = 384;
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++) {
+        size_t fl = strlen(FAMILIES[i].family);
+        if (strncmp(base, FAMILIES[i].family, fl) != 0) continue;
+        const char *p = base + fl;
+        int distilled = FAMILIES[i].distillable && has_prefix(p, "_distilled_");
+        if (distilled) p += strlen("_distilled");
+        if (!has_prefix(p, "_patch")) continue;
+        p += strlen("_patch");
+        int patch = read_number(&p);
+        if (patch < 1 || *p++ != '_') continue;
+        int img = read_number(&p);
+        if (img < 1 || *p != '\0') continue;
+        a = (arch_info){1, FAMILIES[i].dim, FAMILIES[i].heads, FAMILIES[i].depth, patch, img, distilled,
+                        FAMILIES[i].mlp_ratio};
+        break;
     }
     return a;
 }
@@ -82,7 +110,8 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         if ((rc = agree_arch(s, margs, "embed_dim", "embed_dim", arch, a.dim, tf->dim)) ||
             (rc = agree_arch(s, margs, "depth", "depth", arch, a.depth, tf->depth)) ||
             (rc = agree_arch(s, margs, "patch_size", "patch size", arch, a.patch, tf->patch)) ||
-            (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch, 4 * tf->dim, tf->mlp)))
+            (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch,
+                             (int)((double)tf->dim * a.mlp_ratio), tf->mlp)))
             return rc;
         if (a.distilled != tf->dist_token)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
@@ -130,10 +159,12 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: model_args.global_pool '%s' unsupported (only 'token')", s->file, pool);
 
+    /* timm merges model_args over the architecture's arguments key by key: without num_heads the
+     * architecture's count holds, whatever embed_dim the model_args set. */
     long long heads = 0;
     if ((rc = opt_int(s, margs, "model_args.", "num_heads", 1, DEIT_MAX_HEADS, &heads)) < 0) return rc;
-    if (!rc && a.known && a.dim == tf->dim) heads = a.heads;
-    cfg->heads = (int)heads; /* 0: default below */
+    if (!rc && a.known) heads = a.heads;
+    cfg->heads = (int)heads; /* 0: unknown, refused by the caller once everything else is checked */
 
     /* Model input size: model_args.img_size is what the network was built with; the data config's
      * input_size must then agree (checked by the caller as crop == input). */
