@@ -5,7 +5,8 @@
  *   tensor shapes (always authoritative for dim, depth, patch, channels, classes, tokens, mlp size)
  *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch<P>_<size>,
  *     vit_{tiny,small,medium,base,large,huge,giant,gigantic}_patch<P>_<size>: their defaults),
- *     `model_args`, `pretrained_cfg` (input_size, crop_pct, interpolation, mean, std),
+ *     `model_args` (allow-listed key by key: config_timm.c's MODEL_ARGS), `pretrained_cfg`
+ *     (input_size, crop_pct, interpolation, mean, std),
  *     `label_names` / `label_descriptions`, `num_classes`
  *   transformers config.json (hidden_size, num_attention_heads, num_hidden_layers,
  *     intermediate_size, layer_norm_eps, image_size, patch_size, num_channels, id2label) and

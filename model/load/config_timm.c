@@ -1,6 +1,7 @@
 /* config_timm.c — a timm checkpoint's config.json: architecture defaults, model_args and the
  * pretrained_cfg preprocessing, checked against the tensors. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_internal.h"
@@ -65,6 +66,70 @@ static arch_info timm_arch(const char *arch)
     return a;
 }
 
+/* What the engine does with each model_args key. timm passes them all to VisionTransformer
+ * (vision_transformer.py), so any key may change the numbers; one not listed is refused. */
+typedef enum {
+    MA_CHECKED,                /* read by resolve_timm and checked against the tensors */
+    MA_NO_EFFECT,              /* training or initialisation only: no effect on inference */
+    MA_ONLY,                   /* accepted only at `only`, the value the engine implements */
+} margs_kind;
+
+static const struct {
+    const char *key;
+    margs_kind kind;
+    const char *only;          /* MA_ONLY: the accepted value as JSON text */
+} MODEL_ARGS[] = {
+    {"img_size", MA_CHECKED, NULL},        {"patch_size", MA_CHECKED, NULL},
+    {"in_chans", MA_CHECKED, NULL},        {"num_classes", MA_CHECKED, NULL},
+    {"global_pool", MA_CHECKED, NULL},     {"embed_dim", MA_CHECKED, NULL},
+    {"depth", MA_CHECKED, NULL},           {"num_heads", MA_CHECKED, NULL},
+    {"mlp_ratio", MA_CHECKED, NULL},       {"qkv_bias", MA_CHECKED, NULL},
+    /* dropout and stochastic depth are identities at inference; init is overwritten by the weights */
+    {"drop_rate", MA_NO_EFFECT, NULL},     {"pos_drop_rate", MA_NO_EFFECT, NULL},
+    {"patch_drop_rate", MA_NO_EFFECT, NULL}, {"proj_drop_rate", MA_NO_EFFECT, NULL},
+    {"attn_drop_rate", MA_NO_EFFECT, NULL}, {"drop_path_rate", MA_NO_EFFECT, NULL},
+    {"weight_init", MA_NO_EFFECT, NULL},   {"fix_init", MA_NO_EFFECT, NULL},
+    /* the network the engine computes: timm's defaults */
+    {"act_layer", MA_ONLY, "\"gelu\""},    /* exact (erf) GELU */
+    {"norm_layer", MA_ONLY, "\"layernorm\""}, /* timm's LayerNorm, eps 1e-6 */
+    {"embed_norm_layer", MA_ONLY, "null"}, {"init_values", MA_ONLY, "null"}, /* no layer scale */
+    {"qk_norm", MA_ONLY, "false"},         {"scale_attn_norm", MA_ONLY, "false"},
+    {"scale_mlp_norm", MA_ONLY, "false"},  {"proj_bias", MA_ONLY, "true"},
+    {"class_token", MA_ONLY, "true"},      {"pos_embed", MA_ONLY, "\"learn\""},
+    {"no_embed_class", MA_ONLY, "false"},  {"reg_tokens", MA_ONLY, "0"},
+    {"pre_norm", MA_ONLY, "false"},        {"final_norm", MA_ONLY, "true"},
+    {"fc_norm", MA_ONLY, "false"},         {"pool_include_prefix", MA_ONLY, "false"},
+    {"dynamic_img_size", MA_ONLY, "false"}, {"dynamic_img_pad", MA_ONLY, "false"},
+};
+
+/* Refuses a model_args key the engine does not implement, or one set to a value it does not
+ * (act_layer "quick_gelu", norm_layer "rmsnorm", no_embed_class true...): each would serve numbers
+ * timm does not give. null means "not set" here as everywhere in the config. */
+static int check_model_args(const jsrc *s, const json_t *margs)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)margs, key, v) {
+        size_t i = 0, n = sizeof MODEL_ARGS / sizeof *MODEL_ARGS;
+        while (i < n && strcmp(MODEL_ARGS[i].key, key) != 0) i++;
+        if (i == n)
+            return deit_fail(s->err, s->errlen, DEIT_EUNSUPPORTED,
+                             "%s: model_args.%.64s is not an argument this engine implements (it may change "
+                             "the computation)", s->file, key);
+        if (MODEL_ARGS[i].kind != MA_ONLY || json_is_null(v)) continue;
+        json_t *only = json_loads(MODEL_ARGS[i].only, JSON_DECODE_ANY, NULL);
+        int same = only && json_equal((json_t *)v, only);
+        json_decref(only);
+        if (same) continue;
+        char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        int rc = deit_fail(s->err, s->errlen, DEIT_EUNSUPPORTED, "%s: model_args.%.64s %.40s unsupported (only %s)",
+                           s->file, key, got ? got : "(value)", MODEL_ARGS[i].only);
+        free(got);
+        return rc;
+    }
+    return DEIT_OK;
+}
+
 /* A value the architecture name implies, checked against the tensors unless model_args set `key`
  * (model_args override the architecture's defaults). `what` names the quantity in the message. */
 static int agree_arch(const jsrc *s, const json_t *margs, const char *key, const char *what,
@@ -96,6 +161,7 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
     const json_t *margs, *pcfg;
     if ((rc = opt_obj(s, root, "", "model_args", &margs)) < 0) return rc;
     if ((rc = opt_obj(s, root, "", "pretrained_cfg", &pcfg)) < 0) return rc;
+    if (margs && (rc = check_model_args(s, margs))) return rc;
 
     /* Sizes the tensors fixed: the config may repeat them but not contradict them. */
     if ((rc = agree_int(s, margs, "model_args.", "embed_dim", tf->dim, "embed_dim")) ||

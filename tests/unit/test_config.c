@@ -685,6 +685,29 @@ static const fail_case TIMM_JSON_FAILS[] = {
               "\"depth\": 2, \"patch_size\": 2, \"mlp_ratio\": 2}}", NULL, DEIT_EINVAL,
               "is not distilled but the checkpoint has", NULL),
     FAIL_CASE("{\"architecture\": 7}", NULL, DEIT_EINVAL, "config.json: architecture: expected a string", NULL),
+    /* model_args the engine does not implement: timm would compute something else. */
+    FAIL_CASE("{\"model_args\": {\"act_layer\": \"quick_gelu\"}}", NULL, DEIT_EUNSUPPORTED,
+              "config.json: model_args.act_layer \"quick_gelu\" unsupported (only \"gelu\")", NULL),
+    FAIL_CASE("{\"model_args\": {\"norm_layer\": \"rmsnorm\"}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.norm_layer \"rmsnorm\" unsupported (only \"layernorm\")", NULL),
+    FAIL_CASE("{\"model_args\": {\"no_embed_class\": true}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.no_embed_class true unsupported (only false)", NULL),
+    FAIL_CASE("{\"model_args\": {\"reg_tokens\": 4}}", NULL, DEIT_EUNSUPPORTED, "model_args.reg_tokens 4", NULL),
+    FAIL_CASE("{\"model_args\": {\"init_values\": 1e-5}}", NULL, DEIT_EUNSUPPORTED, "model_args.init_values",
+              "(only null)"),
+    FAIL_CASE("{\"model_args\": {\"class_token\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.class_token", NULL),
+    FAIL_CASE("{\"model_args\": {\"qk_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.qk_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"pre_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.pre_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"fc_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.fc_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"final_norm\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.final_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"pos_embed\": \"none\"}}", NULL, DEIT_EUNSUPPORTED, "model_args.pos_embed", NULL),
+    FAIL_CASE("{\"model_args\": {\"proj_bias\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.proj_bias", NULL),
+    FAIL_CASE("{\"model_args\": {\"dynamic_img_size\": true}}", NULL, DEIT_EUNSUPPORTED, "dynamic_img_size", NULL),
+    FAIL_CASE("{\"model_args\": {\"act_layer\": 5}}", NULL, DEIT_EUNSUPPORTED, "act_layer 5 unsupported", NULL),
+    FAIL_CASE("{\"model_args\": {\"block_fn\": \"ParallelScalingBlock\"}}", NULL, DEIT_EUNSUPPORTED,
+              "config.json: model_args.block_fn is not an argument this engine implements", NULL),
+    FAIL_CASE("{\"model_args\": {\"mlp_layer\": \"SwiGLU\", \"num_heads\": 1}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.mlp_layer", NULL),
     /* Preprocessing fields. */
     FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"squash\"}}", NULL, DEIT_EINVAL, "crop_mode 'squash'",
               NULL),
@@ -793,6 +816,18 @@ static void test_hostile_json(void)
         /* Without a config the grid is assumed square, which 8 patches are not. */
         EXPECT_FAIL(&ns, HEADS1, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
     }
+    /* model_args that do not change inference, and others at the values the engine implements. */
+    load_synthetic(&m, "{\"model_args\": {\"num_heads\": 2, \"drop_rate\": 0.1, \"pos_drop_rate\": 0.1, "
+                       "\"patch_drop_rate\": 0.5, \"proj_drop_rate\": 0.1, \"attn_drop_rate\": 0.1, "
+                       "\"drop_path_rate\": 0.2, \"weight_init\": \"jax\", \"fix_init\": true, "
+                       "\"act_layer\": \"gelu\", \"norm_layer\": \"layernorm\", \"init_values\": null, "
+                       "\"class_token\": true, \"no_embed_class\": false, \"reg_tokens\": 0, \"fc_norm\": null, "
+                       "\"pre_norm\": false, \"final_norm\": true, \"qk_norm\": false, \"proj_bias\": true, "
+                       "\"pos_embed\": \"learn\", \"dynamic_img_size\": false, \"global_pool\": \"token\"}}",
+                   NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 2, "%s", L.err);
+    unload(&L);
+
     /* Older hub files keep the data config at the top level. */
     load_synthetic(&m, "{\"interpolation\": \"bilinear\", \"crop_pct\": 0.5, \"mean\": [0.1, 0.2, 0.3], "
                        "\"model_args\": {\"num_heads\": 1}}", NULL, &L);
