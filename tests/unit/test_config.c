@@ -302,7 +302,7 @@ static void test_synthetic_timm(void)
         const deit_config *c = &L.cfg;
         CHECK(c->naming.layout == LAYOUT_TIMM && c->dtype == ST_F32);
         CHECK_INT_EQ(c->dim, D);
-        CHECK_INT_EQ(c->heads, 1); /* dim / 64 rounds to 0: at least one head */
+        CHECK_INT_EQ(c->heads, 1); /* HEADS1: the only thing the config gives */
         CHECK_INT_EQ(c->depth, 2);
         CHECK_INT_EQ(c->patch, P);
         CHECK_INT_EQ(c->in_chans, C);
@@ -813,7 +813,7 @@ static void test_hostile_json(void)
         CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
         CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
         unload(&L);
-        /* Without a config the grid is assumed square, which 8 patches are not. */
+        /* Without an image size in the config the grid is assumed square, which 8 patches are not. */
         EXPECT_FAIL(&ns, HEADS1, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
     }
     /* model_args that do not change inference, and others at the values the engine implements. */
