@@ -2,12 +2,14 @@
 #include "deit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -20,20 +22,36 @@
 /* config.json files are small (a 1000-label config is ~40 KB); anything bigger is not a config. */
 #define MAX_CONFIG_BYTES (16u << 20)
 
+/* Opens path for reading, only if it is a regular file, into *out (with its stat in *st).
+ * O_NONBLOCK keeps the open itself from waiting for a writer when path is a FIFO (which fstat then
+ * refuses); it is cleared again so the reads that follow are ordinary blocking reads. */
+static int open_regular(const char *path, FILE **out, struct stat *st, char *err, size_t errlen)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
+    int rc = DEIT_OK, flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
+        rc = deit_fail(err, errlen, DEIT_EINVAL, "%s: not a regular file", path);
+    else if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 || !(*out = fdopen(fd, "rb")))
+        rc = deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
+    if (rc != DEIT_OK)
+        close(fd);
+    return rc;
+}
+
 /* Reads a whole small file. Returns DEIT_OK, or DEIT_EIO with *buf NULL when the file does not
  * exist (optional files), or another error. */
 static int read_small_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return deit_fail(err, errlen, DEIT_EINVAL, "%s: not a regular file", path);
-    }
+    FILE *f;
+    int rc = open_regular(path, &f, &st, err, errlen);
+    if (rc != DEIT_OK)
+        return rc;
     if ((unsigned long long)st.st_size > MAX_CONFIG_BYTES) {
         fclose(f);
         return deit_fail(err, errlen, DEIT_EINVAL, "%s: %lld bytes is too large for a config file",

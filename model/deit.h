@@ -69,8 +69,9 @@ int deit_precision_parse(const char *s, deit_precision *out);
 /* ---- model ----------------------------------------------------------------------------------- */
 
 /* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]), a
- * .safetensors file (config inferred from the tensors, or from config.json beside it if present), or
- * "builtin:NAME", a model compiled into the binary (hub.h; hub ids are resolved to a directory there).
+ * .safetensors file (with the config.json beside it: every size but the number of attention heads
+ * comes from the tensors, so a checkpoint without config.json is refused), or "builtin:NAME", a
+ * model compiled into the binary (hub.h; hub ids are resolved to a directory there).
  * Returns DEIT_OK or a DEIT_E* status with a message naming the file/tensor/field. */
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen);
 /* deit_model_open with parameters (NULL: deit_default_params()). An isa or precision this build or
@@ -90,8 +91,10 @@ const char *deit_model_architecture(const deit_model *m);
 /* The checkpoint's stored weight dtype: "F32", "F16" or "BF16" (computation runs at
  * deit_model_precision whatever it is). */
 const char *deit_model_dtype(const deit_model *m);
-/* Classes K of each head (logits per image per head), and 1 when the model has a distillation
- * token and head (0: one head; deit_forward's dist_logits then copy the class logits). */
+/* Classes K of each head (logits per image per head), and 1 when the model has a second head on
+ * its distillation token (0: one head, on token 0; deit_forward's dist_logits then copy the class
+ * logits). transformers' DeiTForImageClassification is a one-head model: its distillation token
+ * takes part in attention, but no head reads it. */
 int deit_model_classes(const deit_model *m);
 int deit_model_distilled(const deit_model *m);
 /* What the second prefix token (and the second head) of a two-head model is: "distillation"
@@ -186,7 +189,7 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
 /* Patch grid of the model's input (rows, columns): the shape of the explanation maps. */
 void deit_grid(const deit_model *m, int *grid_h, int *grid_w);
 
-/* Cosine of the learned cls_token and dist_token parameters; NAN without a distillation token. */
+/* Cosine of the learned cls_token and dist_token parameters; NAN for a one-head model. */
 double deit_learned_token_cosine(const deit_model *m);
 
 /* ---- trace (parity debugging) ---------------------------------------------------------------- */

@@ -17,8 +17,10 @@ typedef enum {
 /* Short constant name of a status ("invalid", "too_large", ...), never NULL. */
 const char *deit_status_name(int status);
 
-/* Formats a message into err[errlen] (if err != NULL && errlen > 0) and returns status.
- * Lets failure paths read `return deit_fail(err, errlen, DEIT_EINVAL, "...", ...);`. */
+/* Formats a message into err[errlen] (if err != NULL && errlen > 0) and returns status. Control
+ * bytes in the result (from a quoted tensor name, config string or path) are written as \xHH, so
+ * no message can carry a newline or a terminal escape into a log. Lets failure paths read
+ * `return deit_fail(err, errlen, DEIT_EINVAL, "...", ...);`. */
 int deit_fail(char *err, size_t errlen, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -37,6 +37,39 @@ printf '%s' "$out" | grep -q '"distill_head":null' && ok || ko "one-head model: 
 "$BIN" --model $M/timm-deit-reduced --top-k 0 $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "--top-k 0 refused"
 
+# Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
+# that overflow float32 in the forward pass give an error line and exit 1, never an empty {} (the
+# models are the reduced fixture with some values rewritten in place)
+T=$(mktemp -d)
+rewrite() { # DIR TENSOR=FLOAT[@INDEX] ...: a copy of timm-deit-reduced with those values set
+    mkdir -p "$1" && cp $M/timm-deit-reduced/config.json "$1" && dst=$1 && shift
+    /usr/bin/python3 - "$M/timm-deit-reduced/model.safetensors" "$dst/model.safetensors" "$@" <<'PY'
+import json, struct, sys
+src, dst, edits = sys.argv[1], sys.argv[2], sys.argv[3:]
+b = bytearray(open(src, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+hdr = json.loads(b[8:8 + n])
+for e in edits:
+    name, val = e.split("=")
+    val, _, at = val.partition("@")
+    t = hdr[name]
+    assert t["dtype"] == "F32"
+    lo, hi = t["data_offsets"]
+    idx = range((hi - lo) // 4) if at == "" else [int(at)]
+    for i in idx:
+        struct.pack_into("<f", b, 8 + n + lo + 4 * i, float(val))
+open(dst, "wb").write(b)
+PY
+}
+rewrite "$T/nan" head.bias=nan@3
+out=$("$BIN" --model "$T/nan" $I/chelsea.png 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "tensor 'head.bias': element 3 of 10 is NaN" && ok || ko "NaN weight: exit $rc, $out"
+rewrite "$T/overflow" norm.weight=0 norm.bias=1 head.weight=3e38
+out=$("$BIN" --model "$T/overflow" $I/chelsea.png 2>/dev/null); rc=$?
+[ "$rc" -eq 1 ] && ok || ko "non-finite logits must exit 1 (got $rc)"
+printf '%s' "$out" | grep -q '"image":"tests/fixtures/images/chelsea.png","error":"the forward pass produced non-finite logits' && ok || ko "non-finite logits: error line, got: $out"
+rm -rf "$T"
+
 # --explain: rollout maps and token_cosine, the same numbers as the float64 reference (issue 15)
 for model in timm-deit-reduced timm-deit-nodist-reduced; do
     out=$("$BIN" --model $M/$model --explain $I/chelsea.png $I/coffee.png); rc=$?

@@ -1,6 +1,7 @@
 /* deit_predict.c — offline CLI: classify image files with a DeiT checkpoint, one JSON line each. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,16 @@ static int read_file(const char *path, unsigned char **buf, size_t *len, char *e
         return -1;
     }
     return 0;
+}
+
+/* Why no prediction could be built from n logits the forward pass did compute: JSON has no NaN
+ * or infinity, which a model whose weights overflow float32 produces; otherwise memory ran out. */
+static const char *no_prediction_reason(const float *logits, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(logits[i]))
+            return "the forward pass produced non-finite logits (NaN or infinity)";
+    return "out of memory building the prediction";
 }
 
 static void print_json_line(json_t *o)
@@ -186,14 +197,17 @@ int main(int argc, char **argv)
         if (rc == DEIT_OK)
             rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);
         json_t *o = NULL;
+        const char *why = "out of memory";
         if (rc == DEIT_OK) {
             json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
-            o = json_object();
-            if (p && o) {
+            o = p ? json_object() : NULL;
+            if (o) {
                 json_object_set_new(o, "image", json_string(path));
                 json_object_update(o, p);
             }
             json_decref(p);
+            if (!p)
+                why = no_prediction_reason(logits, 2 * K);
             if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
                                                                                    am.distilled)) != 0) {
                 json_decref(o);
@@ -203,7 +217,7 @@ int main(int argc, char **argv)
         if (rc != DEIT_OK || !o) {
             failures++;
             json_decref(o);
-            o = json_pack("{s:s, s:s}", "image", path, "error", rc == DEIT_OK ? "out of memory" : err);
+            o = json_pack("{s:s, s:s}", "image", path, "error", rc == DEIT_OK ? why : err);
         }
         print_json_line(o);
     }

@@ -116,6 +116,32 @@ static int finish_preproc(const jsrc *s, const jsrc *ps, weight_layout layout, d
     return DEIT_OK;
 }
 
+/* The number of attention heads, which no tensor shape gives (q, k and v are [D, D] whatever it
+ * is), so it comes from the config (resolve_timm, resolve_hf; 0 when nothing says) and is never
+ * guessed: a wrong count still runs, and every logit is wrong. Checked after everything else, so a
+ * config that contradicts the tensors says so first. */
+static int check_heads(const jsrc *s, const json_t *root, const tensor_facts *tf, const deit_config *cfg)
+{
+    int timm = tf->naming.layout == LAYOUT_TIMM;
+    if (cfg->heads == 0 && !root)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "no %s: the number of attention heads is in no tensor shape and must come from it (%s)",
+                         s->file, timm ? "model_args.num_heads, or a timm architecture" : "num_attention_heads");
+    if (cfg->heads == 0 && cfg->architecture[0])
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: architecture '%s' is not one whose head count this engine knows (plain deit_* "
+                         "and vit_* families) and model_args.num_heads is not set: add model_args.num_heads",
+                         s->file, cfg->architecture);
+    if (cfg->heads == 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: neither an architecture nor model_args.num_heads gives the number of attention "
+                         "heads: add model_args.num_heads", s->file);
+    if (cfg->heads > DEIT_MAX_HEADS || tf->dim % cfg->heads != 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: %d heads do not divide embed_dim %d", s->file,
+                         cfg->heads, tf->dim);
+    return DEIT_OK;
+}
+
 int deit_config_resolve(const char *config_json, size_t config_len, const char *preproc_json,
                         size_t preproc_len, const st_file *weights, const char *name, deit_config *cfg,
                         char *err, size_t errlen)
@@ -145,22 +171,17 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     cfg->depth = tf.depth;
     cfg->mlp_hidden = tf.mlp;
     cfg->n_classes = tf.classes;
-    cfg->distilled = tf.distilled;
-    cfg->n_prefix = 1 + tf.distilled;
+    cfg->distilled = tf.dist_head;
+    cfg->n_prefix = 1 + tf.dist_token;
     cfg->qkv_bias = tf.qkv_bias;
 
     rc = tf.naming.layout == LAYOUT_TIMM ? resolve_timm(&s, root, &tf, cfg, &crop_pct)
                                   : resolve_hf(&s, root, &ps, proot, &tf, cfg);
     if (rc) goto out;
-    if (cfg->heads == 0) cfg->heads = tf.dim / 64 > 0 ? tf.dim / 64 : 1;
-    if (cfg->heads > DEIT_MAX_HEADS || tf.dim % cfg->heads != 0) {
-        rc = deit_fail(err, errlen, DEIT_EINVAL, "%s: %d heads do not divide embed_dim %d", s.file, cfg->heads,
-                       tf.dim);
-        goto out;
-    }
     if ((rc = resolve_geometry(&s, &tf, cfg)) ||
         (rc = finish_preproc(&s, &ps, tf.naming.layout, crop_pct, cfg)) ||
-        (rc = resolve_labels(&s, root, tf.naming.layout, cfg)))
+        (rc = resolve_labels(&s, root, tf.naming.layout, cfg)) ||
+        (rc = check_heads(&s, root, &tf, cfg)))
         goto out;
 out:
     json_decref(root);

@@ -3,15 +3,20 @@
  *
  * Sources, in increasing priority:
  *   tensor shapes (always authoritative for dim, depth, patch, channels, classes, tokens, mlp size)
- *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch16_{224,384}),
- *     `model_args`, `pretrained_cfg` (input_size, crop_pct, interpolation, mean, std),
+ *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch<P>_<size>,
+ *     vit_{tiny,small,medium,base,large,huge,giant,gigantic}_patch<P>_<size>: their defaults),
+ *     `model_args` (allow-listed key by key: config_timm.c's MODEL_ARGS), `pretrained_cfg`
+ *     (input_size, crop_pct, interpolation, mean, std),
  *     `label_names` / `label_descriptions`, `num_classes`
  *   transformers config.json (hidden_size, num_attention_heads, num_hidden_layers,
  *     intermediate_size, layer_norm_eps, image_size, patch_size, num_channels, id2label) and
  *     preprocessor_config.json (size, crop_size, resample, image_mean, image_std, rescale_factor,
  *     do_resize, do_center_crop, do_normalize, do_rescale)
- * Heads default to dim / 64 when no config says otherwise. A config that contradicts the tensors is
- * an error naming both values.
+ * The head count is in no tensor shape: timm's comes from model_args.num_heads, else the
+ * architecture's (whatever embed_dim model_args set); transformers' from num_attention_heads (12
+ * when absent, as DeiTConfig). When nothing gives it (no config.json, an unknown architecture
+ * without num_heads) the checkpoint is refused, never guessed. A config that contradicts the
+ * tensors is an error naming both values.
  */
 #ifndef DEIT_CONFIG_H
 #define DEIT_CONFIG_H
@@ -48,11 +53,13 @@ typedef struct {
     int heads;                 /* attention heads; dim % heads == 0 */
     int mlp_hidden;            /* fc1 output width */
     int n_classes;             /* head output width (0 = no head: not supported, refused) */
-    int distilled;             /* 1: class + distillation token and two heads */
+    int distilled;             /* 1: two heads, the second on the distillation token (token 1) */
     int second_class;          /* the second prefix token was trained as a second class token (timm
                                 * config "second_token": "class"): the paper's control, the same
                                 * network as a distilled one, its second head a class head */
-    int n_prefix;              /* tokens before the patches: 1 + distilled */
+    int n_prefix;              /* tokens before the patches: 1, or 2 with a distillation token, which
+                                * takes part in attention whether or not a head reads it (transformers'
+                                * DeiTForImageClassification: one head on token 0, n_prefix 2) */
     int n_tokens;              /* n_prefix + (image_h/patch) * (image_w/patch) */
     float ln_eps;              /* 1e-6 timm, config layer_norm_eps (1e-12) transformers */
     int qkv_bias;              /* timm qkv_bias / transformers qkv_bias (default 1) */

@@ -77,7 +77,9 @@ int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const json_t *
     if (rc && strcmp(act, "gelu") != 0)
         return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: hidden_act '%s' unsupported (only 'gelu')",
                          s->file, act);
-    long long heads = 0;
+    /* transformers reads the count from config.json, DeiTConfig's and ViTConfig's default 12 when
+     * the key is absent; without config.json it loads nothing (0: refused by the caller). */
+    long long heads = root ? 12 : 0;
     if ((rc = opt_int(s, root, "", "num_attention_heads", 1, DEIT_MAX_HEADS, &heads)) < 0) return rc;
     cfg->heads = (int)heads;
     double eps = 1e-12;

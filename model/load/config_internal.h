@@ -28,7 +28,8 @@ typedef struct {
 /* What the tensors say, before any config is consulted. */
 typedef struct {
     deit_naming naming;        /* timm or transformers, the prefix: decided once (naming_detect) */
-    int dim, in_chans, patch, tokens, depth, mlp, classes, distilled, qkv_bias;
+    int dim, in_chans, patch, tokens, depth, mlp, classes, qkv_bias;
+    int dist_token, dist_head;  /* as naming.dist_token / dist_head, checked against each other */
     st_dtype dtype;
     char pos_name[96];         /* the position embedding's full name, for messages */
 } tensor_facts;

@@ -1,40 +1,133 @@
 /* config_timm.c — a timm checkpoint's config.json: architecture defaults, model_args and the
  * pretrained_cfg preprocessing, checked against the tensors. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_internal.h"
 
-/* Defaults implied by a timm DeiT architecture name; 0 where the name does not say. */
+/* Defaults implied by a timm architecture name; 0 where the name does not say. */
 typedef struct {
     int known, dim, heads, depth, patch, img, distilled;
+    double mlp_ratio;
 } arch_info;
 
-/* Decodes deit_{tiny,small,base}[_distilled]_patch16_{224,384}[.tag]; anything else is unknown. */
+/* timm's plain ViT and DeiT families: what their builders pass to VisionTransformer
+ * (vision_transformer.py, deit.py). timm merges a config's model_args over these key by key. */
+static const struct {
+    const char *family;
+    int dim, depth, heads;
+    double mlp_ratio;
+    int distillable;           /* DeiT: "_distilled" may follow the family */
+} FAMILIES[] = {
+    {"deit_tiny", 192, 12, 3, 4.0, 1},    {"deit_small", 384, 12, 6, 4.0, 1},
+    {"deit_base", 768, 12, 12, 4.0, 1},   {"vit_tiny", 192, 12, 3, 4.0, 0},
+    {"vit_small", 384, 12, 6, 4.0, 0},    {"vit_medium", 512, 12, 8, 4.0, 0},
+    {"vit_base", 768, 12, 12, 4.0, 0},    {"vit_large", 1024, 24, 16, 4.0, 0},
+    {"vit_huge", 1280, 32, 16, 4.0, 0},   {"vit_giant", 1408, 40, 16, 48.0 / 11.0, 0},
+    {"vit_gigantic", 1664, 48, 16, 64.0 / 13.0, 0},
+};
+
+/* Reads a decimal number of 1..6 digits at *p, advancing it; -1 if there is none. */
+static int read_number(const char **p)
+{
+    int v = 0, n = 0;
+    for (; **p >= '0' && **p <= '9' && n < 6; (*p)++, n++)
+        v = v * 10 + (**p - '0');
+    return n ? v : -1;
+}
+
+/* Decodes <family>[_distilled]_patch<P>_<size>[.tag] for the families above. Anything else (timm's
+ * many variants: _clip_, _dinov2, _gap_, _reg4_, _plus_...) is unknown: their builders change
+ * arguments a family's defaults do not show, the head count among them. */
 static arch_info timm_arch(const char *arch)
 {
     arch_info a = {0};
-    static const struct {
-        const char *stem;
-        int dim, heads;
-    } table[] = {{"deit_tiny_", 192, 3}, {"deit_small_", 384, 6}, {"deit_base_", 768, 12}};
     char base[128];
     snprintf(base, sizeof base, "%s", arch);
     char *dot = strchr(base, '.'); /* hub tag, e.g. ".fb_in1k" */
     if (dot) *dot = '\0';
-    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
-        if (!has_prefix(base, table[i].stem)) continue;
-        a.known = 1;
-        a.dim = table[i].dim;
-        a.heads = table[i].heads;
-        a.depth = 12;
-        a.distilled = strstr(base, "_distilled") != NULL;
-        if (strstr(base, "_patch16_")) a.patch = 16;
-        size_t n = strlen(base);
-        if (n >= 4 && strcmp(base + n - 4, "_224") == 0) a.img = 224;
-        if (n >= 4 && strcmp(base + n - 4, "_384") == 0) a.img = 384;
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++) {
+        size_t fl = strlen(FAMILIES[i].family);
+        if (strncmp(base, FAMILIES[i].family, fl) != 0) continue;
+        const char *p = base + fl;
+        int distilled = FAMILIES[i].distillable && has_prefix(p, "_distilled_");
+        if (distilled) p += strlen("_distilled");
+        if (!has_prefix(p, "_patch")) continue;
+        p += strlen("_patch");
+        int patch = read_number(&p);
+        if (patch < 1 || *p++ != '_') continue;
+        int img = read_number(&p);
+        if (img < 1 || *p != '\0') continue;
+        a = (arch_info){1, FAMILIES[i].dim, FAMILIES[i].heads, FAMILIES[i].depth, patch, img, distilled,
+                        FAMILIES[i].mlp_ratio};
+        break;
     }
     return a;
+}
+
+/* What the engine does with each model_args key. timm passes them all to VisionTransformer
+ * (vision_transformer.py), so any key may change the numbers; one not listed is refused. */
+typedef enum {
+    MA_CHECKED,                /* read by resolve_timm and checked against the tensors */
+    MA_NO_EFFECT,              /* training or initialisation only: no effect on inference */
+    MA_ONLY,                   /* accepted only at `only`, the value the engine implements */
+} margs_kind;
+
+static const struct {
+    const char *key;
+    margs_kind kind;
+    const char *only;          /* MA_ONLY: the accepted value as JSON text */
+} MODEL_ARGS[] = {
+    {"img_size", MA_CHECKED, NULL},        {"patch_size", MA_CHECKED, NULL},
+    {"in_chans", MA_CHECKED, NULL},        {"num_classes", MA_CHECKED, NULL},
+    {"global_pool", MA_CHECKED, NULL},     {"embed_dim", MA_CHECKED, NULL},
+    {"depth", MA_CHECKED, NULL},           {"num_heads", MA_CHECKED, NULL},
+    {"mlp_ratio", MA_CHECKED, NULL},       {"qkv_bias", MA_CHECKED, NULL},
+    /* dropout and stochastic depth are identities at inference; init is overwritten by the weights */
+    {"drop_rate", MA_NO_EFFECT, NULL},     {"pos_drop_rate", MA_NO_EFFECT, NULL},
+    {"patch_drop_rate", MA_NO_EFFECT, NULL}, {"proj_drop_rate", MA_NO_EFFECT, NULL},
+    {"attn_drop_rate", MA_NO_EFFECT, NULL}, {"drop_path_rate", MA_NO_EFFECT, NULL},
+    {"weight_init", MA_NO_EFFECT, NULL},   {"fix_init", MA_NO_EFFECT, NULL},
+    /* the network the engine computes: timm's defaults */
+    {"act_layer", MA_ONLY, "\"gelu\""},    /* exact (erf) GELU */
+    {"norm_layer", MA_ONLY, "\"layernorm\""}, /* timm's LayerNorm, eps 1e-6 */
+    {"embed_norm_layer", MA_ONLY, "null"}, {"init_values", MA_ONLY, "null"}, /* no layer scale */
+    {"qk_norm", MA_ONLY, "false"},         {"scale_attn_norm", MA_ONLY, "false"},
+    {"scale_mlp_norm", MA_ONLY, "false"},  {"proj_bias", MA_ONLY, "true"},
+    {"class_token", MA_ONLY, "true"},      {"pos_embed", MA_ONLY, "\"learn\""},
+    {"no_embed_class", MA_ONLY, "false"},  {"reg_tokens", MA_ONLY, "0"},
+    {"pre_norm", MA_ONLY, "false"},        {"final_norm", MA_ONLY, "true"},
+    {"fc_norm", MA_ONLY, "false"},         {"pool_include_prefix", MA_ONLY, "false"},
+    {"dynamic_img_size", MA_ONLY, "false"}, {"dynamic_img_pad", MA_ONLY, "false"},
+};
+
+/* Refuses a model_args key the engine does not implement, or one set to a value it does not
+ * (act_layer "quick_gelu", norm_layer "rmsnorm", no_embed_class true...): each would serve numbers
+ * timm does not give. null means "not set" here as everywhere in the config. */
+static int check_model_args(const jsrc *s, const json_t *margs)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)margs, key, v) {
+        size_t i = 0, n = sizeof MODEL_ARGS / sizeof *MODEL_ARGS;
+        while (i < n && strcmp(MODEL_ARGS[i].key, key) != 0) i++;
+        if (i == n)
+            return deit_fail(s->err, s->errlen, DEIT_EUNSUPPORTED,
+                             "%s: model_args.%.64s is not an argument this engine implements (it may change "
+                             "the computation)", s->file, key);
+        if (MODEL_ARGS[i].kind != MA_ONLY || json_is_null(v)) continue;
+        json_t *only = json_loads(MODEL_ARGS[i].only, JSON_DECODE_ANY, NULL);
+        int same = only && json_equal((json_t *)v, only);
+        json_decref(only);
+        if (same) continue;
+        char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        int rc = deit_fail(s->err, s->errlen, DEIT_EUNSUPPORTED, "%s: model_args.%.64s %.40s unsupported (only %s)",
+                           s->file, key, got ? got : "(value)", MODEL_ARGS[i].only);
+        free(got);
+        return rc;
+    }
+    return DEIT_OK;
 }
 
 /* A value the architecture name implies, checked against the tensors unless model_args set `key`
@@ -68,6 +161,7 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
     const json_t *margs, *pcfg;
     if ((rc = opt_obj(s, root, "", "model_args", &margs)) < 0) return rc;
     if ((rc = opt_obj(s, root, "", "pretrained_cfg", &pcfg)) < 0) return rc;
+    if (margs && (rc = check_model_args(s, margs))) return rc;
 
     /* Sizes the tensors fixed: the config may repeat them but not contradict them. */
     if ((rc = agree_int(s, margs, "model_args.", "embed_dim", tf->dim, "embed_dim")) ||
@@ -82,12 +176,13 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         if ((rc = agree_arch(s, margs, "embed_dim", "embed_dim", arch, a.dim, tf->dim)) ||
             (rc = agree_arch(s, margs, "depth", "depth", arch, a.depth, tf->depth)) ||
             (rc = agree_arch(s, margs, "patch_size", "patch size", arch, a.patch, tf->patch)) ||
-            (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch, 4 * tf->dim, tf->mlp)))
+            (rc = agree_arch(s, margs, "mlp_ratio", "mlp hidden width", arch,
+                             (int)((double)tf->dim * a.mlp_ratio), tf->mlp)))
             return rc;
-        if (a.distilled != tf->distilled)
+        if (a.distilled != tf->dist_token)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: architecture '%s' is %sdistilled but the checkpoint %s a distillation token",
-                             s->file, arch, a.distilled ? "" : "not ", tf->distilled ? "has" : "lacks");
+                             s->file, arch, a.distilled ? "" : "not ", tf->dist_token ? "has" : "lacks");
     }
     /* What the second prefix token was trained as. timm has no model with two class tokens; the
      * network is exactly the distilled one (two prefix tokens, head on token 0, head_dist on token
@@ -98,7 +193,7 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         if (strcmp(second, "class") != 0 && strcmp(second, "distillation") != 0)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: second_token '%.40s' unsupported ('distillation' or 'class')", s->file, second);
-        if (!tf->distilled)
+        if (!tf->dist_head)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                              "%s: second_token '%s' but the checkpoint has no second token ('dist_token')",
                              s->file, second);
@@ -130,10 +225,12 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: model_args.global_pool '%s' unsupported (only 'token')", s->file, pool);
 
+    /* timm merges model_args over the architecture's arguments key by key: without num_heads the
+     * architecture's count holds, whatever embed_dim the model_args set. */
     long long heads = 0;
     if ((rc = opt_int(s, margs, "model_args.", "num_heads", 1, DEIT_MAX_HEADS, &heads)) < 0) return rc;
-    if (!rc && a.known && a.dim == tf->dim) heads = a.heads;
-    cfg->heads = (int)heads; /* 0: default below */
+    if (!rc && a.known) heads = a.heads;
+    cfg->heads = (int)heads; /* 0: unknown, refused by the caller once everything else is checked */
 
     /* Model input size: model_args.img_size is what the network was built with; the data config's
      * input_size must then agree (checked by the caller as crop == input). */

@@ -44,8 +44,8 @@ static const char *const NAMES[TN_COUNT][2] = {
 const char *naming_tensor(const deit_naming *n, tensor_id id, int block, char *buf, size_t len)
 {
     const char *fmt = (unsigned)id < TN_COUNT ? NAMES[id][n->layout == LAYOUT_TRANSFORMERS] : NULL;
-    /* a transformers model without a distillation token has one plain classifier */
-    if (n->layout == LAYOUT_TRANSFORMERS && !n->distilled && (id == TN_HEAD_W || id == TN_HEAD_B))
+    /* a transformers model without a distillation head has one plain classifier */
+    if (n->layout == LAYOUT_TRANSFORMERS && !n->dist_head && (id == TN_HEAD_W || id == TN_HEAD_B))
         fmt = id == TN_HEAD_W ? "%.0sclassifier.weight" : "%.0sclassifier.bias";
     if (!fmt) {
         if (len) buf[0] = '\0';
@@ -99,7 +99,12 @@ int naming_detect(const st_file *st, deit_naming *out, char *err, size_t errlen)
     out->layout = timm ? LAYOUT_TIMM : LAYOUT_TRANSFORMERS;
     snprintf(out->prefix, sizeof out->prefix, "%s", timm ? "" : vit ? "vit." : "deit.");
     char name[128];
-    out->distilled = st_find(st, naming_tensor(out, TN_DIST, 0, name, sizeof name)) != NULL;
+    out->dist_token = st_find(st, naming_tensor(out, TN_DIST, 0, name, sizeof name)) != NULL;
+    for (size_t i = 0; i < st_count(st); i++) {
+        const char *n = st_at(st, i)->name;
+        out->dist_head |= timm ? has_prefix(n, "head_dist.")
+                               : has_prefix(n, "distillation_classifier.") || has_prefix(n, "cls_classifier.");
+    }
     return DEIT_OK;
 }
 

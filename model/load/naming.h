@@ -31,8 +31,12 @@ typedef enum {
 typedef struct {
     weight_layout layout;
     char prefix[8];            /* transformers: "deit." or "vit."; timm: "" */
-    int distilled;             /* a distillation token is present (transformers then names the class
-                                * head cls_classifier, else classifier) */
+    int dist_token;            /* a distillation token is present: a second prefix token that takes
+                                * part in attention */
+    int dist_head;             /* a distillation head reads it: timm 'head_dist', transformers
+                                * 'distillation_classifier' (DeiTForImageClassificationWithTeacher,
+                                * whose class head is then 'cls_classifier'). transformers'
+                                * DeiTForImageClassification has the token but one 'classifier' */
 } deit_naming;
 
 /* 1 when s starts with p. */
@@ -42,7 +46,9 @@ static inline int has_prefix(const char *s, const char *p)
 }
 
 /* Decides the scheme from the names: timm or transformers (a mix of both, or neither, is an error;
- * so is a mix of the 'deit.' and 'vit.' prefixes) and whether a distillation token is present. */
+ * so is a mix of the 'deit.' and 'vit.' prefixes), whether a distillation token is present, and
+ * whether a distillation head is (any tensor under its name, or for transformers under
+ * 'cls_classifier.', the class head's name beside it). */
 int naming_detect(const st_file *st, deit_naming *out, char *err, size_t errlen);
 
 /* The checkpoint's name of tensor `id` (in block `block` for the per-block ids; TN_BLOCKS gives the

@@ -298,11 +298,13 @@ int st_parse(const uint8_t *buf, size_t len, const char *label, st_file **out, c
 
 /* Maps the whole file privately and read-only; the st_file keeps the mapping until st_close.
  * Directories, special files and unreadable paths are DEIT_EIO; an empty file is DEIT_EINVAL
- * like any other file too short to hold a header. */
+ * like any other file too short to hold a header. O_NONBLOCK: opening a FIFO for reading blocks
+ * until a writer appears, so without it a FIFO in place of the weights would hang the loader
+ * before fstat could refuse it (mmap ignores the flag on the regular file that remains). */
 int st_open(const char *path, st_file **out, char *err, size_t errlen)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return deit_fail(err, errlen, DEIT_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;

@@ -80,6 +80,33 @@ static int count_blocks(const st_file *st, const char *bprefix, int *depth, char
     return DEIT_OK;
 }
 
+/* The heads against the tokens they read. Two heads: timm 'head' + 'head_dist', transformers
+ * 'cls_classifier' + 'distillation_classifier' (DeiTForImageClassificationWithTeacher), each with
+ * a distillation token. One head on token 0: timm 'head' without a distillation token, transformers
+ * 'classifier' with one (DeiTForImageClassification: the token takes part in attention, no head
+ * reads it) or without ('vit.'). timm never has the token without its head. */
+static int check_heads(const st_file *st, const deit_naming *N, const char *head_dist, const char *dist,
+                       char *err, size_t errlen)
+{
+    int timm = N->layout == LAYOUT_TIMM, has_head_dist = st_find(st, head_dist) != NULL;
+    if (has_head_dist && !N->dist_token)
+        return deit_fail(err, errlen, DEIT_EINVAL,
+                         "checkpoint: tensor '%s' present without a distillation token '%s'", head_dist, dist);
+    if (!timm && N->dist_head && st_find(st, "classifier.weight"))
+        return deit_fail(err, errlen, DEIT_EINVAL,
+                         "checkpoint: 'classifier.weight' beside a distillation head (transformers names "
+                         "the class head of a two-head model 'cls_classifier')");
+    if (N->dist_head && !has_head_dist)
+        return deit_fail(err, errlen, DEIT_EINVAL, "checkpoint: tensor '%s' is missing (the checkpoint has %s)",
+                         head_dist, timm ? "other 'head_dist.' tensors"
+                                         : "'cls_classifier' or 'distillation_classifier' tensors of a two-head model");
+    if (timm && N->dist_token && !N->dist_head)
+        return deit_fail(err, errlen, DEIT_EINVAL,
+                         "checkpoint: tensor '%s' is missing (the checkpoint has a distillation token)",
+                         head_dist);
+    return DEIT_OK;
+}
+
 /* Reads every size the computation depends on from the tensor shapes, bounding each before use. */
 int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t errlen)
 {
@@ -97,6 +124,14 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
     naming_tensor(N, timm ? TN_QKV_B : TN_Q_B, 0, qb, sizeof qb);
     naming_tensor(N, TN_HEAD_W, 0, head, sizeof head);
     naming_tensor(N, TN_HEAD_DIST_W, 0, head_dist, sizeof head_dist);
+
+    /* transformers' DeiTEmbeddings always has a distillation token (and a position embedding with
+     * two prefix rows), so 'deit.' names without one are no checkpoint transformers wrote or could
+     * load; its one-token model is ViT ('vit.'). */
+    if (!timm && !N->dist_token && strcmp(N->prefix, "deit.") == 0)
+        return deit_fail(err, errlen, DEIT_EINVAL,
+                         "checkpoint: tensor '%s' is missing (transformers' DeiT always has one; a model "
+                         "without a distillation token is a ViT, 'vit.' names)", dist);
 
     const st_tensor *t = tensor(st, cls, 3, &rc, err, errlen);
     if (!t) return rc;
@@ -131,30 +166,19 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
         (rc = dim_is(t, 1, tf->dim, "input width", err, errlen)))
         return rc;
 
-    tf->distilled = N->distilled;
-    /* transformers: cls_classifier with a distillation token, classifier without; never both */
-    if (!timm && st_find(st, "cls_classifier.weight") && st_find(st, "classifier.weight"))
-        return deit_fail(err, errlen, DEIT_EINVAL,
-                         "checkpoint: both 'cls_classifier.weight' and 'classifier.weight' present");
+    tf->dist_token = N->dist_token;
+    tf->dist_head = N->dist_head;
+    if ((rc = check_heads(st, N, head_dist, dist, err, errlen))) return rc;
     if (!(t = tensor(st, head, 2, &rc, err, errlen))) {
         if (rc && !st_find(st, head))
             return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
                              "checkpoint: tensor '%s' is missing (models without a %sclassifier head are "
-                             "not supported)", head, tf->distilled ? "class-token " : "");
+                             "not supported)", head, tf->dist_head ? "class-token " : "");
         return rc;
     }
     if ((rc = dim_in(t, 0, 1, DEIT_MAX_CLASSES, "classes", &tf->classes, err, errlen)) ||
         (rc = dim_is(t, 1, tf->dim, "input width", err, errlen)))
         return rc;
-    int has_head_dist = st_find(st, head_dist) != NULL;
-    if (tf->distilled && !has_head_dist)
-        return deit_fail(err, errlen, DEIT_EINVAL,
-                         "checkpoint: tensor '%s' is missing (the checkpoint has a distillation token)",
-                         head_dist);
-    if (!tf->distilled && has_head_dist)
-        return deit_fail(err, errlen, DEIT_EINVAL,
-                         "checkpoint: tensor '%s' present without a distillation token '%s'", head_dist,
-                         dist);
     tf->qkv_bias = st_find(st, qb) != NULL;
     return DEIT_OK;
 }

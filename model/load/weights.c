@@ -1,6 +1,7 @@
 /* weights.c — copies a checkpoint's tensors (named as cfg->naming says) into float32 arenas. */
 #include "weights.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,12 @@ typedef struct {
     char *err;
     size_t errlen;
 } loader;
+
+/* base + off, or NULL while load_all only checks (no arena yet: every destination is NULL). */
+static float *at(float *base, size_t off)
+{
+    return base ? base + off : NULL;
+}
 
 /* Reserves n floats at *off (rounded up to ALIGN_FLOATS). With base == NULL only counts, so the
  * same walk sizes the arena and then carves it. Returns -1 on size_t overflow. */
@@ -46,7 +53,7 @@ static int plan(const deit_config *c, deit_weights *w, float *base, float *lbase
     CARVE_LINEAR(n, &w->patch_w);
     CARVE(D, &w->patch_b);
     CARVE(D, &w->cls_token);
-    if (c->distilled) CARVE(D, &w->dist_token);
+    if (c->n_prefix > 1) CARVE(D, &w->dist_token);
     if (mul((size_t)c->n_tokens, D, &n)) return -1;
     CARVE(n, &w->pos_embed);
     size_t dd, md;
@@ -92,9 +99,22 @@ static void shape_str(char *buf, size_t len, int nd, const int64_t *dims)
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
-/* Copies tensor `name`, which must have exactly the shape dims[0..nd), into dst as float32 and
- * marks it used. Missing tensors and shape mismatches are DEIT_EINVAL, dtypes other than
- * F32/F16/BF16 DEIT_EUNSUPPORTED; each message names the tensor. */
+/* Refuses a tensor holding NaN or an infinity, naming it and the first such element: a single one
+ * makes every logit NaN, so every request would fail, far from the cause. */
+static int check_finite(loader *L, const char *name, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return deit_fail(L->err, L->errlen, DEIT_EINVAL,
+                             "checkpoint: tensor '%s': element %zu of %zu is %s (weights must be finite)",
+                             name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+    return DEIT_OK;
+}
+
+/* Checks that tensor `name` exists with exactly the shape dims[0..nd) and a dtype the engine reads,
+ * and marks it used; then, when dst is non-NULL, copies it into dst as float32 and checks every
+ * value is finite. Missing tensors, shape mismatches and non-finite values are DEIT_EINVAL, dtypes
+ * other than F32/F16/BF16 DEIT_EUNSUPPORTED; each message names the tensor. */
 static int load(loader *L, const char *name, int nd, const int64_t *dims, float *dst)
 {
     const st_tensor *t = st_find(L->st, name);
@@ -113,7 +133,9 @@ static int load(loader *L, const char *name, int nd, const int64_t *dims, float 
     /* st_find returns a pointer into the same array st_at indexes, so the offset is its index. */
     size_t idx = (size_t)(t - st_at(L->st, 0));
     if (idx < st_count(L->st)) L->used[idx] = 1;
-    return st_to_f32(t, dst);
+    if (!dst) return DEIT_OK;
+    if ((rc = st_to_f32(t, dst))) return rc;
+    return check_finite(L, name, dst, t->numel);
 }
 
 static int load1(loader *L, const char *name, int64_t a, float *dst)
@@ -131,9 +153,10 @@ static int load3(loader *L, const char *name, int64_t a, int64_t b, int64_t c, f
     return load(L, name, 3, (const int64_t[]){a, b, c}, dst);
 }
 
-/* Copies every tensor the config needs, named through cfg->naming (the scheme decided at resolve),
- * into w's arrays. transformers keeps query, key and value as three Linear layers; stacking their
- * rows (and biases) as [q; k; v] gives exactly timm's fused qkv. */
+/* Walks every tensor the config needs, named through cfg->naming (the scheme decided at resolve):
+ * with w's arrays still NULL it only checks them (load), once they are carved it copies them.
+ * transformers keeps query, key and value as three Linear layers; stacking their rows (and biases)
+ * as [q; k; v] gives exactly timm's fused qkv. */
 static int load_all(loader *L, const deit_config *c, deit_weights *w)
 {
     const deit_naming *N = &c->naming;
@@ -146,20 +169,21 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
                    w->patch_w)) ||
         (rc = load1(L, NAME(TN_PATCH_B, 0), D, w->patch_b)) ||
         (rc = load3(L, NAME(TN_CLS, 0), 1, 1, D, w->cls_token)) ||
-        (c->distilled && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
+        (c->n_prefix > 1 && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
         (rc = load3(L, NAME(TN_POS, 0), 1, c->n_tokens, D, w->pos_embed)))
         return rc;
     static const tensor_id qkv_w[3] = {TN_Q_W, TN_K_W, TN_V_W}, qkv_b[3] = {TN_Q_B, TN_K_B, TN_V_B};
+    deit_block_weights none = {0}; /* every destination NULL: the checking walk */
     for (int b = 0; b < c->depth; b++) {
-        deit_block_weights *bw = &w->blocks[b];
+        deit_block_weights *bw = w->blocks ? &w->blocks[b] : &none;
         if (N->layout == LAYOUT_TIMM) {
             if ((rc = load2(L, NAME(TN_QKV_W, b), 3 * D, D, bw->qkv_w)) ||
                 (c->qkv_bias && (rc = load1(L, NAME(TN_QKV_B, b), 3 * D, bw->qkv_b))))
                 return rc;
         } else {
             for (int j = 0; j < 3; j++)
-                if ((rc = load2(L, NAME(qkv_w[j], b), D, D, bw->qkv_w + (size_t)j * DD)) ||
-                    (c->qkv_bias && (rc = load1(L, NAME(qkv_b[j], b), D, bw->qkv_b + (size_t)j * (size_t)D))))
+                if ((rc = load2(L, NAME(qkv_w[j], b), D, D, at(bw->qkv_w, (size_t)j * DD))) ||
+                    (c->qkv_bias && (rc = load1(L, NAME(qkv_b[j], b), D, at(bw->qkv_b, (size_t)j * (size_t)D)))))
                     return rc;
         }
         if ((rc = load1(L, NAME(TN_NORM1_W, b), D, bw->norm1_w)) ||
@@ -202,8 +226,24 @@ static int check_cfg(const deit_config *c, char *err, size_t errlen)
     if (c->dim < 1 || c->dim > DEIT_MAX_DIM || c->depth < 1 || c->depth > DEIT_MAX_DEPTH ||
         c->mlp_hidden < 1 || c->mlp_hidden > DEIT_MAX_MLP || c->n_classes < 1 ||
         c->n_classes > DEIT_MAX_CLASSES || c->patch < 1 || c->patch > DEIT_MAX_PATCH ||
-        (c->in_chans != 1 && c->in_chans != 3) || c->n_tokens < 1 || c->n_tokens > DEIT_MAX_TOKENS)
+        (c->in_chans != 1 && c->in_chans != 3) || c->n_tokens < 1 || c->n_tokens > DEIT_MAX_TOKENS ||
+        c->n_prefix < 1 || c->n_prefix > 2 || (c->distilled && c->n_prefix != 2) || c->n_prefix >= c->n_tokens)
         return deit_fail(err, errlen, DEIT_EINVAL, "weights: configuration out of range");
+    return DEIT_OK;
+}
+
+/* Every tensor present is one the layout reads (or one it may ignore): anything left over would be
+ * silently dropped, and might have changed the result. */
+static int check_no_extra(const loader *L, const deit_config *cfg)
+{
+    for (size_t i = 0; i < st_count(L->st); i++) {
+        const char *name = st_at(L->st, i)->name;
+        if (L->used[i] || naming_ignorable(&cfg->naming, name)) continue;
+        const char *why = extra_reason(name);
+        return deit_fail(L->err, L->errlen, DEIT_EUNSUPPORTED,
+                         "checkpoint: unexpected tensor '%s'%s%s%s: it would change the computation", name,
+                         why ? " (" : "", why ? why : "", why ? ")" : "");
+    }
     return DEIT_OK;
 }
 
@@ -212,17 +252,25 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     memset(w, 0, sizeof *w);
     int rc = check_cfg(cfg, err, errlen);
     if (rc) return rc;
+    loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
+    if (!L.used) return deit_fail(err, errlen, DEIT_ENOMEM, "weights: out of memory");
+    /* Every tensor checked (name, shape, dtype, no extra) before anything is sized from the config:
+     * depth comes from block names alone, so a small file could otherwise ask for any amount of
+     * memory. Once every array is backed by a tensor of its exact shape, the arenas are bounded by
+     * what the file holds (at most twice, for F16/BF16, plus alignment and zero qkv biases). */
+    if ((rc = load_all(&L, cfg, w)) || (rc = check_no_extra(&L, cfg))) goto out;
     size_t total, ltotal;
     if (plan(cfg, w, NULL, NULL, &total, &ltotal) || total > SIZE_MAX / sizeof(float) ||
-        ltotal > SIZE_MAX / sizeof(float))
-        return deit_fail(err, errlen, DEIT_ETOOBIG, "weights: parameter count overflows");
+        ltotal > SIZE_MAX / sizeof(float)) {
+        rc = deit_fail(err, errlen, DEIT_ETOOBIG, "weights: parameter count overflows");
+        goto out;
+    }
     size_t bytes = total * sizeof(float), lbytes = ltotal * sizeof(float);
     w->blocks = calloc((size_t)cfg->depth, sizeof *w->blocks);
     w->depth = w->blocks ? cfg->depth : 0;
     w->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), bytes);
     w->linear_arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), lbytes);
-    loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
-    if (!w->blocks || !w->arena || !w->linear_arena || !L.used) {
+    if (!w->blocks || !w->arena || !w->linear_arena) {
         rc = deit_fail(err, errlen, DEIT_ENOMEM, "weights: cannot allocate %zu bytes", bytes + lbytes);
         goto out;
     }
@@ -231,17 +279,6 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     memset(w->arena, 0, bytes); /* absent qkv biases read as zeros */
     plan(cfg, w, w->arena, w->linear_arena, &total, &ltotal);
     rc = load_all(&L, cfg, w);
-    if (rc) goto out;
-    /* Anything left over would be silently ignored, and might have changed the result. */
-    for (size_t i = 0; i < st_count(st); i++) {
-        const char *name = st_at(st, i)->name;
-        if (L.used[i] || naming_ignorable(&cfg->naming, name)) continue;
-        const char *why = extra_reason(name);
-        rc = deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                       "checkpoint: unexpected tensor '%s'%s%s%s: it would change the computation", name,
-                       why ? " (" : "", why ? why : "", why ? ")" : "");
-        goto out;
-    }
 out:
     free(L.used);
     if (rc) deit_weights_free(w);

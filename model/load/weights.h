@@ -33,7 +33,7 @@ typedef struct {
     float *patch_w;            /* [dim][in_chans*patch*patch] (conv weight flattened c,ky,kx) */
     float *patch_b;            /* [dim] */
     float *cls_token;          /* [dim] */
-    float *dist_token;         /* [dim] or NULL when not distilled */
+    float *dist_token;         /* [dim] or NULL without a distillation token (n_prefix 1) */
     float *pos_embed;          /* [n_tokens][dim] (prefix tokens first) */
     deit_block_weights *blocks;/* [depth] */
     float *norm_w, *norm_b;    /* [dim] final LayerNorm */
@@ -49,7 +49,8 @@ typedef struct {
 
 /* Copies (upcasting) every tensor the config needs from `st` into w. Fails with a message naming
  * the missing tensor or the one whose shape differs from the config, or an unexpected extra tensor
- * that would change the computation (e.g. layer-scale gammas). */
+ * that would change the computation (e.g. layer-scale gammas), all checked before anything is
+ * allocated; or naming a tensor and element that is NaN or infinite. */
 int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w, char *err,
                       size_t errlen);
 

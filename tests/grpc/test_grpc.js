@@ -11,6 +11,7 @@ const os = require('os');
 const path = require('path');
 const http = require('http');
 const http2 = require('http2');
+const net = require('net');
 const { spawn, execFileSync } = require('child_process');
 const grpc = require('@grpc/grpc-js');
 const loader = require('@grpc/proto-loader');
@@ -527,12 +528,17 @@ async function testNoDistillation() {
     checkLogClean(s, 'no-distillation server');
 }
 
-// NOT_SERVING while the model loads: its config.json is a FIFO nobody writes to yet.
+// NOT_SERVING while there is no model yet: a hub model whose endpoint (a socket of this test)
+// takes the connection and never answers keeps the server fetching it. (A FIFO as config.json held
+// the load itself until the loader learnt to refuse special files at once.)
 async function testLoading() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deit-grpc-loading-'));
-    for (const f of ['model.safetensors', 'data_config.resolved.json']) fs.symlinkSync(path.join(MODEL, f), path.join(dir, f));
-    execFileSync('mkfifo', [path.join(dir, 'config.json')]);
-    const s = await startServer('loading', [], { model: dir, waitReady: false });
+    const held = [];
+    const hub = net.createServer((sock) => held.push(sock));
+    await new Promise((resolve) => hub.listen(0, '127.0.0.1', resolve));
+    const env = { HF_ENDPOINT: `http://127.0.0.1:${hub.address().port}`, HF_HUB_CACHE: path.join(dir, 'cache'),
+                  HF_HUB_OFFLINE: '0', HF_HUB_ETAG_TIMEOUT: '60' };
+    const s = await startServer('loading', [], { model: 'hf://test-org/never-answered', env, waitReady: false });
     eq((await call(s.health, 'Check', { service: '' })).res, { status: 'NOT_SERVING' }, 'Health/Check NOT_SERVING while loading');
     eq((await call(s.svc, 'ServerLive', {})).res, { live: true }, 'ServerLive while loading');
     eq((await call(s.svc, 'ServerReady', {})).res, { ready: false }, 'ServerReady false while loading');
@@ -540,7 +546,8 @@ async function testLoading() {
     const inf = await call(s.svc, 'ModelInfer', inferReq('x', [IMAGES[0]]));
     eq([code(inf), inf.err && inf.err.details], [C.UNAVAILABLE, 'model is still loading'], 'ModelInfer while loading: UNAVAILABLE');
     check(code(await call(s.svc, 'ModelMetadata', { name: 'x' })) === C.UNAVAILABLE, 'ModelMetadata while loading: UNAVAILABLE');
-    fs.closeSync(fs.openSync(path.join(dir, 'config.json'), 'w')); // lets the load go on (and fail: a FIFO is no file)
+    hub.close(); // no new connection, and the one held is reset: the fetch fails, nothing is cached
+    held.forEach((sock) => sock.resetAndDestroy());
     eq(await s.exited, 1, 'a failed load exits 1');
     checkLogClean(s, 'loading server');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -194,19 +194,28 @@ static void test_early_errors(void)
     stop_clean(&s);
 }
 
-/* 503 while the model loads: the model is a FIFO nobody writes yet, so the server listens, answers,
- * and waits in deit_model_open; writing nothing and closing the FIFO then fails the load. */
+/* 503 while there is no model yet: a hub model whose endpoint takes the connection and never
+ * answers (HF_HUB_ETAG_TIMEOUT 60) keeps the server fetching it, listening and answering; closing
+ * the endpoint then fails the fetch, and with nothing cached the server exits 1. (A FIFO as the
+ * model file held the load itself until the loader learnt to refuse special files at once.) */
 static void test_loading(void)
 {
-    char fifo[512];
-    snprintf(fifo, sizeof fifo, "%s/interop-loading.safetensors", H_LOGS);
-    unlink(fifo);
-    if (mkfifo(fifo, 0600)) {
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof addr;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 16) ||
+        getsockname(lfd, (struct sockaddr *)&addr, &alen)) {
         CHECK(0);
+        if (lfd >= 0) close(lfd);
         return;
     }
+    char ep[64], cache[600];
+    snprintf(ep, sizeof ep, "HF_ENDPOINT=http://127.0.0.1:%d", ntohs(addr.sin_port));
+    snprintf(cache, sizeof cache, "HF_HUB_CACHE=%s/interop-loading-cache", H_LOGS);
+    const char *const env[] = {ep, cache, "HF_HUB_OFFLINE=0", "HF_HUB_ETAG_TIMEOUT=60", NULL};
     server s;
-    server_spawn(&s, "interop-loading", fifo, (const char *const[]){"--max-body-mb", "1", NULL}, NULL, "http");
+    server_spawn(&s, "interop-loading", "hf://test-org/never-answered", (const char *const[]){"--max-body-mb", "1", NULL},
+                 env, "http");
     int up = 0;
     for (double t0 = now_s(); !up && now_s() - t0 < 30; sleep_ms(20)) up = get_status(url_of(&s, "/healthz")) == 200;
     CHECK(up);
@@ -219,13 +228,15 @@ static void test_loading(void)
     }
     fprintf(stderr, "info: body first, 503 while loading: %d/%d answered\n", right, trials);
     CHECK_INT_EQ(right, trials);
-    int w = open(fifo, O_WRONLY | O_NONBLOCK);
-    if (w >= 0) close(w);
-    int st = 0;
-    for (double t0 = now_s(); now_s() - t0 < 30 && waitpid(s.pid, &st, WNOHANG) != s.pid;) sleep_ms(20);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1, "server on an empty model should exit 1");
+    close(lfd); /* resets the connection the server is waiting on */
+    int st = 0, gone = 0;
+    for (double t0 = now_s(); now_s() - t0 < 30 && !(gone = waitpid(s.pid, &st, WNOHANG) == s.pid);) sleep_ms(20);
+    CHECK_MSG(gone && WIFEXITED(st) && WEXITSTATUS(st) == 1, "server without a model should exit 1 (see %s)", s.log);
+    if (!gone) {
+        kill(s.pid, SIGKILL);
+        waitpid(s.pid, NULL, 0);
+    }
     s.pid = -1;
-    unlink(fifo);
 }
 
 /* ---- the access log ------------------------------------------------------------------------------ */

@@ -1,7 +1,10 @@
 /* test_config.c — config resolution and weight loading: fixture models, hostile configs, synthetic
  * checkpoints with missing, misshapen and unexpected tensors. */
+#include <float.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../check.h"
 #include "config.h"
@@ -33,6 +36,8 @@ typedef struct {
     char dtype[8];
     int nd;
     long long shape[4];
+    long long poison_at;       /* element whose stored bits are poison_bits (0: none; index + 1) */
+    uint32_t poison_bits;      /* raw F32, or F16/BF16 in the low half */
 } tspec;
 
 typedef struct {
@@ -53,7 +58,9 @@ static void add(mspec *m, const char *dtype, int nd, const long long *shape, con
     for (int i = 0; i < nd; i++) t->shape[i] = shape[i];
     snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
     t->nd = nd;
+    t->poison_at = 0;
 }
+
 
 /* Removes the tensor `name`; returns 1 if it was there. */
 static int drop(mspec *m, const char *name)
@@ -79,7 +86,16 @@ static float val(int i, size_t j)
     return (float)(i + 1) + (float)j / 4096.0f;
 }
 
-/* Serialises m as a safetensors buffer; F32 tensors hold val(i, j), other dtypes zero bytes. */
+/* Stores `bits` (F32 bits, or F16/BF16 in the low half) as element `at` of tensor `name`. */
+static void poison(mspec *m, const char *name, long long at, uint32_t bits)
+{
+    tspec *t = find(m, name);
+    t->poison_at = at + 1;
+    t->poison_bits = bits;
+}
+
+/* Serialises m as a safetensors buffer; F32 tensors hold val(i, j), other dtypes zero bytes, then
+ * each tensor's poison element (if any) its poison bits. */
 static uint8_t *build(const mspec *m, size_t *len)
 {
     char *hdr = NULL;
@@ -114,6 +130,11 @@ static uint8_t *build(const mspec *m, size_t *len)
                 float v = val(i, j);
                 memcpy(p + 4 * j, &v, 4); /* little-endian host, as safetensors */
             }
+        const tspec *t = &m->t[i];
+        if (t->poison_at) {
+            size_t es = strcmp(t->dtype, "F32") == 0 ? 4 : 2;
+            memcpy(p + es * (size_t)(t->poison_at - 1), &t->poison_bits, es);
+        }
         p += sizes[i];
     }
     return b;
@@ -121,37 +142,47 @@ static uint8_t *build(const mspec *m, size_t *len)
 
 enum { D = 4, C = 3, P = 2, M = 8, K = 3 }; /* 4x4 image: 4 patches */
 
+/* The head count, which no tensor shape gives, for the tests about everything else: timm reads
+ * model_args.num_heads, transformers num_attention_heads (each ignores the other's key). */
+#define HEADS1 "{\"model_args\": {\"num_heads\": 1}, \"num_attention_heads\": 1}"
+
+/* A tiny timm DeiT of width `dim` and mlp width `mlp`: patch 2, in_chans 3, 3 classes, `depth` blocks. */
+static void timm_sized(mspec *m, int depth, int distilled, long long dim, long long mlp)
+{
+    m->n = 0;
+    add(m, "F32", 4, SH(dim, C, P, P), "patch_embed.proj.weight");
+    add(m, "F32", 1, SH(dim), "patch_embed.proj.bias");
+    add(m, "F32", 3, SH(1, 1, dim), "cls_token");
+    if (distilled) add(m, "F32", 3, SH(1, 1, dim), "dist_token");
+    add(m, "F32", 3, SH(1, 4 + 1 + distilled, dim), "pos_embed");
+    for (int b = 0; b < depth; b++) {
+        add(m, "F32", 1, SH(dim), "blocks.%d.norm1.weight", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.norm1.bias", b);
+        add(m, "F32", 2, SH(3 * dim, dim), "blocks.%d.attn.qkv.weight", b);
+        add(m, "F32", 1, SH(3 * dim), "blocks.%d.attn.qkv.bias", b);
+        add(m, "F32", 2, SH(dim, dim), "blocks.%d.attn.proj.weight", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.attn.proj.bias", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.norm2.weight", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.norm2.bias", b);
+        add(m, "F32", 2, SH(mlp, dim), "blocks.%d.mlp.fc1.weight", b);
+        add(m, "F32", 1, SH(mlp), "blocks.%d.mlp.fc1.bias", b);
+        add(m, "F32", 2, SH(dim, mlp), "blocks.%d.mlp.fc2.weight", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.mlp.fc2.bias", b);
+    }
+    add(m, "F32", 1, SH(dim), "norm.weight");
+    add(m, "F32", 1, SH(dim), "norm.bias");
+    add(m, "F32", 2, SH(K, dim), "head.weight");
+    add(m, "F32", 1, SH(K), "head.bias");
+    if (distilled) {
+        add(m, "F32", 2, SH(K, dim), "head_dist.weight");
+        add(m, "F32", 1, SH(K), "head_dist.bias");
+    }
+}
+
 /* A tiny timm DeiT: dim 4, patch 2, in_chans 3, mlp 8, 3 classes, `depth` blocks. */
 static void timm_model(mspec *m, int depth, int distilled)
 {
-    m->n = 0;
-    add(m, "F32", 4, SH(D, C, P, P), "patch_embed.proj.weight");
-    add(m, "F32", 1, SH(D), "patch_embed.proj.bias");
-    add(m, "F32", 3, SH(1, 1, D), "cls_token");
-    if (distilled) add(m, "F32", 3, SH(1, 1, D), "dist_token");
-    add(m, "F32", 3, SH(1, 4 + 1 + distilled, D), "pos_embed");
-    for (int b = 0; b < depth; b++) {
-        add(m, "F32", 1, SH(D), "blocks.%d.norm1.weight", b);
-        add(m, "F32", 1, SH(D), "blocks.%d.norm1.bias", b);
-        add(m, "F32", 2, SH(3 * D, D), "blocks.%d.attn.qkv.weight", b);
-        add(m, "F32", 1, SH(3 * D), "blocks.%d.attn.qkv.bias", b);
-        add(m, "F32", 2, SH(D, D), "blocks.%d.attn.proj.weight", b);
-        add(m, "F32", 1, SH(D), "blocks.%d.attn.proj.bias", b);
-        add(m, "F32", 1, SH(D), "blocks.%d.norm2.weight", b);
-        add(m, "F32", 1, SH(D), "blocks.%d.norm2.bias", b);
-        add(m, "F32", 2, SH(M, D), "blocks.%d.mlp.fc1.weight", b);
-        add(m, "F32", 1, SH(M), "blocks.%d.mlp.fc1.bias", b);
-        add(m, "F32", 2, SH(D, M), "blocks.%d.mlp.fc2.weight", b);
-        add(m, "F32", 1, SH(D), "blocks.%d.mlp.fc2.bias", b);
-    }
-    add(m, "F32", 1, SH(D), "norm.weight");
-    add(m, "F32", 1, SH(D), "norm.bias");
-    add(m, "F32", 2, SH(K, D), "head.weight");
-    add(m, "F32", 1, SH(K), "head.bias");
-    if (distilled) {
-        add(m, "F32", 2, SH(K, D), "head_dist.weight");
-        add(m, "F32", 1, SH(K), "head_dist.bias");
-    }
+    timm_sized(m, depth, distilled, D, M);
 }
 
 /* The same network with transformers names under `pre` ("deit." or "vit."). */
@@ -265,13 +296,13 @@ static void test_synthetic_timm(void)
     mspec m;
     timm_model(&m, 2, 1);
     loaded L;
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
     if (L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK) {
         const deit_config *c = &L.cfg;
         CHECK(c->naming.layout == LAYOUT_TIMM && c->dtype == ST_F32);
         CHECK_INT_EQ(c->dim, D);
-        CHECK_INT_EQ(c->heads, 1); /* dim / 64 rounds to 0: at least one head */
+        CHECK_INT_EQ(c->heads, 1); /* HEADS1: the only thing the config gives */
         CHECK_INT_EQ(c->depth, 2);
         CHECK_INT_EQ(c->patch, P);
         CHECK_INT_EQ(c->in_chans, C);
@@ -308,7 +339,7 @@ static void test_synthetic_timm(void)
     /* Without qkv biases: flag off and zeros in qkv_b. */
     drop(&m, "blocks.0.attn.qkv.bias");
     drop(&m, "blocks.1.attn.qkv.bias");
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
     if (!L.rc_w) {
         CHECK_INT_EQ(L.cfg.qkv_bias, 0);
@@ -318,15 +349,15 @@ static void test_synthetic_timm(void)
     /* qkv bias in block 0 only: block 1's absence is a missing tensor. */
     timm_model(&m, 2, 1);
     drop(&m, "blocks.1.attn.qkv.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.1.attn.qkv.bias' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'blocks.1.attn.qkv.bias' is missing", NULL);
     /* ...and in block 1 only: an unexpected extra tensor. */
     timm_model(&m, 2, 1);
     drop(&m, "blocks.0.attn.qkv.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'blocks.1.attn.qkv.bias'", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, "'blocks.1.attn.qkv.bias'", NULL);
 
     /* Non-distilled. */
     timm_model(&m, 1, 0);
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK && L.rc_cfg == DEIT_OK, "%s", L.err);
     CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 1 && L.cfg.n_tokens == 5 && L.cfg.depth == 1);
     CHECK(L.w.dist_token == NULL && L.w.head_dist_w == NULL && L.w.head_dist_b == NULL);
@@ -334,14 +365,14 @@ static void test_synthetic_timm(void)
 
     /* A second class token (the paper's control): the distilled layout, marked by the config. */
     timm_model(&m, 1, 1);
-    load_synthetic(&m, "{\"second_token\": \"class\"}", NULL, &L);
+    load_synthetic(&m, "{\"second_token\": \"class\", \"model_args\": {\"num_heads\": 1}}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK && L.rc_cfg == DEIT_OK, "%s", L.err);
     CHECK(L.cfg.distilled == 1 && L.cfg.second_class == 1 && L.cfg.n_prefix == 2);
     unload(&L);
-    load_synthetic(&m, "{\"second_token\": \"distillation\"}", NULL, &L);
+    load_synthetic(&m, "{\"second_token\": \"distillation\", \"model_args\": {\"num_heads\": 1}}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.distilled == 1 && L.cfg.second_class == 0, "%s", L.err);
     unload(&L);
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK(L.rc_w == DEIT_OK && L.cfg.second_class == 0); /* the default: a distillation token */
     unload(&L);
     EXPECT_FAIL(&m, "{\"second_token\": \"register\"}", NULL, DEIT_EINVAL, "second_token 'register' unsupported",
@@ -353,65 +384,65 @@ static void test_synthetic_timm(void)
     /* Missing / misshapen tensors, each named. */
     timm_model(&m, 2, 1);
     drop(&m, "blocks.1.mlp.fc2.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.1.mlp.fc2.bias' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.1.mlp.fc2.bias' is missing", NULL);
     timm_model(&m, 2, 1);
     find(&m, "blocks.1.attn.proj.weight")->shape[1] = 3;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL,
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL,
                 "tensor 'blocks.1.attn.proj.weight': shape [4, 3], expected [4, 4]", NULL);
     timm_model(&m, 2, 1);
     find(&m, "head.bias")->nd = 2;
     find(&m, "head.bias")->shape[1] = 1;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "tensor 'head.bias': shape [3, 1], expected [3]", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'head.bias': shape [3, 1], expected [3]", NULL);
     timm_model(&m, 2, 1);
     find(&m, "blocks.0.mlp.fc1.bias")->shape[0] = 7;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.0.mlp.fc1.bias': shape [7], expected [8]", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'blocks.0.mlp.fc1.bias': shape [7], expected [8]", NULL);
     timm_model(&m, 2, 1);
     drop(&m, "cls_token");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'cls_token' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'cls_token' is missing", NULL);
     timm_model(&m, 2, 1);
     drop(&m, "head_dist.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'head_dist.weight' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'head_dist.weight' is missing", NULL);
     timm_model(&m, 2, 1);
     drop(&m, "head.weight");
     drop(&m, "head.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'head.weight' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, "'head.weight' is missing", NULL);
     timm_model(&m, 2, 0);
     add(&m, "F32", 2, SH(K, D), "head_dist.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'head_dist.weight' present without", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'head_dist.weight' present without", NULL);
     timm_model(&m, 2, 1);
     find(&m, "patch_embed.proj.weight")->shape[3] = 3;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "patch 2x3 is not square", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "patch 2x3 is not square", NULL);
     timm_model(&m, 2, 1);
     find(&m, "patch_embed.proj.weight")->shape[1] = 2;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "2 input channels", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "2 input channels", NULL);
     timm_model(&m, 2, 1);
     find(&m, "pos_embed")->shape[1] = 7; /* 5 patch tokens: not a square grid */
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "not a square grid", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "not a square grid", NULL);
     timm_model(&m, 2, 1);
     find(&m, "pos_embed")->shape[2] = 5;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'pos_embed': width is 5, expected 4", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'pos_embed': width is 5, expected 4", NULL);
 
     /* Absurd sizes are refused before anything is multiplied. */
     timm_model(&m, 1, 1);
     find(&m, "cls_token")->shape[2] = 100000;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'cls_token': width 100000 is outside [1, 8192]", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'cls_token': width 100000 is outside [1, 8192]", NULL);
 
     /* Block indices: a gap, a leading zero, an absurd index, no blocks at all. */
     timm_model(&m, 3, 1);
     for (int i = m.n - 1; i >= 0; i--)
         if (strncmp(m.t[i].name, "blocks.1.", 9) == 0) m.t[i] = m.t[--m.n];
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "block 1 is missing", "block 2 exists");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "block 1 is missing", "block 2 exists");
     timm_model(&m, 1, 1);
     add(&m, "F32", 1, SH(D), "blocks.01.norm1.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'blocks.01.norm1.weight': malformed block index", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'blocks.01.norm1.weight': malformed block index", NULL);
     timm_model(&m, 1, 1);
     add(&m, "F32", 1, SH(D), "blocks.99999999999.norm1.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "block index over the limit", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "block index over the limit", NULL);
     timm_model(&m, 1, 1);
     add(&m, "F32", 1, SH(D), "blocks.x.norm1.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "malformed block index", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "malformed block index", NULL);
     timm_model(&m, 0, 1);
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no transformer blocks", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "no transformer blocks", NULL);
 
     /* Extra tensors that would change the computation. */
     static const char *const extras[][2] = {
@@ -424,19 +455,55 @@ static void test_synthetic_timm(void)
         timm_model(&m, 2, 1);
         add(&m, "F32", 1, SH(D), "%s", extras[i][0]);
         /* "something_else" is no timm name, yet the rest are: still timm, still rejected. */
-        EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
+        EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
     }
+    /* Non-finite weights, whatever the dtype: refused by tensor and element (each would make every
+     * prediction NaN); the largest finite values pass. */
+    timm_model(&m, 2, 1);
+    poison(&m, "head.bias", 1, 0x7fc00000u);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'head.bias': element 1 of 3 is NaN", "must be finite");
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "blocks.1.mlp.fc1.weight")->dtype, 8, "F16");
+    poison(&m, "blocks.1.mlp.fc1.weight", 31, 0xfc00u);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'blocks.1.mlp.fc1.weight': element 31 of 32 is -inf", NULL);
+    timm_model(&m, 2, 1);
+    snprintf(find(&m, "pos_embed")->dtype, 8, "BF16");
+    poison(&m, "pos_embed", 0, 0x7f80u);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'pos_embed': element 0 of 24 is +inf", NULL);
+    timm_model(&m, 2, 1);
+    poison(&m, "blocks.0.attn.qkv.weight", 0, 0x7f7fffffu);  /* FLT_MAX */
+    poison(&m, "head_dist.weight", 2, 0x7bffu);             /* the largest F16 */
+    snprintf(find(&m, "head_dist.weight")->dtype, 8, "F16");
+    load_synthetic(&m, HEADS1, NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) CHECK(L.w.blocks[0].qkv_w[0] == FLT_MAX && L.w.head_dist_w[2] == 65504.0f);
+    unload(&L);
+
+    /* A small file whose config asks for a huge model (dim 8192 from cls_token, 150 blocks from
+     * names alone): the first missing tensor is named before anything is sized from the config
+     * (each block would need 3 GB; under ASan the allocation itself aborts). */
+    m.n = 0;
+    add(&m, "F32", 3, SH(1, 1, 8192), "cls_token");
+    add(&m, "F32", 3, SH(1, 2, 8192), "pos_embed");
+    add(&m, "F32", 4, SH(8192, 1, 1, 1), "patch_embed.proj.weight");
+    add(&m, "F32", 2, SH(1, 8192), "head.weight");
+    add(&m, "F32", 2, SH(1, 8192), "blocks.0.mlp.fc1.weight");
+    for (int b = 1; b < 150; b++) add(&m, "F32", 1, SH(0), "blocks.%d.x", b);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'patch_embed.proj.bias' is missing", NULL);
+    add(&m, "F32", 1, SH(8192), "patch_embed.proj.bias");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.0.attn.qkv.weight' is missing", NULL);
+
     /* Dtypes: F64 and integer tensors are refused by name; F16/BF16 accepted. */
     timm_model(&m, 2, 1);
     snprintf(find(&m, "blocks.1.norm2.bias")->dtype, 8, "F64");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'blocks.1.norm2.bias': dtype F64 unsupported", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, "'blocks.1.norm2.bias': dtype F64 unsupported", NULL);
     timm_model(&m, 2, 1);
     snprintf(find(&m, "patch_embed.proj.weight")->dtype, 8, "I32");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'patch_embed.proj.weight': dtype I32", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, "'patch_embed.proj.weight': dtype I32", NULL);
     timm_model(&m, 2, 1);
     snprintf(find(&m, "patch_embed.proj.weight")->dtype, 8, "BF16");
     snprintf(find(&m, "head.weight")->dtype, 8, "F16");
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
     CHECK(L.cfg.dtype == ST_BF16);
     unload(&L);
@@ -444,12 +511,12 @@ static void test_synthetic_timm(void)
     /* Layout detection. */
     timm_model(&m, 2, 1);
     add(&m, "F32", 1, SH(D), "deit.layernorm.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "mixes timm names", "deit.layernorm.weight");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "mixes timm names", "deit.layernorm.weight");
     m.n = 0;
     add(&m, "F32", 1, SH(4), "model.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
     m.n = 0;
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
 }
 
 static void test_synthetic_hf(void)
@@ -459,7 +526,7 @@ static void test_synthetic_hf(void)
     add(&m, "F32", 2, SH(D, D), "deit.pooler.dense.weight");
     add(&m, "F32", 1, SH(D), "deit.pooler.dense.bias");
     loaded L;
-    load_synthetic(&m, NULL, NULL, &L);
+    load_synthetic(&m, HEADS1, NULL, &L);
     CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
     if (!L.rc_w) {
         const deit_config *c = &L.cfg;
@@ -493,41 +560,65 @@ static void test_synthetic_hf(void)
     drop(&m, "deit.encoder.layer.0.attention.attention.query.bias");
     drop(&m, "deit.encoder.layer.0.attention.attention.key.bias");
     drop(&m, "deit.encoder.layer.0.attention.attention.value.bias");
-    load_synthetic(&m, "{\"qkv_bias\": false}", NULL, &L);
+    load_synthetic(&m, "{\"qkv_bias\": false, \"num_attention_heads\": 1}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.qkv_bias == 0, "%s", L.err);
     unload(&L);
     /* Only the key bias missing. */
     hf_model(&m, "deit.", 1, 1);
     drop(&m, "deit.encoder.layer.0.attention.attention.key.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'deit.encoder.layer.0.attention.attention.key.bias' is missing", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'deit.encoder.layer.0.attention.attention.key.bias' is missing", NULL);
     /* An unmapped tensor in a block. */
     hf_model(&m, "deit.", 1, 1);
     add(&m, "F32", 1, SH(D), "deit.encoder.layer.0.attention.attention.q_norm.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "q_norm", "unexpected tensor");
-    /* Distilled layout with the plain classifier name. */
-    hf_model(&m, "deit.", 1, 1);
-    drop(&m, "cls_classifier.weight");
-    drop(&m, "cls_classifier.bias");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, "q_norm", "unexpected tensor");
+    /* DeiTForImageClassification, as transformers saves it: the distillation token (two prefix
+     * tokens, both in attention) and one 'classifier' on token 0; served as a one-head model. */
+    hf_model(&m, "deit.", 2, 1);
+    for (int i = 0; i < 2; i++) {
+        drop(&m, i ? "cls_classifier.bias" : "cls_classifier.weight");
+        drop(&m, i ? "distillation_classifier.bias" : "distillation_classifier.weight");
+    }
     add(&m, "F32", 2, SH(K, D), "classifier.weight");
     add(&m, "F32", 1, SH(K), "classifier.bias");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EUNSUPPORTED, "'cls_classifier.weight' is missing", NULL);
+    load_synthetic(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"num_attention_heads\": 2}", NULL, &L);
+    CHECK_MSG(L.rc_cfg == DEIT_OK && L.rc_w == DEIT_OK, "%s", L.err);
+    if (!L.rc_w) {
+        CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 2 && L.cfg.n_tokens == 6 && L.cfg.second_class == 0);
+        CHECK_STR_EQ(L.cfg.architecture, "DeiTForImageClassification");
+        CHECK(L.w.dist_token && L.w.dist_token[3] == val(idx_of(&m, "deit.embeddings.distillation_token"), 3));
+        CHECK(L.w.pos_embed[5 * D] == val(idx_of(&m, "deit.embeddings.position_embeddings"), 5 * D));
+        CHECK(L.w.head_w[K * D - 1] == val(idx_of(&m, "classifier.weight"), K * D - 1));
+        CHECK(L.w.head_b[0] == val(idx_of(&m, "classifier.bias"), 0));
+        CHECK(L.w.head_dist_w == NULL && L.w.head_dist_b == NULL);
+    }
+    unload(&L);
+    /* ...with a distillation head beside 'classifier': neither of transformers' layouts. */
+    add(&m, "F32", 2, SH(K, D), "distillation_classifier.weight");
+    add(&m, "F32", 1, SH(K), "distillation_classifier.bias");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'classifier.weight' beside a distillation head", NULL);
+    /* A two-head model's class head without the distillation head it implies. */
     hf_model(&m, "deit.", 1, 1);
     drop(&m, "distillation_classifier.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing", NULL);
+    drop(&m, "distillation_classifier.bias");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing",
+                "'cls_classifier' or 'distillation_classifier' tensors");
+    hf_model(&m, "deit.", 1, 1);
+    drop(&m, "distillation_classifier.weight");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "'distillation_classifier.weight' is missing", NULL);
     hf_model(&m, "deit.", 1, 1);
     add(&m, "F32", 1, SH(D), "vit.layernorm.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "mixes 'deit.'", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "mixes 'deit.'", NULL);
 
-    /* Non-distilled DeiTForImageClassification and HF ViT (classifier.*, no distillation token). */
+    /* 'deit.' names without a distillation token: transformers' DeiTEmbeddings always has one (its
+     * position embedding two prefix rows), so no checkpoint it wrote or could load looks like this;
+     * refused rather than run as a ViT under DeiT's preprocessing. */
     hf_model(&m, "deit.", 1, 0);
-    load_synthetic(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"hidden_size\": 4}", NULL, &L);
-    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
-    CHECK(L.cfg.distilled == 0 && L.cfg.n_prefix == 1);
-    CHECK_STR_EQ(L.cfg.architecture, "DeiTForImageClassification");
-    unload(&L);
+    EXPECT_FAIL(&m, "{\"architectures\": [\"DeiTForImageClassification\"], \"hidden_size\": 4}", NULL,
+                DEIT_EINVAL, "tensor 'deit.embeddings.distillation_token' is missing", "'vit.' names");
+    /* HF ViT (classifier.*, no distillation token): one prefix token, one head. */
     hf_model(&m, "vit.", 2, 0);
     add(&m, "F32", 1, SH(D), "vit.pooler.dense.bias");
-    load_synthetic(&m, "{\"image_size\": 4, \"layer_norm_eps\": 1e-6}", NULL, &L);
+    load_synthetic(&m, "{\"image_size\": 4, \"layer_norm_eps\": 1e-6, \"num_attention_heads\": 4}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
     if (!L.rc_w) {
         CHECK(L.cfg.naming.layout == LAYOUT_TRANSFORMERS && L.cfg.depth == 2 && L.cfg.image_h == 4);
@@ -543,7 +634,7 @@ static void test_synthetic_hf(void)
     /* ViT checkpoint with a distillation classifier but no token. */
     hf_model(&m, "vit.", 1, 0);
     add(&m, "F32", 2, SH(K, D), "distillation_classifier.weight");
-    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "present without a distillation token", NULL);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "present without a distillation token", NULL);
 }
 
 /* Config JSON that must fail against the synthetic timm checkpoint (2 blocks, distilled). */
@@ -586,12 +677,37 @@ static const fail_case TIMM_JSON_FAILS[] = {
     FAIL_CASE("{\"pretrained_cfg\": {\"input_size\": [3, 4]}}", NULL, DEIT_EINVAL,
               "pretrained_cfg.input_size: expected [channels, height, width]", NULL),
     FAIL_CASE("{\"global_pool\": \"avg\"}", NULL, DEIT_EINVAL, "global_pool 'avg'", NULL),
+    /* a control character from the file reaches the message escaped */
+    FAIL_CASE("{\"global_pool\": \"avg\\u001b[2J\\n\"}", NULL, DEIT_EINVAL, "global_pool 'avg\\x1b[2J\\x0a'", NULL),
     FAIL_CASE("{\"architecture\": \"deit_base_distilled_patch16_224\"}", NULL, DEIT_EINVAL,
               "implies embed_dim 768 but the tensors give 4", NULL),
     FAIL_CASE("{\"architecture\": \"deit_tiny_patch16_224\", \"model_args\": {\"embed_dim\": 4, "
               "\"depth\": 2, \"patch_size\": 2, \"mlp_ratio\": 2}}", NULL, DEIT_EINVAL,
               "is not distilled but the checkpoint has", NULL),
     FAIL_CASE("{\"architecture\": 7}", NULL, DEIT_EINVAL, "config.json: architecture: expected a string", NULL),
+    /* model_args the engine does not implement: timm would compute something else. */
+    FAIL_CASE("{\"model_args\": {\"act_layer\": \"quick_gelu\"}}", NULL, DEIT_EUNSUPPORTED,
+              "config.json: model_args.act_layer \"quick_gelu\" unsupported (only \"gelu\")", NULL),
+    FAIL_CASE("{\"model_args\": {\"norm_layer\": \"rmsnorm\"}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.norm_layer \"rmsnorm\" unsupported (only \"layernorm\")", NULL),
+    FAIL_CASE("{\"model_args\": {\"no_embed_class\": true}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.no_embed_class true unsupported (only false)", NULL),
+    FAIL_CASE("{\"model_args\": {\"reg_tokens\": 4}}", NULL, DEIT_EUNSUPPORTED, "model_args.reg_tokens 4", NULL),
+    FAIL_CASE("{\"model_args\": {\"init_values\": 1e-5}}", NULL, DEIT_EUNSUPPORTED, "model_args.init_values",
+              "(only null)"),
+    FAIL_CASE("{\"model_args\": {\"class_token\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.class_token", NULL),
+    FAIL_CASE("{\"model_args\": {\"qk_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.qk_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"pre_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.pre_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"fc_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.fc_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"final_norm\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.final_norm", NULL),
+    FAIL_CASE("{\"model_args\": {\"pos_embed\": \"none\"}}", NULL, DEIT_EUNSUPPORTED, "model_args.pos_embed", NULL),
+    FAIL_CASE("{\"model_args\": {\"proj_bias\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.proj_bias", NULL),
+    FAIL_CASE("{\"model_args\": {\"dynamic_img_size\": true}}", NULL, DEIT_EUNSUPPORTED, "dynamic_img_size", NULL),
+    FAIL_CASE("{\"model_args\": {\"act_layer\": 5}}", NULL, DEIT_EUNSUPPORTED, "act_layer 5 unsupported", NULL),
+    FAIL_CASE("{\"model_args\": {\"block_fn\": \"ParallelScalingBlock\"}}", NULL, DEIT_EUNSUPPORTED,
+              "config.json: model_args.block_fn is not an argument this engine implements", NULL),
+    FAIL_CASE("{\"model_args\": {\"mlp_layer\": \"SwiGLU\", \"num_heads\": 1}}", NULL, DEIT_EUNSUPPORTED,
+              "model_args.mlp_layer", NULL),
     /* Preprocessing fields. */
     FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"squash\"}}", NULL, DEIT_EINVAL, "crop_mode 'squash'",
               NULL),
@@ -689,18 +805,32 @@ static void test_hostile_json(void)
         mspec ns;
         timm_model(&ns, 1, 1);
         find(&ns, "pos_embed")->shape[1] = 2 + (4 / P) * (8 / P);
-        load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8]}, \"pretrained_cfg\": {\"crop_pct\": 0.5}}",
+        load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8], \"num_heads\": 1}, "
+                            "\"pretrained_cfg\": {\"crop_pct\": 0.5}}",
                        NULL, &L);
         CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
         CHECK(L.cfg.image_h == 4 && L.cfg.image_w == 8 && L.cfg.n_tokens == 10);
         CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
         CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
         unload(&L);
-        /* Without a config the grid is assumed square, which 8 patches are not. */
-        EXPECT_FAIL(&ns, NULL, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
+        /* Without an image size in the config the grid is assumed square, which 8 patches are not. */
+        EXPECT_FAIL(&ns, HEADS1, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
     }
+    /* model_args that do not change inference, and others at the values the engine implements. */
+    load_synthetic(&m, "{\"model_args\": {\"num_heads\": 2, \"drop_rate\": 0.1, \"pos_drop_rate\": 0.1, "
+                       "\"patch_drop_rate\": 0.5, \"proj_drop_rate\": 0.1, \"attn_drop_rate\": 0.1, "
+                       "\"drop_path_rate\": 0.2, \"weight_init\": \"jax\", \"fix_init\": true, "
+                       "\"act_layer\": \"gelu\", \"norm_layer\": \"layernorm\", \"init_values\": null, "
+                       "\"class_token\": true, \"no_embed_class\": false, \"reg_tokens\": 0, \"fc_norm\": null, "
+                       "\"pre_norm\": false, \"final_norm\": true, \"qk_norm\": false, \"proj_bias\": true, "
+                       "\"pos_embed\": \"learn\", \"dynamic_img_size\": false, \"global_pool\": \"token\"}}",
+                   NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 2, "%s", L.err);
+    unload(&L);
+
     /* Older hub files keep the data config at the top level. */
-    load_synthetic(&m, "{\"interpolation\": \"bilinear\", \"crop_pct\": 0.5, \"mean\": [0.1, 0.2, 0.3]}", NULL, &L);
+    load_synthetic(&m, "{\"interpolation\": \"bilinear\", \"crop_pct\": 0.5, \"mean\": [0.1, 0.2, 0.3], "
+                       "\"model_args\": {\"num_heads\": 1}}", NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
     CHECK(L.cfg.pre.interp == INTERP_BILINEAR && L.cfg.pre.resize_short == 8 && L.cfg.pre.mean[1] == 0.2f);
     CHECK_NEAR(L.cfg.pre.std[0], 0.229, 1e-7);
@@ -711,7 +841,8 @@ static void test_hostile_json(void)
     for (size_t i = 0; i < sizeof HF_JSON_FAILS / sizeof HF_JSON_FAILS[0]; i++)
         expect_case(&m, &HF_JSON_FAILS[i]);
 
-    load_synthetic(&m, "{\"id2label\": {\"2\": \"two\", \"0\": \"zero\", \"1\": \"one\"}, \"layer_norm_eps\": 1e-5}",
+    load_synthetic(&m, "{\"id2label\": {\"2\": \"two\", \"0\": \"zero\", \"1\": \"one\"}, \"layer_norm_eps\": 1e-5, "
+                       "\"num_attention_heads\": 2}",
                    "{\"size\": {\"shortest_edge\": 6}, \"crop_size\": 4, \"resample\": 0, \"image_mean\": 0.5, "
                    "\"do_normalize\": false, \"do_rescale\": false}", &L);
     CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
@@ -724,6 +855,75 @@ static void test_hostile_json(void)
         CHECK_NEAR(L.cfg.ln_eps, 1e-5, 1e-12);
     }
     unload(&L);
+}
+
+/* The head count: no tensor shape gives it (q, k and v are [D, D] whatever it is), so it comes from
+ * model_args.num_heads, else from the architecture whatever embed_dim model_args set (timm merges
+ * model_args over the architecture's own arguments key by key), and is never guessed. */
+static void test_heads(void)
+{
+    static const struct {
+        const char *arch;
+        int dim, mlp, heads;
+    } known[] = {
+        {"deit_tiny_patch16_224", 96, 384, 3}, /* the review's case: timm keeps 3, not 96 / 64 */
+        {"deit_small_patch16_224.fb_in1k", 96, 384, 6},
+        {"deit_base_patch16_384", 96, 384, 12},
+        {"vit_tiny_patch16_224", 96, 384, 3},
+        {"vit_small_patch32_384", 96, 384, 6},
+        {"vit_medium_patch16_256", 96, 384, 8},
+        {"vit_base_patch8_224.augreg2_in21k_ft_in1k", 96, 384, 12},
+        {"vit_large_patch14_224", 96, 384, 16},
+        {"vit_huge_patch14_224", 96, 384, 16},
+        {"vit_giant_patch14_224", 176, 768, 16},     /* mlp_ratio 48/11: int(176 * 48/11) = 768 */
+        {"vit_gigantic_patch14_224", 208, 1024, 16}, /* mlp_ratio 64/13 */
+    };
+    mspec m;
+    loaded L;
+    char cfg[512];
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        timm_sized(&m, 1, 0, known[i].dim, known[i].mlp);
+        snprintf(cfg, sizeof cfg, "{\"architecture\": \"%s\", \"model_args\": {\"embed_dim\": %d, \"depth\": 1, "
+                 "\"patch_size\": 2, \"img_size\": 4}}", known[i].arch, known[i].dim);
+        load_synthetic(&m, cfg, NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == known[i].heads, "%s: %d heads, expected %d (%s)",
+                  known[i].arch, L.cfg.heads, known[i].heads, L.err);
+        unload(&L);
+    }
+    /* model_args.num_heads wins over the architecture's. */
+    timm_sized(&m, 1, 0, 96, 384);
+    load_synthetic(&m, "{\"architecture\": \"deit_tiny_patch16_224\", \"model_args\": {\"embed_dim\": 96, "
+                       "\"depth\": 1, \"patch_size\": 2, \"img_size\": 4, \"num_heads\": 4}}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 4, "%s", L.err);
+    unload(&L);
+    /* The architecture's mlp_ratio holds too, unless model_args set it. */
+    timm_sized(&m, 1, 0, 176, 704);
+    EXPECT_FAIL(&m, "{\"architecture\": \"vit_giant_patch14_224\", \"model_args\": {\"embed_dim\": 176, "
+                    "\"depth\": 1, \"patch_size\": 2}}", NULL, DEIT_EINVAL,
+                "implies mlp hidden width 768 but the tensors give 704", NULL);
+
+    /* Nothing gives the count: refused, naming what to add. */
+    timm_model(&m, 1, 1);
+    static const char *const unknown[] = {"vit_base_patch16_clip_224", "vit_giant_patch14_dinov2",
+                                          "deit3_small_patch16_224", "vit_base_patch16_224_miil",
+                                          "vit_base_patch16", "vit_base_patchX_224", "flexivit_small"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        snprintf(cfg, sizeof cfg, "{\"architecture\": \"%s\"}", unknown[i]);
+        char want[128];
+        snprintf(want, sizeof want, "architecture '%s' is not one whose head count this engine knows", unknown[i]);
+        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, want, "add model_args.num_heads");
+        snprintf(cfg, sizeof cfg, "{\"architecture\": \"%s\", \"model_args\": {\"num_heads\": 2}}", unknown[i]);
+        load_synthetic(&m, cfg, NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 2, "%s with num_heads: %s", unknown[i], L.err);
+        unload(&L);
+    }
+    EXPECT_FAIL(&m, "{\"num_classes\": 3}", NULL, DEIT_EINVAL,
+                "neither an architecture nor model_args.num_heads gives the number of attention heads", NULL);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no config.json", "model_args.num_heads");
+    /* transformers: num_attention_heads, else DeiTConfig's default 12 (which does not divide 4). */
+    hf_model(&m, "deit.", 1, 1);
+    EXPECT_FAIL(&m, "{\"hidden_size\": 4}", NULL, DEIT_EINVAL, "12 heads do not divide embed_dim 4", NULL);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no config.json", "num_attention_heads");
 }
 
 /* ---- fixtures --------------------------------------------------------------------------------- */
@@ -901,25 +1101,43 @@ static void test_fixtures(void)
     }
     close_fixture(&F);
 
-    /* No config at all: everything from the tensors plus timm's DeiT defaults. */
+    /* No config at all: the head count is in no tensor shape, so the checkpoint is refused (it
+     * used to get dim / 64 = 1 head, and this model has 2: every logit wrong), either layout. */
+    static const char *const bare[] = {"timm-deit-reduced", "timm-deit-reduced-384", "hf-deit-reduced"};
+    for (int i = 0; i < 3; i++) {
+        char path[256];
+        memset(&F, 0, sizeof F);
+        snprintf(path, sizeof path, FIX "%s/model.safetensors", bare[i]);
+        CHECK_INT_EQ(st_open(path, &F.st, F.err, sizeof F.err), DEIT_OK);
+        CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_EINVAL);
+        CHECK_MSG(strstr(F.err, "no config.json: the number of attention heads is in no tensor shape") &&
+                  strstr(F.err, i < 2 ? "model_args.num_heads" : "num_attention_heads"), "%s", F.err);
+        CHECK(F.cfg.labels == NULL && F.cfg.heads == 0);
+        close_fixture(&F);
+    }
+    /* Only the head count given: everything else from the tensors plus timm's DeiT defaults. */
+    const char *heads2 = "{\"model_args\": {\"num_heads\": 2}}";
     memset(&F, 0, sizeof F);
     CHECK_INT_EQ(st_open(FIX "timm-deit-reduced/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
-    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
-    CHECK(F.cfg.heads == 1 && F.cfg.image_h == 224 && F.cfg.pre.resize_short == 256); /* 224 / 0.875 */
+    CHECK_INT_EQ(deit_config_resolve(heads2, strlen(heads2), NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err),
+                 DEIT_OK);
+    CHECK(F.cfg.heads == 2 && F.cfg.image_h == 224 && F.cfg.pre.resize_short == 256); /* 224 / 0.875 */
     CHECK_STR_EQ(F.cfg.architecture, "");
     check_imagenet_pre(&F.cfg.pre);
     close_fixture(&F);
     memset(&F, 0, sizeof F);
     CHECK_INT_EQ(st_open(FIX "timm-deit-reduced-384/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
-    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+    CHECK_INT_EQ(deit_config_resolve(heads2, strlen(heads2), NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err),
+                 DEIT_OK);
     CHECK(F.cfg.image_h == 384 && F.cfg.pre.resize_short == 384); /* 384 models: crop_pct 1 */
     close_fixture(&F);
-    /* HF checkpoint without its JSON: DeiTImageProcessor defaults 256 -> 224. */
+    /* HF checkpoint with only the head count: DeiTImageProcessor defaults 256 -> 224. */
+    const char *hf2 = "{\"num_attention_heads\": 2}";
     memset(&F, 0, sizeof F);
     CHECK_INT_EQ(st_open(FIX "hf-deit-reduced/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
-    CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+    CHECK_INT_EQ(deit_config_resolve(hf2, strlen(hf2), NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
     CHECK(F.cfg.pre.resize == RESIZE_EXACT && F.cfg.pre.resize_h == 256 && F.cfg.pre.crop_w == 224);
-    CHECK(F.cfg.ln_eps == 1e-12f && F.cfg.heads == 1);
+    CHECK(F.cfg.ln_eps == 1e-12f && F.cfg.heads == 2);
     check_imagenet_pre(&F.cfg.pre);
     CHECK(F.cfg.pre.resampler == RESAMPLE_TORCHVISION && F.cfg.pre.crop_rule == CROP_HF_FAST);
     close_fixture(&F);
@@ -955,11 +1173,39 @@ static void test_fixtures(void)
     }
 }
 
+/* A FIFO (no writer) in place of config.json or model.safetensors: deit_model_open refuses it at
+ * once instead of waiting for a writer (the alarm turns a hang into a failed run). */
+static void test_special_files(void)
+{
+    char dir[] = "/tmp/test_config_XXXXXX", cwd[512], path[600], target[600], err[512];
+    CHECK(mkdtemp(dir) != NULL && getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(target, sizeof target, "%s/" FIX "timm-deit-reduced/model.safetensors", cwd);
+    static const char *const fifos[] = {"config.json", "preprocessor_config.json", "model.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        CHECK(i == 2 || symlink(target, path) == 0);
+        snprintf(path, sizeof path, "%s/%s", dir, fifos[i]);
+        CHECK(mkfifo(path, 0600) == 0);
+        deit_model *m = NULL;
+        alarm(10);
+        int rc = deit_model_open(dir, &m, err, sizeof err);
+        alarm(0);
+        CHECK_MSG(rc != DEIT_OK && m == NULL, "%s as a FIFO: status %d", fifos[i], rc);
+        CHECK_MSG(strstr(err, path) && strstr(err, "not a regular file"), "%s", err);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
+    test_special_files();
     test_synthetic_timm();
     test_synthetic_hf();
     test_hostile_json();
+    test_heads();
     test_fixtures();
     return check_summary("test_config");
 }

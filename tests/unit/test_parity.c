@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "fixture_io.h"
 #include "../check.h"
@@ -24,16 +27,18 @@ typedef struct {
                                   <model>/<image>/pixel_values instead (transformers) */
     double logit_tol;
     int full_size;             /* lives only in the shared fixtures */
+    const char *refs_of;       /* the model whose references apply (NULL: this one), for a model
+                                  derived from a fixture at run time */
 } model_case;
 
 static const model_case CASES[] = {
-    {"timm-deit-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0},
-    {"timm-deit-reduced-f16", "timm224_crop0.9_bicubic_center", 1e-4, 0},
-    {"timm-deit-reduced-bf16", "timm224_crop0.9_bicubic_center", 1e-4, 0},
-    {"timm-deit-nodist-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0},
-    {"timm-deit-reduced-384", "timm384_crop1.0_bicubic_center", 1e-4, 0},
-    {"hf-deit-reduced", NULL, 1e-4, 0},
-    {"timm-deit-tiny-distilled", "timm224_crop0.9_bicubic_center", 5e-4, 1},
+    {"timm-deit-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0, NULL},
+    {"timm-deit-reduced-f16", "timm224_crop0.9_bicubic_center", 1e-4, 0, NULL},
+    {"timm-deit-reduced-bf16", "timm224_crop0.9_bicubic_center", 1e-4, 0, NULL},
+    {"timm-deit-nodist-reduced", "timm224_crop0.9_bicubic_center", 1e-4, 0, NULL},
+    {"timm-deit-reduced-384", "timm384_crop1.0_bicubic_center", 1e-4, 0, NULL},
+    {"hf-deit-reduced", NULL, 1e-4, 0, NULL},
+    {"timm-deit-tiny-distilled", "timm224_crop0.9_bicubic_center", 5e-4, 1, NULL},
 };
 
 /* Top-k indices of a float64 reference tensor, in the same order deit_topk uses. */
@@ -101,6 +106,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
                      const st_file *refs, const st_file *shared)
 {
     char path[1024], err[1024], key[512];
+    const char *ref = mc->refs_of ? mc->refs_of : mc->model; /* the references' key prefix */
     snprintf(path, sizeof path, "%s/%s", models_dir, mc->model);
     deit_model *m = NULL;
     int rc = deit_model_open(path, &m, err, sizeof err);
@@ -128,7 +134,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     while (d && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        snprintf(key, sizeof key, "%s/%s/cls_logits", mc->model, e->d_name);
+        snprintf(key, sizeof key, "%s/%s/cls_logits", ref, e->d_name);
         const st_tensor *rc_cls = st_find(refs, key);
         if (!rc_cls)
             continue; /* no reference for this pair (the 384 model has three images) */
@@ -161,7 +167,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
                 CHECK_MSG(same_shape && differ == 0, "%s: %zu crop bytes differ", key, differ);
             }
         } else if (shared) {
-            snprintf(key, sizeof key, "%s/%s/pixel_values", mc->model, e->d_name);
+            snprintf(key, sizeof key, "%s/%s/pixel_values", ref, e->d_name);
             const st_tensor *rpx = st_find(shared, key);
             size_t n = deit_input_floats(m), differ = 0;
             int same_shape = rpx && rpx->numel == n && rpx->dtype == ST_F32;
@@ -182,7 +188,7 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
         deit_state_trace(s, trace);
         CHECK_INT_EQ(deit_forward(m, s, px, 1, cls, dist), DEIT_OK);
         if (trace)
-            check_trace(mc->model, s, refs, mc->logit_tol);
+            check_trace(ref, s, refs, mc->logit_tol);
         if (s2) {
             for (int i = 0; i < 3; i++)
                 memcpy(px3 + i * nin, px, nin * sizeof(float));
@@ -196,16 +202,16 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
             CHECK_INT_EQ(deit_forward(m, s2, px, 1, out3, out3 + 3 * K), DEIT_OK);
             CHECK_MSG(same_logits(m, out3, cls, K), "%s/%s: 2 threads, batch 1", mc->model, e->d_name);
             if (trace)
-                check_trace(mc->model, s2, refs, mc->logit_tol);
+                check_trace(ref, s2, refs, mc->logit_tol);
         }
 
         double md = max_diff_f64(rc_cls, cls, K);
         CHECK_MSG(md <= mc->logit_tol, "%s/%s: cls_logits max diff %.3g", mc->model, e->d_name, md);
         if (c->distilled) {
-            snprintf(key, sizeof key, "%s/%s/dist_logits", mc->model, e->d_name);
+            snprintf(key, sizeof key, "%s/%s/dist_logits", ref, e->d_name);
             md = max_diff_f64(st_find(refs, key), dist, K);
             CHECK_MSG(md <= mc->logit_tol, "%s/%s: dist_logits max diff %.3g", mc->model, e->d_name, md);
-            snprintf(key, sizeof key, "%s/%s/fused_probs", mc->model, e->d_name);
+            snprintf(key, sizeof key, "%s/%s/fused_probs", ref, e->d_name);
             const st_tensor *rf = st_find(refs, key);
             deit_fuse(cls, dist, K, 1, NULL, NULL, fused);
             md = max_diff_f64(rf, fused, K);
@@ -245,6 +251,100 @@ static void run_case(const model_case *mc, const char *models_dir, const char *i
     deit_model_free(m);
 }
 
+/* Writes dir/name from `len` bytes. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* dir/hf-deit-cls: the hf-deit-reduced fixture as transformers' DeiTForImageClassification saves
+ * it. That class has the same DeiTModel (distillation token included) and one 'classifier' on
+ * token 0, so with cls_classifier renamed and the distillation head dropped, transformers' answer
+ * is exactly the fixture's cls_logits. Only the header is rewritten; the data section stays, the
+ * dropped head's bytes a gap no tensor points into. Returns 0 or -1. */
+static int make_hf_one_head(const char *dir)
+{
+    char src[256], out[1024];
+    size_t len = 0;
+    snprintf(out, sizeof out, "%s/hf-deit-cls", dir);
+    unsigned char *b = slurp("tests/fixtures/models/hf-deit-reduced/model.safetensors", &len);
+    uint64_t hlen = 0;
+    for (int i = 0; b && len >= 8 && i < 8; i++)
+        hlen |= (uint64_t)b[i] << (8 * i);
+    json_t *h = b && len >= 8 && hlen <= len - 8 ? json_loadb((const char *)b + 8, hlen, 0, NULL) : NULL;
+    int rc = h && mkdir(out, 0700) == 0 ? 0 : -1;
+    if (rc == 0) {
+        json_object_set(h, "classifier.weight", json_object_get(h, "cls_classifier.weight"));
+        json_object_set(h, "classifier.bias", json_object_get(h, "cls_classifier.bias"));
+        json_object_del(h, "cls_classifier.weight");
+        json_object_del(h, "cls_classifier.bias");
+        json_object_del(h, "distillation_classifier.weight");
+        json_object_del(h, "distillation_classifier.bias");
+        char *text = json_dumps(h, JSON_COMPACT);
+        size_t tl = text ? strlen(text) : 0, n = 8 + tl + (len - 8 - hlen);
+        unsigned char *o = text ? malloc(n) : NULL;
+        if (o) {
+            for (int i = 0; i < 8; i++)
+                o[i] = (unsigned char)((uint64_t)tl >> (8 * i));
+            memcpy(o + 8, text, tl);
+            memcpy(o + 8 + tl, b + 8 + hlen, len - 8 - hlen);
+        }
+        rc = o ? write_file(out, "model.safetensors", o, n) : -1;
+        free(o);
+        free(text);
+    }
+    json_decref(h);
+    free(b);
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        const char *name = i ? "preprocessor_config.json" : "config.json";
+        snprintf(src, sizeof src, "tests/fixtures/models/hf-deit-reduced/%s", name);
+        json_t *j = json_load_file(src, 0, NULL);
+        if (j && !i)
+            json_object_set_new(j, "architectures", json_pack("[s]", "DeiTForImageClassification"));
+        char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
+        rc = text ? write_file(out, name, text, strlen(text)) : -1;
+        free(text);
+        json_decref(j);
+    }
+    return rc;
+}
+
+/* The transformers one-head model: two prefix tokens in the forward pass, one head on token 0,
+ * against transformers' answer (the fixture's cls_logits), every image. */
+static void test_hf_one_head(const st_file *refs, const st_file *shared)
+{
+    static const model_case mc = {"hf-deit-cls", NULL, 1e-4, 0, "hf-deit-reduced"};
+    char dir[] = "/tmp/test_parity_XXXXXX", path[1024], err[1024];
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK_INT_EQ(make_hf_one_head(dir), 0);
+    snprintf(path, sizeof path, "%s/hf-deit-cls", dir);
+    deit_model *m = NULL;
+    int rc = deit_model_open(path, &m, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
+    if (rc == DEIT_OK) {
+        const deit_config *c = deit_model_config(m);
+        CHECK(deit_model_distilled(m) == 0 && deit_model_second_token(m) == NULL);
+        CHECK(c->n_prefix == 2 && c->n_tokens == 198 && m->w.dist_token != NULL);
+        CHECK_STR_EQ(deit_model_architecture(m), "DeiTForImageClassification");
+        deit_model_free(m);
+        run_case(&mc, dir, "tests/fixtures/images", refs, shared);
+    }
+    static const char *const files[] = {"model.safetensors", "config.json", "preprocessor_config.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/hf-deit-cls/%s", dir, files[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/hf-deit-cls", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     char err[1024], path[1024];
@@ -270,6 +370,7 @@ int main(void)
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
         if (!CASES[i].full_size)
             run_case(&CASES[i], "tests/fixtures/models", "tests/fixtures/images", small, full);
+    test_hf_one_head(small, full);
 
     if (full && dir_exists(models)) {
         for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)

@@ -334,6 +334,19 @@ static void test_open(void)
     unlink(path);
     free(b);
 
+    /* A FIFO with no writer in place of the file: refused at once, not waited on (the alarm turns
+     * a hang into a failed run). */
+    char dir[] = "/tmp/test_st_fifo_XXXXXX", fifo[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof fifo, "%s/model.safetensors", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(10);
+    CHECK_INT_EQ(st_open(fifo, &f, err, sizeof err), DEIT_EIO);
+    alarm(0);
+    CHECK(f == NULL && strstr(err, fifo) && strstr(err, "not a regular file"));
+    unlink(fifo);
+    rmdir(dir);
+
     /* An unreadable file (meaningless as root, who may read anything). */
     if (geteuid() != 0) {
         CHECK(write_temp(path, "12345678", 8) == 0);
@@ -342,6 +355,24 @@ static void test_open(void)
         unlink(path);
     }
     st_close(NULL);
+}
+
+/* Names from a hostile file reach messages with their control bytes escaped, so they cannot start
+ * a log line or drive a terminal; the escaping keeps within the caller's buffer. */
+static void test_messages_escaped(void)
+{
+    EXPECT("{\"a\\u001b[2J\\nb\":{\"dtype\":\"F128\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0, DEIT_EINVAL,
+           "tensor 'a\\x1b[2J\\x0ab': unknown dtype 'F128'");
+    char err[512];
+    CHECK_INT_EQ(deit_fail(err, sizeof err, DEIT_EINVAL, "x%cy%cz", '\r', 0x7f), DEIT_EINVAL);
+    CHECK_STR_EQ(err, "x\\x0dy\\x7fz");
+    CHECK_INT_EQ(deit_fail(err, sizeof err, DEIT_EINVAL, "caf\xc3\xa9 \"q\" \\"), DEIT_EINVAL);
+    CHECK_STR_EQ(err, "caf\xc3\xa9 \"q\" \\"); /* UTF-8, quotes, backslashes: as they are */
+    char small[6];
+    deit_fail(small, sizeof small, DEIT_EINVAL, "ab\ncd");
+    CHECK_STR_EQ(small, "ab\\x0"); /* truncated at the buffer, still terminated */
+    deit_fail(small, 1, DEIT_EINVAL, "\n");
+    CHECK_STR_EQ(small, "");
 }
 
 /* A real checkpoint: the reduced timm fixture maps and every tensor is findable. */
@@ -367,6 +398,7 @@ int main(void)
     test_f16_exhaustive();
     test_hostile();
     test_open();
+    test_messages_escaped();
     test_fixture();
     return check_summary("test_safetensors");
 }
