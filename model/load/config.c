@@ -118,15 +118,21 @@ static int finish_preproc(const jsrc *s, const jsrc *ps, weight_layout layout, d
 
 /* The number of attention heads, which no tensor shape gives (q, k and v are [D, D] whatever it
  * is), so it comes from the config (resolve_timm, resolve_hf; 0 when nothing says) and is never
- * guessed: a wrong count still runs, and every logit is wrong. Checked after everything else, so a
- * config that contradicts the tensors says so first. */
-static int check_heads(const jsrc *s, const json_t *root, const tensor_facts *tf, const deit_config *cfg)
+ * guessed from the width alone: a wrong count still runs, and every logit is wrong. The one exception
+ * is a checkpoint with no config at all (a bare .safetensors file): it is taken for timm's standard
+ * ViT/DeiT of its width (the families of one width all agree on the count; huge/giant are not
+ * width / 64), and any other width is refused. Checked after
+ * everything else, so a config that contradicts the tensors says so first. */
+static int check_heads(const jsrc *s, const json_t *root, const tensor_facts *tf, deit_config *cfg)
 {
     int timm = tf->naming.layout == LAYOUT_TIMM;
-    if (cfg->heads == 0 && !root)
+    if (cfg->heads == 0 && !root && !(cfg->heads = timm_heads_of_width(tf->dim)))
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
-                         "no %s: the number of attention heads is in no tensor shape and must come from it (%s)",
-                         s->file, timm ? "model_args.num_heads, or a timm architecture" : "num_attention_heads");
+                         "no %s: the number of attention heads is in no tensor shape and must come from it (%s); "
+                         "without one only timm's standard widths are known (192, 384, 512, 768, 1024, 1280, "
+                         "1408, 1664), and embed_dim is %d",
+                         s->file, timm ? "model_args.num_heads, or a timm architecture" : "num_attention_heads",
+                         tf->dim);
     if (cfg->heads == 0 && cfg->architecture[0])
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: architecture '%s' is not one whose head count this engine knows (plain deit_* "

@@ -61,6 +61,10 @@ int agree_int(const jsrc *s, const json_t *obj, const char *where, const char *k
 
 /* Every size from the tensor shapes, bounded (tensor_facts.c). */
 int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t errlen);
+/* The head count of timm's plain ViT/DeiT family of this width (192 -> 3, 384 -> 6, 768 -> 12, ...;
+ * every family of one width agrees), 0 for any other width (config_timm.c). */
+int timm_heads_of_width(int dim);
+
 /* timm config.json: heads, image size (0 = infer), eps, cfg->pre but channels/crop; *pcrop_pct
  * receives the crop_pct to apply (config_timm.c). */
 int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit_config *cfg,

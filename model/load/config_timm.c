@@ -66,6 +66,13 @@ static arch_info timm_arch(const char *arch)
     return a;
 }
 
+int timm_heads_of_width(int dim)
+{
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof *FAMILIES; i++)
+        if (FAMILIES[i].dim == dim) return FAMILIES[i].heads;
+    return 0;
+}
+
 /* What the engine does with each model_args key. timm passes them all to VisionTransformer
  * (vision_transformer.py), so any key may change the numbers; one not listed is refused. */
 typedef enum {

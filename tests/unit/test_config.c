@@ -920,6 +920,19 @@ static void test_heads(void)
     EXPECT_FAIL(&m, "{\"num_classes\": 3}", NULL, DEIT_EINVAL,
                 "neither an architecture nor model_args.num_heads gives the number of attention heads", NULL);
     EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no config.json", "model_args.num_heads");
+    /* ...unless it has one of timm's standard widths: a bare deit_tiny (192) has 3 heads, a bare
+     * vit_huge (1280) 16, not 1280 / 64. */
+    static const struct { long long dim; int heads; } widths[] = {{192, 3}, {384, 6}, {1280, 16}};
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        timm_sized(&m, 1, 0, widths[i].dim, 64); /* a narrow MLP: the width is what counts */
+        load_synthetic(&m, NULL, NULL, &L);
+        CHECK_MSG(L.rc_cfg == DEIT_OK && L.cfg.heads == widths[i].heads, "bare width %lld: %d heads (%s)",
+                  widths[i].dim, L.cfg.heads, L.err);
+        unload(&L);
+    }
+    timm_sized(&m, 1, 0, 96, 384);
+    EXPECT_FAIL(&m, NULL, NULL, DEIT_EINVAL, "no config.json", "and embed_dim is 96");
+    timm_model(&m, 1, 1);
     /* transformers: num_attention_heads, else DeiTConfig's default 12 (which does not divide 4). */
     hf_model(&m, "deit.", 1, 1);
     EXPECT_FAIL(&m, "{\"hidden_size\": 4}", NULL, DEIT_EINVAL, "12 heads do not divide embed_dim 4", NULL);
@@ -1101,8 +1114,9 @@ static void test_fixtures(void)
     }
     close_fixture(&F);
 
-    /* No config at all: the head count is in no tensor shape, so the checkpoint is refused (it
-     * used to get dim / 64 = 1 head, and this model has 2: every logit wrong), either layout. */
+    /* No config at all and a width that is none of timm's standard ones: the head count is in no
+     * tensor shape, so the checkpoint is refused (it used to get dim / 64 = 1 head, and this model
+     * has 2: every logit wrong), either layout. */
     static const char *const bare[] = {"timm-deit-reduced", "timm-deit-reduced-384", "hf-deit-reduced"};
     for (int i = 0; i < 3; i++) {
         char path[256];
@@ -1167,6 +1181,12 @@ static void test_fixtures(void)
             CHECK(F.w.blocks[11].qkv_w[0] == raw_f32(F.st, "blocks.11.attn.qkv.weight", 0));
             CHECK(F.w.head_b[999] == raw_f32(F.st, "head.bias", 999));
         }
+        close_fixture(&F);
+        /* The same file alone (a bare .safetensors): width 192 is deit_tiny's, so 3 heads. */
+        memset(&F, 0, sizeof F);
+        CHECK_INT_EQ(st_open(FULL "/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+        CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
+        CHECK(F.cfg.heads == 3 && F.cfg.distilled == 1 && F.cfg.n_tokens == 198);
         close_fixture(&F);
     } else {
         printf("test_config: %s not present, full-size checks skipped\n", FULL);
