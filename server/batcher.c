@@ -77,9 +77,10 @@ static void run_alone(worker *w, batch_job *job)
         int nb = job->n - off < p->max_batch ? job->n - off : p->max_batch;
         double ts = batcher_now();
         int explain = point_explain(w, 0, job, off, nb);
-        if (p->forward(w->state, job->pixels + (size_t)off * F, nb, job->cls + (size_t)off * K,
-                       job->dist + (size_t)off * K, explain ? w->ex : NULL))
-            job->status = BATCH_FAILED;
+        int rc = p->forward(w->state, job->pixels + (size_t)off * F, nb, job->cls + (size_t)off * K,
+                            job->dist + (size_t)off * K, explain ? w->ex : NULL);
+        if (rc && job->status != BATCH_FAILED)
+            job->status = rc == BATCH_NONFINITE ? BATCH_NONFINITE : BATCH_FAILED;
         if (p->metrics) {
             metrics_observe(&p->metrics->inference_s, batcher_now() - ts);
             metrics_observe(&p->metrics->batch_size, nb);

@@ -26,8 +26,13 @@ typedef enum {
     BATCH_STOPPING = 2,        /* submit: batcher shutting down (HTTP 503) */
     BATCH_TIMEOUT = 3,         /* done: waited longer than timeout_s for a worker (HTTP 504) */
     BATCH_SHUTDOWN = 4,        /* done: dropped by batcher_stop without drain (HTTP 503) */
-    BATCH_FAILED = 5           /* done: the forward function failed (HTTP 500) */
+    BATCH_FAILED = 5,          /* done: the forward function failed (HTTP 500) */
+    BATCH_NONFINITE = 6        /* done: the pass ran, but gave NaN or infinite logits (HTTP 500) */
 } batch_status;
+
+/* What a BATCH_NONFINITE job is answered (REST and gRPC alike). */
+#define NONFINITE_MSG "the model produced non-finite logits (NaN or infinity) for this input: its weights " \
+                      "overflow float32 here"
 
 typedef struct batch_job batch_job;
 
@@ -47,7 +52,8 @@ struct batch_job {
     batch_job *next;           /* private: queue link */
 };
 
-/* forward: runs `batch` images; returns 0 on success. state comes from state_new. explain: NULL
+/* forward: runs `batch` images; returns 0 on success, BATCH_NONFINITE when the logits it computed
+ * are not all finite, anything else on failure. state comes from state_new. explain: NULL
  * when no image of the pass asked for an explanation, else [batch] pointers, each NULL or the
  * image's explain_floats outputs (inside its job's own buffer). */
 typedef int (*batch_forward_fn)(void *state, const float *pixels, int batch, float *cls, float *dist,

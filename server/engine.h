@@ -19,7 +19,8 @@ void *engine_state_new(void *ctx, int max_batch);
 void engine_state_free(void *state);
 /* batch_state_width_fn: wide runs the next passes on the whole team, else on `threads` of it. */
 void engine_state_width(void *state, int wide);
-/* batch_forward_fn: 0 on success, -1 on an engine error. explain: see batcher.h. */
+/* batch_forward_fn: 0 on success, BATCH_NONFINITE when a logit is NaN or infinite, -1 on an engine
+ * error. explain: see batcher.h. */
 int engine_forward(void *state, const float *pixels, int batch, float *cls, float *dist, float *const *explain);
 
 #endif

@@ -86,6 +86,9 @@ static void job_done(batch_job *job)
     case BATCH_SHUTDOWN:
         gfe_fail(&c->ci, 503, "server is shutting down");
         break;
+    case BATCH_NONFINITE:
+        gfe_fail(&c->ci, 500, "%s", NONFINITE_MSG);
+        break;
     default:
         gfe_fail(&c->ci, 500, "inference failed");
         break;

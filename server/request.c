@@ -231,6 +231,7 @@ static void set_batch_error(request *rq, int status)
                   c->request_timeout_s);
         break;
     case BATCH_STOPPING: case BATCH_SHUTDOWN: set_error(rq, 503, "server is shutting down"); break;
+    case BATCH_NONFINITE: set_error(rq, 500, "%s", NONFINITE_MSG); break;
     default: set_error(rq, 500, "inference failed"); break;
     }
 }

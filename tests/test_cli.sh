@@ -68,6 +68,21 @@ rewrite "$T/overflow" norm.weight=0 norm.bias=1 head.weight=3e38
 out=$("$BIN" --model "$T/overflow" $I/chelsea.png 2>/dev/null); rc=$?
 [ "$rc" -eq 1 ] && ok || ko "non-finite logits must exit 1 (got $rc)"
 printf '%s' "$out" | grep -q '"image":"tests/fixtures/images/chelsea.png","error":"the forward pass produced non-finite logits' && ok || ko "non-finite logits: error line, got: $out"
+# The server answers that input 500 naming the cause (it was 503 "out of memory building the
+# response", with a Retry-After that could never help), and goes on serving.
+SERVER=${DEIT_SERVER_BIN:-build/deit-server}
+"$SERVER" --host 127.0.0.1 --port 0 --model "$T/overflow" > "$T/srv.log" 2>&1 &
+srv=$!
+for _ in $(seq 100); do grep -q "listening on" "$T/srv.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+for _ in 1 2; do
+    got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict")
+    case "$got" in
+        *"non-finite logits (NaN or infinity)"*" 500") ok ;;
+        *) ko "server, non-finite logits: want 500 naming them, got: $got" ;;
+    esac
+done
+kill "$srv"; wait "$srv" 2>/dev/null
 rm -rf "$T"
 
 # --explain: rollout maps and token_cosine, the same numbers as the float64 reference (issue 15)

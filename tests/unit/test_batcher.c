@@ -33,7 +33,8 @@ static int fake_forward(void *state, const float *x, int batch, float *cls, floa
     in_forward--;
     pthread_mutex_unlock(&gate_mu);
     atomic_fetch_add(&forwards, 1);
-    if (atomic_exchange(&fail_next, 0)) return -1;
+    int fail = atomic_exchange(&fail_next, 0); /* 1: an engine error; 2: logits not all finite */
+    if (fail) return fail == 2 ? BATCH_NONFINITE : -1;
     for (int i = 0; i < batch; i++)
         if (x[i * F] == POISON) return -1;
     for (int i = 0; i < batch; i++) {
@@ -375,6 +376,22 @@ static void test_failure(void)
     batcher_free(b);
 }
 
+/* A pass whose logits are not all finite ends its job BATCH_NONFINITE (answered 500 naming it),
+ * not BATCH_FAILED. */
+static void test_nonfinite(void)
+{
+    reset_done();
+    batcher *b = start(1, 4, 0, 8, 0, NULL);
+    static tjob t;
+    init_job(&t, 2, 1);
+    atomic_store(&fail_next, 2);
+    CHECK_INT_EQ(batcher_submit(b, &t.job), BATCH_OK);
+    wait_done(1);
+    CHECK_INT_EQ(t.job.status, BATCH_NONFINITE);
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
 /* A poisoned job batched with two good ones: the shared pass fails, the retry job by job fails only
  * the poisoned one. */
 static void test_failure_isolated(void)
@@ -459,6 +476,7 @@ int main(void)
     test_full_timeout_shutdown();
     test_stop_drops_queued();
     test_failure();
+    test_nonfinite();
     test_failure_isolated();
     test_concurrent();
     CHECK_INT_EQ(atomic_load(&bad_state), 0); /* every forward got its worker's state */
