@@ -362,34 +362,26 @@ static void test_stop_drops_queued(void)
     batcher_free(b);
 }
 
-static void test_failure(void)
+/* A forward pass that fails (fail_next 1: an engine error) or computes logits that are not all
+ * finite (fail_next 2) ends its job BATCH_FAILED / BATCH_NONFINITE (answered 500, naming which). */
+static void check_failed_pass(int fail, int want)
 {
     reset_done();
     batcher *b = start(1, 4, 0, 8, 0, NULL);
     static tjob t;
     init_job(&t, 2, 1);
-    atomic_store(&fail_next, 1);
+    atomic_store(&fail_next, fail);
     CHECK_INT_EQ(batcher_submit(b, &t.job), BATCH_OK);
     wait_done(1);
-    CHECK_INT_EQ(t.job.status, BATCH_FAILED);
+    CHECK_INT_EQ(t.job.status, want);
     batcher_stop(b, 1);
     batcher_free(b);
 }
 
-/* A pass whose logits are not all finite ends its job BATCH_NONFINITE (answered 500 naming it),
- * not BATCH_FAILED. */
-static void test_nonfinite(void)
+static void test_failure(void)
 {
-    reset_done();
-    batcher *b = start(1, 4, 0, 8, 0, NULL);
-    static tjob t;
-    init_job(&t, 2, 1);
-    atomic_store(&fail_next, 2);
-    CHECK_INT_EQ(batcher_submit(b, &t.job), BATCH_OK);
-    wait_done(1);
-    CHECK_INT_EQ(t.job.status, BATCH_NONFINITE);
-    batcher_stop(b, 1);
-    batcher_free(b);
+    check_failed_pass(1, BATCH_FAILED);
+    check_failed_pass(2, BATCH_NONFINITE);
 }
 
 /* A poisoned job batched with two good ones: the shared pass fails, the retry job by job fails only
@@ -476,7 +468,6 @@ int main(void)
     test_full_timeout_shutdown();
     test_stop_drops_queued();
     test_failure();
-    test_nonfinite();
     test_failure_isolated();
     test_concurrent();
     CHECK_INT_EQ(atomic_load(&bad_state), 0); /* every forward got its worker's state */
