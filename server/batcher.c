@@ -373,6 +373,14 @@ int batcher_queued(batcher *b)
     return n;
 }
 
+int batcher_busy(batcher *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int n = b->busy;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 void batcher_stop(batcher *b, int drain)
 {
     if (b) shut_down(b, drain);

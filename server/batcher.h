@@ -95,6 +95,9 @@ int batcher_submit(batcher *b, batch_job *job);
 /* Images queued and not yet taken by a worker. */
 int batcher_queued(batcher *b);
 
+/* Workers in a pass now, counting one that has completed its jobs and not yet looked for more. */
+int batcher_busy(batcher *b);
+
 /* Stops the batcher. drain != 0: queued jobs still run; drain == 0: queued jobs end with
  * BATCH_SHUTDOWN. Jobs already running always finish. Returns when every thread has exited; later
  * submits answer BATCH_STOPPING, so the batcher stays valid until batcher_free. Idempotent. */

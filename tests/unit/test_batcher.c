@@ -97,6 +97,14 @@ static void wait_done(int n)
     pthread_mutex_unlock(&done_mu);
 }
 
+/* A worker completes its jobs before it counts itself idle again; tests that depend on who is
+ * busy wait for that too. */
+static void wait_idle(batcher *b)
+{
+    const struct timespec ms = {0, 1000000};
+    while (batcher_busy(b) > 0) nanosleep(&ms, NULL);
+}
+
 static void reset_done(void)
 {
     pthread_mutex_lock(&done_mu);
@@ -248,6 +256,9 @@ static void test_width(void)
     init_job(&lone, 1, 1);
     CHECK_INT_EQ(batcher_submit(b, &lone.job), BATCH_OK);
     wait_done(1);
+    /* lone's worker completes the job before it counts itself idle: wait for that, or first would
+     * find it still busy and run narrow */
+    wait_idle(b);
     /* one worker held in its pass: the next job goes to the other worker, which is not alone */
     gate(1);
     init_job(&first, 1, 2);
