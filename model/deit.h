@@ -162,7 +162,9 @@ int deit_preprocess_with(const deit_model *m, const uint8_t *data, size_t len, s
 
 /* Forward pass for `batch` images (1..max_batch of the state). pixels: [batch][deit_input_floats].
  * cls_logits, dist_logits: [batch][n_classes]; dist_logits may be NULL, and for a non-distilled
- * model receives a copy of the class logits. Returns DEIT_OK or DEIT_EINVAL for a bad batch size. */
+ * model receives a copy of the class logits. Returns DEIT_OK, DEIT_EINVAL for a bad batch size, or
+ * DEIT_ENONFINITE when some logit is NaN or infinite (all outputs written all the same): finite
+ * weights can still overflow float32 on some image, and JSON cannot carry the result. */
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits);
 
@@ -182,7 +184,8 @@ typedef struct {
  * left); class_map = R[0, prefix:], distill_map = R[1, prefix:], each summing to 1, patches
  * row-major over the deit_grid. Attention probabilities are kept only for those images; the first
  * explaining pass on a state allocates max_batch * depth * T^2 floats for them (kept until
- * deit_state_free). Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed). */
+ * deit_state_free). Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed), or
+ * DEIT_ENONFINITE as deit_forward. */
 int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
                          float *cls_logits, float *dist_logits, deit_explain *ex);
 

@@ -13,6 +13,7 @@ const char *deit_status_name(int status)
     case DEIT_EUNSUPPORTED: return "unsupported";
     case DEIT_ENOMEM: return "out_of_memory";
     case DEIT_EIO: return "io";
+    case DEIT_ENONFINITE: return "non_finite";
     default: return "unknown";
     }
 }

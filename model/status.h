@@ -11,7 +11,9 @@ typedef enum {
     DEIT_ETOOBIG = -2,     /* input over a configured limit, e.g. pixels (HTTP 413) */
     DEIT_EUNSUPPORTED = -3,/* well-formed but not something we handle, e.g. TIFF, I64 weights (HTTP 415) */
     DEIT_ENOMEM = -4,      /* allocation failed (HTTP 500/503) */
-    DEIT_EIO = -5          /* file could not be opened/read/mapped */
+    DEIT_EIO = -5,         /* file could not be opened/read/mapped */
+    DEIT_ENONFINITE = -6   /* a forward pass ran and wrote every output, but some logit is NaN or
+                            * infinite: the weights overflow float32 on this input (HTTP 500) */
 } deit_status;
 
 /* Short constant name of a status ("invalid", "too_large", ...), never NULL. */

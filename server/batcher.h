@@ -30,10 +30,6 @@ typedef enum {
     BATCH_NONFINITE = 6        /* done: the pass ran, but gave NaN or infinite logits (HTTP 500) */
 } batch_status;
 
-/* What a BATCH_NONFINITE job is answered (REST and gRPC alike). */
-#define NONFINITE_MSG "the model produced non-finite logits (NaN or infinity) for this input: its weights " \
-                      "overflow float32 here"
-
 typedef struct batch_job batch_job;
 
 struct batch_job {

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "engine.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -52,20 +51,9 @@ void engine_state_free(void *p)
     free(w);
 }
 
-/* Whether all n logits are finite. JSON has no NaN or infinity, and a model whose weights are
- * finite can still overflow float32 on some image: that answer must say so, not fail as memory. */
-static int all_finite(const float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 int engine_forward(void *p, const float *pixels, int batch, float *cls, float *dist, float *const *explain)
 {
     worker_engine *w = p;
-    if (api_forward_explained(w->model, w->state, pixels, batch, cls, dist, explain) != DEIT_OK)
-        return -1;
-    size_t n = (size_t)batch * deit_model_classes(w->model);
-    return all_finite(cls, n) && all_finite(dist, n) ? 0 : BATCH_NONFINITE;
+    int rc = api_forward_explained(w->model, w->state, pixels, batch, cls, dist, explain);
+    return rc == DEIT_OK ? 0 : rc == DEIT_ENONFINITE ? BATCH_NONFINITE : -1;
 }

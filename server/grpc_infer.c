@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_answer.h"
 #include "endpoint.h"
 #include "grpc_codec.h"
 #include "status_map.h"
@@ -72,26 +73,14 @@ static void answer_probs(infer_call *c)
 static void job_done(batch_job *job)
 {
     infer_call *c = job->user;
-    switch (job->status) {
-    case BATCH_OK:
-        if (batcher_now() > c->deadline)
-            gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
-        else
-            answer_probs(c);
-        break;
-    case BATCH_TIMEOUT:
-        gfe_fail(&c->ci, 504, "request timed out after %d s waiting for a worker (--request-timeout-s)",
-                 c->ci.g->cfg->request_timeout_s);
-        break;
-    case BATCH_SHUTDOWN:
-        gfe_fail(&c->ci, 503, "server is shutting down");
-        break;
-    case BATCH_NONFINITE:
-        gfe_fail(&c->ci, 500, "%s", NONFINITE_MSG);
-        break;
-    default:
-        gfe_fail(&c->ci, 500, "inference failed");
-        break;
+    if (job->status != BATCH_OK) {
+        char msg[API_MSG_MAX];
+        int http = batch_answer(job->status, c->ci.g->cfg, msg, sizeof msg);
+        gfe_fail(&c->ci, http, "%s", msg);
+    } else if (batcher_now() > c->deadline) {
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
+    } else {
+        answer_probs(c);
     }
     infer_free(c);
 }
@@ -99,8 +88,9 @@ static void job_done(batch_job *job)
 static void queue_full(const gfe_call *ci)
 {
     /* REST's 503, but gRPC has the closer code: the server is up, this resource is not */
-    gfe_fail_code(ci, RPC_RESOURCE_EXHAUSTED, 503, "server busy: queue is full (%d images, --queue)",
-                  ci->g->cfg->queue);
+    char msg[API_MSG_MAX];
+    int http = batch_answer(BATCH_FULL, ci->g->cfg, msg, sizeof msg);
+    gfe_fail_code(ci, RPC_RESOURCE_EXHAUSTED, http, "%s", msg);
 }
 
 /* Decodes every image into c->pixels, on a decoder (not a gRPC thread), so workers only run forward

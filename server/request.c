@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "accept.h"
+#include "batch_answer.h"
 #include "explanation.h"
 #include "http_internal.h"
 #include "response.h"
@@ -220,20 +221,12 @@ static void job_done(batch_job *job)
     MHD_resume_connection(conn);
 }
 
-/* The batcher's status table: HTTP status and message of a job that did not end BATCH_OK. */
+/* A job that did not end BATCH_OK, answered from the table both front ends share. */
 static void set_batch_error(request *rq, int status)
 {
-    const server_config *c = rq->h->cfg;
-    switch (status) {
-    case BATCH_FULL: set_error(rq, 503, "server busy: queue is full (%d images, --queue)", c->queue); break;
-    case BATCH_TIMEOUT:
-        set_error(rq, 504, "request timed out after %d s waiting for a worker (--request-timeout-s)",
-                  c->request_timeout_s);
-        break;
-    case BATCH_STOPPING: case BATCH_SHUTDOWN: set_error(rq, 503, "server is shutting down"); break;
-    case BATCH_NONFINITE: set_error(rq, 500, "%s", NONFINITE_MSG); break;
-    default: set_error(rq, 500, "inference failed"); break;
-    }
+    char msg[API_MSG_MAX];
+    int http = batch_answer(status, rq->h->cfg, msg, sizeof msg);
+    set_error(rq, http, "%s", msg);
 }
 
 /* The request is in the queue (or will never be): the waiting room may admit the next one. */

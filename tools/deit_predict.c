@@ -1,7 +1,6 @@
 /* deit_predict.c — offline CLI: classify image files with a DeiT checkpoint, one JSON line each. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,16 +70,6 @@ static int read_file(const char *path, unsigned char **buf, size_t *len, char *e
         return -1;
     }
     return 0;
-}
-
-/* Why no prediction could be built from n logits the forward pass did compute: JSON has no NaN
- * or infinity, which a model whose weights overflow float32 produces; otherwise memory ran out. */
-static const char *no_prediction_reason(const float *logits, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!isfinite(logits[i]))
-            return "the forward pass produced non-finite logits (NaN or infinity)";
-    return "out of memory building the prediction";
 }
 
 static void print_json_line(json_t *o)
@@ -194,10 +183,15 @@ int main(int argc, char **argv)
                      ? deit_preprocess_with(m, buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err)
                      : DEIT_EIO;
         free(buf);
-        if (rc == DEIT_OK)
+        if (rc == DEIT_OK) {
             rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);
+            if (rc == DEIT_ENONFINITE)
+                snprintf(err, sizeof err, "the forward pass produced non-finite logits (NaN or infinity)");
+            else if (rc != DEIT_OK)
+                snprintf(err, sizeof err, "the forward pass failed (%s)", deit_status_name(rc));
+        }
         json_t *o = NULL;
-        const char *why = "out of memory";
+        const char *why = "out of memory building the prediction";
         if (rc == DEIT_OK) {
             json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = p ? json_object() : NULL;
@@ -206,8 +200,6 @@ int main(int argc, char **argv)
                 json_object_update(o, p);
             }
             json_decref(p);
-            if (!p)
-                why = no_prediction_reason(logits, 2 * K);
             if (o && explain && json_object_set_new(o, "explain", api_explain_json(rec, grid_h, grid_w,
                                                                                    am.distilled)) != 0) {
                 json_decref(o);

@@ -497,6 +497,15 @@ static void forward_rows(void *ctx, int tid, int n)
     }
 }
 
+/* Whether all n logits are finite: weights that are finite (the loader checks) can still overflow
+ * float32 on some image. */
+static int all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
 int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int batch,
                  float *cls_logits, float *dist_logits)
 {
@@ -548,5 +557,7 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
         else
             memcpy(dist_logits, cls_logits, (size_t)batch * Kc * sizeof(float));
     }
-    return DEIT_OK;
+    size_t n = (size_t)batch * Kc;
+    return all_finite(cls_logits, n) && (!dist_logits || all_finite(dist_logits, n)) ? DEIT_OK
+                                                                                     : DEIT_ENONFINITE;
 }

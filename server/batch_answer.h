@@ -1,0 +1,14 @@
+/* batch_answer.h — what a client is told about a batcher job that did not end BATCH_OK: one table
+ * for REST and gRPC, so both front ends give the same status and the same words. */
+#ifndef DEIT_SERVER_BATCH_ANSWER_H
+#define DEIT_SERVER_BATCH_ANSWER_H
+
+#include <stddef.h>
+
+#include "server_config.h"
+
+/* Writes the message for batch status `status` (BATCH_FULL, BATCH_TIMEOUT, ...) into msg[cap] and
+ * returns its HTTP status; the limits it names come from c. */
+int batch_answer(int status, const server_config *c, char *msg, size_t cap);
+
+#endif
