@@ -71,6 +71,27 @@ function rawCall(raw, method, bytes) {
     return new Promise((resolve) => raw.makeUnaryRequest(SVC + method, (b) => b, (b) => b, bytes,
         (err, res) => resolve({ err, res })));
 }
+// One call over Node's own HTTP/2 session, below any gRPC library: body (a Buffer) is sent and the
+// stream ended, or with body null the call sends its headers and nothing else. Resolves with the
+// grpc-status (null if none came) and grpc-message, whether they came in headers or trailers.
+function h2Call(session, method, body, headers) {
+    return new Promise((resolve) => {
+        const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + method, 'content-type': 'application/grpc', te: 'trailers' }, headers || {}));
+        let status = null, message = '';
+        const got = (h) => {
+            if (h['grpc-status'] === undefined) return;
+            status = Number(h['grpc-status']);
+            message = decodeURIComponent(h['grpc-message'] || '');
+        };
+        req.on('response', got);
+        req.on('trailers', got);
+        req.on('close', () => resolve({ status, message }));
+        req.on('error', () => {});
+        req.setTimeout(5000, () => req.close());
+        if (body) req.end(body);
+        req.resume();
+    });
+}
 const code = (r) => (r.err ? r.err.code : 0);
 const C = grpc.status;
 
@@ -311,24 +332,7 @@ async function testRpcsAndParity() {
 async function hostileFrames(port) {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => {});
-    let lastMessage = '';
-    const send = (body, headers) => new Promise((resolve) => {
-        const req = session.request(Object.assign({ ':method': 'POST', ':path': SVC + 'ModelInfer', 'content-type': 'application/grpc', te: 'trailers' }, headers || {}));
-        let status = null;
-        const done = () => resolve(status);
-        const got = (h) => {
-            if (h['grpc-status'] === undefined) return;
-            status = Number(h['grpc-status']);
-            lastMessage = decodeURIComponent(h['grpc-message'] || '');
-        };
-        req.on('response', got);
-        req.on('trailers', got);
-        req.on('close', done);
-        req.on('error', done);
-        req.setTimeout(5000, () => { req.close(); });
-        req.end(body);
-        req.resume();
-    });
+    const send = async (body, method) => (await h2Call(session, method || 'ModelInfer', body)).status;
     const hdr = (flag, len) => { const b = Buffer.alloc(5); b[0] = flag; b.writeUInt32BE(len, 1); return b; };
     const truncated = await send(Buffer.concat([hdr(0, 1000), Buffer.alloc(10)]));
     check(truncated !== null && truncated !== 0, `truncated gRPC frame: error status (${truncated})`);
@@ -344,11 +348,10 @@ async function hostileFrames(port) {
     const zlib = require('zlib');
     const bomb = zlib.gzipSync(Buffer.alloc(64 << 20));
     for (const [enc, msg] of [['gzip', bomb], ['deflate', zlib.deflateSync(Buffer.from([0x0a, 0x00]))]]) {
-        lastMessage = '';
-        const st = await send(Buffer.concat([hdr(1, msg.length), msg]), { ':path': SVC + 'ServerLive', 'grpc-encoding': enc });
-        eq([st, lastMessage], [C.UNIMPLEMENTED, `Compression algorithm '${enc}' is disabled.`], `${enc}-compressed request: UNIMPLEMENTED`);
+        const r = await h2Call(session, 'ServerLive', Buffer.concat([hdr(1, msg.length), msg]), { 'grpc-encoding': enc });
+        eq([r.status, r.message], [C.UNIMPLEMENTED, `Compression algorithm '${enc}' is disabled.`], `${enc}-compressed request: UNIMPLEMENTED`);
     }
-    const plainLive = await send(Buffer.concat([hdr(0, 0)]), { ':path': SVC + 'ServerLive' });
+    const plainLive = await send(hdr(0, 0), 'ServerLive');
     eq(plainLive, 0, 'the same call uncompressed: OK');
     // calls that end before their message: cancelled by the client (RST_STREAM), their deadline passed
     // (grpc-timeout). Counted as 499 (the client left), not as its error.
@@ -376,22 +379,9 @@ async function testConnLimits() {
     await new Promise((resolve) => session.once('remoteSettings', resolve));
     eq(session.remoteSettings.maxConcurrentStreams, 100, 'SETTINGS_MAX_CONCURRENT_STREAMS is 100');
     const t0 = Date.now();
-    const headersOnly = await new Promise((resolve) => {
-        const req = session.request({ ':method': 'POST', ':path': SVC + 'ServerLive', 'content-type': 'application/grpc', te: 'trailers' });
-        let st = null, msg = '';
-        const got = (h) => {
-            if (h['grpc-status'] === undefined) return;
-            st = Number(h['grpc-status']);
-            msg = decodeURIComponent(h['grpc-message'] || '');
-        };
-        req.on('response', got);
-        req.on('trailers', got);
-        req.on('close', () => resolve([st, msg]));
-        req.on('error', () => {});
-        req.resume();
-    });
+    const headersOnly = await h2Call(session, 'ServerLive', null);
     const took = Date.now() - t0;
-    eq(headersOnly, [C.DEADLINE_EXCEEDED, 'no request message within 1 s of the call\'s start (--read-timeout-s)'],
+    eq([headersOnly.status, headersOnly.message], [C.DEADLINE_EXCEEDED, 'no request message within 1 s of the call\'s start (--read-timeout-s)'],
        'a call without its message: DEADLINE_EXCEEDED at --read-timeout-s');
     check(took >= 900, `... not before the second is up (${took} ms)`);
     let n = 0;
@@ -528,6 +518,39 @@ async function testNoDistillation() {
     checkLogClean(s, 'no-distillation server');
 }
 
+// A copy of the reduced model whose final norm outputs 1 everywhere and whose head weights are
+// 3e38: finite weights (the loader takes them) whose logits overflow float32 on every image.
+function overflowModel() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deit-grpc-overflow-'));
+    fs.copyFileSync(path.join(MODEL, 'config.json'), path.join(dir, 'config.json'));
+    const b = fs.readFileSync(path.join(MODEL, 'model.safetensors'));
+    const n = Number(b.readBigUInt64LE(0));
+    const hdr = JSON.parse(b.subarray(8, 8 + n).toString());
+    for (const [name, v] of [['norm.weight', 0], ['norm.bias', 1], ['head.weight', 3e38]]) {
+        const [lo, hi] = hdr[name].data_offsets;
+        for (let o = 8 + n + lo; o < 8 + n + hi; o += 4) b.writeFloatLE(v, o);
+    }
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), b);
+    return dir;
+}
+
+// Logits that overflow: INTERNAL naming the cause, over gRPC as over REST (500), and serving goes on.
+async function testNonFiniteLogits() {
+    const dir = overflowModel();
+    const s = await startServer('overflow', [], { model: dir });
+    const name = path.basename(dir);
+    for (let i = 0; i < 2; i++) {
+        const g = await call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 1)));
+        eq([code(g), g.err && g.err.details], [C.INTERNAL, 'the model produced non-finite logits (NaN or infinity) for this input: its weights overflow float32 here'],
+           `non-finite logits (call ${i + 1}): INTERNAL naming them`);
+    }
+    const r = await restInfer(s.http, name, IMAGES.slice(0, 1));
+    eq(r.status, 500, 'the same over REST: 500');
+    eq(await s.stop(), 0, 'overflow server exits 0');
+    checkLogClean(s, 'overflow server');
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+
 // NOT_SERVING while there is no model yet: a hub model whose endpoint (a socket of this test)
 // takes the connection and never answers keeps the server fetching it. (A FIFO as config.json held
 // the load itself until the loader learnt to refuse special files at once.)
@@ -619,6 +642,7 @@ async function testDrain() {
         await testQueueLimits();
         await testTlsAndKey();
         await testNoDistillation();
+        await testNonFiniteLogits();
         await testLoading();
         await testDrain();
     } catch (e) {
