@@ -1,6 +1,7 @@
 /* image_tiff.c — TIFF decoding with libtiff (first page), unpacked and converted as Pillow does. */
 #include "image.h"
 #include "image_internal.h"
+#include "image_tiff_view.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -91,137 +92,12 @@ static int tiff_fail(const mem_file *m, char *err, size_t errlen, const char *wh
     return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: %s", what);
 }
 
-/* Pillow reads the first directory with its own parser (the last of duplicate tags wins) and
- * only then hands the file to libtiff (which keeps the first, and may read a malformed directory
- * differently); its libtiff decoder refuses a file whose size or bit depth libtiff sees
- * otherwise (TiffDecode.c: "inconsistent", unpacker row larger than the scanline). These are
- * the tags of that check, as Pillow sees them; 0: absent. */
-typedef struct {
-    uint64_t width, height, bps, bps_count, spp, compression, photometric;
-    int has_strips, has_tiles, has_photometric;
-    int be;                    /* the file's byte order */
-    uint64_t photometric_at;   /* file offset of the Photometric value, photometric_size bytes */
-    int photometric_size;
-    /* ColorMap as stored (libtiff drops one whose count is not 3 << bps, Pillow uses it):
-     * cmap_count values of cmap_size bytes each at cmap. */
-    const uint8_t *cmap;
-    uint64_t cmap_count;
-    int cmap_size;
-} pillow_tags;
-
-static uint64_t rd(const uint8_t *p, int n, int be)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
-    return v;
-}
-
-static int pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
-{
-    memset(t, 0, sizeof *t);
-    if (len < 8)
-        return -1;
-    int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
-    t->be = be;
-    uint64_t off = big ? (len >= 16 ? rd(d + 8, 8, be) : UINT64_MAX) : rd(d + 4, 4, be);
-    int esz = big ? 20 : 12, csz = big ? 8 : 2;
-    if (off > len || len - off < (uint64_t)csz)
-        return -1;
-    uint64_t n = rd(d + off, csz, be);
-    const uint8_t *e = d + off + csz;
-    for (uint64_t i = 0; i < n && (uint64_t)(e + esz - d) <= len; i++, e += esz) {
-        unsigned tag = (unsigned)rd(e, 2, be), type = (unsigned)rd(e + 2, 2, be);
-        uint64_t count = rd(e + 4, big ? 8 : 4, be);
-        int vsz = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : type == 1 ? 1 : 0;
-        const uint8_t *val = e + (big ? 12 : 8);
-        if (!vsz || !count)
-            continue;
-        if (count * vsz > (uint64_t)(big ? 8 : 4)) {  /* stored elsewhere */
-            uint64_t at = rd(val, big ? 8 : 4, be);
-            if (count > len || at > len || len - at < count * vsz)
-                continue;  /* Pillow skips a tag whose data lies outside the file */
-            val = d + at;
-        }
-        uint64_t v = rd(val, vsz, be);
-        switch (tag) {
-        case 256: t->width = v; break;
-        case 257: t->height = v; break;
-        case 258: t->bps = v; t->bps_count = count; break;
-        case 259: t->compression = v; break;
-        case 262:
-            t->photometric = v;
-            t->has_photometric = 1;
-            t->photometric_at = (uint64_t)(val - d);
-            t->photometric_size = vsz;
-            break;
-        case 273: t->has_strips = 1; break;
-        case 277: t->spp = v; break;
-        case 320:
-            t->cmap = val;
-            t->cmap_count = count;
-            t->cmap_size = vsz;
-            break;
-        case 324: t->has_tiles = 1; break;
-        default: break;
-        }
-    }
-    return 0;
-}
-
-/* Pillow's palette of a P / PA TIFF (TiffImagePlugin._setup): each ColorMap value // 256 (o8:
- * low byte of that), unpacked as planar RGB;L over Pillow's grey ramp — count / 3 entries, the
- * reds, then the greens, then the blues, whatever the bit depth (libtiff instead drops a map
- * whose count is not 3 << bps and calls the image grey). Without a ColorMap Pillow cannot open
- * the file; more than 256 entries is its "invalid palette size". */
-static int tiff_palette(const pillow_tags *pt, uint8_t pal[256][3], char *err, size_t errlen)
-{
-    if (!pt->cmap)
-        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: palette image without a colour map");
-    uint64_t n = pt->cmap_count / 3;
-    if (n > 256)
-        return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: invalid palette size");
-    for (int i = 0; i < 256; i++)
-        pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
-    for (uint64_t i = 0; i < n; i++)
-        for (int c = 0; c < 3; c++)
-            pal[i][c] = (uint8_t)(rd(pt->cmap + (c * n + i) * pt->cmap_size, pt->cmap_size,
-                                     pt->be) >> 8);
-    return DEIT_OK;
-}
-
-/* A palette TIFF whose ColorMap libtiff will not take (its count is not 3 << bps): libtiff refuses
- * such a file below 8 bits and calls it grey at 8, while Pillow uses the map as stored. libtiff is
- * given a copy whose Photometric says MinIsBlack (the samples, palette indices, are read the same
- * way); the palette itself comes from tiff_palette. NULL: no copy needed (or no memory for one,
- * and libtiff's own refusal stands). */
-static uint8_t *palette_as_grey(const uint8_t *d, size_t len, const pillow_tags *pt)
-{
-    if (!pt->has_photometric || pt->photometric != PHOTOMETRIC_PALETTE || !pt->cmap ||
-        pt->bps == 0 || pt->bps > 16 || pt->cmap_count == (uint64_t)3 << pt->bps)
-        return NULL;
-    uint8_t *c = malloc(len);
-    if (!c)
-        return NULL;
-    memcpy(c, d, len);
-    for (int i = 0; i < pt->photometric_size; i++)
-        c[pt->photometric_at + i] = (pt->be ? i == pt->photometric_size - 1 : i == 0);
-    return c;
-}
-
-/* palette_as_grey of the data as Pillow's directory parse sees it (malloc'd), or NULL. */
-static uint8_t *libtiff_copy(const uint8_t *data, size_t len)
-{
-    pillow_tags pt;
-    return pillow_view(data, len, &pt) == 0 ? palette_as_grey(data, len, &pt) : NULL;
-}
-
 int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
                     size_t errlen)
 {
     mem_file m;
     uint32_t w = 0, h = 0;
-    uint8_t *copy = libtiff_copy(data, len);
+    uint8_t *copy = tiff_libtiff_copy(data, len);
     TIFF *t = open_mem(&m, copy ? copy : data, len, (size_t)64 << 20);
     if (!t) {
         free(copy);
@@ -535,7 +411,7 @@ static int read_rgba(TIFF *t, const mem_file *m, int w, int h, uint8_t *rgb, cha
     return DEIT_OK;
 }
 
-/* image_tiff_decode, libtiff reading the file from tiff_data (data or libtiff_copy's copy). */
+/* image_tiff_decode, libtiff reading the file from tiff_data (data or tiff_libtiff_copy's copy). */
 static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len, int channels,
                        int width, int height, deit_image *out, char *err, size_t errlen)
 {
@@ -570,7 +446,7 @@ static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len
     TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
     TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
     pillow_tags pt;
-    int viewed = pillow_view(data, len, &pt) == 0;
+    int viewed = tiff_pillow_view(data, len, &pt) == 0;
     if (viewed) {
         uint64_t pspp = pt.spp ? pt.spp : 1, pbps = pt.bps ? pt.bps : 1;
         const char *why = NULL;
@@ -656,7 +532,7 @@ static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len
 int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, int height,
                       deit_image *out, char *err, size_t errlen)
 {
-    uint8_t *copy = libtiff_copy(data, len);
+    uint8_t *copy = tiff_libtiff_copy(data, len);
     int rc = tiff_decode(data, copy ? copy : data, len, channels, width, height, out, err, errlen);
     free(copy);
     return rc;
