@@ -16,62 +16,19 @@
 #include "hub.h"
 #include "model_internal.h"
 #include "preprocess.h"
+#include "regular_file.h"
 #include "safetensors.h"
 #include "weights.h"
 
 /* config.json files are small (a 1000-label config is ~40 KB); anything bigger is not a config. */
 #define MAX_CONFIG_BYTES (16u << 20)
 
-/* Opens path for reading, only if it is a regular file, into *out (with its stat in *st).
- * O_NONBLOCK keeps the open itself from waiting for a writer when path is a FIFO (which fstat then
- * refuses); it is cleared again so the reads that follow are ordinary blocking reads. */
-static int open_regular(const char *path, FILE **out, struct stat *st, char *err, size_t errlen)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
-    int rc = DEIT_OK, flags = fcntl(fd, F_GETFL);
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))
-        rc = deit_fail(err, errlen, DEIT_EINVAL, "%s: not a regular file", path);
-    else if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 || !(*out = fdopen(fd, "rb")))
-        rc = deit_fail(err, errlen, DEIT_EIO, "%s: %s", path, strerror(errno));
-    if (rc != DEIT_OK)
-        close(fd);
-    return rc;
-}
-
-/* Reads a whole small file. Returns DEIT_OK, or DEIT_EIO with *buf NULL when the file does not
- * exist (optional files), or another error. */
+/* Reads a whole config file (bounded: anything bigger is not a config), its path in any message. */
 static int read_small_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
-    *buf = NULL;
-    *len = 0;
-    struct stat st;
-    FILE *f;
-    int rc = open_regular(path, &f, &st, err, errlen);
-    if (rc != DEIT_OK)
-        return rc;
-    if ((unsigned long long)st.st_size > MAX_CONFIG_BYTES) {
-        fclose(f);
-        return deit_fail(err, errlen, DEIT_EINVAL, "%s: %lld bytes is too large for a config file",
-                         path, (long long)st.st_size);
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    if (!b) {
-        fclose(f);
-        return deit_fail(err, errlen, DEIT_ENOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(b, 1, (size_t)st.st_size, f);
-    fclose(f);
-    if (n != (size_t)st.st_size) {
-        free(b);
-        return deit_fail(err, errlen, DEIT_EIO, "%s: short read", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return DEIT_OK;
+    char why[160];
+    int rc = read_regular_file(path, MAX_CONFIG_BYTES, buf, len, why, sizeof why);
+    return rc == DEIT_OK ? DEIT_OK : deit_fail(err, errlen, rc, "%s: %s", path, why);
 }
 
 /* Copies src into dst[n], truncating; always NUL-terminates. */

@@ -7,32 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "regular_file.h"
+#include "status.h"
+
 /* Largest PEM file --tls-cert/--tls-key may name: a long chain is a few tens of KiB. */
 #define MAX_TLS_FILE_BYTES (1024 * 1024)
 
-/* Reads a whole PEM file into a NUL-terminated buffer, refusing anything over MAX_TLS_FILE_BYTES so
- * a wrong path (a device, a huge file) cannot stall or exhaust the start. */
+/* Reads a whole PEM file into a NUL-terminated buffer, refusing anything over MAX_TLS_FILE_BYTES
+ * and anything but a regular file, so a wrong path (a FIFO, a device, a huge file) cannot stall or
+ * exhaust the start. */
 static char *read_pem(const char *flag, const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "--%s %s: cannot open: %s", flag, path, strerror(errno));
+    char *buf = NULL, why[160];
+    if (read_regular_file(path, MAX_TLS_FILE_BYTES, &buf, len, why, sizeof why) != DEIT_OK) {
+        snprintf(err, errlen, "--%s %s: %s", flag, path, why);
         return NULL;
     }
-    char *buf = malloc(MAX_TLS_FILE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_TLS_FILE_BYTES + 1, f) : 0;
-    int rd_err = ferror(f);
-    fclose(f);
-    if (buf) buf[n <= MAX_TLS_FILE_BYTES ? n : MAX_TLS_FILE_BYTES] = '\0';
-    if (!buf || rd_err || n == 0 || n > MAX_TLS_FILE_BYTES || !strstr(buf, "-----BEGIN ")) {
-        snprintf(err, errlen, "--%s %s: %s", flag, path,
-                 !buf ? "out of memory" : rd_err ? "read error" : n == 0 ? "empty file"
-                 : n > MAX_TLS_FILE_BYTES ? "larger than 1 MiB" : "not a PEM file");
-        if (buf) explicit_bzero(buf, MAX_TLS_FILE_BYTES + 1);
+    if (*len == 0 || !strstr(buf, "-----BEGIN ")) {
+        snprintf(err, errlen, "--%s %s: %s", flag, path, *len == 0 ? "empty file" : "not a PEM file");
+        explicit_bzero(buf, *len);
         free(buf);
         return NULL;
     }
-    *len = n;
     return buf;
 }
 

@@ -21,9 +21,15 @@ done
 
 out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png /nonexistent.png $I/../README.md 2>&1); rc=$?
 [ "$rc" -eq 1 ] && ok || ko "bad images must exit 1 (got $rc)"
-printf '%s\n' "$out" | grep -q '"image":"/nonexistent.png","error":"No such file or directory"' && ok || ko "missing file error line"
+printf '%s\n' "$out" | grep -q '"image":"/nonexistent.png","error":"cannot open: No such file or directory"' && ok || ko "missing file error line"
 printf '%s\n' "$out" | grep -q '"error":"unsupported image format"' && ok || ko "non-image error line"
 [ "$(printf '%s\n' "$out" | grep -c '"fused"')" -eq 1 ] && ok || ko "the good image still predicted"
+# a FIFO named as an image is refused at once (the open does not wait for a writer)
+F=$(mktemp -d)
+mkfifo "$F/pipe.png"
+out=$(timeout 20 "$BIN" --model $M/timm-deit-reduced "$F/pipe.png" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q '"error":"not a regular file"' && ok || ko "FIFO image: exit $rc, $out"
+rm -rf "$F"
 
 "$BIN" --model /nonexistent-model $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "bad model must exit 2 (got $rc)"

@@ -1,10 +1,8 @@
 /* deit_predict.c — offline CLI: classify image files with a DeiT checkpoint, one JSON line each. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -13,6 +11,7 @@
 #include "cli_model.h"
 #include "prediction.h"
 #include "explanation.h"
+#include "regular_file.h"
 
 /* Image files larger than this are refused before reading (the server's default body limit). */
 #define MAX_IMAGE_FILE_BYTES (64u << 20)
@@ -39,38 +38,6 @@ static void usage(FILE *f)
             "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
 
-/* Reads a whole image file (bounded). Returns 0 or -1 with a message in err. */
-static int read_file(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        snprintf(err, errlen, "not a regular file");
-        return -1;
-    }
-    if ((unsigned long long)st.st_size > MAX_IMAGE_FILE_BYTES) {
-        fclose(f);
-        snprintf(err, errlen, "file is %lld bytes; the limit is %u", (long long)st.st_size,
-                 MAX_IMAGE_FILE_BYTES);
-        return -1;
-    }
-    *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-    *len = *buf ? fread(*buf, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    if (!*buf || *len != (size_t)st.st_size) {
-        free(*buf);
-        *buf = NULL;
-        snprintf(err, errlen, "read failed");
-        return -1;
-    }
-    return 0;
-}
 
 static void print_json_line(json_t *o)
 {
@@ -177,11 +144,12 @@ int main(int argc, char **argv)
     int failures = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
-        unsigned char *buf = NULL;
+        char *buf = NULL;
         size_t len = 0;
-        int rc = read_file(path, &buf, &len, err, sizeof err) == 0
-                     ? deit_preprocess_with(m, buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err)
-                     : DEIT_EIO;
+        /* a regular file only: a FIFO named on the command line must not hang the run */
+        int rc = read_regular_file(path, MAX_IMAGE_FILE_BYTES, &buf, &len, err, sizeof err);
+        if (rc == DEIT_OK)
+            rc = deit_preprocess_with(m, (const uint8_t *)buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err);
         free(buf);
         if (rc == DEIT_OK) {
             rc = api_forward_explained(m, s, px, 1, logits, logits + K, explain ? &rec : NULL);

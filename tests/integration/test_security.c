@@ -63,9 +63,15 @@ static void test_tls(void)
     H_CACERT = NULL;
     free(img.data);
 
-    /* bad TLS settings stop the start with a reason: a missing file, cert and key swapped, only one */
+    /* bad TLS settings stop the start with a reason: a missing file, a FIFO (which once held the
+     * start until a writer came), cert and key swapped, only one */
+    char fifo[700];
+    snprintf(fifo, sizeof fifo, "%s/key.fifo", dir);
+    unlink(fifo);
+    CHECK_MSG(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
     struct { const char *what; const char *a[5]; const char *reason; int code; } bad[] = {
         {"missing cert", {"--tls-cert", "/nonexistent.pem", "--tls-key", key, NULL}, "cannot open", 1},
+        {"FIFO key", {"--tls-cert", cert, "--tls-key", fifo, NULL}, "key.fifo: not a regular file", 1},
         {"swapped", {"--tls-cert", key, "--tls-key", cert, NULL}, "with TLS", 1},
         {"cert only", {"--tls-cert", cert, NULL, NULL, NULL}, "go together", 2},
     };
