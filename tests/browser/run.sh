@@ -48,32 +48,9 @@ API_KEY=browser-test-key-$$
 start_server open --max-body-mb 1
 start_server keyed --api-key "$API_KEY"
 
-# deploy/nginx.conf unchanged but for loopback addresses (as tests/deploy/nginx.sh does); its three
+# deploy/nginx.conf unchanged but for loopback addresses (start_nginx, tests/deploy/lib.sh); its three
 # upstreams all point at the open server
-LB=$(free_port)
-sed -e "s#server deit-[123]:8080#server 127.0.0.1:$PORT_open#" \
-    -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$LB;#" \
-    -e "s#access_log /var/log/nginx/access.log#access_log $T/access.log#" \
-    deploy/nginx.conf >"$T/deit.conf"
-! grep -Eq 'server +deit-|listen +[0-9]+;' "$T/deit.conf" || fail "non-loopback address left in config"
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/error.log notice;
-events { worker_connections 64; }
-http {
-    client_body_temp_path $T/body;
-    proxy_temp_path $T/proxy;
-    fastcgi_temp_path $T/fastcgi;
-    uwsgi_temp_path $T/uwsgi;
-    scgi_temp_path $T/scgi;
-    include $T/deit.conf;
-}
-CONF
-nginx -t -q -p "$T" -c "$T/nginx.conf" || fail "nginx -t rejects deploy/nginx.conf"
-nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
-track_pid $!
-wait_http "http://127.0.0.1:$LB/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
+start_nginx 64 "$PORT_open" "$PORT_open" "$PORT_open"
 
 rc=0
 DIRECT="http://127.0.0.1:$PORT_open" KEYED="http://127.0.0.1:$PORT_keyed" PROXY="http://127.0.0.1:$LB" \

@@ -46,6 +46,44 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# start_nginx WORKER_CONNECTIONS PORT1 PORT2 PORT3: deploy/nginx.conf unchanged but for loopback
+# addresses (upstream deit-i -> 127.0.0.1:PORTi, the listener on a free port, the access log in
+# $T), run in the foreground of a tracked job. Sets LB (its port) and NGINX (its pid); fails unless
+# nginx -t takes the config and /nginx-health answers. Needs $T.
+start_nginx() {
+    local conns=$1 i
+    shift
+    LB=$(free_port)
+    local -a edits=()
+    for i in 1 2 3; do edits+=(-e "s#server deit-$i:8080#server 127.0.0.1:${!i}#"); done
+    sed "${edits[@]}" \
+        -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$LB;#" \
+        -e "s#access_log /var/log/nginx/access.log#access_log $T/access.log#" \
+        deploy/nginx.conf >"$T/deit.conf"
+    # refuse to run unless every upstream and listener is on loopback
+    [ "$(grep -c 'server 127\.0\.0\.1:' "$T/deit.conf")" = 3 ] || fail "upstream rewrite failed"
+    ! grep -Eq 'server +deit-|listen +[0-9]+;' "$T/deit.conf" || fail "non-loopback address left in config"
+    cat >"$T/nginx.conf" <<CONF
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/error.log notice;
+events { worker_connections $conns; }
+http {
+    client_body_temp_path $T/body;
+    proxy_temp_path $T/proxy;
+    fastcgi_temp_path $T/fastcgi;
+    uwsgi_temp_path $T/uwsgi;
+    scgi_temp_path $T/scgi;
+    include $T/deit.conf;
+}
+CONF
+    nginx -t -q -p "$T" -c "$T/nginx.conf" || fail "nginx -t rejects deploy/nginx.conf"
+    nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
+    NGINX=$!
+    track_pid $NGINX
+    wait_http "http://127.0.0.1:$LB/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
+}
+
 # wait_http URL SECONDS [STATUS]: polls until URL answers STATUS (default 200); 1 on timeout.
 wait_http() {
     local url=$1 secs=$2 want=${3:-200} i code

@@ -42,36 +42,8 @@ done
 say "replicas ready on ports ${RPORT[*]}"
 
 # ---- nginx: deploy/nginx.conf with the upstreams and listener moved to loopback ----------------
-LB=$(free_port)
-sed -e "s#server deit-1:8080#server 127.0.0.1:${RPORT[1]}#" \
-    -e "s#server deit-2:8080#server 127.0.0.1:${RPORT[2]}#" \
-    -e "s#server deit-3:8080#server 127.0.0.1:${RPORT[3]}#" \
-    -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$LB;#" \
-    -e "s#access_log /var/log/nginx/access.log#access_log $T/access.log#" \
-    deploy/nginx.conf >"$T/deit.conf"
-# Refuse to run unless every upstream and listener is on loopback.
-[ "$(grep -c 'server 127\.0\.0\.1:' "$T/deit.conf")" = $N ] || fail "upstream rewrite failed"
-! grep -Eq 'server +deit-|listen +[0-9]+;' "$T/deit.conf" || fail "non-loopback address left in config"
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/error.log notice;
-events { worker_connections 512; }
-http {
-    client_body_temp_path $T/body;
-    proxy_temp_path $T/proxy;
-    fastcgi_temp_path $T/fastcgi;
-    uwsgi_temp_path $T/uwsgi;
-    scgi_temp_path $T/scgi;
-    include $T/deit.conf;
-}
-CONF
-nginx -t -q -p "$T" -c "$T/nginx.conf" || fail "nginx -t rejects deploy/nginx.conf"
-nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
-NGINX=$!
-track_pid $NGINX
+start_nginx 512 "${RPORT[1]}" "${RPORT[2]}" "${RPORT[3]}"
 URL="http://127.0.0.1:$LB"
-wait_http "$URL/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
 say "nginx on port $LB"
 
 # Phase counters come from the per-request status lines the load loops write.
