@@ -140,21 +140,57 @@ static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int cha
     return DEIT_OK;
 }
 
-/* A palette PNG goes through image_png_pad_palette first (see there why). */
+/* Replaces *data with a PNG whose image data is what Pillow reads from it, stored uncompressed
+ * (image_png_inflate, image_png_restream); *owned takes the new buffer, freed by the caller.
+ * Why every PNG and not only those stb refuses: the two differ both ways on the compressed stream
+ * (stb never checks the adler32 or the window size; Pillow stops at the last scan line and keeps
+ * a stream that ends early on a line boundary), and telling in advance which files stb would get
+ * wrong needs the inflate anyway. zlib inflates once, faster than stb's own inflater, and stb
+ * only copies the stored blocks, so a well-formed PNG costs about what it did; the price is
+ * memory: the filtered image is held twice (our copy, stb's) instead of compressed. */
+static int png_restream(const uint8_t **data, size_t *len, uint8_t **owned, char *err, size_t errlen)
+{
+    uint8_t *raw, *png;
+    size_t n, first_idat, pnglen;
+    int rc = image_png_inflate(*data, *len, &raw, &n, &first_idat, err, errlen);
+    if (rc != DEIT_OK || !raw)
+        return rc;
+    rc = image_png_restream(*data, first_idat, raw, n, &png, &pnglen);
+    free(raw);
+    if (rc == DEIT_ETOOBIG)
+        return deit_fail(err, errlen, rc, "PNG: image data too large");
+    if (rc != DEIT_OK)
+        return deit_fail(err, errlen, rc, "out of memory");
+    free(*owned);
+    *owned = png;
+    *data = png;
+    *len = pnglen;
+    return DEIT_OK;
+}
+
+/* A palette PNG goes through image_png_pad_palette first (see there why), then every PNG
+ * through png_restream. */
 int image_stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
                      int height, deit_image *out, char *err, size_t errlen)
 {
-    uint8_t *padded = NULL;
+    uint8_t *owned = NULL;
     size_t padded_len;
 
     memset(out, 0, sizeof *out);
-    if (fmt == IMAGE_FMT_PNG && image_png_pad_palette(data, len, &padded, &padded_len) != DEIT_OK)
-        return deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
-    if (padded) {
-        data = padded;
-        len = padded_len;
+    if (fmt == IMAGE_FMT_PNG) {
+        if (image_png_pad_palette(data, len, &owned, &padded_len) != DEIT_OK)
+            return deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
+        if (owned) {
+            data = owned;
+            len = padded_len;
+        }
+        int rc = png_restream(&data, &len, &owned, err, errlen);
+        if (rc != DEIT_OK) {
+            free(owned);
+            return rc;
+        }
     }
     int rc = stb_decode(data, len, fmt, channels, width, height, out, err, errlen);
-    free(padded);
+    free(owned);
     return rc;
 }
