@@ -85,11 +85,13 @@ typedef struct {
 } scan_cursor;
 
 /* A finished scan line: checks its filter type as ZipDecode does, moves to the next one. */
-static int next_line(scan_cursor *c, char *err, size_t errlen, const uint8_t *out)
+static int next_line(scan_cursor *c, const png_stored *out, char *err, size_t errlen)
 {
-    if (out[c->line_start] > 4)
+    size_t room;
+    uint8_t filter = *image_png_stored_at(out, c->line_start, &room);
+    if (filter > 4)
         return deit_fail(err, errlen, DEIT_EINVAL, "PNG: unknown filter type %u in the image data",
-                         out[c->line_start]);
+                         filter);
     if (++c->row == c->plan->rows[c->group]) {
         c->row = 0;
         if (++c->group == c->plan->groups) {
@@ -106,22 +108,30 @@ static int next_line(scan_cursor *c, char *err, size_t errlen, const uint8_t *ou
  * last scan line is complete, or a complete line coincides with the end of the zlib stream
  * (Pillow keeps the rest of the image black then). Inflate's own errors — a bad adler32 it
  * reaches within this block, a bad window size — refuse the file, as they do in Pillow. */
-static int feed(z_stream *z, scan_cursor *c, uint8_t *out, const uint8_t *in, size_t n, char *err,
-                size_t errlen)
+static int feed(z_stream *z, scan_cursor *c, const png_stored *out, const uint8_t *in, size_t n,
+                char *err, size_t errlen)
 {
     z->next_in = (Bytef *)in;  /* zlib's API is not const; it does not write input */
     z->avail_in = (uInt)n;
     while (z->avail_in > 0 && !c->done) {
-        z->next_out = out + c->at;
-        z->avail_out = (uInt)(c->line_end - c->at);
+        /* The output goes straight into the stored blocks of the copy, so a call may stop at a
+         * block's end as well as the line's: zlib reaches the same state either way, and the
+         * decisions below are taken only at line ends, as ZipDecode takes them. */
+        size_t room, line_left = c->line_end - c->at;
+        z->next_out = image_png_stored_at(out, c->at, &room);
+        z->avail_out = (uInt)(room < line_left ? room : line_left);
+        uInt asked = z->avail_out;
         int zr = inflate(z, Z_NO_FLUSH);
         if (zr < 0)
             return deit_fail(err, errlen, DEIT_EINVAL, "PNG: broken image data (zlib: %s)",
                              z->msg ? z->msg : "error");
-        c->at = c->line_end - z->avail_out;
-        if (c->at < c->line_end)
-            break;  /* the line needs more input */
-        int rc = next_line(c, err, errlen, out);
+        c->at += asked - z->avail_out;
+        if (c->at < c->line_end) {
+            if (z->avail_out == 0)
+                continue;  /* a block filled: on into the next one */
+            break;         /* the line needs more input */
+        }
+        int rc = next_line(c, out, err, errlen);
         if (rc != DEIT_OK)
             return rc;
         if (zr == Z_STREAM_END)
@@ -173,11 +183,30 @@ static int trailing_data_cut(const uint8_t *d, size_t len, uint64_t end, char *e
     return DEIT_OK;
 }
 
-int image_png_inflate(const uint8_t *d, size_t len, uint8_t **filtered, size_t *size,
-                      size_t *first_idat, char *err, size_t errlen)
+/* adler32 of the filtered data when the stream ended early: what zlib computed over what it
+ * wrote, combined with that of the zero bytes after it (a = 1, b = count). */
+static uLong with_zero_tail(uLong adler, size_t zeros)
 {
-    *filtered = NULL;
-    *size = *first_idat = 0;
+    uLong a = 1, b = (uLong)(zeros % 65521);
+    return adler32_combine(adler, b << 16 | a, (z_off_t)zeros);
+}
+
+/* Zeroes the data bytes from `at` to the end (lines ZipDecode never reached). */
+static void zero_tail(const png_stored *out, size_t at)
+{
+    while (at < out->n) {
+        size_t room;
+        uint8_t *p = image_png_stored_at(out, at, &room);
+        memset(p, 0, room);
+        at += room;
+    }
+}
+
+int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pnglen, char *err,
+                      size_t errlen)
+{
+    *png = NULL;
+    *pnglen = 0;
     if (len < 33)
         return DEIT_OK;
     unsigned bits = pixel_bits(d[25], d[24]);
@@ -198,22 +227,23 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **filtered, size_t *
 
     scan_plan plan;
     size_t total;
+    png_stored out;
     if (plan_rows(be32(d + 16), be32(d + 20), bits, d[28], &plan, &total) != 0 || total > UINT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "PNG: image data too large");
-    /* The whole filtered image and not a byte more, zeroed: a stream that ends early leaves
-     * the rest of the lines filter type 0 and black, as Pillow leaves them. */
-    uint8_t *out = calloc(total, 1);
-    if (!out)
-        return deit_fail(err, errlen, DEIT_ENOMEM, "PNG: out of memory");
+    int rc = image_png_stored_open(d, pos, total, &out);
+    if (rc == DEIT_ETOOBIG)
+        return deit_fail(err, errlen, rc, "PNG: image data too large");
+    if (rc != DEIT_OK)
+        return deit_fail(err, errlen, rc, "PNG: out of memory");
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit(&z) != Z_OK) {
-        free(out);
+        free(out.png);
         return deit_fail(err, errlen, DEIT_ENOMEM, "PNG: out of memory (zlib)");
     }
     scan_cursor c = {.plan = &plan, .line_end = (size_t)plan.row_bytes[0]};
-    int rc = DEIT_OK;
     size_t chunk = pos;
+    int mine = 1;
     while (rc == DEIT_OK && !c.done) {
         uint64_t left = be32(d + chunk), at = (uint64_t)chunk + 8;
         while (rc == DEIT_OK && !c.done && left > 0) {
@@ -223,7 +253,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **filtered, size_t *
                 rc = deit_fail(err, errlen, DEIT_EINVAL, "PNG: image file is truncated (image data)");
                 break;
             }
-            rc = feed(&z, &c, out, d + at, (size_t)have, err, errlen);
+            rc = feed(&z, &c, &out, d + at, (size_t)have, err, errlen);
             left -= want;
             at += have;
         }
@@ -231,21 +261,25 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **filtered, size_t *
             rc = continuation(d, len, (uint64_t)chunk + 12 + be32(d + chunk), &chunk, err, errlen);
             if (rc == 1) {  /* not ours to judge */
                 rc = DEIT_OK;
-                free(out);
-                out = NULL;
+                mine = 0;
                 break;
             }
         }
     }
+    uLong adler = z.adler;
     inflateEnd(&z);
-    if (rc == DEIT_OK && out)
+    if (rc == DEIT_OK && mine)
         rc = trailing_data_cut(d, len, (uint64_t)chunk + 12 + be32(d + chunk), err, errlen);
-    if (rc != DEIT_OK || !out) {
-        free(out);
+    if (rc != DEIT_OK || !mine) {
+        free(out.png);
         return rc;
     }
-    *filtered = out;
-    *size = total;
-    *first_idat = pos;
+    if (c.at < total) {
+        zero_tail(&out, c.at);
+        adler = with_zero_tail(adler, total - c.at);
+    }
+    image_png_stored_close(&out, (uint32_t)adler);
+    *png = out.png;
+    *pnglen = out.len;
     return DEIT_OK;
 }

@@ -1,14 +1,12 @@
-/* image_png_restream.c — a PNG rebuilt around image data already inflated: the chunks before the
- * first IDAT as they were, one IDAT holding that data in stored (uncompressed) deflate blocks,
- * IEND. What stb_image decodes, so that it never judges a compressed stream itself. */
+/* image_png_restream.c — the PNG stb_image decodes in place of the file: the chunks before the
+ * first IDAT as they were, one IDAT whose zlib stream holds the filtered image in stored
+ * (uncompressed) deflate blocks, IEND. The layout only; image_png_idat.c inflates into it. */
 #include "image.h"
 #include "image_internal.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <zlib.h>
 
 #define STORED_MAX 65535u  /* the most one stored deflate block holds */
 
@@ -20,52 +18,56 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* Writes one stored block per 64 KiB of raw into p; returns the end. */
-static uint8_t *stored_blocks(uint8_t *p, const uint8_t *raw, size_t n)
+/* Why the chunk CRC is left 0: stb_image never reads CRCs (image_png_check has checked the
+ * file's own), and computing one is a pass over the whole image on every decode. */
+int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_stored *s)
 {
-    do {
-        size_t k = n < STORED_MAX ? n : STORED_MAX;
-        p[0] = n == k;  /* BFINAL on the last block, BTYPE 00: stored */
-        p[1] = (uint8_t)k;
-        p[2] = (uint8_t)(k >> 8);
-        p[3] = (uint8_t)~k;
-        p[4] = (uint8_t)(~k >> 8);
-        memcpy(p + 5, raw, k);
-        p += 5 + k;
-        raw += k;
-        n -= k;
-    } while (n > 0);
-    return p;
-}
-
-int image_png_restream(const uint8_t *d, size_t first_idat, const uint8_t *raw, size_t n,
-                       uint8_t **out, size_t *outlen)
-{
-    *out = NULL;
-    *outlen = 0;
+    memset(s, 0, sizeof *s);
     size_t blocks = n ? (n - 1) / STORED_MAX + 1 : 1;
     /* zlib header + blocks + adler32 must fit one chunk's 31-bit length */
-    if (n > (size_t)INT_MAX - 6 - 5 * blocks)
+    if (n > (size_t)INT_MAX - 6 - 5 * blocks || first_idat > (size_t)INT_MAX)
         return DEIT_ETOOBIG;
     size_t zlen = 2 + 5 * blocks + n + 4;
     size_t total = first_idat + 12 + zlen + 12;
     uint8_t *p = malloc(total);
     if (!p)
         return DEIT_ENOMEM;
-    memcpy(p, d, first_idat);
+    memcpy(p, data, first_idat);
     uint8_t *c = p + first_idat;
     put_be32(c, (uint32_t)zlen);
     memcpy(c + 4, "IDAT", 4);
     c[8] = 0x78;  /* deflate, 32 KiB window; 0x7801 is a multiple of 31, no preset dictionary */
     c[9] = 0x01;
-    uint8_t *e = stored_blocks(c + 10, raw, n);
-    put_be32(e, (uint32_t)adler32(adler32(0L, Z_NULL, 0), raw, (uInt)n));
-    e += 4;
-    put_be32(e, (uint32_t)crc32(0L, c + 4, (uInt)(e - (c + 4))));
-    e += 4;
-    memcpy(e, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
-    e += 12;
-    *out = p;
-    *outlen = (size_t)(e - p);
+    s->blocks = c + 10;
+    for (size_t k = 0, left = n; k < blocks; k++) {
+        size_t len = left < STORED_MAX ? left : STORED_MAX;
+        uint8_t *b = s->blocks + k * (STORED_MAX + 5);
+        b[0] = k + 1 == blocks;  /* BFINAL on the last block, BTYPE 00: stored */
+        b[1] = (uint8_t)len;
+        b[2] = (uint8_t)(len >> 8);
+        b[3] = (uint8_t)~len;
+        b[4] = (uint8_t)(~len >> 8);
+        left -= len;
+    }
+    uint8_t *e = c + 8 + zlen;
+    memset(e, 0, 4);  /* CRC: see above */
+    memcpy(e + 4, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+    s->png = p;
+    s->len = total;
+    s->n = n;
     return DEIT_OK;
+}
+
+uint8_t *image_png_stored_at(const png_stored *s, size_t off, size_t *room)
+{
+    size_t k = off / STORED_MAX, in = off % STORED_MAX;
+    size_t end = (k + 1) * STORED_MAX < s->n ? (k + 1) * STORED_MAX : s->n;
+    *room = end - off;
+    return s->blocks + k * (STORED_MAX + 5) + 5 + in;
+}
+
+void image_png_stored_close(png_stored *s, uint32_t adler)
+{
+    size_t blocks = s->n ? (s->n - 1) / STORED_MAX + 1 : 1;
+    put_be32(s->blocks + blocks * 5 + s->n, adler);
 }

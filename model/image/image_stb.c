@@ -141,26 +141,20 @@ static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int cha
 }
 
 /* Replaces *data with a PNG whose image data is what Pillow reads from it, stored uncompressed
- * (image_png_inflate, image_png_restream); *owned takes the new buffer, freed by the caller.
+ * (image_png_inflate); *owned takes the new buffer (the caller frees it).
  * Why every PNG and not only those stb refuses: the two differ both ways on the compressed stream
  * (stb never checks the adler32 or the window size; Pillow stops at the last scan line and keeps
- * a stream that ends early on a line boundary), and telling in advance which files stb would get
- * wrong needs the inflate anyway. zlib inflates once, faster than stb's own inflater, and stb
- * only copies the stored blocks, so a well-formed PNG costs about what it did; the price is
- * memory: the filtered image is held twice (our copy, stb's) instead of compressed. */
+ * a stream that ends early on a line boundary), and telling which files stb would get wrong
+ * takes the inflate anyway. So zlib inflates once, as Pillow does, and stb's own inflater only
+ * copies stored blocks: no PNG is inflated twice. The price is memory: the filtered image is held
+ * twice (our copy and stb's) where stb alone held the compressed data and one filtered copy. */
 static int png_restream(const uint8_t **data, size_t *len, uint8_t **owned, char *err, size_t errlen)
 {
-    uint8_t *raw, *png;
-    size_t n, first_idat, pnglen;
-    int rc = image_png_inflate(*data, *len, &raw, &n, &first_idat, err, errlen);
-    if (rc != DEIT_OK || !raw)
+    uint8_t *png;
+    size_t pnglen;
+    int rc = image_png_inflate(*data, *len, &png, &pnglen, err, errlen);
+    if (rc != DEIT_OK || !png)
         return rc;
-    rc = image_png_restream(*data, first_idat, raw, n, &png, &pnglen);
-    free(raw);
-    if (rc == DEIT_ETOOBIG)
-        return deit_fail(err, errlen, rc, "PNG: image data too large");
-    if (rc != DEIT_OK)
-        return deit_fail(err, errlen, rc, "out of memory");
     free(*owned);
     *owned = png;
     *data = png;
