@@ -203,6 +203,29 @@ static void test_png_stream(void)
     n = png_grey_split(b, win, zn, NULL, 0, NULL, 0, 1);
     check_refused("window size 64 KiB", b, n);
 
+    /* Pillow hands the decoder an IDAT chunk 64 KiB at a time: a bad adler32 that straddles the
+     * first 64 KiB (here after 65527 bytes of stored rows, 76 x 851) is not read with the last
+     * row, and the file opens; a bad one wholly inside it (76 x 850) refuses it. */
+    static uint8_t rows[77 * 851], stored[80000], big_png[80000];
+    for (size_t i = 0; i < sizeof rows; i++)
+        rows[i] = i % 77 ? (uint8_t)(i * 7) : 0;
+    for (int h = 851; h >= 850; h--) {
+        uLongf sz = sizeof stored;
+        CHECK_INT_EQ(compress2(stored, &sz, rows, (uLong)77 * h, 0), Z_OK);
+        stored[sz - 2] ^= 0x33;
+        uint8_t ihdr[13] = {0, 0, 0, 76, 0, 0, 0, 0, 8, 0, 0, 0, 0};
+        put_be32(ihdr + 4, (uint32_t)h);
+        size_t bn2 = 8;
+        memcpy(big_png, "\x89PNG\r\n\x1a\n", 8);
+        png_chunk(big_png, &bn2, "IHDR", ihdr, 13);
+        png_chunk(big_png, &bn2, "IDAT", stored, (uint32_t)sz);
+        png_chunk(big_png, &bn2, "IEND", NULL, 0);
+        if (h == 851)
+            check_pixels("bad adler32 across Pillow's 64 KiB read", big_png, bn2, 1, rows + 1, 76);
+        else
+            check_refused("bad adler32 inside Pillow's first 64 KiB read", big_png, bn2);
+    }
+
     /* a bomb: the 4 x 4 image followed by 16 MiB of zeros in the same stream; Pillow (and we)
      * inflate 20 bytes of it */
     static uint8_t big[1 << 24];
