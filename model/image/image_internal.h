@@ -42,7 +42,8 @@ int image_png_pad_palette(const uint8_t *data, size_t len, uint8_t **out, size_t
 
 /* The PNG stb_image decodes in place of a PNG file (image_png_restream.c): the file's bytes up to
  * its first IDAT chunk, one IDAT chunk whose zlib stream stores the n bytes of filtered image
- * data uncompressed (64 KiB deflate blocks), IEND. stored_open allocates it (png, len: malloc'd,
+ * data uncompressed (64 KiB deflate blocks), IEND; the IHDR's compression method 0 and interlace
+ * method 0 or 1, as Pillow reads them. stored_open allocates it (png, len: malloc'd,
  * the caller's to free) with the data bytes unwritten (DEIT_ENOMEM, or DEIT_ETOOBIG when they do
  * not fit one chunk); stored_at gives where data byte `off` goes and how many follow it in the
  * same block; stored_close writes the stream's adler32 (of all n bytes). */

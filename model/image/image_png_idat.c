@@ -210,7 +210,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     if (len < 33)
         return DEIT_OK;
     unsigned bits = pixel_bits(d[25], d[24]);
-    if (!bits || d[28] > 1)
+    if (!bits)
         return DEIT_OK;  /* stb refuses these with its own message */
 
     size_t pos = 8;  /* image_png_check has checked the chunks before the first IDAT */
@@ -228,7 +228,8 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     scan_plan plan;
     size_t total;
     png_stored out;
-    if (plan_rows(be32(d + 16), be32(d + 20), bits, d[28], &plan, &total) != 0 || total > UINT_MAX)
+    if (plan_rows(be32(d + 16), be32(d + 20), bits, d[28] != 0, &plan, &total) != 0 ||
+        total > UINT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "PNG: image data too large");
     int rc = image_png_stored_open(d, pos, total, &out);
     if (rc == DEIT_ETOOBIG)

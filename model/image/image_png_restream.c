@@ -33,6 +33,11 @@ int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_
     if (!p)
         return DEIT_ENOMEM;
     memcpy(p, data, first_idat);
+    /* IHDR as Pillow reads it, where stb would refuse it: Pillow ignores the compression method
+     * and takes any non-zero interlace method for Adam7 (the data was inflated so). stb does not
+     * read the CRC this leaves stale. */
+    p[26] = 0;
+    p[28] = p[28] != 0;
     uint8_t *c = p + first_idat;
     put_be32(c, (uint32_t)zlen);
     memcpy(c + 4, "IDAT", 4);

@@ -146,8 +146,10 @@ static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int cha
  * (stb never checks the adler32 or the window size; Pillow stops at the last scan line and keeps
  * a stream that ends early on a line boundary), and telling which files stb would get wrong
  * takes the inflate anyway. So zlib inflates once, as Pillow does, and stb's own inflater only
- * copies stored blocks: no PNG is inflated twice. The price is memory: the filtered image is held
- * twice (our copy and stb's) where stb alone held the compressed data and one filtered copy. */
+ * copies stored blocks: no PNG is inflated twice. Measured on 2000x1500 PNGs: a photo decodes as
+ * fast as with stb alone, a 224x224 one faster, a very compressible one (a flat screenshot) about
+ * 20 ms slower, zlib being slower than stb on long matches. The price is memory: the filtered
+ * image is held twice (our copy and stb's) where stb held the compressed data and one copy. */
 static int png_restream(const uint8_t **data, size_t *len, uint8_t **owned, char *err, size_t errlen)
 {
     uint8_t *png;

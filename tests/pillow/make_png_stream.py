@@ -86,11 +86,12 @@ def filtered_rows(kind, interlaced):
     return rows
 
 
-def header(kind, interlaced):
+def header(kind, interlaced, method=None, compression=0):
     """IHDR (and PLTE for the palette kind) for our own encoding of the picture."""
     head, _, _ = saved(kind)
     ihdr = bytearray(head[8:21])
-    ihdr[12] = 1 if interlaced else 0
+    ihdr[12] = (1 if method is None else method) if interlaced else 0
+    ihdr[10] = compression
     return chunk(b"IHDR", bytes(ihdr)) + head[25:]
 
 
@@ -134,13 +135,18 @@ def cases(kind, interlaced):
     yield "cut_idat2", png(head, [z[:-4]], chunk(b"IDAT", z[-4:] + b"more")[:-6])  # next IDAT cut
     yield "window", png(head, [bytes([0x88, (31 - 0x8800 % 31) % 31]) + z[2:]], iend)  # CINFO 8
     yield "garbage", png(head, [z + b"\x00garbage"], iend)    # bytes after the zlib stream
+    # IHDR bytes Pillow does not check: compression method, interlace method 2 (taken as Adam7)
+    yield "ihdr_comp1", png(header(kind, interlaced, compression=1), [z], iend)
+    if interlaced:
+        yield "ihdr_interlace2", png(header(kind, interlaced, method=2), [z], iend)
 
 
 # Which kinds get which cases: all of them for 8-bit RGB and interlaced RGB; the structural ones
 # (IEND, cut, rows) for the rest, to keep the folder small.
 ALL = ["whole", "noiend", "cut_text", "cut_hdr", "noadler", "nofinal", "badadler",
        "badadler_split", "extra", "short_end", "cut_rows", "text_between", "text_between_need",
-       "empty_idat", "cut_adler", "cut_idat2", "window", "garbage"]
+       "empty_idat", "cut_adler", "cut_idat2", "window", "garbage",
+       "ihdr_comp1", "ihdr_interlace2"]
 SOME = ["noiend", "nofinal", "noadler", "badadler", "extra", "short_end", "cut_rows",
         "text_between", "text_between_need"]
 PLAN = [("rgb", 0, ALL), ("rgb", 1, ALL), ("l", 0, SOME), ("l", 1, SOME), ("p4", 0, SOME),
