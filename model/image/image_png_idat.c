@@ -107,35 +107,44 @@ static int next_line(scan_cursor *c, const png_stored *out, char *err, size_t er
 /* One load_read block through ZipDecode: inflate until the block is used up, stopping once the
  * last scan line is complete, or a complete line coincides with the end of the zlib stream
  * (Pillow keeps the rest of the image black then). Inflate's own errors — a bad adler32 it
- * reaches within this block, a bad window size — refuse the file, as they do in Pillow. */
+ * reaches within this block, a bad window size — refuse the file, as they do in Pillow.
+ * Why not one inflate call per scan line, as ZipDecode makes: a 1 x 16000000 image would take
+ * 16 million calls. Each call here fills up to a stored block of the copy (capped at the image's
+ * end), and the lines it completed are checked after it. That decides as ZipDecode does: zlib
+ * consumes the same input whatever the output window, its errors refuse either way, the last
+ * line ends at the same byte with the same input at hand (so a bad adler32 is reached or not
+ * alike), and a stream end counts only when the call that returned it also completed the line
+ * it ends on — ZipDecode sees it only then. */
 static int feed(z_stream *z, scan_cursor *c, const png_stored *out, const uint8_t *in, size_t n,
                 char *err, size_t errlen)
 {
     z->next_in = (Bytef *)in;  /* zlib's API is not const; it does not write input */
     z->avail_in = (uInt)n;
     while (z->avail_in > 0 && !c->done) {
-        /* The output goes straight into the stored blocks of the copy, so a call may stop at a
-         * block's end as well as the line's: zlib reaches the same state either way, and the
-         * decisions below are taken only at line ends, as ZipDecode takes them. */
-        size_t room, line_left = c->line_end - c->at;
+        size_t room, before = c->at;
         z->next_out = image_png_stored_at(out, c->at, &room);
-        z->avail_out = (uInt)(room < line_left ? room : line_left);
-        uInt asked = z->avail_out;
+        z->avail_out = (uInt)room;
         int zr = inflate(z, Z_NO_FLUSH);
         if (zr < 0)
             return deit_fail(err, errlen, DEIT_EINVAL, "PNG: broken image data (zlib: %s)",
                              z->msg ? z->msg : "error");
-        c->at += asked - z->avail_out;
-        if (c->at < c->line_end) {
-            if (z->avail_out == 0)
-                continue;  /* a block filled: on into the next one */
-            break;         /* the line needs more input */
+        c->at += room - z->avail_out;
+        while (!c->done && c->at >= c->line_end) {
+            int rc = next_line(c, out, err, errlen);
+            if (rc != DEIT_OK)
+                return rc;
         }
-        int rc = next_line(c, out, err, errlen);
-        if (rc != DEIT_OK)
-            return rc;
-        if (zr == Z_STREAM_END)
-            c->done = 1;
+        if (c->done)
+            break;
+        if (zr == Z_STREAM_END) {
+            if (c->at > before && c->at == c->line_start) {
+                c->done = 1;
+                break;
+            }
+            /* ZipDecode waits for more of a finished stream until the data runs out */
+            return deit_fail(err, errlen, DEIT_EINVAL,
+                             "PNG: image file is truncated (image data ends inside a scan line)");
+        }
     }
     return DEIT_OK;
 }
