@@ -136,6 +136,8 @@ static int feed(z_stream *z, scan_cursor *c, const png_stored *out, const uint8_
         }
         if (c->done)
             break;
+        if (z->avail_out > 0 && zr != Z_STREAM_END)
+            break;  /* input used up, or zlib stuck (Z_NEED_DICT): ZipDecode asks for more */
         if (zr == Z_STREAM_END) {
             if (c->at > before && c->at == c->line_start) {
                 c->done = 1;

@@ -131,6 +131,9 @@ def cases(kind, interlaced):
     yield "text_between_need", png(head, [z[:len(z) // 2]], text + chunk(b"IDAT", z[len(z) // 2:])
                                    + iend)
     yield "empty_idat", png(head, [z[:half // 3], b"", z[half // 3:]], iend)
+    # FDICT set: zlib wants a preset dictionary (Z_NEED_DICT, not an error) and never goes on
+    yield "dict", png(head, [bytes([0x78, 0x20 | (31 - (0x7820 % 31)) % 31]) + b"\0\0\0\1" + z[2:]],
+                      iend)
     yield "cut_adler", png(head, [z], b"")[:-6]               # cut inside the adler32
     yield "cut_idat2", png(head, [z[:-4]], chunk(b"IDAT", z[-4:] + b"more")[:-6])  # next IDAT cut
     yield "window", png(head, [bytes([0x88, (31 - 0x8800 % 31) % 31]) + z[2:]], iend)  # CINFO 8
@@ -146,7 +149,7 @@ def cases(kind, interlaced):
 ALL = ["whole", "noiend", "cut_text", "cut_hdr", "noadler", "nofinal", "badadler",
        "badadler_split", "extra", "short_end", "cut_rows", "text_between", "text_between_need",
        "empty_idat", "cut_adler", "cut_idat2", "window", "garbage",
-       "ihdr_comp1", "ihdr_interlace2"]
+       "ihdr_comp1", "ihdr_interlace2", "dict"]
 SOME = ["noiend", "nofinal", "noadler", "badadler", "extra", "short_end", "cut_rows",
         "text_between", "text_between_need"]
 PLAN = [("rgb", 0, ALL), ("rgb", 1, ALL), ("l", 0, SOME), ("l", 1, SOME), ("p4", 0, SOME),
