@@ -40,6 +40,35 @@ int image_png_check(const uint8_t *data, size_t len, char *err, size_t errlen);
  * copy cannot be allocated (image_png_palette.c). */
 int image_png_pad_palette(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen);
 
+/* The PNG stb_image decodes in place of a PNG file (image_png_restream.c): the file's bytes up to
+ * its first IDAT chunk, one IDAT chunk whose zlib stream stores the n bytes of filtered image
+ * data uncompressed (64 KiB deflate blocks), IEND; the IHDR's compression method 0 and interlace
+ * method 0 or 1, as Pillow reads them. stored_open allocates it (png, len: malloc'd,
+ * the caller's to free) with the data bytes unwritten (DEIT_ENOMEM, or DEIT_ETOOBIG when they do
+ * not fit one chunk); stored_at gives where data byte `off` goes and how many follow it in the
+ * same block; stored_close writes the stream's adler32 (of all n bytes). */
+typedef struct {
+    uint8_t *png;
+    size_t len;
+    uint8_t *blocks;  /* the first stored block, inside png */
+    size_t n;
+} png_stored;
+int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_stored *s);
+uint8_t *image_png_stored_at(const png_stored *s, size_t off, size_t *room);
+void image_png_stored_close(png_stored *s, uint32_t adler);
+
+/* The image data of a PNG inflated as Pillow 9.4 reads it (image_png_idat.c): IDAT chunks in
+ * order, fed in Pillow's 64 KiB reads, inflated a scan line at a time, stopping at the last line
+ * or at the end of a zlib stream that ends on a line boundary (the lines after it zero: black, as
+ * in Pillow); refusing (DEIT_EINVAL) what Pillow refuses: data that runs out or is interrupted by
+ * another chunk before the image is complete, an IDAT cut short after it, zlib's errors in what
+ * it inflates (a bad adler32 read with the last line, a bad window size), unknown filter types.
+ * Never inflates more than the filtered size the IHDR implies. On success *png (*pnglen bytes,
+ * malloc'd) is the file rebuilt around that data by image_png_stored_open; NULL when the file is
+ * left to stb as it is (no IDAT, an IHDR stb refuses, APNG fdAT image data). */
+int image_png_inflate(const uint8_t *data, size_t len, uint8_t **png, size_t *pnglen, char *err,
+                      size_t errlen);
+
 /* The first GIF frame as Pillow's GifImagePlugin shows it (image_gif.c); the dimensions are
  * the logical screen grown to hold that frame. */
 int image_gif_info(const uint8_t *data, size_t len, int *width, int *height, char *err,

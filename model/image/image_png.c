@@ -81,11 +81,14 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
         } else if (seen_idat && !memcmp(type, "fcTL", 4) && animated) {
             return DEIT_OK;  /* the next frame: frame 0 is done */
         } else {
-            if ((uint64_t)n + 12 > len - pos) {
-                if (!seen_idat)
-                    return deit_fail(err, errlen, DEIT_EINVAL, "PNG: image file is truncated");
-                return DEIT_OK;  /* left to the decoder */
-            }
+            if ((uint64_t)n + 12 > len - pos && !seen_idat)
+                return deit_fail(err, errlen, DEIT_EINVAL, "PNG: image file is truncated");
+            /* load_end reads a chunk after the image data whole (its CRC it only skips), and
+             * a short read raises */
+            if ((uint64_t)n + 8 > len - pos)
+                return deit_fail(err, errlen, DEIT_EINVAL,
+                                 "PNG: image file is truncated (in a %.4s chunk after the image data)",
+                                 (const char *)type);
             const char *why = chunk_problem(type, s, n);
             if (why)
                 return deit_fail(err, errlen, DEIT_EINVAL, "PNG: %s", why);

@@ -128,6 +128,13 @@ def images():
     put("image", "one_bit.png", png_bytes(src.convert("1")))
     put("image", "one_pixel.png", png_bytes(Image.new("RGB", (1, 1), (10, 20, 30))))
     put("image", "tall_1x64.png", png_bytes(Image.new("L", (1, 64), 7)))
+    # PNGs with cut, split or damaged image data (tests/pillow/make_png_stream.py), for the
+    # inflate that follows Pillow's reads (image_png_idat.c)
+    edge = os.path.join(FIX, "pillow-edge")
+    for n in sorted(os.listdir(edge)):
+        if n.startswith("png_") and n.endswith(".png"):
+            with open(os.path.join(edge, n), "rb") as f:
+                put("image", n, f.read())
     # An animated GIF: only the first frame counts.
     b = io.BytesIO()
     f1, f2 = Image.new("P", (8, 8), 1), Image.new("P", (8, 8), 2)

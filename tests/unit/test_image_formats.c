@@ -101,6 +101,143 @@ static void test_png_palette(void)
     check_pixels("two PLTE chunks", b, n, 3, two, sizeof two);
 }
 
+/* A 4 x 4 8-bit grey PNG whose IDAT chunks hold the pieces of z given by cuts (n_cuts offsets
+ * where a new IDAT starts), `between` (a framed chunk) after the first IDAT, IEND if asked. */
+static size_t png_grey_split(uint8_t *b, const uint8_t *z, size_t zn, const size_t *cuts, int ncuts,
+                             const uint8_t *between, size_t nbetween, int iend)
+{
+    uint8_t ihdr[13] = {0, 0, 0, 4, 0, 0, 0, 4, 8, 0, 0, 0, 0};
+    size_t n = 8, from = 0;
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    png_chunk(b, &n, "IHDR", ihdr, 13);
+    for (int i = 0; i <= ncuts; i++) {
+        size_t to = i < ncuts ? cuts[i] : zn;
+        png_chunk(b, &n, "IDAT", z + from, (uint32_t)(to - from));
+        if (i == 0 && nbetween) {
+            memcpy(b + n, between, nbetween);
+            n += nbetween;
+        }
+        from = to;
+    }
+    if (iend)
+        png_chunk(b, &n, "IEND", NULL, 0);
+    return n;
+}
+
+static void check_refused(const char *what, const uint8_t *d, size_t len)
+{
+    deit_image img;
+    char err[256] = "";
+    CHECK_MSG(image_decode(d, len, 1, MAXPIX, &img, err, sizeof err) == DEIT_EINVAL && err[0],
+              "%s: not refused (%s)", what, err);
+    image_free(&img);
+}
+
+/* The compressed image data as Pillow's ZipDecode reads it: it stops at the last scan line (no
+ * final block or adler32 needed, nor IEND after), keeps a stream that ends on a line boundary
+ * (the rest black), and refuses a bad adler32 it reads with the last line, data interrupted by
+ * another chunk before the image is complete, and a window size zlib refuses. Each case's
+ * outcome is Pillow 9.4's on the same bytes (tests/pillow/make_png_stream.py has them as files). */
+static void test_png_stream(void)
+{
+    uint8_t raw[20], z[256], b[1024], text[64];
+    static const uint8_t want[16] = {10, 11, 12, 13, 20, 21, 22, 23, 30, 31, 32, 33, 40, 41, 42, 43};
+    static const uint8_t half[16] = {10, 11, 12, 13, 20, 21, 22, 23};
+    for (int y = 0; y < 4; y++) {
+        raw[y * 5] = 0;
+        for (int x = 0; x < 4; x++)
+            raw[y * 5 + 1 + x] = (uint8_t)(10 * (y + 1) + x);
+    }
+    uLongf zn = sizeof z;
+    compress2(z, &zn, raw, sizeof raw, 9);
+    size_t n = png_grey_split(b, z, zn, NULL, 0, NULL, 0, 1);
+    check_pixels("whole", b, n, 1, want, 16);
+    n = png_grey_split(b, z, zn, NULL, 0, NULL, 0, 0);
+    check_pixels("no IEND", b, n, 1, want, 16);
+    n = png_grey_split(b, z, zn - 4, NULL, 0, NULL, 0, 1);
+    check_pixels("no adler32", b, n, 1, want, 16);
+
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    deflateInit(&s, 9);
+    uint8_t open_z[256];
+    s.next_in = raw;
+    s.avail_in = sizeof raw;
+    s.next_out = open_z;
+    s.avail_out = sizeof open_z;
+    deflate(&s, Z_SYNC_FLUSH);  /* every row out, no final block */
+    n = png_grey_split(b, open_z, sizeof open_z - s.avail_out, NULL, 0, NULL, 0, 1);
+    deflateEnd(&s);
+    check_pixels("no final block", b, n, 1, want, 16);
+
+    uint8_t bad[256];
+    memcpy(bad, z, zn);
+    bad[zn - 1] ^= 0x5A;
+    n = png_grey_split(b, bad, zn, NULL, 0, NULL, 0, 1);
+    check_refused("bad adler32 with the last row", b, n);
+    size_t cut = zn - 4;
+    n = png_grey_split(b, bad, zn, &cut, 1, NULL, 0, 1);
+    check_pixels("bad adler32 in its own IDAT", b, n, 1, want, 16);
+
+    uint8_t short_z[256];
+    uLongf sn = sizeof short_z;
+    compress2(short_z, &sn, raw, 10, 9);  /* two rows, then the stream ends */
+    n = png_grey_split(b, short_z, sn, NULL, 0, NULL, 0, 1);
+    check_pixels("stream ends after two rows", b, n, 1, half, 16);
+    n = png_grey_split(b, short_z, sn - 7, NULL, 0, NULL, 0, 0);
+    check_refused("file cut before the last row", b, n);
+
+    size_t nt = 0;
+    png_chunk(text, &nt, "tEXt", (const uint8_t *)"k\0v", 3);
+    cut = zn - 4;
+    n = png_grey_split(b, z, zn, &cut, 1, text, nt, 1);
+    check_pixels("tEXt between IDATs, image complete before", b, n, 1, want, 16);
+    cut = 4;
+    n = png_grey_split(b, z, zn, &cut, 1, text, nt, 1);
+    check_refused("tEXt between IDATs, rows after it", b, n);
+
+    uint8_t win[256];
+    memcpy(win, z, zn);
+    win[0] = 0x88;  /* CINFO 8: a 64 KiB window, which zlib refuses */
+    win[1] = (uint8_t)((31 - (0x88 * 256) % 31) % 31);
+    n = png_grey_split(b, win, zn, NULL, 0, NULL, 0, 1);
+    check_refused("window size 64 KiB", b, n);
+
+    /* Pillow hands the decoder an IDAT chunk 64 KiB at a time: a bad adler32 that straddles the
+     * first 64 KiB (here after 65527 bytes of stored rows, 76 x 851) is not read with the last
+     * row, and the file opens; a bad one wholly inside it (76 x 850) refuses it. */
+    static uint8_t rows[77 * 851], stored[80000], big_png[80000];
+    for (size_t i = 0; i < sizeof rows; i++)
+        rows[i] = i % 77 ? (uint8_t)(i * 7) : 0;
+    for (int h = 851; h >= 850; h--) {
+        uLongf sz = sizeof stored;
+        CHECK_INT_EQ(compress2(stored, &sz, rows, (uLong)77 * h, 0), Z_OK);
+        stored[sz - 2] ^= 0x33;
+        uint8_t ihdr[13] = {0, 0, 0, 76, 0, 0, 0, 0, 8, 0, 0, 0, 0};
+        put_be32(ihdr + 4, (uint32_t)h);
+        size_t bn2 = 8;
+        memcpy(big_png, "\x89PNG\r\n\x1a\n", 8);
+        png_chunk(big_png, &bn2, "IHDR", ihdr, 13);
+        png_chunk(big_png, &bn2, "IDAT", stored, (uint32_t)sz);
+        png_chunk(big_png, &bn2, "IEND", NULL, 0);
+        if (h == 851)
+            check_pixels("bad adler32 across Pillow's 64 KiB read", big_png, bn2, 1, rows + 1, 76);
+        else
+            check_refused("bad adler32 inside Pillow's first 64 KiB read", big_png, bn2);
+    }
+
+    /* a bomb: the 4 x 4 image followed by 16 MiB of zeros in the same stream; Pillow (and we)
+     * inflate 20 bytes of it */
+    static uint8_t big[1 << 24];
+    memcpy(big, raw, sizeof raw);
+    static uint8_t bomb_z[1 << 16];
+    uLongf bn = sizeof bomb_z;
+    CHECK_INT_EQ(compress2(bomb_z, &bn, big, sizeof big, 9), Z_OK);
+    static uint8_t bomb_png[1 << 16];
+    n = png_grey_split(bomb_png, bomb_z, bn, NULL, 0, NULL, 0, 1);
+    check_pixels("zlib bomb after the image", bomb_png, n, 1, want, 16);
+}
+
 /* A 40-byte-header BMP of w x 1 pixels with data offset 0: `extra` (masks or palette) after the
  * header, then the row. Returns the length written into b. */
 static size_t bmp_make(uint8_t *b, uint32_t w, unsigned bits, unsigned comp, unsigned colors,
@@ -431,6 +568,7 @@ static void test_bmp_many_colours(void)
 int main(void)
 {
     test_png_palette();
+    test_png_stream();
     test_bmp_offset0();
     test_bmp_many_colours();
     test_tiff_palette();
