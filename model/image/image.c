@@ -9,41 +9,6 @@ static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
-
-/* Whether the TGA pixel data the header promises is all there (Pillow refuses a truncated TGA,
- * stb_image pads it with zeros): uncompressed, the byte count; RLE, the packets walked until
- * width*height pixels are covered (a packet may cross scan lines, as Pillow's TgaRleDecode
- * allows). */
-static int tga_complete(const uint8_t *d, size_t len, int w, int h)
-{
-    size_t bpp = ((size_t)d[16] + 7) / 8, pos = 18 + (size_t)d[0];
-    if (d[1] == 1)
-        pos += (size_t)le16(d + 5) * (((size_t)d[7] + 7) / 8);
-    uint64_t need = (uint64_t)w * h;
-    if (!(d[2] & 8))
-        return pos + need * bpp <= len;
-    for (uint64_t got = 0; got < need;) {
-        if (pos >= len)
-            return 0;
-        uint8_t p = d[pos++];
-        size_t n = (size_t)(p & 0x7F) + 1;
-        pos += (p & 0x80) ? bpp : n * bpp;
-        got += n;
-    }
-    return pos <= len;
-}
-
-/* stb_image reads zeros past the end of the data instead of failing, so a truncated BMP, GIF
- * or PNM would decode with a black tail; Pillow refuses it ("image file is truncated"). Checks
- * that the pixel data the header promises is present (PNG and JPEG decoders notice by
- * themselves; TGA is left to stb). */
-static int body_complete(image_format fmt, const uint8_t *d, size_t len, int w, int h)
-{
-    if (fmt == IMAGE_FMT_OTHER_STB)
-        return len >= 18 && tga_complete(d, len, w, h);
-    return 1;
-}
 
 /* Identifies the format by its magic bytes and reads the dimensions from the header. For
  * JPEG it asks libjpeg (markers before SOF vary); the others have fixed layouts we read here,
@@ -95,20 +60,32 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (len >= 4 && memcmp(d, "\0\0\1\0", 4) == 0) {
         *fmt = IMAGE_FMT_ICO;
-        return image_ico_info(d, len, w, h, err, errlen);
+        int rc = image_ico_info(d, len, w, h, err, errlen);
+        /* An empty or cut-short directory fails Pillow's IcoImagePlugin with IndexError, which
+         * hands the file on to the later plugins: TGA reads these bytes as a colour-mapped
+         * image without a colormap. */
+        size_t count = (size_t)d[5] << 8 | d[4];
+        char terr[8];
+        if (rc != DEIT_OK && len >= 6 && (count == 0 || count > (len - 6) / 16) &&
+            image_tga_info(d, len, w, h, terr, sizeof terr) == DEIT_OK) {
+            *fmt = IMAGE_FMT_TGA;
+            return DEIT_OK;
+        }
+        return rc;
     }
     /* Pillow's DibImageFile takes any file that starts with a BMP info header's size (it is
-     * tried before TGA, whose image type 0 at the same place stb_image refuses anyway). */
+     * tried before TGA, whose image type 0 at the same place TGA refuses anyway). */
     if (len >= 4 && d[1] == 0 && d[2] == 0 && d[3] == 0 &&
         (d[0] == 12 || d[0] == 40 || d[0] == 64 || d[0] == 108 || d[0] == 124)) {
         *fmt = IMAGE_FMT_DIB;
         return image_dib_info(d, len, w, h, err, errlen);
     }
-    if (image_stb_info(d, len, w, h) == DEIT_OK) {  /* TGA: no magic number */
-        *fmt = IMAGE_FMT_OTHER_STB;
-        return DEIT_OK;
-    }
-    return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "unsupported image format");
+    /* TGA has no magic number: Pillow tries it after the formats that have one, and a file is
+     * TGA when TgaImagePlugin._open's header checks pass (image_tga.c), as here. */
+    int rc = image_tga_info(d, len, w, h, err, errlen);
+    if (rc == DEIT_OK)
+        *fmt = IMAGE_FMT_TGA;
+    return rc;
 }
 
 int image_probe(const uint8_t *data, size_t len, image_format *fmt, int *width, int *height,
@@ -140,8 +117,6 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
     rc = image_check_pixels(w, h, max_pixels, err, errlen);
     if (rc != DEIT_OK)
         return rc;
-    if (!body_complete(fmt, data, len, w, h))
-        return deit_fail(err, errlen, DEIT_EINVAL, "image file is truncated");
     if (fmt == IMAGE_FMT_JPEG)
         rc = image_jpeg_decode(data, len, channels, max_pixels, out, err, errlen);
     else if (fmt == IMAGE_FMT_PNG && (rc = image_png_check(data, len, err, errlen)) != DEIT_OK)
@@ -160,16 +135,14 @@ int image_decode(const uint8_t *data, size_t len, int channels, size_t max_pixel
         rc = image_ico_decode(data, len, channels, w, h, out, err, errlen);
     else if (fmt == IMAGE_FMT_DIB)
         rc = image_dib_decode(data, len, channels, w, h, out, err, errlen);
+    else if (fmt == IMAGE_FMT_TGA)
+        rc = image_tga_decode(data, len, channels, w, h, out, err, errlen);
     else
         rc = image_stb_decode(data, len, fmt, channels, w, h, out, err, errlen);
     if (rc == DEIT_OK && fmt != IMAGE_FMT_TIFF && (out->width != w || out->height != h)) {
         image_free(out);
         rc = deit_fail(err, errlen, DEIT_EINVAL, "decoded size differs from the header");
     }
-    /* TGA's right-to-left flag (descriptor bit 4): Pillow flips such files horizontally
-     * (TgaImagePlugin _flip_horizontally); stb_image ignores the flag. */
-    if (rc == DEIT_OK && fmt == IMAGE_FMT_OTHER_STB && (data[17] & 0x10))
-        rc = image_orient(out, 2, err, errlen);
     if (rc != DEIT_OK) {
         image_free(out);
         memset(out, 0, sizeof *out);

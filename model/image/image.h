@@ -5,7 +5,7 @@
  * Formats (each file says which Pillow behaviour it follows): JPEG (libjpeg-turbo,
  * image_jpeg.c), PNG/APNG (stb_image + Pillow's chunk checks and palette, image_stb.c,
  * image_png.c, image_png_palette.c), GIF first frame (image_gif.c), BMP (image_bmp.c), PNM P1-P6
- * (image_pnm.c), TGA (stb_image), WebP (libwebp, image_webp.c), TIFF first page (libtiff +
+ * (image_pnm.c), TGA (image_tga.c), WebP (libwebp, image_webp.c), TIFF first page (libtiff +
  * LittleCMS, image_tiff.c), ICO (the image Pillow picks) and bare DIB through the BMP and PNG
  * decoders (image_ico.c); EXIF orientation on request (image_exif.c, image_orient.c).
  *
@@ -14,7 +14,7 @@
  * (DEIT_EINVAL malformed or truncated — Pillow refuses truncated files too — or a file Pillow
  * refuses; DEIT_ETOOBIG over the pixel limit or a JPEG with more than 1000 scans;
  * DEIT_EUNSUPPORTED unknown format or a layout Pillow cannot open) and a message. The format
- * comes from magic bytes; TGA, which has none, is whatever stb_image's TGA header test accepts.
+ * comes from magic bytes; TGA, which has none, is tried last, with Pillow's TGA header checks.
  * Thread-safe: no shared mutable state (stb_image's failure reason and our allocation cap are
  * thread-local; libtiff reports through per-handle handlers).
  */
@@ -33,7 +33,7 @@ typedef struct {
 } deit_image;
 
 typedef enum { IMAGE_FMT_UNKNOWN, IMAGE_FMT_JPEG, IMAGE_FMT_PNG, IMAGE_FMT_BMP, IMAGE_FMT_GIF,
-               IMAGE_FMT_PNM, IMAGE_FMT_WEBP, IMAGE_FMT_TIFF, IMAGE_FMT_OTHER_STB, IMAGE_FMT_ICO,
+               IMAGE_FMT_PNM, IMAGE_FMT_WEBP, IMAGE_FMT_TIFF, IMAGE_FMT_TGA, IMAGE_FMT_ICO,
                IMAGE_FMT_DIB } image_format;
 
 typedef enum { INTERP_NEAREST, INTERP_BILINEAR, INTERP_BICUBIC } interp_mode;

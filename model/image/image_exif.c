@@ -278,5 +278,7 @@ int image_exif_transpose(const uint8_t *data, size_t len, deit_image *img, char 
     int w, h;
     if (image_probe(data, len, &fmt, &w, &h, err, errlen) != DEIT_OK)
         return DEIT_OK;
+    if (fmt == IMAGE_FMT_TGA)
+        return image_tga_exif_copy(data, len, img, err, errlen);
     return image_orient(img, image_exif_orientation(data, len, fmt), err, errlen);
 }

@@ -112,8 +112,16 @@ int image_tiff_info(const uint8_t *data, size_t len, int *width, int *height, ch
 int image_tiff_decode(const uint8_t *data, size_t len, int channels, int width, int height,
                       deit_image *out, char *err, size_t errlen);
 
-/* Whether stb_image recognises data as a format without a magic number (TGA); dimensions out. */
-int image_stb_info(const uint8_t *data, size_t len, int *width, int *height);
+/* TGA as Pillow's TgaImagePlugin reads it (image_tga.c). It has no magic number: the info
+ * call fails with DEIT_EUNSUPPORTED "unsupported image format" when the header is not TGA. */
+int image_tga_info(const uint8_t *data, size_t len, int *width, int *height, char *err,
+                   size_t errlen);
+int image_tga_decode(const uint8_t *data, size_t len, int channels, int width, int height,
+                     deit_image *out, char *err, size_t errlen);
+/* ImageOps.exif_transpose on a decoded TGA (which has no EXIF): Pillow's copy() changes what
+ * convert('L') gives for an L image with a colormap, which this redoes on a 1-channel img. */
+int image_tga_exif_copy(const uint8_t *data, size_t len, deit_image *img, char *err,
+                        size_t errlen);
 
 /* Decodes an stb_image format whose dimensions (width x height) image.c has already checked
  * against the pixel limit. */

@@ -1,4 +1,4 @@
-/* image_stb.c — PNG and TGA decoding with stb_image, converted as Pillow does. */
+/* image_stb.c — PNG decoding with stb_image, converted as Pillow does. */
 #include "image.h"
 #include "image_internal.h"
 
@@ -28,7 +28,6 @@ static void *stb_realloc(void *p, size_t n)
 /* Formats with magic numbers or trivially bounded headers; PSD, HDR (float) and PIC are left
  * out, JPEG goes to libjpeg-turbo (Pillow's decoder) instead. */
 #define STBI_ONLY_PNG
-#define STBI_ONLY_TGA
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
@@ -56,14 +55,6 @@ static const char *failure_reason(void)
     return r && *r ? r : "truncated or corrupt data";
 }
 
-int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
-{
-    int n;
-    if (len > INT_MAX)
-        return DEIT_EINVAL;
-    return stbi_info_from_memory(data, (int)len, width, height, &n) ? DEIT_OK : DEIT_EINVAL;
-}
-
 /* Conversions follow Pillow's convert('RGB') / convert('L') on the mode Pillow opens the file
  * in:
  * - channels 3: stb's own req_comp = 3 conversion is already Pillow's (grey replicated, alpha
@@ -74,8 +65,8 @@ int image_stb_info(const uint8_t *data, size_t len, int *width, int *height)
  * - 16-bit greyscale PNG: Pillow opens it as mode I;16 and convert('RGB'/'L') *clips* each
  *   value to 255 (Convert.c I16_RGB / I16L_L) rather than taking the high byte, so a typical
  *   16-bit grey image comes out almost white. Reproduced, odd as it is.
- * (GIF, BMP and PNM have their own decoders: stb's differ from Pillow on transparency, RLE,
- * palettes and maxval.) */
+ * (GIF, BMP, PNM and TGA have their own decoders: stb's differ from Pillow on transparency, RLE,
+ * palettes, maxval and TGA's colormaps.) */
 static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int channels, int width,
                       int height, deit_image *out, char *err, size_t errlen)
 {
