@@ -10,6 +10,36 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Whether Pillow's IcoImagePlugin hands an ICO-signed file on to the later plugins (TGA among
+ * them, which reads "\0\0\1\0" as a colour-mapped image without a colormap): an empty or cut
+ * directory fails with IndexError, and an image whose offset leaves no 4 bytes for a BMP header
+ * size with struct.error, both of which Image.open takes for "not this format". The image is
+ * the one Pillow picks: the largest area, then the most colours, then the last in the file. */
+static int ico_passes_on(const uint8_t *d, size_t len)
+{
+    if (len < 6)
+        return 1;
+    size_t count = (size_t)d[5] << 8 | d[4], pick = 0;
+    uint64_t best = 0;
+    if (count == 0 || count > (len - 6) / 16)
+        return 1;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *e = d + 6 + 16 * i;
+        uint64_t w = e[0] ? e[0] : 256, h = e[1] ? e[1] : 256, depth = (uint64_t)e[7] << 8 | e[6];
+        for (unsigned k = 1; !depth && e[2] > 1 && k <= 8; k++)
+            if ((1u << k) >= e[2])
+                depth = k;  /* ceil(log2(colours)) */
+        uint64_t key = (w * h) << 17 | (depth ? depth : 256);
+        if (key >= best) {
+            best = key;
+            pick = i;
+        }
+    }
+    const uint8_t *e = d + 6 + 16 * pick;
+    uint64_t off = (uint64_t)e[15] << 24 | (uint64_t)e[14] << 16 | (uint64_t)e[13] << 8 | e[12];
+    return off + 4 > len;
+}
+
 /* Identifies the format by its magic bytes and reads the dimensions from the header. For
  * JPEG it asks libjpeg (markers before SOF vary); the others have fixed layouts we read here,
  * because stb_image refuses to report dimensions it considers too large, and a too-large image
@@ -61,12 +91,8 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     if (len >= 4 && memcmp(d, "\0\0\1\0", 4) == 0) {
         *fmt = IMAGE_FMT_ICO;
         int rc = image_ico_info(d, len, w, h, err, errlen);
-        /* An empty or cut-short directory fails Pillow's IcoImagePlugin with IndexError, which
-         * hands the file on to the later plugins: TGA reads these bytes as a colour-mapped
-         * image without a colormap. */
-        size_t count = (size_t)d[5] << 8 | d[4];
         char terr[8];
-        if (rc != DEIT_OK && len >= 6 && (count == 0 || count > (len - 6) / 16) &&
+        if (rc != DEIT_OK && ico_passes_on(d, len) &&
             image_tga_info(d, len, w, h, terr, sizeof terr) == DEIT_OK) {
             *fmt = IMAGE_FMT_TGA;
             return DEIT_OK;

@@ -43,71 +43,114 @@ static void bgr15(const uint8_t *p, uint8_t rgb[3])
     rgb[2] = (uint8_t)((v & 31) * 255 / 31);
 }
 
-/* Pillow tries every plugin registered before TGA first, and a file one of them claims never
- * reaches TGA: refused when that plugin raises anything but SyntaxError / IndexError /
- * TypeError / struct.error (or opened as a format the engine does not decode). Of those
- * plugins, three accept headers a valid TGA can have; the name of the one that takes d, or NULL.
- * - PCX: an image ID of 10 bytes and no colormap, with at least the 68 bytes its header reads
- *   and a bounding box (TGA colormap fields against the origin) that is not empty.
- * - IPTC: an image ID of 28 bytes (0x1C, its field marker) and a colormap type of 1: the
- *   plugin walks its fields until one is not a field; reaching the end instead refuses.
- * - CUR: "\0\0\2\0" (no ID, no colormap, true colour, first colormap index below 256) and a
- *   non-zero cursor count (TGA bytes 4-5) whose 16-byte entries are all there: Pillow then
- *   reads a BMP header where the chosen entry points, which fails unless that offset is past
- *   the end (struct.error, which passes the file on to TGA). */
+/* Pillow tries every plugin registered before TGA first. A plugin that fails with SyntaxError
+ * (or IndexError, TypeError, KeyError, EOFError, struct.error, which ImageFile turns into one)
+ * passes the file on; any other failure refuses it, and a success opens it as that format (one
+ * the engine does not decode). Four of those plugins accept headers a valid TGA can have.
+ *
+ * PCX: an image ID of 10 bytes and colormap type 0 (PCX version 0). With the 68 header bytes it
+ * reads and a non-empty bounding box (TGA's colormap fields against its origin), the PCX mode
+ * test either opens a 1-bit or planar image or fails with OSError: never TGA. */
+static int pcx_claims(const uint8_t *d, size_t len)
+{
+    return d[0] == 10 && d[1] == 0 && len >= 68 && le16(d + 8) + 1 > le16(d + 4) &&
+           le16(d + 10) + 1 > le16(d + 6);
+}
+
+/* IPTC: an image ID of 28 bytes (0x1C, its field marker) and colormap type 1 (a record number).
+ * The plugin walks 5-byte field headers until the data ends or a field tagged 8:10: a header
+ * that is short or not a field passes the file on, a field length byte over 132 refuses it
+ * (OSError). A walk that ends cleanly fails on the missing image tags (KeyError) unless tags
+ * 3:60, 3:20 and 3:30 were all there, which the engine counts as IPTC's (it then opens the file
+ * or refuses it over the compression tag). */
+static int iptc_claims(const uint8_t *d, size_t len)
+{
+    int seen = 0;
+    size_t pos = 0;
+    if (d[0] != 0x1C || d[1] != 1)
+        return 0;
+    for (;;) {
+        size_t n = len - pos;
+        const uint8_t *s = d + pos;
+        if (n == 0 || (n >= 3 && s[0] == 0x1C && s[1] == 8 && s[2] == 10))
+            return seen == 7;
+        if (n < 4 || s[0] != 0x1C || s[1] < 1 || s[1] > 9)
+            return 0;
+        size_t size = s[3];
+        if (size > 132)
+            return 1;
+        if (size == 128) {
+            size = 0;
+            pos += n < 5 ? n : 5;
+        } else if (size > 128) {  /* big-endian length in the next size - 128 bytes */
+            pos += n < 5 ? n : 5;
+            size_t k = size - 128, got = len - pos < k ? len - pos : k;
+            size = 0;
+            for (size_t i = 0; i < got; i++)
+                size = (size << 8 | d[pos + i]) & 0xFFFFFFFFu;
+            pos += got;
+        } else {
+            if (n < 5)
+                return 0;
+            size = (size_t)s[3] << 8 | s[4];
+            pos += 5;
+        }
+        if (s[1] == 3 && size > 0)
+            seen |= s[2] == 60 ? 1 : s[2] == 20 ? 2 : s[2] == 30 ? 4 : 0;
+        pos += size < len - pos ? size : len - pos;
+    }
+}
+
+/* CUR: "\0\0\2\0" (no ID, no colormap, true colour, first colormap index below 256) with a
+ * non-zero cursor count (TGA bytes 4-5). Pillow picks an entry from the 16-byte directory
+ * (comparing the first two bytes: a directory cut short fails with IndexError or struct.error)
+ * and reads a BMP header at its offset: struct.error when the 4-byte header size is past the
+ * end; otherwise an unsupported or cut header refuses the file (OSError), and a good one opens
+ * it as CUR. */
+static int cur_claims(const uint8_t *d, size_t len)
+{
+    if (d[0] != 0 || d[1] != 0 || d[2] != 2 || d[3] != 0)
+        return 0;
+    size_t count = le16(d + 4), m = 0, m_len = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t at = 6 + 16 * i, s_len = at < len ? (len - at < 16 ? len - at : 16) : 0;
+        if (m_len == 0) {
+            if (s_len == 0)
+                return 0;  /* TypeError: no cursors */
+            m = at;
+            m_len = s_len;
+        } else if (s_len < 1) {
+            return 0;
+        } else if (d[at] > d[m]) {
+            if (s_len < 2 || m_len < 2)
+                return 0;
+            if (d[at + 1] > d[m + 1]) {
+                m = at;
+                m_len = s_len;
+            }
+        }
+    }
+    if (m_len < 16)
+        return 0;
+    uint64_t off = (uint64_t)le16(d + m + 12) | (uint64_t)le16(d + m + 14) << 16;
+    return off + 4 <= len;
+}
+
+/* MPEG: the sequence header code "\0\0\1\xB3" (no ID, no colormap, colour-mapped, first
+ * colormap index's low byte 0xB3) followed by a non-zero 12-bit width and height (TGA bytes 4-6)
+ * opens as an MPEG image with no pixel data, which then refuses to load. */
+static int mpeg_claims(const uint8_t *d)
+{
+    return d[0] == 0 && d[1] == 0 && d[2] == 1 && d[3] == 0xB3 && (d[4] << 4 | d[5] >> 4) != 0 &&
+           ((d[5] & 15) << 8 | d[6]) != 0;
+}
+
+/* The plugin before TGA that takes d, or NULL. */
 static const char *claimed_before_tga(const uint8_t *d, size_t len)
 {
-    if (d[0] == 10 && d[1] == 0 && len >= 68 && le16(d + 8) + 1 > le16(d + 4) &&
-        le16(d + 10) + 1 > le16(d + 6))
-        return "PCX";
-    if (d[0] == 0x1C && d[1] == 1) {
-        size_t pos = 0;
-        for (;;) {
-            if (pos >= len)
-                return "IPTC";  /* the field walk ended cleanly */
-            size_t n = len - pos;
-            const uint8_t *s = d + pos;
-            if (n < 3 || s[0] != 0x1C || s[1] < 1 || s[1] > 9)
-                return NULL;
-            if (s[1] == 8 && s[2] == 10)
-                return "IPTC";
-            if (n < 4)
-                return NULL;
-            size_t size = s[3];
-            pos += 5;
-            if (size > 132)
-                return "IPTC";  /* OSError: illegal field length */
-            if (size == 128) {
-                size = 0;
-            } else if (size > 128) {
-                size_t k = size - 128, got = pos < len ? (len - pos < k ? len - pos : k) : 0;
-                size = 0;
-                for (size_t i = 0; i < got; i++)
-                    size = size << 8 | d[pos + i];
-                pos += got;
-            } else {
-                if (n < 5)
-                    return NULL;  /* struct.error */
-                size = (size_t)s[3] << 8 | s[4];
-            }
-            if (pos > len)
-                pos = len;
-            pos += size < len - pos ? size : len - pos;
-        }
-    }
-    if (d[0] == 0 && d[1] == 0 && d[2] == 2 && d[3] == 0) {
-        size_t count = le16(d + 4), best = 6;
-        if (count == 0 || (len - 6) / 16 < count)
-            return NULL;
-        for (size_t i = 1; i < count; i++) {
-            const uint8_t *e = d + 6 + 16 * i;
-            if (e[0] > d[best] && e[1] > d[best + 1])
-                best = 6 + 16 * i;
-        }
-        uint64_t off = (uint64_t)le16(d + best + 12) | (uint64_t)le16(d + best + 14) << 16;
-        return off + 4 <= len ? "CUR" : NULL;
-    }
-    return NULL;
+    return cur_claims(d, len) ? "CUR" : pcx_claims(d, len) ? "PCX"
+                                      : iptc_claims(d, len) ? "IPTC"
+                                      : mpeg_claims(d) ? "MPEG" : NULL;
 }
 
 /* TgaImageFile._open: the header checks that make a file TGA (anything else is not TGA at
