@@ -183,7 +183,7 @@ static int parse(const uint8_t *d, size_t len, tga_info *t, char *err, size_t er
     const char *other = claimed_before_tga(d, len);
     if (other)
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                         "TGA header that Pillow reads as %s first, which refuses it", other);
+                         "a TGA header that Pillow gives to its %s plugin first", other);
     t->rle = (itype & 8) != 0;
     t->topdown = (d[17] & 0x20) != 0;
     t->mirrored = (d[17] & 0x10) != 0;
@@ -338,7 +338,7 @@ static int decode_rle(const uint8_t *d, size_t len, const tga_sink *s, uint8_t *
         }
         for (;;) {
             x += n;
-            if (x >= t->stride && t->stride > 0) {
+            if (x >= t->stride) {
                 put_line(s, r++, line);
                 x = 0;
                 if (r == t->h)

@@ -1,6 +1,6 @@
 /* fuzz_decode.h — the body shared by the per-format decoder targets (fuzz_webp, fuzz_tiff,
- * fuzz_gif, fuzz_bmp, fuzz_ico): probe, then decode to RGB and to L, checking what the API
- * promises. */
+ * fuzz_gif, fuzz_bmp, fuzz_ico, fuzz_tga): probe, then decode to RGB and to L, checking what the
+ * API promises. */
 #ifndef FUZZ_DECODE_H
 #define FUZZ_DECODE_H
 

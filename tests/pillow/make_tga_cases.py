@@ -6,8 +6,9 @@ entry size, orientation and attribute bits, image ID, RLE packets crossing scan 
 bad dimensions, headers another Pillow plugin claims first); compare.py then checks the engine
 against Pillow on them. --summary prints what Pillow does with each file instead.
 
-  make_tga_cases.py OUTDIR            # the whole matrix (a few hundred files)
-  make_tga_cases.py --summary OUTDIR  # Pillow's verdict per file: mode, size or the exception
+  make_tga_cases.py OUTDIR              # the whole matrix (a few hundred files)
+  make_tga_cases.py --summary OUTDIR    # Pillow's verdict per file: mode, size or the exception
+  make_tga_cases.py --fixtures OUTDIR   # the few kept in tests/fixtures/pillow-edge (tga_*.tga)
 """
 import hashlib
 import os
@@ -226,6 +227,50 @@ def cases():
     yield "gbr_like", header(20, 0, 2, 0, 0, 1, 3, 2, 24) + rb(20 + 18)
 
 
+def fixtures():
+    """One small file per behaviour the engine once got wrong (stb_image's TGA)."""
+    g8 = bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    pal = bytes(range(40, 40 + 24))  # 8 BGR entries
+    # colormap starting at index 5: indices below it black, past its end Pillow's grey ramp
+    yield "cmap_first5", header(0, 1, 1, 5, 8, 24, 4, 4, 8) + pal + g8
+    yield "cmap_past_end", header(0, 1, 1, 0, 4, 24, 4, 4, 8) + pal[:12] + bytes(range(0, 256, 16))
+    # 16-bit entries from index 1, attribute bit set on some: BGR;15, the bit ignored
+    yield "cmap16", header(0, 1, 9, 1, 4, 16, 4, 2, 8, 0x20) + bytes(
+        [0x1F, 0x80, 0xE0, 0x03, 0x00, 0xFC, 0x21, 0x84]) + bytes([0x83, 1, 0x03, 0, 2, 3, 4])
+    # (the trailing bytes are there for stb_image, which skipped the first index as bytes)
+    yield "cmap_too_long", header(0, 1, 1, 250, 7, 24, 2, 2, 8) + bytes(21) + bytes(300)
+    yield "cmap32", header(0, 1, 1, 0, 2, 32, 2, 2, 8) + bytes(8) + bytes([0, 1, 1, 0])
+    # 15-bit entries: no palette, and the map is not skipped (its bytes are the pixels)
+    yield "cmap_entry15", header(0, 1, 1, 0, 2, 15, 2, 2, 8) + bytes([9, 80, 160, 250]) + bytes(4)
+    # colormap type 0 with map fields set: nothing skipped
+    yield "cmap_type0_fields", header(0, 0, 1, 0, 4, 24, 2, 2, 8) + bytes([7, 70, 140, 210]) * 4
+    # L and LA with a colormap: RGB looks the palette up, L keeps the values (LA: luma)
+    yield "grey_cmap", header(0, 1, 3, 0, 4, 24, 4, 1, 8) + bytes(
+        [10, 20, 30, 200, 100, 50, 0, 255, 0, 9, 9, 9]) + bytes([0, 1, 2, 3])
+    yield "grey_alpha_cmap", header(0, 1, 3, 1, 3, 16, 4, 1, 16) + bytes(
+        [0x1F, 0x00, 0xE0, 0x83, 0x00, 0x7C]) + bytes([0, 9, 1, 0, 2, 255, 3, 1])
+    yield "rgb_cmap", header(0, 1, 2, 0, 1, 24, 2, 1, 24) + bytes(3) + bytes(6)
+    # 1-bit: MSB first, lines padded to bytes, bottom-up; its RLE never fills a line
+    yield "bits1", header(0, 0, 3, 0, 0, 0, 9, 3, 1) + bytes([0xA5, 0x80, 0x0F, 0x00, 0xFF, 0x7F])
+    yield "bits1_mirrored", header(0, 0, 3, 0, 0, 0, 9, 2, 1, 0x30) + bytes([0xC1, 0x80, 0x00, 0x80])
+    yield "bits1_rle", header(0, 0, 11, 0, 0, 0, 8, 2, 1) + bytes([0x81, 0xAA, 0x00, 0x55])
+    # RLE: runs may not cross a scan line, literals may (and run past the image's end)
+    yield "rle_run_crossing", header(0, 0, 10, 0, 0, 0, 3, 2, 24) + bytes([0x01]) + bytes(
+        range(6)) + bytes([0x83, 9, 8, 7])
+    yield "rle_literal_crossing", header(0, 0, 10, 0, 0, 0, 3, 3, 24, 0x10) + bytes(
+        [0x00, 1, 2, 3, 0x06]) + bytes(range(100, 121)) + bytes([0x80, 50, 60, 70])
+    yield "rle_literal_past_end", header(0, 0, 11, 0, 0, 0, 3, 2, 8) + bytes([0x08]) + bytes(range(9))
+    yield "rle_truncated", header(0, 0, 10, 0, 0, 0, 3, 2, 24) + bytes([0x82, 1, 2, 3, 0x02, 1, 2])
+    # headers Pillow opens but cannot load, or does not take as TGA at all
+    yield "type_depth_mismatch", header(0, 0, 2, 0, 0, 0, 2, 2, 8) + bytes(4)
+    yield "depth15", header(0, 0, 2, 0, 0, 0, 2, 1, 15) + bytes(4)
+    yield "pcx_id10", header(10, 0, 2, 0, 0, 0, 4, 4, 24) + bytes(10) + bytes(range(48))
+    yield "mpeg_signature", header(0, 0, 1, 0xB3, 0x0110, 24, 2, 2, 8) + bytes(4)
+    yield "iptc_id28", header(0x1C, 1, 1, 200, 1, 24, 2, 1, 8) + bytes(range(28)) + bytes(300)
+    # ICO signature with an empty directory: Pillow's ICO plugin passes, TGA opens it
+    yield "ico_empty_dir", header(0, 0, 1, 0, 0, 0, 2, 2, 8) + bytes([3, 100, 200, 255])
+
+
 def summary(folder):
     from PIL import Image
     warnings.simplefilter("ignore")
@@ -245,12 +290,16 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--summary":
         summary(sys.argv[2])
         return
+    make = cases
+    if len(sys.argv) == 3 and sys.argv[1] == "--fixtures":
+        make = fixtures
+        del sys.argv[1]
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     seen = set()
-    for name, data in cases():
+    for name, data in make():
         assert name not in seen, name
         seen.add(name)
         with open(os.path.join(out, f"tga_{name}.tga"), "wb") as f:
