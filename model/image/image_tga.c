@@ -72,10 +72,10 @@ static int iptc_claims(const uint8_t *d, size_t len)
     for (;;) {
         size_t n = len - pos;
         const uint8_t *s = d + pos;
-        if (n == 0 || (n >= 3 && s[0] == 0x1C && s[1] == 8 && s[2] == 10))
+        if (n == 0)
             return seen == 7;
         if (n < 4 || s[0] != 0x1C || s[1] < 1 || s[1] > 9)
-            return 0;
+            return 0;  /* not a field, or IndexError */
         size_t size = s[3];
         if (size > 132)
             return 1;
@@ -91,10 +91,12 @@ static int iptc_claims(const uint8_t *d, size_t len)
             pos += got;
         } else {
             if (n < 5)
-                return 0;
+                return 0;  /* struct.error */
             size = (size_t)s[3] << 8 | s[4];
             pos += 5;
         }
+        if (s[1] == 8 && s[2] == 10)  /* the image data: the walk ends */
+            return seen == 7;
         if (s[1] == 3 && size > 0)
             seen |= s[2] == 60 ? 1 : s[2] == 20 ? 2 : s[2] == 30 ? 4 : 0;
         pos += size < len - pos ? size : len - pos;
@@ -132,7 +134,10 @@ static int cur_claims(const uint8_t *d, size_t len)
     }
     if (m_len < 16)
         return 0;
+    /* BmpImageFile._bitmap seeks only to a non-zero offset: 0 reads where the directory ends */
     uint64_t off = (uint64_t)le16(d + m + 12) | (uint64_t)le16(d + m + 14) << 16;
+    if (off == 0)
+        off = 6 + 16 * (uint64_t)count;
     return off + 4 <= len;
 }
 
