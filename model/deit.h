@@ -182,9 +182,8 @@ typedef struct {
  * for none, which is exactly deit_forward). Maps are attention rollout (Abnar & Zuidema 2020):
  * A_l = mean over heads of block l's softmax attention, R = prod_l (A_l + I)/2 (last block on the
  * left); class_map = R[0, prefix:], distill_map = R[1, prefix:], each summing to 1, patches
- * row-major over the deit_grid. Attention probabilities are kept only for those images; the first
- * explaining pass on a state allocates max_batch * depth * T^2 floats for them (kept until
- * deit_state_free). Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed), or
+ * row-major over the deit_grid. Attention probabilities are kept only for those images, and only
+ * during the pass: depth * T^2 floats per explaining image, freed before it returns. Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed), or
  * DEIT_ENONFINITE as deit_forward. */
 int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
                          float *cls_logits, float *dist_logits, deit_explain *ex);

@@ -104,8 +104,10 @@ struct deit_state {
     size_t aq_ld;              /* elements per row: the widest k of any lowered layer, padded */
     float *aq_scale;           /* [B*T] int8 row scales */
     int32_t *aq_zp;            /* [B*T] int8 row zero points */
-    /* attention capture for explanations, allocated by the first explaining pass (explain.c) */
-    float *attn;               /* [max_batch][depth][T][T] sum over heads of softmax attention */
+    /* attention capture for explanations (explain.c): attn lives for one explaining pass only,
+     * sized by the images that explain in it; slot and roll are small and kept */
+    float *attn;               /* [explaining images][depth][T][T] sum over heads of softmax attention */
+    int *attn_slot;            /* [max_batch] image b's place in attn; -1: b does not explain */
     double *roll;              /* [2][T] rollout vectors */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;

@@ -79,7 +79,7 @@ printf '%s' "$out" | grep -q '"image":"tests/fixtures/images/chelsea.png","error
 SERVER=${DEIT_SERVER_BIN:-build/deit-server}
 "$SERVER" --host 127.0.0.1 --port 0 --model "$T/overflow" > "$T/srv.log" 2>&1 &
 srv=$!
-for _ in $(seq 100); do grep -q "listening on" "$T/srv.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs "listening on" "$T/srv.log" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
 for _ in 1 2; do
     got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict")
@@ -89,6 +89,11 @@ for _ in 1 2; do
     esac
 done
 kill "$srv"; wait "$srv" 2>/dev/null
+# A final norm that zeroes both tokens: their cosine is undefined, answered null (it was 0.0,
+# "orthogonal")
+rewrite "$T/zero_norm" norm.weight=0 norm.bias=0
+out=$("$BIN" --model "$T/zero_norm" --explain $I/chelsea.png 2>&1)
+printf '%s' "$out" | grep -q '"token_cosine":null' && ok || ko "zeroed tokens: token_cosine must be null, got: $out"
 rm -rf "$T"
 
 # --explain: rollout maps and token_cosine, the same numbers as the float64 reference (issue 15)

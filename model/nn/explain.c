@@ -12,26 +12,31 @@
 
 #include "explain.h"
 
-int explain_reserve(deit_state *s)
+int explain_begin(deit_state *s, int batch, const deit_explain *ex)
 {
-    if (s->attn && s->roll)
-        return DEIT_OK;
     const deit_config *c = &s->m->cfg;
-    size_t n = (size_t)s->max_batch * c->depth * c->n_tokens * c->n_tokens;
-    /* zeroed: a forward path that skipped the capture would give all-zero maps (a test catches
-     * that), never uninitialised memory */
-    if (!s->attn)
-        s->attn = calloc(n, sizeof(float));
     if (!s->roll)
         s->roll = malloc(2 * (size_t)c->n_tokens * sizeof(double));
-    return s->attn && s->roll ? DEIT_OK : DEIT_ENOMEM;
+    if (!s->attn_slot)
+        s->attn_slot = malloc((size_t)s->max_batch * sizeof(int));
+    if (!s->roll || !s->attn_slot)
+        return DEIT_ENOMEM;
+    int k = 0;
+    for (int b = 0; b < batch; b++)
+        s->attn_slot[b] = ex[b].class_map ? k++ : -1;
+    /* zeroed: a forward path that skipped the capture would give all-zero maps (a test catches
+     * that), never uninitialised memory. Fresh each pass: large blocks come from mmap and go back
+     * to the system when freed. */
+    free(s->attn);
+    s->attn = calloc((size_t)k * c->depth * c->n_tokens * c->n_tokens, sizeof(float));
+    return s->attn ? DEIT_OK : DEIT_ENOMEM;
 }
 
 void explain_capture(deit_state *s, int b, int l, int h, int t0, int nq, const float *probs)
 {
     const deit_config *c = &s->m->cfg;
     size_t T = (size_t)c->n_tokens;
-    float *a = s->attn + (((size_t)b * c->depth + l) * T + (size_t)t0) * T;
+    float *a = s->attn + (((size_t)s->attn_slot[b] * c->depth + l) * T + (size_t)t0) * T;
     size_t n = (size_t)nq * T;
     if (h == 0)
         memcpy(a, probs, n * sizeof(float));
@@ -40,7 +45,8 @@ void explain_capture(deit_state *s, int b, int l, int h, int t0, int nq, const f
             a[i] += probs[i];
 }
 
-/* Cosine of two float vectors, in double; 0 when either is all zeros. */
+/* Cosine of two float vectors, in double; NaN (answered as null) when it is undefined: either
+ * vector all zeros, or not finite. 0 would claim the two are orthogonal. */
 static double cosine(const float *x, const float *y, int n)
 {
     double xy = 0, xx = 0, yy = 0;
@@ -49,7 +55,7 @@ static double cosine(const float *x, const float *y, int n)
         xx += (double)x[i] * x[i];
         yy += (double)y[i] * y[i];
     }
-    return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0.0;
+    return xx > 0 && yy > 0 && isfinite(xy) ? xy / sqrt(xx * yy) : NAN;
 }
 
 /* map[patches] = (e_r^T Â_L ... Â_1)[n_prefix:], normalised to sum 1. v and w: [T] scratch. */
@@ -82,7 +88,7 @@ static void rollout_row(const deit_config *c, const float *attn, int r, double *
         map[j - NP] = (float)(sum > 0 ? v[j] / sum : 0.0);
 }
 
-void explain_finish(const deit_state *s, int batch, deit_explain *ex)
+void explain_finish(deit_state *s, int batch, deit_explain *ex)
 {
     const deit_config *c = &s->m->cfg;
     int T = c->n_tokens, D = c->dim, NP = c->n_prefix;
@@ -90,7 +96,7 @@ void explain_finish(const deit_state *s, int batch, deit_explain *ex)
     for (int b = 0; b < batch; b++) {
         if (!ex[b].class_map)
             continue;
-        const float *attn = s->attn + (size_t)b * c->depth * T * T;
+        const float *attn = s->attn + (size_t)s->attn_slot[b] * c->depth * T * T;
         rollout_row(c, attn, 0, v, v + T, ex[b].class_map);
         if (c->distilled) {
             const float *p = s->prefix + (size_t)b * NP * D;
@@ -101,6 +107,8 @@ void explain_finish(const deit_state *s, int batch, deit_explain *ex)
             ex[b].token_cosine = NAN;
         }
     }
+    free(s->attn);
+    s->attn = NULL;
 }
 
 double deit_learned_token_cosine(const deit_model *m)

@@ -126,6 +126,7 @@ void deit_state_free(deit_state *s)
     free(s->aq_zp);
     free(s->attn_rows);
     free(s->attn);
+    free(s->attn_slot);
     free(s->roll);
     free(s);
 }
@@ -522,7 +523,7 @@ int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels
         explaining |= ex[b].class_map != NULL;
     if (!explaining)
         ex = NULL;
-    else if (explain_reserve(s) != DEIT_OK)
+    else if (explain_begin(s, batch, ex) != DEIT_OK)
         return DEIT_ENOMEM;
     const deit_config *c = &m->cfg;
     const deit_weights *w = &m->w;

@@ -8,6 +8,7 @@
  */
 #include "gemm_lp.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,14 @@ T_VNNI void gemm_u8_quant_rows(const float *a, size_t lda, int m, int k, uint8_t
             memset(dr, 0, (size_t)kp);
             continue;
         }
-        float s = (mx - mn) / 255.0f;
+        /* mx/255 - mn/255, not (mx - mn)/255: the span of a finite row can exceed FLT_MAX (a row
+         * from -2e38 to 2e38), and an infinite scale would make every output NaN where f32 is
+         * finite. A row of tiny values (all under FLT_MIN * 255) gets FLT_MIN, so 1/s stays finite. */
+        float s = mx / 255.0f - mn / 255.0f;
         if (!(s > 0.0f))
             s = 1.0f; /* an all-zero row: any scale, every q equals the zero point 0 */
+        else if (s < FLT_MIN)
+            s = FLT_MIN;
         float inv = 1.0f / s;
         int z = (int)lrintf(-mn * inv);
         z = z < 0 ? 0 : z > 255 ? 255 : z;

@@ -138,6 +138,7 @@ static void run_model(const char *models_dir, const char *name, const char *imag
                     memcmp(maps3 + 5 * G, maps + G, (size_t)G * sizeof(float)) == 0 &&
                     ex3[0].token_cosine == ex.token_cosine && ex3[2].token_cosine == ex.token_cosine;
         CHECK_MSG(same, "%s/%s: batch of 3 on 2 threads gives other maps", name, e->d_name);
+        CHECK_MSG(s3->attn == NULL, "%s/%s: the attention capture outlived its pass", name, e->d_name);
         CHECK_MSG(maps3[2 * G] == -2.0f && maps3[3 * G - 1] == -2.0f && ex3[1].token_cosine == 7.0,
                   "%s/%s: an image not asked was explained", name, e->d_name);
         for (int b = 0; b < 3; b++)

@@ -244,6 +244,38 @@ static void test_int8_nonfinite(void)
     CHECK_MSG(all_nan, "non-finite rows must give NaN");
 }
 
+/* Finite rows at the ends of float's range: a span over FLT_MAX (-2e38 .. 2e38) and values below
+ * FLT_MIN * 255 give finite outputs close to the f32 product, never NaN from an infinite scale or
+ * an infinite 1/scale. */
+static void test_int8_extreme_rows(void)
+{
+    enum { K = 32, N = 16 };
+    float a[2 * K], w[N * K], ws[N], as[2], c[2 * N];
+    int32_t cs[N], az[2];
+    uint8_t aq[2 * K];
+    int8_t bp[N * K];
+    for (int i = 0; i < K; i++) {
+        a[i] = i == 0 ? 2e38f : i == 1 ? -2e38f : 0.0f;
+        a[K + i] = (i % 3 - 1) * 1e-40f; /* denormals */
+    }
+    for (int i = 0; i < N * K; i++) w[i] = 0.25f * frand(); /* outputs up to 1e38: still finite */
+    gemm_s8_pack_t(w, (size_t)K, N, K, bp, ws, cs);
+    gemm_u8_quant_rows(a, (size_t)K, 2, K, aq, (size_t)K, as, az);
+    CHECK_MSG(isfinite(as[0]) && isfinite(as[1]) && as[1] > 0, "scales %g %g", as[0], as[1]);
+    gemm_int8(2, N, K, aq, (size_t)K, as, az, bp, ws, cs, NULL, c, (size_t)N, GEMM_STORE);
+    int finite = 1;
+    double worst = 0, biggest = 0;
+    for (int j = 0; j < N; j++) {
+        double ref = 0;
+        for (int i = 0; i < K; i++) ref += (double)a[i] * w[(size_t)j * K + i];
+        finite &= isfinite(c[j]) && isfinite(c[N + j]);
+        worst = fmax(worst, fabs(c[j] - ref));
+        biggest = fmax(biggest, fabs(ref));
+    }
+    CHECK_MSG(finite, "extreme rows must give finite outputs");
+    CHECK_MSG(worst < 0.02 * biggest, "huge-span row: worst error %.3g of outputs up to %.3g", worst, biggest);
+}
+
 int main(void)
 {
     test_bf16_round();
@@ -273,6 +305,7 @@ int main(void)
             for (int e = 0; e < 3; e++)
                 test_int8(shapes[s][0], shapes[s][1], shapes[s][2], epis[e], (int)(s + e) % 3 != 0);
         test_int8_nonfinite();
+        test_int8_extreme_rows();
     }
     /* an avx2 or generic kernel set refuses both, naming the instruction set */
     why = lp_isa_missing(GEMM_ISA_AVX2, LP_BF16);
