@@ -503,8 +503,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         if (rq->body_parked) {
             /* parked after the upload: the connection is at its last upload call, repeated now */
             if (ps == PARK_ADMITTED) {
-                rq->ticket = 1;
-                start_job(rq);
+                start_job(rq); /* with the ticket http_unpark gave it */
             } else {
                 set_batch_error(rq, BATCH_FULL);
             }
@@ -512,8 +511,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         }
         read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
         if (ps == PARK_ADMITTED) {
-            rq->ticket = 1;
-            rq->ph = PH_BODY;
+            rq->ph = PH_BODY; /* with the ticket http_unpark gave it */
         } else {
             set_batch_error(rq, BATCH_FULL);
             if (answer_before_body(rq)) return respond(rq);
@@ -557,6 +555,11 @@ void http_unpark(void *item, int admitted)
 {
     request *rq = item;
     struct MHD_Connection *conn = rq->conn;
+    /* The room counted a ticket for an admitted request: it is the request's from now, so that
+     * http_completed returns it even when the client is gone and the handler never runs again
+     * (the resumed connection finds its socket closed). Claimed by the handler instead, every such
+     * close leaked one, and a few left the server refusing everything as "queue is full". */
+    rq->ticket = admitted;
     atomic_store_explicit(&rq->park, admitted ? PARK_ADMITTED : PARK_REFUSED, memory_order_release);
     MHD_resume_connection(conn); /* the request must not be touched after this */
 }

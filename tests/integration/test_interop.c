@@ -630,6 +630,49 @@ static void test_parking(void)
     free(img.data);
 }
 
+/* A request parked for room whose client leaves before it is admitted must not keep the ticket the
+ * room counts for it when it is admitted: each such close once leaked one, and two leaks left an
+ * idle server answering every upload 503 "queue is full" for ever (queue 1 + 1 HTTP thread: room
+ * for two uploads). Three rounds of: two uploads that send only their headers (they hold the room),
+ * a third parked behind them that closes, the two holders close; then a normal upload gets 200. */
+static void test_parked_client_leaves(void)
+{
+    blob img = image("chelsea.png");
+    server s;
+    const char *extra[] = {"--workers", "1", "--max-batch", "1", "--queue", "1", "--max-images", "1",
+                           "--http-threads", "1", "--queue-wait-ms", "5000", NULL};
+    if (server_start(&s, "interop-parked-leaves", extra)) {
+        CHECK(0);
+        free(img.data);
+        return;
+    }
+    char hdr[256];
+    snprintf(hdr, sizeof hdr, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+             "Content-Length: %zu\r\n\r\n", img.len);
+    const char *png[] = {"Content-Type: image/png", NULL};
+    for (int round = 0; round < 3; round++) {
+        int holders[2], parked;
+        for (int i = 0; i < 2; i++) {
+            holders[i] = raw_connect(&s, 5);
+            CHECK(holders[i] >= 0 && write(holders[i], hdr, strlen(hdr)) == (ssize_t)strlen(hdr));
+        }
+        sleep_ms(300);
+        parked = raw_connect(&s, 5);
+        CHECK(parked >= 0 && write(parked, hdr, strlen(hdr)) == (ssize_t)strlen(hdr));
+        sleep_ms(300);
+        close(parked); /* a plain FIN, as a client's timeout sends */
+        sleep_ms(200);
+        for (int i = 0; i < 2; i++) close(holders[i]);
+        sleep_ms(500);
+        resp r = request(NULL, "POST", url_of(&s, "/v1/predict"), png, img.data, img.len, TIMEOUT_S);
+        CHECK_MSG(r.status == 200, "round %d: a lone upload after parked clients left got %ld: %.120s", round + 1,
+                  r.status, r.body ? r.body : "");
+        resp_free(&r);
+    }
+    stop_clean(&s);
+    free(img.data);
+}
+
 int main(void)
 {
     harness_init();
@@ -643,5 +686,6 @@ int main(void)
     test_log_text();
     test_oip();
     test_parking();
+    test_parked_client_leaves();
     return check_summary("test_interop");
 }
