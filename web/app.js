@@ -152,11 +152,16 @@
     const t0 = performance.now();
     const headers = { "Content-Type": file.type || "application/octet-stream", Accept: "application/json" };
     if (keyInput.value) headers.Authorization = "Bearer " + keyInput.value;
+    // The picture drawn must be the one the model saw. createImageBitmap turns a photo upright by
+    // its EXIF Orientation (a phone photo is stored on its side), while the server by default does
+    // not (timm does not); so the page asks the server to turn it too (exif_transpose=1, as
+    // Pillow's ImageOps.exif_transpose): the model classifies the photo as its owner sees it.
     let bitmap = null;
-    try { bitmap = await createImageBitmap(file); } catch (e) { /* the server says why */ }
+    try { bitmap = await createImageBitmap(file); } // default imageOrientation "from-image": upright
+    catch (e) { /* a format the browser cannot decode (TGA, PNM, most TIFFs): maps drawn alone */ }
     let r, body = null;
     try {
-      r = await fetch("v1/predict?explain=1&top_k=5", { method: "POST", headers, body: file });
+      r = await fetch("v1/predict?explain=1&top_k=5&exif_transpose=1", { method: "POST", headers, body: file });
       body = await r.json().catch(() => null);
     } catch (e) {
       return fail(card, "The server could not be reached (" + e.message + ").");

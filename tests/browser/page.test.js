@@ -164,6 +164,25 @@ async function uploadAndCompare(w, base, what, key) {
   }
 }
 
+// A phone photo as phones store it: pixels on their side plus EXIF Orientation 6 ("turn 90° clockwise
+// to view"). Stored 320x240 with its left half white, so upright (240x320) its top half is white.
+// The JPEG comes from the browser's own encoder; the APP1 segment is put in right after SOI.
+async function sidewaysJpeg(page) {
+  const bytes = await page.evaluate(async () => {
+    const c = new OffscreenCanvas(320, 240), ctx = c.getContext("2d");
+    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, 320, 240);
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 160, 240);
+    const blob = await c.convertToBlob({ type: "image/jpeg", quality: 0.95 });
+    return [...new Uint8Array(await blob.arrayBuffer())];
+  });
+  const jpeg = Buffer.from(bytes);
+  // big-endian TIFF header, one IFD entry: Orientation (0x0112), SHORT, count 1, value 6
+  const tiff = Buffer.from([0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+  const payload = Buffer.concat([Buffer.from("Exif\0\0", "binary"), tiff]);
+  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 255]), payload]);
+  return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
+}
+
 async function view(page, value) {
   await page.check("input[name=view][value=" + value + "]");
 }
@@ -254,6 +273,24 @@ async function main() {
     check(/busy/.test(last) && /503/.test(last), "503 as a message: " + last);
     const busyLeft = await w.page.evaluate(() => [...document.querySelectorAll("#results .top")].filter((e) => /analysing/.test(e.textContent)).length);
     check(busyLeft === 0, "no card still says 'analysing' once answered (" + busyLeft + ")");
+    // a phone photo on its side (EXIF Orientation 6): the page asks the server to turn it upright
+    // (exif_transpose=1) and draws the browser's upright bitmap, so the crop drawn is the model's
+    const photo = await sidewaysJpeg(w.page);
+    await w.page.setInputFiles("#files", [{ name: "sideways.jpg", mimeType: "image/jpeg", buffer: photo }]);
+    await cardsDone(w.page, 6);
+    c = await readCard(w.page, "sideways.jpg");
+    check(c && !c.error, "EXIF photo shown without error (" + (c && c.error) + ")");
+    check(w.requests.some((u) => /v1\/predict\?.*exif_transpose=1/.test(u)), "the page asks the server for exif_transpose=1");
+    check(c && c.image.top > 200 && c.image.bottom < 60 && Math.abs(c.image.left - c.image.right) < 20,
+          "EXIF photo drawn upright as the model saw it (white top half): " + JSON.stringify(c && c.image));
+    // the model's side: the card's class head is the server's for the upright photo, which differs
+    // from its answer for the pixels as stored (checked, so the comparison can tell the two apart)
+    const heads = (p) => JSON.stringify(p.class_head.map((q) => [q.label, pct(q.score)]));
+    const upright = heads(await apiPredict(DIRECT, photo, null, "&exif_transpose=1"));
+    const asStored = heads(await apiPredict(DIRECT, photo, null, "&exif_transpose=0"));
+    check(upright !== asStored, "EXIF photo: the model answers differently upright and on its side");
+    check(c && JSON.stringify(c.cls) === upright, "EXIF photo: the model saw it upright: " + JSON.stringify(c && c.cls) +
+          " vs upright " + upright + ", as stored " + asStored);
     // a phone: nothing wider than a 390 px screen
     await w.page.setViewportSize({ width: 390, height: 844 });
     const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
