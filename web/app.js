@@ -71,15 +71,18 @@
     return [a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2]), a[3] + t * (b[3] - a[3]), 60 + 195 * v];
   }
 
-  // The crop the model saw, and optionally a rollout map (grid [gh, gw]) upsampled over it.
+  // The crop the model saw (none when the browser cannot decode the file: the map is then drawn
+  // over black), and optionally a rollout map (grid [gh, gw]) upsampled over it.
   function draw(canvas, bitmap, box, grey, map, grid) {
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, CANVAS, CANVAS);
-    ctx.filter = grey ? "grayscale(1)" : "none";
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, CANVAS, CANVAS);
-    ctx.filter = "none";
+    if (bitmap) {
+      ctx.filter = grey ? "grayscale(1)" : "none";
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, CANVAS, CANVAS);
+      ctx.filter = "none";
+    }
     if (!map) return;
     const [gh, gw] = grid, small = document.createElement("canvas");
     small.width = gw; small.height = gh;
@@ -190,14 +193,13 @@
     const fDist = figure("Distillation-token rollout", "distill");
     figs.append(fImg, fCls, fDist);
     const box = bitmap ? cropBox(bitmap.width, bitmap.height) : null;
+    const hasDist = !!(ex && ex.rollout.distill_token);
     card.render = (view) => {
-      if (!bitmap) return;
-      const hasDist = ex && ex.rollout.distill_token;
-      draw(fImg.querySelector("canvas"), bitmap, box, grey, null);
-      draw(fCls.querySelector("canvas"), bitmap, box, grey, ex && ex.rollout.class_token, ex && ex.grid);
+      if (bitmap) draw(fImg.querySelector("canvas"), bitmap, box, grey, null);
+      if (ex) draw(fCls.querySelector("canvas"), bitmap, box, grey, ex.rollout.class_token, ex.grid);
       if (hasDist) draw(fDist.querySelector("canvas"), bitmap, box, grey, ex.rollout.distill_token, ex.grid);
-      fImg.hidden = view === "class" || view === "distill";
-      fCls.hidden = view === "none" || view === "distill";
+      fImg.hidden = !bitmap || view === "class" || view === "distill";
+      fCls.hidden = !ex || view === "none" || view === "distill";
       fDist.hidden = !hasDist || view === "none" || view === "class";
     };
     const heads = el("div", "heads");
@@ -216,6 +218,9 @@
     facts.append(el("span", "", "server " + (t.total !== undefined ? t.total.toFixed(1) : "?") +
                     " ms (inference " + (t.inference !== undefined ? t.inference.toFixed(1) : "?") +
                     " ms), round trip " + ms.toFixed(0) + " ms"));
+    // the server decoded the file but this browser cannot: say why there is no photo
+    if (!bitmap) bodyEl.append(el("p", "note muted", "This browser cannot display this image format; the " +
+                                  "heatmaps are drawn without the picture underneath."));
     bodyEl.append(figs, heads, facts);
     card.setAttribute("aria-busy", "false");
     card.querySelector(".top").textContent = p.fused[0].label + " " + pct(p.fused[0].score);

@@ -183,6 +183,17 @@ async function sidewaysJpeg(page) {
   return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
 }
 
+// An uncompressed 24-bit TGA (top-left origin), a format the server decodes and browsers do not.
+function tga(w, h) {
+  const head = Buffer.alloc(18);
+  head[2] = 2;                                  // true-colour, uncompressed
+  head.writeUInt16LE(w, 12); head.writeUInt16LE(h, 14);
+  head[16] = 24; head[17] = 0x20;               // bits per pixel; rows from the top
+  const px = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.fill(x < w / 2 ? 230 : 20 + 4 * y, 3 * (y * w + x), 3 * (y * w + x + 1));
+  return Buffer.concat([head, px]);
+}
+
 async function view(page, value) {
   await page.check("input[name=view][value=" + value + "]");
 }
@@ -291,6 +302,21 @@ async function main() {
     check(upright !== asStored, "EXIF photo: the model answers differently upright and on its side");
     check(c && JSON.stringify(c.cls) === upright, "EXIF photo: the model saw it upright: " + JSON.stringify(c && c.cls) +
           " vs upright " + upright + ", as stored " + asStored);
+    // a TGA: the server decodes it, the browser cannot; the maps are drawn alone, with a note
+    await w.page.setInputFiles("#files", [{ name: "picture.tga", mimeType: "image/x-tga", buffer: tga(40, 30) }]);
+    await cardsDone(w.page, 7);
+    c = await readCard(w.page, "picture.tga");
+    check(c && !c.error && /cannot display this image format/.test(c.note || ""), "TGA: a note says the browser cannot show it: " + (c && (c.error || c.note)));
+    check(c && c.image.hidden, "TGA: no empty 'crop the model saw'");
+    for (const m of ["clsMap", "distMap"])
+      check(c && c[m].colour > 1000 && !c[m].hidden, "TGA: " + m + " drawn without the picture " + JSON.stringify(c && c[m]));
+    await view(w.page, "class");
+    c = await readCard(w.page, "picture.tga");
+    check(!c.clsMap.hidden && c.distMap.hidden, "TGA: view 'class token' shows the class map");
+    await view(w.page, "distill");
+    c = await readCard(w.page, "picture.tga");
+    check(c.clsMap.hidden && !c.distMap.hidden, "TGA: view 'distillation token' shows the distillation map");
+    await view(w.page, "both");
     // a phone: nothing wider than a 390 px screen
     await w.page.setViewportSize({ width: 390, height: 844 });
     const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
