@@ -368,6 +368,19 @@ async function main() {
     consoleClean(w, [], "sub-path");
     await w.page.close();
     sub.close();
+
+    // ---- models the page must draw differently ----
+    // labels of 1000 characters without a space: wrapped, never wider than the window
+    let card;
+    [w, card] = await oneCard(browser, LABELS);
+    check(card && !card.error && card.fused[0][0].length === 1000, "long labels shown: " + (card && (card.error || card.fused[0][0].length)));
+    for (const width of [1100, 390]) {
+      await w.page.setViewportSize({ width, height: 900 });
+      const over = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(over <= 0, "1000-character labels at " + width + " px: no horizontal scrolling (" + over + " px too wide)");
+    }
+    consoleClean(w, [], "labels");
+    await w.page.close();
   } finally {
     await browser.close();
   }
