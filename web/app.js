@@ -18,6 +18,26 @@
   };
   const pct = (p) => (100 * p).toFixed(p >= 0.1 ? 1 : 2) + "%";
 
+  // What to call the second prefix token: a distillation token, or (the DeiT paper's control) a
+  // second class token. Only GET v1/models says which; the answers put either in the same places.
+  function secondToken() {
+    return model && model.second_token === "class"
+      ? { head: "Second class head", rollout: "Second class-token rollout", view: "Second class token" }
+      : { head: "Distillation head", rollout: "Distillation-token rollout", view: "Distillation token" };
+  }
+
+  // The view showing the second token's map only, offered when there is such a map (a one-head
+  // model has none: the button would show nothing). If it was chosen, side by side takes its place.
+  function offerSecondTokenView(available) {
+    const radio = document.querySelector("input[name=view][value=distill]");
+    $("view-distill-name").textContent = secondToken().view;
+    radio.closest("label").hidden = !available;
+    if (!available && radio.checked) {
+      document.querySelector("input[name=view][value=both]").checked = true;
+      applyView();
+    }
+  }
+
   async function getJSON(url) {
     const r = await fetch(url, { headers: { Accept: "application/json" } });
     if (!r.ok) throw new Error(url + ": HTTP " + r.status);
@@ -33,6 +53,7 @@
     try {
       const m = (await getJSON("v1/models")).models[0];
       model = m;
+      offerSecondTokenView(!!m.second_token);
       const ltc = m.learned_token_cosine;
       $("model").textContent = m.name + " — " + (m.architecture || "DeiT") + ", " + m.input.width + "×" +
         m.input.height + " input, " + (m.input.width / m.patch) + "×" + (m.input.height / m.patch) +
@@ -187,10 +208,10 @@
     const p = body.predictions[0], ex = p.explain, grey = model && model.input.channels === 1;
     const bodyEl = card.querySelector(".body");
     bodyEl.replaceChildren();
-    const figs = el("div", "figs");
+    const figs = el("div", "figs"), second = secondToken();
     const fImg = figure("Crop the model saw", "image");
     const fCls = figure("Class-token rollout", "class");
-    const fDist = figure("Distillation-token rollout", "distill");
+    const fDist = figure(second.rollout, "distill");
     figs.append(fImg, fCls, fDist);
     const box = bitmap ? cropBox(bitmap.width, bitmap.height) : null;
     const hasDist = !!(ex && ex.rollout.distill_token);
@@ -204,8 +225,7 @@
     };
     const heads = el("div", "heads");
     heads.append(headList("Class head", "h-class", p.class_head),
-                 headList(model && model.second_token === "class" ? "Second class head" : "Distillation head",
-                          "h-distill", p.distill_head),
+                 headList(second.head, "h-distill", p.distill_head),
                  headList("Fused (mean of the two)", "h-fused", p.fused));
     const facts = el("div", "facts");
     if (p.heads_agree !== null) {
@@ -223,6 +243,7 @@
                                   "heatmaps are drawn without the picture underneath."));
     bodyEl.append(figs, heads, facts);
     card.setAttribute("aria-busy", "false");
+    offerSecondTokenView(hasDist);
     card.querySelector(".top").textContent = p.fused[0].label + " " + pct(p.fused[0].score);
     card.render(document.querySelector("input[name=view]:checked").value);
     say(card.dataset.name + ": " + p.fused[0].label + ", " + pct(p.fused[0].score));
