@@ -92,16 +92,26 @@
     return [a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2]), a[3] + t * (b[3] - a[3]), 60 + 195 * v];
   }
 
+  // Canvas pixels with the aspect ratio of the model's input (a 160x224 model sees a portrait
+  // crop; a square canvas would stretch it), the longer side CANVAS. Without the model description
+  // the answer's patch grid has the same ratio.
+  function canvasSize(ex) {
+    const w = model ? model.input.width : ex ? ex.grid[1] : 1;
+    const h = model ? model.input.height : ex ? ex.grid[0] : 1;
+    const s = CANVAS / Math.max(w, h);
+    return { w: Math.round(w * s), h: Math.round(h * s) };
+  }
+
   // The crop the model saw (none when the browser cannot decode the file: the map is then drawn
   // over black), and optionally a rollout map (grid [gh, gw]) upsampled over it.
   function draw(canvas, bitmap, box, grey, map, grid) {
-    const ctx = canvas.getContext("2d");
+    const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
     ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, CANVAS, CANVAS);
+    ctx.fillRect(0, 0, W, H);
     if (bitmap) {
       ctx.filter = grey ? "grayscale(1)" : "none";
       ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, CANVAS, CANVAS);
+      ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, W, H);
       ctx.filter = "none";
     }
     if (!map) return;
@@ -117,13 +127,14 @@
     sctx.putImageData(img, 0, 0);
     ctx.globalAlpha = $("opacity").value / 100;
     ctx.imageSmoothingQuality = "high";
-    ctx.drawImage(small, 0, 0, CANVAS, CANVAS);
+    ctx.drawImage(small, 0, 0, W, H);
     ctx.globalAlpha = 1;
   }
 
-  function figure(caption, name) {
+  function figure(caption, name, size) {
     const f = el("figure"), c = el("canvas");
-    c.width = c.height = CANVAS;
+    c.width = size.w;
+    c.height = size.h;
     c.dataset.map = name;
     c.setAttribute("role", "img");
     c.setAttribute("aria-label", caption);
@@ -208,10 +219,10 @@
     const p = body.predictions[0], ex = p.explain, grey = model && model.input.channels === 1;
     const bodyEl = card.querySelector(".body");
     bodyEl.replaceChildren();
-    const figs = el("div", "figs"), second = secondToken();
-    const fImg = figure("Crop the model saw", "image");
-    const fCls = figure("Class-token rollout", "class");
-    const fDist = figure(second.rollout, "distill");
+    const figs = el("div", "figs"), size = canvasSize(ex), second = secondToken();
+    const fImg = figure("Crop the model saw", "image", size);
+    const fCls = figure("Class-token rollout", "class", size);
+    const fDist = figure(second.rollout, "distill", size);
     figs.append(fImg, fCls, fDist);
     const box = bitmap ? cropBox(bitmap.width, bitmap.height) : null;
     const hasDist = !!(ex && ex.rollout.distill_token);

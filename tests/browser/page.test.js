@@ -399,6 +399,17 @@ async function main() {
     consoleClean(w, [], "two class tokens");
     await w.page.close();
 
+    // a 224x160 (height x width) input: every canvas portrait, 160:224, on screen too
+    [w, card] = await oneCard(browser, NONSQ);
+    for (const m of ["image", "clsMap", "distMap"]) {
+      const s = card && card[m];
+      check(s && Math.abs(s.width / s.height - 160 / 224) < 0.01 && Math.abs(s.cssWidth / s.cssHeight - 160 / 224) < 0.02,
+            "224x160 input: " + m + " keeps the aspect ratio " + JSON.stringify(s && [s.width, s.height, s.cssWidth, s.cssHeight]));
+    }
+    check(card && card.clsMap.colour > 1000, "224x160 input: class map drawn");
+    consoleClean(w, [], "224x160");
+    await w.page.close();
+
     // one head: no distillation view (it would show nothing), the class map still drawn
     [w, card] = await oneCard(browser, NODIST);
     check(await w.page.locator("input[name=view][value=distill]").isHidden(), "one head: no 'distillation token' view offered");
