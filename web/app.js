@@ -191,6 +191,8 @@
     // its EXIF Orientation (a phone photo is stored on its side), while the server by default does
     // not (timm does not); so the page asks the server to turn it too (exif_transpose=1, as
     // Pillow's ImageOps.exif_transpose): the model classifies the photo as its owner sees it.
+    // (Drawing the stored pixels instead is no option: Chromium 156 turns the photo upright even
+    // with imageOrientation "none".)
     let bitmap = null;
     try { bitmap = await createImageBitmap(file); } // default imageOrientation "from-image": upright
     catch (e) { /* a format the browser cannot decode (TGA, PNM, most TIFFs): maps drawn alone */ }
