@@ -18,6 +18,26 @@
   };
   const pct = (p) => (100 * p).toFixed(p >= 0.1 ? 1 : 2) + "%";
 
+  // What to call the second prefix token: a distillation token, or (the DeiT paper's control) a
+  // second class token. Only GET v1/models says which; the answers put either in the same places.
+  function secondToken() {
+    return model && model.second_token === "class"
+      ? { head: "Second class head", rollout: "Second class-token rollout", view: "Second class token" }
+      : { head: "Distillation head", rollout: "Distillation-token rollout", view: "Distillation token" };
+  }
+
+  // The view showing the second token's map only, offered when there is such a map (a one-head
+  // model has none: the button would show nothing). If it was chosen, side by side takes its place.
+  function offerSecondTokenView(available) {
+    const radio = document.querySelector("input[name=view][value=distill]");
+    $("view-distill-name").textContent = secondToken().view;
+    radio.closest("label").hidden = !available;
+    if (!available && radio.checked) {
+      document.querySelector("input[name=view][value=both]").checked = true;
+      applyView();
+    }
+  }
+
   async function getJSON(url) {
     const r = await fetch(url, { headers: { Accept: "application/json" } });
     if (!r.ok) throw new Error(url + ": HTTP " + r.status);
@@ -33,6 +53,7 @@
     try {
       const m = (await getJSON("v1/models")).models[0];
       model = m;
+      offerSecondTokenView(!!m.second_token);
       const ltc = m.learned_token_cosine;
       $("model").textContent = m.name + " — " + (m.architecture || "DeiT") + ", " + m.input.width + "×" +
         m.input.height + " input, " + (m.input.width / m.patch) + "×" + (m.input.height / m.patch) +
@@ -71,15 +92,28 @@
     return [a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2]), a[3] + t * (b[3] - a[3]), 60 + 195 * v];
   }
 
-  // The crop the model saw, and optionally a rollout map (grid [gh, gw]) upsampled over it.
+  // Canvas pixels with the aspect ratio of the model's input (a 160x224 model sees a portrait
+  // crop; a square canvas would stretch it), the longer side CANVAS. Without the model description
+  // the answer's patch grid has the same ratio.
+  function canvasSize(ex) {
+    const w = model ? model.input.width : ex ? ex.grid[1] : 1;
+    const h = model ? model.input.height : ex ? ex.grid[0] : 1;
+    const s = CANVAS / Math.max(w, h);
+    return { w: Math.round(w * s), h: Math.round(h * s) };
+  }
+
+  // The crop the model saw (none when the browser cannot decode the file: the map is then drawn
+  // over black), and optionally a rollout map (grid [gh, gw]) upsampled over it.
   function draw(canvas, bitmap, box, grey, map, grid) {
-    const ctx = canvas.getContext("2d");
+    const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
     ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, CANVAS, CANVAS);
-    ctx.filter = grey ? "grayscale(1)" : "none";
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, CANVAS, CANVAS);
-    ctx.filter = "none";
+    ctx.fillRect(0, 0, W, H);
+    if (bitmap) {
+      ctx.filter = grey ? "grayscale(1)" : "none";
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(bitmap, box.x, box.y, box.w, box.h, 0, 0, W, H);
+      ctx.filter = "none";
+    }
     if (!map) return;
     const [gh, gw] = grid, small = document.createElement("canvas");
     small.width = gw; small.height = gh;
@@ -93,13 +127,14 @@
     sctx.putImageData(img, 0, 0);
     ctx.globalAlpha = $("opacity").value / 100;
     ctx.imageSmoothingQuality = "high";
-    ctx.drawImage(small, 0, 0, CANVAS, CANVAS);
+    ctx.drawImage(small, 0, 0, W, H);
     ctx.globalAlpha = 1;
   }
 
-  function figure(caption, name) {
+  function figure(caption, name, size) {
     const f = el("figure"), c = el("canvas");
-    c.width = c.height = CANVAS;
+    c.width = size.w;
+    c.height = size.h;
     c.dataset.map = name;
     c.setAttribute("role", "img");
     c.setAttribute("aria-label", caption);
@@ -152,11 +187,18 @@
     const t0 = performance.now();
     const headers = { "Content-Type": file.type || "application/octet-stream", Accept: "application/json" };
     if (keyInput.value) headers.Authorization = "Bearer " + keyInput.value;
+    // The picture drawn must be the one the model saw. createImageBitmap turns a photo upright by
+    // its EXIF Orientation (a phone photo is stored on its side), while the server by default does
+    // not (timm does not); so the page asks the server to turn it too (exif_transpose=1, as
+    // Pillow's ImageOps.exif_transpose): the model classifies the photo as its owner sees it.
+    // (Drawing the stored pixels instead is no option: Chromium 156 turns the photo upright even
+    // with imageOrientation "none".)
     let bitmap = null;
-    try { bitmap = await createImageBitmap(file); } catch (e) { /* the server says why */ }
+    try { bitmap = await createImageBitmap(file); } // default imageOrientation "from-image": upright
+    catch (e) { /* a format the browser cannot decode (TGA, PNM, most TIFFs): maps drawn alone */ }
     let r, body = null;
     try {
-      r = await fetch("v1/predict?explain=1&top_k=5", { method: "POST", headers, body: file });
+      r = await fetch("v1/predict?explain=1&top_k=5&exif_transpose=1", { method: "POST", headers, body: file });
       body = await r.json().catch(() => null);
     } catch (e) {
       return fail(card, "The server could not be reached (" + e.message + ").");
@@ -179,26 +221,24 @@
     const p = body.predictions[0], ex = p.explain, grey = model && model.input.channels === 1;
     const bodyEl = card.querySelector(".body");
     bodyEl.replaceChildren();
-    const figs = el("div", "figs");
-    const fImg = figure("Crop the model saw", "image");
-    const fCls = figure("Class-token rollout", "class");
-    const fDist = figure("Distillation-token rollout", "distill");
+    const figs = el("div", "figs"), size = canvasSize(ex), second = secondToken();
+    const fImg = figure("Crop the model saw", "image", size);
+    const fCls = figure("Class-token rollout", "class", size);
+    const fDist = figure(second.rollout, "distill", size);
     figs.append(fImg, fCls, fDist);
     const box = bitmap ? cropBox(bitmap.width, bitmap.height) : null;
+    const hasDist = !!(ex && ex.rollout.distill_token);
     card.render = (view) => {
-      if (!bitmap) return;
-      const hasDist = ex && ex.rollout.distill_token;
-      draw(fImg.querySelector("canvas"), bitmap, box, grey, null);
-      draw(fCls.querySelector("canvas"), bitmap, box, grey, ex && ex.rollout.class_token, ex && ex.grid);
+      if (bitmap) draw(fImg.querySelector("canvas"), bitmap, box, grey, null);
+      if (ex) draw(fCls.querySelector("canvas"), bitmap, box, grey, ex.rollout.class_token, ex.grid);
       if (hasDist) draw(fDist.querySelector("canvas"), bitmap, box, grey, ex.rollout.distill_token, ex.grid);
-      fImg.hidden = view === "class" || view === "distill";
-      fCls.hidden = view === "none" || view === "distill";
+      fImg.hidden = !bitmap || view === "class" || view === "distill";
+      fCls.hidden = !ex || view === "none" || view === "distill";
       fDist.hidden = !hasDist || view === "none" || view === "class";
     };
     const heads = el("div", "heads");
     heads.append(headList("Class head", "h-class", p.class_head),
-                 headList(model && model.second_token === "class" ? "Second class head" : "Distillation head",
-                          "h-distill", p.distill_head),
+                 headList(second.head, "h-distill", p.distill_head),
                  headList("Fused (mean of the two)", "h-fused", p.fused));
     const facts = el("div", "facts");
     if (p.heads_agree !== null) {
@@ -211,8 +251,12 @@
     facts.append(el("span", "", "server " + (t.total !== undefined ? t.total.toFixed(1) : "?") +
                     " ms (inference " + (t.inference !== undefined ? t.inference.toFixed(1) : "?") +
                     " ms), round trip " + ms.toFixed(0) + " ms"));
+    // the server decoded the file but this browser cannot: say why there is no photo
+    if (!bitmap) bodyEl.append(el("p", "note muted", "This browser cannot display this image format; the " +
+                                  "heatmaps are drawn without the picture underneath."));
     bodyEl.append(figs, heads, facts);
     card.setAttribute("aria-busy", "false");
+    offerSecondTokenView(hasDist);
     card.querySelector(".top").textContent = p.fused[0].label + " " + pct(p.fused[0].score);
     card.render(document.querySelector("input[name=view]:checked").value);
     say(card.dataset.name + ": " + p.fused[0].label + ", " + pct(p.fused[0].score));

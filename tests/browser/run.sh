@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh — the web page at / in headless Debian chromium (page.test.js, playwright-core
 # from npm into tests/browser/node_modules): two deit-server instances (open, and with --api-key)
-# serving the default model, and deploy/nginx.conf in front of the open one, all on loopback.
+# serving the default model, deploy/nginx.conf in front of the open one, and one server for each model
+# the page must draw differently (tests/browser/models.js: 1000-character labels, two class tokens, a
+# 224x160 input; the one-head fixture), all on loopback.
 # Skipped, and says so, when chromium is not installed. SCREENSHOT=path keeps a PNG of the page.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,11 +30,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME ARGS...: a server on a kernel-chosen loopback port; sets PORT_<NAME>
+# start_server NAME MODEL ARGS...: a server on a kernel-chosen loopback port; sets PORT_<NAME>
 start_server() {
-    local name=$1 port=""
-    shift
-    "$SERVER_BIN" --model "$MODEL" --host 127.0.0.1 --port 0 --workers 1 --threads 1 \
+    local name=$1 model=$2 port=""
+    shift 2
+    "$SERVER_BIN" --model "$model" --host 127.0.0.1 --port 0 --workers 1 --threads 1 \
         --log-format text "$@" 2>"$T/$name.log" &
     track_pid $!
     for _ in $(seq 100); do
@@ -45,8 +47,13 @@ start_server() {
     printf -v "PORT_$name" '%s' "$port"
 }
 API_KEY=browser-test-key-$$
-start_server open --max-body-mb 1
-start_server keyed --api-key "$API_KEY"
+start_server open "$MODEL" --max-body-mb 1
+start_server keyed "$MODEL" --api-key "$API_KEY"
+node tests/browser/models.js "$T/models" || fail "tests/browser/models.js could not derive the test models"
+start_server labels "$T/models/labels"
+start_server twocls "$T/models/twocls"
+start_server nonsq "$T/models/nonsq"
+start_server nodist tests/fixtures/models/timm-deit-nodist-reduced
 
 # deploy/nginx.conf unchanged but for loopback addresses (start_nginx, tests/deploy/lib.sh); its three
 # upstreams all point at the open server
@@ -54,6 +61,8 @@ start_nginx 64 "$PORT_open" "$PORT_open" "$PORT_open"
 
 rc=0
 DIRECT="http://127.0.0.1:$PORT_open" KEYED="http://127.0.0.1:$PORT_keyed" PROXY="http://127.0.0.1:$LB" \
+    LABELS="http://127.0.0.1:$PORT_labels" TWOCLS="http://127.0.0.1:$PORT_twocls" \
+    NONSQ="http://127.0.0.1:$PORT_nonsq" NODIST="http://127.0.0.1:$PORT_nodist" \
     API_KEY="$API_KEY" TMPDIR_TEST="$T" SCREENSHOT="${SCREENSHOT:-}" \
     timeout 300 node tests/browser/page.test.js || rc=$?
 [ "$rc" -eq 0 ] || { echo "--- server logs"; tail -n 20 "$T"/*.log; }
