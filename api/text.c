@@ -1,6 +1,7 @@
 /* text.c — client-controlled bytes made safe for JSON strings and log lines; see text.h. */
 #include "text.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t api_utf8_seq(const unsigned char *s, size_t len)
@@ -45,6 +46,26 @@ size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap)
     return o;
 }
 
+/* The code point of a valid n-byte UTF-8 sequence (api_utf8_seq said so). */
+static uint32_t utf8_code_point(const unsigned char *s, size_t n)
+{
+    uint32_t cp = n == 2 ? s[0] & 0x1f : n == 3 ? s[0] & 0x0f : s[0] & 0x07;
+    for (size_t i = 1; i < n; i++)
+        cp = cp << 6 | (s[i] & 0x3f);
+    return cp;
+}
+
+/* Characters that can forge or hide a log record as ASCII's controls and space can: C1 controls
+ * (U+0085 is a line break to Python's splitlines, U+009B a terminal's CSI), every Unicode space,
+ * line and paragraph separators, zero-width characters and the bidirectional overrides that make
+ * a terminal show text in another order. */
+static int deceptive(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0xa0) || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+           cp == 0xfeff;
+}
+
 size_t api_escape_text(const char *in, size_t len, char *out, size_t cap)
 {
     static const char HEX[] = "0123456789abcdef";
@@ -53,7 +74,8 @@ size_t api_escape_text(const char *in, size_t len, char *out, size_t cap)
     if (cap == 0) return 0;
     for (size_t i = 0; i < len;) {
         size_t n = api_utf8_seq(s + i, len - i);
-        int plain = n > 1 || (n == 1 && s[i] > 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"');
+        int plain = n > 1 ? !deceptive(utf8_code_point(s + i, n))
+                          : n == 1 && s[i] > 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"';
         if (plain) {
             if (o + n >= cap) break;
             memcpy(out + o, in + i, n);
@@ -61,12 +83,15 @@ size_t api_escape_text(const char *in, size_t len, char *out, size_t cap)
             i += n;
             continue;
         }
-        if (o + 4 >= cap) break;
-        out[o++] = '\\';
-        out[o++] = 'x';
-        out[o++] = HEX[s[i] >> 4];
-        out[o++] = HEX[s[i] & 15];
-        i++;
+        /* each byte of the character (or the one byte that starts none) as \xHH */
+        size_t bytes = n > 1 ? n : 1;
+        if (o + 4 * bytes >= cap) break;
+        for (size_t k = 0; k < bytes; k++, i++) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = HEX[s[i] >> 4];
+            out[o++] = HEX[s[i] & 15];
+        }
     }
     out[o] = '\0';
     return o;

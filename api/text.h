@@ -15,8 +15,10 @@ size_t api_utf8_seq(const unsigned char *s, size_t len);
 size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap);
 
 /* Copies in[len] to out[cap] for a space-separated text line: control characters, space, DEL, '"',
- * '\\' and invalid UTF-8 become \xHH; valid multi-byte characters stay. NUL-terminated, truncated to
- * fit. Returns the bytes written before the NUL. */
+ * '\\' and invalid UTF-8 become \xHH, and so does each byte of a Unicode character that could split
+ * or disguise the line the same way (C1 controls, Unicode spaces and separators, zero-width and
+ * bidirectional controls); other multi-byte characters stay. NUL-terminated, truncated to fit.
+ * Returns the bytes written before the NUL. */
 size_t api_escape_text(const char *in, size_t len, char *out, size_t cap);
 
 #endif

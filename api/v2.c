@@ -275,6 +275,33 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
     return parse_outputs(json_object_get(root, "outputs"), r, err, errlen);
 }
 
+/* Most JSON values a request may hold. A v2 request needs a few per image (its base64 string) and
+ * a few dozen for the rest; jansson spends ~100 bytes on each value, so a body of 32 MiB of "{}," once
+ * took 4 GB to parse before any check could look at it. */
+#define V2_MAX_JSON_VALUES 65536
+
+/* An upper bound on the values in JSON text: each value but the first follows a ',' or ':' or opens
+ * inside a '[' or '{', none of them counted inside strings. Stops counting past `limit`. */
+static size_t json_values_bound(const uint8_t *p, size_t n, size_t limit)
+{
+    size_t count = 1;
+    int in_string = 0;
+    for (size_t i = 0; i < n && count <= limit; i++) {
+        uint8_t c = p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ',' || c == ':' || c == '[' || c == '{') {
+            count++;
+        }
+    }
+    return count;
+}
+
 int v2_parse_request(const uint8_t *body, size_t len, long long header_len, size_t max_images,
                      v2_request *out, char *err, size_t errlen)
 {
@@ -287,6 +314,9 @@ int v2_parse_request(const uint8_t *body, size_t len, long long header_len, size
                         "Inference-Header-Content-Length (%lld) is larger than the body (%zu bytes)", header_len, len);
         jlen = (size_t)header_len;
     }
+    if (json_values_bound(body, jlen, V2_MAX_JSON_VALUES) > V2_MAX_JSON_VALUES)
+        return deit_fail(err, errlen, V2_ETOOMANY, "the request JSON holds more than %d values (a v2 request "
+                         "needs a few per image)", V2_MAX_JSON_VALUES);
     json_error_t je;
     json_t *root = json_loadb((const char *)body, jlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) return deit_fail(err, errlen, V2_EINVAL, "invalid JSON: %s (at byte %d)", je.text, je.position);

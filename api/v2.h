@@ -17,7 +17,8 @@
 typedef enum {
     V2_OK = 0,
     V2_EINVAL = -1,            /* malformed request (HTTP 400) */
-    V2_ETOOMANY = -2,          /* more images than allowed per request (HTTP 413) */
+    V2_ETOOMANY = -2,          /* more images than allowed per request, or a JSON body with more
+                                * values than a request needs (HTTP 413) */
     V2_ENOMEM = -3             /* allocation failed (HTTP 503, as every out-of-memory answer) */
 } v2_status;
 

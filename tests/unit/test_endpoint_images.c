@@ -164,6 +164,14 @@ static void test_text(void)
     CHECK_STR_EQ(out, "/a\\x20b\\x22c\\x5cd\\x0d\\x0a\\x01\\x7f\\xff\xc3\xa9");
     api_escape_text("\xe0\x80\x80\xed\xa0\x80", 6, out, sizeof out); /* overlong NUL, surrogate */
     CHECK_STR_EQ(out, "\\xe0\\x80\\x80\\xed\\xa0\\x80");
+    /* characters that split or disguise a line as ASCII's controls do: NEL (U+0085), CSI (U+009B),
+     * NBSP, U+2028, RLO (U+202E), ZWSP (U+200B), ideographic space, BOM; CJK and e-acute stay */
+    api_escape_text("a\xc2\x85" "b\xc2\x9b\xc2\xa0\xe2\x80\xa8\xe2\x80\xae\xe2\x80\x8b\xe3\x80\x80\xef\xbb\xbf"
+                    "\xe4\xb8\xad\xc3\xa9", 28, out, sizeof out);
+    CHECK_STR_EQ(out, "a\\xc2\\x85b\\xc2\\x9b\\xc2\\xa0\\xe2\\x80\\xa8\\xe2\\x80\\xae\\xe2\\x80\\x8b\\xe3\\x80\\x80"
+                      "\\xef\\xbb\\xbf\xe4\xb8\xad\xc3\xa9");
+    api_escape_text("\xe2\x80\xa8", 3, out, 12); /* a character's escapes are never cut in half */
+    CHECK_STR_EQ(out, "");
     api_escape_text("abcdef", 6, out, 4); /* truncated to fit, still terminated */
     CHECK_STR_EQ(out, "abc");
     api_escape_text("\n\n", 2, out, 6); /* an escape never cut in half */

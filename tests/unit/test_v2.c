@@ -234,9 +234,33 @@ static void test_responses(void)
     json_decref(j);
 }
 
+/* A body of many tiny values is refused before jansson builds them (~100 bytes each: 32 MiB of
+ * "{}," took 4 GB); commas, colons and brackets inside strings are not values. */
+static void test_json_value_bound(void)
+{
+    size_t n = 70000, len = 8 + 3 * n;
+    char *body = malloc(len + 64), err[256];
+    memcpy(body, "{\"a\":[", 6);
+    size_t at = 6;
+    for (size_t i = 0; i < n; i++, at += 3) memcpy(body + at, i + 1 < n ? "{}," : "{} ", 3);
+    memcpy(body + at, "]}", 3);
+    v2_request r;
+    CHECK_INT_EQ(parse_json(body, 8, &r, err), V2_ETOOMANY);
+    CHECK_MSG(strstr(err, "more than 65536 values"), "%s", err);
+    /* the same punctuation inside a string (with escaped quotes) is one value: parsed, then refused
+     * for what it is (no inputs), not for its size */
+    memcpy(body, "{\"id\":\"\\\"", 9);
+    at = 9;
+    for (size_t i = 0; i < n; i++, at += 3) memcpy(body + at, "[:,", 3);
+    memcpy(body + at, "\"}", 3);
+    CHECK(parse_json(body, 8, &r, err) == V2_EINVAL && !strstr(err, "values"));
+    free(body);
+}
+
 int main(void)
 {
     test_base64();
+    test_json_value_bound();
     test_json_request();
     test_binary_request();
     test_responses();
