@@ -441,6 +441,41 @@ static int expects_body(struct MHD_Connection *conn, const char *method)
     return te || (cl && strcmp(cl, "0") != 0);
 }
 
+/* What the request's framing headers say, counted over every occurrence (libmicrohttpd keeps
+ * them all, and looks at only one). */
+typedef struct {
+    int content_lengths, transfer_encodings, chunked;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->content_lengths++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+        f->chunked = value && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* Why the request's body cannot be framed without guessing (RFC 9112 6.1 and 6.3), or NULL. Two
+ * Content-Lengths were taken by libmicrohttpd as one of them, so the bytes a proxy framed by the
+ * other counted as a second request; a Transfer-Encoding it does not decode made it read the
+ * body until the client closed; with both headers, the size checks saw a Content-Length the body
+ * did not follow. Answered 400 at once, the connection closed. */
+static const char *framing_problem(struct MHD_Connection *conn)
+{
+    framing f = {0, 0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_lengths > 1) return "more than one Content-Length header";
+    if (f.transfer_encodings > 1 || (f.transfer_encodings && !f.chunked))
+        return "unsupported Transfer-Encoding: only a single \"chunked\" is accepted";
+    if (f.transfer_encodings && f.content_lengths) return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
 /* An early answer to a request with a body: answered at once (and the connection closed by MHD) only
  * when the client has not sent the body yet (it waits for 100-continue) or announced more than we
  * would ever read; otherwise the body is read and dropped first (PH_DISCARD). */
@@ -476,6 +511,11 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         begin(rq, url, method);
+        const char *bad_framing = framing_problem(conn);
+        if (bad_framing) {
+            set_error(rq, 400, "%s", bad_framing);
+            return respond(rq); /* in this first call: the body is never read, the connection closed */
+        }
         int body = expects_body(conn, method);
         read_deadlines_headers(h->rd, conn, body);
         /* MHD closes the connection after a response queued in this first call: only for a body we

@@ -139,6 +139,31 @@ static void test_hostile(const server *s)
     CHECK_MSG(got > 0 && strncmp(buf, "HTTP/1.1 4", 10) == 0, "garbage request line answered: %.40s", buf);
     close(fd);
 
+    /* bodies that cannot be framed without guessing (RFC 9112 6.1, 6.3): 400 at once, connection
+     * closed, nothing after the headers read. Two Content-Lengths once let the bytes a proxy framed
+     * by the second one run as a request of their own; "identity" made the read go on until the
+     * client closed. */
+    static const char *const unframed[] = {
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 43\r\n\r\n"
+        "helloGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello",
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\nhello",
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40000000\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof unframed / sizeof unframed[0]; i++) {
+        fd = raw_connect(s, RCV_TIMEOUT_S);
+        CHECK(fd >= 0);
+        CHECK(send(fd, unframed[i], strlen(unframed[i]), MSG_NOSIGNAL) > 0);
+        got = raw_read_all(fd, buf, sizeof buf - 1);
+        buf[got > 0 ? got : 0] = '\0';
+        CHECK_MSG(got > 0 && strncmp(buf, "HTTP/1.1 400", 12) == 0 && strstr(buf, "Connection: close") &&
+                      !strstr(buf + 12, "HTTP/1.1"), /* one answer: the smuggled request never ran */
+                  "unframed body %zu: want one 400 and a close, got %.200s", i, buf);
+        close(fd);
+    }
+
     /* slow clients: one stops mid-body, one mid-headers; the server keeps serving and drops them at
      * --conn-timeout-s (2 s) */
     int slow_body = raw_connect(s, RCV_TIMEOUT_S), slow_head = raw_connect(s, RCV_TIMEOUT_S);
