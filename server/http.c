@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,19 @@ static void free_server(http_server *h)
     read_deadlines_free(h->rd);
     tls_free(&h->tls);
     free(h);
+}
+
+/* libmicrohttpd's own messages (requests it answers itself, sockets it drops) go through our log:
+ * as JSON objects under --log-format json, where its plain stderr lines broke the stream, and
+ * escaped in text, since some quote the request's path. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    const http_server *h = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    log_event(&h->log, "libmicrohttpd: %s", msg);
 }
 
 http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t errlen)
@@ -80,6 +94,7 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
         tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls.key};
     }
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_handler, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options after it */
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,

@@ -97,23 +97,6 @@ static inline void expect_error(const resp *r, long status, int v2, const char *
     json_decref(j);
 }
 
-/* Reads until the peer closes (or RCV_TIMEOUT_S pass). Returns bytes read, -1 on timeout. */
-static inline long raw_read_all(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (;;) {
-        ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
-        if (k == 0) break;
-        if (k < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
-            break; /* reset counts as closed */
-        }
-        n += (size_t)k;
-        if (n >= cap - 1) break;
-    }
-    buf[n] = 0;
-    return (long)n;
-}
 
 static inline void check_alive(const server *s, const char *after)
 {

@@ -292,9 +292,23 @@ static void test_log_json(void)
         return;
     }
     int sent = send_hostile(&s);
+    /* requests libmicrohttpd answers itself (a header line without a colon: 400; a 200 KB header:
+     * 431): its messages about them are JSON events too, not plain lines in the stream */
+    static char big[256 * 1024];
+    snprintf(big, sizeof big, "GET /healthz HTTP/1.1\r\nHost: x\r\nX: %0200000d\r\n\r\n", 0);
+    const char *const own[] = {"GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", big};
+    for (int i = 0; i < 2; i++) {
+        char ans[256];
+        int fd = raw_connect(&s, 10);
+        CHECK(fd >= 0 && send(fd, own[i], strlen(own[i]), MSG_NOSIGNAL) > 0);
+        long got = fd >= 0 ? raw_read_all(fd, ans, sizeof ans) : -1;
+        CHECK_MSG(got > 0 && strncmp(ans, i ? "HTTP/1.1 431" : "HTTP/1.1 400", 12) == 0, "own answer %d: %.60s", i,
+                  got > 0 ? ans : "");
+        if (fd >= 0) close(fd);
+    }
     stop_clean(&s);
     blob b = read_file(s.log);
-    int access = 0, events = 0, bad = 0;
+    int access = 0, events = 0, bad = 0, mhd_events = 0;
     static const char *const KEYS[] = {"ts", "method", "path", "status", "images", "ms", "bytes_in", "bytes_out",
                                        "end"};
     for (char *line = b.data, *next; line && *line; line = next) {
@@ -307,6 +321,7 @@ static void test_log_json(void)
         } else if (json_object_get(j, "event")) {
             events++;
             CHECK_INT_EQ(json_object_size(j), 1);
+            mhd_events += strncmp(json_string_value(json_object_get(j, "event")), "libmicrohttpd: ", 15) == 0;
         } else if (json_string_value(json_object_get(j, "path")) &&
                    strcmp(json_string_value(json_object_get(j, "path")), "/readyz") == 0) {
             /* the harness's readiness probes */
@@ -328,6 +343,7 @@ static void test_log_json(void)
     CHECK_INT_EQ(bad, 0);
     CHECK_INT_EQ(access, sent);
     CHECK(events >= 3);
+    CHECK_MSG(mhd_events >= 2, "libmicrohttpd's own answers: %d events", mhd_events);
 }
 
 static void test_log_text(void)
