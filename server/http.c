@@ -39,6 +39,35 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_event(&h->log, "libmicrohttpd: %s", msg);
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* libmicrohttpd's percent-decoding of the path and query, in place, but for %00 and %2F, which
+ * stay as they are: decoded, "/v1/predict%00junk" ended at the NUL and was served as /v1/predict,
+ * and "%2F" made a slash that routing took as a separator ("/predictions/m%2F1" was version 1).
+ * Kept encoded, such paths match no route (404). Returns the new length. */
+static size_t unescape_path(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0) {
+            char c = (char)(hi << 4 | lo);
+            if (c != '\0' && c != '/') {
+                *w++ = c;
+                r += 3;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t errlen)
 {
     http_server *h = calloc(1, sizeof *h);
@@ -96,6 +125,7 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_handler, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options after it */
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape_path, NULL,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,

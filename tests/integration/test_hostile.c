@@ -31,6 +31,17 @@ static void test_hostile(const server *s)
     r = request(c, "POST", url_of(s, "/v1/predict"), oct, "", 0, TIMEOUT_S);
     expect_error(&r, 400, 0, "empty body");
     resp_free(&r);
+    /* %00 and %2F stay encoded in the path: they once became a NUL that ended the path at
+     * /v1/predict, and a slash that routing split on (model "m%2F1" served as version 1) */
+    static const char *const odd_fmt[] = {"/v1/predict%%00junk%.0s", "/predictions/%.64s%%2F1",
+                                          "/v2/models/%.64s%%2Fversions%%2F1/infer"};
+    for (int i = 0; i < 3; i++) {
+        char odd[160];
+        snprintf(odd, sizeof odd, odd_fmt[i], MODEL_NAME);
+        r = request(c, "POST", url_of(s, odd), png, chelsea.data, chelsea.len, TIMEOUT_S);
+        CHECK_MSG(r.status == 404, "%s: want 404, got %ld", odd, r.status);
+        resp_free(&r);
+    }
     const char *txt[] = {"Content-Type: text/plain", NULL};
     r = request(c, "POST", url_of(s, "/v1/predict"), txt, chelsea.data, chelsea.len, TIMEOUT_S);
     expect_error(&r, 415, 0, "text/plain");
