@@ -20,8 +20,10 @@ static const char *const PREDICT_TYPES[] = {
     "image/", "application/octet-stream", "multipart/form-data",
     /* what `curl --data-binary @x.jpg` sends when no -H is given */
     "application/x-www-form-urlencoded", NULL};
+/* SageMaker's Triton containers: the v2 binary extension, the JSON header's length a parameter */
+#define SAGEMAKER_BINARY "application/vnd.sagemaker-triton.binary+json"
 static const char *const V2_TYPES[] = {
-    "application/json", "application/octet-stream", "application/vnd.sagemaker-triton.binary+json", NULL};
+    "application/json", "application/octet-stream", SAGEMAKER_BINARY, NULL};
 
 const char *const *api_media_types(route_kind kind)
 {
@@ -176,11 +178,21 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
             return;
         }
     }
-    if (rt->kind == R_V2_INFER && hd->inference_header_length) {
-        const char *hv = hd->inference_header_length;
+    /* the JSON header's length: Triton's Inference-Header-Content-Length, or SageMaker's form of
+     * the same, the json-header-size parameter of its binary+json media type */
+    const char *hv = hd->inference_header_length, *what = "Inference-Header-Content-Length", *pv;
+    size_t hvl = hv ? strlen(hv) : 0, pvl;
+    const char *ct = hd->content_type;
+    if (!hv && ct && mp_media_type_is(ct, strlen(ct), SAGEMAKER_BINARY) &&
+        mp_media_param(ct, strlen(ct), "json-header-size", &pv, &pvl) == 1) {
+        hv = pv;
+        hvl = pvl;
+        what = "json-header-size";
+    }
+    if (rt->kind == R_V2_INFER && hv) {
         int v;
         char err[128];
-        if (query_int(hv, strlen(hv), "Inference-Header-Content-Length", 0, 0, MAX_V2_HEADER_LEN, &v, err, sizeof err)) {
+        if (query_int(hv, hvl, what, 0, 0, MAX_V2_HEADER_LEN, &v, err, sizeof err)) {
             fail(p, 400, "%s", err);
             return;
         }

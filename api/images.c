@@ -63,6 +63,11 @@ static int inflate_body(api_encoding enc, const uint8_t *in, size_t len, size_t 
             uInt before = z.avail_out;
             rc = inflate(&z, Z_NO_FLUSH);
             n += before - z.avail_out;
+            /* a gzip body may hold several members, one after another (RFC 1952 2.2; Python's and
+             * Go's readers take them, and concatenated .gz files are made that way): go on */
+            size_t at = (size_t)((const uint8_t *)z.next_in - in);
+            if (rc == Z_STREAM_END && enc == API_ENC_GZIP && len - at >= 2 && in[at] == 0x1f && in[at + 1] == 0x8b)
+                rc = inflateReset(&z) == Z_OK ? Z_OK : Z_MEM_ERROR;
             if (rc == Z_BUF_ERROR && z.avail_out > 0) break; /* input ended before the stream did */
             if (rc == Z_BUF_ERROR) rc = Z_OK;
         }

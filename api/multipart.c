@@ -80,6 +80,11 @@ static int header_param(const char *s, size_t len, const char *key, const char *
     return 0;
 }
 
+int mp_media_param(const char *ct, size_t ct_len, const char *key, const char **val, size_t *val_len)
+{
+    return ct ? header_param(ct, ct_len, key, val, val_len) : 0;
+}
+
 int mp_boundary(const char *ct, size_t ct_len, char *out, size_t *out_len)
 {
     const char *v; size_t vl;

@@ -47,6 +47,10 @@ typedef struct {
  * subtype. Returns 1 on a match, 0 otherwise (also for ct == NULL). */
 int mp_media_type_is(const char *ct, size_t ct_len, const char *type);
 
+/* Finds parameter `key` (case-insensitive) of a Content-Type value ct[ct_len]; its value (quotes
+ * removed) in *val, *val_len. Returns 1 found, 0 absent, -1 malformed. */
+int mp_media_param(const char *ct, size_t ct_len, const char *key, const char **val, size_t *val_len);
+
 /* Extracts the boundary parameter of a multipart Content-Type (token or quoted-string) into
  * out[MP_MAX_BOUNDARY + 1], NUL-terminated, length in *out_len. MP_EINVAL when it is missing, empty,
  * longer than 70 characters or badly quoted. */

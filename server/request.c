@@ -441,6 +441,18 @@ static int expects_body(struct MHD_Connection *conn, const char *method)
     return te || (cl && strcmp(cl, "0") != 0);
 }
 
+/* The path of an absolute-form request target ("http://host:port/healthz", RFC 9112 3.2.2: a
+ * server must accept it, and a client talking to us as to a proxy sends it), else url itself. */
+static const char *origin_form(const char *url)
+{
+    const char *rest = strncasecmp(url, "http://", 7) == 0    ? url + 7
+                       : strncasecmp(url, "https://", 8) == 0 ? url + 8
+                                                              : NULL;
+    if (!rest) return url;
+    const char *slash = strchr(rest, '/');
+    return slash ? slash : "/";
+}
+
 /* What the request's framing headers say, counted over every occurrence (libmicrohttpd keeps
  * them all, and looks at only one). */
 typedef struct {
@@ -510,7 +522,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         atomic_init(&rq->park, PARK_WAITING);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        begin(rq, url, method);
+        begin(rq, origin_form(url), method);
         const char *bad_framing = framing_problem(conn);
         if (bad_framing) {
             set_error(rq, 400, "%s", bad_framing);

@@ -150,6 +150,15 @@ static void test_hostile(const server *s)
     CHECK_MSG(got > 0 && strncmp(buf, "HTTP/1.1 4", 10) == 0, "garbage request line answered: %.40s", buf);
     close(fd);
 
+    /* an absolute-form target (RFC 9112 3.2.2), as a client that takes us for a proxy sends it */
+    fd = raw_connect(s, RCV_TIMEOUT_S);
+    CHECK(fd >= 0);
+    const char absolute[] = "GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    CHECK(send(fd, absolute, sizeof absolute - 1, MSG_NOSIGNAL) > 0);
+    got = raw_read_all(fd, buf, sizeof buf);
+    CHECK_MSG(got > 0 && strncmp(buf, "HTTP/1.1 200", 12) == 0, "absolute-form target: %.60s", buf);
+    close(fd);
+
     /* bodies that cannot be framed without guessing (RFC 9112 6.1, 6.3): 400 at once, connection
      * closed, nothing after the headers read. Two Content-Lengths once let the bytes a proxy framed
      * by the second one run as a request of their own; "identity" made the read go on until the

@@ -148,6 +148,19 @@ static void test_plan_errors(void)
     CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &hl, &sv, &p), 0);
     CHECK_INT_EQ(p.v2_header_len, 12);
     CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &hlx, &sv, &p), 400);
+    /* SageMaker's form: the json-header-size parameter of its media type (the header wins) */
+    api_head sm = {.content_type = "application/vnd.sagemaker-triton.binary+json;json-header-size=77"},
+             smx = {.content_type = "application/vnd.sagemaker-triton.binary+json; json-header-size=x"},
+             smh = {.content_type = "application/vnd.sagemaker-triton.binary+json;json-header-size=77",
+                    .inference_header_length = "12"},
+             jsp = {.content_type = "application/json;json-header-size=77"};
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &sm, &sv, &p), 0);
+    CHECK_INT_EQ(p.v2_header_len, 77);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &smx, &sv, &p), 400);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &smh, &sv, &p), 0);
+    CHECK_INT_EQ(p.v2_header_len, 12);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &jsp, &sv, &p), 0);
+    CHECK_INT_EQ(p.v2_header_len, -1);
 }
 
 static void test_versions(void)

@@ -144,6 +144,17 @@ static void test_encodings(void)
     CHECK_INT_EQ(collect("/v1/predict", NULL, "gzip", NULL, z, n, &im, msg), 0);
     CHECK(im.n == 1 && im.lens[0] == 4096);
     api_images_free(&im);
+    /* two gzip members back to back (RFC 1952 2.2): one body, both halves; the bound covers the
+     * sum (two members of 3000 zeros: 6000 > 4096) */
+    size_t n1 = squeeze(zeros, 2000, 16 + MAX_WBITS, z, sizeof z);
+    size_t n2 = squeeze(zeros, 1500, 16 + MAX_WBITS, z + n1, sizeof z - n1);
+    CHECK_INT_EQ(collect("/v1/predict", NULL, "gzip", NULL, z, n1 + n2, &im, msg), 0);
+    CHECK_MSG(im.n == 1 && im.lens[0] == 3500, "two members: %zu images, %zu bytes", im.n, im.n ? im.lens[0] : 0);
+    api_images_free(&im);
+    n1 = squeeze(zeros, 3000, 16 + MAX_WBITS, z, sizeof z);
+    n2 = squeeze(zeros, 3000, 16 + MAX_WBITS, z + n1, sizeof z - n1);
+    CHECK_INT_EQ(collect("/v1/predict", NULL, "gzip", NULL, z, n1 + n2, &im, msg), 413);
+    api_images_free(&im);
 }
 
 static void test_decode_errors(void)
