@@ -180,6 +180,10 @@ int v2_set_shape(v2_request *r, const long long *dims, size_t n_dims, size_t max
     size_t count = 1;
     for (size_t i = 0; i < n_dims; i++)
         if (dims[i] < 0) return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must hold non-negative integers");
+    /* one encoded image per element, one answer row per image: the outputs are [N, classes], which
+     * only [N] or [N, 1] inputs match (Triton's clients send [N, 1]) */
+    if (n_dims > 2 || (n_dims == 2 && dims[1] != 1))
+        return deit_fail(err, errlen, V2_EINVAL, "input \"shape\" must be [N] or [N, 1] (N encoded images)");
     for (size_t i = 0; i < n_dims; i++) {
         long long v = dims[i];
         if ((unsigned long long)v > max_images || (v && count > max_images / (size_t)v))

@@ -169,9 +169,13 @@ static void test_faults(void)
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
     CHECK_STR_EQ(err, "input holds no images");
     f.shape[0] = INT64_MAX; /* never multiplied into an overflow */
-    f.shape[1] = INT64_MAX;
+    f.shape[1] = 1;
     f.in.n_shape = 2;
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_ETOOMANY);
+    f.shape[0] = 2; /* [2, 2]: not one row of answer per element */
+    f.shape[1] = 2;
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
+    CHECK_STR_EQ(err, "input \"shape\" must be [N] or [N, 1] (N encoded images)");
     f.in.n_shape = 0;
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
     CHECK_STR_EQ(err, "input \"shape\" must be an array of 1 to 4 dimensions");

@@ -70,7 +70,9 @@ static void test_json_request(void)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[-1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "non-negative"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[0],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "no images"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1000],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
-        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4294967296,4294967296],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4294967296,1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "[N] or [N, 1]"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "[N] or [N, 1]"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
          "\"outputs\":[{\"name\":\"logits\"}]}", V2_EINVAL, "unknown output"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
