@@ -56,15 +56,17 @@ void v2_request_free(v2_request *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Appends the string leaves of a (possibly nested) JSON array to list[*n] (at most cap). */
+/* Appends the string leaves of a (possibly nested) JSON array to list[*n] (at most cap). Returns 0,
+ * -1 for a leaf that is not a string, -2 for more than cap strings, -3 for nesting deeper than 8. */
 static int collect_strings(json_t *a, json_t **list, size_t cap, size_t *n, int depth)
 {
-    if (depth > 8) return -1;
+    if (depth > 8) return -3;
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v) {
         if (json_is_array(v)) {
-            if (collect_strings(v, list, cap, n, depth + 1)) return -1;
+            int rc = collect_strings(v, list, cap, n, depth + 1);
+            if (rc) return rc;
         } else if (json_is_string(v)) {
             if (*n >= cap) return -2;
             list[(*n)++] = v;
@@ -259,6 +261,10 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         if (rc == -2) {
             free(strs);
             return deit_fail(err, errlen, V2_EINVAL, "\"data\" holds more strings than the shape (%zu)", count);
+        }
+        if (rc == -3) {
+            free(strs);
+            return deit_fail(err, errlen, V2_EINVAL, "\"data\" is nested more than 8 arrays deep");
         }
         size_t total = 0;
         for (i = 0; i < n; i++) total += json_string_length(strs[i]) / 4 * 3 + 3;

@@ -71,6 +71,10 @@ static void test_json_request(void)
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[0],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "no images"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1000],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[4294967296,1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_ETOOMANY, "too many"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[[[[[[[[[[[\"aGk=\"]]]]]]]]]]]}]}",
+         V2_EINVAL, "nested more than 8"},
+        {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[[\"aGk=\"],[\"aGk=\"]]}]}",
+         V2_EINVAL, "more strings"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "[N] or [N, 1]"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1],\"datatype\":\"BYTES\",\"data\":[]}]}", V2_EINVAL, "[N] or [N, 1]"},
         {"{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}],"
