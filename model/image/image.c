@@ -1,14 +1,10 @@
 /* image.c — format sniffing, header dimensions, truncation checks and decoder dispatch; crop/free. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Whether Pillow's IcoImagePlugin hands an ICO-signed file on to the later plugins (TGA among
  * them, which reads "\0\0\1\0" as a colour-mapped image without a colormap): an empty or cut
@@ -58,9 +54,9 @@ static int sniff(const uint8_t *d, size_t len, image_format *fmt, int *w, int *h
     }
     if (len >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) {
         *fmt = IMAGE_FMT_PNG;
-        if (len < 24 || be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
+        if (len < 24 || image_be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0)
             return deit_fail(err, errlen, DEIT_EINVAL, "PNG: missing or bad IHDR chunk");
-        uint32_t pw = be32(d + 16), ph = be32(d + 20);
+        uint32_t pw = image_be32(d + 16), ph = image_be32(d + 20);
         if (pw == 0 || ph == 0 || pw > 0x7FFFFFFFu || ph > 0x7FFFFFFFu)
             return deit_fail(err, errlen, DEIT_EINVAL, "PNG: invalid dimensions");
         *w = (int)pw;

@@ -1,15 +1,10 @@
 /* image_bmp.c — BMP decoding with the semantics of Pillow 9.4's BmpImagePlugin (own code). */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 
 /* How the pixels are stored (Pillow's rawmode) once the header is read. */
 typedef enum { R_PAL1, R_PAL4, R_PAL8, R_BIT1, R_GREY8, R_BGR15, R_BGR16, R_BGR, R_BGRX, R_XBGR,
@@ -33,8 +28,8 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
     memset(b, 0, sizeof *b);
     if (len < 18)
         return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
-    uint64_t offset = le32(d + 10);
-    uint32_t hsz = le32(d + 14);
+    uint64_t offset = image_le32(d + 10);
+    uint32_t hsz = image_le32(d + 14);
     size_t pos = 18, padding;
     uint64_t colors = 0;
     if (hsz != 12 && hsz != 40 && hsz != 64 && hsz != 108 && hsz != 124)
@@ -44,28 +39,28 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
     const uint8_t *h = d + 18;
     uint32_t masks[4] = {0, 0, 0, 0};
     if (hsz == 12) {  /* OS/2 1.x */
-        b->w = le16(h);
-        b->h = le16(h + 2);
-        b->bits = le16(h + 6);
+        b->w = image_le16(h);
+        b->h = image_le16(h + 2);
+        b->bits = image_le16(h + 6);
         padding = 3;
     } else {
         int flip = h[7] == 0xFF;  /* Pillow's test for a negative height */
         b->topdown = flip;
-        b->w = le32(h);
-        b->h = flip ? (int64_t)4294967296LL - le32(h + 4) : (int64_t)le32(h + 4);
-        b->bits = le16(h + 10);
-        b->compression = le32(h + 12);
-        colors = le32(h + 28);
+        b->w = image_le32(h);
+        b->h = flip ? (int64_t)4294967296LL - image_le32(h + 4) : (int64_t)image_le32(h + 4);
+        b->bits = image_le16(h + 10);
+        b->compression = image_le32(h + 12);
+        colors = image_le32(h + 28);
         padding = 4;
         if (b->compression == 3) {  /* BITFIELDS */
             if (hsz >= 56) {
                 for (int i = 0; i < 4; i++)
-                    masks[i] = le32(h + 36 + 4 * i);
+                    masks[i] = image_le32(h + 36 + 4 * i);
             } else {
                 if (len < 14 + (size_t)hsz + 12)
                     return deit_fail(err, errlen, DEIT_EINVAL, "BMP: truncated header");
                 for (int i = 0; i < 3; i++)
-                    masks[i] = le32(d + 14 + hsz + 4 * i);
+                    masks[i] = image_le32(d + 14 + hsz + 4 * i);
                 hsz += 12;  /* Pillow's file pointer moves past them */
             }
         }
@@ -79,7 +74,7 @@ static int parse(const uint8_t *d, size_t len, bmp_info *b, char *err, size_t er
                          b->bits);
     if (!colors)
         colors = (uint64_t)1 << b->bits;
-    if (offset == 14 + (uint64_t)le32(d + 14) && b->bits <= 8)
+    if (offset == 14 + (uint64_t)image_le32(d + 14) && b->bits <= 8)
         offset += 4 * colors;  /* Pillow: a palette directly after the header is skipped */
     b->offset = offset;
     b->raw = b->bits == 1 ? R_PAL1 : b->bits == 4 ? R_PAL4 : b->bits == 8 ? R_PAL8
@@ -304,7 +299,7 @@ int image_bmp_decode(const uint8_t *d, size_t len, int channels, int width, int 
                 memcpy(o, b.pal[v], 3);
                 break;
             case R_BGR15: case R_BGR16:
-                v = le16(row + 2 * x);
+                v = image_le16(row + 2 * x);
                 if (b.raw == R_BGR15) {
                     o[0] = (uint8_t)(((v >> 10) & 31) * 255 / 31);
                     o[1] = (uint8_t)(((v >> 5) & 31) * 255 / 31);

@@ -1,23 +1,12 @@
 /* image_exif.c — the EXIF Orientation (tag 0x0112) Pillow's ImageOps.exif_transpose acts on. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t rd(const uint8_t *p, int n, int be)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
-    return v;
-}
 
 /* The Orientation value of one directory entry as Pillow's exif_transpose looks it up: Orientation
  * is declared with one value, so ImageFileDirectory_v2 keeps values[0] whatever the count, and the
@@ -28,25 +17,25 @@ static int orientation_value(const uint8_t *v, unsigned type, int be)
 {
     switch (type) {
     case 6: return (int8_t)v[0];                                  /* SBYTE */
-    case 3: return (int)rd(v, 2, be);                             /* SHORT */
-    case 8: return (int16_t)rd(v, 2, be);                         /* SSHORT */
-    case 4: case 13: return rd(v, 4, be) <= 8 ? (int)rd(v, 4, be) : 0;  /* LONG, IFD */
-    case 9: return (int32_t)rd(v, 4, be);                         /* SLONG */
-    case 16: return rd(v, 8, be) <= 8 ? (int)rd(v, 8, be) : 0;    /* LONG8 */
+    case 3: return (int)image_uint(v, 2, be);                             /* SHORT */
+    case 8: return (int16_t)image_uint(v, 2, be);                         /* SSHORT */
+    case 4: case 13: return image_uint(v, 4, be) <= 8 ? (int)image_uint(v, 4, be) : 0;  /* LONG, IFD */
+    case 9: return (int32_t)image_uint(v, 4, be);                         /* SLONG */
+    case 16: return image_uint(v, 8, be) <= 8 ? (int)image_uint(v, 8, be) : 0;    /* LONG8 */
     case 5: case 10: {                                            /* RATIONAL, SRATIONAL */
-        int64_t num = type == 5 ? (int64_t)rd(v, 4, be) : (int32_t)rd(v, 4, be);
-        int64_t den = type == 5 ? (int64_t)rd(v + 4, 4, be) : (int32_t)rd(v + 4, 4, be);
+        int64_t num = type == 5 ? (int64_t)image_uint(v, 4, be) : (int32_t)image_uint(v, 4, be);
+        int64_t den = type == 5 ? (int64_t)image_uint(v + 4, 4, be) : (int32_t)image_uint(v + 4, 4, be);
         return den && num % den == 0 && num / den >= 0 && num / den <= 8 ? (int)(num / den) : 0;
     }
     case 11: case 12: {                                           /* FLOAT, DOUBLE */
         double f;
         if (type == 11) {
-            uint32_t u = (uint32_t)rd(v, 4, be);
+            uint32_t u = (uint32_t)image_uint(v, 4, be);
             float g;
             memcpy(&g, &u, 4);
             f = g;
         } else {
-            uint64_t u = rd(v, 8, be);
+            uint64_t u = image_uint(v, 8, be);
             memcpy(&f, &u, 8);
         }
         return f >= 1 && f <= 8 && f == (int)f ? (int)f : 0;
@@ -66,24 +55,24 @@ static int tiff_orientation(const uint8_t *d, size_t len)
         d += 6, len -= 6;
     if (len < 8 || !((d[0] == 'I' && d[1] == 'I') || (d[0] == 'M' && d[1] == 'M')))
         return 0;
-    int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
+    int be = d[0] == 'M', big = image_uint(d + 2, 2, be) == 43;
     if (big && len < 16)
         return 0;
     int csz = big ? 8 : 2, esz = big ? 20 : 12, inl = big ? 8 : 4;
-    uint64_t off = big ? rd(d + 8, 8, be) : rd(d + 4, 4, be);
+    uint64_t off = big ? image_uint(d + 8, 8, be) : image_uint(d + 4, 4, be);
     if (off > len || len - off < (uint64_t)csz)
         return 0;
-    uint64_t n = rd(d + off, csz, be);
+    uint64_t n = image_uint(d + off, csz, be);
     int o = 0;
     for (uint64_t i = 0; i < n && (len - off - csz) / esz > i; i++) {
         const uint8_t *e = d + off + csz + esz * i;
-        unsigned type = (unsigned)rd(e + 2, 2, be);
-        uint64_t count = rd(e + 4, big ? 8 : 4, be);
-        if (rd(e, 2, be) != 0x0112 || type > 16 || !size[type] || count == 0)
+        unsigned type = (unsigned)image_uint(e + 2, 2, be);
+        uint64_t count = image_uint(e + 4, big ? 8 : 4, be);
+        if (image_uint(e, 2, be) != 0x0112 || type > 16 || !size[type] || count == 0)
             continue;
         const uint8_t *v = e + (big ? 12 : 8);
         if (count > (uint64_t)(inl / size[type])) {  /* stored elsewhere */
-            uint64_t at = rd(v, inl, be);
+            uint64_t at = image_uint(v, inl, be);
             if (count > len / size[type] || at > len || len - at < count * size[type])
                 continue;  /* Pillow: "Possibly corrupt EXIF data", tag skipped */
             v = d + at;
@@ -198,7 +187,7 @@ static int png_orientation(const uint8_t *d, size_t len)
 {
     int exif = 0, have_exif = 0, raw = 0, xmp = 0;
     for (size_t pos = 8; pos <= len && len - pos >= 12;) {
-        uint32_t n = be32(d + pos);
+        uint32_t n = image_be32(d + pos);
         if ((uint64_t)n + 12 > len - pos)
             break;
         const uint8_t *t = d + pos + 4, *s = d + pos + 8;
@@ -245,7 +234,7 @@ static int jpeg_orientation(const uint8_t *d, size_t len)
 static int webp_orientation(const uint8_t *d, size_t len)
 {
     for (size_t pos = 12; pos <= len && len - pos >= 8;) {  /* an odd last chunk pads past the end */
-        uint32_t n = rd(d + pos + 4, 4, 0);
+        uint32_t n = image_uint(d + pos + 4, 4, 0);
         if (n > len - pos - 8)
             return 0;
         if (!memcmp(d + pos, "EXIF", 4))

@@ -1,11 +1,10 @@
 /* image_gif.c — the first GIF frame as Pillow 9.4's GifImagePlugin and GifDecode.c produce it. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static unsigned le16(const uint8_t *p) { return (unsigned)p[1] << 8 | p[0]; }
 
 typedef struct {
     int w, h;                  /* canvas: the logical screen, grown to hold the first frame */
@@ -37,8 +36,8 @@ static int parse(const uint8_t *d, size_t len, gif_frame *f, char *err, size_t e
     f->transparency = -1;
     if (len < 13)
         return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated header");
-    f->w = (int)le16(d + 6);
-    f->h = (int)le16(d + 8);
+    f->w = (int)image_le16(d + 6);
+    f->h = (int)image_le16(d + 8);
     size_t pos = 13;
     int bad;
     const uint8_t *global = NULL;
@@ -85,10 +84,10 @@ static int parse(const uint8_t *d, size_t len, gif_frame *f, char *err, size_t e
         } else if (b == ',') {
             if (len - pos < 9)
                 return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated image descriptor");
-            f->x0 = (int)le16(d + pos);
-            f->y0 = (int)le16(d + pos + 2);
-            f->fw = (int)le16(d + pos + 4);
-            f->fh = (int)le16(d + pos + 6);
+            f->x0 = (int)image_le16(d + pos);
+            f->y0 = (int)image_le16(d + pos + 2);
+            f->fw = (int)image_le16(d + pos + 4);
+            f->fh = (int)image_le16(d + pos + 6);
             uint8_t flags = d[pos + 8];
             pos += 9;
             f->interlace = (flags & 64) != 0;

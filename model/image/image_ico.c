@@ -1,17 +1,13 @@
 /* image_ico.c — ICO and bare DIB files: the BMP (or, in an ICO, PNG) data inside handed to those
  * decoders the way Pillow's IcoImagePlugin and DibImageFile read it. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 static void put_le32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
@@ -37,16 +33,16 @@ static uint8_t *dib_as_bmp(const uint8_t *dib, size_t n, int halve, size_t cap, 
     put_le32(b + 2, (uint32_t)(14 + k));  /* the file size: not read */
     memcpy(b + 14, dib, k);
     *outlen = 14 + k;
-    if (halve && k >= 12 && le32(dib) >= 40) {
-        uint32_t raw = le32(dib + 8);
+    if (halve && k >= 12 && image_le32(dib) >= 40) {
+        uint32_t raw = image_le32(dib + 8);
         if (dib[11] == 0xFF) {  /* Pillow's top-down test: height 2^32 - raw */
             uint64_t h = 4294967296ull - raw;
             put_le32(b + 22, (uint32_t)(4294967296ull - h / 2));  /* 0 rows: 0, refused */
         } else {
             put_le32(b + 22, raw / 2);
         }
-    } else if (halve && k >= 8 && le32(dib) == 12) {  /* OS/2 1.x: 16-bit height */
-        uint32_t h = le16(dib + 6) / 2;
+    } else if (halve && k >= 8 && image_le32(dib) == 12) {  /* OS/2 1.x: 16-bit height */
+        uint32_t h = image_le16(dib + 6) / 2;
         b[20] = (uint8_t)h;
         b[21] = (uint8_t)(h >> 8);
     }
@@ -66,7 +62,7 @@ static int ico_pick(const uint8_t *d, size_t len, ico_entry *e, char *err, size_
 {
     if (len < 6)
         return deit_fail(err, errlen, DEIT_EINVAL, "ICO: truncated header");
-    uint32_t n = le16(d + 4);
+    uint32_t n = image_le16(d + 4);
     if (n == 0)
         return deit_fail(err, errlen, DEIT_EINVAL, "ICO: no images in the file");
     if ((len - 6) / 16 < n)
@@ -76,7 +72,7 @@ static int ico_pick(const uint8_t *d, size_t len, ico_entry *e, char *err, size_
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *p = d + 6 + 16 * (size_t)i;
         uint64_t area = (uint64_t)(p[0] ? p[0] : 256) * (p[1] ? p[1] : 256);
-        uint64_t depth = le16(p + 6);
+        uint64_t depth = image_le16(p + 6);
         if (!depth && p[2])  /* Python's math.log(n, 2) is log(n) / log(2) */
             depth = (uint64_t)ceil(log((double)p[2]) / log(2.0));
         if (!depth)
@@ -87,9 +83,9 @@ static int ico_pick(const uint8_t *d, size_t len, ico_entry *e, char *err, size_
             best_depth = depth;
         }
     }
-    e->bpp = le16(best + 6);
-    e->size = le32(best + 8);
-    e->offset = le32(best + 12);
+    e->bpp = image_le16(best + 6);
+    e->size = image_le32(best + 8);
+    e->offset = image_le32(best + 12);
     return DEIT_OK;
 }
 

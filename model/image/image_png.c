@@ -1,27 +1,12 @@
 /* image_png.c — the checks Pillow's PngImagePlugin makes that stb_image does not (chunk CRCs,
  * chunk sizes, APNG sequence numbers), so a PNG Pillow refuses is refused here too. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <string.h>
 
 #include <zlib.h>
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* PngStream.read: a chunk type must be four word characters (Python's \w). */
-static int is_cid(const uint8_t *t)
-{
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return 0;
-    }
-    return 1;
-}
 
 /* The chunk handlers that raise in Pillow 9.4 for a short or odd chunk, before or after IDAT. */
 static const char *chunk_problem(const uint8_t *type, const uint8_t *s, uint32_t n)
@@ -65,9 +50,9 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
     int64_t seq = -1;          /* Pillow's _seq_num; -1: None */
     int animated = 0, seen_idat = 0;
     while (len - pos >= 8) {
-        uint32_t n = be32(d + pos);
+        uint32_t n = image_be32(d + pos);
         const uint8_t *type = d + pos + 4, *s = d + pos + 8;
-        if (!is_cid(type)) {
+        if (!image_png_chunk_type_ok(type)) {
             if (!seen_idat)
                 return deit_fail(err, errlen, DEIT_EINVAL, "PNG: broken PNG file (chunk type)");
             return DEIT_OK;  /* load_end stops quietly */
@@ -92,15 +77,15 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
             const char *why = chunk_problem(type, s, n);
             if (why)
                 return deit_fail(err, errlen, DEIT_EINVAL, "PNG: %s", why);
-            if (!seen_idat && (uint32_t)crc32(crc32(0L, type, 4), s, n) != be32(s + n))
+            if (!seen_idat && (uint32_t)crc32(crc32(0L, type, 4), s, n) != image_be32(s + n))
                 return deit_fail(err, errlen, DEIT_EINVAL,
                                  "PNG: broken PNG file (bad header checksum in %.4s)", (const char *)type);
             if (!memcmp(type, "acTL", 4)) {
-                uint32_t frames = be32(s);
+                uint32_t frames = image_be32(s);
                 animated = frames != 0 && frames <= 0x80000000u;
             }
             if (!memcmp(type, "fcTL", 4) || !memcmp(type, "fdAT", 4)) {
-                int64_t v = be32(s);
+                int64_t v = image_be32(s);
                 if ((seq < 0 && (!memcmp(type, "fdAT", 4) || v != 0)) || (seq >= 0 && v != seq + 1))
                     return deit_fail(err, errlen, DEIT_EINVAL, "PNG: APNG contains frame sequence errors");
                 seq = v;

@@ -2,6 +2,7 @@
  * feeding ImageFile.load's decode loop, ZipDecode inflating one scan line at a time): which
  * bytes it inflates, where it stops, and when it gives up. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <limits.h>
@@ -11,22 +12,6 @@
 #include <zlib.h>
 
 #define PILLOW_READ_BLOCK 65536  /* ImageFile.MAXBLOCK: the most one load_read hands the decoder */
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Python's \w on a chunk type, as ChunkStream.read tests it. */
-static int is_cid(const uint8_t *t)
-{
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return 0;
-    }
-    return 1;
-}
 
 /* Bits per pixel for a valid (colour type, bit depth) pair; 0 for any other (stb refuses it). */
 static unsigned pixel_bits(unsigned ctype, unsigned depth)
@@ -161,7 +146,7 @@ static int continuation(const uint8_t *d, size_t len, uint64_t end, size_t *next
     if (end > len || len - end < 8)
         return deit_fail(err, errlen, DEIT_EINVAL, "PNG: image file is truncated (image data)");
     const uint8_t *t = d + end + 4;
-    if (!is_cid(t))
+    if (!image_png_chunk_type_ok(t))
         return deit_fail(err, errlen, DEIT_EINVAL, "PNG: broken PNG file (chunk type in image data)");
     if (!memcmp(t, "fdAT", 4))
         return 1;
@@ -179,11 +164,11 @@ static int continuation(const uint8_t *d, size_t len, uint64_t end, size_t *next
  * the decoder stopped in. */
 static int trailing_data_cut(const uint8_t *d, size_t len, uint64_t end, char *err, size_t errlen)
 {
-    while (end <= len && len - end >= 8 && is_cid(d + end + 4)) {
+    while (end <= len && len - end >= 8 && image_png_chunk_type_ok(d + end + 4)) {
         const uint8_t *t = d + end + 4;
         if (!memcmp(t, "IEND", 4) || !memcmp(t, "fcTL", 4))
             break;  /* load_end stops there (fcTL: at the next frame of an APNG) */
-        uint64_t n = be32(d + end);
+        uint64_t n = image_be32(d + end);
         if ((!memcmp(t, "IDAT", 4) || !memcmp(t, "DDAT", 4) || !memcmp(t, "fdAT", 4)) &&
             n + 8 > len - end)
             return deit_fail(err, errlen, DEIT_EINVAL,
@@ -228,7 +213,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     while (len - pos >= 8 && memcmp(d + pos + 4, "IDAT", 4)) {
         if (!memcmp(d + pos + 4, "fdAT", 4))
             return DEIT_OK;  /* Pillow would start the image there: APNG, left as it was */
-        uint64_t end = (uint64_t)pos + 12 + be32(d + pos);
+        uint64_t end = (uint64_t)pos + 12 + image_be32(d + pos);
         if (end > len)
             return DEIT_OK;
         pos = (size_t)end;
@@ -239,7 +224,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     scan_plan plan;
     size_t total;
     png_stored out;
-    if (plan_rows(be32(d + 16), be32(d + 20), bits, d[28] != 0, &plan, &total) != 0 ||
+    if (plan_rows(image_be32(d + 16), image_be32(d + 20), bits, d[28] != 0, &plan, &total) != 0 ||
         total > UINT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "PNG: image data too large");
     int rc = image_png_stored_open(d, pos, total, &out);
@@ -257,7 +242,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     size_t chunk = pos;
     int mine = 1;
     while (rc == DEIT_OK && !c.done) {
-        uint64_t left = be32(d + chunk), at = (uint64_t)chunk + 8;
+        uint64_t left = image_be32(d + chunk), at = (uint64_t)chunk + 8;
         while (rc == DEIT_OK && !c.done && left > 0) {
             uint64_t want = left < PILLOW_READ_BLOCK ? left : PILLOW_READ_BLOCK;
             uint64_t have = at >= len ? 0 : (len - at < want ? len - at : want);
@@ -270,7 +255,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
             at += have;
         }
         if (rc == DEIT_OK && !c.done) {
-            rc = continuation(d, len, (uint64_t)chunk + 12 + be32(d + chunk), &chunk, err, errlen);
+            rc = continuation(d, len, (uint64_t)chunk + 12 + image_be32(d + chunk), &chunk, err, errlen);
             if (rc == 1) {  /* not ours to judge */
                 rc = DEIT_OK;
                 mine = 0;
@@ -281,7 +266,7 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
     uLong adler = z.adler;
     inflateEnd(&z);
     if (rc == DEIT_OK && mine)
-        rc = trailing_data_cut(d, len, (uint64_t)chunk + 12 + be32(d + chunk), err, errlen);
+        rc = trailing_data_cut(d, len, (uint64_t)chunk + 12 + image_be32(d + chunk), err, errlen);
     if (rc != DEIT_OK || !mine) {
         free(out.png);
         return rc;

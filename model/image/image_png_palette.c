@@ -1,25 +1,13 @@
 /* image_png_palette.c — a palette PNG rewritten so that stb_image sees Pillow's full palette: the
  * file's PLTE entries, then Pillow's grey ramp (i, i, i) up to 256 entries. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Why: stb_image 2.27 keeps the palette in an uninitialised local and does not check indices,
  * so a pixel index past the PLTE entries reads stack garbage (different on every run). Pillow
@@ -36,7 +24,7 @@ int image_png_pad_palette(const uint8_t *d, size_t len, uint8_t **out, size_t *o
     if (len < 33 || d[25] != 3)  /* IHDR colour type 3: palette */
         return DEIT_OK;
     while (len - pos >= 12) {
-        uint32_t n = be32(d + pos);
+        uint32_t n = image_be32(d + pos);
         if ((uint64_t)n + 12 > len - pos)
             break;
         if (!memcmp(d + pos + 4, "IDAT", 4)) {
@@ -49,7 +37,7 @@ int image_png_pad_palette(const uint8_t *d, size_t len, uint8_t **out, size_t *o
     }
     if (!idat)
         return DEIT_OK;  /* no image data: stb refuses it as it stands */
-    uint32_t n = plte ? be32(d + plte) : 0;
+    uint32_t n = plte ? image_be32(d + plte) : 0;
     if (plte && (n >= 768 || n % 3))
         return DEIT_OK;  /* already full, or malformed: stb's own checks apply */
     size_t at = plte ? plte : idat, skip = plte ? (size_t)n + 12 : 0;
@@ -58,13 +46,13 @@ int image_png_pad_palette(const uint8_t *d, size_t len, uint8_t **out, size_t *o
         return DEIT_ENOMEM;
     memcpy(p, d, at);
     uint8_t *c = p + at;
-    put_be32(c, 768);
+    image_put_be32(c, 768);
     memcpy(c + 4, "PLTE", 4);
     for (int i = 0; i < 256; i++)
         memset(c + 8 + 3 * i, i, 3);
     if (plte)
         memcpy(c + 8, d + plte + 8, n);
-    put_be32(c + 776, (uint32_t)crc32(0L, c + 4, 772));
+    image_put_be32(c + 776, (uint32_t)crc32(0L, c + 4, 772));
     memcpy(c + 780, d + at + skip, len - at - skip);
     *out = p;
     *outlen = len - skip + 780;

@@ -2,6 +2,7 @@
  * first IDAT as they were, one IDAT whose zlib stream holds the filtered image in stored
  * (uncompressed) deflate blocks, IEND. The layout only; image_png_idat.c inflates into it. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <limits.h>
@@ -9,14 +10,6 @@
 #include <string.h>
 
 #define STORED_MAX 65535u  /* the most one stored deflate block holds */
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Why the chunk CRC is left 0: stb_image never reads CRCs (image_png_check has checked the
  * file's own), and computing one is a pass over the whole image on every decode. */
@@ -39,7 +32,7 @@ int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_
     p[26] = 0;
     p[28] = p[28] != 0;
     uint8_t *c = p + first_idat;
-    put_be32(c, (uint32_t)zlen);
+    image_put_be32(c, (uint32_t)zlen);
     memcpy(c + 4, "IDAT", 4);
     c[8] = 0x78;  /* deflate, 32 KiB window; 0x7801 is a multiple of 31, no preset dictionary */
     c[9] = 0x01;
@@ -74,5 +67,5 @@ uint8_t *image_png_stored_at(const png_stored *s, size_t off, size_t *room)
 void image_png_stored_close(png_stored *s, uint32_t adler)
 {
     size_t blocks = s->n ? (s->n - 1) / STORED_MAX + 1 : 1;
-    put_be32(s->blocks + blocks * 5 + s->n, adler);
+    image_put_be32(s->blocks + blocks * 5 + s->n, adler);
 }

@@ -1,11 +1,10 @@
 /* image_tga.c — Targa (TGA) decoding with the semantics of Pillow 9.4's TgaImagePlugin (own code). */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | p[0]; }
 
 /* The mode Pillow opens the file in (TgaImagePlugin's image type / depth table); TGA_NONE for
  * a pair the plugin accepts but has no rawmode for, which it opens without pixel data and then
@@ -37,7 +36,7 @@ static void ramp(uint8_t pal[256][3])
  * each channel scaled by 255 / 31 rounding down; the top (attribute / alpha) bit is ignored. */
 static void bgr15(const uint8_t *p, uint8_t rgb[3])
 {
-    uint32_t v = le16(p);
+    uint32_t v = image_le16(p);
     rgb[0] = (uint8_t)(((v >> 10) & 31) * 255 / 31);
     rgb[1] = (uint8_t)(((v >> 5) & 31) * 255 / 31);
     rgb[2] = (uint8_t)((v & 31) * 255 / 31);
@@ -53,8 +52,8 @@ static void bgr15(const uint8_t *p, uint8_t rgb[3])
  * test either opens a 1-bit or planar image or fails with OSError: never TGA. */
 static int pcx_claims(const uint8_t *d, size_t len)
 {
-    return d[0] == 10 && d[1] == 0 && len >= 68 && le16(d + 8) + 1 > le16(d + 4) &&
-           le16(d + 10) + 1 > le16(d + 6);
+    return d[0] == 10 && d[1] == 0 && len >= 68 && image_le16(d + 8) + 1 > image_le16(d + 4) &&
+           image_le16(d + 10) + 1 > image_le16(d + 6);
 }
 
 /* IPTC: an image ID of 28 bytes (0x1C, its field marker) and colormap type 1 (a record number).
@@ -113,7 +112,7 @@ static int cur_claims(const uint8_t *d, size_t len)
 {
     if (d[0] != 0 || d[1] != 0 || d[2] != 2 || d[3] != 0)
         return 0;
-    size_t count = le16(d + 4), m = 0, m_len = 0;
+    size_t count = image_le16(d + 4), m = 0, m_len = 0;
     for (size_t i = 0; i < count; i++) {
         size_t at = 6 + 16 * i, s_len = at < len ? (len - at < 16 ? len - at : 16) : 0;
         if (m_len == 0) {
@@ -135,7 +134,7 @@ static int cur_claims(const uint8_t *d, size_t len)
     if (m_len < 16)
         return 0;
     /* BmpImageFile._bitmap seeks only to a non-zero offset: 0 reads where the directory ends */
-    uint64_t off = (uint64_t)le16(d + m + 12) | (uint64_t)le16(d + m + 14) << 16;
+    uint64_t off = (uint64_t)image_le16(d + m + 12) | (uint64_t)image_le16(d + m + 14) << 16;
     if (off == 0)
         off = 6 + 16 * (uint64_t)count;
     return off + 4 <= len;
@@ -166,8 +165,8 @@ static int parse(const uint8_t *d, size_t len, tga_info *t, char *err, size_t er
     if (len < 18)
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED, "unsupported image format");
     int cmtype = d[1], itype = d[2];
-    t->w = (int)le16(d + 12);
-    t->h = (int)le16(d + 14);
+    t->w = (int)image_le16(d + 12);
+    t->h = (int)image_le16(d + 14);
     t->depth = d[16];
     if (cmtype > 1 || t->w == 0 || t->h == 0 ||
         (t->depth != 1 && t->depth != 8 && t->depth != 16 && t->depth != 24 && t->depth != 32))
@@ -200,7 +199,7 @@ static int parse(const uint8_t *d, size_t len, tga_info *t, char *err, size_t er
     ramp(t->pal);
     unsigned entry = d[7] == 16 ? 2 : d[7] == 24 ? 3 : d[7] == 32 ? 4 : 0;
     if (cmtype == 1 && entry) {
-        size_t first = le16(d + 3), want = (size_t)le16(d + 5) * entry;
+        size_t first = image_le16(d + 3), want = (size_t)image_le16(d + 5) * entry;
         size_t got = len - pos < want ? len - pos : want;
         /* Image.load then puts the palette on the image: only L, LA and P take one; BGRA is no
          * rawmode putpalette knows; more than 256 entries (the first-index gap included) is

@@ -6,43 +6,36 @@
 
 #include <tiffio.h>
 
+#include "image_bytes.h"
 #include "status.h"
-
-static uint64_t rd(const uint8_t *p, int n, int be)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)p[be ? i : n - 1 - i] << (8 * (n - 1 - i));
-    return v;
-}
 
 int tiff_pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
 {
     memset(t, 0, sizeof *t);
     if (len < 8)
         return -1;
-    int be = d[0] == 'M', big = rd(d + 2, 2, be) == 43;
+    int be = d[0] == 'M', big = image_uint(d + 2, 2, be) == 43;
     t->be = be;
-    uint64_t off = big ? (len >= 16 ? rd(d + 8, 8, be) : UINT64_MAX) : rd(d + 4, 4, be);
+    uint64_t off = big ? (len >= 16 ? image_uint(d + 8, 8, be) : UINT64_MAX) : image_uint(d + 4, 4, be);
     int esz = big ? 20 : 12, csz = big ? 8 : 2;
     if (off > len || len - off < (uint64_t)csz)
         return -1;
-    uint64_t n = rd(d + off, csz, be);
+    uint64_t n = image_uint(d + off, csz, be);
     const uint8_t *e = d + off + csz;
     for (uint64_t i = 0; i < n && (uint64_t)(e + esz - d) <= len; i++, e += esz) {
-        unsigned tag = (unsigned)rd(e, 2, be), type = (unsigned)rd(e + 2, 2, be);
-        uint64_t count = rd(e + 4, big ? 8 : 4, be);
+        unsigned tag = (unsigned)image_uint(e, 2, be), type = (unsigned)image_uint(e + 2, 2, be);
+        uint64_t count = image_uint(e + 4, big ? 8 : 4, be);
         int vsz = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : type == 1 ? 1 : 0;
         const uint8_t *val = e + (big ? 12 : 8);
         if (!vsz || !count)
             continue;
         if (count * vsz > (uint64_t)(big ? 8 : 4)) {  /* stored elsewhere */
-            uint64_t at = rd(val, big ? 8 : 4, be);
+            uint64_t at = image_uint(val, big ? 8 : 4, be);
             if (count > len || at > len || len - at < count * vsz)
                 continue;  /* Pillow skips a tag whose data lies outside the file */
             val = d + at;
         }
-        uint64_t v = rd(val, vsz, be);
+        uint64_t v = image_uint(val, vsz, be);
         switch (tag) {
         case 256: t->width = v; break;
         case 257: t->height = v; break;
@@ -84,7 +77,7 @@ int tiff_palette(const pillow_tags *pt, uint8_t pal[256][3], char *err, size_t e
         pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
     for (uint64_t i = 0; i < n; i++)
         for (int c = 0; c < 3; c++)
-            pal[i][c] = (uint8_t)(rd(pt->cmap + (c * n + i) * pt->cmap_size, pt->cmap_size,
+            pal[i][c] = (uint8_t)(image_uint(pt->cmap + (c * n + i) * pt->cmap_size, pt->cmap_size,
                                      pt->be) >> 8);
     return DEIT_OK;
 }
