@@ -24,6 +24,13 @@ def header(id_len=0, cmtype=0, itype=2, cmfirst=0, cmlen=0, cmdepth=0, w=3, h=2,
                        w, h, depth, flags)
 
 
+def packet(rng, run, n, bpp):
+    """One RLE packet of n pixels: a run (one random pixel repeated) or a literal (n random ones)."""
+    if run:
+        return bytes([0x80 | (n - 1)]) + bytes(rng.randrange(256) for _ in range(bpp))
+    return bytes([n - 1]) + bytes(rng.randrange(256) for _ in range(n * bpp))
+
+
 def rle_stream(rng, npix, bpp, crossing=True):
     """Packets covering npix pixels: runs and literals of up to 128 pixels, so with a narrow
     image most of them cross scan lines."""
@@ -31,12 +38,7 @@ def rle_stream(rng, npix, bpp, crossing=True):
     left = npix
     while left > 0:
         n = min(left, rng.randint(1, 7 if not crossing else 128))
-        if rng.random() < 0.5:
-            out.append(0x80 | (n - 1))
-            out += bytes(rng.randrange(256) for _ in range(bpp))
-        else:
-            out.append(n - 1)
-            out += bytes(rng.randrange(256) for _ in range(n * bpp))
+        out += packet(rng, rng.random() < 0.5, n, bpp)
         left -= n
     return bytes(out)
 
@@ -49,21 +51,11 @@ def rle_lines(rng, w, h, bpp, kind):
         n = w * h
         while n > 0:
             k = min(n, 128)
-            if kind.startswith("run"):
-                out.append(0x80 | (k - 1))
-                out += bytes(rng.randrange(256) for _ in range(bpp))
-            else:
-                out.append(k - 1)
-                out += bytes(rng.randrange(256) for _ in range(k * bpp))
+            out += packet(rng, kind.startswith("run"), k, bpp)
             n -= k
         return bytes(out)
     for _ in range(h):
-        if kind == "run":
-            out.append(0x80 | (w - 1))
-            out += bytes(rng.randrange(256) for _ in range(bpp))
-        else:
-            out.append(w - 1)
-            out += bytes(rng.randrange(256) for _ in range(w * bpp))
+        out += packet(rng, kind == "run", w, bpp)
     return bytes(out)
 
 
