@@ -14,6 +14,7 @@
 #include "batch_answer.h"
 #include "explanation.h"
 #include "http_internal.h"
+#include "request_head.h"
 #include "response.h"
 #include "status_map.h"
 #include "web_page.h"
@@ -441,53 +442,6 @@ static int expects_body(struct MHD_Connection *conn, const char *method)
     return te || (cl && strcmp(cl, "0") != 0);
 }
 
-/* The path of an absolute-form request target ("http://host:port/healthz", RFC 9112 3.2.2: a
- * server must accept it, and a client talking to us as to a proxy sends it), else url itself. */
-static const char *origin_form(const char *url)
-{
-    const char *rest = strncasecmp(url, "http://", 7) == 0    ? url + 7
-                       : strncasecmp(url, "https://", 8) == 0 ? url + 8
-                                                              : NULL;
-    if (!rest) return url;
-    const char *slash = strchr(rest, '/');
-    return slash ? slash : "/";
-}
-
-/* What the request's framing headers say, counted over every occurrence (libmicrohttpd keeps
- * them all, and looks at only one). */
-typedef struct {
-    int content_lengths, transfer_encodings, chunked;
-} framing;
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void)kind;
-    framing *f = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        f->content_lengths++;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        f->transfer_encodings++;
-        f->chunked = value && strcasecmp(value, "chunked") == 0;
-    }
-    return MHD_YES;
-}
-
-/* Why the request's body cannot be framed without guessing (RFC 9112 6.1 and 6.3), or NULL. Two
- * Content-Lengths were taken by libmicrohttpd as one of them, so the bytes a proxy framed by the
- * other counted as a second request; a Transfer-Encoding it does not decode made it read the
- * body until the client closed; with both headers, the size checks saw a Content-Length the body
- * did not follow. Answered 400 at once, the connection closed. */
-static const char *framing_problem(struct MHD_Connection *conn)
-{
-    framing f = {0, 0, 0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
-    if (f.content_lengths > 1) return "more than one Content-Length header";
-    if (f.transfer_encodings > 1 || (f.transfer_encodings && !f.chunked))
-        return "unsupported Transfer-Encoding: only a single \"chunked\" is accepted";
-    if (f.transfer_encodings && f.content_lengths) return "both Content-Length and Transfer-Encoding";
-    return NULL;
-}
-
 /* An early answer to a request with a body: answered at once (and the connection closed by MHD) only
  * when the client has not sent the body yet (it waits for 100-continue) or announced more than we
  * would ever read; otherwise the body is read and dropped first (PH_DISCARD). */
@@ -522,8 +476,8 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         atomic_init(&rq->park, PARK_WAITING);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        begin(rq, origin_form(url), method);
-        const char *bad_framing = framing_problem(conn);
+        begin(rq, request_origin_form(url), method);
+        const char *bad_framing = request_framing_problem(conn);
         if (bad_framing) {
             set_error(rq, 400, "%s", bad_framing);
             return respond(rq); /* in this first call: the body is never read, the connection closed */
