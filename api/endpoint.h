@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "inflate.h"
 #include "model_info.h"
 #include "multipart.h"
 #include "route.h"
@@ -62,7 +63,6 @@ typedef struct {
 } api_head;
 
 typedef enum { API_BODY_NONE, API_BODY_RAW, API_BODY_MULTIPART, API_BODY_V2 } api_body_kind;
-typedef enum { API_ENC_IDENTITY, API_ENC_GZIP, API_ENC_DEFLATE } api_encoding;
 
 /* Longest error message an endpoint function writes. */
 #define API_MSG_MAX 512

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "status_map.h"
 
@@ -14,8 +13,6 @@
 #define MAX_PART_HEADER_BYTES 8192
 /* Form fields allowed beside the images before a multipart body counts as hostile. */
 #define EXTRA_FORM_PARTS 8
-/* Most bytes one encoded byte may inflate to: real JSON and images compress 2-20x; a bomb 1000x+. */
-#define MAX_INFLATE_RATIO 1000
 
 static int say(char *msg, size_t msglen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int say(char *msg, size_t msglen, int status, const char *fmt, ...)
@@ -25,71 +22,6 @@ static int say(char *msg, size_t msglen, int status, const char *fmt, ...)
     vsnprintf(msg, msglen, fmt, ap);
     va_end(ap);
     return status;
-}
-
-/* Inflates in[len] (gzip, or zlib/raw deflate) into a new buffer of at most `limit` bytes and
- * MAX_INFLATE_RATIO x len. 0, 400 (corrupt), 413 (over a bound) or 503 (out of memory). */
-static int inflate_body(api_encoding enc, const uint8_t *in, size_t len, size_t limit, uint8_t **out,
-                        size_t *out_len, char *msg, size_t msglen)
-{
-    const char *name = enc == API_ENC_GZIP ? "gzip" : "deflate";
-    size_t bound = len > limit / MAX_INFLATE_RATIO ? limit : len * MAX_INFLATE_RATIO;
-    /* deflate: the zlib wrapper as RFC 9110 says, or raw deflate as some clients send it */
-    int bits[2] = {enc == API_ENC_GZIP ? 16 + MAX_WBITS : MAX_WBITS, -MAX_WBITS};
-    for (int attempt = 0; attempt < (enc == API_ENC_GZIP ? 1 : 2); attempt++) {
-        z_stream z;
-        memset(&z, 0, sizeof z);
-        if (inflateInit2(&z, bits[attempt]) != Z_OK) return say(msg, msglen, 503, "out of memory inflating the body");
-        /* room for one byte past the bound, so a stream that ends exactly at it is told apart */
-        size_t hard = bound + 1, cap = len * 4 < 65536 ? 65536 : len * 4, n = 0;
-        if (cap > hard) cap = hard;
-        uint8_t *buf = malloc(cap + 1);
-        int rc = buf ? Z_OK : Z_MEM_ERROR;
-        z.next_in = (Bytef *)in;
-        while (rc == Z_OK) {
-            if (n == cap) {
-                if (cap >= hard) break; /* past the bound with more to come */
-                size_t nc = cap * 2 < hard ? cap * 2 : hard;
-                uint8_t *nb = realloc(buf, nc + 1);
-                if (!nb) { rc = Z_MEM_ERROR; break; }
-                buf = nb;
-                cap = nc;
-            }
-            /* zlib counts in uInt: feed and drain in pieces that fit */
-            size_t in_left = len - (size_t)((const uint8_t *)z.next_in - in);
-            z.avail_in = (uInt)(in_left < (1u << 30) ? in_left : (1u << 30));
-            z.next_out = buf + n;
-            z.avail_out = (uInt)(cap - n < (1u << 30) ? cap - n : (1u << 30));
-            uInt before = z.avail_out;
-            rc = inflate(&z, Z_NO_FLUSH);
-            n += before - z.avail_out;
-            /* a gzip body may hold several members, one after another (RFC 1952 2.2; Python's and
-             * Go's readers take them, and concatenated .gz files are made that way): go on */
-            size_t at = (size_t)((const uint8_t *)z.next_in - in);
-            if (rc == Z_STREAM_END && enc == API_ENC_GZIP && len - at >= 2 && in[at] == 0x1f && in[at + 1] == 0x8b)
-                rc = inflateReset(&z) == Z_OK ? Z_OK : Z_MEM_ERROR;
-            if (rc == Z_BUF_ERROR && z.avail_out > 0) break; /* input ended before the stream did */
-            if (rc == Z_BUF_ERROR) rc = Z_OK;
-        }
-        size_t used = (size_t)((const uint8_t *)z.next_in - in);
-        inflateEnd(&z);
-        if ((rc == Z_OK && n == cap) || (rc == Z_STREAM_END && n > bound)) {
-            free(buf);
-            return say(msg, msglen, 413, "%s body inflates beyond %zu bytes (the body limit, or %dx its encoded size)",
-                       name, bound, MAX_INFLATE_RATIO);
-        }
-        if (rc == Z_STREAM_END && used == len) {
-            *out = buf;
-            *out_len = n;
-            return 0;
-        }
-        free(buf);
-        if (rc == Z_MEM_ERROR) return say(msg, msglen, 503, "out of memory inflating the body");
-        if (rc == Z_DATA_ERROR && attempt == 0 && enc == API_ENC_DEFLATE) continue; /* try raw deflate */
-        if (rc == Z_STREAM_END) return say(msg, msglen, 400, "data after the end of the %s stream", name);
-        return say(msg, msglen, 400, "request body is not valid %s (Content-Encoding)", name);
-    }
-    return say(msg, msglen, 400, "request body is not valid %s (Content-Encoding)", name);
 }
 
 static int alloc_list(api_images *im, size_t n, char *msg, size_t msglen)
@@ -156,7 +88,8 @@ int api_collect_images(const api_plan *p, const api_server *srv, const uint8_t *
     if (!body) body = (const uint8_t *)"";
     if (p->encoding != API_ENC_IDENTITY) {
         size_t n = 0;
-        int st = inflate_body(p->encoding, body, len, srv->max_body, &im->inflated, &n, msg, msglen);
+        static const api_inflate_names names = {"body", "Content-Encoding"};
+        int st = api_inflate(p->encoding, body, len, srv->max_body, &names, &im->inflated, &n, msg, msglen);
         if (st) return st;
         body = im->inflated;
         len = n;

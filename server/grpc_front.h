@@ -79,7 +79,7 @@ int gfe_authorized(const gfe_server *g, const rpc_call *call);
 /* 0 when name/version ("" = any) address the served model; otherwise 404 and REST's message. */
 int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen);
 
-/* ModelInfer (grpc_infer.c): checks the call and its message here, then hands the images to the
+/* ModelInfer (grpc_infer.c), the API key already checked: checks the call and its message here, then hands the images to the
  * decoders; answered from there or, once queued, from the batcher's completion. */
 void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len);
 

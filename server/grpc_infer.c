@@ -112,15 +112,12 @@ static int decode_images(infer_call *c, const v2_request *r)
     return 0;
 }
 
-/* Everything before the images are decoded: checks in REST's order, the message decoded and the
- * buffers allocated, on the gRPC thread. NULL after answering the call. */
+/* Everything before the images are decoded: checks in REST's order (the API key was checked by the
+ * caller, before inflating), the message decoded and the buffers allocated, on the gRPC thread. NULL
+ * after answering the call. */
 static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
 {
     gfe_server *g = ci->g;
-    if (!gfe_authorized(g, ci->call)) {
-        gfe_fail(ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
-        return NULL;
-    }
     const gfe_engine *e = gfe_engine_get(g);
     if (!e) {
         gfe_fail(ci, 503, "model is still loading");

@@ -243,6 +243,49 @@ static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread 
     access_log(&ci, code, http, secs * 1e3, 0);
 }
 
+/* One call's message, plain, to its method. */
+static void dispatch(const gfe_call *ci, int kind, const char *method, const uint8_t *req, size_t len)
+{
+    size_t n = 0;
+    char what[40];
+    int rc;
+    switch (kind) {
+    case M_INFER: gfe_model_infer(ci, req, len); return;
+    case M_MODEL_READY: model_call(ci, req, len, 0); return;
+    case M_MODEL_META: model_call(ci, req, len, 1); return;
+    case M_HEALTH: health_check(ci, req, len); return;
+    case M_LIVE: case M_READY: case M_SERVER_META:
+        if ((rc = gcodec_decode_empty(req, len))) {
+            snprintf(what, sizeof what, "%sRequest", strrchr(ci->method, '/') + 1);
+            small_refused(ci, rc, len, what);
+            return;
+        }
+        if (kind == M_LIVE) answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);
+        else if (kind == M_READY) answer_msg(ci, gcodec_encode_flag(GCODEC_FLAG_READY, ready(ci->g), &n), &n);
+        else answer_msg(ci, gcodec_encode_server_metadata(DEIT_SERVER_VERSION, &n), &n);
+        return;
+    default:
+        gfe_fail_code(ci, RPC_UNIMPLEMENTED, 404, "no such method: %.200s", method);
+        return;
+    }
+}
+
+/* A compressed message inflated into *plain (the caller frees it), bounded as its method bounds a
+ * message sent plain: ModelInfer by --max-body-mb (gRPC's receive limit), the small calls by
+ * GCODEC_SMALL_MAX; and, as REST bounds a body, by API_INFLATE_RATIO x its size. 0, or -1 after
+ * answering (RESOURCE_EXHAUSTED over a bound, INVALID_ARGUMENT for a corrupt stream). */
+static int inflate_message(const gfe_call *ci, int kind, const uint8_t *req, size_t len, uint8_t **plain,
+                           size_t *plain_len)
+{
+    static const api_inflate_names names = {"message", "grpc-encoding"};
+    api_encoding enc = rpc_call_encoding(ci->call) == RPC_ENC_GZIP ? API_ENC_GZIP : API_ENC_DEFLATE;
+    size_t limit = kind == M_INFER ? (size_t)ci->g->cfg->max_body_mb << 20 : GCODEC_SMALL_MAX;
+    char msg[API_MSG_MAX];
+    int st = api_inflate(enc, req, len, limit, &names, plain, plain_len, msg, sizeof msg);
+    if (st) gfe_fail(ci, st, "%s", msg);
+    return st ? -1 : 0;
+}
+
 /* The transport's handler: one call whose message arrived, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
@@ -254,28 +297,19 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
         gfe_fail(&ci, 503, "out of memory reading the request message");
         return;
     }
-    size_t n = 0;
-    char what[40];
-    int rc;
-    switch (kind) {
-    case M_INFER: gfe_model_infer(&ci, req, len); return;
-    case M_MODEL_READY: model_call(&ci, req, len, 0); return;
-    case M_MODEL_META: model_call(&ci, req, len, 1); return;
-    case M_HEALTH: health_check(&ci, req, len); return;
-    case M_LIVE: case M_READY: case M_SERVER_META:
-        if ((rc = gcodec_decode_empty(req, len))) {
-            snprintf(what, sizeof what, "%sRequest", strrchr(ci.method, '/') + 1);
-            small_refused(&ci, rc, len, what);
-            return;
-        }
-        if (kind == M_LIVE) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_LIVE, 1, &n), &n);
-        else if (kind == M_READY) answer_msg(&ci, gcodec_encode_flag(GCODEC_FLAG_READY, ready(g), &n), &n);
-        else answer_msg(&ci, gcodec_encode_server_metadata(DEIT_SERVER_VERSION, &n), &n);
-        return;
-    default:
-        gfe_fail_code(&ci, RPC_UNIMPLEMENTED, 404, "no such method: %.200s", method);
+    /* the one method behind --api-key, checked first as REST does (and so before any inflating) */
+    if (kind == M_INFER && !gfe_authorized(g, call)) {
+        gfe_fail(&ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
         return;
     }
+    if (kind < 0 || rpc_call_encoding(call) == RPC_ENC_IDENTITY) {
+        dispatch(&ci, kind, method, req, len);
+        return;
+    }
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    if (inflate_message(&ci, kind, req, len, &plain, &plain_len) == 0) dispatch(&ci, kind, method, plain, plain_len);
+    free(plain);
 }
 
 gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg, char *err, size_t errlen)

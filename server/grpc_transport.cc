@@ -22,6 +22,20 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+// ByteBuffer keeps the message's C buffer, which records how it came compressed, to itself and the
+// friend this class is; grpc++ declares it (for its tests) and ships no definition, so the
+// definition here is the only one.
+namespace grpc::internal {
+class GrpcByteBufferPeer {
+  public:
+    explicit GrpcByteBufferPeer(ByteBuffer *bb) : bb_(bb) {}
+    grpc_byte_buffer *c_buffer() { return bb_->c_buffer(); }
+
+  private:
+    ByteBuffer *bb_;
+};
+} // namespace grpc::internal
+
 // How long a call whose read failed waits before it is answered (see OnReadDone).
 constexpr auto SETTLE = std::chrono::milliseconds(50);
 
@@ -71,6 +85,15 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
                 Unref();
             });
             return;
+        }
+        // A compressed message arrives as sent: grpc inflates none (GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION
+        // is off) and records its coding in the buffer.
+        grpc_byte_buffer *raw = grpc::internal::GrpcByteBufferPeer(&req_).c_buffer();
+        if (raw && raw->type == GRPC_BB_RAW) {
+            grpc_compression_algorithm alg = raw->data.raw.compression;
+            encoding_ = alg == GRPC_COMPRESS_GZIP      ? RPC_ENC_GZIP
+                        : alg == GRPC_COMPRESS_DEFLATE ? RPC_ENC_DEFLATE
+                                                       : RPC_ENC_IDENTITY;
         }
         // The message may arrive in several slices; the codec wants it contiguous.
         std::vector<grpc::Slice> slices;
@@ -150,6 +173,7 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     bool timer_armed_ = false;
     double timeout_s_ = 0;
     grpc::ByteBuffer req_, resp_;
+    rpc_encoding encoding_ = RPC_ENC_IDENTITY; // the request message's, once read
     std::atomic<int> finished_{0};
 };
 
@@ -222,13 +246,12 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
         b.RegisterCallbackGenericService(t->service.get());
         b.SetMaxReceiveMessageSize(p->max_recv > 0x7fffffff ? 0x7fffffff : static_cast<int>(p->max_recv));
         b.SetMaxSendMessageSize(-1);
-        // No compressed requests: grpc 1.51 inflates a gzip/deflate message whole, in its own code and
-        // before comparing it with the size limit above or reaching any handler (or the API-key
-        // check), so a 1 MB message can claim a gigabyte of memory. It has no option to bound the
-        // inflated size, and REST bounds its own inflation; so the algorithms are off, and a
-        // compressed call is refused by gRPC with UNIMPLEMENTED before its message is read.
-        b.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
-        b.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+        // Compressed requests (gzip, deflate) are taken but not inflated by grpc: grpc 1.51 inflates
+        // a message whole, before any size limit or handler (or the API-key check) sees it, so a
+        // 1 MB message could claim a gigabyte. With per-message decompression off the limit above
+        // applies to the message as sent, and the handler inflates it with the bounds REST uses
+        // (rpc_call_encoding says how it came). Responses go uncompressed (the default).
+        b.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
         // Only the gRPC port: no SO_REUSEPORT, so a second server cannot share it by accident.
         b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
         // grpc's default is no limit on a connection's open calls, each holding memory while its
@@ -306,6 +329,8 @@ extern "C" double rpc_call_time_left(const rpc_call *c)
     if (d == std::chrono::system_clock::time_point::max()) return HUGE_VAL;
     return std::chrono::duration<double>(d - std::chrono::system_clock::now()).count();
 }
+
+extern "C" rpc_encoding rpc_call_encoding(const rpc_call *c) { return c->encoding_; }
 
 extern "C" int rpc_call_tag(const rpc_call *c) { return c->tag_; }
 

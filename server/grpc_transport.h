@@ -87,6 +87,12 @@ const char *rpc_call_metadata(const rpc_call *c, const char *key, size_t *len);
 /* Seconds left until the client's deadline (negative once passed); a huge value when none was set. */
 double rpc_call_time_left(const rpc_call *c);
 
+/* How the call's request message came compressed: the coding named by its grpc-encoding, when the
+ * message's compressed flag is set. gRPC leaves such a message as it came (see grpc_transport.cc):
+ * the handler inflates it, with its own bounds. Valid from the handler's call on. */
+typedef enum { RPC_ENC_IDENTITY, RPC_ENC_GZIP, RPC_ENC_DEFLATE } rpc_encoding;
+rpc_encoding rpc_call_encoding(const rpc_call *c);
+
 /* What on_start returned for this call. */
 int rpc_call_tag(const rpc_call *c);
 
