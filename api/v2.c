@@ -11,31 +11,34 @@
 const char *const v2_output_names[V2_OUT_COUNT] = {"class_probs", "distill_probs", "fused_probs"};
 
 
+/* A symbol's value in either alphabet: the standard one (+ /) or the URL-safe one (- _), as
+ * protobuf's JSON mapping reads bytes (the two differ only in those symbols, so they cannot clash). */
 static int b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
     return -1;
 }
 
 long long v2_base64_decode(const char *in, size_t len, uint8_t *out)
 {
-    /* padding: at most two '=' at the very end, and only on a multiple of 4 */
-    if (len >= 1 && in[len - 1] == '=') {
-        if (len % 4) return -1;
-        len--;
-        if (len >= 1 && in[len - 1] == '=') len--;
-    }
-    if (len % 4 == 1) return -1;
-    size_t o = 0;
+    size_t o = 0, symbols = 0, pad = 0;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)in[i]);
-        if (v < 0) return -1;
+        unsigned char c = (unsigned char)in[i];
+        /* line breaks of MIME-style base64 (`base64` without -w0, Python's encodebytes) */
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64_value(c);
+        if (v < 0 || pad) return -1; /* a stray character, or data after the padding */
+        symbols++;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
@@ -43,6 +46,8 @@ long long v2_base64_decode(const char *in, size_t len, uint8_t *out)
             out[o++] = (uint8_t)(acc >> bits);
         }
     }
+    /* padding optional, but when present: at most two '=', completing a group of 4 */
+    if (symbols % 4 == 1 || pad > 2 || (pad && (symbols + pad) % 4)) return -1;
     return (long long)o;
 }
 

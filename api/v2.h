@@ -82,8 +82,10 @@ int v2_add_output(v2_request *r, const char *name, int has_classification, long 
 /* Requests all three probability outputs (what a request naming none gets). */
 void v2_all_outputs(v2_request *r);
 
-/* Strict RFC 4648 base64 (standard alphabet; padding optional; no whitespace). Writes at most
- * 3 * (len / 4) + 2 bytes to out and returns how many, or -1 on an invalid character or length. */
+/* RFC 4648 base64: the standard or the URL-safe alphabet (as protobuf's JSON mapping takes bytes),
+ * padding optional, ASCII whitespace (MIME line breaks) skipped; any other character, data after the
+ * padding or a length no encoder makes is refused. Writes at most 3 * (len / 4) + 2 bytes to out and
+ * returns how many, or -1. */
 long long v2_base64_decode(const char *in, size_t len, uint8_t *out);
 
 #endif

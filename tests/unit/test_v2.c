@@ -26,6 +26,24 @@ static void test_base64(void)
     CHECK_INT_EQ(v2_base64_decode("aGVsbG8==", 9, out), -1);
     CHECK_INT_EQ(v2_base64_decode("/+8=", 4, out), 2);
     CHECK(out[0] == 0xff && out[1] == 0xef);
+    /* MIME line breaks (base64 without -w0, Python's encodebytes) and spaces are skipped */
+    CHECK_INT_EQ(v2_base64_decode("aGVs\nbG8=\n", 10, out), 5);
+    CHECK(memcmp(out, "hello", 5) == 0);
+    CHECK_INT_EQ(v2_base64_decode("aG Vs\r\nbG8\t=", 12, out), 5);
+    CHECK(memcmp(out, "hello", 5) == 0);
+    CHECK_INT_EQ(v2_base64_decode(" \n", 2, out), 0);
+    /* the URL-safe alphabet decodes as the standard one */
+    CHECK_INT_EQ(v2_base64_decode("_-8", 3, out), 2);
+    CHECK(out[0] == 0xff && out[1] == 0xef);
+    CHECK_INT_EQ(v2_base64_decode("/+8", 3, out), 2);
+    CHECK(out[0] == 0xff && out[1] == 0xef);
+    /* still refused: other characters, data after the padding, padding not completing a group,
+     * three '=', a lone symbol hidden among whitespace */
+    CHECK_INT_EQ(v2_base64_decode("aGVs.bG8=", 9, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aGk=aGk=", 8, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aGk==", 5, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aG===", 5, out), -1);
+    CHECK_INT_EQ(v2_base64_decode("aGVs\nb", 6, out), -1);
 }
 
 static void test_json_request(void)
