@@ -482,6 +482,14 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
             set_error(rq, 400, "%s", bad_framing);
             return respond(rq); /* in this first call: the body is never read, the connection closed */
         }
+        if (rq->ph == PH_BODY && request_body_unframed(conn)) {
+            /* An endpoint that needs a body, asked without one framed: an HTTP/1.0 client (no
+             * chunked there) that left out Content-Length, or a hand-written request. Its bytes, if
+             * it sent any, would be read as a next request: 411 says what is missing, and the
+             * connection is closed. */
+            set_error(rq, 411, "this endpoint needs a body: send it with Content-Length (or Transfer-Encoding: chunked)");
+            return respond(rq);
+        }
         int body = expects_body(conn, method);
         read_deadlines_headers(h->rd, conn, body);
         /* MHD closes the connection after a response queued in this first call: only for a body we

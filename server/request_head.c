@@ -50,3 +50,10 @@ const char *request_framing_problem(struct MHD_Connection *conn)
     if (f.transfer_encodings && f.content_lengths) return "both Content-Length and Transfer-Encoding";
     return NULL;
 }
+
+int request_body_unframed(struct MHD_Connection *conn)
+{
+    framing f = {0, 0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    return !f.content_lengths && !f.transfer_encodings;
+}

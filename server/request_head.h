@@ -12,4 +12,8 @@ const char *request_origin_form(const char *url);
  * Transfer-Encoding other than one "chunked", or both headers), or NULL. */
 const char *request_framing_problem(struct MHD_Connection *conn);
 
+/* 1 when the request has neither Content-Length nor Transfer-Encoding: it carries no body (RFC 9112
+ * 6.3), and whatever the client sends after its head is not one. */
+int request_body_unframed(struct MHD_Connection *conn);
+
 #endif
