@@ -2,11 +2,11 @@
  * JSON or binary, TorchServe), after undoing its Content-Encoding; see endpoint.h. */
 #include "endpoint.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "status.h"
 #include "status_map.h"
 
 /* A multipart part's own header block; larger is a malformed request. */
@@ -14,21 +14,11 @@
 /* Form fields allowed beside the images before a multipart body counts as hostile. */
 #define EXTRA_FORM_PARTS 8
 
-static int say(char *msg, size_t msglen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int say(char *msg, size_t msglen, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 static int alloc_list(api_images *im, size_t n, char *msg, size_t msglen)
 {
     im->data = malloc((n ? n : 1) * sizeof *im->data);
     im->lens = malloc((n ? n : 1) * sizeof *im->lens);
-    if (!im->data || !im->lens) return say(msg, msglen, 503, "out of memory");
+    if (!im->data || !im->lens) return deit_fail(msg, msglen, 503, "out of memory");
     im->n = n;
     return 0;
 }
@@ -52,11 +42,11 @@ static int from_multipart(const api_plan *p, const api_server *srv, const uint8_
     size_t max_images = srv->max_images;
     mp_limits lim = {max_images + EXTRA_FORM_PARTS, MAX_PART_HEADER_BYTES, srv->max_body};
     mp_part *parts = malloc(lim.max_parts * sizeof *parts);
-    if (!parts) return say(msg, msglen, 503, "out of memory");
+    if (!parts) return deit_fail(msg, msglen, 503, "out of memory");
     size_t np = 0;
     int rc = mp_parse(body, len, p->boundary, p->boundary_len, &lim, parts, lim.max_parts, &np, msg, msglen);
     if (rc == MP_ETOOMANY)
-        say(msg, msglen, 0, "too many multipart parts (at most %zu images per request, --max-images)", max_images);
+        deit_fail(msg, msglen, 0, "too many multipart parts (at most %zu images per request, --max-images)", max_images);
     if (rc != MP_OK) {
         free(parts);
         return api_http_of_mp(rc);
@@ -69,9 +59,9 @@ static int from_multipart(const api_plan *p, const api_server *srv, const uint8_
         if (parts[i].filename || !text) parts[n++] = parts[i];
     }
     int st = 0;
-    if (n == 0) st = say(msg, msglen, 400, "multipart body has no file part (send the image with -F image=@file)");
+    if (n == 0) st = deit_fail(msg, msglen, 400, "multipart body has no file part (send the image with -F image=@file)");
     else if (n > max_images)
-        st = say(msg, msglen, 413, "%zu images in one request is over the limit of %zu (--max-images)", n, max_images);
+        st = deit_fail(msg, msglen, 413, "%zu images in one request is over the limit of %zu (--max-images)", n, max_images);
     else if (!(st = alloc_list(im, n, msg, msglen)))
         for (size_t i = 0; i < n; i++) {
             im->data[i] = parts[i].data;
@@ -98,13 +88,13 @@ int api_collect_images(const api_plan *p, const api_server *srv, const uint8_t *
     case API_BODY_V2: return from_v2(p, srv, body, len, im, msg, msglen);
     case API_BODY_MULTIPART: return from_multipart(p, srv, body, len, im, msg, msglen);
     case API_BODY_RAW:
-        if (len == 0) return say(msg, msglen, 400, "empty body: send the image bytes (or multipart/form-data)");
+        if (len == 0) return deit_fail(msg, msglen, 400, "empty body: send the image bytes (or multipart/form-data)");
         if (alloc_list(im, 1, msg, msglen)) return 503;
         im->data[0] = body;
         im->lens[0] = len;
         return 0;
     default:
-        return say(msg, msglen, 400, "this endpoint takes no body");
+        return deit_fail(msg, msglen, 400, "this endpoint takes no body");
     }
 }
 

@@ -1,28 +1,18 @@
 /* inflate.c — a compressed request inflated with bounds; see inflate.h. */
 #include "inflate.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-static int say(char *msg, size_t msglen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int say(char *msg, size_t msglen, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-    return status;
-}
+#include "status.h"
 
 int api_inflate(api_encoding enc, const uint8_t *in, size_t len, size_t limit, const api_inflate_names *names,
                 uint8_t **out, size_t *out_len, char *msg, size_t msglen)
 {
     *out = NULL;
     *out_len = 0;
-    if (enc != API_ENC_GZIP && enc != API_ENC_DEFLATE) return say(msg, msglen, 500, "nothing to inflate");
+    if (enc != API_ENC_GZIP && enc != API_ENC_DEFLATE) return deit_fail(msg, msglen, 500, "nothing to inflate");
     const char *name = enc == API_ENC_GZIP ? "gzip" : "deflate", *what = names->what;
     size_t bound = len > limit / API_INFLATE_RATIO ? limit : len * API_INFLATE_RATIO;
     /* deflate: the zlib wrapper as RFC 9110 and gRPC say, or raw deflate as some HTTP clients send it */
@@ -30,7 +20,7 @@ int api_inflate(api_encoding enc, const uint8_t *in, size_t len, size_t limit, c
     for (int attempt = 0; attempt < (enc == API_ENC_GZIP ? 1 : 2); attempt++) {
         z_stream z;
         memset(&z, 0, sizeof z);
-        if (inflateInit2(&z, bits[attempt]) != Z_OK) return say(msg, msglen, 503, "out of memory inflating the %s", what);
+        if (inflateInit2(&z, bits[attempt]) != Z_OK) return deit_fail(msg, msglen, 503, "out of memory inflating the %s", what);
         /* room for one byte past the bound, so a stream that ends exactly at it is told apart */
         size_t hard = bound + 1, cap = len * 4 < 65536 ? 65536 : len * 4, n = 0;
         if (cap > hard) cap = hard;
@@ -66,7 +56,7 @@ int api_inflate(api_encoding enc, const uint8_t *in, size_t len, size_t limit, c
         inflateEnd(&z);
         if ((rc == Z_OK && n == cap) || (rc == Z_STREAM_END && n > bound)) {
             free(buf);
-            return say(msg, msglen, 413, "%s %s inflates beyond %zu bytes (the %s limit, or %dx its encoded size)",
+            return deit_fail(msg, msglen, 413, "%s %s inflates beyond %zu bytes (the %s limit, or %dx its encoded size)",
                        name, what, bound, what, API_INFLATE_RATIO);
         }
         if (rc == Z_STREAM_END && used == len) {
@@ -75,10 +65,10 @@ int api_inflate(api_encoding enc, const uint8_t *in, size_t len, size_t limit, c
             return 0;
         }
         free(buf);
-        if (rc == Z_MEM_ERROR) return say(msg, msglen, 503, "out of memory inflating the %s", what);
+        if (rc == Z_MEM_ERROR) return deit_fail(msg, msglen, 503, "out of memory inflating the %s", what);
         if (rc == Z_DATA_ERROR && attempt == 0 && enc == API_ENC_DEFLATE) continue; /* try raw deflate */
-        if (rc == Z_STREAM_END) return say(msg, msglen, 400, "data after the end of the %s stream", name);
+        if (rc == Z_STREAM_END) return deit_fail(msg, msglen, 400, "data after the end of the %s stream", name);
         break;
     }
-    return say(msg, msglen, 400, "request %s is not valid %s (%s)", what, name, names->header);
+    return deit_fail(msg, msglen, 400, "request %s is not valid %s (%s)", what, name, names->header);
 }
