@@ -12,6 +12,7 @@
 
 #include "accept.h"
 #include "batch_answer.h"
+#include "cors.h"
 #include "explanation.h"
 #include "http_internal.h"
 #include "request_head.h"
@@ -64,6 +65,7 @@ typedef struct {
     atomic_int park;           /* park_state, set by the room's thread before it resumes */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
     int page;                  /* the answer is the web page: its security headers go with it */
+    api_cors cors;             /* what the answer tells a browser about other origins (--cors-origin) */
     /* inference */
     api_images im;             /* the body's images (and the v2 request: id, outputs) */
     int n_images;
@@ -142,6 +144,14 @@ static void begin(request *rq, const char *url, const char *method)
     http_server *h = rq->h;
     route_match(url, strlen(url), &rq->rt);
     rq->ep = endpoint_of(rq->rt.kind);
+    const char *origin = header(rq, "Origin");
+    api_cors_decide(h->cfg->cors_origin, origin, method, header(rq, "Access-Control-Request-Method"),
+                    header(rq, "Access-Control-Request-Headers"), &rq->rt, &rq->cors);
+    if (rq->cors.preflight) { /* before the API key: a browser sends none with a preflight */
+        if (rq->cors.status == 204) set_answer(rq, 204, NULL, 0, NULL);
+        else set_error(rq, rq->cors.status, "origin %.200s may not call this server from a browser (--cors-origin)", origin);
+        return;
+    }
     if (atomic_load_explicit(&h->engine_set, memory_order_acquire)) rq->eng = &h->eng;
     api_server sv = view(rq);
     api_head hd = {method, url, header(rq, MHD_HTTP_HEADER_AUTHORIZATION), header(rq, MHD_HTTP_HEADER_CONTENT_TYPE),
@@ -413,11 +423,22 @@ static enum MHD_Result respond(request *rq)
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
     if (!r) return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->ctype ? rq->ctype : "application/json");
+    if (rq->status != 204) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->ctype ? rq->ctype : "application/json");
     if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
     if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (rq->rt.kind == R_ROOT) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept");
+    if (rq->cors.vary_origin) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+    if (rq->cors.allow_origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", rq->cors.allow_origin);
+        if (rq->cors.preflight) {
+            MHD_add_response_header(r, "Access-Control-Allow-Methods", rq->cors.allow_methods);
+            MHD_add_response_header(r, "Access-Control-Allow-Headers", rq->cors.allow_headers);
+            MHD_add_response_header(r, "Access-Control-Max-Age", API_CORS_MAX_AGE);
+        } else { /* what a page's script may read of the answer besides the simple headers */
+            MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
+        }
+    }
     if (rq->page) {
         /* the page runs only its own inline script and style (hashes), talks only to this origin */
         MHD_add_response_header(r, "Content-Security-Policy", web_page_csp);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cors.h"
 #include "deit.h"
 
 typedef enum { T_STR, T_INT, T_LONG } opt_type;
@@ -65,6 +66,9 @@ static const opt OPTS[] = {
      "request headers must arrive within this; the body within this + 1 s per 500 bytes"},
     {"max-connections", T_INT, OFF(max_connections), "512", 1, 100000, "concurrent connections"},
     {"api-key", T_STR, OFF(api_key), "", 0, 0, "require 'Authorization: Bearer KEY' on inference"},
+    {"cors-origin", T_STR, OFF(cors_origin), "", 0, 0,
+     "origins (scheme://host[:port], comma-separated) whose web pages may call the server from a "
+     "browser (CORS), or * for any; \"\": none, as a browser's same-origin rule has it"},
     {"tls-cert", T_STR, OFF(tls_cert), "", 0, 0, "PEM certificate (chain) file: serve HTTPS (needs --tls-key)"},
     {"tls-key", T_STR, OFF(tls_key), "", 0, 0, "PEM private key file for --tls-cert"},
     {"log-format", T_STR, OFF(log_format), "text", 0, 0, "access log format: text or json"},
@@ -192,6 +196,7 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--precision must be f32, bf16 or int8");
         return -1;
     }
+    if (api_cors_list_check(c->cors_origin, err, errlen)) return -1;
     if (!*c->tls_cert != !*c->tls_key) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together (got only %s)",
                  *c->tls_cert ? "--tls-cert" : "--tls-key");

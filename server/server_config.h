@@ -34,6 +34,7 @@ typedef struct {
     int read_timeout_s;        /* --read-timeout-s: deadline for a request's headers (and body, see read_deadline.h) */
     int max_connections;       /* --max-connections: concurrent connections MHD accepts */
     const char *api_key;       /* --api-key / DEIT_API_KEY: Bearer key for inference endpoints; "" = open */
+    const char *cors_origin;   /* --cors-origin: origins whose pages may call the server from a browser; "" = none */
     const char *tls_cert;      /* --tls-cert / DEIT_TLS_CERT: PEM certificate file; "" = plain HTTP */
     const char *tls_key;       /* --tls-key / DEIT_TLS_KEY: PEM private key file (with --tls-cert) */
     const char *log_format;    /* --log-format: "text" or "json" access and event lines on stderr */

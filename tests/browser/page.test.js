@@ -1,12 +1,13 @@
 // page.test.js — the web page at / in a real browser: Debian's chromium, headless, driven by
 // playwright-core. Started by tests/browser/run.sh with the servers it needs:
 //   DIRECT  deit-server (default Fashion-MNIST model, --max-body-mb 1)
-//   KEYED   the same model with --api-key $API_KEY
+//   KEYED   the same model with --api-key $API_KEY and --cors-origin '*'
 //   PROXY   deploy/nginx.conf (unchanged but for loopback addresses) in front of DIRECT
 // Checks: content negotiation at / (HTML for browsers, JSON for JSON clients), the strict CSP, two
 // example images uploaded show the same labels and percentages as the API, the rollout heatmaps are
 // drawn, views toggle, the 415 and 413 answers read as messages, the API-key flow, the page through
-// nginx and under a sub-path (a small proxy here), nothing fetched from another origin, no console
+// nginx and under a sub-path (a small proxy here), a page of another origin calling the API (CORS),
+// nothing fetched from another origin, no console
 // error but the failed loads the test caused on purpose. A phone photo (EXIF Orientation 6) drawn as
 // the model saw it (upright), a TGA (the server decodes it, the browser cannot) still gets its maps,
 // and the models the page must draw differently, each on its own server:
@@ -338,6 +339,31 @@ async function main() {
     sameOrigin(w, KEYED, "keyed");
     consoleClean(w, [401], "keyed");
     await w.page.close();
+
+    // ---- CORS: a page of another origin (a web app's) calls the API from the browser ----
+    // KEYED runs with --cors-origin '*', DIRECT without: the same fetch (with the key, so a
+    // preflight goes first) succeeds against one and is blocked by the browser against the other.
+    const app = http.createServer((req, res) => { res.writeHead(200, { "Content-Type": "text/html" }); res.end("<!doctype html><title>app</title>"); });
+    await new Promise((r) => app.listen(0, "127.0.0.1", r));
+    const appPage = await browser.newPage();
+    await appPage.goto(`http://127.0.0.1:${app.address().port}/`);
+    const png = [...fs.readFileSync(IMAGES[0])];
+    const crossFetch = (base) => appPage.evaluate(async ([url, key, bytes]) => {
+      try {
+        const r = await fetch(url + "/v1/predict?top_k=1", { method: "POST", body: new Uint8Array(bytes),
+          headers: { "Content-Type": "image/png", Authorization: "Bearer " + key } });
+        return { status: r.status, body: await r.json() };
+      } catch (e) { return { error: String(e) }; }
+    }, [base, API_KEY, png]);
+    const cross = await crossFetch(KEYED);
+    const want = await apiPredict(KEYED, IMAGES[0], API_KEY);
+    check(cross.status === 200 && cross.body.predictions[0].fused[0].label === want.fused[0].label,
+          "cross-origin fetch to a --cors-origin server: answered and readable " + JSON.stringify(cross).slice(0, 200));
+    const blocked = await crossFetch(DIRECT);
+    check(blocked.error && /TypeError|Failed to fetch/.test(blocked.error),
+          "cross-origin fetch to a server without --cors-origin: blocked by the browser " + JSON.stringify(blocked).slice(0, 200));
+    await appPage.close();
+    app.close();
 
     // ---- through deploy/nginx.conf ----
     w = await open(browser, PROXY + "/");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh — the web page at / in headless Debian chromium (page.test.js, playwright-core
-# from npm into tests/browser/node_modules): two deit-server instances (open, and with --api-key)
+# from npm into tests/browser/node_modules): two deit-server instances (open, and with --api-key and --cors-origin)
 # serving the default model, deploy/nginx.conf in front of the open one, and one server for each model
 # the page must draw differently (tests/browser/models.js: 1000-character labels, two class tokens, a
 # 224x160 input; the one-head fixture), all on loopback.
@@ -48,7 +48,7 @@ start_server() {
 }
 API_KEY=browser-test-key-$$
 start_server open "$MODEL" --max-body-mb 1
-start_server keyed "$MODEL" --api-key "$API_KEY"
+start_server keyed "$MODEL" --api-key "$API_KEY" --cors-origin '*'
 node tests/browser/models.js "$T/models" || fail "tests/browser/models.js could not derive the test models"
 start_server labels "$T/models/labels"
 start_server twocls "$T/models/twocls"

@@ -689,6 +689,63 @@ static void test_parked_client_leaves(void)
     free(img.data);
 }
 
+/* CORS (--cors-origin): a listed origin's preflight is answered 204 before the API key (a browser
+ * sends none with it), with the route's methods and the asked headers; another origin's is 403; the
+ * answers themselves carry Access-Control-Allow-Origin (errors too, so a page can read them) only
+ * for a listed origin, Vary: Origin always, and nothing CORS without an Origin header. */
+static void test_cors(void)
+{
+    server s;
+    const char *extra[] = {"--api-key", KEY, "--cors-origin", "http://localhost:3000, https://app.example", NULL};
+    if (server_start(&s, "interop-cors", extra)) {
+        CHECK(0);
+        return;
+    }
+    CURL *c = curl_easy_init();
+    const char *pre[] = {"Origin: https://app.example", "Access-Control-Request-Method: POST",
+                         "Access-Control-Request-Headers: authorization, content-type", NULL};
+    resp r = request(c, "OPTIONS", url_of(&s, "/v1/predict"), pre, NULL, 0, TIMEOUT_S);
+    CHECK_MSG(r.status == 204, "preflight of a listed origin: %ld %s", r.status, r.body);
+    CHECK(has_header(&r, "Access-Control-Allow-Origin", "https://app.example"));
+    CHECK(has_header(&r, "Access-Control-Allow-Methods", "POST"));
+    CHECK(has_header(&r, "Access-Control-Allow-Headers", "authorization, content-type"));
+    CHECK(has_header(&r, "Access-Control-Max-Age", "600"));
+    CHECK(has_header(&r, "Vary", "Origin"));
+    CHECK(!has_header(&r, "Content-Type", NULL));
+    resp_free(&r);
+    const char *pre_other[] = {"Origin: http://localhost:3001", "Access-Control-Request-Method: POST", NULL};
+    r = request(c, "OPTIONS", url_of(&s, "/v2/models/x/infer"), pre_other, NULL, 0, TIMEOUT_S);
+    CHECK_MSG(r.status == 403 && strstr(r.body, "may not call this server from a browser") &&
+                  !has_header(&r, "Access-Control-Allow-Origin", NULL),
+              "preflight of another origin: %ld %s", r.status, r.body);
+    resp_free(&r);
+    /* the request itself, from the listed origin: served, readable by the page */
+    blob img = image("tiny_7x5.png");
+    const char *post[] = {"Origin: http://localhost:3000", "Content-Type: image/png", "Authorization: Bearer " KEY, NULL};
+    r = request(c, "POST", url_of(&s, "/v1/predict"), post, img.data, img.len, TIMEOUT_S);
+    CHECK_MSG(r.status == 200, "POST from a listed origin: %ld %s", r.status, r.body);
+    CHECK(has_header(&r, "Access-Control-Allow-Origin", "http://localhost:3000"));
+    CHECK(has_header(&r, "Access-Control-Expose-Headers", "Retry-After"));
+    resp_free(&r);
+    /* its error answers too (401 without the key), so the page can show why */
+    const char *nokey[] = {"Origin: http://localhost:3000", "Content-Type: image/png", NULL};
+    r = request(c, "POST", url_of(&s, "/v1/predict"), nokey, img.data, img.len, TIMEOUT_S);
+    CHECK(r.status == 401 && has_header(&r, "Access-Control-Allow-Origin", "http://localhost:3000"));
+    resp_free(&r);
+    /* no Origin (curl, servers): no CORS headers at all */
+    const char *plain[] = {"Content-Type: image/png", "Authorization: Bearer " KEY, NULL};
+    r = request(c, "POST", url_of(&s, "/v1/predict"), plain, img.data, img.len, TIMEOUT_S);
+    CHECK(r.status == 200 && !has_header(&r, "Access-Control-Allow-Origin", NULL) && !has_header(&r, "Vary", "Origin"));
+    resp_free(&r);
+    /* OPTIONS that is no preflight stays 405 with Allow */
+    r = request(c, "OPTIONS", url_of(&s, "/v1/predict"), NULL, NULL, 0, TIMEOUT_S);
+    CHECK(r.status == 405 && has_header(&r, "Allow", "POST"));
+    resp_free(&r);
+    free(img.data);
+    curl_easy_cleanup(c);
+    stop_clean(&s);
+}
+
 int main(void)
 {
     harness_init();
@@ -701,6 +758,7 @@ int main(void)
     test_log_json();
     test_log_text();
     test_oip();
+    test_cors();
     test_parking();
     test_parked_client_leaves();
     return check_summary("test_interop");

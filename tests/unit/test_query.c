@@ -149,6 +149,14 @@ static void test_config(void)
     c.queue = 5;
     CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), -1);
     CHECK(strstr(err, "--max-images") != NULL);
+    /* --cors-origin: origins as a browser sends them, or "*" alone */
+    c.max_images = 5;
+    c.cors_origin = "http://localhost:3000,https://app.example";
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+    c.cors_origin = "https://app.example/";
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), -1);
+    CHECK(strstr(err, "--cors-origin") != NULL);
+    c.cors_origin = "";
 
     /* --model-name ends up in URL paths and JSON: only a safe character set is accepted */
     server_config_defaults(&c);

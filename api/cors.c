@@ -1,0 +1,105 @@
+/* cors.c — which origins may call the server from a browser, and what to tell the browser; see cors.h. */
+#include "cors.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Longest Access-Control-Request-Headers value echoed back. */
+#define MAX_ECHOED_HEADERS 512
+
+/* 1 when entry[len] is scheme://host[:port] with scheme http/https: host letters, digits, '-', '.',
+ * or a bracketed IPv6 literal; port 1-5 digits. */
+static int origin_well_formed(const char *e, size_t len)
+{
+    size_t at = len >= 7 && strncmp(e, "http://", 7) == 0 ? 7 : len >= 8 && strncmp(e, "https://", 8) == 0 ? 8 : 0;
+    if (!at || at == len) return 0;
+    if (e[at] == '[') {
+        const char *close = memchr(e + at, ']', len - at);
+        if (!close || close == e + at + 1) return 0;
+        for (const char *c = e + at + 1; c < close; c++)
+            if (!strchr("0123456789abcdefABCDEF:.", *c)) return 0;
+        at = (size_t)(close - e) + 1;
+    } else {
+        size_t host = at;
+        while (at < len && (e[at] == '-' || e[at] == '.' || (e[at] >= '0' && e[at] <= '9') ||
+                            (e[at] >= 'a' && e[at] <= 'z') || (e[at] >= 'A' && e[at] <= 'Z')))
+            at++;
+        if (at == host) return 0;
+    }
+    if (at == len) return 1;
+    if (e[at] != ':' || at + 1 == len || len - at - 1 > 5) return 0;
+    for (size_t i = at + 1; i < len; i++)
+        if (e[i] < '0' || e[i] > '9') return 0;
+    return 1;
+}
+
+/* The next comma-separated entry of *list without the spaces around it; NULL at the end. */
+static const char *next_entry(const char **list, size_t *len)
+{
+    const char *s = *list;
+    if (!*s) return NULL;
+    const char *comma = strchr(s, ',');
+    const char *end = comma ? comma : s + strlen(s);
+    *list = comma ? comma + 1 : end;
+    while (s < end && *s == ' ') s++;
+    while (end > s && end[-1] == ' ') end--;
+    *len = (size_t)(end - s);
+    return s;
+}
+
+int api_cors_list_check(const char *list, char *msg, size_t msglen)
+{
+    if (!list || !*list || strcmp(list, "*") == 0) return 0;
+    const char *e, *rest = list;
+    size_t len;
+    while ((e = next_entry(&rest, &len))) {
+        if (len == 1 && *e == '*') {
+            snprintf(msg, msglen, "--cors-origin: \"*\" stands alone (any origin), not in a list");
+            return -1;
+        }
+        if (!origin_well_formed(e, len)) {
+            snprintf(msg, msglen, "--cors-origin: \"%.*s\" is not an origin (scheme://host[:port], http or https, "
+                     "no path or trailing slash)", (int)(len > 200 ? 200 : len), e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int listed(const char *list, const char *origin)
+{
+    const char *e, *rest = list;
+    size_t len;
+    while ((e = next_entry(&rest, &len)))
+        if (len == strlen(origin) && strncmp(e, origin, len) == 0) return 1;
+    return 0;
+}
+
+/* 1 when v is a list of header names (token characters, commas, spaces) no longer than we echo. */
+static int header_names(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > MAX_ECHOED_HEADERS) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ", v[i])) return 0;
+    return 1;
+}
+
+void api_cors_decide(const char *list, const char *origin, const char *method, const char *request_method,
+                     const char *request_headers, const route *rt, api_cors *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!list || !*list || !origin) return;
+    int any = strcmp(list, "*") == 0, allowed = any || listed(list, origin);
+    out->vary_origin = !any; /* a cache must not hand one origin's answer to another */
+    if (method && strcmp(method, "OPTIONS") == 0 && request_method) {
+        if (rt->kind == R_NOT_FOUND) return; /* answered 404 as any request for no endpoint */
+        out->preflight = 1;
+        out->status = allowed ? 204 : 403;
+        if (!allowed) return;
+        out->allow_methods = rt->allow;
+        out->allow_headers = request_headers && header_names(request_headers) ? request_headers : API_CORS_HEADERS;
+    }
+    if (!allowed) return;
+    out->allow_origin = any ? "*" : origin;
+}

@@ -1,0 +1,84 @@
+/* test_cors.c — api_cors_list_check (what --cors-origin accepts) and api_cors_decide (preflights and
+ * the headers of other answers: off, "*", a list; echoed request headers). */
+#include <string.h>
+
+#include "../check.h"
+#include "cors.h"
+
+static route rt_of(const char *path)
+{
+    route rt;
+    route_match(path, strlen(path), &rt);
+    return rt;
+}
+
+static void test_list_check(void)
+{
+    char msg[256];
+    static const char *const good[] = {"", "*", "http://localhost:3000", "https://app.example",
+                                       "http://localhost:3000, https://app.example", "http://[::1]:8080",
+                                       "https://a-b.c.example:443,http://127.0.0.1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_MSG(api_cors_list_check(good[i], msg, sizeof msg) == 0, "\"%s\": %s", good[i], msg);
+    static const char *const bad[] = {"localhost:3000", "http://", "http://a.example/", "http://a.example/app",
+                                      "ftp://a.example", "*,http://a.example", "http://a.example:", "http://a.example:123456",
+                                      "http://a b.example", "http://[::1", "http://a.example,,http://b.example"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(api_cors_list_check(bad[i], msg, sizeof msg) == -1, "\"%s\" accepted", bad[i]);
+        CHECK(strncmp(msg, "--cors-origin: ", 15) == 0);
+    }
+}
+
+static void test_decide(void)
+{
+    route predict = rt_of("/v1/predict"), infer = rt_of("/v2/models/m/infer"), none = rt_of("/nope");
+    const char *list = "http://localhost:3000, https://app.example";
+    api_cors c;
+    /* off, or no Origin: nothing */
+    api_cors_decide("", "http://localhost:3000", "OPTIONS", "POST", NULL, &predict, &c);
+    CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
+    api_cors_decide(list, NULL, "POST", NULL, NULL, &predict, &c);
+    CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
+    /* a listed origin: its preflight 204 with the route's methods and the asked headers echoed */
+    api_cors_decide(list, "https://app.example", "OPTIONS", "POST", "authorization, content-type", &infer, &c);
+    CHECK(c.preflight && c.status == 204 && c.vary_origin);
+    CHECK_STR_EQ(c.allow_origin, "https://app.example");
+    CHECK_STR_EQ(c.allow_methods, "POST");
+    CHECK_STR_EQ(c.allow_headers, "authorization, content-type");
+    /* asked headers that are not a plain list of names: the fixed list instead */
+    api_cors_decide(list, "https://app.example", "OPTIONS", "POST", "x-a\r\nx-b", &infer, &c);
+    CHECK_STR_EQ(c.allow_headers, API_CORS_HEADERS);
+    api_cors_decide(list, "https://app.example", "OPTIONS", "POST", NULL, &infer, &c);
+    CHECK_STR_EQ(c.allow_headers, API_CORS_HEADERS);
+    /* the answer to the request itself */
+    api_cors_decide(list, "http://localhost:3000", "POST", NULL, NULL, &predict, &c);
+    CHECK(!c.preflight && c.vary_origin);
+    CHECK_STR_EQ(c.allow_origin, "http://localhost:3000");
+    /* an origin not listed (prefixes and other ports do not count): preflight 403, no Allow-Origin,
+     * but Vary (a cache must not reuse one origin's answer for another) */
+    static const char *const others[] = {"http://localhost:30000", "http://localhost", "https://app.example.evil",
+                                         "http://app.example", "null"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        api_cors_decide(list, others[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin && c.vary_origin, "%s", others[i]);
+        api_cors_decide(list, others[i], "POST", NULL, NULL, &predict, &c);
+        CHECK_MSG(!c.preflight && !c.allow_origin && c.vary_origin, "%s", others[i]);
+    }
+    /* "*": any origin, answered "*", no Vary */
+    api_cors_decide("*", "https://anything.example", "OPTIONS", "PUT", NULL, &predict, &c);
+    CHECK(c.preflight && c.status == 204 && !c.vary_origin);
+    CHECK_STR_EQ(c.allow_origin, "*");
+    /* OPTIONS without Access-Control-Request-Method is no preflight; a preflight for no endpoint is
+     * left to the 404 every request for it gets */
+    api_cors_decide("*", "https://a.example", "OPTIONS", NULL, NULL, &predict, &c);
+    CHECK(!c.preflight);
+    api_cors_decide("*", "https://a.example", "OPTIONS", "POST", NULL, &none, &c);
+    CHECK(!c.preflight && !c.allow_origin);
+}
+
+int main(void)
+{
+    test_list_check();
+    test_decide();
+    return check_summary("test_cors");
+}
