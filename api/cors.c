@@ -89,9 +89,19 @@ void api_cors_decide(const char *list, const char *origin, const char *method, c
                      const char *request_headers, const route *rt, api_cors *out)
 {
     memset(out, 0, sizeof *out);
-    if (!list || !*list || !origin) return;
-    int any = strcmp(list, "*") == 0, allowed = any || listed(list, origin);
-    out->vary_origin = !any; /* a cache must not hand one origin's answer to another */
+    if (!list || !*list) return;
+    int any = strcmp(list, "*") == 0;
+    /* What a cache may reuse (Fetch, "CORS protocol and HTTP caches"): an answer that depends on
+     * Origin says so in every answer, those to requests without Origin (a navigation, curl)
+     * included, or a cache (the browser's own, a CDN) stores the answer without CORS headers and
+     * hands it to a page's fetch, which the browser then blocks. A list: Vary: Origin always. "*":
+     * the same Access-Control-Allow-Origin on every answer, and no Vary. */
+    out->vary_origin = !any;
+    if (!origin) {
+        if (any) out->allow_origin = "*";
+        return;
+    }
+    int allowed = any || listed(list, origin);
     if (method && strcmp(method, "OPTIONS") == 0 && request_method) {
         if (rt->kind == R_NOT_FOUND) return; /* answered 404 as any request for no endpoint */
         out->preflight = 1;

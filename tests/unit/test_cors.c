@@ -34,11 +34,19 @@ static void test_decide(void)
     route predict = rt_of("/v1/predict"), infer = rt_of("/v2/models/m/infer"), none = rt_of("/nope");
     const char *list = "http://localhost:3000, https://app.example";
     api_cors c;
-    /* off, or no Origin: nothing */
+    /* off: nothing, Origin or not */
     api_cors_decide("", "http://localhost:3000", "OPTIONS", "POST", NULL, &predict, &c);
     CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
-    api_cors_decide(list, NULL, "POST", NULL, NULL, &predict, &c);
+    api_cors_decide("", NULL, "GET", NULL, NULL, &predict, &c);
     CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
+    /* no Origin (a navigation, curl): what a cache needs so that it never hands this answer to a
+     * page's fetch without the CORS headers (Fetch, "CORS protocol and HTTP caches"): Vary: Origin
+     * under a list; Access-Control-Allow-Origin "*" under "*", which varies with nothing */
+    api_cors_decide(list, NULL, "POST", NULL, NULL, &predict, &c);
+    CHECK_MSG(!c.preflight && !c.allow_origin && c.vary_origin, "list, no Origin: vary %d", c.vary_origin);
+    api_cors_decide("*", NULL, "GET", NULL, NULL, &predict, &c);
+    CHECK_MSG(!c.preflight && c.allow_origin && strcmp(c.allow_origin, "*") == 0 && !c.vary_origin,
+              "\"*\", no Origin: allow_origin %s", c.allow_origin ? c.allow_origin : "(none)");
     /* a listed origin: its preflight 204 with the route's methods and the asked headers echoed */
     api_cors_decide(list, "https://app.example", "OPTIONS", "POST", "authorization, content-type", &infer, &c);
     CHECK(c.preflight && c.status == 204 && c.vary_origin);
