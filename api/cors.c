@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Longest Access-Control-Request-Headers value echoed back. */
 #define MAX_ECHOED_HEADERS 512
@@ -66,12 +67,33 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen)
     return 0;
 }
 
+/* len without a default port at its end (":80" after http://, ":443" after https://). */
+static size_t without_default_port(const char *s, size_t len)
+{
+    if (len > 7 && strncasecmp(s, "http://", 7) == 0 && len - 7 > 3 && memcmp(s + len - 3, ":80", 3) == 0)
+        return len - 3;
+    if (len > 8 && strncasecmp(s, "https://", 8) == 0 && len - 8 > 4 && memcmp(s + len - 4, ":443", 4) == 0)
+        return len - 4;
+    return len;
+}
+
+/* 1 when the entry e[len] and the Origin header name the same origin. A browser serializes an
+ * origin with the scheme and host in lowercase and without the scheme's default port (the URL
+ * standard), so an entry written "https://App.Example" or "https://app.example:443", which the
+ * list check accepts, would otherwise match no browser's Origin at all: scheme and host are
+ * compared without case (RFC 6454 5) and a default port counts as none. */
+static int same_origin(const char *e, size_t len, const char *origin)
+{
+    size_t n = without_default_port(e, len), on = without_default_port(origin, strlen(origin));
+    return n == on && strncasecmp(e, origin, n) == 0;
+}
+
 static int listed(const char *list, const char *origin)
 {
     const char *e, *rest = list;
     size_t len;
     while ((e = next_entry(&rest, &len)))
-        if (len == strlen(origin) && strncmp(e, origin, len) == 0) return 1;
+        if (same_origin(e, len, origin)) return 1;
     return 0;
 }
 

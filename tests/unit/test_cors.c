@@ -72,6 +72,23 @@ static void test_decide(void)
         api_cors_decide(list, others[i], "POST", NULL, NULL, &predict, &c);
         CHECK_MSG(!c.preflight && !c.allow_origin && c.vary_origin, "%s", others[i]);
     }
+    /* entries as people write them: a browser sends scheme and host in lowercase and no default
+     * port, so case and a default port do not keep an entry from matching (the Origin itself is
+     * echoed); another port or scheme still does */
+    const char *written = "https://App.Example, http://b.example:80, https://c.example:443, https://d.example:8443";
+    static const char *const same[] = {"https://app.example", "http://b.example", "https://c.example",
+                                       "https://d.example:8443", "https://c.example:443"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        api_cors_decide(written, same[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 204 && c.allow_origin && strcmp(c.allow_origin, same[i]) == 0,
+                  "%s under \"%s\": %d", same[i], written, c.status);
+    }
+    static const char *const differ[] = {"https://d.example", "http://c.example", "https://b.example",
+                                         "https://c.example:4430", "https://app.example:8080", "http://app.example"};
+    for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+        api_cors_decide(written, differ[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", differ[i], written, c.status);
+    }
     /* "*": any origin, answered "*", no Vary */
     api_cors_decide("*", "https://anything.example", "OPTIONS", "PUT", NULL, &predict, &c);
     CHECK(c.preflight && c.status == 204 && !c.vary_origin);
