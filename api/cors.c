@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Longest Access-Control-Request-Headers value echoed back. */
 #define MAX_ECHOED_HEADERS 512
@@ -66,12 +67,33 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen)
     return 0;
 }
 
+/* len without a default port at its end (":80" after http://, ":443" after https://). */
+static size_t without_default_port(const char *s, size_t len)
+{
+    if (len > 7 && strncasecmp(s, "http://", 7) == 0 && len - 7 > 3 && memcmp(s + len - 3, ":80", 3) == 0)
+        return len - 3;
+    if (len > 8 && strncasecmp(s, "https://", 8) == 0 && len - 8 > 4 && memcmp(s + len - 4, ":443", 4) == 0)
+        return len - 4;
+    return len;
+}
+
+/* 1 when the entry e[len] and the Origin header name the same origin. A browser serializes an
+ * origin with the scheme and host in lowercase and without the scheme's default port (the URL
+ * standard), so an entry written "https://App.Example" or "https://app.example:443", which the
+ * list check accepts, would otherwise match no browser's Origin at all: scheme and host are
+ * compared without case (RFC 6454 5) and a default port counts as none. */
+static int same_origin(const char *e, size_t len, const char *origin)
+{
+    size_t n = without_default_port(e, len), on = without_default_port(origin, strlen(origin));
+    return n == on && strncasecmp(e, origin, n) == 0;
+}
+
 static int listed(const char *list, const char *origin)
 {
     const char *e, *rest = list;
     size_t len;
     while ((e = next_entry(&rest, &len)))
-        if (len == strlen(origin) && strncmp(e, origin, len) == 0) return 1;
+        if (same_origin(e, len, origin)) return 1;
     return 0;
 }
 
@@ -89,9 +111,19 @@ void api_cors_decide(const char *list, const char *origin, const char *method, c
                      const char *request_headers, const route *rt, api_cors *out)
 {
     memset(out, 0, sizeof *out);
-    if (!list || !*list || !origin) return;
-    int any = strcmp(list, "*") == 0, allowed = any || listed(list, origin);
-    out->vary_origin = !any; /* a cache must not hand one origin's answer to another */
+    if (!list || !*list) return;
+    int any = strcmp(list, "*") == 0;
+    /* What a cache may reuse (Fetch, "CORS protocol and HTTP caches"): an answer that depends on
+     * Origin says so in every answer, those to requests without Origin (a navigation, curl)
+     * included, or a cache (the browser's own, a CDN) stores the answer without CORS headers and
+     * hands it to a page's fetch, which the browser then blocks. A list: Vary: Origin always. "*":
+     * the same Access-Control-Allow-Origin on every answer, and no Vary. */
+    out->vary_origin = !any;
+    if (!origin) {
+        if (any) out->allow_origin = "*";
+        return;
+    }
+    int allowed = any || listed(list, origin);
     if (method && strcmp(method, "OPTIONS") == 0 && request_method) {
         if (rt->kind == R_NOT_FOUND) return; /* answered 404 as any request for no endpoint */
         out->preflight = 1;

@@ -32,10 +32,12 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen);
 
 /* What to do with a request under list (checked by api_cors_list_check): origin is its Origin header,
  * method its method, request_method and request_headers its Access-Control-Request-Method and
- * -Headers (NULL when absent); rt its route. A request without Origin, or with list "", gets
- * nothing (all zero); so does a preflight for no endpoint (answered 404 as any such request). request_headers is echoed when it is a plain list of header names (a browser
- * asks only for what the page sets), else API_CORS_HEADERS is offered. The strings point into
- * list, rt or the arguments. */
+ * -Headers (NULL when absent); rt its route. With list "" every request gets nothing (all zero);
+ * so does a preflight for no endpoint (answered 404 as any such request). A request without Origin
+ * gets what caches need (Fetch): Vary: Origin under a list, Access-Control-Allow-Origin "*" under
+ * "*". request_headers is echoed when it is a plain list of header names (a browser asks only for
+ * what the page sets), else API_CORS_HEADERS is offered. The strings point into list, rt or the
+ * arguments. */
 void api_cors_decide(const char *list, const char *origin, const char *method, const char *request_method,
                      const char *request_headers, const route *rt, api_cors *out);
 

@@ -34,11 +34,19 @@ static void test_decide(void)
     route predict = rt_of("/v1/predict"), infer = rt_of("/v2/models/m/infer"), none = rt_of("/nope");
     const char *list = "http://localhost:3000, https://app.example";
     api_cors c;
-    /* off, or no Origin: nothing */
+    /* off: nothing, Origin or not */
     api_cors_decide("", "http://localhost:3000", "OPTIONS", "POST", NULL, &predict, &c);
     CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
-    api_cors_decide(list, NULL, "POST", NULL, NULL, &predict, &c);
+    api_cors_decide("", NULL, "GET", NULL, NULL, &predict, &c);
     CHECK(!c.preflight && !c.allow_origin && !c.vary_origin);
+    /* no Origin (a navigation, curl): what a cache needs so that it never hands this answer to a
+     * page's fetch without the CORS headers (Fetch, "CORS protocol and HTTP caches"): Vary: Origin
+     * under a list; Access-Control-Allow-Origin "*" under "*", which varies with nothing */
+    api_cors_decide(list, NULL, "POST", NULL, NULL, &predict, &c);
+    CHECK_MSG(!c.preflight && !c.allow_origin && c.vary_origin, "list, no Origin: vary %d", c.vary_origin);
+    api_cors_decide("*", NULL, "GET", NULL, NULL, &predict, &c);
+    CHECK_MSG(!c.preflight && c.allow_origin && strcmp(c.allow_origin, "*") == 0 && !c.vary_origin,
+              "\"*\", no Origin: allow_origin %s", c.allow_origin ? c.allow_origin : "(none)");
     /* a listed origin: its preflight 204 with the route's methods and the asked headers echoed */
     api_cors_decide(list, "https://app.example", "OPTIONS", "POST", "authorization, content-type", &infer, &c);
     CHECK(c.preflight && c.status == 204 && c.vary_origin);
@@ -63,6 +71,23 @@ static void test_decide(void)
         CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin && c.vary_origin, "%s", others[i]);
         api_cors_decide(list, others[i], "POST", NULL, NULL, &predict, &c);
         CHECK_MSG(!c.preflight && !c.allow_origin && c.vary_origin, "%s", others[i]);
+    }
+    /* entries as people write them: a browser sends scheme and host in lowercase and no default
+     * port, so case and a default port do not keep an entry from matching (the Origin itself is
+     * echoed); another port or scheme still does */
+    const char *written = "https://App.Example, http://b.example:80, https://c.example:443, https://d.example:8443";
+    static const char *const same[] = {"https://app.example", "http://b.example", "https://c.example",
+                                       "https://d.example:8443", "https://c.example:443"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        api_cors_decide(written, same[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 204 && c.allow_origin && strcmp(c.allow_origin, same[i]) == 0,
+                  "%s under \"%s\": %d", same[i], written, c.status);
+    }
+    static const char *const differ[] = {"https://d.example", "http://c.example", "https://b.example",
+                                         "https://c.example:4430", "https://app.example:8080", "http://app.example"};
+    for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+        api_cors_decide(written, differ[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", differ[i], written, c.status);
     }
     /* "*": any origin, answered "*", no Vary */
     api_cors_decide("*", "https://anything.example", "OPTIONS", "PUT", NULL, &predict, &c);
