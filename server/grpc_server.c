@@ -221,8 +221,7 @@ static int route_of(const char *method, gfe_call *ci)
 
 /* The transport's report of a call that ended without its message (already answered, if at all):
  * counted and logged as gfe_answer does. A cancelled call is HTTP_CLIENT_CLOSED, not a client error:
- * the client left or its deadline passed before it sent the request, which it may well do. (So is
- * a compressed call, which gRPC itself cancels: nothing here can tell it apart.) */
+ * the client left or its deadline passed before it sent the request, which it may well do. */
 static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs)
 {
     gfe_server *g = ctx;
