@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int CODES[METRICS_N_CODES] = {200, 400, 401, 404, 405, 408, 413, 414, 415, 431, 499,
+static const int CODES[METRICS_N_CODES] = {200, 204, 400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 431, 499,
                                               500, 501, 503, 504};
 static const char *const EP_NAMES[EP_COUNT] = {"predict", "torchserve", "v2_infer", "v2_metadata",
                                                "health", "models", "metrics", "grpc_infer",

@@ -20,7 +20,7 @@ typedef enum {
     EP_COUNT
 } metrics_endpoint;
 
-#define METRICS_N_CODES 15     /* status codes counted separately; others go to "other" */
+#define METRICS_N_CODES 18     /* status codes counted separately; others go to "other" */
 #define METRICS_MAX_BUCKETS 16
 
 typedef struct {

@@ -219,6 +219,10 @@ static void test_hostile(const server *s)
     CHECK_MSG(got > 0 && strstr(buf, " 200 ") && strstr(buf, "\"predictions\""), "HTTP/1.0 POST with Content-Length: %.200s", buf);
     close(fd);
     free(tiny.data);
+    resp m = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 30);
+    CHECK_MSG(m.body && strstr(m.body, "deit_requests_total{endpoint=\"predict\",code=\"411\"} 2\n"),
+              "metrics: the two 411s counted as such");
+    resp_free(&m);
 
     /* slow clients: one stops mid-body, one mid-headers; the server keeps serving and drops them at
      * --conn-timeout-s (2 s) */

@@ -749,6 +749,12 @@ static void test_cors(void)
     r = request(c, "OPTIONS", url_of(&s, "/v1/predict"), NULL, NULL, 0, TIMEOUT_S);
     CHECK(r.status == 405 && has_header(&r, "Allow", "POST"));
     resp_free(&r);
+    /* the preflights are counted under their own codes, not "other" */
+    r = request(c, "GET", url_of(&s, "/metrics"), NULL, NULL, 0, TIMEOUT_S);
+    CHECK_MSG(r.body && strstr(r.body, "deit_requests_total{endpoint=\"predict\",code=\"204\"} 1\n") &&
+                  strstr(r.body, "deit_requests_total{endpoint=\"v2_infer\",code=\"403\"} 1\n"),
+              "metrics: preflights counted 204 and 403");
+    resp_free(&r);
     free(img.data);
     curl_easy_cleanup(c);
     stop_clean(&s);
