@@ -42,6 +42,14 @@ printf '%s' "$out" | grep -q '"distill_head":null' && ok || ko "one-head model: 
 
 "$BIN" --model $M/timm-deit-reduced --top-k 0 $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "--top-k 0 refused"
+# Numbers are checked whole, within strtol's range and before narrowing to int: --top-k 4294967297
+# ran as --top-k 1, --threads 4294967298 as 2, and a --max-pixels beyond a long became LONG_MAX
+for a in top-k=4294967297 top-k=3x top-k= threads=4294967298 max-pixels=99999999999999999999 \
+         max-pixels=-5 max-model-mb=0x10; do
+    out=$("$BIN" --model $M/timm-deit-reduced "--$a" $I/chelsea.png 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
+        ok || ko "--$a: want exit 2 naming the option, got exit $rc: $out"
+done
 
 # Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
 # that overflow float32 in the forward pass give an error line and exit 1, never an empty {} (the

@@ -8,6 +8,7 @@
 
 #include "deit.h"
 #include "hub.h"
+#include "cli_args.h"
 #include "cli_model.h"
 #include "prediction.h"
 #include "explanation.h"
@@ -67,40 +68,28 @@ int main(int argc, char **argv)
     const char *precision = getenv("DEIT_PRECISION");
     int ch;
     while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eXP:", opts, NULL)) != -1) {
-        char *end = NULL;
+        long v = 0;
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'k':
-            top_k = (int)strtol(optarg, &end, 10);
-            if (*end || top_k < 1 || top_k > API_MAX_TOP_K) {
-                fprintf(stderr, "deit-predict: --top-k must be 1..%d\n", API_MAX_TOP_K);
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--top-k", optarg, 1, API_MAX_TOP_K, &v)) return 2;
+            top_k = (int)v;
             break;
         case 'l': with_logits = 1; break;
         case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
-            threads = (int)strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 64) {
-                fprintf(stderr, "deit-predict: --threads must be 1..64\n");
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--threads", optarg, 1, 64, &v)) return 2;
+            threads = (int)v;
             break;
         case 'p':
-            max_pixels = strtoll(optarg, &end, 10);
-            if (*end || max_pixels < 1) {
-                fprintf(stderr, "deit-predict: --max-pixels must be a positive integer\n");
-                return 2;
-            }
+            /* the server's --max-pixels bounds (server_config.c) */
+            if (cli_long_arg("deit-predict", "--max-pixels", optarg, 1, 1000000000L, &v)) return 2;
+            max_pixels = v;
             break;
         case 'P': precision = optarg; break;
         case 'M':
-            max_model_mb = strtol(optarg, &end, 10);
-            if (*end || max_model_mb < 1 || max_model_mb > (1L << 20)) {
-                fprintf(stderr, "deit-predict: --max-model-mb must be 1..%ld\n", 1L << 20);
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--max-model-mb", optarg, 1, 1L << 20, &max_model_mb)) return 2;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

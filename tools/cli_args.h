@@ -1,0 +1,28 @@
+/* cli_args.h — numeric option values of the command-line tools (deit-predict, deit-eval): the whole
+ * argument a decimal integer within [min, max], or a message naming the option, the range and what
+ * was given. Header-only: deit-eval links none of the tools' objects. */
+#ifndef DEIT_TOOLS_CLI_ARGS_H
+#define DEIT_TOOLS_CLI_ARGS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Parses v into *out and returns 0, or prints "PROG: OPT must be an integer from MIN to MAX (got "V")"
+ * on stderr and returns -1. strtol's own range is checked too (errno): a value beyond a long must not
+ * come back as LONG_MAX, and the bounds are checked before any narrowing cast, so "4294967297" is
+ * refused rather than read as 1 through an int. */
+static inline int cli_long_arg(const char *prog, const char *opt, const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max) {
+        fprintf(stderr, "%s: %s must be an integer from %ld to %ld (got \"%s\")\n", prog, opt, min, max, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+#endif
