@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_cli.sh — black-box checks of build/deit-predict (the ASan build when present): output
-# schema and values, per-image errors, exit codes. Prints "cli: N passed, N failed".
+# schema and values, per-image errors, exit codes; and deit-eval's argument checks. Prints
+# "cli: N passed, N failed".
 BIN=${DEIT_PREDICT:-build/asan/deit-predict}
 [ -x "$BIN" ] || BIN=build/deit-predict
 M=tests/fixtures/models
@@ -50,6 +51,18 @@ for a in top-k=4294967297 top-k=3x top-k= threads=4294967298 max-pixels=99999999
     [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
         ok || ko "--$a: want exit 2 naming the option, got exit $rc: $out"
 done
+
+# deit-eval's options the same way (it used atoi: --limit 5abc evaluated 5 images, --limit 4294967298
+# two), and an operand is refused (deit-eval 100 evaluated the whole test set). These are decided
+# before the data set is read or a server asked, so --data need not exist.
+EVAL=${DEIT_EVAL:-build/deit-eval}
+for a in limit=5abc limit=4294967298 limit= concurrency=2x concurrency=257; do
+    out=$("$EVAL" --data /nonexistent "--$a" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
+        ok || ko "deit-eval --$a: want exit 2 naming the option, got exit $rc: $out"
+done
+out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q 'unexpected argument "100"' && ok || ko "deit-eval 100: exit $rc, $out"
 
 # Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
 # that overflow float32 in the forward pass give an error line and exit 1, never an empty {} (the
