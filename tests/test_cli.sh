@@ -64,6 +64,30 @@ done
 out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q 'unexpected argument "100"' && ok || ko "deit-eval 100: exit $rc, $out"
 
+# Output that cannot be written is a failure, not exit 0 with the lines lost (both tools exited 0
+# into /dev/full): deit-predict exits 2, deit-eval 1, each saying why on stderr
+out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png 2>&1 >/dev/full); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
+    ko "deit-predict >/dev/full: want exit 2 and the reason, got exit $rc: $out"
+D=$(mktemp -d)
+/usr/bin/python3 - "$D" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]  # two 28x28 images in the IDX layout deit-eval reads
+gzip.open(d + "/t10k-images-idx3-ubyte.gz", "wb").write(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(range(256)) * 6 + bytes(32))
+gzip.open(d + "/t10k-labels-idx1-ubyte.gz", "wb").write(struct.pack(">II", 0x801, 2) + bytes([1, 2]))
+PY
+"${DEIT_SERVER_BIN:-build/deit-server}" --host 127.0.0.1 --port 0 --model $M/timm-deit-reduced >"$D/srv.log" 2>&1 &
+srv=$!
+for _ in $(seq 100); do grep -qs "ready:" "$D/srv.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$D/srv.log" | head -n 1)
+"$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 0 ] && ok || ko "deit-eval on two images: exit $rc"
+out=$("$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json 2>&1 >/dev/full); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
+    ko "deit-eval >/dev/full: want exit 1 and the reason, got exit $rc: $out"
+kill "$srv"; wait "$srv" 2>/dev/null
+rm -rf "$D"
+
 # Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
 # that overflow float32 in the forward pass give an error line and exit 1, never an empty {} (the
 # models are the reduced fixture with some values rewritten in place)

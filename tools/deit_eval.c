@@ -414,6 +414,8 @@ int main(int argc, char **argv)
             printf("token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n", t.n_cos,
                    t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
     }
+    if (!cli_stdout_ok("deit-eval"))
+        rc = 1;
     for (int i = 0; i < conc; i++) {
         if (slots[i].easy)
             curl_easy_cleanup(slots[i].easy);

@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "  --precision P       f32 (default), bf16 or int8 matrix products ($DEIT_PRECISION)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
-            "and makes the exit status 1; a model that cannot be fetched or loaded exits 2.\n"
+            "and makes the exit status 1; a model that cannot be fetched or loaded, or output\n"
+            "that cannot be written (a full disk), exits 2.\n"
             "Hub downloads honour HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE,\n"
             "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
@@ -170,11 +171,11 @@ int main(int argc, char **argv)
         }
         print_json_line(o);
     }
-    fflush(stdout);
+    int written = cli_stdout_ok("deit-predict");
     free(px);
     free(logits);
     free(rec);
     deit_state_free(s);
     deit_model_free(m);
-    return failures ? 1 : 0;
+    return !written ? 2 : failures ? 1 : 0;
 }
