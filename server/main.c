@@ -23,6 +23,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 /* Self-pipe: the signal handler only writes a byte; main() reads it. Works whichever thread (ours,
  * MHD's, OpenBLAS's) the signal lands on. Written once before the handler is installed. */
@@ -54,6 +55,18 @@ static int on_hub_cancelled(void *ctx)
     (void)ctx;
     struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
     return poll(&pfd, 1, 0) > 0;
+}
+
+/* 1 when s is well-formed UTF-8 throughout. */
+static int utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = api_utf8_seq((const unsigned char *)s + i, n - i);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
 }
 
 /* The ready line's words for the model's heads. */
@@ -161,6 +174,19 @@ int main(int argc, char **argv)
         http_stop(h);
         return 1;
     }
+    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
+    /* The name goes into every JSON answer and into /metrics, which carry UTF-8 only: jansson will not
+     * build a string of other bytes, so a directory named in Latin-1, or one whose name the engine cut
+     * at 127 bytes inside a character, left every answer 503 "out of memory" behind a 200 /readyz and
+     * a /metrics Prometheus rejects. (--model-name and hub names are ASCII, checked where given.) */
+    if (!utf8_valid(name)) {
+        log_event(&lg, "cannot load model: its name %s (the directory's name, cut at 127 bytes) is not valid "
+                       "UTF-8; name it with --model-name", name);
+        gfe_stop(g);
+        http_stop(h);
+        deit_model_free(model);
+        return 1;
+    }
     /* an idle server lends every worker's cores to the one request it has (engine.h) */
     int wide = cfg.lend_idle ? cfg.workers * cfg.threads : cfg.threads;
     engine_spec spec = {model, cfg.threads, wide > 64 ? 64 : wide};
@@ -180,7 +206,6 @@ int main(int argc, char **argv)
         deit_model_free(model);
         return 1;
     }
-    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     static metrics_model labels; /* read by /metrics for the rest of the process */
     labels = (metrics_model){name, cfg.model_version, deit_precision_name(deit_model_precision(model)),
                              deit_model_isa(model)};
