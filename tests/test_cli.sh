@@ -32,6 +32,19 @@ out=$(timeout 20 "$BIN" --model $M/timm-deit-reduced "$F/pipe.png" 2>&1); rc=$?
 [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q '"error":"not a regular file"' && ok || ko "FIFO image: exit $rc, $out"
 rm -rf "$F"
 
+# File names that are not UTF-8 (Latin-1 here) still get their line, in order, the stray bytes as
+# U+FFFD: the good image's line had lost its "image" key and the bad one's error line was missing
+F=$(mktemp -d)
+good="$F/$(printf 'ch\351lsea.png')" bad="$F/$(printf 'b\344d.png')" R=$(printf '\357\277\275')
+cp $I/chelsea.png "$good"
+printf 'garbage' >"$bad"
+out=$("$BIN" --model $M/timm-deit-reduced "$good" "$bad" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] &&
+    printf '%s\n' "$out" | head -n 1 | grep -qF "{\"image\":\"$F/ch${R}lsea.png\",\"class_head\"" &&
+    printf '%s\n' "$out" | tail -n 1 | grep -qF "{\"image\":\"$F/b${R}d.png\",\"error\":\"unsupported image format\"}" &&
+    ok || ko "Latin-1 file names: exit $rc, $out"
+rm -rf "$F"
+
 "$BIN" --model /nonexistent-model $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "bad model must exit 2 (got $rc)"
 err=$("$BIN" --model $M/timm-deit-reduced/config.json $I/chelsea.png 2>&1 >/dev/null)

@@ -13,6 +13,7 @@
 #include "prediction.h"
 #include "explanation.h"
 #include "regular_file.h"
+#include "text.h"
 
 /* Image files larger than this are refused before reading (the server's default body limit). */
 #define MAX_IMAGE_FILE_BYTES (64u << 20)
@@ -40,6 +41,19 @@ static void usage(FILE *f)
             "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
 
+
+/* The "image" field: the path as given when it is UTF-8, else with U+FFFD for each byte that starts no
+ * character. JSON strings are UTF-8 only (jansson builds no other), and a file named in another
+ * encoding must still get its line, in argument order: its good line lost the "image" key and its
+ * error line was never printed. malloc'd; NULL when out of memory. */
+static char *image_field(const char *path)
+{
+    size_t n = strlen(path), cap = 3 * n + 1;
+    char *s = malloc(cap);
+    if (s)
+        api_utf8_clean(path, n, s, cap);
+    return s;
+}
 
 static void print_json_line(json_t *o)
 {
@@ -134,6 +148,7 @@ int main(int argc, char **argv)
     int failures = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
+        char *image = image_field(path);
         char *buf = NULL;
         size_t len = 0;
         /* a regular file only: a FIFO named on the command line must not hang the run */
@@ -154,7 +169,7 @@ int main(int argc, char **argv)
             json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = p ? json_object() : NULL;
             if (o) {
-                json_object_set_new(o, "image", json_string(path));
+                json_object_set_new(o, "image", json_string(image ? image : "?"));
                 json_object_update(o, p);
             }
             json_decref(p);
@@ -167,9 +182,10 @@ int main(int argc, char **argv)
         if (rc != DEIT_OK || !o) {
             failures++;
             json_decref(o);
-            o = json_pack("{s:s, s:s}", "image", path, "error", rc == DEIT_OK ? why : err);
+            o = json_pack("{s:s, s:s}", "image", image ? image : "?", "error", rc == DEIT_OK ? why : err);
         }
         print_json_line(o);
+        free(image);
     }
     int written = cli_stdout_ok("deit-predict");
     free(px);
