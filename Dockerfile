@@ -68,9 +68,13 @@ ENV HF_HOME=/data \
 USER 10001:10001
 # 8080: HTTP (REST, KServe v2, TorchServe, /metrics); 8081: KServe v2 over gRPC
 EXPOSE 8080 8081
-# Ready, not merely alive: 503 while the model loads and while draining after SIGTERM.
+# Ready, not merely alive: 503 while the model loads and while draining after SIGTERM. With
+# DEIT_TLS_CERT the port speaks HTTPS only, and plain HTTP gets no answer: the check follows the
+# scheme (-k: the certificate names the service, not 127.0.0.1; nothing secret is sent). The port
+# comes from DEIT_PORT: give it there, not as --port, or the check looks at 8080.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD curl -fsS -o /dev/null "http://127.0.0.1:${DEIT_PORT:-8080}/readyz" || exit 1
+    CMD scheme=http; [ -z "$DEIT_TLS_CERT" ] || scheme=https; \
+        curl -fsSk -o /dev/null "$scheme://127.0.0.1:${DEIT_PORT:-8080}/readyz" || exit 1
 # SIGTERM drains: readiness turns 503, the listener closes, accepted requests finish, exit 0 within
 # DEIT_GRACE_S (default 30 s; give `docker stop -t` / terminationGracePeriodSeconds more than that).
 STOPSIGNAL SIGTERM

@@ -113,7 +113,11 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
      * workers. poll() costs O(connections) per wake-up: nothing at the default --max-connections 512. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* An IPv6 address is bound dual-stack, as Linux binds an IPv6 socket by default and the gRPC port
+     * on the same --host is: with MHD_USE_IPv6 alone, MHD sets IPV6_V6ONLY, and --host :: refused every
+     * IPv4 client while gRPC took them, the image's HEALTHCHECK (127.0.0.1) among them. A specific
+     * IPv6 address is unaffected. */
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_DUAL_STACK;
     /* TLS options go through MHD_OPTION_ARRAY so one call serves both modes (an empty array: none) */
     struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
                                          {MHD_OPTION_END, 0, NULL}};

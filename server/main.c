@@ -23,6 +23,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 /* Self-pipe: the signal handler only writes a byte; main() reads it. Works whichever thread (ours,
  * MHD's, OpenBLAS's) the signal lands on. Written once before the handler is installed. */
@@ -54,6 +55,18 @@ static int on_hub_cancelled(void *ctx)
     (void)ctx;
     struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
     return poll(&pfd, 1, 0) > 0;
+}
+
+/* 1 when s is well-formed UTF-8 throughout. */
+static int utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = api_utf8_seq((const unsigned char *)s + i, n - i);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
 }
 
 /* The ready line's words for the model's heads. */
@@ -161,6 +174,19 @@ int main(int argc, char **argv)
         http_stop(h);
         return 1;
     }
+    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
+    /* The name goes into every JSON answer and into /metrics, which carry UTF-8 only: jansson will not
+     * build a string of other bytes, so a directory named in Latin-1, or one whose name the engine cut
+     * at 127 bytes inside a character, left every answer 503 "out of memory" behind a 200 /readyz and
+     * a /metrics Prometheus rejects. (--model-name and hub names are ASCII, checked where given.) */
+    if (!utf8_valid(name)) {
+        log_event(&lg, "cannot load model: its name %s (the directory's name, cut at 127 bytes) is not valid "
+                       "UTF-8; name it with --model-name", name);
+        gfe_stop(g);
+        http_stop(h);
+        deit_model_free(model);
+        return 1;
+    }
     /* an idle server lends every worker's cores to the one request it has (engine.h) */
     int wide = cfg.lend_idle ? cfg.workers * cfg.threads : cfg.threads;
     engine_spec spec = {model, cfg.threads, wide > 64 ? 64 : wide};
@@ -180,7 +206,6 @@ int main(int argc, char **argv)
         deit_model_free(model);
         return 1;
     }
-    const char *name = *cfg.model_name ? cfg.model_name : *src.name ? src.name : deit_model_name(model);
     static metrics_model labels; /* read by /metrics for the rest of the process */
     labels = (metrics_model){name, cfg.model_version, deit_precision_name(deit_model_precision(model)),
                              deit_model_isa(model)};
@@ -215,24 +240,38 @@ int main(int argc, char **argv)
     log_event(&lg, "signal %d: draining (grace %d s, %d requests in flight)", sig, cfg.grace_s,
               http_inflight(h) + gfe_inflight(g));
 
-    /* Drain: stop accepting, let accepted requests finish, then stop the workers. */
+    /* Drain: stop accepting, let accepted requests finish, then stop the workers. The whole shutdown
+     * ends within --grace-s of the signal, timed on the clock: counting 10 ms sleeps let a busy machine
+     * stretch it (with the cores busy, --grace-s 10 exited after 14.6 s and 30 after 38.7), and what
+     * follows a drain that runs out came on top: up to 2 s answering the queued requests 503, then
+     * gfe_stop's last second for gRPC calls. With preStop's 5 s before SIGTERM that passed Kubernetes'
+     * terminationGracePeriodSeconds of 40 (deploy/k8s), so the drain now ends that tail early (at most
+     * half the grace). */
+    double t0 = batcher_now();
+    double grpc_tail = g ? 1.0 : 0.0, tail = 2.0 + grpc_tail;
+    if (tail > cfg.grace_s / 2.0) tail = cfg.grace_s / 2.0;
+    double drain_end = t0 + cfg.grace_s - tail;
+    double answer_end = t0 + cfg.grace_s - grpc_tail;
+    if (answer_end < drain_end) answer_end = drain_end;
     http_drain(h);
     gfe_drain(g);
-    int waited = 0, forced = 0;
+    int forced = 0;
     /* Keep-alive connections that were idle at SIGTERM may still bring one request each (answered
      * with Connection: close): stop only after 500 ms with nothing in flight. */
-    int quiet = 0;
-    while (waited < cfg.grace_s * 1000 && quiet < 500) {
-        quiet = http_inflight(h) + gfe_inflight(g) > 0 ? 0 : quiet + 10;
+    double quiet_since = -1;
+    for (;;) {
+        double now = batcher_now();
+        if (http_inflight(h) + gfe_inflight(g) > 0) quiet_since = -1;
+        else if (quiet_since < 0) quiet_since = now;
+        if ((quiet_since >= 0 && now - quiet_since >= 0.5) || now >= drain_end) break;
         sleep_ms(10);
-        waited += 10;
     }
     if (http_inflight(h) + gfe_inflight(g) > 0) {
         forced = 1;
         log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
                    http_inflight(h) + gfe_inflight(g));
         batcher_stop(b, 0);
-        for (int i = 0; i < 200 && http_inflight(h) + gfe_inflight(g) > 0; i++) sleep_ms(10);
+        while (http_inflight(h) + gfe_inflight(g) > 0 && batcher_now() < answer_end) sleep_ms(10);
     } else {
         batcher_stop(b, 1);
     }

@@ -202,6 +202,12 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
                  *c->tls_cert ? "--tls-cert" : "--tls-key");
         return -1;
     }
+    /* Both listen on --host: the same fixed port twice failed only once HTTP was up, as gRPC's
+     * "could not listen ... (port in use, no permission)" after a grpc core error line. */
+    if (c->grpc_port > 0 && c->grpc_port == c->port) {
+        snprintf(err, errlen, "--grpc-port (%d) must differ from --port (%d)", c->grpc_port, c->port);
+        return -1;
+    }
     if (c->max_images > c->queue) {
         snprintf(err, errlen, "--max-images (%d) must not exceed --queue (%d)", c->max_images, c->queue);
         return -1;

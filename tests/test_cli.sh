@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_cli.sh — black-box checks of build/deit-predict (the ASan build when present): output
-# schema and values, per-image errors, exit codes. Prints "cli: N passed, N failed".
+# schema and values, per-image errors, exit codes; and deit-eval's argument checks. Prints
+# "cli: N passed, N failed".
 BIN=${DEIT_PREDICT:-build/asan/deit-predict}
 [ -x "$BIN" ] || BIN=build/deit-predict
 M=tests/fixtures/models
@@ -31,6 +32,19 @@ out=$(timeout 20 "$BIN" --model $M/timm-deit-reduced "$F/pipe.png" 2>&1); rc=$?
 [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q '"error":"not a regular file"' && ok || ko "FIFO image: exit $rc, $out"
 rm -rf "$F"
 
+# File names that are not UTF-8 (Latin-1 here) still get their line, in order, the stray bytes as
+# U+FFFD: the good image's line had lost its "image" key and the bad one's error line was missing
+F=$(mktemp -d)
+good="$F/$(printf 'ch\351lsea.png')" bad="$F/$(printf 'b\344d.png')" R=$(printf '\357\277\275')
+cp $I/chelsea.png "$good"
+printf 'garbage' >"$bad"
+out=$("$BIN" --model $M/timm-deit-reduced "$good" "$bad" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 2 ] &&
+    printf '%s\n' "$out" | head -n 1 | grep -qF "{\"image\":\"$F/ch${R}lsea.png\",\"class_head\"" &&
+    printf '%s\n' "$out" | tail -n 1 | grep -qF "{\"image\":\"$F/b${R}d.png\",\"error\":\"unsupported image format\"}" &&
+    ok || ko "Latin-1 file names: exit $rc, $out"
+rm -rf "$F"
+
 "$BIN" --model /nonexistent-model $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "bad model must exit 2 (got $rc)"
 err=$("$BIN" --model $M/timm-deit-reduced/config.json $I/chelsea.png 2>&1 >/dev/null)
@@ -42,6 +56,50 @@ printf '%s' "$out" | grep -q '"distill_head":null' && ok || ko "one-head model: 
 
 "$BIN" --model $M/timm-deit-reduced --top-k 0 $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "--top-k 0 refused"
+# Numbers are checked whole, within strtol's range and before narrowing to int: --top-k 4294967297
+# ran as --top-k 1, --threads 4294967298 as 2, and a --max-pixels beyond a long became LONG_MAX
+for a in top-k=4294967297 top-k=3x top-k= threads=4294967298 max-pixels=99999999999999999999 \
+         max-pixels=-5 max-model-mb=0x10; do
+    out=$("$BIN" --model $M/timm-deit-reduced "--$a" $I/chelsea.png 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
+        ok || ko "--$a: want exit 2 naming the option, got exit $rc: $out"
+done
+
+# deit-eval's options the same way (it used atoi: --limit 5abc evaluated 5 images, --limit 4294967298
+# two), and an operand is refused (deit-eval 100 evaluated the whole test set). These are decided
+# before the data set is read or a server asked, so --data need not exist.
+EVAL=${DEIT_EVAL:-build/deit-eval}
+for a in limit=5abc limit=4294967298 limit= concurrency=2x concurrency=257; do
+    out=$("$EVAL" --data /nonexistent "--$a" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
+        ok || ko "deit-eval --$a: want exit 2 naming the option, got exit $rc: $out"
+done
+out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q 'unexpected argument "100"' && ok || ko "deit-eval 100: exit $rc, $out"
+
+# Output that cannot be written is a failure, not exit 0 with the lines lost (both tools exited 0
+# into /dev/full): deit-predict exits 2, deit-eval 1, each saying why on stderr
+out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png 2>&1 >/dev/full); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
+    ko "deit-predict >/dev/full: want exit 2 and the reason, got exit $rc: $out"
+D=$(mktemp -d)
+/usr/bin/python3 - "$D" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]  # two 28x28 images in the IDX layout deit-eval reads
+gzip.open(d + "/t10k-images-idx3-ubyte.gz", "wb").write(struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(range(256)) * 6 + bytes(32))
+gzip.open(d + "/t10k-labels-idx1-ubyte.gz", "wb").write(struct.pack(">II", 0x801, 2) + bytes([1, 2]))
+PY
+"${DEIT_SERVER_BIN:-build/deit-server}" --host 127.0.0.1 --port 0 --model $M/timm-deit-reduced >"$D/srv.log" 2>&1 &
+srv=$!
+for _ in $(seq 100); do grep -qs "ready:" "$D/srv.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$D/srv.log" | head -n 1)
+"$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 0 ] && ok || ko "deit-eval on two images: exit $rc"
+out=$("$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json 2>&1 >/dev/full); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
+    ko "deit-eval >/dev/full: want exit 1 and the reason, got exit $rc: $out"
+kill "$srv"; wait "$srv" 2>/dev/null
+rm -rf "$D"
 
 # Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
 # that overflow float32 in the forward pass give an error line and exit 1, never an empty {} (the

@@ -14,11 +14,14 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "cli_args.h"
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
 
 #define MAX_CONCURRENCY 256
+#define MAX_LIMIT 10000000 /* images; a test set holds fewer, and --limit is clipped to it */
 #define MAX_RESPONSE_BYTES (1u << 20)
 
 typedef struct {
@@ -265,11 +268,19 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "u:d:n:c:jp:h", opts, NULL)) != -1) {
+        long v = 0;
         switch (ch) {
         case 'u': url = optarg; break;
         case 'd': data_dir = optarg; break;
-        case 'n': limit = atoi(optarg); break;
-        case 'c': conc = atoi(optarg); break;
+        /* checked whole and in range (atoi read "5abc" as 5 and 4294967298 as 2) */
+        case 'n':
+            if (cli_long_arg("deit-eval", "--limit", optarg, 1, MAX_LIMIT, &v)) return 2;
+            limit = (int)v;
+            break;
+        case 'c':
+            if (cli_long_arg("deit-eval", "--concurrency", optarg, 1, MAX_CONCURRENCY, &v)) return 2;
+            conc = (int)v;
+            break;
         case 'j': as_json = 1; break;
         case 'p': pred_path = optarg; break;
         default:
@@ -286,8 +297,9 @@ int main(int argc, char **argv)
             return ch == 'h' ? 0 : 2;
         }
     }
-    if (limit < 1 || conc < 1 || conc > MAX_CONCURRENCY) {
-        fprintf(stderr, "deit-eval: --limit must be >= 1 and --concurrency 1..%d\n", MAX_CONCURRENCY);
+    /* the tool takes no operands: "deit-eval 100" meant --limit 100, not the whole test set */
+    if (optind < argc) {
+        fprintf(stderr, "deit-eval: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
     dataset d;
@@ -402,6 +414,8 @@ int main(int argc, char **argv)
             printf("token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n", t.n_cos,
                    t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
     }
+    if (!cli_stdout_ok("deit-eval"))
+        rc = 1;
     for (int i = 0; i < conc; i++) {
         if (slots[i].easy)
             curl_easy_cleanup(slots[i].easy);

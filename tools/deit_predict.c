@@ -8,10 +8,12 @@
 
 #include "deit.h"
 #include "hub.h"
+#include "cli_args.h"
 #include "cli_model.h"
 #include "prediction.h"
 #include "explanation.h"
 #include "regular_file.h"
+#include "text.h"
 
 /* Image files larger than this are refused before reading (the server's default body limit). */
 #define MAX_IMAGE_FILE_BYTES (64u << 20)
@@ -33,11 +35,25 @@ static void usage(FILE *f)
             "  --precision P       f32 (default), bf16 or int8 matrix products ($DEIT_PRECISION)\n"
             "  --max-pixels N      refuse images with more pixels (default 40000000)\n"
             "Prints one JSON object per image per line; a bad image prints {\"image\", \"error\"}\n"
-            "and makes the exit status 1; a model that cannot be fetched or loaded exits 2.\n"
+            "and makes the exit status 1; a model that cannot be fetched or loaded, or output\n"
+            "that cannot be written (a full disk), exits 2.\n"
             "Hub downloads honour HF_ENDPOINT, HF_HUB_CACHE / HF_HOME, HF_TOKEN, HF_HUB_OFFLINE,\n"
             "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT, like huggingface_hub.\n");
 }
 
+
+/* The "image" field: the path as given when it is UTF-8, else with U+FFFD for each byte that starts no
+ * character. JSON strings are UTF-8 only (jansson builds no other), and a file named in another
+ * encoding must still get its line, in argument order: its good line lost the "image" key and its
+ * error line was never printed. malloc'd; NULL when out of memory. */
+static char *image_field(const char *path)
+{
+    size_t n = strlen(path), cap = 3 * n + 1;
+    char *s = malloc(cap);
+    if (s)
+        api_utf8_clean(path, n, s, cap);
+    return s;
+}
 
 static void print_json_line(json_t *o)
 {
@@ -67,40 +83,28 @@ int main(int argc, char **argv)
     const char *precision = getenv("DEIT_PRECISION");
     int ch;
     while ((ch = getopt_long(argc, argv, "m:k:lt:p:hM:eXP:", opts, NULL)) != -1) {
-        char *end = NULL;
+        long v = 0;
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'k':
-            top_k = (int)strtol(optarg, &end, 10);
-            if (*end || top_k < 1 || top_k > API_MAX_TOP_K) {
-                fprintf(stderr, "deit-predict: --top-k must be 1..%d\n", API_MAX_TOP_K);
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--top-k", optarg, 1, API_MAX_TOP_K, &v)) return 2;
+            top_k = (int)v;
             break;
         case 'l': with_logits = 1; break;
         case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
-            threads = (int)strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 64) {
-                fprintf(stderr, "deit-predict: --threads must be 1..64\n");
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--threads", optarg, 1, 64, &v)) return 2;
+            threads = (int)v;
             break;
         case 'p':
-            max_pixels = strtoll(optarg, &end, 10);
-            if (*end || max_pixels < 1) {
-                fprintf(stderr, "deit-predict: --max-pixels must be a positive integer\n");
-                return 2;
-            }
+            /* the server's --max-pixels bounds (server_config.c) */
+            if (cli_long_arg("deit-predict", "--max-pixels", optarg, 1, 1000000000L, &v)) return 2;
+            max_pixels = v;
             break;
         case 'P': precision = optarg; break;
         case 'M':
-            max_model_mb = strtol(optarg, &end, 10);
-            if (*end || max_model_mb < 1 || max_model_mb > (1L << 20)) {
-                fprintf(stderr, "deit-predict: --max-model-mb must be 1..%ld\n", 1L << 20);
-                return 2;
-            }
+            if (cli_long_arg("deit-predict", "--max-model-mb", optarg, 1, 1L << 20, &max_model_mb)) return 2;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -144,6 +148,7 @@ int main(int argc, char **argv)
     int failures = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
+        char *image = image_field(path);
         char *buf = NULL;
         size_t len = 0;
         /* a regular file only: a FIFO named on the command line must not hang the run */
@@ -164,7 +169,7 @@ int main(int argc, char **argv)
             json_t *p = api_prediction_json(&am, logits, logits + K, top_k, with_logits);
             o = p ? json_object() : NULL;
             if (o) {
-                json_object_set_new(o, "image", json_string(path));
+                json_object_set_new(o, "image", json_string(image ? image : "?"));
                 json_object_update(o, p);
             }
             json_decref(p);
@@ -177,15 +182,16 @@ int main(int argc, char **argv)
         if (rc != DEIT_OK || !o) {
             failures++;
             json_decref(o);
-            o = json_pack("{s:s, s:s}", "image", path, "error", rc == DEIT_OK ? why : err);
+            o = json_pack("{s:s, s:s}", "image", image ? image : "?", "error", rc == DEIT_OK ? why : err);
         }
         print_json_line(o);
+        free(image);
     }
-    fflush(stdout);
+    int written = cli_stdout_ok("deit-predict");
     free(px);
     free(logits);
     free(rec);
     deit_state_free(s);
     deit_model_free(m);
-    return failures ? 1 : 0;
+    return !written ? 2 : failures ? 1 : 0;
 }

@@ -20,9 +20,10 @@ RUN_FLAGS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network host --h
 T=$(mktemp -d /tmp/deit-container.XXXXXX)
 C1=deit-test-$$-1
 C2=deit-test-$$-2
+C3=deit-test-$$-3
 cleanup() {
     cleanup_pids
-    $PODMAN rm -f -t 0 "$C1" "$C2" >/dev/null 2>&1 || true
+    $PODMAN rm -f -t 0 "$C1" "$C2" "$C3" >/dev/null 2>&1 || true
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -114,6 +115,31 @@ $PODMAN healthcheck run "$C1" >/dev/null 2>&1 || fail "HEALTHCHECK command fails
 top=$($PODMAN top "$C1" pid user args 2>/dev/null | awk 'NR == 2 { print $1, $2, $3 }')
 [ "$top" = "1 deit /usr/local/bin/deit-server" ] || fail "expected deit-server as PID 1 user deit, got: $top"
 ok "HEALTHCHECK passes; deit-server runs as PID 1, user deit"
+
+# With DEIT_TLS_CERT/DEIT_TLS_KEY the port speaks HTTPS only: the HEALTHCHECK must follow (it asked
+# http:// and called a ready TLS container unhealthy for good).
+command -v openssl >/dev/null || fail "openssl not installed (apt-get install openssl)"
+mkdir -m 755 "$T/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" -days 1 \
+    -subj /CN=deit.example >"$T/openssl.log" 2>&1 || { cat "$T/openssl.log"; fail "openssl req"; }
+chmod 644 "$T/tls/key.pem" "$T/tls/cert.pem"
+P3=$(free_port)
+G3=$(free_port)
+while [ "$G3" = "$P3" ]; do G3=$(free_port); done
+$PODMAN run -d --name "$C3" "${RUN_FLAGS[@]}" -v "$T/tls:/tls:ro" -e DEIT_PORT="$P3" -e DEIT_GRPC_PORT="$G3" \
+    -e DEIT_HOST=127.0.0.1 -e DEIT_TLS_CERT=/tls/cert.pem -e DEIT_TLS_KEY=/tls/key.pem "$IMAGE" >"$T/run3.log" 2>&1 ||
+    { cat "$T/run3.log"; fail "run $C3"; }
+code=000
+for _ in $(seq 100); do
+    code=$(curl -sk -o /dev/null -m 2 -w '%{http_code}' "https://127.0.0.1:$P3/readyz" 2>/dev/null) || code=000
+    [ "$code" = 200 ] && break
+    sleep 0.2
+done
+[ "$code" = 200 ] || { $PODMAN logs "$C3" 2>&1 | tail; fail "TLS container: https /readyz gave $code"; }
+$PODMAN healthcheck run "$C3" >"$T/health3.log" 2>&1 ||
+    { cat "$T/health3.log"; fail "HEALTHCHECK calls a ready TLS container unhealthy"; }
+$PODMAN rm -f -t 0 "$C3" >/dev/null 2>&1
+ok "HEALTHCHECK follows DEIT_TLS_CERT: a ready TLS container is healthy"
 
 for p in "$P1" "$P2"; do
     curl -fsS -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" \

@@ -95,6 +95,32 @@ static void test_faults(void)
     free(bad.data);
     free(st.data);
 
+    /* A model's default name is its directory's, and it goes into every JSON answer and /metrics,
+     * which carry UTF-8 only: a Latin-1 directory name, or a UTF-8 one longer than the engine's 127
+     * bytes (70 x U+00E9, cut inside a character), answered every request 503 "out of memory" behind
+     * a 200 /readyz. Refused at start, pointing at --model-name; served under a --model-name. */
+    char latin1[600], long_utf8[800];
+    snprintf(latin1, sizeof latin1, "%s/caf\xe9", H_LOGS);
+    int o = snprintf(long_utf8, sizeof long_utf8, "%s/", H_LOGS);
+    for (int i = 0; i < 70; i++) o += snprintf(long_utf8 + o, sizeof long_utf8 - (size_t)o, "\xc3\xa9");
+    CHECK(model_copy(latin1, "", NULL, 0) == 0 && model_copy(long_utf8, "", NULL, 0) == 0);
+    expect_start_failure("latin-1 directory name", latin1, "not valid UTF-8; name it with --model-name");
+    expect_start_failure("long directory name", long_utf8, "not valid UTF-8; name it with --model-name");
+    const char *renamed[] = {"--model-name", "cafe", NULL};
+    server named;
+    if (server_start_model(&named, "latin1-renamed", latin1, renamed, NULL, "http") == 0) {
+        blob img = image("chelsea.png");
+        const char *png[] = {"Content-Type: image/png", NULL};
+        resp r = request(NULL, "POST", url_of(&named, "/v1/predict"), png, img.data, img.len, 60);
+        CHECK_MSG(r.status == 200 && r.body && strstr(r.body, "\"model\":\"cafe\""), "--model-name cafe: %ld %s",
+                  r.status, r.body);
+        resp_free(&r);
+        free(img.data);
+        check_stopped(&named);
+    } else {
+        CHECK(0);
+    }
+
     /* a bad image in a batch fails that request only (the whole request, naming the part); the next
      * request, on the same connection, is served */
     server s;

@@ -30,6 +30,31 @@ static void stop_clean(server *s)
     CHECK_MSG(log_count(s, "Sanitizer") == 0, "sanitizer report in %s", s->log);
 }
 
+/* --host :: is every address, IPv4 included, as for the gRPC port: it was bound IPv6-only (MHD's
+ * IPV6_V6ONLY), so IPv4 clients, the image's HEALTHCHECK on 127.0.0.1 and IPv4 probes were refused. */
+static void test_host_any(void)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&a6, sizeof a6) == 0;
+    if (probe >= 0) close(probe);
+    if (!have_v6) {
+        fprintf(stderr, "info: no IPv6 loopback here: --host :: not tested\n");
+        return;
+    }
+    server s;
+    const char *extra[] = {"--host", "::", NULL}; /* after the harness's --host 127.0.0.1: the last wins */
+    server_spawn(&s, "host-any", H_MODEL, extra, NULL, "http");
+    char v6[96], v4[96];
+    snprintf(v6, sizeof v6, "http://[::1]:%d/readyz", s.port);
+    snprintf(v4, sizeof v4, "http://127.0.0.1:%d/readyz", s.port);
+    int ready = 0;
+    for (double t0 = now_s(); !ready && now_s() - t0 < 60; sleep_ms(50)) ready = get_status(v6) == 200;
+    CHECK_MSG(ready, "--host ::, [::1] not ready (log %s)", s.log);
+    CHECK_MSG(get_status(v4) == 200, "--host ::, 127.0.0.1 refused (log %s)", s.log);
+    stop_clean(&s);
+}
+
 /* ---- a client that writes everything, then reads ------------------------------------------------ */
 
 typedef struct {
@@ -767,6 +792,7 @@ int main(void)
     const char *slash = strrchr(H_MODEL, '/');
     MODEL_NAME = slash ? slash + 1 : H_MODEL;
     fprintf(stderr, "test_interop: %s (logs in %s)%s\n", H_SERVER_BIN, H_LOGS, QUICK ? " quick" : "");
+    test_host_any();
     test_early_errors();
     test_loading();
     test_log_json();

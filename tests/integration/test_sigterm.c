@@ -104,6 +104,29 @@ static void test_sigterm(void)
     /* every request the server accepted was answered: its access log agrees with the clients */
     CHECK_INT_EQ(log_count(&s, "POST /v1/predict 200"), ok);
     CHECK_INT_EQ(log_count(&s, "POST /v1/predict "), ok);
+
+    /* 3. an upload that never finishes: the process is gone within --grace-s of the signal, timed on
+     * the clock (exit 1, forced). It counted 10 ms sleeps, which a busy machine stretches, and then
+     * spent up to 2 s more answering the queue: --grace-s 4 exited after 6 s and more, which is how a
+     * pod overruns terminationGracePeriodSeconds and is killed. */
+    const char *grace4[] = {"--grace-s", "4", NULL};
+    if (server_start(&s, "drain-grace", grace4)) {
+        CHECK(0);
+        return;
+    }
+    fd = raw_connect(&s, RCV_TIMEOUT_S);
+    CHECK(send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl);
+    CHECK(send(fd, REF_BLOB[0].data, 1000, MSG_NOSIGNAL) == 1000);
+    sleep_ms(200);
+    double t0 = now_s();
+    int code = server_stop(&s);
+    double secs = now_s() - t0;
+    fprintf(stderr, "info: SIGTERM with an upload that never ends, --grace-s 4: exit %d after %.2f s\n", code,
+            secs);
+    CHECK_INT_EQ(code, 1);
+    CHECK_MSG(secs >= 3.5 && secs < 5.5, "exit %.2f s after SIGTERM with --grace-s 4", secs);
+    CHECK(log_count(&s, "grace period over with 1 requests in flight") == 1);
+    close(fd);
 }
 
 int main(void)

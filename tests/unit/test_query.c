@@ -158,6 +158,18 @@ static void test_config(void)
     CHECK(strstr(err, "--cors-origin") != NULL);
     c.cors_origin = "";
 
+    /* HTTP and gRPC on one port: refused before either listens, naming both flags; port 0 (any
+     * free one) twice is fine */
+    server_config_defaults(&c);
+    c.model = "m";
+    c.port = c.grpc_port = 8090;
+    CHECK(server_config_validate(&c, err, sizeof err) == -1 &&
+          strstr(err, "--grpc-port (8090) must differ from --port"));
+    c.port = c.grpc_port = 0;
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+    c.grpc_port = 8081;
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+
     /* --model-name ends up in URL paths and JSON: only a safe character set is accepted */
     server_config_defaults(&c);
     c.model = "m";
