@@ -46,6 +46,16 @@ size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap)
     return o;
 }
 
+int api_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t k = api_utf8_seq((const unsigned char *)s + i, len - i);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
 /* The code point of a valid n-byte UTF-8 sequence (api_utf8_seq said so). */
 static uint32_t utf8_code_point(const unsigned char *s, size_t n)
 {

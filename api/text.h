@@ -10,6 +10,9 @@
  * (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, truncated). len >= 1. */
 size_t api_utf8_seq(const unsigned char *s, size_t len);
 
+/* 1 when s[len] is well-formed UTF-8 throughout (what a JSON string may hold). */
+int api_utf8_valid(const char *s, size_t len);
+
 /* Copies in[len] to out[cap] (NUL-terminated, truncated on a character boundary to fit), replacing
  * each byte that starts no UTF-8 character with U+FFFD. Returns the bytes written before the NUL. */
 size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap);

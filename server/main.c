@@ -57,18 +57,6 @@ static int on_hub_cancelled(void *ctx)
     return poll(&pfd, 1, 0) > 0;
 }
 
-/* 1 when s is well-formed UTF-8 throughout. */
-static int utf8_valid(const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t k = api_utf8_seq((const unsigned char *)s + i, n - i);
-        if (!k) return 0;
-        i += k;
-    }
-    return 1;
-}
-
 /* The ready line's words for the model's heads. */
 static const char *heads_phrase(const deit_model *m)
 {
@@ -179,7 +167,7 @@ int main(int argc, char **argv)
      * build a string of other bytes, so a directory named in Latin-1, or one whose name the engine cut
      * at 127 bytes inside a character, left every answer 503 "out of memory" behind a 200 /readyz and
      * a /metrics Prometheus rejects. (--model-name and hub names are ASCII, checked where given.) */
-    if (!utf8_valid(name)) {
+    if (!api_utf8_valid(name, strlen(name))) {
         log_event(&lg, "cannot load model: its name %s (the directory's name, cut at 127 bytes) is not valid "
                        "UTF-8; name it with --model-name", name);
         gfe_stop(g);

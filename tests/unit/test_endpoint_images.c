@@ -193,6 +193,8 @@ static void test_text(void)
     CHECK_INT_EQ(api_utf8_seq((const unsigned char *)"\xf0\x9f\x98", 3), 0);
     CHECK_INT_EQ(api_utf8_seq((const unsigned char *)"\xc0\xaf", 2), 0);
     CHECK_INT_EQ(api_utf8_seq((const unsigned char *)"\x80", 1), 0);
+    CHECK(api_utf8_valid("caf\xc3\xa9", 5) && api_utf8_valid("", 0));
+    CHECK(!api_utf8_valid("caf\xe9", 4) && !api_utf8_valid("\xc3\xa9", 1)); /* Latin-1; cut mid-character */
 }
 
 int main(void)
