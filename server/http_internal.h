@@ -1,5 +1,5 @@
 /* http_internal.h — the state shared by the daemon lifecycle (http.c) and the request handler
- * (request.c); nothing outside server/http*.c and request.c includes it. */
+ * (request.c, request_answer.c); nothing outside server/http*.c and request*.c includes it. */
 #ifndef DEIT_SERVER_HTTP_INTERNAL_H
 #define DEIT_SERVER_HTTP_INTERNAL_H
 

@@ -2,7 +2,6 @@
  * protocol decisions taken by api/endpoint.h; images are decoded here in the HTTP thread and the
  * connection is suspended while a worker runs them, so no thread waits for inference. */
 #include <microhttpd.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,13 +10,9 @@
 #include <strings.h>
 
 #include "accept.h"
-#include "batch_answer.h"
-#include "cors.h"
 #include "explanation.h"
-#include "http_internal.h"
 #include "request_head.h"
-#include "response.h"
-#include "status_map.h"
+#include "request_internal.h"
 #include "web_page.h"
 
 #define SERVER_VERSION DEIT_SERVER_VERSION /* server_config.h: REST and gRPC report one version */
@@ -26,56 +21,6 @@
  * (Python http.client, requests, Node) receives the answer instead of a reset; beyond it the
  * connection is closed (nginx's lingering close, bounded by bytes here and by the read deadline). */
 #define DISCARD_FACTOR 4
-/* Bytes of the method and path kept for the access log. */
-#define LOG_METHOD_BYTES 32
-#define LOG_PATH_BYTES 512
-
-/* The three phases of a request (style.md): headers seen -> body arriving -> answer. PH_PARKED waits,
- * suspended with its body unread, for room in a full queue (admission.h); PH_DISCARD reads and drops
- * the body of a request already answered from its headers; PH_QUEUED is the answer phase's wait: the
- * connection is suspended until a worker finishes the job. */
-typedef enum { PH_PARKED, PH_BODY, PH_DISCARD, PH_QUEUED, PH_DONE } phase;
-typedef enum { PARK_WAITING, PARK_ADMITTED, PARK_REFUSED } park_state;
-
-typedef struct {
-    http_server *h;
-    const engine *eng;         /* NULL until the engine is set */
-    struct MHD_Connection *conn;
-    route rt;
-    api_plan plan;
-    metrics_endpoint ep;
-    char method[LOG_METHOD_BYTES];
-    char path[LOG_PATH_BYTES];
-    double t0;
-    phase ph;
-    /* upload */
-    uint8_t *body;
-    size_t len, cap;
-    size_t dropped;            /* bytes read and discarded */
-    int over_limit;
-    /* the answer */
-    int status;
-    char *resp;
-    size_t resp_len;
-    const char *ctype;
-    int responded;             /* MHD_queue_response succeeded */
-    int ticket;                /* admitted by the waiting room and not in the queue yet */
-    int body_parked;           /* parked after its body was read (the queue filled meanwhile) */
-    double park_until;         /* when waiting for room ends (set at the first park) */
-    atomic_int park;           /* park_state, set by the room's thread before it resumes */
-    int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
-    int page;                  /* the answer is the web page: its security headers go with it */
-    api_cors cors;             /* what the answer tells a browser about other origins (--cors-origin) */
-    /* inference */
-    api_images im;             /* the body's images (and the v2 request: id, outputs) */
-    int n_images;
-    float *pixels, *cls, *dist;
-    float *explain;            /* [n][api_explain_floats] when ?explain=1, else NULL */
-    json_t **extra;            /* their JSON, handed to resp_predict (the array is ours to free) */
-    double decode_ms;
-    batch_job job;
-    atomic_int job_done;       /* set by the worker before it resumes the connection */
-} request;
 
 static metrics_endpoint endpoint_of(route_kind k)
 {
@@ -100,38 +45,6 @@ static api_server view(const request *rq)
                         SERVER_VERSION, h->cfg->exif_transpose};
 }
 
-/* Sets a ready-made body as the answer. Takes ownership of body (NULL: empty body). */
-static void set_answer(request *rq, int status, char *body, size_t len, const char *ctype)
-{
-    free(rq->resp);
-    rq->status = status;
-    rq->resp = body;
-    rq->resp_len = body ? len : 0;
-    rq->ctype = ctype;
-    rq->ph = PH_DONE;
-}
-
-/* Answers with an error in the endpoint's shape (api_error_body). */
-static void set_error(request *rq, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(request *rq, int status, const char *fmt, ...)
-{
-    char msg[API_MSG_MAX + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    size_t len = 0;
-    char *body = api_error_body(&rq->rt, status, msg, &len);
-    set_answer(rq, status, body, len, "application/json");
-}
-
-/* A built JSON body, or the one out-of-memory answer (503) when the builder failed. */
-static void set_json(request *rq, int status, char *body, size_t len)
-{
-    if (!body) set_error(rq, 503, "out of memory building the response");
-    else set_answer(rq, status, body, len, "application/json");
-}
-
 static const char *header(const request *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
@@ -148,8 +61,8 @@ static void begin(request *rq, const char *url, const char *method)
     api_cors_decide(h->cfg->cors_origin, origin, method, header(rq, "Access-Control-Request-Method"),
                     header(rq, "Access-Control-Request-Headers"), &rq->rt, &rq->cors);
     if (rq->cors.preflight) { /* before the API key: a browser sends none with a preflight */
-        if (rq->cors.status == 204) set_answer(rq, 204, NULL, 0, NULL);
-        else set_error(rq, rq->cors.status, "origin %.200s may not call this server from a browser (--cors-origin)", origin);
+        if (rq->cors.status == 204) request_set_answer(rq, 204, NULL, 0, NULL);
+        else request_set_error(rq, rq->cors.status, "origin %.200s may not call this server from a browser (--cors-origin)", origin);
         return;
     }
     if (atomic_load_explicit(&h->engine_set, memory_order_acquire)) rq->eng = &h->eng;
@@ -162,7 +75,7 @@ static void begin(request *rq, const char *url, const char *method)
                    MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "exif_transpose")};
     api_plan_request(&rq->rt, &hd, &sv, &rq->plan);
     if (rq->plan.status) {
-        set_error(rq, rq->plan.status, "%s", rq->plan.msg);
+        request_set_error(rq, rq->plan.status, "%s", rq->plan.msg);
         return;
     }
     if (rq->plan.body != API_BODY_NONE) {
@@ -171,10 +84,10 @@ static void begin(request *rq, const char *url, const char *method)
     }
     if (rq->rt.kind == R_ROOT && api_accepts_html(header(rq, MHD_HTTP_HEADER_ACCEPT))) {
         char *page = malloc(web_page_html_len);
-        if (!page) set_error(rq, 503, "out of memory");
+        if (!page) request_set_error(rq, 503, "out of memory");
         else {
             memcpy(page, web_page_html, web_page_html_len);
-            set_answer(rq, 200, page, web_page_html_len, "text/html; charset=utf-8");
+            request_set_answer(rq, 200, page, web_page_html_len, "text/html; charset=utf-8");
             rq->page = 1;
         }
         return;
@@ -182,13 +95,13 @@ static void begin(request *rq, const char *url, const char *method)
     if (rq->rt.kind == R_METRICS) {
         size_t len = 0;
         char *body = metrics_render(h->metrics, &len);
-        if (!body) set_error(rq, 503, "out of memory");
-        else set_answer(rq, 200, body, len, "text/plain; version=0.0.4; charset=utf-8");
+        if (!body) request_set_error(rq, 503, "out of memory");
+        else request_set_answer(rq, 200, body, len, "text/plain; version=0.0.4; charset=utf-8");
         return;
     }
     api_answer a;
-    if (api_answer_get(&rq->rt, &sv, &a)) set_error(rq, 503, "out of memory");
-    else set_answer(rq, a.status, a.body, a.len, a.ctype);
+    if (api_answer_get(&rq->rt, &sv, &a)) request_set_error(rq, 503, "out of memory");
+    else request_set_answer(rq, a.status, a.body, a.len, a.ctype);
 }
 
 /* Phase 2: appends an upload chunk, enforcing the body limit as bytes arrive. A body over the limit is
@@ -232,14 +145,6 @@ static void job_done(batch_job *job)
     MHD_resume_connection(conn);
 }
 
-/* A job that did not end BATCH_OK, answered from the table both front ends share. */
-static void set_batch_error(request *rq, int status)
-{
-    char msg[API_MSG_MAX];
-    int http = batch_answer(status, rq->h->cfg, msg, sizeof msg);
-    set_error(rq, http, "%s", msg);
-}
-
 /* The request is in the queue (or will never be): the waiting room may admit the next one. */
 static void drop_ticket(request *rq)
 {
@@ -257,7 +162,7 @@ static void finish_upload(request *rq)
 {
     http_server *h = rq->h;
     if (rq->over_limit) {
-        set_error(rq, 413, "request body is over the limit of %zu bytes (--max-body-mb %d)", h->max_body,
+        request_set_error(rq, 413, "request body is over the limit of %zu bytes (--max-body-mb %d)", h->max_body,
                   h->cfg->max_body_mb);
         return;
     }
@@ -265,7 +170,7 @@ static void finish_upload(request *rq)
     char msg[API_MSG_MAX];
     int st = api_collect_images(&rq->plan, &sv, rq->body, rq->len, &rq->im, msg, sizeof msg);
     if (st) {
-        set_error(rq, st, "%s", msg);
+        request_set_error(rq, st, "%s", msg);
         return;
     }
     rq->n_images = (int)rq->im.n;
@@ -310,7 +215,7 @@ static void start_job(request *rq)
         return;
     }
     if (batcher_queued(e->batcher) + rq->n_images > h->cfg->queue) {
-        if (park(rq, 0)) set_batch_error(rq, BATCH_FULL);
+        if (park(rq, 0)) request_set_batch_error(rq, BATCH_FULL);
         return;
     }
     rq->pixels = malloc(n * F * sizeof(float));
@@ -318,7 +223,7 @@ static void start_job(request *rq)
     rq->dist = malloc(n * K * sizeof(float));
     if (rq->plan.explain) rq->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
     if (!rq->pixels || !rq->cls || !rq->dist || (rq->plan.explain && !rq->explain)) {
-        set_error(rq, 503, "out of memory for %zu images", n);
+        request_set_error(rq, 503, "out of memory for %zu images", n);
         return;
     }
     double t = batcher_now();
@@ -329,7 +234,7 @@ static void start_job(request *rq)
                                       rq->pixels + i * F, err, sizeof err);
         if (rc != DEIT_OK) {
             st = api_decode_error(rc, err, i, n, msg, sizeof msg);
-            set_error(rq, st, "%s", msg);
+            request_set_error(rq, st, "%s", msg);
             return;
         }
     }
@@ -357,101 +262,10 @@ static void submit_job(request *rq)
     drop_ticket(rq);
     if (rc == BATCH_FULL && park(rq, 1) == 0) return; /* another request took the room: wait, decoded */
     if (rc != BATCH_OK) {
-        set_batch_error(rq, rc);
+        request_set_batch_error(rq, rc);
         rq->resume_pending = 1;
         MHD_resume_connection(rq->conn); /* answered on the next handler call */
     }
-}
-
-/* {"explain": {...}} for each image of a ?explain=1 request: resp_predict's extra (it takes the
- * references; the array stays ours, freed with the request). NULL when out of memory. */
-static json_t *const *explanations(request *rq)
-{
-    json_t **x = calloc((size_t)rq->n_images, sizeof *x);
-    if (!x) return NULL;
-    rq->extra = x;
-    const deit_model *m = rq->eng->model;
-    int gh, gw, ok = 1;
-    deit_grid(m, &gh, &gw);
-    size_t E = api_explain_floats(m);
-    for (int i = 0; i < rq->n_images; i++) {
-        x[i] = json_pack("{s:o}", "explain", api_explain_json(rq->explain + (size_t)i * E, gh, gw,
-                                                              deit_model_distilled(m)));
-        ok &= x[i] != NULL;
-    }
-    if (ok) return x;
-    for (int i = 0; i < rq->n_images; i++) json_decref(x[i]);
-    return NULL;
-}
-
-/* Phase 3 after a job: the endpoint's body from the logits (the builders fuse the heads). */
-static void answer_job(request *rq)
-{
-    const batch_job *j = &rq->job;
-    if (j->status != BATCH_OK) {
-        set_batch_error(rq, j->status);
-        return;
-    }
-    const engine *e = rq->eng;
-    int n = rq->n_images;
-    size_t len = 0;
-    char *body;
-    if (rq->rt.kind == R_PREDICT) {
-        resp_timing t = {rq->decode_ms, (j->t_start - j->t_submit) * 1e3, (j->t_end - j->t_start) * 1e3,
-                         (batcher_now() - rq->t0) * 1e3};
-        json_t *const *extra = NULL;
-        if (rq->explain && !(extra = explanations(rq))) body = NULL; /* answered 503 below */
-        else body = resp_predict(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &t, extra, &len);
-    } else if (rq->rt.kind == R_TORCHSERVE) {
-        body = resp_torchserve(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &len);
-    } else {
-        const v2_request *v = &rq->im.v2;
-        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, n, &len);
-    }
-    set_json(rq, 200, body, len);
-}
-
-/* Queues the prepared answer (once). */
-static enum MHD_Result respond(request *rq)
-{
-    if (rq->responded) return MHD_YES;
-    struct MHD_Response *r;
-    if (rq->resp) {
-        r = MHD_create_response_from_buffer(rq->resp_len, rq->resp, MHD_RESPMEM_MUST_FREE);
-        if (r) rq->resp = NULL; /* owned by the response now */
-    } else {
-        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
-    if (!r) return MHD_NO;
-    if (rq->status != 204) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->ctype ? rq->ctype : "application/json");
-    if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
-    if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (rq->rt.kind == R_ROOT) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept");
-    if (rq->cors.vary_origin) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
-    if (rq->cors.allow_origin) {
-        MHD_add_response_header(r, "Access-Control-Allow-Origin", rq->cors.allow_origin);
-        if (rq->cors.preflight) {
-            MHD_add_response_header(r, "Access-Control-Allow-Methods", rq->cors.allow_methods);
-            MHD_add_response_header(r, "Access-Control-Allow-Headers", rq->cors.allow_headers);
-            MHD_add_response_header(r, "Access-Control-Max-Age", API_CORS_MAX_AGE);
-        } else { /* what a page's script may read of the answer besides the simple headers */
-            MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
-        }
-    }
-    if (rq->page) {
-        /* the page runs only its own inline script and style (hashes), talks only to this origin */
-        MHD_add_response_header(r, "Content-Security-Policy", web_page_csp);
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    }
-    if (atomic_load(&rq->h->readiness) == API_DRAINING)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
-    MHD_destroy_response(r);
-    if (ok == MHD_YES) rq->responded = 1;
-    return ok;
 }
 
 /* 1 when the request announces a body (POST/PUT, or any Content-Length > 0 / chunked upload). */
@@ -500,16 +314,16 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         begin(rq, request_origin_form(url), method);
         const char *bad_framing = request_framing_problem(conn);
         if (bad_framing) {
-            set_error(rq, 400, "%s", bad_framing);
-            return respond(rq); /* in this first call: the body is never read, the connection closed */
+            request_set_error(rq, 400, "%s", bad_framing);
+            return request_respond(rq); /* in this first call: the body is never read, the connection closed */
         }
         if (rq->ph == PH_BODY && request_body_unframed(conn)) {
             /* An endpoint that needs a body, asked without one framed: an HTTP/1.0 client (no
              * chunked there) that left out Content-Length, or a hand-written request. Its bytes, if
              * it sent any, would be read as a next request: 411 says what is missing, and the
              * connection is closed. */
-            set_error(rq, 411, "this endpoint needs a body: send it with Content-Length (or Transfer-Encoding: chunked)");
-            return respond(rq);
+            request_set_error(rq, 411, "this endpoint needs a body: send it with Content-Length (or Transfer-Encoding: chunked)");
+            return request_respond(rq);
         }
         int body = expects_body(conn, method);
         read_deadlines_headers(h->rd, conn, body);
@@ -520,11 +334,11 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
             read_deadlines_request_read(h->rd, conn); /* we, not the client, hold the body back */
             if (park(rq, 0) == 0) return MHD_YES;
             read_deadlines_headers(h->rd, conn, 1);
-            set_batch_error(rq, BATCH_FULL);
+            request_set_batch_error(rq, BATCH_FULL);
         }
         if (rq->ph == PH_BODY && h->adm) rq->ticket = 1;
         if (rq->ph == PH_DONE && body) {
-            if (answer_before_body(rq)) return respond(rq);
+            if (answer_before_body(rq)) return request_respond(rq);
             rq->ph = PH_DISCARD;
         }
         return MHD_YES;
@@ -540,16 +354,16 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
             if (ps == PARK_ADMITTED) {
                 start_job(rq); /* with the ticket http_unpark gave it */
             } else {
-                set_batch_error(rq, BATCH_FULL);
+                request_set_batch_error(rq, BATCH_FULL);
             }
-            return rq->ph == PH_DONE && !rq->resume_pending ? respond(rq) : MHD_YES;
+            return rq->ph == PH_DONE && !rq->resume_pending ? request_respond(rq) : MHD_YES;
         }
         read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
         if (ps == PARK_ADMITTED) {
             rq->ph = PH_BODY; /* with the ticket http_unpark gave it */
         } else {
-            set_batch_error(rq, BATCH_FULL);
-            if (answer_before_body(rq)) return respond(rq);
+            request_set_batch_error(rq, BATCH_FULL);
+            if (answer_before_body(rq)) return request_respond(rq);
             rq->ph = PH_DISCARD;
         }
         if (*upload_data_size == 0) return MHD_YES;
@@ -565,12 +379,12 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         }
         read_deadlines_request_read(h->rd, conn);
         finish_upload(rq);
-        return rq->ph == PH_DONE && !rq->resume_pending ? respond(rq) : MHD_YES;
+        return rq->ph == PH_DONE && !rq->resume_pending ? request_respond(rq) : MHD_YES;
     case PH_QUEUED:
         /* phase 3: resumed by the worker */
         if (!atomic_load_explicit(&rq->job_done, memory_order_acquire)) return MHD_YES;
-        answer_job(rq);
-        return respond(rq);
+        request_answer_job(rq);
+        return request_respond(rq);
     case PH_DISCARD:
     case PH_DONE:
     default:
@@ -582,7 +396,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         }
         read_deadlines_request_read(h->rd, conn);
         rq->resume_pending = 0;
-        return respond(rq);
+        return request_respond(rq);
     }
 }
 
