@@ -1,6 +1,8 @@
 /* cors.c — which origins may call the server from a browser, and what to tell the browser; see cors.h. */
 #include "cors.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,8 +10,18 @@
 /* Longest Access-Control-Request-Headers value echoed back. */
 #define MAX_ECHOED_HEADERS 512
 
+/* The 16 bytes of a bracketed IPv6 literal host; 0 when it is none (or not a valid one). */
+static int ipv6_bytes(const char *host, size_t len, unsigned char out[16])
+{
+    char text[INET6_ADDRSTRLEN + 1];
+    if (len < 3 || host[0] != '[' || host[len - 1] != ']' || len - 2 >= sizeof text) return 0;
+    memcpy(text, host + 1, len - 2);
+    text[len - 2] = '\0';
+    return inet_pton(AF_INET6, text, out) == 1;
+}
+
 /* 1 when entry[len] is scheme://host[:port] with scheme http/https: host letters, digits, '-', '.',
- * or a bracketed IPv6 literal; port 1-5 digits. */
+ * or a bracketed IPv6 address; port 1-5 digits. */
 static int origin_well_formed(const char *e, size_t len)
 {
     size_t at = len >= 7 && strncmp(e, "http://", 7) == 0 ? 7 : len >= 8 && strncmp(e, "https://", 8) == 0 ? 8 : 0;
@@ -17,8 +29,8 @@ static int origin_well_formed(const char *e, size_t len)
     if (e[at] == '[') {
         const char *close = memchr(e + at, ']', len - at);
         if (!close || close == e + at + 1) return 0;
-        for (const char *c = e + at + 1; c < close; c++)
-            if (!strchr("0123456789abcdefABCDEF:.", *c)) return 0;
+        unsigned char addr[16];
+        if (!ipv6_bytes(e + at, (size_t)(close - (e + at)) + 1, addr)) return 0;
         at = (size_t)(close - e) + 1;
     } else {
         size_t host = at;
@@ -67,25 +79,49 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen)
     return 0;
 }
 
-/* len without a default port at its end (":80" after http://, ":443" after https://). */
-static size_t without_default_port(const char *s, size_t len)
+/* An origin's parts: scheme (without "://"), host (an IPv6 literal keeps its brackets) and port
+ * ("" for none or the scheme's default, which a browser leaves out). */
+typedef struct {
+    const char *scheme, *host, *port;
+    size_t scheme_len, host_len, port_len;
+} origin_parts;
+
+static void split_origin(const char *s, size_t len, origin_parts *o)
 {
-    if (len > 7 && strncasecmp(s, "http://", 7) == 0 && len - 7 > 3 && memcmp(s + len - 3, ":80", 3) == 0)
-        return len - 3;
-    if (len > 8 && strncasecmp(s, "https://", 8) == 0 && len - 8 > 4 && memcmp(s + len - 4, ":443", 4) == 0)
-        return len - 4;
-    return len;
+    size_t at = 0;
+    while (at + 3 <= len && memcmp(s + at, "://", 3) != 0) at++;
+    o->scheme = s;
+    o->scheme_len = at + 3 <= len ? at : len;
+    at = at + 3 <= len ? at + 3 : len;
+    o->host = s + at;
+    const char *close = at < len && s[at] == '[' ? memchr(s + at, ']', len - at) : NULL;
+    const char *colon = memchr(close ? close : s + at, ':', len - (size_t)((close ? close : s + at) - s));
+    size_t host_end = colon ? (size_t)(colon - s) : len;
+    o->host_len = host_end - at;
+    o->port = colon ? colon + 1 : s + len;
+    o->port_len = colon ? len - host_end - 1 : 0;
+    int http = o->scheme_len == 4 && strncasecmp(s, "http", 4) == 0;
+    int https = o->scheme_len == 5 && strncasecmp(s, "https", 5) == 0;
+    if ((http && o->port_len == 2 && memcmp(o->port, "80", 2) == 0) ||
+        (https && o->port_len == 3 && memcmp(o->port, "443", 3) == 0))
+        o->port_len = 0;
 }
 
 /* 1 when the entry e[len] and the Origin header name the same origin. A browser serializes an
- * origin with the scheme and host in lowercase and without the scheme's default port (the URL
- * standard), so an entry written "https://App.Example" or "https://app.example:443", which the
- * list check accepts, would otherwise match no browser's Origin at all: scheme and host are
- * compared without case (RFC 6454 5) and a default port counts as none. */
+ * origin as the URL standard does: scheme and host in lowercase, no default port, an IPv6 literal
+ * in its shortest form ([::1], never [0:0::1]); an entry written otherwise, which the list check
+ * accepts, would match no browser's Origin at all. So scheme and host are compared without case
+ * (RFC 6454 5), a default port counts as none, and IPv6 literals are compared as addresses. */
 static int same_origin(const char *e, size_t len, const char *origin)
 {
-    size_t n = without_default_port(e, len), on = without_default_port(origin, strlen(origin));
-    return n == on && strncasecmp(e, origin, n) == 0;
+    origin_parts a, b;
+    split_origin(e, len, &a);
+    split_origin(origin, strlen(origin), &b);
+    if (a.scheme_len != b.scheme_len || strncasecmp(a.scheme, b.scheme, a.scheme_len) != 0) return 0;
+    if (a.port_len != b.port_len || memcmp(a.port, b.port, a.port_len) != 0) return 0;
+    unsigned char ia[16], ib[16];
+    if (ipv6_bytes(a.host, a.host_len, ia)) return ipv6_bytes(b.host, b.host_len, ib) && memcmp(ia, ib, 16) == 0;
+    return a.host_len == b.host_len && strncasecmp(a.host, b.host, a.host_len) == 0;
 }
 
 static int listed(const char *list, const char *origin)

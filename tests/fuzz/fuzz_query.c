@@ -1,10 +1,12 @@
-/* fuzz_query.c — libFuzzer target: query-string integers, request routing and the Accept header of GET /
- * (api/query.h, api/route.h, api/accept.h). */
+/* fuzz_query.c — libFuzzer target: query-string integers, request routing, the Accept header of GET /
+ * and the CORS decisions on a request's Origin and preflight headers and on a --cors-origin list
+ * (api/query.h, api/route.h, api/accept.h, api/cors.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accept.h"
+#include "cors.h"
 #include "query.h"
 #include "route.h"
 
@@ -47,6 +49,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     z[size] = '\0';
     int html = api_accepts_html(z);
     if (html != 0 && html != 1) abort();
+
+    /* Origin, Access-Control-Request-Headers (hostile) against a list with every kind of entry; then
+     * the same bytes as a --cors-origin list (configuration, checked at start) */
+    route predict;
+    route_match("/v1/predict", 11, &predict);
+    api_cors c;
+    api_cors_decide("http://[0::1]:8080, https://App.Example, http://b.example:80", z, "OPTIONS", "POST", z,
+                    &predict, &c);
+    if (c.allow_origin && c.allow_origin != z) abort(); /* echoes the Origin it was given, nothing else */
+    if (c.preflight && c.status != 204 && c.status != 403) abort();
+    if (c.allow_headers && c.allow_headers != z && strcmp(c.allow_headers, API_CORS_HEADERS) != 0) abort();
+    char msg[256];
+    if (api_cors_list_check(z, msg, sizeof msg) == 0 && *z) {
+        api_cors_decide(z, "http://[::1]:8080", "OPTIONS", "POST", NULL, &predict, &c);
+        if (c.allow_origin && strcmp(c.allow_origin, "*") != 0 && strcmp(c.allow_origin, "http://[::1]:8080") != 0)
+            abort();
+    }
     free(z);
     return 0;
 }

@@ -22,7 +22,8 @@ static void test_list_check(void)
         CHECK_MSG(api_cors_list_check(good[i], msg, sizeof msg) == 0, "\"%s\": %s", good[i], msg);
     static const char *const bad[] = {"localhost:3000", "http://", "http://a.example/", "http://a.example/app",
                                       "ftp://a.example", "*,http://a.example", "http://a.example:", "http://a.example:123456",
-                                      "http://a b.example", "http://[::1", "http://a.example,,http://b.example"};
+                                      "http://a b.example", "http://[::1", "http://a.example,,http://b.example",
+                                      "http://[:::]", "http://[1::2::3]", "http://[fe80::1%eth0]", "http://[12345::1]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_MSG(api_cors_list_check(bad[i], msg, sizeof msg) == -1, "\"%s\" accepted", bad[i]);
         CHECK(strncmp(msg, "--cors-origin: ", 15) == 0);
@@ -88,6 +89,23 @@ static void test_decide(void)
     for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
         api_cors_decide(written, differ[i], "OPTIONS", "POST", NULL, &predict, &c);
         CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", differ[i], written, c.status);
+    }
+    /* IPv6 literals are compared as addresses: a browser sends the shortest form (the URL standard
+     * serializes [0:0::1] as [::1] and [::FFFF:192.0.2.1] as [::ffff:c000:201]) */
+    const char *v6 = "http://[0:0:0:0::1]:8080, https://[2001:DB8::0001], http://[::ffff:192.0.2.1]";
+    static const char *const v6_same[] = {"http://[::1]:8080", "https://[2001:db8::1]", "https://[2001:db8::1]:443",
+                                          "http://[::ffff:c000:201]"};
+    for (size_t i = 0; i < sizeof v6_same / sizeof v6_same[0]; i++) {
+        api_cors_decide(v6, v6_same[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 204 && c.allow_origin && strcmp(c.allow_origin, v6_same[i]) == 0,
+                  "%s under \"%s\": %d", v6_same[i], v6, c.status);
+    }
+    static const char *const v6_differ[] = {"http://[::1]", "http://[::1]:8081", "https://[::1]:8080", "http://[::2]:8080",
+                                            "http://[::1:8080", "http://[::1]]:8080", "http://[]:8080", "null",
+                                            "http://[2001:db8::1]", "http://0:0:0:0::1:8080", "http://[::ffff:c000:202]"};
+    for (size_t i = 0; i < sizeof v6_differ / sizeof v6_differ[0]; i++) {
+        api_cors_decide(v6, v6_differ[i], "OPTIONS", "POST", NULL, &predict, &c);
+        CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", v6_differ[i], v6, c.status);
     }
     /* "*": any origin, answered "*", no Vary */
     api_cors_decide("*", "https://anything.example", "OPTIONS", "PUT", NULL, &predict, &c);
