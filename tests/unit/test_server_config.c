@@ -120,8 +120,73 @@ static void test_config(void)
     free(buf);
 }
 
+/* Kubernetes gives every pod {SVC}_PORT=tcp://IP:PORT for each Service in its namespace, so a Service
+ * named "deit" sets DEIT_PORT. Refused (not ignored: the value may also be a user's mistake), with a
+ * message that says what it is and how to fix it. */
+static void test_service_links(void)
+{
+    server_config c;
+    char err[1024];
+    char *argv0[] = {"deit-server", NULL};
+    unsetenv("DEIT_PORT");
+    unsetenv("DEIT_GRPC_PORT");
+
+    server_config_defaults(&c);
+    setenv("DEIT_PORT", "tcp://10.0.0.12:8080", 1);
+    CHECK_INT_EQ(server_config_parse(&c, 1, argv0, err, sizeof err), -1);
+    CHECK_MSG(strstr(err, "DEIT_PORT=tcp://10.0.0.12:8080 looks like a Kubernetes service link") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "a Service named 'deit' in the namespace") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "enableServiceLinks: false") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "rename the Service") != NULL, "%s", err);
+    unsetenv("DEIT_PORT");
+
+    /* the other protocols Kubernetes writes, and the Service name taken from the variable's name */
+    const char *links[] = {"udp://10.0.0.13:8081", "sctp://10.0.0.13:8081"};
+    for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+        server_config_defaults(&c);
+        setenv("DEIT_GRPC_PORT", links[i], 1);
+        CHECK_INT_EQ(server_config_parse(&c, 1, argv0, err, sizeof err), -1);
+        CHECK_MSG(strstr(err, "looks like a Kubernetes service link") && strstr(err, "a Service named 'deit-grpc'"),
+                  "%s: %s", links[i], err);
+    }
+    unsetenv("DEIT_GRPC_PORT");
+
+    /* any other bad number keeps the plain message */
+    server_config_defaults(&c);
+    setenv("DEIT_PORT", "http://10.0.0.12:8080", 1);
+    CHECK_INT_EQ(server_config_parse(&c, 1, argv0, err, sizeof err), -1);
+    CHECK_MSG(strstr(err, "--port must be an integer") && !strstr(err, "service link"), "%s", err);
+    unsetenv("DEIT_PORT");
+}
+
+/* --help answers whatever the environment holds: a pod that will not start must still say how to
+ * configure it. A "-h" that is a flag's value is that value, not a request for help. */
+static void test_help_first(void)
+{
+    server_config c;
+    char err[1024];
+    setenv("DEIT_PORT", "tcp://10.0.0.12:8080", 1);
+    setenv("DEIT_WORKERS", "many", 1);
+    char *h1[] = {"deit-server", "--help", NULL};
+    char *h2[] = {"deit-server", "--port", "8080", "-h", NULL};
+    char *h3[] = {"deit-server", "--workers=x", "--help", NULL};
+    server_config_defaults(&c);
+    CHECK_INT_EQ(server_config_parse(&c, 2, h1, err, sizeof err), 1);
+    CHECK_INT_EQ(server_config_parse(&c, 4, h2, err, sizeof err), 1);
+    CHECK_INT_EQ(server_config_parse(&c, 3, h3, err, sizeof err), 1);
+    unsetenv("DEIT_PORT");
+    unsetenv("DEIT_WORKERS");
+
+    char *value[] = {"deit-server", "--api-key", "-h", NULL};
+    server_config_defaults(&c);
+    CHECK_INT_EQ(server_config_parse(&c, 3, value, err, sizeof err), 0);
+    CHECK_STR_EQ(c.api_key, "-h");
+}
+
 int main(void)
 {
     test_config();
+    test_service_links();
+    test_help_first();
     return check_summary("test_server_config");
 }
