@@ -72,7 +72,9 @@ EXPOSE 8080 8081
 # DEIT_TLS_CERT the port speaks HTTPS only, and plain HTTP gets no answer: the check follows the
 # scheme (-k: the certificate names the service, not 127.0.0.1; nothing secret is sent). The port
 # comes from DEIT_PORT: give it there, not as --port, or the check looks at 8080.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+# --start-period: failed checks count only after 10 min, time to fetch a hub model first (deit-base,
+# ~350 MB, on a slow link); the first check that passes makes the container healthy at once.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=600s --retries=3 \
     CMD scheme=http; [ -z "$DEIT_TLS_CERT" ] || scheme=https; \
         curl -fsSk -o /dev/null "$scheme://127.0.0.1:${DEIT_PORT:-8080}/readyz" || exit 1
 # SIGTERM drains: readiness turns 503, the listener closes, accepted requests finish, exit 0 within

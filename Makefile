@@ -254,9 +254,11 @@ test: deps
 DEPLOY_MODEL ?= models/fashion-deit
 
 .PHONY: test-deploy test-container
-# yamllint on deploy/, then nginx (deploy/nginx.conf) in front of three loopback replicas.
+# yamllint on deploy/, the start-up allowances (a hub download fits), then nginx (deploy/nginx.conf)
+# in front of three loopback replicas.
 test-deploy: $(B)/deit-server
 	@sh tests/deploy/yamllint.sh
+	@sh tests/deploy/startup_budget.sh
 	@DEPLOY_MODEL=$(DEPLOY_MODEL) bash tests/deploy/nginx.sh
 
 # The web page at / in headless chromium (playwright-core from npm into tests/browser/node_modules):

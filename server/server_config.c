@@ -117,17 +117,70 @@ void server_config_defaults(server_config *c)
     for (size_t i = 0; i < N_OPTS; i++) set_value(c, &OPTS[i], OPTS[i].def, "default", err, sizeof err);
 }
 
+/* The option named by the first n bytes of s, or NULL. */
+static const opt *find_opt(const char *s, size_t n)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(OPTS[i].flag) == n && strncmp(OPTS[i].flag, s, n) == 0) return &OPTS[i];
+    return NULL;
+}
+
+/* Whether argv asks for --help (or -h) anywhere, the values of flags skipped (`--api-key -h` sets a
+ * key). Looked for before anything is parsed, so help is printed even when a DEIT_* variable or
+ * another flag is wrong: the user who reads it is often the one whose settings do not work. */
+static int wants_help(int argc, char **argv)
+{
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return 1;
+        if (strncmp(arg, "--", 2) == 0 && !strchr(arg, '=') && find_opt(arg + 2, strlen(arg + 2))) a++;
+    }
+    return 0;
+}
+
+/* Kubernetes puts {SVC}_PORT=tcp://IP:PORT (udp://, sctp://) into every pod for each Service of its
+ * namespace, so a Service named "deit" or "deit-grpc" sets DEIT_PORT or DEIT_GRPC_PORT. Refused, not
+ * ignored (the server cannot tell it from a value set by mistake), but with a message that names the
+ * cause and the fixes; "must be an integer" alone sent users looking in their own settings. Returns 1
+ * when `value` of variable `name` has that form (and the message is in err), else 0. */
+static int service_link_error(const opt *o, const char *name, const char *value, char *err, size_t errlen)
+{
+    static const char *const SCHEMES[] = {"tcp://", "udp://", "sctp://"};
+    size_t nl = strlen(name);
+    if (o->type == T_STR || nl <= 5 || strcmp(name + nl - 5, "_PORT") != 0) return 0;
+    int link = 0;
+    for (size_t i = 0; i < sizeof SCHEMES / sizeof *SCHEMES; i++)
+        if (strncmp(value, SCHEMES[i], strlen(SCHEMES[i])) == 0) link = 1;
+    if (!link) return 0;
+    /* the Service's name: DEIT_GRPC_PORT -> deit-grpc */
+    char svc[64];
+    size_t n = 0;
+    for (; n < nl - 5 && n + 1 < sizeof svc; n++) {
+        char ch = name[n];
+        svc[n] = ch == '_' ? '-' : (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    svc[n] = '\0';
+    snprintf(err, errlen,
+             "%s=%.100s looks like a Kubernetes service link (a Service named '%s' in the namespace), not a "
+             "value for --%s; set enableServiceLinks: false in the pod spec (or set %s in the container's env), "
+             "or rename the Service",
+             name, value, svc, o->flag, name);
+    return 1;
+}
+
 int server_config_parse(server_config *c, int argc, char **argv, char *err, size_t errlen)
 {
+    if (wants_help(argc, argv)) return 1;
     for (size_t i = 0; i < N_OPTS; i++) {
         char name[64];
         env_name(OPTS[i].flag, name, sizeof name);
         const char *v = getenv(name);
-        if (v && set_value(c, &OPTS[i], v, name, err, errlen)) return -1;
+        if (!v) continue;
+        if (service_link_error(&OPTS[i], name, v, err, errlen)) return -1;
+        if (set_value(c, &OPTS[i], v, name, err, errlen)) return -1;
     }
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return 1;
         if (strncmp(arg, "--", 2) != 0) {
             snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", arg);
             return -1;
@@ -135,9 +188,7 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
         arg += 2;
         const char *eq = strchr(arg, '=');
         size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
-        const opt *o = NULL;
-        for (size_t i = 0; i < N_OPTS; i++)
-            if (strlen(OPTS[i].flag) == nl && strncmp(OPTS[i].flag, arg, nl) == 0) o = &OPTS[i];
+        const opt *o = find_opt(arg, nl);
         if (!o) {
             snprintf(err, errlen, "unknown flag --%.*s (see --help)", (int)nl, arg);
             return -1;

@@ -45,8 +45,10 @@ typedef struct {
 void server_config_defaults(server_config *c);
 
 /* Applies DEIT_* environment variables, then argv flags (--name value or --name=value).
- * Returns 0 on success, 1 when --help was given, -1 on an unknown flag or a bad value (message in
- * err). String fields point into argv / environ, which outlive the server. */
+ * Returns 0 on success, 1 when --help (or -h) is anywhere in argv (checked first: help is given
+ * whatever the environment holds), -1 on an unknown flag or a bad value (message in err; a Kubernetes
+ * service link such as DEIT_PORT=tcp://IP:PORT is named as such). String fields point into argv /
+ * environ, which outlive the server. */
 int server_config_parse(server_config *c, int argc, char **argv, char *err, size_t errlen);
 
 /* Checks cross-field constraints (e.g. max_images <= queue); -1 with a message when violated. */

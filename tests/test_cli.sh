@@ -204,5 +204,16 @@ done
 "$BIN" --model $M/timm-deit-reduced --precision fp8 $I/chelsea.png >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "--precision fp8 refused (got $rc)"
 
+# deit-server in a pod beside a Service named "deit": Kubernetes sets DEIT_PORT=tcp://IP:PORT there.
+# Refused at start (exit 2) with a message that names the service link and the fix (it was only
+# "--port must be an integer"); --help still prints the flags and exits 0, whatever the environment.
+SERVER=${DEIT_SERVER_BIN:-build/deit-server}
+out=$(DEIT_PORT=tcp://10.0.0.12:8080 timeout 20 "$SERVER" --host 127.0.0.1 --model $M/timm-deit-reduced 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "DEIT_PORT=tcp://10.0.0.12:8080 looks like a Kubernetes service link" &&
+    printf '%s' "$out" | grep -q "enableServiceLinks: false" && ok || ko "DEIT_PORT service link: exit $rc, $out"
+out=$(DEIT_PORT=tcp://10.0.0.12:8080 DEIT_WORKERS=many timeout 20 "$SERVER" --help 2>&1); rc=$?
+[ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q '^usage:' && printf '%s' "$out" | grep -q 'DEIT_PORT' && ok ||
+    ko "--help with bad DEIT_* variables: exit $rc, $(printf '%s' "$out" | head -n 2)"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/deploy/nginx.sh — deploy/nginx.conf in front of three real deit-server replicas, all on
 # loopback: concurrent load succeeds; kill -9 of a replica fails only requests in flight on it;
-# SIGTERM of a replica stops new work reaching it, loses nothing, and it exits 0.
+# SIGTERM of a replica stops new work reaching it, loses nothing, and it exits 0; the errors nginx
+# answers itself (413 over client_max_body_size, 502 with every replica down) are the API's JSON.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/deploy/lib.sh
@@ -115,6 +116,48 @@ after=$(sed -n '/draining/,$p' "$T/replica3.log" | grep -c ' POST /v1/predict ' 
 late=$(sed -n '/draining/,$p' "$T/replica3.log" | grep -c ' POST /v1/predict [^2]' || true)
 [ "$late" = 0 ] || fail "phase 3: draining replica answered $late non-2xx"
 ok "SIGTERM mid-run: $good/$total answered 200; the replica finished $after request(s) after SIGTERM, then exited 0"
+
+# ---- 4. errors nginx answers itself are the API's JSON, in the route's shape ------------------
+# json_error STATUS SHAPE CURL-ARGS...: the request gets STATUS with Content-Type application/json
+# and a body that parses as the server's error for that route (v1: {"error": {"code", "message"}},
+# v2: {"error": "message"}), no HTML. Sets HDRS (the response headers' file).
+json_error() {
+    local want=$1 shape=$2 code
+    shift 2
+    HDRS=$T/err.headers
+    code=$(curl -s -m 20 -D "$HDRS" -o "$T/err.body" -w '%{http_code}' "$@") || code=000
+    [ "$code" = "$want" ] || fail "$*: status $code, want $want: $(head -c 300 "$T/err.body")"
+    grep -qi '^content-type: application/json' "$HDRS" ||
+        fail "$*: $want is not JSON: $(grep -i '^content-type' "$HDRS") $(head -c 300 "$T/err.body")"
+    python3 - "$T/err.body" "$want" "$shape" <<'PY' || fail "$*: $want body is not the API's $shape error: $(head -c 300 "$T/err.body")"
+import json, sys
+body, want, shape = open(sys.argv[1]).read(), int(sys.argv[2]), sys.argv[3]
+d = json.loads(body)
+e = d["error"]
+if shape == "v2":
+    assert isinstance(e, str) and e, e
+else:
+    assert e["code"] == want and isinstance(e["message"], str) and e["message"], e
+assert "<html" not in body.lower()
+PY
+}
+head -c $((33 * 1024 * 1024)) /dev/zero >"$T/big.bin" # over client_max_body_size 32m
+json_error 413 v1 -H 'Content-Type: image/jpeg' --data-binary @"$T/big.bin" "$URL/v1/predict"
+grep -q 'balancer' "$T/err.body" || fail "413 on /v1/predict did not come from nginx: $(cat "$T/err.body")"
+json_error 413 v2 -H 'Content-Type: application/json' --data-binary @"$T/big.bin" "$URL/v2/models/m/infer"
+json_error 413 v1 -H 'Content-Type: image/jpeg' -H 'Expect:' --data-binary @"$T/big.bin" "$URL/v1/predict"
+# the replicas' own errors pass through untouched (proxy_intercept_errors is off)
+json_error 404 v1 "$URL/no/such/path"
+grep -q 'balancer' "$T/err.body" && fail "a replica's 404 was replaced by nginx's: $(cat "$T/err.body")"
+ok "413 over client_max_body_size: JSON in the v1 and v2 shapes; a replica's 404 passes through"
+
+kill -TERM "${RPID[1]}"
+wait_exit "${RPID[1]}" 20 || fail "phase 4: replica 1 still running 20 s after SIGTERM"
+json_error 502 v1 "$URL/v1/models"
+grep -qi '^retry-after: 1' "$HDRS" || fail "502 without Retry-After: $(cat "$HDRS")"
+json_error 502 v2 "$URL/v2/health/ready"
+json_error 502 v1 -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" "$URL/v1/predict"
+ok "every replica down: 502 as JSON with Retry-After, in the v1 and v2 shapes"
 
 kill -TERM $NGINX
 wait_exit $NGINX 10 || fail "nginx did not stop"
