@@ -138,6 +138,23 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
+/* Whether argv sets option o (--flag V or --flag=V), values of other flags skipped. A flag beats the
+ * environment, so its variable is then not read at all: `--port 8080` starts even where a
+ * Kubernetes service link or a stale DEIT_PORT holds something else. */
+static int given_as_flag(const opt *o, int argc, char **argv)
+{
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strncmp(arg, "--", 2) != 0) continue;
+        const char *eq = strchr(arg + 2, '=');
+        size_t nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        const opt *f = find_opt(arg + 2, nl);
+        if (f == o) return 1;
+        if (f && !eq) a++;
+    }
+    return 0;
+}
+
 /* Kubernetes puts {SVC}_PORT=tcp://IP:PORT (udp://, sctp://) into every pod for each Service of its
  * namespace, so a Service named "deit" or "deit-grpc" sets DEIT_PORT or DEIT_GRPC_PORT. Refused, not
  * ignored (the server cannot tell it from a value set by mistake), but with a message that names the
@@ -175,7 +192,7 @@ int server_config_parse(server_config *c, int argc, char **argv, char *err, size
         char name[64];
         env_name(OPTS[i].flag, name, sizeof name);
         const char *v = getenv(name);
-        if (!v) continue;
+        if (!v || given_as_flag(&OPTS[i], argc, argv)) continue;
         if (service_link_error(&OPTS[i], name, v, err, errlen)) return -1;
         if (set_value(c, &OPTS[i], v, name, err, errlen)) return -1;
     }

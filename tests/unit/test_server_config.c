@@ -41,6 +41,17 @@ static void test_config(void)
     char *argv0[] = {"deit-server", NULL};
     CHECK_INT_EQ(server_config_parse(&c, 1, argv0, err, sizeof err), -1);
     CHECK(strstr(err, "DEIT_PORT") != NULL);
+    /* a flag for the same option wins, so the bad variable is never read; another option's is */
+    char *port_flag[] = {"deit-server", "--port", "9100", NULL};
+    char *port_eq[] = {"deit-server", "--api-key", "--port", "--port=9101", NULL};
+    char *other_flag[] = {"deit-server", "--workers", "2", NULL};
+    CHECK_INT_EQ(server_config_parse(&c, 3, port_flag, err, sizeof err), 0);
+    CHECK_INT_EQ(c.port, 9100);
+    CHECK_INT_EQ(server_config_parse(&c, 4, port_eq, err, sizeof err), 0);
+    CHECK_INT_EQ(c.port, 9101);
+    CHECK_STR_EQ(c.api_key, "--port");
+    CHECK_INT_EQ(server_config_parse(&c, 3, other_flag, err, sizeof err), -1);
+    CHECK(strstr(err, "DEIT_PORT") != NULL);
     unsetenv("DEIT_PORT");
     unsetenv("DEIT_WORKERS");
     unsetenv("DEIT_MODEL");
