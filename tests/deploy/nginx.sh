@@ -146,10 +146,15 @@ json_error 413 v1 -H 'Content-Type: image/jpeg' --data-binary @"$T/big.bin" "$UR
 grep -q 'balancer' "$T/err.body" || fail "413 on /v1/predict did not come from nginx: $(cat "$T/err.body")"
 json_error 413 v2 -H 'Content-Type: application/json' --data-binary @"$T/big.bin" "$URL/v2/models/m/infer"
 json_error 413 v1 -H 'Content-Type: image/jpeg' -H 'Expect:' --data-binary @"$T/big.bin" "$URL/v1/predict"
-# the replicas' own errors pass through untouched (proxy_intercept_errors is off)
+# errors found while nginx reads the request line (a named location cannot answer those: 500 HTML)
+json_error 414 v1 "$URL/v1/$(head -c 9000 /dev/zero | tr '\0' a)"
+json_error 400 v1 --request-target 'v1/predict' "$URL/"
+# the replicas' own errors pass through untouched (proxy_intercept_errors is off), 400 included
 json_error 404 v1 "$URL/no/such/path"
 grep -q 'balancer' "$T/err.body" && fail "a replica's 404 was replaced by nginx's: $(cat "$T/err.body")"
-ok "413 over client_max_body_size: JSON in the v1 and v2 shapes; a replica's 404 passes through"
+json_error 400 v2 -H 'Content-Type: application/json' --data-binary '{' "$URL/v2/models/$(basename "$DEPLOY_MODEL")/infer"
+grep -q 'invalid JSON' "$T/err.body" || fail "a replica's 400 was replaced by nginx's: $(cat "$T/err.body")"
+ok "413 over client_max_body_size, 414 and a bad request line: JSON; a replica's 404 and 400 pass through"
 
 kill -TERM "${RPID[1]}"
 wait_exit "${RPID[1]}" 20 || fail "phase 4: replica 1 still running 20 s after SIGTERM"
