@@ -149,12 +149,13 @@ json_error 413 v1 -H 'Content-Type: image/jpeg' -H 'Expect:' --data-binary @"$T/
 # errors found while nginx reads the request line (a named location cannot answer those: 500 HTML)
 json_error 414 v1 "$URL/v1/$(head -c 9000 /dev/zero | tr '\0' a)"
 json_error 400 v1 --request-target 'v1/predict' "$URL/"
+json_error 400 v2 -H "X-Padding: $(head -c 9000 /dev/zero | tr '\0' a)" "$URL/v2/health/ready" # 494 inside nginx
 # the replicas' own errors pass through untouched (proxy_intercept_errors is off), 400 included
 json_error 404 v1 "$URL/no/such/path"
 grep -q 'balancer' "$T/err.body" && fail "a replica's 404 was replaced by nginx's: $(cat "$T/err.body")"
 json_error 400 v2 -H 'Content-Type: application/json' --data-binary '{' "$URL/v2/models/$(basename "$DEPLOY_MODEL")/infer"
 grep -q 'invalid JSON' "$T/err.body" || fail "a replica's 400 was replaced by nginx's: $(cat "$T/err.body")"
-ok "413 over client_max_body_size, 414 and a bad request line: JSON; a replica's 404 and 400 pass through"
+ok "413 over client_max_body_size, 414, a bad request line and headers too large: JSON; a replica's 404 and 400 pass through"
 
 kill -TERM "${RPID[1]}"
 wait_exit "${RPID[1]}" 20 || fail "phase 4: replica 1 still running 20 s after SIGTERM"
