@@ -79,8 +79,9 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen)
     return 0;
 }
 
-/* An origin's parts: scheme (without "://"), host (an IPv6 literal keeps its brackets) and port
- * ("" for none or the scheme's default, which a browser leaves out). */
+/* An origin's parts: scheme (without "://"), host (an IPv6 literal keeps its brackets) and port with
+ * its ':' ("" for none or the scheme's default, which a browser leaves out; ":" alone, which no
+ * browser sends, stays and so matches no entry). */
 typedef struct {
     const char *scheme, *host, *port;
     size_t scheme_len, host_len, port_len;
@@ -98,12 +99,12 @@ static void split_origin(const char *s, size_t len, origin_parts *o)
     const char *colon = memchr(close ? close : s + at, ':', len - (size_t)((close ? close : s + at) - s));
     size_t host_end = colon ? (size_t)(colon - s) : len;
     o->host_len = host_end - at;
-    o->port = colon ? colon + 1 : s + len;
-    o->port_len = colon ? len - host_end - 1 : 0;
+    o->port = s + host_end;
+    o->port_len = len - host_end;
     int http = o->scheme_len == 4 && strncasecmp(s, "http", 4) == 0;
     int https = o->scheme_len == 5 && strncasecmp(s, "https", 5) == 0;
-    if ((http && o->port_len == 2 && memcmp(o->port, "80", 2) == 0) ||
-        (https && o->port_len == 3 && memcmp(o->port, "443", 3) == 0))
+    if ((http && o->port_len == 3 && memcmp(o->port, ":80", 3) == 0) ||
+        (https && o->port_len == 4 && memcmp(o->port, ":443", 4) == 0))
         o->port_len = 0;
 }
 

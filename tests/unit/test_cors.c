@@ -85,7 +85,8 @@ static void test_decide(void)
                   "%s under \"%s\": %d", same[i], written, c.status);
     }
     static const char *const differ[] = {"https://d.example", "http://c.example", "https://b.example",
-                                         "https://c.example:4430", "https://app.example:8080", "http://app.example"};
+                                         "https://c.example:4430", "https://app.example:8080", "http://app.example",
+                                         "https://app.example:", "https://c.example:"};
     for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
         api_cors_decide(written, differ[i], "OPTIONS", "POST", NULL, &predict, &c);
         CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", differ[i], written, c.status);
@@ -102,7 +103,8 @@ static void test_decide(void)
     }
     static const char *const v6_differ[] = {"http://[::1]", "http://[::1]:8081", "https://[::1]:8080", "http://[::2]:8080",
                                             "http://[::1:8080", "http://[::1]]:8080", "http://[]:8080", "null",
-                                            "http://[2001:db8::1]", "http://0:0:0:0::1:8080", "http://[::ffff:c000:202]"};
+                                            "http://[2001:db8::1]", "http://0:0:0:0::1:8080", "http://[::ffff:c000:202]",
+                                            "https://[2001:db8::1]:"};
     for (size_t i = 0; i < sizeof v6_differ / sizeof v6_differ[0]; i++) {
         api_cors_decide(v6, v6_differ[i], "OPTIONS", "POST", NULL, &predict, &c);
         CHECK_MSG(c.preflight && c.status == 403 && !c.allow_origin, "%s under \"%s\": %d", v6_differ[i], v6, c.status);
