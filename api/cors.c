@@ -46,6 +46,53 @@ static int origin_well_formed(const char *e, size_t len)
     return 1;
 }
 
+/* 1 when the URL standard parses host[n] as an IPv4 address ("ends in a number"): its last label,
+ * a trailing dot aside, is decimal digits, or 0x and hex digits. */
+static int ends_in_number(const char *h, size_t n)
+{
+    if (n > 1 && h[n - 1] == '.') n--;
+    size_t s = n;
+    while (s > 0 && h[s - 1] != '.') s--;
+    const char *l = h + s;
+    size_t ln = n - s;
+    if (ln == 0) return 0;
+    int hex = ln >= 2 && l[0] == '0' && (l[1] == 'x' || l[1] == 'X');
+    for (size_t i = hex ? 2 : 0; i < ln; i++)
+        if (!((l[i] >= '0' && l[i] <= '9') || (hex && ((l[i] >= 'a' && l[i] <= 'f') || (l[i] >= 'A' && l[i] <= 'F')))))
+            return 0;
+    return 1;
+}
+
+/* What a browser would write otherwise in a well-formed entry e[len], so that no Origin it sends
+ * could match the entry; NULL when nothing. To a browser a host whose last label is a number is an
+ * IPv4 address (127.1 and 0x7f.0.0.1 are 127.0.0.1, 010.0.0.1 is 8.0.0.1) and a port is a number;
+ * the Origin writes both in decimal without leading zeros (the URL standard's serialization). */
+static const char *unlike_a_browser(const char *e, size_t len)
+{
+    size_t at = strncmp(e, "https://", 8) == 0 ? 8 : 7;
+    const char *from = e[at] == '[' ? memchr(e + at, ']', len - at) : e + at;
+    const char *colon = memchr(from, ':', len - (size_t)(from - e));
+    size_t host_end = colon ? (size_t)(colon - e) : len;
+    if (e[at] != '[' && ends_in_number(e + at, host_end - at)) {
+        char text[INET_ADDRSTRLEN];
+        struct in_addr a;
+        size_t n = host_end - at;
+        if (n >= sizeof text) return "a browser writes an IPv4 host as four decimal numbers 0-255 (127.0.0.1)";
+        memcpy(text, e + at, n);
+        text[n] = '\0';
+        if (inet_pton(AF_INET, text, &a) != 1)
+            return "a browser writes an IPv4 host as four decimal numbers 0-255 without leading zeros "
+                   "(127.0.0.1, never 127.1 or 127.0.0.01)";
+    }
+    if (colon) {
+        long port = 0;
+        for (const char *c = colon + 1; c < e + len; c++) port = port * 10 + (*c - '0');
+        if ((len - host_end > 2 && colon[1] == '0') || port > 65535)
+            return "a browser writes a port as a number 0-65535 without leading zeros (8080, never 08080)";
+    }
+    return NULL;
+}
+
 /* The next comma-separated entry of *list without the spaces around it; NULL at the end. */
 static const char *next_entry(const char **list, size_t *len)
 {
@@ -73,6 +120,12 @@ int api_cors_list_check(const char *list, char *msg, size_t msglen)
         if (!origin_well_formed(e, len)) {
             snprintf(msg, msglen, "--cors-origin: \"%.*s\" is not an origin (scheme://host[:port], http or https, "
                      "no path or trailing slash)", (int)(len > 200 ? 200 : len), e);
+            return -1;
+        }
+        const char *why = unlike_a_browser(e, len);
+        if (why) {
+            snprintf(msg, msglen, "--cors-origin: \"%.*s\" would match no browser's Origin: %s",
+                     (int)(len > 200 ? 200 : len), e, why);
             return -1;
         }
     }

@@ -27,7 +27,8 @@ typedef struct {
 
 /* 0 when list is a valid --cors-origin: "" (off), "*" (any origin), or origins separated by commas,
  * each scheme://host[:port] with scheme http or https and nothing after the host or port (what a
- * browser sends as Origin). -1 with a message otherwise. */
+ * browser sends as Origin). -1 with a message otherwise, and for an entry no browser's Origin could
+ * match (a port with leading zeros or over 65535, an IPv4 host such as 127.1 or 127.0.0.01). */
 int api_cors_list_check(const char *list, char *msg, size_t msglen);
 
 /* What to do with a request under list (checked by api_cors_list_check): origin is its Origin header,

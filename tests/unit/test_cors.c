@@ -17,17 +17,29 @@ static void test_list_check(void)
     char msg[256];
     static const char *const good[] = {"", "*", "http://localhost:3000", "https://app.example",
                                        "http://localhost:3000, https://app.example", "http://[::1]:8080",
-                                       "https://a-b.c.example:443,http://127.0.0.1"};
+                                       "https://a-b.c.example:443,http://127.0.0.1", "http://a.example:0",
+                                       "http://a.example:65535", "http://10.0.0.255:8080", "http://1.example",
+                                       "http://a1.example.123a", "http://0xfg.example", "http://[::ffff:127.0.0.1]:80"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         CHECK_MSG(api_cors_list_check(good[i], msg, sizeof msg) == 0, "\"%s\": %s", good[i], msg);
     static const char *const bad[] = {"localhost:3000", "http://", "http://a.example/", "http://a.example/app",
                                       "ftp://a.example", "*,http://a.example", "http://a.example:", "http://a.example:123456",
                                       "http://a b.example", "http://[::1", "http://a.example,,http://b.example",
-                                      "http://[:::]", "http://[1::2::3]", "http://[fe80::1%eth0]", "http://[12345::1]"};
+                                      "http://[:::]", "http://[1::2::3]", "http://[fe80::1%eth0]", "http://[12345::1]",
+                                      /* what a browser never sends: ports and IPv4 hosts it writes otherwise */
+                                      "http://a.example:080", "https://a.example:0443", "http://a.example:08080",
+                                      "http://a.example:65536", "http://a.example:99999", "http://a.example:00",
+                                      "http://127.1", "http://127.0.0.01:3000", "http://0x7f.0.0.1", "http://127.0.0.1.",
+                                      "http://256.0.0.1", "http://a.example.1", "http://a.example.0x1F", "http://a.0x",
+                                      "http://1.2.3.4.5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_MSG(api_cors_list_check(bad[i], msg, sizeof msg) == -1, "\"%s\" accepted", bad[i]);
         CHECK(strncmp(msg, "--cors-origin: ", 15) == 0);
     }
+    CHECK(api_cors_list_check("http://a.example, http://127.1:3000", msg, sizeof msg) == -1);
+    CHECK_MSG(strstr(msg, "\"http://127.1:3000\" would match no browser's Origin: ") && strstr(msg, "127.0.0.1"), "%s", msg);
+    CHECK(api_cors_list_check("http://a.example:08080", msg, sizeof msg) == -1);
+    CHECK_MSG(strstr(msg, "would match no browser's Origin: ") && strstr(msg, "leading zeros"), "%s", msg);
 }
 
 static void test_decide(void)
