@@ -25,8 +25,8 @@ typedef struct {
 /* Defaults for this 2-core machine: 2 workers x 1 engine thread (see docs/server.md, "Threads"). */
 static const opt OPTS[] = {
     {"model", T_STR, OFF(model), "builtin:fashion-deit", 0, 0,
-     "model directory, .safetensors file, hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face "
-     "Hub cache, or builtin:fashion-deit"},
+     "model directory, .safetensors file, hf://ORG/NAME[@REVISION] (or hf-hub:ORG/NAME, ORG/NAME, a timm "
+     "name such as deit_base_patch16_224) from the Hugging Face Hub cache, or builtin:fashion-deit"},
     {"max-model-mb", T_INT, OFF(max_model_mb), "4096", 1, 1048576,
      "refuse a hub model whose files add up to more (MiB)"},
     {"model-name", T_STR, OFF(model_name), "", 0, 0,

@@ -28,6 +28,7 @@ cp models/fashion-deit/config.json "$T/pickle-only/"
 head -c 1000 /dev/urandom > "$T/pickle-only/pytorch_model.bin"
 $PY tests/hub/mock_hub.py --port-file "$T/port" --repo test-org/fashion-deit=models/fashion-deit \
     --repo facebook/deit-reduced=tests/fixtures/models/hf-deit-reduced --repo test-org/pickle-only="$T/pickle-only" \
+    --repo timm/deit_tiny_distilled_patch16_224.fb_in1k=models/fashion-deit \
     --alias old-org/fashion-deit=test-org/fashion-deit &
 MOCK=$!
 SRV=""; HOLDER=""
@@ -293,6 +294,62 @@ if command -v script >/dev/null; then
     script -qec "HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c15 $BIN --model hf://test-org/fashion-deit $IMGS" "$T/tty.log" >/dev/null 2>&1
     check 'grep -q "model.safetensors *\[#\{30\}\] 100.0%" "$T/tty.log"' "progress bar on a terminal"
 fi
+
+# ---- timm's spellings: hf-hub:/hf_hub: mean hf://, a timm model name (ARCH, ARCH.TAG) hf://timm/ARCH.TAG --
+reset
+run "$T/c23" --model hf-hub:test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ -d "$T/c23/models--test-org--fashion-deit/snapshots/$COMMIT" ]' \
+    "hf-hub:ORG/NAME means hf://ORG/NAME ($err)"
+run "$T/c23" --model hf_hub:test-org/fashion-deit@v1.0
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ "$(cat "$T/c23/models--test-org--fashion-deit/refs/v1.0")" = "$COMMIT" ]' \
+    "hf_hub:ORG/NAME@REV, timm's older spelling ($err)"
+TIMM=deit_tiny_distilled_patch16_224
+run "$T/c24" --model "hf://timm/$TIMM.fb_in1k"
+REF_TIMM=$out
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "hf://timm/ARCH.TAG ($err)"
+reset
+run "$T/c25" --model "$TIMM"
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF_TIMM" ] && [ "$(ls "$T/c25")" = "models--timm--$TIMM.fb_in1k" ]' \
+    "a timm name, ARCH: hf://timm/ARCH.fb_in1k, same output, cached as models--timm--ARCH.fb_in1k ($err)"
+check 'printf "%s" "$err" | grep -q "^deit-predict: $TIMM is timm.s model name for hf://timm/$TIMM.fb_in1k$"' \
+    "the hub id a timm name was read as is printed ($err)"
+run "$T/c25" --model "$TIMM.fb_in1k"
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF_TIMM" ] && [ "$(ls "$T/c25")" = "models--timm--$TIMM.fb_in1k" ]' \
+    "a timm name, ARCH.TAG: same output, same cache folder ($err)"
+run "$T/c25" --model vit_base_patch16_224
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k: repository not found.*so it was read as timm.s model name for hub id hf://timm/vit_base_patch16_224.augreg2_in21k_ft_in1k)"' \
+    "a timm name the hub lacks: the error says how it was read ($err)"
+# a directory named like a timm architecture wins, and nothing is asked
+reset
+mkdir -p "$T/wd" && cp -r tests/fixtures/models/hf-deit-reduced "$T/wd/$TIMM"
+AIMGS="$ROOT/tests/fixtures/images/camera.png $ROOT/tests/fixtures/images/chelsea.png"
+local_ref=$(cd "$T/wd" && "$ROOT/$BIN" --logits --model "./$TIMM" $AIMGS 2>&1)
+out=$(cd "$T/wd" && HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c26 "$ROOT/$BIN" --logits --model "$TIMM" $AIMGS 2>&1); rc=$?
+check '[ "$rc" -eq 0 ] && [ "$out" = "$local_ref" ] && [ "$(stat_of requests)" -eq 0 ] && [ ! -e "$T/c26" ]' \
+    "a local directory named like a timm architecture wins ($out)"
+# what is not a timm name this engine maps stays a path: no request, the file named
+run "$T/c27" --model weights.safetensors
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "cannot load model: weights.safetensors: No such file or directory$"' \
+    "a missing weights.safetensors is still a path error ($err)"
+run "$T/c27" --model deit3_base_patch16_224
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "deit3_base_patch16_224: no such file or directory; if it is a timm model name, write its hub id: hf://timm/deit3_base_patch16_224.TAG"' \
+    "a timm-like name not in the table: a path error naming the hf://timm/ form ($err)"
+check '[ "$(stat_of requests)" -eq 0 ] && [ ! -e "$T/c27" ]' "paths make no request"
+# deit-server: the same spellings, served under the repo's NAME, the hub id in the log
+for spec in "$TIMM" "hf-hub:test-org/fashion-deit"; do
+    case $spec in hf-hub:*) want=fashion-deit ;; *) want=$TIMM.fb_in1k ;; esac
+    HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c28 "$SERVER" --port 0 --model "$spec" > "$T/srv5.log" 2>&1 &
+    SRV=$!
+    wait_for 'grep -q "listening on" "$T/srv5.log"'
+    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv5.log" | head -n 1)
+    wait_for 'curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null'
+    check 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""' "deit-server --model $spec serves $want"
+    case $spec in hf-hub:*) ;; *)
+        check 'grep -q "$TIMM is timm.s model name for hf://timm/$TIMM.fb_in1k" "$T/srv5.log" && grep -q "model timm/$TIMM.fb_in1k@main is commit" "$T/srv5.log"' \
+            "server log: the hub id a timm name was read as ($(cat "$T/srv5.log"))" ;;
+    esac
+    kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
+done
 
 # ---- the built-in model: no arguments, from any directory ----------------------------------------
 (cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &

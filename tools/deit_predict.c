@@ -23,7 +23,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: deit-predict [--model MODEL] [options] IMAGE...\n"
             "  --model MODEL       model directory (config.json + model.safetensors), .safetensors file,\n"
-            "                      hf://ORG/NAME[@REVISION] (or ORG/NAME) from the Hugging Face Hub cache,\n"
+            "                      hf://ORG/NAME[@REVISION] (or hf-hub:ORG/NAME, ORG/NAME, a timm name\n"
+            "                      such as deit_base_patch16_224) from the Hugging Face Hub cache,\n"
             "                      or builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model)\n"
             "  --max-model-mb N    refuse hub models whose files add up to more (default 4096)\n"
             "  --top-k K           predictions per head (default 5)\n"

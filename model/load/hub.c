@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "timm_names.h"
 
 /* The files a model is made of. Weights only as safetensors: pytorch_model.bin is a pickle, which
  * runs code when loaded, so it is never fetched. */
@@ -293,20 +294,38 @@ static int resolve_hub(const hub_ref *ref, const hub_options *o, model_source *o
     return DEIT_OK;
 }
 
+/* The hub schemes: ours, and timm.create_model's own ("hf_hub:" is the older spelling timm rewrites
+ * to "hf-hub:"); each followed by [ORG/]NAME[@REV]. The length of the one spec starts with, or 0. */
+static size_t hub_scheme_len(const char *spec)
+{
+    static const char *const SCHEMES[] = {HUB_SCHEME, HUB_TIMM_SCHEME, "hf_hub:"};
+    for (size_t i = 0; i < sizeof SCHEMES / sizeof *SCHEMES; i++)
+        if (strncmp(spec, SCHEMES[i], strlen(SCHEMES[i])) == 0)
+            return strlen(SCHEMES[i]);
+    return 0;
+}
+
+/* A spec without a scheme that names a hub model: 1 for timm's name of one (ARCH or ARCH.TAG, read
+ * as timm/ARCH.TAG), 2 for ORG/NAME[@REV], 0 for a path (one that exists always wins). */
+static int bare_hub_ref(const char *spec, hub_ref *ref)
+{
+    struct stat st;
+    char perr[512];
+    if (stat(spec, &st) == 0)
+        return 0;
+    if (timm_name_ref(spec, ref) == 0)
+        return 1;
+    return hub_ref_parse(spec, 1, ref, perr, sizeof perr) == 0 ? 2 : 0;
+}
+
 model_source_kind model_source_classify(const char *spec)
 {
     if (!spec)
         return MODEL_SOURCE_PATH;
     if (strncmp(spec, HUB_BUILTIN_PREFIX, strlen(HUB_BUILTIN_PREFIX)) == 0)
         return MODEL_SOURCE_BUILTIN;
-    if (strncmp(spec, HUB_SCHEME, strlen(HUB_SCHEME)) == 0)
-        return MODEL_SOURCE_HUB;
-    struct stat st;
     hub_ref ref;
-    char perr[256];
-    /* A path that exists wins over a hub id of the same spelling. */
-    return stat(spec, &st) != 0 && hub_ref_parse(spec, 1, &ref, perr, sizeof perr) == 0 ? MODEL_SOURCE_HUB
-                                                                                         : MODEL_SOURCE_PATH;
+    return hub_scheme_len(spec) || bare_hub_ref(spec, &ref) ? MODEL_SOURCE_HUB : MODEL_SOURCE_PATH;
 }
 
 int model_source_resolve(const char *spec, const hub_options *o, model_source *out, char *err, size_t errlen)
@@ -314,7 +333,7 @@ int model_source_resolve(const char *spec, const hub_options *o, model_source *o
     memset(out, 0, sizeof *out);
     if (!spec || !*spec)
         return deit_fail(err, errlen, DEIT_EINVAL, "no model given");
-    size_t bl = strlen(HUB_BUILTIN_PREFIX), sl = strlen(HUB_SCHEME);
+    size_t bl = strlen(HUB_BUILTIN_PREFIX), sl = hub_scheme_len(spec);
     if (strncmp(spec, HUB_BUILTIN_PREFIX, bl) == 0) {
         hub_builtin b;
         if (hub_builtin_find(spec + bl, &b) != 0)
@@ -327,25 +346,41 @@ int model_source_resolve(const char *spec, const hub_options *o, model_source *o
     }
     hub_ref ref;
     char perr[512];
-    if (strncmp(spec, HUB_SCHEME, sl) == 0) {
+    int bare = 0;
+    if (sl) {
         if (hub_ref_parse(spec + sl, 0, &ref, perr, sizeof perr) != 0)
             return deit_fail(err, errlen, DEIT_EINVAL, "%s", perr);
-    } else {
-        if (model_source_classify(spec) == MODEL_SOURCE_PATH || hub_ref_parse(spec, 1, &ref, perr, sizeof perr) != 0) {
-            out->kind = MODEL_SOURCE_PATH;
-            if (snprintf(out->path, sizeof out->path, "%s", spec) >= (int)sizeof out->path)
-                return deit_fail(err, errlen, DEIT_EINVAL, "model path too long");
-            return DEIT_OK;
-        }
+    } else if (!(bare = bare_hub_ref(spec, &ref))) {
+        out->kind = MODEL_SOURCE_PATH;
+        if (snprintf(out->path, sizeof out->path, "%s", spec) >= (int)sizeof out->path)
+            return deit_fail(err, errlen, DEIT_EINVAL, "model path too long");
+        /* A timm name this engine does not map (deit3_..., a typo) would only meet "no such file":
+         * say which hub id names its weights. */
+        char hint[256];
+        struct stat st;
+        if (stat(spec, &st) != 0 && errno == ENOENT && timm_name_suggest(spec, hint, sizeof hint))
+            return deit_fail(err, errlen, DEIT_EIO,
+                             "%s: no such file or directory; if it is a timm model name, write its hub id: "
+                             "%s%s (docs/hub.md lists the names read without hf://)", spec, hint,
+                             strstr(hint, ".TAG") ? " (TAG: a pretrained tag, as on huggingface.co/timm)" : "");
+        return DEIT_OK;
+    }
+    if (bare == 1 && o->log) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s is timm's model name for hf://%s", spec, ref.repo);
+        o->log(o->ctx, HUB_LOG_INFO, msg);
     }
     out->kind = MODEL_SOURCE_HUB;
     int rc = resolve_hub(&ref, o, out, err, errlen);
-    if (rc != DEIT_OK && strncmp(spec, HUB_SCHEME, sl) != 0 && err && errlen) {
-        /* A bare ORG/NAME may have been meant as a path: say that it was read as a hub id. */
+    if (rc != DEIT_OK && bare && err && errlen) {
+        /* A bare name may have been meant as a path: say how it was read. */
         size_t el = strlen(err);
         if (el + 1 < errlen)
-            snprintf(err + el, errlen - el, " (\"%s\" is no file or directory here, so it was read as hub id hf://%s)",
-                     spec, spec);
+            snprintf(err + el, errlen - el,
+                     bare == 1 ? " (\"%s\" is no file or directory here, so it was read as timm's model name "
+                                 "for hub id hf://%s)"
+                               : " (\"%s\" is no file or directory here, so it was read as hub id hf://%s)",
+                     spec, bare == 1 ? ref.repo : spec);
     }
     return rc;
 }

@@ -1,5 +1,6 @@
-/* hub.h — models by name: what `--model` names (a path, "builtin:NAME", "hf://ORG/NAME[@REV]" or a
- * bare "ORG/NAME") turned into something deit_model_open takes, fetching Hugging Face Hub models into
+/* hub.h — models by name: what `--model` names (a path, "builtin:NAME", "hf://ORG/NAME[@REV]" or
+ * timm's "hf-hub:ORG/NAME[@REV]", a bare "ORG/NAME", or a timm model name such as
+ * "deit_base_patch16_224") turned into something deit_model_open takes, fetching Hugging Face Hub models into
  * huggingface_hub's own cache so both share it.
  *
  * Usage:
@@ -29,6 +30,7 @@
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
 #define HUB_BUILTIN_PREFIX "builtin:"
 #define HUB_SCHEME "hf://"
+#define HUB_TIMM_SCHEME "hf-hub:" /* timm.create_model's prefix; "hf_hub:" is read the same */
 
 typedef enum { HUB_LOG_INFO = 0, HUB_LOG_WARN = 1 } hub_log_level;
 
@@ -79,8 +81,14 @@ typedef struct {
 /* Decides what `spec` names and, for a hub model, makes its snapshot complete in the cache:
  *   "builtin:NAME"             a model compiled into the binary (hub_builtin_find)
  *   "hf://ORG/NAME[@REV]"      a hub model at revision REV (branch, tag or 40-hex commit; default main)
+ *   "hf-hub:ORG/NAME[@REV]"    the same, as timm writes it ("hf_hub:" too)
  *   "ORG/NAME[@REV]"           the same, when no file or directory of that name exists
- *   anything else              a path, passed through unchanged
+ *   "ARCH[.TAG]"               timm's model name, when no such path exists and ARCH is an architecture
+ *                              of timm_names.c: hf://timm/ARCH.TAG, TAG timm's default for ARCH when
+ *                              absent (logged through o->log, and named in any error)
+ *   anything else              a path, passed through unchanged; one that does not exist but looks
+ *                              like a timm name (deit3_base_patch16_224) is refused with a message
+ *                              naming the hf://timm/ id of its weights
  * Returns 0, or a DEIT_E* status with a message a user can act on (wrong name, gated repo, missing
  * revision, network down with nothing cached, size cap, integrity failure naming both hashes). */
 int model_source_resolve(const char *spec, const hub_options *o, model_source *out, char *err,

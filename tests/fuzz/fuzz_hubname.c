@@ -1,10 +1,12 @@
-/* fuzz_hubname.c — hub names from hostile hands: repo ids and revisions (from --model) and etags
- * (from a server) must either be refused or be safe as cache path components. */
+/* fuzz_hubname.c — hub names from hostile hands: repo ids and revisions (from --model), timm model
+ * names (ARCH[.TAG], read as timm/ARCH.TAG) and etags (from a server) must either be refused or be safe
+ * as cache path components. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub_internal.h"
+#include "timm_names.h"
 
 /* A path component the cache may use: no "..", no '/', no NUL, not empty. */
 static void assert_component(const char *s)
@@ -35,6 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c += cl + (e ? 1 : 0);
         }
     }
+    /* a timm name becomes timm/<the name>[.<default tag>] at main, or nothing */
+    if (timm_name_ref(s, &r) == 0) {
+        assert_component(r.folder);
+        assert_component(r.name);
+        if (strncmp(r.repo, "timm/", 5) != 0 || strncmp(r.name, s, strcspn(s, ".")) != 0 ||
+            strcmp(r.revision, "main") != 0 || strchr(s, '/') || strchr(s, '@') || strstr(r.repo, ".."))
+            abort();
+    }
+    char hint[64];
+    if (timm_name_suggest(s, hint, sizeof hint) && (strlen(hint) >= sizeof hint || strncmp(hint, "hf://timm/", 10) != 0))
+        abort();
     if (hub_etag_normalize(s, out, sizeof out) == 0)
         assert_component(out);
     char q[1600];
