@@ -331,8 +331,8 @@ check '[ "$rc" -eq 0 ] && [ "$out" = "$local_ref" ] && [ "$(stat_of requests)" -
 run "$T/c27" --model weights.safetensors
 check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "cannot load model: weights.safetensors: No such file or directory$"' \
     "a missing weights.safetensors is still a path error ($err)"
-run "$T/c27" --model deit3_base_patch16_224
-check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "deit3_base_patch16_224: no such file or directory; if it is a timm model name, write its hub id: hf://timm/deit3_base_patch16_224.TAG"' \
+run "$T/c27" --model vit_base_patch16_clip_224
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "vit_base_patch16_clip_224: no such file or directory; if it is a timm model name, write its hub id: hf://timm/vit_base_patch16_clip_224.TAG"' \
     "a timm-like name not in the table: a path error naming the hf://timm/ form ($err)"
 check '[ "$(stat_of requests)" -eq 0 ] && [ ! -e "$T/c27" ]' "paths make no request"
 # deit-server: the same spellings, served under the repo's NAME, the hub id in the log

@@ -29,21 +29,39 @@ static int load_json(const char *json, size_t len, const char *file, json_t **ou
     return DEIT_OK;
 }
 
+/* 1 when n > 0 is a perfect square. */
+static int is_square(int n)
+{
+    int r = (int)lround(sqrt((double)n));
+    return n > 0 && r * r == n;
+}
+
 /* Image size and token count: a configured size must match the position embedding; without one,
- * the patch grid is assumed square. */
+ * the patch grid is assumed square. The embedding has a row per prefix token too, except under
+ * no_embed_class (DeiT III), where it covers the patches only. */
 static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *cfg)
 {
-    int p = tf->patch, grid_tokens = tf->tokens - cfg->n_prefix;
+    int p = tf->patch, pos_prefix = cfg->no_embed_class ? 0 : cfg->n_prefix;
+    int grid_tokens = tf->tokens - pos_prefix;
+    /* said when the rows fit the other kind of position embedding: the config has it wrong */
+    int other_prefix = cfg->no_embed_class ? cfg->n_prefix : 0;
+    const char *hint = tf->naming.layout != LAYOUT_TIMM ? ""
+                       : cfg->no_embed_class
+                           ? "; it has rows for the prefix tokens too, but the config says no_embed_class "
+                             "(a deit3_* architecture or model_args.no_embed_class true)"
+                           : "; it has one row per patch and none for the class token, as timm's "
+                             "no_embed_class (DeiT III) makes, but the config says otherwise: set "
+                             "model_args.no_embed_class true";
     if (grid_tokens < 1)
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "checkpoint: tensor '%s' has %d tokens, no room for patches after %d prefix tokens",
-                         tf->pos_name, tf->tokens, cfg->n_prefix);
+                         tf->pos_name, tf->tokens, pos_prefix);
     if (cfg->image_h == 0) {
         int side = (int)lround(sqrt((double)grid_tokens));
         if (side * side != grid_tokens)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
-                             "checkpoint: %d patch tokens are not a square grid and no config gives the image size",
-                             grid_tokens);
+                             "checkpoint: %d patch tokens are not a square grid and no config gives the image size%s",
+                             grid_tokens, is_square(tf->tokens - other_prefix) ? hint : "");
         if ((long long)side * p > DEIT_MAX_IMAGE_SIDE)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL, "checkpoint: image side %lld over the limit %d",
                              (long long)side * p, DEIT_MAX_IMAGE_SIDE);
@@ -53,12 +71,13 @@ static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *
         return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: image size %dx%d is not a multiple of the patch %d",
                          s->file, cfg->image_h, cfg->image_w, p);
     /* Both factors are <= DEIT_MAX_IMAGE_SIDE, so the product fits an int comfortably. */
-    int want = cfg->n_prefix + (cfg->image_h / p) * (cfg->image_w / p);
-    if (want != tf->tokens)
+    int patches = (cfg->image_h / p) * (cfg->image_w / p);
+    if (pos_prefix + patches != tf->tokens)
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
-                         "%s: image size %dx%d with patch %d needs %d tokens but tensor '%s' has %d", s->file,
-                         cfg->image_h, cfg->image_w, p, want, tf->pos_name, tf->tokens);
-    cfg->n_tokens = tf->tokens;
+                         "%s: image size %dx%d with patch %d needs %d tokens but tensor '%s' has %d%s",
+                         s->file, cfg->image_h, cfg->image_w, p, pos_prefix + patches, tf->pos_name, tf->tokens,
+                         other_prefix + patches == tf->tokens ? hint : "");
+    cfg->n_tokens = cfg->n_prefix + patches;
     return DEIT_OK;
 }
 
@@ -135,7 +154,7 @@ static int check_heads(const jsrc *s, const json_t *root, const tensor_facts *tf
                          tf->dim);
     if (cfg->heads == 0 && cfg->architecture[0])
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
-                         "%s: architecture '%s' is not one whose head count this engine knows (plain deit_* "
+                         "%s: architecture '%s' is not one whose head count this engine knows (plain deit_*, deit3_* "
                          "and vit_* families) and model_args.num_heads is not set: add model_args.num_heads",
                          s->file, cfg->architecture);
     if (cfg->heads == 0)

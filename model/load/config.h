@@ -4,6 +4,7 @@
  * Sources, in increasing priority:
  *   tensor shapes (always authoritative for dim, depth, patch, channels, classes, tokens, mlp size)
  *   timm config.json: `architecture` (deit_{tiny,small,base}[_distilled]_patch<P>_<size>,
+ *     deit3_{small,medium,base,large,huge}_patch<P>_<size>,
  *     vit_{tiny,small,medium,base,large,huge,giant,gigantic}_patch<P>_<size>: their defaults),
  *     `model_args` (allow-listed key by key: config_timm.c's MODEL_ARGS), `pretrained_cfg`
  *     (input_size, crop_pct, interpolation, mean, std),
@@ -61,6 +62,12 @@ typedef struct {
                                 * takes part in attention whether or not a head reads it (transformers'
                                 * DeiTForImageClassification: one head on token 0, n_prefix 2) */
     int n_tokens;              /* n_prefix + (image_h/patch) * (image_w/patch) */
+    int no_embed_class;        /* timm no_embed_class (DeiT III): the checkpoint's position embedding
+                                * has one row per patch and none for the prefix tokens; the loaded
+                                * table (weights.h pos_embed) gets zero rows for them */
+    int layer_scale;           /* timm init_values set (DeiT III): 'blocks.N.ls1.gamma' / 'ls2.gamma'
+                                * scale each residual branch; folded into attn.proj and mlp.fc2 at
+                                * load (weights.c), so the forward pass never sees them */
     float ln_eps;              /* 1e-6 timm, config layer_norm_eps (1e-12) transformers */
     int qkv_bias;              /* timm qkv_bias / transformers qkv_bias (default 1) */
 

@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
     deit_naming naming;        /* timm or transformers, the prefix: decided once (naming_detect) */
     int dim, in_chans, patch, tokens, depth, mlp, classes, qkv_bias;
+    int layer_scale;           /* timm 'blocks.0.ls1.gamma' present (tokens: the position rows) */
     int dist_token, dist_head;  /* as naming.dist_token / dist_head, checked against each other */
     st_dtype dtype;
     char pos_name[96];         /* the position embedding's full name, for messages */

@@ -1,5 +1,6 @@
 /* config_timm.c — a timm checkpoint's config.json: architecture defaults, model_args and the
  * pretrained_cfg preprocessing, checked against the tensors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +11,28 @@
 typedef struct {
     int known, dim, heads, depth, patch, img, distilled;
     double mlp_ratio;
+    int deit3;                 /* no_embed_class and layer scale (init_values 1e-6) */
 } arch_info;
 
 /* timm's plain ViT and DeiT families: what their builders pass to VisionTransformer
- * (vision_transformer.py, deit.py). timm merges a config's model_args over these key by key. */
+ * (vision_transformer.py, deit.py). timm merges a config's model_args over these key by key.
+ * DeiT III (deit.py's deit3_*) is VisionTransformer with no_embed_class=True and init_values=1e-6:
+ * the position embedding skips the class token and every block has layer scale. */
 static const struct {
     const char *family;
     int dim, depth, heads;
     double mlp_ratio;
     int distillable;           /* DeiT: "_distilled" may follow the family */
+    int deit3;                 /* no_embed_class, layer scale */
 } FAMILIES[] = {
-    {"deit_tiny", 192, 12, 3, 4.0, 1},    {"deit_small", 384, 12, 6, 4.0, 1},
-    {"deit_base", 768, 12, 12, 4.0, 1},   {"vit_tiny", 192, 12, 3, 4.0, 0},
-    {"vit_small", 384, 12, 6, 4.0, 0},    {"vit_medium", 512, 12, 8, 4.0, 0},
-    {"vit_base", 768, 12, 12, 4.0, 0},    {"vit_large", 1024, 24, 16, 4.0, 0},
-    {"vit_huge", 1280, 32, 16, 4.0, 0},   {"vit_giant", 1408, 40, 16, 48.0 / 11.0, 0},
-    {"vit_gigantic", 1664, 48, 16, 64.0 / 13.0, 0},
+    {"deit_tiny", 192, 12, 3, 4.0, 1, 0},    {"deit_small", 384, 12, 6, 4.0, 1, 0},
+    {"deit_base", 768, 12, 12, 4.0, 1, 0},   {"deit3_small", 384, 12, 6, 4.0, 0, 1},
+    {"deit3_medium", 512, 12, 8, 4.0, 0, 1}, {"deit3_base", 768, 12, 12, 4.0, 0, 1},
+    {"deit3_large", 1024, 24, 16, 4.0, 0, 1}, {"deit3_huge", 1280, 32, 16, 4.0, 0, 1},
+    {"vit_tiny", 192, 12, 3, 4.0, 0, 0},     {"vit_small", 384, 12, 6, 4.0, 0, 0},
+    {"vit_medium", 512, 12, 8, 4.0, 0, 0},   {"vit_base", 768, 12, 12, 4.0, 0, 0},
+    {"vit_large", 1024, 24, 16, 4.0, 0, 0},  {"vit_huge", 1280, 32, 16, 4.0, 0, 0},
+    {"vit_giant", 1408, 40, 16, 48.0 / 11.0, 0, 0}, {"vit_gigantic", 1664, 48, 16, 64.0 / 13.0, 0, 0},
 };
 
 /* Reads a decimal number of 1..6 digits at *p, advancing it; -1 if there is none. */
@@ -60,7 +67,7 @@ static arch_info timm_arch(const char *arch)
         int img = read_number(&p);
         if (img < 1 || *p != '\0') continue;
         a = (arch_info){1, FAMILIES[i].dim, FAMILIES[i].heads, FAMILIES[i].depth, patch, img, distilled,
-                        FAMILIES[i].mlp_ratio};
+                        FAMILIES[i].mlp_ratio, FAMILIES[i].deit3};
         break;
     }
     return a;
@@ -91,6 +98,7 @@ static const struct {
     {"global_pool", MA_CHECKED, NULL},     {"embed_dim", MA_CHECKED, NULL},
     {"depth", MA_CHECKED, NULL},           {"num_heads", MA_CHECKED, NULL},
     {"mlp_ratio", MA_CHECKED, NULL},       {"qkv_bias", MA_CHECKED, NULL},
+    {"init_values", MA_CHECKED, NULL},     {"no_embed_class", MA_CHECKED, NULL}, /* DeiT III */
     /* dropout and stochastic depth are identities at inference; init is overwritten by the weights */
     {"drop_rate", MA_NO_EFFECT, NULL},     {"pos_drop_rate", MA_NO_EFFECT, NULL},
     {"patch_drop_rate", MA_NO_EFFECT, NULL}, {"proj_drop_rate", MA_NO_EFFECT, NULL},
@@ -99,18 +107,18 @@ static const struct {
     /* the network the engine computes: timm's defaults */
     {"act_layer", MA_ONLY, "\"gelu\""},    /* exact (erf) GELU */
     {"norm_layer", MA_ONLY, "\"layernorm\""}, /* timm's LayerNorm, eps 1e-6 */
-    {"embed_norm_layer", MA_ONLY, "null"}, {"init_values", MA_ONLY, "null"}, /* no layer scale */
+    {"embed_norm_layer", MA_ONLY, "null"},
     {"qk_norm", MA_ONLY, "false"},         {"scale_attn_norm", MA_ONLY, "false"},
     {"scale_mlp_norm", MA_ONLY, "false"},  {"proj_bias", MA_ONLY, "true"},
     {"class_token", MA_ONLY, "true"},      {"pos_embed", MA_ONLY, "\"learn\""},
-    {"no_embed_class", MA_ONLY, "false"},  {"reg_tokens", MA_ONLY, "0"},
+    {"reg_tokens", MA_ONLY, "0"},
     {"pre_norm", MA_ONLY, "false"},        {"final_norm", MA_ONLY, "true"},
     {"fc_norm", MA_ONLY, "false"},         {"pool_include_prefix", MA_ONLY, "false"},
     {"dynamic_img_size", MA_ONLY, "false"}, {"dynamic_img_pad", MA_ONLY, "false"},
 };
 
 /* Refuses a model_args key the engine does not implement, or one set to a value it does not
- * (act_layer "quick_gelu", norm_layer "rmsnorm", no_embed_class true...): each would serve numbers
+ * (act_layer "quick_gelu", norm_layer "rmsnorm", class_token false...): each would serve numbers
  * timm does not give. null means "not set" here as everywhere in the config. */
 static int check_model_args(const jsrc *s, const json_t *margs)
 {
@@ -147,6 +155,61 @@ static int agree_arch(const jsrc *s, const json_t *margs, const char *key, const
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: architecture '%s' implies %s %d but the tensors give %d", s->file, arch, what,
                          implied, actual);
+    return DEIT_OK;
+}
+
+/* 1 when n > 0 is a perfect square. */
+static int is_square(int n)
+{
+    int r = (int)lround(sqrt((double)n));
+    return n > 0 && r * r == n;
+}
+
+/* DeiT III's two switches, cfg->layer_scale and cfg->no_embed_class. With a config.json they are
+ * what timm would build: model_args.init_values (a positive number: layer scale; null: none, even
+ * under a deit3_* architecture, whose 1e-6 it overrides) and model_args.no_embed_class, else the
+ * architecture's (deit3_*: both), else timm's defaults (neither). Layer scale must then agree with
+ * the tensors ('blocks.0.ls1.gamma'); the position rows are checked by resolve_geometry. The gammas
+ * carry the values, so init_values' own value (an initialisation) does not matter.
+ * Without a config.json (a bare .safetensors) both come from the tensors: layer scale from the
+ * gammas' presence, no_embed_class from the position rows when they make a square patch grid only
+ * without the prefix rows (rows = patches); rows = prefix + patches keeps the class rows, and since
+ * no two squares differ by 1 or 2 the two never both fit. */
+static int resolve_deit3(const jsrc *s, const json_t *root, const json_t *margs, const arch_info *a,
+                         const tensor_facts *tf, deit_config *cfg)
+{
+    if (!root) {
+        int np = 1 + tf->dist_token;
+        cfg->layer_scale = tf->layer_scale;
+        cfg->no_embed_class = is_square(tf->tokens) && !is_square(tf->tokens - np);
+        return DEIT_OK;
+    }
+    int ls = a->known && a->deit3, nec = a->known && a->deit3, rc;
+    const json_t *iv = json_is_object(margs) ? json_object_get(margs, "init_values") : NULL;
+    if (iv && json_is_null(iv)) {
+        ls = 0;
+    } else if (iv) {
+        if (!json_is_number(iv) || !(json_number_value(iv) > 0))
+            return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                             "%s: model_args.init_values must be a positive number (layer scale) or null "
+                             "(none)", s->file);
+        ls = 1;
+    }
+    int v;
+    if ((rc = opt_bool(s, margs, "model_args.", "no_embed_class", &v)) < 0) return rc;
+    if (rc) nec = v;
+    if (ls != tf->layer_scale) {
+        char said[192];
+        if (iv) snprintf(said, sizeof said, "model_args.init_values is %s", ls ? "set" : "null");
+        else if (a->known) snprintf(said, sizeof said, "architecture '%.120s'", cfg->architecture);
+        else snprintf(said, sizeof said, "timm's default, init_values null");
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: the checkpoint %s layer scale ('blocks.0.ls1.gamma') but the config gives %s "
+                         "(%s)", s->file, tf->layer_scale ? "has" : "lacks", ls ? "layer scale" : "none",
+                         said);
+    }
+    cfg->layer_scale = ls;
+    cfg->no_embed_class = nec;
     return DEIT_OK;
 }
 
@@ -221,6 +284,7 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: model_args.qkv_bias is %s but the checkpoint %s 'blocks.0.attn.qkv.bias'",
                          s->file, qkv_bias ? "true" : "false", tf->qkv_bias ? "has" : "lacks");
+    if ((rc = resolve_deit3(s, root, margs, &a, tf, cfg))) return rc;
     /* Average pooling would change the output with the very same tensors. */
     const char *pool;
     if ((rc = opt_str(s, root, "", "global_pool", &pool)) < 0) return rc;

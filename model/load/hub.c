@@ -354,7 +354,7 @@ int model_source_resolve(const char *spec, const hub_options *o, model_source *o
         out->kind = MODEL_SOURCE_PATH;
         if (snprintf(out->path, sizeof out->path, "%s", spec) >= (int)sizeof out->path)
             return deit_fail(err, errlen, DEIT_EINVAL, "model path too long");
-        /* A timm name this engine does not map (deit3_..., a typo) would only meet "no such file":
+        /* A timm name this engine does not map (vit_*_clip_*, a typo) would only meet "no such file":
          * say which hub id names its weights. */
         char hint[256];
         struct stat st;

@@ -87,7 +87,7 @@ typedef struct {
  *                              of timm_names.c: hf://timm/ARCH.TAG, TAG timm's default for ARCH when
  *                              absent (logged through o->log, and named in any error)
  *   anything else              a path, passed through unchanged; one that does not exist but looks
- *                              like a timm name (deit3_base_patch16_224) is refused with a message
+ *                              like a timm name (vit_base_patch16_clip_224) is refused with a message
  *                              naming the hf://timm/ id of its weights
  * Returns 0, or a DEIT_E* status with a message a user can act on (wrong name, gated repo, missing
  * revision, network down with nothing cached, size cap, integrity failure naming both hashes). */

@@ -180,5 +180,8 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
         (rc = dim_is(t, 1, tf->dim, "input width", err, errlen)))
         return rc;
     tf->qkv_bias = st_find(st, qb) != NULL;
+    /* timm's LayerScale (init_values): its first gamma says whether the blocks have it; weights.c
+     * then requires every block's two and their shape */
+    tf->layer_scale = timm && st_find(st, "blocks.0.ls1.gamma") != NULL;
     return DEIT_OK;
 }

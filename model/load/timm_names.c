@@ -13,14 +13,17 @@
  * hf_hub_id; an entry without a tag or a tag ending in '*' would come first, and none of these has
  * one). Every default below has hf_hub_id 'timm/', which register_model completes to timm/ARCH.TAG.
  *
- * Listed: the DeiT-1 models with weights, and each plain ViT whose model function passes nothing but
- * patch_size, embed_dim, depth and num_heads (config_timm.c decodes exactly those names).
+ * Listed: the DeiT-1 models with weights, the DeiT III models (deit3_*: the same four arguments plus
+ * no_embed_class and layer scale, which config_timm.c implies from the name and weights.c folds at
+ * load; each one's first tag, fb_in1k, has weights, fb_in22k_ft_in1k coming second), and each plain
+ * ViT whose model function passes nothing but patch_size, embed_dim, depth and num_heads
+ * (config_timm.c decodes exactly those names).
  * vit_base_patch16_384's first entry, augreg2_in21k_ft_in1k, has no weights, so its default is the
  * next one. Left out:
  *   vit_large_patch14_224, vit_giant_patch14_224, vit_gigantic_patch14_224: only "untrained".
  *   vit_small_patch8_224 (.dino), vit_large_patch32_224 and vit_huge_patch14_224 (.orig_in21k): the
  *   default weights have no classifier (num_classes=0), which the loader refuses (tensor_facts.c).
- *   deit3_*, *_clip_*, *_dinov2, *_gap_*, *_reg4_*, *_siglip_*...: layer scale, no class token, other
+ *   *_clip_*, *_dinov2, *_gap_*, *_reg4_*, *_siglip_*...: no class token, register tokens, other
  *   pooling or norms; the engine does not compute them. */
 static const struct {
     const char *arch;
@@ -35,6 +38,15 @@ static const struct {
     {"deit_small_distilled_patch16_224", "fb_in1k"},
     {"deit_base_distilled_patch16_224", "fb_in1k"},
     {"deit_base_distilled_patch16_384", "fb_in1k"},
+    /* deit.py: DeiT III, fb_in1k listed first for each (then fb_in22k_ft_in1k) */
+    {"deit3_small_patch16_224", "fb_in1k"},
+    {"deit3_small_patch16_384", "fb_in1k"},
+    {"deit3_medium_patch16_224", "fb_in1k"},
+    {"deit3_base_patch16_224", "fb_in1k"},
+    {"deit3_base_patch16_384", "fb_in1k"},
+    {"deit3_large_patch16_224", "fb_in1k"},
+    {"deit3_large_patch16_384", "fb_in1k"},
+    {"deit3_huge_patch14_224", "fb_in1k"},
     /* vision_transformer.py */
     {"vit_tiny_patch16_224", "augreg_in21k_ft_in1k"},
     {"vit_tiny_patch16_384", "augreg_in21k_ft_in1k"},

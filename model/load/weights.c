@@ -12,6 +12,7 @@
 typedef struct {
     const st_file *st;
     unsigned char *used;       /* [st_count]: tensor consumed by the layout */
+    float *gamma;              /* [dim]: a layer-scale gamma while it is folded (NULL while checking) */
     char *err;
     size_t errlen;
 } loader;
@@ -153,6 +154,34 @@ static int load3(loader *L, const char *name, int64_t a, int64_t b, int64_t c, f
     return load(L, name, 3, (const int64_t[]){a, b, c}, dst);
 }
 
+/* The position embedding. Under no_embed_class (timm's DeiT III) the checkpoint's table has a row
+ * per patch only and timm adds it to the patch tokens before putting the prefix tokens in front,
+ * which get no position. Loading it after n_prefix zero rows (the arena is zeroed) gives a
+ * [n_tokens][dim] table the forward pass adds to every token as usual: exactly the same sums,
+ * x + 0 being x. */
+static int load_pos(loader *L, const deit_config *c, const char *name, float *dst)
+{
+    int pre = c->no_embed_class ? c->n_prefix : 0;
+    return load3(L, name, 1, c->n_tokens - pre, c->dim, at(dst, (size_t)pre * (size_t)c->dim));
+}
+
+/* timm's LayerScale: a block adds gamma * proj(h) and gamma * fc2(h), gamma [out] per channel.
+ * Both are linear layers, out rows of `in` weights ([out][in], as stored), so
+ *   gamma[o] * (sum_i W[o][i] h[i] + b[o]) = sum_i (gamma[o] W[o][i]) h[i] + gamma[o] b[o]:
+ * scaling row o of W and b[o] by gamma[o] is the same function, exact up to float32 rounding (one
+ * product per weight here instead of one per output at run time). Done once, on the float32 copy
+ * right after the F32/F16/BF16 conversion and before deit_model_pack, so every kernel and every
+ * precision (the bf16/int8 packs are made from these float32 weights) computes the scaled layer
+ * and the forward pass has no layer scale to know about. */
+static void fold_layer_scale(float *w, float *b, const float *gamma, size_t out, size_t in)
+{
+    for (size_t o = 0; o < out; o++) {
+        for (size_t i = 0; i < in; i++)
+            w[o * in + i] *= gamma[o];
+        b[o] *= gamma[o];
+    }
+}
+
 /* Walks every tensor the config needs, named through cfg->naming (the scheme decided at resolve):
  * with w's arrays still NULL it only checks them (load), once they are carved it copies them.
  * transformers keeps query, key and value as three Linear layers; stacking their rows (and biases)
@@ -170,7 +199,7 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
         (rc = load1(L, NAME(TN_PATCH_B, 0), D, w->patch_b)) ||
         (rc = load3(L, NAME(TN_CLS, 0), 1, 1, D, w->cls_token)) ||
         (c->n_prefix > 1 && (rc = load3(L, NAME(TN_DIST, 0), 1, 1, D, w->dist_token))) ||
-        (rc = load3(L, NAME(TN_POS, 0), 1, c->n_tokens, D, w->pos_embed)))
+        (rc = load_pos(L, c, NAME(TN_POS, 0), w->pos_embed)))
         return rc;
     static const tensor_id qkv_w[3] = {TN_Q_W, TN_K_W, TN_V_W}, qkv_b[3] = {TN_Q_B, TN_K_B, TN_V_B};
     deit_block_weights none = {0}; /* every destination NULL: the checking walk */
@@ -197,6 +226,15 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
             (rc = load2(L, NAME(TN_FC2_W, b), D, M, bw->fc2_w)) ||
             (rc = load1(L, NAME(TN_FC2_B, b), D, bw->fc2_b)))
             return rc;
+        if (c->layer_scale) {
+            /* timm names only: the config resolves layer scale for timm checkpoints alone */
+            snprintf(n, sizeof n, "blocks.%d.ls1.gamma", b);
+            if ((rc = load1(L, n, D, L->gamma))) return rc;
+            if (L->gamma) fold_layer_scale(bw->proj_w, bw->proj_b, L->gamma, (size_t)D, (size_t)D);
+            snprintf(n, sizeof n, "blocks.%d.ls2.gamma", b);
+            if ((rc = load1(L, n, D, L->gamma))) return rc;
+            if (L->gamma) fold_layer_scale(bw->fc2_w, bw->fc2_b, L->gamma, (size_t)D, (size_t)M);
+        }
     }
     if ((rc = load1(L, NAME(TN_NORM_W, 0), D, w->norm_w)) || (rc = load1(L, NAME(TN_NORM_B, 0), D, w->norm_b)) ||
         (rc = load2(L, NAME(TN_HEAD_W, 0), K, D, w->head_w)) || (rc = load1(L, NAME(TN_HEAD_B, 0), K, w->head_b)))
@@ -252,7 +290,7 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     memset(w, 0, sizeof *w);
     int rc = check_cfg(cfg, err, errlen);
     if (rc) return rc;
-    loader L = {st, calloc(st_count(st) + 1, 1), err, errlen};
+    loader L = {st, calloc(st_count(st) + 1, 1), NULL, err, errlen};
     if (!L.used) return deit_fail(err, errlen, DEIT_ENOMEM, "weights: out of memory");
     /* Every tensor checked (name, shape, dtype, no extra) before anything is sized from the config:
      * depth comes from block names alone, so a small file could otherwise ask for any amount of
@@ -276,11 +314,16 @@ int deit_weights_load(const st_file *st, const deit_config *cfg, deit_weights *w
     }
     w->arena_floats = total;
     w->linear_floats = ltotal;
-    memset(w->arena, 0, bytes); /* absent qkv biases read as zeros */
+    memset(w->arena, 0, bytes); /* absent qkv biases and no_embed_class's prefix positions read as zeros */
     plan(cfg, w, w->arena, w->linear_arena, &total, &ltotal);
+    if (cfg->layer_scale && !(L.gamma = malloc((size_t)cfg->dim * sizeof(float)))) {
+        rc = deit_fail(err, errlen, DEIT_ENOMEM, "weights: out of memory");
+        goto out;
+    }
     rc = load_all(&L, cfg, w);
 out:
     free(L.used);
+    free(L.gamma);
     if (rc) deit_weights_free(w);
     return rc;
 }

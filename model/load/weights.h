@@ -34,7 +34,8 @@ typedef struct {
     float *patch_b;            /* [dim] */
     float *cls_token;          /* [dim] */
     float *dist_token;         /* [dim] or NULL without a distillation token (n_prefix 1) */
-    float *pos_embed;          /* [n_tokens][dim] (prefix tokens first) */
+    float *pos_embed;          /* [n_tokens][dim] (prefix tokens first; zero rows for them under
+                                * no_embed_class, whose checkpoint table has none) */
     deit_block_weights *blocks;/* [depth] */
     float *norm_w, *norm_b;    /* [dim] final LayerNorm */
     float *head_w, *head_b;    /* [n_classes][dim], [n_classes] */

@@ -446,7 +446,7 @@ static void test_synthetic_timm(void)
 
     /* Extra tensors that would change the computation. */
     static const char *const extras[][2] = {
-        {"blocks.0.ls1.gamma", "layer scale"},   {"blocks.1.ls2.gamma", "layer scale"},
+        {"blocks.1.ls2.gamma", "layer scale"},
         {"fc_norm.weight", "fc_norm"},           {"norm_pre.weight", "pre-norm"},
         {"reg_token", "register"},               {"blocks.0.attn.q_norm.weight", "query/key"},
         {"blocks.1.attn.k_norm.bias", "query/key"}, {"something_else", "'something_else'"},
@@ -457,6 +457,11 @@ static void test_synthetic_timm(void)
         /* "something_else" is no timm name, yet the rest are: still timm, still rejected. */
         EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EUNSUPPORTED, extras[i][0], extras[i][1]);
     }
+    /* block 0's first gamma makes it a layer-scale checkpoint, which the config must say */
+    timm_model(&m, 2, 1);
+    add(&m, "F32", 1, SH(D), "blocks.0.ls1.gamma");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "the checkpoint has layer scale ('blocks.0.ls1.gamma')",
+                "init_values null");
     /* Non-finite weights, whatever the dtype: refused by tensor and element (each would make every
      * prediction NaN); the largest finite values pass. */
     timm_model(&m, 2, 1);
@@ -517,6 +522,148 @@ static void test_synthetic_timm(void)
     EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
     m.n = 0;
     EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "no DeiT tensors", NULL);
+}
+
+/* A tiny DeiT III as timm saves it: layer scale gammas in every block, and a position embedding
+ * of the 4 patches only (no_embed_class), no distillation token. */
+static void deit3_sized(mspec *m, int depth, long long dim, long long mlp, int class_pos)
+{
+    timm_sized(m, depth, 0, dim, mlp);
+    find(m, "pos_embed")->shape[1] = 4 + class_pos;
+    for (int b = 0; b < depth; b++) {
+        add(m, "F32", 1, SH(dim), "blocks.%d.ls1.gamma", b);
+        add(m, "F32", 1, SH(dim), "blocks.%d.ls2.gamma", b);
+    }
+}
+
+/* Layer scale folded into proj and fc2 (row o times gamma[o], as stored), the prefix position
+ * rows zero and the patch rows the checkpoint's, bit for bit. */
+static void check_deit3_load(const mspec *m, const loaded *L, int line)
+{
+    const deit_config *c = &L->cfg;
+    CHECK_MSG(c->layer_scale == 1 && c->no_embed_class == 1 && c->n_prefix == 1 && c->n_tokens == 5 &&
+                  c->image_h == 4, "line %d: ls %d nec %d tokens %d", line, c->layer_scale, c->no_embed_class,
+              c->n_tokens);
+    int bad = 0;
+    size_t Dm = (size_t)c->dim, Mm = (size_t)c->mlp_hidden;
+    for (size_t j = 0; j < Dm; j++) bad += L->w.pos_embed[j] != 0.0f;
+    int ip = idx_of(m, "pos_embed");
+    for (size_t j = 0; j < 4 * Dm; j++) bad += L->w.pos_embed[Dm + j] != val(ip, j);
+    for (int b = 0; b < c->depth; b++) {
+        char n[64];
+        snprintf(n, sizeof n, "blocks.%d.ls1.gamma", b);
+        int g1 = idx_of(m, n);
+        snprintf(n, sizeof n, "blocks.%d.ls2.gamma", b);
+        int g2 = idx_of(m, n);
+        snprintf(n, sizeof n, "blocks.%d.attn.proj.weight", b);
+        int pw = idx_of(m, n);
+        snprintf(n, sizeof n, "blocks.%d.attn.proj.bias", b);
+        int pb = idx_of(m, n);
+        snprintf(n, sizeof n, "blocks.%d.mlp.fc2.weight", b);
+        int fw = idx_of(m, n);
+        snprintf(n, sizeof n, "blocks.%d.mlp.fc2.bias", b);
+        int fb = idx_of(m, n);
+        const deit_block_weights *bw = &L->w.blocks[b];
+        for (size_t o = 0; o < Dm; o++) {
+            for (size_t i = 0; i < Dm; i++) bad += bw->proj_w[o * Dm + i] != val(pw, o * Dm + i) * val(g1, o);
+            for (size_t i = 0; i < Mm; i++) bad += bw->fc2_w[o * Mm + i] != val(fw, o * Mm + i) * val(g2, o);
+            bad += bw->proj_b[o] != val(pb, o) * val(g1, o);
+            bad += bw->fc2_b[o] != val(fb, o) * val(g2, o);
+        }
+        snprintf(n, sizeof n, "blocks.%d.mlp.fc1.weight", b); /* the other layers untouched */
+        bad += bw->fc1_w[5] != val(idx_of(m, n), 5);
+    }
+    CHECK_MSG(bad == 0, "line %d: %d values differ from the folded checkpoint", line, bad);
+}
+
+static void fixture_deit3(void);
+
+static void test_deit3(void)
+{
+    mspec m;
+    loaded L;
+    char cfg[512];
+    static const char *const ARGS = "\"embed_dim\": 4, \"depth\": 2, \"patch_size\": 2, \"img_size\": 4, "
+                                    "\"mlp_ratio\": 2, \"num_heads\": 1";
+    /* the architecture implies both switches; model_args may say them too */
+    deit3_sized(&m, 2, D, M, 0);
+    const char *ok[][2] = {{"{\"architecture\": \"deit3_small_patch16_224\", \"model_args\": {", "}}"},
+                           {"{\"architecture\": \"deit3_huge_patch14_224.fb_in1k\", \"model_args\": {",
+                            ", \"init_values\": 1e-6, \"no_embed_class\": true}}"},
+                           {"{\"model_args\": {", ", \"init_values\": 0.5, \"no_embed_class\": true}}"}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        snprintf(cfg, sizeof cfg, "%s%s%s", ok[i][0], ARGS, ok[i][1]);
+        load_synthetic(&m, cfg, NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK, "%s: %s", cfg, L.err);
+        if (!L.rc_w) check_deit3_load(&m, &L, __LINE__);
+        unload(&L);
+    }
+    /* no config.json: both read off the tensors (a standard width, for the head count) */
+    deit3_sized(&m, 1, 192, 768, 0);
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 3, "bare DeiT III: %s", L.err);
+    if (!L.rc_w) check_deit3_load(&m, &L, __LINE__);
+    unload(&L);
+    /* ...layer scale alone (position rows for the class token too) is timm's init_values ViT */
+    deit3_sized(&m, 1, 192, 768, 1);
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.layer_scale == 1 && L.cfg.no_embed_class == 0 && L.cfg.n_tokens == 5 &&
+                  L.w.pos_embed[0] == val(idx_of(&m, "pos_embed"), 0), "bare, layer scale only: %s", L.err);
+    unload(&L);
+    /* ...and neither: DeiT-1 as before */
+    timm_sized(&m, 1, 0, 192, 768);
+    load_synthetic(&m, NULL, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.layer_scale == 0 && L.cfg.no_embed_class == 0 && L.cfg.n_tokens == 5,
+              "bare DeiT: %s", L.err);
+    unload(&L);
+
+    /* the config against the gammas */
+    deit3_sized(&m, 2, D, M, 0);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"init_values\": null, \"no_embed_class\": true}}",
+                NULL, DEIT_EINVAL, "the checkpoint has layer scale ('blocks.0.ls1.gamma') but the config gives none",
+                "model_args.init_values is null");
+    EXPECT_FAIL(&m, "{\"architecture\": \"deit3_base_patch16_224\", \"model_args\": {\"embed_dim\": 4, "
+                    "\"depth\": 2, \"patch_size\": 2, \"mlp_ratio\": 2, \"init_values\": null}}",
+                NULL, DEIT_EINVAL, "has layer scale", "model_args.init_values is null");
+    EXPECT_FAIL(&m, "{\"architecture\": \"deit_tiny_patch16_224\", \"model_args\": {\"embed_dim\": 4, "
+                    "\"depth\": 2, \"patch_size\": 2, \"mlp_ratio\": 2}}",
+                NULL, DEIT_EINVAL, "has layer scale", "architecture 'deit_tiny_patch16_224'");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "has layer scale", "timm's default, init_values null");
+    /* the config against the position rows: one per patch needs no_embed_class, and the reverse */
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"init_values\": 1e-6}}", NULL, DEIT_EINVAL,
+                "3 patch tokens are not a square grid", "set model_args.no_embed_class true");
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"init_values\": 1e-6, \"img_size\": 4}}", NULL,
+                DEIT_EINVAL, "needs 5 tokens but tensor 'pos_embed' has 4",
+                "one row per patch and none for the class token");
+    deit3_sized(&m, 2, D, M, 1);
+    snprintf(cfg, sizeof cfg, "{\"architecture\": \"deit3_small_patch16_224\", \"model_args\": {%s}}", ARGS);
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "needs 4 tokens but tensor 'pos_embed' has 5",
+                "it has rows for the prefix tokens too, but the config says no_embed_class");
+    /* a deit3 architecture without gammas */
+    timm_model(&m, 2, 0);
+    find(&m, "pos_embed")->shape[1] = 4;
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "the checkpoint lacks layer scale",
+                "architecture 'deit3_small_patch16_224'");
+    /* bad values, a missing or mis-shaped gamma */
+    deit3_sized(&m, 2, D, M, 0);
+    const char *bad_iv[] = {"0", "-1e-6", "\"1e-6\"", "true", "[1]"};
+    for (size_t i = 0; i < sizeof bad_iv / sizeof *bad_iv; i++) {
+        snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": %s}}", ARGS, bad_iv[i]);
+        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.init_values must be a positive number", NULL);
+    }
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 1, \"no_embed_class\": 1}}", ARGS);
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.no_embed_class", NULL);
+    snprintf(cfg, sizeof cfg, "{\"architecture\": \"deit3_small_patch16_224\", \"model_args\": {%s}}", ARGS);
+    drop(&m, "blocks.1.ls2.gamma");
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "tensor 'blocks.1.ls2.gamma' is missing", NULL);
+    deit3_sized(&m, 2, D, M, 0);
+    find(&m, "blocks.0.ls2.gamma")->shape[0] = 3;
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "tensor 'blocks.0.ls2.gamma': shape [3], expected [4]", NULL);
+    deit3_sized(&m, 2, D, M, 0);
+    poison(&m, "blocks.1.ls1.gamma", 2, 0x7f800000u);
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "tensor 'blocks.1.ls1.gamma': element 2 of 4 is +inf", NULL);
+    /* the fixture: deit3_small_patch16_224 with reduced model_args, as timm writes it */
+    fixture_deit3();
 }
 
 static void test_synthetic_hf(void)
@@ -690,11 +837,12 @@ static const fail_case TIMM_JSON_FAILS[] = {
               "config.json: model_args.act_layer \"quick_gelu\" unsupported (only \"gelu\")", NULL),
     FAIL_CASE("{\"model_args\": {\"norm_layer\": \"rmsnorm\"}}", NULL, DEIT_EUNSUPPORTED,
               "model_args.norm_layer \"rmsnorm\" unsupported (only \"layernorm\")", NULL),
-    FAIL_CASE("{\"model_args\": {\"no_embed_class\": true}}", NULL, DEIT_EUNSUPPORTED,
-              "model_args.no_embed_class true unsupported (only false)", NULL),
+    /* DeiT III switches the tensors contradict (test_deit3 has the rest) */
+    FAIL_CASE("{\"model_args\": {\"no_embed_class\": true}}", NULL, DEIT_EINVAL,
+              "it has rows for the prefix tokens too", "no_embed_class"),
     FAIL_CASE("{\"model_args\": {\"reg_tokens\": 4}}", NULL, DEIT_EUNSUPPORTED, "model_args.reg_tokens 4", NULL),
-    FAIL_CASE("{\"model_args\": {\"init_values\": 1e-5}}", NULL, DEIT_EUNSUPPORTED, "model_args.init_values",
-              "(only null)"),
+    FAIL_CASE("{\"model_args\": {\"init_values\": 1e-5}}", NULL, DEIT_EINVAL,
+              "the checkpoint lacks layer scale ('blocks.0.ls1.gamma')", "model_args.init_values is set"),
     FAIL_CASE("{\"model_args\": {\"class_token\": false}}", NULL, DEIT_EUNSUPPORTED, "model_args.class_token", NULL),
     FAIL_CASE("{\"model_args\": {\"qk_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.qk_norm", NULL),
     FAIL_CASE("{\"model_args\": {\"pre_norm\": true}}", NULL, DEIT_EUNSUPPORTED, "model_args.pre_norm", NULL),
@@ -905,7 +1053,7 @@ static void test_heads(void)
     /* Nothing gives the count: refused, naming what to add. */
     timm_model(&m, 1, 1);
     static const char *const unknown[] = {"vit_base_patch16_clip_224", "vit_giant_patch14_dinov2",
-                                          "deit3_small_patch16_224", "vit_base_patch16_224_miil",
+                                          "deit3_small_patch16_224_in21ft1k", "vit_base_patch16_224_miil",
                                           "vit_base_patch16", "vit_base_patchX_224", "flexivit_small"};
     for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
         snprintf(cfg, sizeof cfg, "{\"architecture\": \"%s\"}", unknown[i]);
@@ -1219,6 +1367,31 @@ static void test_special_files(void)
     rmdir(dir);
 }
 
+/* tests/fixtures/models/timm-deit3-reduced (tools/make_random_deit3.py): what its config and tensors
+ * make of it, and the load-time folding on real shapes (test_parity checks its logits). */
+static void fixture_deit3(void)
+{
+    fixture F;
+    open_fixture(FIX "timm-deit3-reduced", "timm-deit3-reduced", &F);
+    CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
+    if (!F.rc) {
+        const deit_config *c = &F.cfg;
+        CHECK_STR_EQ(c->architecture, "deit3_small_patch16_224");
+        CHECK(c->layer_scale == 1 && c->no_embed_class == 1 && c->n_prefix == 1 && !c->distilled);
+        CHECK(c->dim == 64 && c->depth == 2 && c->heads == 2 && c->n_classes == 10 && c->patch == 16);
+        CHECK(c->image_h == 224 && c->n_tokens == 197);
+        CHECK(F.w.pos_embed[0] == 0.0f && F.w.pos_embed[63] == 0.0f);
+        CHECK(F.w.pos_embed[64] == raw_f32(F.st, "pos_embed", 0));
+        CHECK(F.w.pos_embed[197 * 64 - 1] == raw_f32(F.st, "pos_embed", 196 * 64 - 1));
+        CHECK(F.w.blocks[1].proj_w[64 * 5 + 7] ==
+              raw_f32(F.st, "blocks.1.attn.proj.weight", 64 * 5 + 7) * raw_f32(F.st, "blocks.1.ls1.gamma", 5));
+        CHECK(F.w.blocks[0].fc2_b[9] == raw_f32(F.st, "blocks.0.mlp.fc2.bias", 9) * raw_f32(F.st, "blocks.0.ls2.gamma", 9));
+        float g = raw_f32(F.st, "blocks.0.ls1.gamma", 0);
+        CHECK(g > 0.1f && g < 1.0f); /* not timm's 1e-6 init: the parity test could not miss it */
+    }
+    close_fixture(&F);
+}
+
 int main(void)
 {
     test_special_files();
@@ -1227,5 +1400,6 @@ int main(void)
     test_hostile_json();
     test_heads();
     test_fixtures();
+    test_deit3();
     return check_summary("test_config");
 }

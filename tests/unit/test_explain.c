@@ -1,7 +1,7 @@
 /* test_explain.c — attention rollout maps and token cosines (deit_forward_explain) against the
  * float64 reference of tools/explain_ref.py (tests/fixtures/explain-refs.safetensors), on every
  * fixture model: distilled and not, 224 and 384, timm and transformers layouts, F32 and BF16
- * weights; the full-size DeiT-tiny too when $DEIT_SHARED_FIXTURES has it. Also: explaining changes
+ * weights, DeiT III; the full-size DeiT-tiny too when $DEIT_SHARED_FIXTURES has it. Also: explaining changes
  * no logit, images not asked are not explained, batches and thread teams give the same maps. */
 #include <dirent.h>
 #include <math.h>
@@ -189,7 +189,15 @@ int main(void)
         else
             printf("test_explain: %s not found (set DEIT_SHARED_FIXTURES), skipped\n", MODELS[i]);
     }
-    CHECK_MSG(n_maps_checked >= 16 * 4 + 3, "only %d images checked", n_maps_checked);
+    /* DeiT III (layer scale folded at load, no position for the class token): its rollout
+     * references are with its logits, in refs-deit3.safetensors (tools/make_random_deit3.py) */
+    st_file *d3 = NULL;
+    rc = st_open("tests/fixtures/refs-deit3.safetensors", &d3, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s", err);
+    if (rc == DEIT_OK)
+        run_model("tests/fixtures/models", "timm-deit3-reduced", "tests/fixtures/images", d3);
+    st_close(d3);
+    CHECK_MSG(n_maps_checked >= 16 * 5 + 3, "only %d images checked", n_maps_checked);
     printf("test_explain: %d model/image pairs, worst map difference %.3g, worst token_cosine difference %.3g\n",
            n_maps_checked, worst_map, worst_cos);
 

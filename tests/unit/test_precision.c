@@ -1,5 +1,5 @@
 /* test_precision.c — the engine at bf16 and int8 against the float64 references: on every fixture
- * model and image, class and distillation logits within 1% (bf16) / 3% (int8) relative L2 of the
+ * model and image (the DeiT III one's references in refs-deit3.safetensors), class and distillation logits within 1% (bf16) / 3% (int8) relative L2 of the
  * reference (over each model's images together; any one image within twice that), top-5 overlap
  * reported; and at every precision an image's logits are bit-identical
  * alone and inside a batch of other images, on 1, 2 and 3 threads (per-row quantization). */
@@ -222,6 +222,10 @@ int main(void)
         rc = st_open(path, &full, err, sizeof err);
         CHECK_MSG(rc == DEIT_OK, "%s: %s", path, err);
     }
+    st_file *d3 = NULL;
+    rc = st_open("tests/fixtures/refs-deit3.safetensors", &d3, err, sizeof err);
+    CHECK_MSG(rc == DEIT_OK, "%s", err);
+    static const model_case deit3 = {"timm-deit3-reduced", 0};
     for (int prec = 0; prec <= 2; prec++) {
         const char *missing = prec ? lp_isa_missing(default_isa("tests/fixtures/models/timm-deit-reduced"), (lp_kind)prec) : NULL;
         if (missing) {
@@ -243,8 +247,11 @@ int main(void)
             else
                 printf("precision %s: %s NOT checked (no %s)\n", PREC_NAME[prec], CASES[i].model, path);
         }
+        if (d3)
+            run_case(&deit3, prec, "tests/fixtures/models", "tests/fixtures/images", d3);
     }
     st_close(small);
     st_close(full);
+    st_close(d3);
     return check_summary("test_precision");
 }

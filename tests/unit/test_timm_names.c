@@ -33,8 +33,15 @@ static void test_table(void)
     CHECK_STR_EQ(tag_of("vit_base_patch8_224"), "augreg2_in21k_ft_in1k");
     CHECK_STR_EQ(tag_of("vit_tiny_patch16_224"), "augreg_in21k_ft_in1k");
     CHECK_STR_EQ(tag_of("vit_large_patch32_384"), "orig_in21k_ft_in1k");
+    /* deit.py: DeiT III, fb_in1k listed first for every one (medium and huge included) */
+    const char *deit3[] = {"deit3_small_patch16_224", "deit3_small_patch16_384", "deit3_medium_patch16_224",
+                           "deit3_base_patch16_224",  "deit3_base_patch16_384",  "deit3_large_patch16_224",
+                           "deit3_large_patch16_384", "deit3_huge_patch14_224"};
+    for (size_t i = 0; i < sizeof deit3 / sizeof *deit3; i++)
+        CHECK_MSG(tag_of(deit3[i]) && strcmp(tag_of(deit3[i]), "fb_in1k") == 0, "%s", deit3[i]);
     /* not in the table: no weights timm would pick, none with a head, or not a plain ViT/DeiT */
-    const char *absent[] = {"deit_tiny_patch16_384", "deit3_base_patch16_224", "vit_huge_patch14_224",
+    const char *absent[] = {"deit_tiny_patch16_384", "deit3_medium_patch16_384", "deit3_huge_patch14_384",
+                            "deit3_tiny_patch16_224", "vit_huge_patch14_224",
                             "vit_small_patch8_224", "vit_large_patch32_224", "vit_large_patch14_224",
                             "vit_so400m_patch14_siglip_384", "vit_base_patch16_clip_224", "", "deit"};
     for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
@@ -59,9 +66,13 @@ static void test_parse(void)
     CHECK_STR_EQ(r.repo, "timm/vit_base_patch16_224.augreg_in1k");
     CHECK_INT_EQ(timm_name_ref("deit_base_patch16_224.my-tag.v2", &r), 0);
     CHECK_STR_EQ(r.name, "deit_base_patch16_224.my-tag.v2");
+    CHECK_INT_EQ(timm_name_ref("deit3_base_patch16_224", &r), 0);
+    CHECK_STR_EQ(r.repo, "timm/deit3_base_patch16_224.fb_in1k");
+    CHECK_INT_EQ(timm_name_ref("deit3_huge_patch14_224.fb_in22k_ft_in1k", &r), 0);
+    CHECK_STR_EQ(r.repo, "timm/deit3_huge_patch14_224.fb_in22k_ft_in1k");
     /* paths and other names */
-    const char *not_timm[] = {"weights.safetensors", "mymodel", "deit3_base_patch16_224",
-                              "deit3_base_patch16_224.fb_in1k", "deit_tiny_distilled_patch16_224.",
+    const char *not_timm[] = {"weights.safetensors", "mymodel", "vit_base_patch16_clip_224",
+                              "vit_base_patch16_clip_224.openai", "deit_tiny_distilled_patch16_224.",
                               "deit_tiny_distilled_patch16_224..x", "deit_tiny_distilled_patch16_224.a--b",
                               "deit_tiny_distilled_patch16_224@main",
                               "deit_tiny_distilled_patch16_224.fb_in1k@v1", "./deit_tiny_distilled_patch16_224",
@@ -78,9 +89,11 @@ static void test_parse(void)
 static void test_suggest(void)
 {
     char s[256];
+    CHECK_INT_EQ(timm_name_suggest("vit_base_patch16_clip_224", s, sizeof s), 1);
+    CHECK_STR_EQ(s, "hf://timm/vit_base_patch16_clip_224.TAG");
+    CHECK_INT_EQ(timm_name_suggest("vit_base_patch16_clip_224.openai", s, sizeof s), 1);
+    CHECK_STR_EQ(s, "hf://timm/vit_base_patch16_clip_224.openai");
     CHECK_INT_EQ(timm_name_suggest("deit3_base_patch16_224", s, sizeof s), 1);
-    CHECK_STR_EQ(s, "hf://timm/deit3_base_patch16_224.TAG");
-    CHECK_INT_EQ(timm_name_suggest("deit3_base_patch16_224.fb_in1k", s, sizeof s), 1);
     CHECK_STR_EQ(s, "hf://timm/deit3_base_patch16_224.fb_in1k");
     CHECK_INT_EQ(timm_name_suggest("deit_tiny_distilled_patch16_224@v1", s, sizeof s), 1);
     CHECK_STR_EQ(s, "hf://timm/deit_tiny_distilled_patch16_224.fb_in1k@v1");
@@ -89,7 +102,7 @@ static void test_suggest(void)
                            "resnet50_patch16", ""};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
         CHECK_MSG(timm_name_suggest(plain[i], s, sizeof s) == 0, "hint for \"%s\"", plain[i]);
-    CHECK_INT_EQ(timm_name_suggest("deit3_base_patch16_224", s, 10), 0); /* does not fit: no hint */
+    CHECK_INT_EQ(timm_name_suggest("vit_base_patch16_clip_224", s, 10), 0); /* does not fit: no hint */
 }
 
 static void test_classify_resolve(void)
@@ -102,7 +115,8 @@ static void test_classify_resolve(void)
     CHECK_INT_EQ(model_source_classify("deit_tiny_distilled_patch16_224.fb_in1k"), MODEL_SOURCE_HUB);
     CHECK_INT_EQ(model_source_classify("hf-hub:timm/deit_tiny_distilled_patch16_224.fb_in1k"), MODEL_SOURCE_HUB);
     CHECK_INT_EQ(model_source_classify("hf_hub:timm/x@v1"), MODEL_SOURCE_HUB);
-    CHECK_INT_EQ(model_source_classify("deit3_base_patch16_224"), MODEL_SOURCE_PATH);
+    CHECK_INT_EQ(model_source_classify("vit_base_patch16_clip_224"), MODEL_SOURCE_PATH);
+    CHECK_INT_EQ(model_source_classify("deit3_base_patch16_224"), MODEL_SOURCE_HUB);
     CHECK_INT_EQ(model_source_classify("weights.safetensors"), MODEL_SOURCE_PATH);
     CHECK_INT_EQ(model_source_classify("deit_tiny_distilled_patch16_224@main"), MODEL_SOURCE_PATH);
     /* a directory of that name wins */
@@ -140,9 +154,9 @@ static void test_classify_resolve(void)
     CHECK(model_source_resolve("hf-hub:a--b/c", &o, &s, err, sizeof err) != 0 && strstr(err, "--"));
     CHECK_STR_EQ(logged, "");
     /* paths: a timm-like one that does not exist names the hub id; others pass through */
-    CHECK_INT_EQ(model_source_resolve("deit3_base_patch16_224", &o, &s, err, sizeof err), DEIT_EIO);
-    CHECK_MSG(strstr(err, "deit3_base_patch16_224: no such file or directory") &&
-                  strstr(err, "hf://timm/deit3_base_patch16_224.TAG"), "%s", err);
+    CHECK_INT_EQ(model_source_resolve("vit_base_patch16_clip_224", &o, &s, err, sizeof err), DEIT_EIO);
+    CHECK_MSG(strstr(err, "vit_base_patch16_clip_224: no such file or directory") &&
+                  strstr(err, "hf://timm/vit_base_patch16_clip_224.TAG"), "%s", err);
     CHECK_INT_EQ(model_source_resolve("weights.safetensors", &o, &s, err, sizeof err), 0);
     CHECK_INT_EQ(s.kind, MODEL_SOURCE_PATH);
     CHECK_STR_EQ(s.path, "weights.safetensors");
