@@ -342,8 +342,11 @@ for spec in "$TIMM" "hf-hub:test-org/fashion-deit"; do
     SRV=$!
     wait_for 'grep -q "listening on" "$T/srv5.log"'
     PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv5.log" | head -n 1)
-    wait_for 'curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null'
-    check 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""' "deit-server --model $spec serves $want"
+    # a loaded machine (CI beside other jobs) may take a while to fetch and load: wait for the
+    # answer itself, and name what the server said when it never comes
+    wait_for 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""'
+    check 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""' \
+        "deit-server --model $spec serves $want (port $PORT; log: $(tail -n 5 "$T/srv5.log"))"
     case $spec in hf-hub:*) ;; *)
         check 'grep -q "$TIMM is timm.s model name for hf://timm/$TIMM.fb_in1k" "$T/srv5.log" && grep -q "model timm/$TIMM.fb_in1k@main is commit" "$T/srv5.log"' \
             "server log: the hub id a timm name was read as ($(cat "$T/srv5.log"))" ;;
