@@ -104,11 +104,13 @@ def st_read(path):
     return out
 
 
-def st_write(path, tensors):
+def st_write(path, tensors, dtype="F32"):
+    """Writes tensors (name -> array) as a safetensors file, each converted to dtype (F32, F64, U8)."""
+    np_dtype = {"F32": np.float32, "F64": np.float64, "U8": np.uint8}[dtype]
     header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
     for key in sorted(tensors):
-        a = np.ascontiguousarray(tensors[key].astype(np.float32))
-        header[key] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        a = np.ascontiguousarray(np.asarray(tensors[key]).astype(np_dtype))
+        header[key] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
         blobs.append(a.tobytes())
         off += a.nbytes
     h = json.dumps(header, separators=(",", ":")).encode()

@@ -6,7 +6,8 @@ float64 reference logits.
 
 writes tests/fixtures/models/timm-deit3-reduced/{model.safetensors,config.json} and
 tests/fixtures/refs-deit3.safetensors. Deterministic: numpy's seeded generator makes every weight,
-so running it again gives the same bytes.
+so running it again gives the same model bytes and the same references to float64 rounding (~1e-15:
+torch's float64 matrix products go through whichever BLAS the machine has).
 
 The model is timm's VisionTransformer as deit3_* builds it (no_embed_class=True, init_values set:
 layer scale), shrunk: 224x224 input, patch 16, dim 64, depth 2, 2 heads, 10 classes. 224/16 keeps
@@ -32,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import deit_torch  # noqa: E402
+from make_random_deit import st_write  # noqa: E402
 
 NAME = "timm-deit3-reduced"
 IMG, PATCH, DIM, DEPTH, HEADS, CLASSES, MLP = 224, 16, 64, 2, 2, 10, 256
@@ -71,22 +73,6 @@ def weights(seed=3):
     rnd("head.weight", CLASSES, DIM, scale=0.2)
     rnd("head.bias", CLASSES, scale=0.1)
     return w
-
-
-def st_write(path, tensors, dtype):
-    np_dtype = {"F32": np.float32, "F64": np.float64, "U8": np.uint8}[dtype]
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
-    for key in sorted(tensors):
-        a = np.ascontiguousarray(np.asarray(tensors[key]).astype(np_dtype))
-        header[key] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
-        blobs.append(a.tobytes())
-        off += a.nbytes
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for blob in blobs:
-            f.write(blob)
 
 
 def st_crops(path):
