@@ -150,12 +150,29 @@ json_error 413 v1 -H 'Content-Type: image/jpeg' -H 'Expect:' --data-binary @"$T/
 json_error 414 v1 "$URL/v1/$(head -c 9000 /dev/zero | tr '\0' a)"
 json_error 400 v1 --request-target 'v1/predict' "$URL/"
 json_error 400 v2 -H "X-Padding: $(head -c 9000 /dev/zero | tr '\0' a)" "$URL/v2/health/ready" # 494 inside nginx
+json_error 501 v1 -H 'Content-Type: image/jpeg' -H 'Transfer-Encoding: gzip' --data-binary x "$URL/v1/predict"
+# an HTTP/2.0 request line on this HTTP/1 listener (no client library writes one; a raw socket does)
+python3 - "$LB" >"$T/err.raw" <<'PY' || fail "raw HTTP/2.0 request line: no answer"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /v1/models HTTP/2.0\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode("latin-1"))
+PY
+head -1 "$T/err.raw" | grep -q ' 505 ' || fail "HTTP/2.0 request line: $(head -c 300 "$T/err.raw")"
+grep -qi '^content-type: application/json' "$T/err.raw" || fail "505 is not JSON: $(head -c 400 "$T/err.raw")"
+grep -q "\"code\":505,\"message\":\"HTTP version not supported" "$T/err.raw" || fail "505 body: $(head -c 400 "$T/err.raw")"
 # the replicas' own errors pass through untouched (proxy_intercept_errors is off), 400 included
 json_error 404 v1 "$URL/no/such/path"
 grep -q 'balancer' "$T/err.body" && fail "a replica's 404 was replaced by nginx's: $(cat "$T/err.body")"
 json_error 400 v2 -H 'Content-Type: application/json' --data-binary '{' "$URL/v2/models/$(basename "$DEPLOY_MODEL")/infer"
 grep -q 'invalid JSON' "$T/err.body" || fail "a replica's 400 was replaced by nginx's: $(cat "$T/err.body")"
-ok "413 over client_max_body_size, 414, a bad request line and headers too large: JSON; a replica's 404 and 400 pass through"
+ok "413 over client_max_body_size, 414, a bad request line, headers too large, 501 and 505: JSON; a replica's 404 and 400 pass through"
 
 kill -TERM "${RPID[1]}"
 wait_exit "${RPID[1]}" 20 || fail "phase 4: replica 1 still running 20 s after SIGTERM"
