@@ -644,12 +644,27 @@ static void test_deit3(void)
     find(&m, "pos_embed")->shape[1] = 4;
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "the checkpoint lacks layer scale",
                 "architecture 'deit3_small_patch16_224'");
+    /* init_values as timm's Block reads it ("LayerScale(...) if init_values else Identity"): 0 is
+     * no layer scale, any other number (a negative one too: only an initialisation) is layer scale */
+    deit3_sized(&m, 2, D, M, 0);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": -1e-6, \"no_embed_class\": true}}", ARGS);
+    load_synthetic(&m, cfg, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s: %s", cfg, L.err);
+    if (!L.rc_w) check_deit3_load(&m, &L, __LINE__);
+    unload(&L);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 0, \"no_embed_class\": true}}", ARGS);
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "has layer scale", "model_args.init_values is 0");
+    timm_model(&m, 2, 0);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 0.0}}", ARGS);
+    load_synthetic(&m, cfg, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.layer_scale == 0, "%s: %s", cfg, L.err);
+    unload(&L);
     /* bad values, a missing or mis-shaped gamma */
     deit3_sized(&m, 2, D, M, 0);
-    const char *bad_iv[] = {"0", "-1e-6", "\"1e-6\"", "true", "[1]"};
+    const char *bad_iv[] = {"\"1e-6\"", "true", "[1]"};
     for (size_t i = 0; i < sizeof bad_iv / sizeof *bad_iv; i++) {
         snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": %s}}", ARGS, bad_iv[i]);
-        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.init_values must be a positive number", NULL);
+        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.init_values must be a number", NULL);
     }
     snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 1, \"no_embed_class\": 1}}", ARGS);
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.no_embed_class", NULL);
