@@ -677,6 +677,15 @@ static void test_deit3(void)
     deit3_sized(&m, 2, D, M, 0);
     poison(&m, "blocks.1.ls1.gamma", 2, 0x7f800000u);
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "tensor 'blocks.1.ls1.gamma': element 2 of 4 is +inf", NULL);
+    /* finite gammas whose product with the weights overflows float32: the folded layer would hold
+     * infinities (every logit NaN), which the finiteness check on each tensor alone cannot see */
+    deit3_sized(&m, 2, D, M, 0);
+    poison(&m, "blocks.1.ls2.gamma", 1, 0x7f000000u); /* 2^127 */
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "'blocks.1.mlp.fc2.weight' times 'blocks.1.ls2.gamma'",
+                "element 8 of 32 is +inf");
+    deit3_sized(&m, 2, D, M, 0);
+    poison(&m, "blocks.0.ls1.gamma", 3, 0xff000000u); /* -2^127 */
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "'blocks.0.attn.proj.weight' times 'blocks.0.ls1.gamma'", "-inf");
     /* the fixture: deit3_small_patch16_224 with reduced model_args, as timm writes it */
     fixture_deit3();
 }
