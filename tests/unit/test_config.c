@@ -686,6 +686,12 @@ static void test_deit3(void)
     deit3_sized(&m, 2, D, M, 0);
     poison(&m, "blocks.0.ls1.gamma", 3, 0xff000000u); /* -2^127 */
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "'blocks.0.attn.proj.weight' times 'blocks.0.ls1.gamma'", "-inf");
+    /* the prefix tokens come on top of the position rows under no_embed_class: a full-size table
+     * (a 128x128 grid) with two prefix tokens is over the token limit, said as such at resolve */
+    timm_model(&m, 1, 1);
+    find(&m, "pos_embed")->shape[1] = 16384;
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"no_embed_class\": true}}", NULL, DEIT_EINVAL,
+                "16384 patches and 2 prefix tokens", "over the limit 16385");
     /* the fixture: deit3_small_patch16_224 with reduced model_args, as timm writes it */
     fixture_deit3();
 }
