@@ -77,6 +77,11 @@ static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *
                          "%s: image size %dx%d with patch %d needs %d tokens but tensor '%s' has %d%s",
                          s->file, cfg->image_h, cfg->image_w, p, pos_prefix + patches, tf->pos_name, tf->tokens,
                          other_prefix + patches == tf->tokens ? hint : "");
+    /* Under no_embed_class the prefix tokens come on top of the rows the tensor's bound checked. */
+    if (cfg->n_prefix + patches > DEIT_MAX_TOKENS)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "checkpoint: %d patches and %d prefix tokens make %d tokens, over the limit %d", patches,
+                         cfg->n_prefix, cfg->n_prefix + patches, DEIT_MAX_TOKENS);
     cfg->n_tokens = cfg->n_prefix + patches;
     return DEIT_OK;
 }

@@ -166,8 +166,8 @@ static int is_square(int n)
 }
 
 /* DeiT III's two switches, cfg->layer_scale and cfg->no_embed_class. With a config.json they are
- * what timm would build: model_args.init_values (a positive number: layer scale; null: none, even
- * under a deit3_* architecture, whose 1e-6 it overrides) and model_args.no_embed_class, else the
+ * what timm would build: model_args.init_values (a number other than 0: layer scale; 0 or null:
+ * none, even under a deit3_* architecture, whose 1e-6 it overrides) and model_args.no_embed_class, else the
  * architecture's (deit3_*: both), else timm's defaults (neither). Layer scale must then agree with
  * the tensors ('blocks.0.ls1.gamma'); the position rows are checked by resolve_geometry. The gammas
  * carry the values, so init_values' own value (an initialisation) does not matter.
@@ -189,18 +189,23 @@ static int resolve_deit3(const jsrc *s, const json_t *root, const json_t *margs,
     if (iv && json_is_null(iv)) {
         ls = 0;
     } else if (iv) {
-        if (!json_is_number(iv) || !(json_number_value(iv) > 0))
+        if (!json_is_number(iv))
             return deit_fail(s->err, s->errlen, DEIT_EINVAL,
-                             "%s: model_args.init_values must be a positive number (layer scale) or null "
-                             "(none)", s->file);
-        ls = 1;
+                             "%s: model_args.init_values must be a number (0: no layer scale) or null (none)",
+                             s->file);
+        /* timm's Block: "LayerScale(dim, init_values) if init_values else Identity()", so 0 is no
+         * layer scale and any other number, negative too, is layer scale (its value only
+         * initialises the gammas the checkpoint replaces) */
+        ls = json_number_value(iv) != 0;
     }
     int v;
     if ((rc = opt_bool(s, margs, "model_args.", "no_embed_class", &v)) < 0) return rc;
     if (rc) nec = v;
     if (ls != tf->layer_scale) {
         char said[192];
-        if (iv) snprintf(said, sizeof said, "model_args.init_values is %s", ls ? "set" : "null");
+        if (iv)
+            snprintf(said, sizeof said, "model_args.init_values is %s",
+                     ls ? "set" : json_is_null(iv) ? "null" : "0");
         else if (a->known) snprintf(said, sizeof said, "architecture '%.120s'", cfg->architecture);
         else snprintf(said, sizeof said, "timm's default, init_values null");
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,

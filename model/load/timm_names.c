@@ -107,5 +107,9 @@ int timm_name_suggest(const char *spec, char *out, size_t cap)
         w = snprintf(out, cap, "hf://timm/%s", spec);
     else
         w = snprintf(out, cap, "hf://timm/%.*s.%s%s", (int)al, spec, tag ? tag : "TAG", rev);
-    return w >= 0 && (size_t)w < cap;
+    /* Only an id hf:// takes: a hint the user copies must not meet "is not a hub model id" (an
+     * empty tag, "..", a space, an empty revision...). */
+    hub_ref ref;
+    char err[256];
+    return w >= 0 && (size_t)w < cap && hub_ref_parse(out + 5, 1, &ref, err, sizeof err) == 0;
 }

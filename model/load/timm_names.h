@@ -21,7 +21,8 @@ int timm_name_ref(const char *spec, hub_ref *ref);
 
 /* For a path that does not exist: when spec looks like a timm ViT/DeiT name ("deit" or "vit" first,
  * "_patch" inside, no '/'), writes the hub id that would name its weights ("hf://timm/NAME.TAG...")
- * into out and returns 1; otherwise 0. */
+ * into out and returns 1; otherwise, or when that id is none hub_ref_parse takes (an empty tag,
+ * "..", an empty revision), 0. */
 int timm_name_suggest(const char *spec, char *out, size_t cap);
 
 #endif

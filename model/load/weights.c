@@ -172,14 +172,29 @@ static int load_pos(loader *L, const deit_config *c, const char *name, float *ds
  * product per weight here instead of one per output at run time). Done once, on the float32 copy
  * right after the F32/F16/BF16 conversion and before deit_model_pack, so every kernel and every
  * precision (the bf16/int8 packs are made from these float32 weights) computes the scaled layer
- * and the forward pass has no layer scale to know about. */
-static void fold_layer_scale(float *w, float *b, const float *gamma, size_t out, size_t in)
+ * and the forward pass has no layer scale to know about. A product of two finite factors can
+ * still overflow (a gamma of 1e30 on a weight of 1e10), so the folded layer is checked as every
+ * loaded tensor is: one infinity would make every logit NaN. wname, bname, gname: the weight, bias
+ * and gamma tensors, for the message. */
+static int fold_layer_scale(loader *L, float *w, float *b, const float *gamma, size_t out, size_t in,
+                            const char *wname, const char *bname, const char *gname)
 {
     for (size_t o = 0; o < out; o++) {
         for (size_t i = 0; i < in; i++)
             w[o * in + i] *= gamma[o];
         b[o] *= gamma[o];
     }
+    const float *v[2] = {w, b};
+    const char *name[2] = {wname, bname};
+    size_t n[2] = {out * in, out};
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; i < n[t]; i++)
+            if (!isfinite(v[t][i]))
+                return deit_fail(L->err, L->errlen, DEIT_EINVAL,
+                                 "checkpoint: tensor '%s' times '%s' (layer scale): element %zu of %zu is %s "
+                                 "(the folded weights must be finite)",
+                                 name[t], gname, i, n[t], v[t][i] > 0 ? "+inf" : "-inf");
+    return DEIT_OK;
 }
 
 /* Walks every tensor the config needs, named through cfg->naming (the scheme decided at resolve):
@@ -228,12 +243,21 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
             return rc;
         if (c->layer_scale) {
             /* timm names only: the config resolves layer scale for timm checkpoints alone */
+            char wn[200], bn[200];
             snprintf(n, sizeof n, "blocks.%d.ls1.gamma", b);
             if ((rc = load1(L, n, D, L->gamma))) return rc;
-            if (L->gamma) fold_layer_scale(bw->proj_w, bw->proj_b, L->gamma, (size_t)D, (size_t)D);
+            snprintf(wn, sizeof wn, "blocks.%d.attn.proj.weight", b);
+            snprintf(bn, sizeof bn, "blocks.%d.attn.proj.bias", b);
+            if (L->gamma &&
+                (rc = fold_layer_scale(L, bw->proj_w, bw->proj_b, L->gamma, (size_t)D, (size_t)D, wn, bn, n)))
+                return rc;
             snprintf(n, sizeof n, "blocks.%d.ls2.gamma", b);
             if ((rc = load1(L, n, D, L->gamma))) return rc;
-            if (L->gamma) fold_layer_scale(bw->fc2_w, bw->fc2_b, L->gamma, (size_t)D, (size_t)M);
+            snprintf(wn, sizeof wn, "blocks.%d.mlp.fc2.weight", b);
+            snprintf(bn, sizeof bn, "blocks.%d.mlp.fc2.bias", b);
+            if (L->gamma &&
+                (rc = fold_layer_scale(L, bw->fc2_w, bw->fc2_b, L->gamma, (size_t)D, (size_t)M, wn, bn, n)))
+                return rc;
         }
     }
     if ((rc = load1(L, NAME(TN_NORM_W, 0), D, w->norm_w)) || (rc = load1(L, NAME(TN_NORM_B, 0), D, w->norm_b)) ||

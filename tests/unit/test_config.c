@@ -644,12 +644,27 @@ static void test_deit3(void)
     find(&m, "pos_embed")->shape[1] = 4;
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "the checkpoint lacks layer scale",
                 "architecture 'deit3_small_patch16_224'");
+    /* init_values as timm's Block reads it ("LayerScale(...) if init_values else Identity"): 0 is
+     * no layer scale, any other number (a negative one too: only an initialisation) is layer scale */
+    deit3_sized(&m, 2, D, M, 0);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": -1e-6, \"no_embed_class\": true}}", ARGS);
+    load_synthetic(&m, cfg, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s: %s", cfg, L.err);
+    if (!L.rc_w) check_deit3_load(&m, &L, __LINE__);
+    unload(&L);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 0, \"no_embed_class\": true}}", ARGS);
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "has layer scale", "model_args.init_values is 0");
+    timm_model(&m, 2, 0);
+    snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 0.0}}", ARGS);
+    load_synthetic(&m, cfg, NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.layer_scale == 0, "%s: %s", cfg, L.err);
+    unload(&L);
     /* bad values, a missing or mis-shaped gamma */
     deit3_sized(&m, 2, D, M, 0);
-    const char *bad_iv[] = {"0", "-1e-6", "\"1e-6\"", "true", "[1]"};
+    const char *bad_iv[] = {"\"1e-6\"", "true", "[1]"};
     for (size_t i = 0; i < sizeof bad_iv / sizeof *bad_iv; i++) {
         snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": %s}}", ARGS, bad_iv[i]);
-        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.init_values must be a positive number", NULL);
+        EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.init_values must be a number", NULL);
     }
     snprintf(cfg, sizeof cfg, "{\"model_args\": {%s, \"init_values\": 1, \"no_embed_class\": 1}}", ARGS);
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "model_args.no_embed_class", NULL);
@@ -662,6 +677,21 @@ static void test_deit3(void)
     deit3_sized(&m, 2, D, M, 0);
     poison(&m, "blocks.1.ls1.gamma", 2, 0x7f800000u);
     EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "tensor 'blocks.1.ls1.gamma': element 2 of 4 is +inf", NULL);
+    /* finite gammas whose product with the weights overflows float32: the folded layer would hold
+     * infinities (every logit NaN), which the finiteness check on each tensor alone cannot see */
+    deit3_sized(&m, 2, D, M, 0);
+    poison(&m, "blocks.1.ls2.gamma", 1, 0x7f000000u); /* 2^127 */
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "'blocks.1.mlp.fc2.weight' times 'blocks.1.ls2.gamma'",
+                "element 8 of 32 is +inf");
+    deit3_sized(&m, 2, D, M, 0);
+    poison(&m, "blocks.0.ls1.gamma", 3, 0xff000000u); /* -2^127 */
+    EXPECT_FAIL(&m, cfg, NULL, DEIT_EINVAL, "'blocks.0.attn.proj.weight' times 'blocks.0.ls1.gamma'", "-inf");
+    /* the prefix tokens come on top of the position rows under no_embed_class: a full-size table
+     * (a 128x128 grid) with two prefix tokens is over the token limit, said as such at resolve */
+    timm_model(&m, 1, 1);
+    find(&m, "pos_embed")->shape[1] = 16384;
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"no_embed_class\": true}}", NULL, DEIT_EINVAL,
+                "16384 patches and 2 prefix tokens", "over the limit 16385");
     /* the fixture: deit3_small_patch16_224 with reduced model_args, as timm writes it */
     fixture_deit3();
 }

@@ -103,6 +103,18 @@ static void test_suggest(void)
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
         CHECK_MSG(timm_name_suggest(plain[i], s, sizeof s) == 0, "hint for \"%s\"", plain[i]);
     CHECK_INT_EQ(timm_name_suggest("vit_base_patch16_clip_224", s, 10), 0); /* does not fit: no hint */
+    /* a hint names only an id the hub scheme takes: writing it must not meet "is not a hub model id" */
+    const char *odd[] = {"deit_tiny_distilled_patch16_224.", "deit_tiny_distilled_patch16_224..x",
+                         "deit_tiny_distilled_patch16_224.a b", "vit_base_patch16_clip_224.a--b",
+                         "vit_base_patch16_clip_224.-", "deit3_base_patch16_224@", "deit3_base_patch16_224@..",
+                         "vit_base_patch16_clip_224 ", "deit_patch\n"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        hub_ref r;
+        char perr[512];
+        if (timm_name_suggest(odd[i], s, sizeof s))
+            CHECK_MSG(strncmp(s, "hf://", 5) == 0 && hub_ref_parse(s + 5, 1, &r, perr, sizeof perr) == 0,
+                      "hint for \"%s\": %s", odd[i], s);
+    }
 }
 
 static void test_classify_resolve(void)
