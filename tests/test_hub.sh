@@ -29,6 +29,7 @@ head -c 1000 /dev/urandom > "$T/pickle-only/pytorch_model.bin"
 $PY tests/hub/mock_hub.py --port-file "$T/port" --repo test-org/fashion-deit=models/fashion-deit \
     --repo facebook/deit-reduced=tests/fixtures/models/hf-deit-reduced --repo test-org/pickle-only="$T/pickle-only" \
     --repo timm/deit_tiny_distilled_patch16_224.fb_in1k=models/fashion-deit \
+    --repo timm/deit3_base_patch16_224.fb_in22k_ft_in1k=models/fashion-deit \
     --alias old-org/fashion-deit=test-org/fashion-deit &
 MOCK=$!
 SRV=""; HOLDER=""
@@ -316,6 +317,16 @@ check 'printf "%s" "$err" | grep -q "^deit-predict: $TIMM is timm.s model name f
 run "$T/c25" --model "$TIMM.fb_in1k"
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF_TIMM" ] && [ "$(ls "$T/c25")" = "models--timm--$TIMM.fb_in1k" ]' \
     "a timm name, ARCH.TAG: same output, same cache folder ($err)"
+# a deprecated timm name: the model of its current name (same output, same cache folder), with a warning
+DEP=deit3_base_patch16_224
+run "$T/c25d" --model "$DEP.fb_in22k_ft_in1k"
+REF_DEP=$out
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "a timm name, ARCH.TAG, of a deprecated name's target ($err)"
+run "$T/c25d" --model "${DEP}_in21ft1k"
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF_DEP" ] && [ "$(ls "$T/c25d")" = "models--timm--$DEP.fb_in22k_ft_in1k" ]' \
+    "a deprecated timm name: its current ARCH.TAG, same output, same cache folder ($err)"
+check 'printf "%s" "$err" | grep -q "^deit-predict: warning: ${DEP}_in21ft1k is timm.s deprecated model name for hf://timm/$DEP.fb_in22k_ft_in1k (timm.s current name: $DEP.fb_in22k_ft_in1k)$"' \
+    "the current name a deprecated timm name was read as is printed ($err)"
 run "$T/c25" --model vit_base_patch16_224
 check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k: repository not found.*so it was read as timm.s model name for hub id hf://timm/vit_base_patch16_224.augreg2_in21k_ft_in1k)"' \
     "a timm name the hub lacks: the error says how it was read ($err)"

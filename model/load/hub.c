@@ -365,22 +365,29 @@ int model_source_resolve(const char *spec, const hub_options *o, model_source *o
                              strstr(hint, ".TAG") ? " (TAG: a pretrained tag, as on huggingface.co/timm)" : "");
         return DEIT_OK;
     }
+    /* timm warns when it maps a deprecated name; so does this, naming the current one to write */
+    int deprecated = bare == 1 && timm_deprecated_name(spec, strcspn(spec, ".")) != NULL;
     if (bare == 1 && o->log) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s is timm's model name for hf://%s", spec, ref.repo);
-        o->log(o->ctx, HUB_LOG_INFO, msg);
+        char msg[512];
+        if (deprecated)
+            snprintf(msg, sizeof msg, "%s is timm's deprecated model name for hf://%s (timm's current name: %s)",
+                     spec, ref.repo, ref.name);
+        else
+            snprintf(msg, sizeof msg, "%s is timm's model name for hf://%s", spec, ref.repo);
+        o->log(o->ctx, deprecated ? HUB_LOG_WARN : HUB_LOG_INFO, msg);
     }
     out->kind = MODEL_SOURCE_HUB;
     int rc = resolve_hub(&ref, o, out, err, errlen);
     if (rc != DEIT_OK && bare && err && errlen) {
         /* A bare name may have been meant as a path: say how it was read. */
         size_t el = strlen(err);
-        if (el + 1 < errlen)
+        if (el + 1 < errlen && bare == 1)
             snprintf(err + el, errlen - el,
-                     bare == 1 ? " (\"%s\" is no file or directory here, so it was read as timm's model name "
-                                 "for hub id hf://%s)"
-                               : " (\"%s\" is no file or directory here, so it was read as hub id hf://%s)",
-                     spec, bare == 1 ? ref.repo : spec);
+                     " (\"%s\" is no file or directory here, so it was read as timm's %smodel name for hub id "
+                     "hf://%s)", spec, deprecated ? "deprecated " : "", ref.repo);
+        else if (el + 1 < errlen)
+            snprintf(err + el, errlen - el,
+                     " (\"%s\" is no file or directory here, so it was read as hub id hf://%s)", spec, spec);
     }
     return rc;
 }

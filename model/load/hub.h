@@ -85,7 +85,8 @@ typedef struct {
  *   "ORG/NAME[@REV]"           the same, when no file or directory of that name exists
  *   "ARCH[.TAG]"               timm's model name, when no such path exists and ARCH is an architecture
  *                              of timm_names.c: hf://timm/ARCH.TAG, TAG timm's default for ARCH when
- *                              absent (logged through o->log, and named in any error)
+ *                              absent (logged through o->log, and named in any error); also one of
+ *                              timm's deprecated names, read as its current ARCH.TAG (a warning)
  *   anything else              a path, passed through unchanged; one that does not exist but looks
  *                              like a timm name (vit_base_patch16_clip_224) is refused with a message
  *                              naming the hf://timm/ id of its weights

@@ -1,6 +1,6 @@
 /* fuzz_hubname.c — hub names from hostile hands: repo ids and revisions (from --model), timm model
- * names (ARCH[.TAG], read as timm/ARCH.TAG) and etags (from a server) must either be refused or be safe
- * as cache path components. */
+ * names (ARCH[.TAG], read as timm/ARCH.TAG; deprecated ones as their current ARCH) and etags (from a
+ * server) must either be refused or be safe as cache path components. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c += cl + (e ? 1 : 0);
         }
     }
-    /* a timm name becomes timm/<the name>[.<default tag>] at main, or nothing */
+    /* a timm name becomes timm/<the name>[.<default tag>] at main (a deprecated one timm/<its current
+     * name's ARCH>.<its own tag, else the current one>), or nothing */
     if (timm_name_ref(s, &r) == 0) {
         assert_component(r.folder);
         assert_component(r.name);
-        if (strncmp(r.repo, "timm/", 5) != 0 || strncmp(r.name, s, strcspn(s, ".")) != 0 ||
-            strcmp(r.revision, "main") != 0 || strchr(s, '/') || strchr(s, '@') || strstr(r.repo, ".."))
+        size_t al = strcspn(s, ".");
+        const char *cur = timm_deprecated_name(s, al), *arch = cur ? cur : s;
+        size_t cl = cur ? strcspn(cur, ".") : al;
+        if (strncmp(r.repo, "timm/", 5) != 0 || strncmp(r.name, arch, cl) != 0 || r.name[cl] != '.' ||
+            (s[al] && strcmp(r.name + cl, s + al) != 0) || strcmp(r.revision, "main") != 0 || strchr(s, '/') ||
+            strchr(s, '@') || strstr(r.repo, ".."))
             abort();
     }
     char hint[64];
