@@ -363,8 +363,11 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
                          s->file, mode);
     if (!have_mean) memcpy(pp->mean, deit_imagenet_mean, sizeof pp->mean);
     if (!have_std) memcpy(pp->std, deit_imagenet_std, sizeof pp->std);
-    /* timm's DeiT default is 0.875, except the 384 models which are evaluated uncropped. Without
-     * an architecture that names its size, 0 leaves the choice to the input size (finish_preproc). */
+    /* No crop_pct in config.json: timm reads such a config into its PretrainedCfg, whose default is
+     * 0.875 (deit.py's own default_cfgs say 0.9, but those apply to a model made by name, not from a
+     * config). The 384 models keep 1.0, what every 384 DeiT/ViT config carries: a hand-written 384
+     * config without it means the uncropped evaluation those models were trained for. Without an
+     * architecture that names its size, 0 leaves the choice to the input size (finish_preproc). */
     if (!have_pct) crop_pct = a.img ? (a.img == 384 ? 1.0 : 0.875) : 0;
     *pcrop_pct = crop_pct;
     pp->rescale = 1.0f / 255.0f;
