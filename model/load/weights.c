@@ -101,14 +101,23 @@ static void shape_str(char *buf, size_t len, int nd, const int64_t *dims)
 }
 
 /* Refuses a tensor holding NaN or an infinity, naming it and the first such element: a single one
- * makes every logit NaN, so every request would fail, far from the cause. */
-static int check_finite(loader *L, const char *name, const float *v, size_t n)
+ * makes every logit NaN, so every request would fail, far from the cause. gamma: NULL for a tensor
+ * as loaded, else the layer-scale gamma folded into it (named too: the product overflowed). */
+static int check_finite(loader *L, const char *name, const char *gamma, const float *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(v[i]))
+            continue;
+        const char *what = isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf";
+        if (gamma)
             return deit_fail(L->err, L->errlen, DEIT_EINVAL,
-                             "checkpoint: tensor '%s': element %zu of %zu is %s (weights must be finite)",
-                             name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+                             "checkpoint: tensor '%s' times '%s' (layer scale): element %zu of %zu is %s "
+                             "(the folded weights must be finite)",
+                             name, gamma, i, n, what);
+        return deit_fail(L->err, L->errlen, DEIT_EINVAL,
+                         "checkpoint: tensor '%s': element %zu of %zu is %s (weights must be finite)", name, i, n,
+                         what);
+    }
     return DEIT_OK;
 }
 
@@ -136,7 +145,7 @@ static int load(loader *L, const char *name, int nd, const int64_t *dims, float 
     if (idx < st_count(L->st)) L->used[idx] = 1;
     if (!dst) return DEIT_OK;
     if ((rc = st_to_f32(t, dst))) return rc;
-    return check_finite(L, name, dst, t->numel);
+    return check_finite(L, name, NULL, dst, t->numel);
 }
 
 static int load1(loader *L, const char *name, int64_t a, float *dst)
@@ -174,27 +183,24 @@ static int load_pos(loader *L, const deit_config *c, const char *name, float *ds
  * precision (the bf16/int8 packs are made from these float32 weights) computes the scaled layer
  * and the forward pass has no layer scale to know about. A product of two finite factors can
  * still overflow (a gamma of 1e30 on a weight of 1e10), so the folded layer is checked as every
- * loaded tensor is: one infinity would make every logit NaN. wname, bname, gname: the weight, bias
- * and gamma tensors, for the message. */
-static int fold_layer_scale(loader *L, float *w, float *b, const float *gamma, size_t out, size_t in,
-                            const char *wname, const char *bname, const char *gname)
+ * loaded tensor is. ls: "ls1" or "ls2", block b's gamma for the layer (wid, bid), out x in. */
+static int fold_layer_scale(loader *L, const deit_naming *N, int b, const char *ls, tensor_id wid, tensor_id bid,
+                            float *w, float *bias, size_t out, size_t in)
 {
+    char gn[200], wn[200], bn[200];
+    snprintf(gn, sizeof gn, "blocks.%d.%s.gamma", b, ls);
+    int rc = load1(L, gn, (int64_t)out, L->gamma);
+    if (rc || !L->gamma) /* an error, or the checking walk */
+        return rc;
+    const float *gamma = L->gamma;
     for (size_t o = 0; o < out; o++) {
         for (size_t i = 0; i < in; i++)
             w[o * in + i] *= gamma[o];
-        b[o] *= gamma[o];
+        bias[o] *= gamma[o];
     }
-    const float *v[2] = {w, b};
-    const char *name[2] = {wname, bname};
-    size_t n[2] = {out * in, out};
-    for (int t = 0; t < 2; t++)
-        for (size_t i = 0; i < n[t]; i++)
-            if (!isfinite(v[t][i]))
-                return deit_fail(L->err, L->errlen, DEIT_EINVAL,
-                                 "checkpoint: tensor '%s' times '%s' (layer scale): element %zu of %zu is %s "
-                                 "(the folded weights must be finite)",
-                                 name[t], gname, i, n[t], v[t][i] > 0 ? "+inf" : "-inf");
-    return DEIT_OK;
+    if ((rc = check_finite(L, naming_tensor(N, wid, b, wn, sizeof wn), gn, w, out * in)))
+        return rc;
+    return check_finite(L, naming_tensor(N, bid, b, bn, sizeof bn), gn, bias, out);
 }
 
 /* Walks every tensor the config needs, named through cfg->naming (the scheme decided at resolve):
@@ -241,24 +247,13 @@ static int load_all(loader *L, const deit_config *c, deit_weights *w)
             (rc = load2(L, NAME(TN_FC2_W, b), D, M, bw->fc2_w)) ||
             (rc = load1(L, NAME(TN_FC2_B, b), D, bw->fc2_b)))
             return rc;
-        if (c->layer_scale) {
-            /* timm names only: the config resolves layer scale for timm checkpoints alone */
-            char wn[200], bn[200];
-            snprintf(n, sizeof n, "blocks.%d.ls1.gamma", b);
-            if ((rc = load1(L, n, D, L->gamma))) return rc;
-            snprintf(wn, sizeof wn, "blocks.%d.attn.proj.weight", b);
-            snprintf(bn, sizeof bn, "blocks.%d.attn.proj.bias", b);
-            if (L->gamma &&
-                (rc = fold_layer_scale(L, bw->proj_w, bw->proj_b, L->gamma, (size_t)D, (size_t)D, wn, bn, n)))
-                return rc;
-            snprintf(n, sizeof n, "blocks.%d.ls2.gamma", b);
-            if ((rc = load1(L, n, D, L->gamma))) return rc;
-            snprintf(wn, sizeof wn, "blocks.%d.mlp.fc2.weight", b);
-            snprintf(bn, sizeof bn, "blocks.%d.mlp.fc2.bias", b);
-            if (L->gamma &&
-                (rc = fold_layer_scale(L, bw->fc2_w, bw->fc2_b, L->gamma, (size_t)D, (size_t)M, wn, bn, n)))
-                return rc;
-        }
+        /* timm names only: the config resolves layer scale for timm checkpoints alone */
+        if (c->layer_scale &&
+            ((rc = fold_layer_scale(L, N, b, "ls1", TN_PROJ_W, TN_PROJ_B, bw->proj_w, bw->proj_b, (size_t)D,
+                                    (size_t)D)) ||
+             (rc = fold_layer_scale(L, N, b, "ls2", TN_FC2_W, TN_FC2_B, bw->fc2_w, bw->fc2_b, (size_t)D,
+                                    (size_t)M))))
+            return rc;
     }
     if ((rc = load1(L, NAME(TN_NORM_W, 0), D, w->norm_w)) || (rc = load1(L, NAME(TN_NORM_B, 0), D, w->norm_b)) ||
         (rc = load2(L, NAME(TN_HEAD_W, 0), K, D, w->head_w)) || (rc = load1(L, NAME(TN_HEAD_B, 0), K, w->head_b)))
