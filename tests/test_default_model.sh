@@ -6,7 +6,9 @@
 # (--precision bf16, int8; DEIT_TEST_PRECISIONS overrides the list): fused accuracy within 0.5 points
 # of f32's and per-image fused top-1 agreement with f32 >= 99%. A precision the engine refuses
 # (not built, or the CPU lacks its instructions) is reported as NOT checked, never as passed.
-# Last, the shipped one-head baseline: deit-eval reports no second head for it (null, not 0%).
+# Then the shipped two-class-token model (the paper's control): served with heads class/class_2 and
+# within 0.5 points of its own reference.json. Last, the shipped one-head baseline: deit-eval reports
+# no second head for it (null, not 0%).
 # Prints "default-model: N passed, N failed".
 MODEL=${DEIT_DEFAULT_MODEL:-models/fashion-deit}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
@@ -39,6 +41,24 @@ stop_server() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     pid=""
 }
+# check_reference MODEL_DIR EVAL_JSON: each head's accuracy over HTTP within 0.5 points of what
+# PyTorch recorded at export (MODEL_DIR/reference.json), and no failed request
+check_reference() {
+    if python3 - "$1/reference.json" "$2" "$1" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))["accuracy"]
+got = json.loads(sys.argv[2])
+bad = 0
+for ours, theirs in (("class_head", "class_head"), ("distill_head", "dist_head"), ("fused", "fused")):
+    diff = abs(got[ours] - 100 * ref[theirs])
+    print(f"default-model: {sys.argv[3]}: {ours}: {got[ours]:.2f}% over HTTP vs {100 * ref[theirs]:.2f}% "
+          f"recorded (diff {diff:.2f})")
+    bad += diff > 0.5
+bad += got["errors"] != 0
+sys.exit(1 if bad else 0)
+PY
+    then ok; else ko "$1: accuracy over HTTP differs from reference.json by more than 0.5 points"; fi
+}
 
 if ! start_server; then
     cat "$log"
@@ -57,19 +77,7 @@ if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ]; then
     res=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 1000 --concurrency 4 --json \
           --predictions "$work/f32.txt")
     echo "default-model: eval over HTTP: $res"
-    if python3 - "$MODEL/reference.json" "$res" <<'PY'
-import json, sys
-ref = json.load(open(sys.argv[1]))["accuracy"]
-got = json.loads(sys.argv[2])
-bad = 0
-for ours, theirs in (("class_head", "class_head"), ("distill_head", "dist_head"), ("fused", "fused")):
-    diff = abs(got[ours] - 100 * ref[theirs])
-    print(f"default-model: {ours}: {got[ours]:.2f}% over HTTP vs {100 * ref[theirs]:.2f}% recorded (diff {diff:.2f})")
-    bad += diff > 0.5
-bad += got["errors"] != 0
-sys.exit(1 if bad else 0)
-PY
-    then ok; else ko "accuracy over HTTP differs from reference.json by more than 0.5 points"; fi
+    check_reference "$MODEL" "$res"
     stop_server
 
     # each reduced precision against f32 on the same 1,000 images
@@ -108,6 +116,29 @@ PY
         then ok; else ko "$prec: accuracy or agreement with f32 out of bounds"; fi
         stop_server
     done
+
+    # the two-class-token model: its second prefix token is a class token, so its heads are named
+    # class/class_2 (not distillation) and /v1/models says which kind of token it is
+    twocls=${DEIT_TWOCLS_MODEL:-models/fashion-vit-2cls}
+    if [ -f "$twocls/model.safetensors" ]; then
+        MODEL=$twocls
+        if start_server; then
+            info=$(curl -fsS "$U/v1/models")
+            printf '%s' "$info" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["models"][0]
+sys.exit(0 if m["second_token"] == "class" and m["prediction_heads"] == ["class", "class_2"]
+         and m["distilled"] is False else 1)' \
+                && ok || ko "$twocls: /v1/models does not describe two class tokens: $info"
+            two=$(./build/deit-eval --url "$U/v1/predict?top_k=1" --data "$DATA" --limit 1000 --concurrency 4 --json)
+            echo "default-model: two class tokens $twocls over HTTP: $two"
+            check_reference "$twocls" "$two"
+        else
+            cat "$log"
+            ko "server did not start with $twocls"
+        fi
+        stop_server
+    fi
 
     # a one-head model (the shipped baseline): deit-eval reports its absent second head as null,
     # never as 0%, and its fused top-1 is its one head's

@@ -35,19 +35,25 @@ def initial_state(mode, teacher, seed, arch):
 
 def displacement_table(run, mode, teacher, seed, arch):
     rd = os.path.join(common.RUNS, run)
-    ckpts = sorted(glob.glob(os.path.join(rd, "epoch_*.pt")))
+    ckpts = [(int(re.search(r"epoch_(\d+)", p).group(1)), p)
+             for p in sorted(glob.glob(os.path.join(rd, "epoch_*.pt")))]
     if not ckpts:
-        raise SystemExit("token_drift: %s has no epoch checkpoints" % rd)
+        # a finished run restored from state/ keeps only its final weights (state.py): the last row
+        final, summary = os.path.join(rd, "final.pt"), os.path.join(rd, "summary.json")
+        if not (os.path.exists(final) and os.path.exists(summary)):
+            raise SystemExit("token_drift: %s has neither epoch checkpoints nor final.pt + summary.json" % rd)
+        with open(summary) as f:
+            ckpts = [(json.load(f)["epochs"], final)]
     init = initial_state(mode, teacher, seed, arch)
     t0, d0 = init["cls_token"].flatten(), init["dist_token"].flatten()
     cos = torch.nn.functional.cosine_similarity
     rows = []
     prev = (t0, d0)
-    for p in ckpts:
+    for epoch, p in ckpts:
         sd = torch.load(p, map_location="cpu")["model"]
         t, d = sd["cls_token"].flatten(), sd["dist_token"].flatten()
         a, b = t - t0, d - d0
-        rows.append({"epoch": int(re.search(r"epoch_(\d+)", p).group(1)),
+        rows.append({"epoch": epoch,
                      "displacement_cos": cos(a, b, dim=0).item(),
                      "displacement_norm": [a.norm().item(), b.norm().item()],
                      # this epoch's own steps (from the previous checkpoint): the direction training
