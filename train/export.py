@@ -144,11 +144,13 @@ def summary_of(run):
 
 def main():
     """Exports what the runs produced: hard -> fashion-deit, baseline -> fashion-vit-nodist,
-    twocls -> fashion-vit-2cls, hard56 -> fashion-deit-56 (each only if its run finished; hard56 only
-    if its fused accuracy beats hard's), then the examples, results.json and the table."""
+    twocls -> fashion-vit-2cls, soft -> fashion-deit-soft (the optional soft-distillation arm, so that
+    `make eval` measures it through the server like the others), hard56 -> fashion-deit-56 (each only
+    if its run finished; hard56 only if its fused accuracy beats hard's), then the examples,
+    results.json and the table."""
     torch.set_num_threads(1)
     ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
-            ("hard56", "fashion-deit-56")]
+            ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
     done = {}
     for run, name in ship:
         if not os.path.exists(os.path.join(common.RUNS, run, "final.pt")):
