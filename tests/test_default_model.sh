@@ -10,7 +10,8 @@
 # tokens, ...): heads as its config.json declares them, and within 0.5 points of its own
 # reference.json (a one-head model's second head null in deit-eval, not 0%).
 # Prints "default-model: N passed, N failed".
-MODEL=${DEIT_DEFAULT_MODEL:-models/fashion-deit}
+DEFAULT=${DEIT_DEFAULT_MODEL:-models/fashion-deit}
+MODEL=$DEFAULT
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
@@ -130,7 +131,7 @@ PY
     # its accuracy on the same 1,000 images within 0.5 points of its own reference.json
     for other in ${DEIT_OTHER_MODELS:-models/*/}; do
         other=${other%/}
-        [ "$other" = "${DEIT_DEFAULT_MODEL:-models/fashion-deit}" ] && continue
+        [ "$other" = "${DEFAULT%/}" ] && continue
         [ -f "$other/model.safetensors" ] && [ -f "$other/reference.json" ] || continue
         MODEL=$other
         if ! start_server; then

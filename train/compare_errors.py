@@ -9,13 +9,11 @@ The predictions file has one line per test image, in order: the fused top-1, the
 The teacher runs as the students saw it (bf16 autocast where run_all.sh used it, plain view).
 """
 import argparse
-import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
+import common
+import data
 
 UPPER_BODY = (0, 2, 4, 6)
 
@@ -27,16 +25,16 @@ def main():
     ap.add_argument("--precision", choices=("bf16", "f32"), default="bf16")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    _, _, xte, yte = common.load_data()
+    xte, yte = map(torch.from_numpy, data.load("test"))
     with open(a.predictions) as f:
         rows = [line.split() for line in f if line.strip()]
     if len(rows) != len(yte):
         raise SystemExit("compare_errors: %d predictions for %d test images" % (len(rows), len(yte)))
     pred, truth = (torch.tensor([int(r[k]) for r in rows]) for k in (0, 1))
-    if not torch.equal(truth, yte.long()):
+    if not torch.equal(truth, yte):
         raise SystemExit("compare_errors: the predictions file's labels are not the test set's, in order")
     teacher, _ = common.load_teacher(a.teacher)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+    with common.autocast(a.precision):
         tpred = common.predict_logits(teacher, xte)[0].float().argmax(1)
     upper = torch.tensor(UPPER_BODY)
 
