@@ -182,9 +182,11 @@ def accuracies(logits, y):
 
 
 def autocast(precision):
-    """Mixed precision for the training step only. bf16 autocast runs the matrix products in bfloat16
-    (about 1.7x faster per step on a CPU with AVX512_BF16) while weights, optimiser state and every
-    evaluation stay float32, and the exported model is float32."""
+    """Mixed precision for the training step and for the teacher as the students see it (its online
+    labels, and the passes that measure those labels: train_teacher, ensemble, compare_errors). bf16
+    autocast runs the matrix products in bfloat16 (about 1.7x faster per step on a CPU with
+    AVX512_BF16) while weights and optimiser state stay float32; the students' own evaluation and the
+    exported model are float32."""
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
