@@ -70,6 +70,39 @@ def random_erase(x_u8, gen, p=0.5, area=(0.02, 0.4), ratio=(0.3, 3.3)):
     return torch.where(m, noise, x_u8)
 
 
+def mix_batch(x, y, rng, num_classes, smoothing=0.1, mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5):
+    """Mixup or CutMix on a normalised batch [B,C,H,W], as DeiT's recipe does it (timm's Mixup, mode
+    "batch", prob 1): with probability switch_prob CutMix (lam ~ Beta(cutmix_alpha, cutmix_alpha), a
+    box of (1 - lam) of the area pasted from the batch in reverse order, lam then set to the share of
+    the image left), otherwise Mixup (lam ~ Beta(mixup_alpha, mixup_alpha), pixel blend with the
+    reversed batch). Returns (mixed x, soft targets [B, num_classes]): the label-smoothed one-hot
+    labels mixed in the same proportion. rng is a numpy RandomState: lam and the box come from it,
+    so an epoch seeded the same way mixes the same way."""
+    use_cutmix = cutmix_alpha > 0 and (mixup_alpha <= 0 or rng.rand() < switch_prob)
+    off = smoothing / num_classes
+    onehot = torch.full((len(y), num_classes), off).scatter_(1, y[:, None], 1.0 - smoothing + off)
+    if use_cutmix:
+        lam = float(rng.beta(cutmix_alpha, cutmix_alpha))
+        H, W = x.shape[-2:]
+        cut = math.sqrt(1.0 - lam)
+        ch, cw = int(H * cut), int(W * cut)
+        cy, cx = int(rng.randint(0, H)), int(rng.randint(0, W))
+        y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, H)
+        x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, W)
+        x = x.clone()
+        x[:, :, y0:y1, x0:x1] = x.flip(0)[:, :, y0:y1, x0:x1]
+        lam = 1.0 - (y1 - y0) * (x1 - x0) / float(H * W)
+    else:
+        lam = float(rng.beta(mixup_alpha, mixup_alpha))
+        x = x * lam + x.flip(0) * (1.0 - lam)
+    return x, onehot * lam + onehot.flip(0) * (1.0 - lam)
+
+
+def soft_target_ce(logits, target):
+    """Cross-entropy against a distribution per row (timm's SoftTargetCrossEntropy)."""
+    return torch.sum(-target * torch.log_softmax(logits, dim=-1), dim=-1).mean()
+
+
 def load_teacher(run):
     """(eval-mode channels_last teacher, its summary) from runs/<run>/. A run whose summary lists
     "members" (ensemble.py) is the ensemble of those teacher runs."""
