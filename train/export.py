@@ -6,7 +6,16 @@ Writes:
   models/fashion-vit-nodist/{model.safetensors,config.json,reference.json}  baseline, class token only
   examples/<c>_<name>.png (one test image per class) + examples/README.md
   train/results.json
+
+    python3 export.py                              # experiment 1 -> models/ (run_all.sh does this)
+    python3 export.py --experiment 2 --out DIR     # experiment 2's three models into DIR, to judge them:
+    EVAL_BASELINE=fashion-vit-nodist sh tools/eval_models.sh 10000 DIR/*/    # (from the repository root)
+
+--experiment 2 ships hard_mix, baseline_mix and twocls_mix under the same three names as experiment 1's
+(train/README.md, "Experiment 2", says when they replace them); fashion-deit-soft is left as it is.
+Examples and results.json are written only when the output is models/.
 """
+import argparse
 import json
 import os
 import shutil
@@ -148,14 +157,24 @@ def main():
     `make eval` measures it through the server like the others), hard56 -> fashion-deit-56 (each only
     if its run finished; hard56 only if its fused accuracy beats hard's), then the examples,
     results.json and the table."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--experiment", choices=("1", "2"), default="1")
+    ap.add_argument("--out", default=os.path.join(ROOT, "models"), help="where the model folders go")
+    a = ap.parse_args()
     torch.set_num_threads(1)
-    ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
-            ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
+    if a.experiment == "1":
+        ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
+                ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
+        hard, baseline = "hard", "baseline"
+    else:
+        ship = [("hard_mix", "fashion-deit"), ("baseline_mix", "fashion-vit-nodist"),
+                ("twocls_mix", "fashion-vit-2cls")]
+        hard, baseline = "hard_mix", "baseline_mix"
     done = {}
     for run, name in ship:
         if not os.path.exists(os.path.join(common.RUNS, run, "final.pt")):
             continue
-        outdir = os.path.join(ROOT, "models", name)
+        outdir = os.path.join(a.out, name)
         if run == "hard56" and "hard" in done:
             # the issue: the higher-resolution model ships only if it improves on the 28x28 one
             hi, lo = summary_of("hard56")["test"]["fused"], done["hard"][2]["test"]["fused"]
@@ -166,9 +185,12 @@ def main():
                     shutil.rmtree(outdir)
                 continue
         done[run] = export(run, outdir)
-    if "hard" not in done or "baseline" not in done:
-        raise SystemExit("export: runs/hard and runs/baseline must both have finished")
-    slog, blog = done["hard"][1], done["baseline"][1]
+    if hard not in done or baseline not in done:
+        raise SystemExit("export: runs/%s and runs/%s must both have finished" % (hard, baseline))
+    if os.path.realpath(a.out) != os.path.realpath(os.path.join(ROOT, "models")):
+        print("exported to %s; examples/ and results.json left as they are" % a.out)
+        return
+    slog, blog = done[hard][1], done[baseline][1]
     xte, yte = data.load("test")
     yte_t = torch.from_numpy(yte)
 
@@ -198,7 +220,8 @@ def main():
             ts = summary_of(t)
             res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
                                              "params", "widths", "blocks", "res", "members", "tta")}
-    for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56"):
+    for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56",
+                "baseline_mix", "twocls_mix", "hard_mix"):
         if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
             ss = summary_of(run)
             res[run] = dict(ss["test"], cos=ss.get("cos"), minutes=ss["minutes"], epochs=ss["epochs"],
