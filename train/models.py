@@ -1,6 +1,4 @@
 """Teacher convnet and DeiT student, with state_dict keys exactly as timm names them."""
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 import common
-import data
 import models
 
 
