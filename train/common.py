@@ -98,11 +98,6 @@ def mix_batch(x, y, rng, num_classes, smoothing=0.1, mixup_alpha=0.8, cutmix_alp
     return x, onehot * lam + onehot.flip(0) * (1.0 - lam)
 
 
-def soft_target_ce(logits, target):
-    """Cross-entropy against a distribution per row (timm's SoftTargetCrossEntropy)."""
-    return torch.sum(-target * torch.log_softmax(logits, dim=-1), dim=-1).mean()
-
-
 def load_teacher(run):
     """(eval-mode channels_last teacher, its summary) from runs/<run>/. A run whose summary lists
     "members" (ensemble.py) is the ensemble of those teacher runs."""

@@ -40,7 +40,7 @@ TEACHER_ARGS="--blocks 1 --erase 0.5 --eval-every 0"
 LOG=run_all.log
 # shellcheck source=lanes.sh
 . ./lanes.sh
-echo "run_all $(date -u +%FT%TZ): teachers $EPOCHS_T, students $EPOCHS_S, hi-res $EPOCHS_T56/$EPOCHS_HI epochs, $PRECISION, lanes A/B ${THREADS_A:-1}/${THREADS_B:-1} thread(s)" >> runs/run_all.log
+echo "run_all $(date -u +%FT%TZ): teachers $EPOCHS_T, students $EPOCHS_S, hi-res $EPOCHS_T56/$EPOCHS_HI epochs, $PRECISION, lanes A/B ${THREADS_A:-1}/${THREADS_B:-1} thread(s)" >> "runs/$LOG"
 reaches() { # reaches RUN ACC: does the run's recorded test accuracy reach ACC?
   $PY -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["test_acc"] < float(sys.argv[2]))' \
     "runs/$1/summary.json" "$2"
@@ -85,7 +85,7 @@ if ! reaches teachers2 "$MIN_TEACHER_ACC"; then
   run teachers3 ensemble.py --name teachers3 --members teacher,teacher2,teacher3
   TEACHER=teachers3
 fi
-echo "$(date -u +%FT%TZ) teacher of the students: $TEACHER" >> runs/run_all.log
+echo "$(date -u +%FT%TZ) teacher of the students: $TEACHER" >> "runs/$LOG"
 student hard hard --teacher "$TEACHER" --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
 [ "${SOFT:-0}" = 1 ] && student soft soft --teacher "$TEACHER" --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"
 while [ ! -f runs/teacher56b/summary.json ]; do sleep 60; done
