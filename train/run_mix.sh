@@ -3,8 +3,8 @@
 # (Mixup 0.8 / CutMix 1.0, half the batches each, on top of crop + flip + erasing 0.25), same
 # student, budget, seeds and teacher (teachers3, experiment 1's ensemble). Resumable like
 # run_all.sh, in two lanes of one thread each:
-#   lane A: hard_mix (DeiT, hard distillation; the teacher labels the mixed view) -- ~4.1 min per epoch
-#   lane B: baseline_mix (one class token) -> twocls_mix (two class tokens) -- ~1.8 min per epoch each
+#   lane A: hard_mix (DeiT, hard distillation; the teacher labels the mixed view) -- ~3.5 min per epoch, one thread
+#   lane B: baseline_mix (one class token) -> twocls_mix (two class tokens) -- ~1.2-1.7 min per epoch each
 # Needs experiment 1's finished teachers (teacher, teacher2, teacher3, teachers3) in runs/ or state/.
 # How the result is judged was written down before it ran: train/README.md, "Experiment 2".
 # Environment: EPOCHS_S (100), WARMUP_S (3), NICE (10), PRECISION, THREADS_A / THREADS_B (1 each).
