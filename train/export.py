@@ -10,9 +10,11 @@ Writes:
     python3 export.py                              # experiment 1 -> models/ (run_all.sh does this)
     python3 export.py --experiment 2 --out DIR     # experiment 2's three models into DIR, to judge them:
     EVAL_BASELINE=fashion-vit-nodist sh tools/eval_models.sh 10000 DIR/*/    # (from the repository root)
+    python3 export.py --experiment 3 --out DIR     # experiment 3's, the same way
 
---experiment 2 ships hard_mix, baseline_mix and twocls_mix under the same three names as experiment 1's
-(train/README.md, "Experiment 2", says when they replace them); fashion-deit-soft is left as it is.
+--experiment 2 ships hard_mix, baseline_mix and twocls_mix (--experiment 3: hard_mix200, baseline_mix200,
+twocls_mix200) under the same three names as experiment 1's (train/README.md, "Experiment 2" and
+"Experiment 3", say when they replace them); fashion-deit-soft is left as it is.
 Examples and results.json are written only when the output is models/.
 """
 import argparse
@@ -158,7 +160,7 @@ def main():
     if its run finished; hard56 only if its fused accuracy beats hard's), then the examples,
     results.json and the table."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--experiment", choices=("1", "2"), default="1")
+    ap.add_argument("--experiment", choices=("1", "2", "3"), default="1")
     ap.add_argument("--out", default=os.path.join(ROOT, "models"), help="where the model folders go")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -166,10 +168,10 @@ def main():
         ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
                 ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
         hard, baseline = "hard", "baseline"
-    else:
-        ship = [("hard_mix", "fashion-deit"), ("baseline_mix", "fashion-vit-nodist"),
-                ("twocls_mix", "fashion-vit-2cls")]
-        hard, baseline = "hard_mix", "baseline_mix"
+    else:  # experiment 2 (100 epochs) or 3 (the same at 200)
+        tag = "" if a.experiment == "2" else "200"
+        hard, baseline = "hard_mix" + tag, "baseline_mix" + tag
+        ship = [(hard, "fashion-deit"), (baseline, "fashion-vit-nodist"), ("twocls_mix" + tag, "fashion-vit-2cls")]
     done = {}
     for run, name in ship:
         if not os.path.exists(os.path.join(common.RUNS, run, "final.pt")):
@@ -221,7 +223,7 @@ def main():
             res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
                                              "params", "widths", "blocks", "res", "members", "tta")}
     for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56",
-                "baseline_mix", "twocls_mix", "hard_mix"):
+                "baseline_mix", "twocls_mix", "hard_mix", "baseline_mix200", "twocls_mix200", "hard_mix200"):
         if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
             ss = summary_of(run)
             res[run] = dict(ss["test"], cos=ss.get("cos"), minutes=ss["minutes"], epochs=ss["epochs"],
