@@ -7,7 +7,9 @@
 # of accuracy with a 95% confidence interval, and the discordant pairs McNemar's test counts), so a
 # gain can be told from noise.
 # Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision;
-#        EVAL_BASELINE names the model the others are compared with, default fashion-vit-nodist)
+#        EVAL_BASELINE names the model the others are compared with, default fashion-vit-nodist;
+#        EVAL_Z adds a second interval at that z, e.g. 2.498 for 98.75%: Bonferroni over four
+#        comparisons held against one bar, each at 95%)
 set -eu
 . tools/wait_ready.sh
 . tools/json_fields.sh
@@ -18,6 +20,11 @@ port=${DEIT_EVAL_PORT:-18090}
 U="http://127.0.0.1:$port"
 
 base=${EVAL_BASELINE:-fashion-vit-nodist}
+zx=${EVAL_Z:-}
+if [ -n "$zx" ] && ! awk -v z="$zx" 'BEGIN { exit !(z ~ /^[0-9]+(\.[0-9]+)?$/ && z + 0 > 0) }'; then
+    echo "eval: EVAL_Z must be a positive number such as 2.498, not '$zx'" >&2
+    exit 2
+fi
 preds=$(mktemp -d)
 trap 'rm -rf "$preds"' EXIT
 rows=""
@@ -66,18 +73,25 @@ printf '%s' "$rows"
 [ -f "$preds/$base" ] || exit 0
 echo
 echo "fused top-1 vs $base on the same $n images (paired; 95% CI = mean d +- 1.96 sd(d)/sqrt(n))"
-echo "| model | difference | 95% CI | only model right | only baseline right | McNemar z |"
-echo "|---|---:|---:|---:|---:|---:|"
+if [ -n "$zx" ]; then
+    echo "| model | difference | 95% CI | CI at z $zx | only model right | only baseline right | McNemar z |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+else
+    echo "| model | difference | 95% CI | only model right | only baseline right | McNemar z |"
+    echo "|---|---:|---:|---:|---:|---:|"
+fi
 for f in "$preds"/*; do
     m=$(basename "$f")
     [ "$m" = "$base" ] && continue
-    paste -d' ' "$f" "$preds/$base" | awk -v m="$m" '
+    paste -d' ' "$f" "$preds/$base" | awk -v m="$m" -v zx="$zx" '
         { a = ($1 == $2); b = ($3 == $4); n++; if (a && !b) only_a++; if (b && !a) only_b++ }
         END {
             d = (only_a - only_b) / n
             var = ((only_a + only_b) / n - d * d) * n / (n - 1)
-            h = 1.96 * sqrt(var / n)
+            se = sqrt(var / n)
             z = only_a + only_b > 0 ? (only_a - only_b) / sqrt(only_a + only_b) : 0
-            printf "| %s | %+.2f | [%+.2f, %+.2f] | %d | %d | %.2f |\n", m, 100 * d, 100 * (d - h), 100 * (d + h), only_a, only_b, z
+            extra = zx == "" ? "" : sprintf(" [%+.2f, %+.2f] |", 100 * (d - zx * se), 100 * (d + zx * se))
+            printf "| %s | %+.2f | [%+.2f, %+.2f] |%s %d | %d | %.2f |\n", m, 100 * d, 100 * (d - 1.96 * se),
+                100 * (d + 1.96 * se), extra, only_a, only_b, z
         }'
 done
