@@ -73,13 +73,8 @@ printf '%s' "$rows"
 [ -f "$preds/$base" ] || exit 0
 echo
 echo "fused top-1 vs $base on the same $n images (paired; 95% CI = mean d +- 1.96 sd(d)/sqrt(n))"
-if [ -n "$zx" ]; then
-    echo "| model | difference | 95% CI | CI at z $zx | only model right | only baseline right | McNemar z |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-else
-    echo "| model | difference | 95% CI | only model right | only baseline right | McNemar z |"
-    echo "|---|---:|---:|---:|---:|---:|"
-fi
+echo "| model | difference | 95% CI |${zx:+ CI at z $zx |} only model right | only baseline right | McNemar z |"
+echo "|---|---:|---:|${zx:+---:|}---:|---:|---:|"
 for f in "$preds"/*; do
     m=$(basename "$f")
     [ "$m" = "$base" ] && continue

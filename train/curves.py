@@ -15,7 +15,6 @@ import sys
 import torch
 
 import common
-import state
 
 DEFAULT = ["baseline_mix200", "hard_mix200", "twocls_mix200"]
 
@@ -28,7 +27,7 @@ def epoch_log(run):
         with open(summary) as f:
             log = json.load(f)["log"]
     else:
-        _, path = state.latest_epoch(d)
+        path = common.latest_ckpt(d)
         log = torch.load(path, map_location="cpu")["log"] if path else []
     return {r["epoch"]: r for r in log if "test" in r}
 
