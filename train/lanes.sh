@@ -1,7 +1,8 @@
 # shellcheck shell=sh
-# Shared by run_all.sh (experiment 1) and run_mix.sh (experiment 2); sourced from train/ after
-# `set -e`. Picks the interpreter, the training precision and the niceness, refuses the reference
-# BLAS, restores state/ into runs/, and defines run/student, which start a stage once and log it.
+# Shared by run_all.sh (experiment 1) and run_mix.sh (experiments 2 and 3); sourced from train/
+# after `set -e`. Picks the interpreter, the training precision and the niceness, checks that torch
+# and the data set are installed, refuses the reference BLAS, restores state/ into runs/, and defines
+# run/student, which start a stage once and log it.
 # LOG names the run log of the calling script (runs/$LOG).
 PY=${PY:-/usr/bin/python3}
 NICE=${NICE:-10}
@@ -16,6 +17,14 @@ if [ -n "$blas" ] && readlink -f "$blas" | grep -q '/blas/libblas'; then
   echo "$0: libblas.so.3 is the reference BLAS; install libopenblas0 (apt-get install libopenblas0)" >&2
   exit 1
 fi
+# a new machine may lack the interpreter's torch or the data set: say so before two lanes fail on it
+"$PY" -c 'import torch, numpy, PIL' 2>/dev/null ||
+  { echo "$0: $PY cannot import torch, numpy and PIL (apt-get install python3-torch python3-numpy python3-pil)" >&2; exit 1; }
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  [ -f "$data/$f" ] || [ -f "$data/$f.gz" ] ||
+    { echo "$0: Fashion-MNIST file $f(.gz) not in $data (apt-get install dataset-fashion-mnist, or set FASHION_MNIST_DIR)" >&2; exit 1; }
+done
 mkdir -p runs
 # a fresh checkout has no runs/: continue from what the last session committed in state/
 "$PY" state.py restore >> "runs/$LOG"
