@@ -33,11 +33,14 @@ int mp_media_type_is(const char *ct, size_t ct_len, const char *type)
 }
 
 /* Walks the ';'-separated parameters of a header value s[len] (the first segment, the type or
- * disposition, is skipped) and finds `key` (case-insensitive). Quoted values are returned without
- * their quotes; backslash escapes are kept as they are. Returns 1 found, 0 absent, -1 malformed. */
-static int header_param(const char *s, size_t len, const char *key, const char **val, size_t *val_len)
+ * disposition, is skipped) and finds `key` (case-insensitive; NULL: none, only checks the whole
+ * value). Quoted values are returned without their quotes; with `escapes`, a backslash escapes the
+ * next byte (RFC 9110's quoted-pair, which curl uses for '"' and '\\' in a file name) and is kept
+ * as it is; without, a quoted value ends at the next '"'. Returns 1 found, 0 absent, -1 malformed. */
+static int scan_params(const char *s, size_t len, const char *key, int escapes, const char **val,
+                       size_t *val_len)
 {
-    size_t i = 0, kl = strlen(key);
+    size_t i = 0, kl = key ? strlen(key) : 0;
     while (i < len && s[i] != ';') {
         if (s[i] == '"') return -1; /* quotes are not allowed in the type */
         i++;
@@ -58,7 +61,7 @@ static int header_param(const char *s, size_t len, const char *key, const char *
         if (i < len && s[i] == '"') {
             size_t v0 = ++i;
             while (i < len && s[i] != '"') {
-                if (s[i] == '\\') i++; /* quoted-pair: skip the escaped byte */
+                if (escapes && s[i] == '\\') i++; /* quoted-pair: skip the escaped byte */
                 i++;
             }
             if (i >= len) return -1; /* unterminated quote */
@@ -72,12 +75,22 @@ static int header_param(const char *s, size_t len, const char *key, const char *
             vl = i - v0;
             v = trim(s + v0, &vl);
         }
-        if (k1 - k0 == kl && strncasecmp(s + k0, key, kl) == 0) {
+        if (key && k1 - k0 == kl && strncasecmp(s + k0, key, kl) == 0) {
             *val = v; *val_len = vl;
             return 1;
         }
     }
     return 0;
+}
+
+/* scan_params with the escapes the value was written with: browsers and urllib3 (Python's requests)
+ * follow the WHATWG form-data rule, percent-encoding '"' and leaving a backslash alone, so a file
+ * named `shirt\` arrives as filename="shirt\", which quoted-pair reading leaves unterminated. A
+ * value that does not parse with escapes is read without them, as those clients wrote it. */
+static int header_param(const char *s, size_t len, const char *key, const char **val, size_t *val_len)
+{
+    int escapes = scan_params(s, len, NULL, 1, NULL, NULL) == 0;
+    return scan_params(s, len, key, escapes, val, val_len);
 }
 
 int mp_media_param(const char *ct, size_t ct_len, const char *key, const char **val, size_t *val_len)

@@ -204,8 +204,9 @@ char *resp_models(const api_model *m, size_t *len)
     json_t *heads = !m->distilled ? json_pack("[s]", "class")
                     : json_pack("[s, s]", "class", second_class ? "class_2" : "distillation");
     /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
-    json_t *resize = m->resize_exact ? json_pack("{s:s, s:i, s:i}", "mode", "exact", "width", m->resize_w,
-                                                 "height", m->resize_h)
+    json_t *resize = m->resize_exact || m->resize_keep_ratio
+                         ? json_pack("{s:s, s:i, s:i}", "mode", m->resize_exact ? "exact" : "keep_ratio", "width",
+                                     m->resize_w, "height", m->resize_h)
                      : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
                      : json_null();
     json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o, s:o}",

@@ -302,8 +302,9 @@ deit_resize deit_model_resize(const deit_model *m)
 {
     const deit_preproc *pp = &m->cfg.pre;
     if (!pp->do_resize) /* no resize: the crop is cut from the image as it is */
-        return (deit_resize){0, 0, pp->resize_w, pp->resize_h};
-    return (deit_resize){pp->resize == RESIZE_EXACT, pp->resize_short, pp->resize_w, pp->resize_h};
+        return (deit_resize){0, 0, 0, pp->resize_w, pp->resize_h};
+    return (deit_resize){pp->resize == RESIZE_EXACT, pp->resize == RESIZE_KEEP_RATIO, pp->resize_short,
+                         pp->resize_w, pp->resize_h};
 }
 
 const deit_config *deit_model_config(const deit_model *m)

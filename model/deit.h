@@ -115,10 +115,12 @@ typedef struct {
 deit_shape deit_model_shape(const deit_model *m);
 
 /* How deit_preprocess resizes before its centre crop to image_w x image_h (for a client that draws
- * over the same crop): exact 1: to resize_w x resize_h; exact 0: the shorter side to resize_short,
- * aspect kept (resize_short 0 and exact 0: no resize, the crop is cut from the image as it is). */
+ * over the same crop): exact 1: to resize_w x resize_h; keep_ratio 1: aspect kept, scaled by
+ * max(resize_w / w, resize_h / h) with each side rounded half to even (timm's non-square inputs);
+ * otherwise the shorter side to resize_short, aspect kept (resize_short 0 too: no resize, the crop
+ * is cut from the image as it is). */
 typedef struct {
-    int exact, resize_short, resize_w, resize_h;
+    int exact, keep_ratio, resize_short, resize_w, resize_h;
 } deit_resize;
 deit_resize deit_model_resize(const deit_model *m);
 

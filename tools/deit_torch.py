@@ -64,11 +64,13 @@ def _ln(x, w, b):
 
 
 def logits(net, raw, channels, size, mean, std, attn_out=None):
-    """Logits of one crop (raw uint8 bytes, HWC) as timm computes them: ToTensor + Normalize in
-    float32 (as torchvision), then the forward in float64. Returns (cls, dist) lists. A list given
-    as attn_out receives each block's softmax attention, [heads, tokens, tokens]."""
+    """Logits of one crop (raw uint8 bytes, HWC; size: its side, or (height, width)) as timm computes
+    them: ToTensor + Normalize in float32 (as torchvision), then the forward in float64. Returns
+    (cls, dist) lists. A list given as attn_out receives each block's softmax attention,
+    [heads, tokens, tokens]."""
     w = net["w"]
-    x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(size, size, channels)
+    ih, iw = (size, size) if isinstance(size, int) else size
+    x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(ih, iw, channels)
     x = x.permute(2, 0, 1).float().div(255.0)
     x = ((x - torch.tensor(mean, dtype=torch.float32)[:, None, None])
          / torch.tensor(std, dtype=torch.float32)[:, None, None]).double()[None]

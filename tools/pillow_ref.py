@@ -4,7 +4,8 @@
 Pillow (Debian 12's python3-pil 9.4, on the system libjpeg-turbo, libwebp and libtiff) opens the file
 and converts it as timm does (Image.open(f).convert('RGB'), or 'L' for a 1-channel model, no EXIF
 transpose unless asked), then timm's eval transform: Resize(shorter side -> size / crop_pct,
-bicubic or the model's interpolation), CenterCrop with torchvision's rounding. With --model the timm
+bicubic or the model's interpolation; timm's ResizeKeepRatio for a non-square input, or each side
+for crop_mode 'squash'), CenterCrop with torchvision's rounding. With --model the timm
 logits of that crop (python3-torch, float64, no timm needed: tools/deit_torch.py).
 
   pillow_ref.py [--model DIR] [--mode rgb|l|crop] [--exif-transpose] [--out FILE.raw] IMAGE...
@@ -35,31 +36,43 @@ def load(path, channels=3, exif_transpose=False):
             return im.convert("RGB" if channels == 3 else "L")
 
 
-def timm_crop(im, size, crop_pct, interpolation):
-    """torchvision Resize(int(size / crop_pct)) on the shorter side + CenterCrop(size)."""
-    scale = math.floor(size / crop_pct)
-    w, h = im.size
-    if w <= h:
-        nw, nh = scale, int(scale * h / w)
+def timm_crop(im, size, crop_pct, interpolation, crop_mode="center"):
+    """timm's transforms_imagenet_eval for an input of size (h, w) (an int: square): the scale size
+    is each side / crop_pct, floored; 'squash' resizes to it exactly with the interpolation;
+    'center' resizes the shorter side to it (torchvision Resize(int)) when both scale sides are
+    equal, else with ResizeKeepRatio (aspect kept, each side round(side / min(ih / sh, iw / sw)),
+    bilinear: timm gives it no interpolation); then CenterCrop((h, w))."""
+    h, w = (size, size) if isinstance(size, int) else size
+    sh, sw = math.floor(h / crop_pct), math.floor(w / crop_pct)
+    iw, ih = im.size
+    interp = INTERP[interpolation]
+    if crop_mode == "squash":
+        nw, nh = sw, sh
+    elif sh == sw:
+        nw, nh = (sh, int(sh * ih / iw)) if iw <= ih else (int(sh * iw / ih), sh)
+    elif crop_mode == "center":
+        ratio = min(ih / sh, iw / sw)
+        nw, nh, interp = round(iw / ratio), round(ih / ratio), Image.BILINEAR
     else:
-        nw, nh = int(scale * w / h), scale
-    if (nw, nh) != (w, h):
-        im = im.resize((nw, nh), INTERP[interpolation])
-    left = int(round((nw - size) / 2.0))
-    top = int(round((nh - size) / 2.0))
-    if nw < size or nh < size:  # torchvision pads with zeros first; never the case for these models
+        raise ValueError(f"crop_mode {crop_mode!r} is not reproduced here")
+    if (nw, nh) != (iw, ih):
+        im = im.resize((nw, nh), interp)
+    left = int(round((nw - w) / 2.0))
+    top = int(round((nh - h) / 2.0))
+    if nw < w or nh < h:  # torchvision pads with zeros first; never the case for these models
         raise ValueError("image smaller than the crop after resizing")
-    return im.crop((left, top, left + size, top + size))
+    return im.crop((left, top, left + w, top + h))
 
 
 def model_preproc(model_dir):
-    """(channels, size, crop_pct, interpolation, mean, std) from a timm config.json."""
+    """(channels, (h, w), crop_pct, interpolation, mean, std, crop_mode) from a timm config.json."""
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
     pc = cfg.get("pretrained_cfg", cfg)
-    c, h, _ = pc.get("input_size", [3, 224, 224])
-    return (c, h, pc.get("crop_pct", 0.875), pc.get("interpolation", "bicubic"),
-            pc.get("mean", [0.485, 0.456, 0.406]), pc.get("std", [0.229, 0.224, 0.225]))
+    c, h, w = pc.get("input_size", [3, 224, 224])
+    return (c, (h, w), pc.get("crop_pct", 0.875), pc.get("interpolation", "bicubic"),
+            pc.get("mean", [0.485, 0.456, 0.406]), pc.get("std", [0.229, 0.224, 0.225]),
+            pc.get("crop_mode", "center"))
 
 
 def main():
@@ -70,8 +83,8 @@ def main():
     ap.add_argument("--out", help="append the raw pixels of each image to this file")
     ap.add_argument("images", nargs="+")
     a = ap.parse_args()
-    channels, size, crop_pct, interp, mean, std = (
-        model_preproc(a.model) if a.model else (3, 224, 0.9, "bicubic", None, None))
+    channels, size, crop_pct, interp, mean, std, crop_mode = (
+        model_preproc(a.model) if a.model else (3, 224, 0.9, "bicubic", None, None, "center"))
     if a.mode == "l":
         channels = 1
     elif a.mode == "rgb":
@@ -87,7 +100,7 @@ def main():
         try:
             im = load(path, channels, a.exif_transpose)
             if a.mode == "crop":
-                im = timm_crop(im, size, crop_pct, interp)
+                im = timm_crop(im, size, crop_pct, interp, crop_mode)
         except Exception as e:  # Pillow's refusal, whatever its type
             rec["error"] = f"{type(e).__name__}: {e}"
             print(json.dumps(rec), flush=True)

@@ -66,7 +66,8 @@
   }
 
   // The region of the original image the model saw, in its pixels: the engine resizes (shorter
-  // side to `resize.size`, or exactly to width x height) and centre-crops to the input size.
+  // side to `resize.size`, exactly to width x height, or keeping the aspect ratio so that the image
+  // just covers width x height) and centre-crops to the input size.
   function cropBox(w, h) {
     const inW = model ? model.input.width : w, inH = model ? model.input.height : h;
     const rz = model && model.input.resize;
@@ -76,6 +77,9 @@
       rw = w <= h ? rz.size : Math.floor(w * s); rh = h < w ? rz.size : Math.floor(h * s);
     } else if (rz && rz.mode === "exact") {
       rw = rz.width; rh = rz.height;
+    } else if (rz && rz.mode === "keep_ratio") {
+      const s = Math.max(rz.width / w, rz.height / h);
+      rw = Math.round(w * s); rh = Math.round(h * s);
     } else if (!rz) {
       const s = Math.max(inW / w, inH / h); rw = w * s; rh = h * s;
     }

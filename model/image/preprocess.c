@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Target size of the resize step. timm (torchvision Resize(int)): the shorter side becomes
- * resize_short and the longer int(resize_short * long / short), the integer product divided
- * in double exactly as Python's true division does. The quotient is range-checked in double
- * before it is narrowed: a 1 x 40000000 strip would otherwise overflow int. Returns DEIT_OK, or
+/* Target size of the resize step (the modes are in preprocess.h). torchvision Resize(int): the
+ * shorter side becomes resize_short and the longer int(resize_short * long / short), the integer
+ * product divided in double exactly as Python's true division does. Quotients are range-checked in
+ * double before they are narrowed: a 1 x 40000000 strip would otherwise overflow int. Returns DEIT_OK, or
  * DEIT_ETOOBIG when a resize would make more than PREPROCESS_MAX_RESIZE_PIXELS pixels. */
 static int resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th, char *err,
                          size_t errlen)
@@ -26,6 +26,16 @@ static int resize_target(const deit_preproc *pp, int w, int h, int *tw, int *th,
             goto too_big;
         *tw = w <= h ? s : (int)l;
         *th = w <= h ? (int)l : s;
+    } else if (pp->resize == RESIZE_KEEP_RATIO) {
+        /* timm's ResizeKeepRatio.get_params in the same double operations: ratio = the smaller of
+         * h / resize_h and w / resize_w, each side round(side / ratio); nearbyint rounds half to
+         * even in the default rounding mode, as Python's round does */
+        double rh = (double)h / pp->resize_h, rw = (double)w / pp->resize_w, r = rh < rw ? rh : rw;
+        double nh = nearbyint((double)h / r), nw = nearbyint((double)w / r);
+        if (!(nh < (double)PREPROCESS_MAX_RESIZE_PIXELS && nw < (double)PREPROCESS_MAX_RESIZE_PIXELS))
+            goto too_big;
+        *tw = (int)nw;
+        *th = (int)nh;
     } else {
         *tw = pp->resize_w;
         *th = pp->resize_h;

@@ -28,7 +28,14 @@
  * of pixels. 16 Mpx (48 MiB RGB) still admits a 270:1 strip at a 248-pixel short side. */
 #define PREPROCESS_MAX_RESIZE_PIXELS ((int64_t)1 << 24)
 
-typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT } resize_mode;
+/* How the image is resized before the centre crop:
+ *   RESIZE_SHORTEST_SIDE  the shorter side to resize_short, the longer in proportion (torchvision
+ *                         Resize(int); timm's square inputs, transformers' shortest_edge)
+ *   RESIZE_EXACT          to resize_w x resize_h (torchvision Resize((h, w)); timm's 'squash')
+ *   RESIZE_KEEP_RATIO     aspect kept, just covering resize_w x resize_h (timm's ResizeKeepRatio,
+ *                         the non-square inputs of its 'center' mode): each side divided by
+ *                         min(h / resize_h, w / resize_w), rounded half to even as Python's round */
+typedef enum { RESIZE_SHORTEST_SIDE, RESIZE_EXACT, RESIZE_KEEP_RATIO } resize_mode;
 
 /* Where the centre crop starts along an axis of `size` pixels cut to `crop`, and how a side
  * smaller than the crop is zero-padded (before the image; the rest goes after).
@@ -55,7 +62,7 @@ typedef struct {
     int channels;              /* 1 or 3: the model's in_chans */
     resize_mode resize;
     int resize_short;          /* RESIZE_SHORTEST_SIDE: target of the shorter side */
-    int resize_w, resize_h;    /* RESIZE_EXACT: target size */
+    int resize_w, resize_h;    /* RESIZE_EXACT: target size; RESIZE_KEEP_RATIO: the box to cover */
     int crop_w, crop_h;        /* centre crop; equals the model's input size */
     int do_resize, do_crop;    /* transformers' do_resize / do_center_crop (timm: both 1);
                                   without a crop the resized image must be crop_w x crop_h */

@@ -83,30 +83,42 @@ static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *
                          "checkpoint: %d patches and %d prefix tokens make %d tokens, over the limit %d", patches,
                          cfg->n_prefix, cfg->n_prefix + patches, DEIT_MAX_TOKENS);
     cfg->n_tokens = cfg->n_prefix + patches;
+    /* forward.c's per-image buffers (config.h); every factor is bounded, so no product overflows */
+    size_t T = (size_t)cfg->n_tokens, per_token = 6 * (size_t)tf->dim + (size_t)tf->mlp;
+    size_t bytes = sizeof(float) * (T * per_token + (size_t)patches * tf->in_chans * p * p);
+    if (bytes > DEIT_MAX_IMAGE_ACTIVATION_BYTES)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "checkpoint: %d tokens of width %d with an MLP of %d need %zu MiB of activations per "
+                         "image, over the limit of %zu MiB",
+                         cfg->n_tokens, tf->dim, tf->mlp, bytes >> 20, DEIT_MAX_IMAGE_ACTIVATION_BYTES >> 20);
     return DEIT_OK;
 }
 
 /* Finishes cfg->pre once the input size is known and checks it produces exactly that size. */
-static int finish_preproc(const jsrc *s, const jsrc *ps, weight_layout layout, double crop_pct,
+static int finish_preproc(const jsrc *s, const jsrc *ps, weight_layout layout, double crop_pct, int squash,
                           deit_config *cfg)
 {
     deit_preproc *pp = &cfg->pre;
     int H = cfg->image_h, W = cfg->image_w;
     pp->channels = cfg->in_chans;
     if (layout == LAYOUT_TIMM) {
-        /* timm: floor(size / crop_pct) on the shorter side for a square input, per side otherwise. */
+        /* timm's transforms_imagenet_eval: each side of the input over crop_pct, floored, is the
+         * scale size; 'squash' resizes to it exactly; 'center' resizes the shorter side to it for a
+         * square input and, for a non-square one, with ResizeKeepRatio, which timm builds without
+         * an interpolation argument: bilinear whatever the config says. Then the centre crop. */
         if (crop_pct == 0) crop_pct = H == 384 ? 1.0 : 0.875;
         double sh = floor(H / crop_pct), sw = floor(W / crop_pct);
         if (sh > RESIZE_MAX || sw > RESIZE_MAX)
             return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: crop_pct %g makes a resize over %d pixels",
                              s->file, crop_pct, RESIZE_MAX);
-        if (H == W) {
-            pp->resize = RESIZE_SHORTEST_SIDE;
-            pp->resize_short = (int)sh;
-        } else {
-            pp->resize = RESIZE_EXACT;
+        if (squash || H != W) {
+            pp->resize = squash ? RESIZE_EXACT : RESIZE_KEEP_RATIO;
             pp->resize_h = (int)sh;
             pp->resize_w = (int)sw;
+            if (!squash) pp->interp = INTERP_BILINEAR;
+        } else {
+            pp->resize = RESIZE_SHORTEST_SIDE;
+            pp->resize_short = (int)sh;
         }
         pp->crop_h = H;
         pp->crop_w = W;
@@ -182,6 +194,7 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     json_t *root = NULL, *proot = NULL;
     tensor_facts tf = {0};
     double crop_pct = 0; /* timm only; 0 = default chosen from the input size */
+    int squash = 0;      /* timm only: crop_mode 'squash' */
     int rc;
     if (!weights) {
         rc = deit_fail(err, errlen, DEIT_EINVAL, "no checkpoint given");
@@ -205,11 +218,11 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     cfg->n_prefix = 1 + tf.dist_token;
     cfg->qkv_bias = tf.qkv_bias;
 
-    rc = tf.naming.layout == LAYOUT_TIMM ? resolve_timm(&s, root, &tf, cfg, &crop_pct)
+    rc = tf.naming.layout == LAYOUT_TIMM ? resolve_timm(&s, root, &tf, cfg, &crop_pct, &squash)
                                   : resolve_hf(&s, root, &ps, proot, &tf, cfg);
     if (rc) goto out;
     if ((rc = resolve_geometry(&s, &tf, cfg)) ||
-        (rc = finish_preproc(&s, &ps, tf.naming.layout, crop_pct, cfg)) ||
+        (rc = finish_preproc(&s, &ps, tf.naming.layout, crop_pct, squash, cfg)) ||
         (rc = resolve_labels(&s, root, tf.naming.layout, cfg)) ||
         (rc = check_heads(&s, root, &tf, cfg)))
         goto out;

@@ -67,9 +67,9 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
 int timm_heads_of_width(int dim);
 
 /* timm config.json: heads, image size (0 = infer), eps, cfg->pre but channels/crop; *pcrop_pct
- * receives the crop_pct to apply (config_timm.c). */
+ * receives the crop_pct to apply, *psquash 1 for crop_mode 'squash' (config_timm.c). */
 int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit_config *cfg,
-                 double *pcrop_pct);
+                 double *pcrop_pct, int *psquash);
 /* transformers config.json and preprocessor_config.json (config_hf.c). */
 int resolve_hf(const jsrc *s, const json_t *root, const jsrc *ps, const json_t *proot,
                const tensor_facts *tf, deit_config *cfg);

@@ -220,9 +220,10 @@ static int resolve_deit3(const jsrc *s, const json_t *root, const json_t *margs,
 
 /* Everything timm-specific: architecture defaults, model_args, pretrained_cfg preprocessing.
  * Sets heads, image size (0 = infer), eps and cfg->pre except channels/crop which the caller
- * finishes once the image size is known. *pcrop_pct receives the crop_pct to apply. */
+ * finishes once the image size is known. *pcrop_pct receives the crop_pct to apply, *psquash 1
+ * for crop_mode 'squash' (each side resized on its own) and 0 for 'center' (the default). */
 int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit_config *cfg,
-                 double *pcrop_pct)
+                 double *pcrop_pct, int *psquash)
 {
     int rc;
     const char *arch = "";
@@ -358,9 +359,11 @@ int resolve_timm(const jsrc *s, const json_t *root, const tensor_facts *tf, deit
     else
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "%s: interpolation '%s' unsupported (bicubic, bilinear or nearest)", s->file, interp);
-    if (mode && strcmp(mode, "center") != 0)
-        return deit_fail(s->err, s->errlen, DEIT_EINVAL, "%s: crop_mode '%s' unsupported (only 'center')",
-                         s->file, mode);
+    /* timm's eval transform knows three: 'border' (resize inside, pad to the crop) is not done here */
+    if (mode && strcmp(mode, "center") != 0 && strcmp(mode, "squash") != 0)
+        return deit_fail(s->err, s->errlen, DEIT_EINVAL,
+                         "%s: crop_mode '%s' unsupported ('center' or 'squash')", s->file, mode);
+    *psquash = mode && strcmp(mode, "squash") == 0;
     if (!have_mean) memcpy(pp->mean, deit_imagenet_mean, sizeof pp->mean);
     if (!have_std) memcpy(pp->std, deit_imagenet_std, sizeof pp->std);
     /* No crop_pct in config.json: timm reads such a config into its PretrainedCfg, whose default is

@@ -5,7 +5,9 @@
 # ImageOps.exif_transpose (the engine's ?exif_transpose=1), for every file
 # Pillow opens and a refusal with a message for every file it refuses; the same, uncropped, on
 # the corner cases in tests/fixtures/pillow-edge; then the logits of the timm
-# 224 model and of the default 1-channel model within 1e-4 of timm's (float64 torch reference);
+# 224 model, of the default 1-channel model and of a non-square timm model (160x256, crop_mode
+# 'center' and 'squash': tests/pillow/make_wide_model.py) within 1e-4 of timm's (float64 torch
+# reference);
 # last, image/webp and image/tiff uploads and ?exif_transpose / --exif-transpose over HTTP.
 set -u
 dir=${DEIT_PILLOW_DEV:-../shared/fixtures/pillow-dev}
@@ -15,8 +17,8 @@ if [ ! -d "$dir" ]; then
     echo "pillow: 0 passed, 1 failed"
     exit 1
 fi
-log=$(mktemp); out=$(mktemp); errs=$(mktemp)
-trap 'rm -f "$log" "$out" "$errs"' EXIT
+log=$(mktemp); out=$(mktemp); errs=$(mktemp); wide=$(mktemp -d)
+trap 'rm -rf "$log" "$out" "$errs" "$wide"' EXIT
 rc=0
 # Runs one part, shows and keeps its output, remembers a failure (plain sh: no pipefail for tee).
 # Python's stderr (Pillow's logger on broken TIFFs) is shown only when the part fails.
@@ -32,7 +34,11 @@ step $py tests/pillow/compare.py --dump build/asan/image-dump --modes timm,grey,
 # Small corner-case files (tests/fixtures/pillow-edge, one per fixed divergence), full size.
 step $py tests/pillow/compare.py --dump build/asan/image-dump --modes rgb,l,rgb+exif,l+exif \
     --runs 2 tests/fixtures/pillow-edge
-for m in tests/fixtures/models/timm-deit-reduced models/fashion-deit; do
+for mode in center squash; do
+    step $py tests/pillow/make_wide_model.py --crop-mode $mode "$wide/timm-wide-$mode"
+done
+for m in tests/fixtures/models/timm-deit-reduced models/fashion-deit "$wide/timm-wide-center" \
+         "$wide/timm-wide-squash"; do
     step $py tests/pillow/test_logits.py --predict build/deit-predict --model "$m" "$dir"
 done
 # WebP / TIFF uploads and ?exif_transpose over HTTP (Python http.client against a release server)

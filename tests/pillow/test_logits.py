@@ -32,7 +32,7 @@ def main():
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     files = files_in(a.folder)
-    channels, size, crop_pct, interp, mean, std = pillow_ref.model_preproc(a.model)
+    channels, size, crop_pct, interp, mean, std, crop_mode = pillow_ref.model_preproc(a.model)
     net = deit_torch.load(a.model)
     p = subprocess.run([a.predict, "--model", a.model, "--logits", "--threads", "1"] + files,
                        capture_output=True, text=True)
@@ -49,7 +49,7 @@ def main():
         rel = os.path.relpath(f, a.folder)
         g = got.get(f)
         try:
-            im = pillow_ref.timm_crop(pillow_ref.load(f, channels), size, crop_pct, interp)
+            im = pillow_ref.timm_crop(pillow_ref.load(f, channels), size, crop_pct, interp, crop_mode)
         except Exception as e:  # Pillow refuses the file
             ok = g is not None and isinstance(g.get("error"), str) and g["error"].strip() != ""
             if not ok:

@@ -498,6 +498,20 @@ static void test_synthetic_timm(void)
     add(&m, "F32", 1, SH(8192), "patch_embed.proj.bias");
     EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.0.attn.qkv.weight' is missing", NULL);
 
+    /* A small file whose sizes are each within bounds but whose activations are not: width 8, MLP
+     * 65536, 128x128 patches of 2 pixels (16385 tokens) is a 2 MB checkpoint asking for 4 GiB per
+     * image; with an MLP of 8192 (515 MiB per image) it loads. */
+    timm_sized(&m, 1, 0, 8, 65536);
+    find(&m, "pos_embed")->shape[1] = 1 + 128 * 128;
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 256}}", NULL, DEIT_EINVAL,
+                "16385 tokens of width 8 with an MLP of 65536 need 4100 MiB of activations per image, over the "
+                "limit of 1024 MiB", NULL);
+    timm_sized(&m, 1, 0, 8, 8192);
+    find(&m, "pos_embed")->shape[1] = 1 + 128 * 128;
+    load_synthetic(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 256}}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.n_tokens == 16385, "%s", L.err);
+    unload(&L);
+
     /* Dtypes: F64 and integer tensors are refused by name; F16/BF16 accepted. */
     timm_model(&m, 2, 1);
     snprintf(find(&m, "blocks.1.norm2.bias")->dtype, 8, "F64");
@@ -887,9 +901,9 @@ static const fail_case TIMM_JSON_FAILS[] = {
     FAIL_CASE("{\"model_args\": {\"mlp_layer\": \"SwiGLU\", \"num_heads\": 1}}", NULL, DEIT_EUNSUPPORTED,
               "model_args.mlp_layer", NULL),
     /* Preprocessing fields. */
-    FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"squash\"}}", NULL, DEIT_EINVAL, "crop_mode 'squash'",
-              NULL),
-    FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"border\"}}", NULL, DEIT_EINVAL, "border", NULL),
+    FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"border\"}}", NULL, DEIT_EINVAL,
+              "crop_mode 'border' unsupported ('center' or 'squash')", NULL),
+    FAIL_CASE("{\"pretrained_cfg\": {\"crop_mode\": \"Center\"}}", NULL, DEIT_EINVAL, "crop_mode 'Center'", NULL),
     FAIL_CASE("{\"pretrained_cfg\": {\"interpolation\": \"lanczos\"}}", NULL, DEIT_EINVAL,
               "interpolation 'lanczos'", NULL),
     FAIL_CASE("{\"pretrained_cfg\": {\"crop_pct\": 0}}", NULL, DEIT_EINVAL, "crop_pct: 0 is outside", NULL),
@@ -978,18 +992,28 @@ static void test_hostile_json(void)
         CHECK(L.cfg.pre.interp == INTERP_BICUBIC && L.cfg.pre.resize_short == 4 && L.cfg.heads == 2);
     }
     unload(&L);
-    /* Non-square input: timm resizes each side by crop_pct (RESIZE_EXACT), then crops H x W. */
+    /* Non-square input: timm's ResizeKeepRatio covers each side over crop_pct, always bilinear
+     * (RESIZE_KEEP_RATIO), then crops H x W; with crop_mode 'squash' each side is resized to it
+     * exactly, with the config's interpolation. */
     {
         mspec ns;
         timm_model(&ns, 1, 1);
         find(&ns, "pos_embed")->shape[1] = 2 + (4 / P) * (8 / P);
         load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8], \"num_heads\": 1}, "
-                            "\"pretrained_cfg\": {\"crop_pct\": 0.5}}",
+                            "\"pretrained_cfg\": {\"crop_pct\": 0.5, \"interpolation\": \"bicubic\"}}",
                        NULL, &L);
         CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
         CHECK(L.cfg.image_h == 4 && L.cfg.image_w == 8 && L.cfg.n_tokens == 10);
-        CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
+        CHECK(L.cfg.pre.resize == RESIZE_KEEP_RATIO && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
+        CHECK(L.cfg.pre.interp == INTERP_BILINEAR);
         CHECK(L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
+        unload(&L);
+        load_synthetic(&ns, "{\"model_args\": {\"img_size\": [4, 8], \"num_heads\": 1}, "
+                            "\"pretrained_cfg\": {\"crop_pct\": 0.5, \"crop_mode\": \"squash\"}}",
+                       NULL, &L);
+        CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+        CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 16);
+        CHECK(L.cfg.pre.interp == INTERP_BICUBIC && L.cfg.pre.crop_h == 4 && L.cfg.pre.crop_w == 8);
         unload(&L);
         /* Without an image size in the config the grid is assumed square, which 8 patches are not. */
         EXPECT_FAIL(&ns, HEADS1, NULL, DEIT_EINVAL, "8 patch tokens are not a square grid", NULL);
@@ -1004,6 +1028,13 @@ static void test_hostile_json(void)
                        "\"pos_embed\": \"learn\", \"dynamic_img_size\": false, \"global_pool\": \"token\"}}",
                    NULL, &L);
     CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.heads == 2, "%s", L.err);
+    unload(&L);
+
+    /* 'squash' on a square input: both sides resized exactly, not the shorter one. */
+    load_synthetic(&m, "{\"pretrained_cfg\": {\"crop_mode\": \"squash\", \"crop_pct\": 0.5}, "
+                       "\"model_args\": {\"num_heads\": 1}}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK, "%s", L.err);
+    CHECK(L.cfg.pre.resize == RESIZE_EXACT && L.cfg.pre.resize_h == 8 && L.cfg.pre.resize_w == 8);
     unload(&L);
 
     /* Older hub files keep the data config at the top level. */

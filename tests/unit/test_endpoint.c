@@ -10,7 +10,7 @@
 #include "status_map.h"
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
-static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 248, 0, 0,
+static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 0, 248, 0, 0,
                             "f32", "avx512", "distillation"};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
@@ -360,6 +360,17 @@ static void test_explain_and_root(void)
     CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "height")), 200);
     CHECK(json_is_null(json_object_get(m, "second_token")) && json_is_false(json_object_get(m, "distilled")));
     CHECK_INT_EQ(json_array_size(json_object_get(m, "prediction_heads")), 1);
+    json_decref(j);
+    /* timm's non-square inputs: aspect kept, covering width x height */
+    one.resize_exact = 0;
+    one.resize_keep_ratio = 1;
+    one.resize_w = 284;
+    one.resize_h = 177;
+    j = get("/v1/models", &sv1, &st);
+    in = json_object_get(json_array_get(json_object_get(j, "models"), 0), "input");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "keep_ratio");
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "width")), 284);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "height")), 177);
     json_decref(j);
 
     /* the heads' names and the second token's role: distillation (M) or a second class token */

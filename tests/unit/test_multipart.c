@@ -98,6 +98,36 @@ static void test_two_files(void)
     CHECK(span_eq((const char *)parts[2].data, parts[2].len, "hello"));
 }
 
+/* Browsers and urllib3 (Python's requests) write file names by the WHATWG form-data rule: '"' as
+ * %22 and a backslash as it is, so a name ending in one ends its quoted value in `\"`; curl escapes
+ * '"' and '\' with a backslash (RFC 9110's quoted-pair). Both must parse, and the field name with
+ * them, whichever parameter comes first. */
+static void test_file_name_escapes(void)
+{
+    static const struct {
+        const char *disposition, *name, *filename;
+    } cases[] = {
+        {"form-data; name=\"image\"; filename=\"shirt\\\"", "image", "shirt\\"},   /* browser, urllib3 */
+        {"form-data; filename=\"shirt\\\"; name=\"image\"", "image", "shirt\\"},   /* the same, name last */
+        {"form-data; name=\"data\"; filename=\"C:\\dir\\x.png\"", "data", "C:\\dir\\x.png"},
+        {"form-data; name=\"image\"; filename=\"a\\\"b.png\"", "image", "a\\\"b.png"}, /* curl's a"b.png */
+        {"form-data; name=\"image\"; filename=\"a%22b.png\"", "image", "a%22b.png"},   /* a browser's a"b.png */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char body[256];
+        int n = snprintf(body, sizeof body, "--b\r\nContent-Disposition: %s\r\n\r\nDATA\r\n--b--\r\n",
+                         cases[k].disposition);
+        mp_part parts[2];
+        size_t np = 0;
+        int rc = parse(body, (size_t)n, "b", parts, 2, &np);
+        CHECK_MSG(rc == MP_OK && np == 1, "case %zu (%s): %d", k, cases[k].disposition, rc);
+        if (rc != MP_OK || np != 1) continue;
+        CHECK_MSG(span_eq(parts[0].name, parts[0].name_len, cases[k].name), "case %zu: name", k);
+        CHECK_MSG(span_eq(parts[0].filename, parts[0].filename_len, cases[k].filename), "case %zu: filename", k);
+        CHECK(span_eq((const char *)parts[0].data, parts[0].len, "DATA"));
+    }
+}
+
 static void test_starts_without_preamble_and_empty_part(void)
 {
     const char body[] = "--b\r\n\r\n\r\n--b\r\nContent-Disposition: form-data; name=x\r\n\r\n\r\n--b--";
@@ -181,6 +211,7 @@ int main(void)
     test_media_types();
     test_boundary();
     test_two_files();
+    test_file_name_escapes();
     test_starts_without_preamble_and_empty_part();
     test_malformed();
     test_limits();

@@ -659,6 +659,67 @@ static void test_extreme_aspect(void)
     free(px);
 }
 
+/* RESIZE_KEEP_RATIO (timm's ResizeKeepRatio) must pick the size Python computes, round(side /
+ * min(h / resize_h, w / resize_w)) with ties to even, and then resize exactly as RESIZE_EXACT to
+ * that size would: each case is compared, crop for crop, with the exact resize to the size worked
+ * out by hand. */
+static void test_keep_ratio(void)
+{
+    static const struct {
+        int w, h, box_w, box_h, crop_w, crop_h; /* image, the box to cover, the model's input */
+        int want_w, want_h;
+    } cases[] = {
+        {512, 512, 497, 248, 448, 224, 497, 497}, /* a wide box: the width decides, 512 -> 497 */
+        {640, 480, 248, 497, 224, 448, 663, 497}, /* a tall box: the height decides, 480 -> 497 */
+        {4, 5, 2, 2, 2, 2, 2, 2},                 /* 5 / 2 = 2.5 rounds to 2 (even), not 3 */
+        {4, 7, 2, 2, 2, 2, 2, 4},                 /* 7 / 2 = 3.5 rounds to 4 */
+        {300, 100, 40, 20, 36, 18, 60, 20},       /* the height decides: 100 / 20 = 5 -> 60 x 20 */
+        {30, 10, 40, 20, 36, 18, 60, 20},         /* upscaled: 10 / 20 = 0.5 -> 60 x 20 */
+        {497, 497, 497, 248, 448, 224, 497, 497}, /* already covering at its size: not resized */
+    };
+    char err[256];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int w = cases[k].w, h = cases[k].h;
+        uint8_t *px = malloc((size_t)w * h * 3);
+        for (int i = 0; i < w * h * 3; i++) px[i] = (uint8_t)(i * 7 + i / (w * 3) * 13);
+        deit_image img = {w, h, 3, px}, a, b;
+        deit_preproc keep = pp_timm(cases[k].crop_h, 0), exact = keep;
+        keep.crop_w = exact.crop_w = cases[k].crop_w;
+        keep.resize = RESIZE_KEEP_RATIO;
+        keep.resize_w = cases[k].box_w;
+        keep.resize_h = cases[k].box_h;
+        keep.interp = exact.interp = INTERP_BILINEAR;
+        exact.resize = RESIZE_EXACT;
+        exact.resize_w = cases[k].want_w;
+        exact.resize_h = cases[k].want_h;
+        int ra = preprocess_image(&keep, &img, NULL, &a, err, sizeof err);
+        CHECK_MSG(ra == DEIT_OK, "keep ratio %dx%d: %s", w, h, err);
+        int rb = preprocess_image(&exact, &img, NULL, &b, err, sizeof err);
+        CHECK_MSG(rb == DEIT_OK, "exact %dx%d: %s", w, h, err);
+        if (ra == DEIT_OK && rb == DEIT_OK) {
+            CHECK(a.width == cases[k].crop_w && a.height == cases[k].crop_h);
+            CHECK_MSG(a.width == b.width && a.height == b.height &&
+                          memcmp(a.pixels, b.pixels, (size_t)a.width * a.height * 3) == 0,
+                      "keep ratio %dx%d over %dx%d is not the exact resize to %dx%d", w, h, cases[k].box_w,
+                      cases[k].box_h, cases[k].want_w, cases[k].want_h);
+        }
+        image_free(&a);
+        image_free(&b);
+        free(px);
+    }
+    /* a thin strip would cover the box only at a size over the resize limit */
+    deit_preproc keep = pp_timm(224, 0);
+    keep.resize = RESIZE_KEEP_RATIO;
+    keep.resize_w = 497;
+    keep.resize_h = 248;
+    keep.crop_w = 448;
+    uint8_t strip[3 * 70000];
+    memset(strip, 9, sizeof strip);
+    deit_image s = {70000, 1, 3, strip}, c;
+    int rc = preprocess_image(&keep, &s, NULL, &c, err, sizeof err);
+    CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect"), "70000x1 strip: %d (%s)", rc, err);
+}
+
 /* image_resize_window must give exactly the window of the full resize, whatever the mode,
  * resampler, channel count and direction (down, up, one axis unchanged, both unchanged), for
  * windows touching every edge; and refuse windows that leave the output. */
@@ -751,5 +812,6 @@ int main(void)
     test_nearest();
     test_resize_window();
     test_extreme_aspect();
+    test_keep_ratio();
     return check_summary("test_preprocess");
 }
