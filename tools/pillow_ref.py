@@ -42,6 +42,8 @@ def timm_crop(im, size, crop_pct, interpolation, crop_mode="center"):
     'center' resizes the shorter side to it (torchvision Resize(int)) when both scale sides are
     equal, else with ResizeKeepRatio (aspect kept, each side round(side / min(ih / sh, iw / sw)),
     bilinear: timm gives it no interpolation); then CenterCrop((h, w))."""
+    if crop_mode not in ("center", "squash"):
+        raise ValueError(f"crop_mode {crop_mode!r} is not reproduced here")
     h, w = (size, size) if isinstance(size, int) else size
     sh, sw = math.floor(h / crop_pct), math.floor(w / crop_pct)
     iw, ih = im.size
@@ -50,11 +52,9 @@ def timm_crop(im, size, crop_pct, interpolation, crop_mode="center"):
         nw, nh = sw, sh
     elif sh == sw:
         nw, nh = (sh, int(sh * ih / iw)) if iw <= ih else (int(sh * iw / ih), sh)
-    elif crop_mode == "center":
+    else:
         ratio = min(ih / sh, iw / sw)
         nw, nh, interp = round(iw / ratio), round(ih / ratio), Image.BILINEAR
-    else:
-        raise ValueError(f"crop_mode {crop_mode!r} is not reproduced here")
     if (nw, nh) != (iw, ih):
         im = im.resize((nw, nh), interp)
     left = int(round((nw - w) / 2.0))

@@ -35,6 +35,19 @@ def read_idx(path):
     return arr.reshape(dims)
 
 
+def missing():
+    """The idx files load() reads that DATA_DIR lacks (neither plain nor gzipped), for a check
+    before training starts (lanes.sh)."""
+    gone = []
+    for prefix in ("train", "t10k"):
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+            try:
+                _open(os.path.join(DATA_DIR, f"{prefix}-{kind}")).close()
+            except FileNotFoundError:
+                gone.append(f"{prefix}-{kind}")
+    return gone
+
+
 def load(split):
     """Returns (images uint8 [N,28,28], labels int64 [N]) for split 'train' or 'test'."""
     prefix = "train" if split == "train" else "t10k"

@@ -20,11 +20,8 @@ fi
 # a new machine may lack the interpreter's torch or the data set: say so before two lanes fail on it
 "$PY" -c 'import torch, numpy, PIL' 2>/dev/null ||
   { echo "$0: $PY cannot import torch, numpy and PIL (apt-get install python3-torch python3-numpy python3-pil)" >&2; exit 1; }
-data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-  [ -f "$data/$f" ] || [ -f "$data/$f.gz" ] ||
-    { echo "$0: Fashion-MNIST file $f(.gz) not in $data (apt-get install dataset-fashion-mnist, or set FASHION_MNIST_DIR)" >&2; exit 1; }
-done
+"$PY" -c 'import sys, data; m = data.missing(); sys.exit("%s: Fashion-MNIST %s not in %s (apt-get install dataset-fashion-mnist, or set FASHION_MNIST_DIR)" % (sys.argv[1], ", ".join(m), data.DATA_DIR) if m else 0)' "$0" ||
+  exit 1
 mkdir -p runs
 # a fresh checkout has no runs/: continue from what the last session committed in state/
 "$PY" state.py restore >> "runs/$LOG"
