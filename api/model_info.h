@@ -14,11 +14,7 @@ typedef struct {
     const char *const *labels; /* [n_classes] */
     const char *version;       /* the one version served (--model-version); NULL reads as "1" */
     double learned_token_cosine; /* cls_token vs dist_token parameters; NaN without a dist token */
-    int resize_exact;          /* preprocessing: 1: resize to resize_w x resize_h; resize_keep_ratio
-                                  1: aspect kept, just covering resize_w x resize_h (deit_resize);
-                                  else the shorter side to resize_short (aspect kept); then centre
-                                  crop to image_w x image_h */
-    int resize_keep_ratio, resize_short, resize_w, resize_h;
+    deit_resize resize;        /* preprocessing before the centre crop to image_w x image_h */
     const char *precision;     /* numeric precision of the forward pass: "f32", "bf16", "int8" */
     const char *isa;           /* GEMM kernel set: "avx512", "avx2", "generic", "blas" */
     const char *second_token;  /* "distillation", "class" (two class tokens) or NULL (one head);

@@ -196,6 +196,21 @@ char *resp_v2_error(const char *msg, size_t *len)
     return finish(json_pack("{s:s}", "error", clean), len);
 }
 
+/* {"mode": "exact" | "keep_ratio", "width", "height"}, {"mode": "shortest_side", "size"}, or null
+ * when the crop is cut from the image as it is */
+static json_t *resize_json(const deit_resize *r)
+{
+    switch (r->mode) {
+    case DEIT_RESIZE_EXACT:
+    case DEIT_RESIZE_KEEP_RATIO:
+        return json_pack("{s:s, s:i, s:i}", "mode", r->mode == DEIT_RESIZE_EXACT ? "exact" : "keep_ratio",
+                         "width", r->width, "height", r->height);
+    case DEIT_RESIZE_SHORTEST_SIDE: return json_pack("{s:s, s:i}", "mode", "shortest_side", "size", r->short_side);
+    case DEIT_RESIZE_NONE: break;
+    }
+    return json_null();
+}
+
 char *resp_models(const api_model *m, size_t *len)
 {
     /* a second class token's head is "class_2": the answers keep the distillation head's places
@@ -204,11 +219,7 @@ char *resp_models(const api_model *m, size_t *len)
     json_t *heads = !m->distilled ? json_pack("[s]", "class")
                     : json_pack("[s, s]", "class", second_class ? "class_2" : "distillation");
     /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
-    json_t *resize = m->resize_exact || m->resize_keep_ratio
-                         ? json_pack("{s:s, s:i, s:i}", "mode", m->resize_exact ? "exact" : "keep_ratio", "width",
-                                     m->resize_w, "height", m->resize_h)
-                     : m->resize_short ? json_pack("{s:s, s:i}", "mode", "shortest_side", "size", m->resize_short)
-                     : json_null();
+    json_t *resize = resize_json(&m->resize);
     json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o, s:o}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
                               "precision", m->precision ? m->precision : "f32", "isa", m->isa ? m->isa : "",

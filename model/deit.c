@@ -301,10 +301,13 @@ deit_shape deit_model_shape(const deit_model *m)
 deit_resize deit_model_resize(const deit_model *m)
 {
     const deit_preproc *pp = &m->cfg.pre;
-    if (!pp->do_resize) /* no resize: the crop is cut from the image as it is */
-        return (deit_resize){0, 0, 0, pp->resize_w, pp->resize_h};
-    return (deit_resize){pp->resize == RESIZE_EXACT, pp->resize == RESIZE_KEEP_RATIO, pp->resize_short,
-                         pp->resize_w, pp->resize_h};
+    if (!pp->do_resize) return (deit_resize){DEIT_RESIZE_NONE, 0, 0, 0};
+    switch (pp->resize) {
+    case RESIZE_EXACT: return (deit_resize){DEIT_RESIZE_EXACT, 0, pp->resize_w, pp->resize_h};
+    case RESIZE_KEEP_RATIO: return (deit_resize){DEIT_RESIZE_KEEP_RATIO, 0, pp->resize_w, pp->resize_h};
+    case RESIZE_SHORTEST_SIDE: break;
+    }
+    return (deit_resize){DEIT_RESIZE_SHORTEST_SIDE, pp->resize_short, 0, 0};
 }
 
 const deit_config *deit_model_config(const deit_model *m)

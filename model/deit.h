@@ -115,12 +115,18 @@ typedef struct {
 deit_shape deit_model_shape(const deit_model *m);
 
 /* How deit_preprocess resizes before its centre crop to image_w x image_h (for a client that draws
- * over the same crop): exact 1: to resize_w x resize_h; keep_ratio 1: aspect kept, scaled by
- * max(resize_w / w, resize_h / h) with each side rounded half to even (timm's non-square inputs);
- * otherwise the shorter side to resize_short, aspect kept (resize_short 0 too: no resize, the crop
- * is cut from the image as it is). */
+ * over the same crop). */
+typedef enum {
+    DEIT_RESIZE_NONE,          /* the crop is cut from the image as it is */
+    DEIT_RESIZE_SHORTEST_SIDE, /* the shorter side to short_side, aspect kept (torchvision Resize(int)) */
+    DEIT_RESIZE_EXACT,         /* to width x height (timm's crop_mode 'squash') */
+    DEIT_RESIZE_KEEP_RATIO     /* aspect kept, scaled by max(width / w, height / h), each side rounded
+                                  half to even (timm's non-square inputs) */
+} deit_resize_mode;
 typedef struct {
-    int exact, keep_ratio, resize_short, resize_w, resize_h;
+    deit_resize_mode mode;
+    int short_side;            /* DEIT_RESIZE_SHORTEST_SIDE's target; 0 otherwise */
+    int width, height;         /* DEIT_RESIZE_EXACT's size, DEIT_RESIZE_KEEP_RATIO's box; 0 otherwise */
 } deit_resize;
 deit_resize deit_model_resize(const deit_model *m);
 

@@ -10,7 +10,7 @@
 #include "status_map.h"
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
-static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, 0, 0, 248, 0, 0,
+static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0},
                             "f32", "avx512", "distillation"};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
@@ -348,9 +348,7 @@ static void test_explain_and_root(void)
     api_model one = M;
     one.distilled = 0;
     one.learned_token_cosine = NAN;
-    one.resize_exact = 1;
-    one.resize_w = 256;
-    one.resize_h = 200;
+    one.resize = (deit_resize){DEIT_RESIZE_EXACT, 0, 256, 200};
     api_server sv1 = server_view(API_READY, &one, NULL);
     j = get("/v1/models", &sv1, &st);
     m = json_array_get(json_object_get(j, "models"), 0);
@@ -362,15 +360,18 @@ static void test_explain_and_root(void)
     CHECK_INT_EQ(json_array_size(json_object_get(m, "prediction_heads")), 1);
     json_decref(j);
     /* timm's non-square inputs: aspect kept, covering width x height */
-    one.resize_exact = 0;
-    one.resize_keep_ratio = 1;
-    one.resize_w = 284;
-    one.resize_h = 177;
+    one.resize = (deit_resize){DEIT_RESIZE_KEEP_RATIO, 0, 284, 177};
     j = get("/v1/models", &sv1, &st);
     in = json_object_get(json_array_get(json_object_get(j, "models"), 0), "input");
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "keep_ratio");
     CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "width")), 284);
     CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "height")), 177);
+    json_decref(j);
+    /* no resize (transformers' do_resize false): the crop is cut from the image as it is */
+    one.resize = (deit_resize){DEIT_RESIZE_NONE, 0, 0, 0};
+    j = get("/v1/models", &sv1, &st);
+    in = json_object_get(json_array_get(json_object_get(j, "models"), 0), "input");
+    CHECK(json_is_null(json_object_get(in, "resize")));
     json_decref(j);
 
     /* the heads' names and the second token's role: distillation (M) or a second class token */
