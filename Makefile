@@ -181,11 +181,17 @@ tsan-test: $(B)/tsan/test_threads
 	@TSAN_OPTIONS="halt_on_error=1:$${TSAN_OPTIONS:-}" sh tests/run_unit.sh $(B)/tsan/test_threads
 
 # ---- packages, run, test ------------------------------------------------------------------------
+# `make run` and each stage of `make test` build with one job per core unless the command line
+# already asks for a number (make -jN): the suite builds four object trees (release, ASan/UBSan,
+# TSan, libFuzzer), most of a CI run's compile time. Expanded in recipes, where MAKEFLAGS holds -j.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
+
 deps:
 	@sh tools/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) $(PARALLEL) --no-print-directory all
 	./$(B)/deit-server --model $${DEIT_MODEL:-builtin:fashion-deit}
 
 # Accuracy of the default model over HTTP on the 10,000 Fashion-MNIST test images;
@@ -247,7 +253,7 @@ soak: all $(B)/soak
 # container image with podman.
 TEST_STAGES := test-unit fuzz-smoke test-pillow test-cli test-hub test-model test-integration test-grpc test-deploy test-browser $(if $(WITH_CONTAINER),test-container)
 test: deps
-	@MAKE="$(MAKE)" bash tests/run_all.sh $(TEST_STAGES)
+	@MAKE="$(MAKE) $(PARALLEL)" bash tests/run_all.sh $(TEST_STAGES)
 
 # ---- deployment (deploy/, Dockerfile; scripts in tests/deploy/) ---------------------------------
 # The model the nginx deployment test serves (the container test serves the built-in one).

@@ -2,7 +2,8 @@
 # run_all.sh — runs every stage of `make test` (all of them, even after a failure, so one run shows
 # everything that is broken) and closes with one line: "total: N passed, N failed".
 set -uo pipefail
-make_cmd=${MAKE:-make}
+# MAKE: the make command and its options, e.g. "make -j2" (split on spaces)
+read -r -a make_cmd <<< "${MAKE:-make}"
 . "$(dirname "$0")/summary.sh"
 broken=""
 timings=""
@@ -11,7 +12,7 @@ trap 'rm -f "$log"' EXIT
 for stage in "$@"; do
     echo "==> $stage"
     start=$SECONDS
-    "$make_cmd" --no-print-directory "$stage" 2>&1 | tee "$log"
+    "${make_cmd[@]}" --no-print-directory "$stage" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     # where the suite's minutes go (CI should stay under 20), one "stage seconds" pair per stage
     timings="$timings $stage $((SECONDS - start))s"
