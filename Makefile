@@ -161,9 +161,9 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_SRC:%.c=$(B)/fuzz
 
 fuzz-build: $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)
-	@sh tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
-	@sh tests/fuzz/run_fuzz.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
+	@bash tests/fuzz/run_fuzz.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_BIN)
 
 # Integration tests are plain (unsanitized) libcurl clients; the server they start may be sanitized.
 $(B)/test_%: $(B)/obj/tests/integration/test_%.o
@@ -178,7 +178,7 @@ asan-server: $(B)/asan/deit-server $(B)/asan/deit-predict
 tsan-server: $(B)/tsan/deit-server
 # The engine's thread team under ThreadSanitizer (bit-identical results, no reported race).
 tsan-test: $(B)/tsan/test_threads
-	@TSAN_OPTIONS="halt_on_error=1:$${TSAN_OPTIONS:-}" sh tests/run_unit.sh $(B)/tsan/test_threads
+	@TSAN_OPTIONS="halt_on_error=1:$${TSAN_OPTIONS:-}" bash tests/run_unit.sh $(B)/tsan/test_threads
 
 # ---- packages, run, test ------------------------------------------------------------------------
 # `make run` and each stage of `make test` build with one job per core unless the command line
@@ -215,10 +215,10 @@ INTEG_RUN := $(if $(T),$(T:%=$(B)/test_%),$(INTEG_BIN))
 # The parity fixtures run twice: on this CPU's own kernels, and again on the OpenBLAS backend that
 # CPUs without AVX2 and arm64 use (DEIT_ISA=blas).
 test-unit: $(UNIT_RUN)
-	@sh tests/run_unit.sh $(UNIT_RUN)
+	@bash tests/run_unit.sh $(UNIT_RUN)
 	@if [ -n "$(filter $(B)/asan/test_parity,$(UNIT_RUN))" ]; then \
 	    echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"; \
-	    DEIT_ISA=blas sh tests/run_unit.sh $(B)/asan/test_parity; fi
+	    DEIT_ISA=blas bash tests/run_unit.sh $(B)/asan/test_parity; fi
 
 # Pillow parity on ../shared/fixtures/pillow-dev (tests/pillow/run.sh; python3-pil, python3-torch).
 test-pillow: $(B)/asan/image-dump $(B)/deit-predict $(B)/deit-server

@@ -424,8 +424,11 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
     int status = rq->responded ? rq->status : 0;
     metrics_request(h->metrics, rq->ep, status, secs);
     static const char *const TOE[] = {"ok", "error", "timeout", "shutdown", "read_error", "client_abort"};
+    /* bytes out are the body's, as nginx's $body_bytes_sent: none for HEAD, whose headers
+     * announce the GET body's length but send no body */
+    int head = strcmp(rq->method, "HEAD") == 0;
     log_access_rec rec = {rq->method, rq->path, status, rq->n_images, secs * 1e3,
-                          rq->over_limit ? rq->dropped : rq->len + rq->dropped, rq->resp_len,
+                          rq->over_limit ? rq->dropped : rq->len + rq->dropped, head ? 0 : rq->resp_len,
                           (unsigned)toe < 6 ? TOE[toe] : "other"};
     log_access(&h->log, &rec);
     drop_ticket(rq);

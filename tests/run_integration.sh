@@ -11,12 +11,15 @@ B=${B:-build}
 mkdir -p "$B/test-logs"
 . tests/summary.sh
 
-# run LABEL CMD... : echoes the output, adds up its "<name>: N passed, N failed" line
+# run LABEL CMD... : echoes the output and how long it took (where CI's minutes go), adds up its
+# "<name>: N passed, N failed" line
 run() {
     label=$1; shift
     echo "== $label"
+    t0=$(date +%s)
     out=$("$@" 2>&1); rc=$?
     printf '%s\n' "$out"
+    echo "== $label: $(($(date +%s) - t0)) s"
     summary_add "$rc" "$out" || echo "FAILED: $label (exit $rc)"
 }
 

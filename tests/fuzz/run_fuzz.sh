@@ -1,17 +1,22 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # run_fuzz.sh — runs each libFuzzer target for a set time, then replays its regression inputs.
 # usage: run_fuzz.sh [--smoke] SECONDS build/fuzz/fuzz_<target>...
 # Seeds come from tests/fuzz/corpus/<target>/ (read only). A full run grows build/fuzz/corpus/<target>/
 # across runs; a smoke run starts from the seeds alone in a temporary directory, so `make test` does
 # the same work every time. Any crash, leak, timeout, out-of-memory or sanitizer report fails the run;
 # the input is left in build/fuzz/crashes/<target>/ and the log's tail is printed.
+# Targets run FUZZ_JOBS at a time (default: one per core; each fuzzer is single-threaded), each
+# for SECONDS of wall time; reports come in the order the targets were given.
+set -u
 smoke=0
-if [ "$1" = "--smoke" ]; then smoke=1; shift; fi
+if [ "${1:-}" = "--smoke" ]; then smoke=1; shift; fi
 secs=$1; shift
 here=$(dirname "$0")
+# shellcheck source=../parallel.sh
+. "$here/../parallel.sh"
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 export ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-bad=0
 
 # Largest input per target: big enough for every seed, small enough that each run stays fast.
 max_len() {
@@ -27,7 +32,9 @@ max_len() {
     esac
 }
 
-for bin in "$@"; do
+# fuzz_one BIN: fuzzes one target, replays its regressions; prints its report, exits 1 on a failure.
+fuzz_one() {
+    local bin=$1 t seeds regs logs crashes work dict common log rc execs units nreg
     t=$(basename "$bin"); t=${t#fuzz_}
     seeds="$here/corpus/$t"; regs="$here/regressions/$t"
     logs=build/fuzz/logs; crashes=build/fuzz/crashes/$t
@@ -46,8 +53,7 @@ for bin in "$@"; do
     if [ "$rc" -ne 0 ] || grep -q 'runtime error:\|ERROR: AddressSanitizer\|ERROR: LeakSanitizer' "$log"; then
         echo "fuzz $t: FAILED (exit $rc); log $log, inputs in $crashes/"
         tail -n 40 "$log"
-        bad=$((bad + 1))
-        continue
+        return 1
     fi
     nreg=0
     if [ -d "$regs" ] && [ -n "$(ls -A "$regs" 2>/dev/null)" ]; then
@@ -56,11 +62,19 @@ for bin in "$@"; do
         if ! "$bin" $common "$regs"/* >"$logs/$t.regressions.log" 2>&1; then
             echo "fuzz $t: regression replay FAILED; log $logs/$t.regressions.log"
             tail -n 40 "$logs/$t.regressions.log"
-            bad=$((bad + 1))
-            continue
+            return 1
         fi
     fi
     echo "fuzz $t: ok, ${execs:-?} executions in ${secs}s, corpus $units new units, $nreg regressions replayed"
+}
+
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+each_parallel "$jobs" "$reports" fuzz_one "$@"
+bad=0
+for n in $(seq 1 $#); do
+    cat "$reports/$n.out"
+    ran_ok "$reports" "$n" || bad=$((bad + 1))
 done
 echo "fuzz: $(( $# - bad )) passed, $bad failed"
 [ "$bad" -eq 0 ]

@@ -391,6 +391,10 @@ static inline resp request(CURL *c, const char *method, const char *url, const c
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         if (strcmp(method, "POST") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "HEAD") == 0) {
+        /* NOBODY, not a custom method: libcurl would wait for the Content-Length bytes a HEAD
+         * answer announces and never sends, until the server drops the idle connection */
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
