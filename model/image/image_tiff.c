@@ -66,6 +66,14 @@ static int on_warning(TIFF *t, void *ud, const char *mod, const char *fmt, va_li
     return 1;
 }
 
+/* The most one buffer of a w x h image's decode may take (libtiff's own, and the tile buffer read_raw
+ * sizes from the file's TileWidth x TileLength): a strip, a tile or a JPEG table never needs more
+ * than the image, and a tile declared far larger than the image would be inflated into in full. */
+static size_t decode_alloc_cap(size_t npix)
+{
+    return npix * 16 + ((size_t)1 << 20);
+}
+
 static TIFF *open_mem(mem_file *m, const uint8_t *data, size_t len, size_t alloc_cap)
 {
     memset(m, 0, sizeof *m);
@@ -205,6 +213,9 @@ static int read_raw(TIFF *t, const mem_file *m, int w, int h, int bps, int spp, 
         if (tw == 0 || th == 0 || tsize <= 0 || trow <= 0 || (uint64_t)trow * th > (uint64_t)tsize ||
             (uint64_t)tw * per_row * bps % 8 != 0)
             return tiff_fail(m, err, errlen, "bad tile layout");
+        if ((uint64_t)tsize > decode_alloc_cap((size_t)w * h))
+            return deit_fail(err, errlen, DEIT_EINVAL, "TIFF: a %ux%u tile (%lld bytes) is far larger than the %dx%d image",
+                             tw, th, (long long)tsize, w, h);
         uint8_t *tile = malloc((size_t)tsize);
         if (!tile)
             return deit_fail(err, errlen, DEIT_ENOMEM, "TIFF: out of memory");
@@ -426,8 +437,7 @@ static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len
     size_t npix = (size_t)width * height;
 
     memset(out, 0, sizeof *out);
-    /* libtiff's own buffers (a strip, a tile, a JPEG table) never need more than the image. */
-    TIFF *t = open_mem(&m, tiff_data, len, npix * 16 + ((size_t)1 << 20));
+    TIFF *t = open_mem(&m, tiff_data, len, decode_alloc_cap(npix));
     if (!t)
         return tiff_fail(&m, err, errlen, "cannot read the header");
     TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);

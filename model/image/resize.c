@@ -285,6 +285,22 @@ static void resize_nearest_torch(const deit_image *src, const resize_window *win
     }
 }
 
+/* Working memory past the image itself that a convolution may take: the weight tables (out x ksize
+ * entries per axis, an int32 and a double each) and the horizontal pass's band (the window's width
+ * by at most every input row). Both grow with the input axis, not the output: a fixed-size resize
+ * (transformers' {height, width}, timm's squash) of a 40000000 x 1 strip to 256 x 256 would want
+ * about 2 GB of weights, and of a 1 x 40000000 strip tens of GB of band. */
+#define RESIZE_MAX_EXTRA_BYTES ((double)(64 << 20))
+
+static double convolve_scratch_bytes(const deit_image *src, const resize_window *win, double support)
+{
+    double sx = (double)src->width / win->out_w, sy = (double)src->height / win->out_h;
+    double taps_x = win->out_w * (2.0 * ceil(support * (sx < 1.0 ? 1.0 : sx)) + 1.0);
+    double taps_y = win->out_h * (2.0 * ceil(support * (sy < 1.0 ? 1.0 : sy)) + 1.0);
+    double band = (double)win->w * src->channels * src->height;
+    return (taps_x + taps_y) * (double)(sizeof(int32_t) + sizeof(double)) + band;
+}
+
 /* The separable convolution, restricted to the window. Follows ImagingResampleInner: vertical
  * coefficients first, to find the band of input rows the window's output rows read; the
  * horizontal pass (if the width changes) runs over that band and the window's columns only; the
@@ -408,6 +424,15 @@ int image_resize_window(const deit_image *src, int out_width, int out_height, in
             f = &bilinear;  /* torch's triangle filter is Pillow's, expression for expression */
         else
             f = impl == RESAMPLE_PILLOW ? &bicubic : &bicubic_torch;
+        /* bounded by the image itself plus a margin that no photo comes near; only a strip far
+         * thinner than its resize target needs more */
+        double need = convolve_scratch_bytes(src, &win, f->support);
+        if (need > (double)src->width * src->height * nch + RESIZE_MAX_EXTRA_BYTES) {
+            image_free(dst);
+            return deit_fail(err, errlen, DEIT_ETOOBIG,
+                             "resize: %dx%d to %dx%d would need %.0f MB of working memory (aspect ratio too "
+                             "extreme)", src->width, src->height, out_width, out_height, need / 1e6);
+        }
         rc = resize_convolve(src, &win, f, impl, dst);
     }
     if (rc != DEIT_OK) {

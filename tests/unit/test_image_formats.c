@@ -352,6 +352,54 @@ static void test_tiff_palette(void)
     image_free(&img);
 }
 
+/* A little-endian, uncompressed, 8-bit greyscale w x h TIFF in one tw x th tile whose tw * th
+ * bytes are `fill`. Returns the length written into b (which must hold 8 + tw * th + 134). */
+static size_t tiff_tiled_make(uint8_t *b, uint32_t w, uint32_t h, uint32_t tw, uint32_t th, uint8_t fill)
+{
+    const uint16_t tags[10] = {256, 257, 258, 259, 262, 277, 322, 323, 324, 325};
+    const uint32_t tile = tw * th, vals[10] = {w, h, 8, 1, 1, 1, tw, th, 8, tile};
+    size_t ifd = 8 + ((tile + 1) & ~(size_t)1);
+    memset(b, 0, ifd + 2 + 12 * 10 + 4);
+    memcpy(b, "II*\0", 4);
+    for (int k = 0; k < 4; k++) b[4 + k] = (uint8_t)(ifd >> (8 * k));
+    memset(b + 8, fill, tile);
+    b[ifd] = 10;
+    for (int i = 0; i < 10; i++) {
+        uint8_t *e = b + ifd + 2 + 12 * i;
+        e[0] = (uint8_t)tags[i];
+        e[1] = (uint8_t)(tags[i] >> 8);
+        e[2] = 4;  /* LONG */
+        e[4] = 1;  /* count */
+        for (int k = 0; k < 4; k++) e[8 + k] = (uint8_t)(vals[i] >> (8 * k));
+    }
+    return ifd + 2 + 12 * 10 + 4;
+}
+
+/* Tiles larger than the image are legal (tiles come in multiples of 16; a 16 x 16 image in one
+ * 256 x 256 tile decodes), but the tile buffer is sized from the file's TileWidth x TileLength,
+ * so one far larger than the image (65536 x 16384 on 16 x 16: 1 GiB, which a compressed tile
+ * would really be inflated into) is refused before anything that size is allocated. */
+static void test_tiff_tiles(void)
+{
+    static uint8_t b[8 + 256 * 256 + 256];
+    static const uint8_t grey[3] = {77, 77, 77};
+    size_t n = tiff_tiled_make(b, 16, 16, 16, 16, 77);
+    check_pixels("TIFF 16x16 in one 16x16 tile", b, n, 3, grey, sizeof grey);
+    n = tiff_tiled_make(b, 16, 16, 256, 256, 77);
+    check_pixels("TIFF 16x16 in one 256x256 tile", b, n, 3, grey, sizeof grey);
+
+    n = tiff_tiled_make(b, 16, 16, 16, 16, 77);
+    size_t ifd = 8 + 256;
+    const uint32_t huge[2] = {65536, 16384};  /* TileWidth, TileLength: entries 6 and 7 */
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 4; k++) b[ifd + 2 + 12 * (6 + t) + 8 + k] = (uint8_t)(huge[t] >> (8 * k));
+    deit_image img;
+    char err[256] = "";
+    CHECK_INT_EQ(image_decode(b, n, 3, MAXPIX, &img, err, sizeof err), DEIT_EINVAL);
+    CHECK_MSG(strstr(err, "far larger than the 16x16 image") != NULL, "TIFF 65536x16384 tile on 16x16: %s", err);
+    image_free(&img);
+}
+
 /* "\xFF\xD8" and an APP1 "Exif\0\0" segment holding a little-endian TIFF block with one
  * directory of the given entries (12 bytes each, values already placed), then extra bytes. */
 static size_t jpeg_exif(uint8_t *b, const uint8_t *entries, int n, const uint8_t *extra, size_t extralen)
@@ -572,6 +620,7 @@ int main(void)
     test_bmp_offset0();
     test_bmp_many_colours();
     test_tiff_palette();
+    test_tiff_tiles();
     test_exif_orientation();
     test_pnm_tokens();
     test_ico_dib();

@@ -651,6 +651,29 @@ static void test_extreme_aspect(void)
     strip.width = 1;
     strip.height = (int)n;
     CHECK_INT_EQ(preprocess_image(&pp, &strip, NULL, &crop, err, sizeof err), DEIT_ETOOBIG);
+    /* A fixed-size resize (transformers' {height, width}) has no aspect ratio to refuse, but its
+     * filter tables and band grow with the input axis: a 40M x 1 or 1 x 40M strip to 256 x 256
+     * would take GBs; refused by the resize, both resamplers, before its tables are allocated. A
+     * 1 x 70000 strip costs a few MB and is resized as Pillow would. */
+    for (int r = 0; r < 2; r++) {
+        deit_preproc hf = pp_hf(r ? RESAMPLE_TORCHVISION : RESAMPLE_PILLOW);
+        hf.channels = 1;
+        deit_image thin = {(int)n, 1, 1, px};
+        rc = preprocess_image(&hf, &thin, NULL, &crop, err, sizeof err);
+        CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect ratio"), "exact resize of 40Mx1: %d (%s)", rc, err);
+        CHECK(crop.pixels == NULL);
+        image_free(&crop);
+        thin.width = 1;
+        thin.height = (int)n;
+        rc = preprocess_image(&hf, &thin, NULL, &crop, err, sizeof err);
+        CHECK_MSG(rc == DEIT_ETOOBIG && strstr(err, "aspect ratio"), "exact resize of 1x40M: %d (%s)", rc, err);
+        image_free(&crop);
+        thin.height = 70000;
+        rc = preprocess_image(&hf, &thin, NULL, &crop, err, sizeof err);
+        CHECK_MSG(rc == DEIT_OK && crop.width == 224 && crop.height == 224, "exact resize of 1x70000: %d (%s)", rc,
+                  err);
+        image_free(&crop);
+    }
     /* Without a resize step only the input limit applies. */
     pp.do_resize = 0;
     pp.crop_w = pp.crop_h = 1;
