@@ -101,8 +101,9 @@ static int decode_images(infer_call *c, const v2_request *r)
     size_t F = c->e->in_floats;
     for (size_t i = 0; i < r->n_images; i++) {
         char err[256];
-        int rc = deit_preprocess(c->e->model, r->images[i].data, r->images[i].len, (size_t)cfg->max_pixels,
-                                 c->pixels + i * F, err, sizeof err);
+        /* --exif-transpose as REST's default (gRPC has no query string to override it with) */
+        int rc = deit_preprocess_with(c->e->model, r->images[i].data, r->images[i].len, (size_t)cfg->max_pixels,
+                                      cfg->exif_transpose, c->pixels + i * F, err, sizeof err);
         if (rc == DEIT_OK) continue;
         char msg[API_MSG_MAX];
         int http = api_decode_error(rc, err, i, r->n_images, msg, sizeof msg);

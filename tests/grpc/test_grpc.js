@@ -577,6 +577,40 @@ async function testNoDistillation() {
     checkLogClean(s, 'no-distillation server');
 }
 
+// A JPEG with an EXIF APP1 segment (big-endian TIFF, one IFD entry: Orientation = value) after SOI.
+function withOrientation(jpeg, value) {
+    const tiff = Buffer.from([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, value, 0, 0, 0, 0, 0, 0]);
+    const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const seg = Buffer.alloc(4);
+    seg.writeUInt16BE(0xffe1, 0);
+    seg.writeUInt16BE(payload.length + 2, 2);
+    return Buffer.concat([jpeg.subarray(0, 2), seg, payload, jpeg.subarray(2)]);
+}
+
+// --exif-transpose 1 reaches ModelInfer as it does REST's default: a photo on its side (EXIF
+// Orientation 6) gives REST's turned result, bit for bit, not the result for the stored pixels.
+async function testExifTranspose() {
+    const s = await startServer('exif', ['--exif-transpose', '1']);
+    const name = 'timm-deit-reduced';
+    const photo = withOrientation(IMAGES[0], 6);
+    const g = await call(s.svc, 'ModelInfer', inferReq(name, [photo]));
+    const upright = await restInfer(s.http, name, [photo]);
+    const b64 = photo.toString('base64');
+    const stored = await rest(s.http, 'POST', `/v2/models/${name}/infer?exif_transpose=0`,
+                              JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [b64] }] }));
+    check(!g.err && upright.status === 200 && stored.status === 200,
+          `EXIF photo: gRPC and REST answer (${g.err && g.err.details})`);
+    if (!g.err && upright.status === 200 && stored.status === 200) {
+        const a = floats(g.res.raw_output_contents[0]);
+        const turned = upright.json.outputs[0].data.map(Math.fround);
+        const asStored = JSON.parse(stored.body).outputs[0].data.map(Math.fround);
+        check(turned.some((v, k) => v !== asStored[k]), 'EXIF photo: REST answers differently turned and as stored');
+        check(a.every((v, k) => v === turned[k]), 'EXIF photo under --exif-transpose 1: gRPC equals REST turned upright');
+    }
+    eq(await s.stop(), 0, 'exif server exits 0');
+    checkLogClean(s, 'exif server');
+}
+
 // A copy of the reduced model whose final norm outputs 1 everywhere and whose head weights are
 // 3e38: finite weights (the loader takes them) whose logits overflow float32 on every image.
 function overflowModel() {
@@ -702,6 +736,7 @@ async function testDrain() {
         await testQueueLimits();
         await testTlsAndKey();
         await testNoDistillation();
+        await testExifTranspose();
         await testNonFiniteLogits();
         await testLoading();
         await testDrain();
