@@ -212,13 +212,9 @@ endif
 UNIT_RUN  := $(if $(T),$(T:%=$(B)/asan/test_%),$(UNIT_BIN))
 INTEG_RUN := $(if $(T),$(T:%=$(B)/test_%),$(INTEG_BIN))
 
-# The parity fixtures run twice: on this CPU's own kernels, and again on the OpenBLAS backend that
-# CPUs without AVX2 and arm64 use (DEIT_ISA=blas).
+# run_unit.sh runs test_parity twice: on this CPU's kernels and on the OpenBLAS backend (DEIT_ISA=blas).
 test-unit: $(UNIT_RUN)
 	@bash tests/run_unit.sh $(UNIT_RUN)
-	@if [ -n "$(filter $(B)/asan/test_parity,$(UNIT_RUN))" ]; then \
-	    echo "unit: test_parity again on the OpenBLAS backend (DEIT_ISA=blas)"; \
-	    DEIT_ISA=blas bash tests/run_unit.sh $(B)/asan/test_parity; fi
 
 # Pillow parity on ../shared/fixtures/pillow-dev (tests/pillow/run.sh; python3-pil, python3-torch).
 test-pillow: $(B)/asan/image-dump $(B)/deit-predict $(B)/deit-server

@@ -12,11 +12,19 @@ here=$(dirname "$0")
 . "$here/parallel.sh"
 outs=$(mktemp -d)
 trap 'rm -rf "$outs"' EXIT
-run_test() { "$1"; }
-each_parallel "${UNIT_JOBS:-$(nproc 2>/dev/null || echo 1)}" "$outs" run_test "$@"
+# test_parity runs twice: on this CPU's own kernels, and again on the OpenBLAS backend that CPUs
+# without AVX2 and arm64 use ("blas:" before a binary runs it with DEIT_ISA=blas). Both runs count
+# in the one closing line.
+runs=()
+for t in "$@"; do
+    runs+=("$t")
+    case $t in */test_parity) runs+=("blas:$t") ;; esac
+done
+run_test() { case $1 in blas:*) DEIT_ISA=blas "${1#blas:}" ;; *) "$1" ;; esac; }
+each_parallel "${UNIT_JOBS:-$(nproc 2>/dev/null || echo 1)}" "$outs" run_test "${runs[@]}"
 bad=0
 n=0
-for t in "$@"; do
+for t in "${runs[@]}"; do
     n=$((n + 1))
     out=$(cat "$outs/$n.out"); rc=$(cat "$outs/$n.rc" 2>/dev/null || echo 1)
     printf '%s\n' "$out"

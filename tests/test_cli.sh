@@ -180,8 +180,10 @@ print("ok")
 ' $model 2>&1)
     [ "$res" = ok ] && ok || ko "--explain on $model: $res"
 done
-out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png)
-printf '%s' "$out" | grep -q '"explain"' && ko "no --explain, yet an explain key" || ok
+out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png); rc=$?
+if [ $rc -ne 0 ] || ! printf '%s' "$out" | grep -q '"fused"'; then ko "no --explain: exit $rc, output: $out"
+elif printf '%s' "$out" | grep -q '"explain"'; then ko "no --explain, yet an explain key"
+else ok; fi
 
 # --precision (and $DEIT_PRECISION): bf16 and int8 give the f32 top-1 on this image, or, on a CPU
 # without their instructions, refuse naming them; an unknown precision and isa avx2 are refused

@@ -49,7 +49,8 @@ static void check_explain(json_t *pred, int i, const char *what)
 {
     json_t *ex = json_object_get(pred, "explain"), *want = json_object_get(REF[i], "explain");
     CHECK_MSG(json_is_object(ex), "%s %s: no explain object", what, IMAGES[i]);
-    if (!json_is_object(ex) || !want) return;
+    CHECK_MSG(json_is_object(want), "deit-predict --explain %s: no explain object", IMAGES[i]);
+    if (!json_is_object(ex) || !json_is_object(want)) return;
     json_t *grid = json_object_get(ex, "grid");
     CHECK_MSG(json_equal(grid, json_object_get(want, "grid")), "%s %s: grid", what, IMAGES[i]);
     json_t *r = json_object_get(ex, "rollout"), *rw = json_object_get(want, "rollout");

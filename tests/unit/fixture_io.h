@@ -9,19 +9,33 @@
 
 #include "safetensors.h"
 
-/* The whole file at path in a malloc'd buffer (*len bytes), or NULL when it cannot be opened. */
+/* The whole file at path in a malloc'd buffer of *len bytes plus a NUL (so JSON files read as
+ * strings), or NULL when it cannot be read. */
 static inline unsigned char *slurp(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    *len = b ? fread(b, 1, (size_t)n, f) : 0;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char *b = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    if (b) {
+        b[n] = 0;
+        *len = (size_t)n;
+    }
     fclose(f);
     return b;
+}
+
+/* The shared reference fixtures: $DEIT_SHARED_FIXTURES, else ../shared/fixtures (CI has them there). */
+static inline const char *shared_fixtures(void)
+{
+    const char *dir = getenv("DEIT_SHARED_FIXTURES");
+    return dir && *dir ? dir : "../shared/fixtures";
 }
 
 /* 1 when p names a directory (the shared fixtures may be absent outside CI). */

@@ -7,27 +7,12 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "fixture_io.h"
 #include "config.h"
 #include "safetensors.h"
 #include "weights.h"
 
 #define FIX "tests/fixtures/models/"
-#define FULL "/work/shared/fixtures/models/timm-deit-tiny-distilled"
-
-/* Whole file into a malloc'd NUL-terminated buffer, or NULL if it cannot be read. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    b[*len] = '\0';
-    fclose(f);
-    return b;
-}
 
 /* ---- synthetic checkpoints -------------------------------------------------------------------- */
 
@@ -1168,9 +1153,9 @@ static int open_fixture(const char *dir, const char *name, fixture *F)
     if (F->rc) return F->rc;
     size_t clen = 0, plen = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *cj = slurp(path, &clen);
+    char *cj = (char *)slurp(path, &clen);
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    char *pj = slurp(path, &plen);
+    char *pj = (char *)slurp(path, &plen);
     F->rc = deit_config_resolve(cj, clen, pj, plen, F->st, name, &F->cfg, F->err, sizeof F->err);
     free(cj);
     free(pj);
@@ -1375,10 +1360,13 @@ static void test_fixtures(void)
     close_fixture(&F);
 
     /* Full-size checkpoint, when the shared fixtures are there. */
-    FILE *probe = fopen(FULL "/model.safetensors", "rb");
+    char full[512], full_st[600];
+    snprintf(full, sizeof full, "%s/models/timm-deit-tiny-distilled", shared_fixtures());
+    snprintf(full_st, sizeof full_st, "%s/model.safetensors", full);
+    FILE *probe = fopen(full_st, "rb");
     if (probe) {
         fclose(probe);
-        open_fixture(FULL, "timm-deit-tiny-distilled", &F);
+        open_fixture(full, "timm-deit-tiny-distilled", &F);
         CHECK_MSG(F.rc == DEIT_OK, "%s", F.err);
         if (!F.rc) {
             const deit_config *c = &F.cfg;
@@ -1393,12 +1381,12 @@ static void test_fixtures(void)
         close_fixture(&F);
         /* The same file alone (a bare .safetensors): width 192 is deit_tiny's, so 3 heads. */
         memset(&F, 0, sizeof F);
-        CHECK_INT_EQ(st_open(FULL "/model.safetensors", &F.st, F.err, sizeof F.err), DEIT_OK);
+        CHECK_INT_EQ(st_open(full_st, &F.st, F.err, sizeof F.err), DEIT_OK);
         CHECK_INT_EQ(deit_config_resolve(NULL, 0, NULL, 0, F.st, "bare", &F.cfg, F.err, sizeof F.err), DEIT_OK);
         CHECK(F.cfg.heads == 3 && F.cfg.distilled == 1 && F.cfg.n_tokens == 198);
         close_fixture(&F);
     } else {
-        printf("test_config: %s not present, full-size checks skipped\n", FULL);
+        printf("test_config: %s not present, full-size checks skipped\n", full);
     }
 }
 

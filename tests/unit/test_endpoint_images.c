@@ -122,12 +122,22 @@ static void test_encodings(void)
                   "%s (bits %d): %s", ways[w].ce, ways[w].bits, msg);
         CHECK(im.n == 1 && im.lens[0] == 2 && memcmp(im.data[0], "hi", 2) == 0);
         api_images_free(&im);
-        /* truncated stream, trailing garbage, flipped bytes */
+        /* truncated stream, trailing garbage, a wrong checksum: refused by the inflater (its
+         * message), not by the JSON parser after a partial inflate */
         CHECK_INT_EQ(collect("/v2/models/toy/infer", NULL, ways[w].ce, NULL, z, n / 2, &im, msg), 400);
+        CHECK_MSG(strstr(msg, "is not valid") != NULL, "%s truncated: %s", ways[w].ce, msg);
         api_images_free(&im);
         z[n] = 'x';
         CHECK_INT_EQ(collect("/v2/models/toy/infer", NULL, ways[w].ce, NULL, z, n + 1, &im, msg), 400);
+        CHECK_MSG(strstr(msg, "data after the end") != NULL, "%s trailing byte: %s", ways[w].ce, msg);
         api_images_free(&im);
+        if (ways[w].bits != -MAX_WBITS) { /* raw deflate has no checksum */
+            size_t at = ways[w].bits > MAX_WBITS ? n - 5 : n - 1; /* gzip: CRC-32's last byte; zlib: Adler-32's */
+            z[at] ^= 0x01;
+            CHECK_INT_EQ(collect("/v2/models/toy/infer", NULL, ways[w].ce, NULL, z, n, &im, msg), 400);
+            CHECK_MSG(strstr(msg, "is not valid") != NULL, "%s checksum: %s", ways[w].ce, msg);
+            api_images_free(&im);
+        }
     }
     CHECK_INT_EQ(collect("/v1/predict", NULL, "gzip", NULL, "not gzip at all", 15, &im, msg), 400);
     CHECK(strstr(msg, "not valid gzip") != NULL);

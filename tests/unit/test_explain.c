@@ -171,9 +171,7 @@ int main(void)
     CHECK_MSG(rc == DEIT_OK, "%s", err);
     if (rc != DEIT_OK)
         return check_summary("test_explain");
-    const char *shared = getenv("DEIT_SHARED_FIXTURES");
-    if (!shared)
-        shared = "../shared/fixtures";
+    const char *shared = shared_fixtures();
     for (size_t i = 0; i < sizeof MODELS / sizeof *MODELS; i++) {
         snprintf(path, sizeof path, "tests/fixtures/models/%s", MODELS[i]);
         if (dir_exists(path)) {

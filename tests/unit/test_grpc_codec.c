@@ -1,6 +1,7 @@
 /* test_grpc_codec.c — the gRPC message codec (server/grpc_codec.c): ModelInferRequest decoding with
  * REST's checks and messages, hostile bytes (truncated, garbage, wrong wire types, counts and length
  * prefixes past the data), and every response encoder read back with protobuf-c. */
+#include <math.h>
 #include <stdint.h>
 
 #include "../check.h"
@@ -326,6 +327,13 @@ static void test_encoders(void)
         /* the very floats REST's fusion gives, little-endian */
         CHECK(r->raw_output_contents[0].len == 6 * sizeof(float) &&
               memcmp(r->raw_output_contents[0].data, want[V2_OUT_CLASS], 6 * sizeof(float)) == 0);
+        /* and those are the softmax of log(p): p itself, independently of the fusion code */
+        if (r->raw_output_contents[0].len == 6 * sizeof(float)) {
+            float got[6];
+            memcpy(got, r->raw_output_contents[0].data, sizeof got);
+            for (int i = 0; i < 6; i++)
+                CHECK_MSG(fabsf(got[i] - p[i]) < 1e-6f, "class_probs[%d] %g, want %g", i, got[i], p[i]);
+        }
         CHECK_STR_EQ(r->outputs[1]->datatype, "BYTES");
         CHECK(r->outputs[1]->shape[0] == 2 && r->outputs[1]->shape[1] == 2);
         /* as REST's "score:index:label", each with its 4-byte length */

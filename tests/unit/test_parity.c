@@ -361,9 +361,7 @@ int main(void)
     if (rc != DEIT_OK)
         return check_summary("test_parity");
 
-    const char *shared = getenv("DEIT_SHARED_FIXTURES");
-    if (!shared)
-        shared = "../shared/fixtures";
+    const char *shared = shared_fixtures();
     snprintf(path, sizeof path, "%s/refs.safetensors", shared);
     char models[1024], images[1024];
     snprintf(models, sizeof models, "%s/models", shared);

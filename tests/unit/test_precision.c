@@ -211,9 +211,7 @@ int main(void)
     CHECK_MSG(rc == DEIT_OK, "%s", err);
     if (rc != DEIT_OK)
         return check_summary("test_precision");
-    const char *shared = getenv("DEIT_SHARED_FIXTURES");
-    if (!shared)
-        shared = "../shared/fixtures";
+    const char *shared = shared_fixtures();
     snprintf(path, sizeof path, "%s/refs.safetensors", shared);
     snprintf(models, sizeof models, "%s/models", shared);
     snprintf(images, sizeof images, "%s/images", shared);

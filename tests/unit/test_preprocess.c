@@ -5,6 +5,7 @@
 #include <jpeglib.h>
 
 #include "../check.h"
+#include "fixture_io.h"
 #include "image.h"
 #include "preprocess.h"
 #include "safetensors.h"
@@ -19,22 +20,6 @@ static const char *const images[] = {
     "tiny_7x5.png",
 };
 #define N_IMAGES (sizeof images / sizeof images[0])
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *b = NULL;
-    long n;
-    *len = 0;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = malloc((size_t)n);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-        if (b) *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
 
 static uint8_t *slurp_image(const char *name, size_t *len)
 {
@@ -81,13 +66,14 @@ static deit_preproc pp_hf(resample_impl resampler)
 
 /* ---- golden crops -------------------------------------------------------------------------- */
 
-static void check_crop(const st_file *refs, const char *transform, const char *name,
-                       const deit_preproc *pp)
+/* Returns 1 when the fixture holds this crop and it was compared, 0 when the fixture lacks it. */
+static int check_crop(const st_file *refs, const char *transform, const char *name,
+                      const deit_preproc *pp)
 {
     char key[256], err[256] = "";
     snprintf(key, sizeof key, "crop/%s/%s", transform, name);
     const st_tensor *t = st_find(refs, key);
-    if (!t) return;  /* timm384 has three images only */
+    if (!t) return 0;  /* timm384 has three images only */
     size_t len;
     uint8_t *data = slurp_image(name, &len);
     deit_image crop;
@@ -120,6 +106,7 @@ static void check_crop(const st_file *refs, const char *transform, const char *n
     image_free(&crop);
     free(px);
     free(data);
+    return 1;
 }
 
 static void test_golden_crops(void)
@@ -132,15 +119,18 @@ static void test_golden_crops(void)
     /* crop/hf-deit-reduced is the slow processor's: Pillow, chosen explicitly (HF models default
      * to the torchvision resampler, checked against pixel_values below). */
     deit_preproc t224 = pp_timm(224, 248), t384 = pp_timm(384, 384), hf = pp_hf(RESAMPLE_PILLOW);
-    int found = 0;
+    int compared = 0, in_fixture = 0;
     for (size_t i = 0; i < N_IMAGES; i++) {
-        check_crop(refs, "timm224_crop0.9_bicubic_center", images[i], &t224);
-        check_crop(refs, "timm384_crop1.0_bicubic_center", images[i], &t384);
-        check_crop(refs, "hf-deit-reduced", images[i], &hf);
+        compared += check_crop(refs, "timm224_crop0.9_bicubic_center", images[i], &t224);
+        compared += check_crop(refs, "timm384_crop1.0_bicubic_center", images[i], &t384);
+        compared += check_crop(refs, "hf-deit-reduced", images[i], &hf);
     }
     for (size_t i = 0; i < st_count(refs); i++)
-        found += strncmp(st_at(refs, i)->name, "crop/", 5) == 0;
-    CHECK_INT_EQ(found, 2 * N_IMAGES + 3);  /* every reference crop was compared */
+        in_fixture += strncmp(st_at(refs, i)->name, "crop/", 5) == 0;
+    /* every reference crop in the fixture was compared (a name missing from images[] or a
+     * misspelt transform would leave one out), and the fixture still holds all of them */
+    CHECK_INT_EQ(compared, in_fixture);
+    CHECK_INT_EQ(in_fixture, 2 * N_IMAGES + 3);
     st_close(refs);
 }
 
@@ -150,9 +140,8 @@ static void test_golden_crops(void)
  * pixel_values somewhere. */
 static void test_hf_pixel_values(void)
 {
-    const char *dir = getenv("DEIT_SHARED_FIXTURES");
     char path[512], err[512] = "";
-    snprintf(path, sizeof path, "%s/refs.safetensors", dir && *dir ? dir : "../shared/fixtures");
+    snprintf(path, sizeof path, "%s/refs.safetensors", shared_fixtures());
     FILE *probe = fopen(path, "rb");
     if (!probe) {
         printf("test_preprocess: skipped: HF pixel_values check (%s not found)\n", path);
