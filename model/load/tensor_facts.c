@@ -179,6 +179,12 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
     if ((rc = dim_in(t, 0, 1, DEIT_MAX_CLASSES, "classes", &tf->classes, err, errlen)) ||
         (rc = dim_is(t, 1, tf->dim, "input width", err, errlen)))
         return rc;
+    /* every answer is a softmax over the classes: over one logit it is 1.0 for every image */
+    if (tf->classes == 1)
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
+                         "checkpoint: tensor '%s' has one output: a single-logit head (binary with a sigmoid, "
+                         "or a regression) has no classes to rank, and a softmax over it would say 1.0 for "
+                         "every image; not served", head);
     tf->qkv_bias = st_find(st, qb) != NULL;
     /* timm's LayerScale (init_values): its first gamma says whether the blocks have it; weights.c
      * then requires every block's two and their shape */

@@ -88,8 +88,10 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
     s->claims = calloc((size_t)c->depth + 1, sizeof *s->claims);
     int lp_failed = 0;
     if (m->lp.kind) {
-        /* the widest k of a lowered layer, padded to the kernel's step; 2 bytes covers bf16 */
-        size_t kmax = D > M ? D : M;
+        /* the widest k of a lowered layer, padded to the kernel's step; 2 bytes covers bf16. With
+         * an odd head dim, bf16 attention writes each head's k pad one past its columns: the last
+         * head's lands at column D, which must be inside the row even when D is even. */
+        size_t kmax = D + (size_t)(hd & 1) > M ? D + (size_t)(hd & 1) : M;
         kmax = K > kmax ? K : kmax;
         s->aq_ld = (size_t)lp_kpad((lp_kind)m->lp.kind, (int)kmax);
         s->aq = alloc_floats(B * T * s->aq_ld / 2 + 1);

@@ -5,6 +5,7 @@
  * are the last word on the answer. The source is the f32 pack (pack.c), so F32, F16 and BF16
  * checkpoints all arrive here as exact f32 values; a BF16 checkpoint loses nothing in bf16.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,15 @@ int deit_model_lower(deit_model *m, int kind, char *err, size_t errlen)
                          missing, gemm_isa_name(m->isa));
     const deit_config *c = &m->cfg;
     size_t D = (size_t)c->dim, M = (size_t)c->mlp_hidden, K = (size_t)c->in_chans * c->patch * c->patch;
+    /* int8 sums u8 x s8 products in int32: exact while 255 * 127 * k fits, k <= 66311. The MLP's
+     * (<= DEIT_MAX_MLP) always does; a patch embedding of 3 x 149 x 149 or more would not. */
+    size_t kmax = K > D ? K : D;
+    kmax = M > kmax ? M : kmax;
+    if (kind == LP_INT8 && kmax > (size_t)INT32_MAX / (255 * 127))
+        return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
+                         "precision int8: a layer of %zu inputs (the patch embedding is %d x %d x %d) is more than "
+                         "int8's int32 sums hold exactly (%d); use f32 or bf16", kmax, c->in_chans, c->patch,
+                         c->patch, INT32_MAX / (255 * 127));
     size_t tmp_n = 3 * D * D;
     if (M * D > tmp_n) tmp_n = M * D;
     if (K * D > tmp_n) tmp_n = K * D;

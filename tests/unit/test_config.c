@@ -8,6 +8,7 @@
 
 #include "../check.h"
 #include "fixture_io.h"
+#include "synth_model.h"
 #include "config.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -476,7 +477,7 @@ static void test_synthetic_timm(void)
     add(&m, "F32", 3, SH(1, 1, 8192), "cls_token");
     add(&m, "F32", 3, SH(1, 2, 8192), "pos_embed");
     add(&m, "F32", 4, SH(8192, 1, 1, 1), "patch_embed.proj.weight");
-    add(&m, "F32", 2, SH(1, 8192), "head.weight");
+    add(&m, "F32", 2, SH(2, 8192), "head.weight");
     add(&m, "F32", 2, SH(1, 8192), "blocks.0.mlp.fc1.weight");
     for (int b = 1; b < 150; b++) add(&m, "F32", 1, SH(0), "blocks.%d.x", b);
     EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'patch_embed.proj.bias' is missing", NULL);
@@ -1390,6 +1391,26 @@ static void test_fixtures(void)
     }
 }
 
+/* A one-logit head (timm's num_classes=1, trained with a sigmoid) is refused at open, naming it:
+ * served, every answer's softmax would be 1.0. Two classes open. */
+static void test_single_logit_head(void)
+{
+    for (int classes = 1; classes <= 2; classes++) {
+        const synth_shape sh = {16, 1, 2, 32, 4, 3, 8, classes, classes == 2};
+        char dir[64], err[512] = "";
+        CHECK(synth_model_write(&sh, dir, sizeof dir) == 0);
+        deit_model *m = NULL;
+        int rc = deit_model_open(dir, &m, err, sizeof err);
+        if (classes == 1)
+            CHECK_MSG(rc == DEIT_EUNSUPPORTED && m == NULL && strstr(err, "head.weight") && strstr(err, "one output"),
+                      "one-logit head: %d (%s)", rc, err);
+        else
+            CHECK_MSG(rc == DEIT_OK, "two classes: %s", err);
+        deit_model_free(m);
+        synth_model_remove(dir);
+    }
+}
+
 /* A FIFO (no writer) in place of config.json or model.safetensors: deit_model_open refuses it at
  * once instead of waiting for a writer (the alarm turns a hang into a failed run). */
 static void test_special_files(void)
@@ -1450,5 +1471,6 @@ int main(void)
     test_heads();
     test_fixtures();
     test_deit3();
+    test_single_logit_head();
     return check_summary("test_config");
 }
