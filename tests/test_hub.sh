@@ -42,7 +42,7 @@ for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 EP="http://127.0.0.1:$(cat "$T/port")"
 ctl() { curl -sf "$EP/_mock/$1" >/dev/null; }
 stat_of() { curl -sf "$EP/_mock/stats" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["stats"][sys.argv[1]] if sys.argv[1] in d["stats"] else d["repos"][sys.argv[1]])' "$1"; }
-reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0&entry_commit=&long_redirect=0" && ctl reset; }
+reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0&entry_commit=&long_redirect=0&fail_status=0&bare_200=0&cdn_error_kb=0" && ctl reset; }
 IMGS="tests/fixtures/images/camera.png tests/fixtures/images/chelsea.png"
 # hub CLI run: cache dir, then deit-predict arguments; output in $out, stderr in $err, status in $rc
 run() {
@@ -98,7 +98,39 @@ out=$(HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=$T/c1 "$BIN" --logits --model 
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && grep -q "warning: the hub at http://127.0.0.1:9 is unreachable" "$T/err"' \
     "hub down, cached: served with a warning ($(cat "$T/err"))"
 out=$(HF_ENDPOINT=http://127.0.0.1:9 HF_HUB_CACHE=$T/c-down "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
-check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*the hub is unreachable"' "hub down, not cached: exit 2 ($out)"
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "not in the cache.*the hub at http://127.0.0.1:9 is unreachable"' "hub down, not cached: exit 2 ($out)"
+# a hub that answers but not with the file: an HTTP error other than a missing revision or file (a
+# 503, a 429, a 401 after the token changed) or a page without the Hub's headers (a proxy) does not
+# stop a load the cache can serve (as huggingface_hub); with nothing cached the error says what the hub did
+for st in 503 429; do
+    reset; ctl "config?fail_status=$st"
+    run "$T/c1" --model hf://test-org/fashion-deit
+    check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && printf "%s" "$err" | grep -q "warning: .*answered HTTP $st .*: using the cache"' \
+        "hub answering $st, cached: served with a warning ($err)"
+    run "$T/c-$st" --model hf://test-org/fashion-deit
+    check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "answered HTTP $st for config.json" && ! printf "%s" "$err" | grep -q "using the cache"' \
+        "hub answering $st, not cached: exit 2 naming the status ($err)"
+done
+reset; ctl "config?auth=private&token=hf_rotated"
+run "$T/c1" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && printf "%s" "$err" | grep -q "warning: .*repository not found (HTTP 401).*using the cache"' \
+    "a 401 (token changed) with the model cached: served with a warning ($err)"
+reset; ctl "config?bare_200=1"
+run "$T/c1" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && printf "%s" "$err" | grep -q "does not answer like the Hugging Face Hub.*using the cache"' \
+    "a proxy page instead of metadata, cached: served with a warning ($err)"
+run "$T/c-bare" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "does not answer like the Hugging Face Hub"' "a proxy page, not cached: exit 2 ($err)"
+# an error page while downloading is read up to 64 KiB, not to its end
+reset; ctl "config?cdn_error_kb=1024"
+run "$T/c-errpage" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "model.safetensors: download answered HTTP 503 with an error page of more than 64 KiB"' \
+    "a 1 MiB error page while downloading: cut at 64 KiB ($err)"
+# HF_ENDPOINT without a scheme would be plain http to libcurl (a token in clear text): refused
+reset
+out=$(HF_ENDPOINT=huggingface.co HF_HUB_CACHE=$T/c-scheme "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?
+check '[ "$rc" -eq 2 ] && printf "%s" "$out" | grep -q "HF_ENDPOINT=\"huggingface.co\" does not start with https://"' \
+    "HF_ENDPOINT without a scheme: refused ($out)"
 # HF_HUB_ETAG_TIMEOUT: a hub that does not answer in time counts as down
 reset; ctl "config?head_delay_ms=3000"
 out=$(HF_HUB_ETAG_TIMEOUT=1 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c1 "$BIN" --logits --model hf://test-org/fashion-deit $IMGS 2>"$T/err"); rc=$?

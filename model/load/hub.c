@@ -29,7 +29,8 @@ typedef struct {
     model_source *out;
     char repo_dir[PATH_MAX];
     char commit[41];           /* known once pinned, read from refs/, or told by the first HEAD */
-    int cache_only;            /* offline, or the hub unreachable: answer from the cache or fail */
+    int cache_only;            /* offline, or the hub not usable: answer from the cache or fail */
+    char no_hub[3072];         /* why the hub is not used (when not offline): part of any error after */
     long long total;           /* bytes of the files so far (the size cap) */
 } job;
 
@@ -81,6 +82,28 @@ static int refused(const job *j, const char *file, const hub_meta *m, char *err,
     if (m->status == 404)
         return deit_fail(err, errlen, DEIT_EIO, "%s@%s: %s not found (HTTP 404: %s)", repo, j->ref.revision, file, hubmsg);
     return deit_fail(err, errlen, DEIT_EIO, "%s: %s answered HTTP %ld for %s (%s)", repo, ep, m->status, file, hubmsg);
+}
+
+/* From here on the cache answers, or the load fails saying `why` (see resolve_file). */
+static void use_cache_instead(job *j, const char *why)
+{
+    say(j, HUB_LOG_WARN, "%s: using the cache %s", why, j->o->cache_dir);
+    snprintf(j->no_hub, sizeof j->no_hub, "%s", why);
+    j->cache_only = 1;
+    j->out->cache_only = 1;
+}
+
+/* Why the cache alone has to answer: offline mode, or what the hub did. */
+static const char *no_hub_reason(const job *j)
+{
+    return j->o->offline ? "HF_HUB_OFFLINE is set" : j->no_hub;
+}
+
+/* Whether the cache knows the revision at all (a pinned commit, or refs/<revision>). */
+static int cache_has_revision(const job *j)
+{
+    char commit[41];
+    return j->commit[0] || hub_cache_read_ref(j->repo_dir, j->ref.revision, commit) == 0;
 }
 
 /* The cache's answer for `file` at j->commit: 1 present, 0 known absent (.no_exist), -1 unknown. */
@@ -174,7 +197,7 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
             return deit_fail(err, errlen, DEIT_EIO,
                              "%s@%s is not in the cache %s and %s: run once with the hub reachable (or copy a "
                              "huggingface_hub cache there)", j->ref.repo, j->ref.revision, j->o->cache_dir,
-                             j->o->offline ? "HF_HUB_OFFLINE is set" : "the hub is unreachable");
+                             no_hub_reason(j));
         if (j->commit[0]) {
             int c = cached(j, file);
             if (c == 1)
@@ -182,25 +205,35 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
             if (c == 0 && !required)
                 return 0;
             if (j->cache_only) {
-                if (!required)
+                if (!required) {
+                    /* unknown, not known absent: a cache filled by timm (which never asks for it), or a
+                     * load cut short; only a transformers checkpoint would have read it */
+                    say(j, HUB_LOG_WARN, "%s@%s: the cache %s does not say whether commit %s has %s, and %s: "
+                        "loaded without it (a transformers model then gets the default image processor's "
+                        "settings)", j->ref.repo, j->ref.revision, j->o->cache_dir, j->commit, file,
+                        no_hub_reason(j));
                     return 0;
+                }
                 return deit_fail(err, errlen, DEIT_EIO, "%s@%s: the cache %s lacks %s at commit %s and %s", j->ref.repo,
-                                 j->ref.revision, j->o->cache_dir, file, j->commit,
-                                 j->o->offline ? "HF_HUB_OFFLINE is set" : "the hub is unreachable");
+                                 j->ref.revision, j->o->cache_dir, file, j->commit, no_hub_reason(j));
             }
         }
+        if (j->o->endpoint_error[0])
+            return deit_fail(err, errlen, DEIT_EINVAL, "%s: %s", j->ref.repo, j->o->endpoint_error);
         char rev[800], url[2048];
         hub_url_quote(j->commit[0] ? j->commit : j->ref.revision, rev, sizeof rev);
         snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", j->o->endpoint, j->ref.repo, rev, file);
         hub_meta m;
         int hr = hub_http_head(j->o, url, &m);
         j->out->requests += m.requests;
+        /* As huggingface_hub (_get_metadata_or_catch_error): a hub that does not answer, answers an HTTP
+         * error other than a missing revision or file (a 5xx, a 429, a 401/403 after a token changed),
+         * or answers without the Hub's metadata (a proxy's page) does not stop a load the cache can
+         * serve: what it holds is served, with a warning; else the error says what the hub did. */
+        char hub_why[sizeof j->no_hub];
         if (hr != 0 && m.no_answer) {
-            /* Down, not refused: what the cache holds is served, with a warning (huggingface_hub does the same). */
-            say(j, HUB_LOG_WARN, "the hub at %s is unreachable (%s): using the cache %s", j->o->endpoint, m.transport,
-                j->o->cache_dir);
-            j->cache_only = 1;
-            j->out->cache_only = 1;
+            snprintf(hub_why, sizeof hub_why, "the hub at %s is unreachable (%s)", j->o->endpoint, m.transport);
+            use_cache_instead(j, hub_why);
             continue;
         }
         if (hr != 0)
@@ -221,12 +254,23 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
                 note_failed(j, "an absent file", why);
             return 0;
         }
-        if (m.status < 200 || m.status > 399)
-            return refused(j, file, &m, err, errlen);
-        if (!commit_ok || !m.etag[0] || m.size < 0 || !m.location[0])
-            return deit_fail(err, errlen, DEIT_EIO,
-                             "%s does not answer like the Hugging Face Hub (X-Repo-Commit \"%.64s\", ETag \"%s\", "
-                             "size %lld): check HF_ENDPOINT and any proxy", url, m.commit, m.etag, m.size);
+        int final = m.status == 404 && (strcmp(m.error_code, "RevisionNotFound") == 0 ||
+                                        strcmp(m.error_code, "EntryNotFound") == 0);
+        if (m.status < 200 || m.status > 399) {
+            int rc = refused(j, file, &m, hub_why, sizeof hub_why);
+            if (final || !cache_has_revision(j))
+                return deit_fail(err, errlen, rc, "%s", hub_why);
+            use_cache_instead(j, hub_why);
+            continue;
+        }
+        if (!commit_ok || !m.etag[0] || m.size < 0 || !m.location[0]) {
+            snprintf(hub_why, sizeof hub_why, "%s does not answer like the Hugging Face Hub (X-Repo-Commit \"%.64s\", ETag "
+                     "\"%s\", size %lld): check HF_ENDPOINT and any proxy", url, m.commit, m.etag, m.size);
+            if (!cache_has_revision(j))
+                return deit_fail(err, errlen, DEIT_EIO, "%s", hub_why);
+            use_cache_instead(j, hub_why);
+            continue;
+        }
         if (j->commit[0] && strcmp(j->commit, m.commit) != 0)
             return deit_fail(err, errlen, DEIT_EIO, "%s: asked for commit %s, the hub answered %s", url, j->commit,
                              m.commit);

@@ -36,6 +36,7 @@ typedef enum { HUB_LOG_INFO = 0, HUB_LOG_WARN = 1 } hub_log_level;
 
 typedef struct hub_options {
     char endpoint[512];        /* hub origin (no trailing '/'): $HF_ENDPOINT or https://huggingface.co */
+    char endpoint_error[256];  /* why $HF_ENDPOINT cannot be used (no http:// or https://, too long); else "" */
     char cache_dir[PATH_MAX];  /* cache root: $HF_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub,
                                 * ~/.cache/huggingface/hub (~: $HOME, else the password database's home);
                                 * "" when none can be had, with the reason in cache_error */

@@ -191,7 +191,14 @@ void hub_options_from_env(hub_options *o)
 {
     memset(o, 0, sizeof *o);
     const char *ep = env("HF_ENDPOINT");
-    snprintf(o->endpoint, sizeof o->endpoint, "%s", ep ? ep : HUB_DEFAULT_ENDPOINT);
+    /* No scheme would be libcurl's guess, plain http (a token sent in clear text); a cut one another host. */
+    if (ep && strncasecmp(ep, "https://", 8) != 0 && strncasecmp(ep, "http://", 7) != 0)
+        snprintf(o->endpoint_error, sizeof o->endpoint_error,
+                 "HF_ENDPOINT=\"%.64s\" does not start with https:// (or http://)", ep);
+    else if (ep && strlen(ep) >= sizeof o->endpoint)
+        snprintf(o->endpoint_error, sizeof o->endpoint_error, "HF_ENDPOINT is longer than %zu bytes",
+                 sizeof o->endpoint - 1);
+    snprintf(o->endpoint, sizeof o->endpoint, "%s", ep && !o->endpoint_error[0] ? ep : HUB_DEFAULT_ENDPOINT);
     size_t n = strlen(o->endpoint);
     while (n > 0 && o->endpoint[n - 1] == '/')
         o->endpoint[--n] = '\0';

@@ -199,7 +199,10 @@ typedef struct {
     int stalled;               /* the progress callback gave up: nothing for download_timeout_s */
     char range[32];            /* this attempt's Content-Range, for a 206 */
     char werr[256];            /* why the write callback stopped the transfer */
+    long long error_page;      /* bytes of a non-2xx answer's body so far */
 } dl;
+
+#define HUB_MAX_ERROR_PAGE (64 << 10)
 
 static size_t on_dl_header(char *line, size_t sz, size_t n, void *ud)
 {
@@ -245,8 +248,16 @@ static size_t on_dl_body(char *p, size_t sz, size_t n, void *ud)
     d->last_data = mono_s();
     long code = 0;
     curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &code);
-    if (code < 200 || code > 299)
-        return len; /* an error page: the status says what went wrong */
+    if (code < 200 || code > 299) {
+        /* an error page: the status says what went wrong, and its body is not waited for beyond a
+         * page's worth (an endless one would hold the load until SIGTERM) */
+        d->error_page += (long long)len;
+        if (d->error_page <= HUB_MAX_ERROR_PAGE)
+            return len;
+        snprintf(d->werr, sizeof d->werr, "download answered HTTP %ld with an error page of more than %d KiB", code,
+                 HUB_MAX_ERROR_PAGE >> 10);
+        return 0;
+    }
     if (!d->started) {
         d->started = 1;
         if (code == 200 && d->have > 0 && restart_file(d) != 0) { /* the server ignored the Range */
@@ -328,6 +339,7 @@ static int fetch(dl *d, const char *url, int send_token, int *requests, char *er
         d->started = 0;
         d->range[0] = '\0';
         d->werr[0] = '\0';
+        d->error_page = 0;
         char range[32];
         snprintf(range, sizeof range, "%lld-", d->have);
         curl_easy_setopt(c, CURLOPT_URL, url);

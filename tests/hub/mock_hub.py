@@ -9,9 +9,12 @@ long to follow) and request counters.
 
 Control (not counted): GET /_mock/stats (JSON counters), GET /_mock/reset,
 GET /_mock/config?auth=none|private|gated&token=T&corrupt=0|1&drop=N&slow_ms=M&head_delay_ms=M
-&entry_commit=C&long_redirect=0|1 (every key optional; the others keep their values). entry_commit:
-the X-Repo-Commit of EntryNotFound answers ("" = the commit asked); long_redirect: every resolve
-HEAD answers a relative 307 whose URL is longer than deit-server's 2 KiB.
+&entry_commit=C&long_redirect=0|1&fail_status=S&bare_200=0|1&cdn_error_kb=K (every key optional; the
+others keep their values). entry_commit: the X-Repo-Commit of EntryNotFound answers ("" = the commit
+asked); long_redirect: every resolve HEAD answers a relative 307 whose URL is longer than
+deit-server's 2 KiB; fail_status: every resolve request answers that HTTP status (a hub in
+trouble: 503, 429...; 0 = off); bare_200: every resolve HEAD answers 200 without the Hub's headers
+(a proxy's page); cdn_error_kb: CDN downloads answer 503 with a body of that many KiB.
 """
 import argparse
 import hashlib
@@ -53,7 +56,8 @@ class State:
     def __init__(self):
         self.lock = threading.Lock()
         self.config = {"auth": "none", "token": "hf_mocktoken", "corrupt": 0, "drop": 0, "slow_ms": 0,
-                       "head_delay_ms": 0, "entry_commit": "", "long_redirect": 0}
+                       "head_delay_ms": 0, "entry_commit": "", "long_redirect": 0, "fail_status": 0,
+                       "bare_200": 0, "cdn_error_kb": 0}
         self.reset()
 
     def reset(self):
@@ -114,6 +118,10 @@ class Handler(BaseHTTPRequestHandler):
         repo_id = parts[1] + "/" + parts[2]
         rev = urllib.parse.unquote(parts[4])
         fname = urllib.parse.unquote(parts[5])
+        if STATE.config["fail_status"]:
+            return self.error(STATE.config["fail_status"], "", "The hub is having trouble", head)
+        if STATE.config["bare_200"] and head:
+            return self.send(200, [("Content-Type", "text/html")], b"<html>proxy login</html>", head)
         if STATE.config["long_redirect"] and head:
             # fits a 2 KiB header buffer, but not once the origin is put in front of it
             return self.send(307, [("Location", "/" + "x" * 2040)], b"", head)
@@ -168,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization"):
             STATE.count("auth_to_cdn")
         cfg = STATE.config
+        if cfg["cdn_error_kb"] and not head:
+            return self.send(503, [("Content-Type", "text/html")], b"x" * (1024 * cfg["cdn_error_kb"]), head)
         start = 0
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and rng.endswith("-"):
