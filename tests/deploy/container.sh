@@ -71,7 +71,7 @@ size=$($PODMAN image inspect "$IMAGE" --format '{{.Size}}')
 say "built $IMAGE ($((size / 1000000)) MB, built-in model)"
 # command -v exits 1 when none is found (the wanted case); the marker tells that apart from a run
 # that failed to start, which would print nothing either
-tools=$($PODMAN run --rm --network host --entrypoint /bin/sh "$IMAGE" \
+tools=$($PODMAN run --rm "${RUN_FLAGS[@]}" --entrypoint /bin/sh "$IMAGE" \
     -c 'command -v cc gcc make; echo "shell ran"' 2>/dev/null || true)
 case $tools in *"shell ran"*) ;; *) fail "could not run a shell in $IMAGE to look for build tools" ;; esac
 tools=${tools%shell ran}
