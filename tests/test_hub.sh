@@ -66,6 +66,8 @@ check 'printf "%s" "$err" | grep -q "downloading test-org/fashion-deit/model.saf
 check '$PY tests/hub/check_layout.py "$T/c1" test-org/fashion-deit models/fashion-deit "$COMMIT" main preprocessor_config.json' \
     "cache layout (see check_layout.py)"
 check '[ "$(stat_of requests)" -eq 5 ] && [ "$(stat_of head)" -eq 3 ]' "cold fetch: 3 HEAD + config GET + CDN GET (got $(stat_of requests))"
+check 'curl -sf "$EP/_mock/stats" | grep -q "\"GET /test-org/fashion-deit/resolve/$COMMIT/config.json\""' \
+    "config.json is fetched at the commit its HEAD pinned, not at the branch"
 
 # ---- warm cache: one HEAD (the branch may have moved), no download ----------------------------
 reset
