@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,54 +129,115 @@ int resp_class_entry(char *buf, size_t cap, float score, int index, const char *
     return snprintf(buf, cap, "%.6f:%d:%s", (double)score, index, label);
 }
 
-/* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label". */
-static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n)
+/* Bytes appended after a v2 answer's JSON (the binary-data extension). */
+typedef struct {
+    uint8_t *b;
+    size_t n, cap;
+} byte_buf;
+
+static int buf_put(byte_buf *o, const void *p, size_t n)
 {
-    size_t K = (size_t)m->n_classes;
-    json_t *data = json_array();
-    if (!data) return NULL;
-    int cols;
+    if (o->n + n > o->cap) {
+        size_t cap = (o->n + n) * 2;
+        uint8_t *b = realloc(o->b, cap);
+        if (!b) return -1;
+        o->b = b;
+        o->cap = cap;
+    }
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+    return 0;
+}
+
+static int buf_put_le32(byte_buf *o, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return buf_put(o, b, 4);
+}
+
+/* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label", its
+ * elements in "data", or, for a binary output, appended to raw (FP32 little-endian; BYTES each a
+ * 4-byte little-endian length and the bytes, as Triton writes them) with parameters.binary_data_size. */
+static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n, byte_buf *raw)
+{
+    size_t K = (size_t)m->n_classes, raw0 = raw->n;
+    json_t *data = o->binary ? NULL : json_array();
+    if (!o->binary && !data) return NULL;
+    int cols, bad = 0;
     if (o->classification > 0) {
         int k = o->classification < m->n_classes ? o->classification : m->n_classes;
         int *idx = malloc((size_t)k * sizeof *idx);
-        if (!idx) { json_decref(data); return NULL; }
-        for (int i = 0; i < n; i++) {
+        bad = !idx;
+        for (int i = 0; !bad && i < n; i++) {
             int got = deit_topk(p + i * K, m->n_classes, k, idx);
-            for (int j = 0; j < got; j++) {
+            for (int j = 0; !bad && j < got; j++) {
                 char buf[RESP_CLASS_ENTRY_BYTES];
-                resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
-                if (json_array_append_new(data, json_string(buf))) { free(idx); json_decref(data); return NULL; }
+                int bl = resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
+                size_t sl = bl < 0 ? 0 : (size_t)bl < sizeof buf ? (size_t)bl : sizeof buf - 1;
+                bad = o->binary ? buf_put_le32(raw, (uint32_t)sl) || buf_put(raw, buf, sl)
+                                : json_array_append_new(data, json_string(buf));
             }
         }
         free(idx);
         cols = k;
     } else {
-        for (size_t i = 0; i < (size_t)n * K; i++)
-            if (json_array_append_new(data, json_real((double)p[i]))) { json_decref(data); return NULL; }
+        for (size_t i = 0; !bad && i < (size_t)n * K; i++) {
+            if (o->binary) {
+                uint32_t u;
+                memcpy(&u, &p[i], 4);
+                bad = buf_put_le32(raw, u);
+            } else {
+                bad = json_array_append_new(data, json_real((double)p[i]));
+            }
+        }
         cols = m->n_classes;
     }
+    if (bad) {
+        json_decref(data);
+        return NULL;
+    }
+    const char *dtype = o->classification > 0 ? "BYTES" : "FP32";
+    if (o->binary)
+        return json_pack("{s:s, s:[i, i], s:s, s:{s:I}}", "name", v2_output_names[o->kind], "shape", n, cols,
+                         "datatype", dtype, "parameters", "binary_data_size", (json_int_t)(raw->n - raw0));
     return json_pack("{s:s, s:[i, i], s:s, s:o}", "name", v2_output_names[o->kind], "shape", n, cols,
-                     "datatype", o->classification > 0 ? "BYTES" : "FP32", "data", data);
+                     "datatype", dtype, "data", data);
 }
 
 char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
-                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
+                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len, size_t *json_len)
 {
     const float *probs[V2_OUT_COUNT];
     float *buf = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
     if (!buf) return NULL;
+    byte_buf raw = {0};
     json_t *arr = json_array();
     for (int i = 0; arr && i < n_outs; i++)
-        if (json_array_append_new(arr, v2_tensor(m, &outs[i], probs[outs[i].kind], n_images))) {
+        if (json_array_append_new(arr, v2_tensor(m, &outs[i], probs[outs[i].kind], n_images, &raw))) {
             json_decref(arr);
             arr = NULL;
         }
     free(buf);
-    if (!arr) return NULL;
-    json_t *root = json_pack("{s:s, s:s, s:o}", "model_name", m->name, "model_version", api_model_version(m),
-                             "outputs", arr);
-    if (root && id && json_object_set_new(root, "id", json_string(id))) { json_decref(root); return NULL; }
-    return finish(root, len);
+    json_t *root = arr ? json_pack("{s:s, s:s, s:o}", "model_name", m->name, "model_version",
+                                   api_model_version(m), "outputs", arr)
+                       : NULL;
+    if (root && id && json_object_set_new(root, "id", json_string(id))) {
+        json_decref(root);
+        root = NULL;
+    }
+    size_t jl = 0;
+    char *out = finish(root, &jl);
+    if (out && raw.n) { /* the JSON header, then the outputs' bytes in the order listed */
+        char *all = realloc(out, jl + raw.n);
+        if (all) memcpy(all + jl, raw.b, raw.n);
+        else free(out);
+        out = all;
+    }
+    free(raw.b);
+    if (!out) return NULL;
+    *len = jl + raw.n;
+    if (json_len) *json_len = jl;
+    return out;
 }
 
 /* Error messages may quote what a client sent (a path, a Content-Type): made valid UTF-8 first, or

@@ -85,7 +85,7 @@ static int collect_strings(json_t *a, json_t **list, size_t cap, size_t *n, int 
 void v2_all_outputs(v2_request *r)
 {
     r->n_outputs = V2_OUT_COUNT;
-    for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0};
+    for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0, 0};
 }
 
 static int set_classification(v2_output *o, long long k, char *err, size_t errlen)
@@ -111,19 +111,32 @@ int v2_add_output(v2_request *r, const char *name, int has_classification, long 
             return deit_fail(err, errlen, V2_EINVAL, "output \"%s\" requested twice", name);
     if (r->n_outputs >= V2_OUT_COUNT)
         return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must list 1 to %d outputs", V2_OUT_COUNT);
-    r->outputs[r->n_outputs++] = (v2_output){(v2_output_kind)kind, 0};
+    r->outputs[r->n_outputs++] = (v2_output){(v2_output_kind)kind, 0, 0};
     return has_classification ? set_classification(&r->outputs[r->n_outputs - 1], classification, err, errlen)
                               : V2_OK;
 }
 
-static int parse_outputs(json_t *outs, v2_request *r, char *err, size_t errlen)
+/* A boolean parameter (the binary-data extension's): *out unchanged when absent. */
+static int bool_param(const json_t *params, const char *key, int *out, char *err, size_t errlen)
 {
-    if (!outs) {
+    json_t *v = json_object_get(params, key);
+    if (!v) return V2_OK;
+    if (!json_is_boolean(v)) return deit_fail(err, errlen, V2_EINVAL, "\"%s\" must be true or false", key);
+    *out = json_is_true(v);
+    return V2_OK;
+}
+
+/* outputs absent or [] mean all three (as gRPC's none); each output's parameters.binary_data, else
+ * the request's parameters.binary_data_output, says whether its data comes as raw bytes. */
+static int parse_outputs(json_t *outs, int binary_default, v2_request *r, char *err, size_t errlen)
+{
+    if (outs && !json_is_array(outs)) return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must be an array");
+    if (!outs || json_array_size(outs) == 0) {
         v2_all_outputs(r);
+        for (int k = 0; k < r->n_outputs; k++) r->outputs[k].binary = binary_default;
         return V2_OK;
     }
-    if (!json_is_array(outs)) return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must be an array");
-    if (json_array_size(outs) == 0 || json_array_size(outs) > V2_OUT_COUNT)
+    if (json_array_size(outs) > V2_OUT_COUNT)
         return deit_fail(err, errlen, V2_EINVAL, "\"outputs\" must list 1 to %d outputs", V2_OUT_COUNT);
     size_t i;
     json_t *o;
@@ -133,6 +146,9 @@ static int parse_outputs(json_t *outs, v2_request *r, char *err, size_t errlen)
         json_t *params = json_object_get(o, "parameters");
         if (params && !json_is_object(params))
             return deit_fail(err, errlen, V2_EINVAL, "output \"parameters\" must be an object");
+        r->outputs[r->n_outputs - 1].binary = binary_default;
+        if ((rc = bool_param(params, "binary_data", &r->outputs[r->n_outputs - 1].binary, err, errlen)))
+            return rc;
         json_t *c = json_object_get(params, "classification");
         if (c) {
             if (!json_is_integer(c))
@@ -287,7 +303,12 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
         }
         free(strs);
     }
-    return parse_outputs(json_object_get(root, "outputs"), r, err, errlen);
+    json_t *req_params = json_object_get(root, "parameters");
+    if (req_params && !json_is_object(req_params))
+        return deit_fail(err, errlen, V2_EINVAL, "request \"parameters\" must be an object");
+    int binary_default = 0;
+    rc = bool_param(req_params, "binary_data_output", &binary_default, err, errlen);
+    return rc ? rc : parse_outputs(json_object_get(root, "outputs"), binary_default, r, err, errlen);
 }
 
 /* Most JSON values a request may hold. A v2 request needs a few per image (its base64 string) and

@@ -30,6 +30,7 @@ extern const char *const v2_output_names[V2_OUT_COUNT];
 typedef struct {
     v2_output_kind kind;
     int classification;        /* 0: FP32 probabilities [batch, classes]; k > 0: top-k BYTES [batch, k] */
+    int binary;                /* REST: 1 = raw bytes after the JSON (binary-data extension), 0 = JSON data */
 } v2_output;
 
 typedef struct {

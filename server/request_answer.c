@@ -95,7 +95,13 @@ void request_answer_job(request *rq)
         body = resp_torchserve(&e->am, rq->cls, rq->dist, n, rq->plan.top_k, &len);
     } else {
         const v2_request *v = &rq->im.v2;
-        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, n, &len);
+        size_t json_len = 0;
+        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, n, &len, &json_len);
+        if (body && json_len < len) { /* binary outputs follow the JSON */
+            request_set_answer(rq, 200, body, len, "application/octet-stream");
+            rq->infer_header_len = json_len;
+            return;
+        }
     }
     set_json(rq, 200, body, len);
 }
@@ -116,6 +122,11 @@ enum MHD_Result request_respond(request *rq)
     if (rq->plan.allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->rt.allow);
     if (api_http_retry_after(rq->status)) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (rq->plan.www_auth) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (rq->infer_header_len) {
+        char hl[32];
+        snprintf(hl, sizeof hl, "%zu", rq->infer_header_len);
+        MHD_add_response_header(r, "Inference-Header-Content-Length", hl);
+    }
     if (rq->rt.kind == R_ROOT) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept");
     if (rq->cors.vary_origin) MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
     if (rq->cors.allow_origin) {
@@ -125,7 +136,8 @@ enum MHD_Result request_respond(request *rq)
             MHD_add_response_header(r, "Access-Control-Allow-Headers", rq->cors.allow_headers);
             MHD_add_response_header(r, "Access-Control-Max-Age", API_CORS_MAX_AGE);
         } else { /* what a page's script may read of the answer besides the simple headers */
-            MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
+            MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                                    "Retry-After, WWW-Authenticate, Inference-Header-Content-Length");
         }
     }
     if (rq->page) {

@@ -43,6 +43,7 @@ typedef struct {
     char *resp;
     size_t resp_len;
     const char *ctype;
+    size_t infer_header_len;   /* v2 binary-data answer: its JSON's length (Inference-Header-Content-Length); 0: none */
     int responded;             /* MHD_queue_response succeeded */
     int ticket;                /* admitted by the waiting room and not in the queue yet */
     int body_parked;           /* parked after its body was read (the queue filled meanwhile) */

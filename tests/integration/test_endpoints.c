@@ -92,6 +92,82 @@ static void test_endpoints(const server *s)
     curl_easy_cleanup(c);
 }
 
+/* The binary-data extension for outputs, as tritonclient asks for it: "binary_data_output" for
+ * all, an output's own "binary_data": false keeping it JSON. Answer: Content-Type
+ * application/octet-stream, the JSON's length in Inference-Header-Content-Length, then the binary
+ * outputs' bytes in order, each with parameters.binary_data_size; the floats equal the JSON
+ * answer's bit for bit (9 significant digits round-trip a float32). elems: the input's bytes. */
+static void check_binary_outputs(const server *s, CURL *c, const char *path, const char *elems, size_t elen)
+{
+    char hdr[512];
+    size_t bodies[2];
+    resp rs[2];
+    for (int binary = 0; binary < 2; binary++) {
+        int hl = snprintf(hdr, sizeof hdr,
+                          "{\"inputs\":[{\"name\":\"image\",\"shape\":[1],\"datatype\":\"BYTES\",\"parameters\":"
+                          "{\"binary_data_size\":%zu}}],\"parameters\":{\"binary_data_output\":%s},\"outputs\":["
+                          "{\"name\":\"class_probs\"},{\"name\":\"fused_probs\",\"parameters\":{\"classification\":2}},"
+                          "{\"name\":\"distill_probs\",\"parameters\":{\"binary_data\":false}}]}",
+                          elen, binary ? "true" : "false");
+        char *b = malloc((size_t)hl + elen);
+        memcpy(b, hdr, (size_t)hl);
+        memcpy(b + hl, elems, elen);
+        char hcl[64];
+        snprintf(hcl, sizeof hcl, "Inference-Header-Content-Length: %d", hl);
+        const char *hb[] = {"Content-Type: application/octet-stream", hcl, NULL};
+        rs[binary] = request(c, "POST", url_of(s, path), hb, b, (size_t)hl + elen, TIMEOUT_S);
+        bodies[binary] = rs[binary].len;
+        free(b);
+        CHECK_MSG(rs[binary].status == 200, "v2 binary outputs %d: %ld %s", binary, rs[binary].status,
+                  rs[binary].body);
+    }
+    resp *rj = &rs[0], *rb = &rs[1];
+    CHECK(has_header(rj, "Content-Type", "application/json") && !has_header(rj, "Inference-Header-Content-Length", NULL));
+    CHECK(has_header(rb, "Content-Type", "application/octet-stream"));
+    long hlen = -1;
+    for (const char *p = rb->hdrs; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncasecmp(p, "Inference-Header-Content-Length:", 32) == 0) hlen = strtol(p + 32, NULL, 10);
+    CHECK_MSG(hlen > 0 && (size_t)hlen < bodies[1], "Inference-Header-Content-Length %ld of a %zu-byte answer", hlen,
+              bodies[1]);
+    json_t *jj = body_json(rj), *jb = hlen > 0 ? json_loadb(rb->body, (size_t)hlen, 0, NULL) : NULL;
+    json_t *oj = json_object_get(jj, "outputs"), *ob = json_object_get(jb, "outputs");
+    CHECK(json_array_size(oj) == 3 && json_array_size(ob) == 3);
+    /* class_probs: 10 floats; fused_probs: 2 "score:index:label" strings; distill_probs stays JSON */
+    json_t *cls = json_array_get(ob, 0), *fus = json_array_get(ob, 1), *dis = json_array_get(ob, 2);
+    long long cls_size = json_integer_value(json_object_get(json_object_get(cls, "parameters"), "binary_data_size"));
+    long long fus_size = json_integer_value(json_object_get(json_object_get(fus, "parameters"), "binary_data_size"));
+    CHECK(cls_size == 40 && json_object_get(cls, "data") == NULL && json_object_get(fus, "data") == NULL);
+    CHECK(json_equal(json_object_get(dis, "data"), json_object_get(json_array_get(oj, 2), "data")));
+    CHECK_MSG(hlen > 0 && (size_t)hlen + (size_t)cls_size + (size_t)fus_size == bodies[1],
+              "binary part %zu bytes, parameters say %lld + %lld", bodies[1] - (size_t)(hlen > 0 ? hlen : 0), cls_size,
+              fus_size);
+    if (hlen > 0 && (size_t)hlen + (size_t)cls_size + (size_t)fus_size == bodies[1] && cls_size == 40) {
+        const unsigned char *raw = (const unsigned char *)rb->body + hlen;
+        int same = 1;
+        for (int k = 0; k < 10; k++) {
+            uint32_t u = (uint32_t)raw[4 * k] | (uint32_t)raw[4 * k + 1] << 8 | (uint32_t)raw[4 * k + 2] << 16 |
+                         (uint32_t)raw[4 * k + 3] << 24;
+            float f;
+            memcpy(&f, &u, 4);
+            same &= f == (float)json_real_value(json_array_get(json_object_get(json_array_get(oj, 0), "data"), (size_t)k));
+        }
+        CHECK_MSG(same, "binary class_probs differ from the JSON answer's");
+        raw += 40;
+        json_t *strs = json_object_get(json_array_get(oj, 1), "data");
+        for (size_t e = 0; e < 2; e++) {
+            const char *want = json_string_value(json_array_get(strs, e));
+            uint32_t l = (uint32_t)raw[0] | (uint32_t)raw[1] << 8 | (uint32_t)raw[2] << 16 | (uint32_t)raw[3] << 24;
+            CHECK_MSG(want && l == strlen(want) && memcmp(raw + 4, want, l) == 0, "binary classification entry %zu",
+                      e);
+            raw += 4 + l;
+        }
+    }
+    json_decref(jj);
+    json_decref(jb);
+    resp_free(&rs[0]);
+    resp_free(&rs[1]);
+}
+
 static void test_predictions(const server *s)
 {
     CURL *c = curl_easy_init();
@@ -241,6 +317,7 @@ static void test_predictions(const server *s)
                ref_score(2, "fused", ref_top(2, "fused")), SCORE_TOL);
     json_decref(j);
     resp_free(&r);
+    check_binary_outputs(s, c, path, bin + hl, blen - (size_t)hl);
     /* truncated binary data */
     r = request(c, "POST", url_of(s, path), hb, bin, blen - 10, TIMEOUT_S);
     expect_error(&r, 400, 1, "v2 truncated binary");

@@ -309,7 +309,7 @@ static void test_encoders(void)
     for (int i = 0; i < 6; i++) logits[i] = logf(p[i]);
     const float *want[V2_OUT_COUNT];
     float *fused = resp_fuse_all(&m, logits, logits, 2, want);
-    v2_output outs[2] = {{V2_OUT_CLASS, 0}, {V2_OUT_FUSED, 2}};
+    v2_output outs[2] = {{V2_OUT_CLASS, 0, 0}, {V2_OUT_FUSED, 2, 0}};
     size_t len = 0;
     uint8_t *b = gcodec_encode_infer(&m, "id-1", outs, 2, logits, logits, 2, &len);
     CHECK(b != NULL && fused != NULL);

@@ -1,7 +1,9 @@
 /* test_v2.c — KServe v2 infer request parsing (JSON/base64 and binary extension), base64, and the
  * v2 / TorchServe / error response bodies. */
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../check.h"
 #include "response.h"
@@ -222,8 +224,11 @@ static void test_responses(void)
     float lc[8], ld[8];
     logits_of(pc, lc, 8);
     logits_of(pd, ld, 8);
-    v2_output outs[2] = {{V2_OUT_CLASS, 0}, {V2_OUT_FUSED, 2}};
-    j = load(resp_v2_infer(&RM, "id7", outs, 2, lc, ld, 2, &len));
+    v2_output outs[2] = {{V2_OUT_CLASS, 0, 0}, {V2_OUT_FUSED, 2, 0}};
+    size_t jlen = 0;
+    char *body = resp_v2_infer(&RM, "id7", outs, 2, lc, ld, 2, &len, &jlen);
+    CHECK(body && jlen == len); /* all JSON: no binary part */
+    j = load(body);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "model_name")), "toy");
     CHECK_STR_EQ(json_string_value(json_object_get(j, "id")), "id7");
     json_t *o0 = json_array_get(json_object_get(j, "outputs"), 0);
@@ -260,6 +265,84 @@ static void test_responses(void)
 
 /* A body of many tiny values is refused before jansson builds them (~100 bytes each: 32 MiB of
  * "{}," took 4 GB); commas, colons and brackets inside strings are not values. */
+/* The binary-data extension for outputs, as Triton's clients ask for it: per output
+ * parameters.binary_data, or the request's parameters.binary_data_output for all (an output's own
+ * setting wins); outputs [] means all three, as gRPC's none. */
+static void test_binary_outputs(void)
+{
+    char err[256];
+    v2_request r;
+    const char *in = "\"inputs\":[{\"name\":\"image\",\"shape\":[1],\"datatype\":\"BYTES\",\"data\":[\"aGk=\"]}]";
+    char req[512];
+    snprintf(req, sizeof req, "{%s,\"outputs\":[{\"name\":\"class_probs\",\"parameters\":{\"binary_data\":true}},"
+             "{\"name\":\"fused_probs\"}]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.n_outputs == 2 && r.outputs[0].binary == 1 && r.outputs[1].binary == 0);
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"parameters\":{\"binary_data_output\":true},\"outputs\":[{\"name\":"
+             "\"class_probs\",\"parameters\":{\"binary_data\":false}},{\"name\":\"fused_probs\"}]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.n_outputs == 2 && r.outputs[0].binary == 0 && r.outputs[1].binary == 1);
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"parameters\":{\"binary_data_output\":true},\"outputs\":[]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.n_outputs == 3 && r.outputs[0].binary && r.outputs[1].binary && r.outputs[2].binary);
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"parameters\":{\"binary_data_output\":1}}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_EINVAL);
+    CHECK(strstr(err, "binary_data_output") != NULL);
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"parameters\":[]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_EINVAL);
+    v2_request_free(&r);
+
+    /* the answer: JSON with binary_data_size and no data for the binary outputs, then their bytes in
+     * the order listed: FP32 little-endian; BYTES each a 4-byte little-endian length and the string */
+    static const char *labels[3] = {"cat", "dog", "emu"};
+    api_model m;
+    memset(&m, 0, sizeof m);
+    m.name = "toy";
+    m.architecture = "a";
+    m.dtype = "F32";
+    m.n_classes = 3;
+    m.distilled = 1;
+    m.labels = labels;
+    const float p[3] = {0.25f, 0.5f, 0.25f};
+    float lg[3];
+    for (int i = 0; i < 3; i++) lg[i] = logf(p[i]);
+    v2_output outs[3] = {{V2_OUT_CLASS, 0, 1}, {V2_OUT_DISTILL, 0, 0}, {V2_OUT_FUSED, 2, 1}};
+    size_t len = 0, jlen = 0;
+    char *b = resp_v2_infer(&m, NULL, outs, 3, lg, lg, 1, &len, &jlen);
+    CHECK(b != NULL && jlen < len);
+    if (!b || jlen >= len) { free(b); return; }
+    json_t *j = json_loadb(b, jlen, 0, NULL);
+    json_t *o = json_object_get(j, "outputs");
+    CHECK(json_object_get(json_array_get(o, 0), "data") == NULL);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(json_array_get(o, 0), "parameters"),
+                                                    "binary_data_size")), 12);
+    CHECK_INT_EQ(json_array_size(json_object_get(json_array_get(o, 1), "data")), 3);
+    const char *e0 = "0.500000:1:dog", *e1 = "0.250000:0:cat";
+    size_t bytes = 4 + strlen(e0) + 4 + strlen(e1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(json_array_get(o, 2), "parameters"),
+                                                    "binary_data_size")), (long long)bytes);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(o, 2), "datatype")), "BYTES");
+    CHECK_INT_EQ(len - jlen, 12 + bytes);
+    const uint8_t *raw = (const uint8_t *)b + jlen;
+    for (int i = 0; i < 3; i++) {
+        float f;
+        uint32_t u = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 | (uint32_t)raw[4 * i + 2] << 16 |
+                     (uint32_t)raw[4 * i + 3] << 24;
+        memcpy(&f, &u, 4);
+        CHECK_NEAR(f, p[i], 1e-6);
+    }
+    raw += 12;
+    CHECK(raw[0] == strlen(e0) && raw[1] == 0 && raw[2] == 0 && raw[3] == 0 && memcmp(raw + 4, e0, strlen(e0)) == 0);
+    raw += 4 + strlen(e0);
+    CHECK(raw[0] == strlen(e1) && memcmp(raw + 4, e1, strlen(e1)) == 0);
+    json_decref(j);
+    free(b);
+}
+
 static void test_json_value_bound(void)
 {
     size_t n = 70000, len = 8 + 3 * n;
@@ -288,5 +371,6 @@ int main(void)
     test_json_request();
     test_binary_request();
     test_responses();
+    test_binary_outputs();
     return check_summary("test_v2");
 }
