@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "mono_cond.h"
+
 /* How often the room looks for queue room while requests are parked: the workers do not signal it,
  * and a forward pass takes milliseconds, so 1 ms keeps them fed without a busy loop. */
 #define POLL_NS 1000000L
@@ -60,13 +62,7 @@ static void *room_thread(void *arg)
             a->wake(item, admit);
             pthread_mutex_lock(&a->lock);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += POLL_NS;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = mono_after_ns(POLL_NS);
         pthread_cond_timedwait(&a->cond, &a->lock, &ts);
     }
     pthread_mutex_unlock(&a->lock);
@@ -86,10 +82,10 @@ admission *admission_start(batcher *b, int queue_cap, int slack, int max_parked,
     a->wake = wake;
     a->gauge = parked_gauge;
     pthread_mutex_init(&a->lock, NULL);
-    pthread_cond_init(&a->cond, NULL);
-    if (!a->ring || pthread_create(&a->thread, NULL, room_thread, a)) {
+    int cond_ok = a->ring && mono_cond_init(&a->cond) == 0;
+    if (!cond_ok || pthread_create(&a->thread, NULL, room_thread, a)) {
         pthread_mutex_destroy(&a->lock);
-        pthread_cond_destroy(&a->cond);
+        if (cond_ok) pthread_cond_destroy(&a->cond);
         free(a->ring);
         free(a);
         return NULL;

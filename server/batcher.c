@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "mono_cond.h"
+
 typedef struct {
     batcher *b;
     int index;
@@ -232,21 +234,14 @@ static void *reaper_main(void *arg)
             continue;
         }
         double until = b->head ? b->head->deadline : now + 1.0;
+        /* draining: the workers empty the queue without waking this thread, which must then not
+         * sleep on to the old head's deadline (up to --request-timeout-s) before batcher_stop returns */
+        if (b->stopping && until > now + 0.01) until = now + 0.01;
         struct timespec ts = abs_time(until);
         pthread_cond_timedwait(&b->reap_cv, &b->mu, &ts);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
-}
-
-static int init_cond(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    if (pthread_condattr_init(&a)) return -1;
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-    return rc;
 }
 
 static void destroy(batcher *b)
@@ -309,7 +304,7 @@ batcher *batcher_start(const batcher_params *p, char *err, size_t errlen)
     b->p = *p;
     b->w = calloc((size_t)p->workers, sizeof *b->w);
     pthread_mutex_init(&b->mu, NULL);
-    if (!b->w || init_cond(&b->work_cv) || init_cond(&b->reap_cv) || init_cond(&b->init_cv)) {
+    if (!b->w || mono_cond_init(&b->work_cv) || mono_cond_init(&b->reap_cv) || mono_cond_init(&b->init_cv)) {
         snprintf(err, errlen, "batcher: out of memory");
         free(b->w);
         free(b);

@@ -85,8 +85,10 @@ void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len);
 
 /* The decoders (grpc_infer.c): n threads. NULL when out of memory or threads. */
 gfe_decoders *gfe_decoders_start(int n);
-/* Answers the calls still waiting UNAVAILABLE (call after batcher_stop: nothing more is decoded),
- * joins the threads and frees. NULL: no-op. */
+/* Answers the calls still waiting UNAVAILABLE (call after batcher_stop: nothing more is decoded) and
+ * joins the threads; calls that come later are answered UNAVAILABLE at once. NULL: no-op. */
 void gfe_decoders_stop(gfe_decoders *d);
+/* Stops (if not yet) and frees: only once no call can reach gfe_model_infer any more. NULL: no-op. */
+void gfe_decoders_free(gfe_decoders *d);
 
 #endif

@@ -279,7 +279,7 @@ gfe_decoders *gfe_decoders_start(int n)
     for (; d->n < n; d->n++)
         if (pthread_create(&d->threads[d->n], NULL, decoder_main, d)) break;
     if (d->n == 0) {
-        gfe_decoders_stop(d);
+        gfe_decoders_free(d);
         return NULL;
     }
     return d; /* fewer threads than asked, when the system has no more: slower, still correct */
@@ -293,6 +293,13 @@ void gfe_decoders_stop(gfe_decoders *d)
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     for (int i = 0; i < d->n; i++) pthread_join(d->threads[i], NULL);
+    d->n = 0;
+}
+
+void gfe_decoders_free(gfe_decoders *d)
+{
+    if (!d) return;
+    gfe_decoders_stop(d);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
     free(d);

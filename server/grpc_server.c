@@ -332,7 +332,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     }
     tls_files tls = {0};
     if (tls_load(&tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
-        gfe_decoders_stop(g->dec);
+        gfe_decoders_free(g->dec);
         free(g);
         return NULL;
     }
@@ -351,7 +351,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     g->t = rpc_transport_start(&p, &g->port, err, errlen);
     tls_free(&tls); /* gRPC keeps its own copies of the PEM text */
     if (!g->t) {
-        gfe_decoders_stop(g->dec);
+        gfe_decoders_free(g->dec);
         free(g);
         return NULL;
     }
@@ -388,6 +388,9 @@ void gfe_stop(gfe_server *g)
     if (!g) return;
     atomic_store(&g->stopping, 1);
     gfe_decoders_stop(g->dec); /* first: the calls waiting there are answered, so gRPC need not wait */
+    /* a call whose message arrives while the transport stops still reaches gfe_model_infer, which
+     * answers 503 under the decoders' lock: they are freed only once no call can come */
     rpc_transport_stop(g->t, STOP_GRACE_S);
+    gfe_decoders_free(g->dec);
     free(g);
 }

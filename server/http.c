@@ -195,7 +195,9 @@ void http_drain(http_server *h)
             socklen_t sl = sizeof sa;
             int fd = accept4(h->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) break;
-            if (MHD_add_connection(h->d, fd, (struct sockaddr *)&sa, sl) != MHD_YES) close(fd);
+            /* MHD closes the socket itself when it refuses it (at its connection limit): closing it
+             * again here could close a descriptor another thread has just been given the number of */
+            (void)MHD_add_connection(h->d, fd, (struct sockaddr *)&sa, sl);
         }
         shutdown(h->listen_fd, SHUT_RDWR);
     }

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "mono_cond.h"
+
 /* How often the watchdog looks: deadlines are kept to within this. */
 #define SWEEP_MS 200
 
@@ -59,13 +61,7 @@ static void *watchdog(void *arg)
             e->cut = 1;
             if (d->closed) atomic_fetch_add(d->closed, 1);
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += SWEEP_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = mono_after_ns(SWEEP_MS * 1000000L);
         pthread_cond_timedwait(&d->wake, &d->lock, &until);
     }
     pthread_mutex_unlock(&d->lock);
@@ -81,7 +77,11 @@ read_deadlines *read_deadlines_start(double timeout_s, double min_rate, atomic_u
     d->head.next = d->head.prev = &d->head;
     d->closed = closed;
     pthread_mutex_init(&d->lock, NULL);
-    pthread_cond_init(&d->wake, NULL);
+    if (mono_cond_init(&d->wake)) {
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return NULL;
+    }
     if (pthread_create(&d->thread, NULL, watchdog, d)) {
         read_deadlines_free(d);
         return NULL;

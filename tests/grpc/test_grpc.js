@@ -716,6 +716,16 @@ async function testDrain() {
     check(refused(late),
           `new ModelInfer while draining: UNAVAILABLE (or CANCELLED) (${code(late)} ${late.err && late.err.details})`);
     const done = await Promise.all(inflight);
+    // the held call's message now arrives while the server stops: after 500 ms without calls in
+    // flight the batcher and the image decoders stop, then gRPC gives open calls up to 1 s. It must
+    // be answered (UNAVAILABLE), not decoded: the decoders were once freed before that second, and
+    // such a message was a use-after-free (the ASan run's log check below catches it)
+    await sleep(750);
+    const msg = pkg.inference.GRPCInferenceService.service.ModelInfer.requestSerialize(inferReq(name, [SLOW_IMAGE]));
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(msg.length, 1);
+    held.write(Buffer.concat([prefix, msg]));
+    held.end();
     check(done.every((r) => !r.err), `every call in flight at SIGTERM answered OK (${done.filter((r) => r.err).map((r) => r.err.details)})`);
     check(done.every((r) => !r.err && r.res.raw_output_contents[2].length === n * 10 * 4), 'in-flight answers complete');
     eq(await s.exited, 0, 'drained server exits 0');

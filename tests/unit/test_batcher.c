@@ -344,6 +344,40 @@ static void *stop_main(void *arg)
     return NULL;
 }
 
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    const struct timespec ms50 = {0, 50000000};
+    nanosleep(&ms50, NULL);
+    gate(0);
+    return NULL;
+}
+
+/* A draining stop with a job still queued returns once the workers have run it, not at that job's
+ * deadline: the reaper, asleep until the queue head's deadline, is not woken when the workers empty
+ * the queue (it waited out --request-timeout-s, 30 s here, before the fix). */
+static void test_drain_does_not_wait_for_deadlines(void)
+{
+    reset_done();
+    batcher *b = start(1, 1, 0, 8, 30.0, NULL);
+    static tjob hold, queued;
+    init_job(&hold, 1, 0);
+    init_job(&queued, 1, 1);
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1);
+    CHECK_INT_EQ(batcher_submit(b, &queued.job), BATCH_OK);
+    pthread_t opener;
+    pthread_create(&opener, NULL, open_gate_later, NULL);
+    double t0 = batcher_now();
+    batcher_stop(b, 1);
+    double took = batcher_now() - t0;
+    pthread_join(opener, NULL);
+    CHECK_INT_EQ(queued.job.status, BATCH_OK);
+    CHECK_MSG(took < 10.0, "a draining stop took %.1f s: it waited for the queued job's 30 s deadline", took);
+    batcher_free(b);
+}
+
 static void test_stop_drops_queued(void)
 {
     reset_done();
@@ -472,6 +506,7 @@ static void test_concurrent(void)
 
 int main(void)
 {
+    test_drain_does_not_wait_for_deadlines();
     test_batches_and_chunks();
     test_wait_for_company();
     test_explain_routing();
