@@ -9,7 +9,7 @@ void api_model_of(const deit_model *m, const char *name, const char *version, ap
                        deit_model_distilled(m), deit_model_labels(m), version, deit_learned_token_cosine(m),
                        deit_model_resize(m),
                        deit_precision_name(deit_model_precision(m)), deit_model_isa(m),
-                       deit_model_second_token(m)};
+                       deit_model_second_token(m), deit_explain_bytes(m)};
 }
 
 const char *api_model_version(const api_model *m) { return m->version ? m->version : "1"; }

@@ -19,6 +19,7 @@ typedef struct {
     const char *isa;           /* GEMM kernel set: "avx512", "avx2", "generic", "blas" */
     const char *second_token;  /* "distillation", "class" (two class tokens) or NULL (one head);
                                 * `distilled` is 1 for both two-head kinds (both heads are fused) */
+    size_t explain_bytes;      /* attention an explained image keeps (deit_explain_bytes) */
 } api_model;
 
 /* Fills out from an open model. name and version are borrowed (version NULL: "1"). */

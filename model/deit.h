@@ -191,10 +191,18 @@ typedef struct {
  * A_l = mean over heads of block l's softmax attention, R = prod_l (A_l + I)/2 (last block on the
  * left); class_map = R[0, prefix:], distill_map = R[1, prefix:], each summing to 1, patches
  * row-major over the deit_grid. Attention probabilities are kept only for those images, and only
- * during the pass: depth * T^2 floats per explaining image, freed before it returns. Returns DEIT_OK, DEIT_EINVAL or DEIT_ENOMEM (nothing computed), or
- * DEIT_ENONFINITE as deit_forward. */
+ * during the pass: deit_explain_bytes(m) per explaining image, freed before it returns. A batch
+ * that would keep more than DEIT_MAX_EXPLAIN_PASS_BYTES runs in smaller passes (same results).
+ * Returns DEIT_OK; DEIT_EINVAL, DEIT_ENOMEM, or DEIT_ETOOBIG when one image alone needs more than
+ * that limit (nothing computed); or DEIT_ENONFINITE as deit_forward. */
 int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
                          float *cls_logits, float *dist_logits, deit_explain *ex);
+
+/* Attention an explained image keeps during its pass: depth * T^2 floats. Real models need little
+ * (DeiT-B/16 at 384: 16 MiB, ViT-g/14 at 518: 300 MiB); a checkpoint of thousands of tokens can
+ * need far more than memory, and is not explained (DEIT_ETOOBIG) over the limit below. */
+size_t deit_explain_bytes(const deit_model *m);
+#define DEIT_MAX_EXPLAIN_PASS_BYTES ((size_t)1 << 30)
 
 /* Patch grid of the model's input (rows, columns): the shape of the explanation maps. */
 void deit_grid(const deit_model *m, int *grid_h, int *grid_w);

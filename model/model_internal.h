@@ -109,6 +109,9 @@ struct deit_state {
     float *attn;               /* [explaining images][depth][T][T] sum over heads of softmax attention */
     int *attn_slot;            /* [max_batch] image b's place in attn; -1: b does not explain */
     double *roll;              /* [2][T] rollout vectors */
+    size_t explain_budget;     /* bytes of attn one pass may hold: DEIT_MAX_EXPLAIN_PASS_BYTES (tests
+                                * lower it to make a batch split) */
+    size_t attn_peak;          /* largest capture so far, in bytes (tests check the budget holds) */
     /* optional trace of image 0: patch_embed [N][D], block<i> [T][D], final_norm [T][D] */
     int trace_on;
     float *trace;              /* [(depth + 2)][T][D] */

@@ -152,6 +152,49 @@ kill "$srv"; wait "$srv" 2>/dev/null
 rewrite "$T/zero_norm" norm.weight=0 norm.bias=0
 out=$("$BIN" --model "$T/zero_norm" --explain $I/chelsea.png 2>&1)
 printf '%s' "$out" | grep -q '"token_cosine":null' && ok || ko "zeroed tokens: token_cosine must be null, got: $out"
+# A model whose explained image would keep over 1 GiB of attention (20 blocks of 4098 tokens: 64x64
+# patches of 2 pixels, width 8, zero weights): it predicts, but --explain and ?explain=1 are refused
+# naming the size, before any pass (they used to allocate it all)
+mkdir -p "$T/wide"
+python3 - "$T/wide" <<'PY'
+import json, struct, sys
+D, depth, T = 8, 20, 1 + 64 * 64
+shapes = {"cls_token": [1, 1, D], "dist_token": [1, 1, D], "pos_embed": [1, T + 1, D],
+          "patch_embed.proj.weight": [D, 3, 2, 2], "patch_embed.proj.bias": [D],
+          "norm.weight": [D], "norm.bias": [D], "head.weight": [2, D], "head.bias": [2],
+          "head_dist.weight": [2, D], "head_dist.bias": [2]}
+for b in range(depth):
+    for n, sh in (("norm1", [D]), ("norm2", [D])):
+        shapes[f"blocks.{b}.{n}.weight"] = sh; shapes[f"blocks.{b}.{n}.bias"] = sh
+    for n, o in (("attn.qkv", 3 * D), ("attn.proj", D), ("mlp.fc1", D), ("mlp.fc2", D)):
+        shapes[f"blocks.{b}.{n}.weight"] = [o, D]; shapes[f"blocks.{b}.{n}.bias"] = [o]
+head, off = {}, 0
+for k, sh in shapes.items():
+    n = 4
+    for d in sh: n *= d
+    head[k] = {"dtype": "F32", "shape": sh, "data_offsets": [off, off + n]}; off += n
+h = json.dumps(head).encode()
+with open(sys.argv[1] + "/model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h + bytes(off))
+json.dump({"model_args": {"num_heads": 1, "img_size": 128}}, open(sys.argv[1] + "/config.json", "w"))
+PY
+out=$("$BIN" --model "$T/wide" --explain $I/chelsea.png 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "explain is not available for this model: an explained image keeps 1281 MiB" && ok ||
+    ko "--explain over the attention limit: exit $rc, $out"
+"$SERVER" --host 127.0.0.1 --port 0 --model "$T/wide" --workers 1 > "$T/srv.log" 2>&1 &
+srv=$!
+for _ in $(seq 300); do grep -qs "listening on" "$T/srv.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+. tools/wait_ready.sh
+wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv.log")"
+got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict?explain=1")
+case "$got" in
+    *"explain is not available for this model"*"1281 MiB"*" 400") ok ;;
+    *) ko "server, explain over the attention limit: want 400 naming the size, got: $got" ;;
+esac
+got=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict")
+[ "$got" = 200 ] && ok || ko "server, the same model without explain: want 200, got $got"
+kill "$srv"; wait "$srv" 2>/dev/null
 rm -rf "$T"
 
 # --explain: rollout maps and token_cosine, the same numbers as the float64 reference (issue 15)

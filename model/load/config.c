@@ -83,9 +83,10 @@ static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *
                          "checkpoint: %d patches and %d prefix tokens make %d tokens, over the limit %d", patches,
                          cfg->n_prefix, cfg->n_prefix + patches, DEIT_MAX_TOKENS);
     cfg->n_tokens = cfg->n_prefix + patches;
-    /* forward.c's per-image buffers (config.h); every factor is bounded, so no product overflows */
+    /* forward.c's per-image buffers (config.h), and one thread's attention scores, T^2 floats and
+     * as many bf16 probabilities; every factor is bounded, so no product overflows */
     size_t T = (size_t)cfg->n_tokens, per_token = 6 * (size_t)tf->dim + (size_t)tf->mlp;
-    size_t bytes = sizeof(float) * (T * per_token + (size_t)patches * tf->in_chans * p * p);
+    size_t bytes = sizeof(float) * (T * per_token + (size_t)patches * tf->in_chans * p * p) + 6 * T * T;
     if (bytes > DEIT_MAX_IMAGE_ACTIVATION_BYTES)
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "checkpoint: %d tokens of width %d with an MLP of %d need %zu MiB of activations per "

@@ -12,6 +12,12 @@
 
 #include "explain.h"
 
+size_t deit_explain_bytes(const deit_model *m)
+{
+    const deit_config *c = &m->cfg;
+    return sizeof(float) * (size_t)c->depth * c->n_tokens * c->n_tokens; /* bounded by config.h */
+}
+
 int explain_begin(deit_state *s, int batch, const deit_explain *ex)
 {
     const deit_config *c = &s->m->cfg;
@@ -28,7 +34,10 @@ int explain_begin(deit_state *s, int batch, const deit_explain *ex)
      * that), never uninitialised memory. Fresh each pass: large blocks come from mmap and go back
      * to the system when freed. */
     free(s->attn);
-    s->attn = calloc((size_t)k * c->depth * c->n_tokens * c->n_tokens, sizeof(float));
+    size_t n = (size_t)k * c->depth * c->n_tokens * c->n_tokens;
+    s->attn = calloc(n, sizeof(float));
+    if (n * sizeof(float) > s->attn_peak)
+        s->attn_peak = n * sizeof(float);
     return s->attn ? DEIT_OK : DEIT_ENOMEM;
 }
 

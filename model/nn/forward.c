@@ -64,6 +64,7 @@ deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)
         return NULL;
     s->m = m;
     s->max_batch = max_batch;
+    s->explain_budget = DEIT_MAX_EXPLAIN_PASS_BYTES;
     s->attn_bf16 = attention_in_bf16(m);
     if (s->attn_bf16) {
         size_t elems = lp_packed_elems(LP_BF16, (int)T, (int)hd) + lp_packed_elems(LP_BF16, (int)hd, (int)T);
@@ -515,16 +516,40 @@ int deit_forward(const deit_model *m, deit_state *s, const float *pixels, int ba
     return deit_forward_explain(m, s, pixels, batch, cls_logits, dist_logits, NULL);
 }
 
+/* A batch whose explaining images need more attention capture than the state's budget, run as
+ * two halves (each split again if need be) so that no pass keeps more than the budget. The trace
+ * stays image 0's: only the first half writes it. */
+static int forward_explain_halves(const deit_model *m, deit_state *s, const float *pixels, int batch,
+                                  float *cls_logits, float *dist_logits, deit_explain *ex)
+{
+    int half = batch / 2, Kc = m->cfg.n_classes;
+    size_t in = deit_input_floats(m), out = (size_t)half * Kc;
+    int rc1 = deit_forward_explain(m, s, pixels, half, cls_logits, dist_logits, ex);
+    if (rc1 != DEIT_OK && rc1 != DEIT_ENONFINITE)
+        return rc1;
+    int trace_on = s->trace_on;
+    s->trace_on = 0;
+    int rc2 = deit_forward_explain(m, s, pixels + (size_t)half * in, batch - half, cls_logits + out,
+                                   dist_logits ? dist_logits + out : NULL, ex + half);
+    s->trace_on = trace_on;
+    return rc2 != DEIT_OK ? rc2 : rc1;
+}
+
 int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
                          float *cls_logits, float *dist_logits, deit_explain *ex)
 {
     if (!m || !s || s->m != m || !pixels || !cls_logits || batch < 1 || batch > s->max_batch)
         return DEIT_EINVAL;
-    int explaining = 0;
+    size_t explaining = 0;
     for (int b = 0; ex && b < batch; b++)
-        explaining |= ex[b].class_map != NULL;
+        explaining += ex[b].class_map != NULL;
+    size_t per_image = deit_explain_bytes(m);
     if (!explaining)
         ex = NULL;
+    else if (per_image > s->explain_budget)
+        return DEIT_ETOOBIG;
+    else if (explaining * per_image > s->explain_budget)
+        return forward_explain_halves(m, s, pixels, batch, cls_logits, dist_logits, ex);
     else if (explain_begin(s, batch, ex) != DEIT_OK)
         return DEIT_ENOMEM;
     const deit_config *c = &m->cfg;

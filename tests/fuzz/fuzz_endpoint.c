@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *LABELS[3] = {"a", "b", "c"};
-static const api_model M = {"m", "", "F32", 224, 224, 3, 16, 64, 3, 2, 3, 1, LABELS, NULL, 0.0, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0}, "f32", "avx512", "distillation"};
+static const api_model M = {"m", "", "F32", 224, 224, 3, 16, 64, 3, 2, 3, 1, LABELS, NULL, 0.0, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0}, "f32", "avx512", "distillation", 4 * 3 * 198 * 198};
 
 /* Every image must lie inside the body, the inflated body or the v2 arena. */
 static int inside(const uint8_t *p, size_t n, const uint8_t *base, size_t len)

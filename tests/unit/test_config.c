@@ -485,17 +485,22 @@ static void test_synthetic_timm(void)
     EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "checkpoint: tensor 'blocks.0.attn.qkv.weight' is missing", NULL);
 
     /* A small file whose sizes are each within bounds but whose activations are not: width 8, MLP
-     * 65536, 128x128 patches of 2 pixels (16385 tokens) is a 2 MB checkpoint asking for 4 GiB per
-     * image; with an MLP of 8192 (515 MiB per image) it loads. */
+     * 65536, 128x128 patches of 2 pixels (16385 tokens) is a 2 MB checkpoint asking for 5.5 GiB per
+     * image. With an MLP of 8 it still asks for 1.5 GiB: a thread's T x T attention scores. 64x64
+     * patches (4097 tokens) with an MLP of 8192 (225 MiB per image) load. */
     timm_sized(&m, 1, 0, 8, 65536);
     find(&m, "pos_embed")->shape[1] = 1 + 128 * 128;
     EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 256}}", NULL, DEIT_EINVAL,
-                "16385 tokens of width 8 with an MLP of 65536 need 4100 MiB of activations per image, over the "
+                "16385 tokens of width 8 with an MLP of 65536 need 5636 MiB of activations per image, over the "
                 "limit of 1024 MiB", NULL);
-    timm_sized(&m, 1, 0, 8, 8192);
+    timm_sized(&m, 1, 0, 8, 8);
     find(&m, "pos_embed")->shape[1] = 1 + 128 * 128;
-    load_synthetic(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 256}}", NULL, &L);
-    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.n_tokens == 16385, "%s", L.err);
+    EXPECT_FAIL(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 256}}", NULL, DEIT_EINVAL,
+                "16385 tokens of width 8 with an MLP of 8 need 1540 MiB of activations per image", NULL);
+    timm_sized(&m, 1, 0, 8, 8192);
+    find(&m, "pos_embed")->shape[1] = 1 + 64 * 64;
+    load_synthetic(&m, "{\"model_args\": {\"num_heads\": 1, \"img_size\": 128}}", NULL, &L);
+    CHECK_MSG(L.rc_w == DEIT_OK && L.cfg.n_tokens == 4097, "%s", L.err);
     unload(&L);
 
     /* Dtypes: F64 and integer tensors are refused by name; F16/BF16 accepted. */

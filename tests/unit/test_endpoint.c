@@ -11,7 +11,7 @@
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "fish"};
 static const api_model M = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0},
-                            "f32", "avx512", "distillation"};
+                            "f32", "avx512", "distillation", 4 * 3 * 198 * 198};
 
 static api_server server_view(api_readiness st, const api_model *m, const char *key)
 {
@@ -318,6 +318,16 @@ static void test_explain_and_root(void)
         CHECK_INT_EQ(plan("/v1/predict", "POST", &eb, &sv, &p), 400);
         CHECK(strstr(p.msg, "explain") != NULL);
     }
+    /* a model whose attention capture is over the engine's limit predicts but does not explain */
+    api_model huge = M;
+    huge.explain_bytes = DEIT_MAX_EXPLAIN_PASS_BYTES + 1;
+    api_server sh = server_view(API_READY, &huge, NULL);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &e0, &sh, &p), 0);
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &e1, &sh, &p), 400);
+    CHECK_MSG(strstr(p.msg, "explain is not available for this model") && strstr(p.msg, "over the limit of 1024 MiB"),
+              "%s", p.msg);
+    huge.explain_bytes = DEIT_MAX_EXPLAIN_PASS_BYTES;
+    CHECK_INT_EQ(plan("/v1/predict", "POST", &e1, &sh, &p), 0);
 
     /* GET / (and HEAD): no body; answered with the JSON index, also while loading */
     CHECK_INT_EQ(plan("/", "GET", NULL, &sv, &p), 0);

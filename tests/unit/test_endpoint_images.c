@@ -11,7 +11,7 @@
 
 static const char *LABELS[2] = {"a", "b"};
 static const api_model M = {"toy", "", "F32", 224, 224, 3, 16, 64, 3, 2, 2, 1, LABELS, NULL, 0.25, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0},
-                            "f32", "avx512", "distillation"};
+                            "f32", "avx512", "distillation", 4 * 3 * 198 * 198};
 static const api_server SV = {API_READY, &M, NULL, 4096, 1, 3, "0", 0};
 
 /* Plans a POST to path with content type ct (and encoding ce), then collects body[len]. */

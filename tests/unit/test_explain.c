@@ -144,6 +144,51 @@ static void run_model(const char *models_dir, const char *name, const char *imag
         for (int b = 0; b < 3; b++)
             CHECK_MSG(memcmp(cls + (size_t)b * K, cls0, (size_t)K * sizeof(float)) == 0,
                       "%s/%s: batch logits differ", name, e->d_name);
+
+        /* a budget of one explained image per pass: the batch runs as [0] and [1, 2], same answers;
+         * under one image's need: refused, nothing written */
+        s3->explain_budget = deit_explain_bytes(m);
+        s3->attn_peak = 0; /* the unsplit pass above kept two images' */
+        CHECK(deit_explain_bytes(m) == sizeof(float) * (size_t)c->depth * c->n_tokens * c->n_tokens);
+        for (int i = 0; i < 6 * G; i++)
+            maps3[i] = -2.0f;
+        memset(cls, 0, 3 * (size_t)K * sizeof(float));
+        deit_explain ex4[3] = {{maps3, maps3 + G, 0}, {NULL, maps3 + 2 * G, 7.0}, {maps3 + 4 * G, maps3 + 5 * G, 0}};
+        CHECK_INT_EQ(deit_forward_explain(m, s3, px, 3, cls, dist, ex4), DEIT_OK);
+        same = memcmp(maps3, maps, (size_t)G * sizeof(float)) == 0 &&
+               memcmp(maps3 + 4 * G, maps, (size_t)G * sizeof(float)) == 0 &&
+               memcmp(&ex4[2].token_cosine, &ex3[2].token_cosine, sizeof(double)) == 0; /* NaN: one head */
+        for (int b = 0; b < 3; b++)
+            same &= memcmp(cls + (size_t)b * K, cls0, (size_t)K * sizeof(float)) == 0 &&
+                    memcmp(dist + (size_t)b * K, dist0, (size_t)K * sizeof(float)) == 0;
+        CHECK_MSG(same && maps3[2 * G] == -2.0f && ex4[1].token_cosine == 7.0,
+                  "%s/%s: a batch split by the explain budget gives other answers", name, e->d_name);
+        CHECK_MSG(s3->attn_peak == deit_explain_bytes(m), "%s: a pass kept %zu bytes of attention, budget %zu",
+                  name, s3->attn_peak, deit_explain_bytes(m));
+        if (images == 0) {
+            /* the trace stays image 0's when the batch is split: images 1 and 2 made different */
+            for (size_t i = nin; i < 3 * nin; i++)
+                px[i] = -px[i];
+            deit_state_trace(s1, 1);
+            deit_state_trace(s3, 1);
+            CHECK_INT_EQ(deit_forward(m, s1, px, 1, cls0, dist0), DEIT_OK);
+            CHECK_INT_EQ(deit_forward_explain(m, s3, px, 3, cls, dist, ex4), DEIT_OK);
+            int rows1 = 0, cols1 = 0, rows3 = 0, cols3 = 0;
+            const float *t1 = deit_state_trace_get(s1, "final_norm", &rows1, &cols1);
+            const float *t3 = deit_state_trace_get(s3, "final_norm", &rows3, &cols3);
+            CHECK_MSG(t1 && t3 && rows1 == rows3 && cols1 == cols3 &&
+                          memcmp(t1, t3, (size_t)rows1 * cols1 * sizeof(float)) == 0,
+                      "%s: a split batch's trace is not image 0's", name);
+            deit_state_trace(s1, 0);
+            deit_state_trace(s3, 0);
+            for (size_t i = nin; i < 3 * nin; i++)
+                px[i] = -px[i];
+        }
+        s3->explain_budget = deit_explain_bytes(m) - 1;
+        maps3[0] = -3.0f;
+        CHECK_INT_EQ(deit_forward_explain(m, s3, px, 3, cls, dist, ex4), DEIT_ETOOBIG);
+        CHECK(maps3[0] == -3.0f && s3->attn == NULL);
+        s3->explain_budget = DEIT_MAX_EXPLAIN_PASS_BYTES;
         images++;
         n_maps_checked++;
     }

@@ -172,10 +172,10 @@ static void test_binary_request(void)
 
 static const char *LABELS[4] = {"cat", "dog", "bird", "cat"};
 static const api_model RM = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 1, LABELS, NULL, 0.25, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0},
-                             "int8", "avx512", "distillation"};
+                             "int8", "avx512", "distillation", 4 * 3 * 198 * 198};
 /* the same model with one head: its fused probabilities are the class head's softmax */
 static const api_model RM1 = {"toy", "deit_toy", "F32", 224, 224, 3, 16, 64, 3, 2, 4, 0, LABELS, NULL, 0.25, {DEIT_RESIZE_SHORTEST_SIDE, 248, 0, 0},
-                              "f32", "avx2", NULL};
+                              "f32", "avx2", NULL, 4 * 3 * 197 * 197};
 
 /* Logits whose softmax is p (p sums to 1); 0 becomes a logit far enough down to give exactly 0. */
 static void logits_of(const float *p, float *out, int n)
