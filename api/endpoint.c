@@ -278,6 +278,9 @@ int api_answer_get(const route *rt, const api_server *srv, api_answer *a)
     case R_V2_MODEL:
         if (api_model_check(rt, srv->model, msg, sizeof msg)) return error_answer(a, rt, 404, msg);
         return built(a, 200, resp_v2_model(srv->model, &a->len));
+    case R_V2_MODEL_CONFIG:
+        if (api_model_check(rt, srv->model, msg, sizeof msg)) return error_answer(a, rt, 404, msg);
+        return built(a, 200, resp_v2_model_config(srv->model, &a->len));
     case R_V2_MODEL_READY:
         if (api_model_check(rt, srv->model, msg, sizeof msg)) return error_answer(a, rt, 404, msg);
         return constant(a, ready ? 200 : 503, ready ? "{\"ready\":true}\n" : "{\"ready\":false}\n");

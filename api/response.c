@@ -311,8 +311,45 @@ char *resp_root(const char *version, const api_model *m, int api_key_required, s
 
 char *resp_v2_server(const char *version, size_t *len)
 {
-    return finish(json_pack("{s:s, s:s, s:[s, s]}", "name", RESP_V2_SERVER_NAME, "version", version, "extensions",
-                            resp_v2_extensions[0], resp_v2_extensions[1]), len);
+    return finish(json_pack("{s:s, s:s, s:[s, s, s]}", "name", RESP_V2_SERVER_NAME, "version", version, "extensions",
+                            resp_v2_extensions[0], resp_v2_extensions[1], "model_configuration"),
+                  len);
+}
+
+/* One tensor of a ModelConfig, with the fields Triton always prints. */
+static json_t *config_io(const char *name, const char *type, json_t *dims, int input)
+{
+    json_t *io = json_pack("{s:s, s:s, s:o, s:b}", "name", name, "data_type", type, "dims", dims, "is_shape_tensor", 0);
+    if (io && input &&
+        json_object_update_new(io, json_pack("{s:s, s:b, s:b}", "format", "FORMAT_NONE", "allow_ragged_batch", 0,
+                                             "optional", 0)) != 0) {
+        json_decref(io);
+        return NULL;
+    }
+    if (io && !input && json_object_set_new(io, "label_filename", json_string("")) != 0) {
+        json_decref(io);
+        return NULL;
+    }
+    return io;
+}
+
+char *resp_v2_model_config(const api_model *m, size_t *len)
+{
+    json_t *outs = json_array();
+    for (int k = 0; outs && k < V2_OUT_COUNT; k++)
+        if (json_array_append_new(outs, config_io(v2_output_names[k], "TYPE_FP32", json_pack("[i, i]", -1, m->n_classes),
+                                                  0))) {
+            json_decref(outs);
+            outs = NULL;
+        }
+    if (!outs) return NULL;
+    return finish(json_pack("{s:s, s:s, s:s, s:{s:{s:i}}, s:i, s:[o], s:o, s:{s:{s:s}, s:{s:s}}}", "name", m->name,
+                            "platform", RESP_V2_PLATFORM, "backend", "", "version_policy", "latest", "num_versions", 1,
+                            "max_batch_size", 0, "input",
+                            config_io(RESP_V2_INPUT_NAME, "TYPE_STRING", json_pack("[i]", -1), 1), "output", outs,
+                            "parameters", "precision", "string_value", m->precision ? m->precision : "f32", "isa",
+                            "string_value", m->isa ? m->isa : ""),
+                  len);
 }
 
 char *resp_v2_model(const api_model *m, size_t *len)

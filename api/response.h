@@ -72,6 +72,13 @@ char *resp_v2_server(const char *version, size_t *len);
 /* GET /v2/models/{name}: {name, versions, platform, inputs, outputs} */
 char *resp_v2_model(const api_model *m, size_t *len);
 
+/* GET /v2/models/{m}/config: Triton's model configuration extension (REST only: its gRPC
+ * ModelConfig call is outside the KServe protocol), the ModelConfig message as Triton's JSON writes
+ * it: proto field names, enums by name, dims as numbers. It says what the metadata says: batching
+ * is the tensors' first axis (max_batch_size 0, input dims [-1]), which is how perf_analyzer reads
+ * it (--shape image:N). */
+char *resp_v2_model_config(const api_model *m, size_t *len);
+
 /* Index of the largest value of p[n] (lowest index on ties). */
 int resp_argmax(const float *p, int n);
 

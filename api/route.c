@@ -85,6 +85,9 @@ void route_match(const char *path, size_t len, route *out)
     } else if (eq(p, n, "/ready")) {
         out->kind = R_V2_MODEL_READY;
         out->allow = GET_ONLY;
+    } else if (eq(p, n, "/config")) {
+        out->kind = R_V2_MODEL_CONFIG;
+        out->allow = GET_ONLY;
     } else if (eq(p, n, "/infer")) {
         out->kind = R_V2_INFER;
         out->allow = "POST";

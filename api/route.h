@@ -18,6 +18,7 @@ typedef enum {
     R_V2_SERVER,               /* GET /v2 or /v2/ */
     R_V2_MODEL,                /* GET /v2/models/{name}[/versions/{v}] */
     R_V2_MODEL_READY,          /* GET /v2/models/{name}[/versions/{v}]/ready */
+    R_V2_MODEL_CONFIG,         /* GET /v2/models/{name}[/versions/{v}]/config (Triton's extension) */
     R_V2_INFER,                /* POST /v2/models/{name}[/versions/{v}]/infer */
     R_ROOT                     /* GET /: the web page (Accept: text/html) or a JSON index */
 } route_kind;

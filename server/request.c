@@ -28,7 +28,8 @@ static metrics_endpoint endpoint_of(route_kind k)
     case R_PREDICT: return EP_PREDICT;
     case R_TORCHSERVE: return EP_TORCHSERVE;
     case R_V2_INFER: return EP_V2_INFER;
-    case R_V2_LIVE: case R_V2_READY: case R_V2_SERVER: case R_V2_MODEL: case R_V2_MODEL_READY: return EP_V2_META;
+    case R_V2_LIVE: case R_V2_READY: case R_V2_SERVER: case R_V2_MODEL: case R_V2_MODEL_READY:
+    case R_V2_MODEL_CONFIG: return EP_V2_META;
     case R_PING: case R_HEALTHZ: case R_READYZ: return EP_HEALTH;
     case R_MODELS: return EP_MODELS;
     case R_METRICS: return EP_METRICS;

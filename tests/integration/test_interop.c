@@ -517,6 +517,29 @@ static void test_oip(void)
     const char *platform = json_string_value(json_object_get(j, "platform"));
     CHECK_MSG(platform && strchr(platform, '_') && strcmp(platform, "deit_safetensors") == 0, "platform %s", platform);
     json_decref(j);
+    /* Triton's model configuration says what the metadata says: names, types, shapes */
+    snprintf(path, sizeof path, "/v2/models/%s", MODEL_NAME);
+    json_t *meta = get_json(c, &s, path, &st);
+    CHECK_INT_EQ(st, 200);
+    snprintf(path, sizeof path, "/v2/models/%s/config", MODEL_NAME);
+    json_t *conf = get_json(c, &s, path, &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_STR_EQ(json_string_value(json_object_get(conf, "name")), MODEL_NAME);
+    json_t *mi = json_array_get(json_object_get(meta, "inputs"), 0), *ci = json_array_get(json_object_get(conf, "input"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(ci, "name")), json_string_value(json_object_get(mi, "name")));
+    CHECK(json_equal(json_object_get(ci, "dims"), json_object_get(mi, "shape")));
+    CHECK_STR_EQ(json_string_value(json_object_get(ci, "data_type")), "TYPE_STRING");
+    json_t *mo = json_object_get(meta, "outputs"), *co = json_object_get(conf, "output");
+    CHECK(json_array_size(mo) == 3 && json_array_size(co) == 3);
+    for (size_t i = 0; i < json_array_size(mo); i++) {
+        json_t *x = json_array_get(mo, i), *y = json_array_get(co, i);
+        CHECK_STR_EQ(json_string_value(json_object_get(y, "name")), json_string_value(json_object_get(x, "name")));
+        CHECK_MSG(json_equal(json_object_get(y, "dims"), json_object_get(x, "shape")), "output %zu: dims differ from the metadata's shape", i);
+        CHECK_INT_EQ(json_integer_value(json_array_get(json_object_get(y, "dims"), 1)), 10);
+    }
+    CHECK_INT_EQ(json_integer_value(json_object_get(conf, "max_batch_size")), 0);
+    json_decref(meta);
+    json_decref(conf);
 
     /* request bodies with Content-Encoding gzip and deflate: the same answer as plain */
     blob img = image("chelsea.png");

@@ -245,11 +245,51 @@ static void test_answers(void)
         CHECK_INT_EQ(st, 200);
         CHECK_STR_EQ(json_string_value(json_object_get(j, "version")), "9.9");
         json_t *ext = json_object_get(j, "extensions");
-        CHECK_INT_EQ(json_array_size(ext), 2);
+        CHECK_INT_EQ(json_array_size(ext), 3);
         CHECK_STR_EQ(json_string_value(json_array_get(ext, 0)), "binary_tensor_data");
         CHECK_STR_EQ(json_string_value(json_array_get(ext, 1)), "classification");
+        CHECK_STR_EQ(json_string_value(json_array_get(ext, 2)), "model_configuration");
         json_decref(j);
     }
+    /* Triton's model configuration: ModelConfig as Triton's JSON has it (proto names, enum names,
+     * dims as numbers), saying what the metadata says */
+    for (int versioned = 0; versioned < 2; versioned++) {
+        j = get(versioned ? "/v2/models/toy/versions/1/config" : "/v2/models/toy/config", &ready, &st);
+        CHECK_INT_EQ(st, 200);
+        CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "toy");
+        CHECK_STR_EQ(json_string_value(json_object_get(j, "platform")), "deit_safetensors");
+        CHECK(json_integer_value(json_object_get(j, "max_batch_size")) == 0 && json_is_integer(json_object_get(j, "max_batch_size")));
+        json_t *in = json_array_get(json_object_get(j, "input"), 0), *outs = json_object_get(j, "output");
+        CHECK_INT_EQ(json_array_size(json_object_get(j, "input")), 1);
+        CHECK_STR_EQ(json_string_value(json_object_get(in, "name")), "image");
+        CHECK_STR_EQ(json_string_value(json_object_get(in, "data_type")), "TYPE_STRING");
+        CHECK_STR_EQ(json_string_value(json_object_get(in, "format")), "FORMAT_NONE");
+        CHECK(json_is_false(json_object_get(in, "optional")) && json_is_false(json_object_get(in, "is_shape_tensor")));
+        json_t *dims = json_object_get(in, "dims");
+        CHECK(json_array_size(dims) == 1 && json_is_integer(json_array_get(dims, 0)) &&
+              json_integer_value(json_array_get(dims, 0)) == -1);
+        CHECK_INT_EQ(json_array_size(outs), 3);
+        const char *want[3] = {"class_probs", "distill_probs", "fused_probs"};
+        for (size_t k = 0; k < 3; k++) {
+            json_t *o = json_array_get(outs, k), *od = json_object_get(o, "dims");
+            CHECK_STR_EQ(json_string_value(json_object_get(o, "name")), want[k]);
+            CHECK_STR_EQ(json_string_value(json_object_get(o, "data_type")), "TYPE_FP32");
+            CHECK(json_array_size(od) == 2 && json_integer_value(json_array_get(od, 0)) == -1 &&
+                  json_integer_value(json_array_get(od, 1)) == 4);
+        }
+        CHECK(json_object_get(j, "dynamic_batching") == NULL && json_object_get(j, "sequence_batching") == NULL);
+        CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(json_object_get(j, "parameters"), "precision"),
+                                                       "string_value")),
+                     "f32");
+        json_decref(j);
+    }
+    j = get("/v2/models/other/config", &ready, &st);
+    CHECK_INT_EQ(st, 404);
+    CHECK(json_is_string(json_object_get(j, "error")));
+    json_decref(j);
+    j = get("/v2/models/toy/config", &starting, &st);
+    CHECK_INT_EQ(st, 503);
+    json_decref(j);
     j = get("/v2/models/toy", &ready, &st);
     CHECK_INT_EQ(st, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "platform")), "deit_safetensors");
