@@ -282,7 +282,7 @@ char *resp_models(const api_model *m, size_t *len)
                     : json_pack("[s, s]", "class", second_class ? "class_2" : "distillation");
     /* how an image becomes the input: what the web page needs to lay maps over the crop the model saw */
     json_t *resize = resize_json(&m->resize);
-    json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o, s:o}",
+    json_t *model = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:o}, s:i, s:i, s:i, s:i, s:i, s:o, s:b, s:o, s:o, s:b}",
                               "name", m->name, "architecture", m->architecture, "dtype", m->dtype,
                               "precision", m->precision ? m->precision : "f32", "isa", m->isa ? m->isa : "",
                               "input", "channels", m->in_chans, "height", m->image_h, "width", m->image_w,
@@ -292,7 +292,8 @@ char *resp_models(const api_model *m, size_t *len)
                               "distilled", m->distilled && !second_class, "second_token",
                               m->distilled ? json_string(second_class ? "class" : "distillation") : json_null(),
                               "learned_token_cosine",
-                              isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null());
+                              isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null(),
+                              "explain", m->explain_bytes <= DEIT_MAX_EXPLAIN_PASS_BYTES);
     return finish(json_pack("{s:[o]}", "models", model), len);
 }
 

@@ -202,7 +202,9 @@
     catch (e) { /* a format the browser cannot decode (TGA, PNM, most TIFFs): maps drawn alone */ }
     let r, body = null;
     try {
-      r = await fetch("v1/predict?explain=1&top_k=5&exif_transpose=1", { method: "POST", headers, body: file });
+      // a model too large to explain (v1/models says explain: false) is asked for predictions only
+      const explain = model && model.explain === false ? "" : "explain=1&";
+      r = await fetch("v1/predict?" + explain + "top_k=5&exif_transpose=1", { method: "POST", headers, body: file });
       body = await r.json().catch(() => null);
     } catch (e) {
       return fail(card, "The server could not be reached (" + e.message + ").");
@@ -258,6 +260,9 @@
     // the server decoded the file but this browser cannot: say why there is no photo
     if (!bitmap) bodyEl.append(el("p", "note muted", "This browser cannot display this image format; the " +
                                   "heatmaps are drawn without the picture underneath."));
+    if (!ex && model && model.explain === false)
+      bodyEl.append(el("p", "note muted", "No attention maps: this model is too large to explain within the " +
+                                "server's memory limit for them; its predictions are shown."));
     bodyEl.append(figs, heads, facts);
     card.setAttribute("aria-busy", "false");
     offerSecondTokenView(hasDist);

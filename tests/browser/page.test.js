@@ -60,12 +60,13 @@ async function apiPredict(base, file, key, query = "") {
 const pct = (p) => (100 * p).toFixed(p >= 0.1 ? 1 : 2) + "%";
 
 // A page with its watchers: every request's URL and every console error.
-async function open(browser, url) {
+async function open(browser, url, beforeLoad) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const w = { page, requests: [], errors: [] };
   page.on("request", (r) => w.requests.push(r.url()));
   page.on("console", (m) => { if (m.type() === "error") w.errors.push(m.text()); });
   page.on("pageerror", (e) => w.errors.push("pageerror: " + e.message));
+  if (beforeLoad) await beforeLoad(page);
   const resp = await page.goto(url);
   w.response = resp;
   await page.waitForFunction(() => !/Loading/.test(document.getElementById("model").textContent));
@@ -325,6 +326,26 @@ async function main() {
     if (process.env.SCREENSHOT_PHONE) await w.page.screenshot({ path: process.env.SCREENSHOT_PHONE, fullPage: false });
     sameOrigin(w, DIRECT, "direct");
     consoleClean(w, [415, 413, 503], "direct");
+    await w.page.close();
+
+    // ---- a model too large to explain (v1/models "explain": false; the server's own answer,
+    // changed in the browser, as no test model is that large): predictions only, said so ----
+    check(models.explain === true, "v1/models says the test model can be explained");
+    w = await open(browser, DIRECT + "/", (page) => page.route("**/v1/models", async (route) => {
+      const resp = await route.fetch();
+      const j = await resp.json();
+      j.models[0].explain = false;
+      await route.fulfill({ response: resp, json: j });
+    }));
+    await w.page.setInputFiles("#files", [IMAGES[0]]);
+    await cardsDone(w.page, 1);
+    c = await readCard(w.page, path.basename(IMAGES[0]));
+    const asked = w.requests.filter((u) => /v1\/predict\?/.test(u));
+    check(asked.length === 1 && !/explain=/.test(asked[0]), "no explain=1 asked of a model that cannot: " + asked.join(", "));
+    check(c && !c.error && c.cls && c.cls.length === 5 && c.clsMap.hidden && c.distMap.hidden && !c.image.hidden,
+          "unexplainable model: predictions and the crop, no maps: " + JSON.stringify(c && { e: c.error, cls: c.cls }));
+    check(c && /too large to explain/.test(c.note || ""), "unexplainable model: a note says why there are no maps: " + (c && c.note));
+    consoleClean(w, [], "unexplainable");
     await w.page.close();
 
     // ---- API key: field shown, refused without the key, served with it ----

@@ -394,6 +394,12 @@ static void test_explain_and_root(void)
     CHECK_NEAR(json_number_value(json_object_get(m, "learned_token_cosine")), 0.25, 1e-12);
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(in, "resize"), "mode")), "shortest_side");
     CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(in, "resize"), "size")), 248);
+    CHECK(json_is_true(json_object_get(m, "explain")));
+    json_decref(j);
+    huge.explain_bytes = DEIT_MAX_EXPLAIN_PASS_BYTES + 1; /* the page reads this to ask for predictions only */
+    api_server svh = server_view(API_READY, &huge, NULL);
+    j = get("/v1/models", &svh, &st);
+    CHECK(json_is_false(json_object_get(json_array_get(json_object_get(j, "models"), 0), "explain")));
     json_decref(j);
     api_model one = M;
     one.distilled = 0;
