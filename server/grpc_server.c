@@ -285,6 +285,21 @@ static int inflate_message(const gfe_call *ci, int kind, const uint8_t *req, siz
     return st ? -1 : 0;
 }
 
+/* The transport's admit hook, before a call's message is read: ModelInfer without the API key is
+ * answered at once (as REST answers 401 from the headers, before the body). Checked after the
+ * message, a keyless client could make the server hold up to --max-body-mb per call, 100 calls a
+ * connection, for as long as it took to send them. */
+static int admit(void *ctx, rpc_call *call, const char *method)
+{
+    gfe_server *g = ctx;
+    gfe_call ci = {g, call, "(unknown method)", EP_OTHER, 0, 0, 0};
+    if (route_of(method, &ci) != M_INFER || gfe_authorized(g, call)) return 0;
+    atomic_fetch_add(&g->inflight, 1); /* until gfe_answer */
+    ci.t0 = batcher_now();
+    gfe_fail(&ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
+    return 1;
+}
+
 /* The transport's handler: one call whose message arrived, on a gRPC thread. */
 static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t *req, size_t len)
 {
@@ -296,11 +311,7 @@ static void handle(void *ctx, rpc_call *call, const char *method, const uint8_t 
         gfe_fail(&ci, 503, "out of memory reading the request message");
         return;
     }
-    /* the one method behind --api-key, checked first as REST does (and so before any inflating) */
-    if (kind == M_INFER && !gfe_authorized(g, call)) {
-        gfe_fail(&ci, 401, "missing or wrong API key: send 'authorization: Bearer <key>' metadata");
-        return;
-    }
+    /* ModelInfer, the one method behind --api-key, had its key checked by admit, before its message */
     if (kind < 0 || rpc_call_encoding(call) == RPC_ENC_IDENTITY) {
         dispatch(&ci, kind, method, req, len);
         return;
@@ -345,6 +356,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
                               .tls_cert_pem = tls.cert,
                               .tls_key_pem = tls.key,
                               .on_start = on_start,
+                              .admit = admit,
                               .handler = handle,
                               .on_unread = on_unread,
                               .ctx = g};

@@ -48,6 +48,10 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
           tag_(p.on_start(p.ctx)), start_(std::chrono::steady_clock::now()), live_(live)
     {
         live_->fetch_add(1);
+        if (p.admit && p.admit(p.ctx, this, ctx->method().c_str()) != 0) {
+            phase_.store(REFUSED); // answered: no read, no timer, nothing unread to report
+            return;
+        }
         // An open call costs memory (grpc's and ours) and, at shutdown, time: one that never sends
         // its message (headers only: a slowloris over HTTP/2) is ended at the read deadline.
         if (p.read_timeout_s > 0) {
@@ -156,8 +160,9 @@ struct rpc_call final : public grpc::ServerGenericBidiReactor {
     ~rpc_call() { live_->fetch_sub(1); }
 
     // Where the call is: waiting for its message, which went to the handler (READ), or never came
-    // (UNREAD, TIMED_OUT: the transport answers and reports it). Read completion and timers race for it.
-    enum { WAITING, READ, UNREAD, TIMED_OUT };
+    // (UNREAD, TIMED_OUT: the transport answers and reports it), or was never asked for (REFUSED by
+    // the admit hook, which answered). Read completion and timers race for it.
+    enum { WAITING, READ, UNREAD, TIMED_OUT, REFUSED };
 
     grpc::GenericCallbackServerContext *ctx_;
     rpc_handler handler_;

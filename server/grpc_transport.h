@@ -37,6 +37,12 @@ typedef struct rpc_call rpc_call; /* one RPC; valid until rpc_call_finish return
  * with the call (rpc_call_tag), e.g. whether it began before a drain. */
 typedef int (*rpc_on_start)(void *ctx);
 
+/* Called when a call starts, after on_start and before its message is read: 0 lets the message be
+ * read; otherwise the hook has answered the call (rpc_call_finish) and its message is never read.
+ * A client that may not make the call (no API key) then cannot make the server hold its message,
+ * up to the receive limit per call, for as long as it takes to send. */
+typedef int (*rpc_admit)(void *ctx, rpc_call *call, const char *method);
+
 /* Called once per call whose message arrived, on a gRPC thread, with the method
  * ("/package.Service/Method") and the request message (req[len], valid only during the call; req NULL
  * when it could not be read whole, e.g. out of memory). The handler must eventually call
@@ -64,6 +70,7 @@ typedef struct {
     const char *tls_cert_pem;  /* PEM text; NULL: plaintext */
     const char *tls_key_pem;
     rpc_on_start on_start;
+    rpc_admit admit;           /* NULL: every call reads its message */
     rpc_handler handler;
     rpc_on_unread on_unread;
     void *ctx;

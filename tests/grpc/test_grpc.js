@@ -186,7 +186,9 @@ async function testRpcsAndParity() {
     // metadata: what REST says, as messages
     const sm = (await call(s.svc, 'ServerMetadata', {})).res;
     const rsm = JSON.parse((await rest(s.http, 'GET', '/v2')).body);
-    eq([sm.name, sm.version, sm.extensions], [rsm.name, rsm.version, rsm.extensions], 'ServerMetadata equals GET /v2');
+    // ... but for Triton's model configuration, served over REST only (its gRPC call is outside KServe's protocol)
+    eq([sm.name, sm.version, sm.extensions.concat(['model_configuration'])], [rsm.name, rsm.version, rsm.extensions],
+       'ServerMetadata equals GET /v2 (model_configuration: REST only)');
     const mm = (await call(s.svc, 'ModelMetadata', { name })).res;
     const rmm = JSON.parse((await rest(s.http, 'GET', `/v2/models/${name}`)).body);
     const tensors = (l) => l.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
@@ -386,9 +388,20 @@ async function testCompression() {
         const r = await h2(method, msg, enc, headers, flag);
         eq([r.status, r.message], want, `raw HTTP/2: ${what}`);
     }
+    // without the key, ModelInfer is answered from its headers: the message is never waited for
+    // (it was read first, so a keyless client could make the server hold it; here the call would
+    // have waited for --read-timeout-s, 30 s)
+    const t0 = Date.now();
+    const keyless = await h2Call(session, 'ModelInfer', null, {});
+    eq([keyless.status, keyless.message], [C.UNAUTHENTICATED, "missing or wrong API key: send 'authorization: Bearer <key>' metadata"],
+       'raw HTTP/2: ModelInfer headers without the key, no message: UNAUTHENTICATED at once');
+    check(Date.now() - t0 < 4000, `... answered in ${Date.now() - t0} ms`);
     session.close();
     check(await metric(s.http, 'grpc_infer', '413') === 1 && await metric(s.http, 'grpc_metadata', '413') === 1,
           'metrics: the bombs counted as 413 (ModelInfer, ServerLive)');
+    check(await metric(s.http, 'grpc_infer', '401') === 2, 'metrics: the keyless bomb and the keyless headers counted as 401');
+    check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 401 images=0 .*in=0 .* end=grpc:UNAUTHENTICATED/.test(s.text()),
+          'access log: a keyless call\'s line, no bytes read');
     check(/ GRPC \/inference\.GRPCInferenceService\/ModelInfer 413 images=0 .* end=grpc:RESOURCE_EXHAUSTED/.test(s.text()),
           'access log: the bomb\'s line');
     const after = await call(s.svc, 'ModelInfer', inferReq(name, imgs), auth);
