@@ -178,6 +178,17 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
     return c;
 }
 
+/* A call whose client has gone (cancelled it, or reset its stream) is answered, to nobody, instead of
+ * being decoded or run: the work would be thrown away, and a client that sends and resets could
+ * otherwise keep the decoders and workers busy for free. 1 when it was. */
+static int client_gone(infer_call *c, const char *when)
+{
+    if (!rpc_call_cancelled(c->ci.call)) return 0;
+    gfe_fail_code(&c->ci, RPC_CANCELLED, HTTP_CLIENT_CLOSED, "the call was cancelled %s", when);
+    infer_free(c);
+    return 1;
+}
+
 /* On a decoder: the images into pixels, then to the batcher. Answers the call, now or from the
  * batcher's completion. */
 static void decode_and_submit(infer_call *c)
@@ -187,6 +198,7 @@ static void decode_and_submit(infer_call *c)
         infer_free(c);
         return;
     }
+    if (client_gone(c, "while the request waited for a decoder")) return;
     int rc = decode_images(c, &c->r.req);
     gcodec_infer_request_free(&c->r); /* the message's bytes are no longer needed */
     if (rc) {
@@ -198,6 +210,7 @@ static void decode_and_submit(infer_call *c)
         infer_free(c);
         return;
     }
+    if (client_gone(c, "while its images were decoded")) return;
     batch_job *j = &c->job;
     j->n = c->n;
     j->pixels = c->pixels;

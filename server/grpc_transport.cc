@@ -337,6 +337,9 @@ extern "C" double rpc_call_time_left(const rpc_call *c)
 
 extern "C" rpc_encoding rpc_call_encoding(const rpc_call *c) { return c->encoding_; }
 
+// grpc++ keeps a callback call's cancellation current: IsCancelled may be asked at any time.
+extern "C" int rpc_call_cancelled(const rpc_call *c) { return c->ctx_->IsCancelled() ? 1 : 0; }
+
 extern "C" int rpc_call_tag(const rpc_call *c) { return c->tag_; }
 
 extern "C" const char *rpc_call_peer(const rpc_call *c) { return c->peer_.c_str(); }

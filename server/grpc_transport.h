@@ -84,6 +84,10 @@ rpc_transport *rpc_transport_start(const rpc_transport_params *p, int *bound_por
  * Returns at once. NULL: no-op. */
 void rpc_transport_drain(rpc_transport *t, double grace_s);
 
+/* 1 once the call was cancelled (by the client, its deadline, or shutdown): its answer would go
+ * nowhere. Any thread, until rpc_call_finish. */
+int rpc_call_cancelled(const rpc_call *c);
+
 /* Stops (draining first if rpc_transport_drain was not called): calls still open grace_s from now
  * are cancelled, whatever the drain's deadline; returns when every call is done. NULL: no-op. */
 void rpc_transport_stop(rpc_transport *t, double grace_s);

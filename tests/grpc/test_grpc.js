@@ -504,6 +504,27 @@ async function testDecodersOffCallbackThreads() {
     eq(done[0], 'health', 'Health/Check answered before any of the large ModelInfer calls');
     eq(await s.stop(), 0, 'decoders server exits 0');
     checkLogClean(s, 'decoders server');
+
+    // A call cancelled while it waits for the decoder (one, busy with 8 large images) is neither
+    // decoded nor run: answered CANCELLED (499), its message read (images=1) but no work done for it.
+    const o = await startServer('decoders-cancel', ['--max-images', '8', '--max-body-mb', '8', '--http-threads', '1']);
+    const busy = call(o.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)));
+    await sleep(200);
+    let cancelledErr = null;
+    const gone = o.svc.ModelInfer(inferReq(name, [IMAGES[0]]), new grpc.Metadata(), (err) => { cancelledErr = err; });
+    await sleep(300); // its message is read by now; the decoder is still on the large images
+    gone.cancel();
+    const b = await busy;
+    check(!b.err, `the large call: OK (${b.err && b.err.details})`);
+    let n499 = 0;
+    for (let i = 0; i < 200 && (n499 = await metric(o.http, 'grpc_infer', '499')) < 1; i++) await sleep(10);
+    eq(n499, 1, 'the cancelled call: counted as 499');
+    eq(await metric(o.http, 'grpc_infer', '200'), 1, '... and only the large call as 200');
+    check(cancelledErr && cancelledErr.code === C.CANCELLED, 'the client saw its own cancellation');
+    check(/ModelInfer 499 images=1 .* end=grpc:CANCELLED/.test(o.text()),
+          'access log: the cancelled call, read (images=1), ended CANCELLED');
+    eq(await o.stop(), 0, 'decoders-cancel server exits 0');
+    checkLogClean(o, 'decoders-cancel server');
 }
 
 // Images of the slow model per second with one worker: sizes the queued work of the timing tests.
