@@ -11,6 +11,7 @@
 #include "health.pb-c.h"
 #include "response.h"
 #include "status.h"
+#include "text.h"
 
 /* raw_output_contents carries FP32 little-endian; the floats are copied as they lie in memory. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -136,6 +137,12 @@ int gcodec_decode_infer(const uint8_t *buf, size_t len, size_t max_images, gcode
     int rc = V2_ENOMEM;
     if (!(out->model_name = dup_or_empty(m->model_name)) || !(out->model_version = dup_or_empty(m->model_version)))
         goto fail;
+    /* the id is echoed in the answer's proto3 string, which must be UTF-8: Python's protobuf (tritonclient,
+     * KServe's client) refuses the whole response otherwise; REST refuses such an id too (jansson) */
+    if (m->id && !api_utf8_valid(m->id, strlen(m->id))) {
+        rc = deit_fail(err, errlen, V2_EINVAL, "request \"id\" is not valid UTF-8");
+        goto fail;
+    }
     if (m->id && *m->id && !(out->req.id = strdup(m->id))) goto fail;
     const InferInput *in = m->n_inputs ? m->inputs[0] : NULL;
     rc = v2_set_input(&out->req, m->n_inputs, in ? in->name : NULL, in ? in->datatype : NULL, err, errlen);

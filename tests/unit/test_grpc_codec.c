@@ -130,6 +130,15 @@ static void test_faults(void)
     char err[256];
 
     fixture_init(&f, 3);
+    f.req.id = (char *)"caf\xe9"; /* Latin-1: echoed back, it would make the answer unreadable */
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
+    CHECK_STR_EQ(err, "request \"id\" is not valid UTF-8");
+    f.req.id = (char *)"caf\xc3\xa9";
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_OK);
+    CHECK_STR_EQ(r.req.id, "caf\xc3\xa9");
+    gcodec_infer_request_free(&r);
+
+    fixture_init(&f, 3);
     f.in.datatype = (char *)"FP32";
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
     CHECK_STR_EQ(err, "input \"images\" must have datatype BYTES (encoded images)");
