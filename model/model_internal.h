@@ -54,6 +54,9 @@ struct deit_model {
     deit_packed pk;            /* the linear weights, packed for isa */
     deit_lp lp;                /* the blocks' and patch embedding's weights lowered to bf16 / int8
                                 * (pack_lp.c; kind 0 at f32) */
+    int attn_f32;              /* attention's products in f32 even where the CPU has BF16: how a CPU
+                                * with VNNI but no BF16 runs int8. 0 from open; tests set it (before
+                                * any state is made) to check that path on a CPU that has both */
 };
 
 /* Moves m->w's linear weights into m->pk, packed for m->isa (set before); called once by

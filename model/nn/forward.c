@@ -42,7 +42,7 @@ static float *alloc_floats(size_t n)
  * with VNNI but no BF16 keeps f32 attention at int8. */
 static int attention_in_bf16(const deit_model *m)
 {
-    return m->lp.kind != 0 && lp_isa_missing(m->isa, LP_BF16) == NULL;
+    return m->lp.kind != 0 && !m->attn_f32 && lp_isa_missing(m->isa, LP_BF16) == NULL;
 }
 
 deit_state *deit_state_new_with(const deit_model *m, const deit_params *p)

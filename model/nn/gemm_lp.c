@@ -30,10 +30,14 @@ const char *lp_isa_missing(gemm_isa isa, lp_kind kind)
     if (isa != GEMM_ISA_AVX512 || !gemm_isa_runs(GEMM_ISA_AVX512))
         return need; /* isa avx2|generic|blas, or no AVX-512F */
     __builtin_cpu_init();
-    if (kind == LP_BF16 && __builtin_cpu_supports("avx512bf16"))
-        return NULL;
-    if (kind == LP_INT8 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
-        return NULL;
+    if (kind == LP_BF16 ? !__builtin_cpu_supports("avx512bf16") : !__builtin_cpu_supports("avx512vnni"))
+        return need;
+    /* Both kernel sets also use AVX512BW (16-bit lanes and permutes) and AVX512VL (256-bit masked
+     * stores, scatters). Every CPU with BF16 or VNNI has them, but a virtual machine's CPU model can
+     * hide them: refused here, by name, rather than SIGILL at the first request. */
+    if (!__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+        return "AVX512BW and AVX512VL";
+    return NULL;
 #endif
     return need;
 }
