@@ -5,6 +5,8 @@
 # the page must draw differently (tests/browser/models.js: 1000-character labels, two class tokens, a
 # 224x160 input; the one-head fixture), all on loopback.
 # Skipped, and says so, when chromium is not installed. SCREENSHOT=path keeps a PNG of the page.
+# playwright-core is pinned (package-lock.json) at 1.61.1, the last release that runs on Debian 12's
+# own Node 18 (1.62 on exits at load, "Playwright requires Node.js 20"); checked on Node 18 and 20.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/deploy/lib.sh

@@ -1,15 +1,16 @@
 #!/bin/sh
 # tests/grpc/run.sh — the gRPC end-to-end test (test_grpc.js) against the release server and, when
-# built, the ASan/UBSan server. Installs the client (@grpc/grpc-js, @grpc/proto-loader; versions pinned
-# in package.json) from the npm registry into tests/grpc/node_modules (git-ignored) on first use.
+# built, the ASan/UBSan server. Installs the client (@grpc/grpc-js, @grpc/proto-loader; every version,
+# theirs and their dependencies', pinned in package-lock.json) from the npm registry into
+# tests/grpc/node_modules (git-ignored) on first use.
 # Prints "grpc: N passed, N failed" over both runs; exits non-zero on any failure.
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 here=tests/grpc
 if [ ! -d "$here/node_modules/@grpc/grpc-js" ] || [ ! -d "$here/node_modules/@grpc/proto-loader" ]; then
     command -v npm >/dev/null 2>&1 || { echo "tests/grpc: npm not found (tools/install-deps.sh installs it)"; echo "grpc: 0 passed, 1 failed"; exit 1; }
-    (cd "$here" && npm install --no-save --ignore-scripts --no-audit --no-fund >/dev/null) ||
-        { echo "tests/grpc: npm install failed"; echo "grpc: 0 passed, 1 failed"; exit 1; }
+    (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) ||
+        { echo "tests/grpc: npm ci failed"; echo "grpc: 0 passed, 1 failed"; exit 1; }
 fi
 passed=0; failed=0
 run() {
