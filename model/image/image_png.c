@@ -8,9 +8,14 @@
 
 #include <zlib.h>
 
-/* The chunk handlers that raise in Pillow 9.4 for a short or odd chunk, before or after IDAT. */
-static const char *chunk_problem(const uint8_t *type, const uint8_t *s, uint32_t n)
+/* The chunk handlers that raise in Pillow 9.4 for a short or odd chunk, before or after IDAT;
+ * ctype: the IHDR's colour type (-1 if none). */
+static const char *chunk_problem(const uint8_t *type, const uint8_t *s, uint32_t n, int ctype)
 {
+    /* chunk_tRNS reads a grey (mode 1/L/I) or RGB colour key whole, and ignores one on an image
+     * with alpha or a palette of any length; stb is never shown tRNS (image_png_restream.c) */
+    if (!memcmp(type, "tRNS", 4) && ((ctype == 0 && n < 2) || (ctype == 2 && n < 6)))
+        return "tRNS chunk too short for the image's colour key";
     if (!memcmp(type, "IHDR", 4))
         return n < 13 ? "truncated IHDR chunk" : s[11] ? "unknown filter category" : NULL;
     if (!memcmp(type, "pHYs", 4) && n < 9)
@@ -49,6 +54,7 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
     size_t pos = 8;
     int64_t seq = -1;          /* Pillow's _seq_num; -1: None */
     int animated = 0, seen_idat = 0;
+    int ctype = len >= 26 && !memcmp(d + 12, "IHDR", 4) ? d[25] : -1;
     while (len - pos >= 8) {
         uint32_t n = image_be32(d + pos);
         const uint8_t *type = d + pos + 4, *s = d + pos + 8;
@@ -74,7 +80,7 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
                 return deit_fail(err, errlen, DEIT_EINVAL,
                                  "PNG: image file is truncated (in a %.4s chunk after the image data)",
                                  (const char *)type);
-            const char *why = chunk_problem(type, s, n);
+            const char *why = chunk_problem(type, s, n, ctype);
             if (why)
                 return deit_fail(err, errlen, DEIT_EINVAL, "PNG: %s", why);
             if (!seen_idat && (uint32_t)crc32(crc32(0L, type, 4), s, n) != image_be32(s + n))

@@ -228,6 +228,8 @@ int image_png_inflate(const uint8_t *d, size_t len, uint8_t **png, size_t *pngle
         total > UINT_MAX)
         return deit_fail(err, errlen, DEIT_ETOOBIG, "PNG: image data too large");
     int rc = image_png_stored_open(d, pos, total, &out);
+    if (rc == DEIT_EINVAL)
+        return DEIT_OK;  /* no IHDR first: stb says so */
     if (rc == DEIT_ETOOBIG)
         return deit_fail(err, errlen, rc, "PNG: image data too large");
     if (rc != DEIT_OK)

@@ -1,6 +1,6 @@
-/* image_png_restream.c — the PNG stb_image decodes in place of the file: the chunks before the
- * first IDAT as they were, one IDAT whose zlib stream holds the filtered image in stored
- * (uncompressed) deflate blocks, IEND. The layout only; image_png_idat.c inflates into it. */
+/* image_png_restream.c — the PNG stb_image decodes in place of the file: the signature, IHDR and
+ * PLTE as they were, one IDAT whose zlib stream holds the filtered image in stored (uncompressed)
+ * deflate blocks, IEND. The layout only; image_png_idat.c inflates into it. */
 #include "image.h"
 #include "image_bytes.h"
 #include "image_internal.h"
@@ -11,6 +11,33 @@
 
 #define STORED_MAX 65535u  /* the most one stored deflate block holds */
 
+/* Of the chunks before the first IDAT, the ones stb_image is given: IHDR and PLTE, all that shape
+ * the RGB or grey pixels. stb refuses much that Pillow 9.4 reads past (a tRNS on an image with an
+ * alpha channel, one longer than the colour type wants or than the palette, an unknown critical
+ * chunk); the rest it ignores. tRNS never changes the pixels Pillow's convert('RGB' / 'L') gives
+ * (the alpha is dropped), and what Pillow does refuse of it image_png_check refuses. Copies them
+ * after the signature into out (when not NULL); returns the bytes they take. image_png_check has
+ * walked these chunks: their lengths are inside data[0, first_idat). */
+static size_t kept_chunks(const uint8_t *data, size_t first_idat, uint8_t *out)
+{
+    size_t at = 8;
+    if (out)
+        memcpy(out, data, 8);
+    for (size_t pos = 8; first_idat - pos >= 12;) {
+        size_t whole = (size_t)image_be32(data + pos) + 12;
+        if (whole > first_idat - pos)
+            break;
+        const uint8_t *type = data + pos + 4;
+        if (!memcmp(type, "IHDR", 4) || !memcmp(type, "PLTE", 4)) {
+            if (out)
+                memcpy(out + at, data + pos, whole);
+            at += whole;
+        }
+        pos += whole;
+    }
+    return at;
+}
+
 /* Why the chunk CRC is left 0: stb_image never reads CRCs (image_png_check has checked the
  * file's own), and computing one is a pass over the whole image on every decode. */
 int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_stored *s)
@@ -20,12 +47,16 @@ int image_png_stored_open(const uint8_t *data, size_t first_idat, size_t n, png_
     /* zlib header + blocks + adler32 must fit one chunk's 31-bit length */
     if (n > (size_t)INT_MAX - 6 - 5 * blocks || first_idat > (size_t)INT_MAX)
         return DEIT_ETOOBIG;
+    size_t head = kept_chunks(data, first_idat, NULL);
+    if (head < 33 || memcmp(data + 12, "IHDR", 4))
+        return DEIT_EINVAL; /* no IHDR first: the caller leaves the file to stb, which says so */
     size_t zlen = 2 + 5 * blocks + n + 4;
-    size_t total = first_idat + 12 + zlen + 12;
+    size_t total = head + 12 + zlen + 12;
     uint8_t *p = malloc(total);
     if (!p)
         return DEIT_ENOMEM;
-    memcpy(p, data, first_idat);
+    kept_chunks(data, first_idat, p);
+    first_idat = head;
     /* IHDR as Pillow reads it, where stb would refuse it: Pillow ignores the compression method
      * and takes any non-zero interlace method for Adam7 (the data was inflated so). stb does not
      * read the CRC this leaves stale. */
