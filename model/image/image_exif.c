@@ -46,8 +46,9 @@ static int orientation_value(const uint8_t *v, unsigned type, int be)
 
 /* Orientation in a TIFF-structured EXIF block (Pillow's Exif.load: an "Exif\0\0" prefix is
  * skipped), first directory only, classic or BigTIFF. A later entry for the tag replaces an
- * earlier one, as in Pillow's dict; an entry Pillow skips (unknown type, no values, values past
- * the end) leaves the earlier one. */
+ * earlier one, as in Pillow's dict; an entry Pillow skips (unknown type, no values) leaves the
+ * earlier one, and one whose values lie past the end ends the directory (Pillow's read raises
+ * there): no entry after it counts. */
 static int tiff_orientation(const uint8_t *d, size_t len)
 {
     static const uint8_t size[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
@@ -68,16 +69,19 @@ static int tiff_orientation(const uint8_t *d, size_t len)
         const uint8_t *e = d + off + csz + esz * i;
         unsigned type = (unsigned)image_uint(e + 2, 2, be);
         uint64_t count = image_uint(e + 4, big ? 8 : 4, be);
-        if (image_uint(e, 2, be) != 0x0112 || type > 16 || !size[type] || count == 0)
-            continue;
+        if (type > 16 || !size[type] || count == 0)
+            continue;  /* Pillow skips a tag of a type it does not know, and an empty one */
         const uint8_t *v = e + (big ? 12 : 8);
         if (count > (uint64_t)(inl / size[type])) {  /* stored elsewhere */
             uint64_t at = image_uint(v, inl, be);
+            /* data outside the block, of any tag: Pillow's read of it raises ("Truncated File
+             * Read") and ends the whole directory, so no tag after it counts */
             if (count > len / size[type] || at > len || len - at < count * size[type])
-                continue;  /* Pillow: "Possibly corrupt EXIF data", tag skipped */
+                break;
             v = d + at;
         }
-        o = orientation_value(v, type, be);
+        if (image_uint(e, 2, be) == 0x0112)
+            o = orientation_value(v, type, be);
     }
     return o;
 }
@@ -138,9 +142,9 @@ static int raw_profile_text(const uint8_t *txt, size_t n)
 }
 
 /* A zlib stream z[n] inflated to at most 1 MiB (Pillow's MAX_TEXT_CHUNK: it goes no further)
- * and handed to `parse`. strict: corrupt data (Pillow's zlib.error, which drops an iTXt chunk)
- * gives 0 instead of what was inflated before it. */
-static int inflated(const uint8_t *z, size_t n, int strict, int (*parse)(const uint8_t *, size_t))
+ * and handed to `parse`. Corrupt data (Pillow's zlib.error, which drops an iTXt chunk and empties
+ * a zTXt one) gives 0, not what was inflated before it; a stream cut short gives what it had. */
+static int inflated(const uint8_t *z, size_t n, int (*parse)(const uint8_t *, size_t))
 {
     size_t cap = (size_t)1 << 20;
     uint8_t *txt = malloc(cap);
@@ -155,7 +159,7 @@ static int inflated(const uint8_t *z, size_t n, int strict, int (*parse)(const u
         s.next_out = txt;
         s.avail_out = (uInt)cap;
         int zr = inflate(&s, Z_FINISH);
-        if (!strict || (zr != Z_DATA_ERROR && zr != Z_NEED_DICT))
+        if (zr != Z_DATA_ERROR && zr != Z_NEED_DICT)
             o = parse(txt, cap - s.avail_out);
         inflateEnd(&s);
     }
@@ -180,7 +184,7 @@ static int itxt_xmp(const uint8_t *s, size_t n)
     }
     if (!compressed)
         return xmp_orientation(p, (size_t)(end - p));
-    return method == 0 ? inflated(p, (size_t)(end - p), 1, xmp_orientation) : 0;
+    return method == 0 ? inflated(p, (size_t)(end - p), xmp_orientation) : 0;
 }
 
 static int png_orientation(const uint8_t *d, size_t len)
@@ -195,7 +199,8 @@ static int png_orientation(const uint8_t *d, size_t len)
             exif = tiff_orientation(s, n);
             have_exif = 1;
         } else if (!memcmp(t, "zTXt", 4) && n > 23 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
-            raw = inflated(s + 23, n - 23, 0, raw_profile_text);  /* after the compression byte */
+            /* after the compression byte; corrupt data is Pillow's zlib.error: no text at all */
+            raw = inflated(s + 23, n - 23, raw_profile_text);
         } else if (!memcmp(t, "tEXt", 4) && n > 22 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
             raw = raw_profile_text(s + 22, n - 22);
         } else if (!memcmp(t, "iTXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {

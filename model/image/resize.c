@@ -254,7 +254,7 @@ static int resize_nearest(const deit_image *src, const resize_window *win, deit_
         for (int j = 0; j < win->w; j++) {
             int xi = xin[win->x0 + j];
             for (int c = 0; c < nch; c++)  /* outside the source: Pillow fills with 0 */
-                out[j * nch + c] = (in && xi >= 0) ? in[xi * nch + c] : 0;
+                out[j * nch + c] = (in && xi >= 0) ? in[(size_t)xi * nch + c] : 0;
         }
     }
     free(xin);
