@@ -38,6 +38,14 @@ static inline uint64_t image_uint(const uint8_t *p, int n, int be)
     return v;
 }
 
+/* Bytes per value of a TIFF/EXIF directory entry's type, as Pillow 9.4's directory reader knows
+ * them (ImageFileDirectory_v2._load_dispatch); 0 for a type it does not know (it skips the entry). */
+static inline unsigned image_tiff_type_size(uint64_t type)
+{
+    static const uint8_t size[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
+    return type <= 16 ? size[type] : 0;
+}
+
 /* A PNG chunk type as Pillow's ChunkStream.read accepts it: four characters of Python's \w. */
 static inline int image_png_chunk_type_ok(const uint8_t *t)
 {

@@ -51,7 +51,6 @@ static int orientation_value(const uint8_t *v, unsigned type, int be)
  * there): no entry after it counts. */
 static int tiff_orientation(const uint8_t *d, size_t len)
 {
-    static const uint8_t size[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
     if (len >= 6 && memcmp(d, "Exif\0\0", 6) == 0)
         d += 6, len -= 6;
     if (len < 8 || !((d[0] == 'I' && d[1] == 'I') || (d[0] == 'M' && d[1] == 'M')))
@@ -69,14 +68,15 @@ static int tiff_orientation(const uint8_t *d, size_t len)
         const uint8_t *e = d + off + csz + esz * i;
         unsigned type = (unsigned)image_uint(e + 2, 2, be);
         uint64_t count = image_uint(e + 4, big ? 8 : 4, be);
-        if (type > 16 || !size[type] || count == 0)
+        unsigned usz = image_tiff_type_size(type);
+        if (!usz || count == 0)
             continue;  /* Pillow skips a tag of a type it does not know, and an empty one */
         const uint8_t *v = e + (big ? 12 : 8);
-        if (count > (uint64_t)(inl / size[type])) {  /* stored elsewhere */
+        if (count > (uint64_t)(inl / usz)) {  /* stored elsewhere */
             uint64_t at = image_uint(v, inl, be);
             /* data outside the block, of any tag: Pillow's read of it raises ("Truncated File
              * Read") and ends the whole directory, so no tag after it counts */
-            if (count > len / size[type] || at > len || len - at < count * size[type])
+            if (count > len / usz || at > len || len - at < count * usz)
                 break;
             v = d + at;
         }

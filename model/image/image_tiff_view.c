@@ -25,16 +25,23 @@ int tiff_pillow_view(const uint8_t *d, size_t len, pillow_tags *t)
     for (uint64_t i = 0; i < n && (uint64_t)(e + esz - d) <= len; i++, e += esz) {
         unsigned tag = (unsigned)image_uint(e, 2, be), type = (unsigned)image_uint(e + 2, 2, be);
         uint64_t count = image_uint(e + 4, big ? 8 : 4, be);
-        int vsz = type == 3 ? 2 : type == 4 ? 4 : type == 16 ? 8 : type == 1 ? 1 : 0;
+        unsigned usz = image_tiff_type_size(type), inl = big ? 8 : 4;
         const uint8_t *val = e + (big ? 12 : 8);
-        if (!vsz || !count)
-            continue;
-        if (count * vsz > (uint64_t)(big ? 8 : 4)) {  /* stored elsewhere */
-            uint64_t at = image_uint(val, big ? 8 : 4, be);
-            if (count > len || at > len || len - at < count * vsz)
-                continue;  /* Pillow skips a tag whose data lies outside the file */
+        if (!usz || !count)
+            continue;  /* Pillow skips a tag of a type it does not know, and an empty one */
+        if (count > inl / usz) {  /* stored elsewhere */
+            uint64_t at = image_uint(val, inl, be);
+            /* data outside the file, of any tag: Pillow's read of it raises ("Truncated File
+             * Read") and ends the directory there; what it needs from the tags after it, it
+             * then lacks (the checks in image_tiff.c refuse the file as Pillow does) */
+            if (count > len / usz || at > len || len - at < count * usz)
+                break;
             val = d + at;
         }
+        /* the tags read below are BYTE, SHORT, LONG or LONG8 */
+        int vsz = type == 1 || type == 3 || type == 4 || type == 16 ? (int)usz : 0;
+        if (!vsz)
+            continue;
         uint64_t v = image_uint(val, vsz, be);
         switch (tag) {
         case 256: t->width = v; break;

@@ -25,8 +25,9 @@ typedef struct {
     int cmap_size;
 } pillow_tags;
 
-/* Reads the first directory of d[len] into t (bounds-checked against len: a tag whose data lies
- * outside the file is skipped, as Pillow does). 0, or -1 when there is no directory to read. */
+/* Reads the first directory of d[len] into t, bounds-checked against len; as Pillow 9.4, a tag
+ * whose data lies outside the file ends the directory (the tags after it stay 0). 0, or -1 when
+ * there is no directory to read. */
 int tiff_pillow_view(const uint8_t *d, size_t len, pillow_tags *t);
 
 /* Pillow's 256-entry palette of a P / PA TIFF. DEIT_OK, or DEIT_EINVAL with a message. */
