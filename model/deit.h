@@ -69,9 +69,9 @@ int deit_precision_parse(const char *s, deit_precision *out);
 /* ---- model ----------------------------------------------------------------------------------- */
 
 /* Opens a model directory (config.json + model.safetensors [+ preprocessor_config.json]), a
- * .safetensors file (with the config.json beside it: every size but the number of attention heads
- * comes from the tensors, so a checkpoint without config.json is refused), or "builtin:NAME", a
- * model compiled into the binary (hub.h; hub ids are resolved to a directory there).
+ * .safetensors file (with the config.json beside it, or without one: then timm's standard ViT/DeiT
+ * of its width, the number of heads being the one size the tensors do not give), or
+ * "builtin:NAME", a model compiled into the binary (hub.h; hub ids are resolved to a directory there).
  * Returns DEIT_OK or a DEIT_E* status with a message naming the file/tensor/field. */
 int deit_model_open(const char *path, deit_model **out, char *err, size_t errlen);
 /* deit_model_open with parameters (NULL: deit_default_params()). An isa or precision this build or

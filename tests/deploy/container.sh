@@ -92,9 +92,10 @@ $PODMAN run -d --name "$C1" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P1" -e DEIT_GRPC_PO
 $PODMAN run -d --name "$C2" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P2" -e DEIT_GRPC_PORT="$G2" -e DEIT_HOST=127.0.0.1 \
     -v "$PWD/tests/fixtures/models/timm-deit-nodist-reduced:/models/default:ro" -e DEIT_MODEL=/models/default \
     "$IMAGE" >"$T/run2.log" 2>&1 || { cat "$T/run2.log"; fail "run $C2"; }
-for p in "$P1" "$P2"; do
+for pc in "$P1:$C1" "$P2:$C2"; do
+    p=${pc%%:*} c=${pc#*:}
     wait_http "http://127.0.0.1:$p/readyz" 60 ||
-        { $PODMAN logs "$C1" 2>&1 | tail; fail "container on port $p not ready within 60 s"; }
+        { $PODMAN logs "$c" 2>&1 | tail; fail "container $c on port $p not ready within 60 s"; }
 done
 say "both containers ready (ports $P1, $P2)"
 # A real gRPC call (ServerLive with an empty message over HTTP/2), not the log line: podman's log
