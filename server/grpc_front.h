@@ -20,6 +20,10 @@
  * its request arrived: nginx's "client closed request", neither the client's fault nor ours. */
 #define HTTP_CLIENT_CLOSED 499
 
+/* The ModelInfer messages waiting for a decoder hold at most this many --max-body-mb (128 MiB by
+ * default); a call beyond is answered RESOURCE_EXHAUSTED, as one beyond --queue. */
+#define DECODE_QUEUE_BODIES 4
+
 /* What inference needs; written once by gfe_set_engine before engine_set is published. */
 typedef struct {
     const deit_model *model;
@@ -83,8 +87,9 @@ int gfe_model_check(const gfe_engine *e, const char *name, const char *version, 
  * decoders; answered from there or, once queued, from the batcher's completion. */
 void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len);
 
-/* The decoders (grpc_infer.c): n threads. NULL when out of memory or threads. */
-gfe_decoders *gfe_decoders_start(int n);
+/* The decoders (grpc_infer.c): n threads; the messages waiting for them hold at most max_bytes
+ * (one message always fits). NULL when out of memory or threads. */
+gfe_decoders *gfe_decoders_start(int n, size_t max_bytes);
 /* Answers the calls still waiting UNAVAILABLE (call after batcher_stop: nothing more is decoded) and
  * joins the threads; calls that come later are answered UNAVAILABLE at once. NULL: no-op. */
 void gfe_decoders_stop(gfe_decoders *d);

@@ -24,6 +24,7 @@ typedef struct infer_call {
     v2_output outs[V2_OUT_COUNT];
     int n_outs;
     char *id;                  /* request id to echo, or NULL */
+    size_t bytes;              /* the request message's size, while it waits for a decoder */
     double deadline;           /* the client's, in batcher_now() seconds; HUGE_VAL when none */
     gcodec_infer_request r;    /* the decoded message, whose images wait for a decoder; then empty */
     struct infer_call *next;   /* in the decoders' queue */
@@ -33,13 +34,15 @@ typedef struct infer_call {
 /* The decoders: a few threads that decode ModelInfer's images, so gRPC's callback threads (a few,
  * shared by every call) only move bytes. Decoded on those, two large requests kept a Health/Check
  * (the readiness probe) waiting for seconds, and other calls' messages unread. Bounded: n threads
- * (--http-threads, as REST's decoding), and the images waiting for them count against --queue
- * with those waiting for a worker. */
+ * (--http-threads, as REST's decoding), the images waiting for them count against --queue
+ * with those waiting for a worker, and the messages they wait in hold at most max_bytes: counted
+ * in images alone, 256 one-image calls of --max-body-mb each could hold 8 GiB here. */
 struct gfe_decoders {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     infer_call *head, *tail;   /* FIFO */
     int images;                /* images of the calls in it */
+    size_t bytes, max_bytes;   /* their messages' bytes, and the most they may hold */
     int stop;                  /* gfe_decoders_stop: answer what waits, then exit */
     int n;
     pthread_t threads[];
@@ -164,6 +167,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         memcpy(c->outs, c->r.req.outputs, sizeof c->outs);
         c->id = c->r.req.id; /* taken over */
         c->r.req.id = NULL;
+        c->bytes = len;
         c->deadline = isfinite(left) && left < 1e9 ? batcher_now() + left : HUGE_VAL;
         c->pixels = malloc(n * e->in_floats * sizeof(float));
         c->cls = malloc(n * K * sizeof(float));
@@ -237,6 +241,7 @@ static void *decoder_main(void *arg)
         d->head = c->next;
         if (!d->head) d->tail = NULL;
         d->images -= c->n;
+        d->bytes -= c->bytes;
         int stopping = d->stop;
         pthread_mutex_unlock(&d->mu);
         if (stopping) { /* the batcher is stopped by now: no decoding for nothing */
@@ -260,26 +265,34 @@ void gfe_model_infer(const gfe_call *ci, const uint8_t *req, size_t len)
     /* what waits for a decoder is queued work too: --queue holds for both (prepare checked the
      * batcher's part alone) */
     int full = batcher_queued(c->e->batcher) + d->images + c->n > ci->g->cfg->queue;
-    if (!full && !d->stop) {
+    size_t waiting = d->bytes;
+    int heavy = !full && d->head && d->bytes + c->bytes > d->max_bytes;
+    if (!full && !heavy && !d->stop) {
         c->next = NULL;
         if (d->tail) d->tail->next = c;
         else d->head = c;
         d->tail = c;
         d->images += c->n;
+        d->bytes += c->bytes;
         pthread_cond_signal(&d->cv);
         pthread_mutex_unlock(&d->mu);
         return;
     }
     pthread_mutex_unlock(&d->mu);
     if (full) queue_full(&c->ci);
+    else if (heavy)
+        gfe_fail_code(&c->ci, RPC_RESOURCE_EXHAUSTED, 503,
+                      "server busy: %zu MiB of requests already wait for a decoder (at most %d x --max-body-mb)",
+                      waiting >> 20, DECODE_QUEUE_BODIES);
     else gfe_fail(&c->ci, 503, "server is shutting down");
     infer_free(c);
 }
 
-gfe_decoders *gfe_decoders_start(int n)
+gfe_decoders *gfe_decoders_start(int n, size_t max_bytes)
 {
     gfe_decoders *d = calloc(1, sizeof *d + (size_t)n * sizeof d->threads[0]);
     if (!d) return NULL;
+    d->max_bytes = max_bytes;
     if (pthread_mutex_init(&d->mu, NULL)) {
         free(d);
         return NULL;

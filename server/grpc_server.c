@@ -336,7 +336,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
     atomic_init(&g->stopping, 0);
-    if (!(g->dec = gfe_decoders_start(cfg->http_threads))) {
+    if (!(g->dec = gfe_decoders_start(cfg->http_threads, DECODE_QUEUE_BODIES * ((size_t)cfg->max_body_mb << 20)))) {
         snprintf(err, errlen, "gRPC: out of memory or threads for the image decoders");
         free(g);
         return NULL;

@@ -537,6 +537,24 @@ async function testDecodersOffCallbackThreads() {
           'access log: the cancelled call, read (images=1), ended CANCELLED');
     eq(await o.stop(), 0, 'decoders-cancel server exits 0');
     checkLogClean(o, 'decoders-cancel server');
+
+    // The messages waiting for a decoder hold at most 4 x --max-body-mb (8 MiB here): behind a busy
+    // decoder, six one-image calls of 1.9 MB each are not all held; those beyond are answered
+    // RESOURCE_EXHAUSTED (counted in images alone, all six fitted --queue and were held whole)
+    const q = await startServer('decoders-bytes', ['--max-images', '8', '--max-body-mb', '2', '--http-threads', '1']);
+    const pgm = Buffer.concat([Buffer.from('P5\n1400 1400\n255\n'), Buffer.alloc(1400 * 1400, 128)]);
+    const slow = call(q.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)));
+    await sleep(200);
+    const heavy = await Promise.all(Array.from({ length: 6 }, () => call(q.svc, 'ModelInfer', inferReq(name, [pgm]))));
+    const refused = heavy.filter((r) => code(r) === C.RESOURCE_EXHAUSTED);
+    check(!(await slow).err, 'the busy call: OK');
+    check(refused.length >= 1 && heavy.filter((r) => !r.err).length >= 3,
+          `1.9 MB calls behind a busy decoder: some held (OK), the rest RESOURCE_EXHAUSTED (${heavy.map((r) => code(r))})`);
+    check(refused.length && /MiB of requests already wait for a decoder \(at most 4 x --max-body-mb\)/.test(refused[0].err.details),
+          `... saying why: ${refused.length && refused[0].err.details}`);
+    check(heavy.every((r) => !r.err || code(r) === C.RESOURCE_EXHAUSTED), 'nothing else');
+    eq(await q.stop(), 0, 'decoders-bytes server exits 0');
+    checkLogClean(q, 'decoders-bytes server');
 }
 
 // Images of the slow model per second with one worker: sizes the queued work of the timing tests.
