@@ -194,7 +194,8 @@ typedef struct {
  * during the pass: deit_explain_bytes(m) per explaining image, freed before it returns. A batch
  * that would keep more than DEIT_MAX_EXPLAIN_PASS_BYTES runs in smaller passes (same results).
  * Returns DEIT_OK; DEIT_EINVAL, DEIT_ENOMEM, or DEIT_ETOOBIG when one image alone needs more than
- * that limit (nothing computed); or DEIT_ENONFINITE as deit_forward. */
+ * that limit (a failure: nothing computed, or for a batch run in smaller passes, not all of it);
+ * or DEIT_ENONFINITE as deit_forward. */
 int deit_forward_explain(const deit_model *m, deit_state *s, const float *pixels, int batch,
                          float *cls_logits, float *dist_logits, deit_explain *ex);
 

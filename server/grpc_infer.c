@@ -182,13 +182,20 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
     return c;
 }
 
-/* A call whose client has gone (cancelled it, or reset its stream) is answered, to nobody, instead of
- * being decoded or run: the work would be thrown away, and a client that sends and resets could
- * otherwise keep the decoders and workers busy for free. 1 when it was. */
+/* A call that was cancelled (its client reset the stream or gave up, its deadline passed, or the
+ * server is stopping) is answered, to nobody, instead of being decoded or run: the work would be
+ * thrown away, and a client that sends and resets could otherwise keep the decoders and workers
+ * busy for free. Counted as on_unread counts such calls: 504 for a deadline, 503 while stopping,
+ * else 499. 1 when it was. */
 static int client_gone(infer_call *c, const char *when)
 {
     if (!rpc_call_cancelled(c->ci.call)) return 0;
-    gfe_fail_code(&c->ci, RPC_CANCELLED, HTTP_CLIENT_CLOSED, "the call was cancelled %s", when);
+    if (batcher_now() > c->deadline)
+        gfe_fail_code(&c->ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed %s", when);
+    else if (atomic_load(&c->ci.g->stopping))
+        gfe_fail_code(&c->ci, RPC_UNAVAILABLE, 503, "server is shutting down");
+    else
+        gfe_fail_code(&c->ci, RPC_CANCELLED, HTTP_CLIENT_CLOSED, "the call was cancelled %s", when);
     infer_free(c);
     return 1;
 }

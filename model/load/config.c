@@ -83,10 +83,22 @@ static int resolve_geometry(const jsrc *s, const tensor_facts *tf, deit_config *
                          "checkpoint: %d patches and %d prefix tokens make %d tokens, over the limit %d", patches,
                          cfg->n_prefix, cfg->n_prefix + patches, DEIT_MAX_TOKENS);
     cfg->n_tokens = cfg->n_prefix + patches;
-    /* forward.c's per-image buffers (config.h), and one thread's attention scores, T^2 floats and
-     * as many bf16 probabilities; every factor is bounded, so no product overflows */
-    size_t T = (size_t)cfg->n_tokens, per_token = 6 * (size_t)tf->dim + (size_t)tf->mlp;
-    size_t bytes = sizeof(float) * (T * per_token + (size_t)patches * tf->in_chans * p * p) + 6 * T * T;
+    return DEIT_OK;
+}
+
+/* forward.c's per-image buffers (config.h): per token the residual stream, its norm, q/k/v, the
+ * attention output and the MLP's hidden layer (6 x width + MLP floats); the patch matrix; the K^T
+ * and V packs of every head, double-buffered, each padded to the kernels' 16-column panels (at most
+ * 4 x T x width + 30 x (width + heads x T) floats: with heads of one or two dims the padding is
+ * most of it); and one thread's attention scores, T^2 floats and as many bf16 probabilities. Every
+ * factor is bounded (config.h), so no product overflows. Needs the head count: after check_heads. */
+static int check_activations(const jsrc *s, const tensor_facts *tf, const deit_config *cfg)
+{
+    size_t T = (size_t)cfg->n_tokens, D = (size_t)tf->dim, H = (size_t)cfg->heads, p = (size_t)tf->patch;
+    size_t patches = T - (size_t)cfg->n_prefix;
+    size_t floats = T * (6 * D + (size_t)tf->mlp) + patches * (size_t)tf->in_chans * p * p + 4 * T * D +
+                    30 * (D + H * T);
+    size_t bytes = sizeof(float) * floats + 6 * T * T;
     if (bytes > DEIT_MAX_IMAGE_ACTIVATION_BYTES)
         return deit_fail(s->err, s->errlen, DEIT_EINVAL,
                          "checkpoint: %d tokens of width %d with an MLP of %d need %zu MiB of activations per "
@@ -225,7 +237,8 @@ int deit_config_resolve(const char *config_json, size_t config_len, const char *
     if ((rc = resolve_geometry(&s, &tf, cfg)) ||
         (rc = finish_preproc(&s, &ps, tf.naming.layout, crop_pct, squash, cfg)) ||
         (rc = resolve_labels(&s, root, tf.naming.layout, cfg)) ||
-        (rc = check_heads(&s, root, &tf, cfg)))
+        (rc = check_heads(&s, root, &tf, cfg)) ||
+        (rc = check_activations(&s, &tf, cfg)))
         goto out;
 out:
     json_decref(root);

@@ -332,10 +332,9 @@ async function main() {
     // changed in the browser, as no test model is that large): predictions only, said so ----
     check(models.explain === true, "v1/models says the test model can be explained");
     w = await open(browser, DIRECT + "/", (page) => page.route("**/v1/models", async (route) => {
-      const resp = await route.fetch();
-      const j = await resp.json();
+      const j = await (await route.fetch()).json();
       j.models[0].explain = false;
-      await route.fulfill({ response: resp, json: j });
+      await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(j) });
     }));
     await w.page.setInputFiles("#files", [IMAGES[0]]);
     await cardsDone(w.page, 1);

@@ -19,7 +19,10 @@ fi
 command -v node >/dev/null || fail "node not installed"
 command -v nginx >/dev/null || fail "nginx not installed (apt-get install nginx-light)"
 [ -x "$SERVER_BIN" ] || fail "$SERVER_BIN missing (make build/deit-server)"
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
+# (again when the installed version is not the one package.json pins, as after a change of the pin)
+pinned=$(node -p 'require("./tests/browser/package.json").dependencies["playwright-core"]')
+installed=$(node -p 'require("./tests/browser/node_modules/playwright-core/package.json").version' 2>/dev/null || true)
+if [ "$installed" != "$pinned" ]; then
     (cd tests/browser && npm ci --no-audit --no-fund --silent) || fail "npm ci playwright-core failed"
 fi
 

@@ -519,9 +519,13 @@ async function testDecodersOffCallbackThreads() {
 
     // A call cancelled while it waits for the decoder (one, busy with 8 large images) is neither
     // decoded nor run: answered CANCELLED (499), its message read (images=1) but no work done for it.
+    // (the channel is warmed up first, so the busy call's message is there at once; its 8 images of
+    // 36 MP keep the one decoder busy for seconds, on a fast machine too)
     const o = await startServer('decoders-cancel', ['--max-images', '8', '--max-body-mb', '8', '--http-threads', '1']);
-    const busy = call(o.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)));
-    await sleep(200);
+    const huge = bigPng(6000, 6000);
+    check(!(await call(o.svc, 'ServerLive', {})).err, 'decoders-cancel: channel up');
+    const busy = call(o.svc, 'ModelInfer', inferReq(name, Array(8).fill(huge)));
+    await sleep(300);
     let cancelledErr = null;
     const gone = o.svc.ModelInfer(inferReq(name, [IMAGES[0]]), new grpc.Metadata(), (err) => { cancelledErr = err; });
     await sleep(300); // its message is read by now; the decoder is still on the large images
@@ -543,8 +547,9 @@ async function testDecodersOffCallbackThreads() {
     // RESOURCE_EXHAUSTED (counted in images alone, all six fitted --queue and were held whole)
     const q = await startServer('decoders-bytes', ['--max-images', '8', '--max-body-mb', '2', '--http-threads', '1']);
     const pgm = Buffer.concat([Buffer.from('P5\n1400 1400\n255\n'), Buffer.alloc(1400 * 1400, 128)]);
-    const slow = call(q.svc, 'ModelInfer', inferReq(name, Array(8).fill(big)));
-    await sleep(200);
+    check(!(await call(q.svc, 'ServerLive', {})).err, 'decoders-bytes: channel up');
+    const slow = call(q.svc, 'ModelInfer', inferReq(name, Array(8).fill(huge)));
+    await sleep(300);
     const heavy = await Promise.all(Array.from({ length: 6 }, () => call(q.svc, 'ModelInfer', inferReq(name, [pgm]))));
     const refused = heavy.filter((r) => code(r) === C.RESOURCE_EXHAUSTED);
     check(!(await slow).err, 'the busy call: OK');

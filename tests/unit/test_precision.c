@@ -126,6 +126,11 @@ static void run_case(const model_case *mc, int prec, int attn_f32, const char *m
     CHECK_MSG(ni > 0, "%s: no reference images", mc->model);
 
     deit_state *s1 = new_state(m, 1, 1);
+    /* the path run is the one named: f32 attention when asked, bf16 otherwise at bf16 and int8
+     * where the CPU has BF16 */
+    int want_bf16 = prec != 0 && !attn_f32 && lp_isa_missing(m->isa, LP_BF16) == NULL;
+    CHECK_MSG(s1 && s1->attn_bf16 == want_bf16, "%s %s: attention in %s", mc->model, pname,
+              s1 && s1->attn_bf16 ? "bf16" : "f32");
     float *cls = malloc((size_t)ni * K * sizeof(float)), *dist = malloc((size_t)ni * K * sizeof(float));
     float *fused = malloc((size_t)K * sizeof(float));
     stats st = {0};
