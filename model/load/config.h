@@ -41,8 +41,8 @@
 #define DEIT_MAX_TOKENS 16385
 /* Each size above is bounded on its own, but not their products: the activations one image's
  * forward pass keeps (per token: the residual stream, its norm, q/k/v, the attention output and
- * the MLP's hidden layer; plus the patch matrix), times --max-batch, per worker, and each thread's
- * T x T attention scores. A 5 MB checkpoint (width 8, MLP 65536, 16385 tokens) would ask each
+ * the MLP's hidden layer; plus the patch matrix and the K/V packs), times --max-batch, per worker,
+ * and each thread's T x T attention scores (config.c, check_activations). A 5 MB checkpoint (width 8, MLP 65536, 16385 tokens) would ask each
  * worker for 4 GiB per image; one of width 8 and MLP 8 with as many tokens, 1.5 GiB per thread.
  * Real ones need far less: ViT-g/14 at 518x518 (1370 tokens) 100 MiB, a patch-8 ViT-B at 448 96 MiB. */
 #define DEIT_MAX_IMAGE_ACTIVATION_BYTES ((size_t)1 << 30)
