@@ -132,7 +132,13 @@ static void run_jobs(worker *w, batch_job *jobs, int total)
             off += j->n;
         }
     }
-    if (p->metrics) atomic_fetch_add_explicit(&p->metrics->images, (unsigned long)total, memory_order_relaxed);
+    if (p->metrics) {
+        /* classified images only: a job whose pass failed answers an error, not a prediction */
+        unsigned long done = 0;
+        for (batch_job *j = jobs; j; j = j->next)
+            if (j->status == BATCH_OK) done += (unsigned long)j->n;
+        atomic_fetch_add_explicit(&p->metrics->images, done, memory_order_relaxed);
+    }
     double t1 = batcher_now();
     while (jobs) {
         batch_job *next = jobs->next;

@@ -141,7 +141,7 @@ char *metrics_render(metrics *m, size_t *len)
     render_hist(&s, "deit_batch_size", "Images per forward pass.", &m->batch_size);
     sb_printf(&s, "# HELP deit_queue_depth Images waiting for a worker.\n# TYPE deit_queue_depth gauge\n"
                   "deit_queue_depth %ld\n", atomic_load_explicit(&m->queue_depth, memory_order_relaxed));
-    sb_printf(&s, "# HELP deit_images_total Images that went through inference.\n"
+    sb_printf(&s, "# HELP deit_images_total Images classified (not those of a failed forward pass).\n"
                   "# TYPE deit_images_total counter\ndeit_images_total %lu\n",
               atomic_load_explicit(&m->images, memory_order_relaxed));
     sb_printf(&s, "# HELP deit_slow_connections_closed_total Connections closed for not sending their request "

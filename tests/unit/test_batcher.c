@@ -434,7 +434,9 @@ static void test_failure(void)
 static void test_failure_isolated(void)
 {
     reset_done();
-    batcher *b = start(1, 8, 0, 16, 0, NULL);
+    metrics m;
+    metrics_init(&m);
+    batcher *b = start(1, 8, 0, 16, 0, &m);
     static tjob hold, good1, bad, good2;
     init_job(&hold, 1, 0);
     init_job(&good1, 2, 10);
@@ -456,6 +458,7 @@ static void test_failure_isolated(void)
     CHECK(outputs_ok(&good1) && outputs_ok(&good2));
     CHECK_INT_EQ(good1.job.batch_images, 6); /* they did share a pass first */
     CHECK_INT_EQ(atomic_load(&forwards) - before, 1 + 1 + 3); /* hold, the shared pass, three retries */
+    CHECK_INT_EQ(atomic_load(&m.images), 1 + 2 + 3); /* classified: the poisoned image is not */
     batcher_stop(b, 1);
     batcher_free(b);
 }
