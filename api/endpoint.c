@@ -166,11 +166,9 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
             fail(p, 400, "%s", err);
             return;
         }
-        size_t need = srv->model->explain_bytes;
-        if (p->explain && need > DEIT_MAX_EXPLAIN_PASS_BYTES) {
-            fail(p, 400, "explain is not available for this model: an explained image keeps %zu MiB of "
-                 "attention (blocks x tokens^2), over the limit of %zu MiB", need >> 20,
-                 DEIT_MAX_EXPLAIN_PASS_BYTES >> 20);
+        char why[160];
+        if (p->explain && api_explain_refused(srv->model, why, sizeof why)) {
+            fail(p, 400, "explain is not available for this model: %s", why);
             return;
         }
     } else {

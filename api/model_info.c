@@ -1,4 +1,6 @@
 /* model_info.c — the served model's description for the API, from the engine's public header. */
+#include <stdio.h>
+
 #include "model_info.h"
 
 void api_model_of(const deit_model *m, const char *name, const char *version, api_model *out)
@@ -13,3 +15,13 @@ void api_model_of(const deit_model *m, const char *name, const char *version, ap
 }
 
 const char *api_model_version(const api_model *m) { return m->version ? m->version : "1"; }
+
+int api_explain_refused(const api_model *m, char *why, size_t why_len)
+{
+    if (m->explain_bytes <= DEIT_MAX_EXPLAIN_PASS_BYTES)
+        return 0;
+    if (why && why_len)
+        snprintf(why, why_len, "an explained image keeps %zu MiB of attention (blocks x tokens^2), over the "
+                 "limit of %zu MiB", m->explain_bytes >> 20, DEIT_MAX_EXPLAIN_PASS_BYTES >> 20);
+    return 1;
+}

@@ -25,6 +25,11 @@ typedef struct {
 /* Fills out from an open model. name and version are borrowed (version NULL: "1"). */
 void api_model_of(const deit_model *m, const char *name, const char *version, api_model *out);
 
+/* 1 when the model's images cannot be explained (an explained image would keep more attention than
+ * the engine's DEIT_MAX_EXPLAIN_PASS_BYTES), with the reason in why; 0 when they can. The one rule
+ * behind the 400 of /v1/predict?explain=1, /v1/models' "explain" and deit-predict --explain. */
+int api_explain_refused(const api_model *m, char *why, size_t why_len);
+
 /* The served version, never NULL. */
 const char *api_model_version(const api_model *m);
 

@@ -293,7 +293,7 @@ char *resp_models(const api_model *m, size_t *len)
                               m->distilled ? json_string(second_class ? "class" : "distillation") : json_null(),
                               "learned_token_cosine",
                               isfinite(m->learned_token_cosine) ? json_real(m->learned_token_cosine) : json_null(),
-                              "explain", m->explain_bytes <= DEIT_MAX_EXPLAIN_PASS_BYTES);
+                              "explain", !api_explain_refused(m, NULL, 0));
     return finish(json_pack("{s:[o]}", "models", model), len);
 }
 

@@ -132,16 +132,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "deit-predict: cannot load model: %s\n", err);
         return 2;
     }
-    if (explain && deit_explain_bytes(m) > DEIT_MAX_EXPLAIN_PASS_BYTES) {
-        fprintf(stderr, "deit-predict: --explain is not available for this model: an explained image keeps %zu MiB "
-                "of attention (blocks x tokens^2), over the limit of %zu MiB\n", deit_explain_bytes(m) >> 20,
-                DEIT_MAX_EXPLAIN_PASS_BYTES >> 20);
+    api_model am;
+    api_model_of(m, deit_model_name(m), NULL, &am);
+    char refusal[160];
+    if (explain && api_explain_refused(&am, refusal, sizeof refusal)) {
+        fprintf(stderr, "deit-predict: --explain is not available for this model: %s\n", refusal);
         deit_model_free(m);
         return 2;
     }
     int K = deit_model_classes(m);
-    api_model am;
-    api_model_of(m, deit_model_name(m), NULL, &am);
     deit_state *s = deit_state_new_with(m, &params);
     float *px = malloc(deit_input_floats(m) * sizeof(float));
     float *logits = malloc(2 * (size_t)K * sizeof(float));
