@@ -185,8 +185,9 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
 /* A call that was cancelled (its client reset the stream or gave up, its deadline passed, or the
  * server is stopping) is answered, to nobody, instead of being decoded or run: the work would be
  * thrown away, and a client that sends and resets could otherwise keep the decoders and workers
- * busy for free. Counted as on_unread counts such calls: 504 for a deadline, 503 while stopping,
- * else 499. 1 when it was. */
+ * busy for free. 504 for a deadline (it passed after the message was read: the server's time, as
+ * the other 504s here), 503 while stopping, else 499. on_unread counts an expired call 499 instead:
+ * its deadline passed before the client sent its message. 1 when it was. */
 static int client_gone(infer_call *c, const char *when)
 {
     if (!rpc_call_cancelled(c->ci.call)) return 0;

@@ -221,7 +221,8 @@ static int route_of(const char *method, gfe_call *ci)
 
 /* The transport's report of a call that ended without its message (already answered, if at all):
  * counted and logged as gfe_answer does. A cancelled call is HTTP_CLIENT_CLOSED, not a client error:
- * the client left or its deadline passed before it sent the request, which it may well do. */
+ * the client left or its deadline passed before it sent the request, which it may well do. (Once
+ * the message is read, a deadline that passes is the server's time: grpc_infer.c counts it 504.) */
 static void on_unread(void *ctx, rpc_call *call, const char *method, rpc_unread why, double secs)
 {
     gfe_server *g = ctx;
