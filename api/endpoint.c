@@ -22,8 +22,12 @@ static const char *const PREDICT_TYPES[] = {
     "application/x-www-form-urlencoded", NULL};
 /* SageMaker's Triton containers: the v2 binary extension, the JSON header's length a parameter */
 #define SAGEMAKER_BINARY "application/vnd.sagemaker-triton.binary+json"
+/* The body is JSON unless Inference-Header-Content-Length says where its binary part starts, as
+ * Triton reads it. text/plain is what fetch() labels a string body, and form-urlencoded what
+ * `curl -d @request.json` sends: both are JSON here, not a reason to refuse it. */
 static const char *const V2_TYPES[] = {
-    "application/json", "application/octet-stream", SAGEMAKER_BINARY, NULL};
+    "application/json", "application/octet-stream", SAGEMAKER_BINARY, "text/plain",
+    "application/x-www-form-urlencoded", NULL};
 
 const char *const *api_media_types(route_kind kind)
 {

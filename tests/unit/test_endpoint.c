@@ -106,7 +106,17 @@ static void test_plan_errors(void)
     /* media types */
     api_head txt = {.content_type = "text/plain"};
     CHECK_INT_EQ(plan("/v1/predict", "POST", &txt, &sv, &p), 415);
-    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &txt, &sv, &p), 415);
+    /* v2: what fetch() (text/plain;charset=UTF-8) and `curl -d` send with a JSON string are JSON */
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &txt, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_V2);
+    api_head fetched = {.content_type = "text/plain;charset=UTF-8"}, curl_d = {.content_type =
+                                                                                  "application/x-www-form-urlencoded"};
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &fetched, &sv, &p), 0);
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &curl_d, &sv, &p), 0);
+    CHECK_INT_EQ(p.body, API_BODY_V2);
+    api_head jpeg = {.content_type = "image/jpeg"};
+    CHECK_INT_EQ(plan("/v2/models/toy/infer", "POST", &jpeg, &sv, &p), 415);
+    CHECK_MSG(strstr(p.msg, "send application/json") != NULL, "%s", p.msg);
     CHECK_INT_EQ(plan("/predictions/toy", "POST", &txt, &sv, &p), 0); /* TorchServe: any body */
     api_head js = {.content_type = "application/json"};
     CHECK_INT_EQ(plan("/v1/predict", "POST", &js, &sv, &p), 415);
