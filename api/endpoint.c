@@ -211,7 +211,8 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
 
 char *api_error_body(const route *rt, int status, const char *msg, size_t *len)
 {
-    return rt->v2 ? resp_v2_error(msg, len) : resp_error(status, msg, len);
+    if (rt->v2) return resp_v2_error(msg, len);
+    return rt->torchserve ? resp_torchserve_error(status, msg, len) : resp_error(status, msg, len);
 }
 
 /* Sets a constant JSON body. */

@@ -119,8 +119,8 @@ typedef struct {
  * /v2/models/{m}[/ready]). Returns 0, or -1 when out of memory (nothing to free then). */
 int api_answer_get(const route *rt, const api_server *srv, api_answer *out);
 
-/* The error body in the route's shape: {"error": msg} under /v2, {"error": {code, message}} elsewhere.
- * NULL when out of memory. */
+/* The error body in the route's shape: {"error": msg} under /v2, TorchServe's {code, type, message}
+ * under /predictions and /ping, {"error": {code, message}} elsewhere. NULL when out of memory. */
 char *api_error_body(const route *rt, int status, const char *msg, size_t *len);
 
 /* A body split into encoded images. data/lens point into the caller's body, into `inflated`, or into

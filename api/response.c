@@ -258,6 +258,34 @@ char *resp_v2_error(const char *msg, size_t *len)
     return finish(json_pack("{s:s}", "error", clean), len);
 }
 
+const char *resp_torchserve_type(int status)
+{
+    /* deploy/nginx.conf's $deit_error_type spells the same names for the errors nginx answers */
+    static const struct { int status; const char *type; } TYPES[] = {
+        {400, "BadRequestException"},         {401, "UnauthorizedException"},
+        {403, "ForbiddenException"},          {404, "ModelNotFoundException"},
+        {405, "MethodNotAllowedException"},   {408, "RequestTimeoutException"},
+        {411, "LengthRequiredException"},     {413, "PayloadTooLargeException"},
+        {414, "URITooLongException"},         {415, "UnsupportedMediaTypeException"},
+        {429, "TooManyRequestsException"},    {431, "RequestHeaderFieldsTooLargeException"},
+        {499, "ClientClosedRequestException"}, {500, "InternalServerException"},
+        {501, "NotImplementedException"},     {502, "BadGatewayException"},
+        {503, "ServiceUnavailableException"}, {504, "GatewayTimeoutException"},
+        {505, "HTTPVersionNotSupportedException"},
+    };
+    for (size_t i = 0; i < sizeof TYPES / sizeof *TYPES; i++)
+        if (TYPES[i].status == status) return TYPES[i].type;
+    return status >= 500 ? "InternalServerException" : "BadRequestException";
+}
+
+char *resp_torchserve_error(int status, const char *msg, size_t *len)
+{
+    char clean[MAX_ERROR_BYTES];
+    api_utf8_clean(msg, strlen(msg), clean, sizeof clean);
+    return finish(json_pack("{s:i, s:s, s:s}", "code", status, "type", resp_torchserve_type(status), "message",
+                            clean), len);
+}
+
 /* {"mode": "exact" | "keep_ratio", "width", "height"}, {"mode": "shortest_side", "size"}, or null
  * when the crop is cut from the image as it is */
 static json_t *resize_json(const deit_resize *r)

@@ -60,6 +60,12 @@ char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, i
 char *resp_error(int status, const char *msg, size_t *len);
 /* KServe v2: {"error": msg} */
 char *resp_v2_error(const char *msg, size_t *len);
+/* TorchServe: {"code": status, "type": "<its exception name>", "message": msg} */
+char *resp_torchserve_error(int status, const char *msg, size_t *len);
+/* The "type" of resp_torchserve_error: TorchServe's own exception name for the statuses it answers
+ * (BadRequestException, ModelNotFoundException, MethodNotAllowedException, InternalServerException,
+ * ServiceUnavailableException), else the status's reason phrase as one such name. */
+const char *resp_torchserve_type(int status);
 
 /* GET /v1/models: {"models": [{name, architecture, dtype, input:{…}, dims, classes, heads:[…]}]} */
 char *resp_models(const api_model *m, size_t *len);

@@ -29,7 +29,7 @@ void route_match(const char *path, size_t len, route *out)
     memset(out, 0, sizeof *out);
     out->kind = R_NOT_FOUND;
     static const struct { const char *path; route_kind kind; const char *allow; int v2; } EXACT[] = {
-        {"/v1/predict", R_PREDICT, "POST", 0},   {"/ping", R_PING, GET_ONLY, 0},
+        {"/v1/predict", R_PREDICT, "POST", 0},   {"/ping", R_PING, GET_ONLY, 0}, /* TorchServe's shape below */
         {"/healthz", R_HEALTHZ, GET_ONLY, 0},    {"/readyz", R_READYZ, GET_ONLY, 0},
         {"/v1/models", R_MODELS, GET_ONLY, 0},   {"/metrics", R_METRICS, GET_ONLY, 0},
         {"/v2/health/live", R_V2_LIVE, GET_ONLY, 1}, {"/v2/health/ready", R_V2_READY, GET_ONLY, 1},
@@ -42,8 +42,11 @@ void route_match(const char *path, size_t len, route *out)
             out->kind = EXACT[i].kind;
             out->allow = EXACT[i].allow;
             out->v2 = EXACT[i].v2;
+            out->torchserve = EXACT[i].kind == R_PING;
             return;
         }
+    if (starts(path, len, "/predictions") && (len == 12 || path[12] == '/'))
+        out->torchserve = 1; /* TorchServe's paths answer errors as TorchServe does */
     if (starts(path, len, "/predictions/")) {
         /* /predictions/{model} or /predictions/{model}/{version} */
         const char *m = path + 13;

@@ -30,10 +30,12 @@ typedef struct {
     const char *version;       /* {v} segment, or NULL */
     size_t version_len;
     int v2;                    /* errors use the v2 shape {"error": "…"} */
+    int torchserve;            /* errors use TorchServe's shape {"code", "type", "message"} */
     const char *allow;         /* methods for the Allow header, e.g. "GET, HEAD" */
 } route;
 
-/* Matches path[len] (without query string). Unknown paths give R_NOT_FOUND (v2 set for /v2/...). */
+/* Matches path[len] (without query string). Unknown paths give R_NOT_FOUND (v2 set for /v2/...,
+ * torchserve for /predictions/... and /ping). */
 void route_match(const char *path, size_t len, route *out);
 
 /* 1 when method (e.g. "GET") is allowed for the route. */

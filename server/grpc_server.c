@@ -116,7 +116,8 @@ int gfe_authorized(const gfe_server *g, const rpc_call *call)
 int gfe_model_check(const gfe_engine *e, const char *name, const char *version, char *msg, size_t msglen)
 {
     /* the route REST would have matched for /v2/models/{name}[/versions/{version}]/infer */
-    route rt = {R_V2_INFER, name, strlen(name), *version ? version : NULL, strlen(version), 1, "POST"};
+    route rt = {.kind = R_V2_INFER, .model = name, .model_len = strlen(name), .version = *version ? version : NULL,
+                .version_len = strlen(version), .v2 = 1, .allow = "POST"};
     return api_model_check(&rt, &e->am, msg, msglen);
 }
 

@@ -120,7 +120,8 @@ ok "SIGTERM mid-run: $good/$total answered 200; the replica finished $after requ
 # ---- 4. errors nginx answers itself are the API's JSON, in the route's shape ------------------
 # json_error STATUS SHAPE CURL-ARGS...: the request gets STATUS with Content-Type application/json
 # and a body that parses as the server's error for that route (v1: {"error": {"code", "message"}},
-# v2: {"error": "message"}), no HTML. Sets HDRS (the response headers' file).
+# v2: {"error": "message"}, ts: TorchServe's {"code", "type", "message"}), no HTML. Sets HDRS (the
+# response headers' file).
 json_error() {
     local want=$1 shape=$2 code
     shift 2
@@ -133,10 +134,13 @@ json_error() {
 import json, sys
 body, want, shape = open(sys.argv[1]).read(), int(sys.argv[2]), sys.argv[3]
 d = json.loads(body)
-e = d["error"]
-if shape == "v2":
-    assert isinstance(e, str) and e, e
+if shape == "ts":
+    assert sorted(d) == ["code", "message", "type"] and d["code"] == want, d
+    assert d["type"].endswith("Exception") and isinstance(d["message"], str) and d["message"], d
+elif shape == "v2":
+    assert isinstance(d["error"], str) and d["error"], d
 else:
+    e = d["error"]
     assert e["code"] == want and isinstance(e["message"], str) and e["message"], e
 assert "<html" not in body.lower()
 PY
@@ -146,6 +150,8 @@ json_error 413 v1 -H 'Content-Type: image/jpeg' --data-binary @"$T/big.bin" "$UR
 grep -q 'balancer' "$T/err.body" || fail "413 on /v1/predict did not come from nginx: $(cat "$T/err.body")"
 json_error 413 v2 -H 'Content-Type: application/json' --data-binary @"$T/big.bin" "$URL/v2/models/m/infer"
 json_error 413 v1 -H 'Content-Type: image/jpeg' -H 'Expect:' --data-binary @"$T/big.bin" "$URL/v1/predict"
+json_error 413 ts -H 'Content-Type: image/jpeg' --data-binary @"$T/big.bin" "$URL/predictions/m"
+grep -q '"type":"PayloadTooLargeException"' "$T/err.body" || fail "413 on /predictions: $(cat "$T/err.body")"
 # errors found while nginx reads the request line (a named location cannot answer those: 500 HTML)
 json_error 414 v1 "$URL/v1/$(head -c 9000 /dev/zero | tr '\0' a)"
 json_error 400 v1 --request-target 'v1/predict' "$URL/"
@@ -170,6 +176,8 @@ grep -q "\"code\":505,\"message\":\"HTTP version not supported" "$T/err.raw" || 
 # the replicas' own errors pass through untouched (proxy_intercept_errors is off), 400 included
 json_error 404 v1 "$URL/no/such/path"
 grep -q 'balancer' "$T/err.body" && fail "a replica's 404 was replaced by nginx's: $(cat "$T/err.body")"
+json_error 404 ts -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" "$URL/predictions/no-such-model"
+grep -q '"type":"ModelNotFoundException"' "$T/err.body" || fail "a replica's TorchServe 404: $(cat "$T/err.body")"
 json_error 400 v2 -H 'Content-Type: application/json' --data-binary '{' "$URL/v2/models/$(basename "$DEPLOY_MODEL")/infer"
 grep -q 'invalid JSON' "$T/err.body" || fail "a replica's 400 was replaced by nginx's: $(cat "$T/err.body")"
 ok "413 over client_max_body_size, 414, a bad request line, headers too large, 501 and 505: JSON; a replica's 404 and 400 pass through"
@@ -180,7 +188,9 @@ json_error 502 v1 "$URL/v1/models"
 grep -qi '^retry-after: 1' "$HDRS" || fail "502 without Retry-After: $(cat "$HDRS")"
 json_error 502 v2 "$URL/v2/health/ready"
 json_error 502 v1 -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" "$URL/v1/predict"
-ok "every replica down: 502 as JSON with Retry-After, in the v1 and v2 shapes"
+json_error 502 ts -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" "$URL/predictions/m"
+json_error 502 ts "$URL/ping"
+ok "every replica down: 502 as JSON with Retry-After, in the v1, v2 and TorchServe shapes"
 
 kill -TERM $NGINX
 wait_exit $NGINX 10 || fail "nginx did not stop"

@@ -11,18 +11,18 @@ url, model, n, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 u = urllib.parse.urlsplit(url)
 auth = {"Authorization": "Bearer " + key}
 LIMIT = 1 << 20
-CASES = [  # method, path, headers, body size, status, v2 error shape
-    ("POST", "/nope", {"Content-Type": "image/png"}, 3 * LIMIT, 404, False),
-    ("POST", "/v2/models/nope/infer", dict(auth, **{"Content-Type": "application/json"}), 2 * LIMIT, 404, True),
-    ("POST", "/predictions/%s/9" % model, auth, LIMIT // 2, 404, False),
-    ("PUT", "/v1/predict", dict(auth, **{"Content-Type": "image/png"}), LIMIT // 2, 405, False),
-    ("POST", "/v1/predict", {"Content-Type": "image/png"}, 3 * LIMIT, 401, False),
-    ("POST", "/v1/predict", dict(auth, **{"Content-Type": "text/plain"}), 10 * 1024, 415, False),
-    ("POST", "/v1/predict?top_k=0", dict(auth, **{"Content-Type": "image/png"}), 100 * 1024, 400, False),
-    ("POST", "/v1/predict", dict(auth, **{"Content-Type": "image/png"}), 3 * LIMIT, 413, False),
+CASES = [  # method, path, headers, body size, status, error shape ("deit", "v2" or "torchserve")
+    ("POST", "/nope", {"Content-Type": "image/png"}, 3 * LIMIT, 404, "deit"),
+    ("POST", "/v2/models/nope/infer", dict(auth, **{"Content-Type": "application/json"}), 2 * LIMIT, 404, "v2"),
+    ("POST", "/predictions/%s/9" % model, auth, LIMIT // 2, 404, "torchserve"),
+    ("PUT", "/v1/predict", dict(auth, **{"Content-Type": "image/png"}), LIMIT // 2, 405, "deit"),
+    ("POST", "/v1/predict", {"Content-Type": "image/png"}, 3 * LIMIT, 401, "deit"),
+    ("POST", "/v1/predict", dict(auth, **{"Content-Type": "text/plain"}), 10 * 1024, 415, "deit"),
+    ("POST", "/v1/predict?top_k=0", dict(auth, **{"Content-Type": "image/png"}), 100 * 1024, 400, "deit"),
+    ("POST", "/v1/predict", dict(auth, **{"Content-Type": "image/png"}), 3 * LIMIT, 413, "deit"),
 ]
 ok = 0
-for method, path, headers, size, status, v2 in CASES:
+for method, path, headers, size, status, kind in CASES:
     body = b"x" * size
     for _ in range(n):
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
@@ -31,7 +31,12 @@ for method, path, headers, size, status, v2 in CASES:
             r = conn.getresponse()
             data = json.loads(r.read())
             err = data.get("error")
-            shape = isinstance(err, str) if v2 else isinstance(err, dict) and err.get("code") == status
+            if kind == "torchserve":
+                shape = data.get("code") == status and isinstance(data.get("type"), str) and "message" in data
+            elif kind == "v2":
+                shape = isinstance(err, str)
+            else:
+                shape = isinstance(err, dict) and err.get("code") == status
             if r.status == status and shape:
                 ok += 1
             else:

@@ -88,7 +88,11 @@ static inline void expect_error(const resp *r, long status, int v2, const char *
     CHECK_MSG(r->status == status, "%s: status %ld, expected %ld (%s)", what, r->status, status, r->body);
     json_t *j = body_json(r);
     json_t *e = json_object_get(j, "error");
-    if (v2) {
+    if (v2 == SHAPE_TORCHSERVE) {
+        CHECK_MSG(json_integer_value(json_object_get(j, "code")) == status && json_object_size(j) == 3 &&
+                      json_is_string(json_object_get(j, "type")) && json_is_string(json_object_get(j, "message")),
+                  "%s: TorchServe error body %s", what, r->body);
+    } else if (v2) {
         CHECK_MSG(json_is_string(e), "%s: v2 error must be a string: %s", what, r->body);
     } else {
         CHECK_MSG(json_integer_value(json_object_get(e, "code")) == status &&

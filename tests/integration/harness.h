@@ -19,6 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Error body shapes a test expects: the server's own {"error": {code, message}}, KServe v2's
+ * {"error": "…"}, TorchServe's {code, type, message} (/predictions, /ping) */
+#define SHAPE_DEIT 0
+#define SHAPE_V2 1
+#define SHAPE_TORCHSERVE 2
+
 static const char *H_SERVER_BIN, *H_MODEL, *H_IMAGES, *H_LOGS;
 /* CA file for https:// URLs (the TLS test's self-signed certificate); NULL: none. */
 static const char *H_CACERT;

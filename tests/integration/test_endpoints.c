@@ -71,7 +71,7 @@ static void test_endpoints(const server *s)
     CHECK(has_header(&r, "Allow", "POST"));
     resp_free(&r);
     r = request(c, "DELETE", url_of(s, "/predictions/x"), NULL, NULL, 0, TIMEOUT_S);
-    expect_error(&r, 405, 0, "DELETE /predictions");
+    expect_error(&r, 405, SHAPE_TORCHSERVE, "DELETE /predictions");
     CHECK(has_header(&r, "Allow", "POST, PUT"));
     resp_free(&r);
     r = request(c, "POST", url_of(s, "/healthz"), NULL, "x", 1, TIMEOUT_S);
@@ -231,7 +231,7 @@ static void test_predictions(const server *s)
         resp_free(&r);
     }
     r = request(c, "PUT", url_of(s, "/predictions/other-model"), NULL, REF_BLOB[1].data, REF_BLOB[1].len, TIMEOUT_S);
-    expect_error(&r, 404, 0, "torchserve unknown model");
+    expect_error(&r, 404, SHAPE_TORCHSERVE, "torchserve unknown model");
     resp_free(&r);
 
     /* v2 JSON with base64 BYTES: two images, classification + FP32 outputs; the second image's base64
@@ -426,7 +426,7 @@ static void test_model_name(void)
     resp_free(&r);
     snprintf(path, sizeof path, "/predictions/%s", MODEL_NAME);
     r = request(NULL, "POST", url_of(&s, path), png, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
-    expect_error(&r, 404, 0, "old name after --model-name");
+    expect_error(&r, 404, SHAPE_TORCHSERVE, "old name after --model-name");
     CHECK(r.body && strstr(r.body, "renamed-deit.v1"));
     resp_free(&r);
     check_stopped_clean(&s);

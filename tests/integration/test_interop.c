@@ -111,8 +111,11 @@ static int error_shape_ok(const char *body, int status, int v2)
 {
     json_t *j = json_loads(body, 0, NULL);
     json_t *e = json_object_get(j, "error");
-    int ok = v2 ? json_is_string(e)
-                : json_integer_value(json_object_get(e, "code")) == status && json_is_string(json_object_get(e, "message"));
+    int ok = v2 == SHAPE_TORCHSERVE ? json_integer_value(json_object_get(j, "code")) == status &&
+                                          json_is_string(json_object_get(j, "type")) &&
+                                          json_is_string(json_object_get(j, "message"))
+             : v2 ? json_is_string(e)
+                  : json_integer_value(json_object_get(e, "code")) == status && json_is_string(json_object_get(e, "message"));
     json_decref(j);
     return ok;
 }
@@ -168,8 +171,8 @@ static void test_early_errors(void)
     const early_case cases[] = {
         {"404 unknown path", "POST /nope HTTP/1.1\r\nHost: x\r\n" PNG, 404, 0, 3 * LIMIT},
         {"404 unknown model (v2)", v2_unknown, 404, 1, 3 * LIMIT},
-        {"404 unknown model (TorchServe)", ts_unknown, 404, 0, 3 * LIMIT},
-        {"404 unknown version (TorchServe)", ts_version, 404, 0, 3 * LIMIT},
+        {"404 unknown model (TorchServe)", ts_unknown, 404, SHAPE_TORCHSERVE, 3 * LIMIT},
+        {"404 unknown version (TorchServe)", ts_version, 404, SHAPE_TORCHSERVE, 3 * LIMIT},
         {"405 PUT /v1/predict", "PUT /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH PNG, 405, 0, 3 * LIMIT},
         {"401 no API key", "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" PNG, 401, 0, 3 * LIMIT},
         {"415 text/plain", "POST /v1/predict HTTP/1.1\r\nHost: x\r\n" AUTH "Content-Type: text/plain\r\n", 415, 0,

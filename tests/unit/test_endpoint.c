@@ -6,6 +6,7 @@
 
 #include "../check.h"
 #include "endpoint.h"
+#include "response.h"
 #include "status.h"
 #include "status_map.h"
 
@@ -347,6 +348,27 @@ static void test_error_bodies(void)
     b = api_error_body(&v2, 400, "bad", &len);
     CHECK_STR_EQ(b, "{\"error\":\"bad\"}\n");
     free(b);
+
+    /* TorchServe's paths answer as TorchServe: {"code", "type", "message"}, also where the path
+     * matches no endpoint or the method is wrong */
+    const char *ts_paths[] = {"/predictions/toy", "/predictions/toy/2", "/predictions", "/predictions/a/b/c", "/ping"};
+    for (size_t i = 0; i < sizeof ts_paths / sizeof *ts_paths; i++) {
+        route ts;
+        route_match(ts_paths[i], strlen(ts_paths[i]), &ts);
+        b = api_error_body(&ts, 503, "server is starting", &len);
+        CHECK_MSG(b && strcmp(b, "{\"code\":503,\"type\":\"ServiceUnavailableException\",\"message\":"
+                                 "\"server is starting\"}\n") == 0, "%s: %s", ts_paths[i], b);
+        free(b);
+    }
+    route other;
+    route_match("/predictionsx", 13, &other); /* not a TorchServe path: the server's own shape */
+    b = api_error_body(&other, 404, "no", &len);
+    CHECK_STR_EQ(b, "{\"error\":{\"code\":404,\"message\":\"no\"}}\n");
+    free(b);
+    CHECK_STR_EQ(resp_torchserve_type(404), "ModelNotFoundException");
+    CHECK_STR_EQ(resp_torchserve_type(413), "PayloadTooLargeException");
+    CHECK_STR_EQ(resp_torchserve_type(418), "BadRequestException");
+    CHECK_STR_EQ(resp_torchserve_type(599), "InternalServerException");
 }
 
 /* Issue 15: ?explain=1 in the plan, GET / as a JSON index, learned_token_cosine and the crop
