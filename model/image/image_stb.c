@@ -1,5 +1,6 @@
 /* image_stb.c — PNG decoding with stb_image, converted as Pillow does. */
 #include "image.h"
+#include "image_bytes.h"
 #include "image_internal.h"
 
 #include <limits.h>
@@ -131,6 +132,46 @@ static int stb_decode(const uint8_t *data, size_t len, image_format fmt, int cha
     return DEIT_OK;
 }
 
+/* A file left to stb_image as it is (image_png_inflate did not restream it: an odd or broken one)
+ * without its unknown critical chunks, in *png (NULL when it has none). Pillow reads past any
+ * chunk it does not know; stb refuses a critical one, and writes its name into a static buffer
+ * for the message, which decoders on other threads share. Chunks are walked while whole; what
+ * follows (a truncated chunk) is kept as it is. 0 when out of memory. */
+static int without_unknown_critical(const uint8_t *d, size_t len, uint8_t **png, size_t *pnglen)
+{
+    *png = NULL;
+    *pnglen = 0;
+    if (len < 8)
+        return 1;
+    size_t n = 0, pos = 8;
+    while (len - pos >= 12) {
+        uint64_t whole = (uint64_t)image_be32(d + pos) + 12;
+        if (whole > len - pos)
+            break;
+        const uint8_t *t = d + pos + 4;
+        int known = !memcmp(t, "IHDR", 4) || !memcmp(t, "PLTE", 4) || !memcmp(t, "IDAT", 4) ||
+                    !memcmp(t, "IEND", 4);
+        if (!(t[0] & 0x20) && !known) { /* bit 5 of the first byte clear: critical */
+            if (!*png) {
+                if (!(*png = malloc(len)))
+                    return 0;
+                memcpy(*png, d, pos);
+                n = pos;
+            }
+        } else if (*png) {
+            memcpy(*png + n, d + pos, (size_t)whole);
+            n += (size_t)whole;
+        }
+        pos += (size_t)whole;
+    }
+    if (*png) { /* the tail that is not a whole chunk, as it was */
+        memcpy(*png + n, d + pos, len - pos);
+        n += len - pos;
+    }
+    *pnglen = n;
+    return 1;
+}
+
 /* Replaces *data with a PNG whose image data is what Pillow reads from it, stored uncompressed
  * (image_png_inflate); *owned takes the new buffer (the caller frees it).
  * Why every PNG and not only those stb refuses: the two differ both ways on the compressed stream
@@ -147,6 +188,9 @@ static int png_restream(const uint8_t **data, size_t *len, uint8_t **owned, char
     uint8_t *png;
     size_t pnglen;
     int rc = image_png_inflate(*data, *len, &png, &pnglen, err, errlen);
+    if (rc == DEIT_OK && !png)
+        rc = without_unknown_critical(*data, *len, &png, &pnglen) ? DEIT_OK
+             : deit_fail(err, errlen, DEIT_ENOMEM, "out of memory");
     if (rc != DEIT_OK || !png)
         return rc;
     free(*owned);

@@ -613,10 +613,43 @@ static void test_bmp_many_colours(void)
     image_free(&img);
 }
 
+/* A PNG left to stb_image as it is (here an APNG whose first frame data, fdAT, comes before IDAT)
+ * with an unknown critical chunk: Pillow reads past it, and so must we; stb alone refused it, and
+ * wrote the chunk's name into a static buffer other decoding threads share. The fdAT holds the
+ * same image as IDAT, so Pillow's reading (from the fdAT) and stb's (from the IDAT) agree. */
+static void test_png_unknown_critical_as_is(void)
+{
+    uint8_t b[1024], extra[512], z[256], raw[3 * 3];
+    static const uint8_t row[2] = {70, 140}, want[4] = {70, 140, 70, 140};
+    for (int y = 0; y < 3; y++) {
+        raw[y * 3] = 0;
+        memcpy(raw + y * 3 + 1, row, 2);
+    }
+    uLongf zn = sizeof z;
+    compress(z, &zn, raw, sizeof raw);
+    uint8_t actl[8] = {0, 0, 0, 1, 0, 0, 0, 0}, fctl[26] = {0}, fdat[260] = {0}, zzzz[5] = {1, 2, 3, 4, 5};
+    put_be32(fctl + 4, 2);  /* seq 0, width 2 */
+    put_be32(fctl + 8, 3);  /* height 3 */
+    fctl[22] = 1;           /* delay 0/1 */
+    put_be32(fdat, 1);      /* seq 1 */
+    memcpy(fdat + 4, z, zn);
+    for (int with_zzzz = 0; with_zzzz < 2; with_zzzz++) {
+        size_t e = 0;
+        png_chunk(extra, &e, "acTL", actl, 8);
+        png_chunk(extra, &e, "fcTL", fctl, 26);
+        if (with_zzzz)
+            png_chunk(extra, &e, "ZZZZ", zzzz, 5);
+        png_chunk(extra, &e, "fdAT", fdat, (uint32_t)zn + 4);
+        size_t n = png_make(b, 2, 3, 0, row, 2, extra, e);
+        check_pixels(with_zzzz ? "fdAT first, unknown critical chunk" : "fdAT first", b, n, 1, want, 4);
+    }
+}
+
 int main(void)
 {
     test_png_palette();
     test_png_stream();
+    test_png_unknown_critical_as_is();
     test_bmp_offset0();
     test_bmp_many_colours();
     test_tiff_palette();
