@@ -34,6 +34,11 @@ int image_orient(deit_image *img, int o, char *err, size_t errlen);
  * data, short chunks its handlers index into, APNG sequence errors (image_png.c). */
 int image_png_check(const uint8_t *data, size_t len, char *err, size_t errlen);
 
+/* Pillow's bounds on text chunks (image_png_text.c): for a tEXt, zTXt or iTXt chunk (type, s[n];
+ * other types pass), adds the text Pillow keeps from it to *memory and returns Pillow's refusal
+ * (a compressed text over 1 MiB, over 64 MiB of text in all), or NULL. */
+const char *image_png_text_problem(const uint8_t *type, const uint8_t *s, uint32_t n, uint64_t *memory);
+
 /* For a palette PNG (colour type 3): a malloc'd copy in *out (*outlen bytes) whose last PLTE
  * before the image data holds all 256 entries, Pillow's grey ramp past the file's own (one is
  * inserted when the file has none); *out NULL when the data needs no change. DEIT_ENOMEM when the

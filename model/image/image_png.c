@@ -54,6 +54,7 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
     size_t pos = 8;
     int64_t seq = -1;          /* Pillow's _seq_num; -1: None */
     int animated = 0, seen_idat = 0;
+    uint64_t text_memory = 0;  /* PngStream.text_memory */
     int ctype = len >= 26 && !memcmp(d + 12, "IHDR", 4) ? d[25] : -1;
     while (len - pos >= 8) {
         uint32_t n = image_be32(d + pos);
@@ -81,6 +82,8 @@ int image_png_check(const uint8_t *d, size_t len, char *err, size_t errlen)
                                  "PNG: image file is truncated (in a %.4s chunk after the image data)",
                                  (const char *)type);
             const char *why = chunk_problem(type, s, n, ctype);
+            if (!why)
+                why = image_png_text_problem(type, s, n, &text_memory);
             if (why)
                 return deit_fail(err, errlen, DEIT_EINVAL, "PNG: %s", why);
             if (!seen_idat && (uint32_t)crc32(crc32(0L, type, 4), s, n) != image_be32(s + n))
