@@ -46,6 +46,8 @@ typedef struct {
     uint8_t *arena;            /* decoded base64 bytes the blobs may point into */
     int n_outputs;             /* outputs requested; all three probability outputs when none given */
     v2_output outputs[V2_OUT_COUNT];
+    double timeout_s;          /* the request's "timeout" parameter (Triton's: microseconds) in seconds;
+                                * 0 when absent or 0 (none) */
 } v2_request;
 
 /* Parses body[len]. header_len < 0: the whole body is JSON; otherwise the first header_len bytes are
@@ -62,6 +64,10 @@ void v2_request_free(v2_request *r);
 
 #define V2_MAX_DIMS 4                  /* dimensions of the input tensor */
 #define V2_MAX_CLASSIFICATION 100000   /* largest "classification" k accepted (clamped to the classes) */
+
+/* The request's "timeout" parameter, Triton's: microseconds the request may wait in the queue, 0 for
+ * no limit of its own; a negative value is V2_EINVAL. Sets r->timeout_s (longer than a day: none). */
+int v2_set_timeout_us(v2_request *r, long long us, char *err, size_t errlen);
 
 /* The one BYTES input: n_inputs must be 1; records name (copied) after checking datatype. */
 int v2_set_input(v2_request *r, size_t n_inputs, const char *name, const char *datatype, char *err, size_t errlen);

@@ -15,6 +15,10 @@ int batch_answer(int status, const server_config *c, char *msg, size_t cap)
         snprintf(msg, cap, "request timed out after %d s waiting for a worker (--request-timeout-s)",
                  c->request_timeout_s);
         return 504;
+    case BATCH_EXPIRED:
+        snprintf(msg, cap, "the request's own timeout (its \"timeout\" parameter or deadline) passed while it "
+                           "waited for a worker");
+        return 504;
     case BATCH_STOPPING:
     case BATCH_SHUTDOWN:
         snprintf(msg, cap, "server is shutting down");

@@ -207,19 +207,26 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Completes queued jobs whose deadline passed with BATCH_TIMEOUT. The FIFO is ordered by submit time
- * and every job has the same timeout, so expired jobs form a prefix. */
+/* Completes queued jobs whose deadline passed: BATCH_TIMEOUT, or BATCH_EXPIRED when the job's own
+ * timeout was the shorter. A job's own timeout lets a later job expire before an earlier one, so the
+ * whole queue is scanned (at most --queue jobs). */
 static void *reaper_main(void *arg)
 {
     batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     while (!b->stopping || b->head) {
-        double now = batcher_now();
-        batch_job *expired = NULL, **tailp = &expired;
-        while (b->head && b->head->deadline <= now) {
-            batch_job *j = b->head;
-            b->head = j->next;
-            if (!b->head) b->tail = NULL;
+        double now = batcher_now(), until = now + 1.0;
+        batch_job *expired = NULL, **tailp = &expired, *prev = NULL;
+        for (batch_job *j = b->head, *next; j; j = next) {
+            next = j->next;
+            if (j->deadline > now) {
+                if (j->deadline < until) until = j->deadline;
+                prev = j;
+                continue;
+            }
+            if (prev) prev->next = next;
+            else b->head = next;
+            if (b->tail == j) b->tail = prev;
             b->queued -= j->n;
             j->next = NULL;
             *tailp = j;
@@ -231,7 +238,8 @@ static void *reaper_main(void *arg)
             while (expired) {
                 batch_job *next = expired->next;
                 expired->next = NULL;
-                expired->status = BATCH_TIMEOUT;
+                expired->status = expired->timeout_s > 0 && (b->p.timeout_s <= 0 || expired->timeout_s < b->p.timeout_s)
+                                      ? BATCH_EXPIRED : BATCH_TIMEOUT;
                 expired->t_start = expired->t_end = batcher_now();
                 expired->done(expired);
                 expired = next;
@@ -239,7 +247,6 @@ static void *reaper_main(void *arg)
             pthread_mutex_lock(&b->mu);
             continue;
         }
-        double until = b->head ? b->head->deadline : now + 1.0;
         /* draining: the workers empty the queue without waking this thread, which must then not
          * sleep on to the old head's deadline (up to --request-timeout-s) before batcher_stop returns */
         if (b->stopping && until > now + 0.01) until = now + 0.01;
@@ -344,7 +351,9 @@ int batcher_submit(batcher *b, batch_job *job)
 {
     job->next = NULL;
     job->t_submit = batcher_now();
-    job->deadline = b->p.timeout_s > 0 ? job->t_submit + b->p.timeout_s : 1e300;
+    double wait = b->p.timeout_s > 0 ? b->p.timeout_s : 1e300;
+    if (job->timeout_s > 0 && job->timeout_s < wait) wait = job->timeout_s;
+    job->deadline = job->t_submit + wait;
     pthread_mutex_lock(&b->mu);
     if (b->stopping) {
         pthread_mutex_unlock(&b->mu);
@@ -361,7 +370,7 @@ int batcher_submit(batcher *b, batch_job *job)
     b->queued += job->n;
     set_depth(b);
     pthread_cond_broadcast(&b->work_cv);
-    if (was_empty) pthread_cond_signal(&b->reap_cv);
+    if (was_empty || job->timeout_s > 0) pthread_cond_signal(&b->reap_cv); /* it may be the first due */
     pthread_mutex_unlock(&b->mu);
     return BATCH_OK;
 }

@@ -27,7 +27,8 @@ typedef enum {
     BATCH_TIMEOUT = 3,         /* done: waited longer than timeout_s for a worker (HTTP 504) */
     BATCH_SHUTDOWN = 4,        /* done: dropped by batcher_stop without drain (HTTP 503) */
     BATCH_FAILED = 5,          /* done: the forward function failed (HTTP 500) */
-    BATCH_NONFINITE = 6        /* done: the pass ran, but gave NaN or infinite logits (HTTP 500) */
+    BATCH_NONFINITE = 6,       /* done: the pass ran, but gave NaN or infinite logits (HTTP 500) */
+    BATCH_EXPIRED = 7          /* done: waited longer than the job's own timeout_s for a worker (HTTP 504) */
 } batch_status;
 
 typedef struct batch_job batch_job;
@@ -40,6 +41,8 @@ struct batch_job {
     float *explain;            /* [n][explain_floats] explanations asked for (?explain=1), or NULL */
     void (*done)(batch_job *job); /* completion; job->status says how it ended */
     void *user;                /* for the submitter */
+    double timeout_s;          /* this job's own longest wait in the queue (Triton's "timeout" parameter,
+                                * a gRPC deadline), binding when shorter than the batcher's; <= 0: none */
     /* filled by the batcher */
     int status;                /* batch_status */
     double t_submit, t_start, t_end; /* monotonic seconds (batcher_now) */

@@ -89,6 +89,20 @@ static int decode_outputs(const InferReq *m, v2_request *r, char *err, size_t er
     return V2_OK;
 }
 
+/* The request's "timeout" parameter (Triton's clients send it as int64 microseconds), as REST's. */
+static int decode_timeout(const InferReq *m, v2_request *r, char *err, size_t errlen)
+{
+    for (size_t p = 0; p < m->n_parameters; p++) {
+        const Inference__ModelInferRequest__ParametersEntry *e = m->parameters[p];
+        if (!e->key || strcmp(e->key, "timeout") != 0) continue;
+        if (!e->value || e->value->parameter_choice_case != INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM)
+            return deit_fail(err, errlen, V2_EINVAL, "\"timeout\" must be an integer (microseconds)");
+        int rc = v2_set_timeout_us(r, (long long)e->value->int64_param, err, errlen);
+        if (rc) return rc;
+    }
+    return V2_OK;
+}
+
 /* protobuf-c's allocator for one unpack, with a byte budget: past it, allocations fail (and so does the
  * unpack). Counts what was asked for, never what is freed: protobuf-c frees only on failure and in
  * free_unpacked. Memory comes from malloc, so free_unpacked(m, NULL) frees it. */
@@ -156,6 +170,7 @@ int gcodec_decode_infer(const uint8_t *buf, size_t len, size_t max_images, gcode
     if ((rc = v2_set_shape(&out->req, dims, in->n_shape, max_images, err, errlen))) goto fail;
     if ((rc = decode_images(m, in, &out->req, err, errlen))) goto fail;
     if ((rc = decode_outputs(m, &out->req, err, errlen))) goto fail;
+    if ((rc = decode_timeout(m, &out->req, err, errlen))) goto fail;
     return V2_OK;
 fail:
     if (rc == V2_ENOMEM) deit_fail(err, errlen, V2_ENOMEM, "out of memory");

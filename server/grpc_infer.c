@@ -26,6 +26,7 @@ typedef struct infer_call {
     char *id;                  /* request id to echo, or NULL */
     size_t bytes;              /* the request message's size, while it waits for a decoder */
     double deadline;           /* the client's, in batcher_now() seconds; HUGE_VAL when none */
+    double timeout_s;          /* the request's "timeout" parameter in seconds; 0: none */
     gcodec_infer_request r;    /* the decoded message, whose images wait for a decoder; then empty */
     struct infer_call *next;   /* in the decoders' queue */
     batch_job job;
@@ -76,7 +77,9 @@ static void answer_probs(infer_call *c)
 static void job_done(batch_job *job)
 {
     infer_call *c = job->user;
-    if (job->status != BATCH_OK) {
+    if (job->status == BATCH_EXPIRED && batcher_now() >= c->deadline) {
+        gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
+    } else if (job->status != BATCH_OK) {
         char msg[API_MSG_MAX];
         int http = batch_answer(job->status, c->ci.g->cfg, msg, sizeof msg);
         gfe_fail(&c->ci, http, "%s", msg);
@@ -169,6 +172,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         c->r.req.id = NULL;
         c->bytes = len;
         c->deadline = isfinite(left) && left < 1e9 ? batcher_now() + left : HUGE_VAL;
+        c->timeout_s = c->r.req.timeout_s;
         c->pixels = malloc(n * e->in_floats * sizeof(float));
         c->cls = malloc(n * K * sizeof(float));
         c->dist = malloc(n * K * sizeof(float));
@@ -230,6 +234,11 @@ static void decode_and_submit(infer_call *c)
     j->dist = c->dist;
     j->done = job_done;
     j->user = c;
+    /* the queue keeps it no longer than its "timeout" parameter or the client's deadline allow:
+     * past the deadline nobody waits for the answer */
+    j->timeout_s = c->timeout_s;
+    double left = c->deadline - batcher_now();
+    if (c->deadline < HUGE_VAL && (j->timeout_s <= 0 || left < j->timeout_s)) j->timeout_s = left > 1e-6 ? left : 1e-6;
     /* from here on the completion may run (and free c) at any moment */
     rc = batcher_submit(c->e->batcher, j);
     if (rc == BATCH_OK) return;

@@ -256,6 +256,7 @@ static void submit_job(request *rq)
     j->explain = rq->explain;
     j->done = job_done;
     j->user = rq;
+    j->timeout_s = rq->im.v2.timeout_s; /* v2's "timeout" parameter; 0 for every other request */
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);

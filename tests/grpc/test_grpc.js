@@ -255,6 +255,12 @@ async function testRpcsAndParity() {
                { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: 0 } }] }, C.INVALID_ARGUMENT);
     await same('classification as a string', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { string_param: '3' } } }] }),
                { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: '3' } }] }, C.INVALID_ARGUMENT);
+    await same('timeout as a string', inferReq(name, [IMAGES[0]], { parameters: { timeout: { string_param: '1000' } } }),
+               { inputs: [restIn({})], parameters: { timeout: '1000' } }, C.INVALID_ARGUMENT);
+    await same('negative timeout', inferReq(name, [IMAGES[0]], { parameters: { timeout: { int64_param: -1 } } }),
+               { inputs: [restIn({})], parameters: { timeout: -1 } }, C.INVALID_ARGUMENT);
+    const timed = await call(s.svc, 'ModelInfer', inferReq(name, [IMAGES[0]], { parameters: { timeout: { int64_param: 30000000 } } }));
+    check(!timed.err, `Triton's "timeout" request parameter (int64 microseconds) taken (${timed.err && timed.err.details})`);
     await same('not an image', inferReq(name, [Buffer.from('definitely not an image')]),
                { inputs: [restIn({ data: [Buffer.from('definitely not an image').toString('base64')] })] }, C.INVALID_ARGUMENT);
     await same('two inputs', inferReq(name, [IMAGES[0]], { inputs: [{ name: 'a', datatype: 'BYTES', shape: [1] }, { name: 'b', datatype: 'BYTES', shape: [1] }] }),
@@ -318,7 +324,7 @@ async function testRpcsAndParity() {
 
     // the shared metrics and access log
     const okCalls = await metric(s.http, 'grpc_infer', '200');
-    check(okCalls === 2 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
+    check(okCalls === 2 + 1 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
     check(await metric(s.http, 'grpc_infer', '404') === 2, 'metrics: grpc_infer code 404 (unknown model, version)');
     check(await metric(s.http, 'grpc_infer', '413') === 2, 'metrics: grpc_infer code 413 (N > --max-images, unpacking budget)');
     check(await metric(s.http, 'grpc_metadata', '413') === 2, 'metrics: grpc_metadata code 413 (messages over 64 KiB)');

@@ -370,6 +370,46 @@ static pass_counts run_concurrent(const server *s, int n_clients, int per_client
     return d;
 }
 
+/* One image through v2's binary-data extension with the request parameters `params` (a JSON object). */
+static resp v2_binary_one(const server *s, const blob *img, const char *params)
+{
+    char hdr[512], path[256], hcl[64];
+    int hl = snprintf(hdr, sizeof hdr, "{\"parameters\":%s,\"inputs\":[{\"name\":\"image\",\"shape\":[1],"
+                                       "\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":%zu}}]}",
+                      params, img->len + 4);
+    size_t blen = (size_t)hl + 4 + img->len;
+    char *bin = malloc(blen);
+    memcpy(bin, hdr, (size_t)hl);
+    for (int k = 0; k < 4; k++) bin[hl + k] = (char)(img->len >> (8 * k));
+    memcpy(bin + hl + 4, img->data, img->len);
+    snprintf(hcl, sizeof hcl, "Inference-Header-Content-Length: %d", hl);
+    snprintf(path, sizeof path, "/v2/models/%s/infer", MODEL_NAME);
+    const char *hb[] = {"Content-Type: application/octet-stream", hcl, NULL};
+    resp r = request(NULL, "POST", url_of(s, path), hb, bin, blen, TIMEOUT_S);
+    free(bin);
+    return r;
+}
+
+/* Triton's "timeout" request parameter bounds the wait in the queue: a lone image waits up to 1 s
+ * for company (--batch-wait-us) here, so one that may wait 100 ms gets 504 when they are up, and
+ * one that may wait 20 s its answer. */
+static void check_own_timeout(const server *s)
+{
+    double t0 = now_s();
+    resp r = v2_binary_one(s, &REF_BLOB[0], "{\"timeout\":100000}");
+    double waited = now_s() - t0;
+    expect_error(&r, 504, SHAPE_V2, "v2 timeout 100 ms, 1 s batch wait");
+    CHECK_MSG(r.body && strstr(r.body, "own timeout"), "v2 timeout: %s", r.body);
+    CHECK_MSG(waited >= 0.1 && waited < 0.9, "v2 timeout 100 ms: answered after %.3f s", waited);
+    resp_free(&r);
+    r = v2_binary_one(s, &REF_BLOB[0], "{\"timeout\":20000000}");
+    CHECK_MSG(r.status == 200, "v2 timeout 20 s: %ld %s", r.status, r.body);
+    resp_free(&r);
+    r = v2_binary_one(s, &REF_BLOB[0], "{\"timeout\":\"soon\"}");
+    expect_error(&r, 400, SHAPE_V2, "v2 timeout as a string");
+    resp_free(&r);
+}
+
 /* Requests from different clients share a forward pass: with one worker whose oldest image waits
  * up to 1 s for company, four clients' requests arriving together go through fewer passes than
  * images. (How many share a pass under plain load depends on timing; the batcher's own rules are
@@ -386,6 +426,7 @@ static void test_batching(void)
     CHECK_MSG(d.passes < d.images,
               "requests of concurrent clients never shared a forward pass (%ld passes, %ld images)", d.passes,
               d.images);
+    check_own_timeout(&s);
     check_stopped_clean(&s);
 }
 

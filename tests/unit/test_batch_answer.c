@@ -20,6 +20,7 @@ int main(void)
 {
     expect(BATCH_FULL, 503, "queue is full (77 images, --queue)");
     expect(BATCH_TIMEOUT, 504, "timed out after 9 s");
+    expect(BATCH_EXPIRED, 504, "own timeout");
     expect(BATCH_STOPPING, 503, "shutting down");
     expect(BATCH_SHUTDOWN, 503, "shutting down");
     expect(BATCH_FAILED, 500, "inference failed");

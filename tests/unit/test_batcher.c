@@ -507,6 +507,43 @@ static void test_concurrent(void)
     batcher_free(cb);
 }
 
+/* A job's own timeout (Triton's "timeout" parameter, a gRPC deadline): binding when shorter than the
+ * batcher's, and a later job can expire before an earlier one, which stays queued and then runs. */
+static void test_own_timeout(void)
+{
+    reset_done();
+    batcher *b = start(1, 1, 0, 8, 30, NULL);
+    static tjob hold, patient, hasty, lax;
+    init_job(&hold, 1, 0);
+    init_job(&patient, 1, 1);  /* the batcher's 30 s only */
+    init_job(&hasty, 1, 2);
+    hasty.job.timeout_s = 0.05;
+    init_job(&lax, 1, 3);
+    lax.job.timeout_s = 60;    /* longer than the batcher's: the batcher's binds */
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1);
+    double t0 = batcher_now();
+    CHECK_INT_EQ(batcher_submit(b, &patient.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &hasty.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &lax.job), BATCH_OK);
+    wait_done(1); /* the worker is stuck: only the hasty job can end, behind the patient one */
+    CHECK_INT_EQ(hasty.job.status, BATCH_EXPIRED);
+    CHECK_MSG(batcher_now() - t0 >= 0.05 && batcher_now() - t0 < 10, "expired after %.3f s", batcher_now() - t0);
+    CHECK_INT_EQ(atomic_load(&patient.done_calls), 0);
+    CHECK_INT_EQ(atomic_load(&lax.done_calls), 0);
+    CHECK_INT_EQ(batcher_queued(b), 2);
+    CHECK_MSG(lax.job.deadline - lax.job.t_submit < 31, "lax deadline %.1f s", lax.job.deadline - lax.job.t_submit);
+    gate(0);
+    wait_done(4);
+    CHECK_INT_EQ(hold.job.status, BATCH_OK);
+    CHECK_INT_EQ(patient.job.status, BATCH_OK);
+    CHECK_INT_EQ(lax.job.status, BATCH_OK);
+    CHECK(outputs_ok(&patient) && outputs_ok(&lax));
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
 int main(void)
 {
     test_drain_does_not_wait_for_deadlines();
@@ -515,6 +552,7 @@ int main(void)
     test_explain_routing();
     test_width();
     test_full_timeout_shutdown();
+    test_own_timeout();
     test_stop_drops_queued();
     test_failure();
     test_failure_isolated();

@@ -115,6 +115,28 @@ static void test_valid(void)
     CHECK_STR_EQ(r.model_version, "1");
     gcodec_infer_request_free(&r);
 
+    /* Triton's "timeout" request parameter (int64 microseconds), as REST reads it */
+    Inference__InferParameter t = INFERENCE__INFER_PARAMETER__INIT;
+    t.parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
+    t.int64_param = 250000;
+    Inference__ModelInferRequest__ParametersEntry te = INFERENCE__MODEL_INFER_REQUEST__PARAMETERS_ENTRY__INIT,
+                                                  *tes[1] = {&te};
+    te.key = (char *)"timeout";
+    te.value = &t;
+    f.req.n_parameters = 1;
+    f.req.parameters = tes;
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_OK);
+    CHECK(fabs(r.req.timeout_s - 0.25) < 1e-12);
+    gcodec_infer_request_free(&r);
+    t.int64_param = -5;
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
+    CHECK_STR_EQ(err, "\"timeout\" must be 0 (none) or more microseconds");
+    t.parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
+    t.string_param = (char *)"250000";
+    CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
+    CHECK_STR_EQ(err, "\"timeout\" must be an integer (microseconds)");
+    f.req.n_parameters = 0;
+
     /* a classification given as a string is refused with REST's message */
     k.parameter_choice_case = INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
     k.string_param = (char *)"3";

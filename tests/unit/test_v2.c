@@ -296,6 +296,24 @@ static void test_binary_outputs(void)
     CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_EINVAL);
     v2_request_free(&r);
 
+    /* Triton's "timeout" request parameter: microseconds; 0 none; a day or more none */
+    static const struct { const char *v; int rc; double s; } timeouts[] = {
+        {"1500", V2_OK, 0.0015}, {"0", V2_OK, 0}, {"86400000001", V2_OK, 0}, {"-1", V2_EINVAL, 0},
+        {"1.5", V2_EINVAL, 0}, {"\"100\"", V2_EINVAL, 0}, {"true", V2_EINVAL, 0}};
+    for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++) {
+        snprintf(req, sizeof req, "{%s,\"parameters\":{\"timeout\":%s}}", in, timeouts[i].v);
+        CHECK_INT_EQ(parse_json(req, 8, &r, err), timeouts[i].rc);
+        if (timeouts[i].rc == V2_OK)
+            CHECK_MSG(fabs(r.timeout_s - timeouts[i].s) < 1e-12, "timeout %s: %g s", timeouts[i].v, r.timeout_s);
+        else
+            CHECK_MSG(strstr(err, "\"timeout\"") != NULL, "timeout %s: %s", timeouts[i].v, err);
+        v2_request_free(&r);
+    }
+    snprintf(req, sizeof req, "{%s}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.timeout_s == 0); /* absent: none */
+    v2_request_free(&r);
+
     /* the answer: JSON with binary_data_size and no data for the binary outputs, then their bytes in
      * the order listed: FP32 little-endian; BYTES each a 4-byte little-endian length and the string */
     static const char *labels[3] = {"cat", "dog", "emu"};
