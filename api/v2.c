@@ -116,14 +116,15 @@ int v2_add_output(v2_request *r, const char *name, int has_classification, long 
                               : V2_OK;
 }
 
-/* A boolean parameter (the binary-data extension's): *out unchanged when absent. */
-int v2_set_timeout_us(v2_request *r, long long us, char *err, size_t errlen)
+int v2_set_timeout_us(v2_request *r, int is_integer, long long us, char *err, size_t errlen)
 {
+    if (!is_integer) return deit_fail(err, errlen, V2_EINVAL, "\"timeout\" must be an integer (microseconds)");
     if (us < 0) return deit_fail(err, errlen, V2_EINVAL, "\"timeout\" must be 0 (none) or more microseconds");
     r->timeout_s = us > 86400LL * 1000000 ? 0 : (double)us * 1e-6;
     return V2_OK;
 }
 
+/* A boolean parameter (the binary-data extension's): *out unchanged when absent. */
 static int bool_param(const json_t *params, const char *key, int *out, char *err, size_t errlen)
 {
     json_t *v = json_object_get(params, key);
@@ -316,10 +317,8 @@ static int parse_json(json_t *root, const uint8_t *bin, size_t bin_len, int has_
     int binary_default = 0;
     rc = bool_param(req_params, "binary_data_output", &binary_default, err, errlen);
     json_t *timeout = json_object_get(req_params, "timeout");
-    if (!rc && timeout && !json_is_integer(timeout))
-        rc = deit_fail(err, errlen, V2_EINVAL, "\"timeout\" must be an integer (microseconds)");
     if (!rc && timeout)
-        rc = v2_set_timeout_us(r, (long long)json_integer_value(timeout), err, errlen);
+        rc = v2_set_timeout_us(r, json_is_integer(timeout), (long long)json_integer_value(timeout), err, errlen);
     return rc ? rc : parse_outputs(json_object_get(root, "outputs"), binary_default, r, err, errlen);
 }
 

@@ -66,8 +66,9 @@ void v2_request_free(v2_request *r);
 #define V2_MAX_CLASSIFICATION 100000   /* largest "classification" k accepted (clamped to the classes) */
 
 /* The request's "timeout" parameter, Triton's: microseconds the request may wait in the queue, 0 for
- * no limit of its own; a negative value is V2_EINVAL. Sets r->timeout_s (longer than a day: none). */
-int v2_set_timeout_us(v2_request *r, long long us, char *err, size_t errlen);
+ * no limit of its own; a value that is not an integer (is_integer 0) or is negative is V2_EINVAL.
+ * Sets r->timeout_s (longer than a day: none). */
+int v2_set_timeout_us(v2_request *r, int is_integer, long long us, char *err, size_t errlen);
 
 /* The one BYTES input: n_inputs must be 1; records name (copied) after checking datatype. */
 int v2_set_input(v2_request *r, size_t n_inputs, const char *name, const char *datatype, char *err, size_t errlen);

@@ -207,6 +207,12 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* 1 when the job's own timeout is shorter than the batcher's, and so sets its deadline. */
+static int own_timeout_binds(const batcher *b, const batch_job *j)
+{
+    return j->timeout_s > 0 && (b->p.timeout_s <= 0 || j->timeout_s < b->p.timeout_s);
+}
+
 /* Completes queued jobs whose deadline passed: BATCH_TIMEOUT, or BATCH_EXPIRED when the job's own
  * timeout was the shorter. A job's own timeout lets a later job expire before an earlier one, so the
  * whole queue is scanned (at most --queue jobs). */
@@ -238,8 +244,7 @@ static void *reaper_main(void *arg)
             while (expired) {
                 batch_job *next = expired->next;
                 expired->next = NULL;
-                expired->status = expired->timeout_s > 0 && (b->p.timeout_s <= 0 || expired->timeout_s < b->p.timeout_s)
-                                      ? BATCH_EXPIRED : BATCH_TIMEOUT;
+                expired->status = own_timeout_binds(b, expired) ? BATCH_EXPIRED : BATCH_TIMEOUT;
                 expired->t_start = expired->t_end = batcher_now();
                 expired->done(expired);
                 expired = next;
@@ -351,9 +356,9 @@ int batcher_submit(batcher *b, batch_job *job)
 {
     job->next = NULL;
     job->t_submit = batcher_now();
-    double wait = b->p.timeout_s > 0 ? b->p.timeout_s : 1e300;
-    if (job->timeout_s > 0 && job->timeout_s < wait) wait = job->timeout_s;
-    job->deadline = job->t_submit + wait;
+    job->deadline = job->t_submit + (own_timeout_binds(b, job) ? job->timeout_s
+                                     : b->p.timeout_s > 0     ? b->p.timeout_s
+                                                              : 1e300);
     pthread_mutex_lock(&b->mu);
     if (b->stopping) {
         pthread_mutex_unlock(&b->mu);

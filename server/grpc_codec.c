@@ -95,9 +95,9 @@ static int decode_timeout(const InferReq *m, v2_request *r, char *err, size_t er
     for (size_t p = 0; p < m->n_parameters; p++) {
         const Inference__ModelInferRequest__ParametersEntry *e = m->parameters[p];
         if (!e->key || strcmp(e->key, "timeout") != 0) continue;
-        if (!e->value || e->value->parameter_choice_case != INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM)
-            return deit_fail(err, errlen, V2_EINVAL, "\"timeout\" must be an integer (microseconds)");
-        int rc = v2_set_timeout_us(r, (long long)e->value->int64_param, err, errlen);
+        int is_integer =
+            e->value && e->value->parameter_choice_case == INFERENCE__INFER_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
+        int rc = v2_set_timeout_us(r, is_integer, is_integer ? (long long)e->value->int64_param : 0, err, errlen);
         if (rc) return rc;
     }
     return V2_OK;
