@@ -11,10 +11,12 @@ Writes:
     python3 export.py --experiment 2 --out DIR     # experiment 2's three models into DIR, to judge them:
     EVAL_BASELINE=fashion-vit-nodist sh tools/eval_models.sh 10000 DIR/*/    # (from the repository root)
     python3 export.py --experiment 3 --out DIR     # experiment 3's, the same way
+    python3 export.py --experiment 4 --out DIR     # experiment 4's (EVAL_Z=2.576 for its 99% interval)
 
 --experiment 2 ships hard_mix, baseline_mix and twocls_mix (--experiment 3: hard_mix200, baseline_mix200,
-twocls_mix200) under the same three names as experiment 1's (train/README.md, "Experiment 2" and
-"Experiment 3", say when they replace them); fashion-deit-soft is left as it is.
+twocls_mix200; --experiment 4: hard_t4 with experiment 3's baseline_mix200 and twocls_mix200, which never
+saw a teacher) under the same three names as experiment 1's (train/README.md, "Experiment 2" to
+"Experiment 4", say when they replace them); fashion-deit-soft is left as it is.
 Examples and results.json are written only when the output is models/.
 """
 import argparse
@@ -160,7 +162,7 @@ def main():
     if its run finished; hard56 only if its fused accuracy beats hard's), then the examples,
     results.json and the table."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--experiment", choices=("1", "2", "3"), default="1")
+    ap.add_argument("--experiment", choices=("1", "2", "3", "4"), default="1")
     ap.add_argument("--out", default=os.path.join(ROOT, "models"), help="where the model folders go")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -168,9 +170,9 @@ def main():
         ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
                 ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
         hard, baseline = "hard", "baseline"
-    else:  # experiment 2 (100 epochs) or 3 (the same at 200)
+    else:  # experiment 2 (100 epochs), 3 (the same at 200) or 4 (3 with the stronger teacher)
         tag = "" if a.experiment == "2" else "200"
-        hard, baseline = "hard_mix" + tag, "baseline_mix" + tag
+        hard, baseline = "hard_mix" + tag if a.experiment != "4" else "hard_t4", "baseline_mix" + tag
         ship = [(hard, "fashion-deit"), (baseline, "fashion-vit-nodist"), ("twocls_mix" + tag, "fashion-vit-2cls")]
     done = {}
     for run, name in ship:
@@ -217,13 +219,15 @@ def main():
         f.write("\n".join(lines) + "\n")
 
     res = {}
-    for t in ("teacher", "teacher2", "teacher3", "teachers2", "teachers3", "teacher56", "teacher56b"):
+    for t in ("teacher", "teacher2", "teacher3", "teacher4", "teachers2", "teachers3", "teachers4", "teacher56",
+              "teacher56b"):
         if os.path.exists(os.path.join(common.RUNS, t, "summary.json")):
             ts = summary_of(t)
             res[t] = {k: ts.get(k) for k in ("test_acc", "test", "train_label_agreement", "minutes", "epochs",
                                              "params", "widths", "blocks", "res", "members", "tta")}
     for run in ("baseline", "twocls", "hard", "soft", "hard56", "true56",
-                "baseline_mix", "twocls_mix", "hard_mix", "baseline_mix200", "twocls_mix200", "hard_mix200"):
+                "baseline_mix", "twocls_mix", "hard_mix", "baseline_mix200", "twocls_mix200", "hard_mix200",
+                "hard_t4"):
         if os.path.exists(os.path.join(common.RUNS, run, "summary.json")):
             ss = summary_of(run)
             res[run] = dict(ss["test"], cos=ss.get("cos"), minutes=ss["minutes"], epochs=ss["epochs"],
