@@ -19,6 +19,11 @@ int batch_answer(int status, const server_config *c, char *msg, size_t cap)
         snprintf(msg, cap, "the request's own timeout (its \"timeout\" parameter or deadline) passed while it "
                            "waited for a worker");
         return 504;
+    case BATCH_ABANDONED:
+        /* nginx's code for a client that closed the connection before the answer: nobody reads it,
+         * but the access log and the metrics say what happened */
+        snprintf(msg, cap, "the client went away while the request was queued; it was not run");
+        return HTTP_CLIENT_CLOSED;
     case BATCH_STOPPING:
     case BATCH_SHUTDOWN:
         snprintf(msg, cap, "server is shutting down");

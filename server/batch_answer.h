@@ -7,6 +7,11 @@
 
 #include "server_config.h"
 
+/* The status counted and logged for a request whose client went away before its answer (a gRPC
+ * call cancelled, or whose deadline passed, before its message arrived; a connection closed while
+ * its request was queued): nginx's "client closed request", neither the client's fault nor ours. */
+#define HTTP_CLIENT_CLOSED 499
+
 /* Writes the message for batch status `status` (BATCH_FULL, BATCH_TIMEOUT, ...) into msg[cap] and
  * returns its HTTP status; the limits it names come from c. */
 int batch_answer(int status, const server_config *c, char *msg, size_t cap);

@@ -149,6 +149,35 @@ static void run_jobs(worker *w, batch_job *jobs, int total)
     }
 }
 
+/* Ends the taken jobs that nobody waits for any more (job->abandoned) without running them, and
+ * returns the others in order, `total` reduced by the images dropped. */
+static batch_job *drop_abandoned(batch_job *jobs, int *total)
+{
+    batch_job *keep = NULL, **keep_tail = &keep, *gone = NULL, **gone_tail = &gone;
+    for (batch_job *j = jobs, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->abandoned && j->abandoned(j)) {
+            *total -= j->n;
+            *gone_tail = j;
+            gone_tail = &j->next;
+        } else {
+            *keep_tail = j;
+            keep_tail = &j->next;
+        }
+    }
+    double now = batcher_now();
+    while (gone) {
+        batch_job *next = gone->next;
+        gone->next = NULL;
+        gone->status = BATCH_ABANDONED;
+        gone->t_start = gone->t_end = now;
+        gone->done(gone); /* last touch */
+        gone = next;
+    }
+    return keep;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -198,8 +227,11 @@ static void *worker_main(void *arg)
         set_depth(b);
         int wide = ++b->busy == 1 && !b->head;
         pthread_mutex_unlock(&b->mu);
-        if (p->state_width) p->state_width(w->state, wide);
-        run_jobs(w, jobs, total);
+        jobs = drop_abandoned(jobs, &total);
+        if (jobs) {
+            if (p->state_width) p->state_width(w->state, wide);
+            run_jobs(w, jobs, total);
+        }
         pthread_mutex_lock(&b->mu);
         b->busy--;
     }

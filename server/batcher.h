@@ -4,7 +4,8 @@
  * A job is one request: n images already preprocessed into pixels, and room for the logits. Workers
  * take the oldest job plus as many following whole jobs as fit in max_batch images; when fewer than
  * max_batch images are queued, the worker lets the oldest wait up to batch_wait_us for company.
- * A job larger than max_batch runs alone in max_batch-sized chunks. When a forward pass shared by several
+ * A job larger than max_batch runs alone in max_batch-sized chunks. A job whose client has gone by
+ * the time a worker takes it is dropped there (batch_job.abandoned). When a forward pass shared by several
  * jobs fails, each job is rerun alone, so only the job whose own pass fails ends BATCH_FAILED. Each worker owns the state the
  * forward function needs (e.g. a deit_state), so workers share nothing but the queue.
  *
@@ -28,7 +29,8 @@ typedef enum {
     BATCH_SHUTDOWN = 4,        /* done: dropped by batcher_stop without drain (HTTP 503) */
     BATCH_FAILED = 5,          /* done: the forward function failed (HTTP 500) */
     BATCH_NONFINITE = 6,       /* done: the pass ran, but gave NaN or infinite logits (HTTP 500) */
-    BATCH_EXPIRED = 7          /* done: waited longer than the job's own timeout_s for a worker (HTTP 504) */
+    BATCH_EXPIRED = 7,         /* done: waited longer than the job's own timeout_s for a worker (HTTP 504) */
+    BATCH_ABANDONED = 8        /* done: not run, nobody waited for it any more (job->abandoned; HTTP 499) */
 } batch_status;
 
 typedef struct batch_job batch_job;
@@ -43,6 +45,11 @@ struct batch_job {
     void *user;                /* for the submitter */
     double timeout_s;          /* this job's own longest wait in the queue (Triton's "timeout" parameter,
                                 * a gRPC deadline), binding when shorter than the batcher's; <= 0: none */
+    /* 1 when nobody waits for the answer any more (the client cancelled, or closed its connection);
+     * may be NULL. Asked by the worker that takes the job, just before its pass, outside the lock:
+     * such a job ends BATCH_ABANDONED without running, so a queue filled by clients that gave up
+     * costs no forward passes. */
+    int (*abandoned)(const batch_job *job);
     /* filled by the batcher */
     int status;                /* batch_status */
     double t_submit, t_start, t_end; /* monotonic seconds (batcher_now) */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch_answer.h"
 #include "batcher.h"
 #include "deit.h"
 #include "grpc_server.h"
@@ -15,10 +16,6 @@
 #include "metrics.h"
 #include "model_info.h"
 #include "server_config.h"
-
-/* The status counted and logged for a call the client cancelled (or whose deadline passed) before
- * its request arrived: nginx's "client closed request", neither the client's fault nor ours. */
-#define HTTP_CLIENT_CLOSED 499
 
 /* The ModelInfer messages waiting for a decoder hold at most this many --max-body-mb (128 MiB by
  * default); a call beyond is answered RESOURCE_EXHAUSTED, as one beyond --queue. */

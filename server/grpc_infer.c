@@ -73,11 +73,35 @@ static void answer_probs(infer_call *c)
     free(msg);
 }
 
+/* The answer, to nobody, for a call that was cancelled: 504 for a deadline (it passed after the
+ * message was read: the server's time, as the other 504s here), 503 while stopping, else 499.
+ * on_unread counts an expired call 499 instead: its deadline passed before the client sent its
+ * message. */
+static void answer_cancelled(infer_call *c, const char *when)
+{
+    if (batcher_now() > c->deadline)
+        gfe_fail_code(&c->ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed %s", when);
+    else if (atomic_load(&c->ci.g->stopping))
+        gfe_fail_code(&c->ci, RPC_UNAVAILABLE, 503, "server is shutting down");
+    else
+        gfe_fail_code(&c->ci, RPC_CANCELLED, HTTP_CLIENT_CLOSED, "the call was cancelled %s", when);
+}
+
+/* batch_job.abandoned: a call cancelled while it was queued is not run. grpc++ keeps a callback
+ * call's cancellation current, so a worker may ask. */
+static int call_cancelled(const batch_job *job)
+{
+    const infer_call *c = job->user;
+    return rpc_call_cancelled(c->ci.call);
+}
+
 /* The batcher's completion (a worker thread, or batcher_stop's caller). */
 static void job_done(batch_job *job)
 {
     infer_call *c = job->user;
-    if (job->status == BATCH_EXPIRED && batcher_now() >= c->deadline) {
+    if (job->status == BATCH_ABANDONED) {
+        answer_cancelled(c, "while the request was queued");
+    } else if (job->status == BATCH_EXPIRED && batcher_now() >= c->deadline) {
         gfe_fail(&c->ci, 504, "the client's deadline passed while the request was queued");
     } else if (job->status != BATCH_OK) {
         char msg[API_MSG_MAX];
@@ -186,21 +210,14 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
     return c;
 }
 
-/* A call that was cancelled (its client reset the stream or gave up, its deadline passed, or the
- * server is stopping) is answered, to nobody, instead of being decoded or run: the work would be
- * thrown away, and a client that sends and resets could otherwise keep the decoders and workers
- * busy for free. 504 for a deadline (it passed after the message was read: the server's time, as
- * the other 504s here), 503 while stopping, else 499. on_unread counts an expired call 499 instead:
- * its deadline passed before the client sent its message. 1 when it was. */
+/* 1 when the call was cancelled (its client reset the stream or gave up, its deadline passed, or the
+ * server is stopping), after answering it, to nobody, instead of decoding or running it: the work
+ * would be thrown away, and a client that sends and resets could otherwise keep the decoders and
+ * workers busy for free (answer_cancelled says how). */
 static int client_gone(infer_call *c, const char *when)
 {
     if (!rpc_call_cancelled(c->ci.call)) return 0;
-    if (batcher_now() > c->deadline)
-        gfe_fail_code(&c->ci, RPC_DEADLINE_EXCEEDED, 504, "the client's deadline passed %s", when);
-    else if (atomic_load(&c->ci.g->stopping))
-        gfe_fail_code(&c->ci, RPC_UNAVAILABLE, 503, "server is shutting down");
-    else
-        gfe_fail_code(&c->ci, RPC_CANCELLED, HTTP_CLIENT_CLOSED, "the call was cancelled %s", when);
+    answer_cancelled(c, when);
     infer_free(c);
     return 1;
 }
@@ -233,6 +250,7 @@ static void decode_and_submit(infer_call *c)
     j->cls = c->cls;
     j->dist = c->dist;
     j->done = job_done;
+    j->abandoned = call_cancelled;
     j->user = c;
     /* the queue keeps it no longer than its "timeout" parameter or the client's deadline allow:
      * past the deadline nobody waits for the answer */

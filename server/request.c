@@ -1,6 +1,7 @@
 /* request.c — the per-request state machine behind libmicrohttpd: headers -> body -> answer, with the
  * protocol decisions taken by api/endpoint.h; images are decoded here in the HTTP thread and the
  * connection is suspended while a worker runs them, so no thread waits for inference. */
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -8,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "accept.h"
+#include "batch_answer.h"
 #include "explanation.h"
 #include "request_head.h"
 #include "request_internal.h"
@@ -243,6 +246,20 @@ static void start_job(request *rq)
     submit_job(rq);
 }
 
+/* batch_job.abandoned for a queued request: has its client closed the connection? A peek at the
+ * suspended socket, which MHD leaves alone until the resume: end of stream or an error means nobody
+ * is left to read the answer; pipelined bytes, or none yet, mean the client still waits. A client
+ * that only half-closed after its request counts as gone, as nginx counts it (499): an HTTP/1.1
+ * client that still wants its answer keeps its side open. */
+static int client_closed(const batch_job *job)
+{
+    const request *rq = job->user;
+    if (rq->fd < 0) return 0;
+    char c;
+    ssize_t n = recv(rq->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* Queues the decoded job, connection suspended until a worker is done; a full queue parks it again. */
 static void submit_job(request *rq)
 {
@@ -257,6 +274,7 @@ static void submit_job(request *rq)
     j->done = job_done;
     j->user = rq;
     j->timeout_s = rq->im.v2.timeout_s; /* v2's "timeout" parameter; 0 for every other request */
+    j->abandoned = client_closed;
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);
@@ -308,6 +326,8 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         atomic_fetch_add(&h->inflight, 1);
         rq->h = h;
         rq->conn = conn;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        rq->fd = ci ? ci->connect_fd : -1;
         rq->t0 = batcher_now();
         atomic_init(&rq->job_done, 0);
         atomic_init(&rq->park, PARK_WAITING);
@@ -424,6 +444,11 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
     if (!rq) return;
     double secs = batcher_now() - rq->t0;
     int status = rq->responded ? rq->status : 0;
+    /* A job dropped because its client had gone: MHD finds the socket closed on the resume and ends
+     * the connection without calling the handler again, so the request's 499 is set here, for the
+     * log and the metrics, as nginx counts it. */
+    if (!status && atomic_load_explicit(&rq->job_done, memory_order_acquire) && rq->job.status == BATCH_ABANDONED)
+        status = HTTP_CLIENT_CLOSED;
     metrics_request(h->metrics, rq->ep, status, secs);
     static const char *const TOE[] = {"ok", "error", "timeout", "shutdown", "read_error", "client_abort"};
     /* bytes out are the body's, as nginx's $body_bytes_sent: none for HEAD, whose headers

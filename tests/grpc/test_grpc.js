@@ -610,6 +610,27 @@ async function testQueueLimits() {
     check(!(await call(t.svc, 'ModelInfer', inferReq(slow, [SLOW_IMAGE]))).err, 'served again after the timeouts');
     eq(await t.stop(), 0, 'timeout server exits 0');
     checkLogClean(t, 'timeout server');
+
+    // A call cancelled while it is queued is not run: a lone image waits up to 1 s for company here,
+    // the client cancels after 300 ms, and the worker that takes it finds it cancelled
+    const g = await startServer('queue-cancel', ['--workers', '1', '--max-batch', '8', '--batch-wait-us', '1000000']);
+    const imagesRun = async () => Number(((await rest(g.http, 'GET', '/metrics')).body.match(/^deit_images_total (\d+)$/m) || [])[1]);
+    check(!(await call(g.svc, 'ServerLive', {})).err, 'queue-cancel: channel up');
+    const ran = await imagesRun();
+    let queuedErr = null;
+    const queued = g.svc.ModelInfer(inferReq('timm-deit-reduced', [IMAGES[0]]), new grpc.Metadata(), (err) => { queuedErr = err; });
+    await sleep(300);
+    queued.cancel();
+    let n499 = 0;
+    for (let i = 0; i < 300 && (n499 = await metric(g.http, 'grpc_infer', '499')) < 1; i++) await sleep(10);
+    eq(n499, 1, 'a call cancelled while queued: counted as 499');
+    eq(await imagesRun(), ran, '... and its image not run');
+    check(queuedErr && queuedErr.code === C.CANCELLED, 'the client saw its own cancellation');
+    check(/ModelInfer 499 images=1 .* end=grpc:CANCELLED/.test(g.text()), 'access log: the queued call ended CANCELLED');
+    check(!(await call(g.svc, 'ModelInfer', inferReq('timm-deit-reduced', [IMAGES[0]]))).err, 'queue-cancel: served after it');
+    eq(await imagesRun(), ran + 1, '... that one run');
+    eq(await g.stop(), 0, 'queue-cancel server exits 0');
+    checkLogClean(g, 'queue-cancel server');
 }
 
 async function testTlsAndKey() {

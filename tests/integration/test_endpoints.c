@@ -410,6 +410,35 @@ static void check_own_timeout(const server *s)
     resp_free(&r);
 }
 
+/* A client that closes its connection while its request is queued: the worker that takes the job
+ * finds the socket closed and does not run it (499 in the access log, no image classified). The
+ * lone image waits up to 1 s for company here, so a close 300 ms after the request lands while it
+ * is queued. */
+static void check_client_gone(const server *s)
+{
+    pass_counts before = read_pass_counts(s);
+    int logged = log_count(s, "POST /v1/predict 499");
+    int fd = raw_connect(s, 5);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      REF_BLOB[0].len);
+    CHECK(send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl);
+    CHECK(send(fd, REF_BLOB[0].data, REF_BLOB[0].len, MSG_NOSIGNAL) == (ssize_t)REF_BLOB[0].len);
+    sleep_ms(300);
+    close(fd);
+    for (int i = 0; i < 100 && log_count(s, "POST /v1/predict 499") == logged; i++) sleep_ms(50);
+    CHECK_MSG(log_count(s, "POST /v1/predict 499") == logged + 1, "no 499 for a client gone while queued: %s",
+              s->log);
+    pass_counts after = read_pass_counts(s);
+    CHECK_MSG(after.images == before.images && after.passes == before.passes,
+              "a gone client's image was still run (%ld passes, %ld images)", after.passes - before.passes,
+              after.images - before.images);
+}
+
 /* Requests from different clients share a forward pass: with one worker whose oldest image waits
  * up to 1 s for company, four clients' requests arriving together go through fewer passes than
  * images. (How many share a pass under plain load depends on timing; the batcher's own rules are
@@ -427,6 +456,7 @@ static void test_batching(void)
               "requests of concurrent clients never shared a forward pass (%ld passes, %ld images)", d.passes,
               d.images);
     check_own_timeout(&s);
+    check_client_gone(&s);
     check_stopped_clean(&s);
 }
 

@@ -1,7 +1,7 @@
 /* test_batcher.c — the job queue and dynamic batching workers, with a fake forward function:
  * batching, chunking of large jobs, full queue, queue timeout, stop with and without drain,
  * concurrent submitters, forward failure (and its isolation to the failing job of a shared batch),
- * the wide/narrow hint to a worker's state. */
+ * the wide/narrow hint to a worker's state, jobs whose client has gone. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -544,6 +544,67 @@ static void test_own_timeout(void)
     batcher_free(b);
 }
 
+/* batch_job.abandoned: the client of a job is gone once its user flag says so. */
+static atomic_int gone_asked;
+static int flagged_gone(const batch_job *j)
+{
+    const tjob *t = j->user;
+    atomic_fetch_add(&gone_asked, 1);
+    return t->x[F - 1] != 0; /* the third float of its first image marks it gone */
+}
+
+/* A job whose client is gone by the time a worker takes it ends BATCH_ABANDONED without a pass;
+ * the jobs it was taken with still share theirs, and only their images count. */
+static void test_abandoned(void)
+{
+    reset_done();
+    metrics m;
+    metrics_init(&m);
+    batcher *b = start(1, 8, 0, 16, 0, &m);
+    static tjob hold, stay1, gone, stay2, alone;
+    init_job(&hold, 1, 0);
+    init_job(&stay1, 2, 10);
+    init_job(&gone, 3, 20);
+    init_job(&stay2, 1, 30);
+    init_job(&alone, 2, 40);
+    tjob *asked[] = {&stay1, &gone, &stay2, &alone};
+    for (int i = 0; i < 4; i++) asked[i]->job.abandoned = flagged_gone;
+    gate(1);
+    CHECK_INT_EQ(batcher_submit(b, &hold.job), BATCH_OK);
+    wait_in_forward(1); /* the worker is busy: the next three queue up and are taken together */
+    CHECK_INT_EQ(batcher_submit(b, &stay1.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &gone.job), BATCH_OK);
+    CHECK_INT_EQ(batcher_submit(b, &stay2.job), BATCH_OK);
+    gone.x[F - 1] = 1; /* its client leaves while it is queued */
+    int before = atomic_load(&forwards);
+    gate(0);
+    wait_done(4);
+    CHECK_INT_EQ(gone.job.status, BATCH_ABANDONED);
+    CHECK_INT_EQ(atomic_load(&gone.done_calls), 1);
+    CHECK_INT_EQ(gone.cls[0], 0); /* never run */
+    CHECK_INT_EQ(stay1.job.status, BATCH_OK);
+    CHECK_INT_EQ(stay2.job.status, BATCH_OK);
+    CHECK(outputs_ok(&stay1) && outputs_ok(&stay2));
+    CHECK_INT_EQ(stay1.job.batch_images, 3); /* one pass of the two that stayed */
+    CHECK_INT_EQ(atomic_load(&forwards) - before, 2);
+    CHECK_INT_EQ(atomic_load(&m.images), 1 + 2 + 1);
+    CHECK_INT_EQ(atomic_load(&gone_asked), 3);
+    /* a lone job that is gone: no pass at all, and the worker goes on */
+    alone.x[F - 1] = 1;
+    CHECK_INT_EQ(batcher_submit(b, &alone.job), BATCH_OK);
+    wait_done(5);
+    CHECK_INT_EQ(alone.job.status, BATCH_ABANDONED);
+    CHECK_INT_EQ(atomic_load(&forwards) - before, 2);
+    wait_idle(b);
+    static tjob after;
+    init_job(&after, 1, 50);
+    CHECK_INT_EQ(batcher_submit(b, &after.job), BATCH_OK);
+    wait_done(6);
+    CHECK_INT_EQ(after.job.status, BATCH_OK);
+    batcher_stop(b, 1);
+    batcher_free(b);
+}
+
 int main(void)
 {
     test_drain_does_not_wait_for_deadlines();
@@ -556,6 +617,7 @@ int main(void)
     test_stop_drops_queued();
     test_failure();
     test_failure_isolated();
+    test_abandoned();
     test_concurrent();
     CHECK_INT_EQ(atomic_load(&bad_state), 0); /* every forward got its worker's state */
     return check_summary("test_batcher");
