@@ -211,8 +211,11 @@ void api_plan_request(const route *rt, const api_head *hd, const api_server *srv
 
 char *api_error_body(const route *rt, int status, const char *msg, size_t *len)
 {
-    if (rt->v2) return resp_v2_error(msg, len);
-    return rt->torchserve ? resp_torchserve_error(status, msg, len) : resp_error(status, msg, len);
+    switch (rt->errors) {
+    case ERRORS_V2: return resp_v2_error(msg, len);
+    case ERRORS_TORCHSERVE: return resp_torchserve_error(status, msg, len);
+    default: return resp_error(status, msg, len);
+    }
 }
 
 /* Sets a constant JSON body. */

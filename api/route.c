@@ -28,25 +28,29 @@ void route_match(const char *path, size_t len, route *out)
 {
     memset(out, 0, sizeof *out);
     out->kind = R_NOT_FOUND;
-    static const struct { const char *path; route_kind kind; const char *allow; int v2; } EXACT[] = {
-        {"/v1/predict", R_PREDICT, "POST", 0},   {"/ping", R_PING, GET_ONLY, 0}, /* TorchServe's shape below */
-        {"/healthz", R_HEALTHZ, GET_ONLY, 0},    {"/readyz", R_READYZ, GET_ONLY, 0},
-        {"/v1/models", R_MODELS, GET_ONLY, 0},   {"/metrics", R_METRICS, GET_ONLY, 0},
-        {"/v2/health/live", R_V2_LIVE, GET_ONLY, 1}, {"/v2/health/ready", R_V2_READY, GET_ONLY, 1},
+    static const struct { const char *path; route_kind kind; const char *allow; error_shape errors; } EXACT[] = {
+        {"/v1/predict", R_PREDICT, "POST", ERRORS_DEIT},
+        {"/ping", R_PING, GET_ONLY, ERRORS_TORCHSERVE},
+        {"/healthz", R_HEALTHZ, GET_ONLY, ERRORS_DEIT},
+        {"/readyz", R_READYZ, GET_ONLY, ERRORS_DEIT},
+        {"/v1/models", R_MODELS, GET_ONLY, ERRORS_DEIT},
+        {"/metrics", R_METRICS, GET_ONLY, ERRORS_DEIT},
+        {"/v2/health/live", R_V2_LIVE, GET_ONLY, ERRORS_V2},
+        {"/v2/health/ready", R_V2_READY, GET_ONLY, ERRORS_V2},
         /* the OIP's OpenAPI document writes the server metadata path with a trailing slash */
-        {"/v2", R_V2_SERVER, GET_ONLY, 1},       {"/v2/", R_V2_SERVER, GET_ONLY, 1},
-        {"/", R_ROOT, GET_ONLY, 0},
+        {"/v2", R_V2_SERVER, GET_ONLY, ERRORS_V2},
+        {"/v2/", R_V2_SERVER, GET_ONLY, ERRORS_V2},
+        {"/", R_ROOT, GET_ONLY, ERRORS_DEIT},
     };
     for (size_t i = 0; i < sizeof EXACT / sizeof EXACT[0]; i++)
         if (eq(path, len, EXACT[i].path)) {
             out->kind = EXACT[i].kind;
             out->allow = EXACT[i].allow;
-            out->v2 = EXACT[i].v2;
-            out->torchserve = EXACT[i].kind == R_PING;
+            out->errors = EXACT[i].errors;
             return;
         }
     if (starts(path, len, "/predictions") && (len == 12 || path[12] == '/'))
-        out->torchserve = 1; /* TorchServe's paths answer errors as TorchServe does */
+        out->errors = ERRORS_TORCHSERVE; /* TorchServe's paths answer errors as TorchServe does */
     if (starts(path, len, "/predictions/")) {
         /* /predictions/{model} or /predictions/{model}/{version} */
         const char *m = path + 13;
@@ -62,7 +66,7 @@ void route_match(const char *path, size_t len, route *out)
         out->allow = "POST, PUT";
         return;
     }
-    if (starts(path, len, "/v2/")) out->v2 = 1;
+    if (starts(path, len, "/v2/")) out->errors = ERRORS_V2;
     if (!starts(path, len, "/v2/models/")) return;
     const char *p = path + 11;
     size_t n = len - 11, ml = seg(p, n);

@@ -23,19 +23,25 @@ typedef enum {
     R_ROOT                     /* GET /: the web page (Accept: text/html) or a JSON index */
 } route_kind;
 
+/* The shape of a route's error bodies: each API family answers errors as its own clients parse them. */
+typedef enum {
+    ERRORS_DEIT,               /* {"error": {"code", "message"}} (this server's own API) */
+    ERRORS_V2,                 /* KServe v2: {"error": "…"} */
+    ERRORS_TORCHSERVE          /* TorchServe: {"code", "type", "message"} */
+} error_shape;
+
 typedef struct {
     route_kind kind;
     const char *model;         /* {name} segment inside the path, or NULL */
     size_t model_len;
     const char *version;       /* {v} segment, or NULL */
     size_t version_len;
-    int v2;                    /* errors use the v2 shape {"error": "…"} */
-    int torchserve;            /* errors use TorchServe's shape {"code", "type", "message"} */
+    error_shape errors;
     const char *allow;         /* methods for the Allow header, e.g. "GET, HEAD" */
 } route;
 
-/* Matches path[len] (without query string). Unknown paths give R_NOT_FOUND (v2 set for /v2/...,
- * torchserve for /predictions/... and /ping). */
+/* Matches path[len] (without query string). Unknown paths give R_NOT_FOUND, with the error shape of
+ * the family they fall under (ERRORS_V2 for /v2/..., ERRORS_TORCHSERVE for /predictions/...). */
 void route_match(const char *path, size_t len, route *out);
 
 /* 1 when method (e.g. "GET") is allowed for the route. */

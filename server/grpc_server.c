@@ -117,7 +117,7 @@ int gfe_model_check(const gfe_engine *e, const char *name, const char *version, 
 {
     /* the route REST would have matched for /v2/models/{name}[/versions/{version}]/infer */
     route rt = {.kind = R_V2_INFER, .model = name, .model_len = strlen(name), .version = *version ? version : NULL,
-                .version_len = strlen(version), .v2 = 1, .allow = "POST"};
+                .version_len = strlen(version), .errors = ERRORS_V2, .allow = "POST"};
     return api_model_check(&rt, &e->am, msg, msglen);
 }
 

@@ -27,43 +27,45 @@ static void test_query_int(void)
 static void test_routes(void)
 {
     route r;
-    struct { const char *path; route_kind kind; const char *model; int v2; } cases[] = {
-        {"/v1/predict", R_PREDICT, NULL, 0},
-        {"/predictions/deit", R_TORCHSERVE, "deit", 0},
-        {"/predictions/", R_NOT_FOUND, NULL, 0},
-        {"/predictions/a/b", R_TORCHSERVE, "a", 0}, /* {model}/{version} (issue 21) */
-        {"/predictions/a/b/c", R_NOT_FOUND, NULL, 0},
-        {"/predictions/a/", R_NOT_FOUND, NULL, 0},
-        {"/predictions//b", R_NOT_FOUND, NULL, 0},
-        {"/v2/", R_V2_SERVER, NULL, 1},
-        {"/ping", R_PING, NULL, 0},
-        {"/healthz", R_HEALTHZ, NULL, 0},
-        {"/readyz", R_READYZ, NULL, 0},
-        {"/v1/models", R_MODELS, NULL, 0},
-        {"/metrics", R_METRICS, NULL, 0},
-        {"/v2", R_V2_SERVER, NULL, 1},
-        {"/v2/health/live", R_V2_LIVE, NULL, 1},
-        {"/v2/health/ready", R_V2_READY, NULL, 1},
-        {"/v2/models/m1", R_V2_MODEL, "m1", 1},
-        {"/v2/models/m1/ready", R_V2_MODEL_READY, "m1", 1},
-        {"/v2/models/m1/config", R_V2_MODEL_CONFIG, "m1", 1},
-        {"/v2/models/m1/versions/1/config", R_V2_MODEL_CONFIG, "m1", 1},
-        {"/v2/models/m1/config/", R_NOT_FOUND, NULL, 1},
-        {"/v2/models/m1/infer", R_V2_INFER, "m1", 1},
-        {"/v2/models/m1/versions/1/infer", R_V2_INFER, "m1", 1},
-        {"/v2/models/m1/versions//infer", R_NOT_FOUND, NULL, 1},
-        {"/v2/models//infer", R_NOT_FOUND, NULL, 1},
-        {"/v2/models/m1/explain", R_NOT_FOUND, NULL, 1},
-        {"/v2/nothing", R_NOT_FOUND, NULL, 1},
-        {"/", R_ROOT, NULL, 0},
-        {"", R_NOT_FOUND, NULL, 0},
-        {"/v1/predict/", R_NOT_FOUND, NULL, 0},
-        {"/healthzz", R_NOT_FOUND, NULL, 0},
+    struct { const char *path; route_kind kind; const char *model; error_shape errors; } cases[] = {
+        {"/v1/predict", R_PREDICT, NULL, ERRORS_DEIT},
+        {"/predictions/deit", R_TORCHSERVE, "deit", ERRORS_TORCHSERVE},
+        {"/predictions/", R_NOT_FOUND, NULL, ERRORS_TORCHSERVE},
+        {"/predictions/a/b", R_TORCHSERVE, "a", ERRORS_TORCHSERVE}, /* {model}/{version} (issue 21) */
+        {"/predictions/a/b/c", R_NOT_FOUND, NULL, ERRORS_TORCHSERVE},
+        {"/predictions/a/", R_NOT_FOUND, NULL, ERRORS_TORCHSERVE},
+        {"/predictions//b", R_NOT_FOUND, NULL, ERRORS_TORCHSERVE},
+        {"/predictions", R_NOT_FOUND, NULL, ERRORS_TORCHSERVE},
+        {"/predictionsx", R_NOT_FOUND, NULL, ERRORS_DEIT},
+        {"/v2/", R_V2_SERVER, NULL, ERRORS_V2},
+        {"/ping", R_PING, NULL, ERRORS_TORCHSERVE},
+        {"/healthz", R_HEALTHZ, NULL, ERRORS_DEIT},
+        {"/readyz", R_READYZ, NULL, ERRORS_DEIT},
+        {"/v1/models", R_MODELS, NULL, ERRORS_DEIT},
+        {"/metrics", R_METRICS, NULL, ERRORS_DEIT},
+        {"/v2", R_V2_SERVER, NULL, ERRORS_V2},
+        {"/v2/health/live", R_V2_LIVE, NULL, ERRORS_V2},
+        {"/v2/health/ready", R_V2_READY, NULL, ERRORS_V2},
+        {"/v2/models/m1", R_V2_MODEL, "m1", ERRORS_V2},
+        {"/v2/models/m1/ready", R_V2_MODEL_READY, "m1", ERRORS_V2},
+        {"/v2/models/m1/config", R_V2_MODEL_CONFIG, "m1", ERRORS_V2},
+        {"/v2/models/m1/versions/1/config", R_V2_MODEL_CONFIG, "m1", ERRORS_V2},
+        {"/v2/models/m1/config/", R_NOT_FOUND, NULL, ERRORS_V2},
+        {"/v2/models/m1/infer", R_V2_INFER, "m1", ERRORS_V2},
+        {"/v2/models/m1/versions/1/infer", R_V2_INFER, "m1", ERRORS_V2},
+        {"/v2/models/m1/versions//infer", R_NOT_FOUND, NULL, ERRORS_V2},
+        {"/v2/models//infer", R_NOT_FOUND, NULL, ERRORS_V2},
+        {"/v2/models/m1/explain", R_NOT_FOUND, NULL, ERRORS_V2},
+        {"/v2/nothing", R_NOT_FOUND, NULL, ERRORS_V2},
+        {"/", R_ROOT, NULL, ERRORS_DEIT},
+        {"", R_NOT_FOUND, NULL, ERRORS_DEIT},
+        {"/v1/predict/", R_NOT_FOUND, NULL, ERRORS_DEIT},
+        {"/healthzz", R_NOT_FOUND, NULL, ERRORS_DEIT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         route_match(cases[i].path, strlen(cases[i].path), &r);
         CHECK_MSG(r.kind == cases[i].kind, "%s: kind %d", cases[i].path, r.kind);
-        CHECK_MSG(r.v2 == cases[i].v2, "%s: v2 %d", cases[i].path, r.v2);
+        CHECK_MSG(r.errors == cases[i].errors, "%s: error shape %d", cases[i].path, (int)r.errors);
         if (cases[i].model)
             CHECK_MSG(r.model && r.model_len == strlen(cases[i].model) &&
                       memcmp(r.model, cases[i].model, r.model_len) == 0, "%s: model", cases[i].path);
