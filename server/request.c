@@ -275,6 +275,10 @@ static void submit_job(request *rq)
     j->user = rq;
     j->timeout_s = rq->im.v2.timeout_s; /* v2's "timeout" parameter; 0 for every other request */
     j->abandoned = client_closed;
+    /* the socket client_closed peeks at, looked up here (in the HTTP thread, the connection active)
+     * only for requests that reach the queue */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    rq->fd = ci ? ci->connect_fd : -1;
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);
@@ -326,8 +330,6 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         atomic_fetch_add(&h->inflight, 1);
         rq->h = h;
         rq->conn = conn;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        rq->fd = ci ? ci->connect_fd : -1;
         rq->t0 = batcher_now();
         atomic_init(&rq->job_done, 0);
         atomic_init(&rq->park, PARK_WAITING);

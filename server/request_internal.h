@@ -26,7 +26,7 @@ typedef struct {
     http_server *h;
     const engine *eng;         /* NULL until the engine is set */
     struct MHD_Connection *conn;
-    int fd;                    /* the connection's socket, for client_closed while it is queued; -1: unknown */
+    int fd;                    /* the connection's socket, for client_closed while queued (set by submit_job); -1: unknown */
     route rt;
     api_plan plan;
     metrics_endpoint ep;
