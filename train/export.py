@@ -155,6 +155,13 @@ def summary_of(run):
         return json.load(f)
 
 
+# The runs of experiments 2-4 (DeiT, baseline, two class tokens): 2 at 100 epochs, 3 the same at 200,
+# 4 experiment 3's DeiT with the stronger teacher beside experiment 3's two arms that see no teacher.
+MIXED_EXPERIMENTS = {"2": ("hard_mix", "baseline_mix", "twocls_mix"),
+                     "3": ("hard_mix200", "baseline_mix200", "twocls_mix200"),
+                     "4": ("hard_t4", "baseline_mix200", "twocls_mix200")}
+
+
 def main():
     """Exports what the runs produced: hard -> fashion-deit, baseline -> fashion-vit-nodist,
     twocls -> fashion-vit-2cls, soft -> fashion-deit-soft (the optional soft-distillation arm, so that
@@ -162,7 +169,7 @@ def main():
     if its run finished; hard56 only if its fused accuracy beats hard's), then the examples,
     results.json and the table."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--experiment", choices=("1", "2", "3", "4"), default="1")
+    ap.add_argument("--experiment", choices=("1",) + tuple(MIXED_EXPERIMENTS), default="1")
     ap.add_argument("--out", default=os.path.join(ROOT, "models"), help="where the model folders go")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -170,10 +177,9 @@ def main():
         ship = [("hard", "fashion-deit"), ("baseline", "fashion-vit-nodist"), ("twocls", "fashion-vit-2cls"),
                 ("soft", "fashion-deit-soft"), ("hard56", "fashion-deit-56")]
         hard, baseline = "hard", "baseline"
-    else:  # experiment 2 (100 epochs), 3 (the same at 200) or 4 (3 with the stronger teacher)
-        tag = "" if a.experiment == "2" else "200"
-        hard, baseline = "hard_mix" + tag if a.experiment != "4" else "hard_t4", "baseline_mix" + tag
-        ship = [(hard, "fashion-deit"), (baseline, "fashion-vit-nodist"), ("twocls_mix" + tag, "fashion-vit-2cls")]
+    else:
+        hard, baseline, twocls = MIXED_EXPERIMENTS[a.experiment]
+        ship = [(hard, "fashion-deit"), (baseline, "fashion-vit-nodist"), (twocls, "fashion-vit-2cls")]
     done = {}
     for run, name in ship:
         if not os.path.exists(os.path.join(common.RUNS, run, "final.pt")):

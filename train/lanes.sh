@@ -2,7 +2,7 @@
 # Shared by run_all.sh (experiment 1) and run_mix.sh (experiments 2 and 3); sourced from train/
 # after `set -e`. Picks the interpreter, the training precision and the niceness, checks that torch
 # and the data set are installed, refuses the reference BLAS, restores state/ into runs/, and defines
-# run/student, which start a stage once and log it.
+# run/student, which start a stage once and log it, and reaches, which compares a run's accuracy.
 # LOG names the run log of the calling script (runs/$LOG).
 PY=${PY:-/usr/bin/python3}
 NICE=${NICE:-10}
@@ -32,6 +32,10 @@ run() { # run NAME SCRIPT ARGS...: once, logging to runs/NAME.log
   echo "$(date -u +%FT%TZ) start $name" >> "runs/$LOG"
   nice -n "$NICE" "$PY" "$@" --threads "$THREADS" --precision "$PRECISION" >> "runs/$name.log" 2>&1
   echo "$(date -u +%FT%TZ) done $name" >> "runs/$LOG"
+}
+reaches() { # reaches RUN ACC: does the run's recorded test accuracy reach ACC?
+  "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["test_acc"] < float(sys.argv[2]))' \
+    "runs/$1/summary.json" "$2"
 }
 student() { # student NAME MODE ARGS...
   name=$1; mode=$2; shift 2

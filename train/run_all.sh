@@ -41,10 +41,6 @@ LOG=run_all.log
 # shellcheck source=lanes.sh
 . ./lanes.sh
 echo "run_all $(date -u +%FT%TZ): teachers $EPOCHS_T, students $EPOCHS_S, hi-res $EPOCHS_T56/$EPOCHS_HI epochs, $PRECISION, lanes A/B ${THREADS_A:-1}/${THREADS_B:-1} thread(s)" >> "runs/$LOG"
-reaches() { # reaches RUN ACC: does the run's recorded test accuracy reach ACC?
-  $PY -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["test_acc"] < float(sys.argv[2]))' \
-    "runs/$1/summary.json" "$2"
-}
 (
   THREADS=${THREADS_B:-1}
   student baseline baseline --epochs "$EPOCHS_S" --warmup-epochs "$WARMUP_S"

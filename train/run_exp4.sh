@@ -26,8 +26,7 @@ echo "run_exp4 $(date -u +%FT%TZ): $PRECISION, $THREADS thread(s), nice $NICE" >
 run teacher4 train_teacher.py --name teacher4 --epochs 30 --widths 64,128,256 --blocks 2 --seed 3 \
   --erase 0.5 --eval-every 0 --tta
 run teachers4 ensemble.py --name teachers4 --members teacher,teacher2,teacher3,teacher4
-if ! "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["test_acc"] < float(sys.argv[2]))' \
-    runs/teachers4/summary.json "$MIN_TEACHER_ACC"; then
+if ! reaches teachers4 "$MIN_TEACHER_ACC"; then
   echo "$(date -u +%FT%TZ) teachers4 under $MIN_TEACHER_ACC: stage 2 not started (train/README.md, Experiment 4)" >> "runs/$LOG"
   exit 0
 fi
