@@ -4,11 +4,13 @@
 #include <math.h>
 #include <stdlib.h>
 
+size_t api_explain_floats_for(int grid_h, int grid_w) { return API_EXPLAIN_TOKEN_COSINE((size_t)grid_h * grid_w) + 1; }
+
 size_t api_explain_floats(const deit_model *m)
 {
     int gh, gw;
     deit_grid(m, &gh, &gw);
-    return 2 * (size_t)gh * gw + 1;
+    return api_explain_floats_for(gh, gw);
 }
 
 /* Largest batch asked of one call: the engine's own limit (DEIT_MAX_BATCH in model_internal.h). */
@@ -32,16 +34,16 @@ int api_forward_explained(const deit_model *m, deit_state *s, const float *pixel
         return DEIT_ENOMEM;
     for (int b = 0; b < batch; b++)
         if (rec[b]) {
-            ex[b].class_map = rec[b];
-            ex[b].distill_map = rec[b] + G;
+            ex[b].class_map = rec[b] + API_EXPLAIN_CLASS_MAP(G);
+            ex[b].distill_map = rec[b] + API_EXPLAIN_DISTILL_MAP(G);
         }
     int rc = deit_forward_explain(m, s, pixels, batch, cls, dist, ex);
     for (int b = 0; b < batch && rc == DEIT_OK; b++)
         if (rec[b]) {
             if (!deit_model_distilled(m))
                 for (size_t i = 0; i < G; i++)
-                    rec[b][G + i] = NAN; /* never read: the JSON says null */
-            rec[b][2 * G] = (float)ex[b].token_cosine;
+                    rec[b][API_EXPLAIN_DISTILL_MAP(G) + i] = NAN; /* never read: the JSON says null */
+            rec[b][API_EXPLAIN_TOKEN_COSINE(G)] = (float)ex[b].token_cosine;
         }
     free(ex);
     return rc;
@@ -61,12 +63,13 @@ static json_t *map_json(const float *v, size_t n)
 json_t *api_explain_json(const float *rec, int grid_h, int grid_w, int distilled)
 {
     size_t G = (size_t)grid_h * grid_w;
-    json_t *rollout = json_pack("{s:o, s:o}", "class_token", map_json(rec, G),
-                                "distill_token", distilled ? map_json(rec + G, G) : json_null());
+    json_t *rollout = json_pack("{s:o, s:o}", "class_token", map_json(rec + API_EXPLAIN_CLASS_MAP(G), G),
+                                "distill_token", distilled ? map_json(rec + API_EXPLAIN_DISTILL_MAP(G), G) : json_null());
     if (!rollout)
         return NULL;
     return json_pack("{s:[i,i], s:o, s:o}", "grid", grid_h, grid_w, "token_cosine",
-                     distilled && isfinite(rec[2 * G]) ? json_real((double)rec[2 * G]) : json_null(),
+                     distilled && isfinite(rec[API_EXPLAIN_TOKEN_COSINE(G)])
+                         ? json_real((double)rec[API_EXPLAIN_TOKEN_COSINE(G)]) : json_null(),
                      "rollout", rollout);
 }
 

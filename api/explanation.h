@@ -12,6 +12,12 @@
  * one-head model), G = grid_h * grid_w patches. */
 size_t api_explain_floats(const deit_model *m);
 
+/* The same for a grid_h x grid_w patch grid; the offsets of the three parts in one explanation. */
+size_t api_explain_floats_for(int grid_h, int grid_w);
+#define API_EXPLAIN_CLASS_MAP(G) ((size_t)0)
+#define API_EXPLAIN_DISTILL_MAP(G) ((size_t)(G))
+#define API_EXPLAIN_TOKEN_COSINE(G) (2 * (size_t)(G))
+
 /* deit_forward_explain for `batch` images where rec[b] (NULL: not asked; rec itself may be NULL for
  * none) receives image b's explanation in the layout above. Returns the engine's status. */
 int api_forward_explained(const deit_model *m, deit_state *s, const float *pixels, int batch,

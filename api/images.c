@@ -8,6 +8,7 @@
 
 #include "status.h"
 #include "status_map.h"
+#include "v2_outputs.h"
 
 /* A multipart part's own header block; larger is a malformed request. */
 #define MAX_PART_HEADER_BYTES 8192
@@ -28,6 +29,7 @@ static int from_v2(const api_plan *p, const api_server *srv, const uint8_t *body
 {
     int rc = v2_parse_request(body, len, p->v2_header_len, srv->max_images, &im->v2, msg, msglen);
     if (rc) return api_http_of_v2(rc);
+    if (srv->model && (rc = api_v2_outputs_check(srv->model, &im->v2, msg, msglen))) return rc;
     if (alloc_list(im, im->v2.n_images, msg, msglen)) return 503;
     for (size_t i = 0; i < im->n; i++) {
         im->data[i] = im->v2.images[i].data;

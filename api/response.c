@@ -11,6 +11,7 @@
 #include "deit.h"
 #include "prediction.h"
 #include "text.h"
+#include "v2_outputs.h"
 
 /* float32 scores round-trip with 9 significant digits; more would only print noise. */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9))
@@ -155,65 +156,98 @@ static int buf_put_le32(byte_buf *o, uint32_t v)
     return buf_put(o, b, 4);
 }
 
-/* One v2 output tensor: FP32 [n, classes] probabilities or BYTES [n, k] "score:index:label", its
- * elements in "data", or, for a binary output, appended to raw (FP32 little-endian; BYTES each a
- * 4-byte little-endian length and the bytes, as Triton writes them) with parameters.binary_data_size. */
-static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *p, int n, byte_buf *raw)
+/* A shape as JSON: [d0, d1, ...]. */
+static json_t *dims_json(const long long *dims, int nd)
 {
-    size_t K = (size_t)m->n_classes, raw0 = raw->n;
+    json_t *a = json_array();
+    for (int i = 0; a && i < nd; i++)
+        if (json_array_append_new(a, json_integer((json_int_t)dims[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* Appends n floats to data (JSON) or to raw (FP32 little-endian). 0, or -1 when out of memory. */
+static int put_floats(const float *p, size_t n, json_t *data, byte_buf *raw)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (raw) {
+            uint32_t u;
+            memcpy(&u, &p[i], 4);
+            if (buf_put_le32(raw, u)) return -1;
+        } else if (json_array_append_new(data, json_real((double)p[i]))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Appends the top-k "score:index:label" elements of each of n rows of probabilities p, to data
+ * (JSON strings) or to raw (each a 4-byte little-endian length and the bytes, as Triton writes them). */
+static int put_classification(const api_model *m, const float *p, int n, int k, json_t *data, byte_buf *raw)
+{
+    size_t K = (size_t)m->n_classes;
+    int *idx = malloc((size_t)k * sizeof *idx), bad = !idx;
+    for (int i = 0; !bad && i < n; i++) {
+        int got = deit_topk(p + i * K, m->n_classes, k, idx);
+        for (int j = 0; !bad && j < got; j++) {
+            char buf[RESP_CLASS_ENTRY_BYTES];
+            int bl = resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
+            size_t sl = bl < 0 ? 0 : (size_t)bl < sizeof buf ? (size_t)bl : sizeof buf - 1;
+            bad = raw ? buf_put_le32(raw, (uint32_t)sl) || buf_put(raw, buf, sl)
+                      : json_array_append_new(data, json_string(buf));
+        }
+    }
+    free(idx);
+    return bad ? -1 : 0;
+}
+
+/* One v2 output tensor of n images (shapes and datatypes: v2_outputs.h): probabilities from probs,
+ * an explanation output from the carried explanations, its elements in "data" or, for a binary
+ * output, appended to raw with parameters.binary_data_size. */
+static json_t *v2_tensor(const api_model *m, const v2_output *o, const float *const probs[V2_OUT_COUNT],
+                         const float *explain, int n, byte_buf *raw)
+{
+    size_t raw0 = raw->n;
+    long long dims[V2_OUT_MAX_DIMS];
+    int nd = api_v2_shape(m, o, n, dims);
     json_t *data = o->binary ? NULL : json_array();
     if (!o->binary && !data) return NULL;
-    int cols, bad = 0;
-    if (o->classification > 0) {
-        int k = o->classification < m->n_classes ? o->classification : m->n_classes;
-        int *idx = malloc((size_t)k * sizeof *idx);
-        bad = !idx;
-        for (int i = 0; !bad && i < n; i++) {
-            int got = deit_topk(p + i * K, m->n_classes, k, idx);
-            for (int j = 0; !bad && j < got; j++) {
-                char buf[RESP_CLASS_ENTRY_BYTES];
-                int bl = resp_class_entry(buf, sizeof buf, p[i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
-                size_t sl = bl < 0 ? 0 : (size_t)bl < sizeof buf ? (size_t)bl : sizeof buf - 1;
-                bad = o->binary ? buf_put_le32(raw, (uint32_t)sl) || buf_put(raw, buf, sl)
-                                : json_array_append_new(data, json_string(buf));
-            }
-        }
-        free(idx);
-        cols = k;
+    byte_buf *to = o->binary ? raw : NULL;
+    int bad;
+    if (o->kind >= V2_OUT_PROBS) {
+        float *v = explain ? api_v2_explain_gather(m, o->kind, explain, n) : NULL;
+        bad = !v || put_floats(v, (size_t)n * api_v2_explain_width(m, o->kind), data, to);
+        free(v);
+    } else if (o->classification > 0) {
+        bad = put_classification(m, probs[o->kind], n, (int)dims[1], data, to);
     } else {
-        for (size_t i = 0; !bad && i < (size_t)n * K; i++) {
-            if (o->binary) {
-                uint32_t u;
-                memcpy(&u, &p[i], 4);
-                bad = buf_put_le32(raw, u);
-            } else {
-                bad = json_array_append_new(data, json_real((double)p[i]));
-            }
-        }
-        cols = m->n_classes;
+        bad = put_floats(probs[o->kind], (size_t)n * (size_t)m->n_classes, data, to);
     }
-    if (bad) {
+    json_t *shape = bad ? NULL : dims_json(dims, nd);
+    if (!shape) {
         json_decref(data);
         return NULL;
     }
-    const char *dtype = o->classification > 0 ? "BYTES" : "FP32";
     if (o->binary)
-        return json_pack("{s:s, s:[i, i], s:s, s:{s:I}}", "name", v2_output_names[o->kind], "shape", n, cols,
-                         "datatype", dtype, "parameters", "binary_data_size", (json_int_t)(raw->n - raw0));
-    return json_pack("{s:s, s:[i, i], s:s, s:o}", "name", v2_output_names[o->kind], "shape", n, cols,
-                     "datatype", dtype, "data", data);
+        return json_pack("{s:s, s:o, s:s, s:{s:I}}", "name", v2_output_names[o->kind], "shape", shape, "datatype",
+                         api_v2_datatype(o), "parameters", "binary_data_size", (json_int_t)(raw->n - raw0));
+    return json_pack("{s:s, s:o, s:s, s:o}", "name", v2_output_names[o->kind], "shape", shape, "datatype",
+                     api_v2_datatype(o), "data", data);
 }
 
 char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
-                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len, size_t *json_len)
+                    const float *cls_logits, const float *dist_logits, const float *explain, int n_images,
+                    size_t *len, size_t *json_len)
 {
-    const float *probs[V2_OUT_COUNT];
+    const float *probs[V2_OUT_COUNT] = {NULL};
     float *buf = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
     if (!buf) return NULL;
     byte_buf raw = {0};
     json_t *arr = json_array();
     for (int i = 0; arr && i < n_outs; i++)
-        if (json_array_append_new(arr, v2_tensor(m, &outs[i], probs[outs[i].kind], n_images, &raw))) {
+        if (json_array_append_new(arr, v2_tensor(m, &outs[i], probs, explain, n_images, &raw))) {
             json_decref(arr);
             arr = NULL;
         }
@@ -362,15 +396,38 @@ static json_t *config_io(const char *name, const char *type, json_t *dims, int i
     return io;
 }
 
-char *resp_v2_model_config(const api_model *m, size_t *len)
+/* The outputs m offers (v2_outputs.h), each as one(name, datatype, shape) makes it (it takes shape). */
+static json_t *offered_outputs(const api_model *m, json_t *(*one)(const char *, const char *, json_t *))
 {
+    v2_output_kind kinds[V2_OUT_COUNT];
+    int n = api_v2_offered(m, kinds);
     json_t *outs = json_array();
-    for (int k = 0; outs && k < V2_OUT_COUNT; k++)
-        if (json_array_append_new(outs, config_io(v2_output_names[k], "TYPE_FP32", json_pack("[i, i]", -1, m->n_classes),
-                                                  0))) {
+    for (int i = 0; outs && i < n; i++) {
+        v2_output o = {kinds[i], 0, 0};
+        long long dims[V2_OUT_MAX_DIMS];
+        int nd = api_v2_shape(m, &o, -1, dims);
+        if (json_array_append_new(outs, one(v2_output_names[o.kind], api_v2_datatype(&o), dims_json(dims, nd)))) {
             json_decref(outs);
             outs = NULL;
         }
+    }
+    return outs;
+}
+
+/* Triton's ModelConfig names the v2 datatypes its own way */
+static json_t *config_output(const char *name, const char *datatype, json_t *dims)
+{
+    return dims ? config_io(name, strcmp(datatype, "BYTES") == 0 ? "TYPE_STRING" : "TYPE_FP32", dims, 0) : NULL;
+}
+
+static json_t *metadata_output(const char *name, const char *datatype, json_t *dims)
+{
+    return json_pack("{s:s, s:s, s:o}", "name", name, "datatype", datatype, "shape", dims);
+}
+
+char *resp_v2_model_config(const api_model *m, size_t *len)
+{
+    json_t *outs = offered_outputs(m, config_output);
     if (!outs) return NULL;
     return finish(json_pack("{s:s, s:s, s:s, s:{s:{s:i}}, s:i, s:[o], s:o, s:{s:{s:s}, s:{s:s}}}", "name", m->name,
                             "platform", RESP_V2_PLATFORM, "backend", "", "version_policy", "latest", "num_versions", 1,
@@ -383,13 +440,7 @@ char *resp_v2_model_config(const api_model *m, size_t *len)
 
 char *resp_v2_model(const api_model *m, size_t *len)
 {
-    json_t *outs = json_array();
-    for (int k = 0; outs && k < V2_OUT_COUNT; k++)
-        if (json_array_append_new(outs, json_pack("{s:s, s:s, s:[i, i]}", "name", v2_output_names[k],
-                                                  "datatype", "FP32", "shape", -1, m->n_classes))) {
-            json_decref(outs);
-            outs = NULL;
-        }
+    json_t *outs = offered_outputs(m, metadata_output);
     if (!outs) return NULL;
     /* precision and kernel set as model parameters (the protocol's extension point) */
     return finish(json_pack("{s:s, s:[s], s:s, s:[{s:s, s:s, s:[i]}], s:o, s:{s:s, s:s}}", "name", m->name,

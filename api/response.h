@@ -50,11 +50,13 @@ char *resp_predict(const api_model *m, const float *cls_logits, const float *dis
 char *resp_torchserve(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
                       int top_k, size_t *len);
 
-/* KServe v2 infer response with the requested outputs (class, distillation, fused probabilities):
+/* KServe v2 infer response with the requested outputs (probabilities; explanation outputs from
+ * explain, the n_images carried explanations of api/explanation.h, NULL when none was asked):
  * *len bytes, of which the first *json_len (may be NULL) are the JSON; when an output is binary
  * (binary-data extension) its bytes follow, and *json_len is the Inference-Header-Content-Length. */
 char *resp_v2_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
-                    const float *cls_logits, const float *dist_logits, int n_images, size_t *len, size_t *json_len);
+                    const float *cls_logits, const float *dist_logits, const float *explain, int n_images,
+                    size_t *len, size_t *json_len);
 
 /* {"error": {"code": status, "message": msg}} */
 char *resp_error(int status, const char *msg, size_t *len);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const v2_output_names[V2_OUT_COUNT] = {"class_probs", "distill_probs", "fused_probs"};
+const char *const v2_output_names[V2_OUT_COUNT] = {"class_probs",   "distill_probs",   "fused_probs",
+                                                   "class_rollout", "distill_rollout", "token_cosine"};
 
 
 /* A symbol's value in either alphabet: the standard one (+ /) or the URL-safe one (- _), as
@@ -84,12 +85,23 @@ static int collect_strings(json_t *a, json_t **list, size_t cap, size_t *n, int 
 
 void v2_all_outputs(v2_request *r)
 {
-    r->n_outputs = V2_OUT_COUNT;
-    for (int k = 0; k < V2_OUT_COUNT; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0, 0};
+    r->n_outputs = V2_OUT_PROBS;
+    for (int k = 0; k < V2_OUT_PROBS; k++) r->outputs[k] = (v2_output){(v2_output_kind)k, 0, 0};
+}
+
+int v2_wants_explain(const v2_request *r)
+{
+    for (int k = 0; k < r->n_outputs; k++)
+        if (r->outputs[k].kind >= V2_OUT_PROBS) return 1;
+    return 0;
 }
 
 static int set_classification(v2_output *o, long long k, char *err, size_t errlen)
 {
+    if (o->kind >= V2_OUT_PROBS)
+        return deit_fail(err, errlen, V2_EINVAL,
+                         "\"classification\" applies to class_probs, distill_probs and fused_probs, not %s",
+                         v2_output_names[o->kind]);
     if (k < 1 || k > V2_MAX_CLASSIFICATION)
         return deit_fail(err, errlen, V2_EINVAL, "\"classification\" must be a positive integer");
     o->classification = (int)k;
@@ -105,7 +117,8 @@ int v2_add_output(v2_request *r, const char *name, int has_classification, long 
         if (strcmp(name, v2_output_names[k]) == 0) kind = k;
     if (kind < 0)
         return deit_fail(err, errlen, V2_EINVAL,
-                         "unknown output \"%.64s\" (expected class_probs, distill_probs or fused_probs)", name);
+                         "unknown output \"%.64s\" (expected class_probs, distill_probs, fused_probs, class_rollout, "
+                         "distill_rollout or token_cosine)", name);
     for (int k = 0; k < r->n_outputs; k++)
         if ((int)r->outputs[k].kind == kind)
             return deit_fail(err, errlen, V2_EINVAL, "output \"%s\" requested twice", name);
@@ -134,7 +147,7 @@ static int bool_param(const json_t *params, const char *key, int *out, char *err
     return V2_OK;
 }
 
-/* outputs absent or [] mean all three (as gRPC's none); each output's parameters.binary_data, else
+/* outputs absent or [] mean the three probability outputs (as gRPC's none); each output's parameters.binary_data, else
  * the request's parameters.binary_data_output, says whether its data comes as raw bytes. */
 static int parse_outputs(json_t *outs, int binary_default, v2_request *r, char *err, size_t errlen)
 {

@@ -1,8 +1,10 @@
 /* v2.h — Open Inference Protocol (KServe v2) infer requests: one BYTES input of encoded images,
  * given either as base64 strings in the JSON body or through the binary-data extension (JSON header
  * of Inference-Header-Content-Length bytes, then raw tensors; each BYTES element a 4-byte
- * little-endian length followed by that many bytes), and the requested outputs (class_probs,
- * distill_probs, fused_probs, each optionally with parameters.classification = k).
+ * little-endian length followed by that many bytes), and the requested outputs: the probabilities
+ * (class_probs, distill_probs, fused_probs, each optionally with parameters.classification = k) and
+ * the explanation (class_rollout, distill_rollout, token_cosine: ?explain=1's maps and cosine as
+ * tensors, computed only for a request that names one).
  *
  * Thread-safe; no global state. The request owns what it allocates (free with v2_request_free);
  * image blobs point either into the caller's body (binary data) or into the request's own arena
@@ -22,7 +24,15 @@ typedef enum {
     V2_ENOMEM = -3             /* allocation failed (HTTP 503, as every out-of-memory answer) */
 } v2_status;
 
-typedef enum { V2_OUT_CLASS, V2_OUT_DISTILL, V2_OUT_FUSED, V2_OUT_COUNT } v2_output_kind;
+typedef enum {
+    V2_OUT_CLASS, V2_OUT_DISTILL, V2_OUT_FUSED,                         /* probabilities, [batch, classes] */
+    V2_OUT_CLASS_ROLLOUT, V2_OUT_DISTILL_ROLLOUT, V2_OUT_TOKEN_COSINE,  /* the explanation */
+    V2_OUT_COUNT
+} v2_output_kind;
+
+/* Kinds below this are the probability outputs: what a request naming none gets, and the only ones
+ * "classification" applies to. */
+#define V2_OUT_PROBS V2_OUT_CLASS_ROLLOUT
 
 /* Output names as they appear on the wire, indexed by v2_output_kind. */
 extern const char *const v2_output_names[V2_OUT_COUNT];
@@ -44,7 +54,7 @@ typedef struct {
     size_t n_images;
     v2_blob *images;           /* [n_images], in row-major order of the input tensor */
     uint8_t *arena;            /* decoded base64 bytes the blobs may point into */
-    int n_outputs;             /* outputs requested; all three probability outputs when none given */
+    int n_outputs;             /* outputs requested; the three probability outputs when none given */
     v2_output outputs[V2_OUT_COUNT];
     double timeout_s;          /* the request's "timeout" parameter (Triton's: microseconds) in seconds;
                                 * 0 when absent or 0 (none) */
@@ -83,12 +93,16 @@ int v2_set_shape(v2_request *r, const long long *dims, size_t n_dims, size_t max
 int v2_split_bytes(const uint8_t *bin, size_t len, v2_request *r, char *err, size_t errlen);
 
 /* Requests the output called name (NULL: an error), once each; has_classification: top-k BYTES with
- * k = classification (1..V2_MAX_CLASSIFICATION). */
+ * k = classification (1..V2_MAX_CLASSIFICATION), for a probability output only. Whether the model
+ * offers it is the caller's check (api_v2_outputs_check). */
 int v2_add_output(v2_request *r, const char *name, int has_classification, long long classification, char *err,
                   size_t errlen);
 
-/* Requests all three probability outputs (what a request naming none gets). */
+/* Requests the three probability outputs (what a request naming none gets). */
 void v2_all_outputs(v2_request *r);
+
+/* 1 when r names an explanation output: its images must keep their attention (batch_job.explain). */
+int v2_wants_explain(const v2_request *r);
 
 /* RFC 4648 base64: the standard or the URL-safe alphabet (as protobuf's JSON mapping takes bytes),
  * padding optional, ASCII whitespace (MIME line breaks) skipped; any other character, data after the

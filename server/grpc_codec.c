@@ -12,6 +12,7 @@
 #include "response.h"
 #include "status.h"
 #include "text.h"
+#include "v2_outputs.h"
 
 /* raw_output_contents carries FP32 little-endian; the floats are copied as they lie in memory. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -259,20 +260,27 @@ uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
 {
     typedef Inference__ModelMetadataResponse__TensorMetadata Tensor;
     Inference__ModelMetadataResponse r = INFERENCE__MODEL_METADATA_RESPONSE__INIT;
-    int64_t in_shape[1] = {-1}, out_shape[2] = {-1, m->n_classes};
+    int64_t in_shape[1] = {-1};
     Tensor input = INFERENCE__MODEL_METADATA_RESPONSE__TENSOR_METADATA__INIT;
     input.name = (char *)RESP_V2_INPUT_NAME;
     input.datatype = (char *)"BYTES";
     input.n_shape = 1;
     input.shape = in_shape;
+    v2_output_kind kinds[V2_OUT_COUNT];
+    int n = api_v2_offered(m, kinds);
     Tensor outputs[V2_OUT_COUNT];
     Tensor *in_list[1] = {&input}, *out_list[V2_OUT_COUNT];
-    for (int k = 0; k < V2_OUT_COUNT; k++) {
+    int64_t shapes[V2_OUT_COUNT][V2_OUT_MAX_DIMS];
+    for (int k = 0; k < n; k++) {
+        v2_output o = {kinds[k], 0, 0};
+        long long dims[V2_OUT_MAX_DIMS];
+        int nd = api_v2_shape(m, &o, -1, dims);
+        for (int d = 0; d < nd; d++) shapes[k][d] = dims[d];
         outputs[k] = (Tensor)INFERENCE__MODEL_METADATA_RESPONSE__TENSOR_METADATA__INIT;
-        outputs[k].name = (char *)v2_output_names[k];
-        outputs[k].datatype = (char *)"FP32";
-        outputs[k].n_shape = 2;
-        outputs[k].shape = out_shape;
+        outputs[k].name = (char *)v2_output_names[o.kind];
+        outputs[k].datatype = (char *)api_v2_datatype(&o);
+        outputs[k].n_shape = (size_t)nd;
+        outputs[k].shape = shapes[k];
         out_list[k] = &outputs[k];
     }
     char *versions[] = {(char *)api_model_version(m)};
@@ -282,7 +290,7 @@ uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
     r.platform = (char *)RESP_V2_PLATFORM;
     r.n_inputs = 1;
     r.inputs = in_list;
-    r.n_outputs = V2_OUT_COUNT;
+    r.n_outputs = (size_t)n;
     r.outputs = out_list;
     return pack(&r.base, len);
 }
@@ -327,41 +335,44 @@ oom:
 }
 
 uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
-                             const float *cls_logits, const float *dist_logits, int n_images, size_t *len)
+                             const float *cls_logits, const float *dist_logits, const float *explain, int n_images,
+                             size_t *len)
 {
     typedef Inference__ModelInferResponse__InferOutputTensor Tensor;
     Tensor tensors[V2_OUT_COUNT];
     Tensor *list[V2_OUT_COUNT];
-    int64_t shapes[V2_OUT_COUNT][2];
+    int64_t shapes[V2_OUT_COUNT][V2_OUT_MAX_DIMS];
     ProtobufCBinaryData raw[V2_OUT_COUNT];
-    uint8_t *owned[V2_OUT_COUNT] = {NULL};
+    void *owned[V2_OUT_COUNT] = {NULL};
     uint8_t *result = NULL;
     size_t K = (size_t)m->n_classes;
     if (n_outs < 0 || n_outs > V2_OUT_COUNT) return NULL;
-    const float *probs[V2_OUT_COUNT];
+    const float *probs[V2_OUT_COUNT] = {NULL};
     float *fused = resp_fuse_all(m, cls_logits, dist_logits, n_images, probs);
     if (!fused) return NULL;
     for (int i = 0; i < n_outs; i++) {
         const v2_output *o = &outs[i];
-        const float *p = probs[o->kind];
+        long long dims[V2_OUT_MAX_DIMS];
+        int nd = api_v2_shape(m, o, n_images, dims);
+        for (int d = 0; d < nd; d++) shapes[i][d] = dims[d];
         tensors[i] = (Tensor)INFERENCE__MODEL_INFER_RESPONSE__INFER_OUTPUT_TENSOR__INIT;
         tensors[i].name = (char *)v2_output_names[o->kind];
-        shapes[i][0] = n_images;
-        if (o->classification > 0) {
-            int k = o->classification < m->n_classes ? o->classification : m->n_classes;
-            tensors[i].datatype = (char *)"BYTES";
-            shapes[i][1] = k;
-            owned[i] = classification_bytes(m, p, n_images, k, &raw[i].len);
-            if (!owned[i]) goto done;
-            raw[i].data = owned[i];
+        tensors[i].datatype = (char *)api_v2_datatype(o);
+        tensors[i].n_shape = (size_t)nd;
+        tensors[i].shape = shapes[i];
+        if (o->kind >= V2_OUT_PROBS) {
+            float *v = explain ? api_v2_explain_gather(m, o->kind, explain, n_images) : NULL;
+            if (!(owned[i] = v)) goto done;
+            raw[i].data = (uint8_t *)v;
+            raw[i].len = (size_t)n_images * api_v2_explain_width(m, o->kind) * sizeof(float);
+        } else if (o->classification > 0) {
+            uint8_t *b = classification_bytes(m, probs[o->kind], n_images, (int)dims[1], &raw[i].len);
+            if (!(owned[i] = b)) goto done;
+            raw[i].data = b;
         } else {
-            tensors[i].datatype = (char *)"FP32";
-            shapes[i][1] = m->n_classes;
-            raw[i].data = (uint8_t *)p; /* packed by copy below; never written through */
+            raw[i].data = (uint8_t *)probs[o->kind]; /* packed by copy below; never written through */
             raw[i].len = (size_t)n_images * K * sizeof(float);
         }
-        tensors[i].n_shape = 2;
-        tensors[i].shape = shapes[i];
         list[i] = &tensors[i];
     }
     Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;

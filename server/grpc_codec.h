@@ -70,11 +70,13 @@ uint8_t *gcodec_encode_server_metadata(const char *version, size_t *len);
 uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len);
 
 /* ModelInferResponse for n_images from their logits ([n][classes]; dist NULL without a distillation
- * head), fused as REST fuses them (resp_fuse_all): one tensor per requested output, in order, its
- * data in raw_output_contents (FP32 [n, classes] little-endian, or BYTES [n, k] "score:index:label"
- * length-prefixed elements, as REST's strings). */
+ * head), fused as REST fuses them (resp_fuse_all), and their carried explanations (explain, NULL when
+ * no explanation output is asked; api/explanation.h): one tensor per requested output, in order, its
+ * data in raw_output_contents (FP32 little-endian, or BYTES [n, k] "score:index:label"
+ * length-prefixed elements, as REST's strings; shapes as api/v2_outputs.h says). */
 uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
-                             const float *cls_logits, const float *dist_logits, int n_images, size_t *len);
+                             const float *cls_logits, const float *dist_logits, const float *explain, int n_images,
+                             size_t *len);
 
 /* grpc.health.v1.HealthCheckResponse with SERVING (serving != 0) or NOT_SERVING. */
 uint8_t *gcodec_encode_health(int serving, size_t *len);

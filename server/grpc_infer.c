@@ -11,8 +11,10 @@
 
 #include "batch_answer.h"
 #include "endpoint.h"
+#include "explanation.h"
 #include "grpc_codec.h"
 #include "status_map.h"
+#include "v2_outputs.h"
 
 /* One ModelInfer from its checks to its answer: what the decoders and then the batcher's completion
  * need. */
@@ -21,6 +23,7 @@ typedef struct infer_call {
     const gfe_engine *e;
     int n;
     float *pixels, *cls, *dist;
+    float *explain;            /* [n][api_explain_floats] when an explanation output is asked, else NULL */
     v2_output outs[V2_OUT_COUNT];
     int n_outs;
     char *id;                  /* request id to echo, or NULL */
@@ -55,6 +58,7 @@ static void infer_free(infer_call *c)
     free(c->pixels);
     free(c->cls);
     free(c->dist);
+    free(c->explain);
     free(c->id);
     free(c);
 }
@@ -64,7 +68,7 @@ static void answer_probs(infer_call *c)
 {
     const gfe_engine *e = c->e;
     size_t len = 0;
-    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, c->dist, c->n, &len);
+    uint8_t *msg = gcodec_encode_infer(&e->am, c->id, c->outs, c->n_outs, c->cls, c->dist, c->explain, c->n, &len);
     if (!msg) {
         gfe_fail(&c->ci, 503, "out of memory building the response");
         return;
@@ -170,7 +174,8 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         gfe_fail(ci, api_http_of_v2(rc), "%s", err);
         return NULL;
     }
-    if ((rc = gfe_model_check(e, r.model_name, r.model_version, err, sizeof err))) {
+    if ((rc = gfe_model_check(e, r.model_name, r.model_version, err, sizeof err)) ||
+        (rc = api_v2_outputs_check(&e->am, &r.req, err, sizeof err))) {
         gfe_fail(ci, rc, "%s", err);
         gcodec_infer_request_free(&r);
         return NULL;
@@ -200,8 +205,9 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         c->pixels = malloc(n * e->in_floats * sizeof(float));
         c->cls = malloc(n * K * sizeof(float));
         c->dist = malloc(n * K * sizeof(float));
+        if (v2_wants_explain(&c->r.req)) c->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
     }
-    if (!c || !c->pixels || !c->cls || !c->dist) {
+    if (!c || !c->pixels || !c->cls || !c->dist || (v2_wants_explain(&c->r.req) && !c->explain)) {
         gfe_fail(ci, 503, "out of memory for %zu images", n);
         if (c) infer_free(c);
         gcodec_infer_request_free(&r);
@@ -249,6 +255,7 @@ static void decode_and_submit(infer_call *c)
     j->pixels = c->pixels;
     j->cls = c->cls;
     j->dist = c->dist;
+    j->explain = c->explain;
     j->done = job_done;
     j->abandoned = call_cancelled;
     j->user = c;

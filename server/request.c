@@ -225,8 +225,10 @@ static void start_job(request *rq)
     rq->pixels = malloc(n * F * sizeof(float));
     rq->cls = malloc(n * K * sizeof(float));
     rq->dist = malloc(n * K * sizeof(float));
-    if (rq->plan.explain) rq->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
-    if (!rq->pixels || !rq->cls || !rq->dist || (rq->plan.explain && !rq->explain)) {
+    /* ?explain=1, or a v2 request naming an explanation output (rq->im.v2 is empty for the others) */
+    int explain = rq->plan.explain || v2_wants_explain(&rq->im.v2);
+    if (explain) rq->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
+    if (!rq->pixels || !rq->cls || !rq->dist || (explain && !rq->explain)) {
         request_set_error(rq, 503, "out of memory for %zu images", n);
         return;
     }

@@ -96,7 +96,8 @@ void request_answer_job(request *rq)
     } else {
         const v2_request *v = &rq->im.v2;
         size_t json_len = 0;
-        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, n, &len, &json_len);
+        body = resp_v2_infer(&e->am, v->id, v->outputs, v->n_outputs, rq->cls, rq->dist, rq->explain, n, &len,
+                             &json_len);
         if (body && json_len < len) { /* binary outputs follow the JSON */
             request_set_answer(rq, 200, body, len, "application/octet-stream");
             rq->infer_header_len = json_len;

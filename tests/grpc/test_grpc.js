@@ -234,6 +234,23 @@ async function testRpcsAndParity() {
         eq(g2.res.id, '', 'no id sent: none echoed');
     }
 
+    // the explanation outputs (computed only when named): REST's floats and shapes, bit for bit
+    const xo = [{ name: 'token_cosine' }, { name: 'class_rollout' }, { name: 'distill_rollout' }];
+    const g3 = await call(s.svc, 'ModelInfer', inferReq(name, IMAGES.slice(0, 2), { outputs: xo }));
+    const r3 = await restInfer(s.http, name, IMAGES.slice(0, 2), { outputs: xo });
+    check(!g3.err && r3.status === 200, `ModelInfer explanation outputs OK (${g3.err && g3.err.details})`);
+    if (!g3.err && r3.status === 200) {
+        eq(g3.res.outputs.map((o) => [o.name, o.datatype, o.shape.map(Number)]),
+           r3.json.outputs.map((o) => [o.name, o.datatype, o.shape]), 'explanation outputs: names, types, shapes as REST');
+        eq(r3.json.outputs.map((o) => o.shape.length), [1, 3, 3], 'token_cosine [N], rollouts [N, grid_h, grid_w]');
+        for (let i = 0; i < 3; i++) {
+            const a = floats(g3.res.raw_output_contents[i]), b = r3.json.outputs[i].data.map(Math.fround);
+            check(a.length > 0 && a.length === b.length && a.every((v, k) => v === b[k]), `${xo[i].name} equals REST's bit for bit`);
+        }
+        const cr = floats(g3.res.raw_output_contents[1]), G = cr.length / 2;
+        check(Math.abs(cr.slice(0, G).reduce((x, y) => x + y, 0) - 1) < 1e-5, 'class_rollout map of image 0 sums to 1');
+    }
+
     // errors: status code, and REST's message for the same fault
     async function same(tag, grpcReq, restBody, wantCode) {
         const ge = await call(s.svc, 'ModelInfer', grpcReq);
@@ -253,6 +270,8 @@ async function testRpcsAndParity() {
                { inputs: [restIn({})], outputs: [{ name: 'logits' }] }, C.INVALID_ARGUMENT);
     await same('classification 0', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { int64_param: 0 } } }] }),
                { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: 0 } }] }, C.INVALID_ARGUMENT);
+    await same('classification on class_rollout', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'class_rollout', parameters: { classification: { int64_param: 2 } } }] }),
+               { inputs: [restIn({})], outputs: [{ name: 'class_rollout', parameters: { classification: 2 } }] }, C.INVALID_ARGUMENT);
     await same('classification as a string', inferReq(name, [IMAGES[0]], { outputs: [{ name: 'fused_probs', parameters: { classification: { string_param: '3' } } }] }),
                { inputs: [restIn({})], outputs: [{ name: 'fused_probs', parameters: { classification: '3' } }] }, C.INVALID_ARGUMENT);
     await same('timeout as a string', inferReq(name, [IMAGES[0]], { parameters: { timeout: { string_param: '1000' } } }),
@@ -324,7 +343,7 @@ async function testRpcsAndParity() {
 
     // the shared metrics and access log
     const okCalls = await metric(s.http, 'grpc_infer', '200');
-    check(okCalls === 2 + 1 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
+    check(okCalls === 2 + 1 + 1 + 1 + 4 + 16, `metrics: grpc_infer code 200 counts every successful ModelInfer (${okCalls})`);
     check(await metric(s.http, 'grpc_infer', '404') === 2, 'metrics: grpc_infer code 404 (unknown model, version)');
     check(await metric(s.http, 'grpc_infer', '413') === 2, 'metrics: grpc_infer code 413 (N > --max-images, unpacking budget)');
     check(await metric(s.http, 'grpc_metadata', '413') === 2, 'metrics: grpc_metadata code 413 (messages over 64 KiB)');

@@ -40,7 +40,10 @@ static void test_endpoints(const server *s)
     CHECK_INT_EQ(r.status, 200);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), MODEL_NAME);
     CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(j, "inputs"), 0), "datatype")), "BYTES");
-    CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 3);
+    /* the probabilities, then the explanation outputs of a two-head model (test_explain_http checks them) */
+    CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 6);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(j, "outputs"), 5), "name")),
+                 "token_cosine");
     json_decref(j);
     resp_free(&r);
     snprintf(path, sizeof path, "/v2/models/%s/ready", MODEL_NAME);

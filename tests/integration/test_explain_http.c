@@ -1,8 +1,8 @@
 /* test_explain_http.c — issue 15 over HTTP with libcurl: ?explain=1 (raw and multipart) returns the
  * same rollout maps and token_cosine as deit-predict --explain (which test_explain and test_cli hold
  * to the float64 reference), nothing changes without it, bad values are 400; GET /v1/models has
- * learned_token_cosine; GET / answers JSON clients with JSON and browsers with the page and its CSP.
- * Env as test_server (DEIT_SERVER_BIN, DEIT_PREDICT_BIN, DEIT_TEST_MODEL). */
+ * learned_token_cosine; GET / answers JSON clients with JSON and browsers with the page and its CSP;
+ * KServe v2's class_rollout / distill_rollout / token_cosine outputs carry the same numbers. Env as test_server (DEIT_SERVER_BIN, DEIT_PREDICT_BIN, DEIT_TEST_MODEL). */
 #include <jansson.h>
 
 #include "../check.h"
@@ -69,6 +69,124 @@ static void check_explain(json_t *pred, int i, const char *what)
 }
 
 static json_t *body_json(const resp *r) { return json_loadb(r->body, r->len, 0, NULL); }
+
+/* POST /v2/models/{name}/infer of all N_IMG images (binary-data extension) asking for `outputs` (a JSON
+ * array's contents). */
+static resp v2_infer(CURL *c, const server *s, const char *name, const char *outputs)
+{
+    size_t elen = 0;
+    for (int i = 0; i < N_IMG; i++) elen += 4 + BLOB[i].len;
+    char hdr[1024];
+    int hl = snprintf(hdr, sizeof hdr, "{\"inputs\":[{\"name\":\"image\",\"shape\":[%d],\"datatype\":\"BYTES\","
+                      "\"parameters\":{\"binary_data_size\":%zu}}],\"outputs\":[%s]}", N_IMG, elen, outputs);
+    char *b = malloc((size_t)hl + elen), path[256], hcl[64];
+    memcpy(b, hdr, (size_t)hl);
+    size_t at = (size_t)hl;
+    for (int i = 0; i < N_IMG; i++) {
+        uint32_t L = (uint32_t)BLOB[i].len;
+        unsigned char le[4] = {(unsigned char)L, (unsigned char)(L >> 8), (unsigned char)(L >> 16), (unsigned char)(L >> 24)};
+        memcpy(b + at, le, 4);
+        memcpy(b + at + 4, BLOB[i].data, BLOB[i].len);
+        at += 4 + BLOB[i].len;
+    }
+    snprintf(path, sizeof path, "/v2/models/%s/infer", name);
+    snprintf(hcl, sizeof hcl, "Inference-Header-Content-Length: %d", hl);
+    const char *hb[] = {"Content-Type: application/octet-stream", hcl, NULL};
+    resp r = request(c, "POST", url_of(s, path), hb, b, at, TIMEOUT_S);
+    free(b);
+    return r;
+}
+
+/* The explanation as v2 outputs: class_rollout (JSON), distill_rollout (binary data) and token_cosine
+ * for the three images in one request hold what ?explain=1 gives each image, as [3, gh, gw] and [3];
+ * a one-head model (served by s1 as name1) offers class_rollout only. */
+static void check_v2_explain(CURL *c, const server *s, const server *s1, const char *name1)
+{
+    const char *name = strrchr(H_MODEL, '/') ? strrchr(H_MODEL, '/') + 1 : H_MODEL;
+    resp r = v2_infer(c, s, name,
+                      "{\"name\":\"class_rollout\"},{\"name\":\"distill_rollout\",\"parameters\":{\"binary_data\":true}},"
+                      "{\"name\":\"token_cosine\"}");
+    CHECK_MSG(r.status == 200 && has_header(&r, "Content-Type", "application/octet-stream"), "v2 explain: %ld %s",
+              r.status, r.body);
+    long hlen = -1;
+    for (const char *p = r.hdrs; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncasecmp(p, "Inference-Header-Content-Length:", 32) == 0) hlen = strtol(p + 32, NULL, 10);
+    json_t *j = hlen > 0 && (size_t)hlen <= r.len ? json_loadb(r.body, (size_t)hlen, 0, NULL) : NULL;
+    json_t *o = json_object_get(j, "outputs");
+    json_t *grid = json_object_get(json_object_get(REF[0], "explain"), "grid");
+    long long gh = json_integer_value(json_array_get(grid, 0)), gw = json_integer_value(json_array_get(grid, 1));
+    size_t G = (size_t)(gh * gw);
+    CHECK_MSG(json_array_size(o) == 3 && G > 0, "v2 explain outputs: %s", r.body);
+    json_t *shape3 = json_pack("[i, I, I]", N_IMG, gh, gw), *shape1 = json_pack("[i]", N_IMG);
+    json_t *cr = json_array_get(o, 0), *dr = json_array_get(o, 1), *tc = json_array_get(o, 2);
+    CHECK(json_equal(json_object_get(cr, "shape"), shape3) && json_equal(json_object_get(dr, "shape"), shape3));
+    CHECK(json_equal(json_object_get(tc, "shape"), shape1));
+    CHECK_INT_EQ(json_array_size(json_object_get(cr, "data")), N_IMG * G);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(dr, "parameters"), "binary_data_size")),
+                 (long long)(N_IMG * G * sizeof(float)));
+    int ok = json_array_size(json_object_get(cr, "data")) == N_IMG * G && hlen > 0 &&
+             r.len == (size_t)hlen + N_IMG * G * sizeof(float);
+    for (int i = 0; ok && i < N_IMG; i++) {
+        json_t *ex = json_object_get(REF[i], "explain"), *ro = json_object_get(ex, "rollout");
+        double dc = 0, dd = 0;
+        for (size_t k = 0; k < G; k++) {
+            float v;
+            memcpy(&v, r.body + hlen + ((size_t)i * G + k) * sizeof v, sizeof v);
+            dc = fmax(dc, fabs(json_number_value(json_array_get(json_object_get(cr, "data"), (size_t)i * G + k)) -
+                               json_number_value(json_array_get(json_object_get(ro, "class_token"), k))));
+            dd = fmax(dd, fabs((double)v - json_number_value(json_array_get(json_object_get(ro, "distill_token"), k))));
+        }
+        CHECK_MSG(dc <= MAP_TOL && dd <= MAP_TOL, "v2 %s: class_rollout off by %g, distill_rollout by %g", IMAGES[i],
+                  dc, dd);
+        CHECK_NEAR(json_number_value(json_array_get(json_object_get(tc, "data"), (size_t)i)),
+                   json_number_value(json_object_get(ex, "token_cosine")), MAP_TOL);
+    }
+    json_decref(shape3);
+    json_decref(shape1);
+    json_decref(j);
+    resp_free(&r);
+
+    /* without them nothing is explained: the three probability outputs only */
+    r = v2_infer(c, s, name, "");
+    j = body_json(&r);
+    CHECK_MSG(r.status == 200 && json_array_size(json_object_get(j, "outputs")) == 3 && !strstr(r.body, "rollout"),
+              "v2 without outputs: %ld %s", r.status, r.body);
+    json_decref(j);
+    resp_free(&r);
+    r = v2_infer(c, s, name, "{\"name\":\"token_cosine\",\"parameters\":{\"classification\":1}}");
+    CHECK_MSG(r.status == 400 && strstr(r.body, "classification"), "classification on token_cosine: %ld %s", r.status,
+              r.body);
+    resp_free(&r);
+
+    /* one head: class_rollout yes, the second token's outputs 400 naming why; metadata agrees */
+    r = v2_infer(c, s1, name1, "{\"name\":\"class_rollout\"}");
+    j = body_json(&r);
+    json_t *d0 = json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "data");
+    CHECK_MSG(r.status == 200 && json_array_size(d0) == N_IMG * G, "one head, class_rollout: %ld %.200s", r.status,
+              r.body);
+    json_decref(j);
+    resp_free(&r);
+    const char *second[] = {"{\"name\":\"distill_rollout\"}", "{\"name\":\"fused_probs\"},{\"name\":\"token_cosine\"}"};
+    for (int k = 0; k < 2; k++) {
+        r = v2_infer(c, s1, name1, second[k]);
+        j = body_json(&r);
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        CHECK_MSG(r.status == 400 && msg && strstr(msg, "is not available for this model: the model has no second token"),
+                  "one head, %s: %ld %s", second[k], r.status, r.body);
+        json_decref(j);
+        resp_free(&r);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/v2/models/%s", name1);
+    r = request(c, "GET", url_of(s1, path), NULL, NULL, 0, TIMEOUT_S);
+    j = body_json(&r);
+    o = json_object_get(j, "outputs");
+    const char *fourth = json_string_value(json_object_get(json_array_get(o, 3), "name"));
+    CHECK_MSG(json_array_size(o) == 4 && fourth && strcmp(fourth, "class_rollout") == 0, "one-head metadata: %s",
+              r.body);
+    json_decref(j);
+    resp_free(&r);
+}
 
 int main(void)
 {
@@ -156,6 +274,16 @@ int main(void)
     r = request(c, "POST", url_of(&s, "/"), browser, "x", 1, TIMEOUT_S);
     CHECK_INT_EQ(r.status, 405);
     resp_free(&r);
+
+    /* the same explanation through KServe v2, beside a one-head model's server */
+    server s1;
+    if (server_start_model(&s1, "explain-1head", "tests/fixtures/models/timm-deit-nodist-reduced", NULL, NULL,
+                           "http") == 0) {
+        check_v2_explain(c, &s, &s1, "timm-deit-nodist-reduced");
+        CHECK_INT_EQ(server_stop(&s1), 0);
+    } else {
+        CHECK_MSG(0, "one-head server did not start");
+    }
 
     curl_easy_cleanup(c);
     CHECK_INT_EQ(server_stop(&s), 0);

@@ -279,14 +279,20 @@ static void test_answers(void)
         json_t *dims = json_object_get(in, "dims");
         CHECK(json_array_size(dims) == 1 && json_is_integer(json_array_get(dims, 0)) &&
               json_integer_value(json_array_get(dims, 0)) == -1);
-        CHECK_INT_EQ(json_array_size(outs), 3);
-        const char *want[3] = {"class_probs", "distill_probs", "fused_probs"};
-        for (size_t k = 0; k < 3; k++) {
+        /* the probabilities [-1, classes], then the explanation: maps over the 14x14 patch grid
+         * (224 / 16) and the token cosine */
+        CHECK_INT_EQ(json_array_size(outs), 6);
+        const char *want[6] = {"class_probs", "distill_probs", "fused_probs", "class_rollout", "distill_rollout",
+                               "token_cosine"};
+        const long long want_dims[6][3] = {{-1, 4}, {-1, 4}, {-1, 4}, {-1, 14, 14}, {-1, 14, 14}, {-1}};
+        const size_t want_nd[6] = {2, 2, 2, 3, 3, 1};
+        for (size_t k = 0; k < 6; k++) {
             json_t *o = json_array_get(outs, k), *od = json_object_get(o, "dims");
             CHECK_STR_EQ(json_string_value(json_object_get(o, "name")), want[k]);
             CHECK_STR_EQ(json_string_value(json_object_get(o, "data_type")), "TYPE_FP32");
-            CHECK(json_array_size(od) == 2 && json_integer_value(json_array_get(od, 0)) == -1 &&
-                  json_integer_value(json_array_get(od, 1)) == 4);
+            CHECK_INT_EQ(json_array_size(od), want_nd[k]);
+            for (size_t d = 0; d < want_nd[k]; d++)
+                CHECK_MSG(json_integer_value(json_array_get(od, d)) == want_dims[k][d], "%s dims[%zu]", want[k], d);
         }
         CHECK(json_object_get(j, "dynamic_batching") == NULL && json_object_get(j, "sequence_batching") == NULL);
         CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(json_object_get(j, "parameters"), "precision"),

@@ -223,7 +223,8 @@ static void test_faults(void)
     f.req.n_outputs = 1;
     f.req.outputs = outs;
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
-    CHECK_STR_EQ(err, "unknown output \"logits\" (expected class_probs, distill_probs or fused_probs)");
+    CHECK_STR_EQ(err, "unknown output \"logits\" (expected class_probs, distill_probs, fused_probs, class_rollout, "
+                      "distill_rollout or token_cosine)");
     o.name = (char *)"class_probs";
     f.req.n_outputs = 2;
     CHECK_INT_EQ(decode(&f.req, 8, &r, err), V2_EINVAL);
@@ -334,6 +335,8 @@ static void test_encoders(void)
     m.distilled = 1;
     m.labels = labels;
     m.version = "2";
+    m.image_h = m.image_w = 32; /* a 2x2 patch grid for the explanation outputs */
+    m.patch = 16;
     /* two images; both heads' logits log(p), so every softmax (and their fusion) gives back p */
     const float p[6] = {0.25f, 0.5f, 0.25f, 0.125f, 0.125f, 0.75f};
     float logits[6];
@@ -342,7 +345,7 @@ static void test_encoders(void)
     float *fused = resp_fuse_all(&m, logits, logits, 2, want);
     v2_output outs[2] = {{V2_OUT_CLASS, 0, 0}, {V2_OUT_FUSED, 2, 0}};
     size_t len = 0;
-    uint8_t *b = gcodec_encode_infer(&m, "id-1", outs, 2, logits, logits, 2, &len);
+    uint8_t *b = gcodec_encode_infer(&m, "id-1", outs, 2, logits, logits, NULL, 2, &len);
     CHECK(b != NULL && fused != NULL);
     Inference__ModelInferResponse *r = b ? inference__model_infer_response__unpack(NULL, len, b) : NULL;
     CHECK(r != NULL);
@@ -377,17 +380,57 @@ static void test_encoders(void)
     free(fused);
     free(b);
 
+    /* the explanation outputs: two images' carried explanations (2x2 grid: class map [4], distillation
+     * map [4], token cosine), each value its own position, gathered per output row after row */
+    float ex[2 * 9];
+    for (int i = 0; i < 18; i++) ex[i] = (float)i;
+    v2_output xo[3] = {{V2_OUT_TOKEN_COSINE, 0, 0}, {V2_OUT_DISTILL_ROLLOUT, 0, 0}, {V2_OUT_CLASS_ROLLOUT, 0, 0}};
+    b = gcodec_encode_infer(&m, NULL, xo, 3, logits, logits, ex, 2, &len);
+    r = b ? inference__model_infer_response__unpack(NULL, len, b) : NULL;
+    CHECK(r != NULL && r->n_outputs == 3 && r->n_raw_output_contents == 3);
+    if (r && r->n_outputs == 3 && r->n_raw_output_contents == 3) {
+        static const float cosine[2] = {8, 17}, dmap[8] = {4, 5, 6, 7, 13, 14, 15, 16}, cmap[8] = {0, 1, 2, 3, 9, 10, 11, 12};
+        static const struct { const char *name; size_t n_shape; const float *want; size_t n; } x[3] = {
+            {"token_cosine", 1, cosine, 2}, {"distill_rollout", 3, dmap, 8}, {"class_rollout", 3, cmap, 8}};
+        for (int k = 0; k < 3; k++) {
+            CHECK_STR_EQ(r->outputs[k]->name, x[k].name);
+            CHECK_STR_EQ(r->outputs[k]->datatype, "FP32");
+            CHECK_INT_EQ(r->outputs[k]->n_shape, x[k].n_shape);
+            CHECK(r->outputs[k]->shape[0] == 2 && (x[k].n_shape == 1 || (r->outputs[k]->shape[1] == 2 &&
+                                                                         r->outputs[k]->shape[2] == 2)));
+            CHECK_MSG(r->raw_output_contents[k].len == x[k].n * sizeof(float) &&
+                      memcmp(r->raw_output_contents[k].data, x[k].want, x[k].n * sizeof(float)) == 0,
+                      "%s: %zu bytes, not the gathered floats", x[k].name, r->raw_output_contents[k].len);
+        }
+    }
+    if (r) inference__model_infer_response__free_unpacked(r, NULL);
+    free(b);
+
+    /* metadata: every output this model offers, the explanation's with their shapes */
     b = gcodec_encode_model_metadata(&m, &len);
     Inference__ModelMetadataResponse *mm = inference__model_metadata_response__unpack(NULL, len, b);
-    CHECK(mm && mm->n_inputs == 1 && mm->n_outputs == 3 && mm->outputs[2]->shape[1] == 3);
-    if (mm) {
+    CHECK(mm && mm->n_inputs == 1 && mm->n_outputs == 6 && mm->outputs[2]->shape[1] == 3);
+    if (mm && mm->n_outputs == 6) {
         CHECK(mm->n_versions == 1 && strcmp(mm->versions[0], "2") == 0);
         CHECK_STR_EQ(mm->inputs[0]->datatype, "BYTES");
         CHECK_STR_EQ(mm->outputs[2]->name, "fused_probs");
+        CHECK_STR_EQ(mm->outputs[3]->name, "class_rollout");
+        CHECK(mm->outputs[3]->n_shape == 3 && mm->outputs[3]->shape[0] == -1 && mm->outputs[3]->shape[1] == 2 &&
+              mm->outputs[3]->shape[2] == 2);
+        CHECK_STR_EQ(mm->outputs[5]->name, "token_cosine");
+        CHECK(mm->outputs[5]->n_shape == 1 && mm->outputs[5]->shape[0] == -1);
         CHECK_STR_EQ(mm->platform, "deit_safetensors");
-        inference__model_metadata_response__free_unpacked(mm, NULL);
     }
+    if (mm) inference__model_metadata_response__free_unpacked(mm, NULL);
     free(b);
+    /* a one-head model has no second token to explain: four outputs */
+    m.distilled = 0;
+    b = gcodec_encode_model_metadata(&m, &len);
+    mm = inference__model_metadata_response__unpack(NULL, len, b);
+    CHECK(mm && mm->n_outputs == 4 && strcmp(mm->outputs[3]->name, "class_rollout") == 0);
+    if (mm) inference__model_metadata_response__free_unpacked(mm, NULL);
+    free(b);
+    m.distilled = 1;
 
     b = gcodec_encode_flag(GCODEC_FLAG_READY, 1, &len);
     Inference__ServerReadyResponse *sr = inference__server_ready_response__unpack(NULL, len, b);

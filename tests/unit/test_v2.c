@@ -8,6 +8,7 @@
 #include "../check.h"
 #include "response.h"
 #include "v2.h"
+#include "v2_outputs.h"
 
 static int parse_json(const char *s, size_t max_images, v2_request *r, char *err)
 {
@@ -226,7 +227,7 @@ static void test_responses(void)
     logits_of(pd, ld, 8);
     v2_output outs[2] = {{V2_OUT_CLASS, 0, 0}, {V2_OUT_FUSED, 2, 0}};
     size_t jlen = 0;
-    char *body = resp_v2_infer(&RM, "id7", outs, 2, lc, ld, 2, &len, &jlen);
+    char *body = resp_v2_infer(&RM, "id7", outs, 2, lc, ld, NULL, 2, &len, &jlen);
     CHECK(body && jlen == len); /* all JSON: no binary part */
     j = load(body);
     CHECK_STR_EQ(json_string_value(json_object_get(j, "model_name")), "toy");
@@ -246,7 +247,7 @@ static void test_responses(void)
 
     j = load(resp_v2_model(&RM, &len));
     CHECK_STR_EQ(json_string_value(json_object_get(j, "name")), "toy");
-    CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 3);
+    CHECK_INT_EQ(json_array_size(json_object_get(j, "outputs")), 6); /* probabilities and explanation */
     CHECK_INT_EQ(json_integer_value(json_array_get(json_object_get(json_array_get(json_object_get(j, "inputs"), 0),
                                                                    "shape"), 0)), -1);
     /* the precision and kernel set the model runs at, as model parameters */
@@ -330,7 +331,7 @@ static void test_binary_outputs(void)
     for (int i = 0; i < 3; i++) lg[i] = logf(p[i]);
     v2_output outs[3] = {{V2_OUT_CLASS, 0, 1}, {V2_OUT_DISTILL, 0, 0}, {V2_OUT_FUSED, 2, 1}};
     size_t len = 0, jlen = 0;
-    char *b = resp_v2_infer(&m, NULL, outs, 3, lg, lg, 1, &len, &jlen);
+    char *b = resp_v2_infer(&m, NULL, outs, 3, lg, lg, NULL, 1, &len, &jlen);
     CHECK(b != NULL && jlen < len);
     if (!b || jlen >= len) { free(b); return; }
     json_t *j = json_loadb(b, jlen, 0, NULL);
@@ -382,6 +383,111 @@ static void test_json_value_bound(void)
     free(body);
 }
 
+/* The explanation outputs (class_rollout, distill_rollout, token_cosine): named like any output,
+ * never implied, never with "classification"; offered and checked per model (none for a model too big
+ * to explain, no second-token ones without a second token); FP32 [n, grid_h, grid_w] and [n], their
+ * floats gathered from the carried explanations, in JSON or as binary data. */
+static void test_explain_outputs(void)
+{
+    char err[256];
+    v2_request r;
+    const char *in = "\"inputs\":[{\"name\":\"image\",\"shape\":[2],\"datatype\":\"BYTES\",\"data\":[\"aGk=\",\"aGk=\"]}]";
+    char req[512];
+    snprintf(req, sizeof req, "{%s,\"outputs\":[{\"name\":\"class_rollout\"},{\"name\":\"distill_rollout\","
+             "\"parameters\":{\"binary_data\":true}},{\"name\":\"token_cosine\"},{\"name\":\"fused_probs\"}]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.n_outputs == 4 && r.outputs[0].kind == V2_OUT_CLASS_ROLLOUT && r.outputs[1].binary &&
+          r.outputs[2].kind == V2_OUT_TOKEN_COSINE);
+    CHECK(v2_wants_explain(&r));
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s}", in); /* none named: the probabilities only, nothing explained */
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_OK);
+    CHECK(r.n_outputs == 3 && !v2_wants_explain(&r));
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"outputs\":[{\"name\":\"class_rollout\",\"parameters\":{\"classification\":2}}]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_EINVAL);
+    CHECK_MSG(strstr(err, "not class_rollout") != NULL, "%s", err);
+    v2_request_free(&r);
+    snprintf(req, sizeof req, "{%s,\"outputs\":[{\"name\":\"attention\"}]}", in);
+    CHECK_INT_EQ(parse_json(req, 8, &r, err), V2_EINVAL);
+    CHECK_MSG(strstr(err, "class_rollout, distill_rollout or token_cosine") != NULL, "%s", err);
+    v2_request_free(&r);
+
+    /* which model offers what: a 3x3 patch grid, two heads / one head / too big to explain */
+    api_model two = RM, one = RM1, huge = RM;
+    two.image_h = two.image_w = one.image_h = one.image_w = 48;
+    huge.explain_bytes = (size_t)1 << 40;
+    v2_output_kind k[V2_OUT_COUNT];
+    CHECK_INT_EQ(api_v2_offered(&two, k), 6);
+    CHECK_INT_EQ(api_v2_offered(&one, k), 4);
+    CHECK(k[3] == V2_OUT_CLASS_ROLLOUT);
+    CHECK_INT_EQ(api_v2_offered(&huge, k), 3);
+    v2_request all;
+    memset(&all, 0, sizeof all);
+    for (int i = 0; i < V2_OUT_COUNT; i++) CHECK_INT_EQ(v2_add_output(&all, v2_output_names[i], 0, 0, err, sizeof err), V2_OK);
+    CHECK_INT_EQ(api_v2_outputs_check(&two, &all, err, sizeof err), 0);
+    CHECK_INT_EQ(api_v2_outputs_check(&one, &all, err, sizeof err), 400);
+    CHECK_MSG(strstr(err, "output distill_rollout is not available for this model: the model has no second token"),
+              "%s", err);
+    CHECK_INT_EQ(api_v2_outputs_check(&huge, &all, err, sizeof err), 400);
+    CHECK_MSG(strstr(err, "output class_rollout is not available") && strstr(err, "MiB"), "%s", err);
+    all.n_outputs = V2_OUT_PROBS;
+    CHECK_INT_EQ(api_v2_outputs_check(&huge, &all, err, sizeof err), 0);
+
+    /* the answer for two images: each carried explanation [9 class, 9 distillation, 1 cosine], every
+     * value its own position, so a wrong offset or stride shows */
+    float ex[2 * 19], lg[2 * 4] = {0};
+    for (int i = 0; i < 38; i++) ex[i] = (float)i + 0.5f;
+    v2_output outs[3] = {{V2_OUT_CLASS_ROLLOUT, 0, 0}, {V2_OUT_DISTILL_ROLLOUT, 0, 1}, {V2_OUT_TOKEN_COSINE, 0, 0}};
+    size_t len = 0, jlen = 0;
+    char *b = resp_v2_infer(&two, NULL, outs, 3, lg, lg, ex, 2, &len, &jlen);
+    CHECK(b != NULL && jlen + 18 * sizeof(float) == len);
+    if (!b || jlen + 18 * sizeof(float) != len) {
+        free(b);
+        return;
+    }
+    json_t *j = json_loadb(b, jlen, 0, NULL);
+    json_t *o = json_object_get(j, "outputs"), *c = json_array_get(o, 0), *d = json_array_get(o, 1),
+           *t = json_array_get(o, 2);
+    json_t *shape3 = json_pack("[i, i, i]", 2, 3, 3), *shape1 = json_pack("[i]", 2);
+    CHECK(json_equal(json_object_get(c, "shape"), shape3) && json_equal(json_object_get(d, "shape"), shape3));
+    CHECK(json_equal(json_object_get(t, "shape"), shape1));
+    CHECK_STR_EQ(json_string_value(json_object_get(c, "datatype")), "FP32");
+    CHECK_INT_EQ(json_array_size(json_object_get(c, "data")), 18);
+    for (int i = 0; i < 18; i++) { /* image i / 9, patch i % 9 */
+        double want = (i / 9) * 19 + (i % 9) + 0.5;
+        CHECK_MSG(json_real_value(json_array_get(json_object_get(c, "data"), (size_t)i)) == want, "class_rollout[%d]", i);
+    }
+    CHECK(json_real_value(json_array_get(json_object_get(t, "data"), 0)) == 18.5 &&
+          json_real_value(json_array_get(json_object_get(t, "data"), 1)) == 37.5);
+    CHECK_INT_EQ(json_integer_value(json_object_get(json_object_get(d, "parameters"), "binary_data_size")),
+                 18 * (long long)sizeof(float));
+    for (int i = 0; i < 18; i++) {
+        float v;
+        memcpy(&v, b + jlen + (size_t)i * 4, 4);
+        CHECK_MSG(v == (float)((i / 9) * 19 + 9 + (i % 9)) + 0.5f, "distill_rollout[%d] = %g", i, v);
+    }
+    json_decref(shape3);
+    json_decref(shape1);
+    json_decref(j);
+    free(b);
+
+    /* metadata and Triton's model config list them with their shapes */
+    j = load(resp_v2_model(&two, &len));
+    o = json_object_get(j, "outputs");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(o, 4), "name")), "distill_rollout");
+    shape3 = json_pack("[i, i, i]", -1, 3, 3);
+    CHECK(json_equal(json_object_get(json_array_get(o, 4), "shape"), shape3));
+    json_decref(j);
+    j = load(resp_v2_model_config(&one, &len));
+    o = json_object_get(j, "output");
+    CHECK_INT_EQ(json_array_size(o), 4);
+    CHECK(json_equal(json_object_get(json_array_get(o, 3), "dims"), shape3));
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(o, 3), "data_type")), "TYPE_FP32");
+    json_decref(shape3);
+    json_decref(j);
+}
+
 int main(void)
 {
     test_base64();
@@ -390,5 +496,6 @@ int main(void)
     test_binary_request();
     test_responses();
     test_binary_outputs();
+    test_explain_outputs();
     return check_summary("test_v2");
 }
