@@ -203,6 +203,17 @@ static int put_classification(const api_model *m, const float *p, int n, int k, 
     return bad ? -1 : 0;
 }
 
+uint8_t *resp_v2_classification_bytes(const api_model *m, const float *p, int n, int k, size_t *len)
+{
+    byte_buf raw = {0};
+    if (put_classification(m, p, n, k, NULL, &raw) || (!raw.b && !(raw.b = malloc(1)))) { /* none: still not NULL */
+        free(raw.b);
+        return NULL;
+    }
+    *len = raw.n;
+    return raw.b;
+}
+
 /* One v2 output tensor of n images (shapes and datatypes: v2_outputs.h): probabilities from probs,
  * an explanation output from the carried explanations, its elements in "data" or, for a binary
  * output, appended to raw with parameters.binary_data_size. */

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model_info.h"
 #include "v2.h"
@@ -49,6 +50,12 @@ char *resp_predict(const api_model *m, const float *cls_logits, const float *dis
  * such objects for several. */
 char *resp_torchserve(const api_model *m, const float *cls_logits, const float *dist_logits, int n_images,
                       int top_k, size_t *len);
+
+/* A classification output's elements as binary data: for each of n rows of probabilities p, its top
+ * k "score:index:label" strings, each a 4-byte little-endian length and the bytes (Triton's BYTES
+ * layout; gRPC's raw_output_contents and REST's binary data alike). *len bytes, malloc'd (free it);
+ * NULL when out of memory. */
+uint8_t *resp_v2_classification_bytes(const api_model *m, const float *p, int n, int k, size_t *len);
 
 /* KServe v2 infer response with the requested outputs (probabilities; explanation outputs from
  * explain, the n_images carried explanations of api/explanation.h, NULL when none was asked):

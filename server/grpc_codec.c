@@ -295,45 +295,6 @@ uint8_t *gcodec_encode_model_metadata(const api_model *m, size_t *len)
     return pack(&r.base, len);
 }
 
-/* The BYTES tensor of a classification output: n rows of k "score:index:label" elements, each a
- * 4-byte little-endian length and the text. Returns the malloc'd bytes, or NULL. */
-static uint8_t *classification_bytes(const api_model *m, const float *p, int n, int k, size_t *len)
-{
-    size_t K = (size_t)m->n_classes, cap = (size_t)n * (size_t)k * 32 + 64, off = 0;
-    uint8_t *b = malloc(cap);
-    int *idx = malloc((size_t)k * sizeof *idx);
-    if (!b || !idx) goto oom;
-    for (int i = 0; i < n; i++) {
-        int got = deit_topk(p + (size_t)i * K, m->n_classes, k, idx);
-        for (int j = 0; j < got; j++) {
-            char s[RESP_CLASS_ENTRY_BYTES];
-            int sl = resp_class_entry(s, sizeof s, p[(size_t)i * K + (size_t)idx[j]], idx[j], m->labels[idx[j]]);
-            size_t el = sl < 0 ? 0 : (size_t)sl < sizeof s ? (size_t)sl : sizeof s - 1;
-            if (off + 4 + el > cap) {
-                size_t nc = (off + 4 + el) * 2;
-                uint8_t *nb = realloc(b, nc);
-                if (!nb) goto oom;
-                b = nb;
-                cap = nc;
-            }
-            uint32_t l32 = (uint32_t)el;
-            b[off] = (uint8_t)l32;
-            b[off + 1] = (uint8_t)(l32 >> 8);
-            b[off + 2] = (uint8_t)(l32 >> 16);
-            b[off + 3] = (uint8_t)(l32 >> 24);
-            memcpy(b + off + 4, s, el);
-            off += 4 + el;
-        }
-    }
-    free(idx);
-    *len = off;
-    return b;
-oom:
-    free(idx);
-    free(b);
-    return NULL;
-}
-
 uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output *outs, int n_outs,
                              const float *cls_logits, const float *dist_logits, const float *explain, int n_images,
                              size_t *len)
@@ -366,7 +327,7 @@ uint8_t *gcodec_encode_infer(const api_model *m, const char *id, const v2_output
             raw[i].data = (uint8_t *)v;
             raw[i].len = (size_t)n_images * api_v2_explain_width(m, o->kind) * sizeof(float);
         } else if (o->classification > 0) {
-            uint8_t *b = classification_bytes(m, probs[o->kind], n_images, (int)dims[1], &raw[i].len);
+            uint8_t *b = resp_v2_classification_bytes(m, probs[o->kind], n_images, (int)dims[1], &raw[i].len);
             if (!(owned[i] = b)) goto done;
             raw[i].data = b;
         } else {
