@@ -178,6 +178,9 @@ def v2():
     put("v2", "json_two_images", b"\x10" + json.dumps(j).encode())
     put("v2", "json_nested", b"\x10" + json.dumps({"inputs": [{"name": "x", "shape": [2, 1], "datatype": "BYTES",
         "parameters": {"content_type": "base64"}, "data": [["aGk="], ["aGk"]]}]}).encode())
+    put("v2", "json_explain", b"\x10" + json.dumps({"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES",
+        "data": ["aGk="]}], "outputs": [{"name": "class_rollout"}, {"name": "distill_rollout",
+        "parameters": {"binary_data": True}}, {"name": "token_cosine", "parameters": {"classification": 2}}]}).encode())
     put("v2", "json_too_many", b"\x02" + json.dumps({"inputs": [{"name": "x", "shape": [3], "datatype": "BYTES",
         "data": ["aGk=", "aGk=", "aGk="]}], "outputs": [{"name": "distill_probs"}]}).encode())
     els = [b"\x89PNG-one", b"JPEG2"]
@@ -277,6 +280,8 @@ def grpc():
         "contents": pb_str(1, "m") + pb_str(2, "1") + pb_field(5, pb_input("x", "BYTES", [2, 1], [img, b"zz"])),
         "outputs": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1])) + pb_field(6, pb_output("fused_probs", 3))
         + pb_field(6, pb_output("class_probs")) + pb_str(7, bytes_el(img)),
+        "explain_outputs": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
+        + pb_field(6, pb_output("class_rollout")) + pb_field(6, pb_output("token_cosine", 2)) + pb_str(7, bytes_el(img)),
         "k_as_string": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
         + pb_field(6, pb_output("fused_probs", k_text="3")) + pb_str(7, bytes_el(img)),
         "length_overrun": pb_str(1, "m") + pb_field(5, pb_input("x", "BYTES", [1]))
