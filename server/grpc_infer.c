@@ -181,6 +181,7 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         return NULL;
     }
     size_t n = r.req.n_images, K = (size_t)e->am.n_classes;
+    int explain = v2_wants_explain(&r.req);
     /* shed load before decoding when the queue clearly cannot take these images (as REST) */
     if (batcher_queued(e->batcher) + (int)n > g->cfg->queue) {
         queue_full(ci);
@@ -205,9 +206,9 @@ static infer_call *prepare(const gfe_call *ci, const uint8_t *req, size_t len)
         c->pixels = malloc(n * e->in_floats * sizeof(float));
         c->cls = malloc(n * K * sizeof(float));
         c->dist = malloc(n * K * sizeof(float));
-        if (v2_wants_explain(&c->r.req)) c->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
+        if (explain) c->explain = malloc(n * api_explain_floats(e->model) * sizeof(float));
     }
-    if (!c || !c->pixels || !c->cls || !c->dist || (v2_wants_explain(&c->r.req) && !c->explain)) {
+    if (!c || !c->pixels || !c->cls || !c->dist || (explain && !c->explain)) {
         gfe_fail(ci, 503, "out of memory for %zu images", n);
         if (c) infer_free(c);
         gcodec_infer_request_free(&r);
