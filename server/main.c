@@ -103,6 +103,15 @@ int main(int argc, char **argv)
      * test's idle RSS stays flat (+1.9% over 60 s at 80% load). */
     mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+    /* One arena for every thread: the idle malloc_trim below trims the main arena's top but never a
+     * thread arena's, which only free() shrinks, and only past the 8 MB threshold. With an arena per
+     * HTTP thread, each kept the high-water mark of the requests that thread ever held at once: the
+     * idle RSS stepped up whenever a busy moment set a new one (the soak test saw +6.9%, one arena
+     * 1.6 -> 4.6 MB, in a CI run). One arena costs a lock per allocation, a few per request:
+     * bench/server_load.sh at 8 clients, DeiT-tiny, 2 vCPUs, interleaved A/B: 146.4 and 144.3
+     * images/s with arenas, 144.5 and 143.9 with one (within noise); bench/memory.sh, 16 clients for
+     * 70 s: idle RSS 3.0 MB above its level before the load with arenas, 1.0 MB with one. */
+    mallopt(M_ARENA_MAX, 1);
 #endif
     /* Each worker's thread team does the threading; where the engine's GEMM is OpenBLAS (CPUs
      * without AVX2, arm64) every call runs on the calling team thread, so OpenBLAS gets one thread

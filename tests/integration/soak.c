@@ -120,8 +120,6 @@ static int run_workers(int n, double secs, double interval, int *failed, double 
     return ok;
 }
 
-/* The server's RSS with no request in flight: 2.5 s after the load stopped (the server trims freed heap
- * memory within about 1 s of going idle), the median of 5 readings. */
 /* Copies the server's /proc/<pid>/smaps into the logs directory, so a failed growth check can be traced
  * to the mapping that grew (heap arenas, thread stacks, libraries). */
 static void save_smaps(const char *tag)
@@ -137,6 +135,8 @@ static void save_smaps(const char *tag)
     if (in) fclose(in);
 }
 
+/* The server's RSS with no request in flight: 2.5 s after the load stopped (the server trims freed heap
+ * memory within about 1 s of going idle), the median of 5 readings. */
 static long idle_rss(void)
 {
     long r[5];
