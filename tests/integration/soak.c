@@ -1,5 +1,5 @@
 /* soak.c — soak test (issue 7): measures the server's maximum throughput briefly, then holds ~80% of it for
- * DEIT_SOAK_SECONDS (default 300; `make test` passes 120) and checks that no request failed and that the idle
+ * DEIT_SOAK_SECONDS (default 300, as in `make test`) and checks that no request failed and that the idle
  * RSS grew less than 5% between the end of the warm-up and the end. Release server only: a sanitizer's quarantine
  * makes RSS meaningless. Loopback only.
  *
