@@ -181,12 +181,14 @@ PY
 out=$("$BIN" --model "$T/wide" --explain $I/chelsea.png 2>&1); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "explain is not available for this model: an explained image keeps 1281 MiB" && ok ||
     ko "--explain over the attention limit: exit $rc, $out"
-"$SERVER" --host 127.0.0.1 --port 0 --model "$T/wide" --workers 1 > "$T/srv.log" 2>&1 &
+# a log of its own: the overflow server's srv.log already says "listening on" (its port), and a
+# wait that read it before this server truncated the file took that dead port
+"$SERVER" --host 127.0.0.1 --port 0 --model "$T/wide" --workers 1 > "$T/srv-wide.log" 2>&1 &
 srv=$!
-for _ in $(seq 300); do grep -qs "listening on" "$T/srv.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+for _ in $(seq 300); do grep -qs "listening on" "$T/srv-wide.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv-wide.log" | head -n 1)
 . tools/wait_ready.sh
-wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv.log")"
+wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv-wide.log")"
 got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict?explain=1")
 case "$got" in
     *"explain is not available for this model"*"1281 MiB"*" 400") ok ;;

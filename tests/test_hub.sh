@@ -280,7 +280,7 @@ check 'printf "%s" "$out" | grep -q "\"model\":\"fashion-deit\""' "deit-bench --
 reset; ctl "config?slow_ms=100"
 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c13 "$SERVER" --port 0 --model hf://test-org/fashion-deit > "$T/srv.log" 2>&1 &
 SRV=$!
-wait_for 'grep -q "listening on" "$T/srv.log"'
+wait_for 'grep -qs "listening on" "$T/srv.log"'
 PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
 wait_for '[ "$(stat_of cdn_get)" -ge 1 ]'
 ready=$(curl -s "http://127.0.0.1:$PORT/readyz")
@@ -314,7 +314,7 @@ HOLDER=$!
 wait_for '[ -e "$T/held" ]'
 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c22 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv4.log" 2>&1 &
 SRV=$!
-wait_for 'grep -q "waiting for $LOCK" "$T/srv4.log"'
+wait_for 'grep -qs "waiting for $LOCK" "$T/srv4.log"'
 kill -TERM "$SRV"
 wait_for '! kill -0 "$SRV" 2>/dev/null' # the lock is still held: only the cancellation can end the wait
 gone=$?
@@ -383,18 +383,21 @@ check '[ "$(stat_of requests)" -eq 0 ] && [ ! -e "$T/c27" ]' "paths make no requ
 # deit-server: the same spellings, served under the repo's NAME, the hub id in the log
 for spec in "$TIMM" "hf-hub:test-org/fashion-deit"; do
     case $spec in hf-hub:*) want=fashion-deit ;; *) want=$TIMM.fb_in1k ;; esac
-    HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c28 "$SERVER" --port 0 --model "$spec" > "$T/srv5.log" 2>&1 &
+    # a log per server: the first one's "listening on" line, read before the second server truncated
+    # the shared file, made a CI run parse an empty port
+    log5=$T/srv5-$want.log
+    HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c28 "$SERVER" --port 0 --model "$spec" > "$log5" 2>&1 &
     SRV=$!
-    wait_for 'grep -q "listening on" "$T/srv5.log"'
-    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv5.log" | head -n 1)
+    wait_for 'grep -qs "listening on" "$log5"'
+    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$log5" | head -n 1)
     # a loaded machine (CI beside other jobs) may take a while to fetch and load: wait for the
     # answer itself, and name what the server said when it never comes
-    wait_for 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""'
+    wait_for 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -qs "\"$want\""'
     check 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -q "\"$want\""' \
-        "deit-server --model $spec serves $want (port $PORT; log: $(tail -n 5 "$T/srv5.log"))"
+        "deit-server --model $spec serves $want (port $PORT; log: $(tail -n 5 "$log5"))"
     case $spec in hf-hub:*) ;; *)
-        check 'grep -q "$TIMM is timm.s model name for hf://timm/$TIMM.fb_in1k" "$T/srv5.log" && grep -q "model timm/$TIMM.fb_in1k@main is commit" "$T/srv5.log"' \
-            "server log: the hub id a timm name was read as ($(cat "$T/srv5.log"))" ;;
+        check 'grep -q "$TIMM is timm.s model name for hf://timm/$TIMM.fb_in1k" "$log5" && grep -q "model timm/$TIMM.fb_in1k@main is commit" "$log5"' \
+            "server log: the hub id a timm name was read as ($(cat "$log5"))" ;;
     esac
     kill "$SRV"; wait "$SRV" 2>/dev/null; SRV=""
 done
@@ -402,7 +405,7 @@ done
 # ---- the built-in model: no arguments, from any directory ----------------------------------------
 (cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &
 SRV=$!
-wait_for 'grep -q "ready: model fashion-deit" "$T/srv2.log"'
+wait_for 'grep -qs "ready: model fashion-deit" "$T/srv2.log"'
 PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv2.log" | head -n 1)
 got=$(curl -sf -F "file=@tests/fixtures/images/camera.png" "http://127.0.0.1:$PORT/predictions/fashion-deit")
 top=$(printf '%s\n' "$REF" | head -n 1 | sed 's/.*"fused":\[{"index":[0-9]*,"label":"\([^"]*\)".*/\1/')
