@@ -11,6 +11,7 @@
 # tests/grpc/node_modules, installed here if missing) shares the machine with the server.
 set -eu
 cd "$(dirname "$0")/.."
+. tools/wait_ready.sh
 SHARED=${DEIT_SHARED_FIXTURES:-../shared/fixtures}
 MODELS=${MODELS:-"$SHARED/models/timm-deit-tiny-distilled tests/fixtures/models/timm-deit-reduced"}
 IMAGE=${IMAGE:-bench/cat_500x375.jpg}
@@ -23,13 +24,10 @@ for model in $MODELS; do
     # shellcheck disable=SC2086
     build/deit-server --model "$model" --host 127.0.0.1 --port 0 --grpc-port 0 ${SERVER_ARGS:-} 2> "$log" &
     pid=$!
-    hp=""; gp=""
-    for _ in $(seq 1 600); do
-        hp=$(sed -n 's/.*deit-server: listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-        gp=$(sed -n 's/.*gRPC listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-        grep -q "ready: model" "$log" && [ -n "$hp" ] && [ -n "$gp" ] && break
-        sleep 0.1
-    done
+    hp=$(server_port "$log" "$pid" 60) && gp=$(server_port "$log" "$pid" 60 grpc) &&
+        wait_ready "http://127.0.0.1:$hp/readyz" "$pid" 60 || { cat "$log" >&2; exit 1; }
+    # the server logs "ready: model NAME" just after /readyz turns 200
+    for _ in $(seq 1 50); do grep -q "ready: model" "$log" && break; sleep 0.1; done
     name=$(sed -n 's/.*ready: model \([^ ]*\) .*/\1/p' "$log" | head -n 1)
     echo "model $(basename "$model"), image $IMAGE, server flags: ${SERVER_ARGS:-defaults}, ${SECONDS_EACH:-10} s per cell, ${ROUNDS:-3} rounds"
     DEIT_SERVER_PID=$pid node bench/grpc_vs_rest.js "$hp" "$gp" "$name" "$IMAGE" "${CLIENTS:-1 8}" "${SECONDS_EACH:-10}" "${ROUNDS:-3}"

@@ -8,7 +8,8 @@ read -r -a make_cmd <<< "${MAKE:-make}"
 broken=""
 timings=""
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"' EXIT
 for stage in "$@"; do
     echo "==> $stage"
     start=$SECONDS
@@ -18,9 +19,16 @@ for stage in "$@"; do
     timings="$timings $stage $((SECONDS - start))s"
     # a stage's own closing line, e.g. "unit: 2661 passed, 0 failed"; deployment scripts print TAP-ish
     # "ok - ..." lines instead
-    summary_add "$rc" "$(cat "$log")" tap || broken="$broken $stage"
+    if ! summary_add "$rc" "$(cat "$log")" tap; then
+        broken="$broken $stage"
+        # the lines that name a failure, kept for the end: CI shows only the tail of a long run
+        grep -E 'CHECK failed|FAIL|^not ok|ERROR: |Error [0-9]+$' "$log" | head -n 40 | sed "s/^/$stage: /" >> "$failures"
+    fi
 done
 echo "stage times:$timings"
-[ -n "$broken" ] && echo "failed stages:$broken"
+if [ -n "$broken" ]; then
+    echo "failed stages:$broken"
+    cat "$failures"
+fi
 echo "total: $passed passed, $failed failed"
 [ -z "$broken" ]

@@ -56,13 +56,8 @@ fi
 log="$B/test-logs/smoke-server.log"
 "$B/deit-server" --model tests/fixtures/models/timm-deit-reduced --host 127.0.0.1 --port 0 2>"$log" &
 pid=$!
-port=""
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$port" ] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-if [ -n "$port" ]; then
+. tools/wait_ready.sh
+if port=$(server_port "$log" "$pid" 20) && wait_ready "http://127.0.0.1:$port/readyz" "$pid" 20; then
     run "smoke.sh" sh tests/smoke.sh "http://127.0.0.1:$port"
 else
     echo "FAILED: smoke server did not start (see $log)"; failed=$((failed + 1))

@@ -9,6 +9,8 @@ I=tests/fixtures/images
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "cli: FAIL: $*"; }
+# server_port, wait_ready
+. tools/wait_ready.sh
 
 out=$("$BIN" --model $M/timm-deit-reduced --top-k 3 $I/chelsea.png $I/rocket.jpg 2>&1); rc=$?
 [ "$rc" -eq 0 ] && ok || ko "two good images: exit $rc"
@@ -91,8 +93,8 @@ gzip.open(d + "/t10k-labels-idx1-ubyte.gz", "wb").write(struct.pack(">II", 0x801
 PY
 "${DEIT_SERVER_BIN:-build/deit-server}" --host 127.0.0.1 --port 0 --model $M/timm-deit-reduced >"$D/srv.log" 2>&1 &
 srv=$!
-for _ in $(seq 100); do grep -qs "ready:" "$D/srv.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$D/srv.log" | head -n 1)
+port=$(server_port "$D/srv.log" "$srv" 10) && wait_ready "http://127.0.0.1:$port/readyz" "$srv" 10 ||
+    ko "the server for deit-eval never became ready: $(cat "$D/srv.log")"
 "$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 0 ] && ok || ko "deit-eval on two images: exit $rc"
 out=$("$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json 2>&1 >/dev/full); rc=$?
@@ -137,8 +139,7 @@ printf '%s' "$out" | grep -q '"image":"tests/fixtures/images/chelsea.png","error
 SERVER=${DEIT_SERVER_BIN:-build/deit-server}
 "$SERVER" --host 127.0.0.1 --port 0 --model "$T/overflow" > "$T/srv.log" 2>&1 &
 srv=$!
-for _ in $(seq 100); do grep -qs "listening on" "$T/srv.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+port=$(server_port "$T/srv.log" "$srv" 10) || ko "the overflow model's server wrote no port: $(cat "$T/srv.log")"
 for _ in 1 2; do
     got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict")
     case "$got" in
@@ -181,14 +182,9 @@ PY
 out=$("$BIN" --model "$T/wide" --explain $I/chelsea.png 2>&1); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "explain is not available for this model: an explained image keeps 1281 MiB" && ok ||
     ko "--explain over the attention limit: exit $rc, $out"
-# a log of its own: the overflow server's srv.log already says "listening on" (its port), and a
-# wait that read it before this server truncated the file took that dead port
 "$SERVER" --host 127.0.0.1 --port 0 --model "$T/wide" --workers 1 > "$T/srv-wide.log" 2>&1 &
 srv=$!
-for _ in $(seq 300); do grep -qs "listening on" "$T/srv-wide.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv-wide.log" | head -n 1)
-. tools/wait_ready.sh
-wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv-wide.log")"
+port=$(server_port "$T/srv-wide.log" "$srv" 30) && wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv-wide.log")"
 got=$(curl -s -w ' %{http_code}' -H 'Content-Type: image/png' --data-binary @$I/chelsea.png "http://127.0.0.1:$port/v1/predict?explain=1")
 case "$got" in
     *"explain is not available for this model"*"1281 MiB"*" 400") ok ;;

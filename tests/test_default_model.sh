@@ -16,6 +16,8 @@ DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "default-model: FAIL: $*"; }
+# server_port, wait_ready
+. tools/wait_ready.sh
 
 work=$(mktemp -d)
 log="$work/server.log"
@@ -28,15 +30,9 @@ start_server() {
     : >"$log"
     ./build/deit-server --model "$MODEL" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
     pid=$!
-    port=""
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    port=$(server_port "$log" "$pid" 30) || return 1
     U="http://127.0.0.1:$port"
-    [ -n "$port" ]
+    wait_ready "$U/readyz" "$pid" 30
 }
 stop_server() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null

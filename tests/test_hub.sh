@@ -18,6 +18,8 @@ pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "hub: FAIL: $*"; }
 check() { if eval "$1"; then ok; else ko "$2"; fi; }
+# server_port
+. tools/wait_ready.sh
 
 # Nothing from the caller's environment may point at a real hub, cache or token.
 unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_HUB_CACHE HUGGINGFACE_HUB_CACHE \
@@ -280,8 +282,7 @@ check 'printf "%s" "$out" | grep -q "\"model\":\"fashion-deit\""' "deit-bench --
 reset; ctl "config?slow_ms=100"
 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c13 "$SERVER" --port 0 --model hf://test-org/fashion-deit > "$T/srv.log" 2>&1 &
 SRV=$!
-wait_for 'grep -qs "listening on" "$T/srv.log"'
-PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv.log" | head -n 1)
+PORT=$(server_port "$T/srv.log" "$SRV" 60)
 wait_for '[ "$(stat_of cdn_get)" -ge 1 ]'
 ready=$(curl -s "http://127.0.0.1:$PORT/readyz")
 check '[ "$ready" = "{\"status\":\"downloading\"}" ]' "/readyz while downloading: $ready"
@@ -383,13 +384,11 @@ check '[ "$(stat_of requests)" -eq 0 ] && [ ! -e "$T/c27" ]' "paths make no requ
 # deit-server: the same spellings, served under the repo's NAME, the hub id in the log
 for spec in "$TIMM" "hf-hub:test-org/fashion-deit"; do
     case $spec in hf-hub:*) want=fashion-deit ;; *) want=$TIMM.fb_in1k ;; esac
-    # a log per server: the first one's "listening on" line, read before the second server truncated
-    # the shared file, made a CI run parse an empty port
+    # a log per server (server_port)
     log5=$T/srv5-$want.log
     HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c28 "$SERVER" --port 0 --model "$spec" > "$log5" 2>&1 &
     SRV=$!
-    wait_for 'grep -qs "listening on" "$log5"'
-    PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$log5" | head -n 1)
+    PORT=$(server_port "$log5" "$SRV" 60)
     # a loaded machine (CI beside other jobs) may take a while to fetch and load: wait for the
     # answer itself, and name what the server said when it never comes
     wait_for 'curl -sf "http://127.0.0.1:$PORT/v2/models/$want" | grep -qs "\"$want\""'
@@ -406,7 +405,7 @@ done
 (cd "$T" && exec "$ROOT/$SERVER" --port 0 > "$T/srv2.log" 2>&1) &
 SRV=$!
 wait_for 'grep -qs "ready: model fashion-deit" "$T/srv2.log"'
-PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$T/srv2.log" | head -n 1)
+PORT=$(server_port "$T/srv2.log" "$SRV" 60)
 got=$(curl -sf -F "file=@tests/fixtures/images/camera.png" "http://127.0.0.1:$PORT/predictions/fashion-deit")
 top=$(printf '%s\n' "$REF" | head -n 1 | sed 's/.*"fused":\[{"index":[0-9]*,"label":"\([^"]*\)".*/\1/')
 check 'printf "%s" "$got" | grep -q "^{\"$top\":"' "deit-server with no --model serves the built-in model (top $top: $got)"

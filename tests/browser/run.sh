@@ -41,13 +41,9 @@ start_server() {
     shift 2
     "$SERVER_BIN" --model "$model" --host 127.0.0.1 --port 0 --workers 1 --threads 1 \
         --log-format text "$@" 2>"$T/$name.log" &
-    track_pid $!
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/$name.log" 2>/dev/null | head -1 || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { cat "$T/$name.log"; fail "$name did not report its port"; }
+    local pid=$!
+    track_pid "$pid"
+    port=$(server_port "$T/$name.log" "$pid" 10) || { cat "$T/$name.log"; fail "$name did not report its port"; }
     wait_http "http://127.0.0.1:$port/readyz" 30 || fail "$name not ready"
     printf -v "PORT_$name" '%s' "$port"
 }

@@ -6,6 +6,9 @@ DEPLOY_MODEL=${DEPLOY_MODEL:-tests/fixtures/models/timm-deit-reduced}
 DEPLOY_IMAGE=${DEPLOY_IMAGE:-tests/fixtures/images/rocket.jpg}
 SERVER_BIN=${SERVER_BIN:-build/deit-server}
 
+# server_port (the port a replica started with --port 0 got)
+. tools/wait_ready.sh
+
 _T0=${EPOCHREALTIME/./}
 _PIDS=()
 

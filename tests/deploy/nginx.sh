@@ -32,12 +32,7 @@ for ((i = 1; i <= N; i++)); do
     track_pid "${RPID[$i]}"
 done
 for ((i = 1; i <= N; i++)); do
-    for _ in $(seq 100); do
-        RPORT[$i]=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/replica$i.log" 2>/dev/null | head -1 || true)
-        [ -n "${RPORT[$i]}" ] && break
-        sleep 0.1
-    done
-    [ -n "${RPORT[$i]}" ] || { cat "$T/replica$i.log"; fail "replica $i did not report its port"; }
+    RPORT[$i]=$(server_port "$T/replica$i.log" "${RPID[$i]}" 10) || { cat "$T/replica$i.log"; fail "replica $i did not report its port"; }
     wait_http "http://127.0.0.1:${RPORT[$i]}/readyz" 30 || fail "replica $i not ready"
 done
 say "replicas ready on ports ${RPORT[*]}"
