@@ -252,6 +252,16 @@ static inline int log_count(const server *s, const char *needle)
     return n;
 }
 
+/* log_count, polled until it reaches `want` or `secs` have passed. The server writes an access line
+ * once the answer has gone out, so a client can hold its answer before the line is in the log: a
+ * count taken while the server runs waits for it. */
+static inline int log_count_wait(const server *s, const char *needle, int want, double secs)
+{
+    int n = log_count(s, needle);
+    for (double t0 = now_s(); n < want && now_s() - t0 < secs; n = log_count(s, needle)) sleep_ms(20);
+    return n;
+}
+
 /* A "Name:  N kB" field of /proc/<pid>/status in KiB (field includes the colon), -1 if unreadable. */
 static inline long proc_status_kb(pid_t pid, const char *field)
 {

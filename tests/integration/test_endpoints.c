@@ -433,9 +433,8 @@ static void check_client_gone(const server *s)
     CHECK(send(fd, REF_BLOB[0].data, REF_BLOB[0].len, MSG_NOSIGNAL) == (ssize_t)REF_BLOB[0].len);
     sleep_ms(300);
     close(fd);
-    for (int i = 0; i < 100 && log_count(s, "POST /v1/predict 499") == logged; i++) sleep_ms(50);
-    CHECK_MSG(log_count(s, "POST /v1/predict 499") == logged + 1, "no 499 for a client gone while queued: %s",
-              s->log);
+    CHECK_MSG(log_count_wait(s, "POST /v1/predict 499", logged + 1, 5) == logged + 1,
+              "no 499 for a client gone while queued: %s", s->log);
     pass_counts after = read_pass_counts(s);
     CHECK_MSG(after.images == before.images && after.passes == before.passes,
               "a gone client's image was still run (%ld passes, %ld images)", after.passes - before.passes,

@@ -113,7 +113,8 @@ static void test_auth(void)
     resp_free(&r);
     CHECK_INT_EQ(get_status(url_of(&s, "/healthz")), 200); /* probes stay open */
     CHECK_INT_EQ(get_status(url_of(&s, "/metrics")), 200);
-    CHECK_MSG(log_count(&s, "\"path\":\"/v1/predict\",\"status\":401") == 2, "json access log in %s", s.log);
+    CHECK_MSG(log_count_wait(&s, "\"path\":\"/v1/predict\",\"status\":401", 2, 5 * SLACK) == 2, "json access log in %s",
+              s.log);
     check_stopped_clean(&s);
 }
 
