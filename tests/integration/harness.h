@@ -461,6 +461,21 @@ static inline long metric_sample(const char *body, const char *series)
     return -1;
 }
 
+/* A /metrics sample, polled until it reaches `want` or `secs` have passed (-1 when absent). The
+ * server counts a request when it completes, after the answer has gone out, as it writes its access
+ * line: a client can hold its answer before the count moves. */
+static inline long metric_wait(const server *s, const char *series, long want, double secs)
+{
+    long v = -1;
+    for (double t0 = now_s();;) {
+        resp m = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 10);
+        v = m.status == 200 ? metric_sample(m.body, series) : -1;
+        resp_free(&m);
+        if (v >= want || now_s() - t0 >= secs) return v;
+        sleep_ms(20);
+    }
+}
+
 /* ---- raw sockets ------------------------------------------------------------------------------- */
 
 /* A plain TCP connection to the server's port (receive timeout rcv_s seconds), or -1. */
