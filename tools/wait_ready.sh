@@ -4,12 +4,12 @@
 #
 # Polls URL (normally .../readyz) every 0.1 s until it answers 2xx: returns 0 then, 1 when PID (if
 # given) has exited or SECONDS (default 60) have passed, so a server that died on start is reported
-# at once instead of after the whole wait.
+# at once instead of after the whole wait. The deadline is wall-clock time and each poll gives up
+# after 2 s (curl -m 2), so a listener that accepts and never answers overruns it by 2 s at most.
 wait_ready() {
-    _wr_tries=$(( ${3:-60} * 10 ))
-    while ! curl -fsS "$1" >/dev/null 2>&1; do
-        _wr_tries=$((_wr_tries - 1))
-        [ "$_wr_tries" -gt 0 ] || return 1
+    _wr_end=$(( $(date +%s) + ${3:-60} ))
+    while ! curl -fsS -m 2 "$1" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$_wr_end" ] || return 1
         if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then return 1; fi
         sleep 0.1
     done

@@ -44,7 +44,7 @@ start_server() {
     local pid=$!
     track_pid "$pid"
     port=$(server_port "$T/$name.log" "$pid" 10) || { cat "$T/$name.log"; fail "$name did not report its port"; }
-    wait_http "http://127.0.0.1:$port/readyz" 30 || fail "$name not ready"
+    wait_ready "http://127.0.0.1:$port/readyz" "$pid" 30 || fail "$name not ready"
     printf -v "PORT_$name" '%s' "$port"
 }
 API_KEY=browser-test-key-$$

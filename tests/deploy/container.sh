@@ -94,7 +94,7 @@ $PODMAN run -d --name "$C2" "${RUN_FLAGS[@]}" -e DEIT_PORT="$P2" -e DEIT_GRPC_PO
     "$IMAGE" >"$T/run2.log" 2>&1 || { cat "$T/run2.log"; fail "run $C2"; }
 for pc in "$P1:$C1" "$P2:$C2"; do
     p=${pc%%:*} c=${pc#*:}
-    wait_http "http://127.0.0.1:$p/readyz" 60 ||
+    wait_ready "http://127.0.0.1:$p/readyz" "" 60 ||
         { $PODMAN logs "$c" 2>&1 | tail; fail "container $c on port $p not ready within 60 s"; }
 done
 say "both containers ready (ports $P1, $P2)"

@@ -6,7 +6,7 @@ DEPLOY_MODEL=${DEPLOY_MODEL:-tests/fixtures/models/timm-deit-reduced}
 DEPLOY_IMAGE=${DEPLOY_IMAGE:-tests/fixtures/images/rocket.jpg}
 SERVER_BIN=${SERVER_BIN:-build/deit-server}
 
-# server_port (the port a replica started with --port 0 got)
+# server_port (the port a replica started with --port 0 got), wait_ready (until a URL answers 2xx)
 . tools/wait_ready.sh
 
 _T0=${EPOCHREALTIME/./}
@@ -84,18 +84,7 @@ CONF
     nginx -p "$T" -c "$T/nginx.conf" -g 'daemon off;' &
     NGINX=$!
     track_pid $NGINX
-    wait_http "http://127.0.0.1:$LB/nginx-health" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
-}
-
-# wait_http URL SECONDS [STATUS]: polls until URL answers STATUS (default 200); 1 on timeout.
-wait_http() {
-    local url=$1 secs=$2 want=${3:-200} i code
-    for ((i = 0; i < secs * 10; i++)); do
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null) || code=000
-        [ "$code" = "$want" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_ready "http://127.0.0.1:$LB/nginx-health" "$NGINX" 10 || { cat "$T/error.log"; fail "nginx did not start"; }
 }
 
 # wait_lines FILE N SECONDS: until FILE has at least N lines; 1 on timeout.

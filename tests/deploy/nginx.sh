@@ -33,7 +33,7 @@ for ((i = 1; i <= N; i++)); do
 done
 for ((i = 1; i <= N; i++)); do
     RPORT[$i]=$(server_port "$T/replica$i.log" "${RPID[$i]}" 10) || { cat "$T/replica$i.log"; fail "replica $i did not report its port"; }
-    wait_http "http://127.0.0.1:${RPORT[$i]}/readyz" 30 || fail "replica $i not ready"
+    wait_ready "http://127.0.0.1:${RPORT[$i]}/readyz" "${RPID[$i]}" 30 || fail "replica $i not ready"
 done
 say "replicas ready on ports ${RPORT[*]}"
 
