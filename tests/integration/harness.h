@@ -461,19 +461,23 @@ static inline long metric_sample(const char *body, const char *series)
     return -1;
 }
 
-/* A /metrics sample, polled until it reaches `want` or `secs` have passed (-1 when absent). The
- * server counts a request when it completes, after the answer has gone out, as it writes its access
- * line: a client can hold its answer before the count moves. */
+/* One sample of the server's /metrics now (-1 when absent or /metrics did not answer). */
+static inline long metric_get(const server *s, const char *series)
+{
+    resp m = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 10);
+    long v = m.status == 200 ? metric_sample(m.body, series) : -1;
+    resp_free(&m);
+    return v;
+}
+
+/* metric_get, polled until it reaches `want` or `secs` have passed, as log_count_wait polls the
+ * log. The server counts a request when it completes, after the answer has gone out, as it writes
+ * its access line: a client can hold its answer before the count moves. */
 static inline long metric_wait(const server *s, const char *series, long want, double secs)
 {
-    long v = -1;
-    for (double t0 = now_s();;) {
-        resp m = request(NULL, "GET", url_of(s, "/metrics"), NULL, NULL, 0, 10);
-        v = m.status == 200 ? metric_sample(m.body, series) : -1;
-        resp_free(&m);
-        if (v >= want || now_s() - t0 >= secs) return v;
-        sleep_ms(20);
-    }
+    long v = metric_get(s, series);
+    for (double t0 = now_s(); v < want && now_s() - t0 < secs; v = metric_get(s, series)) sleep_ms(20);
+    return v;
 }
 
 /* ---- raw sockets ------------------------------------------------------------------------------- */
