@@ -9,7 +9,8 @@
 # Usage: tools/eval_models.sh [N] [MODEL_DIR ...]   (DEIT_PRECISION picks the server's precision;
 #        EVAL_BASELINE names the model the others are compared with, default fashion-vit-nodist;
 #        EVAL_Z adds a second interval at that z, e.g. 2.498 for 98.75%: Bonferroni over four
-#        comparisons held against one bar, each at 95%)
+#        comparisons held against one bar, each at 95%; EVAL_PREDICTIONS=DIR keeps each model's
+#        per-image "prediction label" lines in DIR/<model name>, for train/pooled_gain.py)
 set -eu
 . tools/wait_ready.sh
 . tools/json_fields.sh
@@ -25,8 +26,13 @@ if [ -n "$zx" ] && ! awk -v z="$zx" 'BEGIN { exit !(z ~ /^[0-9]+(\.[0-9]+)?$/ &&
     echo "eval: EVAL_Z must be a positive number such as 2.498, not '$zx'" >&2
     exit 2
 fi
-preds=$(mktemp -d)
-trap 'rm -rf "$preds"' EXIT
+if [ -n "${EVAL_PREDICTIONS:-}" ]; then
+    preds=$EVAL_PREDICTIONS
+    mkdir -p "$preds"
+else
+    preds=$(mktemp -d)
+    trap 'rm -rf "$preds"' EXIT
+fi
 rows=""
 for dir in "$@"; do
     dir=${dir%/}
@@ -75,9 +81,11 @@ echo
 echo "fused top-1 vs $base on the same $n images (paired; 95% CI = mean d +- 1.96 sd(d)/sqrt(n))"
 echo "| model | difference | 95% CI |${zx:+ CI at z $zx |} only model right | only baseline right | McNemar z |"
 echo "|---|---:|---:|${zx:+---:|}---:|---:|---:|"
-for f in "$preds"/*; do
-    m=$(basename "$f")
-    [ "$m" = "$base" ] && continue
+# only this run's models: a kept EVAL_PREDICTIONS folder may hold other runs' files
+for dir in "$@"; do
+    m=$(basename "${dir%/}")
+    f=$preds/$m
+    [ "$m" = "$base" ] || [ ! -f "$f" ] && continue
     paste -d' ' "$f" "$preds/$base" | awk -v m="$m" -v zx="$zx" '
         { a = ($1 == $2); b = ($3 == $4); n++; if (a && !b) only_a++; if (b && !a) only_b++ }
         END {
