@@ -132,6 +132,12 @@ int read_tensor_facts(const st_file *st, tensor_facts *tf, char *err, size_t err
         return deit_fail(err, errlen, DEIT_EINVAL,
                          "checkpoint: tensor '%s' is missing (transformers' DeiT always has one; a model "
                          "without a distillation token is a ViT, 'vit.' names)", dist);
+    /* The mirror case: transformers' ViTEmbeddings has no distillation token (its position
+     * embedding one prefix row), so 'vit.' names with one are no file it wrote or could load. */
+    if (!timm && N->dist_token && strcmp(N->prefix, "vit.") == 0)
+        return deit_fail(err, errlen, DEIT_EINVAL,
+                         "checkpoint: tensor '%s' is not part of transformers' ViT (a model with a "
+                         "distillation token is a DeiT, 'deit.' names)", dist);
 
     const st_tensor *t = tensor(st, cls, 3, &rc, err, errlen);
     if (!t) return rc;

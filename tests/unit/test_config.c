@@ -819,6 +819,18 @@ static void test_synthetic_hf(void)
         CHECK(L.w.blocks[1].qkv_b[2 * D] == val(q, 0));
     }
     unload(&L);
+    /* The mirror case: 'vit.' names with a distillation token, with one head or two. transformers'
+     * ViTEmbeddings has no such token, so this is no file it wrote or could load. */
+    hf_model(&m, "vit.", 1, 1);
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'vit.embeddings.distillation_token' is not part of",
+                "'deit.' names");
+    hf_model(&m, "vit.", 1, 1);
+    drop(&m, "distillation_classifier.weight");
+    drop(&m, "distillation_classifier.bias");
+    snprintf(find(&m, "cls_classifier.weight")->name, sizeof m.t[0].name, "classifier.weight");
+    snprintf(find(&m, "cls_classifier.bias")->name, sizeof m.t[0].name, "classifier.bias");
+    EXPECT_FAIL(&m, HEADS1, NULL, DEIT_EINVAL, "tensor 'vit.embeddings.distillation_token' is not part of",
+                NULL);
     /* ViT checkpoint with a distillation classifier but no token. */
     hf_model(&m, "vit.", 1, 0);
     add(&m, "F32", 2, SH(K, D), "distillation_classifier.weight");
