@@ -42,6 +42,7 @@ struct gfe_server {
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int draining;       /* SIGTERM received: NOT_SERVING, new inference UNAVAILABLE */
     atomic_int stopping;       /* gfe_stop: calls cancelled from now on were cancelled by us */
+    atomic_int giving_up;      /* gfe_give_up: calls still decoding stop at their next image */
     atomic_int inflight;       /* calls between their message's arrival and their answer */
 };
 

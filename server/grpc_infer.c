@@ -128,12 +128,23 @@ static void queue_full(const gfe_call *ci)
 }
 
 /* Decodes every image into c->pixels, on a decoder (not a gRPC thread), so workers only run forward
- * passes (as REST decodes in its HTTP threads). 0, or -1 after answering the call. */
+ * passes (as REST decodes in its HTTP threads). Between images it stops for a call that was
+ * cancelled (the rest would be thrown away) or a drain out of time (the rest would hold the exit).
+ * 0, or -1 after answering the call. */
 static int decode_images(infer_call *c, const v2_request *r)
 {
     const server_config *cfg = c->ci.g->cfg;
     size_t F = c->e->in_floats;
     for (size_t i = 0; i < r->n_images; i++) {
+        if (i > 0 && rpc_call_cancelled(c->ci.call)) {
+            answer_cancelled(c, "while its images were decoded");
+            return -1;
+        }
+        if (atomic_load(&c->ci.g->giving_up)) {
+            gfe_fail_code(&c->ci, RPC_UNAVAILABLE, 503,
+                          "server is shutting down: --grace-s ran out while the images were decoded");
+            return -1;
+        }
         char err[256];
         /* --exif-transpose as REST's default (gRPC has no query string to override it with) */
         int rc = deit_preprocess_with(c->e->model, r->images[i].data, r->images[i].len, (size_t)cfg->max_pixels,

@@ -338,6 +338,7 @@ gfe_server *gfe_start(const server_config *cfg, metrics *m, const server_log *lg
     atomic_init(&g->draining, 0);
     atomic_init(&g->inflight, 0);
     atomic_init(&g->stopping, 0);
+    atomic_init(&g->giving_up, 0);
     if (!(g->dec = gfe_decoders_start(cfg->http_threads, DECODE_QUEUE_BODIES * ((size_t)cfg->max_body_mb << 20)))) {
         snprintf(err, errlen, "gRPC: out of memory or threads for the image decoders");
         free(g);
@@ -397,10 +398,16 @@ void gfe_drain(gfe_server *g)
 
 int gfe_inflight(const gfe_server *g) { return g ? atomic_load(&g->inflight) : 0; }
 
+void gfe_give_up(gfe_server *g)
+{
+    if (g) atomic_store(&g->giving_up, 1);
+}
+
 void gfe_stop(gfe_server *g)
 {
     if (!g) return;
     atomic_store(&g->stopping, 1);
+    gfe_give_up(g); /* the decoders are joined next */
     gfe_decoders_stop(g->dec); /* first: the calls waiting there are answered, so gRPC need not wait */
     /* a call whose message arrives while the transport stops still reaches gfe_model_infer, which
      * answers 503 under the decoders' lock: they are freed only once no call can come */

@@ -39,6 +39,10 @@ void gfe_drain(gfe_server *g);
 /* Calls whose request message arrived and that are not yet answered. */
 int gfe_inflight(const gfe_server *g);
 
+/* The drain's grace period is over: a ModelInfer call still decoding its images stops at the next
+ * one and is answered UNAVAILABLE, so a large message cannot hold the exit past --grace-s. */
+void gfe_give_up(gfe_server *g);
+
 /* Stops and frees the server; calls still open after a second (e.g. still without their message)
  * are cancelled, whatever the drain's grace. No call may be waiting on the batcher any more: stop
  * the batcher first. */

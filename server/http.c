@@ -83,6 +83,7 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
     atomic_init(&h->engine_set, 0);
     atomic_init(&h->readiness, API_STARTING);
     atomic_init(&h->inflight, 0);
+    atomic_init(&h->giving_up, 0);
     if (tls_load(&h->tls, cfg->tls_cert, cfg->tls_key, err, errlen)) {
         free_server(h);
         return NULL;
@@ -205,9 +206,15 @@ void http_drain(http_server *h)
 
 int http_inflight(const http_server *h) { return atomic_load(&h->inflight); }
 
+void http_give_up(http_server *h)
+{
+    if (h) atomic_store(&h->giving_up, 1);
+}
+
 void http_stop(http_server *h)
 {
     if (!h) return;
+    http_give_up(h); /* MHD_stop_daemon waits for the HTTP threads, decoding ones included */
     read_deadlines_stop(h->rd); /* before MHD closes the connections the watchdog looks at */
     admission_stop(h->adm);     /* parked requests resumed (refused) while MHD still runs */
     MHD_stop_daemon(h->d);

@@ -43,6 +43,10 @@ void http_drain(http_server *h);
 /* Requests received and not yet completed (answered and sent, or aborted). */
 int http_inflight(const http_server *h);
 
+/* The drain's grace period is over: a request still decoding its images stops at the next one and is
+ * answered 503, so a large upload cannot hold the exit past --grace-s by its whole decode. */
+void http_give_up(http_server *h);
+
 /* Stops the daemon (closes every connection) and frees the server. No request may be waiting on the
  * batcher any more: stop the batcher first. */
 void http_stop(http_server *h);

@@ -35,6 +35,7 @@ struct http_server {
     atomic_int engine_set;     /* release/acquire: eng is readable once this is 1 */
     atomic_int readiness;      /* api_readiness */
     atomic_int inflight;       /* requests between the first handler call and completion */
+    atomic_int giving_up;      /* http_give_up: requests still decoding stop at their next image */
     MHD_socket listen_fd;      /* from MHD_quiesce_daemon; closed after MHD_stop_daemon */
     tls_files tls;             /* PEM text kept until MHD_stop_daemon; cert NULL: plain HTTP */
 };

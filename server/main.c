@@ -267,6 +267,8 @@ int main(int argc, char **argv)
         forced = 1;
         log_event(&lg, "grace period over with %d requests in flight: answering the queued ones 503",
                    http_inflight(h) + gfe_inflight(g));
+        http_give_up(h); /* uploads still decoding stop at their next image */
+        gfe_give_up(g);
         batcher_stop(b, 0);
         while (http_inflight(h) + gfe_inflight(g) > 0 && batcher_now() < answer_end) sleep_ms(10);
     } else {

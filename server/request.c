@@ -234,6 +234,10 @@ static void start_job(request *rq)
     }
     double t = batcher_now();
     for (size_t i = 0; i < n; i++) {
+        if (atomic_load(&h->giving_up)) {
+            request_set_error(rq, 503, "server is shutting down: --grace-s ran out while the images were decoded");
+            return;
+        }
         char err[256];
         int rc = deit_preprocess_with(e->model, rq->im.data[i], rq->im.lens[i],
                                       (size_t)h->cfg->max_pixels, rq->plan.exif_transpose,
