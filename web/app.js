@@ -40,7 +40,12 @@
 
   async function getJSON(url) {
     const r = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+    if (!r.ok) {
+      const e = new Error(url + ": HTTP " + r.status);
+      e.status = r.status;
+      e.retryAfter = Number(r.headers.get("Retry-After")) || 0;
+      throw e;
+    }
     return r.json();
   }
 
@@ -50,8 +55,22 @@
       keyRequired = !!root.api_key_required;
       $("keyrow").hidden = !keyRequired;
     } catch (e) { /* an older server: the key field appears on the first 401 */ }
+    describeModel();
+  }
+
+  // GET v1/models until it answers: a page opened while the model loads (503) would otherwise draw
+  // every answer over the whole image instead of the crop the model saw, and ask a model too large
+  // to explain for maps. Retried after Retry-After (1 to 30 s) while the server is loading or
+  // unreachable; an upload meanwhile asks once more itself (modelReady). Resolves true once read.
+  let describing = null, retryTimer = null;
+  function describeModel() {
+    if (!describing) describing = readModel().finally(() => { describing = null; });
+    return describing;
+  }
+  async function readModel() {
     try {
       const m = (await getJSON("v1/models")).models[0];
+      clearTimeout(retryTimer);
       model = m;
       offerSecondTokenView(!!m.second_token);
       const ltc = m.learned_token_cosine;
@@ -60,14 +79,23 @@
         " patches, " + (m.second_token === "class" ? "two class-token heads" :
                         m.distilled ? "class + distillation heads" : "one head") +
         (ltc === null || ltc === undefined ? "" : ", learned_token_cosine " + ltc.toFixed(3));
+      return true;
     } catch (e) {
-      $("model").textContent = "Could not read the model description (" + e.message + ").";
+      const again = !e.status || e.status === 503 || e.status >= 500;
+      $("model").textContent = "Could not read the model description (" + e.message + ")" +
+        (again ? "; trying again." : ".");
+      if (again) {
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(describeModel, 1000 * Math.min(30, Math.max(1, e.retryAfter || 1)));
+      }
+      return false;
     }
   }
+  const modelReady = () => (model ? Promise.resolve(true) : describeModel());
 
   // The region of the original image the model saw, in its pixels: the engine resizes (shorter
   // side to `resize.size`, exactly to width x height, or keeping the aspect ratio so that the image
-  // just covers width x height) and centre-crops to the input size.
+  // just covers width x height; or not at all, `resize` null) and centre-crops to the input size.
   function cropBox(w, h) {
     const inW = model ? model.input.width : w, inH = model ? model.input.height : h;
     const rz = model && model.input.resize;
@@ -80,9 +108,10 @@
     } else if (rz && rz.mode === "keep_ratio") {
       const s = Math.max(rz.width / w, rz.height / h);
       rw = Math.round(w * s); rh = Math.round(h * s);
-    } else if (!rz) {
+    } else if (!model) {
+      // no description (yet): the answer's maps are laid over the image scaled to cover the input
       const s = Math.max(inW / w, inH / h); rw = w * s; rh = h * s;
-    }
+    } // resize null: the crop is cut from the image as it is (smaller sides padded: drawn black)
     const x0 = Math.round((rw - inW) / 2), y0 = Math.round((rh - inH) / 2);
     return { x: x0 * w / rw, y: y0 * h / rh, w: inW * w / rw, h: inH * h / rh };
   }
@@ -201,10 +230,12 @@
     try { bitmap = await createImageBitmap(file); } // default imageOrientation "from-image": upright
     catch (e) { /* a format the browser cannot decode (TGA, PNM, most TIFFs): maps drawn alone */ }
     let r, body = null;
+    await modelReady();
     try {
-      // a model too large to explain (v1/models says explain: false) is asked for predictions only
+      // a model too large to explain (v1/models says explain: false) is asked for predictions only;
+      // no top_k: the server's default is 5, or every class of a model with fewer
       const explain = model && model.explain === false ? "" : "explain=1&";
-      r = await fetch("v1/predict?" + explain + "top_k=5&exif_transpose=1", { method: "POST", headers, body: file });
+      r = await fetch("v1/predict?" + explain + "exif_transpose=1", { method: "POST", headers, body: file });
       body = await r.json().catch(() => null);
     } catch (e) {
       return fail(card, "The server could not be reached (" + e.message + ").");

@@ -3,6 +3,9 @@
 //   labels  every label one 1000-character word (whichever class wins, its label is that long)
 //   twocls  "second_token": "class": the second token is a second class token, not distillation
 //   nonsq   a 224x160 (height x width) input: pos_embed cut to the 14x10 patch grid
+//   few     two classes (the heads cut to their first two rows): fewer than the page's five
+// and from the transformers fixture (tests/fixtures/models/hf-deit-reduced):
+//   noresize  "do_resize": false: the 224x224 crop is cut from the image as it is
 // Started by tests/browser/run.sh before its servers:  node tests/browser/models.js OUT_DIR
 "use strict";
 const fs = require("fs");
@@ -76,4 +79,29 @@ function writeTensors({ meta, tensors }) {
   st.tensors.pos_embed = { dtype: "F32", shape: [1, 2 + gh * gw, D], bytes: Buffer.concat(rows) };
   cfg.pretrained_cfg.input_size = [3, H, W];
   write("nonsq", cfg, writeTensors(st));
+}
+
+// few: two classes, each head cut to its first two rows
+{
+  const cfg = config(), st = readTensors(weights()), K = 2;
+  for (const name of ["head", "head_dist"]) {
+    const w = st.tensors[name + ".weight"], b = st.tensors[name + ".bias"];
+    if (w.dtype !== "F32" || b.dtype !== "F32") throw new Error("unexpected " + name + " dtype");
+    st.tensors[name + ".weight"] = { dtype: "F32", shape: [K, w.shape[1]], bytes: w.bytes.subarray(0, K * w.shape[1] * 4) };
+    st.tensors[name + ".bias"] = { dtype: "F32", shape: [K], bytes: b.bytes.subarray(0, K * 4) };
+  }
+  cfg.num_classes = K;
+  cfg.model_args.num_classes = K;
+  cfg.label_names = cfg.label_names.slice(0, K);
+  write("few", cfg, writeTensors(st));
+}
+
+// noresize: the transformers fixture with "do_resize": false
+{
+  const HF = path.join(ROOT, "tests/fixtures/models/hf-deit-reduced"), dir = path.join(out, "noresize");
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ["config.json", "model.safetensors"]) fs.copyFileSync(path.join(HF, f), path.join(dir, f));
+  const pre = JSON.parse(fs.readFileSync(path.join(HF, "preprocessor_config.json"), "utf8"));
+  pre.do_resize = false;
+  fs.writeFileSync(path.join(dir, "preprocessor_config.json"), JSON.stringify(pre, null, 1));
 }

@@ -15,6 +15,10 @@
 //   TWOCLS  a second class token: named so, not "distillation"
 //   NONSQ   a 224x160 input: canvases keep that aspect ratio
 //   NODIST  one head: no view offered for a map that does not exist
+//   FEW     two classes: fewer than the five the page lists, each head lists both
+//   NORESIZE  a transformers model with "do_resize": false: the crop drawn is the image's own centre
+// and a page opened while v1/models still answers 503 (the model loading) describes the model once
+// it is ready.
 // Prints "browser: N passed, N failed".
 "use strict";
 const fs = require("fs");
@@ -24,6 +28,7 @@ const { chromium } = require("playwright-core");
 
 const DIRECT = process.env.DIRECT, KEYED = process.env.KEYED, PROXY = process.env.PROXY;
 const LABELS = process.env.LABELS, TWOCLS = process.env.TWOCLS, NONSQ = process.env.NONSQ, NODIST = process.env.NODIST;
+const FEW = process.env.FEW, NORESIZE = process.env.NORESIZE;
 const API_KEY = process.env.API_KEY, SHOT = process.env.SCREENSHOT;
 const ROOT = path.resolve(__dirname, "../..");
 const IMAGES = ["examples/0_tshirt-top.png", "examples/7_sneaker.png"].map((p) => path.join(ROOT, p));
@@ -194,6 +199,19 @@ function tga(w, h) {
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.fill(x < w / 2 ? 230 : 20 + 4 * y, 3 * (y * w + x), 3 * (y * w + x + 1));
   return Buffer.concat([head, px]);
+}
+
+// A w x h PNG from the browser's own encoder: red, with a grey centre of side c (the part a model
+// that crops c x c from the image as it is sees).
+async function framedPng(page, w, h, c) {
+  const bytes = await page.evaluate(async ([W, H, C]) => {
+    const cv = new OffscreenCanvas(W, H), ctx = cv.getContext("2d");
+    ctx.fillStyle = "#f00"; ctx.fillRect(0, 0, W, H);
+    ctx.fillStyle = "#808080"; ctx.fillRect((W - C) / 2, (H - C) / 2, C, C);
+    const blob = await cv.convertToBlob({ type: "image/png" });
+    return [...new Uint8Array(await blob.arrayBuffer())];
+  }, [w, h, c]);
+  return Buffer.from(bytes);
 }
 
 async function view(page, value) {
@@ -464,6 +482,40 @@ async function main() {
     card = await readCard(w.page, path.basename(IMAGES[0]));
     check(!card.clsMap.hidden && card.image.hidden, "one head: view 'class token' works");
     consoleClean(w, [], "one head");
+    await w.page.close();
+
+    // two classes: the page asks for no more than there are (a top_k of 5 is a 400 here)
+    [w, card] = await oneCard(browser, FEW);
+    check(card && !card.error && card.cls && card.cls.length === 2 && card.fused.length === 2,
+          "two classes: each head lists both, no error: " + JSON.stringify(card && (card.error || card.fused)));
+    consoleClean(w, [], "two classes");
+    await w.page.close();
+
+    // no resize ("do_resize": false): the model sees the image's own 224x224 centre, so the crop
+    // drawn is all grey; scaling the image to cover the input first would show the red frame
+    w = await open(browser, NORESIZE + "/");
+    await w.page.setInputFiles("#files", [{ name: "framed.png", mimeType: "image/png", buffer: await framedPng(w.page, 640, 480, 224) }]);
+    await cardsDone(w.page, 1);
+    card = await readCard(w.page, "framed.png");
+    check(card && !card.error && card.image && !card.image.hidden && card.image.colour < 1000 && card.image.mean > 100,
+          "no resize: the crop drawn is the grey centre, no red frame " + JSON.stringify(card && (card.error || card.image)));
+    consoleClean(w, [], "no resize");
+    await w.page.close();
+
+    // opened while the model loads (v1/models 503 with Retry-After, twice; the answers substituted
+    // in the browser): the page asks again and describes the model once it is there
+    let refusals = 0;
+    w = await open(browser, DIRECT + "/", (page) => page.route("**/v1/models", (route) => {
+      if (refusals++ < 2) return route.fulfill({ status: 503, contentType: "application/json", headers: { "Retry-After": "1" },
+                                                 body: '{"error":{"code":503,"message":"model is still loading"}}' });
+      return route.continue();
+    }));
+    await w.page.waitForFunction(() => /fashion-deit/.test(document.getElementById("model").textContent), null, { timeout: 15000 })
+      .catch(() => {});
+    const described = await w.page.locator("#model").innerText();
+    check(/fashion-deit/.test(described) && refusals === 3, "opened while loading: described once ready (" + refusals + " asks): " + described);
+    await uploadAndCompare(w, DIRECT, "opened while loading");
+    consoleClean(w, [503, 503], "opened while loading");
     await w.page.close();
   } finally {
     await browser.close();

@@ -3,7 +3,7 @@
 # from npm into tests/browser/node_modules): two deit-server instances (open, and with --api-key and --cors-origin)
 # serving the default model, deploy/nginx.conf in front of the open one, and one server for each model
 # the page must draw differently (tests/browser/models.js: 1000-character labels, two class tokens, a
-# 224x160 input; the one-head fixture), all on loopback.
+# 224x160 input, two classes, no resize; the one-head fixture), all on loopback.
 # Skipped, and says so, when chromium is not installed. SCREENSHOT=path keeps a PNG of the page.
 # playwright-core is pinned (package-lock.json) at 1.61.1, the last release that runs on Debian 12's
 # own Node 18 (1.62 on exits at load, "Playwright requires Node.js 20"); checked on Node 18 and 20.
@@ -55,6 +55,8 @@ start_server labels "$T/models/labels"
 start_server twocls "$T/models/twocls"
 start_server nonsq "$T/models/nonsq"
 start_server nodist tests/fixtures/models/timm-deit-nodist-reduced
+start_server few "$T/models/few"
+start_server noresize "$T/models/noresize"
 
 # deploy/nginx.conf unchanged but for loopback addresses (start_nginx, tests/deploy/lib.sh); its three
 # upstreams all point at the open server
@@ -64,6 +66,7 @@ rc=0
 DIRECT="http://127.0.0.1:$PORT_open" KEYED="http://127.0.0.1:$PORT_keyed" PROXY="http://127.0.0.1:$LB" \
     LABELS="http://127.0.0.1:$PORT_labels" TWOCLS="http://127.0.0.1:$PORT_twocls" \
     NONSQ="http://127.0.0.1:$PORT_nonsq" NODIST="http://127.0.0.1:$PORT_nodist" \
+    FEW="http://127.0.0.1:$PORT_few" NORESIZE="http://127.0.0.1:$PORT_noresize" \
     API_KEY="$API_KEY" TMPDIR_TEST="$T" SCREENSHOT="${SCREENSHOT:-}" \
     timeout 300 node tests/browser/page.test.js || rc=$?
 [ "$rc" -eq 0 ] || { echo "--- server logs"; tail -n 20 "$T"/*.log; }
