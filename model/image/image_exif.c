@@ -143,12 +143,12 @@ static int raw_profile_text(const uint8_t *txt, size_t n)
 
 /* A zlib stream z[n] inflated to at most 1 MiB (Pillow's MAX_TEXT_CHUNK: it goes no further)
  * and handed to `parse`. Corrupt data (Pillow's zlib.error, which drops an iTXt chunk and empties
- * a zTXt one) gives 0, not what was inflated before it; a stream cut short gives what it had. */
+ * a zTXt one) gives -1, not what was inflated before it; a stream cut short gives what it had. */
 static int inflated(const uint8_t *z, size_t n, int (*parse)(const uint8_t *, size_t))
 {
     size_t cap = (size_t)1 << 20;
     uint8_t *txt = malloc(cap);
-    int o = 0;
+    int o = -1;
     if (!txt)
         return 0;
     z_stream s;
@@ -167,26 +167,37 @@ static int inflated(const uint8_t *z, size_t n, int (*parse)(const uint8_t *, si
     return o;
 }
 
+/* XMP text that Pillow keeps only when it is UTF-8 (iTXt's decode("utf-8", "strict")): its
+ * orientation, or -1 for a text Pillow drops. */
+static int utf8_xmp(const uint8_t *s, size_t n)
+{
+    return image_utf8_valid(s, n) ? xmp_orientation(s, n) : -1;
+}
+
 /* XMP in an iTXt chunk's data s[n] after its keyword (PngStream.chunk_iTXt): compression flag,
- * method, language\0, translated keyword\0, then the text, zlib-compressed when the flag is set
- * (method 0; another method leaves the chunk out of Pillow's info). */
+ * method, language\0, translated keyword\0, then the text, zlib-compressed when the flag is set.
+ * -1 for a chunk Pillow leaves out of its info: cut short, another compression method than 0, a
+ * corrupt stream, a text that is not UTF-8. */
 static int itxt_xmp(const uint8_t *s, size_t n)
 {
     if (n < 2)
-        return 0;
+        return -1;
     int compressed = s[0] != 0, method = s[1];
     const uint8_t *p = s + 2, *end = s + n;
     for (int k = 0; k < 2; k++) {  /* language tag, translated keyword */
         const uint8_t *z = memchr(p, 0, (size_t)(end - p));
         if (!z)
-            return 0;
+            return -1;
         p = z + 1;
     }
     if (!compressed)
-        return xmp_orientation(p, (size_t)(end - p));
-    return method == 0 ? inflated(p, (size_t)(end - p), xmp_orientation) : 0;
+        return utf8_xmp(p, (size_t)(end - p));
+    return method == 0 ? inflated(p, (size_t)(end - p), utf8_xmp) : -1;
 }
 
+/* Pillow's PngStream stores each chunk in its info under a key, a later chunk overwriting an
+ * earlier one: the last eXIf, the last "Raw profile type exif" text (tEXt or zTXt) and the last
+ * XMP text (iTXt or tEXt) count, except an iTXt chunk Pillow drops (itxt_xmp's -1). */
 static int png_orientation(const uint8_t *d, size_t len)
 {
     int exif = 0, have_exif = 0, raw = 0, xmp = 0;
@@ -195,17 +206,20 @@ static int png_orientation(const uint8_t *d, size_t len)
         if ((uint64_t)n + 12 > len - pos)
             break;
         const uint8_t *t = d + pos + 4, *s = d + pos + 8;
-        if (!memcmp(t, "eXIf", 4) && !have_exif) {
+        if (!memcmp(t, "eXIf", 4)) {
             exif = tiff_orientation(s, n);
             have_exif = 1;
-        } else if (!memcmp(t, "zTXt", 4) && n > 23 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
-            /* after the compression byte; corrupt data is Pillow's zlib.error: no text at all */
-            raw = inflated(s + 23, n - 23, raw_profile_text);
-        } else if (!memcmp(t, "tEXt", 4) && n > 22 && !memcmp(s, "Raw profile type exif\0", 22) && !raw) {
+        } else if (!memcmp(t, "zTXt", 4) && n > 23 && !memcmp(s, "Raw profile type exif\0", 22)) {
+            /* after the compression byte; corrupt data is Pillow's zlib.error: an empty text */
+            int o = inflated(s + 23, n - 23, raw_profile_text);
+            raw = o < 0 ? 0 : o;
+        } else if (!memcmp(t, "tEXt", 4) && n > 22 && !memcmp(s, "Raw profile type exif\0", 22)) {
             raw = raw_profile_text(s + 22, n - 22);
-        } else if (!memcmp(t, "iTXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
-            xmp = itxt_xmp(s + 18, n - 18);
-        } else if (!memcmp(t, "tEXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18) && !xmp) {
+        } else if (!memcmp(t, "iTXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18)) {
+            int o = itxt_xmp(s + 18, n - 18);
+            if (o >= 0)
+                xmp = o;
+        } else if (!memcmp(t, "tEXt", 4) && n > 18 && !memcmp(s, "XML:com.adobe.xmp\0", 18)) {
             xmp = xmp_orientation(s + 18, n - 18);
         }
         pos += (size_t)n + 12;

@@ -53,7 +53,7 @@ static void utf8_feed(utf8_count *u, const uint8_t *p, size_t n)
     }
 }
 
-static int utf8_valid(const uint8_t *p, size_t n)
+int image_utf8_valid(const uint8_t *p, size_t n)
 {
     utf8_count u = {0};
     utf8_feed(&u, p, n);
@@ -134,8 +134,8 @@ const char *image_png_text_problem(const uint8_t *type, const uint8_t *s, uint32
             utf8_feed(&u, text, text_len);
         /* the keyword as latin-1 always decodes; the language, translated keyword and text as
          * UTF-8 strictly, or the chunk is dropped uncounted */
-        if (u.bad || u.need || !utf8_valid(lang, (size_t)(lang_end - lang)) ||
-            !utf8_valid(tk, (size_t)(tk_end - tk)))
+        if (u.bad || u.need || !image_utf8_valid(lang, (size_t)(lang_end - lang)) ||
+            !image_utf8_valid(tk, (size_t)(tk_end - tk)))
             return NULL;
         kept = u.chars;
     } else
