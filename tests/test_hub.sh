@@ -159,6 +159,9 @@ reset
 run "$T/c4" --model hf://old-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && [ -d "$T/c4/models--old-org--fashion-deit/snapshots/$COMMIT" ]' \
     "a renamed repo: relative 307 followed, cached under the name asked ($err)"
+check 'curl -sf "$EP/_mock/stats" | grep -q "\"GET /old-org/fashion-deit/resolve/$COMMIT/config.json\"" &&
+       ! curl -sf "$EP/_mock/stats" | grep -q "\"GET /[a-z-]*/fashion-deit/resolve/main/config.json\""' \
+    "a renamed repo: config.json fetched at the pinned commit, not at the branch"
 reset; ctl "config?long_redirect=1"
 run "$T/c17" --model hf://test-org/fashion-deit
 check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "config.json: redirect target too long"' "a relative redirect too long to follow is named ($err)"

@@ -487,7 +487,8 @@ static int tiff_decode(const uint8_t *data, const uint8_t *tiff_data, size_t len
     if (k == K_NONE || (k == K_LAB && (channels == 1 || planar != PLANARCONFIG_CONTIG))) {
         TIFFClose(t);
         return deit_fail(err, errlen, DEIT_EUNSUPPORTED,
-                         k == K_LAB ? "TIFF: conversion from LAB to L not supported"
+                         k == K_LAB && channels == 1 ? "TIFF: conversion from LAB to L not supported"
+                         : k == K_LAB ? "TIFF: CIELab in separate planes (PlanarConfiguration 2) not supported"
                                     : "TIFF: unknown pixel mode (photometric %u, %u x %u-bit "
                                       "samples, sample format %u)",
                          photo, spp, bps, sf);

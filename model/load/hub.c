@@ -288,9 +288,11 @@ static int resolve_file(job *j, const char *file, int required, char *err, size_
         j->total += m.size;
         if (cached(j, file) == 1)
             return 1;
-        /* A file served by the hub itself (no CDN redirect) is fetched at the pinned commit, not at
-         * the branch the HEAD named: a branch moving between the two cannot mix two commits' files. */
-        if (strcmp(m.location, url) == 0 && strcmp(rev, j->commit) != 0)
+        /* A file served by the hub itself (no CDN redirect; a renamed repo's relative redirects
+         * followed or not) is fetched at the pinned commit, not at the branch the HEAD named: a
+         * branch moving between the two cannot mix two commits' files. The old name is kept: the
+         * hub redirects it again, to the same commit. */
+        if (m.on_hub && strcmp(rev, j->commit) != 0)
             snprintf(m.location, sizeof m.location, "%s/%s/resolve/%s/%s", j->o->endpoint, j->ref.repo, j->commit,
                      file);
         int rc = fetch_blob(j, file, &m, err, errlen);

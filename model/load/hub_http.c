@@ -180,6 +180,7 @@ int hub_http_head(const hub_options *o, const char *url, hub_meta *m)
             return 0;
         }
         snprintf(m->location, sizeof m->location, "%s", cur);
+        m->on_hub = 1;
         return 0;
     }
 }

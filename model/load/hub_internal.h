@@ -69,7 +69,9 @@ typedef struct {
     char commit[64];           /* X-Repo-Commit */
     char etag[160];            /* normalized X-Linked-Etag, else ETag; "" if absent or refused */
     long long size;            /* X-Linked-Size, else Content-Length; -1 if absent */
-    char location[2048];       /* where to GET: an absolute redirect's Location, else the URL asked */
+    char location[2048];       /* where to GET: an absolute redirect's Location, else the URL asked
+                                  (after the relative redirects of a renamed repo) */
+    int on_hub;                /* 1: the file is served by the hub itself (no absolute redirect) */
     char error_code[64];       /* X-Error-Code (RepoNotFound, GatedRepo, EntryNotFound, RevisionNotFound) */
     char error_message[256];   /* X-Error-Message */
     char transport[256];       /* libcurl's message when no_answer */
