@@ -275,7 +275,12 @@ static size_t on_dl_body(char *p, size_t sz, size_t n, void *ud)
         }
     }
     if ((long long)len > d->size - d->have) {
+        /* Not the file the HEAD described (a proxy's page, say): what this answer wrote is dropped
+         * too, or a later resume would append the true tail to it and a file of the right size,
+         * checked by its size alone when its etag is no SHA-256, would enter the cache for good. */
         snprintf(d->werr, sizeof d->werr, "the server sent more than the %lld bytes it announced", d->size);
+        if (restart_file(d) != 0)
+            snprintf(d->werr, sizeof d->werr, "cannot truncate: %s", strerror(errno));
         return 0;
     }
     for (size_t off = 0; off < len;) {

@@ -57,7 +57,7 @@ class State:
         self.lock = threading.Lock()
         self.config = {"auth": "none", "token": "hf_mocktoken", "corrupt": 0, "drop": 0, "slow_ms": 0,
                        "head_delay_ms": 0, "entry_commit": "", "long_redirect": 0, "fail_status": 0,
-                       "bare_200": 0, "cdn_error_kb": 0}
+                       "bare_200": 0, "cdn_error_kb": 0, "oversize_get": 0}
         self.reset()
 
     def reset(self):
@@ -186,6 +186,9 @@ class Handler(BaseHTTPRequestHandler):
         if start > len(data):
             return self.send(416, [("Content-Range", "bytes */%d" % len(data))], b"", head)
         body = data[start:]
+        if cfg["oversize_get"] and not start:
+            # a proxy's page in place of the file the HEAD described: three times its size
+            body = b"<html>" + b"p" * (3 * len(data))
         if cfg["corrupt"] and len(body) > 100:
             mid = len(body) // 2
             body = body[:mid] + bytes([body[mid] ^ 0x5A]) + body[mid + 1:]
