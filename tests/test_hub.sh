@@ -115,6 +115,11 @@ for st in 503 429; do
     check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "answered HTTP $st for config.json" && ! printf "%s" "$err" | grep -q "using the cache"' \
         "hub answering $st, not cached: exit 2 naming the status ($err)"
 done
+# a 403 with no token sent (what the Hub answers for a disabled repository): no token is blamed
+reset; ctl "config?fail_status=403"
+run "$T/c-403" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "access forbidden (HTTP 403: The hub is having trouble), with no token sent" &&
+       ! printf "%s" "$err" | grep -q "token in HF_TOKEN"' "a 403 with no token: not blamed on a token ($err)"
 reset; ctl "config?auth=private&token=hf_rotated"
 run "$T/c1" --model hf://test-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ] && printf "%s" "$err" | grep -q "warning: .*repository not found (HTTP 401).*using the cache"' \
@@ -318,6 +323,21 @@ check '[ "$rc" -eq 0 ] && grep -q "\"event\": *\"stopped during the model downlo
 check '[ -s "$SHA_DIR/$SHA.incomplete" ] && [ ! -e "$SHA_DIR/$SHA" ]' "SIGTERM while downloading: the partial blob is kept, not published"
 check 'grep -q "{\"event\": *\"downloading test-org/fashion-deit/model.safetensors" "$T/srv3.log"' "JSON log: one event per file"
 ctl "config?slow_ms=0"
+
+# SIGTERM while the hub has not answered a HEAD (HF_HUB_ETAG_TIMEOUT 30 s): the server stops at once
+reset; ctl "config?head_delay_ms=20000"
+HF_HUB_ETAG_TIMEOUT=30 HF_ENDPOINT=$EP HF_HUB_CACHE=$T/c23 "$SERVER" --port 0 --log-format json --model hf://test-org/fashion-deit > "$T/srv5.log" 2>&1 &
+SRV=$!
+wait_for '[ "$(stat_of head)" -ge 1 ]'
+t0=$(date +%s)
+kill -TERM "$SRV"
+wait_for '! kill -0 "$SRV" 2>/dev/null'
+gone=$?
+[ "$gone" -eq 0 ] || kill -KILL "$SRV"
+wait "$SRV"; rc=$?; SRV=""; secs=$(( $(date +%s) - t0 ))
+check '[ "$gone" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$secs" -le 5 ] && grep -q "\"event\": *\"stopped during the model download: .*config.json: cancelled" "$T/srv5.log"' \
+    "SIGTERM while a HEAD waits for the hub: exit 0 in ${secs} s, not blamed on the hub ($rc: $(tail -n 2 "$T/srv5.log"))"
+ctl "config?head_delay_ms=0"
 
 # SIGTERM while another download holds the blob's lock: the wait is logged and ends at once
 reset

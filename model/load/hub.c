@@ -75,10 +75,12 @@ static int refused(const job *j, const char *file, const hub_meta *m, char *err,
                              : "%s: repository not found (HTTP %ld): check the id (ORG/NAME as on %s); a private or gated "
                                "repository needs a token in HF_TOKEN (or $HF_HOME/token)",
                          repo, m->status, ep);
-    if (m->status == 403)
+    if (m->status == 403 && j->o->token[0])
         return deit_fail(err, errlen, DEIT_EIO,
                          "%s: access forbidden (HTTP 403: %s): the token in HF_TOKEN lacks read permission for it "
                          "(a fine-grained token needs read access to this repository)", repo, hubmsg);
+    if (m->status == 403) /* a disabled repository, say: no token was sent to blame */
+        return deit_fail(err, errlen, DEIT_EIO, "%s: access forbidden (HTTP 403: %s), with no token sent", repo, hubmsg);
     if (m->status == 404)
         return deit_fail(err, errlen, DEIT_EIO, "%s@%s: %s not found (HTTP 404: %s)", repo, j->ref.revision, file, hubmsg);
     return deit_fail(err, errlen, DEIT_EIO, "%s: %s answered HTTP %ld for %s (%s)", repo, ep, m->status, file, hubmsg);

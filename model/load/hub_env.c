@@ -61,11 +61,101 @@ static double env_seconds(hub_options *o, const char *name, double def)
     return def;
 }
 
-/* snprintf into a path buffer; on overflow, says in `why` which variable made it too long. */
+/* Appends s[n] at out+*len; 0, or -1 when it does not fit in cap (terminator included). */
+static int put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (n >= cap - *len)
+        return -1;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+    return 0;
+}
+
+/* Python's os.path.expanduser then os.path.expandvars, which huggingface_hub applies to HF_HOME,
+ * HF_HUB_CACHE and HF_TOKEN_PATH: a path written "~/hf" or "$HOME/hf" (a Kubernetes env entry, a
+ * Dockerfile ENV, a systemd unit: nothing there expands them) names the same folder for both.
+ * expanduser: a leading "~" or "~user" up to the first '/', by $HOME (set, even empty) or the password
+ * database; an unknown user leaves it as written. expandvars: $NAME and ${NAME} (NAME of ASCII
+ * letters, digits, '_') by the variable's value, set even empty; unset ones are left as written.
+ * 0, or -1 when the result does not fit in cap. */
+static int expand_path(const char *in, char *out, size_t cap)
+{
+    char tmp[PATH_MAX], buf[16384];
+    size_t len = 0;
+    tmp[0] = out[0] = '\0';
+    const char *p = in;
+    if (in[0] == '~') {
+        size_t i = strcspn(in + 1, "/") + 1;
+        const char *home = NULL;
+        struct passwd pw, *found = NULL;
+        if (i == 1) {
+            home = getenv("HOME");
+            if (!home && getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found)
+                home = found->pw_dir;
+        } else {
+            char user[256];
+            if (i - 1 < sizeof user) {
+                memcpy(user, in + 1, i - 1);
+                user[i - 1] = '\0';
+                if (getpwnam_r(user, &pw, buf, sizeof buf, &found) == 0 && found)
+                    home = found->pw_dir;
+            }
+        }
+        if (home) {
+            size_t h = strlen(home);
+            while (h > 0 && home[h - 1] == '/')
+                h--;
+            if (put(tmp, sizeof tmp, &len, home, h) != 0)
+                return -1;
+            p = in + i;
+            if (!*p && len == 0 && put(tmp, sizeof tmp, &len, "/", 1) != 0) /* "~" with HOME "/" */
+                return -1;
+        }
+    }
+    if (put(tmp, sizeof tmp, &len, p, strlen(p)) != 0)
+        return -1;
+    len = 0;
+    for (const char *s = tmp; *s;) {
+        const char *name = s + 1, *end = NULL, *after = NULL;
+        if (s[0] == '$' && s[1] == '{') {
+            name = s + 2;
+            end = strchr(name, '}');
+            after = end ? end + 1 : NULL;
+        } else if (s[0] == '$') {
+            end = name;
+            while (isalnum((unsigned char)*end) || *end == '_')
+                end++;
+            after = end;
+        }
+        char var[256];
+        const char *val = NULL;
+        if (after && end > name && (size_t)(end - name) < sizeof var) {
+            memcpy(var, name, (size_t)(end - name));
+            var[end - name] = '\0';
+            val = getenv(var);
+        }
+        if (val) {
+            if (put(out, cap, &len, val, strlen(val)) != 0)
+                return -1;
+            s = after;
+        } else {
+            size_t n = after && s[0] == '$' ? (size_t)(after - s) : 1;
+            if (put(out, cap, &len, s, n) != 0)
+                return -1;
+            s += n;
+        }
+    }
+    return 0;
+}
+
+/* A path from the environment, expanded (expand_path) into a buffer; on overflow, says in `why`
+ * which variable made it too long. fmt has one %s, for the expanded value. */
 static int fit_path(char *out, size_t cap, char *why, size_t whylen, const char *var, const char *fmt,
                     const char *val)
 {
-    if (snprintf(out, cap, fmt, val) < (int)cap)
+    char x[PATH_MAX];
+    if (expand_path(val, x, sizeof x) == 0 && snprintf(out, cap, fmt, x) < (int)cap)
         return 0;
     out[0] = '\0';
     snprintf(why, whylen, "%s is too long: the cache path made from it must be shorter than %zu bytes", var, cap);
@@ -182,7 +272,12 @@ static void read_token(hub_options *o, const char *home)
     }
     if (!tp && !home[0])
         return; /* no home: no default token file either */
-    snprintf(path, sizeof path, tp ? "%s" : "%s/token", tp ? tp : home);
+    char x[PATH_MAX];
+    if (tp && expand_path(tp, x, sizeof x) != 0) {
+        warn(o, "HF_TOKEN_PATH ignored, no token is sent: longer than %zu bytes once expanded", sizeof x - 1);
+        return;
+    }
+    snprintf(path, sizeof path, tp ? "%s" : "%s/token", tp ? x : home);
     snprintf(source, sizeof source, "the token file %s", path);
     read_token_file(o, path, source);
 }
@@ -218,7 +313,8 @@ void hub_options_from_env(hub_options *o)
 
     read_token(o, home_rc == 0 ? home : "");
 
-    o->offline = env_true("HF_HUB_OFFLINE");
+    /* huggingface_hub: HF_HUB_OFFLINE or, when that is unset or empty, TRANSFORMERS_OFFLINE */
+    o->offline = env_true(env("HF_HUB_OFFLINE") ? "HF_HUB_OFFLINE" : "TRANSFORMERS_OFFLINE");
     o->etag_timeout_s = env_seconds(o, "HF_HUB_ETAG_TIMEOUT", 10);
     o->download_timeout_s = env_seconds(o, "HF_HUB_DOWNLOAD_TIMEOUT", 10);
 }

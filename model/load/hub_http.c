@@ -115,6 +115,15 @@ static void url_origin(const char *url, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, url);
 }
 
+/* The HEAD's progress callback: a stop asked for (SIGTERM) ends a HEAD the hub is slow to answer,
+ * which HF_HUB_ETAG_TIMEOUT alone would hold, once per relative redirect. */
+static int on_head_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const hub_options *o = ud;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return o->cancelled && o->cancelled(o->ctx);
+}
+
 int hub_http_head(const hub_options *o, const char *url, hub_meta *m)
 {
     char cur[2048], errbuf[CURL_ERROR_SIZE];
@@ -122,6 +131,10 @@ int hub_http_head(const hub_options *o, const char *url, hub_meta *m)
     for (int hop = 0;; hop++) {
         memset(m, 0, sizeof *m);
         m->size = -1;
+        if (o->cancelled && o->cancelled(o->ctx)) {
+            snprintf(m->transport, sizeof m->transport, "cancelled");
+            return -1;
+        }
         head_state s;
         memset(&s, 0, sizeof s);
         s.m = m;
@@ -142,12 +155,19 @@ int hub_http_head(const hub_options *o, const char *url, hub_meta *m)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(o->etag_timeout_s));
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_head_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o);
         CURLcode rc = curl_easy_perform(c);
         m->requests = hop + 1;
         if (rc == CURLE_OK)
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &m->status);
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
+        if (rc == CURLE_ABORTED_BY_CALLBACK) { /* not the hub's doing: no cache fallback either */
+            snprintf(m->transport, sizeof m->transport, "cancelled");
+            return -1;
+        }
         if (rc != CURLE_OK) {
             m->no_answer = 1;
             snprintf(m->transport, sizeof m->transport, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));

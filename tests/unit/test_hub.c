@@ -117,6 +117,41 @@ static void test_env(void)
     setenv("HF_HOME", "/hf", 1);
     hub_options_from_env(&o);
     CHECK_STR_EQ(o.cache_dir, "/hf/hub");
+    /* expanduser then expandvars, as huggingface_hub does to HF_HOME, HF_HUB_CACHE, HF_TOKEN_PATH
+     * (a Kubernetes env entry or a Dockerfile ENV leaves "~" and "$X" as written) */
+    setenv("HF_HOME", "~/hf", 1);
+    hub_options_from_env(&o);
+    CHECK_STR_EQ(o.cache_dir, "/home/u/hf/hub");
+    setenv("DEIT_TEST_DIR", "data", 1);
+    setenv("HF_HOME", "$HOME/${DEIT_TEST_DIR}/$DEIT_TEST_UNSET/${}/$/x", 1);
+    hub_options_from_env(&o);
+    CHECK_STR_EQ(o.cache_dir, "/home/u/data/$DEIT_TEST_UNSET/${}/$/x/hub"); /* unset ones as written */
+    setenv("HF_HOME", "~deit-no-such-user/hf", 1);
+    hub_options_from_env(&o);
+    CHECK_STR_EQ(o.cache_dir, "~deit-no-such-user/hf/hub"); /* an unknown user: as written, as Python */
+    setenv("HF_HOME", "~root/hf", 1);
+    hub_options_from_env(&o);
+    struct passwd *rootpw = getpwnam("root");
+    if (rootpw) {
+        char want_root[PATH_MAX + 16];
+        snprintf(want_root, sizeof want_root, "%s/hf/hub", strcmp(rootpw->pw_dir, "/") ? rootpw->pw_dir : "");
+        CHECK_STR_EQ(o.cache_dir, want_root);
+    }
+    setenv("HF_HUB_CACHE", "~/cache", 1);
+    hub_options_from_env(&o);
+    CHECK_STR_EQ(o.cache_dir, "/home/u/cache");
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("DEIT_TEST_DIR");
+    setenv("HF_HOME", "/hf", 1);
+    /* TRANSFORMERS_OFFLINE counts when HF_HUB_OFFLINE is unset or empty, as huggingface_hub reads it */
+    unsetenv("HF_HUB_OFFLINE");
+    setenv("TRANSFORMERS_OFFLINE", "1", 1);
+    hub_options_from_env(&o);
+    CHECK_INT_EQ(o.offline, 1);
+    setenv("HF_HUB_OFFLINE", "0", 1);
+    hub_options_from_env(&o);
+    CHECK_INT_EQ(o.offline, 0);
+    unsetenv("TRANSFORMERS_OFFLINE");
     setenv("HF_HUB_CACHE", "/cache", 1);
     setenv("HF_ENDPOINT", "http://mirror:8080/", 1);
     setenv("HF_HUB_OFFLINE", "yes", 1);
@@ -162,6 +197,15 @@ static void test_env(void)
     char want_warning[128];
     snprintf(want_warning, sizeof want_warning, "the token file %s ignored", tokfile);
     CHECK(o.token[0] == '\0' && strstr(o.env_warnings, want_warning));
+    /* HF_TOKEN_PATH expanded as the cache paths are */
+    put(tokfile, "hf_tilde\n");
+    setenv("HOME", "/tmp", 1);
+    char tilde[64];
+    snprintf(tilde, sizeof tilde, "~/%s", tokfile + strlen("/tmp/"));
+    setenv("HF_TOKEN_PATH", tilde, 1);
+    hub_options_from_env(&o);
+    CHECK_STR_EQ(o.token, "hf_tilde");
+    setenv("HOME", "/home/u", 1);
     unlink(tokfile);
     unsetenv("HF_TOKEN_PATH");
     unsetenv("HF_TOKEN");
