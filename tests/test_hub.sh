@@ -44,7 +44,7 @@ for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 EP="http://127.0.0.1:$(cat "$T/port")"
 ctl() { curl -sf "$EP/_mock/$1" >/dev/null; }
 stat_of() { curl -sf "$EP/_mock/stats" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["stats"][sys.argv[1]] if sys.argv[1] in d["stats"] else d["repos"][sys.argv[1]])' "$1"; }
-reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0&entry_commit=&long_redirect=0&fail_status=0&bare_200=0&cdn_error_kb=0&oversize_get=0" && ctl reset; }
+reset() { ctl "config?auth=none&corrupt=0&drop=0&slow_ms=0&head_delay_ms=0&entry_commit=&long_redirect=0&fail_status=0&bare_200=0&cdn_error_kb=0&oversize_get=0&cdn_redirect_body=0" && ctl reset; }
 IMGS="tests/fixtures/images/camera.png tests/fixtures/images/chelsea.png"
 # hub CLI run: cache dir, then deit-predict arguments; output in $out, stderr in $err, status in $rc
 run() {
@@ -146,6 +146,11 @@ check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "model.safetensors: .*mor
 reset
 run "$T/c-over" --model hf://test-org/fashion-deit
 check '[ "$rc" -eq 0 ] && [ "$out" = "$REF" ]' "... and the next run downloads the true file ($err)"
+# a redirect with an endless body: cut at 64 KiB as an error page is, not read until the stall timer
+reset; ctl "config?cdn_redirect_body=1"
+run "$T/c-redir" --model hf://test-org/fashion-deit
+check '[ "$rc" -eq 2 ] && printf "%s" "$err" | grep -q "model.safetensors: a redirect came with a body of more than 64 KiB"' \
+    "a redirect with an endless body: refused at 64 KiB ($err)"
 # HF_ENDPOINT without a scheme would be plain http to libcurl (a token in clear text): refused
 reset
 out=$(HF_ENDPOINT=huggingface.co HF_HUB_CACHE=$T/c-scheme "$BIN" --model hf://test-org/fashion-deit $IMGS 2>&1); rc=$?

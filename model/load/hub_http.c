@@ -322,9 +322,17 @@ static size_t on_dl_body(char *p, size_t sz, size_t n, void *ud)
 static int on_dl_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     dl *d = ud;
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    (void)dltotal, (void)ultotal, (void)ulnow;
     if (d->o->cancelled && d->o->cancelled(d->o->ctx))
         return 1;
+    /* A redirect's body is read and dropped by libcurl itself, never reaching on_dl_body: counted
+     * here, it is held to an error page's bound (an endless one was read for as long as it came). */
+    long code = 0;
+    curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 300 && code <= 399 && dlnow > HUB_MAX_ERROR_PAGE) {
+        snprintf(d->werr, sizeof d->werr, "a redirect came with a body of more than %d KiB", HUB_MAX_ERROR_PAGE >> 10);
+        return 1;
+    }
     /* HF_HUB_DOWNLOAD_TIMEOUT is a read timeout (as in requests): nothing received for that long.
      * libcurl calls this at least once a second, so the check is that precise. Through ms(), so it is
      * the limit the connect timeout gets too. */
@@ -400,7 +408,7 @@ static int fetch(dl *d, const char *url, int send_token, int *requests, char *er
         if (rc == CURLE_ABORTED_BY_CALLBACK && d->stalled)
             snprintf(errbuf, sizeof errbuf, "nothing received for %g s (HF_HUB_DOWNLOAD_TIMEOUT)",
                      d->o->download_timeout_s);
-        else if (rc == CURLE_ABORTED_BY_CALLBACK)
+        else if (rc == CURLE_ABORTED_BY_CALLBACK && !d->werr[0])
             return deit_fail(err, errlen, DEIT_EIO, "%s: download cancelled (%lld bytes kept for resuming)",
                              d->file, d->have);
         if (d->werr[0])

@@ -57,7 +57,7 @@ class State:
         self.lock = threading.Lock()
         self.config = {"auth": "none", "token": "hf_mocktoken", "corrupt": 0, "drop": 0, "slow_ms": 0,
                        "head_delay_ms": 0, "entry_commit": "", "long_redirect": 0, "fail_status": 0,
-                       "bare_200": 0, "cdn_error_kb": 0, "oversize_get": 0}
+                       "bare_200": 0, "cdn_error_kb": 0, "oversize_get": 0, "cdn_redirect_body": 0}
         self.reset()
 
     def reset(self):
@@ -178,6 +178,19 @@ class Handler(BaseHTTPRequestHandler):
         cfg = STATE.config
         if cfg["cdn_error_kb"] and not head:
             return self.send(503, [("Content-Type", "text/html")], b"x" * (1024 * cfg["cdn_error_kb"]), head)
+        if cfg["cdn_redirect_body"] and not head:
+            # a redirect (to itself) whose body never ends: libcurl reads a redirect's body itself
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            piece = b"x" * 65536
+            try:
+                while True:
+                    self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return
         start = 0
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and rng.endswith("-"):
