@@ -13,6 +13,7 @@ typedef struct {
     int transparency;          /* graphic control extension's index, -1 if none */
     const uint8_t *pal;        /* the frame's palette (local, else global), NULL: mode L */
     size_t pal_len;            /* bytes present (a palette cut off by the end of file is short) */
+    int identity_local;        /* the frame's own table is the identity ramp, so pal is the global one */
     size_t data;               /* offset of the first LZW sub-block */
 } gif_frame;
 
@@ -96,8 +97,14 @@ static int parse(const uint8_t *d, size_t len, gif_frame *f, char *err, size_t e
             if (flags & 0x80) {
                 size_t n = (size_t)3 << ((flags & 7) + 1);
                 size_t got = len - pos < n ? len - pos : n;
-                f->pal = palette_needed(d + pos, got, &bad) ? d + pos : NULL;
-                f->pal_len = f->pal ? got : 0;
+                /* _seek: frame_palette = palette or self.global_palette: an identity local table
+                 * is no palette, so the global one (when it is needed) stands for it */
+                if (palette_needed(d + pos, got, &bad)) {
+                    f->pal = d + pos;
+                    f->pal_len = got;
+                } else {
+                    f->identity_local = f->pal != NULL;
+                }
                 if (bad)
                     return deit_fail(err, errlen, DEIT_EINVAL, "GIF: truncated palette");
                 pos += got;
@@ -272,10 +279,15 @@ int image_gif_decode(const uint8_t *d, size_t len, int channels, int width, int 
         return deit_fail(err, errlen, DEIT_EINVAL,
                          r == -1 ? "GIF: image file is truncated" : "GIF: broken LZW data");
     }
+    /* An identity local table beside a global one: Pillow opens mode "L" over a "P" image holding the
+     * global palette, so convert('RGB') applies that palette, while convert('L') is a copy of the
+     * indices (a "P" image, which only ImageOps.exif_transpose's copy would turn into luma: not
+     * reproduced, the indices are kept for 1 channel). */
+    const uint8_t *pal = channels == 1 && f.identity_local ? NULL : f.pal;
     uint8_t lut[256][3];
     for (int i = 0; i < 256; i++) {
-        if (f.pal && (size_t)i * 3 + 3 <= f.pal_len)
-            memcpy(lut[i], f.pal + 3 * i, 3);
+        if (pal && (size_t)i * 3 + 3 <= f.pal_len)
+            memcpy(lut[i], pal + 3 * i, 3);
         else
             lut[i][0] = lut[i][1] = lut[i][2] = (uint8_t)i;
     }

@@ -645,6 +645,42 @@ static void test_png_unknown_critical_as_is(void)
     }
 }
 
+/* A GIF whose frame has an identity local table (so Pillow's _is_palette_needed drops it) beside a
+ * global table of black and white: Pillow applies the global palette for RGB, past its two entries
+ * its grey ramp (indices 0 1 2 3 100 200 -> 0 255 2 3 100 200), while convert('L') copies the
+ * indices. Once the identity table was taken for mode L in both. */
+static void test_gif_identity_local_table(void)
+{
+    static const uint8_t idx[6] = {0, 1, 2, 3, 100, 200};
+    uint8_t g[1024];
+    size_t n;
+    memcpy(g, "GIF89a\x06\x00\x01\x00\x80\x00\x00", 13); /* 6 x 1, a global table of 2 entries */
+    n = 13;
+    memcpy(g + n, "\x00\x00\x00\xff\xff\xff", 6);
+    n += 6;
+    memcpy(g + n, ",\x00\x00\x00\x00\x06\x00\x01\x00\x87", 10); /* a local table of 256 entries */
+    n += 10;
+    for (int i = 0; i < 256; i++) {
+        g[n++] = (uint8_t)i;
+        g[n++] = (uint8_t)i;
+        g[n++] = (uint8_t)i;
+    }
+    g[n++] = 8; /* LZW minimum code size: 9-bit codes, clear 256, end 257 */
+    uint16_t codes[8] = {256, 0, 1, 2, 3, 100, 200, 257};
+    uint8_t lzw[9] = {0};
+    for (int c = 0, bit = 0; c < 8; c++)
+        for (int b = 0; b < 9; b++, bit++)
+            lzw[bit / 8] |= (uint8_t)(((codes[c] >> b) & 1) << (bit % 8));
+    g[n++] = sizeof lzw;
+    memcpy(g + n, lzw, sizeof lzw);
+    n += sizeof lzw;
+    g[n++] = 0;
+    g[n++] = ';';
+    const uint8_t rgb[18] = {0, 0, 0, 255, 255, 255, 2, 2, 2, 3, 3, 3, 100, 100, 100, 200, 200, 200};
+    check_pixels("GIF identity local table beside a global one, RGB", g, n, 3, rgb, sizeof rgb);
+    check_pixels("GIF identity local table beside a global one, L", g, n, 1, idx, sizeof idx);
+}
+
 int main(void)
 {
     test_png_palette();
@@ -657,5 +693,6 @@ int main(void)
     test_exif_orientation();
     test_pnm_tokens();
     test_ico_dib();
+    test_gif_identity_local_table();
     return check_summary("test_image_formats");
 }
