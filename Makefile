@@ -220,7 +220,7 @@ test-unit: $(UNIT_RUN)
 test-pillow: $(B)/asan/image-dump $(B)/deit-predict $(B)/deit-server
 	@sh tests/pillow/run.sh
 
-test-cli: $(B)/deit-predict $(B)/asan/deit-predict $(B)/deit-server $(B)/deit-eval
+test-cli: $(B)/deit-predict $(B)/asan/deit-predict $(B)/deit-server $(B)/deit-eval $(B)/deit-bench
 	@sh tests/test_cli.sh
 
 # Hub models (hf://ORG/NAME) against the loopback mock hub in tests/hub/: cache layout, offline,

@@ -8,7 +8,10 @@
 
 #include "deit.h"
 #include "hub.h"
+#include "cli_args.h"
 #include "cli_model.h"
+#include "status.h"
+#include "text.h"
 
 static double now_ms(void)
 {
@@ -23,6 +26,31 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Timed runs at most: --iters beyond it is refused, not silently cut. */
+#define MAX_RUNS 100000
+
+static int int_arg(const char *opt, const char *v, long min, long max, int *out)
+{
+    long x;
+    if (cli_long_arg("deit-bench", opt, v, min, max, &x))
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* One forward pass, explained or not. A non-finite logit is still a pass timed (its numbers are not
+ * printed); any other failure means nothing was computed, and no time can stand for it. */
+static int run_pass(const deit_model *m, deit_state *s, const float *px, int batch, float *logits, float *dist,
+                    deit_explain *ex)
+{
+    int rc = ex ? deit_forward_explain(m, s, px, batch, logits, dist, ex) : deit_forward(m, s, px, batch, logits, dist);
+    if (rc == DEIT_OK || rc == DEIT_ENONFINITE)
+        return 0;
+    fprintf(stderr, "deit-bench: the forward pass failed: %s%s\n", deit_status_name(rc),
+            rc == DEIT_ETOOBIG && ex ? " (one image's explanation needs more memory than the explain limit)" : "");
+    return -1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: deit-bench [--model MODEL] [--batch B] [--threads T] [--iters N] [--warmup W]\n"
@@ -33,6 +61,8 @@ static void usage(FILE *f)
                "builtin:fashion-deit (default: $DEIT_MODEL, else the built-in model). A hub model is\n"
                "fetched into the Hugging Face cache first; load_ms counts only the load from disk.\n"
                "--precision (default $DEIT_PRECISION, else f32): the matrix products' precision.\n"
+               "Numbers are whole: --batch 1..1024, --threads 1..64, --iters 1..100000,\n"
+               "--warmup 0..100000, --min-seconds 0..3600. A failed forward pass exits 2.\n"
                "Times deit_forward on batches of B preprocessed inputs (deterministic pseudo-random\n"
                "pixels) and reports the median and p90 batch latency, ms/image and images/s.\n"
                "--explain: every image also gets its rollout maps and token cosine\n"
@@ -60,22 +90,18 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:eP:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
-        case 'b': batch = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
-        case 'n': iters = atoi(optarg); break;
-        case 'w': warmup = atoi(optarg); break;
-        case 's': min_seconds = atof(optarg); break;
+        case 'b': if (int_arg("--batch", optarg, 1, 1024, &batch)) return 2; break;
+        case 't': if (int_arg("--threads", optarg, 1, 64, &threads)) return 2; break;
+        case 'n': if (int_arg("--iters", optarg, 1, MAX_RUNS, &iters)) return 2; break;
+        case 'w': if (int_arg("--warmup", optarg, 0, MAX_RUNS, &warmup)) return 2; break;
+        case 's': if (cli_double_arg("deit-bench", "--min-seconds", optarg, 0, 3600, &min_seconds)) return 2; break;
         case 'j': as_json = 1; break;
         case 'P': precision = optarg; break;
-        case 'M': max_model_mb = atol(optarg); break;
+        case 'M': if (cli_long_arg("deit-bench", "--max-model-mb", optarg, 1, 1L << 20, &max_model_mb)) return 2; break;
         case 'e': explain = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
-    }
-    if (max_model_mb < 1 || batch < 1 || batch > 1024 || threads < 1 || threads > 64 || iters < 1 || warmup < 0) {
-        usage(stderr);
-        return 2;
     }
 
     deit_params p = deit_default_params();
@@ -128,17 +154,16 @@ int main(int argc, char **argv)
         ex[i].distill_map = ex[i].class_map + (size_t)gh * gw;
     }
     for (int i = 0; i < warmup; i++)
-        deit_forward_explain(m, s, px, batch, logits, dist, ex);
+        if (run_pass(m, s, px, batch, logits, dist, ex))
+            return 2;
 
     /* at least `iters` timed runs and at least min_seconds of them */
     size_t cap = 1024, n = 0;
     double *ms = malloc(cap * sizeof(double)), total = 0;
-    while (ms && (n < (size_t)iters || total < min_seconds * 1e3) && n < 100000) {
+    while (ms && (n < (size_t)iters || total < min_seconds * 1e3) && n < MAX_RUNS) {
         double a = now_ms();
-        if (ex)
-            deit_forward_explain(m, s, px, batch, logits, dist, ex);
-        else
-            deit_forward(m, s, px, batch, logits, dist);
+        if (run_pass(m, s, px, batch, logits, dist, ex))
+            return 2;
         double d = now_ms() - a;
         if (n == cap) {
             double *grown = realloc(ms, (cap *= 2) * sizeof(double));
@@ -149,18 +174,32 @@ int main(int argc, char **argv)
         ms[n++] = d;
         total += d;
     }
+    if (!ms || n == 0) {
+        fprintf(stderr, "deit-bench: out of memory\n");
+        return 2;
+    }
     qsort(ms, n, sizeof(double), cmp_double);
     double med = ms[n / 2], p90 = ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
     if (as_json) {
-        /* jansson, not printf: the model name is a path or hub id and may hold any character */
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:f, s:f, s:f, s:f, s:f}", "model", name,
+        /* jansson, not printf: the model name is a path or hub id and may hold any character; JSON
+         * strings are UTF-8 only, so a name in another encoding gets U+FFFD for each bad byte */
+        size_t nl = strlen(name);
+        char *uname = malloc(3 * nl + 1);
+        if (uname)
+            api_utf8_clean(name, nl, uname, 3 * nl + 1);
+        json_t *o = !uname ? NULL : json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:f, s:f, s:f, s:f, s:f}", "model", uname,
                               "precision", deit_precision_name(p.precision), "batch", batch, "threads", threads,
                               "explain", explain, "runs", (int)n, "load_ms", load_ms, "batch_ms_median", med,
                               "batch_ms_p90", p90, "ms_per_image", med / batch, "images_per_s", batch * 1e3 / med);
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
-        if (js) puts(js);
-        free(js);
+        free(uname);
         json_decref(o);
+        if (!js) {
+            fprintf(stderr, "deit-bench: out of memory\n");
+            return 2;
+        }
+        puts(js);
+        free(js);
     }
     else
         printf("model %s  precision %s  batch %d  threads %d%s  runs %zu  load %.1f ms\n"
@@ -174,5 +213,5 @@ int main(int argc, char **argv)
     free(logits);
     deit_state_free(s);
     deit_model_free(m);
-    return 0;
+    return cli_stdout_ok("deit-bench") ? 0 : 2;
 }

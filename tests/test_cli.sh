@@ -3,6 +3,7 @@
 # schema and values, per-image errors, exit codes; and deit-eval's argument checks. Prints
 # "cli: N passed, N failed".
 BIN=${DEIT_PREDICT:-build/asan/deit-predict}
+BENCH=${DEIT_BENCH:-build/deit-bench}
 [ -x "$BIN" ] || BIN=build/deit-predict
 M=tests/fixtures/models
 I=tests/fixtures/images
@@ -76,6 +77,20 @@ for a in limit=5abc limit=4294967298 limit= concurrency=2x concurrency=257; do
     [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
         ok || ko "deit-eval --$a: want exit 2 naming the option, got exit $rc: $out"
 done
+# deit-bench's too (it used atoi and atof: --batch 2x ran batch 2, --threads 4294967297 one thread,
+# --min-seconds nan or -5 ran; --iters past its 100000 runs was cut silently), leading spaces included
+for a in batch=2x threads=4294967297 iters=100001 warmup=-1 batch=' 3' max-model-mb=0; do
+    out=$("$BENCH" "--$a" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--${a%%=*} must be an integer from [0-9]* to [0-9]* (got \"${a#*=}\")" &&
+        ok || ko "deit-bench --$a: want exit 2 naming the option, got exit $rc: $out"
+done
+for v in abc nan -5 inf; do
+    out=$("$BENCH" --min-seconds "$v" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--min-seconds must be a number from 0 to 3600 (got \"$v\")" &&
+        ok || ko "deit-bench --min-seconds $v: want exit 2, got exit $rc: $out"
+done
+out=$("$BIN" --model $M/timm-deit-reduced --top-k ' 3' $I/chelsea.png 2>&1); rc=$?
+[ "$rc" -eq 2 ] && ok || ko "deit-predict --top-k ' 3' (leading space): want exit 2, got $rc: $out"
 out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q 'unexpected argument "100"' && ok || ko "deit-eval 100: exit $rc, $out"
 
@@ -84,6 +99,15 @@ out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?
 out=$("$BIN" --model $M/timm-deit-reduced $I/chelsea.png 2>&1 >/dev/full); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
     ko "deit-predict >/dev/full: want exit 2 and the reason, got exit $rc: $out"
+out=$("$BENCH" --model $M/timm-deit-reduced --iters 2 --min-seconds 0 2>&1 >/dev/full); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "cannot write the output" && ok || ko "deit-bench >/dev/full: exit $rc, $out"
+# a model folder whose name is not UTF-8: deit-bench --json still prints its line (U+FFFD), as deit-predict does
+F=$(mktemp -d)
+cp -r $M/timm-deit-reduced "$F/$(printf 'm\351del')"
+out=$("$BENCH" --model "$F/$(printf 'm\351del')" --iters 2 --min-seconds 0 --json 2>&1); rc=$?
+[ "$rc" -eq 0 ] && printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["runs"] >= 2 and "\ufffd" in d["model"]' &&
+    ok || ko "deit-bench --json, a non-UTF-8 model name: exit $rc, $out"
+rm -rf "$F"
 D=$(mktemp -d)
 /usr/bin/python3 - "$D" <<'PY'
 import gzip, struct, sys
@@ -101,6 +125,10 @@ out=$("$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --js
 [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q "cannot write the output: No space left on device" && ok ||
     ko "deit-eval >/dev/full: want exit 1 and the reason, got exit $rc: $out"
 kill "$srv"; wait "$srv" 2>/dev/null
+# every request failing (the server is gone: refused at once) is no throughput: it reported thousands
+out=$("$EVAL" --url "http://127.0.0.1:$port/v1/predict?top_k=1" --data "$D" --json 2>/dev/null); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["errors"] == 2 and d["images_per_s"] == 0, d' &&
+    ok || ko "deit-eval with every request failed: want exit 1 and 0 images/s, got exit $rc: $out"
 rm -rf "$D"
 
 # Weights: NaN or infinity refused at load, naming the tensor and element (exit 2); finite weights
@@ -182,6 +210,10 @@ PY
 out=$("$BIN" --model "$T/wide" --explain $I/chelsea.png 2>&1); rc=$?
 [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "explain is not available for this model: an explained image keeps 1281 MiB" && ok ||
     ko "--explain over the attention limit: exit $rc, $out"
+# deit-bench: a forward pass that fails (this explanation is over the limit) is an error, not a time
+out=$("$BENCH" --model "$T/wide" --explain --iters 2 --min-seconds 0 --json 2>&1); rc=$?
+[ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "the forward pass failed" && ! printf '%s' "$out" | grep -q images_per_s && ok ||
+    ko "deit-bench --explain over the attention limit: exit $rc, $out"
 "$SERVER" --host 127.0.0.1 --port 0 --model "$T/wide" --workers 1 > "$T/srv-wide.log" 2>&1 &
 srv=$!
 port=$(server_port "$T/srv-wide.log" "$srv" 30) && wait_ready "http://127.0.0.1:$port/readyz" "$srv" 60 || ko "the wide model's server never became ready: $(cat "$T/srv-wide.log")"

@@ -5,7 +5,9 @@
 #ifndef DEIT_TOOLS_CLI_ARGS_H
 #define DEIT_TOOLS_CLI_ARGS_H
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,25 @@ static inline int cli_long_arg(const char *prog, const char *opt, const char *v,
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > max) {
+    /* strtol skips leading whitespace: " 3" is no whole decimal integer */
+    if (errno || end == v || *end || isspace((unsigned char)v[0]) || x < min || x > max) {
         fprintf(stderr, "%s: %s must be an integer from %ld to %ld (got \"%s\")\n", prog, opt, min, max, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* A number of seconds within [min, max] (decimal, as strtod reads it, nothing around it; no NaN or
+ * infinity) into *out, or a message as cli_long_arg's and -1. */
+static inline int cli_double_arg(const char *prog, const char *opt, const char *v, double min, double max,
+                                 double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || isspace((unsigned char)v[0]) || !isfinite(x) || x < min || x > max) {
+        fprintf(stderr, "%s: %s must be a number from %g to %g (got \"%s\")\n", prog, opt, min, max, v);
         return -1;
     }
     *out = x;

@@ -382,6 +382,8 @@ int main(int argc, char **argv)
             rc = 1;
         }
     }
+    /* throughput of the answered images: failed requests (a closed port answers at once) are no work */
+    double per_s = (limit - t.errors) / elapsed;
     if (as_json) {
         /* two decimals, as the text report: rounded before packing */
         /* distill_head is null when no answer had a second head (a one-head model), not 0% */
@@ -390,7 +392,7 @@ int main(int argc, char **argv)
                               round(acc[0] * 100) / 100, "distill_head",
                               t.answered[1] ? json_real(round(acc[1] * 100) / 100) : json_null(),
                               "fused", round(acc[2] * 100) / 100, "seconds", round(elapsed * 100) / 100,
-                              "images_per_s", round(limit / elapsed * 10) / 10);
+                              "images_per_s", round(per_s * 10) / 10);
         if (o && t.n_cos > 0 &&
             json_object_set_new(o, "token_cosine",
                                 json_pack("{s:i, s:f, s:f, s:f}", "images", t.n_cos, "mean",
@@ -407,9 +409,9 @@ int main(int argc, char **argv)
                limit, t.errors, conc, prec, isa, acc[0]);
         if (t.answered[1])
             printf("| distillation head | %.2f%% |\n| fused (mean of softmaxes) | %.2f%% |\n", acc[1], acc[2]);
-        else
+        else if (t.errors < limit)
             printf("(one head: the server answers no distillation head)\n");
-        printf("%.1f images/s (%.2f s)\n", limit / elapsed, elapsed);
+        printf("%.1f images/s answered (%.2f s)\n", per_s, elapsed);
         if (t.n_cos > 0)
             printf("token_cosine over %d images: mean %.4f (min %.4f, max %.4f)\n", t.n_cos,
                    t.sum_cos / t.n_cos, t.min_cos, t.max_cos);
