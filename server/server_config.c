@@ -1,7 +1,9 @@
 /* server_config.c — the settings table: flag, environment variable, default, limits and help, in one place. */
 #include "server_config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +102,8 @@ static int set_value(server_config *c, const opt *o, const char *v, const char *
     errno = 0;
     char *end;
     long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < o->min || x > o->max) {
+    /* strtol skips leading whitespace: " 3" is no whole decimal integer */
+    if (errno || end == v || *end || isspace((unsigned char)v[0]) || x < o->min || x > o->max) {
         snprintf(err, errlen, "%s: --%s must be an integer from %ld to %ld (got \"%s\")", source, o->flag,
                  o->min, o->max, v);
         return -1;
@@ -265,6 +268,32 @@ int server_config_validate(const server_config *c, char *err, size_t errlen)
         return -1;
     }
     if (api_cors_list_check(c->cors_origin, err, errlen)) return -1;
+    /* A key no client can send would turn every request into a 401: a header value holds no control
+     * character, and its surrounding spaces are not part of it. A Kubernetes Secret made from a file
+     * keeps the file's final newline. */
+    size_t kl = strlen(c->api_key);
+    for (size_t i = 0; i < kl; i++) {
+        unsigned char k = (unsigned char)c->api_key[i];
+        if (k < 0x20 || k == 0x7f || ((i == 0 || i == kl - 1) && k == ' ')) {
+            snprintf(err, errlen, "--api-key holds %s at byte %zu: no client can send that in an Authorization "
+                     "header (a Secret made from a file keeps its final newline: strip it)",
+                     k == '\n' || k == '\r' ? "a line break" : k == ' ' ? "a leading or trailing space"
+                                                             : "a control character", i);
+            return -1;
+        }
+    }
+    /* resolved now, so a bad address stops the start with exit 2 as every other bad value does */
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(c->host, NULL, &hints, &ai);
+    if (gai) {
+        snprintf(err, errlen, "--host \"%.200s\": %s", c->host, gai_strerror(gai));
+        return -1;
+    }
+    freeaddrinfo(ai);
     if (!*c->tls_cert != !*c->tls_key) {
         snprintf(err, errlen, "--tls-cert and --tls-key go together (got only %s)",
                  *c->tls_cert ? "--tls-cert" : "--tls-key");

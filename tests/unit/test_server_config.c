@@ -98,6 +98,36 @@ static void test_config(void)
     c.grpc_port = 8081;
     CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
 
+    /* an API key no client can send (a Secret file's final newline, a control byte, surrounding
+     * spaces) and an address that does not resolve stop the start (exit 2), naming the flag */
+    server_config_defaults(&c);
+    c.model = "m";
+    const char *bad_keys[] = {"secret\n", "sec\rret", "a\tb", " k", "k ", "k\x7f"};
+    for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++) {
+        c.api_key = bad_keys[i];
+        CHECK_MSG(server_config_validate(&c, err, sizeof err) == -1 && strstr(err, "--api-key holds"),
+                  "key %zu: %s", i, err);
+    }
+    c.api_key = "s3cr3t with inner space";
+    CHECK_INT_EQ(server_config_validate(&c, err, sizeof err), 0);
+    c.api_key = "";
+    const char *bad_hosts[] = {"999.1.1.1", "", "not an address"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof *bad_hosts; i++) {
+        c.host = bad_hosts[i];
+        CHECK_MSG(server_config_validate(&c, err, sizeof err) == -1 && strstr(err, "--host"), "host %zu: %s", i, err);
+    }
+    const char *good_hosts[] = {"127.0.0.1", "::1", "0.0.0.0", "::"};
+    for (size_t i = 0; i < sizeof good_hosts / sizeof *good_hosts; i++) {
+        c.host = good_hosts[i];
+        CHECK_MSG(server_config_validate(&c, err, sizeof err) == 0, "host %s refused: %s", good_hosts[i], err);
+    }
+    /* a number with spaces before it is no whole decimal integer (strtol skips them) */
+    setenv("DEIT_WORKERS", " 3", 1);
+    char *argv_ws[] = {"deit-server", NULL};
+    server_config_defaults(&c);
+    CHECK(server_config_parse(&c, 1, argv_ws, err, sizeof err) == -1 && strstr(err, "--workers must be an integer"));
+    unsetenv("DEIT_WORKERS");
+
     /* --model-name ends up in URL paths and JSON: only a safe character set is accepted */
     server_config_defaults(&c);
     c.model = "m";
