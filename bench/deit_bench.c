@@ -71,8 +71,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* unset: the built-in model; set but empty is refused below, as the server refuses it */
     const char *model_path = getenv("DEIT_MODEL");
-    if (!model_path || !*model_path)
+    if (!model_path)
         model_path = HUB_DEFAULT_MODEL;
     long max_model_mb = 4096;
     int batch = 1, threads = 2, iters = 30, warmup = 3, as_json = 0, explain = 0;
@@ -107,7 +108,12 @@ int main(int argc, char **argv)
     deit_params p = deit_default_params();
     p.threads = threads;
     p.max_batch = batch;
-    if (precision && *precision && deit_precision_parse(precision, &p.precision) != 0) {
+    if (!*model_path) {
+        fprintf(stderr, "deit-bench: no model: --model or DEIT_MODEL is empty (name a model, or leave both "
+                        "unset for the built-in one)\n");
+        return 2;
+    }
+    if (precision && deit_precision_parse(precision, &p.precision) != 0) {
         fprintf(stderr, "deit-bench: --precision must be f32, bf16 or int8\n");
         return 2;
     }

@@ -89,6 +89,14 @@ for v in abc nan -5 inf; do
     [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--min-seconds must be a number from 0 to 3600 (got \"$v\")" &&
         ok || ko "deit-bench --min-seconds $v: want exit 2, got exit $rc: $out"
 done
+# DEIT_MODEL or DEIT_PRECISION set but empty: refused, as the server refuses them (the tools served
+# the built-in model at f32)
+for v in DEIT_MODEL DEIT_PRECISION; do
+    for tool in "$BIN" "$BENCH"; do
+        out=$(env "$v=" "$tool" $I/chelsea.png 2>&1); rc=$?
+        [ "$rc" -eq 2 ] && ok || ko "$v= $(basename "$tool"): want exit 2, got $rc: $out"
+    done
+done
 out=$("$BIN" --model $M/timm-deit-reduced --top-k ' 3' $I/chelsea.png 2>&1); rc=$?
 [ "$rc" -eq 2 ] && ok || ko "deit-predict --top-k ' 3' (leading space): want exit 2, got $rc: $out"
 out=$("$EVAL" --data /nonexistent 100 2>&1); rc=$?

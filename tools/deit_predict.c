@@ -68,8 +68,9 @@ static void print_json_line(json_t *o)
 
 int main(int argc, char **argv)
 {
+    /* unset: the built-in model; set but empty is refused below, as the server refuses it */
     const char *model_path = getenv("DEIT_MODEL");
-    if (!model_path || !*model_path)
+    if (!model_path)
         model_path = HUB_DEFAULT_MODEL;
     long max_model_mb = 4096;
     int top_k = 5, with_logits = 0, threads = 2, explain = 0, exif_transpose = 0;
@@ -117,7 +118,12 @@ int main(int argc, char **argv)
     }
     deit_params params = deit_default_params();
     params.threads = threads;
-    if (precision && *precision && deit_precision_parse(precision, &params.precision) != 0) {
+    if (!*model_path) {
+        fprintf(stderr, "deit-predict: no model: --model or DEIT_MODEL is empty (name a model, or leave both "
+                        "unset for the built-in one)\n");
+        return 2;
+    }
+    if (precision && deit_precision_parse(precision, &params.precision) != 0) {
         fprintf(stderr, "deit-predict: --precision must be f32, bf16 or int8\n");
         return 2;
     }
