@@ -152,6 +152,7 @@ json_error 414 v1 "$URL/v1/$(head -c 9000 /dev/zero | tr '\0' a)"
 json_error 400 v1 --request-target 'v1/predict' "$URL/"
 json_error 400 v2 -H "X-Padding: $(head -c 9000 /dev/zero | tr '\0' a)" "$URL/v2/health/ready" # 494 inside nginx
 json_error 501 v1 -H 'Content-Type: image/jpeg' -H 'Transfer-Encoding: gzip' --data-binary x "$URL/v1/predict"
+json_error 405 v1 -X TRACE "$URL/v1/predict" # nginx answers TRACE itself
 # an HTTP/2.0 request line on this HTTP/1 listener (no client library writes one; a raw socket does)
 python3 - "$LB" >"$T/err.raw" <<'PY' || fail "raw HTTP/2.0 request line: no answer"
 import socket, sys
@@ -175,7 +176,7 @@ json_error 404 ts -H 'Content-Type: image/jpeg' --data-binary @"$DEPLOY_IMAGE" "
 grep -q '"type":"ModelNotFoundException"' "$T/err.body" || fail "a replica's TorchServe 404: $(cat "$T/err.body")"
 json_error 400 v2 -H 'Content-Type: application/json' --data-binary '{' "$URL/v2/models/$(basename "$DEPLOY_MODEL")/infer"
 grep -q 'invalid JSON' "$T/err.body" || fail "a replica's 400 was replaced by nginx's: $(cat "$T/err.body")"
-ok "413 over client_max_body_size, 414, a bad request line, headers too large, 501 and 505: JSON; a replica's 404 and 400 pass through"
+ok "413 over client_max_body_size, 414, a bad request line, headers too large, 501, TRACE's 405 and 505: JSON; a replica's 404 and 400 pass through"
 
 kill -TERM "${RPID[1]}"
 wait_exit "${RPID[1]}" 20 || fail "phase 4: replica 1 still running 20 s after SIGTERM"
