@@ -89,6 +89,15 @@ for v in abc nan -5 inf; do
     [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q -- "--min-seconds must be a number from 0 to 3600 (got \"$v\")" &&
         ok || ko "deit-bench --min-seconds $v: want exit 2, got exit $rc: $out"
 done
+# an uncompressed image over 64 MiB that --max-pixels allows is read (a fixed 64 MiB file limit
+# refused it); the limit follows --max-pixels, 8 bytes a pixel
+F=$(mktemp -d)
+/usr/bin/python3 -c 'import sys; open(sys.argv[1], "wb").write(b"P6\n4900 4900\n255\n" + bytes(4900 * 4900 * 3))' "$F/big.ppm"
+out=$("$BIN" "$F/big.ppm" 2>&1); rc=$?
+[ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q '"fused"' && ok || ko "a 72 MB PPM within --max-pixels: exit $rc, $(printf '%s' "$out" | head -c 200)"
+out=$("$BIN" --max-pixels 1000000 "$F/big.ppm" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q 'over the limit of 67108864' && ok || ko "the same file with --max-pixels 1000000: exit $rc, $out"
+rm -rf "$F"
 # DEIT_MODEL or DEIT_PRECISION set but empty: refused, as the server refuses them (the tools served
 # the built-in model at f32)
 for v in DEIT_MODEL DEIT_PRECISION; do

@@ -15,8 +15,16 @@
 #include "regular_file.h"
 #include "text.h"
 
-/* Image files larger than this are refused before reading (the server's default body limit). */
-#define MAX_IMAGE_FILE_BYTES (64u << 20)
+/* Image files larger than this are refused before reading: 8 bytes for each pixel --max-pixels allows
+ * (16-bit RGBA uncompressed, the largest a decoded format spends) and 1 MiB of headers and metadata,
+ * but never under 64 MiB. A fixed 64 MiB refused a 25 Mpx PPM that --max-pixels allowed. */
+static size_t max_image_file_bytes(long long max_pixels)
+{
+    unsigned long long b = 8ull * (unsigned long long)max_pixels + (1ull << 20);
+    if (b < (64ull << 20))
+        b = 64ull << 20;
+    return b > SIZE_MAX ? SIZE_MAX : (size_t)b;
+}
 
 static void usage(FILE *f)
 {
@@ -165,7 +173,7 @@ int main(int argc, char **argv)
         char *buf = NULL;
         size_t len = 0;
         /* a regular file only: a FIFO named on the command line must not hang the run */
-        int rc = read_regular_file(path, MAX_IMAGE_FILE_BYTES, &buf, &len, err, sizeof err);
+        int rc = read_regular_file(path, max_image_file_bytes(max_pixels), &buf, &len, err, sizeof err);
         if (rc == DEIT_OK)
             rc = deit_preprocess_with(m, (const uint8_t *)buf, len, (size_t)max_pixels, exif_transpose, px, err, sizeof err);
         free(buf);
