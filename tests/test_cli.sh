@@ -98,6 +98,42 @@ out=$("$BIN" "$F/big.ppm" 2>&1); rc=$?
 out=$("$BIN" --max-pixels 1000000 "$F/big.ppm" 2>&1); rc=$?
 [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q 'over the limit of 67108864' && ok || ko "the same file with --max-pixels 1000000: exit $rc, $out"
 rm -rf "$F"
+# a CIELab TIFF in separate planes (refused: Pillow opens it, libtiff's RGBA path does not) names
+# that on an RGB model, not "conversion from LAB to L", the 1-channel model's reason
+F=$(mktemp -d)
+/usr/bin/python3 - "$F/lab.tif" <<'PY'
+import struct, sys
+w, h = 4, 2
+planes = [bytes([100] * (w * h)), bytes([10] * (w * h)), bytes([240] * (w * h))]  # L*, a*, b*
+entries = []
+def e(tag, typ, count, value): entries.append((tag, typ, count, value))
+n_tags = 11
+data_off = 8 + 2 + n_tags * 12 + 4
+bps_off = data_off
+strip0 = bps_off + 6
+offs = [strip0 + i * w * h for i in range(3)]
+offs_off = strip0 + 3 * w * h
+cnts_off = offs_off + 12
+e(256, 3, 1, w); e(257, 3, 1, h); e(258, 3, 3, bps_off); e(259, 3, 1, 1); e(262, 3, 1, 8)
+e(273, 4, 3, offs_off); e(277, 3, 1, 3); e(278, 3, 1, h); e(279, 4, 3, cnts_off); e(284, 3, 1, 2)
+e(339, 3, 1, 1)
+assert len(entries) == n_tags
+out = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", n_tags)
+for tag, typ, count, value in entries:
+    if typ == 3 and count == 1:
+        out += struct.pack("<HHIHH", tag, typ, count, value, 0)
+    else:
+        out += struct.pack("<HHII", tag, typ, count, value)
+out += struct.pack("<I", 0)
+out += struct.pack("<HHH", 8, 8, 8) + b"".join(planes)
+out += struct.pack("<III", *offs) + struct.pack("<III", *[w * h] * 3)
+open(sys.argv[1], "wb").write(out)
+PY
+out=$("$BIN" --model $M/timm-deit-reduced "$F/lab.tif" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q 'CIELab in separate planes' && ok || ko "planar CIELab TIFF, RGB model: exit $rc, $out"
+out=$("$BIN" "$F/lab.tif" 2>&1); rc=$?
+[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -q 'conversion from LAB to L not supported' && ok || ko "planar CIELab TIFF, grey model: exit $rc, $out"
+rm -rf "$F"
 # DEIT_MODEL or DEIT_PRECISION set but empty: refused, as the server refuses them (the tools served
 # the built-in model at f32)
 for v in DEIT_MODEL DEIT_PRECISION; do
