@@ -262,8 +262,12 @@ extern "C" rpc_transport *rpc_transport_start(const rpc_transport_params *p, int
         // grpc's default is no limit on a connection's open calls, each holding memory while its
         // message is awaited; the client is told the limit and queues beyond it.
         b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, p->max_streams);
-        if (p->idle_s > 0) // as --conn-timeout-s closes idle HTTP connections
+        if (p->idle_s > 0) { // as --conn-timeout-s closes idle HTTP connections
             b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, static_cast<int>(p->idle_s * 1e3));
+            // The idle limit starts once HTTP/2 is up; before it (TLS, the preface) grpc waits its
+            // own 120 s: a client that connected and sent nothing held a descriptor that long.
+            b.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, static_cast<int>(p->idle_s * 1e3));
+        }
         t->server = b.BuildAndStart();
         if (!t->server || port == 0) {
             snprintf(err, errlen, "could not listen for gRPC on %s%s (port in use, no permission%s)", addr.c_str(),

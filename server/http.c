@@ -120,12 +120,15 @@ http_server *http_start(const server_config *cfg, metrics *m, char *err, size_t 
      * IPv6 address is unaffected. */
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_DUAL_STACK;
     /* TLS options go through MHD_OPTION_ARRAY so one call serves both modes (an empty array: none) */
-    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
-                                         {MHD_OPTION_END, 0, NULL}};
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                         {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
     if (h->tls.cert) {
         flags |= MHD_USE_TLS;
         tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls.cert};
         tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls.key};
+        /* TLS 1.2 and 1.3 only, as the gRPC port: GnuTLS's default also offers 1.0 and 1.1 */
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (void *)"NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"};
     }
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_handler, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* first: it covers the options after it */

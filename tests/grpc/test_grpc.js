@@ -12,6 +12,7 @@ const path = require('path');
 const http = require('http');
 const http2 = require('http2');
 const net = require('net');
+const tls = require('tls');
 const zlib = require('zlib');
 const { spawn, execFileSync } = require('child_process');
 const grpc = require('@grpc/grpc-js');
@@ -704,7 +705,7 @@ async function testTlsAndKey() {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
                              '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
     const apiKey = 'k3y-long-enough';
-    const s = await startServer('tls', ['--tls-cert', cert, '--tls-key', key, '--api-key', apiKey],
+    const s = await startServer('tls', ['--tls-cert', cert, '--tls-key', key, '--api-key', apiKey, '--conn-timeout-s', '2'],
                                 { creds: grpc.credentials.createSsl(fs.readFileSync(cert)), host: 'localhost' });
     const name = 'timm-deit-reduced';
     check(/gRPC listening on .*\(TLS\)/.test(s.text()), 'TLS: the start line says so');
@@ -718,6 +719,39 @@ async function testTlsAndKey() {
     const plain = clients(s.grpc, grpc.credentials.createInsecure());
     check(code(await call(plain.svc, 'ServerLive', {}, {}, 3000)) === C.UNAVAILABLE, 'plaintext client on the TLS port: UNAVAILABLE');
     plain.svc.close();
+    // a connection that sends nothing (no TLS hello) is closed after --conn-timeout-s, on the gRPC
+    // port as on REST's: grpc's own handshake timeout (120 s) held it before HTTP/2 was up
+    const closedAfter = async (port) => {
+        const t0 = Date.now();
+        const sock = net.connect(port, '127.0.0.1');
+        sock.on('error', () => {});
+        sock.resume(); // REST's port sends a TLS alert before it closes: read it, so 'close' can come
+        const closed = await Promise.race([new Promise((r) => sock.on('close', () => r(true))), sleep(15000).then(() => false)]);
+        sock.destroy();
+        return closed ? Date.now() - t0 : null;
+    };
+    for (const [what, port] of [['gRPC', s.grpc], ['REST', s.http]]) {
+        const ms = await closedAfter(port);
+        check(ms !== null && ms < 8000, `${what} TLS port: a silent connection closed after --conn-timeout-s 2 (${ms} ms)`);
+    }
+    // TLS 1.2 and 1.3 only on both ports (GnuTLS's default also offered 1.0 and 1.1 on REST's)
+    const tlsOld = (port) => new Promise((resolve) => {
+        const t = tls.connect({ port, host: '127.0.0.1', maxVersion: 'TLSv1.1', minVersion: 'TLSv1',
+                                ciphers: 'DEFAULT:@SECLEVEL=0', rejectUnauthorized: false });
+        t.on('secureConnect', () => { const v = t.getProtocol(); t.destroy(); resolve(v); });
+        t.on('error', () => resolve(null));
+    });
+    const tls12 = (port) => new Promise((resolve) => {
+        const t = tls.connect({ port, host: '127.0.0.1', minVersion: 'TLSv1.2', rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] });
+        t.on('secureConnect', () => { const v = t.getProtocol(); t.destroy(); resolve(v); });
+        t.on('error', () => resolve(null));
+    });
+    for (const [what, port] of [['gRPC', s.grpc], ['REST', s.http]]) {
+        const old = await tlsOld(port);
+        check(old === null, `${what} TLS port refuses TLS 1.0/1.1 (negotiated ${old})`);
+        const cur = await tls12(port);
+        check(cur === 'TLSv1.2' || cur === 'TLSv1.3', `${what} TLS port speaks TLS 1.2+ (${cur})`);
+    }
     eq(await s.stop(), 0, 'TLS server exits 0');
     checkLogClean(s, 'TLS server');
     fs.rmSync(dir, { recursive: true, force: true });
