@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t api_utf8_seq(const unsigned char *s, size_t len)
@@ -44,6 +45,14 @@ size_t api_utf8_clean(const char *in, size_t len, char *out, size_t cap)
     }
     out[o] = '\0';
     return o;
+}
+
+char *api_utf8_dup(const char *s)
+{
+    size_t n = strlen(s), cap = 3 * n + 1; /* a byte becomes at most the 3 bytes of U+FFFD */
+    char *out = malloc(cap);
+    if (out) api_utf8_clean(s, n, out, cap);
+    return out;
 }
 
 int api_utf8_valid(const char *s, size_t len)

@@ -29,15 +29,6 @@ static int cmp_double(const void *a, const void *b)
 /* Timed runs at most: --iters beyond it is refused, not silently cut. */
 #define MAX_RUNS 100000
 
-static int int_arg(const char *opt, const char *v, long min, long max, int *out)
-{
-    long x;
-    if (cli_long_arg("deit-bench", opt, v, min, max, &x))
-        return -1;
-    *out = (int)x;
-    return 0;
-}
-
 /* One forward pass, explained or not. A non-finite logit is still a pass timed (its numbers are not
  * printed); any other failure means nothing was computed, and no time can stand for it. */
 static int run_pass(const deit_model *m, deit_state *s, const float *px, int batch, float *logits, float *dist,
@@ -91,10 +82,10 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "m:b:t:n:w:s:jhM:eP:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': model_path = optarg; break;
-        case 'b': if (int_arg("--batch", optarg, 1, 1024, &batch)) return 2; break;
-        case 't': if (int_arg("--threads", optarg, 1, 64, &threads)) return 2; break;
-        case 'n': if (int_arg("--iters", optarg, 1, MAX_RUNS, &iters)) return 2; break;
-        case 'w': if (int_arg("--warmup", optarg, 0, MAX_RUNS, &warmup)) return 2; break;
+        case 'b': if (cli_int_arg("deit-bench", "--batch", optarg, 1, 1024, &batch)) return 2; break;
+        case 't': if (cli_int_arg("deit-bench", "--threads", optarg, 1, 64, &threads)) return 2; break;
+        case 'n': if (cli_int_arg("deit-bench", "--iters", optarg, 1, MAX_RUNS, &iters)) return 2; break;
+        case 'w': if (cli_int_arg("deit-bench", "--warmup", optarg, 0, MAX_RUNS, &warmup)) return 2; break;
         case 's': if (cli_double_arg("deit-bench", "--min-seconds", optarg, 0, 3600, &min_seconds)) return 2; break;
         case 'j': as_json = 1; break;
         case 'P': precision = optarg; break;
@@ -189,10 +180,7 @@ int main(int argc, char **argv)
     if (as_json) {
         /* jansson, not printf: the model name is a path or hub id and may hold any character; JSON
          * strings are UTF-8 only, so a name in another encoding gets U+FFFD for each bad byte */
-        size_t nl = strlen(name);
-        char *uname = malloc(3 * nl + 1);
-        if (uname)
-            api_utf8_clean(name, nl, uname, 3 * nl + 1);
+        char *uname = api_utf8_dup(name);
         json_t *o = !uname ? NULL : json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:f, s:f, s:f, s:f, s:f}", "model", uname,
                               "precision", deit_precision_name(p.precision), "batch", batch, "threads", threads,
                               "explain", explain, "runs", (int)n, "load_ms", load_ms, "batch_ms_median", med,

@@ -1,4 +1,4 @@
-/* cli_args.h — numeric option values of the command-line tools (deit-predict, deit-eval): the whole
+/* cli_args.h — numeric option values of the command-line tools (deit-predict, deit-eval, deit-bench): the whole
  * argument a decimal integer within [min, max], or a message naming the option, the range and what
  * was given; and whether stdout took everything printed. Header-only: deit-eval links none of the
  * tools' objects. */
@@ -27,6 +27,16 @@ static inline int cli_long_arg(const char *prog, const char *opt, const char *v,
         return -1;
     }
     *out = x;
+    return 0;
+}
+
+/* cli_long_arg for an int option (its bounds within an int). */
+static inline int cli_int_arg(const char *prog, const char *opt, const char *v, int min, int max, int *out)
+{
+    long x;
+    if (cli_long_arg(prog, opt, v, min, max, &x))
+        return -1;
+    *out = (int)x;
     return 0;
 }
 

@@ -268,18 +268,15 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "u:d:n:c:jp:h", opts, NULL)) != -1) {
-        long v = 0;
         switch (ch) {
         case 'u': url = optarg; break;
         case 'd': data_dir = optarg; break;
         /* checked whole and in range (atoi read "5abc" as 5 and 4294967298 as 2) */
         case 'n':
-            if (cli_long_arg("deit-eval", "--limit", optarg, 1, MAX_LIMIT, &v)) return 2;
-            limit = (int)v;
+            if (cli_int_arg("deit-eval", "--limit", optarg, 1, MAX_LIMIT, &limit)) return 2;
             break;
         case 'c':
-            if (cli_long_arg("deit-eval", "--concurrency", optarg, 1, MAX_CONCURRENCY, &v)) return 2;
-            conc = (int)v;
+            if (cli_int_arg("deit-eval", "--concurrency", optarg, 1, MAX_CONCURRENCY, &conc)) return 2;
             break;
         case 'j': as_json = 1; break;
         case 'p': pred_path = optarg; break;

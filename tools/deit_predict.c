@@ -51,19 +51,6 @@ static void usage(FILE *f)
 }
 
 
-/* The "image" field: the path as given when it is UTF-8, else with U+FFFD for each byte that starts no
- * character. JSON strings are UTF-8 only (jansson builds no other), and a file named in another
- * encoding must still get its line, in argument order: its good line lost the "image" key and its
- * error line was never printed. malloc'd; NULL when out of memory. */
-static char *image_field(const char *path)
-{
-    size_t n = strlen(path), cap = 3 * n + 1;
-    char *s = malloc(cap);
-    if (s)
-        api_utf8_clean(path, n, s, cap);
-    return s;
-}
-
 static void print_json_line(json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
@@ -97,15 +84,13 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'm': model_path = optarg; break;
         case 'k':
-            if (cli_long_arg("deit-predict", "--top-k", optarg, 1, API_MAX_TOP_K, &v)) return 2;
-            top_k = (int)v;
+            if (cli_int_arg("deit-predict", "--top-k", optarg, 1, API_MAX_TOP_K, &top_k)) return 2;
             break;
         case 'l': with_logits = 1; break;
         case 'X': exif_transpose = 1; break;
         case 'e': explain = 1; break;
         case 't':
-            if (cli_long_arg("deit-predict", "--threads", optarg, 1, 64, &v)) return 2;
-            threads = (int)v;
+            if (cli_int_arg("deit-predict", "--threads", optarg, 1, 64, &threads)) return 2;
             break;
         case 'p':
             /* the server's --max-pixels bounds (server_config.c) */
@@ -169,7 +154,11 @@ int main(int argc, char **argv)
     int failures = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
-        char *image = image_field(path);
+        /* the "image" field: the path as given when it is UTF-8, else with U+FFFD for each byte that
+         * starts no character. JSON strings are UTF-8 only (jansson builds no other), and a file named
+         * in another encoding must still get its line, in argument order: its good line lost the
+         * "image" key and its error line was never printed. */
+        char *image = api_utf8_dup(path);
         char *buf = NULL;
         size_t len = 0;
         /* a regular file only: a FIFO named on the command line must not hang the run */

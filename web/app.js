@@ -81,7 +81,7 @@
         (ltc === null || ltc === undefined ? "" : ", learned_token_cosine " + ltc.toFixed(3));
       return true;
     } catch (e) {
-      const again = !e.status || e.status === 503 || e.status >= 500;
+      const again = !e.status || e.status >= 500; // unreachable, loading (503) or failing
       $("model").textContent = "Could not read the model description (" + e.message + ")" +
         (again ? "; trying again." : ".");
       if (again) {

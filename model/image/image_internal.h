@@ -34,12 +34,12 @@ int image_orient(deit_image *img, int o, char *err, size_t errlen);
  * data, short chunks its handlers index into, APNG sequence errors (image_png.c). */
 int image_png_check(const uint8_t *data, size_t len, char *err, size_t errlen);
 
-/* Pillow's bounds on text chunks (image_png_text.c): for a tEXt, zTXt or iTXt chunk (type, s[n];
- * other types pass), adds the text Pillow keeps from it to *memory and returns Pillow's refusal
- * (a compressed text over 1 MiB, over 64 MiB of text in all), or NULL. */
 /* 1 when p[n] is UTF-8 as Python's strict decoder takes it (no overlong forms, surrogates or code
  * points past U+10FFFF). */
 int image_utf8_valid(const uint8_t *p, size_t n);
+/* Pillow's bounds on text chunks (image_png_text.c): for a tEXt, zTXt or iTXt chunk (type, s[n];
+ * other types pass), adds the text Pillow keeps from it to *memory and returns Pillow's refusal
+ * (a compressed text over 1 MiB, over 64 MiB of text in all), or NULL. */
 const char *image_png_text_problem(const uint8_t *type, const uint8_t *s, uint32_t n, uint64_t *memory);
 
 /* For a palette PNG (colour type 3): a malloc'd copy in *out (*outlen bytes) whose last PLTE

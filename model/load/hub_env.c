@@ -72,6 +72,14 @@ static int put(char *out, size_t cap, size_t *len, const char *s, size_t n)
     return 0;
 }
 
+/* This user's home in the password database (what Python's expanduser takes without HOME), in buf;
+ * NULL when there is none. */
+static const char *passwd_home(char *buf, size_t cap)
+{
+    struct passwd pw, *found = NULL;
+    return getpwuid_r(getuid(), &pw, buf, cap, &found) == 0 && found ? found->pw_dir : NULL; /* may be NULL */
+}
+
 /* Python's os.path.expanduser then os.path.expandvars, which huggingface_hub applies to HF_HOME,
  * HF_HUB_CACHE and HF_TOKEN_PATH: a path written "~/hf" or "$HOME/hf" (a Kubernetes env entry, a
  * Dockerfile ENV, a systemd unit: nothing there expands them) names the same folder for both.
@@ -88,13 +96,13 @@ static int expand_path(const char *in, char *out, size_t cap)
     if (in[0] == '~') {
         size_t i = strcspn(in + 1, "/") + 1;
         const char *home = NULL;
-        struct passwd pw, *found = NULL;
         if (i == 1) {
             home = getenv("HOME");
-            if (!home && getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found)
-                home = found->pw_dir;
+            if (!home)
+                home = passwd_home(buf, sizeof buf);
         } else {
             char user[256];
+            struct passwd pw, *found = NULL;
             if (i - 1 < sizeof user) {
                 memcpy(user, in + 1, i - 1);
                 user[i - 1] = '\0';
@@ -177,11 +185,11 @@ static int hf_home(char *out, size_t cap, const char **var, char *why, size_t wh
     const char *home = env(*var = "HOME");
     if (home)
         return fit_path(out, cap, why, whylen, *var, "%s/.cache/huggingface", home);
-    struct passwd pw, *found = NULL;
     char buf[16384];
     *var = "the home directory in the password database";
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir && found->pw_dir[0])
-        return fit_path(out, cap, why, whylen, *var, "%s/.cache/huggingface", found->pw_dir);
+    const char *pw_home = passwd_home(buf, sizeof buf);
+    if (pw_home && pw_home[0])
+        return fit_path(out, cap, why, whylen, *var, "%s/.cache/huggingface", pw_home);
     out[0] = '\0';
     snprintf(why, whylen, "no home directory for the cache (HOME is unset and user %ld has none in the "
                           "password database): set HF_HOME or HF_HUB_CACHE", (long)getuid());
