@@ -29,6 +29,15 @@ static double SLACK = 1.0;     /* timing bounds are multiplied by this (sanitize
 static int CHECK_RSS = 1;      /* RSS bounds only mean something for the release server */
 static long MODEL_KB;          /* size of model.safetensors, for the RSS bound */
 
+/* Size of dir/model.safetensors in KiB (0 when missing), for the RSS bound. */
+static inline long model_kb(const char *dir)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    struct stat stt;
+    return stat(p, &stt) == 0 ? (long)(stt.st_size / 1024) : 0;
+}
+
 /* The common start of every test binary's main(): harness, environment, the banner line. */
 static inline void test_init(const char *name)
 {
@@ -41,10 +50,7 @@ static inline void test_init(const char *name)
         SLACK = strstr(H_SERVER_BIN, "tsan") ? 8.0 : 4.0;
         CHECK_RSS = 0;
     }
-    char p[512];
-    snprintf(p, sizeof p, "%s/model.safetensors", H_MODEL);
-    struct stat stt;
-    MODEL_KB = stat(p, &stt) == 0 ? (long)(stt.st_size / 1024) : 0;
+    MODEL_KB = model_kb(H_MODEL);
     fprintf(stderr, "%s: %s (logs in %s)%s\n", name, H_SERVER_BIN, H_LOGS, QUICK ? " quick" : "");
 }
 
@@ -252,12 +258,18 @@ static inline long rss_stop(rss_watch *w)
     return atomic_load(&w->peak_kb);
 }
 
+/* The memory bound, for a server on a model of `model_kb` KiB. */
+static inline void check_rss_of(const char *what, long peak_kb, long model_kb)
+{
+    fprintf(stderr, "info: %s: server peak RSS %.1f MB (model %.1f MB)\n", what, peak_kb / 1024.0, model_kb / 1024.0);
+    if (CHECK_RSS)
+        CHECK_MSG(peak_kb > 0 && peak_kb < model_kb + RSS_HEADROOM_KB, "%s: peak RSS %ld KiB over model + 200 MB",
+                  what, peak_kb);
+}
+
 static inline void check_rss(const char *what, long peak_kb)
 {
-    fprintf(stderr, "info: %s: server peak RSS %.1f MB (model %.1f MB)\n", what, peak_kb / 1024.0, MODEL_KB / 1024.0);
-    if (CHECK_RSS)
-        CHECK_MSG(peak_kb > 0 && peak_kb < MODEL_KB + RSS_HEADROOM_KB, "%s: peak RSS %ld KiB over model + 200 MB",
-                  what, peak_kb);
+    check_rss_of(what, peak_kb, MODEL_KB);
 }
 
 #endif
