@@ -403,7 +403,10 @@ static void check_own_timeout(const server *s)
     double waited = now_s() - t0;
     expect_error(&r, 504, SHAPE_V2, "v2 timeout 100 ms, 1 s batch wait");
     CHECK_MSG(r.body && strstr(r.body, "own timeout"), "v2 timeout: %s", r.body);
-    CHECK_MSG(waited >= 0.1 && waited < 0.9, "v2 timeout 100 ms: answered after %.3f s", waited);
+    /* "own timeout" already says the 1 s batch wait did not end it (that would be a 200); the bound
+     * says it came soon after 100 ms, with room for a sanitized server's slower upload and decode */
+    fprintf(stderr, "info: v2 timeout 100 ms: 504 after %.3f s\n", waited);
+    CHECK_MSG(waited >= 0.1 && waited < 0.9 * SLACK, "v2 timeout 100 ms: answered after %.3f s", waited);
     resp_free(&r);
     r = v2_binary_one(s, &REF_BLOB[0], "{\"timeout\":20000000}");
     CHECK_MSG(r.status == 200, "v2 timeout 20 s: %ld %s", r.status, r.body);
