@@ -1,5 +1,5 @@
-# deit-server — build, test and run. `make` builds build/deit-server, build/deit-predict and
-# build/deit-bench; `make run` serves the default model; `make test` runs the whole suite.
+# deit-server — build, test and run. `make` builds build/deit-server, build/deit-predict,
+# build/deit-bench and build/deit-eval; `make run` serves the default model; `make test` runs the whole suite.
 
 CC      ?= cc
 OPT     ?= -O2
