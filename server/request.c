@@ -202,6 +202,27 @@ static int park(request *rq, int suspended)
     return 0;
 }
 
+/* Has the client on socket fd closed the connection? A peek, which leaves the bytes for
+ * libmicrohttpd: end of stream or an error means nobody is left to read the answer; pipelined
+ * bytes, or none yet, mean the client still waits. A client that only half-closed after its request
+ * counts as gone, as nginx counts it (499): an HTTP/1.1 client that still wants its answer keeps
+ * its side open. */
+static int socket_closed(int fd)
+{
+    if (fd < 0) return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The connection's socket, looked up in the HTTP thread while the connection is active; -1 when
+ * libmicrohttpd does not say. */
+static int connection_fd(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
 /* Decodes the images and queues the job, or parks the request while the queue is full. */
 static void start_job(request *rq)
 {
@@ -233,9 +254,16 @@ static void start_job(request *rq)
         return;
     }
     double t = batcher_now();
+    /* A client that gives up on a long decode (many large images) stops it at the next image, as
+     * a cancelled gRPC call does: the HTTP thread is free for the next upload at once. */
+    int fd = n > 1 ? connection_fd(rq->conn) : -1;
     for (size_t i = 0; i < n; i++) {
         if (atomic_load(&h->giving_up)) {
             request_set_error(rq, 503, "server is shutting down: --grace-s ran out while the images were decoded");
+            return;
+        }
+        if (i > 0 && socket_closed(fd)) {
+            rq->client_gone = 1; /* the handler closes the connection; logged 499 */
             return;
         }
         char err[256];
@@ -252,18 +280,12 @@ static void start_job(request *rq)
     submit_job(rq);
 }
 
-/* batch_job.abandoned for a queued request: has its client closed the connection? A peek at the
- * suspended socket, which MHD leaves alone until the resume: end of stream or an error means nobody
- * is left to read the answer; pipelined bytes, or none yet, mean the client still waits. A client
- * that only half-closed after its request counts as gone, as nginx counts it (499): an HTTP/1.1
- * client that still wants its answer keeps its side open. */
+/* batch_job.abandoned for a queued request: has its client closed the connection? (socket_closed
+ * on the suspended socket, which MHD leaves alone until the resume) */
 static int client_closed(const batch_job *job)
 {
     const request *rq = job->user;
-    if (rq->fd < 0) return 0;
-    char c;
-    ssize_t n = recv(rq->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    return socket_closed(rq->fd);
 }
 
 /* Queues the decoded job, connection suspended until a worker is done; a full queue parks it again. */
@@ -283,8 +305,7 @@ static void submit_job(request *rq)
     j->abandoned = client_closed;
     /* the socket client_closed peeks at, looked up here (in the HTTP thread, the connection active)
      * only for requests that reach the queue */
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    rq->fd = ci ? ci->connect_fd : -1;
+    rq->fd = connection_fd(rq->conn);
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);
@@ -386,6 +407,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
             } else {
                 request_set_batch_error(rq, BATCH_FULL);
             }
+            if (rq->client_gone) return MHD_NO;
             return rq->ph == PH_DONE && !rq->resume_pending ? request_respond(rq) : MHD_YES;
         }
         read_deadlines_headers(h->rd, conn, 1); /* the body is owed again from now */
@@ -409,6 +431,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         }
         read_deadlines_request_read(h->rd, conn);
         finish_upload(rq);
+        if (rq->client_gone) return MHD_NO; /* nobody to answer: libmicrohttpd closes the connection */
         return rq->ph == PH_DONE && !rq->resume_pending ? request_respond(rq) : MHD_YES;
     case PH_QUEUED:
         /* phase 3: resumed by the worker */
@@ -457,6 +480,7 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum
      * log and the metrics, as nginx counts it. */
     if (!status && atomic_load_explicit(&rq->job_done, memory_order_acquire) && rq->job.status == BATCH_ABANDONED)
         status = HTTP_CLIENT_CLOSED;
+    if (!status && rq->client_gone) status = HTTP_CLIENT_CLOSED; /* left while its images decoded */
     metrics_request(h->metrics, rq->ep, status, secs);
     static const char *const TOE[] = {"ok", "error", "timeout", "shutdown", "read_error", "client_abort"};
     /* bytes out are the body's, as nginx's $body_bytes_sent: none for HEAD, whose headers

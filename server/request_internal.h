@@ -52,6 +52,7 @@ typedef struct {
     atomic_int park;           /* park_state, set by the room's thread before it resumes */
     int resume_pending;        /* suspended, then refused by the batcher: answer after the resume */
     int page;                  /* the answer is the web page: its security headers go with it */
+    int client_gone;           /* its client closed the connection while the images decoded: no answer, 499 */
     api_cors cors;             /* what the answer tells a browser about other origins (--cors-origin) */
     /* inference */
     api_images im;             /* the body's images (and the v2 request: id, outputs) */

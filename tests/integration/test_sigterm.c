@@ -1,6 +1,7 @@
 /* test_sigterm.c — a graceful drain on SIGTERM: an upload in flight is finished and answered while
  * readiness turns 503 and new connections are refused, and under load every request is answered 200
- * or refused at connect, none lost. In the TSan run too. */
+ * or refused at connect, none lost; a long decode stops when the grace runs out, or when its client
+ * leaves. In the TSan run too. */
 #include "checks.h"
 #include "make_png.h"
 
@@ -191,6 +192,50 @@ static void test_sigterm(void)
     test_give_up_decoding();
 }
 
+/* A client that gives up on a long decode (200 images of 9 Mpx, its timeout 1 s) stops it at the
+ * next image: the one HTTP thread is free for the next upload at once, not after the whole decode,
+ * and the request is logged 499. A request of 20 such images first measures the decode time here,
+ * so that "at once" is a fraction of what the whole decode would have left. */
+static void test_client_gives_up(void)
+{
+    enum { N = 200, CAL = 20 };
+    const char *extra[] = {"--max-images", "200", "--http-threads", "1", NULL};
+    server s;
+    if (server_start(&s, "decode-gone", extra)) {
+        CHECK(0);
+        return;
+    }
+    blob one = make_png(3000, 3000, 0, 0), images[N];
+    for (int i = 0; i < N; i++) images[i] = one;
+    resp r = post_files(NULL, url_of(&s, "/v1/predict?top_k=1"), "file", images, NULL, CAL, TIMEOUT_S);
+    json_t *j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    double per_image = json_number_value(json_object_get(json_object_get(j, "timing_ms"), "decode")) / 1e3 / CAL;
+    json_decref(j);
+    resp_free(&r);
+    CHECK_MSG(per_image > 0, "calibration: %d images of 3000x3000 not decoded", CAL);
+    double give_up_s = 1.0, left = N * per_image - give_up_s; /* what the whole decode would have left */
+    r = post_files(NULL, url_of(&s, "/v1/predict?top_k=1"), "file", images, NULL, N, (long)give_up_s);
+    CHECK_MSG(r.rc == CURLE_OPERATION_TIMEDOUT, "the client's own timeout: curl %s, HTTP %ld",
+              curl_easy_strerror(r.rc), r.status);
+    resp_free(&r);
+    double t0 = now_s();
+    const char *h[] = {"Content-Type: image/png", NULL};
+    r = request(NULL, "POST", url_of(&s, "/v1/predict?top_k=1"), h, REF_BLOB[0].data, REF_BLOB[0].len, TIMEOUT_S);
+    double waited = now_s() - t0;
+    fprintf(stderr, "info: client gone after %.0f s of a %.1f s decode: the next upload answered %ld after %.2f s\n",
+            give_up_s, N * per_image, r.status, waited);
+    CHECK_INT_EQ(r.status, 200);
+    resp_free(&r);
+    if (left > 2.0)
+        CHECK_MSG(waited < left / 2, "the next upload waited %.2f s of the %.2f s the decode had left", waited, left);
+    else
+        fprintf(stderr, "info: decode too fast here (%.2f s left) to time the stop; the log still shows it\n", left);
+    CHECK_MSG(log_count_wait(&s, "POST /v1/predict 499 images=200", 1, 10 * SLACK) == 1,
+              "no 499 for the client gone while its images decoded: %s", s.log);
+    check_stopped_clean(&s);
+    free(one.data);
+}
+
 int main(void)
 {
     test_init("test_sigterm");
@@ -200,6 +245,7 @@ int main(void)
         return check_summary("test_sigterm");
     }
     test_sigterm();
+    test_client_gives_up();
     for (int i = 0; i < N_REF; i++) {
         json_decref(REF[i]);
         free(REF_BLOB[i].data);
