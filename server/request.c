@@ -231,6 +231,9 @@ static void start_job(request *rq)
     size_t F = e->in_floats, K = (size_t)e->n_classes, n = rq->im.n;
     char msg[API_MSG_MAX];
     int st;
+    /* the socket socket_closed peeks at, during the decode below and while queued (client_closed);
+     * looked up here, in the HTTP thread with the connection active */
+    rq->fd = connection_fd(rq->conn);
     /* Before the expensive part: when the queue cannot take these images now, decoding them would only
      * delay the answer (and every other upload waiting for this HTTP thread): wait for room with the
      * body read, or answer 503. The check races with the workers, so the submit below still decides. */
@@ -256,13 +259,12 @@ static void start_job(request *rq)
     double t = batcher_now();
     /* A client that gives up on a long decode (many large images) stops it at the next image, as
      * a cancelled gRPC call does: the HTTP thread is free for the next upload at once. */
-    int fd = n > 1 ? connection_fd(rq->conn) : -1;
     for (size_t i = 0; i < n; i++) {
         if (atomic_load(&h->giving_up)) {
             request_set_error(rq, 503, "server is shutting down: --grace-s ran out while the images were decoded");
             return;
         }
-        if (i > 0 && socket_closed(fd)) {
+        if (i > 0 && socket_closed(rq->fd)) {
             rq->client_gone = 1; /* the handler closes the connection; logged 499 */
             return;
         }
@@ -302,10 +304,7 @@ static void submit_job(request *rq)
     j->done = job_done;
     j->user = rq;
     j->timeout_s = rq->im.v2.timeout_s; /* v2's "timeout" parameter; 0 for every other request */
-    j->abandoned = client_closed;
-    /* the socket client_closed peeks at, looked up here (in the HTTP thread, the connection active)
-     * only for requests that reach the queue */
-    rq->fd = connection_fd(rq->conn);
+    j->abandoned = client_closed; /* on rq->fd, set by start_job */
     rq->ph = PH_QUEUED;
     /* suspend before the job becomes visible to a worker: resume must never precede suspend */
     MHD_suspend_connection(rq->conn);

@@ -26,7 +26,7 @@ typedef struct {
     http_server *h;
     const engine *eng;         /* NULL until the engine is set */
     struct MHD_Connection *conn;
-    int fd;                    /* the connection's socket, for client_closed while queued (set by submit_job); -1: unknown */
+    int fd;                    /* the connection's socket, peeked at while the images decode and while queued (set by start_job); -1: unknown */
     route rt;
     api_plan plan;
     metrics_endpoint ep;
